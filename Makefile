@@ -1,0 +1,47 @@
+# Thin wrapper over CMake/CTest. Every target first makes sure the Debian
+# build dependencies are present (scripts/deps.sh installs what is missing).
+BUILD   ?= build
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+WERROR  ?= OFF
+CMAKE_ARGS ?=
+
+.PHONY: all build deps test unit asan fuzz demo bench format clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DBL_WERROR=$(WERROR) $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+unit: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+# Unit tests and fuzz-corpus replays under AddressSanitizer + UBSan.
+asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DBL_SANITIZE=ON -DBL_WERROR=$(WERROR) >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    ctest --output-on-failure -j $(JOBS) -L unit
+
+# libFuzzer binaries (clang); run e.g. build-fuzz/fuzz_csv fuzz/corpus/csv
+fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -DBL_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+
+demo: build
+	@bash scripts/demo.sh $(BUILD)
+
+bench: build
+	@bash scripts/bench.sh $(BUILD)
+
+format:
+	@clang-format -i include/blindlink/*.h lib/*.[ch] cli/*.[ch] server/*.[ch] tests/unit/*.c fuzz/*.c bench/*.c
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,8 @@
+/* blindlink.h - umbrella header: include this to get the whole public API. */
+#ifndef BLINDLINK_H
+#define BLINDLINK_H
+#include <blindlink/common.h>
+#include <blindlink/csv.h>
+#include <blindlink/io.h>
+#include <blindlink/clk.h>
+#endif

@@ -1,0 +1,76 @@
+/* blindlink/io.h - atomic output files, secret loading, progress display.
+ *
+ * Every output file the toolkit produces goes through bl_ofile: data is
+ * written to a temporary file in the destination directory, flushed, fsynced
+ * and renamed over the target only on success, so a failed run never leaves a
+ * half-written output behind. */
+#ifndef BLINDLINK_IO_H
+#define BLINDLINK_IO_H
+
+#include <stdio.h>
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bl_ofile bl_ofile;
+
+/** Start writing `path` atomically ("-" writes to stdout directly). Fails
+ *  early with BL_EIO if the directory is not writable. */
+bl_status bl_ofile_open(const char *path, bl_ofile **out, bl_error *err) BL_WUR;
+
+/** The stdio stream to write to (buffered). */
+FILE *bl_ofile_stream(bl_ofile *f);
+
+/** Flush, fsync, rename into place, fsync the directory, and free `f`.
+ *  On failure the temp file is removed and `f` freed all the same. */
+bl_status bl_ofile_commit(bl_ofile *f, bl_error *err) BL_WUR;
+
+/** Discard: remove the temp file and free. NULL is a no-op. */
+void bl_ofile_abort(bl_ofile *f);
+
+/** A secret held in libsodium guarded memory (mlocked, wiped on free). */
+typedef struct bl_secret {
+    unsigned char *bytes; /**< sodium_malloc'd, `len` bytes, not NUL-terminated */
+    size_t len;
+} bl_secret;
+
+/** Load a secret. Sources in order: `file` if non-NULL (one trailing newline
+ *  is dropped, so `echo secret > f` works), else environment variable
+ *  `env_name` if non-NULL and set. Fails with BL_EINVAL if neither yields a
+ *  non-empty secret. The secret is never echoed in messages. */
+bl_status bl_secret_load(const char *file, const char *env_name, bl_secret *out,
+                         bl_error *err) BL_WUR;
+
+/** Copy bytes into a new guarded secret (for the explicit --secret-argv
+ *  path); the caller should wipe its own copy. */
+bl_status bl_secret_from_bytes(const void *buf, size_t len, bl_secret *out,
+                               bl_error *err) BL_WUR;
+
+/** Wipe and free. Safe on a zeroed struct. */
+void bl_secret_free(bl_secret *s);
+
+typedef struct bl_progress bl_progress;
+
+/** Progress bar on stderr, shown only when stderr is a terminal (and
+ *  BL_NO_PROGRESS is unset); otherwise every call is a cheap no-op.
+ *  `total` 0 means unknown (shows count and rate only). Never returns NULL
+ *  for a valid label; thread-safe updates. */
+bl_progress *bl_progress_new(const char *label, uint64_t total);
+
+/** Report `done` units finished so far (monotonic). Redraws at most ~10x/s. */
+void bl_progress_update(bl_progress *p, uint64_t done);
+
+/** Final redraw, newline, free. NULL is a no-op. */
+void bl_progress_finish(bl_progress *p);
+
+/** Read a whole (small) file into a NUL-terminated malloc'd buffer, refusing
+ *  files larger than `max_bytes`. */
+bl_status bl_read_file(const char *path, size_t max_bytes, char **out, size_t *len,
+                       bl_error *err) BL_WUR;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
