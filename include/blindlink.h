@@ -5,4 +5,5 @@
 #include <blindlink/csv.h>
 #include <blindlink/io.h>
 #include <blindlink/clk.h>
+#include <blindlink/match.h>
 #endif
