@@ -135,7 +135,7 @@ static const char *pick_list(uint64_t rng[4], const char *const *v, uint32_t n)
 /* Email from the person's names in one of several common patterns. */
 static void make_email(const person *p, uint64_t rng[4], char *out, size_t cap)
 {
-    char g[64], s[64];
+    char g[48], s[48];
     bl_sx_ascii_fold(p->given, g, sizeof g);
     bl_sx_ascii_fold(p->surname, s, sizeof s);
     const char *dom = email_domains[bl_sx_below(rng, sizeof email_domains / sizeof *email_domains)];
@@ -145,14 +145,17 @@ static void make_email(const person *p, uint64_t rng[4], char *out, size_t cap)
         snprintf(out, cap, "user%06u@%s", bl_sx_below(rng, 1000000), dom);
         return;
     }
+    int n;
     switch (bl_sx_below(rng, 6)) {
-    case 0: snprintf(out, cap, "%s.%s@%s", g, s, dom); break;
-    case 1: snprintf(out, cap, "%s_%s%02u@%s", g, s, num, dom); break;
-    case 2: snprintf(out, cap, "%c%s@%s", g[0], s, dom); break;
-    case 3: snprintf(out, cap, "%s%s%02u@%s", g, s, num, dom); break;
-    case 4: snprintf(out, cap, "%s.%s@%s", s, g, dom); break;
-    default: snprintf(out, cap, "%s%u@%s", g, 1900u + bl_sx_below(rng, 120), dom); break;
+    case 0: n = snprintf(out, cap, "%s.%s@%s", g, s, dom); break;
+    case 1: n = snprintf(out, cap, "%s_%s%02u@%s", g, s, num, dom); break;
+    case 2: n = snprintf(out, cap, "%c%s@%s", g[0], s, dom); break;
+    case 3: n = snprintf(out, cap, "%s%s%02u@%s", g, s, num, dom); break;
+    case 4: n = snprintf(out, cap, "%s.%s@%s", s, g, dom); break;
+    default: n = snprintf(out, cap, "%s%u@%s", g, 1900u + bl_sx_below(rng, 120), dom); break;
     }
+    if (n < 0 || (size_t)n >= cap) /* cannot happen with 48-byte name parts */
+        snprintf(out, cap, "user%06u@%s", bl_sx_below(rng, 1000000), dom);
 }
 
 static const char *area_code(const char *state)
@@ -195,7 +198,7 @@ static void make_person(const bl_synth *g, uint64_t entity, person *p)
     p->day = 1 + (int)bl_sx_below(rng, (uint32_t)days_in_month(p->year, p->month));
     snprintf(p->address, sizeof p->address, "%s %s", pick_freq(rng, &bl_st_streetnum),
              pick_freq(rng, &bl_st_street));
-    p->loc = &bl_st_loc.val[bl_sx_pick_cum(rng, bl_st_loc.cum, bl_st_loc.n)];
+    p->loc = &bl_st_locality.val[bl_sx_pick_cum(rng, bl_st_locality.cum, bl_st_locality.n)];
     make_email(p, rng, p->email, sizeof p->email);
     make_phone(p, rng, p->phone, sizeof p->phone);
 }
@@ -447,4 +450,9 @@ int bl_synth_get(const bl_synth *g, unsigned d, uint64_t slot, bl_synth_record *
 void bl_synth_entity(const bl_synth *g, uint64_t entity, bl_synth_record *r)
 {
     emit(g, entity, -1, 0, 1, r);
+}
+
+int bl_sx_explain(const bl_synth *g)
+{
+    return g->o.explain;
 }

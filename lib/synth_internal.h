@@ -104,4 +104,7 @@ size_t bl_sx_ascii_fold(const char *src, char *dst, size_t cap);
 /** Copy with truncation at a UTF-8 boundary; always NUL-terminates. */
 void bl_sx_copy(char *dst, size_t cap, const char *src);
 
+/** Whether the generator writes the `corruptions` column (lib/synth.c). */
+int bl_sx_explain(const bl_synth *g);
+
 #endif

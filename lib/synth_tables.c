@@ -9846,7 +9846,7 @@ static const uint32_t bl_st_loc_cum[4183] = {
     38373858u, 38387322u, 38387898u, 38388042u, 38434326u, 38434614u, 38445246u, 38445798u,
     38445810u, 38453922u, 38454378u, 38455266u, 38457018u,
 };
-const bl_st_locs bl_st_loc = {bl_st_loc_val, bl_st_loc_cum, 4183};
+const bl_st_locs bl_st_locality = {bl_st_loc_val, bl_st_loc_cum, 4183};
 
 static const bl_st_pair bl_st_given_var_val[3402] = {
     {"aaliyah", "alaiyah"},

@@ -61,7 +61,7 @@ typedef struct bl_st_rules {
 extern const bl_st_freq bl_st_given_f, bl_st_given_m, bl_st_surname, bl_st_street,
     bl_st_streetnum;
 extern const bl_st_ages bl_st_age;
-extern const bl_st_locs bl_st_loc;
+extern const bl_st_locs bl_st_locality;
 extern const bl_st_pairs bl_st_given_var, bl_st_surname_var, bl_st_suburb_var;
 extern const bl_st_pairs bl_st_ocr, bl_st_areacode;
 extern const bl_st_rules bl_st_phonetic;

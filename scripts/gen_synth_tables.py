@@ -237,7 +237,7 @@ def main():
         line += item
     assert tot < 2**32
     w(line + "\n};\n")
-    w("const bl_st_locs bl_st_loc = {bl_st_loc_val, bl_st_loc_cum, %d};\n\n" % len(locs))
+    w("const bl_st_locs bl_st_locality = {bl_st_loc_val, bl_st_loc_cum, %d};\n\n" % len(locs))
 
     for cname, pairs in (("bl_st_given_var", gvar), ("bl_st_surname_var", svar),
                          ("bl_st_suburb_var", uvar)):
