@@ -170,7 +170,7 @@ static int ocr_apply(char *s, size_t cap, uint64_t rng[4])
         const char *from = bl_st_ocr.val[r].a;
         size_t fl = strlen(from);
         for (size_t i = 0; i + fl <= len; i++) {
-            if (memcmp(s + i, from, fl))
+            if (s[i] != from[0] || memcmp(s + i, from, fl))
                 continue;
             /* reservoir sampling keeps the choice uniform over matches */
             count++;
@@ -214,7 +214,7 @@ static int phonetic_apply(char *s, size_t cap, uint64_t rng[4])
         const bl_st_rule *ru = &bl_st_phonetic.val[r];
         size_t fl = strlen(ru->from);
         for (size_t i = 0; i + fl <= len; i++) {
-            if (memcmp(s + i, ru->from, fl))
+            if (s[i] != ru->from[0] || memcmp(s + i, ru->from, fl))
                 continue;
             int start = i == 0, end = i + fl == len;
             if ((ru->pos == 1 && !start) || (ru->pos == 3 && !end) ||
