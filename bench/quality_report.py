@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""bench/quality_report.py - turn the per-data-set results of bench/quality.sh
+into quality.md (a Markdown table, the chosen default threshold and why) and
+one SVG plot of precision, recall and F1 against the threshold per data set,
+plus all F1 curves in one plot. Standard library only.
+
+Usage: quality_report.py WORK_DIR OUT_DIR
+"""
+import glob
+import json
+import os
+import sys
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def by_threshold(sweep):
+    """threshold -> point; no predicted pairs (precision undefined) counts as F1 0."""
+    out = {}
+    for p in sweep["sweep"]:
+        if p.get("f1") is None:
+            p["f1"] = 0.0
+        out[round(p["threshold"], 4)] = p
+    return out
+
+
+def svg_plot(path, title, series, marker=None):
+    """series: list of (label, colour, [(x, y)]); x in [0.5, 1], y in [0, 1]."""
+    w, h, left, right, top, bottom = 640, 400, 60, 170, 40, 50
+    pw, ph = w - left - right, h - top - bottom
+    x0, x1 = 0.5, 1.0
+
+    def px(x):
+        return left + (x - x0) / (x1 - x0) * pw
+
+    def py(y):
+        return top + (1 - y) * ph
+
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+           'viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">' % (w, h, w, h),
+           '<rect width="100%" height="100%" fill="white"/>',
+           '<text x="%d" y="24" font-size="15">%s</text>' % (left, esc(title))]
+    for i in range(0, 11):
+        y = i / 10
+        out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/>'
+                   % (px(x0), py(y), px(x1), py(y)))
+        out.append('<text x="%.1f" y="%.1f" text-anchor="end">%.1f</text>'
+                   % (px(x0) - 6, py(y) + 4, y))
+    for i in range(0, 11):
+        x = x0 + i * 0.05
+        out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eee"/>'
+                   % (px(x), py(0), px(x), py(1)))
+        out.append('<text x="%.1f" y="%.1f" text-anchor="middle">%.2f</text>'
+                   % (px(x), py(0) + 18, x))
+    out.append('<text x="%.1f" y="%d" text-anchor="middle">threshold (Dice)</text>'
+               % (left + pw / 2, h - 8))
+    out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#333"/>'
+               % (left, top, pw, ph))
+    if marker is not None:
+        out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#888" '
+                   'stroke-dasharray="4 3"/>' % (px(marker), py(0), px(marker), py(1)))
+        out.append('<text x="%.1f" y="%.1f" fill="#555">default %.3g</text>'
+                   % (px(marker) + 4, py(0) - 6, marker))
+    for k, (label, colour, pts) in enumerate(series):
+        pts = [(x, y) for x, y in pts if y is not None]
+        if pts:
+            d = " ".join("%s%.1f,%.1f" % ("M" if j == 0 else "L", px(x), py(y))
+                         for j, (x, y) in enumerate(pts))
+            out.append('<path d="%s" fill="none" stroke="%s" stroke-width="2"/>' % (d, colour))
+        ly = top + 14 + 18 * k
+        out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/>'
+                   % (w - right + 12, ly - 4, w - right + 32, ly - 4, colour))
+        out.append('<text x="%d" y="%d">%s</text>' % (w - right + 38, ly, esc(label)))
+    out.append("</svg>\n")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out))
+
+
+def esc(s):
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fmt(v, spec):
+    return "n/a" if v is None else spec % v
+
+
+def main():
+    work, out = sys.argv[1], sys.argv[2]
+    sets = []
+    for meta_path in glob.glob(os.path.join(work, "*.meta.json")):
+        m = load(meta_path)
+        name = m["name"]
+        m["sweep"] = by_threshold(load(os.path.join(work, name + ".sweep.json")))
+        m["cand_none"] = by_threshold(load(os.path.join(work, name + ".cand-none.json")))
+        m["oracle_none"] = by_threshold(load(os.path.join(work, name + ".oracle-none.json")))
+        m["true_pairs"] = load(os.path.join(work, name + ".sweep.json"))["true_pairs"]
+        sets.append(m)
+    if not sets:
+        sys.exit("quality_report: no results in %s" % work)
+    sets.sort(key=lambda m: (m.get("order", 0), m["name"]))
+
+    thresholds = sorted(set.intersection(*[set(m["sweep"]) for m in sets]))
+    # default threshold: best mean F1 over all data sets, each weighted equally
+    mean_f1 = {t: sum(m["sweep"][t]["f1"] for m in sets) / len(sets) for t in thresholds}
+    best_t = max(thresholds, key=lambda t: (mean_f1[t], -abs(t - 0.8)))
+    worst_f1 = {t: min(m["sweep"][t]["f1"] for m in sets) for t in thresholds}
+
+    os.makedirs(out, exist_ok=True)
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+               "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#843c39",
+               "#637939", "#7b4173"]
+    rows = []
+    for m in sets:
+        t = best_t
+        s = m["sweep"][t]
+        cn, on = m["cand_none"].get(t), m["oracle_none"].get(t)
+        brec = None
+        if cn and on and on["true_positives"] > 0:
+            brec = cn["true_positives"] / on["true_positives"]
+        bt = max(m["sweep"], key=lambda x: (m["sweep"][x]["f1"], -x))
+        m["at"] = s
+        m["brec"] = brec
+        m["best"] = (bt, m["sweep"][bt]["f1"])
+        rows.append(m)
+        pts = sorted(m["sweep"].items())
+        svg_plot(os.path.join(out, "f1-%s.svg" % m["name"]), "%s: quality vs threshold" % m["name"],
+                 [("F1", "#d62728", [(x, p["f1"]) for x, p in pts]),
+                  ("precision", "#1f77b4", [(x, p["precision"]) for x, p in pts]),
+                  ("recall", "#2ca02c", [(x, p["recall"]) for x, p in pts])], best_t)
+    svg_plot(os.path.join(out, "f1-all.svg"), "F1 vs threshold, every data set",
+             [(m["name"], colours[i % len(colours)], sorted((x, p["f1"]) for x, p in m["sweep"].items()))
+              for i, m in enumerate(rows)], best_t)
+
+    L = []
+    L.append("# Linkage quality benchmark\n")
+    L.append("Produced by `bench/quality.sh` (encode -> match -> eval, greedy 1:1 solver). "
+             "Precision, recall and F1 are at the default threshold **%.3g**; "
+             "\"best F1\" is the best over the sweep %.2f-%.2f. Times are wall-clock seconds "
+             "on the machine that ran it (see the report for its load).\n"
+             % (best_t, thresholds[0], thresholds[-1]))
+    L.append("| data set | parties x records | true pairs | precision | recall | F1 | best F1 (at t) "
+             "| blocking | pairs compared | blocking recall | synth s | encode s | match s | eval s |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for m in rows:
+        s = m["at"]
+        per = m["records"] // m["parties"]
+        L.append("| %s | %d x %s | %d | %s | %.4f | **%.4f** | %.4f (%.3g) | %s | %s | %s | %s | %.2f | %.2f | %.2f |" % (
+            m["name"], m["parties"], "{:,}".format(per) if m["records"] % m["parties"] == 0
+            else "~{:,}".format(per), m["true_pairs"], fmt(s["precision"], "%.4f"), s["recall"], s["f1"],
+            m["best"][1], m["best"][0], m["blocking"],
+            "n/a" if m["pairs_compared"] is None else "{:,}".format(int(m["pairs_compared"])),
+            fmt(m["brec"], "%.4f"), "-" if m["synth_s"] is None else "%.2f" % m["synth_s"],
+            m["encode_s"], m["match_s"], m["eval_s"]))
+    L.append("")
+    low = [m for m in rows if m["at"]["f1"] < 0.95]
+    L.append("## Default threshold\n")
+    L.append("The threshold that maximises the mean F1 over all %d data sets is **%.3g** "
+             "(mean F1 %.4f, worst %.4f). Mean F1 at neighbouring thresholds: %s.\n"
+             % (len(rows), best_t, mean_f1[best_t], worst_f1[best_t],
+                ", ".join("%.3g: %.4f" % (t, mean_f1[t]) for t in thresholds
+                          if abs(t - best_t) <= 0.076)))
+    if low:
+        L.append("Data sets with F1 below 0.95 at the default threshold: %s.\n" %
+                 ", ".join("%s (%.4f; best %.4f at %.3g)" % (m["name"], m["at"]["f1"], m["best"][1], m["best"][0])
+                           for m in low))
+    L.append("Plots: `f1-all.svg` (every data set) and `f1-<data set>.svg` "
+             "(precision, recall and F1).\n")
+    with open(os.path.join(out, "quality.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(L))
+    with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
+        json.dump({"default_threshold": best_t, "mean_f1": mean_f1[best_t],
+                   "sets": [{"name": m["name"], "precision": m["at"]["precision"],
+                             "recall": m["at"]["recall"], "f1": m["at"]["f1"],
+                             "best_f1": m["best"][1], "best_threshold": m["best"][0],
+                             "blocking_recall": m["brec"]} for m in rows]}, f, indent=1)
+    print("\n".join(L))
+
+
+if __name__ == "__main__":
+    main()
