@@ -259,12 +259,12 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
     for (size_t i = 0; i < nfields; i++) {
         const fenc *fe = &e->fe[i];
         const bl_feature *f = fe->f;
-        if (f->ignored)
-            continue;
         const char *v = fields[i];
         size_t len = lens[i];
-        if (!utf8_valid(v, len))
+        if (!utf8_valid(v, len)) /* ignored columns too: clkhash decodes the whole file */
             return bl_error_set(err, BL_EINPUT, "column %zu (%s): invalid UTF-8", i + 1, f->identifier);
+        if (f->ignored)
+            continue;
         if (e->opts.legacy_strip)
             bl_py_strip(&v, &len);
         if (e->opts.normalize != BL_NORMALIZE_NONE) {

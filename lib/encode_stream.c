@@ -237,7 +237,7 @@ bl_status bl_encode_csv(const bl_encoder *e, const char *csv_path, const char *o
     if (opts.id_column && opts.header == BL_HEADER_NONE)
         return bl_error_set(err, BL_EINVAL, "--ids names a header column, so it cannot be used with --no-header");
 
-    bl_csv_opts copts = {.validate_utf8 = 1};
+    bl_csv_opts copts = {0}; /* UTF-8 is checked per cell by the encoder, naming the column */
     bl_csv_reader *rd = NULL;
     bl_status st = bl_csv_open(csv_path, &copts, &rd, err);
     if (st != BL_OK)
