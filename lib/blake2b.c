@@ -49,32 +49,50 @@ static inline uint64_t rotr(uint64_t x, int n)
         b = rotr(b ^ c, 63);                                                                       \
     } while (0)
 
+/* One round with the message schedule of round r as compile-time constants
+ * (the rounds are unrolled so every m[] index is a constant and the 16
+ * message words stay in registers). */
+#define ROUND(r)                                                                                   \
+    do {                                                                                           \
+        G(v0, v4, v8, v12, m[sigma[r][0]], m[sigma[r][1]]);                                        \
+        G(v1, v5, v9, v13, m[sigma[r][2]], m[sigma[r][3]]);                                        \
+        G(v2, v6, v10, v14, m[sigma[r][4]], m[sigma[r][5]]);                                       \
+        G(v3, v7, v11, v15, m[sigma[r][6]], m[sigma[r][7]]);                                       \
+        G(v0, v5, v10, v15, m[sigma[r][8]], m[sigma[r][9]]);                                       \
+        G(v1, v6, v11, v12, m[sigma[r][10]], m[sigma[r][11]]);                                     \
+        G(v2, v7, v8, v13, m[sigma[r][12]], m[sigma[r][13]]);                                      \
+        G(v3, v4, v9, v14, m[sigma[r][14]], m[sigma[r][15]]);                                      \
+    } while (0)
+
 /* Compress one 128-byte block; t = total bytes so far (incl. this block). */
 static void compress(uint64_t h[8], const uint8_t block[128], uint64_t t, int last)
 {
-    uint64_t m[16], v[16];
+    uint64_t m[16];
     for (int i = 0; i < 16; i++)
         m[i] = bl_load_le64(block + 8 * i);
-    for (int i = 0; i < 8; i++) {
-        v[i] = h[i];
-        v[i + 8] = iv[i];
-    }
-    v[12] ^= t;
-    if (last)
-        v[14] = ~v[14];
-    for (int r = 0; r < 12; r++) {
-        const uint8_t *s = sigma[r];
-        G(v[0], v[4], v[8], v[12], m[s[0]], m[s[1]]);
-        G(v[1], v[5], v[9], v[13], m[s[2]], m[s[3]]);
-        G(v[2], v[6], v[10], v[14], m[s[4]], m[s[5]]);
-        G(v[3], v[7], v[11], v[15], m[s[6]], m[s[7]]);
-        G(v[0], v[5], v[10], v[15], m[s[8]], m[s[9]]);
-        G(v[1], v[6], v[11], v[12], m[s[10]], m[s[11]]);
-        G(v[2], v[7], v[8], v[13], m[s[12]], m[s[13]]);
-        G(v[3], v[4], v[9], v[14], m[s[14]], m[s[15]]);
-    }
-    for (int i = 0; i < 8; i++)
-        h[i] ^= v[i] ^ v[i + 8];
+    uint64_t v0 = h[0], v1 = h[1], v2 = h[2], v3 = h[3], v4 = h[4], v5 = h[5], v6 = h[6], v7 = h[7];
+    uint64_t v8 = iv[0], v9 = iv[1], v10 = iv[2], v11 = iv[3];
+    uint64_t v12 = iv[4] ^ t, v13 = iv[5], v14 = last ? ~iv[6] : iv[6], v15 = iv[7];
+    ROUND(0);
+    ROUND(1);
+    ROUND(2);
+    ROUND(3);
+    ROUND(4);
+    ROUND(5);
+    ROUND(6);
+    ROUND(7);
+    ROUND(8);
+    ROUND(9);
+    ROUND(10);
+    ROUND(11);
+    h[0] ^= v0 ^ v8;
+    h[1] ^= v1 ^ v9;
+    h[2] ^= v2 ^ v10;
+    h[3] ^= v3 ^ v11;
+    h[4] ^= v4 ^ v12;
+    h[5] ^= v5 ^ v13;
+    h[6] ^= v6 ^ v14;
+    h[7] ^= v7 ^ v15;
 }
 
 void bl_b2_keyed_init(bl_b2_keyed *k, const uint8_t *key, size_t keylen, const uint8_t *salt,

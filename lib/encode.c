@@ -51,6 +51,7 @@ struct bl_encode_scratch {
     char *vbuf;             /* formatted value */
     size_t vcap;
     char *norm;             /* normalised value (utf8proc allocation) */
+    bl_token_cache *cache;  /* token digests (NULL: disabled) */
 };
 
 static const char *variant_of(const bl_encode_opts *o, char *buf, size_t cap)
@@ -171,6 +172,8 @@ bl_encode_scratch *bl_encode_scratch_new(const bl_encoder *e)
     if (!s)
         return NULL;
     s->bits = calloc(e->Lbytes + 8, 1);
+    if (!getenv("BL_NO_TOKEN_CACHE")) /* for benchmarks: measure without it */
+        s->cache = bl_token_cache_new();
     s->vcap = 64;
     s->vbuf = malloc(s->vcap);
     if (!s->bits || !s->vbuf || bl_fmt_ws_init(&s->ws) != 0) {
@@ -191,6 +194,7 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
     free(s->tb);
     free(s->vbuf);
     free(s->norm);
+    bl_token_cache_free(s->cache);
     free(s);
 }
 
@@ -332,9 +336,10 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
             if (grow((void **)&s->idx, &s->idxcap, k, sizeof *s->idx) != 0)
                 return bl_error_set(err, BL_ENOMEM, "out of memory");
             if (f->hash == BL_HASH_BLAKE)
-                bl_blake_indices(&fe->bk, tb, tbl, k, e->L, s->idx);
+                bl_blake_indices_cached(s->cache, (uint32_t)i, &fe->bk, tb, tbl, k, e->L, s->idx);
             else
-                bl_double_indices(&fe->dk, f->prevent_singularity == 1, tb, tbl, k, e->L, s->idx);
+                bl_double_indices_cached(s->cache, (uint32_t)i, &fe->dk, f->prevent_singularity == 1, tb, tbl,
+                                         k, e->L, s->idx);
             for (uint32_t j = 0; j < k; j++)
                 bl_bit_set(s->bits, s->idx[j]);
             if (cb) {

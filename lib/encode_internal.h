@@ -81,6 +81,20 @@ void bl_double_keys_init(bl_double_keys *dk, const uint8_t *key_a, const uint8_t
 void bl_double_indices(const bl_double_keys *dk, int prevent_singularity, const uint8_t *tok,
                        size_t len, uint32_t k, uint32_t L, uint32_t *out);
 
+/** Per-thread cache of token digests keyed by (feature, token bytes);
+ *  wiped on free. Tokens longer than 22 bytes bypass it. */
+typedef struct bl_token_cache bl_token_cache;
+bl_token_cache *bl_token_cache_new(void);
+void bl_token_cache_free(bl_token_cache *c);
+
+/** bl_blake_indices / bl_double_indices through the cache (`c` may be NULL).
+ *  `feature` identifies the key set (the feature index). */
+void bl_blake_indices_cached(bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk, const uint8_t *tok,
+                             size_t len, uint32_t k, uint32_t L, uint32_t *out);
+void bl_double_indices_cached(bl_token_cache *c, uint32_t feature, const bl_double_keys *dk,
+                              int prevent_singularity, const uint8_t *tok, size_t len, uint32_t k, uint32_t L,
+                              uint32_t *out);
+
 /* ---- tokenize.c ------------------------------------------------------------- */
 
 /** Growable list of UTF-8 tokens; token i = buf[off[i] .. off[i+1]). */

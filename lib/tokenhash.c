@@ -7,7 +7,9 @@
  * as big-endian integers mod L; index_t = (h1 + t*h2) mod L, with optional
  * re-hashing of h2 == 0 (prevent_singularity). HMACs come from nettle;
  * their keyed inner/outer states are computed once per feature. */
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <nettle/md5.h>
@@ -60,8 +62,9 @@ void bl_double_keys_init(bl_double_keys *dk, const uint8_t *key_a, const uint8_t
     hmac_md5_set_key(&dk->md5, keylen, key_b);
 }
 
-void bl_double_indices(const bl_double_keys *dk, int prevent_singularity, const uint8_t *tok,
-                       size_t len, uint32_t k, uint32_t L, uint32_t *out)
+/* h1, h2 of doubleHash (h2 after singularity prevention). */
+static void double_pair(const bl_double_keys *dk, int prevent_singularity, const uint8_t *tok, size_t len,
+                        uint32_t L, uint64_t *h1out, uint64_t *h2out)
 {
     struct hmac_sha1_ctx sha1 = dk->sha1;
     struct hmac_md5_ctx md5 = dk->md5;
@@ -103,6 +106,139 @@ void bl_double_indices(const bl_double_keys *dk, int prevent_singularity, const 
             hmac_md5_update(&md5, n, u);
             hmac_md5_digest(&md5, sizeof d2, d2);
             h2 = bl_be_mod(d2, sizeof d2, L);
+        }
+    }
+    *h1out = h1;
+    *h2out = h2;
+}
+
+void bl_double_indices(const bl_double_keys *dk, int prevent_singularity, const uint8_t *tok,
+                       size_t len, uint32_t k, uint32_t L, uint32_t *out)
+{
+    uint64_t h1, h2;
+    double_pair(dk, prevent_singularity, tok, len, L, &h1, &h2);
+    for (uint32_t t = 0; t < k; t++)
+        out[t] = (uint32_t)((h1 + (uint64_t)t * h2) % L);
+}
+
+/* ---- per-thread token cache ------------------------------------------------------
+ * Real data repeats tokens heavily (date digits, e-mail domains, common name
+ * n-grams), and a token's digest depends only on (feature, token bytes).
+ * A small direct-mapped cache of the first BLAKE2b digest (or the doubleHash
+ * pair h1, h2) skips most hash computations. Entries are wiped on free. */
+
+#define TC_BITS 12
+#define TC_SIZE (1u << TC_BITS)
+#define TC_MAXTOK 22
+
+typedef struct tc_entry {
+    uint32_t tag;
+    uint16_t feature;
+    uint8_t len;     /* 0 = empty */
+    uint8_t tok[TC_MAXTOK + 1];
+    uint64_t d[8];
+} tc_entry;
+
+struct bl_token_cache {
+    tc_entry e[TC_SIZE];
+    uint64_t hits, misses;
+};
+
+bl_token_cache *bl_token_cache_new(void)
+{
+    return calloc(1, sizeof(bl_token_cache));
+}
+
+void bl_token_cache_free(bl_token_cache *c)
+{
+    if (!c)
+        return;
+    sodium_memzero(c, sizeof *c);
+    free(c);
+}
+
+static tc_entry *tc_lookup(bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len, int *hit)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ feature;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ tok[i]) * 0x100000001b3ULL;
+    h ^= h >> 29;
+    tc_entry *e = &c->e[h & (TC_SIZE - 1)];
+    uint32_t tag = (uint32_t)(h >> 32);
+    *hit = e->len == len && e->tag == tag && e->feature == feature && memcmp(e->tok, tok, len) == 0;
+    if (!*hit) {
+        e->tag = tag;
+        e->feature = (uint16_t)feature;
+        e->len = (uint8_t)len;
+        memcpy(e->tok, tok, len);
+    }
+    return e;
+}
+
+void bl_blake_indices_cached(bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk, const uint8_t *tok,
+                             size_t len, uint32_t k, uint32_t L, uint32_t *out)
+{
+    if (!c || len == 0 || len > TC_MAXTOK || feature > 0xffff) {
+        bl_blake_indices(bk, tok, len, k, L, out);
+        return;
+    }
+    int hit;
+    tc_entry *e = tc_lookup(c, feature, tok, len, &hit);
+    if (!hit) {
+        bl_b2_keyed_hash(&bk->states[0], tok, len, e->d);
+        c->misses++;
+    } else {
+        c->hits++;
+    }
+    const uint32_t mask = L - 1;
+    uint32_t t = 0;
+    for (int w = 0; w < 8 && t < k; w++)
+        for (int q = 0; q < 4 && t < k; q++)
+            out[t++] = (uint32_t)((e->d[w] >> (16 * q)) & 0xffffu) & mask;
+    if (t < k) { /* more than 32 indices: the rest from digests 1, 2, ... */
+        uint32_t rest[64];
+        uint32_t done = t;
+        while (done < k) {
+            uint32_t j = done / 32;
+            uint64_t h[8];
+            if (j < bk->nstates) {
+                bl_b2_keyed_hash(&bk->states[j], tok, len, h);
+            } else {
+                bl_b2_keyed tmp;
+                uint8_t salt[16];
+                bl_blake_salt(j, salt);
+                bl_b2_keyed_init(&tmp, bk->key, bk->keylen, salt, NULL, 64);
+                bl_b2_keyed_hash(&tmp, tok, len, h);
+            }
+            uint32_t n = 0;
+            for (int w = 0; w < 8; w++)
+                for (int q = 0; q < 4; q++)
+                    rest[n++] = (uint32_t)((h[w] >> (16 * q)) & 0xffffu) & mask;
+            for (uint32_t i = 0; i < 32 && done < k; i++)
+                out[done++] = rest[i];
+        }
+    }
+}
+
+void bl_double_indices_cached(bl_token_cache *c, uint32_t feature, const bl_double_keys *dk,
+                              int prevent_singularity, const uint8_t *tok, size_t len, uint32_t k, uint32_t L,
+                              uint32_t *out)
+{
+    uint64_t h1, h2;
+    int hit = 0;
+    tc_entry *e = NULL;
+    if (c && len > 0 && len <= TC_MAXTOK && feature <= 0xffff)
+        e = tc_lookup(c, feature, tok, len, &hit);
+    if (e && hit) {
+        h1 = e->d[0];
+        h2 = e->d[1];
+        c->hits++;
+    } else {
+        double_pair(dk, prevent_singularity, tok, len, L, &h1, &h2);
+        if (e) {
+            e->d[0] = h1;
+            e->d[1] = h2;
+            c->misses++;
         }
     }
     for (uint32_t t = 0; t < k; t++)

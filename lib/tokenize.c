@@ -112,8 +112,15 @@ int bl_tokenize_ngram(bl_toklist *t, const char *v, size_t len, uint32_t n, int 
         long cs = s < 0 ? 0 : s, ce = e > ncp ? ncp : e;
         size_t bs = t->cpoff[cs], be = ce > cs ? t->cpoff[ce] : bs;
         size_t o = 0;
-        if (positional)
-            o = (size_t)snprintf(tmp, sizeof tmp, "%ld ", i + 1);
+        if (positional) { /* "<i> " without printf: this is the hot path */
+            char d[24];
+            int nd = 0;
+            for (unsigned long x = (unsigned long)(i + 1); x; x /= 10)
+                d[nd++] = (char)('0' + x % 10);
+            while (nd)
+                tmp[o++] = d[--nd];
+            tmp[o++] = ' ';
+        }
         if (o + (size_t)lead + (size_t)trail + (be - bs) <= sizeof tmp) {
             memcpy(tmp + o, spaces, (size_t)lead);
             o += (size_t)lead;
