@@ -102,6 +102,8 @@ static int generate(const char *path, uint64_t n)
 }
 
 /* Encode in a child process; returns wall seconds and peak RSS in KiB. */
+static double last_cpu; /* user+sys seconds of the last child */
+
 static int run_child(const char *csv, const char *schema_path, const char *out, int threads, double *secs,
                      long *maxrss_kb, uint64_t *nrec)
 {
@@ -141,6 +143,8 @@ static int run_child(const char *csv, const char *schema_path, const char *out, 
     }
     *secs = now() - t0;
     *maxrss_kb = ru.ru_maxrss;
+    last_cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+               ru.ru_stime.tv_usec / 1e6;
     if (read(pfd[0], nrec, sizeof *nrec) != (ssize_t)sizeof *nrec)
         *nrec = 0;
     close(pfd[0]);
@@ -217,15 +221,30 @@ int main(int argc, char **argv)
         return 1;
     printf("generated %llu records in %.1f s\n", (unsigned long long)nrec, now() - t0);
 
-    double s1, sn;
-    long r1, rn;
-    uint64_t n1, nn;
-    if (run_child(csv, schema, out, 1, &s1, &r1, &n1) != 0 || run_child(csv, schema, out, (int)ncpu, &sn, &rn, &nn) != 0) {
+    double s0, s1, sn;
+    long r0, r1, rn;
+    uint64_t n0, n1, nn;
+    setenv("BL_NO_TOKEN_CACHE", "1", 1); /* baseline: every token hashed */
+    int rc0 = run_child(csv, schema, out, 1, &s0, &r0, &n0);
+    double c0 = last_cpu;
+    unsetenv("BL_NO_TOKEN_CACHE");
+    if (rc0 != 0 || run_child(csv, schema, out, 1, &s1, &r1, &n1) != 0) {
         fprintf(stderr, "bench_encode: encoding failed\n");
         return 1;
     }
-    printf("encode %llu records, 1 thread:   %.2f s, %.0f records/s, peak RSS %.1f MiB\n", (unsigned long long)n1,
-           s1, n1 / s1, r1 / 1024.0);
+    double c1 = last_cpu;
+    if (run_child(csv, schema, out, (int)ncpu, &sn, &rn, &nn) != 0) {
+        fprintf(stderr, "bench_encode: encoding failed\n");
+        return 1;
+    }
+    double cn = last_cpu;
+    printf("encode %llu records, 1 thread, token cache off (baseline): %.2f s, %.0f records/s, "
+           "%.0f records per CPU-second\n",
+           (unsigned long long)n0, s0, n0 / s0, n0 / c0);
+    printf("records per CPU-second: 1 thread %.0f (%.2fx the baseline), %ld threads %.0f\n", n1 / c1, c0 / c1,
+           ncpu, nn / cn);
+    printf("encode %llu records, 1 thread:   %.2f s, %.0f records/s, peak RSS %.1f MiB, %.2fx the baseline\n",
+           (unsigned long long)n1, s1, n1 / s1, r1 / 1024.0, s0 / s1);
     printf("encode %llu records, %ld threads: %.2f s, %.0f records/s, peak RSS %.1f MiB, speed-up %.2fx\n",
            (unsigned long long)nn, ncpu, sn, nn / sn, rn / 1024.0, s1 / sn);
     if (nflat > 0) {

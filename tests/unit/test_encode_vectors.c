@@ -115,6 +115,14 @@ static void test_all_vectors(void **state)
     assert_int_equal(checked, 12);
 }
 
+/* the same with the per-thread token cache disabled (scratch made without it) */
+static void test_all_vectors_no_cache(void **state)
+{
+    setenv("BL_NO_TOKEN_CACHE", "1", 1);
+    test_all_vectors(state);
+    unsetenv("BL_NO_TOKEN_CACHE");
+}
+
 /* ---- trace: per-token bytes, k and indices ------------------------------------ */
 
 struct trace_ctx {
@@ -211,6 +219,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_vectors),
+        cmocka_unit_test(test_all_vectors_no_cache),
         cmocka_unit_test(test_trace),
         cmocka_unit_test(test_convert_v2),
     };
