@@ -271,7 +271,7 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
             continue;
         if (e->opts.legacy_strip)
             bl_py_strip(&v, &len);
-        if (e->opts.normalize != BL_NORMALIZE_NONE) {
+        if (e->opts.normalize != BL_NORMALIZE_NONE && f->fmt == BL_FORMAT_STRING) {
             free(s->norm);
             s->norm = NULL;
             size_t nl;
