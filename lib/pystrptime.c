@@ -544,6 +544,20 @@ int bl_pydate_format(const bl_pydate_fmt *f, void *ws, const char *s, size_t len
     }
     (void)have_month;
     (void)have_day;
-    int n = snprintf(out, cap, "%ld%02d%02d", year, month, day);
-    return n < 0 || (size_t)n >= cap ? -1 : n;
+    /* strftime('%Y%m%d') as glibc: year unpadded (1..9999), month and day 2 digits */
+    if (cap < 9)
+        return -1;
+    int n = 0;
+    char yd[4];
+    int ny = 0;
+    for (long y = year; y; y /= 10)
+        yd[ny++] = (char)('0' + y % 10);
+    while (ny)
+        out[n++] = yd[--ny];
+    out[n++] = (char)('0' + month / 10);
+    out[n++] = (char)('0' + month % 10);
+    out[n++] = (char)('0' + day / 10);
+    out[n++] = (char)('0' + day % 10);
+    out[n] = '\0';
+    return n;
 }

@@ -136,7 +136,10 @@ typedef struct tc_entry {
     uint16_t feature;
     uint8_t len;     /* 0 = empty */
     uint8_t tok[TC_MAXTOK + 1];
-    uint64_t d[8];
+    union {
+        uint64_t d[8];      /* doubleHash: h1, h2 */
+        uint16_t idx[32];   /* blakeHash: first 32 indices, already mod L */
+    } u;
 } tc_entry;
 
 struct bl_token_cache {
@@ -183,18 +186,21 @@ void bl_blake_indices_cached(bl_token_cache *c, uint32_t feature, const bl_blake
         return;
     }
     int hit;
+    const uint32_t mask = L - 1;
     tc_entry *e = tc_lookup(c, feature, tok, len, &hit);
     if (!hit) {
-        bl_b2_keyed_hash(&bk->states[0], tok, len, e->d);
+        uint64_t h[8];
+        bl_b2_keyed_hash(&bk->states[0], tok, len, h);
+        for (int w = 0; w < 8; w++)
+            for (int q = 0; q < 4; q++)
+                e->u.idx[4 * w + q] = (uint16_t)(((h[w] >> (16 * q)) & 0xffffu) & mask);
         c->misses++;
     } else {
         c->hits++;
     }
-    const uint32_t mask = L - 1;
-    uint32_t t = 0;
-    for (int w = 0; w < 8 && t < k; w++)
-        for (int q = 0; q < 4 && t < k; q++)
-            out[t++] = (uint32_t)((e->d[w] >> (16 * q)) & 0xffffu) & mask;
+    uint32_t t = k < 32 ? k : 32;
+    for (uint32_t i = 0; i < t; i++)
+        out[i] = e->u.idx[i];
     if (t < k) { /* more than 32 indices: the rest from digests 1, 2, ... */
         uint32_t rest[64];
         uint32_t done = t;
@@ -230,14 +236,14 @@ void bl_double_indices_cached(bl_token_cache *c, uint32_t feature, const bl_doub
     if (c && len > 0 && len <= TC_MAXTOK && feature <= 0xffff)
         e = tc_lookup(c, feature, tok, len, &hit);
     if (e && hit) {
-        h1 = e->d[0];
-        h2 = e->d[1];
+        h1 = e->u.d[0];
+        h2 = e->u.d[1];
         c->hits++;
     } else {
         double_pair(dk, prevent_singularity, tok, len, L, &h1, &h2);
         if (e) {
-            e->d[0] = h1;
-            e->d[1] = h2;
+            e->u.d[0] = h1;
+            e->u.d[1] = h2;
             c->misses++;
         }
     }

@@ -54,12 +54,14 @@ assert_contains "$T/out" "strings average 6 characters"
 expect_exit 2 "$BL" schema describe --avg-length x "$F/schemas/schema1-blake.json"
 
 # the estimate is in the right range for the vectors' data (mean popcount of people-a)
-est=$("$BL" schema describe --avg-length 9 "$F/schemas/schema1-blake.json" | sed -n 's/.*about \([0-9]*\) of.*/\1/p')
-mean=$(python3 -c "
+if command -v python3 >/dev/null 2>&1; then
+  est=$("$BL" schema describe --avg-length 9 "$F/schemas/schema1-blake.json" | sed -n 's/.*about \([0-9]*\) of.*/\1/p')
+  mean=$(python3 -c "
 import base64, json
 c = json.load(open('$F/clks/people-a.schema1-blake.json'))['clks']
 print(round(sum(bin(int.from_bytes(base64.b64decode(x), 'big')).count('1') for x in c) / len(c)))")
-python3 -c "import sys; e, m = $est, $mean; sys.exit(0 if 0.6 * m < e < 1.4 * m else 1)" && pass || fail "estimate $est vs mean popcount $mean"
+  python3 -c "import sys; e, m = $est, $mean; sys.exit(0 if 0.6 * m < e < 1.4 * m else 1)" && pass || fail "estimate $est vs mean popcount $mean"
+fi
 
 # convert between CLK formats
 expect_exit 0 "$BL" convert --format bin "$F/clks/people-a.schema2-doublehash.json" "$T/a.bin"
