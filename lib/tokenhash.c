@@ -127,7 +127,7 @@ void bl_double_indices(const bl_double_keys *dk, int prevent_singularity, const 
  * A small direct-mapped cache of the first BLAKE2b digest (or the doubleHash
  * pair h1, h2) skips most hash computations. Entries are wiped on free. */
 
-#define TC_BITS 12
+#define TC_BITS 13
 #define TC_SIZE (1u << TC_BITS)
 #define TC_MAXTOK 22
 
@@ -156,25 +156,36 @@ void bl_token_cache_free(bl_token_cache *c)
 {
     if (!c)
         return;
+    if (getenv("BL_CACHE_STATS"))
+        fprintf(stderr, "token cache: %llu hits, %llu misses\n", (unsigned long long)c->hits, (unsigned long long)c->misses);
     sodium_memzero(c, sizeof *c);
     free(c);
 }
 
+/* 2-way set-associative: a set is two adjacent entries, the first the most
+ * recently filled; a miss moves it to the second slot and refills the first. */
 static tc_entry *tc_lookup(bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len, int *hit)
 {
     uint64_t h = 0xcbf29ce484222325ULL ^ feature;
     for (size_t i = 0; i < len; i++)
         h = (h ^ tok[i]) * 0x100000001b3ULL;
     h ^= h >> 29;
-    tc_entry *e = &c->e[h & (TC_SIZE - 1)];
+    tc_entry *set = &c->e[(h & (TC_SIZE - 1)) & ~(uint64_t)1];
     uint32_t tag = (uint32_t)(h >> 32);
-    *hit = e->len == len && e->tag == tag && e->feature == feature && memcmp(e->tok, tok, len) == 0;
-    if (!*hit) {
-        e->tag = tag;
-        e->feature = (uint16_t)feature;
-        e->len = (uint8_t)len;
-        memcpy(e->tok, tok, len);
+    for (int w = 0; w < 2; w++) {
+        tc_entry *e = &set[w];
+        if (e->len == len && e->tag == tag && e->feature == feature && memcmp(e->tok, tok, len) == 0) {
+            *hit = 1;
+            return e;
+        }
     }
+    *hit = 0;
+    set[1] = set[0];
+    tc_entry *e = &set[0];
+    e->tag = tag;
+    e->feature = (uint16_t)feature;
+    e->len = (uint8_t)len;
+    memcpy(e->tok, tok, len);
     return e;
 }
 
