@@ -242,7 +242,8 @@ bl_status bl_encode_csv(const bl_encoder *e, const char *csv_path, const char *o
     bl_status st = bl_csv_open(csv_path, &copts, &rd, err);
     if (st != BL_OK)
         return st;
-    const char *name = bl_csv_name(rd);
+    char name[256]; /* a copy: messages are formatted after the reader is freed too */
+    snprintf(name, sizeof name, "%s", bl_csv_name(rd));
     bl_csv_row row;
     size_t id_idx = (size_t)-1;
     if (opts.header != BL_HEADER_NONE) {
