@@ -42,6 +42,9 @@ W=$OUT/work
 # dataset pair; the sweep then re-solves 1:1 at every threshold
 T_LOW=0.5
 TOPK=3
+# with LSH (1M records) the scores between 0.5 and 0.7 would exceed the
+# matcher's candidate cap; those sets keep candidates from 0.7 up
+LSH_T_LOW=0.7
 SWEEP=0.5:1:0.025
 # keyed LSH for the largest sets: 40 tables of 20 sampled bits
 LSH_OPTS=(--blocking lsh --lsh-tables 40 --lsh-bits 20 --blocking-key-env BL_QUALITY_LSH_KEY)
@@ -96,15 +99,16 @@ run_set() {
   local maxsize pairs
   maxsize=$(printf '%s\n' "${sizes[@]}" | sort -n | tail -1)
   pairs=$(printf '%s\n' "${sizes[@]}" | awk '{ for (j = 1; j < NR; j++) s += $1 * v[j]; v[NR] = $1 } END { printf "%.0f", s }')
-  local lsh=()
+  local lsh=() tlow=$T_LOW
   if [ "$maxsize" -ge "$LSH_FROM" ]; then
     lsh=("${LSH_OPTS[@]}")
     mode="lsh 40x20"
+    tlow=$LSH_T_LOW
   fi
 
   # candidates (all scores >= T_LOW, top-k per record) and their time
   t=$(now)
-  "$BL" match -v -j "$THREADS" -t "$T_LOW" -k "$TOPK" -f candidates ${lsh[@]+"${lsh[@]}"} \
+  "$BL" match -v -j "$THREADS" -t "$tlow" -k "$TOPK" -f candidates ${lsh[@]+"${lsh[@]}"} \
     -o "$W/$name.cand.csv" "${clks[@]}" 2> "$W/$name.match.log"
   local match_s
   match_s=$(since "$t")
@@ -116,7 +120,7 @@ run_set() {
     [ -n "$compared" ] || compared=null
   fi
   # the oracle: exactly the true pairs are compared
-  "$BL" match -j "$THREADS" -t "$T_LOW" -f candidates "${blocks[@]}" \
+  "$BL" match -j "$THREADS" -t "$tlow" -f candidates "${blocks[@]}" \
     -o "$W/$name.oracle.csv" "${clks[@]}"
 
   # quality over the threshold sweep (greedy 1:1 re-solved at each step)
@@ -137,14 +141,12 @@ run_set() {
 {"name": "$name", "parties": ${#csvs[@]}, "records": $records, "schema": "$(basename "$schema")",
  "encode_options": "$encopts", "blocking": "$mode", "pairs_total": $pairs,
  "pairs_compared": $compared, "synth_s": ${SYNTH_S:-null}, "encode_s": $enc_s,
- "match_s": $match_s, "eval_s": $eval_s, "order": ${ORDER:-0}}
+ "match_s": $match_s, "eval_s": $eval_s, "t_low": $tlow}
 EOF
   echo "   encode ${enc_s}s, match ${match_s}s, eval ${eval_s}s" >&2
 }
 
-ORDER=0
 for s in $SETS; do
-  ORDER=$((ORDER + 1))
   SYNTH_S=null
   case $s in
     febrl4)
@@ -162,7 +164,6 @@ done
 
 for n in $SIZES; do
   for level in $LEVELS; do
-    ORDER=$((ORDER + 1))
     name=synth-$n-$level
     t=$(now)
     "$BL" synth -n "$n" --level "$level" --overlap 0.5 --seed 1 -t "$THREADS" -o "$W/$name"
