@@ -374,7 +374,7 @@ struct psi_chan {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t writer;
-    int writer_on, stop, failed;
+    int writer_on, stop, failed, no_ping, inflight;
     qitem *head, *tail;
     size_t pending;
     int ping_ms;
@@ -519,7 +519,7 @@ static void *writer_main(void *arg)
                 ts.tv_nsec -= 1000000000L;
             }
             if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT && !c->head &&
-                !c->stop) {
+                !c->stop && !c->no_ping) {
                 pthread_mutex_unlock(&c->mu);
                 bl_error e = {0};
                 bl_status s = psi_chan_send(c, PSI_MSG_PING, NULL, 0, &e);
@@ -537,10 +537,12 @@ static void *writer_main(void *arg)
         c->head = it->next;
         if (!c->head)
             c->tail = NULL;
+        c->inflight = 1;
         pthread_mutex_unlock(&c->mu);
         bl_error e = {0};
         bl_status s = psi_chan_send(c, it->type, it->data, it->n, &e);
         pthread_mutex_lock(&c->mu);
+        c->inflight = 0;
         c->pending -= it->n;
         free(it);
         pthread_cond_broadcast(&c->cv);
@@ -591,6 +593,8 @@ bl_status psi_chan_queue(psi_chan *c, unsigned type, const uint8_t *p, size_t n,
             *err = e;
         return e.status;
     }
+    if (type == PSI_MSG_FIN)
+        c->no_ping = 1; /* nothing may follow our FIN: the peer closes after it */
     if (c->tail)
         c->tail->next = it;
     else
@@ -614,7 +618,7 @@ bl_status psi_chan_flush(psi_chan *c, int timeout_ms, bl_error *err)
 {
     double deadline = now_ms() + timeout_ms;
     pthread_mutex_lock(&c->mu);
-    while (c->head && !c->failed) {
+    while ((c->head || c->inflight) && !c->failed) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 50 * 1000000L;
@@ -631,7 +635,7 @@ bl_status psi_chan_flush(psi_chan *c, int timeout_ms, bl_error *err)
         if (err)
             *err = c->werr;
         s = c->werr.status;
-    } else if (c->head) {
+    } else if (c->head || c->inflight) {
         s = bl_error_set(err, BL_ENET, "could not send to the peer within %d s (timeout)",
                          timeout_ms / 1000);
     }
@@ -660,9 +664,7 @@ bl_status psi_chan_recv(psi_chan *c, int wait_ms, unsigned *type, const uint8_t 
     *type = 0;
     *payload = NULL;
     *n = 0;
-    bl_status s = writer_status(c, err);
-    if (s != BL_OK)
-        return s;
+    bl_status s;
     for (;;) {
         struct pollfd pf = {.fd = c->fd, .events = POLLIN};
         int r = poll(&pf, 1, wait_ms);
@@ -671,7 +673,7 @@ bl_status psi_chan_recv(psi_chan *c, int wait_ms, unsigned *type, const uint8_t 
         if (r < 0)
             return bl_error_set(err, BL_ENET, "poll: %s", strerror(errno));
         if (r == 0)
-            return BL_OK; /* nothing yet */
+            return writer_status(c, err); /* nothing yet; report a failed writer */
         break;
     }
     uint8_t hdr[PSI_FRAME_HDR];
