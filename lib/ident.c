@@ -180,6 +180,11 @@ bl_status bl_ident_email(const char *in, size_t len, unsigned rules, char *out, 
         free(f);
         return bl_error_set(err, BL_EINPUT, "email local part is empty after provider rules");
     }
+    if (local[0] == '.' || local[lo - 1] == '.' || memmem(local, lo, "..", 2)) {
+        free(f);
+        return bl_error_set(err, BL_EINPUT,
+                            "email local part has a leading or trailing dot after provider rules");
+    }
     if (lo > 64) {
         free(f);
         return bl_error_set(err, BL_EINPUT, "email local part longer than 64 bytes");

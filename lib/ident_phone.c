@@ -207,6 +207,10 @@ bl_status bl_ident_phone(const char *in, size_t len, const char *default_country
             if (c && !strcmp(c->trunk, "0") && nl > 0 && nsn[0] == '0') {
                 nsn++;
                 nl--;
+                if (nl > 0 && nsn[0] == '0')
+                    return bl_error_set(err, BL_EINPUT,
+                                        "phone number: national number after +%u starts with 0",
+                                        code);
             }
             return emit(code, nsn, nl, out, cap, outlen, err);
         }

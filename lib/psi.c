@@ -702,7 +702,7 @@ bl_status bl_psi_run(bl_psi_input *in, const bl_psi_identity *me,
     if (st == BL_OK)
         st = check_setup(&r.mine, &r.peer, err);
     if (st == BL_OK && r.peer.ngroups > MAX_PEER_RECORDS)
-        st = bl_error_set(err, BL_ELIMIT, "peer announced %llu records (limit %llu)",
+        st = bl_error_set(err, BL_EPROTO, "peer announced %llu records (limit %llu)",
                           (unsigned long long)r.peer.ngroups, MAX_PEER_RECORDS);
     if (st != BL_OK)
         goto abort;
