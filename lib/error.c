@@ -56,7 +56,16 @@ void bl_error_prefix(bl_error *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old);
+    old[sizeof old - 1] = '\0';
+    /* explicit truncation (snprintf "%s%s" trips -Wformat-truncation) */
+    size_t pl = strlen(prefix), ol = strlen(old);
+    if (pl + ol > sizeof err->msg - 1)
+        ol = pl < sizeof err->msg - 1 ? sizeof err->msg - 1 - pl : 0;
+    if (pl > sizeof err->msg - 1)
+        pl = sizeof err->msg - 1;
+    memcpy(err->msg, prefix, pl);
+    memcpy(err->msg + pl, old, ol);
+    err->msg[pl + ol] = '\0';
 }
 
 int bl_status_exit_code(bl_status s)
