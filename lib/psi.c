@@ -638,7 +638,7 @@ bl_status bl_psi_run(bl_psi_input *in, const bl_psi_identity *me,
     if (bl_init() != BL_OK)
         return bl_error_set(err, BL_ECRYPTO, "cannot initialise libsodium");
     in->used = 1;
-    int timeout_ms = (o->timeout_s > 0 ? o->timeout_s : 60) * 1000;
+    int timeout_ms = (o->timeout_s > 0 ? o->timeout_s : 120) * 1000;
     uint32_t batch = o->batch ? o->batch : 4096;
     if (batch > 65536)
         batch = 65536;

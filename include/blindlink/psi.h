@@ -136,7 +136,7 @@ typedef struct bl_psi_opts {
     bl_psi_mode mode;
     const char *listen;     /**< "HOST:PORT" to accept one peer (PORT 0 = any free port) */
     const char *connect;    /**< "HOST:PORT" to connect to (retried until the timeout) */
-    int timeout_s;          /**< peer silence / connect / accept limit; 0 = 60 */
+    int timeout_s;          /**< peer silence / connect / accept limit; 0 = 120 */
     int threads;            /**< worker threads for the group arithmetic; 0 = all cores */
     uint32_t batch;         /**< records per frame; 0 = 4096 */
     int progress;           /**< 1: progress bar on stderr (only if it is a terminal) */
