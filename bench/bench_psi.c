@@ -237,10 +237,11 @@ int main(int argc, char **argv)
         double cpu = (double)ru[i]->ru_utime.tv_sec + ru[i]->ru_utime.tv_usec / 1e6 +
                      (double)ru[i]->ru_stime.tv_sec + ru[i]->ru_stime.tv_usec / 1e6;
         double per_cpu = (double)n / cpu;
-        printf("party %-11s wall %.1f s (load %.1f s, protocol %.1f s), cpu %.1f s, "
+        printf("party %-11s wall %.1f s (load %.1f s, protocol %.1f s, idle waiting for the "
+               "peer %.1f s), cpu %.1f s, "
                "%.0f elements/s per cpu-second, intersection %llu, sent %.1f B/element, "
                "efficiency vs floor %.0f%%\n",
-               name[i], walls[i], rp[i]->load_s, rp[i]->run_s, cpu, per_cpu,
+               name[i], walls[i], rp[i]->load_s, rp[i]->run_s, rp[i]->st.idle_seconds, cpu, per_cpu,
                (unsigned long long)rp[i]->st.intersection,
                (double)rp[i]->st.bytes_sent / (double)n, 100.0 * per_cpu / floor);
     }

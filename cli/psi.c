@@ -378,9 +378,10 @@ int cmd_psi(int argc, char **argv)
         } else {
             fprintf(fp, "intersection=not-learned\n");
         }
-        fprintf(fp, "bytes_sent=%llu\nbytes_received=%llu\nbytes_sent_per_record=%.1f\nseconds=%.2f\n",
+        fprintf(fp, "bytes_sent=%llu\nbytes_received=%llu\nbytes_sent_per_record=%.1f\nseconds=%.2f\nidle_seconds=%.2f\n",
                 (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_received,
-                st.own_groups ? (double)st.bytes_sent / (double)st.own_groups : 0.0, st.seconds);
+                st.own_groups ? (double)st.bytes_sent / (double)st.own_groups : 0.0, st.seconds,
+                st.idle_seconds);
     }
     bl_psi_result_free(res);
     bl_psi_input_free(in);

@@ -369,6 +369,7 @@ typedef struct run_state {
     int fin_rx;
     bl_progress *prog;
     uint64_t done_units;
+    double idle;
 } run_state;
 
 static bl_status grow_buf(run_state *r, size_t need, bl_error *err)
@@ -555,7 +556,10 @@ static bl_status exchange(run_state *r, bl_error *err)
             const uint8_t *p = NULL;
             size_t n = 0;
             int wait = (first && !can_produce) ? 50 : 0;
+            double w0 = wait ? now_s() : 0;
             bl_status st = psi_chan_recv(r->ch, wait, &type, &p, &n, err);
+            if (wait && type != PSI_MSG_POINTS)
+                r->idle += now_s() - w0; /* waited (or read only a cheap frame) */
             if (st != BL_OK)
                 return st;
             if (type == 0)
@@ -566,8 +570,8 @@ static bl_status exchange(run_state *r, bl_error *err)
             idle_since = now_s();
             if (r->prog)
                 bl_progress_update(r->prog, r->done_units);
-            if (can_produce)
-                break; /* alternate: one batch of ours, then one that arrived */
+            if (can_produce && type == PSI_MSG_POINTS)
+                break; /* alternate: one batch of ours, one of theirs (returns are cheap) */
         }
         if (r->prog)
             bl_progress_update(r->prog, r->done_units);
@@ -579,6 +583,7 @@ static bl_status exchange(run_state *r, bl_error *err)
 
 static bl_status finish(run_state *r, bl_error *err)
 {
+    double w0 = now_s();
     bl_status st = psi_chan_queue(r->ch, PSI_MSG_FIN, NULL, 0, err);
     if (st == BL_OK)
         st = psi_chan_flush(r->ch, psi_chan_timeout_ms(r->ch), err);
@@ -592,6 +597,7 @@ static bl_status finish(run_state *r, bl_error *err)
         if (st == BL_OK && type != PSI_MSG_FIN)
             st = bl_error_set(err, BL_EPROTO, "peer sent data after the end of the exchange");
     }
+    r->idle += now_s() - w0;
     return st;
 }
 
@@ -756,6 +762,7 @@ bl_status bl_psi_run(bl_psi_input *in, const bl_psi_identity *me,
         }
     }
     res->st.seconds = now_s() - t0;
+    res->st.idle_seconds = r.idle;
     goto done;
 abort:
     if (r.ch && (st == BL_EPROTO || st == BL_ENOMEM || st == BL_ELIMIT || st == BL_ECRYPTO ||

@@ -156,6 +156,7 @@ typedef struct bl_psi_stats {
     uint64_t bytes_sent;      /**< bytes written to the socket, framing included */
     uint64_t bytes_received;  /**< bytes read from the socket */
     double seconds;           /**< wall time of the protocol (after loading) */
+    double idle_seconds;      /**< part of it spent waiting for the peer with nothing to compute */
 } bl_psi_stats;
 
 typedef struct bl_psi_result bl_psi_result;
