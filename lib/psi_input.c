@@ -256,7 +256,7 @@ bl_status bl_psi_input_load(const char *path, const bl_psi_input_opts *o, bl_psi
             s = bl_error_set(err, BL_EINPUT,
                              "%s:%llu:%zu: record has %zu fields, the header has %zu", path,
                              (unsigned long long)row.line,
-                             row.nfields < nhdr ? row.nfields : nhdr + 1, row.nfields, nhdr);
+                             (row.nfields < nhdr ? row.nfields : nhdr) + 1, row.nfields, nhdr);
             goto fail;
         }
         if (in->st.rows >= max_records) {
