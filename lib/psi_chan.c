@@ -387,7 +387,7 @@ struct psi_chan {
     long corrupt_at, die_after, stall_after;
 };
 
-static bl_status write_all(psi_chan *c, const uint8_t *p, size_t n, bl_error *err)
+static bl_status write_all(psi_chan *c, const uint8_t *p, size_t n, int timeout_ms, bl_error *err)
 {
     while (n > 0) {
         ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
@@ -401,11 +401,11 @@ static bl_status write_all(psi_chan *c, const uint8_t *p, size_t n, bl_error *er
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             struct pollfd pf = {.fd = c->fd, .events = POLLOUT};
-            int r = poll(&pf, 1, c->timeout_ms);
+            int r = poll(&pf, 1, timeout_ms);
             if (r == 0)
                 return bl_error_set(err, BL_ENET,
                                     "peer stopped reading for %d s (timeout while sending)",
-                                    c->timeout_ms / 1000);
+                                    timeout_ms / 1000);
             if (r < 0 && errno != EINTR)
                 return bl_error_set(err, BL_ENET, "poll: %s", strerror(errno));
             continue;
@@ -466,7 +466,7 @@ static void test_hooks(psi_chan *c)
 
 /* encrypt + write one message; caller holds io_mu */
 static bl_status send_frame_locked(psi_chan *c, unsigned type, const uint8_t *p, size_t n,
-                                   bl_error *err)
+                                   int timeout_ms, bl_error *err)
 {
     if (n + 1 + PSI_FRAME_TAG > PSI_FRAME_MAX)
         return bl_error_set(err, BL_EINTERNAL, "message of %zu bytes exceeds the frame cap", n);
@@ -489,7 +489,7 @@ static bl_status send_frame_locked(psi_chan *c, unsigned type, const uint8_t *p,
         for (;;)
             pause(); /* test: a hung peer */
     c->tx_ctr++;
-    bl_status s = write_all(c, out, fl, err);
+    bl_status s = write_all(c, out, fl, timeout_ms, err);
     free(out);
     if (c->die_after >= 0 && (long)c->tx_ctr >= c->die_after)
         raise(SIGKILL); /* test: a peer killed mid-run */
@@ -499,7 +499,7 @@ static bl_status send_frame_locked(psi_chan *c, unsigned type, const uint8_t *p,
 bl_status psi_chan_send(psi_chan *c, unsigned type, const uint8_t *p, size_t n, bl_error *err)
 {
     pthread_mutex_lock(&c->io_mu);
-    bl_status s = send_frame_locked(c, type, p, n, err);
+    bl_status s = send_frame_locked(c, type, p, n, c->timeout_ms, err);
     pthread_mutex_unlock(&c->io_mu);
     return s;
 }
@@ -755,14 +755,11 @@ void psi_chan_abort(psi_chan *c, const char *why)
     buf[0] = BL_EPROTO;
     memcpy(buf + 1, why, l);
     /* a short, bounded wait: the peer may be gone already */
-    int saved = c->timeout_ms;
-    c->timeout_ms = 2000;
     bl_error e = {0};
     if (pthread_mutex_trylock(&c->io_mu) == 0) {
-        (void)send_frame_locked(c, PSI_MSG_ERROR, buf, l + 1, &e);
+        (void)send_frame_locked(c, PSI_MSG_ERROR, buf, l + 1, 2000, &e);
         pthread_mutex_unlock(&c->io_mu);
     }
-    c->timeout_ms = saved;
 }
 
 static void chan_abort_code(psi_chan *c, bl_status code, const char *why)
@@ -843,7 +840,7 @@ bl_status psi_chan_open(int fd, int role, const bl_psi_identity *me,
     crypto_kx_keypair(mine.kx_pk, c->keys + 64);
     uint8_t hm[PSI_HELLO_BYTES], hp[PSI_HELLO_BYTES];
     psi_hello_encode(&mine, hm);
-    bl_status s = write_all(c, hm, sizeof hm, err);
+    bl_status s = write_all(c, hm, sizeof hm, timeout_ms, err);
     if (s == BL_OK)
         s = read_exact(c, hp, sizeof hp, timeout_ms, "during the handshake", err);
     psi_hello peer;
