@@ -56,13 +56,13 @@ void bl_error_prefix(bl_error *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    old[sizeof old - 1] = '\0';
-    /* explicit truncation (snprintf "%s%s" trips -Wformat-truncation) */
-    size_t pl = strlen(prefix), ol = strlen(old);
-    if (pl + ol > sizeof err->msg - 1)
-        ol = pl < sizeof err->msg - 1 ? sizeof err->msg - 1 - pl : 0;
+    /* concatenate with explicit truncation (snprintf "%s%s" trips
+     * -Wformat-truncation under -Werror) */
+    size_t pl = strnlen(prefix, sizeof prefix), ol = strnlen(old, sizeof old);
     if (pl > sizeof err->msg - 1)
         pl = sizeof err->msg - 1;
+    if (ol > sizeof err->msg - 1 - pl)
+        ol = sizeof err->msg - 1 - pl;
     memcpy(err->msg, prefix, pl);
     memcpy(err->msg + pl, old, ol);
     err->msg[pl + ol] = '\0';
