@@ -370,6 +370,7 @@ typedef struct run_state {
     bl_progress *prog;
     uint64_t done_units;
     double idle;
+    int test_identity;
 } run_state;
 
 static bl_status grow_buf(run_state *r, size_t need, bl_error *err)
@@ -400,6 +401,8 @@ static bl_status produce_batch(run_state *r, bl_error *err)
     pool_run(r->pool, mask_range, &j, cnt, 64);
     if (atomic_load(&j.fail))
         return bl_error_set(err, BL_ECRYPTO, "masking produced the identity element");
+    if (r->test_identity) /* test hook: behave like a malicious peer (docs/psi.md) */
+        memset(r->buf + PSI_BATCH_HDR, 0, PT);
     st = psi_chan_queue(r->ch, PSI_MSG_POINTS, r->buf, PSI_BATCH_HDR + cnt * k * PT, err);
     r->own_next += cnt;
     r->done_units += cnt;
@@ -653,6 +656,7 @@ bl_status bl_psi_run(bl_psi_input *in, const bl_psi_identity *me,
     memset(&r, 0, sizeof r);
     r.s.in = in;
     r.s.k = in->k;
+    r.test_identity = getenv("BL_PSI_TEST_IDENTITY") != NULL;
     r.n = in->n;
     bl_psi_result *res = calloc(1, sizeof *res);
     r.s.scalar = sodium_malloc(crypto_core_ristretto255_SCALARBYTES);

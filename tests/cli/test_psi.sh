@@ -200,6 +200,12 @@ BL_PSI_TEST_CORRUPT=3 run_pair tamper "--batch 16 --peer-key $BPUB --email email
 assert_eq "$RA/$RB" "1/1" "tampered frame: exit codes"
 grep -qF "failed authentication" "$T/tamper.a.err" "$T/tamper.b.err" && pass || fail "tamper not reported"
 assert_missing "$T/t1.out"; assert_missing "$T/t2.out"
+# the peer sends the identity element: rejected
+BL_PSI_TEST_IDENTITY=1 run_pair ident "--peer-key $BPUB --email email --out $T/i1.out $T/big1.csv" \
+                                      "--peer-key $APUB --email email --out $T/i2.out $T/big2.csv"
+assert_eq "$RA/$RB" "1/1" "identity points: exit codes"
+grep -qF "invalid or identity group element" "$T/ident.a.err" "$T/ident.b.err" && pass || fail "identity point not reported"
+assert_missing "$T/i1.out"; assert_missing "$T/i2.out"
 # the peer is killed (SIGKILL) after its 4th frame
 pf="$T/kill.port"
 "$BL" psi --listen 127.0.0.1:0 --port-file "$pf" --timeout 20 --key "$T/a.key" --batch 16 \
