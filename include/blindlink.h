@@ -10,4 +10,5 @@
 #include <blindlink/encode.h>
 #include <blindlink/ident.h>
 #include <blindlink/psi.h>
+#include <blindlink/synth.h>
 #endif
