@@ -64,6 +64,14 @@ tail -n +2 "$T/dmy-1.csv" | sed -E 's/^rec-([0-9]+)-org/\1/' | sort > "$T/o1"
 tail -n +2 "$T/dmy-2.csv" | sed -E 's/^rec-([0-9]+)-dup-0/\1/' | sort > "$T/o2"
 assert_eq "$(comm -12 "$T/o1" "$T/o2" | wc -l)" 25 "identical copies at level none"
 
+# --corrupt-originals: party 1 is corrupted too (ids unchanged), else clean
+expect_exit 0 "$BL" synth -n 300 -o "$T/co" --level high --corrupt-originals
+expect_exit 0 "$BL" synth -n 300 -o "$T/cc" --level high
+assert_eq "$(cut -d, -f1 "$T/co-1.csv" | sort | md5sum)" "$(cut -d, -f1 "$T/cc-1.csv" | sort | md5sum)" "ids with --corrupt-originals"
+if cmp -s "$T/co-1.csv" "$T/cc-1.csv"; then fail "--corrupt-originals changed nothing"; else pass; fi
+expect_exit 0 "$BL" synth -n 300 -o "$T/cn" --level none
+assert_eq "$(sort "$T/cc-1.csv" | md5sum)" "$(sort "$T/cn-1.csv" | md5sum)" "originals clean at any level"
+
 # non-ASCII names: share 1 -> every name has a non-ASCII or a folded Latin form
 expect_exit 0 "$BL" synth -n 400 --unicode-share 1 --level none -o "$T/u"
 assert_eq "$(tail -n +2 "$T/u-1.csv" | cut -d, -f2,3 | LC_ALL=C grep -c '[^ -~]')" 400 "non-ASCII names"
