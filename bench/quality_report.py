@@ -191,6 +191,15 @@ def main():
         L.append("Data sets with F1 below 0.95 at the default threshold: %s.\n" %
                  ", ".join("%s (%.4f; best %.4f at %.3g)" % (m["name"], m["at"]["f1"], m["best"][1], m["best"][0])
                            for m in low))
+    L.append("## Schemas\n")
+    seen = {}
+    for m in rows:
+        key = (m["schema"], m.get("encode_options", ""))
+        seen.setdefault(key, []).append(m["name"])
+    for (schema, opts), names in seen.items():
+        L.append("* `%s`%s: %s" % (schema, " with `%s`" % opts if opts else "", ", ".join(names)))
+    L.append("\nThe default schema for person data is `bench/schemas/synth.json` (with "
+             "`--normalize=names`); docs/quality.md says why each field is weighted as it is.\n")
     L.append("Plots: `f1-all.svg` (every data set) and `f1-<data set>.svg` "
              "(precision, recall and F1).\n")
     with open(os.path.join(out, "quality.md"), "w", encoding="utf-8") as f:
