@@ -135,10 +135,11 @@ run_set() {
   "$BL" eval "${data[@]}" "${truth[@]}" --sweep --thresholds "$SWEEP" --solver none --json \
     -o "$W/$name.oracle-none.json" "$W/$name.oracle.csv"
 
-  local records
+  local records sname=${schema#"$SRC"/}
+  sname=${sname#"$SHARED"/}
   records=$(printf '%s\n' "${sizes[@]}" | paste -sd+ | bc)
   cat > "$W/$name.meta.json" <<EOF
-{"name": "$name", "parties": ${#csvs[@]}, "records": $records, "schema": "$(basename "$schema")",
+{"name": "$name", "parties": ${#csvs[@]}, "records": $records, "schema": "$sname",
  "encode_options": "$encopts", "blocking": "$mode", "pairs_total": $pairs,
  "pairs_compared": $compared, "synth_s": ${SYNTH_S:-null}, "encode_s": $enc_s,
  "match_s": $match_s, "eval_s": $eval_s, "t_low": $tlow}
