@@ -122,3 +122,12 @@ uint32_t *bl_dice_cmin_table(uint32_t nbits, double threshold)
     }
     return t;
 }
+
+void bl_kernel_force(const bl_kernel *k)
+{
+    pthread_once(&g_once, choose_kernel);
+    if (k)
+        g_active = k;
+    else
+        choose_kernel();
+}

@@ -7,7 +7,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vpopcntdq")))
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vpopcntdq,bmi2")))
 
 AVX512_TARGET static uint32_t avx512_and_popcount(const uint8_t *a, const uint8_t *b, size_t n)
 {
@@ -89,7 +89,8 @@ const bl_kernel *bl_kernel_avx512_get(void)
 {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vpopcntdq"))
+        __builtin_cpu_supports("avx512vpopcntdq") &&
+        __builtin_cpu_supports("bmi2"))
         return &k_avx512;
     return NULL;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <blindlink/match.h>
+#include "internal.h"
 
 /** A popcount kernel. All functions accept any byte length `n` and any
  *  alignment; the SIMD versions handle tails with masked or scalar code. */
@@ -100,3 +101,6 @@ bl_status bl_blocked_candidates(bl_candrun *run, const bl_clkset *const *sets, s
 
 /** Number of worker threads for a request (0 = all cores). */
 int bl_match_threads(int requested);
+
+/** Tests only: make `k` the active kernel (NULL restores auto choice). */
+void bl_kernel_force(const bl_kernel *k);
