@@ -49,8 +49,9 @@ static void usage(FILE *fp)
         "      --blocking lsh       keyed LSH over the encodings; the bit positions come\n"
         "                           from a secret (--blocking-key-file or the variable\n"
         "                           named by --blocking-key-env, default BL_BLOCKING_KEY)\n"
-        "      --lsh-tables L       number of hash tables (default 32)\n"
-        "      --lsh-bits K         sampled bits per table (default 24 for >= 512 bits)\n"
+        "      --lsh-tables L       number of hash tables } default: chosen from the\n"
+        "      --lsh-bits K         sampled bits per table } data and threshold to keep\n"
+        "                           a pair at the threshold with probability 99.5%\n"
         "      --blocks FILE        external blocks, once per input in the same order:\n"
         "                           blocklib/anonlink-client JSON or 'record,block' CSV\n"
         "      --blocking-report    also run exhaustively and report pair completeness\n"
@@ -263,7 +264,7 @@ int cmd_match(int argc, char **argv)
     }
     if (blocking && strcmp(blocking, "lsh") == 0) {
         uint32_t dt, db;
-        bl_blocking_lsh_defaults(sets[0]->nbits, &dt, &db);
+        bl_blocking_lsh_auto((const bl_clkset *const *)sets, nin, threshold, 0.995, &dt, &db);
         if (tables)
             dt = (uint32_t)tables;
         if (bits)
@@ -275,6 +276,8 @@ int cmd_match(int argc, char **argv)
             rc = cli_fail(CMD, &err);
             goto done;
         }
+        if (verbose)
+            fprintf(stderr, "blindlink match: keyed LSH blocking with %u tables of %u bits\n", dt, db);
         st = bl_blocking_new_lsh(sets[0]->nbits, dt, db, key.bytes, key.len, &bk, &err);
         bl_secret_free(&key);
         if (st) {

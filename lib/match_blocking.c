@@ -11,17 +11,71 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <jansson.h>
+#include <math.h>
 #include <blindlink/io.h>
 #include <blindlink/csv.h>
 #include "match_internal.h"
 
 #define UNIT_A 256
 
-void bl_blocking_lsh_defaults(uint32_t nbits, uint32_t *tables, uint32_t *bits)
+void bl_blocking_lsh_auto(const bl_clkset *const *sets, size_t nsets, double threshold,
+                          double recall, uint32_t *tables, uint32_t *bits)
 {
-    /* tuned on FEBRL4 and 1M corrupted-duplicate CLKs (docs/match.md) */
-    *tables = 32;
-    *bits = nbits >= 512 ? 24 : (nbits >= 128 ? 16 : 8);
+    uint32_t nbits = sets[0]->nbits;
+    double n = nbits, tot = 0, pairs = 0, pmean = 0, rsum = 0, rw = 0;
+    double dens[64];
+    size_t nd = nsets < 64 ? nsets : 64;
+    for (size_t d = 0; d < nd; d++) {
+        /* mean popcount from up to 4096 evenly spread records */
+        size_t cnt = sets[d]->count, step = cnt > 4096 ? cnt / 4096 : 1, m = 0;
+        double s = 0;
+        for (size_t i = 0; i < cnt; i += step, m++)
+            s += bl_kernel_scalar.popcount(bl_clkset_get(sets[d], i), sets[d]->nbytes);
+        dens[d] = m ? s / (double)m / n : 0.5;
+        pmean += dens[d];
+        tot += (double)cnt;
+    }
+    pmean /= (double)(nd ? nd : 1);
+    for (size_t x = 0; x < nd; x++)
+        for (size_t y = x + 1; y < nd; y++) {
+            double w = (double)sets[x]->count * (double)sets[y]->count;
+            pairs += w;
+            rsum += w * (dens[x] * dens[y] + (1 - dens[x]) * (1 - dens[y]));
+            rw += w;
+        }
+    double r = rw > 0 ? rsum / rw : 0.5;       /* agreement of unrelated pairs */
+    double a = 1.0 - 2.0 * pmean * (1.0 - threshold); /* agreement at the threshold */
+    if (a > 0.999)
+        a = 0.999;
+    if (a < 0.5)
+        a = 0.5;
+    if (!(recall > 0 && recall < 1))
+        recall = 0.995;
+    double best = -1;
+    uint32_t bt = 1, bb = 1;
+    uint32_t kmax = nbits < 32 ? nbits : 32;
+    for (uint32_t k = 4; k <= kmax; k++) {
+        double ak = pow(a, (double)k);
+        double L = ceil(log(1.0 - recall) / log(1.0 - ak));
+        if (!(L >= 1))
+            L = 1;
+        if (L > 1024)
+            continue;
+        /* ~1 ns per sampled bit per record, ~15 ns per record for sorting and
+         * bucketing, ~2 ns per colliding pair */
+        double cost = L * (tot * (k * 1.0 + 15.0) + pairs * pow(r, (double)k) * 2.0);
+        if (best < 0 || cost < best) {
+            best = cost;
+            bt = (uint32_t)L;
+            bb = k;
+        }
+    }
+    if (best < 0) { /* threshold too low for LSH to help: few wide tables */
+        bt = 1024;
+        bb = 4;
+    }
+    *tables = bt;
+    *bits = bb;
 }
 
 bl_status bl_blocking_new_lsh(uint32_t nbits, uint32_t tables, uint32_t bits,
@@ -371,12 +425,12 @@ bl_status bl_blocking_read_files(const char *const *paths, size_t n, const size_
 
 /* ---- blocked candidate generation ---- */
 
-typedef struct round {
+typedef struct lshround {
     uint64_t *e;     /* sorted (key << 32 | global index) */
     size_t n;
     size_t *units;   /* (bucket start, bucket end, a-range start) triples */
     size_t nunits;
-} round;
+} lshround;
 
 typedef struct bctx {
     bl_candrun *run;
@@ -386,7 +440,7 @@ typedef struct bctx {
     size_t *goff;      /* nsets+1 global offsets */
     uint32_t *pop;     /* popcount per global index */
     uint32_t t;        /* current table (LSH) */
-    round *r;
+    lshround *r;
     atomic_size_t next;
     int count_only;
     atomic_uint_least64_t compared;
@@ -537,7 +591,7 @@ static int radix_sort_keys(uint64_t *v, size_t n, uint32_t keybits)
     return 0;
 }
 
-static int build_units(round *r)
+static int build_units(lshround *r)
 {
     size_t cap = 1024;
     r->units = malloc(cap * 3 * sizeof *r->units);
@@ -594,7 +648,7 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
     bworker *ws = calloc((size_t)nt, sizeof *ws);
     keyjob *kj = calloc((size_t)nt, sizeof *kj);
     char *created = calloc((size_t)nt, 1);
-    round r;
+    lshround r;
     memset(&r, 0, sizeof r);
     bl_status st = BL_OK;
     if (!th || !ws || !kj || !created) {

@@ -95,9 +95,15 @@ void bl_blocking_free(bl_blocking *b);
 bl_status bl_blocking_read_files(const char *const *paths, size_t n, const size_t *nrecs,
                                  bl_blocking **out, bl_error *err) BL_WUR;
 
-/** Default LSH parameters (tables, bits per table) for `nbits`-bit filters,
- *  chosen on the shared data to keep >= 99% of exhaustive matches. */
-void bl_blocking_lsh_defaults(uint32_t nbits, uint32_t *tables, uint32_t *bits);
+/** Choose LSH parameters for these datasets and threshold: for each bits
+ *  per table K the number of tables is the smallest that keeps a pair whose
+ *  Dice is exactly `threshold` with probability >= `recall` (bit agreement
+ *  estimated from the mean popcounts), and the K with the least estimated
+ *  work (key computation plus expected colliding pairs) wins. Pairs above
+ *  the threshold are kept with higher probability. The defaults of
+ *  `blindlink match --blocking lsh` use recall 0.995. */
+void bl_blocking_lsh_auto(const bl_clkset *const *sets, size_t nsets, double threshold,
+                          double recall, uint32_t *tables, uint32_t *bits);
 
 /** Blocking quality against the exhaustive result. */
 typedef struct bl_blocking_stats {
