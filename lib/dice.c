@@ -3,6 +3,7 @@
  * exact threshold table used to test Dice >= t without a division. */
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <pthread.h>
 #include "match_internal.h"
 
@@ -42,8 +43,63 @@ static void scalar_and_popcount_many(const uint8_t *a, const uint8_t *b, size_t 
         out[j] = scalar_and_popcount(a, b + j * stride, n);
 }
 
+size_t bl_filter_generic(void (*many)(const uint8_t *, const uint8_t *, size_t, size_t, size_t,
+                                      uint32_t *),
+                         const uint8_t *a, uint32_t pa, const uint8_t *b, size_t stride,
+                         size_t count, size_t n, const uint32_t *bpop, float tf, uint32_t *idx,
+                         uint32_t *cnt)
+{
+    uint32_t tmp[256];
+    size_t k = 0;
+    for (size_t j0 = 0; j0 < count; j0 += 256) {
+        size_t m = count - j0 < 256 ? count - j0 : 256;
+        many(a, b + j0 * stride, stride, m, n, tmp);
+        for (size_t q = 0; q < m; q++)
+            if ((float)(2 * tmp[q] + 1) >= tf * (float)(pa + bpop[j0 + q])) {
+                idx[k] = (uint32_t)(j0 + q);
+                cnt[k++] = tmp[q];
+            }
+    }
+    return k;
+}
+
+float bl_threshold_float(double t)
+{
+    float f = (float)t;
+    while ((double)f > t)
+        f = nextafterf(f, 0.0f);
+    return f;
+}
+
+static size_t scalar_filter(const uint8_t *a, uint32_t pa, const uint8_t *b, size_t stride,
+                            size_t count, size_t n, const uint32_t *bpop, float tf, uint32_t *idx,
+                            uint32_t *cnt)
+{
+    return bl_filter_generic(scalar_and_popcount_many, a, pa, b, stride, count, n, bpop, tf, idx,
+                             cnt);
+}
+
+static size_t scalar_filter_il(const uint64_t *a, size_t nw, uint32_t pa, const uint64_t *b,
+                               size_t lo, size_t hi, const uint32_t *bpop, float tf, uint32_t *idx,
+                               uint32_t *cnt)
+{
+    size_t k = 0;
+    for (size_t p = lo; p < hi; p++) {
+        const uint64_t *blk = b + (p / 8) * nw * 8 + (p % 8);
+        uint32_t c = 0;
+        for (size_t w = 0; w < nw; w++)
+            c += (uint32_t)__builtin_popcountll(a[w] & blk[w * 8]);
+        if ((float)(2 * c + 1) >= tf * (float)(pa + bpop[p])) {
+            idx[k] = (uint32_t)p;
+            cnt[k++] = c;
+        }
+    }
+    return k;
+}
+
 const bl_kernel bl_kernel_scalar = {
-    "scalar", scalar_popcount, scalar_and_popcount, scalar_and_popcount_many,
+    "scalar", scalar_popcount, scalar_and_popcount, scalar_and_popcount_many, scalar_filter,
+    scalar_filter_il,
 };
 
 const bl_kernel *bl_kernel_by_name(const char *name)

@@ -91,8 +91,58 @@ AVX2_TARGET static void avx2_and_popcount_many(const uint8_t *a, const uint8_t *
         out[j] = avx2_and_popcount(a, b + j * stride, n);
 }
 
+static size_t avx2_filter(const uint8_t *a, uint32_t pa, const uint8_t *b, size_t stride,
+                          size_t count, size_t n, const uint32_t *bpop, float tf, uint32_t *idx,
+                          uint32_t *cnt)
+{
+    return bl_filter_generic(avx2_and_popcount_many, a, pa, b, stride, count, n, bpop, tf, idx,
+                             cnt);
+}
+
+/* Interleaved blocks of 8: two ymm of 4 lanes each; byte popcounts are
+ * accumulated for up to 31 words (<= 248 per byte) before vpsadbw. */
+AVX2_TARGET static size_t avx2_filter_il(const uint64_t *a, size_t nw, uint32_t pa,
+                                         const uint64_t *b, size_t lo, size_t hi,
+                                         const uint32_t *bpop, float tf, uint32_t *idx,
+                                         uint32_t *cnt)
+{
+    size_t k = 0;
+    const __m256i zero = _mm256_setzero_si256();
+    for (size_t blk = lo / 8; blk * 8 < hi; blk++) {
+        const uint64_t *p = b + blk * nw * 8;
+        __m256i s0 = zero, s1 = zero;
+        for (size_t w0 = 0; w0 < nw; w0 += 31) {
+            size_t w1 = w0 + 31 < nw ? w0 + 31 : nw;
+            __m256i b0 = zero, b1 = zero;
+            for (size_t w = w0; w < w1; w++) {
+                __m256i av = _mm256_set1_epi64x((long long)a[w]);
+                b0 = _mm256_add_epi8(b0, popcnt_bytes(_mm256_and_si256(
+                                             av, _mm256_loadu_si256((const __m256i *)(const void *)(p + w * 8)))));
+                b1 = _mm256_add_epi8(b1, popcnt_bytes(_mm256_and_si256(
+                                             av, _mm256_loadu_si256((const __m256i *)(const void *)(p + w * 8 + 4)))));
+            }
+            s0 = _mm256_add_epi64(s0, _mm256_sad_epu8(b0, zero));
+            s1 = _mm256_add_epi64(s1, _mm256_sad_epu8(b1, zero));
+        }
+        uint64_t c8[8];
+        _mm256_storeu_si256((__m256i *)(void *)c8, s0);
+        _mm256_storeu_si256((__m256i *)(void *)(c8 + 4), s1);
+        for (size_t r = 0; r < 8; r++) {
+            size_t pos = blk * 8 + r;
+            if (pos < lo || pos >= hi)
+                continue;
+            uint32_t c = (uint32_t)c8[r];
+            if ((float)(2 * c + 1) >= tf * (float)(pa + bpop[pos])) {
+                idx[k] = (uint32_t)pos;
+                cnt[k++] = c;
+            }
+        }
+    }
+    return k;
+}
+
 static const bl_kernel k_avx2 = {
-    "avx2", avx2_popcount, avx2_and_popcount, avx2_and_popcount_many,
+    "avx2", avx2_popcount, avx2_and_popcount, avx2_and_popcount_many, avx2_filter, avx2_filter_il,
 };
 
 const bl_kernel *bl_kernel_avx2_get(void)

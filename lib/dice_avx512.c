@@ -7,7 +7,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vpopcntdq,bmi2")))
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,bmi2")))
 
 AVX512_TARGET static uint32_t avx512_and_popcount(const uint8_t *a, const uint8_t *b, size_t n)
 {
@@ -81,14 +81,150 @@ AVX512_TARGET static void avx512_and_popcount_many(const uint8_t *a, const uint8
         out[j] = avx512_and_popcount(a, b + j * stride, n);
 }
 
+/* 1024-bit filters: 8 pairs per step, counts reduced in registers, the
+ * threshold prefilter applied as a vector compare; survivors are rare. */
+AVX512_TARGET static size_t filter_128(const uint8_t *a, uint32_t pa, const uint8_t *b,
+                                       size_t stride, size_t count, const uint32_t *bpop,
+                                       float tf, uint32_t *idx, uint32_t *cnt)
+{
+    __m512i a0 = _mm512_loadu_si512((const void *)a);
+    __m512i a1 = _mm512_loadu_si512((const void *)(a + 64));
+    const __m256 tfv = _mm256_set1_ps(tf);
+    const __m256i pav = _mm256_set1_epi32((int)pa), one = _mm256_set1_epi32(1);
+    size_t j = 0, k = 0;
+#define PC(q)                                                                              \
+    _mm512_add_epi64(                                                                     \
+        _mm512_popcnt_epi64(_mm512_and_si512(a0, _mm512_loadu_si512((const void *)(b + (j + q) * stride)))), \
+        _mm512_popcnt_epi64(_mm512_and_si512(a1, _mm512_loadu_si512((const void *)(b + (j + q) * stride + 64)))))
+    for (; j + 8 <= count; j += 8) {
+        __m512i v0 = PC(0), v1 = PC(1), v2 = PC(2), v3 = PC(3);
+        __m512i v4 = PC(4), v5 = PC(5), v6 = PC(6), v7 = PC(7);
+        __m256i c = hsum8x8(v0, v1, v2, v3, v4, v5, v6, v7);
+        __m256i pb = _mm256_loadu_si256((const __m256i *)(const void *)(bpop + j));
+        __m256 lhs = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_slli_epi32(c, 1), one));
+        __m256 rhs = _mm256_mul_ps(tfv, _mm256_cvtepi32_ps(_mm256_add_epi32(pav, pb)));
+        __mmask8 m = _mm256_cmp_ps_mask(lhs, rhs, _CMP_GE_OQ);
+        if (m) {
+            uint32_t tmp[8];
+            _mm256_storeu_si256((__m256i *)(void *)tmp, c);
+            while (m) {
+                unsigned bit = (unsigned)__builtin_ctz(m);
+                idx[k] = (uint32_t)(j + bit);
+                cnt[k++] = tmp[bit];
+                m &= (__mmask8)(m - 1);
+            }
+        }
+    }
+    for (; j < count; j++) {
+        uint32_t c = (uint32_t)_mm512_reduce_add_epi64(PC(0));
+        if ((float)(2 * c + 1) >= tf * (float)(pa + bpop[j])) {
+            idx[k] = (uint32_t)j;
+            cnt[k++] = c;
+        }
+    }
+#undef PC
+    return k;
+}
+
+static size_t avx512_filter(const uint8_t *a, uint32_t pa, const uint8_t *b, size_t stride,
+                            size_t count, size_t n, const uint32_t *bpop, float tf, uint32_t *idx,
+                            uint32_t *cnt)
+{
+    if (n == 128)
+        return filter_128(a, pa, b, stride, count, bpop, tf, idx, cnt);
+    return bl_filter_generic(avx512_and_popcount_many, a, pa, b, stride, count, n, bpop, tf, idx,
+                             cnt);
+}
+
+/* Interleaved blocks of 8 filters: one zmm holds word w of 8 filters, so
+ * the 8 counts accumulate lane-wise with no horizontal reduction. */
+AVX512_TARGET static inline __m512i block_counts(const uint64_t *a, size_t nw, const uint64_t *p)
+{
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
+    size_t w = 0;
+    for (; w + 4 <= nw; w += 4) {
+        c0 = _mm512_add_epi64(c0, _mm512_popcnt_epi64(_mm512_and_si512(
+                                      _mm512_set1_epi64((long long)a[w]), _mm512_loadu_si512(p + w * 8))));
+        c1 = _mm512_add_epi64(c1, _mm512_popcnt_epi64(_mm512_and_si512(
+                                      _mm512_set1_epi64((long long)a[w + 1]), _mm512_loadu_si512(p + w * 8 + 8))));
+        c2 = _mm512_add_epi64(c2, _mm512_popcnt_epi64(_mm512_and_si512(
+                                      _mm512_set1_epi64((long long)a[w + 2]), _mm512_loadu_si512(p + w * 8 + 16))));
+        c3 = _mm512_add_epi64(c3, _mm512_popcnt_epi64(_mm512_and_si512(
+                                      _mm512_set1_epi64((long long)a[w + 3]), _mm512_loadu_si512(p + w * 8 + 24))));
+    }
+    for (; w < nw; w++)
+        c0 = _mm512_add_epi64(c0, _mm512_popcnt_epi64(_mm512_and_si512(
+                                      _mm512_set1_epi64((long long)a[w]), _mm512_loadu_si512(p + w * 8))));
+    return _mm512_add_epi64(_mm512_add_epi64(c0, c1), _mm512_add_epi64(c2, c3));
+}
+
+AVX512_TARGET static inline size_t il_tail(__m512i acc, size_t blk, size_t lo, size_t hi,
+                                           uint32_t pa, const uint32_t *bpop, __m256 tfv,
+                                           uint32_t *idx, uint32_t *cnt, size_t k)
+{
+    __m256i c = _mm512_cvtepi64_epi32(acc);
+    __m256i pb = _mm256_loadu_si256((const __m256i *)(const void *)(bpop + blk * 8));
+    __m256 lhs = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_slli_epi32(c, 1), _mm256_set1_epi32(1)));
+    __m256 rhs = _mm256_mul_ps(tfv, _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_set1_epi32((int)pa), pb)));
+    __mmask8 m = _mm256_cmp_ps_mask(lhs, rhs, _CMP_GE_OQ);
+    if (blk * 8 < lo)
+        m &= (__mmask8)(0xffu << (lo - blk * 8));
+    if (blk * 8 + 8 > hi)
+        m &= (__mmask8)(0xffu >> (blk * 8 + 8 - hi));
+    if (m) {
+        uint32_t tmp[8];
+        _mm256_storeu_si256((__m256i *)(void *)tmp, c);
+        while (m) {
+            unsigned bit = (unsigned)__builtin_ctz(m);
+            idx[k] = (uint32_t)(blk * 8 + bit);
+            cnt[k++] = tmp[bit];
+            m &= (__mmask8)(m - 1);
+        }
+    }
+    return k;
+}
+
+AVX512_TARGET static size_t avx512_filter_il(const uint64_t *a, size_t nw, uint32_t pa,
+                                             const uint64_t *b, size_t lo, size_t hi,
+                                             const uint32_t *bpop, float tf, uint32_t *idx,
+                                             uint32_t *cnt)
+{
+    size_t k = 0;
+    const __m256 tfv = _mm256_set1_ps(tf);
+    if (nw == 16) {
+        /* 1024-bit filters: the 16 words of A stay in registers */
+        __m512i av[16];
+        for (int w = 0; w < 16; w++)
+            av[w] = _mm512_set1_epi64((long long)a[w]);
+        for (size_t blk = lo / 8; blk * 8 < hi; blk++) {
+            const uint64_t *p = b + blk * 128;
+            __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
+            for (int w = 0; w < 16; w += 4) {
+                c0 = _mm512_add_epi64(c0, _mm512_popcnt_epi64(_mm512_and_si512(av[w], _mm512_load_si512(p + w * 8))));
+                c1 = _mm512_add_epi64(c1, _mm512_popcnt_epi64(_mm512_and_si512(av[w + 1], _mm512_load_si512(p + w * 8 + 8))));
+                c2 = _mm512_add_epi64(c2, _mm512_popcnt_epi64(_mm512_and_si512(av[w + 2], _mm512_load_si512(p + w * 8 + 16))));
+                c3 = _mm512_add_epi64(c3, _mm512_popcnt_epi64(_mm512_and_si512(av[w + 3], _mm512_load_si512(p + w * 8 + 24))));
+            }
+            __m512i acc = _mm512_add_epi64(_mm512_add_epi64(c0, c1), _mm512_add_epi64(c2, c3));
+            k = il_tail(acc, blk, lo, hi, pa, bpop, tfv, idx, cnt, k);
+        }
+        return k;
+    }
+    for (size_t blk = lo / 8; blk * 8 < hi; blk++)
+        k = il_tail(block_counts(a, nw, b + blk * nw * 8), blk, lo, hi, pa, bpop, tfv, idx, cnt, k);
+    return k;
+}
+
 static const bl_kernel k_avx512 = {
-    "avx512", avx512_popcount, avx512_and_popcount, avx512_and_popcount_many,
+    "avx512", avx512_popcount, avx512_and_popcount, avx512_and_popcount_many, avx512_filter,
+    avx512_filter_il,
 };
 
 const bl_kernel *bl_kernel_avx512_get(void)
 {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512vpopcntdq") &&
         __builtin_cpu_supports("bmi2"))
         return &k_avx512;

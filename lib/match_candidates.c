@@ -89,7 +89,8 @@ typedef struct pairjob {
     uint32_t da, db;
     const bl_clkset *A, *B;
     uint32_t *apop;
-    uint8_t *bdata;   /* B filters sorted by popcount (aligned) */
+    uint8_t *bdata;   /* B filters sorted by popcount, interleaved by 8 (aligned) */
+    size_t nw;        /* 64-bit words per filter */
     uint32_t *bperm;  /* sorted position -> original index */
     uint32_t *bpop;   /* popcount by sorted position */
     size_t *bstart;   /* bstart[p] = first sorted position with popcount >= p, p in 0..nbits+1 */
@@ -197,12 +198,15 @@ static void *exhaustive_worker(void *arg)
     bl_candrun *run = x->run;
     const bl_kernel *k = run->k;
     const uint32_t *cmin = run->cmin;
-    size_t nbytes = run->nbytes;
     uint32_t *cnt = malloc(TILE_B * sizeof *cnt);
+    uint32_t *sidx = malloc(TILE_B * sizeof *sidx);
+    const float tf = bl_threshold_float(run->threshold);
     heapent *heaps = NULL;
     size_t *hn = NULL;
     uint32_t hk = 0;
-    if (!cnt) {
+    if (!cnt || !sidx) {
+        free(cnt);
+        free(sidx);
         atomic_store(&run->failed, 2);
         return NULL;
     }
@@ -268,15 +272,16 @@ static void *exhaustive_worker(void *arg)
                     continue;
                 uint32_t ai = (uint32_t)(a0 + i);
                 uint32_t pa = pj->apop[ai];
-                k->and_popcount_many(bl_clkset_get(pj->A, ai), pj->bdata + s * pj->B->stride,
-                                     pj->B->stride, e - s, nbytes, cnt);
+                size_t nsurv = k->filter_il((const uint64_t *)(const void *)bl_clkset_get(pj->A, ai),
+                                            pj->nw, pa, (const uint64_t *)(const void *)pj->bdata,
+                                            s, e, pj->bpop, tf, sidx, cnt);
                 work += e - s;
-                for (size_t q = 0; q < e - s; q++) {
-                    uint32_t c = cnt[q], pb = pj->bpop[s + q];
+                for (size_t q = 0; q < nsurv; q++) {
+                    uint32_t c = cnt[q], pb = pj->bpop[sidx[q]];
                     if (c < cmin[pa + pb])
                         continue;
                     double score = (double)(2u * c) / (double)(pa + pb);
-                    uint32_t bi = pj->bperm[s + q];
+                    uint32_t bi = pj->bperm[sidx[q]];
                     if (x->topk) {
                         heapent e2 = {score, bi};
                         heap_push(heaps + i * hk, &hn[i], hk, e2);
@@ -298,6 +303,7 @@ static void *exhaustive_worker(void *arg)
     }
 out:
     free(cnt);
+    free(sidx);
     free(heaps);
     free(hn);
     return NULL;
@@ -334,11 +340,15 @@ static bl_status pairjob_init(pairjob *p, const bl_kernel *k, const bl_clkset *A
     p->apop = bl_set_popcounts(k, A, nbytes);
     uint32_t *bp = bl_set_popcounts(k, B, nbytes);
     size_t nb = B->count;
+    size_t nblk = (nb + 7) / 8 + 1, nw = nbytes / 8;
+    p->nw = nw;
     p->bperm = malloc((nb ? nb : 1) * sizeof *p->bperm);
-    p->bpop = malloc((nb ? nb : 1) * sizeof *p->bpop);
+    p->bpop = calloc(nblk * 8, sizeof *p->bpop);
     p->bstart = malloc(((size_t)nbits + 2) * sizeof *p->bstart);
-    if (posix_memalign((void **)&p->bdata, 64, (nb ? nb : 1) * B->stride) != 0)
+    if (posix_memalign((void **)&p->bdata, 64, nblk * 8 * nw * 8) != 0)
         p->bdata = NULL;
+    else
+        memset(p->bdata, 0, nblk * 8 * nw * 8);
     if (!p->apop || !bp || !p->bperm || !p->bpop || !p->bstart || !p->bdata) {
         free(bp);
         pairjob_free(p);
@@ -362,9 +372,12 @@ static bl_status pairjob_init(pairjob *p, const bl_kernel *k, const bl_clkset *A
     for (size_t i = 0; i < nb; i++)
         p->bperm[hist[bp[i]]++] = (uint32_t)i;
     free(hist);
+    /* interleave: word w of sorted filter i at ((i/8)*nw + w)*8 + i%8 */
     for (size_t i = 0; i < nb; i++) {
         p->bpop[i] = bp[p->bperm[i]];
-        memcpy(p->bdata + i * B->stride, bl_clkset_get(B, p->bperm[i]), B->stride);
+        const uint8_t *f = bl_clkset_get(B, p->bperm[i]);
+        for (size_t w = 0; w < nw; w++)
+            memcpy(p->bdata + (((i / 8) * nw + w) * 8 + i % 8) * 8, f + 8 * w, 8);
     }
     free(bp);
     (void)g_sort_pop;
@@ -529,9 +542,6 @@ bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
     run.nbits = sets[0]->nbits;
     /* filters are zero padded to the stride: compare whole 64-byte blocks */
     run.nbytes = ((size_t)sets[0]->nbytes + 63) / 64 * 64;
-    for (size_t i = 0; i < nsets; i++)
-        if (sets[i]->stride < run.nbytes)
-            run.nbytes = sets[0]->nbytes; /* defensive: unpadded set */
     run.cap = opts->max_candidates ? opts->max_candidates : BL_MATCH_DEFAULT_MAX_CANDIDATES;
     run.opts = opts;
     atomic_init(&run.stored, 0);

@@ -20,7 +20,32 @@ typedef struct bl_kernel {
     /** out[j] = popcount(a AND b_j) for b_j = b + j*stride, j < count */
     void (*and_popcount_many)(const uint8_t *a, const uint8_t *b, size_t stride,
                               size_t count, size_t n, uint32_t *out);
+    /** Like and_popcount_many, but reports only the j that pass the
+     *  conservative prefilter 2c+1 >= tf*(pa+bpop[j]) (tf <= threshold, in
+     *  float): their positions go to idx[], counts to cnt[]; returns how
+     *  many. Every pair with Dice >= threshold passes. */
+    size_t (*and_popcount_filter)(const uint8_t *a, uint32_t pa, const uint8_t *b, size_t stride,
+                                  size_t count, size_t n, const uint32_t *bpop, float tf,
+                                  uint32_t *idx, uint32_t *cnt);
+    /** Interleaved comparison used by exhaustive matching. `b` holds blocks
+     *  of 8 filters of `nw` 64-bit words; word w of filter r of block k is
+     *  b[(k*nw + w)*8 + r]. For positions p in [lo, hi) (p = 8k + r) the
+     *  count c = popcount(a AND filter p) is computed; positions passing the
+     *  prefilter 2c+1 >= tf*(pa+bpop[p]) go to idx[] (absolute), c to cnt[].
+     *  `a` is nw words, 8-byte aligned; bpop is padded to whole blocks. */
+    size_t (*filter_il)(const uint64_t *a, size_t nw, uint32_t pa, const uint64_t *b, size_t lo,
+                        size_t hi, const uint32_t *bpop, float tf, uint32_t *idx, uint32_t *cnt);
 } bl_kernel;
+
+/** Generic and_popcount_filter on top of a kernel's and_popcount_many. */
+size_t bl_filter_generic(void (*many)(const uint8_t *, const uint8_t *, size_t, size_t, size_t,
+                                      uint32_t *),
+                         const uint8_t *a, uint32_t pa, const uint8_t *b, size_t stride,
+                         size_t count, size_t n, const uint32_t *bpop, float tf, uint32_t *idx,
+                         uint32_t *cnt);
+
+/** Largest float <= t. */
+float bl_threshold_float(double t);
 
 extern const bl_kernel bl_kernel_scalar;
 /** NULL when the compiler cannot build them. */
