@@ -88,6 +88,61 @@ static void test_kernels_all_lengths(void **state)
     free(b);
 }
 
+/* interleaved and prefiltered entry points against the scalar reference */
+static void test_kernel_filters(void **state)
+{
+    (void)state;
+    size_t nws[] = {8, 16, 24};
+    for (size_t q = 0; q < 3; q++) {
+        size_t nw = nws[q], nb = 37, nblk = (nb + 7) / 8;
+        uint64_t *il = aligned_alloc(64, nblk * 8 * nw * 8);
+        uint8_t *flat = aligned_alloc(64, nb * nw * 8);
+        uint64_t *a = aligned_alloc(64, nw * 8);
+        uint32_t *bpop = calloc(nblk * 8, sizeof *bpop);
+        memset(il, 0, nblk * 8 * nw * 8);
+        fill((uint8_t *)a, nw * 8, 40);
+        fill(flat, nb * nw * 8, 40);
+        for (size_t i = 0; i < nb; i++) {
+            bpop[i] = bl_kernel_scalar.popcount(flat + i * nw * 8, nw * 8);
+            for (size_t w = 0; w < nw; w++)
+                memcpy(&il[((i / 8) * nw + w) * 8 + i % 8], flat + i * nw * 8 + 8 * w, 8);
+        }
+        uint32_t pa = bl_kernel_scalar.popcount((const uint8_t *)a, nw * 8);
+        for (size_t k = 0; k < 3; k++) {
+            const bl_kernel *kk = bl_kernel_by_name(names[k]);
+            if (!kk)
+                continue;
+            for (size_t lo = 0; lo < nb; lo += 3)
+                for (size_t hi = lo; hi <= nb; hi += 5) {
+                    uint32_t idx[64], cnt[64], ridx[64], rcnt[64];
+                    /* tf = 0: every position passes, counts must be exact */
+                    size_t n = kk->filter_il(a, nw, pa, il, lo, hi, bpop, 0.0f, idx, cnt);
+                    assert_int_equal(n, hi - lo);
+                    for (size_t j = 0; j < n; j++) {
+                        assert_int_equal(idx[j], lo + j);
+                        assert_int_equal(cnt[j], bl_kernel_scalar.and_popcount(
+                                                     (const uint8_t *)a, flat + (lo + j) * nw * 8, nw * 8));
+                    }
+                    float tf = bl_threshold_float(0.45);
+                    n = kk->filter_il(a, nw, pa, il, lo, hi, bpop, tf, idx, cnt);
+                    size_t rn = bl_kernel_scalar.filter_il(a, nw, pa, il, lo, hi, bpop, tf, ridx, rcnt);
+                    assert_int_equal(n, rn);
+                    assert_memory_equal(idx, ridx, n * sizeof *idx);
+                    assert_memory_equal(cnt, rcnt, n * sizeof *cnt);
+                    n = kk->and_popcount_filter((const uint8_t *)a, pa, flat + lo * nw * 8, nw * 8,
+                                                hi - lo, nw * 8, bpop + lo, tf, idx, cnt);
+                    assert_int_equal(n, rn);
+                    for (size_t j = 0; j < n; j++)
+                        assert_int_equal(idx[j] + lo, ridx[j]);
+                }
+        }
+        free(il);
+        free(flat);
+        free(a);
+        free(bpop);
+    }
+}
+
 static void test_dice_basic(void **state)
 {
     (void)state;
@@ -310,7 +365,8 @@ static void test_validation(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kernels_all_lengths), cmocka_unit_test(test_dice_basic),
+        cmocka_unit_test(test_kernels_all_lengths), cmocka_unit_test(test_kernel_filters),
+        cmocka_unit_test(test_dice_basic),
         cmocka_unit_test(test_cmin_exact),          cmocka_unit_test(test_format_double),
         cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed),
         cmocka_unit_test(test_validation),
