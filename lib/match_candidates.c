@@ -30,6 +30,69 @@ int bl_candidate_cmp(const void *x, const void *y)
     return 0;
 }
 
+/* digit d (0 = least significant) of the anonlink order key: rec1, rec0,
+ * dset1, dset0 ascending, then score descending (positive doubles order
+ * like their bit patterns, so the complement sorts descending). */
+static inline uint32_t sort_digit(const bl_candidate *c, int d)
+{
+    switch (d) {
+    case 0: return c->rec[1] & 0xffff;
+    case 1: return c->rec[1] >> 16;
+    case 2: return c->rec[0] & 0xffff;
+    case 3: return c->rec[0] >> 16;
+    case 4: return c->dset[1] & 0xffff;
+    case 5: return c->dset[0] & 0xffff;
+    default: {
+        uint64_t b;
+        memcpy(&b, &c->score, 8);
+        return (uint32_t)((~b >> (16 * (d - 6))) & 0xffff);
+    }
+    }
+}
+
+/* Sort candidates into anonlink order: LSD radix sort with 16-bit digits,
+ * skipping digits that are the same for every candidate. */
+static int sort_candidates(bl_candidate *c, size_t n)
+{
+    if (n < 4096) {
+        qsort(c, n, sizeof *c, bl_candidate_cmp);
+        return 0;
+    }
+    size_t *cnt = calloc((size_t)10 * 65536, sizeof *cnt);
+    bl_candidate *tmp = malloc(n * sizeof *tmp);
+    if (!cnt || !tmp) {
+        free(cnt);
+        free(tmp);
+        qsort(c, n, sizeof *c, bl_candidate_cmp); /* in place, no extra memory */
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < 10; d++)
+            cnt[(size_t)d * 65536 + sort_digit(&c[i], d)]++;
+    bl_candidate *src = c, *dst = tmp;
+    for (int d = 0; d < 10; d++) {
+        size_t *h = cnt + (size_t)d * 65536;
+        if (h[sort_digit(&src[0], d)] == n)
+            continue; /* constant digit */
+        size_t sum = 0;
+        for (size_t v = 0; v < 65536; v++) {
+            size_t t = h[v];
+            h[v] = sum;
+            sum += t;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[h[sort_digit(&src[i], d)]++] = src[i];
+        bl_candidate *sw = src;
+        src = dst;
+        dst = sw;
+    }
+    if (src != c)
+        memcpy(c, src, n * sizeof *c);
+    free(cnt);
+    free(tmp);
+    return 0;
+}
+
 int bl_match_threads(int requested)
 {
     if (requested > 0)
@@ -517,7 +580,7 @@ static bl_status collect(bl_candrun *run, bl_candbuf *bufs, int nt, bl_candidate
         free(bufs[t].v);
         bufs[t].v = NULL;
     }
-    qsort(all, tot, sizeof *all, bl_candidate_cmp);
+    sort_candidates(all, tot);
     (void)run;
     *out = all;
     *count = tot;
