@@ -473,21 +473,22 @@ void bl_histogram_free(bl_histogram *h)
 
 void bl_histogram_print(const bl_histogram *h, FILE *fp)
 {
-    uint64_t mx = 1;
+    /* each class scaled to its own maximum so both stay readable */
+    uint64_t mt = 1, mf = 1;
     for (uint32_t b = 0; b < h->bins; b++) {
-        if (h->true_counts[b] > mx)
-            mx = h->true_counts[b];
-        if (h->false_counts[b] > mx)
-            mx = h->false_counts[b];
+        if (h->true_counts[b] > mt)
+            mt = h->true_counts[b];
+        if (h->false_counts[b] > mf)
+            mf = h->false_counts[b];
     }
     const int width = 30;
-    fprintf(fp, "similarity     %-*s %-*s\n", width + 8, "true pairs (#)", width + 8,
-            "false pairs (.)");
+    fprintf(fp, "similarity     %-*s %s\n", width + 8, "true pairs (#)",
+            "false pairs (.)   [bars: square root, each class to its own maximum]");
     for (uint32_t b = 0; b < h->bins; b++) {
         double a = h->lo + (1.0 - h->lo) * b / h->bins, z = h->lo + (1.0 - h->lo) * (b + 1) / h->bins;
         /* square-root scale keeps small counts visible next to large ones */
-        int tl = (int)(sqrt((double)h->true_counts[b] / (double)mx) * width + 0.5);
-        int fl = (int)(sqrt((double)h->false_counts[b] / (double)mx) * width + 0.5);
+        int tl = (int)(sqrt((double)h->true_counts[b] / (double)mt) * width + 0.5);
+        int fl = (int)(sqrt((double)h->false_counts[b] / (double)mf) * width + 0.5);
         if (h->true_counts[b] && !tl)
             tl = 1;
         if (h->false_counts[b] && !fl)

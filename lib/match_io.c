@@ -25,14 +25,19 @@ char *bl_format_double(double v, char *buf)
         strcpy(buf, signbit(v) ? "-0.0" : "0.0");
         return buf;
     }
-    /* shortest %.{p}e that reads back exactly */
+    /* shortest %.{p}e that reads back exactly; round-tripping is monotone
+     * in p, so binary search over p in [0, 16] */
     char e[40];
-    int p;
-    for (p = 0; p < 17; p++) {
-        snprintf(e, sizeof e, "%.*e", p, v);
+    int lo = 0, hi = 16;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        snprintf(e, sizeof e, "%.*e", mid, v);
         if (strtod(e, NULL) == v)
-            break;
+            hi = mid;
+        else
+            lo = mid + 1;
     }
+    snprintf(e, sizeof e, "%.*e", lo, v);
     /* split into sign, digits and exponent */
     const char *s = e;
     int neg = 0;
@@ -113,6 +118,33 @@ static void write_header(FILE *fp, int multi, int ids)
     fputc('\n', fp);
 }
 
+/* Scores are ratios 2c/(pa+pb), so few distinct values repeat a lot:
+ * a small direct-mapped cache of formatted scores. */
+typedef struct fmtcache {
+    uint64_t key[1024];
+    char txt[1024][32];
+} fmtcache;
+
+static const char *fmt_cached(double v, char *sb)
+{
+    static _Thread_local fmtcache *fc;
+    if (!fc) {
+        fc = calloc(1, sizeof *fc);
+        if (!fc)
+            return bl_format_double(v, sb);
+        for (size_t i = 0; i < 1024; i++)
+            fc->key[i] = UINT64_MAX;
+    }
+    uint64_t b;
+    memcpy(&b, &v, 8);
+    size_t slot = (size_t)((b * 0x9E3779B97F4A7C15ULL) >> 54);
+    if (fc->key[slot] != b) {
+        bl_format_double(v, fc->txt[slot]);
+        fc->key[slot] = b;
+    }
+    return fc->txt[slot];
+}
+
 static void write_row(FILE *fp, int multi, int ids, const bl_clkset *const *sets, size_t nsets,
                       uint32_t d0, uint32_t r0, uint32_t d1, uint32_t r1, const double *score)
 {
@@ -122,7 +154,7 @@ static void write_row(FILE *fp, int multi, int ids, const bl_clkset *const *sets
     else
         fprintf(fp, "%u,%u,", r0, r1);
     if (score)
-        fputs(bl_format_double(*score, sb), fp);
+        fputs(fmt_cached(*score, sb), fp);
     if (ids) {
         const char *a = rec_id(sets, nsets, d0, r0), *b = rec_id(sets, nsets, d1, r1);
         fputc(',', fp);
