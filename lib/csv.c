@@ -44,6 +44,7 @@ struct bl_csv_reader {
     /* handed-out row */
     char **fields;
     size_t *lens;
+    size_t out_cap;
 };
 
 static int no_space(unsigned char c)
@@ -245,12 +246,18 @@ static bl_status emit_row(bl_csv_reader *r, bl_csv_row *row, bl_error *err)
     if (r->overflow == 3)
         return bl_error_set(err, BL_ENOMEM, "%s:%llu: out of memory", r->name,
                             (unsigned long long)line);
-    free(r->fields);
-    free(r->lens);
-    r->fields = malloc((r->nfields + 1) * sizeof *r->fields);
-    r->lens = malloc((r->nfields + 1) * sizeof *r->lens);
-    if (!r->fields || !r->lens)
-        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    if (r->nfields + 1 > r->out_cap) {
+        size_t cap = r->fields_cap + 1;
+        char **f = realloc(r->fields, cap * sizeof *f);
+        if (f)
+            r->fields = f;
+        size_t *l = realloc(r->lens, cap * sizeof *l);
+        if (l)
+            r->lens = l;
+        if (!f || !l)
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+        r->out_cap = cap;
+    }
     r->offs[r->nfields] = r->arena_len;
     for (size_t i = 0; i < r->nfields; i++) {
         r->fields[i] = r->arena + r->offs[i];
