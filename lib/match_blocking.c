@@ -23,19 +23,39 @@ void bl_blocking_lsh_auto(const bl_clkset *const *sets, size_t nsets, double thr
 {
     uint32_t nbits = sets[0]->nbits;
     double n = nbits, tot = 0, pairs = 0, pmean = 0, rsum = 0, rw = 0;
-    double dens[64];
+    double dens[64], p90 = 0;
     size_t nd = nsets < 64 ? nsets : 64;
     for (size_t d = 0; d < nd; d++) {
-        /* mean popcount from up to 4096 evenly spread records */
+        /* popcounts of up to 4096 evenly spread records: mean and 90th percentile */
         size_t cnt = sets[d]->count, step = cnt > 4096 ? cnt / 4096 : 1, m = 0;
+        uint32_t *pc = malloc(4097 * sizeof *pc);
         double s = 0;
-        for (size_t i = 0; i < cnt; i += step, m++)
-            s += bl_kernel_scalar.popcount(bl_clkset_get(sets[d], i), sets[d]->nbytes);
+        for (size_t i = 0; i < cnt && m < 4097; i += step, m++) {
+            uint32_t v = bl_kernel_scalar.popcount(bl_clkset_get(sets[d], i), sets[d]->nbytes);
+            s += v;
+            if (pc)
+                pc[m] = v;
+        }
         dens[d] = m ? s / (double)m / n : 0.5;
-        pmean += dens[d];
+        if (pc && m) {
+            /* partial selection of the 90th percentile */
+            size_t want = (size_t)(0.9 * (double)(m - 1));
+            for (size_t i = 0; i <= want; i++)
+                for (size_t j = i + 1; j < m; j++)
+                    if (pc[j] < pc[i]) {
+                        uint32_t t = pc[i];
+                        pc[i] = pc[j];
+                        pc[j] = t;
+                    }
+            if (pc[want] > p90)
+                p90 = pc[want];
+        }
+        free(pc);
         tot += (double)cnt;
     }
-    pmean /= (double)(nd ? nd : 1);
+    /* agreement at the threshold is estimated for heavy filters (90th
+     * percentile popcount): they differ in more bits at the same Dice */
+    pmean = p90 > 0 ? p90 / n : 0.5;
     for (size_t x = 0; x < nd; x++)
         for (size_t y = x + 1; y < nd; y++) {
             double w = (double)sets[x]->count * (double)sets[y]->count;
@@ -489,6 +509,7 @@ static int seen_before(const bctx *c, uint64_t cur_key, uint32_t d0, uint32_t r0
 typedef struct bworker {
     bctx *c;
     bl_candbuf *buf;
+    size_t *bnd; /* nsets + 1 dataset boundaries (scratch) */
 } bworker;
 
 static void *bucket_worker(void *arg)
@@ -502,6 +523,11 @@ static void *bucket_worker(void *arg)
     size_t scap = 0;
     uint32_t *cnt = NULL;
     uint64_t compared = 0;
+    w->bnd = malloc((c->nsets + 1) * sizeof *w->bnd);
+    if (!w->bnd) {
+        atomic_store(&run->failed, 2);
+        return NULL;
+    }
     for (;;) {
         if (atomic_load_explicit(&run->failed, memory_order_relaxed))
             break;
@@ -513,8 +539,20 @@ static void *bucket_worker(void *arg)
         uint64_t key = c->r->e[bs] >> 32;
         size_t m = be - bs;
         /* first member index of the dataset after each member's dataset */
-        if (!c->count_only) {
-            /* gather members from `as`'s dataset boundary onward */
+        /* dataset boundaries inside the bucket (members are sorted by global
+         * index, hence grouped by dataset): bnd[d] = first member of dataset >= d */
+        size_t *bnd = w->bnd;
+        size_t nb = c->nsets;
+        for (size_t d = 0, i = bs; d <= nb; d++) {
+            while (i < be && (d == nb || (uint32_t)c->r->e[i] < c->goff[d]))
+                i++;
+            bnd[d] = i;
+        }
+        size_t first_b = bnd[gdset(c, (uint32_t)c->r->e[as]) + 1];
+        if (first_b < as + 1)
+            first_b = as + 1;
+        if (!c->count_only && first_b < be) {
+            /* gather the members that the unit's A side is compared with */
             if (m > scap) {
                 free(scratch);
                 free(cnt);
@@ -527,7 +565,7 @@ static void *bucket_worker(void *arg)
                     break;
                 }
             }
-            for (size_t i = as + 1; i < be; i++) {
+            for (size_t i = first_b; i < be; i++) {
                 uint32_t d, r;
                 memcpy(scratch + (i - bs) * stride, gfilter(c, (uint32_t)c->r->e[i], &d, &r),
                        stride);
@@ -537,10 +575,10 @@ static void *bucket_worker(void *arg)
             uint32_t gi = (uint32_t)c->r->e[i];
             uint32_t d0, r0;
             const uint8_t *f0 = gfilter(c, gi, &d0, &r0);
-            /* members of later datasets start at the first index >= goff[d0+1] */
-            size_t j0 = i + 1;
-            while (j0 < be && (uint32_t)c->r->e[j0] < c->goff[d0 + 1])
-                j0++;
+            /* members of later datasets start at the next dataset boundary */
+            size_t j0 = d0 + 1 <= nb ? bnd[d0 + 1] : be;
+            if (j0 < i + 1)
+                j0 = i + 1;
             if (j0 >= be)
                 continue;
             compared += be - j0;
@@ -565,6 +603,8 @@ static void *bucket_worker(void *arg)
     }
 out:
     atomic_fetch_add(&c->compared, compared);
+    free(w->bnd);
+    w->bnd = NULL;
     free(scratch);
     free(cnt);
     return NULL;
