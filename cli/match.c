@@ -51,7 +51,7 @@ static void usage(FILE *fp)
         "                           named by --blocking-key-env, default BL_BLOCKING_KEY)\n"
         "      --lsh-tables L       number of hash tables } default: chosen from the\n"
         "      --lsh-bits K         sampled bits per table } data and threshold to keep\n"
-        "                           a pair at the threshold with probability 99.5%\n"
+        "                           a pair at the threshold with probability 99%\n"
         "      --blocks FILE        external blocks, once per input in the same order:\n"
         "                           blocklib/anonlink-client JSON or 'record,block' CSV\n"
         "      --blocking-report    also run exhaustively and report pair completeness\n"
@@ -264,7 +264,7 @@ int cmd_match(int argc, char **argv)
     }
     if (blocking && strcmp(blocking, "lsh") == 0) {
         uint32_t dt, db;
-        bl_blocking_lsh_auto((const bl_clkset *const *)sets, nin, threshold, 0.995, &dt, &db);
+        bl_blocking_lsh_auto((const bl_clkset *const *)sets, nin, threshold, 0.99, &dt, &db);
         if (tables)
             dt = (uint32_t)tables;
         if (bits)

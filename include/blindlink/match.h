@@ -101,7 +101,7 @@ bl_status bl_blocking_read_files(const char *const *paths, size_t n, const size_
  *  estimated from the mean popcounts), and the K with the least estimated
  *  work (key computation plus expected colliding pairs) wins. Pairs above
  *  the threshold are kept with higher probability. The defaults of
- *  `blindlink match --blocking lsh` use recall 0.995. */
+ *  `blindlink match --blocking lsh` use recall 0.99. */
 void bl_blocking_lsh_auto(const bl_clkset *const *sets, size_t nsets, double threshold,
                           double recall, uint32_t *tables, uint32_t *bits);
 
