@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include <blindlink/csv.h>
 #include <blindlink/eval.h>
 #include <blindlink/io.h>
@@ -348,9 +350,13 @@ int cmd_eval(int argc, char **argv)
         goto fail;
     FILE *fp = bl_ofile_stream(of);
     if (json) {
-        fprintf(fp, "{\"matches\": \"%s\", \"predicted\": %llu, \"true_positives\": %llu, "
-                    "\"true_pairs\": ", mpath, (unsigned long long)res.predicted,
+        json_t *js = json_string(mpath);
+        char *jq = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+        fprintf(fp, "{\"matches\": %s, \"predicted\": %llu, \"true_positives\": %llu, "
+                    "\"true_pairs\": ", jq ? jq : "null", (unsigned long long)res.predicted,
                 (unsigned long long)res.true_positives);
+        free(jq);
+        json_decref(js);
         if (res.true_pairs)
             fprintf(fp, "%llu", (unsigned long long)res.true_pairs);
         else

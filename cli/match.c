@@ -369,9 +369,12 @@ int cmd_match(int argc, char **argv)
                 threshold, ncand);
         if (groups)
             fprintf(stderr, ", %zu groups (%s)", bl_groups_count(groups), solver);
-        fprintf(stderr, "; kernel %s, read %.3fs, compare %.3fs (%.0f M pairs/s), solve %.3fs\n",
-                bl_match_kernel_name(), t1 - t0, t2 - t1,
-                bk ? 0.0 : (double)total / (t2 - t1 > 1e-9 ? t2 - t1 : 1e-9) / 1e6, t3 - t2);
+        fprintf(stderr, "; kernel %s, read %.3fs, compare %.3fs", bl_match_kernel_name(), t1 - t0,
+                t2 - t1);
+        if (!bk)
+            fprintf(stderr, " (%.0f M pairs/s)",
+                    (double)total / (t2 - t1 > 1e-9 ? t2 - t1 : 1e-9) / 1e6);
+        fprintf(stderr, ", solve %.3fs\n", t3 - t2);
     }
 done:
     bl_groups_free(groups);

@@ -24,6 +24,17 @@ for kind in psig-blocks schema1-blake.lambdafold-blocks; do
   assert_eq "$(groups_norm "$T/gb.json")" "$(groups_norm "$F/people-a-vs-b.schema1-blake.find-similarity-t0.8.$tag-blocked.json")" "$tag blocked groups"
 done
 
+# block files as CSV (record,block): same result as the JSON ones
+for x in a b; do
+  python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))["blocks"]
+print("record,block")
+for r,ks in d.items():
+    for k in ks: print("%s,\"%s\"" % (r,k))' "$F/people-$x.psig-blocks.json" > "$T/$x-blocks.csv"
+done
+expect_exit 0 "$BL" match -t 0.8 -f groups -o "$T/gc.json" --blocks "$T/a-blocks.csv" --blocks "$T/b-blocks.csv" "$A" "$B"
+assert_eq "$(groups_norm "$T/gc.json")" "$(groups_norm "$F/people-a-vs-b.schema1-blake.find-similarity-t0.8.psig-blocked.json")" "csv blocks"
+
 # pairs CSV (default), candidates CSV, anonlink binary
 expect_exit 0 "$BL" match -t 0.8 -o "$T/p.csv" "$A" "$B"
 assert_eq "$(head -1 "$T/p.csv")" "a_index,b_index,score" "pairs header"
