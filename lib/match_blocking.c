@@ -191,6 +191,21 @@ bl_status bl_blocking_new_lsh(uint32_t nbits, uint32_t tables, uint32_t bits,
         }
     }
     sodium_memzero(k, sizeof k);
+    /* position bitmaps in the filters' byte layout, for fast "collided in
+     * table t?" tests: keys agree iff (f0 XOR f1) AND mask_t == 0 */
+    b->mw = ((size_t)nbits + 63) / 64;
+    b->masks = calloc((size_t)tables * b->mw, sizeof *b->masks);
+    if (!b->masks) {
+        bl_blocking_free(b);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    for (uint32_t t = 0; t < tables; t++) {
+        uint8_t *mb = (uint8_t *)(b->masks + (size_t)t * b->mw);
+        for (uint32_t i = 0; i < bits; i++) {
+            uint32_t p = b->pos[t * bits + i];
+            mb[p >> 3] |= (uint8_t)(0x80u >> (p & 7));
+        }
+    }
     *out = b;
     return BL_OK;
 }
@@ -200,6 +215,7 @@ void bl_blocking_free(bl_blocking *b)
     if (!b)
         return;
     free(b->pos);
+    free(b->masks);
     for (size_t i = 0; i < b->ndsets; i++) {
         if (b->off)
             free(b->off[i]);
@@ -519,9 +535,29 @@ static int seen_before(const bctx *c, uint64_t cur_key, uint32_t d0, uint32_t r0
 {
     const bl_blocking *b = c->b;
     if (b->kind == 1) {
-        for (uint32_t t = 0; t < c->t; t++)
-            if (bl_lsh_key(b, t, f0) == bl_lsh_key(b, t, f1))
+        /* filters are padded to 64-byte strides, so whole words can be read */
+        uint64_t x[BL_CLK_MAX_BITS / 64 > 64 ? 64 : BL_CLK_MAX_BITS / 64];
+        size_t mw = b->mw;
+        if (mw > 64) { /* very long filters: compare keys directly */
+            for (uint32_t t = 0; t < c->t; t++)
+                if (bl_lsh_key(b, t, f0) == bl_lsh_key(b, t, f1))
+                    return 1;
+            return 0;
+        }
+        for (size_t w = 0; w < mw; w++) {
+            uint64_t u, v;
+            memcpy(&u, f0 + 8 * w, 8);
+            memcpy(&v, f1 + 8 * w, 8);
+            x[w] = u ^ v;
+        }
+        for (uint32_t t = 0; t < c->t; t++) {
+            const uint64_t *m = b->masks + (size_t)t * mw;
+            uint64_t acc = 0;
+            for (size_t w = 0; w < mw; w++)
+                acc |= x[w] & m[w];
+            if (!acc)
                 return 1;
+        }
         return 0;
     }
     const uint32_t *x = b->ids[d0] + b->off[d0][r0], *xe = b->ids[d0] + b->off[d0][r0 + 1];
@@ -554,6 +590,7 @@ static void *bucket_worker(void *arg)
     size_t scap = 0;
     uint32_t *cnt = NULL;
     uint64_t compared = 0;
+    size_t ubeg = 0, uend = 0;
     w->bnd = malloc((c->nsets + 1) * sizeof *w->bnd);
     if (!w->bnd) {
         atomic_store(&run->failed, 2);
@@ -562,9 +599,15 @@ static void *bucket_worker(void *arg)
     for (;;) {
         if (atomic_load_explicit(&run->failed, memory_order_relaxed))
             break;
-        size_t u = atomic_fetch_add(&c->next, 1);
-        if (u >= c->r->nunits)
-            break;
+        /* units are taken 64 at a time: most buckets are tiny, and one
+         * contended atomic per bucket would cost more than the bucket */
+        if (ubeg == uend) {
+            ubeg = atomic_fetch_add(&c->next, 64);
+            if (ubeg >= c->r->nunits)
+                break;
+            uend = ubeg + 64 < c->r->nunits ? ubeg + 64 : c->r->nunits;
+        }
+        size_t u = ubeg++;
         size_t bs = c->r->units[3 * u], be = c->r->units[3 * u + 1], as = c->r->units[3 * u + 2];
         size_t ae = as + UNIT_A < be ? as + UNIT_A : be;
         uint64_t key = c->r->e[bs] >> 32;
@@ -643,22 +686,23 @@ out:
 
 /* LSD radix sort of (key << 32 | idx) by the key (input is idx-ordered, so
  * the result is ordered by key then idx). */
-static int radix_sort_keys(uint64_t *v, size_t n, uint32_t keybits)
+static int radix_sort_keys(uint64_t *v, uint64_t *tmp, size_t *cnt, size_t n, uint32_t keybits)
 {
-    uint64_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
-    if (!tmp)
-        return -1;
+    uint64_t *src = v, *dst = tmp;
     for (uint32_t shift = 32; shift < 32 + keybits; shift += 16) {
-        size_t cnt[65537] = {0};
+        memset(cnt, 0, 65537 * sizeof *cnt);
         for (size_t i = 0; i < n; i++)
-            cnt[((v[i] >> shift) & 0xffff) + 1]++;
+            cnt[((src[i] >> shift) & 0xffff) + 1]++;
         for (size_t i = 1; i <= 65536; i++)
             cnt[i] += cnt[i - 1];
         for (size_t i = 0; i < n; i++)
-            tmp[cnt[(v[i] >> shift) & 0xffff]++] = v[i];
-        memcpy(v, tmp, n * sizeof *v);
+            dst[cnt[(src[i] >> shift) & 0xffff]++] = src[i];
+        uint64_t *sw = src;
+        src = dst;
+        dst = sw;
     }
-    free(tmp);
+    if (src != v)
+        memcpy(v, src, n * sizeof *v);
     return 0;
 }
 
@@ -693,9 +737,13 @@ static int build_units(lshround *r)
     return 0;
 }
 
+#define KEY_BATCH 8 /* tables whose keys are computed per pass over the filters */
+
 typedef struct keyjob {
     bctx *c;
-    uint64_t *e;
+    uint64_t *e;      /* KEY_BATCH arrays of ntot entries */
+    size_t ntot;
+    uint32_t t0, nt;  /* tables t0 .. t0+nt-1 */
     size_t g0, g1;
 } keyjob;
 
@@ -705,7 +753,8 @@ static void *key_worker(void *arg)
     for (size_t g = j->g0; g < j->g1; g++) {
         uint32_t d, r;
         const uint8_t *f = gfilter(j->c, (uint32_t)g, &d, &r);
-        j->e[g] = bl_lsh_key(j->c->b, j->c->t, f) << 32 | g;
+        for (uint32_t q = 0; q < j->nt; q++)
+            j->e[q * j->ntot + g] = bl_lsh_key(j->c->b, j->t0 + q, f) << 32 | g;
     }
     return NULL;
 }
@@ -722,55 +771,68 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
     lshround r;
     memset(&r, 0, sizeof r);
     bl_status st = BL_OK;
-    if (!th || !ws || !kj || !created) {
+    uint64_t *batch = NULL, *tmp = NULL, *ext = NULL;
+    size_t *hist = malloc(65537 * sizeof *hist);
+    if (!th || !ws || !kj || !created || !hist) {
         st = bl_error_set(err, BL_ENOMEM, "out of memory");
         goto done;
     }
     c->run->total = rounds;
     for (uint32_t t = 0; t < rounds && !st; t++) {
         c->t = t;
-        free(r.e);
         free(r.units);
         memset(&r, 0, sizeof r);
         uint32_t keybits;
         if (b->kind == 1) {
+            uint32_t nb = rounds < KEY_BATCH ? rounds : KEY_BATCH;
+            if (!batch) {
+                batch = malloc((size_t)nb * (ntot ? ntot : 1) * sizeof *batch);
+                tmp = malloc((ntot ? ntot : 1) * sizeof *tmp);
+                if (!batch || !tmp) {
+                    st = bl_error_set(err, BL_ENOMEM, "out of memory for LSH keys");
+                    break;
+                }
+            }
+            if (t % nb == 0) { /* keys of the next tables, one pass over the filters */
+                for (int i = 0; i < nt; i++) {
+                    kj[i].c = c;
+                    kj[i].e = batch;
+                    kj[i].ntot = ntot;
+                    kj[i].t0 = t;
+                    kj[i].nt = rounds - t < nb ? rounds - t : nb;
+                    kj[i].g0 = ntot * (size_t)i / (size_t)nt;
+                    kj[i].g1 = ntot * (size_t)(i + 1) / (size_t)nt;
+                    created[i] = i > 0 && pthread_create(&th[i], NULL, key_worker, &kj[i]) == 0;
+                }
+                key_worker(&kj[0]);
+                for (int i = 1; i < nt; i++) {
+                    if (created[i])
+                        pthread_join(th[i], NULL);
+                    else
+                        key_worker(&kj[i]);
+                }
+            }
             r.n = ntot;
-            r.e = malloc((ntot ? ntot : 1) * sizeof *r.e);
-            if (!r.e) {
-                st = bl_error_set(err, BL_ENOMEM, "out of memory");
-                break;
-            }
-            for (int i = 0; i < nt; i++) {
-                kj[i].c = c;
-                kj[i].e = r.e;
-                kj[i].g0 = ntot * (size_t)i / (size_t)nt;
-                kj[i].g1 = ntot * (size_t)(i + 1) / (size_t)nt;
-                created[i] = i > 0 && pthread_create(&th[i], NULL, key_worker, &kj[i]) == 0;
-            }
-            key_worker(&kj[0]);
-            for (int i = 1; i < nt; i++) {
-                if (created[i])
-                    pthread_join(th[i], NULL);
-                else
-                    key_worker(&kj[i]);
-            }
+            r.e = batch + (size_t)(t % nb) * ntot;
             keybits = b->bits;
         } else {
             size_t tot = 0;
             for (size_t d = 0; d < c->nsets; d++)
                 tot += b->off[d][b->nrecs[d]];
-            r.e = malloc((tot ? tot : 1) * sizeof *r.e);
-            if (!r.e) {
+            ext = malloc((tot ? tot : 1) * sizeof *ext);
+            tmp = malloc((tot ? tot : 1) * sizeof *tmp);
+            if (!ext || !tmp) {
                 st = bl_error_set(err, BL_ENOMEM, "out of memory");
                 break;
             }
+            r.e = ext;
             for (size_t d = 0; d < c->nsets; d++)
                 for (size_t rec = 0; rec < b->nrecs[d]; rec++)
                     for (size_t q = b->off[d][rec]; q < b->off[d][rec + 1]; q++)
                         r.e[r.n++] = (uint64_t)b->ids[d][q] << 32 | (c->goff[d] + rec);
             keybits = 32;
         }
-        if (radix_sort_keys(r.e, r.n, keybits) || build_units(&r)) {
+        if (radix_sort_keys(r.e, tmp, hist, r.n, keybits) || build_units(&r)) {
             st = bl_error_set(err, BL_ENOMEM, "out of memory sorting blocks");
             break;
         }
@@ -790,8 +852,11 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
         bl_candrun_progress(c->run, 1);
     }
 done:
-    free(r.e);
     free(r.units);
+    free(batch);
+    free(tmp);
+    free(ext);
+    free(hist);
     free(th);
     free(ws);
     free(kj);

@@ -68,6 +68,8 @@ struct bl_blocking {
     /* LSH */
     uint32_t nbits, tables, bits;
     uint32_t *pos; /* tables*bits sampled positions */
+    uint64_t *masks; /* per table, the sampled positions as a filter-layout bitmap of mw words */
+    size_t mw;
     /* external: per dataset, CSR lists of block ids (sorted, unique) */
     size_t ndsets;
     size_t *nrecs;          /* per dataset */
