@@ -588,11 +588,14 @@ static void *bucket_worker(void *arg)
     size_t stride = c->sets[0]->stride;
     uint8_t *scratch = NULL;
     size_t scap = 0;
-    uint32_t *cnt = NULL;
+    uint32_t *cnt = malloc(16 * sizeof *cnt); /* >= 8 for in-place small buckets */
     uint64_t compared = 0;
     size_t ubeg = 0, uend = 0;
     w->bnd = malloc((c->nsets + 1) * sizeof *w->bnd);
-    if (!w->bnd) {
+    if (!w->bnd || !cnt) {
+        free(w->bnd);
+        w->bnd = NULL;
+        free(cnt);
         atomic_store(&run->failed, 2);
         return NULL;
     }
@@ -625,7 +628,8 @@ static void *bucket_worker(void *arg)
         size_t first_b = bnd[gdset(c, (uint32_t)c->r->e[as]) + 1];
         if (first_b < as + 1)
             first_b = as + 1;
-        if (!c->count_only && first_b < be) {
+        int gather = be - first_b > 8; /* small buckets: compare in place */
+        if (!c->count_only && gather && first_b < be) {
             /* gather the members that the unit's A side is compared with */
             if (m > scap) {
                 free(scratch);
@@ -658,7 +662,16 @@ static void *bucket_worker(void *arg)
             compared += be - j0;
             if (c->count_only)
                 continue;
-            k->and_popcount_many(f0, scratch + (j0 - bs) * stride, stride, be - j0, run->nbytes, cnt);
+            if (gather) {
+                k->and_popcount_many(f0, scratch + (j0 - bs) * stride, stride, be - j0, run->nbytes,
+                                     cnt);
+            } else {
+                for (size_t j = j0; j < be; j++) {
+                    uint32_t dd, rr;
+                    cnt[j - j0] = k->and_popcount(f0, gfilter(c, (uint32_t)c->r->e[j], &dd, &rr),
+                                                  run->nbytes);
+                }
+            }
             uint32_t pa = c->pop[gi];
             for (size_t j = j0; j < be; j++) {
                 uint32_t gj = (uint32_t)c->r->e[j];
@@ -686,17 +699,20 @@ out:
 
 /* LSD radix sort of (key << 32 | idx) by the key (input is idx-ordered, so
  * the result is ordered by key then idx). */
+/* LSD radix sort of (key << 32 | idx) by the key, 11-bit digits (the
+ * 2,048 counters and write heads stay in L1); input is idx-ordered, so the
+ * result is ordered by key, then idx. */
 static int radix_sort_keys(uint64_t *v, uint64_t *tmp, size_t *cnt, size_t n, uint32_t keybits)
 {
     uint64_t *src = v, *dst = tmp;
-    for (uint32_t shift = 32; shift < 32 + keybits; shift += 16) {
-        memset(cnt, 0, 65537 * sizeof *cnt);
+    for (uint32_t shift = 32; shift < 32 + keybits; shift += 11) {
+        memset(cnt, 0, 2049 * sizeof *cnt);
         for (size_t i = 0; i < n; i++)
-            cnt[((src[i] >> shift) & 0xffff) + 1]++;
-        for (size_t i = 1; i <= 65536; i++)
+            cnt[((src[i] >> shift) & 0x7ff) + 1]++;
+        for (size_t i = 1; i <= 2048; i++)
             cnt[i] += cnt[i - 1];
         for (size_t i = 0; i < n; i++)
-            dst[cnt[(src[i] >> shift) & 0xffff]++] = src[i];
+            dst[cnt[(src[i] >> shift) & 0x7ff]++] = src[i];
         uint64_t *sw = src;
         src = dst;
         dst = sw;
@@ -772,7 +788,7 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
     memset(&r, 0, sizeof r);
     bl_status st = BL_OK;
     uint64_t *batch = NULL, *tmp = NULL, *ext = NULL;
-    size_t *hist = malloc(65537 * sizeof *hist);
+    size_t *hist = malloc(2049 * sizeof *hist);
     if (!th || !ws || !kj || !created || !hist) {
         st = bl_error_set(err, BL_ENOMEM, "out of memory");
         goto done;
