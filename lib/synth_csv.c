@@ -36,8 +36,7 @@ static size_t put_field(char *buf, size_t pos, const char *s)
 }
 
 /* Format `r` into buf (LINE_MAX_BYTES); returns the length incl. newline. */
-static size_t format_record(const bl_synth *g, const bl_synth_record *r, char *buf,
-                            int explain)
+static size_t format_record(const bl_synth_record *r, char *buf, int explain)
 {
     size_t pos = put_field(buf, 0, r->id);
     for (int f = 0; f < BL_SYNTH_NFIELDS; f++) {
@@ -71,14 +70,8 @@ static size_t format_record(const bl_synth *g, const bl_synth_record *r, char *b
             }
         }
     }
-    (void)g;
     buf[pos++] = '\n';
     return pos;
-}
-
-static int explain_on(const bl_synth *g)
-{
-    return bl_sx_explain(g);
 }
 
 int bl_synth_write_header(const bl_synth *g, FILE *fp)
@@ -88,7 +81,7 @@ int bl_synth_write_header(const bl_synth *g, FILE *fp)
     for (int f = 0; f < BL_SYNTH_NFIELDS; f++)
         if (fprintf(fp, ",%s", bl_synth_field_name((bl_synth_field)f)) < 0)
             return -1;
-    if (explain_on(g) && fputs(",corruptions", fp) < 0)
+    if (bl_sx_explain(g) && fputs(",corruptions", fp) < 0)
         return -1;
     return fputc('\n', fp) == EOF ? -1 : 0;
 }
@@ -96,7 +89,7 @@ int bl_synth_write_header(const bl_synth *g, FILE *fp)
 int bl_synth_write_record(const bl_synth *g, const bl_synth_record *r, FILE *fp)
 {
     char buf[LINE_MAX_BYTES];
-    size_t n = format_record(g, r, buf, explain_on(g));
+    size_t n = format_record(r, buf, bl_sx_explain(g));
     return fwrite(buf, 1, n, fp) == n ? 0 : -1;
 }
 
@@ -114,13 +107,13 @@ typedef struct chunk_job {
 static void run_chunk(chunk_job *j)
 {
     bl_synth_record r;
-    int explain = explain_on(j->g);
+    int explain = bl_sx_explain(j->g);
     j->len = 0;
     j->records = 0;
     for (uint64_t s = j->from; s < j->to; s++) {
         if (!bl_synth_get(j->g, j->d, s, &r))
             continue;
-        j->len += format_record(j->g, &r, j->buf + j->len, explain);
+        j->len += format_record(&r, j->buf + j->len, explain);
         j->records++;
     }
 }
