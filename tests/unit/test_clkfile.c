@@ -1,0 +1,232 @@
+/* tests/unit/test_clkfile.c - CLK sets and file formats: JSON layout exactly
+ * as clkhash writes it, binary round trip with ids and checksum, rejection of
+ * truncated/corrupt files, atomic output and secret loading. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <blindlink/clk.h>
+#include <blindlink/io.h>
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(dir, "/tmp/bl_clkfile_XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+static char *path(const char *name)
+{
+    static char p[4][128];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+    return p[k];
+}
+
+static char *slurp(const char *p, size_t *n)
+{
+    char *buf = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_read_file(p, 1 << 24, &buf, n, &e), BL_OK);
+    return buf;
+}
+
+static void test_json_layout(void **state)
+{
+    (void)state;
+    bl_clkset *s = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_clkset_new(16, 0, &s, &e), BL_OK);
+    uint8_t a[2] = {0xff, 0x00}, b[2] = {0x80, 0x01};
+    assert_int_equal(bl_clkset_append(s, a, NULL, &e), BL_OK);
+    assert_int_equal(bl_clkset_append(s, b, NULL, &e), BL_OK);
+    assert_int_equal(bl_clkset_write(s, path("a.json"), BL_CLK_JSON, 0, &e), BL_OK);
+    size_t n;
+    char *txt = slurp(path("a.json"), &n);
+    assert_string_equal(txt, "{\"clks\": [\"/wA=\", \"gAE=\"]}");
+    free(txt);
+    bl_clkset *r = NULL;
+    assert_int_equal(bl_clkset_read(path("a.json"), BL_CLK_AUTO, 0, &r, &e), BL_OK);
+    assert_int_equal(r->count, 2);
+    assert_int_equal(r->nbits, 16);
+    assert_int_equal(r->stride % 64, 0);
+    assert_memory_equal(bl_clkset_get(r, 1), b, 2);
+    bl_clkset_free(r);
+    bl_clkset_free(s);
+}
+
+static void test_bin_roundtrip(void **state)
+{
+    (void)state;
+    bl_clkset *s = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_clkset_new(1000, 0, &s, &e), BL_OK);
+    uint8_t f[125];
+    for (int i = 0; i < 3000; i++) {
+        for (int j = 0; j < 125; j++)
+            f[j] = (uint8_t)(i * 31 + j * 7);
+        char id[32];
+        snprintf(id, sizeof id, "rec-%d", i);
+        assert_int_equal(bl_clkset_append(s, f, id, &e), BL_OK);
+    }
+    memset(s->fingerprint, 0xAB, sizeof s->fingerprint);
+    s->has_fingerprint = 1;
+    assert_int_equal(bl_clkset_write(s, path("b.clk"), BL_CLK_BIN, 1, &e), BL_OK);
+    bl_clkset *r = NULL;
+    assert_int_equal(bl_clkset_read(path("b.clk"), BL_CLK_AUTO, 0, &r, &e), BL_OK);
+    assert_int_equal(r->count, 3000);
+    assert_int_equal(r->nbits, 1000);
+    assert_true(r->has_fingerprint);
+    assert_memory_equal(r->fingerprint, s->fingerprint, 32);
+    assert_string_equal(r->ids[2999], "rec-2999");
+    for (size_t i = 0; i < 3000; i++)
+        assert_memory_equal(bl_clkset_get(r, i), bl_clkset_get(s, i), 125);
+    bl_clkset_free(r);
+
+    /* JSON of the same set converts back identically */
+    assert_int_equal(bl_clkset_write(s, path("b.json"), BL_CLK_JSON, 0, &e), BL_OK);
+    assert_int_equal(bl_clkset_read(path("b.json"), BL_CLK_JSON, 0, &r, &e), BL_OK);
+    assert_int_equal(r->count, 3000);
+    assert_memory_equal(r->data, s->data, 3000 * s->stride);
+    bl_clkset_free(r);
+
+    /* cap on count */
+    assert_int_equal(bl_clkset_read(path("b.clk"), BL_CLK_AUTO, 10, &r, &e), BL_ELIMIT);
+    bl_clkset_free(s);
+}
+
+static void test_bin_corrupt(void **state)
+{
+    (void)state;
+    size_t n;
+    char *bin = slurp(path("b.clk"), &n);
+    bl_error e = {0};
+    bl_clkset *r = NULL;
+    /* truncated */
+    FILE *fp = fopen(path("t.clk"), "wb");
+    fwrite(bin, 1, n / 2, fp);
+    fclose(fp);
+    assert_int_equal(bl_clkset_read(path("t.clk"), BL_CLK_AUTO, 0, &r, &e), BL_EINPUT);
+    assert_non_null(strstr(e.msg, "truncated"));
+    /* one flipped bit in a record */
+    bin[64 + 200] ^= 0x10;
+    fp = fopen(path("c.clk"), "wb");
+    fwrite(bin, 1, n, fp);
+    fclose(fp);
+    assert_int_equal(bl_clkset_read(path("c.clk"), BL_CLK_AUTO, 0, &r, &e), BL_EINPUT);
+    assert_non_null(strstr(e.msg, "checksum"));
+    /* future version */
+    bin[64 + 200] ^= 0x10;
+    bin[8] = 9;
+    fp = fopen(path("v.clk"), "wb");
+    fwrite(bin, 1, n, fp);
+    fclose(fp);
+    assert_int_equal(bl_clkset_read(path("v.clk"), BL_CLK_AUTO, 0, &r, &e), BL_EINPUT);
+    assert_non_null(strstr(e.msg, "version 9"));
+    free(bin);
+}
+
+static void test_json_errors(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {
+        {"{\"clks\": [\"/wA=\", \"/w!=\"]}", "clks[1]: corrupt base64"},
+        {"{\"clks\": [\"/wA=\", \"/wAA\"]}", "clks[1] has 3 bytes but clks[0] has 2"},
+        {"{\"clks\": []}", "no encodings"},
+        {"{\"clks\": [\"/wA=\"", "invalid JSON"},
+        {"[1,2]", "\"clks\" array"},
+        {"", "empty file"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        FILE *fp = fopen(path("e.json"), "wb");
+        fputs(cases[i][0], fp);
+        fclose(fp);
+        bl_error e = {0};
+        bl_clkset *r = NULL;
+        assert_int_equal(bl_clkset_read(path("e.json"), BL_CLK_AUTO, 0, &r, &e), BL_EINPUT);
+        if (!strstr(e.msg, cases[i][1]))
+            fail_msg("case %zu: '%s' lacks '%s'", i, e.msg, cases[i][1]);
+        assert_null(r);
+    }
+}
+
+static void test_ofile_atomic(void **state)
+{
+    (void)state;
+    bl_ofile *f = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_ofile_open(path("o.txt"), &f, &e), BL_OK);
+    fputs("partial", bl_ofile_stream(f));
+    assert_int_equal(access(path("o.txt"), F_OK), -1); /* not visible before commit */
+    bl_ofile_abort(f);
+    assert_int_equal(access(path("o.txt"), F_OK), -1);
+    assert_int_equal(bl_ofile_open(path("o.txt"), &f, &e), BL_OK);
+    fputs("done", bl_ofile_stream(f));
+    assert_int_equal(bl_ofile_commit(f, &e), BL_OK);
+    size_t n;
+    char *t = slurp(path("o.txt"), &n);
+    assert_string_equal(t, "done");
+    free(t);
+    assert_int_equal(bl_ofile_open("/nonexistent-dir/x", &f, &e), BL_EIO);
+    assert_non_null(strstr(e.msg, "/nonexistent-dir/x"));
+}
+
+static void test_secret(void **state)
+{
+    (void)state;
+    FILE *fp = fopen(path("s.txt"), "wb");
+    fputs("correct horse battery staple\n", fp);
+    fclose(fp);
+    bl_secret s = {0};
+    bl_error e = {0};
+    assert_int_equal(bl_secret_load(path("s.txt"), NULL, &s, &e), BL_OK);
+    assert_int_equal(s.len, 28);
+    assert_memory_equal(s.bytes, "correct horse battery staple", 28);
+    bl_secret_free(&s);
+    setenv("BL_TEST_SECRET", "from-env", 1);
+    assert_int_equal(bl_secret_load(NULL, "BL_TEST_SECRET", &s, &e), BL_OK);
+    assert_memory_equal(s.bytes, "from-env", 8);
+    assert_null(getenv("BL_TEST_SECRET")); /* removed from the environment */
+    bl_secret_free(&s);
+    assert_int_equal(bl_secret_load(NULL, "BL_TEST_SECRET", &s, &e), BL_EINVAL);
+    assert_non_null(strstr(e.msg, "BL_TEST_SECRET"));
+    assert_int_equal(bl_secret_load(path("missing"), NULL, &s, &e), BL_EINVAL);
+}
+
+static void test_status_strings(void **state)
+{
+    (void)state;
+    for (int s = 0; s < BL_STATUS_COUNT_; s++)
+        assert_non_null(bl_strerror((bl_status)s));
+    assert_int_equal(bl_status_exit_code(BL_EINPUT), 2);
+    assert_int_equal(bl_status_exit_code(BL_EIO), 1);
+    assert_int_equal(bl_status_exit_code(BL_OK), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_layout),  cmocka_unit_test(test_bin_roundtrip),
+        cmocka_unit_test(test_bin_corrupt),  cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_ofile_atomic), cmocka_unit_test(test_secret),
+        cmocka_unit_test(test_status_strings),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
