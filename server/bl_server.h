@@ -1,6 +1,6 @@
 /* server/bl_server.h - public interface of the blindlink linkage service.
  *
- * The service is a static library (server/*.c) linked into the CLI. It keeps
+ * The service is a static library (the server directory) linked into the CLI. It keeps
  * its state in a data directory: an SQLite store (`blindlink.db`), encodings
  * as checksummed binary CLK files (`encodings/`), and the hash-chained audit
  * log (`audit.log`). `blindlink serve`, `blindlink admin` and

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <sodium.h>
 
 #include "srv.h"
 
@@ -105,7 +106,7 @@ static void audit_request(srv_req *r)
     if (r->route == R_STATUS || r->route == R_VERSION)
         return;
     char res[160];
-    snprintf(res, sizeof res, "%s", r->resource[0] ? r->resource : r->path);
+    snprintf(res, sizeof res, "%.150s", r->resource[0] ? r->resource : r->path);
     srv_audit a = {.org = r->p.org, .key = r->p.kid, .role = r->p.role,
                    .action = r->action[0] ? r->action : "request", .resource = res,
                    .purpose = r->purpose, .allowed = r->status < 400, .reason = r->reason,
@@ -281,7 +282,7 @@ static int need_role(srv_req *r, const char *role)
 {
     if (!strcmp(r->p.role, role))
         return 1;
-    srv_problem(r, 403, "Forbidden", "this operation needs a %s key; yours is a %s key", role,
+    srv_problem(r, 403, "Forbidden", "this operation needs a key with role %s; yours has role %s", role,
                 r->p.role);
     return 0;
 }

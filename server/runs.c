@@ -212,7 +212,7 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
         if (rc == BL_ELIMIT)
             snprintf(msg, sizeof msg,
                      "candidate cap exceeded: more than %lld candidate pairs at threshold %.3f "
-                     "(%s); raise the threshold or set top_k",
+                     "(%.300s); raise the threshold or set top_k",
                      (long long)pj.max_candidates, threshold, e.msg);
         else if (rc != BL_OK)
             snprintf(msg, sizeof msg, "matching failed: %s", e.msg[0] ? e.msg : bl_strerror(rc));
@@ -463,8 +463,8 @@ bl_status srv_runs_recover(srv_ctx *c, bl_error *err)
     }
     sqlite3_finalize(s);
     for (int i = 0; i < n; i++) {
-        char msg[200], res[64];
-        snprintf(res, sizeof res, "run/%s", list[i].id);
+        char msg[200], res[80];
+        snprintf(res, sizeof res, "run/%.40s", list[i].id);
         if (list[i].attempts >= 3) {
             snprintf(msg, sizeof msg,
                      "interrupted %d times by service restarts (last in stage %d); giving up",
