@@ -54,6 +54,8 @@ bl_status srv_authenticate(sqlite3 *db, const char *header, srv_principal *p, bl
         header += 7;
     while (*header == ' ')
         header++;
+    if (!*header)
+        return bl_error_set(err, BL_EAUTH, "no API key: send 'Authorization: Bearer <key>'");
     size_t plen = strlen(KEY_PREFIX);
     if (strlen(header) != plen + SRV_KID_HEX + 1 + 64 || strncmp(header, KEY_PREFIX, plen) != 0 ||
         header[plen + SRV_KID_HEX] != '_')
