@@ -202,6 +202,8 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
         mo.threshold = threshold;
         mo.top_k = (uint32_t)pj.top_k;
         mo.threads = c->opts.match_threads;
+        if (c->opts.max_candidates && (int64_t)c->opts.max_candidates < pj.max_candidates)
+            pj.max_candidates = (int64_t)c->opts.max_candidates;
         mo.max_candidates = (size_t)pj.max_candidates;
         mo.progress = progress_cb;
         mo.progress_ctx = slot;
@@ -286,8 +288,7 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
                 snprintf(msg, sizeof msg, "store: %s", e.msg);
             if (!msg[0]) {
                 run_update(db, rid,
-                           "state='completed', stage=3, time_completed=?2, groups_found=?3, "
-                           "message=NULL",
+                           "state='completed', stage=3, time_completed=?2, groups_found=?3",
                            NULL, bl_srv_now(), (int64_t)ngroups, 0);
                 if (srv_commit(db, &e) != BL_OK)
                     snprintf(msg, sizeof msg, "store: %s", e.msg);
@@ -522,7 +523,7 @@ static json_t *run_json(srv_ctx *c, sqlite3 *db, const char *pid, const char *ri
             done = total = (uint64_t)sqlite3_column_int64(s, 9);
         }
         double rel = total ? (double)done / (double)total : (!strcmp(state, "completed") ? 1.0 : 0.0);
-        const char *pdesc = stage == 2 ? "comparisons done" : "records";
+        const char *pdesc = stage == 1 ? "waiting for or loading encodings" : "comparisons done";
         o = json_pack("{s:s,s:s,s:f,s:s,s:i,s:{s:i,s:s,s:{s:I,s:f,s:s}}}", "run_id",
                       sqlite3_column_text(s, 0), "name", sqlite3_column_text(s, 1), "threshold",
                       sqlite3_column_double(s, 2), "state", state, "stages", 3, "current_stage",
