@@ -641,7 +641,8 @@ void srv_h_upload(srv_req *r, const char *pid)
             srv_problem(r, rc == BL_ELIMIT ? 413 : 400, rc == BL_ELIMIT ? "Payload Too Large"
                                                                        : "Bad Request",
                         "upload is not a valid blindlink binary CLK file: %s",
-                        m ? m + strlen(r->spool_path) : e.msg);
+                        m ? m + strlen(r->spool_path) + (m[strlen(r->spool_path)] == ':' ? 2 : 0)
+                          : e.msg);
             return;
         }
         close(r->spool_fd);

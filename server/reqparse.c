@@ -71,6 +71,9 @@ static bl_status get_str(json_t *o, const char *k, int required, size_t minlen, 
         return bl_error_set(err, BL_EINPUT, "field '%s' must be a string", k);
     size_t n = json_string_length(v);
     const char *s = json_string_value(v);
+    if (minlen == cap - 1 && n != minlen)
+        return bl_error_set(err, BL_EINPUT, "field '%s' must be exactly %zu characters long", k,
+                            minlen);
     if (n < minlen || n >= cap)
         return bl_error_set(err, BL_EINPUT, "field '%s' must be %zu to %zu characters long", k,
                             minlen, cap - 1);
