@@ -29,6 +29,14 @@ stop_server() {
   kill -TERM "$SERVER_PID" 2>/dev/null
   wait "$SERVER_PID" 2>/dev/null
   SERVER_PID=""
+  check_server_log
+}
+# a sanitizer build of the server reports memory errors on stderr
+check_server_log() {
+  if grep -q "Sanitizer\|runtime error" "$T/server.log" 2>/dev/null; then
+    fail "sanitizer report in the server log"; grep -A20 "Sanitizer\|runtime error" "$T/server.log" | head -40 >&2
+    : >"$T/server.log"
+  fi
 }
 stop_server_hard() {
   [ -n "$SERVER_PID" ] && kill -KILL "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
