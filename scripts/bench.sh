@@ -7,3 +7,4 @@ for b in "$BUILD"/bench_*; do
   echo "== $(basename "$b")"
   "$b"
 done
+bash "$(dirname "$0")/bench_service.sh" "$BUILD"

@@ -25,6 +25,81 @@ int srv_consent_has(sqlite3_stmt *q, const char *org, const char *subject, const
     return has;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+bl_status srv_consent_set_load(sqlite3 *db, const char *org, const char *purpose,
+                               srv_consent_set *out, bl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s = srv_prep(db,
+                               "SELECT subject FROM consent WHERE org_id=? AND purpose=? AND "
+                               "state='in'",
+                               err);
+    if (!s)
+        return BL_EIO;
+    sqlite3_bind_text(s, 1, org, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, purpose, -1, SQLITE_TRANSIENT);
+    size_t cap = 0, pcap = 0, plen = 0;
+    size_t *offs = NULL;
+    bl_status rc = BL_OK;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *subj = (const char *)sqlite3_column_text(s, 0);
+        size_t l = strlen(subj) + 1;
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            size_t *no = cap <= SRV_CONSENT_SET_MAX ? realloc(offs, cap * sizeof *no) : NULL;
+            if (!no) {
+                rc = bl_error_set(err, BL_ELIMIT, "consent set too large");
+                break;
+            }
+            offs = no;
+        }
+        if (plen + l > pcap) {
+            pcap = pcap ? pcap * 2 : 65536;
+            while (plen + l > pcap)
+                pcap *= 2;
+            char *np = realloc(out->pool, pcap);
+            if (!np) {
+                rc = bl_error_set(err, BL_ENOMEM, "out of memory");
+                break;
+            }
+            out->pool = np;
+        }
+        memcpy(out->pool + plen, subj, l);
+        offs[out->n++] = plen;
+        plen += l;
+    }
+    sqlite3_finalize(s);
+    if (rc == BL_OK && out->n) {
+        out->subj = malloc(out->n * sizeof *out->subj);
+        if (!out->subj)
+            rc = bl_error_set(err, BL_ENOMEM, "out of memory");
+        for (size_t i = 0; rc == BL_OK && i < out->n; i++)
+            out->subj[i] = out->pool + offs[i];
+        if (rc == BL_OK)
+            qsort(out->subj, out->n, sizeof *out->subj, cmp_str);
+    }
+    free(offs);
+    if (rc != BL_OK)
+        srv_consent_set_free(out);
+    return rc;
+}
+
+int srv_consent_set_has(const srv_consent_set *cs, const char *subject)
+{
+    return cs->n && bsearch(&subject, cs->subj, cs->n, sizeof *cs->subj, cmp_str) != NULL;
+}
+
+void srv_consent_set_free(srv_consent_set *cs)
+{
+    free(cs->subj);
+    free(cs->pool);
+    memset(cs, 0, sizeof *cs);
+}
+
 /* Short, non-reversible tag for a subject key in the audit log. */
 static void subject_tag(const char *org, const char *subject, char out[17])
 {
@@ -489,8 +564,8 @@ static void store_upload(srv_req *r, const srv_project *pj, bl_clkset *set)
     srv_enc_path(c->st, pj->id, NULL, dir, sizeof dir);
     mkdir(dir, 0700);
     srv_enc_path(c->st, pj->id, r->p.org, path, sizeof path);
-    sqlite3_stmt *q = srv_prep(r->db, SRV_CONSENT_SQL, &e);
-    if (!q) {
+    srv_consent_set cs;
+    if (srv_consent_set_load(r->db, r->p.org, pj->purpose, &cs, &e) != BL_OK) {
         srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
         return;
     }
@@ -499,14 +574,14 @@ static void store_upload(srv_req *r, const srv_project *pj, bl_clkset *set)
                                      set->has_fingerprint ? set->fingerprint : NULL, 1, &w, &e);
     size_t stored = 0, excluded = 0;
     for (size_t i = 0; rc == BL_OK && i < set->count; i++) {
-        if (srv_consent_has(q, r->p.org, set->ids[i], pj->purpose)) {
+        if (srv_consent_set_has(&cs, set->ids[i])) {
             rc = bl_clkwriter_put(w, bl_clkset_get(set, i), set->ids[i], &e);
             stored++;
         } else {
             excluded++;
         }
     }
-    sqlite3_finalize(q);
+    srv_consent_set_free(&cs);
     if (rc != BL_OK) {
         bl_clkwriter_abort(w);
         srv_problem(r, 500, "Internal Server Error", "cannot store encodings: %s", e.msg);

@@ -153,8 +153,14 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
             bl_clkset_free(raw);
             break;
         }
+        srv_consent_set cs;
+        if (srv_consent_set_load(db, p->org, pj.purpose, &cs, &e) != BL_OK) {
+            snprintf(msg, sizeof msg, "cannot load consent of party %d: %s", k, e.msg);
+            bl_clkset_free(raw);
+            break;
+        }
         for (size_t i = 0; i < raw->count && !msg[0]; i++) {
-            if (!srv_consent_has(q, p->org, raw->ids[i], pj.purpose)) {
+            if (!srv_consent_set_has(&cs, raw->ids[i])) {
                 p->excluded++;
                 continue;
             }
@@ -162,6 +168,7 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
             if (bl_clkset_append(p->set, bl_clkset_get(raw, i), raw->ids[i], &e) != BL_OK)
                 snprintf(msg, sizeof msg, "party %d: %s", k, e.msg);
         }
+        srv_consent_set_free(&cs);
         bl_clkset_free(raw);
         if (!msg[0] && p->set->count == 0)
             snprintf(msg, sizeof msg, "party %d has no record whose subject consents to purpose %s",

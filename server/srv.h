@@ -297,6 +297,17 @@ void srv_h_consent_get(srv_req *r, const char *subject);
 void srv_h_erasure(srv_req *r);
 /** 1 if subject has an active opt-in for purpose with org. */
 int srv_consent_has(sqlite3_stmt *q, const char *org, const char *subject, const char *purpose);
+/** Sorted snapshot of the subjects opted in to one purpose with one org. */
+typedef struct srv_consent_set {
+    char **subj;
+    char *pool;
+    size_t n;
+} srv_consent_set;
+#define SRV_CONSENT_SET_MAX ((size_t)100000000)
+bl_status srv_consent_set_load(sqlite3 *db, const char *org, const char *purpose,
+                               srv_consent_set *out, bl_error *err);
+int srv_consent_set_has(const srv_consent_set *cs, const char *subject);
+void srv_consent_set_free(srv_consent_set *cs);
 #define SRV_CONSENT_SQL                                                                        \
     "SELECT 1 FROM consent WHERE org_id=? AND subject=? AND purpose=? AND state='in'"
 
