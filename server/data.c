@@ -530,7 +530,26 @@ int srv_upload_precheck(srv_req *r, const char *pid)
 }
 
 /* Store the consented records of `set` for the caller in project pj. */
+static void store_upload_locked(srv_req *r, const srv_project *pj, bl_clkset *set);
+
 static void store_upload(srv_req *r, const srv_project *pj, bl_clkset *set)
+{
+    /* one writer per encodings directory: concurrent uploads of the same
+     * party cannot clobber each other's file */
+    pthread_mutex_lock(&r->srv->enc_mu);
+    if (upload_exists(r->db, pj->id, r->p.org))
+        srv_problem(r, 409, "Conflict",
+                    "organisation %s already uploaded encodings to project %s (one upload per "
+                    "party)",
+                    r->p.org_name, pj->id);
+    else
+        store_upload_locked(r, pj, set);
+    pthread_mutex_unlock(&r->srv->enc_mu);
+    if (r->status == 201)
+        srv_workers_wake(r->srv);
+}
+
+static void store_upload_locked(srv_req *r, const srv_project *pj, bl_clkset *set)
 {
     srv_ctx *c = r->srv;
     bl_error e = {0};
@@ -631,7 +650,6 @@ static void store_upload(srv_req *r, const srv_project *pj, bl_clkset *set)
     srv_reply(r, 201, json_pack("{s:I,s:I,s:I,s:i,s:s}", "received", (json_int_t)set->count,
                                 "stored", (json_int_t)stored, "excluded_without_consent",
                                 (json_int_t)excluded, "nbits", (int)set->nbits, "sha256", sha));
-    srv_workers_wake(c);
 }
 
 static bl_clkset *json_to_set(srv_req *r, json_t *arr)

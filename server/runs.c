@@ -689,16 +689,17 @@ void srv_h_run_result(srv_req *r, const char *pid, const char *rid)
     if (owner) {
         s = srv_prep(r->db,
                      "SELECT grp, row, subject, score FROM results WHERE run_id=? AND party=? "
-                     "ORDER BY grp",
+                     "ORDER BY row",
                      NULL);
         json_t *arr = json_array();
         if (s) {
             sqlite3_bind_text(s, 1, rid, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int(s, 2, g.party_index);
             while (sqlite3_step(s) == SQLITE_ROW) {
-                json_t *m = json_pack("{s:I,s:I,s:s}", "group", (json_int_t)sqlite3_column_int64(s, 0),
-                                      "row", (json_int_t)sqlite3_column_int64(s, 1), "subject",
-                                      sqlite3_column_text(s, 2));
+                /* no group number: owners comparing notes must not learn the
+                 * linkage from the result itself */
+                json_t *m = json_pack("{s:I,s:s}", "row", (json_int_t)sqlite3_column_int64(s, 1),
+                                      "subject", sqlite3_column_text(s, 2));
                 if (pj.reveal_scores)
                     json_object_set_new(m, "score", json_real(sqlite3_column_double(s, 3)));
                 json_array_append_new(arr, m);
