@@ -126,6 +126,26 @@ assert_eq "$(jqb '.entries|length')" 5 "five entries"
 api GET /audit "$KEY_A"
 expect_problem 403 "role auditor" "analyst cannot read the audit log"
 
+# ---- three data owners: N-party groups ----------------------------------------------
+api POST /projects "$KEY_A" '{"name":"three","purpose":"treatment_planning","parties":["hospital","bank","othercorp"],"scopes":["name"],"threshold":0.9}'
+expect_code 201 "3-party project"
+P3=$(jqb .id)
+for i in $(seq 1 5); do random_clk; echo; done >"$T/shared3"
+for who in "h:$KEY_H" "b:$KEY_B" "x:$KEY_X"; do
+  pre=${who%%:*}; key=${who#*:}
+  make_encodings "$T/$pre.3.json" "$pre" 8 "$T/shared3"
+  consent_all "$key" "$pre" 8 treatment_planning
+  api POST "/projects/$P3/encodings" "$key" "@$T/$pre.3.json"
+  expect_code 201 "3-party upload $pre"
+done
+api POST "/projects/$P3/runs" "$KEY_A" '{}'
+R3=$(jqb .run_id)
+assert_eq "$(wait_run "$P3" "$R3" "$KEY_A")" completed "3-party run"
+api GET "/projects/$P3/runs/$R3/result" "$KEY_A"
+assert_eq "$(jqb '[.groups[]|length]|join(",")')" "3,3,3,3,3" "five groups spanning all three parties"
+api GET "/projects/$P3/runs/$R3/result" "$KEY_X"
+assert_eq "$(jqb '[.matches[].subject]|sort|join(",")')" "x001,x002,x003,x004,x005" "third owner sees its own rows"
+
 stop_server
 "$BL" audit verify "$D" >"$T/verify.out" 2>&1
 assert_eq "$?" 0 "audit chain verifies"

@@ -105,6 +105,25 @@ R=$(jqb .run_id)
 assert_eq "$(wait_run "$P" "$R" "$KEY_A")" completed "run after withdrawal"
 assert_eq "$(jqb '.records.used|join(",")')" "4,4" "withdrawn subjects not matched"
 
+# ---- result shapes follow the agreement ----------------------------------------------
+api GET "/projects/$P/runs/$R/result" "$KEY_A"
+expect_code 200 "analyst result (groups allowed)"
+assert_eq "$(jqb 'has("scores")')" false "no scores unless the agreement reveals them"
+api GET "/projects/$P/runs/$R/result" "$KEY_H"
+assert_eq "$(jqb '[.matches[]|has("score") or has("group")]|any')" false "owner rows carry no score or group"
+api POST /projects "$KEY_A" '{"name":"rows only","purpose":"research","parties":["hospital","bank"],"scopes":["email"],"result_type":"owner_rows"}'
+PO=$(jqb .id)
+api POST "/projects/$PO/encodings" "$KEY_H" "@$T/h5.json"
+api POST "/projects/$PO/encodings" "$KEY_B" "@$T/b5.json"
+api POST "/projects/$PO/runs" "$KEY_A" '{}'
+RO=$(jqb .run_id)
+assert_eq "$(wait_run "$PO" "$RO" "$KEY_A")" completed "owner_rows run"
+api GET "/projects/$PO/runs/$RO/result" "$KEY_A"
+expect_problem 403 "does not let the analyst see matched groups" "analyst refused groups under owner_rows"
+expect_audit run.result refused "does not let the analyst"
+api GET "/projects/$PO/runs/$RO/result" "$KEY_B"
+expect_code 200 "owner still gets its rows under owner_rows"
+
 # ---- revoked key ----------------------------------------------------------------------
 KEY_TMP_LINE=$(admin key add bank data_owner)
 KEY_TMP=$(echo "$KEY_TMP_LINE" | head -1)
