@@ -253,7 +253,21 @@ static bl_status remove_subject(srv_req *r, const char *subject, const srv_conse
             for (size_t i = 0; rc == BL_OK && set->ids && i < set->count; i++)
                 if (!strcmp(set->ids[i], subject))
                     found++;
-            if (rc == BL_OK && found) {
+            if (rc == BL_OK && found && found == set->count) {
+                /* nothing left: the binary format holds at least one record,
+                 * so the upload disappears and the party uploads afresh */
+                unlink(path);
+                sqlite3_stmt *u = srv_prep(r->db,
+                                           "DELETE FROM uploads WHERE project_id=? AND org_id=?",
+                                           err);
+                if (u) {
+                    sqlite3_bind_text(u, 1, hits[h].pid, -1, SQLITE_TRANSIENT);
+                    sqlite3_bind_text(u, 2, r->p.org, -1, SQLITE_TRANSIENT);
+                    sqlite3_step(u);
+                    sqlite3_finalize(u);
+                }
+                *files += 1;
+            } else if (rc == BL_OK && found) {
                 bl_clkwriter *w = NULL;
                 rc = bl_clkwriter_open(path, BL_CLK_BIN, set->nbits,
                                        set->has_fingerprint ? set->fingerprint : NULL, 1, &w, err);

@@ -99,6 +99,10 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
         run_fail(c, db, rid, "-", "project vanished");
         return;
     }
+    if (strcmp(pj.state, "active")) {
+        run_fail(c, db, rid, pj.purpose, "the project was purged");
+        return;
+    }
     char res[128];
     snprintf(res, sizeof res, "project/%s/run/%s", pid, rid);
     srv_audit_system(c, "run.start", res, pj.purpose, 1, "run started");

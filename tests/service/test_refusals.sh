@@ -124,6 +124,13 @@ expect_audit run.result refused "does not let the analyst"
 api GET "/projects/$PO/runs/$RO/result" "$KEY_B"
 expect_code 200 "owner still gets its rows under owner_rows"
 
+# ---- withdrawing every stored subject removes the whole upload ------------------------------
+api POST /consent/withdraw "$KEY_B" '{"subject":"b002","purposes":["advertising"]}'
+expect_code 200 "withdraw the only advertising subject"
+assert_eq "$(jqb .encoding_files_updated)" 1 "upload file removed"
+api GET "/projects/$PA/encodings" "$KEY_B"
+expect_problem 404 "has not uploaded" "emptied upload is gone"
+
 # ---- revoked key ----------------------------------------------------------------------
 KEY_TMP_LINE=$(admin key add bank data_owner)
 KEY_TMP=$(echo "$KEY_TMP_LINE" | head -1)
