@@ -25,6 +25,14 @@ int srv_consent_has(sqlite3_stmt *q, const char *org, const char *subject, const
     return has;
 }
 
+const char *srv_stored_subject(const char *id, uint64_t *row)
+{
+    const char *slash = strchr(id, '/');
+    if (row)
+        *row = slash ? strtoull(id, NULL, 10) : 0;
+    return slash ? slash + 1 : id;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -251,7 +259,7 @@ static bl_status remove_subject(srv_req *r, const char *subject, const srv_conse
             rc = bl_clkset_read(path, BL_CLK_BIN, 0, &set, err);
             size_t found = 0;
             for (size_t i = 0; rc == BL_OK && set->ids && i < set->count; i++)
-                if (!strcmp(set->ids[i], subject))
+                if (!strcmp(srv_stored_subject(set->ids[i], NULL), subject))
                     found++;
             if (rc == BL_OK && found && found == set->count) {
                 /* nothing left: the binary format holds at least one record,
@@ -272,7 +280,7 @@ static bl_status remove_subject(srv_req *r, const char *subject, const srv_conse
                 rc = bl_clkwriter_open(path, BL_CLK_BIN, set->nbits,
                                        set->has_fingerprint ? set->fingerprint : NULL, 1, &w, err);
                 for (size_t i = 0; rc == BL_OK && i < set->count; i++)
-                    if (strcmp(set->ids[i], subject))
+                    if (strcmp(srv_stored_subject(set->ids[i], NULL), subject))
                         rc = bl_clkwriter_put(w, bl_clkset_get(set, i), set->ids[i], err);
                 if (rc == BL_OK)
                     rc = bl_clkwriter_commit(w, err);
@@ -608,7 +616,9 @@ static void store_upload_locked(srv_req *r, const srv_project *pj, bl_clkset *se
     size_t stored = 0, excluded = 0;
     for (size_t i = 0; rc == BL_OK && i < set->count; i++) {
         if (srv_consent_set_has(&cs, set->ids[i])) {
-            rc = bl_clkwriter_put(w, bl_clkset_get(set, i), set->ids[i], &e);
+            char sid[SRV_SUBJECT_MAX + 32];
+            snprintf(sid, sizeof sid, "%zu/%s", i, set->ids[i]);
+            rc = bl_clkwriter_put(w, bl_clkset_get(set, i), sid, &e);
             stored++;
         } else {
             excluded++;

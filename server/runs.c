@@ -65,7 +65,7 @@ static void run_fail(srv_ctx *c, sqlite3 *db, const char *rid, const char *purpo
 typedef struct party_data {
     char org[SRV_ID_HEX + 1];
     bl_clkset *set;  /* consented records only */
-    uint32_t *rows;  /* row in the stored file for each record of `set` */
+    uint32_t *rows;  /* row of the party's original upload for each record of `set` */
     size_t excluded;
 } party_data;
 
@@ -164,12 +164,14 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
             break;
         }
         for (size_t i = 0; i < raw->count && !msg[0]; i++) {
-            if (!srv_consent_set_has(&cs, raw->ids[i])) {
+            uint64_t row;
+            const char *subject = srv_stored_subject(raw->ids[i], &row);
+            if (!srv_consent_set_has(&cs, subject)) {
                 p->excluded++;
                 continue;
             }
-            p->rows[p->set->count] = (uint32_t)i;
-            if (bl_clkset_append(p->set, bl_clkset_get(raw, i), raw->ids[i], &e) != BL_OK)
+            p->rows[p->set->count] = (uint32_t)row;
+            if (bl_clkset_append(p->set, bl_clkset_get(raw, i), subject, &e) != BL_OK)
                 snprintf(msg, sizeof msg, "party %d: %s", k, e.msg);
         }
         srv_consent_set_free(&cs);

@@ -311,6 +311,11 @@ void srv_consent_set_free(srv_consent_set *cs);
 #define SRV_CONSENT_SQL                                                                        \
     "SELECT 1 FROM consent WHERE org_id=? AND subject=? AND purpose=? AND state='in'"
 
+/** Stored encodings carry ids "<upload row>/<subject key>" so results can
+ *  name the row of the party's original upload. Returns the subject part
+ *  and sets *row (0 if the id has no row prefix). */
+const char *srv_stored_subject(const char *id, uint64_t *row);
+
 /* ---- runs (runs.c) ------------------------------------------------------------------------- */
 
 bl_status srv_workers_start(srv_ctx *c, bl_error *err);

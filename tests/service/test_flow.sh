@@ -72,6 +72,7 @@ assert_eq "$(jqb '.matches|length')" 10 "hospital sees its 10 rows"
 assert_eq "$(jqb '[.matches[].subject]|sort|join(",")')" \
   "h001,h002,h003,h004,h005,h006,h007,h008,h009,h010" "hospital sees only its own subjects"
 assert_not_contains "$T/body" "b00"
+assert_eq "$(jqb '[.matches[]|select(.subject=="h007")|.row]|join(",")')" 6 "row = position in the owner's upload"
 api GET "/projects/$P/runs/$R/result" "$KEY_B"
 assert_eq "$(jqb '[.matches[].subject]|sort|.[0]')" b001 "bank sees its own subjects"
 assert_not_contains "$T/body" "h00"
@@ -106,6 +107,8 @@ api POST "/projects/$P/runs" "$KEY_A" '{"name":"second","threshold":0.95}'
 R2=$(jqb .run_id)
 assert_eq "$(wait_run "$P" "$R2" "$KEY_A")" completed "second run"
 assert_eq "$(jqb .groups)" 9 "second run: 9 groups"
+api GET "/projects/$P/runs/$R2/result" "$KEY_H"
+assert_eq "$(jqb '[.matches[]|select(.subject=="h007")|.row]|join(",")')" 6 "upload rows stable after a withdrawal"
 
 # ---- GDPR erasure ---------------------------------------------------------------
 api POST /erasure "$KEY_B" '{"subject":"b001"}'
