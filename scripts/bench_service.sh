@@ -21,6 +21,8 @@ PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
 now() { date +%s.%N; }
+TCK=$(getconf CLK_TCK)
+cpu_of() { awk -v t="$TCK" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }  # user+sys seconds
 echo "bench_service: machine $(nproc) cores, $(date -u +%FT%TZ); shared machine: figures are noisy, compare ratios"
 
 adm() { "$BL" admin --data-dir "$D" "$@"; }
@@ -76,6 +78,7 @@ P2=$(post "$A" /projects '{"name":"match","purpose":"treatment_planning","partie
 curl -sf -H "Authorization: Bearer $H" -H 'Content-Type: application/octet-stream' --data-binary "@$W/a.clk" "$U/projects/$P2/encodings" >/dev/null
 curl -sf -H "Authorization: Bearer $B" -H 'Content-Type: application/octet-stream' --data-binary "@$W/b.clk" "$U/projects/$P2/encodings" >/dev/null
 t0=$(now)
+c0=$(cpu_of "$PID")
 R=$(post "$A" "/projects/$P2/runs" '{}' | jq -r .run_id)
 while :; do
   st=$(curl -sf -H "Authorization: Bearer $A" "$U/projects/$P2/runs/$R/status")
@@ -83,18 +86,24 @@ while :; do
   sleep 0.1
 done
 t1=$(now)
+c1=$(cpu_of "$PID")
 API_S=$(echo "$t1 - $t0" | bc)
-echo "API run ${MN}x${MN}: $(echo "$st" | jq -r .state), $(echo "$st" | jq -r .groups) groups in ${API_S} s (POST run -> completed, polled every 0.1 s)"
+API_CPU=$(echo "$c1 - $c0" | bc)
+echo "API run ${MN}x${MN}: $(echo "$st" | jq -r .state), $(echo "$st" | jq -r .groups) groups in ${API_S} s (POST run -> completed, polled every 0.1 s); stage seconds $(echo "$st" | jq -c .records.stage_seconds); server CPU ${API_CPU} s"
 if "$BL" match --help >/dev/null 2>&1; then
-  t0=$(now); "$BL" match --threshold 0.9 -o "$W/pairs.csv" "$W/a.clk" "$W/b.clk"; t1=$(now)
+  TIMEFORMAT='%U %S'
+  t0=$(now); cpu=$({ time "$BL" match --threshold 0.9 -o "$W/pairs.csv" "$W/a.clk" "$W/b.clk" >/dev/null; } 2>&1 | tail -1); t1=$(now)
   CLI_S=$(echo "$t1 - $t0" | bc)
-  echo "CLI run (blindlink match --threshold 0.9): $(($(wc -l <"$W/pairs.csv") - 1)) pairs in ${CLI_S} s"
+  CLI_CPU=$(echo "$cpu" | awk '{print $1 + $2}')
+  echo "CLI run (blindlink match --threshold 0.9): $(($(wc -l <"$W/pairs.csv") - 1)) lines in ${CLI_S} s, CPU ${CLI_CPU} s"
 else
-  out=$("$GEN" match "$W/a.clk" "$W/b.clk" 0.9)
-  CLI_S=$(echo "$out" | sed -n 's/.* in \([0-9.]*\) s.*/\1/p')
-  echo "CLI baseline (blindlink match unavailable; library in-process): $out"
+  TIMEFORMAT='%U %S'
+  out=$({ time "$GEN" match "$W/a.clk" "$W/b.clk" 0.9; } 2>&1)
+  CLI_S=$(echo "$out" | head -1 | sed -n 's/.* in \([0-9.]*\) s.*/\1/p')
+  CLI_CPU=$(echo "$out" | tail -1 | awk '{print $1 + $2}')
+  echo "CLI baseline (blindlink match unavailable; library in-process): $(echo "$out" | head -1), CPU ${CLI_CPU} s"
 fi
-echo "service overhead ratio (API / CLI): $(echo "scale=2; $API_S / $CLI_S" | bc)"
+echo "service overhead ratio (API / CLI): wall $(echo "scale=2; $API_S / $CLI_S" | bc), CPU $(echo "scale=2; $API_CPU / $CLI_CPU" | bc)"
 
 # ---- 3. status endpoint under wrk -------------------------------------------------------------
 if command -v wrk >/dev/null; then
