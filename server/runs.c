@@ -555,8 +555,24 @@ static json_t *run_json(srv_ctx *c, sqlite3 *db, const char *pid, const char *ri
         if (!strcmp(state, "completed")) {
             done = total = (uint64_t)sqlite3_column_int64(s, 9);
         }
+        if (stage == 1 && !live && (!strcmp(state, "queued") || !strcmp(state, "running"))) {
+            /* stage 1 counts the parties that have uploaded, as in the anchor */
+            sqlite3_stmt *u = srv_prep(db,
+                                       "SELECT (SELECT COUNT(*) FROM uploads WHERE project_id=?1), "
+                                       "(SELECT COUNT(*) FROM grants WHERE project_id=?1 AND "
+                                       "party_role='owner')",
+                                       NULL);
+            if (u) {
+                sqlite3_bind_text(u, 1, pid, -1, SQLITE_TRANSIENT);
+                if (sqlite3_step(u) == SQLITE_ROW) {
+                    done = (uint64_t)sqlite3_column_int64(u, 0);
+                    total = (uint64_t)sqlite3_column_int64(u, 1);
+                }
+                sqlite3_finalize(u);
+            }
+        }
         double rel = total ? (double)done / (double)total : (!strcmp(state, "completed") ? 1.0 : 0.0);
-        const char *pdesc = stage == 1 ? "waiting for or loading encodings" : "comparisons done";
+        const char *pdesc = stage == 1 ? "parties that uploaded" : "comparisons done";
         o = json_pack("{s:s,s:s,s:f,s:s,s:i,s:{s:i,s:s,s:{s:I,s:f,s:s}}}", "run_id",
                       sqlite3_column_text(s, 0), "name", sqlite3_column_text(s, 1), "threshold",
                       sqlite3_column_double(s, 2), "state", state, "stages", 3, "current_stage",
@@ -585,7 +601,6 @@ static json_t *run_json(srv_ctx *c, sqlite3 *db, const char *pid, const char *ri
                 json_object_set_new(o, "records", rec);
         }
         json_object_set_new(o, "attempts", json_integer(sqlite3_column_int(s, 13)));
-        (void)live;
     }
     sqlite3_finalize(s);
     return o;

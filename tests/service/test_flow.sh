@@ -48,6 +48,7 @@ api POST "/projects/$P/runs" "$KEY_A" '{"name":"first"}'
 expect_code 201 "create run"
 R=$(jqb .run_id)
 assert_eq "$(jqb .state)" queued "run waits for uploads"
+assert_eq "$(jqb '.current_stage.progress|"\(.absolute)/\(.relative)"')" "1/0.5" "stage 1 counts parties uploaded"
 
 api POST "/projects/$P/encodings" "$KEY_B" "@$T/b.json"
 expect_code 201 "bank upload"

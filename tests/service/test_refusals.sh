@@ -131,6 +131,19 @@ assert_eq "$(jqb .encoding_files_updated)" 1 "upload file removed"
 api GET "/projects/$PA/encodings" "$KEY_B"
 expect_problem 404 "has not uploaded" "emptied upload is gone"
 
+# ---- administration over the API ------------------------------------------------------------
+api POST /orgs "$ADMIN" '{"name":"newclinic","kind":"clinic"}'
+expect_code 201 "admin adds an organisation over the API"
+api POST /orgs/newclinic/keys "$ADMIN" '{"role":"data_owner","expires_in_days":30}'
+expect_code 201 "admin issues a key over the API"
+KEY_NEW=$(jqb .key)
+api GET /whoami "$KEY_NEW"
+assert_eq "$(jqb .org_name)" newclinic "API-issued key works"
+api GET /keys "$ADMIN"
+assert_not_contains "$T/body" "${KEY_NEW##*_}"
+api GET /orgs "$KEY_NEW"
+assert_eq "$(jqb '.orgs|length')" 1 "non-admin sees only its own organisation"
+
 # ---- revoked key ----------------------------------------------------------------------
 KEY_TMP_LINE=$(admin key add bank data_owner)
 KEY_TMP=$(echo "$KEY_TMP_LINE" | head -1)
