@@ -328,6 +328,9 @@ bl_status srv_store_open(const char *data_dir, int nconns, bl_store **out, bl_er
         nconns = SRV_POOL_MAX;
     if (bl_init() != BL_OK)
         return bl_error_set(err, BL_ECRYPTO, "cannot initialise libsodium");
+    /* no global allocation statistics: they take a process-wide mutex on
+     * every SQLite allocation (fails harmlessly once SQLite is initialised) */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     bl_store *st = calloc(1, sizeof *st);
     if (!st)
         return bl_error_set(err, BL_ENOMEM, "out of memory");
