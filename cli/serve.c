@@ -21,7 +21,7 @@ static void usage(FILE *fp)
             "  --data-dir DIR        state directory (SQLite store, encodings, audit.log)\n"
             "  --listen HOST:PORT    address to bind (default 127.0.0.1:8080; port 0 = any free)\n"
             "  --port-file FILE      write the bound port to FILE once listening\n"
-            "  --http-threads N      HTTP thread pool size (default: cores)\n"
+            "  --http-threads N      HTTP thread pool size (default: cores, at least 4)\n"
             "  --workers N           concurrent linkage runs (default 1)\n"
             "  --threads N           matching threads per run (default: all cores)\n"
             "  --max-body BYTES      cap on JSON request bodies (default 1048576)\n"

@@ -91,6 +91,7 @@ static const char *title_for(int status)
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
     case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
     default: return "Internal Server Error";
     }
 }
@@ -101,10 +102,12 @@ static void problem_from_error(srv_req *r, const bl_error *e)
     srv_problem(r, st, title_for(st), "%s", e->msg[0] ? e->msg : bl_strerror(e->status));
 }
 
-static void audit_request(srv_req *r)
+/* Append the request's entry. Fails closed: 0 if the log could not be
+ * written, and then the caller answers 503 instead of the response. */
+static int audit_request(srv_req *r)
 {
     if (r->route == R_STATUS || r->route == R_VERSION)
-        return;
+        return 1;
     char res[160];
     snprintf(res, sizeof res, "%.150s", r->resource[0] ? r->resource : r->path);
     srv_audit a = {.org = r->p.org, .key = r->p.kid, .role = r->p.role,
@@ -112,8 +115,11 @@ static void audit_request(srv_req *r)
                    .purpose = r->purpose, .allowed = r->status < 400, .reason = r->reason,
                    .status = r->status};
     bl_error e = {0};
-    if (srv_audit_append(r->srv->st, &a, &e) != BL_OK)
+    if (srv_audit_append(r->srv->st, &a, &e) != BL_OK) {
         fprintf(stderr, "blindlink serve: audit append failed: %s\n", e.msg);
+        return 0;
+    }
+    return 1;
 }
 
 void srv_audit_decision(srv_req *r, const char *action, int allowed, const char *reason)
@@ -141,7 +147,9 @@ static enum MHD_Result send_reply(srv_req *r)
 {
     if (!r->status)
         srv_problem(r, 500, "Internal Server Error", "handler produced no response");
-    audit_request(r);
+    if (!audit_request(r))
+        srv_problem(r, 503, "Service Unavailable",
+                    "the audit log cannot be written, so no response is released");
     char *text = r->json ? json_dumps(r->json, JSON_COMPACT) : NULL;
     size_t len = text ? strlen(text) : 0;
     struct MHD_Response *resp =
@@ -808,8 +816,8 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
     c->opts = *in;
     bl_server_opts *o = &c->opts;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    if (o->http_threads <= 0)
-        o->http_threads = ncpu > 0 ? (int)ncpu : 2;
+    if (o->http_threads <= 0) /* handlers block on the store: at least 4 */
+        o->http_threads = ncpu > 4 ? (int)ncpu : 4;
     if (o->run_workers <= 0)
         o->run_workers = 1;
     if (!o->max_body)
