@@ -160,6 +160,36 @@ int srv_retention_sweep(srv_ctx *c)
         }
         sqlite3_finalize(s);
     }
+    /* grants unused for 90 days expire by themselves, accessed or not */
+    s = srv_prep(db,
+                 "SELECT g.project_id, g.org_id FROM grants g JOIN projects p ON "
+                 "p.id=g.project_id WHERE p.state='active' AND g.state='active' AND "
+                 "g.last_used < ?",
+                 NULL);
+    if (s) {
+        int64_t now = bl_srv_now();
+        sqlite3_bind_int64(s, 1, now - SRV_INACTIVITY_LIMIT);
+        char (*ex)[2][SRV_ID_HEX + 1] = NULL;
+        size_t nex = 0;
+        while (sqlite3_step(s) == SQLITE_ROW && nex < 10000) {
+            void *p = realloc(ex, (nex + 1) * sizeof *ex);
+            if (!p)
+                break;
+            ex = p;
+            col_text(s, 0, ex[nex][0], sizeof ex[nex][0]);
+            col_text(s, 1, ex[nex][1], sizeof ex[nex][1]);
+            nex++;
+        }
+        sqlite3_finalize(s);
+        for (size_t i = 0; i < nex; i++) {
+            grant_set(db, ex[i][0], ex[i][1], "state='expired', expired_at=?", now);
+            char res[96];
+            snprintf(res, sizeof res, "project/%s/org/%s", ex[i][0], ex[i][1]);
+            srv_audit_system(c, "grant.expire", res, "-", 0,
+                             "access expired: unused for more than 90 days");
+        }
+        free(ex);
+    }
     int purged = 0;
     for (size_t i = 0; i < n; i++) {
         bl_error e = {0};

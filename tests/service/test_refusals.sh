@@ -161,6 +161,7 @@ expect_code 200 "short-lived key works today"
 # ---- 91 days later: grants expired, short key expired -------------------------------------
 stop_server
 start_server --clock-offset 91d || { fail "restart +91d"; finish; }
+expect_audit grant.expire refused "unused for more than 90 days"
 api GET /whoami "$KEY_SHORT"
 expect_problem 401 "expired" "expired key refused"
 api GET "/projects/$P" "$KEY_A"
