@@ -56,7 +56,16 @@ void bl_error_prefix(bl_error *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old);
+    /* concatenate with explicit truncation (snprintf "%s%s" trips
+     * -Wformat-truncation under -Werror) */
+    size_t pl = strnlen(prefix, sizeof prefix), ol = strnlen(old, sizeof old);
+    if (pl > sizeof err->msg - 1)
+        pl = sizeof err->msg - 1;
+    if (ol > sizeof err->msg - 1 - pl)
+        ol = sizeof err->msg - 1 - pl;
+    memcpy(err->msg, prefix, pl);
+    memcpy(err->msg + pl, old, ol);
+    err->msg[pl + ol] = '\0';
 }
 
 int bl_status_exit_code(bl_status s)

@@ -18,8 +18,10 @@ if command -v pkg-config >/dev/null 2>&1; then
   need_pc libmicrohttpd libmicrohttpd-dev
   need_pc sqlite3 libsqlite3-dev
   need_pc cmocka libcmocka-dev
+  need_pc nettle nettle-dev
+  need_pc libpcre2-8 libpcre2-dev
 else
-  missing+=(libsodium-dev libjansson-dev libutf8proc-dev libmicrohttpd-dev libsqlite3-dev libcmocka-dev)
+  missing+=(libsodium-dev libjansson-dev libutf8proc-dev libmicrohttpd-dev libsqlite3-dev libcmocka-dev nettle-dev libpcre2-dev)
 fi
 [ -f /usr/include/csv.h ] || missing+=(libcsv-dev)
 if [ ${#missing[@]} -gt 0 ]; then

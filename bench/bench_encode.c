@@ -1,0 +1,275 @@
+/* bench/bench_encode.c - encoder throughput and memory.
+ *
+ * Generates deterministic synthetic people (unique names) into CSV files,
+ * then encodes them with a schema shaped like the clkhash vectors'
+ * schema1-blake.json (bigrams of names, positional unigrams of the birth
+ * date, exact gender, bigrams of e-mail with bitsPerFeature, blakeHash):
+ *   - token hashing alone: libsodium's keyed BLAKE2b per token (baseline)
+ *     vs the precomputed key-block state used by the encoder;
+ *   - whole pipeline (CSV -> clkhash JSON file) on 1 thread and on all
+ *     threads, each run in a child process so its peak RSS (wait4) is its own;
+ *   - the same with 4x the records, to show memory does not grow with input.
+ * Usage: bench_encode [--records N] [--flat-records M] [--dir DIR] [--keep] */
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <blindlink/encode.h>
+#include <blindlink/schema.h>
+
+#include "encode_internal.h"
+
+static const char *const given[] = {"james", "mary", "robert", "patricia", "john", "jennifer", "michael",
+                                    "linda", "david", "elizabeth", "william", "barbara", "richard", "susan",
+                                    "joseph", "jessica", "thomas", "sarah", "chloé", "josé", "zoë", "søren",
+                                    "mohammed", "priya", "mei", "aroha", "łukasz", "anne-marie"};
+static const char *const family[] = {"smith", "johnson", "williams", "brown", "jones", "garcia", "miller",
+                                     "davis", "rodriguez", "martinez", "nguyen", "chen", "müller", "o'brien",
+                                     "wiśniewski", "da silva", "te whata", "dubois-lefèvre", "kierkegaard"};
+
+static const char *SCHEMA =
+    "{\"version\": 3, \"clkConfig\": {\"l\": 1024, \"kdf\": {\"type\": \"HKDF\", \"hash\": \"SHA256\","
+    " \"salt\": \"SCbL2zHNnmsckfzchsNkZY9XoHk96P/G5nUBrM7ybymlEFsMV6PAeDZCNp3rfNUPCtLDMOGQHG4pCQpfhiHCyA==\","
+    " \"info\": \"c2NoZW1hX2V4YW1wbGU=\", \"keySize\": 64}}, \"features\": ["
+    "{\"identifier\": \"id\", \"ignored\": true},"
+    "{\"identifier\": \"given_name\", \"format\": {\"type\": \"string\", \"encoding\": \"utf-8\"},"
+    " \"hashing\": {\"comparison\": {\"type\": \"ngram\", \"n\": 2}, \"strategy\": {\"bitsPerToken\": 20}, \"hash\": {\"type\": \"blakeHash\"}}},"
+    "{\"identifier\": \"surname\", \"format\": {\"type\": \"string\", \"encoding\": \"utf-8\"},"
+    " \"hashing\": {\"comparison\": {\"type\": \"ngram\", \"n\": 2}, \"strategy\": {\"bitsPerToken\": 20}, \"hash\": {\"type\": \"blakeHash\"}}},"
+    "{\"identifier\": \"dob\", \"format\": {\"type\": \"date\", \"format\": \"%Y-%m-%d\"},"
+    " \"hashing\": {\"comparison\": {\"type\": \"ngram\", \"n\": 1, \"positional\": true}, \"strategy\": {\"bitsPerToken\": 10},"
+    " \"hash\": {\"type\": \"blakeHash\"}, \"missingValue\": {\"sentinel\": \"\"}}},"
+    "{\"identifier\": \"gender\", \"format\": {\"type\": \"enum\", \"values\": [\"F\", \"M\", \"X\"]},"
+    " \"hashing\": {\"comparison\": {\"type\": \"exact\"}, \"strategy\": {\"bitsPerToken\": 30}, \"hash\": {\"type\": \"blakeHash\"},"
+    " \"missingValue\": {\"sentinel\": \"\"}}},"
+    "{\"identifier\": \"email\", \"format\": {\"type\": \"string\", \"encoding\": \"utf-8\"},"
+    " \"hashing\": {\"comparison\": {\"type\": \"ngram\", \"n\": 2}, \"strategy\": {\"bitsPerFeature\": 150}}}]}";
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t rng_state;
+static uint32_t rnd(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33);
+}
+
+/* Unique name suffix: base-26 of i (lower-case letters). */
+static void suffix(uint64_t i, char *out)
+{
+    int n = 0;
+    char tmp[16];
+    do {
+        tmp[n++] = (char)('a' + i % 26);
+        i /= 26;
+    } while (i);
+    for (int k = 0; k < n; k++)
+        out[k] = tmp[n - 1 - k];
+    out[n] = '\0';
+}
+
+static int generate(const char *path, uint64_t n)
+{
+    FILE *fp = fopen(path, "w");
+    if (!fp)
+        return -1;
+    setvbuf(fp, NULL, _IOFBF, 1 << 20);
+    rng_state = 42;
+    fprintf(fp, "id,given_name,surname,dob,gender,email\n");
+    for (uint64_t i = 0; i < n; i++) {
+        const char *g = given[rnd() % (sizeof given / sizeof *given)];
+        const char *f = family[rnd() % (sizeof family / sizeof *family)];
+        char suf[16];
+        suffix(i, suf);
+        int y = 1930 + (int)(rnd() % 90), m = 1 + (int)(rnd() % 12), d = 1 + (int)(rnd() % 28);
+        const char *sex = (rnd() % 2) ? "F" : "M";
+        fprintf(fp, "r%llu,%s,%s%s,%04d-%02d-%02d,%s,%s.%s@example.org\n", (unsigned long long)i, g, f, suf, y, m,
+                d, sex, g, suf);
+    }
+    return fclose(fp);
+}
+
+/* Encode in a child process; returns wall seconds and peak RSS in KiB. */
+static double last_cpu; /* user+sys seconds of the last child */
+
+static int run_child(const char *csv, const char *schema_path, const char *out, int threads, double *secs,
+                     long *maxrss_kb, uint64_t *nrec)
+{
+    int pfd[2];
+    if (pipe(pfd) != 0)
+        return -1;
+    double t0 = now();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        close(pfd[0]);
+        bl_schema *s = NULL;
+        bl_encoder *e = NULL;
+        bl_error err = {0};
+        uint64_t n = 0;
+        if (bl_schema_load(schema_path, &s, &err) != BL_OK ||
+            bl_encoder_new(s, (const uint8_t *)"correct horse battery staple", 28, NULL, &e, &err) != BL_OK) {
+            fprintf(stderr, "bench: %s\n", err.msg);
+            _exit(1);
+        }
+        bl_encode_csv_opts o = {.format = BL_CLK_JSON, .threads = threads};
+        if (bl_encode_csv(e, csv, out, &o, &n, &err) != BL_OK) {
+            fprintf(stderr, "bench: %s\n", err.msg);
+            _exit(1);
+        }
+        if (write(pfd[1], &n, sizeof n) != (ssize_t)sizeof n)
+            _exit(1);
+        _exit(0);
+    }
+    close(pfd[1]);
+    int status;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        close(pfd[0]);
+        return -1;
+    }
+    *secs = now() - t0;
+    *maxrss_kb = ru.ru_maxrss;
+    last_cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+               ru.ru_stime.tv_usec / 1e6;
+    if (read(pfd[0], nrec, sizeof *nrec) != (ssize_t)sizeof *nrec)
+        *nrec = 0;
+    close(pfd[0]);
+    return 0;
+}
+
+/* Token hashing alone: libsodium keyed BLAKE2b vs precomputed key state. */
+static void bench_token_hash(void)
+{
+    uint8_t key[64], salt[16], pers[16] = {0}, out[64];
+    memset(key, 7, sizeof key);
+    bl_blake_salt(0, salt);
+    bl_b2_keyed st;
+    bl_b2_keyed_init(&st, key, 64, salt, NULL, 64);
+    const char *toks[] = {" j", "jo", "os", "se", "e ", "19", "ab", "le"};
+    const size_t N = 1000000;
+    uint64_t sink = 0;
+    double t0 = now();
+    for (size_t i = 0; i < N; i++) {
+        crypto_generichash_blake2b_salt_personal(out, 64, (const uint8_t *)toks[i & 7], 2, key, 64, salt, pers);
+        sink += out[i & 63];
+    }
+    double base = now() - t0;
+    t0 = now();
+    for (size_t i = 0; i < N; i++) {
+        uint64_t h[8];
+        bl_b2_keyed_hash(&st, (const uint8_t *)toks[i & 7], 2, h);
+        sink += h[i & 7];
+    }
+    double ours = now() - t0;
+    printf("token hash (keyed BLAKE2b-512, 2-byte token): libsodium %.2f M/s, precomputed key state %.2f "
+           "M/s, ratio %.2fx (sink %llu)\n",
+           N / base / 1e6, N / ours / 1e6, base / ours, (unsigned long long)(sink & 1));
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t nrec = 1000000, nflat = 4000000;
+    const char *dir = "/tmp";
+    int keep = 0;
+    static const struct option lo[] = {{"records", required_argument, NULL, 'n'},
+                                       {"flat-records", required_argument, NULL, 'f'},
+                                       {"dir", required_argument, NULL, 'd'},
+                                       {"keep", no_argument, NULL, 'k'},
+                                       {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        if (c == 'n')
+            nrec = strtoull(optarg, NULL, 10);
+        else if (c == 'f')
+            nflat = strtoull(optarg, NULL, 10);
+        else if (c == 'd')
+            dir = optarg;
+        else if (c == 'k')
+            keep = 1;
+        else
+            return 2;
+    }
+    if (sodium_init() < 0)
+        return 1;
+    char csv[512], big[512], schema[512], out[512];
+    snprintf(csv, sizeof csv, "%s/bl-bench-%d-a.csv", dir, (int)getpid());
+    snprintf(big, sizeof big, "%s/bl-bench-%d-b.csv", dir, (int)getpid());
+    snprintf(schema, sizeof schema, "%s/bl-bench-%d-schema.json", dir, (int)getpid());
+    snprintf(out, sizeof out, "%s/bl-bench-%d-out.json", dir, (int)getpid());
+    FILE *sf = fopen(schema, "w");
+    if (!sf || fputs(SCHEMA, sf) < 0 || fclose(sf) != 0)
+        return 1;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("bench_encode: %ld online CPUs (machine may be shared: compare ratios, not absolutes)\n", ncpu);
+    bench_token_hash();
+    double t0 = now();
+    if (generate(csv, nrec) != 0)
+        return 1;
+    printf("generated %llu records in %.1f s\n", (unsigned long long)nrec, now() - t0);
+
+    double s0, s1, sn;
+    long r0, r1, rn;
+    uint64_t n0, n1, nn;
+    setenv("BL_NO_TOKEN_CACHE", "1", 1); /* baseline: every token hashed */
+    int rc0 = run_child(csv, schema, out, 1, &s0, &r0, &n0);
+    double c0 = last_cpu;
+    unsetenv("BL_NO_TOKEN_CACHE");
+    if (rc0 != 0 || run_child(csv, schema, out, 1, &s1, &r1, &n1) != 0) {
+        fprintf(stderr, "bench_encode: encoding failed\n");
+        return 1;
+    }
+    double c1 = last_cpu;
+    if (run_child(csv, schema, out, (int)ncpu, &sn, &rn, &nn) != 0) {
+        fprintf(stderr, "bench_encode: encoding failed\n");
+        return 1;
+    }
+    double cn = last_cpu;
+    printf("encode %llu records, 1 thread, token cache off (baseline): %.2f s, %.0f records/s, "
+           "%.0f records per CPU-second\n",
+           (unsigned long long)n0, s0, n0 / s0, n0 / c0);
+    printf("records per CPU-second: 1 thread %.0f (%.2fx the baseline), %ld threads %.0f\n", n1 / c1, c0 / c1,
+           ncpu, nn / cn);
+    printf("encode %llu records, 1 thread:   %.2f s, %.0f records/s, peak RSS %.1f MiB, %.2fx the baseline\n",
+           (unsigned long long)n1, s1, n1 / s1, r1 / 1024.0, s0 / s1);
+    printf("encode %llu records, %ld threads: %.2f s, %.0f records/s, peak RSS %.1f MiB, speed-up %.2fx\n",
+           (unsigned long long)nn, ncpu, sn, nn / sn, rn / 1024.0, s1 / sn);
+    if (nflat > 0) {
+        t0 = now();
+        if (generate(big, nflat) != 0)
+            return 1;
+        printf("generated %llu records in %.1f s\n", (unsigned long long)nflat, now() - t0);
+        double sb;
+        long rb;
+        uint64_t nb;
+        if (run_child(big, schema, out, (int)ncpu, &sb, &rb, &nb) != 0) {
+            fprintf(stderr, "bench_encode: encoding failed\n");
+            return 1;
+        }
+        printf("encode %llu records, %ld threads: %.2f s, %.0f records/s, peak RSS %.1f MiB (%.2fx the RSS "
+               "for %.0fx the records)\n",
+               (unsigned long long)nb, ncpu, sb, nb / sb, rb / 1024.0, (double)rb / (double)rn,
+               (double)nflat / (double)nrec);
+        if (!keep)
+            unlink(big);
+    }
+    if (!keep) {
+        unlink(csv);
+        unlink(schema);
+        unlink(out);
+    }
+    return 0;
+}

@@ -1,0 +1,142 @@
+/* blindlink/encode.h - clkhash-compatible CLK encoder.
+ *
+ * bl_encoder holds the per-feature keys derived from the secret (HKDF, as in
+ * clkhash 0.18.3) and everything precomputed for hashing. It is immutable
+ * after creation: many threads may encode with one encoder, each with its
+ * own bl_encode_scratch. bl_encode_csv() is the whole streaming pipeline
+ * (CSV in, CLK file out, all cores, input order kept, constant memory). */
+#ifndef BLINDLINK_ENCODE_H
+#define BLINDLINK_ENCODE_H
+
+#include "common.h"
+#include "clk.h"
+#include "schema.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Opt-in Unicode normalisation applied to every value before
+ *  validation and hashing (docs/normalize.md). Breaks clkhash
+ *  compatibility unless both parties use the same profile. */
+typedef enum bl_normalize_profile {
+    BL_NORMALIZE_NONE = 0,  /**< clkhash behaviour: values hashed as given */
+    BL_NORMALIZE_BASIC,     /**< "basic": NFKC + trim + collapse whitespace */
+    BL_NORMALIZE_NAMES,     /**< "names": basic + case fold + accents removed +
+                                 punctuation (- ' . etc.) to space, collapsed */
+    BL_NORMALIZE_STRICT     /**< "strict": names, but punctuation and all
+                                 whitespace removed entirely */
+} bl_normalize_profile;
+
+/** Parse a profile name ("none", "basic", "names", "strict"); -1 if unknown. */
+int bl_normalize_profile_parse(const char *name);
+
+/** Name of a profile ("none", "basic", ...). */
+const char *bl_normalize_profile_name(bl_normalize_profile p);
+
+/** Normalise one UTF-8 value with `profile` into a malloc'd NUL-terminated
+ *  string (`*out`, length `*outlen`). BL_EINPUT on invalid UTF-8. */
+bl_status bl_normalize(bl_normalize_profile profile, const char *in, size_t len, char **out,
+                       size_t *outlen, bl_error *err) BL_WUR;
+
+/** Encoder options; zero-initialise for clkhash 0.18.3 behaviour. */
+typedef struct bl_encode_opts {
+    int no_validate;    /**< 1: skip validation rules (clkhash --no-validate);
+                             values that cannot be formatted still fail */
+    int legacy_strip;   /**< 1: strip whitespace from every cell first, as
+                             clkhash <= 0.18.1 did */
+    bl_normalize_profile normalize; /**< opt-in normalisation */
+} bl_encode_opts;
+
+typedef struct bl_encoder bl_encoder;
+
+/** Derive keys from `secret` (its bytes are the HKDF input key material, as
+ *  clkhash UTF-8-encodes its secret string) and prepare hashing. The
+ *  secret is not retained; derived keys live in guarded memory and are
+ *  wiped by bl_encoder_free. */
+bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t secret_len,
+                         const bl_encode_opts *opts, bl_encoder **out, bl_error *err) BL_WUR;
+
+/** Free (wipes keys). NULL is a no-op. */
+void bl_encoder_free(bl_encoder *e);
+
+/** The schema the encoder was made from. */
+const bl_schema *bl_encoder_schema(const bl_encoder *e);
+
+/** CLK length in bits (= schema l) and in bytes (ceil(l/8)). */
+uint32_t bl_encoder_nbits(const bl_encoder *e);
+size_t bl_encoder_nbytes(const bl_encoder *e);
+
+/** Fingerprint for binary CLK headers: bl_schema_fingerprint with the
+ *  encoder options (normalisation, legacy strip) as variant. */
+void bl_encoder_fingerprint(const bl_encoder *e, uint8_t out[32]);
+
+/** Per-thread working memory for bl_encoder_encode (bounded in the size of
+ *  one record). */
+typedef struct bl_encode_scratch bl_encode_scratch;
+
+/** New scratch for encoder `e`; NULL when out of memory. */
+bl_encode_scratch *bl_encode_scratch_new(const bl_encoder *e);
+
+/** Free scratch. NULL is a no-op. */
+void bl_encode_scratch_free(bl_encode_scratch *s);
+
+/** Encode one record: `nfields` cells (must equal the schema's feature
+ *  count) given as pointers+lengths (UTF-8). Writes bl_encoder_nbytes()
+ *  bytes to `out` (MSB-first bit order, pad bits zero) and the popcount to
+ *  `*popcount` if non-NULL. On bad data returns BL_EINPUT with a message
+ *  "column C (identifier): <rule>" for the caller to prefix with file/line. */
+bl_status bl_encoder_encode(const bl_encoder *e, bl_encode_scratch *s, const char *const *fields,
+                            const size_t *lens, size_t nfields, uint8_t *out, uint32_t *popcount,
+                            bl_error *err) BL_WUR;
+
+/** One hashed token, reported by bl_encoder_trace. */
+typedef struct bl_token_trace {
+    size_t feature;             /**< feature (column) index */
+    const char *value;          /**< formatted value of the field */
+    size_t value_len;
+    const char *token;          /**< token text (UTF-8) */
+    size_t token_len;
+    const uint8_t *bytes;       /**< token as hashed (after encoding) */
+    size_t nbytes;
+    uint32_t k;                 /**< bits for this token */
+    const uint32_t *indices;    /**< k indices into the unfolded filter */
+} bl_token_trace;
+
+/** Like bl_encoder_encode, calling `cb` for every token hashed (debugging
+ *  and tests: compare with clkhash traces). */
+bl_status bl_encoder_trace(const bl_encoder *e, bl_encode_scratch *s, const char *const *fields,
+                           const size_t *lens, size_t nfields, uint8_t *out,
+                           void (*cb)(void *ctx, const bl_token_trace *t), void *ctx,
+                           bl_error *err) BL_WUR;
+
+/** How the CSV header is treated by bl_encode_csv. */
+typedef enum bl_header_mode {
+    BL_HEADER_CHECK = 0, /**< first row is a header and must equal the identifiers */
+    BL_HEADER_IGNORE,    /**< first row is a header, not compared (--check-header false) */
+    BL_HEADER_NONE       /**< no header row (--no-header) */
+} bl_header_mode;
+
+/** Streaming CSV -> CLK file options. */
+typedef struct bl_encode_csv_opts {
+    bl_header_mode header;
+    bl_clk_format format;   /**< BL_CLK_JSON (default when 0) or BL_CLK_BIN */
+    int threads;            /**< 0 = all cores */
+    const char *id_column;  /**< binary only: carry this column as record id */
+    int progress;           /**< 1: bl_progress bar on stderr (if a terminal) */
+    size_t batch_rows;      /**< rows per work unit; 0 = 4096 */
+} bl_encode_csv_opts;
+
+/** Encode every row of CSV `csv_path` ("-" = stdin) into `out_path`
+ *  atomically. Memory is bounded by threads x batch size, independent of
+ *  the input size; output order equals input order. Errors name the file,
+ *  line, row, column and rule ("people.csv:1043: row 1042, column 4 (dob):
+ *  '1985-13-01' does not match %Y-%m-%d"); on any error no output file is
+ *  left. `*nrecords` (may be NULL) receives the number of CLKs written. */
+bl_status bl_encode_csv(const bl_encoder *e, const char *csv_path, const char *out_path,
+                        const bl_encode_csv_opts *opts, uint64_t *nrecords, bl_error *err) BL_WUR;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
