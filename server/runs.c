@@ -208,7 +208,7 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
     size_t ncand = 0;
     uint64_t comparisons = 0;
     if (!msg[0]) {
-        slot->stage = 2;
+        __atomic_store_n(&slot->stage, 2, __ATOMIC_RELAXED);
         run_update(db, rid, "stage=2", NULL, 0, 0, 0);
         if (stall_requested(c))
             goto out; /* shutting down: the run stays 'running' and resumes on restart */
@@ -245,7 +245,7 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
     /* ---- stage 3: solve, store with a final consent check ---- */
     size_t ngroups = 0;
     if (!msg[0]) {
-        slot->stage = 3;
+        __atomic_store_n(&slot->stage, 3, __ATOMIC_RELAXED);
         run_update(db, rid, "stage=3, comparisons=?2, candidates=?3", NULL, (int64_t)comparisons,
                    (int64_t)ncand, 0);
         bl_groups *gr = NULL;
@@ -398,7 +398,7 @@ static void *worker_main(void *argp)
         int got = claim_run(db, rid);
         if (got) {
             snprintf(slot->rid, sizeof slot->rid, "%s", rid);
-            slot->stage = 1;
+            __atomic_store_n(&slot->stage, 1, __ATOMIC_RELAXED);
             slot->done = slot->total = 0;
         }
         pthread_mutex_unlock(&c->wk_mu);
@@ -547,7 +547,7 @@ static json_t *run_json(srv_ctx *c, sqlite3 *db, const char *pid, const char *ri
         for (int i = 0; i < c->nworkers; i++)
             if (!strcmp(c->active[i].rid, rid)) {
                 live = 1;
-                stage = c->active[i].stage;
+                stage = __atomic_load_n(&c->active[i].stage, __ATOMIC_RELAXED);
                 done = __atomic_load_n(&c->active[i].done, __ATOMIC_RELAXED);
                 total = __atomic_load_n(&c->active[i].total, __ATOMIC_RELAXED);
             }
