@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <blindlink/csv.h>
 #include <blindlink/encode.h>
@@ -312,7 +313,12 @@ bl_status bl_encode_csv(const bl_encoder *e, const char *csv_path, const char *o
             goto done;
         }
     }
-    bl_progress *prog = opts.progress ? bl_progress_new("encoding", 0) : NULL;
+    /* The progress bar starts after the first batch: its average row size
+     * and the file size give an estimated total, hence an ETA. */
+    bl_progress *prog = NULL;
+    struct stat fst;
+    uint64_t fsize = (strcmp(csv_path, "-") && stat(csv_path, &fst) == 0 && S_ISREG(fst.st_mode))
+                         ? (uint64_t)fst.st_size : 0;
     rowno = 0;
     size_t next_fill = 0, next_write = 0, inflight = 0;
     int eof = 0;
@@ -351,6 +357,12 @@ bl_status bl_encode_csv(const bl_encoder *e, const char *csv_path, const char *o
             }
             if (b->nrows == 0)
                 break;
+            if (opts.progress && !prog) {
+                uint64_t est = fsize && b->alen ? (uint64_t)((double)fsize * (double)b->nrows / (double)b->alen) : 0;
+                if (eof)
+                    est = b->nrows;
+                prog = bl_progress_new("encoding", est);
+            }
             if (nthreads > 1) {
                 pthread_mutex_lock(&p.mu);
                 b->state = 1;

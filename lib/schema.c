@@ -330,8 +330,24 @@ static void v1_to_v2(pctx *c, json_t *root)
             json_object_set_new(h, "hash", json_deep_copy(hash_copy));
     }
     json_decref(hash_copy);
-    json_object_del(cfg, "k");
-    json_object_del(cfg, "hash");
+    /* clkhash rebuilds clkConfig as {l, xor_folds (default 0), kdf}: other
+     * keys, the camelCase xorFolds included, are dropped */
+    if (json_object_get(cfg, "xorFolds"))
+        pwarn(c, "$.clkConfig.xorFolds",
+              "ignored, as clkhash ignores it: it reads only 'xor_folds', so these CLKs are NOT folded; "
+              "write \"xor_folds\" to fold");
+    json_t *ncfg = json_object();
+    json_t *l = json_object_get(cfg, "l"), *xf = json_object_get(cfg, "xor_folds"), *kdf = json_object_get(cfg, "kdf");
+    if (!ncfg) {
+        c->oom = 1;
+        return;
+    }
+    if (l)
+        json_object_set(ncfg, "l", l);
+    json_object_set_new(ncfg, "xor_folds", xf ? json_incref(xf) : json_integer(0));
+    if (kdf)
+        json_object_set(ncfg, "kdf", kdf);
+    json_object_set_new(root, "clkConfig", ncfg);
     json_object_set_new(root, "version", json_integer(2));
 }
 

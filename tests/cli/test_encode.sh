@@ -128,6 +128,21 @@ if cmp -s "$T/sp.json" "$F/clks/people-a.schema1-blake.json"; then fail "spaces 
 expect_exit 0 "$BL" encode --quiet --legacy-strip --secret-file "$SEC" "$T/spaces.csv" "$F/schemas/schema1-blake.json" "$T/sp2.json"
 assert_same "$T/sp2.json" "$F/clks/people-a.schema1-blake.json"
 
+# --- --normalize: NFD "José", NFC "José", "JOSE" agree with the names profile only ------
+cat > "$T/n.json" <<'J'
+{"version": 3, "clkConfig": {"l": 256, "kdf": {"type": "HKDF"}}, "features": [
+ {"identifier": "name", "format": {"type": "string"}, "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 10}}}]}
+J
+printf 'name\nJose\xcc\x81\nJos\xc3\xa9\nJOSE\n' > "$T/n.csv"
+expect_exit 0 "$BL" encode --quiet --normalize=names --secret-file "$SEC" "$T/n.csv" "$T/n.json" "$T/norm.json"
+n=$(tr -d '[]{}' < "$T/norm.json" | sed 's/"clks": //' | tr ',' '\n' | tr -d ' ' | sort -u | wc -l)
+assert_eq "$n" "1" "distinct CLKs with --normalize=names"
+expect_exit 0 "$BL" encode --quiet --secret-file "$SEC" "$T/n.csv" "$T/n.json" "$T/plain.json"
+n=$(tr -d '[]{}' < "$T/plain.json" | sed 's/"clks": //' | tr ',' '\n' | tr -d ' ' | sort -u | wc -l)
+assert_eq "$n" "3" "distinct CLKs without --normalize"
+expect_exit 2 "$BL" encode --quiet --normalize=bogus --secret-file "$SEC" "$T/n.csv" "$T/n.json" "$T/x.json"
+assert_contains "$T/err" "unknown --normalize profile 'bogus'"
+
 # --- --ids: record ids carried in the binary output ------------------------------
 expect_exit 0 "$BL" encode --quiet --format bin --ids id --secret-file "$SEC" "$F/data/people-a.csv" "$F/schemas/schema1-blake.json" "$T/ids.bin"
 expect_exit 0 "$BL" convert --format bin --ids "$T/ids.bin" "$T/ids2.bin"

@@ -164,6 +164,8 @@ static void test_v1_conversion(void **state)
     char *json = NULL;
     assert_int_equal(bl_schema_to_v3_json(s, &json, &e), BL_OK);
     assert_non_null(strstr(json, "\"version\": 3"));
+    /* clkhash rebuilds clkConfig as {l, xor_folds, kdf} */
+    assert_non_null(strstr(json, "\"clkConfig\": {\"l\": 64, \"xor_folds\": 0, \"kdf\": {\"type\": \"HKDF\"}}"));
     assert_non_null(strstr(json, "{\"strategy\": {\"bitsPerToken\": 2}, \"hash\": {\"type\": \"doubleHash\"}, "
                                  "\"comparison\": {\"type\": \"ngram\", \"n\": 2, \"positional\": false}}"));
     assert_non_null(strstr(json, "\"bitsPerToken\": 8"));
