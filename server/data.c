@@ -804,3 +804,66 @@ void srv_h_upload_get(srv_req *r, const char *pid)
     sqlite3_finalize(s);
     srv_reply(r, 200, o);
 }
+
+void srv_h_upload_delete(srv_req *r, const char *pid)
+{
+    srv_project pj;
+    srv_grant g;
+    /* leaving is always possible, also after the grant expired */
+    if (!srv_project_access(r, pid, SRV_ACC_OWNER | SRV_ACC_NO_EXPIRY, &pj, &g))
+        return;
+    bl_error e = {0};
+    pthread_mutex_lock(&r->srv->enc_mu);
+    int had = upload_exists(r->db, pid, r->p.org);
+    char path[4096];
+    srv_enc_path(r->srv->st, pid, r->p.org, path, sizeof path);
+    long rows = 0;
+    int ok = srv_begin(r->db, &e) == BL_OK;
+    static const char *const sqls[] = {
+        "DELETE FROM uploads WHERE project_id=?1 AND org_id=?2",
+        "DELETE FROM results WHERE party=?3 AND run_id IN (SELECT id FROM runs WHERE "
+        "project_id=?1)",
+        "DELETE FROM results WHERE run_id IN (SELECT id FROM runs WHERE project_id=?1) AND "
+        "(run_id, grp) IN (SELECT run_id, grp FROM results WHERE run_id IN (SELECT id FROM runs "
+        "WHERE project_id=?1) GROUP BY run_id, grp HAVING COUNT(*) < 2)",
+        "UPDATE runs SET groups_found=(SELECT COUNT(DISTINCT grp) FROM results WHERE "
+        "results.run_id=runs.id) WHERE project_id=?1 AND state='completed'",
+        NULL};
+    for (int k = 0; ok && sqls[k]; k++) {
+        sqlite3_stmt *s = srv_prep(r->db, sqls[k], &e);
+        if (!s) {
+            ok = 0;
+            break;
+        }
+        sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
+        if (sqlite3_bind_parameter_count(s) >= 2)
+            sqlite3_bind_text(s, 2, r->p.org, -1, SQLITE_TRANSIENT);
+        if (sqlite3_bind_parameter_count(s) >= 3)
+            sqlite3_bind_int(s, 3, g.party_index);
+        ok = sqlite3_step(s) == SQLITE_DONE;
+        if (k == 1)
+            rows = sqlite3_changes(r->db);
+        sqlite3_finalize(s);
+    }
+    if (ok)
+        ok = srv_commit(r->db, &e) == BL_OK;
+    else
+        srv_rollback(r->db);
+    if (ok)
+        unlink(path);
+    pthread_mutex_unlock(&r->srv->enc_mu);
+    if (!ok) {
+        srv_problem(r, 500, "Internal Server Error", "cannot delete the upload: %s",
+                    e.msg[0] ? e.msg : sqlite3_errmsg(r->db));
+        return;
+    }
+    if (!had && rows == 0) {
+        srv_problem(r, 404, "Not Found", "organisation %s has not uploaded to project %s",
+                    r->p.org_name, pid);
+        return;
+    }
+    snprintf(r->reason, sizeof r->reason,
+             "data owner withdrew its encodings; %ld result row(s) removed", rows);
+    srv_reply(r, 200, json_pack("{s:b,s:I}", "encodings_deleted", had, "result_rows_removed",
+                                (json_int_t)rows));
+}

@@ -23,7 +23,7 @@
 enum route {
     R_NONE = 0, R_STATUS, R_VERSION, R_WHOAMI, R_PURPOSES, R_PURPOSES_ADD, R_SCOPES, R_ORGS_LIST,
     R_ORGS_ADD, R_KEYS_ADD, R_KEYS_LIST, R_KEY_REVOKE, R_PROJECTS_LIST, R_PROJECTS_ADD,
-    R_PROJECT_GET, R_PROJECT_DEL, R_AGREEMENT, R_APPROVE, R_UPLOAD, R_UPLOAD_GET, R_RUNS_ADD,
+    R_PROJECT_GET, R_PROJECT_DEL, R_AGREEMENT, R_APPROVE, R_UPLOAD, R_UPLOAD_GET, R_UPLOAD_DEL, R_RUNS_ADD,
     R_RUNS_LIST, R_RUN_STATUS, R_RUN_RESULT, R_CONSENT, R_WITHDRAW, R_CONSENT_GET, R_ERASURE,
     R_AUDIT, R_BAD_METHOD
 };
@@ -258,7 +258,7 @@ static int route_of(srv_req *r)
     if (n == 5 && seg_is(r, 4, "agreement")) M(SRV_POST, R_AGREEMENT);
     if (n == 5 && seg_is(r, 4, "approve")) M(SRV_POST, R_APPROVE);
     if (n == 5 && seg_is(r, 4, "encodings"))
-        return m == SRV_POST ? R_UPLOAD : m == SRV_GET ? R_UPLOAD_GET : R_BAD_METHOD;
+        return m == SRV_POST ? R_UPLOAD : m == SRV_GET ? R_UPLOAD_GET : m == SRV_DELETE ? R_UPLOAD_DEL : R_BAD_METHOD;
     if (n == 5 && seg_is(r, 4, "runs"))
         return m == SRV_POST ? R_RUNS_ADD : m == SRV_GET ? R_RUNS_LIST : R_BAD_METHOD;
     if (n == 6 && seg_is(r, 4, "runs")) M(SRV_GET, R_RUN_STATUS);
@@ -278,7 +278,7 @@ static const char *action_of(int route)
         [R_PROJECTS_LIST] = "project.list", [R_PROJECTS_ADD] = "project.create",
         [R_PROJECT_GET] = "project.read", [R_PROJECT_DEL] = "project.delete",
         [R_AGREEMENT] = "project.agreement", [R_APPROVE] = "project.approve",
-        [R_UPLOAD] = "encodings.upload", [R_UPLOAD_GET] = "encodings.read",
+        [R_UPLOAD] = "encodings.upload", [R_UPLOAD_GET] = "encodings.read", [R_UPLOAD_DEL] = "encodings.delete",
         [R_RUNS_ADD] = "run.create", [R_RUNS_LIST] = "run.list", [R_RUN_STATUS] = "run.status",
         [R_RUN_RESULT] = "run.result", [R_CONSENT] = "consent.opt_in",
         [R_WITHDRAW] = "consent.withdraw", [R_CONSENT_GET] = "consent.read",
@@ -533,6 +533,7 @@ static void dispatch(srv_req *r)
     case R_APPROVE: srv_h_approve(r, sg[3]); return;
     case R_UPLOAD: srv_h_upload(r, sg[3]); return;
     case R_UPLOAD_GET: srv_h_upload_get(r, sg[3]); return;
+    case R_UPLOAD_DEL: srv_h_upload_delete(r, sg[3]); return;
     case R_RUNS_ADD: srv_h_runs_create(r, sg[3]); return;
     case R_RUNS_LIST: srv_h_runs_list(r, sg[3]); return;
     case R_RUN_STATUS: srv_h_run_status(r, sg[3], sg[5]); return;

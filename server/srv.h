@@ -291,6 +291,8 @@ void srv_h_approve(srv_req *r, const char *pid);
 int srv_upload_precheck(srv_req *r, const char *pid);
 void srv_h_upload(srv_req *r, const char *pid);
 void srv_h_upload_get(srv_req *r, const char *pid);
+/** A data owner withdraws its whole upload: file, row, and its rows in results. */
+void srv_h_upload_delete(srv_req *r, const char *pid);
 void srv_h_consent(srv_req *r);
 void srv_h_consent_withdraw(srv_req *r);
 void srv_h_consent_get(srv_req *r, const char *subject);

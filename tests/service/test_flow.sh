@@ -123,6 +123,18 @@ assert_eq "$(jqb '[.matches[].subject]|index("b001")')" null "b001 erased from r
 expect_audit subject.erasure allowed "GDPR erasure"
 assert_not_contains "$D/audit.log" '"b001"'
 
+# ---- a data owner leaves: its upload and its rows in results go ------------------------
+api DELETE "/projects/$P/encodings" "$KEY_B"
+expect_code 200 "bank withdraws its upload"
+assert_eq "$(jqb .encodings_deleted)" true "upload deleted"
+assert_missing "$D/encodings/$P/$ORG_B.clk"
+api GET "/projects/$P/runs/$R2/result" "$KEY_A"
+assert_eq "$(jqb '.groups|length')" 0 "no groups left without the bank"
+api GET "/projects/$P/encodings" "$KEY_B"
+expect_problem 404 "has not uploaded" "upload gone"
+api DELETE "/projects/$P/encodings" "$KEY_B"
+expect_problem 404 "has not uploaded" "nothing left to delete"
+
 # ---- auditor reads the log; others cannot -----------------------------------------
 api GET "/audit?limit=5" "$KEY_R"
 expect_code 200 "auditor reads log"
