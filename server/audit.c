@@ -82,6 +82,21 @@ static bl_status read_tail(const char *path, uint64_t *seq, char hash[65], long 
     return BL_OK;
 }
 
+/* BEGIN IMMEDIATE / COMMIT through the statement cache (one append per
+ * request: this is the service's hottest write path). */
+static bl_status exec_hot(sqlite3 *db, const char *sql, bl_error *err)
+{
+    int cached;
+    sqlite3_stmt *s = srv_prep_hot(db, sql, &cached, err);
+    if (!s)
+        return BL_EIO;
+    int rc = sqlite3_step(s);
+    srv_hot_done(s, cached);
+    if (rc != SQLITE_DONE)
+        return bl_error_set(err, BL_EIO, "store: %s", sqlite3_errmsg(db));
+    return BL_OK;
+}
+
 static const char *nz(const char *s)
 {
     return s && *s ? s : "-";
@@ -92,7 +107,7 @@ bl_status srv_audit_append(bl_store *st, const srv_audit *a, bl_error *err)
     bl_status rc = BL_OK;
     pthread_mutex_lock(&st->audit_mu);
     sqlite3 *db = st->audit_db;
-    if (srv_begin(db, err) != BL_OK) {
+    if (exec_hot(db, "BEGIN IMMEDIATE", err) != BL_OK) {
         pthread_mutex_unlock(&st->audit_mu);
         return BL_EIO;
     }
@@ -142,7 +157,8 @@ bl_status srv_audit_append(bl_store *st, const srv_audit *a, bl_error *err)
     st->audit_seq++;
     memcpy(st->audit_prev, hash, 65);
     st->audit_size = (long long)sb.st_size + (long long)len + 1;
-    sqlite3_stmt *s = srv_prep(db, "UPDATE meta SET v=? WHERE k=?", err);
+    int cached;
+    sqlite3_stmt *s = srv_prep_hot(db, "UPDATE meta SET v=? WHERE k=?", &cached, err);
     if (!s) {
         rc = BL_EIO;
         goto out;
@@ -156,13 +172,13 @@ bl_status srv_audit_append(bl_store *st, const srv_audit *a, bl_error *err)
     sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, "audit_hash", -1, SQLITE_STATIC);
     int r2 = sqlite3_step(s);
-    sqlite3_finalize(s);
+    srv_hot_done(s, cached);
     if (r1 != SQLITE_DONE || r2 != SQLITE_DONE)
         rc = bl_error_set(err, BL_EIO, "audit anchor: %s", sqlite3_errmsg(db));
 out:
     if (rc == BL_OK)
-        rc = srv_commit(db, err);
-    else
+        rc = exec_hot(db, "COMMIT", err);
+    if (rc != BL_OK && !sqlite3_get_autocommit(db))
         srv_rollback(db);
     pthread_mutex_unlock(&st->audit_mu);
     return rc;

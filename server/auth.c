@@ -74,10 +74,11 @@ bl_status srv_authenticate(sqlite3 *db, const char *header, srv_principal *p, bl
     key_digest(secret, digest);
     sodium_memzero(secret, sizeof secret);
 
-    sqlite3_stmt *s = srv_prep(db,
-                               "SELECT k.org_id, o.name, k.role, k.hash, k.expires, k.revoked "
-                               "FROM keys k JOIN orgs o ON o.id = k.org_id WHERE k.id = ?",
-                               err);
+    int cached;
+    sqlite3_stmt *s = srv_prep_hot(db,
+                                   "SELECT k.org_id, o.name, k.role, k.hash, k.expires, k.revoked "
+                                   "FROM keys k JOIN orgs o ON o.id = k.org_id WHERE k.id = ?",
+                                   &cached, err);
     if (!s)
         return BL_EIO;
     sqlite3_bind_text(s, 1, kid, -1, SQLITE_TRANSIENT);
@@ -95,7 +96,7 @@ bl_status srv_authenticate(sqlite3 *db, const char *header, srv_principal *p, bl
     int64_t expires = found && sqlite3_column_type(s, 4) != SQLITE_NULL
                           ? sqlite3_column_int64(s, 4) : 0;
     int revoked = found && sqlite3_column_type(s, 5) != SQLITE_NULL;
-    sqlite3_finalize(s);
+    srv_hot_done(s, cached);
     snprintf(p->kid, sizeof p->kid, "%s", kid);
     if (!found || !match) {
         p->org[0] = p->org_name[0] = p->role[0] = '\0';

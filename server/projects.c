@@ -23,7 +23,9 @@ static void col_text(sqlite3_stmt *s, int i, char *out, size_t cap)
 bl_status srv_project_load(sqlite3 *db, const char *pid, srv_project *pj, bl_error *err)
 {
     memset(pj, 0, sizeof *pj);
-    sqlite3_stmt *s = srv_prep(db, "SELECT " PROJECT_COLS " FROM projects WHERE id=?", err);
+    int cached;
+    sqlite3_stmt *s = srv_prep_hot(db, "SELECT " PROJECT_COLS " FROM projects WHERE id=?",
+                                   &cached, err);
     if (!s)
         return BL_EIO;
     sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
@@ -50,16 +52,16 @@ bl_status srv_project_load(sqlite3 *db, const char *pid, srv_project *pj, bl_err
     } else {
         rc = bl_error_set(err, BL_ENOTFOUND, "no project %.40s", pid);
     }
-    sqlite3_finalize(s);
+    srv_hot_done(s, cached);
     if (rc == BL_OK) {
-        s = srv_prep(db, "SELECT COUNT(*) FROM grants WHERE project_id=? AND party_role='owner'",
-                     err);
+        s = srv_prep_hot(db, "SELECT COUNT(*) FROM grants WHERE project_id=? AND party_role='owner'",
+                         &cached, err);
         if (!s)
             return BL_EIO;
         sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(s) == SQLITE_ROW)
             pj->nowners = sqlite3_column_int(s, 0);
-        sqlite3_finalize(s);
+        srv_hot_done(s, cached);
     }
     return rc;
 }
@@ -67,11 +69,12 @@ bl_status srv_project_load(sqlite3 *db, const char *pid, srv_project *pj, bl_err
 static int grant_load(sqlite3 *db, const char *pid, const char *org, srv_grant *g)
 {
     memset(g, 0, sizeof *g);
-    sqlite3_stmt *s = srv_prep(db,
-                               "SELECT party_role, party_index, state, approved_at, last_used, "
-                               "expired_at, approved_sha256 FROM grants WHERE project_id=? AND "
-                               "org_id=?",
-                               NULL);
+    int cached;
+    sqlite3_stmt *s = srv_prep_hot(db,
+                                   "SELECT party_role, party_index, state, approved_at, last_used, "
+                                   "expired_at, approved_sha256 FROM grants WHERE project_id=? AND "
+                                   "org_id=?",
+                                   &cached, NULL);
     if (!s)
         return 0;
     sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
@@ -87,7 +90,7 @@ static int grant_load(sqlite3 *db, const char *pid, const char *org, srv_grant *
         g->expired_at = sqlite3_column_int64(s, 5);
         col_text(s, 6, g->approved_sha, sizeof g->approved_sha);
     }
-    sqlite3_finalize(s);
+    srv_hot_done(s, cached);
     return found;
 }
 

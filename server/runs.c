@@ -524,12 +524,13 @@ bl_status srv_runs_recover(srv_ctx *c, bl_error *err)
 static json_t *run_json(srv_ctx *c, sqlite3 *db, const char *pid, const char *rid, int *found)
 {
     *found = 0;
-    sqlite3_stmt *s = srv_prep(db,
-                               "SELECT id, name, threshold, state, stage, message, time_added, "
-                               "time_started, time_completed, comparisons, candidates, "
-                               "groups_found, records, attempts FROM runs WHERE id=? AND "
-                               "project_id=?",
-                               NULL);
+    int cached;
+    sqlite3_stmt *s = srv_prep_hot(db,
+                                   "SELECT id, name, threshold, state, stage, message, time_added, "
+                                   "time_started, time_completed, comparisons, candidates, "
+                                   "groups_found, records, attempts FROM runs WHERE id=? AND "
+                                   "project_id=?",
+                                   &cached, NULL);
     if (!s)
         return NULL;
     sqlite3_bind_text(s, 1, rid, -1, SQLITE_TRANSIENT);
@@ -602,7 +603,7 @@ static json_t *run_json(srv_ctx *c, sqlite3 *db, const char *pid, const char *ri
         }
         json_object_set_new(o, "attempts", json_integer(sqlite3_column_int(s, 13)));
     }
-    sqlite3_finalize(s);
+    srv_hot_done(s, cached);
     return o;
 }
 

@@ -53,6 +53,11 @@ void srv_db_release(bl_store *st, sqlite3 *db);
 bl_status srv_exec(sqlite3 *db, const char *sql, bl_error *err);
 /** Prepare or set err. */
 sqlite3_stmt *srv_prep(sqlite3 *db, const char *sql, bl_error *err);
+/** Prepare `sql` (a string literal: cached by address) through a
+ *  thread-local statement cache; *cached says how to release it. */
+sqlite3_stmt *srv_prep_hot(sqlite3 *db, const char *sql, int *cached, bl_error *err);
+/** Release a statement from srv_prep_hot (reset if cached, else finalise). */
+void srv_hot_done(sqlite3_stmt *s, int cached);
 /** Begin an immediate (write) transaction. */
 bl_status srv_begin(sqlite3 *db, bl_error *err);
 bl_status srv_commit(sqlite3 *db, bl_error *err);

@@ -171,6 +171,69 @@ sqlite3_stmt *srv_prep(sqlite3 *db, const char *sql, bl_error *err)
     return s;
 }
 
+/* Thread-local cache of prepared statements for the hot read path. A
+ * statement belongs to its connection and is only ever run by the thread
+ * holding that connection, so no locking is needed; a store generation
+ * number invalidates entries of closed stores (whose statements were
+ * finalised at close). */
+#define TL_CACHE 48
+static uint64_t store_generation = 1;
+static __thread struct {
+    sqlite3 *db;
+    const char *sql;
+    sqlite3_stmt *st;
+    uint64_t gen;
+} tl_cache[TL_CACHE];
+
+sqlite3_stmt *srv_prep_hot(sqlite3 *db, const char *sql, int *cached, bl_error *err)
+{
+    uint64_t gen = __atomic_load_n(&store_generation, __ATOMIC_ACQUIRE);
+    int free_slot = -1;
+    for (int i = 0; i < TL_CACHE; i++) {
+        if (tl_cache[i].gen == gen && tl_cache[i].db == db && tl_cache[i].sql == sql) {
+            *cached = 1;
+            return tl_cache[i].st;
+        }
+        if (free_slot < 0 && tl_cache[i].gen != gen)
+            free_slot = i;
+    }
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v3(db, sql, -1, free_slot >= 0 ? SQLITE_PREPARE_PERSISTENT : 0, &s,
+                           NULL) != SQLITE_OK) {
+        bl_error_set(err, BL_EIO, "store: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(s);
+        return NULL;
+    }
+    *cached = free_slot >= 0;
+    if (free_slot >= 0) {
+        tl_cache[free_slot].db = db;
+        tl_cache[free_slot].sql = sql;
+        tl_cache[free_slot].st = s;
+        tl_cache[free_slot].gen = gen;
+    }
+    return s;
+}
+
+void srv_hot_done(sqlite3_stmt *s, int cached)
+{
+    if (!s)
+        return;
+    if (cached) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    } else {
+        sqlite3_finalize(s);
+    }
+}
+
+static void close_conn(sqlite3 *db)
+{
+    sqlite3_stmt *s;
+    while ((s = sqlite3_next_stmt(db, NULL)))
+        sqlite3_finalize(s); /* cached statements die with their connection */
+    sqlite3_close(db);
+}
+
 bl_status srv_begin(sqlite3 *db, bl_error *err)
 {
     return srv_exec(db, "BEGIN IMMEDIATE", err);
@@ -390,9 +453,12 @@ void bl_store_close(bl_store *st)
 {
     if (!st)
         return;
+    /* invalidate every thread's cached statements before finalising them */
+    __atomic_add_fetch(&store_generation, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < st->nconns; i++)
-        sqlite3_close(st->conns[i]);
-    sqlite3_close(st->audit_db);
+        close_conn(st->conns[i]);
+    if (st->audit_db)
+        close_conn(st->audit_db);
     if (st->audit_fd >= 0)
         close(st->audit_fd);
     pthread_mutex_destroy(&st->pool_mu);
