@@ -6,4 +6,8 @@
 #include <blindlink/io.h>
 #include <blindlink/clk.h>
 #include <blindlink/match.h>
+#include <blindlink/schema.h>
+#include <blindlink/encode.h>
+#include <blindlink/ident.h>
+#include <blindlink/psi.h>
 #endif
