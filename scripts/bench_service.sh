@@ -21,6 +21,7 @@ PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
 now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }  # calc EXPR [DECIMALS]
 TCK=$(getconf CLK_TCK)
 cpu_of() { awk -v t="$TCK" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }  # user+sys seconds
 echo "bench_service: machine $(nproc) cores, $(date -u +%FT%TZ); shared machine: figures are noisy, compare ratios"
@@ -54,20 +55,20 @@ consent_range() { # KEY N PURPOSE : opt in s0000001..sN in batches of 10000
 "$GEN" gen "$W/up.clk" "$UN" 1
 SIZE=$(stat -c %s "$W/up.clk")
 t0=$(now); consent_range "$H" "$UN" research; t1=$(now)
-echo "consent: $UN opt-ins recorded in $(echo "$t1 - $t0" | bc) s"
+echo "consent: $UN opt-ins recorded in $(calc "$t1 - $t0" 3) s"
 P1=$(post "$A" /projects '{"name":"upload","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}' | jq -r .id)
 t0=$(now)
 curl -sf -H "Authorization: Bearer $H" -H 'Content-Type: application/octet-stream' \
   --data-binary "@$W/up.clk" "$U/projects/$P1/encodings" >"$W/up.json"
 t1=$(now)
-UP_S=$(echo "$t1 - $t0" | bc)
+UP_S=$(calc "$t1 - $t0" 3)
 RSS=$(awk '/VmHWM/{print $2}' /proc/$PID/status)
 BASE=$("$GEN" read "$W/up.clk")
 BASE_S=$(echo "$BASE" | sed -n 's/.* in \([0-9.]*\) s.*/\1/p')
 echo "upload: $UN encodings ($((SIZE / 1048576)) MiB) stored $(jq -r .stored "$W/up.json") in ${UP_S} s:" \
-  "$(echo "$UN / $UP_S" | bc) encodings/s, $(echo "$SIZE / 1048576 / $UP_S" | bc) MiB/s; server peak RSS $((RSS / 1024)) MiB"
+  "$(calc "$UN / $UP_S" 0) encodings/s, $(calc "$SIZE / 1048576 / $UP_S" 1) MiB/s; server peak RSS $((RSS / 1024)) MiB"
 echo "upload baseline (library reads the same file in-process): $BASE"
-echo "upload ratio (API time / in-process read time): $(echo "scale=2; $UP_S / $BASE_S" | bc)"
+echo "upload ratio (API time / in-process read time): $(calc "$UP_S / $BASE_S")"
 
 # ---- 2. 100K x 100K run: API vs CLI -----------------------------------------------------
 "$GEN" gen "$W/a.clk" "$MN" 2
@@ -87,13 +88,13 @@ while :; do
 done
 t1=$(now)
 c1=$(cpu_of "$PID")
-API_S=$(echo "$t1 - $t0" | bc)
-API_CPU=$(echo "$c1 - $c0" | bc)
+API_S=$(calc "$t1 - $t0" 3)
+API_CPU=$(calc "$c1 - $c0" 3)
 echo "API run ${MN}x${MN}: $(echo "$st" | jq -r .state), $(echo "$st" | jq -r .groups) groups in ${API_S} s (POST run -> completed, polled every 0.1 s); stage seconds $(echo "$st" | jq -c .records.stage_seconds); server CPU ${API_CPU} s"
 if "$BL" match --help >/dev/null 2>&1; then
   TIMEFORMAT='%U %S'
   t0=$(now); cpu=$({ time "$BL" match --threshold 0.9 -o "$W/pairs.csv" "$W/a.clk" "$W/b.clk" >/dev/null; } 2>&1 | tail -1); t1=$(now)
-  CLI_S=$(echo "$t1 - $t0" | bc)
+  CLI_S=$(calc "$t1 - $t0" 3)
   CLI_CPU=$(echo "$cpu" | awk '{print $1 + $2}')
   echo "CLI run (blindlink match --threshold 0.9): $(($(wc -l <"$W/pairs.csv") - 1)) lines in ${CLI_S} s, CPU ${CLI_CPU} s"
 else
@@ -103,7 +104,7 @@ else
   CLI_CPU=$(echo "$out" | tail -1 | awk '{print $1 + $2}')
   echo "CLI baseline (blindlink match unavailable; library in-process): $(echo "$out" | head -1), CPU ${CLI_CPU} s"
 fi
-echo "service overhead ratio (API / CLI): wall $(echo "scale=2; $API_S / $CLI_S" | bc), CPU $(echo "scale=2; $API_CPU / $CLI_CPU" | bc)"
+echo "service overhead ratio (API / CLI): wall $(calc "$API_S / $CLI_S"), CPU $(calc "$API_CPU / $CLI_CPU")"
 
 # ---- 3. status endpoint under wrk -------------------------------------------------------------
 if command -v wrk >/dev/null; then
@@ -119,7 +120,7 @@ if command -v wrk >/dev/null; then
     echo "wrk $label: ${rps} req/s, p99 ${p99}, non-2xx ${non2xx}, socket-error lines ${sockerr}"
     [ -z "$key" ] && BASE_RPS=$rps || RUN_RPS=$rps
   done
-  echo "status ratio (run status req/s / public status req/s): $(echo "scale=2; $RUN_RPS / $BASE_RPS" | bc)"
+  echo "status ratio (run status req/s / public status req/s): $(calc "$RUN_RPS / $BASE_RPS")"
   echo "audit entries after the benchmark: $(wc -l <"$D/audit.log")"
 else
   echo "wrk not installed (apt-get install wrk): skipping the status benchmark"
