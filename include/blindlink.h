@@ -6,6 +6,7 @@
 #include <blindlink/io.h>
 #include <blindlink/clk.h>
 #include <blindlink/match.h>
+#include <blindlink/eval.h>
 #include <blindlink/schema.h>
 #include <blindlink/encode.h>
 #include <blindlink/ident.h>

@@ -35,6 +35,11 @@ typedef struct bl_match_opts {
      *  from worker threads, must be thread-safe. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /** 1: top_k applies only to records of the first dataset of each pair,
+     *  as anonlink's dice_coefficient_accelerated(k=...); 0 (default): as
+     *  find_candidate_pairs (best k per record, then at most k per record in
+     *  both directions). Added field; zero keeps the documented meaning. */
+    int top_k_one_sided;
 } bl_match_opts;
 
 #define BL_MATCH_DEFAULT_MAX_CANDIDATES ((size_t)100000000)
@@ -77,6 +82,77 @@ bl_status bl_blocking_new_lsh(uint32_t nbits, uint32_t tables, uint32_t bits,
                               const uint8_t *key, size_t keylen, bl_blocking **out,
                               bl_error *err) BL_WUR;
 void bl_blocking_free(bl_blocking *b);
+
+
+/* ---- additions (matching engine issue): blocking files, statistics and
+ * the on-disk formats of candidates, pairs and groups (docs/match.md) ---- */
+
+/** Read externally computed blocks, one file per dataset (in dataset order):
+ *  blocklib / anonlink-client JSON `{"blocks": {"<record>": ["<key>", ...]}}`
+ *  or CSV `record,block` lines (header optional). Two records are compared
+ *  iff they share a block key. `nrecs[i]` is the size of dataset i (records
+ *  missing from a file are in no block). */
+bl_status bl_blocking_read_files(const char *const *paths, size_t n, const size_t *nrecs,
+                                 bl_blocking **out, bl_error *err) BL_WUR;
+
+/** Choose LSH parameters for these datasets and threshold: for each bits
+ *  per table K the number of tables is the smallest that keeps a pair whose
+ *  Dice is exactly `threshold` with probability >= `recall` (bit agreement
+ *  estimated from the mean popcounts), and the K with the least estimated
+ *  work (key computation plus expected colliding pairs) wins. Pairs above
+ *  the threshold are kept with higher probability. The defaults of
+ *  `blindlink match --blocking lsh` use recall 0.99. */
+void bl_blocking_lsh_auto(const bl_clkset *const *sets, size_t nsets, double threshold,
+                          double recall, uint32_t *tables, uint32_t *bits);
+
+/** Blocking quality against the exhaustive result. */
+typedef struct bl_blocking_stats {
+    uint64_t pairs_total;     /**< all cross-dataset record pairs */
+    uint64_t pairs_compared;  /**< pairs the blocking lets through (with repeats) */
+    double reduction_ratio;   /**< 1 - compared / total */
+} bl_blocking_stats;
+
+/** Count the comparisons a blocking makes on `sets` (no Dice computed). */
+bl_status bl_blocking_stats_compute(const bl_blocking *b, const bl_clkset *const *sets,
+                                    size_t nsets, bl_blocking_stats *st, bl_error *err) BL_WUR;
+
+/** Pair completeness: share of candidate pairs of `full` (exhaustive) that
+ *  also appear in `blocked` (both in anonlink order). 1.0 when full is empty. */
+double bl_candidates_completeness(const bl_candidate *full, size_t nfull,
+                                  const bl_candidate *blocked, size_t nblocked);
+
+/** Format a double the way Python's repr() does (shortest string that reads
+ *  back to the same double). `buf` needs 32 bytes. Returns buf. */
+char *bl_format_double(double v, char *buf);
+
+/** Write candidates as CSV. Two datasets: `a_index,b_index,score` plus
+ *  `a_id,b_id` when `sets` carry ids; more datasets add `a_dataset` and
+ *  `b_dataset` columns. `sets` may be NULL (no ids). Atomic (bl_ofile). */
+bl_status bl_candidates_write_csv(const char *path, const bl_candidate *c, size_t n,
+                                  const bl_clkset *const *sets, size_t nsets,
+                                  bl_error *err) BL_WUR;
+
+/** anonlink's binary candidate format: 4-byte header (version 1, sizeof
+ *  double, sizeof uint32, sizeof uint32) then little-endian 24-byte entries
+ *  (score, dset0, dset1, rec0, rec1). */
+bl_status bl_candidates_write_anonlink(const char *path, const bl_candidate *c, size_t n,
+                                       bl_error *err) BL_WUR;
+/** Read that format (`max` caps the entries, 0 = 1e9). */
+bl_status bl_candidates_read_anonlink(const char *path, size_t max, bl_candidate **out,
+                                      size_t *count, bl_error *err) BL_WUR;
+
+/** Groups as anonlink-client find-similarity JSON: a list of groups, each a
+ *  list of [dataset, record], indented like Python json.dump(indent=4).
+ *  Groups and members are sorted (anonlink's own order is a hash-set order). */
+bl_status bl_groups_write_json(const char *path, const bl_groups *g, bl_error *err) BL_WUR;
+
+/** Matched pairs CSV from groups: every cross-dataset pair inside a group,
+ *  with its candidate score when one exists (empty otherwise), ordered by
+ *  score descending; columns as bl_candidates_write_csv. */
+bl_status bl_groups_write_pairs_csv(const char *path, const bl_groups *g,
+                                    const bl_candidate *c, size_t n,
+                                    const bl_clkset *const *sets, size_t nsets,
+                                    bl_error *err) BL_WUR;
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,90 @@
+/* blindlink/eval.h - linkage quality: precision, recall and F1 of matches
+ * against ground truth (FEBRL rec-N-org / rec-N-dup-K ids, a shared id
+ * column, or an explicit list of true pairs), threshold sweeps and
+ * similarity histograms of true vs false candidate pairs (text and SVG). */
+#ifndef BLINDLINK_EVAL_H
+#define BLINDLINK_EVAL_H
+
+#include <stdio.h>
+#include "match.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Ground truth over a set of datasets (opaque). */
+typedef struct bl_eval_truth bl_eval_truth;
+
+/** How record ids name entities. */
+typedef enum bl_eval_idmode {
+    BL_EVAL_SAME_ID = 0, /**< records with equal ids are the same entity */
+    BL_EVAL_FEBRL        /**< rec-N-org / rec-N-dup-K: entity N */
+} bl_eval_idmode;
+
+/** Truth from per-dataset record ids: `ids[d][r]` (NULL or "" = unknown
+ *  record, never a true match), `counts[d]` records in dataset d. */
+bl_status bl_eval_truth_from_ids(const char *const *const *ids, const size_t *counts,
+                                 size_t nsets, bl_eval_idmode mode, bl_eval_truth **out,
+                                 bl_error *err) BL_WUR;
+
+/** Truth from an explicit list of true pairs (dset/rec fields used; score
+ *  ignored). Duplicates are counted once. */
+bl_status bl_eval_truth_from_pairs(const bl_candidate *pairs, size_t n, bl_eval_truth **out,
+                                   bl_error *err) BL_WUR;
+
+/** Number of true cross-dataset pairs. */
+uint64_t bl_eval_truth_pairs(const bl_eval_truth *t);
+
+/** 1 when the pair is a true match. */
+int bl_eval_is_true(const bl_eval_truth *t, const bl_candidate *c);
+
+void bl_eval_truth_free(bl_eval_truth *t);
+
+/** Quality figures. recall and f1 are NaN when the number of true pairs is
+ *  unknown (0 given); precision NaN when nothing was predicted. */
+typedef struct bl_eval_result {
+    uint64_t predicted, true_positives, true_pairs;
+    double precision, recall, f1;
+} bl_eval_result;
+
+/** Score predicted pairs (duplicates count once). `true_pairs` overrides the
+ *  truth's count when non-zero. */
+bl_eval_result bl_eval_score(const bl_eval_truth *t, const bl_candidate *pairs, size_t n,
+                             uint64_t true_pairs);
+
+/** A matches/candidates CSV as written by `blindlink match` (columns found
+ *  by name: a_index, b_index, optional a_dataset, b_dataset, score, a_id,
+ *  b_id). Scores missing from a row are NaN. `ids` (optional) receives
+ *  2*n malloc'd strings (a_id, b_id per row; NULL when absent). */
+typedef struct bl_matches {
+    bl_candidate *pairs;
+    size_t n;
+    char **ids;      /**< NULL or 2*n strings */
+    int has_score;   /**< the file has a score column */
+    uint32_t nsets;  /**< 1 + largest dataset index seen (>= 2) */
+} bl_matches;
+
+/** Read a matches file (`max_rows` caps rows, 0 = 1e8). */
+bl_status bl_matches_read(const char *path, size_t max_rows, bl_matches *out,
+                          bl_error *err) BL_WUR;
+void bl_matches_free(bl_matches *m);
+
+/** Histogram of candidate scores split into true and false pairs over
+ *  [lo, 1] in `bins` bins; printed as text bars, or written as an SVG
+ *  image (atomically). */
+typedef struct bl_histogram {
+    double lo;
+    uint32_t bins;
+    uint64_t *true_counts, *false_counts;
+} bl_histogram;
+
+bl_status bl_histogram_build(const bl_eval_truth *t, const bl_candidate *c, size_t n, double lo,
+                             uint32_t bins, bl_histogram *out, bl_error *err) BL_WUR;
+void bl_histogram_print(const bl_histogram *h, FILE *fp);
+bl_status bl_histogram_write_svg(const bl_histogram *h, const char *path, bl_error *err) BL_WUR;
+void bl_histogram_free(bl_histogram *h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

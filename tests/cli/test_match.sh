@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# tests/cli/test_match.sh - `blindlink match` and `blindlink eval` end to end:
+# anonlink find-similarity outputs reproduced (exhaustive and with block
+# files), every kernel via BL_KERNEL, output formats, blocking report, eval
+# figures, and clean failures (exit 2, no output file) on bad input.
+. "$(dirname "$0")/lib.sh"
+F=$BL_FIXTURES/matching
+A=$F/people-a.schema1-blake.json
+B=$F/people-b.schema1-blake.json
+
+# sorted group blocks of a find-similarity file (group order is a hash order upstream)
+groups_norm() { python3 -c 'import json,sys; print(sorted(json.load(open(sys.argv[1]))))' "$1"; }
+
+for k in scalar avx2 avx512; do
+  expect_exit 0 env BL_KERNEL=$k "$BL" match -t 0.8 -f groups -o "$T/g.json" "$A" "$B"
+  assert_eq "$(groups_norm "$T/g.json")" "$(groups_norm "$F/people-a-vs-b.schema1-blake.find-similarity-t0.8.json")" "groups ($k)"
+done
+expect_exit 0 "$BL" match -t 0.8 -f groups -o "$T/g2.json" "$F/people-a.schema2-doublehash.json" "$F/people-b.schema2-doublehash.json"
+assert_eq "$(groups_norm "$T/g2.json")" "$(groups_norm "$F/people-a-vs-b.schema2-doublehash.find-similarity-t0.8.json")" "schema2 groups"
+for kind in psig-blocks schema1-blake.lambdafold-blocks; do
+  tag=${kind%%-blocks}; tag=${tag#schema1-blake.}
+  expect_exit 0 "$BL" match -t 0.8 -f groups -o "$T/gb.json" --blocks "$F/people-a.$kind.json" --blocks "$F/people-b.$kind.json" --blocking-report "$A" "$B"
+  assert_contains "$T/err" "pair completeness"
+  assert_eq "$(groups_norm "$T/gb.json")" "$(groups_norm "$F/people-a-vs-b.schema1-blake.find-similarity-t0.8.$tag-blocked.json")" "$tag blocked groups"
+done
+
+# block files as CSV (record,block): same result as the JSON ones
+for x in a b; do
+  python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))["blocks"]
+print("record,block")
+for r,ks in d.items():
+    for k in ks: print("%s,\"%s\"" % (r,k))' "$F/people-$x.psig-blocks.json" > "$T/$x-blocks.csv"
+done
+expect_exit 0 "$BL" match -t 0.8 -f groups -o "$T/gc.json" --blocks "$T/a-blocks.csv" --blocks "$T/b-blocks.csv" "$A" "$B"
+assert_eq "$(groups_norm "$T/gc.json")" "$(groups_norm "$F/people-a-vs-b.schema1-blake.find-similarity-t0.8.psig-blocked.json")" "csv blocks"
+
+# pairs CSV (default), candidates CSV, anonlink binary
+expect_exit 0 "$BL" match -t 0.8 -o "$T/p.csv" "$A" "$B"
+assert_eq "$(head -1 "$T/p.csv")" "a_index,b_index,score" "pairs header"
+assert_eq "$(sed -n 2p "$T/p.csv")" "3,3,0.9817671809256662" "best pair"
+assert_eq "$(wc -l < "$T/p.csv")" "18" "17 pairs + header"
+expect_exit 0 "$BL" match -t 0.5 -f candidates -o "$T/c.csv" "$A" "$B"
+assert_eq "$(wc -l < "$T/c.csv")" "194" "candidates at 0.5"
+expect_exit 0 "$BL" match -t 0.5 -f anonlink -o "$T/c.bin" "$A" "$B"
+assert_eq "$(stat -c %s "$T/c.bin")" "$((4 + 193 * 24))" "anonlink binary size"
+expect_exit 0 "$BL" match -t 0.5 -k 1 -s none -o "$T/k.csv" "$A" "$B"
+assert_eq "$(cut -d, -f1 "$T/k.csv" | sort | uniq -d | wc -l)" "0" "top-k 1: each a once"
+# three inputs: dataset columns, probabilistic solver
+expect_exit 0 "$BL" match -t 0.8 -s probabilistic -o "$T/p3.csv" "$A" "$B" "$B"
+assert_eq "$(head -1 "$T/p3.csv")" "a_dataset,a_index,b_dataset,b_index,score" "3-party header"
+expect_exit 0 "$BL" match -t 0.8 -s probabilistic -f groups -o "$T/g3.json" "$A" "$B" "$B"
+assert_contains "$T/g3.json" "            2,"
+# keyed LSH blocking (key from env or file) and its report
+expect_exit 2 "$BL" match -t 0.8 --blocking lsh -o "$T/x.csv" "$A" "$B"
+assert_contains "$T/err" "blocking key"
+assert_missing "$T/x.csv"
+printf 'lsh-secret\n' > "$T/key"
+expect_exit 0 "$BL" match -t 0.8 --blocking lsh --blocking-key-file "$T/key" --blocking-report -o "$T/l.csv" "$A" "$B"
+assert_contains "$T/err" "reduction ratio"
+expect_exit 0 env BL_BLOCKING_KEY=abc "$BL" match -t 0.8 --blocking lsh --lsh-tables 8 --lsh-bits 12 -v -o "$T/l2.csv" "$A" "$B"
+assert_contains "$T/err" "candidate pairs"
+
+# eval
+expect_exit 0 "$BL" eval --truth "$F/people-truth.csv" "$T/p.csv"
+assert_contains "$T/out" "precision        1.000000"
+assert_contains "$T/out" "recall           0.944444"
+expect_exit 0 "$BL" eval --json --truth "$F/people-truth.csv" --sweep --histogram --svg "$T/h.svg" "$T/c.csv"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["true_pairs"]==18 and len(d["sweep"])==21' "$T/out" && pass || fail "eval json"
+assert_contains "$T/h.svg" "<svg"
+expect_exit 0 "$BL" eval --truth "$F/people-truth.csv" -t 0.9 "$T/c.csv"
+assert_contains "$T/out" "predicted pairs  12"
+printf 'a_index,b_index,score,a_id,b_id\n0,0,0.9,rec-1-org,rec-1-dup-0\n1,1,0.8,rec-2-org,rec-3-dup-0\n' > "$T/f.csv"
+expect_exit 0 "$BL" eval --true-pairs 4 "$T/f.csv"
+assert_contains "$T/out" "precision        0.500000"
+assert_contains "$T/out" "recall           0.250000"
+expect_exit 2 "$BL" eval --truth febrl --data "$T/f.csv" "$T/f.csv"
+
+# bad input: exit 2, message, no output file
+expect_exit 2 "$BL" match -t 0 "$A" "$B"
+assert_contains "$T/err" "(0, 1]"
+expect_exit 2 "$BL" match -t 1.5 "$A" "$B"
+expect_exit 2 "$BL" match -t abc "$A" "$B"
+expect_exit 2 "$BL" match "$A" "$B"
+expect_exit 2 "$BL" match -t 0.8 "$A"
+: > "$T/empty.json"
+expect_exit 2 "$BL" match -t 0.8 -o "$T/o.csv" "$T/empty.json" "$B"
+assert_missing "$T/o.csv"
+printf '{"clks": ["@@not-base64@@"]}' > "$T/bad.json"
+expect_exit 2 "$BL" match -t 0.8 -o "$T/o.csv" "$T/bad.json" "$B"
+assert_missing "$T/o.csv"
+expect_exit 2 "$BL" match -t 0.8 -o "$T/o.csv" "$A" "$F/people-b.schema2-doublehash.json"
+assert_contains "$T/err" "1000"
+assert_missing "$T/o.csv"
+printf 'BLCLK\0\r\n\001\000' > "$T/trunc.clk"
+expect_exit 2 "$BL" match -t 0.8 -o "$T/o.csv" "$T/trunc.clk" "$B"
+assert_missing "$T/o.csv"
+expect_exit 2 "$BL" match -t 0.5 --max-candidates 10 -o "$T/o.csv" "$A" "$B"
+assert_contains "$T/err" "more than 10 candidate pairs"
+assert_missing "$T/o.csv"
+expect_exit 2 "$BL" match -t 0.8 --blocks "$F/people-a.psig-blocks.json" "$A" "$B"
+expect_exit 2 "$BL" match -t 0.8 --blocks "$T/bad.json" --blocks "$T/bad.json" "$A" "$B"
+expect_exit 2 "$BL" match -t 0.8 --solver magic "$A" "$B"
+expect_exit 0 "$BL" match --help
+assert_contains "$T/out" "--threshold"
+expect_exit 0 "$BL" eval --help
+expect_exit 2 "$BL" eval "$T/empty.json"
+expect_exit 2 "$BL" eval --truth "$F/people-truth.csv" "$T/bad.json"
+finish

@@ -1,0 +1,375 @@
+/* tests/unit/test_dice.c - every popcount kernel against the scalar
+ * reference at all byte lengths 1..300 (every tail), at odd alignments and
+ * for the filter sizes that matter (64, 1000, 1024 bits and odd ones); the
+ * batched "many" entry point; the exact Dice threshold table; Python-repr
+ * double formatting; candidate generation vs a brute-force reference with
+ * pruning, top-k, several datasets and threads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <blindlink/match.h>
+#include "match_internal.h"
+
+static uint64_t rng = 88172645463325252ULL;
+static uint64_t xr(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void fill(uint8_t *p, size_t n, int density_pct)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t v = 0;
+        for (int b = 0; b < 8; b++)
+            v = (uint8_t)(v << 1 | ((int)(xr() % 100) < density_pct));
+        p[i] = v;
+    }
+}
+
+static const char *names[] = {"scalar", "avx2", "avx512"};
+
+static void test_kernels_all_lengths(void **state)
+{
+    (void)state;
+    uint8_t *a = malloc(4096 + 64), *b = malloc(4096 + 64);
+    uint32_t out[64];
+    for (size_t k = 1; k < 3; k++) {
+        const bl_kernel *kk = bl_kernel_by_name(names[k]);
+        if (!kk) {
+            printf("kernel %s not supported here: skipped\n", names[k]);
+            continue;
+        }
+        for (size_t n = 0; n <= 300; n++)
+            for (size_t off = 0; off < 3; off++) {
+                int dens = (int)(xr() % 101);
+                fill(a + off, n, dens);
+                fill(b + off * 2, n, (int)(xr() % 101));
+                assert_int_equal(kk->popcount(a + off, n), bl_kernel_scalar.popcount(a + off, n));
+                assert_int_equal(kk->and_popcount(a + off, b + off * 2, n),
+                                 bl_kernel_scalar.and_popcount(a + off, b + off * 2, n));
+            }
+        /* typical filter sizes, incl. 64, 1000, 1024 bits and odd ones */
+        size_t sizes[] = {8, 125, 128, 64, 256, 17, 129, 511, 512, 1024, 4096};
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+            size_t n = sizes[s];
+            fill(a, n, 50);
+            fill(b, n, 50);
+            assert_int_equal(kk->and_popcount(a, b, n), bl_kernel_scalar.and_popcount(a, b, n));
+            fill(a, n, 100);
+            assert_int_equal(kk->popcount(a, n), n * 8);
+        }
+        /* many: counts 0..40 with strides, incl. the 128-byte fast path */
+        size_t ns[] = {125, 128, 192};
+        for (size_t q = 0; q < 3; q++) {
+            size_t n = ns[q], stride = 192;
+            uint8_t *many = malloc(stride * 40 + 64);
+            uint8_t *one = malloc(192);
+            fill(one, n, 40);
+            fill(many, stride * 40, 40);
+            for (size_t cnt = 0; cnt <= 40; cnt++) {
+                kk->and_popcount_many(one, many, stride, cnt, n, out);
+                for (size_t j = 0; j < cnt; j++)
+                    assert_int_equal(out[j], bl_kernel_scalar.and_popcount(one, many + j * stride, n));
+            }
+            free(many);
+            free(one);
+        }
+    }
+    free(a);
+    free(b);
+}
+
+/* interleaved and prefiltered entry points against the scalar reference */
+static void test_kernel_filters(void **state)
+{
+    (void)state;
+    size_t nws[] = {8, 16, 24};
+    for (size_t q = 0; q < 3; q++) {
+        size_t nw = nws[q], nb = 37, nblk = (nb + 7) / 8;
+        uint64_t *il = aligned_alloc(64, nblk * 8 * nw * 8);
+        uint8_t *flat = aligned_alloc(64, nb * nw * 8);
+        uint64_t *a = aligned_alloc(64, nw * 8);
+        uint32_t *bpop = calloc(nblk * 8, sizeof *bpop);
+        memset(il, 0, nblk * 8 * nw * 8);
+        fill((uint8_t *)a, nw * 8, 40);
+        fill(flat, nb * nw * 8, 40);
+        for (size_t i = 0; i < nb; i++) {
+            bpop[i] = bl_kernel_scalar.popcount(flat + i * nw * 8, nw * 8);
+            for (size_t w = 0; w < nw; w++)
+                memcpy(&il[((i / 8) * nw + w) * 8 + i % 8], flat + i * nw * 8 + 8 * w, 8);
+        }
+        uint32_t pa = bl_kernel_scalar.popcount((const uint8_t *)a, nw * 8);
+        for (size_t k = 0; k < 3; k++) {
+            const bl_kernel *kk = bl_kernel_by_name(names[k]);
+            if (!kk)
+                continue;
+            for (size_t lo = 0; lo < nb; lo += 3)
+                for (size_t hi = lo; hi <= nb; hi += 5) {
+                    uint32_t idx[64], cnt[64], ridx[64], rcnt[64];
+                    /* tf = 0: every position passes, counts must be exact */
+                    size_t n = kk->filter_il(a, nw, pa, il, lo, hi, bpop, 0.0f, idx, cnt);
+                    assert_int_equal(n, hi - lo);
+                    for (size_t j = 0; j < n; j++) {
+                        assert_int_equal(idx[j], lo + j);
+                        assert_int_equal(cnt[j], bl_kernel_scalar.and_popcount(
+                                                     (const uint8_t *)a, flat + (lo + j) * nw * 8, nw * 8));
+                    }
+                    float tf = bl_threshold_float(0.45);
+                    n = kk->filter_il(a, nw, pa, il, lo, hi, bpop, tf, idx, cnt);
+                    size_t rn = bl_kernel_scalar.filter_il(a, nw, pa, il, lo, hi, bpop, tf, ridx, rcnt);
+                    assert_int_equal(n, rn);
+                    assert_memory_equal(idx, ridx, n * sizeof *idx);
+                    assert_memory_equal(cnt, rcnt, n * sizeof *cnt);
+                    n = kk->and_popcount_filter((const uint8_t *)a, pa, flat + lo * nw * 8, nw * 8,
+                                                hi - lo, nw * 8, bpop + lo, tf, idx, cnt);
+                    assert_int_equal(n, rn);
+                    for (size_t j = 0; j < n; j++)
+                        assert_int_equal(idx[j] + lo, ridx[j]);
+                }
+        }
+        free(il);
+        free(flat);
+        free(a);
+        free(bpop);
+    }
+}
+
+static void test_dice_basic(void **state)
+{
+    (void)state;
+    uint8_t a[16] = {0}, b[16] = {0};
+    assert_true(bl_dice(a, b, 16) == 0.0);
+    a[0] = 0xff;
+    assert_true(bl_dice(a, b, 16) == 0.0);
+    b[0] = 0x0f;
+    assert_true(bl_dice(a, b, 16) == 8.0 / 12.0);
+    assert_true(bl_dice(a, a, 16) == 1.0);
+}
+
+static void test_cmin_exact(void **state)
+{
+    (void)state;
+    double ts[] = {0.8, 0.7, 0.5, 0.9, 1.0, 0.33333, 0.1, 0.999};
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
+        uint32_t nbits = 200;
+        uint32_t *t = bl_dice_cmin_table(nbits, ts[i]);
+        for (uint32_t s = 1; s <= 2 * nbits; s++)
+            for (uint32_t c = 0; c <= s / 2; c++) {
+                int pass = (double)(2 * c) / (double)s >= ts[i];
+                assert_int_equal(pass, c >= t[s]);
+            }
+        assert_true(t[0] > nbits);
+        free(t);
+    }
+}
+
+static void test_format_double(void **state)
+{
+    (void)state;
+    char b[32];
+    struct {
+        double v;
+        const char *s;
+    } cases[] = {
+        {0.9817671809256662, "0.9817671809256662"}, {0.5526315789473685, "0.5526315789473685"},
+        {0.6, "0.6"}, {1.0, "1.0"}, {0.0, "0.0"}, {0.1, "0.1"}, {1e-05, "1e-05"},
+        {0.0001, "0.0001"}, {123.5, "123.5"}, {1e16, "1e+16"}, {2.0 / 3.0, "0.6666666666666666"},
+        {-0.25, "-0.25"}, {1e22, "1e+22"}, {5e-324, "5e-324"}, {0.30000000000000004, "0.30000000000000004"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        assert_string_equal(bl_format_double(cases[i].v, b), cases[i].s);
+}
+
+/* brute-force reference of find_candidate_pairs for 3 datasets */
+static int cmpc(const void *x, const void *y)
+{
+    return bl_candidate_cmp(x, y);
+}
+
+static void test_candidates_vs_bruteforce(void **state)
+{
+    (void)state;
+    bl_error e = {0};
+    uint32_t nbits[] = {1024, 1000, 64, 520};
+    for (size_t q = 0; q < 4; q++) {
+        bl_clkset *s[3];
+        size_t sizes[3] = {150, 97, 64};
+        uint8_t buf[200];
+        for (int d = 0; d < 3; d++) {
+            assert_int_equal(bl_clkset_new(nbits[q], sizes[d], &s[d], &e), BL_OK);
+            for (size_t i = 0; i < sizes[d]; i++) {
+                fill(buf, (nbits[q] + 7) / 8, 20 + (int)(xr() % 30));
+                if (nbits[q] % 8)
+                    buf[nbits[q] / 8] &= (uint8_t)(0xff << (8 - nbits[q] % 8));
+                if (i % 7 == 0 && d > 0) /* near duplicates of dataset 0 */
+                    memcpy(buf, bl_clkset_get(s[0], i), (nbits[q] + 7) / 8), buf[1] ^= 0x11;
+                assert_int_equal(bl_clkset_append(s[d], buf, NULL, &e), BL_OK);
+            }
+        }
+        const bl_clkset *sets[3] = {s[0], s[1], s[2]};
+        double t = q == 1 ? 0.3 : 0.55; /* 0.3: > 4096 candidates, radix sort path */
+        /* reference */
+        size_t rn = 0;
+        bl_candidate *ref = malloc(sizeof *ref * 150 * 97 * 3);
+        for (uint32_t x = 0; x < 3; x++)
+            for (uint32_t y = x + 1; y < 3; y++)
+                for (uint32_t i = 0; i < sizes[x]; i++)
+                    for (uint32_t j = 0; j < sizes[y]; j++) {
+                        double sc = bl_dice(bl_clkset_get(s[x], i), bl_clkset_get(s[y], j),
+                                            s[0]->nbytes);
+                        if (sc >= t)
+                            ref[rn++] = (bl_candidate){sc, {x, y}, {i, j}};
+                    }
+        qsort(ref, rn, sizeof *ref, cmpc);
+        for (int threads = 1; threads <= 3; threads++)
+            for (size_t k = 1; k < 3 + 1; k++) {
+                const bl_kernel *kk = bl_kernel_by_name(names[k % 3]);
+                if (!kk)
+                    continue;
+                bl_kernel_force(kk);
+                bl_match_opts o;
+                memset(&o, 0, sizeof o);
+                o.threshold = t;
+                o.threads = threads;
+                bl_candidate *c;
+                size_t n;
+                assert_int_equal(bl_match_candidates(sets, 3, &o, &c, &n, &e), BL_OK);
+                assert_int_equal(n, rn);
+                for (size_t i = 0; i < n; i++)
+                    assert_int_equal(bl_candidate_cmp(&c[i], &ref[i]), 0);
+                free(c);
+                /* cap */
+                o.max_candidates = rn > 1 ? rn - 1 : 1;
+                if (rn > 1) {
+                    assert_int_equal(bl_match_candidates(sets, 3, &o, &c, &n, &e), BL_ELIMIT);
+                    assert_null(c);
+                }
+                /* top-k: every record keeps at most k per dataset pair */
+                o.max_candidates = 0;
+                o.top_k = 2;
+                assert_int_equal(bl_match_candidates(sets, 3, &o, &c, &n, &e), BL_OK);
+                assert_true(n <= rn);
+                for (size_t i = 0; i < n; i++) {
+                    size_t c0 = 0, c1 = 0;
+                    for (size_t j = 0; j < n; j++) {
+                        if (c[j].dset[0] == c[i].dset[0] && c[j].dset[1] == c[i].dset[1]) {
+                            c0 += c[j].rec[0] == c[i].rec[0];
+                            c1 += c[j].rec[1] == c[i].rec[1];
+                        }
+                    }
+                    assert_true(c0 <= 2 && c1 <= 2);
+                    if (i)
+                        assert_true(bl_candidate_cmp(&c[i - 1], &c[i]) < 0);
+                }
+                free(c);
+            }
+        bl_kernel_force(NULL);
+        /* keyed LSH blocking returns a subset of exhaustive, with exact scores */
+        bl_blocking *bk;
+        const uint8_t key[] = "k";
+        assert_int_equal(bl_blocking_new_lsh(nbits[q], 16, 8, key, 1, &bk, &e), BL_OK);
+        bl_match_opts o;
+        memset(&o, 0, sizeof o);
+        o.threshold = t;
+        o.blocking = bk;
+        bl_candidate *c;
+        size_t n;
+        assert_int_equal(bl_match_candidates(sets, 3, &o, &c, &n, &e), BL_OK);
+        for (size_t i = 0; i < n; i++) {
+            assert_non_null(bsearch(&c[i], ref, rn, sizeof *ref, cmpc));
+            if (i)
+                assert_true(bl_candidate_cmp(&c[i - 1], &c[i]) < 0); /* no duplicates */
+        }
+        /* near duplicates (2 flipped bits) are always found */
+        for (size_t i = 0; i < rn; i++)
+            if (ref[i].score >= 0.9)
+                assert_non_null(bsearch(&ref[i], c, n, sizeof *c, cmpc));
+        assert_true(bl_candidates_completeness(ref, rn, c, n) > 0.0);
+        free(c);
+        bl_blocking_free(bk);
+        free(ref);
+        for (int d = 0; d < 3; d++)
+            bl_clkset_free(s[d]);
+    }
+}
+
+static void test_lsh_keyed(void **state)
+{
+    (void)state;
+    bl_error e = {0};
+    bl_blocking *x, *y, *z;
+    assert_int_equal(bl_blocking_new_lsh(1024, 4, 20, (const uint8_t *)"secret-one", 10, &x, &e), BL_OK);
+    assert_int_equal(bl_blocking_new_lsh(1024, 4, 20, (const uint8_t *)"secret-one", 10, &y, &e), BL_OK);
+    assert_int_equal(bl_blocking_new_lsh(1024, 4, 20, (const uint8_t *)"secret-two", 10, &z, &e), BL_OK);
+    assert_memory_equal(x->pos, y->pos, 80 * sizeof *x->pos);
+    assert_true(memcmp(x->pos, z->pos, 80 * sizeof *x->pos) != 0);
+    for (uint32_t t = 0; t < 4; t++)
+        for (uint32_t i = 0; i < 20; i++) {
+            assert_true(x->pos[t * 20 + i] < 1024);
+            for (uint32_t j = 0; j < i; j++)
+                assert_true(x->pos[t * 20 + i] != x->pos[t * 20 + j]);
+        }
+    bl_blocking_free(x);
+    bl_blocking_free(y);
+    bl_blocking_free(z);
+    assert_int_equal(bl_blocking_new_lsh(1024, 0, 20, (const uint8_t *)"k", 1, &x, &e), BL_EINVAL);
+    assert_int_equal(bl_blocking_new_lsh(1024, 4, 33, (const uint8_t *)"k", 1, &x, &e), BL_EINVAL);
+    assert_int_equal(bl_blocking_new_lsh(1024, 4, 8, NULL, 0, &x, &e), BL_EINVAL);
+}
+
+static void test_validation(void **state)
+{
+    (void)state;
+    bl_error e = {0};
+    bl_clkset *a, *b;
+    assert_int_equal(bl_clkset_new(1024, 1, &a, &e), BL_OK);
+    assert_int_equal(bl_clkset_new(1000, 1, &b, &e), BL_OK);
+    const bl_clkset *sets[2] = {a, b};
+    bl_match_opts o;
+    memset(&o, 0, sizeof o);
+    bl_candidate *c;
+    size_t n;
+    o.threshold = 0.0;
+    assert_int_equal(bl_match_candidates(sets, 2, &o, &c, &n, &e), BL_EINVAL);
+    o.threshold = 1.5;
+    assert_int_equal(bl_match_candidates(sets, 2, &o, &c, &n, &e), BL_EINVAL);
+    o.threshold = 0.8;
+    assert_int_equal(bl_match_candidates(sets, 2, &o, &c, &n, &e), BL_EINPUT);
+    assert_non_null(strstr(e.msg, "1000"));
+    assert_int_equal(bl_match_candidates(sets, 1, &o, &c, &n, &e), BL_EINVAL);
+    bl_clkset_free(b);
+    assert_int_equal(bl_clkset_new(1024, 1, &b, &e), BL_OK);
+    a->has_fingerprint = b->has_fingerprint = 1;
+    memset(a->fingerprint, 1, sizeof a->fingerprint);
+    memset(b->fingerprint, 2, sizeof b->fingerprint);
+    sets[1] = b;
+    assert_int_equal(bl_match_candidates(sets, 2, &o, &c, &n, &e), BL_EINPUT);
+    assert_non_null(strstr(e.msg, "fingerprint"));
+    b->has_fingerprint = 0;
+    assert_int_equal(bl_match_candidates(sets, 2, &o, &c, &n, &e), BL_OK);
+    assert_int_equal(n, 0);
+    free(c);
+    bl_clkset_free(a);
+    bl_clkset_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kernels_all_lengths), cmocka_unit_test(test_kernel_filters),
+        cmocka_unit_test(test_dice_basic),
+        cmocka_unit_test(test_cmin_exact),          cmocka_unit_test(test_format_double),
+        cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed),
+        cmocka_unit_test(test_validation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
