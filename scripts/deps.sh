@@ -10,6 +10,7 @@ need_cmd make make
 need_cmd cmake cmake
 need_cmd pkg-config pkg-config
 need_cmd curl curl
+need_cmd jq jq
 if command -v pkg-config >/dev/null 2>&1; then
   need_pc libsodium libsodium-dev
   need_pc jansson libjansson-dev

@@ -1,0 +1,920 @@
+/* server/http.c - the HTTP front of the service on libmicrohttpd: daemon
+ * setup (thread pool, timeouts, connection limits), request routing,
+ * authentication and per-key rate limiting before any body is read, capped
+ * bodies and streamed uploads (spooled to disk), problem+json responses, one
+ * audit entry per request, and the small administrative endpoints
+ * (organisations, keys, purposes, scopes, audit log). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <sodium.h>
+
+#include "srv.h"
+
+enum route {
+    R_NONE = 0, R_STATUS, R_VERSION, R_WHOAMI, R_PURPOSES, R_PURPOSES_ADD, R_SCOPES, R_ORGS_LIST,
+    R_ORGS_ADD, R_KEYS_ADD, R_KEYS_LIST, R_KEY_REVOKE, R_PROJECTS_LIST, R_PROJECTS_ADD,
+    R_PROJECT_GET, R_PROJECT_DEL, R_AGREEMENT, R_APPROVE, R_UPLOAD, R_UPLOAD_GET, R_UPLOAD_DEL, R_RUNS_ADD,
+    R_RUNS_LIST, R_RUN_STATUS, R_RUN_RESULT, R_CONSENT, R_WITHDRAW, R_CONSENT_GET, R_ERASURE,
+    R_AUDIT, R_BAD_METHOD
+};
+
+struct srv_bucket {
+    char kid[SRV_KID_HEX + 1];
+    double tokens;
+    double last;
+};
+
+/* ---- responses -------------------------------------------------------------------------- */
+
+void srv_reply(srv_req *r, int status, json_t *body)
+{
+    json_decref(r->json);
+    r->status = status;
+    r->json = body;
+    r->content_type = "application/json";
+    if (status < 400 && !r->reason[0])
+        snprintf(r->reason, sizeof r->reason, "ok");
+}
+
+void srv_problem(srv_req *r, int status, const char *title, const char *fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    char type[128];
+    snprintf(type, sizeof type, "https://blindlink.dev/problems/%d", status);
+    json_decref(r->json);
+    r->json = json_pack("{s:s,s:s,s:i,s:s}", "type", type, "title", title, "status", status,
+                        "detail", detail);
+    r->status = status;
+    r->content_type = "application/problem+json";
+    snprintf(r->reason, sizeof r->reason, "%s", detail);
+}
+
+int srv_http_status(bl_status s)
+{
+    switch (s) {
+    case BL_OK: return 200;
+    case BL_EINVAL:
+    case BL_EINPUT:
+    case BL_ESCHEMA: return 400;
+    case BL_EAUTH: return 403;
+    case BL_ENOTFOUND: return 404;
+    case BL_ESTATE: return 409;
+    case BL_ELIMIT: return 413;
+    default: return 500;
+    }
+}
+
+static const char *title_for(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+    }
+}
+
+static void problem_from_error(srv_req *r, const bl_error *e)
+{
+    int st = srv_http_status(e->status);
+    srv_problem(r, st, title_for(st), "%s", e->msg[0] ? e->msg : bl_strerror(e->status));
+}
+
+/* Append the request's entry. Fails closed: 0 if the log could not be
+ * written, and then the caller answers 503 instead of the response. */
+static int audit_request(srv_req *r)
+{
+    if (r->route == R_STATUS || r->route == R_VERSION)
+        return 1;
+    char res[160];
+    snprintf(res, sizeof res, "%.150s", r->resource[0] ? r->resource : r->path);
+    srv_audit a = {.org = r->p.org, .key = r->p.kid, .role = r->p.role,
+                   .action = r->action[0] ? r->action : "request", .resource = res,
+                   .purpose = r->purpose, .allowed = r->status < 400, .reason = r->reason,
+                   .status = r->status};
+    bl_error e = {0};
+    if (srv_audit_append(r->srv->st, &a, &e) != BL_OK) {
+        fprintf(stderr, "blindlink serve: audit append failed: %s\n", e.msg);
+        return 0;
+    }
+    return 1;
+}
+
+void srv_audit_decision(srv_req *r, const char *action, int allowed, const char *reason)
+{
+    srv_audit a = {.org = r->p.org, .key = r->p.kid, .role = r->p.role, .action = action,
+                   .resource = r->resource[0] ? r->resource : r->path, .purpose = r->purpose,
+                   .allowed = allowed, .reason = reason, .status = 0};
+    bl_error e = {0};
+    if (srv_audit_append(r->srv->st, &a, &e) != BL_OK)
+        fprintf(stderr, "blindlink serve: audit append failed: %s\n", e.msg);
+}
+
+void srv_audit_system(srv_ctx *c, const char *action, const char *resource, const char *purpose,
+                      int allowed, const char *reason)
+{
+    srv_audit a = {.org = "-", .key = "-", .role = "system", .action = action,
+                   .resource = resource, .purpose = purpose, .allowed = allowed,
+                   .reason = reason, .status = 0};
+    bl_error e = {0};
+    if (srv_audit_append(c->st, &a, &e) != BL_OK)
+        fprintf(stderr, "blindlink serve: audit append failed: %s\n", e.msg);
+}
+
+static enum MHD_Result send_reply(srv_req *r)
+{
+    if (!r->status)
+        srv_problem(r, 500, "Internal Server Error", "handler produced no response");
+    if (!audit_request(r))
+        srv_problem(r, 503, "Service Unavailable",
+                    "the audit log cannot be written, so no response is released");
+    char *text = r->json ? json_dumps(r->json, JSON_COMPACT) : NULL;
+    size_t len = text ? strlen(text) : 0;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, text ? text : (char *)"", text ? MHD_RESPMEM_MUST_FREE
+                                                                            : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->content_type ? r->content_type : "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (r->status == 429)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    r->queued = 1;
+    return ret;
+}
+
+/* ---- rate limiting ------------------------------------------------------------------------ */
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Token bucket per key id; 1 if the request may proceed. */
+static int rate_allow(srv_ctx *c, const char *kid)
+{
+    double rate = c->opts.rate_limit, burst = c->opts.rate_burst, now = mono_now();
+    int ok = 1;
+    pthread_mutex_lock(&c->rl_mu);
+    struct srv_bucket *b = NULL;
+    for (size_t i = 0; i < c->nbuckets; i++)
+        if (!strcmp(c->buckets[i].kid, kid)) {
+            b = &c->buckets[i];
+            break;
+        }
+    if (!b) {
+        if (c->nbuckets == c->capbuckets) {
+            size_t ncap = c->capbuckets ? c->capbuckets * 2 : 64;
+            struct srv_bucket *nb = ncap <= 65536 ? realloc(c->buckets, ncap * sizeof *nb) : NULL;
+            if (!nb) { /* cap reached: forget idle buckets */
+                c->nbuckets = 0;
+            } else {
+                c->buckets = nb;
+                c->capbuckets = ncap;
+            }
+        }
+        b = &c->buckets[c->nbuckets++];
+        snprintf(b->kid, sizeof b->kid, "%s", kid);
+        b->tokens = burst;
+        b->last = now;
+    }
+    b->tokens += (now - b->last) * rate;
+    if (b->tokens > burst)
+        b->tokens = burst;
+    b->last = now;
+    if (b->tokens >= 1.0)
+        b->tokens -= 1.0;
+    else
+        ok = 0;
+    pthread_mutex_unlock(&c->rl_mu);
+    return ok;
+}
+
+/* ---- routing ---------------------------------------------------------------------------------- */
+
+static int seg_is(srv_req *r, int i, const char *s)
+{
+    return i < r->nseg && !strcmp(r->seg[i], s);
+}
+
+static int route_of(srv_req *r)
+{
+    int n = r->nseg, m = r->method;
+    if (n < 2 || strcmp(r->seg[0], "api") || strcmp(r->seg[1], "v1"))
+        return R_NONE;
+    const char *a = n > 2 ? r->seg[2] : "";
+#define M(method, route) return m == (method) ? (route) : R_BAD_METHOD
+    if (n == 3 && !strcmp(a, "status")) M(SRV_GET, R_STATUS);
+    if (n == 3 && !strcmp(a, "version")) M(SRV_GET, R_VERSION);
+    if (n == 3 && !strcmp(a, "whoami")) M(SRV_GET, R_WHOAMI);
+    if (n == 3 && !strcmp(a, "scopes")) M(SRV_GET, R_SCOPES);
+    if (n == 3 && !strcmp(a, "audit")) M(SRV_GET, R_AUDIT);
+    if (n == 3 && !strcmp(a, "erasure")) M(SRV_POST, R_ERASURE);
+    if (n == 3 && !strcmp(a, "purposes"))
+        return m == SRV_GET ? R_PURPOSES : m == SRV_POST ? R_PURPOSES_ADD : R_BAD_METHOD;
+    if (n == 3 && !strcmp(a, "orgs"))
+        return m == SRV_GET ? R_ORGS_LIST : m == SRV_POST ? R_ORGS_ADD : R_BAD_METHOD;
+    if (n == 5 && !strcmp(a, "orgs") && seg_is(r, 4, "keys")) M(SRV_POST, R_KEYS_ADD);
+    if (n == 3 && !strcmp(a, "keys")) M(SRV_GET, R_KEYS_LIST);
+    if (n == 4 && !strcmp(a, "keys")) M(SRV_DELETE, R_KEY_REVOKE);
+    if (n == 3 && !strcmp(a, "consent")) M(SRV_POST, R_CONSENT);
+    if (n == 4 && !strcmp(a, "consent") && seg_is(r, 3, "withdraw")) M(SRV_POST, R_WITHDRAW);
+    if (n == 4 && !strcmp(a, "consent")) M(SRV_GET, R_CONSENT_GET);
+    if (strcmp(a, "projects"))
+        return R_NONE;
+    if (n == 3)
+        return m == SRV_GET ? R_PROJECTS_LIST : m == SRV_POST ? R_PROJECTS_ADD : R_BAD_METHOD;
+    if (n == 4)
+        return m == SRV_GET ? R_PROJECT_GET : m == SRV_DELETE ? R_PROJECT_DEL : R_BAD_METHOD;
+    if (n == 5 && seg_is(r, 4, "agreement")) M(SRV_POST, R_AGREEMENT);
+    if (n == 5 && seg_is(r, 4, "approve")) M(SRV_POST, R_APPROVE);
+    if (n == 5 && seg_is(r, 4, "encodings"))
+        return m == SRV_POST ? R_UPLOAD : m == SRV_GET ? R_UPLOAD_GET : m == SRV_DELETE ? R_UPLOAD_DEL : R_BAD_METHOD;
+    if (n == 5 && seg_is(r, 4, "runs"))
+        return m == SRV_POST ? R_RUNS_ADD : m == SRV_GET ? R_RUNS_LIST : R_BAD_METHOD;
+    if (n == 6 && seg_is(r, 4, "runs")) M(SRV_GET, R_RUN_STATUS);
+    if (n == 7 && seg_is(r, 4, "runs") && seg_is(r, 6, "status")) M(SRV_GET, R_RUN_STATUS);
+    if (n == 7 && seg_is(r, 4, "runs") && seg_is(r, 6, "result")) M(SRV_GET, R_RUN_RESULT);
+#undef M
+    return R_NONE;
+}
+
+static const char *action_of(int route)
+{
+    static const char *const names[] = {
+        [R_NONE] = "unknown", [R_STATUS] = "status", [R_VERSION] = "version",
+        [R_WHOAMI] = "whoami", [R_PURPOSES] = "purpose.list", [R_PURPOSES_ADD] = "purpose.create",
+        [R_SCOPES] = "scope.list", [R_ORGS_LIST] = "org.list", [R_ORGS_ADD] = "org.create",
+        [R_KEYS_ADD] = "key.create", [R_KEYS_LIST] = "key.list", [R_KEY_REVOKE] = "key.revoke",
+        [R_PROJECTS_LIST] = "project.list", [R_PROJECTS_ADD] = "project.create",
+        [R_PROJECT_GET] = "project.read", [R_PROJECT_DEL] = "project.delete",
+        [R_AGREEMENT] = "project.agreement", [R_APPROVE] = "project.approve",
+        [R_UPLOAD] = "encodings.upload", [R_UPLOAD_GET] = "encodings.read", [R_UPLOAD_DEL] = "encodings.delete",
+        [R_RUNS_ADD] = "run.create", [R_RUNS_LIST] = "run.list", [R_RUN_STATUS] = "run.status",
+        [R_RUN_RESULT] = "run.result", [R_CONSENT] = "consent.opt_in",
+        [R_WITHDRAW] = "consent.withdraw", [R_CONSENT_GET] = "consent.read",
+        [R_ERASURE] = "subject.erasure", [R_AUDIT] = "audit.read", [R_BAD_METHOD] = "request"};
+    return names[route];
+}
+
+static int need_role(srv_req *r, const char *role)
+{
+    if (!strcmp(r->p.role, role))
+        return 1;
+    srv_problem(r, 403, "Forbidden", "this operation needs a key with role %s; yours has role %s", role,
+                r->p.role);
+    return 0;
+}
+
+/* ---- small endpoints ------------------------------------------------------------------------- */
+
+static json_t *rows_to_json(sqlite3_stmt *s)
+{
+    json_t *arr = json_array();
+    int nc = sqlite3_column_count(s);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        json_t *o = json_object();
+        for (int i = 0; i < nc; i++) {
+            const char *name = sqlite3_column_name(s, i);
+            switch (sqlite3_column_type(s, i)) {
+            case SQLITE_INTEGER:
+                json_object_set_new(o, name, json_integer(sqlite3_column_int64(s, i)));
+                break;
+            case SQLITE_FLOAT:
+                json_object_set_new(o, name, json_real(sqlite3_column_double(s, i)));
+                break;
+            case SQLITE_NULL:
+                json_object_set_new(o, name, json_null());
+                break;
+            default:
+                json_object_set_new(o, name, json_string((const char *)sqlite3_column_text(s, i)));
+            }
+        }
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static void h_list(srv_req *r, const char *key, const char *sql, const char *bind)
+{
+    bl_error e = {0};
+    sqlite3_stmt *s = srv_prep(r->db, sql, &e);
+    if (!s) {
+        problem_from_error(r, &e);
+        return;
+    }
+    if (bind)
+        sqlite3_bind_text(s, 1, bind, -1, SQLITE_TRANSIENT);
+    json_t *arr = rows_to_json(s);
+    sqlite3_finalize(s);
+    srv_reply(r, 200, json_pack("{s:o}", key, arr));
+}
+
+static json_t *body_json(srv_req *r)
+{
+    bl_error e = {0};
+    json_t *o = srv_json_parse(r->body, r->len, &e);
+    if (!o)
+        problem_from_error(r, &e);
+    return o;
+}
+
+static void h_orgs_add(srv_req *r)
+{
+    if (!need_role(r, "admin"))
+        return;
+    json_t *o = body_json(r);
+    if (!o)
+        return;
+    char name[129], kind[41], id[33];
+    bl_error e = {0};
+    if (srv_parse_org(o, name, kind, &e) != BL_OK ||
+        srv_org_create(r->db, name, kind, id, &e) != BL_OK) {
+        json_decref(o);
+        problem_from_error(r, &e);
+        return;
+    }
+    json_decref(o);
+    snprintf(r->resource, sizeof r->resource, "org/%s", id);
+    srv_reply(r, 201, json_pack("{s:s,s:s,s:s}", "id", id, "name", name, "kind", kind));
+}
+
+static void h_keys_add(srv_req *r)
+{
+    if (!need_role(r, "admin"))
+        return;
+    json_t *o = body_json(r);
+    if (!o)
+        return;
+    char role[16], oid[33], key[BL_SRV_KEY_MAX], kid[17];
+    int64_t exp = 0;
+    bl_error e = {0};
+    if (srv_parse_key(o, role, &exp, &e) != BL_OK || srv_org_resolve(r->db, r->seg[3], oid, &e) ||
+        srv_key_create(r->db, oid, role, exp, key, kid, &e) != BL_OK) {
+        json_decref(o);
+        problem_from_error(r, &e);
+        return;
+    }
+    json_decref(o);
+    snprintf(r->resource, sizeof r->resource, "org/%s/key/%s", oid, kid);
+    snprintf(r->reason, sizeof r->reason, "issued %s key", role);
+    srv_reply(r, 201, json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", kid, "org", oid, "role", role,
+                                "key", key, "note", "store this key now: it is shown only once"));
+    sodium_memzero(key, sizeof key);
+}
+
+static void h_key_revoke(srv_req *r)
+{
+    if (!need_role(r, "admin"))
+        return;
+    const char *kid = r->seg[3];
+    snprintf(r->resource, sizeof r->resource, "key/%.16s", kid);
+    bl_error e = {0};
+    sqlite3_stmt *s = srv_prep(r->db, "UPDATE keys SET revoked=? WHERE id=? AND revoked IS NULL",
+                               &e);
+    if (!s) {
+        problem_from_error(r, &e);
+        return;
+    }
+    sqlite3_bind_int64(s, 1, bl_srv_now());
+    sqlite3_bind_text(s, 2, kid, -1, SQLITE_TRANSIENT);
+    sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (sqlite3_changes(r->db) == 0) {
+        srv_problem(r, 404, "Not Found", "no active key '%.16s'", kid);
+        return;
+    }
+    srv_reply(r, 200, json_pack("{s:s,s:s}", "id", kid, "state", "revoked"));
+}
+
+static void h_purpose_add(srv_req *r)
+{
+    if (!need_role(r, "admin"))
+        return;
+    json_t *o = body_json(r);
+    if (!o)
+        return;
+    char name[41], desc[401];
+    bl_error e = {0};
+    if (srv_parse_purpose(o, name, desc, &e) != BL_OK ||
+        srv_purpose_add(r->db, name, desc, &e) != BL_OK) {
+        json_decref(o);
+        problem_from_error(r, &e);
+        return;
+    }
+    json_decref(o);
+    snprintf(r->resource, sizeof r->resource, "purpose/%s", name);
+    srv_reply(r, 201, json_pack("{s:s,s:s}", "name", name, "description", desc));
+}
+
+static void h_scopes(srv_req *r)
+{
+    json_t *arr = json_array();
+    for (int i = 0; srv_scopes[i]; i++)
+        json_array_append_new(arr, json_pack("{s:s,s:b}", "name", srv_scopes[i], "minimal",
+                                             srv_scope_kind(srv_scopes[i]) == 1));
+    srv_reply(r, 200, json_pack("{s:o}", "scopes", arr));
+}
+
+/* GET /audit?after=N&limit=M : entries with seq > after (auditor role). */
+static void h_audit(srv_req *r)
+{
+    if (!need_role(r, "auditor"))
+        return;
+    const char *a = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "after");
+    const char *l = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "limit");
+    char *end;
+    unsigned long long after = a ? strtoull(a, &end, 10) : 0;
+    if (a && (*a == '\0' || *end)) {
+        srv_problem(r, 400, "Bad Request", "query parameter 'after' must be an entry number");
+        return;
+    }
+    long limit = l ? strtol(l, &end, 10) : 100;
+    if (l && (*l == '\0' || *end || limit < 1 || limit > 1000)) {
+        srv_problem(r, 400, "Bad Request", "query parameter 'limit' must be 1..1000");
+        return;
+    }
+    FILE *fp = fopen(r->srv->st->audit_path, "r");
+    if (!fp) {
+        srv_problem(r, 500, "Internal Server Error", "audit log unreadable");
+        return;
+    }
+    json_t *arr = json_array();
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned long long n = 0, last = after;
+    while (getline(&line, &cap, fp) >= 0 && (long)json_array_size(arr) < limit) {
+        if (++n <= after)
+            continue;
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+        if (o) {
+            json_array_append_new(arr, o);
+            last = n;
+        }
+    }
+    free(line);
+    fclose(fp);
+    srv_reply(r, 200, json_pack("{s:o,s:I}", "entries", arr, "next_after", (json_int_t)last));
+}
+
+static void dispatch(srv_req *r)
+{
+    srv_ctx *c = r->srv;
+    char **sg = r->seg;
+    switch (r->route) {
+    case R_STATUS:
+        srv_reply(r, 200, json_pack("{s:s,s:s,s:I}", "status", "ok", "version", bl_version(),
+                                    "time", (json_int_t)bl_srv_now()));
+        return;
+    case R_VERSION:
+        srv_reply(r, 200, json_pack("{s:s,s:s}", "blindlink", bl_version(), "api", "v1"));
+        return;
+    case R_WHOAMI:
+        srv_reply(r, 200, json_pack("{s:s,s:s,s:s,s:s}", "org", r->p.org, "org_name",
+                                    r->p.org_name, "key", r->p.kid, "role", r->p.role));
+        return;
+    case R_PURPOSES:
+        h_list(r, "purposes", "SELECT name, description, builtin FROM purposes ORDER BY name",
+               NULL);
+        return;
+    case R_PURPOSES_ADD: h_purpose_add(r); return;
+    case R_SCOPES: h_scopes(r); return;
+    case R_ORGS_LIST:
+        if (!strcmp(r->p.role, "admin"))
+            h_list(r, "orgs", "SELECT id, name, kind, created FROM orgs ORDER BY created", NULL);
+        else
+            h_list(r, "orgs", "SELECT id, name, kind, created FROM orgs WHERE id=?", r->p.org);
+        return;
+    case R_ORGS_ADD: h_orgs_add(r); return;
+    case R_KEYS_ADD: h_keys_add(r); return;
+    case R_KEYS_LIST:
+        if (need_role(r, "admin"))
+            h_list(r, "keys",
+                   "SELECT id, org_id AS org, role, created, expires, revoked FROM keys "
+                   "ORDER BY created",
+                   NULL);
+        return;
+    case R_KEY_REVOKE: h_key_revoke(r); return;
+    case R_PROJECTS_LIST: srv_h_projects_list(r); return;
+    case R_PROJECTS_ADD: srv_h_projects_create(r); return;
+    case R_PROJECT_GET: srv_h_project_get(r, sg[3]); return;
+    case R_PROJECT_DEL: srv_h_project_delete(r, sg[3]); return;
+    case R_AGREEMENT: srv_h_agreement(r, sg[3]); return;
+    case R_APPROVE: srv_h_approve(r, sg[3]); return;
+    case R_UPLOAD: srv_h_upload(r, sg[3]); return;
+    case R_UPLOAD_GET: srv_h_upload_get(r, sg[3]); return;
+    case R_UPLOAD_DEL: srv_h_upload_delete(r, sg[3]); return;
+    case R_RUNS_ADD: srv_h_runs_create(r, sg[3]); return;
+    case R_RUNS_LIST: srv_h_runs_list(r, sg[3]); return;
+    case R_RUN_STATUS: srv_h_run_status(r, sg[3], sg[5]); return;
+    case R_RUN_RESULT: srv_h_run_result(r, sg[3], sg[5]); return;
+    case R_CONSENT: srv_h_consent(r); return;
+    case R_WITHDRAW: srv_h_consent_withdraw(r); return;
+    case R_CONSENT_GET: srv_h_consent_get(r, sg[3]); return;
+    case R_ERASURE: srv_h_erasure(r); return;
+    case R_AUDIT: h_audit(r); return;
+    default:
+        (void)c;
+        srv_problem(r, 404, "Not Found", "no such endpoint");
+    }
+}
+
+/* ---- libmicrohttpd callbacks ------------------------------------------------------------------ */
+
+static int parse_method(const char *m)
+{
+    if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
+        return SRV_GET;
+    if (!strcmp(m, "POST"))
+        return SRV_POST;
+    if (!strcmp(m, "PUT"))
+        return SRV_PUT;
+    if (!strcmp(m, "DELETE"))
+        return SRV_DELETE;
+    return 0;
+}
+
+static void split_path(srv_req *r, const char *url)
+{
+    snprintf(r->path, sizeof r->path, "%s", url);
+    r->nseg = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(r->path, "/", &save); t && r->nseg < 10; t = strtok_r(NULL, "/", &save))
+        r->seg[r->nseg++] = t;
+}
+
+static void free_req(srv_req *r)
+{
+    if (!r)
+        return;
+    if (r->db)
+        srv_db_release(r->srv->st, r->db);
+    if (r->spool_fd >= 0)
+        close(r->spool_fd);
+    if (r->spool_path[0])
+        unlink(r->spool_path);
+    json_decref(r->json);
+    free(r->body);
+    free(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    free_req(*con_cls);
+    *con_cls = NULL;
+}
+
+/* Everything decided from the headers alone, before any body byte. Returns 1
+ * to continue, 0 if a response was set. */
+static int first_call(srv_req *r, const char *url)
+{
+    srv_ctx *c = r->srv;
+    split_path(r, url);
+    r->route = route_of(r);
+    snprintf(r->action, sizeof r->action, "%s", action_of(r->route));
+    char path_copy[512];
+    snprintf(path_copy, sizeof path_copy, "%s", url);
+    if (r->route == R_NONE) {
+        srv_problem(r, 404, "Not Found", "no endpoint %.200s (the API lives under /api/v1)",
+                    path_copy);
+        return 0;
+    }
+    if (r->route == R_BAD_METHOD) {
+        srv_problem(r, 405, "Method Not Allowed", "method not allowed on %.200s", path_copy);
+        return 0;
+    }
+    if (r->route == R_STATUS || r->route == R_VERSION)
+        return 1;
+    r->db = srv_db_acquire(c->st);
+    bl_error e = {0};
+    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    if (srv_authenticate(r->db, auth, &r->p, &e) != BL_OK) {
+        srv_problem(r, 401, "Unauthorized", "%s", e.msg);
+        return 0;
+    }
+    r->authed = 1;
+    if (!rate_allow(c, r->p.kid)) {
+        srv_problem(r, 429, "Too Many Requests",
+                    "rate limit of %.0f requests/s for key %s exceeded; retry later",
+                    c->opts.rate_limit, r->p.kid);
+        return 0;
+    }
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+    if (r->route == R_UPLOAD) {
+        const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (ct && !strncmp(ct, "application/octet-stream", 24)) {
+            r->upload_mode = 2;
+            r->limit = c->opts.max_upload;
+        } else if (ct && !strncmp(ct, "application/json", 16)) {
+            r->upload_mode = 1;
+            r->limit = SRV_JSON_UPLOAD_MAX;
+        } else {
+            srv_problem(r, 415, "Unsupported Media Type",
+                        "upload encodings as application/octet-stream (blindlink binary CLK file "
+                        "with subject keys as ids) or application/json");
+            return 0;
+        }
+        if (declared > r->limit) {
+            srv_problem(r, 413, "Payload Too Large",
+                        "upload of %llu bytes exceeds the cap of %llu bytes", declared,
+                        (unsigned long long)r->limit);
+            return 0;
+        }
+        if (!srv_upload_precheck(r, r->seg[3]))
+            return 0;
+        if (r->upload_mode == 2) {
+            snprintf(r->spool_path, sizeof r->spool_path, "%s/spool-XXXXXX", c->st->enc_dir);
+            r->spool_fd = mkostemp(r->spool_path, O_CLOEXEC);
+            if (r->spool_fd < 0) {
+                r->spool_path[0] = '\0';
+                srv_problem(r, 500, "Internal Server Error", "cannot spool upload: %s",
+                            strerror(errno));
+                return 0;
+            }
+        }
+        return 1;
+    }
+    r->limit = c->opts.max_body;
+    if (declared > r->limit) {
+        srv_problem(r, 413, "Payload Too Large", "request body of %llu bytes exceeds the cap of %zu bytes",
+                    declared, r->limit);
+        return 0;
+    }
+    return 1;
+}
+
+static void take_body(srv_req *r, const char *data, size_t n)
+{
+    if (r->too_big || r->status)
+        return;
+    if ((uint64_t)r->len + n > r->limit || r->spooled + n > r->limit) {
+        r->too_big = 1;
+        return;
+    }
+    if (r->upload_mode == 2) {
+        size_t off = 0;
+        while (off < n) {
+            ssize_t w = write(r->spool_fd, data + off, n - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                srv_problem(r, 500, "Internal Server Error", "cannot spool upload: %s",
+                            strerror(errno));
+                return;
+            }
+            off += (size_t)w;
+        }
+        r->spooled += n;
+        return;
+    }
+    if (r->len + n + 1 > r->cap) {
+        size_t ncap = r->cap ? r->cap : 4096;
+        while (ncap < r->len + n + 1)
+            ncap *= 2;
+        char *nb = realloc(r->body, ncap);
+        if (!nb) {
+            r->too_big = 1;
+            return;
+        }
+        r->body = nb;
+        r->cap = ncap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    r->body[r->len] = '\0';
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    srv_ctx *c = cls;
+    srv_req *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        r->srv = c;
+        r->conn = conn;
+        r->spool_fd = -1;
+        r->method = parse_method(method);
+        *con_cls = r;
+        if (!r->method) {
+            split_path(r, url);
+            srv_problem(r, 405, "Method Not Allowed", "method %.16s is not supported", method);
+            return send_reply(r);
+        }
+        if (!first_call(r, url))
+            return send_reply(r); /* refused before reading any body */
+        return MHD_YES;
+    }
+    if (r->queued) {
+        *upload_data_size = 0; /* discard what a refused request still sends */
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        take_body(r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->status) /* e.g. spool failure */
+        return send_reply(r);
+    if (r->too_big) {
+        srv_problem(r, 413, "Payload Too Large", "request body exceeds the cap of %llu bytes",
+                    (unsigned long long)r->limit);
+        return send_reply(r);
+    }
+    dispatch(r);
+    return send_reply(r);
+}
+
+/* ---- server lifecycle ---------------------------------------------------------------------- */
+
+static volatile sig_atomic_t got_signal;
+
+static bl_status parse_listen(const char *listen, struct sockaddr_in *sa, bl_error *err)
+{
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    char host[256];
+    const char *colon = listen ? strrchr(listen, ':') : NULL;
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host)
+        return bl_error_set(err, BL_EINVAL, "--listen '%s' must be HOST:PORT (e.g. 127.0.0.1:8080)",
+                            listen ? listen : "");
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*(colon + 1) == '\0' || *end || port < 0 || port > 65535)
+        return bl_error_set(err, BL_EINVAL, "--listen: bad port in '%s'", listen);
+    if (!strcmp(host, "localhost"))
+        snprintf(host, sizeof host, "127.0.0.1");
+    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+        return bl_error_set(err, BL_EINVAL, "--listen: '%s' is not an IPv4 address", host);
+    sa->sin_port = htons((uint16_t)port);
+    return BL_OK;
+}
+
+static void *janitor_main(void *arg)
+{
+    srv_ctx *c = arg;
+    unsigned waited = 0;
+    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+        sleep(1);
+        if (++waited >= c->opts.janitor_s) {
+            waited = 0;
+            srv_retention_sweep(c);
+        }
+    }
+    return NULL;
+}
+
+bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
+{
+    srv_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    c->opts = *in;
+    bl_server_opts *o = &c->opts;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (o->http_threads <= 0) /* handlers block on the store: at least 4 */
+        o->http_threads = ncpu > 4 ? (int)ncpu : 4;
+    if (o->run_workers <= 0)
+        o->run_workers = 1;
+    if (!o->max_body)
+        o->max_body = 1 << 20;
+    if (!o->max_upload)
+        o->max_upload = 4ULL << 30;
+    if (!o->max_records)
+        o->max_records = 10000000;
+    if (o->rate_limit <= 0)
+        o->rate_limit = 50;
+    if (o->rate_burst <= 0)
+        o->rate_burst = 4 * o->rate_limit;
+    if (!o->conn_timeout_s)
+        o->conn_timeout_s = 30;
+    if (!o->janitor_s)
+        o->janitor_s = 60;
+    struct sockaddr_in sa;
+    bl_status rc = parse_listen(o->listen, &sa, err);
+    if (rc != BL_OK) {
+        free(c);
+        return rc;
+    }
+    rc = srv_store_open(o->data_dir, o->http_threads + o->run_workers + 3, &c->st, err);
+    if (rc != BL_OK) {
+        free(c);
+        return rc;
+    }
+    pthread_mutex_init(&c->rl_mu, NULL);
+    pthread_mutex_init(&c->enc_mu, NULL);
+    pthread_mutex_init(&c->wk_mu, NULL);
+    pthread_cond_init(&c->wk_cv, NULL);
+
+    /* block signals in every thread; the main thread waits for them */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    srv_audit_system(c, "service.start", "-", "-", 1, "service started");
+    rc = srv_runs_recover(c, err);
+    if (rc == BL_OK) {
+        srv_retention_sweep(c);
+        rc = srv_workers_start(c, err);
+    }
+    pthread_t janitor;
+    int have_janitor = 0;
+    if (rc == BL_OK && pthread_create(&janitor, NULL, janitor_main, c) == 0)
+        have_janitor = 1;
+    if (rc == BL_OK) {
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+        if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+            flags |= MHD_USE_EPOLL;
+        c->daemon = MHD_start_daemon(
+            flags, 0, NULL, NULL, &on_request, c, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->http_threads,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            (unsigned)256, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+            MHD_OPTION_NOTIFY_COMPLETED, &on_completed, c, MHD_OPTION_END);
+        if (!c->daemon)
+            rc = bl_error_set(err, BL_ENET, "cannot listen on %s (address in use?)", o->listen);
+    }
+    if (rc == BL_OK) {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(c->daemon, MHD_DAEMON_INFO_BIND_PORT);
+        unsigned port = info ? info->port : ntohs(sa.sin_port);
+        if (o->port_file) {
+            char tmp[4096];
+            snprintf(tmp, sizeof tmp, "%s.tmp", o->port_file);
+            FILE *fp = fopen(tmp, "w");
+            if (!fp || fprintf(fp, "%u\n", port) < 0 || fclose(fp) != 0 ||
+                rename(tmp, o->port_file) != 0)
+                rc = bl_error_set(err, BL_EIO, "cannot write port file %s", o->port_file);
+        }
+        if (rc == BL_OK && !o->quiet)
+            fprintf(stderr, "blindlink serve: listening on %s:%u, data in %s\n",
+                    inet_ntoa(sa.sin_addr), port, o->data_dir);
+    }
+    if (rc == BL_OK) {
+        int sig = 0;
+        sigwait(&set, &sig);
+        got_signal = sig;
+        if (!o->quiet)
+            fprintf(stderr, "blindlink serve: stopping (signal %d)\n", sig);
+    }
+    if (c->daemon)
+        MHD_stop_daemon(c->daemon);
+    __atomic_store_n(&c->stop, 1, __ATOMIC_RELAXED);
+    srv_workers_stop(c);
+    if (have_janitor)
+        pthread_join(janitor, NULL);
+    if (rc == BL_OK)
+        srv_audit_system(c, "service.stop", "-", "-", 1, "service stopped");
+    bl_store_close(c->st);
+    free(c->buckets);
+    free(c);
+    return rc;
+}

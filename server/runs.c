@@ -1,0 +1,786 @@
+/* server/runs.c - linkage runs: creation by the analyst, an in-process worker
+ * pool that executes queued runs once every party has uploaded (stage 1:
+ * load the checksummed encodings and keep only subjects still consenting;
+ * stage 2: candidate pairs via bl_match_candidates under the project's cap;
+ * stage 3: solve and store groups, re-checking consent), recovery of runs
+ * interrupted by a crash, status with stages/progress/times, and results
+ * shaped by role: owners see only their own rows, the analyst sees groups
+ * only when the agreement allows, scores only when allowed, never encodings. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <blindlink/clk.h>
+#include <blindlink/match.h>
+#include "srv.h"
+
+struct srv_active {
+    char rid[SRV_ID_HEX + 1];
+    int stage;
+    uint64_t done, total; /* stage-2 comparisons, updated atomically */
+};
+
+static const char *const stage_desc[] = {"", "waiting for and loading consented encodings",
+                                         "computing similarity scores",
+                                         "solving matches and storing results"};
+
+static void progress_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    struct srv_active *a = ctx;
+    __atomic_store_n(&a->total, total, __ATOMIC_RELAXED);
+    uint64_t old = __atomic_load_n(&a->done, __ATOMIC_RELAXED);
+    while (done > old &&
+           !__atomic_compare_exchange_n(&a->done, &old, done, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
+static void run_update(sqlite3 *db, const char *rid, const char *sql_set, const char *text,
+                       int64_t a, int64_t b, int64_t cc)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "UPDATE runs SET %s WHERE id=?5", sql_set);
+    sqlite3_stmt *s = srv_prep(db, sql, NULL);
+    if (!s)
+        return;
+    if (text)
+        sqlite3_bind_text(s, 1, text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, a);
+    sqlite3_bind_int64(s, 3, b);
+    sqlite3_bind_int64(s, 4, cc);
+    sqlite3_bind_text(s, 5, rid, -1, SQLITE_TRANSIENT);
+    sqlite3_step(s);
+    sqlite3_finalize(s);
+}
+
+static void run_fail(srv_ctx *c, sqlite3 *db, const char *rid, const char *purpose,
+                     const char *msg)
+{
+    run_update(db, rid, "state='failed', message=?1, time_completed=?2", msg, bl_srv_now(), 0, 0);
+    char res[64];
+    snprintf(res, sizeof res, "run/%s", rid);
+    srv_audit_system(c, "run.failed", res, purpose, 0, msg);
+}
+
+typedef struct party_data {
+    char org[SRV_ID_HEX + 1];
+    bl_clkset *set;  /* consented records only */
+    uint32_t *rows;  /* row of the party's original upload for each record of `set` */
+    size_t excluded;
+} party_data;
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int stall_requested(srv_ctx *c)
+{
+    const char *s = getenv("BLINDLINK_FAULT_RUN_STALL_MS");
+    long ms = s ? strtol(s, NULL, 10) : 0;
+    while (ms > 0 && !__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+        usleep(50000);
+        ms -= 50;
+    }
+    return __atomic_load_n(&c->stop, __ATOMIC_RELAXED);
+}
+
+static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const char *rid)
+{
+    bl_error e = {0};
+    char pid[SRV_ID_HEX + 1] = "";
+    double threshold = 0.8;
+    sqlite3_stmt *s = srv_prep(db, "SELECT project_id, threshold FROM runs WHERE id=?", &e);
+    if (s) {
+        sqlite3_bind_text(s, 1, rid, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            snprintf(pid, sizeof pid, "%s", sqlite3_column_text(s, 0));
+            threshold = sqlite3_column_double(s, 1);
+        }
+        sqlite3_finalize(s);
+    }
+    srv_project pj;
+    if (!pid[0] || srv_project_load(db, pid, &pj, &e) != BL_OK) {
+        run_fail(c, db, rid, "-", "project vanished");
+        return;
+    }
+    if (strcmp(pj.state, "active")) {
+        run_fail(c, db, rid, pj.purpose, "the project was purged");
+        return;
+    }
+    char res[128];
+    snprintf(res, sizeof res, "project/%s/run/%s", pid, rid);
+    srv_audit_system(c, "run.start", res, pj.purpose, 1, "run started");
+    int n = pj.nowners;
+    party_data *pd = calloc((size_t)n, sizeof *pd);
+    if (!pd) {
+        run_fail(c, db, rid, pj.purpose, "out of memory");
+        return;
+    }
+    char msg[600] = "";
+    double t_stage[4] = {mono_s(), 0, 0, 0};
+    /* ---- stage 1: load, verify checksums, keep consenting subjects ---- */
+    s = srv_prep(db,
+                 "SELECT g.org_id, u.sha256 FROM grants g JOIN uploads u ON u.project_id=g.project_id "
+                 "AND u.org_id=g.org_id WHERE g.project_id=? AND g.party_role='owner' ORDER BY "
+                 "g.party_index",
+                 &e);
+    sqlite3_stmt *q = srv_prep(db, SRV_CONSENT_SQL, &e);
+    if (!s || !q)
+        snprintf(msg, sizeof msg, "store error: %s", e.msg);
+    if (s)
+        sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
+    int k = 0;
+    while (!msg[0] && sqlite3_step(s) == SQLITE_ROW && k < n) {
+        party_data *p = &pd[k];
+        snprintf(p->org, sizeof p->org, "%s", sqlite3_column_text(s, 0));
+        const char *want = (const char *)sqlite3_column_text(s, 1);
+        char path[4096], got[65];
+        srv_enc_path(c->st, pid, p->org, path, sizeof path);
+        bl_clkset *raw = NULL;
+        pthread_mutex_lock(&c->enc_mu);
+        bl_status rc = srv_file_sha256(path, got, &e);
+        if (rc == BL_OK && strcmp(got, want))
+            snprintf(msg, sizeof msg,
+                     "stored encodings of party %d failed checksum verification (expected %.16s..., "
+                     "found %.16s...)",
+                     k, want, got);
+        else if (rc == BL_OK)
+            rc = bl_clkset_read(path, BL_CLK_BIN, 0, &raw, &e);
+        pthread_mutex_unlock(&c->enc_mu);
+        if (!msg[0] && rc != BL_OK)
+            snprintf(msg, sizeof msg, "cannot load encodings of party %d: %s", k, e.msg);
+        if (msg[0])
+            break;
+        if (!raw->ids) {
+            snprintf(msg, sizeof msg, "stored encodings of party %d lack subject keys", k);
+            bl_clkset_free(raw);
+            break;
+        }
+        if (bl_clkset_new(raw->nbits, raw->count, &p->set, &e) != BL_OK ||
+            !(p->rows = malloc((raw->count + 1) * sizeof *p->rows))) {
+            snprintf(msg, sizeof msg, "out of memory loading party %d", k);
+            bl_clkset_free(raw);
+            break;
+        }
+        srv_consent_set cs;
+        if (srv_consent_set_load(db, p->org, pj.purpose, &cs, &e) != BL_OK) {
+            snprintf(msg, sizeof msg, "cannot load consent of party %d: %s", k, e.msg);
+            bl_clkset_free(raw);
+            break;
+        }
+        for (size_t i = 0; i < raw->count && !msg[0]; i++) {
+            uint64_t row;
+            const char *subject = srv_stored_subject(raw->ids[i], &row);
+            if (!srv_consent_set_has(&cs, subject)) {
+                p->excluded++;
+                continue;
+            }
+            p->rows[p->set->count] = (uint32_t)row;
+            if (bl_clkset_append(p->set, bl_clkset_get(raw, i), subject, &e) != BL_OK)
+                snprintf(msg, sizeof msg, "party %d: %s", k, e.msg);
+        }
+        srv_consent_set_free(&cs);
+        bl_clkset_free(raw);
+        if (!msg[0] && p->set->count == 0)
+            snprintf(msg, sizeof msg, "party %d has no record whose subject consents to purpose %s",
+                     k, pj.purpose);
+        k++;
+    }
+    sqlite3_finalize(s);
+    if (!msg[0] && k != n)
+        snprintf(msg, sizeof msg, "only %d of %d parties have uploaded encodings", k, n);
+    json_t *rec = json_pack("{s:[],s:[]}", "used", "excluded_without_consent");
+    for (int i = 0; i < k && pd[i].set; i++) {
+        json_array_append_new(json_object_get(rec, "used"), json_integer((json_int_t)pd[i].set->count));
+        json_array_append_new(json_object_get(rec, "excluded_without_consent"),
+                              json_integer((json_int_t)pd[i].excluded));
+    }
+    char *rectxt = json_dumps(rec, JSON_COMPACT);
+    run_update(db, rid, "records=?1", rectxt, 0, 0, 0);
+    free(rectxt);
+    t_stage[1] = mono_s();
+
+    /* ---- stage 2: candidates ---- */
+    bl_candidate *cand = NULL;
+    size_t ncand = 0;
+    uint64_t comparisons = 0;
+    if (!msg[0]) {
+        __atomic_store_n(&slot->stage, 2, __ATOMIC_RELAXED);
+        run_update(db, rid, "stage=2", NULL, 0, 0, 0);
+        if (stall_requested(c))
+            goto out; /* shutting down: the run stays 'running' and resumes on restart */
+        const bl_clkset **sets = malloc((size_t)n * sizeof *sets);
+        for (int i = 0; sets && i < n; i++) {
+            sets[i] = pd[i].set;
+            for (int j = i + 1; j < n; j++)
+                comparisons += (uint64_t)pd[i].set->count * pd[j].set->count;
+        }
+        bl_match_opts mo;
+        memset(&mo, 0, sizeof mo);
+        mo.threshold = threshold;
+        mo.top_k = (uint32_t)pj.top_k;
+        mo.threads = c->opts.match_threads;
+        if (c->opts.max_candidates && (int64_t)c->opts.max_candidates < pj.max_candidates)
+            pj.max_candidates = (int64_t)c->opts.max_candidates;
+        mo.max_candidates = (size_t)pj.max_candidates;
+        mo.progress = progress_cb;
+        mo.progress_ctx = slot;
+        __atomic_store_n(&slot->total, comparisons, __ATOMIC_RELAXED);
+        bl_status rc = sets ? bl_match_candidates(sets, (size_t)n, &mo, &cand, &ncand, &e)
+                            : BL_ENOMEM;
+        free(sets);
+        if (rc == BL_ELIMIT)
+            snprintf(msg, sizeof msg,
+                     "candidate cap exceeded: more than %lld candidate pairs at threshold %.3f "
+                     "(%.300s); raise the threshold or set top_k",
+                     (long long)pj.max_candidates, threshold, e.msg);
+        else if (rc != BL_OK)
+            snprintf(msg, sizeof msg, "matching failed: %s", e.msg[0] ? e.msg : bl_strerror(rc));
+        __atomic_store_n(&slot->done, comparisons, __ATOMIC_RELAXED);
+    }
+    t_stage[2] = mono_s();
+    /* ---- stage 3: solve, store with a final consent check ---- */
+    size_t ngroups = 0;
+    if (!msg[0]) {
+        __atomic_store_n(&slot->stage, 3, __ATOMIC_RELAXED);
+        run_update(db, rid, "stage=3, comparisons=?2, candidates=?3", NULL, (int64_t)comparisons,
+                   (int64_t)ncand, 0);
+        bl_groups *gr = NULL;
+        bl_status rc = !strcmp(pj.mode, "probabilistic")
+                           ? bl_solve_probabilistic(cand, ncand, pj.merge_threshold, 0, &gr, &e)
+                           : bl_solve_greedy(cand, ncand, &gr, &e);
+        if (rc != BL_OK) {
+            snprintf(msg, sizeof msg, "solver failed: %s", e.msg);
+        } else if (srv_begin(db, &e) != BL_OK) {
+            snprintf(msg, sizeof msg, "store: %s", e.msg);
+        } else {
+            sqlite3_stmt *ins = srv_prep(db,
+                                         "INSERT INTO results(run_id,grp,party,row,subject,score) "
+                                         "VALUES(?,?,?,?,?,?)",
+                                         &e);
+            sqlite3_stmt *del = srv_prep(db, "DELETE FROM results WHERE run_id=?", &e);
+            if (del) { /* a resumed run starts its results afresh */
+                sqlite3_bind_text(del, 1, rid, -1, SQLITE_TRANSIENT);
+                sqlite3_step(del);
+                sqlite3_finalize(del);
+            }
+            size_t G = bl_groups_count(gr);
+            uint32_t keep_d[SRV_MAX_PARTIES * 4], keep_r[SRV_MAX_PARTIES * 4];
+            for (size_t gi = 0; ins && gi < G; gi++) {
+                const uint32_t *ds, *rs;
+                size_t sz = bl_groups_get(gr, gi, &ds, &rs);
+                size_t m = 0;
+                for (size_t j = 0; j < sz && m < SRV_MAX_PARTIES * 4; j++) {
+                    party_data *p = &pd[ds[j]];
+                    if (srv_consent_has(q, p->org, p->set->ids[rs[j]], pj.purpose)) {
+                        keep_d[m] = ds[j];
+                        keep_r[m] = rs[j];
+                        m++;
+                    }
+                }
+                if (m < 2)
+                    continue;
+                double sum = 0;
+                size_t pairs = 0;
+                for (size_t a = 0; a < m; a++)
+                    for (size_t b = a + 1; b < m; b++, pairs++)
+                        sum += bl_dice(bl_clkset_get(pd[keep_d[a]].set, keep_r[a]),
+                                       bl_clkset_get(pd[keep_d[b]].set, keep_r[b]),
+                                       pd[keep_d[a]].set->nbytes);
+                double score = pairs ? sum / (double)pairs : 0;
+                for (size_t j = 0; j < m; j++) {
+                    party_data *p = &pd[keep_d[j]];
+                    sqlite3_reset(ins);
+                    sqlite3_bind_text(ins, 1, rid, -1, SQLITE_TRANSIENT);
+                    sqlite3_bind_int64(ins, 2, (sqlite3_int64)ngroups);
+                    sqlite3_bind_int(ins, 3, (int)keep_d[j]);
+                    sqlite3_bind_int64(ins, 4, p->rows[keep_r[j]]);
+                    sqlite3_bind_text(ins, 5, p->set->ids[keep_r[j]], -1, SQLITE_TRANSIENT);
+                    sqlite3_bind_double(ins, 6, score);
+                    if (sqlite3_step(ins) != SQLITE_DONE && !msg[0])
+                        snprintf(msg, sizeof msg, "store: %s", sqlite3_errmsg(db));
+                }
+                ngroups++;
+            }
+            sqlite3_finalize(ins);
+            if (!ins && !msg[0])
+                snprintf(msg, sizeof msg, "store: %s", e.msg);
+            if (!msg[0]) {
+                run_update(db, rid,
+                           "state='completed', stage=3, time_completed=?2, groups_found=?3",
+                           NULL, bl_srv_now(), (int64_t)ngroups, 0);
+                if (srv_commit(db, &e) != BL_OK)
+                    snprintf(msg, sizeof msg, "store: %s", e.msg);
+            } else {
+                srv_rollback(db);
+            }
+        }
+        bl_groups_free(gr);
+    }
+    t_stage[3] = mono_s();
+    /* per-stage wall times, for users and for the benchmark */
+    json_t *secs = json_array();
+    for (int i = 1; i < 4; i++)
+        json_array_append_new(secs, json_real(t_stage[i] > 0 && t_stage[i - 1] > 0
+                                                  ? t_stage[i] - t_stage[i - 1] : 0.0));
+    json_object_set_new(rec, "stage_seconds", secs);
+    rectxt = json_dumps(rec, JSON_COMPACT);
+    run_update(db, rid, "records=?1", rectxt, 0, 0, 0);
+    free(rectxt);
+    if (msg[0]) {
+        run_fail(c, db, rid, pj.purpose, msg);
+    } else {
+        char why[160];
+        snprintf(why, sizeof why, "run completed: %zu candidate pairs, %zu groups", ncand, ngroups);
+        srv_audit_system(c, "run.complete", res, pj.purpose, 1, why);
+    }
+out:
+    json_decref(rec);
+    sqlite3_finalize(q);
+    free(cand);
+    for (int i = 0; i < n; i++) {
+        bl_clkset_free(pd[i].set);
+        free(pd[i].rows);
+    }
+    free(pd);
+}
+
+static int claim_run(sqlite3 *db, char rid[SRV_ID_HEX + 1])
+{
+    sqlite3_stmt *s = srv_prep(
+        db,
+        "SELECT r.id FROM runs r JOIN projects p ON p.id=r.project_id WHERE r.state='queued' AND "
+        "p.state='active' AND (SELECT COUNT(*) FROM uploads u WHERE u.project_id=r.project_id) = "
+        "(SELECT COUNT(*) FROM grants g WHERE g.project_id=r.project_id AND g.party_role='owner') "
+        "ORDER BY r.time_added LIMIT 1",
+        NULL);
+    if (!s)
+        return 0;
+    int got = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        snprintf(rid, SRV_ID_HEX + 1, "%s", sqlite3_column_text(s, 0));
+        got = 1;
+    }
+    sqlite3_finalize(s);
+    if (!got)
+        return 0;
+    s = srv_prep(db,
+                 "UPDATE runs SET state='running', stage=1, time_started=?, attempts=attempts+1 "
+                 "WHERE id=? AND state='queued'",
+                 NULL);
+    if (!s)
+        return 0;
+    sqlite3_bind_int64(s, 1, bl_srv_now());
+    sqlite3_bind_text(s, 2, rid, -1, SQLITE_TRANSIENT);
+    got = sqlite3_step(s) == SQLITE_DONE && sqlite3_changes(db) == 1;
+    sqlite3_finalize(s);
+    return got;
+}
+
+struct worker_arg {
+    srv_ctx *c;
+    int slot;
+};
+
+static void *worker_main(void *argp)
+{
+    struct worker_arg *wa = argp;
+    srv_ctx *c = wa->c;
+    struct srv_active *slot = &c->active[wa->slot];
+    free(wa);
+    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+        sqlite3 *db = srv_db_acquire(c->st);
+        char rid[SRV_ID_HEX + 1];
+        pthread_mutex_lock(&c->wk_mu); /* one claimer at a time */
+        int got = claim_run(db, rid);
+        if (got) {
+            snprintf(slot->rid, sizeof slot->rid, "%s", rid);
+            __atomic_store_n(&slot->stage, 1, __ATOMIC_RELAXED);
+            slot->done = slot->total = 0;
+        }
+        pthread_mutex_unlock(&c->wk_mu);
+        if (got) {
+            execute_run(c, slot, db, rid);
+            pthread_mutex_lock(&c->wk_mu);
+            slot->rid[0] = '\0';
+            pthread_mutex_unlock(&c->wk_mu);
+            srv_db_release(c->st, db);
+            continue;
+        }
+        srv_db_release(c->st, db);
+        pthread_mutex_lock(&c->wk_mu);
+        if (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&c->wk_cv, &c->wk_mu, &ts);
+        }
+        pthread_mutex_unlock(&c->wk_mu);
+    }
+    return NULL;
+}
+
+bl_status srv_workers_start(srv_ctx *c, bl_error *err)
+{
+    int n = c->opts.run_workers;
+    c->workers = calloc((size_t)n, sizeof *c->workers);
+    c->active = calloc((size_t)n, sizeof *c->active);
+    if (!c->workers || !c->active)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        struct worker_arg *wa = malloc(sizeof *wa);
+        if (!wa)
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+        wa->c = c;
+        wa->slot = i;
+        if (pthread_create(&c->workers[i], NULL, worker_main, wa) != 0) {
+            free(wa);
+            return bl_error_set(err, BL_EINTERNAL, "cannot start run worker");
+        }
+        c->nworkers++;
+    }
+    return BL_OK;
+}
+
+void srv_workers_wake(srv_ctx *c)
+{
+    pthread_mutex_lock(&c->wk_mu);
+    pthread_cond_broadcast(&c->wk_cv);
+    pthread_mutex_unlock(&c->wk_mu);
+}
+
+void srv_workers_stop(srv_ctx *c)
+{
+    __atomic_store_n(&c->stop, 1, __ATOMIC_RELAXED);
+    srv_workers_wake(c);
+    for (int i = 0; i < c->nworkers; i++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 5;
+        if (pthread_timedjoin_np(c->workers[i], NULL, &ts) != 0) {
+            /* a long match cannot be interrupted: leave it 'running' so the
+             * next start resumes it, and exit without touching the store */
+            srv_audit_system(c, "service.stop", "-", "-", 1,
+                             "stopped during a run; it resumes at the next start");
+            fprintf(stderr, "blindlink serve: a run is still computing; it resumes at next start\n");
+            _exit(0);
+        }
+    }
+    free(c->workers);
+    free(c->active);
+    c->workers = NULL;
+    c->active = NULL;
+    c->nworkers = 0;
+}
+
+bl_status srv_runs_recover(srv_ctx *c, bl_error *err)
+{
+    sqlite3 *db = srv_db_acquire(c->st);
+    sqlite3_stmt *s = srv_prep(db, "SELECT id, attempts, stage FROM runs WHERE state='running'", err);
+    if (!s) {
+        srv_db_release(c->st, db);
+        return BL_EIO;
+    }
+    struct {
+        char id[SRV_ID_HEX + 1];
+        int attempts, stage;
+    } list[256];
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW && n < 256) {
+        snprintf(list[n].id, sizeof list[n].id, "%s", sqlite3_column_text(s, 0));
+        list[n].attempts = sqlite3_column_int(s, 1);
+        list[n].stage = sqlite3_column_int(s, 2);
+        n++;
+    }
+    sqlite3_finalize(s);
+    for (int i = 0; i < n; i++) {
+        char msg[200], res[80];
+        snprintf(res, sizeof res, "run/%.40s", list[i].id);
+        if (list[i].attempts >= 3) {
+            snprintf(msg, sizeof msg,
+                     "interrupted %d times by service restarts (last in stage %d); giving up",
+                     list[i].attempts, list[i].stage);
+            run_update(db, list[i].id, "state='failed', message=?1, time_completed=?2", msg,
+                       bl_srv_now(), 0, 0);
+            srv_audit_system(c, "run.failed", res, "-", 0, msg);
+        } else {
+            snprintf(msg, sizeof msg,
+                     "resumed: the service stopped during stage %d (attempt %d); restarted from "
+                     "the stored encodings",
+                     list[i].stage, list[i].attempts);
+            run_update(db, list[i].id, "state='queued', stage=1, message=?1", msg, 0, 0, 0);
+            srv_audit_system(c, "run.resume", res, "-", 1, msg);
+        }
+    }
+    srv_db_release(c->st, db);
+    return BL_OK;
+}
+
+/* ---- HTTP handlers ------------------------------------------------------------------------ */
+
+static json_t *run_json(srv_ctx *c, sqlite3 *db, const char *pid, const char *rid, int *found)
+{
+    *found = 0;
+    int cached;
+    sqlite3_stmt *s = srv_prep_hot(db,
+                                   "SELECT id, name, threshold, state, stage, message, time_added, "
+                                   "time_started, time_completed, comparisons, candidates, "
+                                   "groups_found, records, attempts FROM runs WHERE id=? AND "
+                                   "project_id=?",
+                                   &cached, NULL);
+    if (!s)
+        return NULL;
+    sqlite3_bind_text(s, 1, rid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, pid, -1, SQLITE_TRANSIENT);
+    json_t *o = NULL;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *found = 1;
+        const char *state = (const char *)sqlite3_column_text(s, 3);
+        int stage = sqlite3_column_int(s, 4);
+        if (stage < 1 || stage > 3)
+            stage = 1;
+        uint64_t done = 0, total = 0;
+        int live = 0;
+        pthread_mutex_lock(&c->wk_mu);
+        for (int i = 0; i < c->nworkers; i++)
+            if (!strcmp(c->active[i].rid, rid)) {
+                live = 1;
+                stage = __atomic_load_n(&c->active[i].stage, __ATOMIC_RELAXED);
+                done = __atomic_load_n(&c->active[i].done, __ATOMIC_RELAXED);
+                total = __atomic_load_n(&c->active[i].total, __ATOMIC_RELAXED);
+            }
+        pthread_mutex_unlock(&c->wk_mu);
+        if (!strcmp(state, "completed")) {
+            done = total = (uint64_t)sqlite3_column_int64(s, 9);
+        }
+        if (stage == 1 && !live && (!strcmp(state, "queued") || !strcmp(state, "running"))) {
+            /* stage 1 counts the parties that have uploaded, as in the anchor */
+            sqlite3_stmt *u = srv_prep(db,
+                                       "SELECT (SELECT COUNT(*) FROM uploads WHERE project_id=?1), "
+                                       "(SELECT COUNT(*) FROM grants WHERE project_id=?1 AND "
+                                       "party_role='owner')",
+                                       NULL);
+            if (u) {
+                sqlite3_bind_text(u, 1, pid, -1, SQLITE_TRANSIENT);
+                if (sqlite3_step(u) == SQLITE_ROW) {
+                    done = (uint64_t)sqlite3_column_int64(u, 0);
+                    total = (uint64_t)sqlite3_column_int64(u, 1);
+                }
+                sqlite3_finalize(u);
+            }
+        }
+        double rel = total ? (double)done / (double)total : (!strcmp(state, "completed") ? 1.0 : 0.0);
+        const char *pdesc = stage == 1 ? "parties that uploaded" : "comparisons done";
+        o = json_pack("{s:s,s:s,s:f,s:s,s:i,s:{s:i,s:s,s:{s:I,s:f,s:s}}}", "run_id",
+                      sqlite3_column_text(s, 0), "name", sqlite3_column_text(s, 1), "threshold",
+                      sqlite3_column_double(s, 2), "state", state, "stages", 3, "current_stage",
+                      "number", stage, "description", stage_desc[stage], "progress", "absolute",
+                      (json_int_t)done, "relative", rel, "description", pdesc);
+        static const char *const tcols[] = {"time_added", "time_started", "time_completed"};
+        for (int i = 0; i < 3; i++) {
+            if (sqlite3_column_type(s, 6 + i) == SQLITE_NULL)
+                continue;
+            char buf[32];
+            srv_time_fmt(sqlite3_column_int64(s, 6 + i), buf, sizeof buf);
+            json_object_set_new(o, tcols[i], json_string(buf));
+        }
+        if (sqlite3_column_type(s, 5) != SQLITE_NULL)
+            json_object_set_new(o, "message", json_string((const char *)sqlite3_column_text(s, 5)));
+        if (sqlite3_column_type(s, 9) != SQLITE_NULL)
+            json_object_set_new(o, "total_number_of_comparisons",
+                                json_integer(sqlite3_column_int64(s, 9)));
+        if (sqlite3_column_type(s, 10) != SQLITE_NULL)
+            json_object_set_new(o, "candidates", json_integer(sqlite3_column_int64(s, 10)));
+        if (sqlite3_column_type(s, 11) != SQLITE_NULL)
+            json_object_set_new(o, "groups", json_integer(sqlite3_column_int64(s, 11)));
+        if (sqlite3_column_type(s, 12) != SQLITE_NULL) {
+            json_t *rec = json_loads((const char *)sqlite3_column_text(s, 12), 0, NULL);
+            if (rec)
+                json_object_set_new(o, "records", rec);
+        }
+        json_object_set_new(o, "attempts", json_integer(sqlite3_column_int(s, 13)));
+    }
+    srv_hot_done(s, cached);
+    return o;
+}
+
+void srv_h_runs_create(srv_req *r, const char *pid)
+{
+    srv_project pj;
+    srv_grant g;
+    if (!srv_project_access(r, pid, SRV_ACC_ANALYST | SRV_ACC_NEED_READY, &pj, &g))
+        return;
+    char name[201] = "run";
+    double threshold = -1;
+    bl_error e = {0};
+    if (r->len) {
+        json_t *o = srv_json_parse(r->body, r->len, &e);
+        if (!o || srv_parse_run(o, name, &threshold, &e) != BL_OK) {
+            json_decref(o);
+            srv_problem(r, 400, "Bad Request", "%s", e.msg);
+            return;
+        }
+        json_decref(o);
+    }
+    if (threshold <= 0)
+        threshold = pj.threshold;
+    char rid[SRV_ID_HEX + 1];
+    srv_random_hex(rid, SRV_ID_HEX / 2);
+    sqlite3_stmt *s = srv_prep(r->db,
+                               "INSERT INTO runs(id,project_id,name,threshold,state,time_added) "
+                               "VALUES(?,?,?,?,'queued',?)",
+                               &e);
+    if (!s) {
+        srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
+        return;
+    }
+    sqlite3_bind_text(s, 1, rid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, pid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(s, 4, threshold);
+    sqlite3_bind_int64(s, 5, bl_srv_now());
+    int ok = sqlite3_step(s) == SQLITE_DONE;
+    sqlite3_finalize(s);
+    if (!ok) {
+        srv_problem(r, 500, "Internal Server Error", "cannot create run: %s", sqlite3_errmsg(r->db));
+        return;
+    }
+    snprintf(r->resource, sizeof r->resource, "project/%s/run/%s", pid, rid);
+    snprintf(r->reason, sizeof r->reason, "run queued at threshold %.3f", threshold);
+    srv_workers_wake(r->srv);
+    int found;
+    srv_reply(r, 201, run_json(r->srv, r->db, pid, rid, &found));
+}
+
+void srv_h_runs_list(srv_req *r, const char *pid)
+{
+    srv_project pj;
+    srv_grant g;
+    if (!srv_project_access(r, pid, SRV_ACC_ANY, &pj, &g))
+        return;
+    sqlite3_stmt *s = srv_prep(r->db,
+                               "SELECT id, name, state, time_added FROM runs WHERE project_id=? "
+                               "ORDER BY time_added",
+                               NULL);
+    json_t *arr = json_array();
+    if (s) {
+        sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
+        while (sqlite3_step(s) == SQLITE_ROW)
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I}", "run_id",
+                                                 sqlite3_column_text(s, 0), "name",
+                                                 sqlite3_column_text(s, 1), "state",
+                                                 sqlite3_column_text(s, 2), "time_added",
+                                                 (json_int_t)sqlite3_column_int64(s, 3)));
+        sqlite3_finalize(s);
+    }
+    srv_reply(r, 200, json_pack("{s:o}", "runs", arr));
+}
+
+void srv_h_run_status(srv_req *r, const char *pid, const char *rid)
+{
+    srv_project pj;
+    srv_grant g;
+    if (!srv_project_access(r, pid, SRV_ACC_ANY, &pj, &g))
+        return;
+    snprintf(r->resource, sizeof r->resource, "project/%.40s/run/%.40s", pid, rid);
+    int found = 0;
+    json_t *o = run_json(r->srv, r->db, pid, rid, &found);
+    if (!found) {
+        json_decref(o);
+        srv_problem(r, 404, "Not Found", "no run %.40s in project %s", rid, pid);
+        return;
+    }
+    srv_reply(r, 200, o);
+}
+
+void srv_h_run_result(srv_req *r, const char *pid, const char *rid)
+{
+    srv_project pj;
+    srv_grant g;
+    if (!srv_project_access(r, pid, SRV_ACC_ANY, &pj, &g))
+        return;
+    snprintf(r->resource, sizeof r->resource, "project/%.40s/run/%.40s", pid, rid);
+    int found = 0;
+    json_t *st = run_json(r->srv, r->db, pid, rid, &found);
+    if (!found) {
+        json_decref(st);
+        srv_problem(r, 404, "Not Found", "no run %.40s in project %s", rid, pid);
+        return;
+    }
+    const char *state = json_string_value(json_object_get(st, "state"));
+    if (strcmp(state, "completed")) {
+        srv_problem(r, 409, "Conflict", "run %s is %s; results exist only for completed runs", rid,
+                    state);
+        json_decref(st);
+        return;
+    }
+    json_decref(st);
+    int owner = !strcmp(g.party_role, "owner");
+    if (!owner && strcmp(pj.result_type, "groups")) {
+        srv_problem(r, 403, "Forbidden",
+                    "the agreement for project %s (result_type owner_rows) does not let the analyst "
+                    "see matched groups; only counts are available in the run status",
+                    pid);
+        return;
+    }
+    sqlite3_stmt *s;
+    json_t *out;
+    if (owner) {
+        s = srv_prep(r->db,
+                     "SELECT grp, row, subject, score FROM results WHERE run_id=? AND party=? "
+                     "ORDER BY row",
+                     NULL);
+        json_t *arr = json_array();
+        if (s) {
+            sqlite3_bind_text(s, 1, rid, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int(s, 2, g.party_index);
+            while (sqlite3_step(s) == SQLITE_ROW) {
+                /* no group number: owners comparing notes must not learn the
+                 * linkage from the result itself */
+                json_t *m = json_pack("{s:I,s:s}", "row", (json_int_t)sqlite3_column_int64(s, 1),
+                                      "subject", sqlite3_column_text(s, 2));
+                if (pj.reveal_scores)
+                    json_object_set_new(m, "score", json_real(sqlite3_column_double(s, 3)));
+                json_array_append_new(arr, m);
+            }
+            sqlite3_finalize(s);
+        }
+        snprintf(r->reason, sizeof r->reason, "data owner received its own %zu matched rows",
+                 json_array_size(arr));
+        out = json_pack("{s:s,s:i,s:o}", "view", "data_owner", "party_index", g.party_index,
+                        "matches", arr);
+    } else {
+        s = srv_prep(r->db,
+                     "SELECT grp, party, row, score FROM results WHERE run_id=? ORDER BY grp, party, "
+                     "row",
+                     NULL);
+        json_t *groups = json_array(), *scores = json_array(), *cur = NULL;
+        long long last = -1;
+        if (s) {
+            sqlite3_bind_text(s, 1, rid, -1, SQLITE_TRANSIENT);
+            while (sqlite3_step(s) == SQLITE_ROW) {
+                long long grp = sqlite3_column_int64(s, 0);
+                if (grp != last) {
+                    cur = json_array();
+                    json_array_append_new(groups, cur);
+                    json_array_append_new(scores, json_real(sqlite3_column_double(s, 3)));
+                    last = grp;
+                }
+                json_array_append_new(cur, json_pack("[i,I]", sqlite3_column_int(s, 1),
+                                                     (json_int_t)sqlite3_column_int64(s, 2)));
+            }
+            sqlite3_finalize(s);
+        }
+        snprintf(r->reason, sizeof r->reason, "analyst received %zu groups%s",
+                 json_array_size(groups), pj.reveal_scores ? " with scores" : "");
+        out = json_pack("{s:s,s:o}", "view", "analyst", "groups", groups);
+        if (pj.reveal_scores)
+            json_object_set_new(out, "scores", scores);
+        else
+            json_decref(scores);
+    }
+    srv_reply(r, 200, out);
+}

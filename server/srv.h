@@ -1,0 +1,338 @@
+/* server/srv.h - private declarations shared by the service's source files:
+ * the store handle and connection pool, principals, request context, audit
+ * entries, policy constants and the parsed request bodies. */
+#ifndef BLINDLINK_SRV_H
+#define BLINDLINK_SRV_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include <blindlink/common.h>
+#include "bl_server.h"
+
+#define SRV_ID_HEX 32            /* organisation, project and run ids */
+#define SRV_KID_HEX 16           /* API key ids */
+#define SRV_POOL_MAX 64
+#define SRV_DAY 86400LL
+#define SRV_INACTIVITY_LIMIT (90 * SRV_DAY) /* grant expiry after 90 days unused */
+#define SRV_SUBJECT_MAX 128
+#define SRV_MAX_PARTIES 16
+#define SRV_MAX_SCOPES 32
+#define SRV_JSON_UPLOAD_MAX ((size_t)64 << 20)
+#define SRV_CONSENT_BATCH_MAX 10000
+#define SRV_CLK_B64_MAX ((((1u << 20) / 8) + 2) / 3 * 4)
+
+/* ---- store ----------------------------------------------------------------- */
+
+struct bl_store {
+    char *dir, *db_path, *audit_path, *enc_dir;
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    sqlite3 *conns[SRV_POOL_MAX];
+    int busy[SRV_POOL_MAX];
+    int nconns;
+    /* audit chain state (guarded by audit_mu) */
+    pthread_mutex_t audit_mu;
+    sqlite3 *audit_db;
+    int audit_fd;
+    uint64_t audit_seq;
+    char audit_prev[65];
+    long long audit_size; /* file size after our last append; -1 unknown */
+};
+
+/** Open `n` pooled connections (the admin CLI uses 1). */
+bl_status srv_store_open(const char *data_dir, int nconns, bl_store **out, bl_error *err);
+sqlite3 *srv_db_acquire(bl_store *st);
+void srv_db_release(bl_store *st, sqlite3 *db);
+
+/** Run SQL without results. */
+bl_status srv_exec(sqlite3 *db, const char *sql, bl_error *err);
+/** Prepare or set err. */
+sqlite3_stmt *srv_prep(sqlite3 *db, const char *sql, bl_error *err);
+/** Prepare `sql` (a string literal: cached by address) through a
+ *  thread-local statement cache; *cached says how to release it. */
+sqlite3_stmt *srv_prep_hot(sqlite3 *db, const char *sql, int *cached, bl_error *err);
+/** Release a statement from srv_prep_hot (reset if cached, else finalise). */
+void srv_hot_done(sqlite3_stmt *s, int cached);
+/** Begin an immediate (write) transaction. */
+bl_status srv_begin(sqlite3 *db, bl_error *err);
+bl_status srv_commit(sqlite3 *db, bl_error *err);
+void srv_rollback(sqlite3 *db);
+
+/** Fill `out` with 2*nbytes lowercase hex of random bytes + NUL. */
+void srv_random_hex(char *out, size_t nbytes);
+void srv_hex(const uint8_t *in, size_t n, char *out);
+int srv_is_hex(const char *s, size_t len);
+/** SHA-256 of a file in hex; BL_EIO on read failure. */
+bl_status srv_file_sha256(const char *path, char out[65], bl_error *err);
+/** Format a Unix time as RFC 3339 UTC into buf (>= 21 bytes). */
+void srv_time_fmt(int64_t t, char *buf, size_t cap);
+/** Build "<enc_dir>/<pid>/<org>.clk". */
+void srv_enc_path(const bl_store *st, const char *pid, const char *org, char *buf, size_t cap);
+/** Remove a project's encoding directory and its files. */
+void srv_enc_remove_project(const bl_store *st, const char *pid);
+
+/* ---- audit ------------------------------------------------------------------ */
+
+typedef struct srv_audit {
+    const char *org;      /* organisation id or "-" */
+    const char *key;      /* key id or "-" */
+    const char *role;     /* key role or "-" */
+    const char *action;   /* e.g. "project.create", "run.result" */
+    const char *resource; /* e.g. "project/<pid>/run/<rid>" */
+    const char *purpose;  /* project purpose or "-" */
+    int allowed;          /* 1 allowed, 0 refused */
+    const char *reason;   /* why */
+    int status;           /* HTTP status (0 for CLI actions) */
+} srv_audit;
+
+/** Append one entry to the hash chain (thread- and process-safe). */
+bl_status srv_audit_append(bl_store *st, const srv_audit *a, bl_error *err);
+
+/* ---- principals -------------------------------------------------------------- */
+
+typedef struct srv_principal {
+    char org[SRV_ID_HEX + 1];
+    char org_name[129];
+    char kid[SRV_KID_HEX + 1];
+    char role[16];
+} srv_principal;
+
+/** Check an Authorization header value. BL_OK, or BL_EAUTH with a reason
+ *  ("unknown key", "key revoked", "key expired", "malformed"). */
+bl_status srv_authenticate(sqlite3 *db, const char *header, srv_principal *p, bl_error *err);
+int srv_role_valid(const char *role);
+/** Resolve an organisation given as id or name into its id. */
+bl_status srv_org_resolve(sqlite3 *db, const char *ref, char id[SRV_ID_HEX + 1], bl_error *err);
+bl_status srv_key_create(sqlite3 *db, const char *org_id, const char *role, int64_t expires_in,
+                         char *key_out, char kid_out[17], bl_error *err);
+bl_status srv_org_create(sqlite3 *db, const char *name, const char *kind, char id_out[33],
+                         bl_error *err);
+bl_status srv_purpose_add(sqlite3 *db, const char *name, const char *desc, bl_error *err);
+
+/* ---- policy ------------------------------------------------------------------ */
+
+/** 1 if the scope is one of the minimal sign-up scopes (name, email,
+ *  profile_photo); 0 for other known scopes; -1 if unknown. */
+int srv_scope_kind(const char *scope);
+/** Known scopes, NULL-terminated (for docs and error messages). */
+extern const char *const srv_scopes[];
+
+/* ---- parsed request bodies (reqparse.c) ---------------------------------------- */
+
+typedef struct srv_project_req {
+    char name[201];
+    char purpose[41];
+    char parties[SRV_MAX_PARTIES][129];
+    int nparties;
+    char scopes[SRV_MAX_SCOPES][32];
+    int nscopes;
+    char result_type[16]; /* "groups" | "owner_rows" */
+    int reveal_scores;
+    double threshold;
+    char mode[16]; /* "greedy" | "probabilistic" */
+    double merge_threshold;
+    int retention_days;
+    int64_t max_candidates;
+    int top_k;
+} srv_project_req;
+
+typedef struct srv_consent_item {
+    char subject[SRV_SUBJECT_MAX + 1];
+    char purposes[16][41];
+    int npurposes;
+} srv_consent_item;
+
+/** Parse a JSON body: returns the object (caller json_decref) or NULL with
+ *  err set (BL_EINPUT, line/column). */
+json_t *srv_json_parse(const char *body, size_t len, bl_error *err);
+bl_status srv_parse_project(json_t *o, srv_project_req *r, bl_error *err);
+/** Consent batch: {"subject":..,"purposes":[..]} or {"subjects":[{...},...]}.
+ *  *items is malloc'd (free()). For withdraw, `purposes_optional` allows
+ *  omitting purposes (= all). */
+bl_status srv_parse_consent(json_t *o, int purposes_optional, srv_consent_item **items,
+                            size_t *n, bl_error *err);
+bl_status srv_parse_agreement(json_t *o, char ref[201], char sha[65], bl_error *err);
+bl_status srv_parse_approve(json_t *o, char sha[65], bl_error *err);
+bl_status srv_parse_run(json_t *o, char name[201], double *threshold, bl_error *err);
+bl_status srv_parse_org(json_t *o, char name[129], char kind[41], bl_error *err);
+bl_status srv_parse_key(json_t *o, char role[16], int64_t *expires_in, bl_error *err);
+bl_status srv_parse_subject(json_t *o, char subject[SRV_SUBJECT_MAX + 1], bl_error *err);
+bl_status srv_parse_purpose(json_t *o, char name[41], char desc[401], bl_error *err);
+int srv_subject_valid(const char *s);
+int srv_purpose_name_valid(const char *s);
+/** Encodings JSON upload: {"encodings":[{"subject":..,"clk":"b64"},...]}.
+ *  Checks shape only; returns the array (borrowed). */
+bl_status srv_parse_encodings(json_t *o, json_t **arr, bl_error *err);
+
+
+/* ---- server context and requests (http.c) ------------------------------------------ */
+
+struct MHD_Daemon;
+struct MHD_Connection;
+struct srv_active;
+
+typedef struct srv_ctx {
+    bl_store *st;
+    bl_server_opts opts;
+    struct MHD_Daemon *daemon;
+    pthread_mutex_t rl_mu;          /* rate limiter */
+    struct srv_bucket *buckets;
+    size_t nbuckets, capbuckets;
+    pthread_mutex_t enc_mu;         /* serialises rewrites/reads of encoding files */
+    pthread_mutex_t wk_mu;          /* run workers */
+    pthread_cond_t wk_cv;
+    int stop;
+    pthread_t *workers;
+    int nworkers;
+    struct srv_active *active;      /* one slot per worker: progress of running runs */
+} srv_ctx;
+
+enum { SRV_GET = 1, SRV_POST, SRV_PUT, SRV_DELETE };
+
+typedef struct srv_req {
+    srv_ctx *srv;
+    struct MHD_Connection *conn;
+    int method;
+    char path[512];
+    char *seg[10];
+    int nseg;
+    int route;
+    srv_principal p;
+    int authed;
+    sqlite3 *db;
+    /* body */
+    char *body;
+    size_t len, cap, limit;
+    int too_big;
+    int spool_fd;
+    char spool_path[4096];
+    uint64_t spooled;
+    int upload_mode; /* 0 none, 1 json, 2 binary */
+    int first_done;
+    /* response */
+    int status;
+    json_t *json;
+    const char *content_type;
+    int queued;
+    /* audit */
+    char action[48];
+    char resource[128];
+    char purpose[41];
+    char reason[512];
+} srv_req;
+
+/** Set a JSON success response (takes the reference). */
+void srv_reply(srv_req *r, int status, json_t *body);
+/** Set an application/problem+json response; `detail` also becomes the audit reason. */
+void srv_problem(srv_req *r, int status, const char *title, const char *fmt, ...) BL_PRINTF(4, 5);
+/** Map a bl_status to an HTTP status (400, 403, 404, 409, 413, 500, ...). */
+int srv_http_status(bl_status s);
+/** Append a system audit entry (no principal: janitor, worker). */
+void srv_audit_system(srv_ctx *c, const char *action, const char *resource, const char *purpose,
+                      int allowed, const char *reason);
+/** Append an extra decision entry on behalf of the request's principal. */
+void srv_audit_decision(srv_req *r, const char *action, int allowed, const char *reason);
+
+/* ---- projects (projects.c) ----------------------------------------------------------- */
+
+typedef struct srv_project {
+    char id[SRV_ID_HEX + 1];
+    char name[201];
+    char purpose[41];
+    int extended;
+    char result_type[16];
+    int reveal_scores;
+    double threshold;
+    char mode[16];
+    double merge_threshold;
+    int64_t max_candidates;
+    int top_k;
+    int64_t created, retention_until;
+    char state[16];
+    char creator[SRV_ID_HEX + 1];
+    char agreement_ref[201];
+    char agreement_sha[65];
+    int64_t agreement_at;
+    int nowners;
+} srv_project;
+
+typedef struct srv_grant {
+    char party_role[10]; /* "owner" | "analyst" */
+    int party_index;     /* 0.. for owners, -1 for the analyst */
+    char state[12];      /* "active" | "pending" | "expired" */
+    int64_t approved_at, last_used, expired_at;
+    char approved_sha[65];
+} srv_grant;
+
+enum { SRV_ACC_ANY = 0, SRV_ACC_OWNER = 1, SRV_ACC_ANALYST = 2 };
+#define SRV_ACC_NO_EXPIRY 0x10 /* the re-approval itself */
+#define SRV_ACC_NEED_READY 0x20 /* uploads and runs: approvals + agreement complete */
+
+/** Load project `pid` and check the caller may act on it. 1 if allowed, 0
+ *  if a problem response was set. */
+int srv_project_access(srv_req *r, const char *pid, int need, srv_project *pj, srv_grant *g);
+bl_status srv_project_load(sqlite3 *db, const char *pid, srv_project *pj, bl_error *err);
+/** Purge a project's data (encodings, runs, results); keeps a tombstone. */
+bl_status srv_project_purge(srv_ctx *c, sqlite3 *db, const char *pid, const char *why,
+                            bl_error *err);
+/** Purge every project past its retention date; returns how many. */
+int srv_retention_sweep(srv_ctx *c);
+void srv_h_projects_create(srv_req *r);
+void srv_h_projects_list(srv_req *r);
+void srv_h_project_get(srv_req *r, const char *pid);
+void srv_h_project_delete(srv_req *r, const char *pid);
+void srv_h_agreement(srv_req *r, const char *pid);
+void srv_h_approve(srv_req *r, const char *pid);
+
+/* ---- consent, uploads, erasure (data.c) --------------------------------------------------- */
+
+/** Pre-check before an upload body is received (role, grant, readiness,
+ *  not yet uploaded). 1 if allowed. */
+int srv_upload_precheck(srv_req *r, const char *pid);
+void srv_h_upload(srv_req *r, const char *pid);
+void srv_h_upload_get(srv_req *r, const char *pid);
+/** A data owner withdraws its whole upload: file, row, and its rows in results. */
+void srv_h_upload_delete(srv_req *r, const char *pid);
+void srv_h_consent(srv_req *r);
+void srv_h_consent_withdraw(srv_req *r);
+void srv_h_consent_get(srv_req *r, const char *subject);
+void srv_h_erasure(srv_req *r);
+/** 1 if subject has an active opt-in for purpose with org. */
+int srv_consent_has(sqlite3_stmt *q, const char *org, const char *subject, const char *purpose);
+/** Sorted snapshot of the subjects opted in to one purpose with one org. */
+typedef struct srv_consent_set {
+    char **subj;
+    char *pool;
+    size_t n;
+} srv_consent_set;
+#define SRV_CONSENT_SET_MAX ((size_t)100000000)
+bl_status srv_consent_set_load(sqlite3 *db, const char *org, const char *purpose,
+                               srv_consent_set *out, bl_error *err);
+int srv_consent_set_has(const srv_consent_set *cs, const char *subject);
+void srv_consent_set_free(srv_consent_set *cs);
+#define SRV_CONSENT_SQL                                                                        \
+    "SELECT 1 FROM consent WHERE org_id=? AND subject=? AND purpose=? AND state='in'"
+
+/** Stored encodings carry ids "<upload row>/<subject key>" so results can
+ *  name the row of the party's original upload. Returns the subject part
+ *  and sets *row (0 if the id has no row prefix). */
+const char *srv_stored_subject(const char *id, uint64_t *row);
+
+/* ---- runs (runs.c) ------------------------------------------------------------------------- */
+
+bl_status srv_workers_start(srv_ctx *c, bl_error *err);
+void srv_workers_stop(srv_ctx *c);
+void srv_workers_wake(srv_ctx *c);
+/** Requeue runs interrupted by a crash (or fail them after 3 attempts). */
+bl_status srv_runs_recover(srv_ctx *c, bl_error *err);
+void srv_h_runs_create(srv_req *r, const char *pid);
+void srv_h_runs_list(srv_req *r, const char *pid);
+void srv_h_run_status(srv_req *r, const char *pid, const char *rid);
+void srv_h_run_result(srv_req *r, const char *pid, const char *rid);
+
+#endif

@@ -1,0 +1,149 @@
+# tests/service/lib_service.sh - helpers for service tests: start/stop a real
+# `blindlink serve` on a free loopback port, call the API with curl, read
+# JSON with jq, and set up a small world of organisations and keys.
+# Source after tests/cli/lib.sh.
+for tool in curl jq; do
+  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed (scripts/deps.sh)"; exit 77; }
+done
+D="$T/data"
+SERVER_PID=""
+URL=""
+trap 'stop_server_hard; rm -rf "$T"' EXIT
+
+# start_server [extra serve options...]
+start_server() {
+  rm -f "$T/port"
+  "$BL" serve --data-dir "$D" --listen 127.0.0.1:0 --port-file "$T/port" --quiet \
+    --http-threads 2 --janitor 1 "$@" 2>>"$T/server.log" &
+  SERVER_PID=$!
+  for _ in $(seq 1 200); do
+    [ -s "$T/port" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "server died:"; cat "$T/server.log"; return 1; }
+    sleep 0.05
+  done
+  [ -s "$T/port" ] || { echo "server did not start"; return 1; }
+  URL="http://127.0.0.1:$(cat "$T/port")/api/v1"
+}
+stop_server() {
+  [ -n "$SERVER_PID" ] || return 0
+  kill -TERM "$SERVER_PID" 2>/dev/null
+  wait "$SERVER_PID" 2>/dev/null
+  SERVER_PID=""
+  check_server_log
+}
+# a sanitizer build of the server reports memory errors on stderr
+check_server_log() {
+  if grep -q "Sanitizer\|runtime error" "$T/server.log" 2>/dev/null; then
+    fail "sanitizer report in the server log"; grep -A20 "Sanitizer\|runtime error" "$T/server.log" | head -40 >&2
+    : >"$T/server.log"
+  fi
+}
+stop_server_hard() {
+  [ -n "$SERVER_PID" ] && kill -KILL "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  SERVER_PID=""
+}
+server_alive() { kill -0 "$SERVER_PID" 2>/dev/null; }
+
+# api METHOD PATH KEY [JSON|@file] : body in $T/body, status in $CODE
+api() {
+  local method=$1 path=$2 key=$3 data=${4-}
+  local args=(-s -o "$T/body" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $key")
+  if [ -n "$data" ]; then
+    args+=(-H 'Content-Type: application/json' --data-binary "$data")
+  fi
+  CODE=$(curl "${args[@]}" "$URL$path")
+}
+# upload_bin PATH KEY FILE : streamed binary upload
+upload_bin() {
+  CODE=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $2" \
+    -H 'Content-Type: application/octet-stream' --data-binary "@$3" "$URL$1")
+}
+jqb() { jq -r "$1" "$T/body"; }
+# expect_code WANT LABEL : check $CODE (and a problem+json detail on errors)
+expect_code() {
+  if [ "$CODE" = "$1" ]; then pass; else fail "$2: expected HTTP $1, got $CODE: $(head -c 300 "$T/body")"; fi
+}
+# expect_problem CODE TEXT LABEL : error status, problem JSON, detail contains TEXT
+expect_problem() {
+  expect_code "$1" "$3"
+  if jq -e --arg t "$2" '(.status|type)=="number" and (.detail|contains($t))' "$T/body" >/dev/null 2>&1; then pass
+  else fail "$3: problem detail lacks '$2': $(head -c 300 "$T/body")"; fi
+}
+# expect_audit ACTION DECISION TEXT : the audit log has such an entry
+expect_audit() {
+  if jq -e -s --arg a "$1" --arg d "$2" --arg t "$3" \
+      'map(select(.action==$a and .decision==$d and (.reason|contains($t)))) | length > 0' \
+      "$D/audit.log" >/dev/null; then pass
+  else fail "audit log lacks $1/$2 with '$3'"; fi
+}
+
+admin() { "$BL" admin --data-dir "$D" "$@"; }
+# new_key ORG ROLE [extra] -> prints the key
+new_key() { admin key add "$@" | head -1; }
+
+# setup_world: orgs hospital, bank (data owners), analytics (analyst), regulator (auditor)
+setup_world() {
+  ADMIN=$(admin bootstrap operator 2>/dev/null | head -1)
+  ORG_H=$(admin org add hospital --kind hospital)
+  ORG_B=$(admin org add bank --kind bank)
+  ORG_A=$(admin org add analytics --kind research)
+  ORG_X=$(admin org add othercorp --kind platform)
+  ORG_R=$(admin org add regulator --kind regulator)
+  KEY_H=$(new_key hospital data_owner)
+  KEY_B=$(new_key bank data_owner)
+  KEY_A=$(new_key analytics analyst)
+  KEY_X=$(new_key othercorp data_owner)
+  KEY_XA=$(new_key othercorp analyst)
+  KEY_R=$(new_key regulator auditor)
+}
+
+# random_clk : base64 of 128 random bytes (1024-bit filter)
+random_clk() { head -c 128 /dev/urandom | base64 -w0; }
+
+# make_encodings OUT PREFIX N [SHARED_FILE] : JSON upload body with subjects
+# PREFIX001..; the first lines of SHARED_FILE (one base64 per line) are reused
+# so that two parties share those filters.
+make_encodings() {
+  local out=$1 prefix=$2 n=$3 shared=${4-} i clk
+  {
+    echo '{"encodings":['
+    for i in $(seq 1 "$n"); do
+      clk=""
+      [ -n "$shared" ] && clk=$(sed -n "${i}p" "$shared")
+      [ -n "$clk" ] || clk=$(random_clk)
+      [ "$i" -gt 1 ] && echo ','
+      printf '{"subject":"%s%03d","clk":"%s"}' "$prefix" "$i" "$clk"
+    done
+    echo ']}'
+  } >"$out"
+}
+
+# consent_all KEY PREFIX N PURPOSE [SKIP...] : opt subjects in
+consent_all() {
+  local key=$1 prefix=$2 n=$3 purpose=$4; shift 4
+  local skip=" $* " i first=1
+  {
+    echo '{"subjects":['
+    for i in $(seq 1 "$n"); do
+      local s; s=$(printf '%s%03d' "$prefix" "$i")
+      case "$skip" in *" $s "*) continue;; esac
+      [ $first -eq 0 ] && echo ','
+      first=0
+      printf '{"subject":"%s","purposes":["%s"]}' "$s" "$purpose"
+    done
+    echo ']}'
+  } >"$T/consent.json"
+  api POST /consent "$key" "@$T/consent.json"
+}
+
+# wait_run PID RID KEY : poll status until completed/failed (max ~30 s)
+wait_run() {
+  local i state
+  for i in $(seq 1 300); do
+    api GET "/projects/$1/runs/$2/status" "$3"
+    state=$(jqb .state)
+    case "$state" in completed|failed) echo "$state"; return;; esac
+    sleep 0.1
+  done
+  echo "timeout"
+}
