@@ -112,11 +112,11 @@ run_set() {
     -o "$W/$name.cand.csv" "${clks[@]}" 2> "$W/$name.match.log"
   local match_s
   match_s=$(since "$t")
-  # pairs compared: every pair without blocking; with blocking, what match
-  # reports (if it does)
+  # pairs compared: every pair without blocking; with blocking, the
+  # "blocking compared N of M pairs (reduction ratio R)" line of match -v
   local compared=$pairs
   if [ ${#lsh[@]} -gt 0 ]; then
-    compared=$(sed -nE 's/.*compared ([0-9]+) of.*/\1/p' "$W/$name.match.log" | tail -1)
+    compared=$(sed -nE 's/^blindlink match: blocking compared ([0-9]+) of [0-9]+ pairs.*/\1/p' "$W/$name.match.log" | tail -1)
     [ -n "$compared" ] || compared=null
   fi
   # the oracle: exactly the true pairs are compared

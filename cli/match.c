@@ -318,14 +318,27 @@ int cmd_match(int argc, char **argv)
         rc = cli_fail(CMD, &err);
         goto done;
     }
-    if (report) {
-        bl_blocking_stats bs;
+    bl_blocking_stats bs;
+    memset(&bs, 0, sizeof bs);
+    if (bk && (report || verbose)) {
+        /* counting the blocked comparisons computes no Dice: cheap next to
+         * the exhaustive run, which only --blocking-report does */
         st = bl_blocking_stats_compute(bk, (const bl_clkset *const *)sets, nin, &bs, &err);
-        if (!st) {
-            mo.blocking = NULL;
-            mo.progress = NULL;
-            st = bl_match_candidates((const bl_clkset *const *)sets, nin, &mo, &full, &nfull, &err);
+        if (st) {
+            rc = cli_fail(CMD, &err);
+            goto done;
         }
+        if (verbose)
+            fprintf(stderr,
+                    "blindlink match: blocking compared %llu of %llu pairs "
+                    "(reduction ratio %.6f)\n",
+                    (unsigned long long)bs.pairs_compared, (unsigned long long)bs.pairs_total,
+                    bs.reduction_ratio);
+    }
+    if (report) {
+        mo.blocking = NULL;
+        mo.progress = NULL;
+        st = bl_match_candidates((const bl_clkset *const *)sets, nin, &mo, &full, &nfull, &err);
         if (st) {
             rc = cli_fail(CMD, &err);
             goto done;

@@ -60,6 +60,14 @@ expect_exit 0 "$BL" match -t 0.8 --blocking lsh --blocking-key-file "$T/key" --b
 assert_contains "$T/err" "reduction ratio"
 expect_exit 0 env BL_BLOCKING_KEY=abc "$BL" match -t 0.8 --blocking lsh --lsh-tables 8 --lsh-bits 12 -v -o "$T/l2.csv" "$A" "$B"
 assert_contains "$T/err" "candidate pairs"
+# -v on a blocked run reports the pairs compared and the reduction ratio,
+# without the exhaustive run (only --blocking-report does that)
+assert_contains "$T/err" "blocking compared "
+assert_not_contains "$T/err" "pair completeness"
+expect_exit 0 "$BL" match -t 0.8 -v --blocks "$F/people-a.psig-blocks.json" --blocks "$F/people-b.psig-blocks.json" -o "$T/l3.csv" "$A" "$B"
+n=$(sed -nE 's/.*blocking compared ([0-9]+) of ([0-9]+) pairs \(reduction ratio (0|0?\.[0-9]+|1\.0+)\).*/\1/p' "$T/err")
+[ -n "$n" ] && [ "$n" -gt 0 ] && pass || fail "-v blocked line: $(cat "$T/err")"
+assert_not_contains "$T/err" "pair completeness"
 
 # eval
 expect_exit 0 "$BL" eval --truth "$F/people-truth.csv" "$T/p.csv"
