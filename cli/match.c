@@ -331,9 +331,9 @@ int cmd_match(int argc, char **argv)
         if (verbose)
             fprintf(stderr,
                     "blindlink match: blocking compared %llu of %llu pairs "
-                    "(reduction ratio %.6f)\n",
+                    "(reduction ratio %.6f; %llu comparisons counting repeats)\n",
                     (unsigned long long)bs.pairs_compared, (unsigned long long)bs.pairs_total,
-                    bs.reduction_ratio);
+                    bs.reduction_ratio, (unsigned long long)bs.comparisons);
     }
     if (report) {
         mo.blocking = NULL;
@@ -344,10 +344,11 @@ int cmd_match(int argc, char **argv)
             goto done;
         }
         fprintf(stderr,
-                "blindlink match: blocking compared %llu of %llu pairs (reduction ratio %.6f); "
+                "blindlink match: blocking compared %llu of %llu pairs (reduction ratio %.6f; "
+                "%llu comparisons counting repeats); "
                 "pair completeness %.6f (%zu of %zu exhaustive candidates)\n",
                 (unsigned long long)bs.pairs_compared, (unsigned long long)bs.pairs_total,
-                bs.reduction_ratio, bl_candidates_completeness(full, nfull, cand, ncand),
+                bs.reduction_ratio, (unsigned long long)bs.comparisons, bl_candidates_completeness(full, nfull, cand, ncand),
                 (size_t)(bl_candidates_completeness(full, nfull, cand, ncand) * (double)nfull + 0.5),
                 nfull);
     }

@@ -511,6 +511,7 @@ typedef struct bctx {
     atomic_size_t next;
     int count_only;
     atomic_uint_least64_t compared;
+    atomic_uint_least64_t distinct; /* count_only: pairs met for the first time */
 } bctx;
 
 static inline uint32_t gdset(const bctx *c, uint32_t g)
@@ -589,7 +590,7 @@ static void *bucket_worker(void *arg)
     uint8_t *scratch = NULL;
     size_t scap = 0;
     uint32_t *cnt = malloc(16 * sizeof *cnt); /* >= 8 for in-place small buckets */
-    uint64_t compared = 0;
+    uint64_t compared = 0, distinct = 0;
     size_t ubeg = 0, uend = 0;
     w->bnd = malloc((c->nsets + 1) * sizeof *w->bnd);
     if (!w->bnd || !cnt) {
@@ -660,8 +661,17 @@ static void *bucket_worker(void *arg)
             if (j0 >= be)
                 continue;
             compared += be - j0;
-            if (c->count_only)
+            if (c->count_only) {
+                /* distinct pairs: a pair counts in the first table/block
+                 * where it collides */
+                for (size_t j = j0; j < be; j++) {
+                    uint32_t d1, r1;
+                    const uint8_t *f1 = gfilter(c, (uint32_t)c->r->e[j], &d1, &r1);
+                    if (!seen_before(c, key, d0, r0, f0, d1, r1, f1))
+                        distinct++;
+                }
                 continue;
+            }
             if (gather) {
                 k->and_popcount_many(f0, scratch + (j0 - bs) * stride, stride, be - j0, run->nbytes,
                                      cnt);
@@ -690,6 +700,7 @@ static void *bucket_worker(void *arg)
     }
 out:
     atomic_fetch_add(&c->compared, compared);
+    atomic_fetch_add(&c->distinct, distinct);
     free(w->bnd);
     w->bnd = NULL;
     free(scratch);
@@ -908,6 +919,7 @@ static bl_status bctx_init(bctx *c, const bl_kernel *k, const bl_blocking *b,
     }
     atomic_init(&c->next, 0);
     atomic_init(&c->compared, 0);
+    atomic_init(&c->distinct, 0);
     return BL_OK;
 }
 
@@ -956,9 +968,14 @@ bl_status bl_blocking_stats_compute(const bl_blocking *b, const bl_clkset *const
     for (size_t x = 0; x < nsets; x++)
         for (size_t y = x + 1; y < nsets; y++)
             out->pairs_total += (uint64_t)sets[x]->count * sets[y]->count;
-    out->pairs_compared = atomic_load(&c.compared);
+    out->comparisons = atomic_load(&c.compared);
+    out->pairs_compared = atomic_load(&c.distinct);
+    /* over distinct pairs, so within [0, 1]: repeated collisions of a pair
+     * in several tables cost work (see comparisons) but reduce nothing */
     out->reduction_ratio =
         out->pairs_total ? 1.0 - (double)out->pairs_compared / (double)out->pairs_total : 0.0;
+    if (out->reduction_ratio < 0)
+        out->reduction_ratio = 0;
     free(c.goff);
     return st;
 }

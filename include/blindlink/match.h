@@ -108,8 +108,10 @@ void bl_blocking_lsh_auto(const bl_clkset *const *sets, size_t nsets, double thr
 /** Blocking quality against the exhaustive result. */
 typedef struct bl_blocking_stats {
     uint64_t pairs_total;     /**< all cross-dataset record pairs */
-    uint64_t pairs_compared;  /**< pairs the blocking lets through (with repeats) */
-    double reduction_ratio;   /**< 1 - compared / total */
+    uint64_t pairs_compared;  /**< distinct pairs the blocking lets through */
+    double reduction_ratio;   /**< 1 - pairs_compared / pairs_total, in [0, 1] */
+    uint64_t comparisons;     /**< bucket comparisons, counting a pair once per
+                                   table/block it collides in (>= pairs_compared) */
 } bl_blocking_stats;
 
 /** Count the comparisons a blocking makes on `sets` (no Dice computed). */

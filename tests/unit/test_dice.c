@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -326,6 +327,49 @@ static void test_lsh_keyed(void **state)
     assert_int_equal(bl_blocking_new_lsh(1024, 4, 8, NULL, 0, &x, &e), BL_EINVAL);
 }
 
+/* blocking statistics count distinct pairs (checked by brute force over
+ * the table keys); with many narrow tables pairs collide repeatedly, so the
+ * comparisons exceed the pairs, yet the reduction ratio stays in [0, 1] */
+static void test_lsh_stats_distinct(void **state)
+{
+    (void)state;
+    bl_error e = {0};
+    bl_clkset *s[2];
+    size_t sizes[2] = {60, 45};
+    uint8_t buf[128];
+    for (int d = 0; d < 2; d++) {
+        assert_int_equal(bl_clkset_new(1024, sizes[d], &s[d], &e), BL_OK);
+        for (size_t i = 0; i < sizes[d]; i++) {
+            fill(buf, 128, 40);
+            assert_int_equal(bl_clkset_append(s[d], buf, NULL, &e), BL_OK);
+        }
+    }
+    const bl_clkset *sets[2] = {s[0], s[1]};
+    bl_blocking *b;
+    assert_int_equal(bl_blocking_new_lsh(1024, 40, 2, (const uint8_t *)"k", 1, &b, &e), BL_OK);
+    uint64_t want = 0, reps = 0;
+    for (size_t i = 0; i < sizes[0]; i++)
+        for (size_t j = 0; j < sizes[1]; j++) {
+            uint32_t hits = 0;
+            for (uint32_t t = 0; t < 40; t++)
+                hits += bl_lsh_key(b, t, bl_clkset_get(s[0], i)) ==
+                        bl_lsh_key(b, t, bl_clkset_get(s[1], j));
+            want += hits > 0;
+            reps += hits;
+        }
+    bl_blocking_stats st;
+    assert_int_equal(bl_blocking_stats_compute(b, sets, 2, &st, &e), BL_OK);
+    assert_int_equal(st.pairs_total, 60 * 45);
+    assert_int_equal(st.pairs_compared, want);
+    assert_int_equal(st.comparisons, reps);
+    assert_true(st.comparisons > st.pairs_total);
+    assert_true(st.reduction_ratio >= 0.0 && st.reduction_ratio <= 1.0);
+    assert_true(fabs(st.reduction_ratio - (1.0 - (double)want / (60.0 * 45.0))) < 1e-12);
+    bl_blocking_free(b);
+    bl_clkset_free(s[0]);
+    bl_clkset_free(s[1]);
+}
+
 static void test_validation(void **state)
 {
     (void)state;
@@ -369,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_dice_basic),
         cmocka_unit_test(test_cmin_exact),          cmocka_unit_test(test_format_double),
         cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed),
+        cmocka_unit_test(test_lsh_stats_distinct),
         cmocka_unit_test(test_validation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
