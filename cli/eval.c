@@ -32,8 +32,9 @@ static void usage(FILE *fp)
         "      --truth febrl        ids follow FEBRL's rec-N-org / rec-N-dup-K: same N =\n"
         "                           same person (default when ids look like that)\n"
         "      --truth id           equal ids = same entity (shared id column)\n"
-        "      --truth FILE         CSV of true pairs with a_index,b_index (and a_dataset,\n"
-        "                           b_dataset for more than two datasets)\n"
+        "      --truth FILE         CSV of true pairs: a_index,b_index, or a_id,b_id\n"
+        "                           (record ids, looked up in --data or in the ids of\n"
+        "                           MATCHES); a_dataset,b_dataset beyond two datasets\n"
         "Where the ids come from:\n"
         "      --data FILE          original data CSV, once per dataset in match order;\n"
         "                           gives every record's id, hence the number of true pairs\n"
@@ -233,7 +234,7 @@ int cmd_eval(int argc, char **argv)
 
     int rc = CLI_EXIT_OK;
     bl_error err = {0};
-    bl_matches m = {0}, tm = {0};
+    bl_matches m = {0};
     bl_eval_truth *tr = NULL;
     idlist ids[MAX_DATA] = {{0}};
     char ***idv = NULL;
@@ -250,13 +251,8 @@ int cmd_eval(int argc, char **argv)
                              m.nsets, ndata);
         goto done;
     }
-    if (truth && strcmp(truth, "febrl") && strcmp(truth, "id")) {
-        st = bl_matches_read(truth, 0, &tm, &err);
-        if (!st)
-            st = bl_eval_truth_from_pairs(tm.pairs, tm.n, &tr, &err);
-        if (st)
-            goto fail;
-    } else {
+    int truth_file = truth && strcmp(truth, "febrl") && strcmp(truth, "id");
+    {
         idv = calloc(nsets, sizeof *idv);
         counts = calloc(nsets, sizeof *counts);
         if (!idv || !counts) {
@@ -281,12 +277,7 @@ int cmd_eval(int argc, char **argv)
                                           data[m.pairs[i].dset[s]]);
                         goto fail;
                     }
-        } else {
-            if (!m.ids) {
-                rc = cli_usage_error(CMD, "%s has no a_id/b_id columns: give --data files or "
-                                          "--truth FILE", mpath);
-                goto done;
-            }
+        } else if (m.ids) {
             /* ids of the matched records only */
             for (size_t i = 0; i < m.n; i++)
                 for (int s = 0; s < 2; s++)
@@ -302,7 +293,20 @@ int cmd_eval(int argc, char **argv)
             for (size_t i = 0; i < m.n; i++)
                 for (int s = 0; s < 2; s++)
                     idv[m.pairs[i].dset[s]][m.pairs[i].rec[s]] = m.ids[2 * i + s];
+        } else if (!truth_file) {
+            rc = cli_usage_error(CMD, "%s has no a_id/b_id columns: give --data files or "
+                                      "--truth FILE", mpath);
+            goto done;
         }
+    }
+    if (truth_file) {
+        /* index-based, or id-based against the ids of --data (complete) or
+         * of the matches (matched records only) */
+        st = bl_eval_truth_read(truth, (ndata || m.ids) ? (const char *const *const *)idv : NULL,
+                                counts, nsets, ndata > 0, &tr, &err);
+        if (st)
+            goto fail;
+    } else {
         bl_eval_idmode mode = BL_EVAL_SAME_ID;
         if (truth ? strcmp(truth, "febrl") == 0 : 0)
             mode = BL_EVAL_FEBRL;
@@ -320,8 +324,8 @@ int cmd_eval(int argc, char **argv)
         if (!ndata && !true_pairs)
             true_pairs = 0; /* unknown: recall n/a */
     }
-    uint64_t ntrue = true_pairs ? true_pairs : ((ndata || tm.pairs) ? bl_eval_truth_pairs(tr) : 0);
-    if (!ntrue && !true_pairs && !ndata && !tm.pairs)
+    uint64_t ntrue = true_pairs ? true_pairs : ((ndata || truth_file) ? bl_eval_truth_pairs(tr) : 0);
+    if (!ntrue && !true_pairs && !ndata && !truth_file)
         ntrue = 0;
 
     /* selected rows */
@@ -502,6 +506,5 @@ done:
     for (size_t d = 0; d < ndata; d++)
         idlist_free(&ids[d]);
     bl_matches_free(&m);
-    bl_matches_free(&tm);
     return rc;
 }

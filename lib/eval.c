@@ -80,6 +80,22 @@ static int smap_id(smap *m, const char *s, size_t n, uint32_t *out)
     return 0;
 }
 
+/* 0 and *out when `s` is in the map, -1 when not */
+static int smap_find(const smap *m, const char *s, uint32_t *out)
+{
+    if (!m->cap)
+        return -1;
+    size_t n = strlen(s), j = fnv(s, n) & (m->cap - 1);
+    while (m->k[j]) {
+        if (strlen(m->k[j]) == n && memcmp(m->k[j], s, n) == 0) {
+            *out = m->v[j];
+            return 0;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    return -1;
+}
+
 static void smap_free(smap *m)
 {
     for (size_t i = 0; i < m->cap; i++)
@@ -429,6 +445,195 @@ bl_status bl_matches_read(const char *path, size_t max_rows, bl_matches *out, bl
         return st;
     }
     return BL_OK;
+}
+
+/* ---- truth files: index-based or id-based ---- */
+
+/* id -> record of one dataset; ambiguous ids (several records) are marked */
+typedef struct idindex {
+    smap m;
+    uint32_t *rec;  /* by smap value */
+    uint8_t *dup;   /* by smap value: id names several records */
+    size_t cap;
+    uint32_t next;  /* next fresh record index for ids never seen */
+} idindex;
+
+static int idindex_add(idindex *x, const char *id, uint32_t rec)
+{
+    uint32_t v;
+    size_t before = x->m.n;
+    if (smap_id(&x->m, id, strlen(id), &v))
+        return -1;
+    if (x->m.n == before) {
+        x->dup[v] = 1;
+        return 0;
+    }
+    if (v >= x->cap) {
+        size_t nc = x->cap ? 2 * x->cap : 1024;
+        uint32_t *nr = realloc(x->rec, nc * sizeof *nr);
+        if (nr)
+            x->rec = nr;
+        uint8_t *nd = realloc(x->dup, nc);
+        if (nd)
+            x->dup = nd;
+        if (!nr || !nd)
+            return -1;
+        x->cap = nc;
+    }
+    x->rec[v] = rec;
+    x->dup[v] = 0;
+    return 0;
+}
+
+bl_status bl_eval_truth_read(const char *path, const char *const *const *ids,
+                             const size_t *counts, size_t nsets, int ids_complete,
+                             bl_eval_truth **out, bl_error *err)
+{
+    if (!path || !out)
+        return bl_error_set(err, BL_EINVAL, "NULL argument");
+    *out = NULL;
+    bl_csv_reader *r;
+    bl_status st = bl_csv_open(path, NULL, &r, err);
+    if (st)
+        return st;
+    bl_csv_row row;
+    st = bl_csv_next(r, &row, err);
+    if (st == BL_EOF) {
+        bl_csv_free(r);
+        return bl_error_set(err, BL_EINPUT, "%s: empty truth file (a header line is expected)",
+                            path);
+    }
+    if (st) {
+        bl_csv_free(r);
+        return st;
+    }
+    enum { AD, AI, BD, BI, AID, BID, NCOL };
+    static const char *names[NCOL] = {"a_dataset", "a_index", "b_dataset", "b_index",
+                                      "a_id",      "b_id"};
+    int col[NCOL];
+    for (int i = 0; i < NCOL; i++)
+        col[i] = -1;
+    for (size_t f = 0; f < row.nfields; f++)
+        for (int i = 0; i < NCOL; i++)
+            if (strcmp(row.fields[f], names[i]) == 0)
+                col[i] = (int)f;
+    if (col[AI] >= 0 && col[BI] >= 0) { /* index-based: the matches reader */
+        bl_csv_free(r);
+        bl_matches tm;
+        st = bl_matches_read(path, 0, &tm, err);
+        if (st)
+            return st;
+        st = bl_eval_truth_from_pairs(tm.pairs, tm.n, out, err);
+        bl_matches_free(&tm);
+        return st;
+    }
+    if (col[AID] < 0 || col[BID] < 0) {
+        bl_csv_free(r);
+        return bl_error_set(err, BL_EINPUT, "%s:%llu: a truth file needs a_index,b_index or "
+                            "a_id,b_id columns (optionally a_dataset,b_dataset)", path,
+                            (unsigned long long)row.line);
+    }
+    if (!ids || nsets < 2) {
+        bl_csv_free(r);
+        return bl_error_set(err, BL_EINPUT, "%s: an id-based truth file (a_id,b_id) needs record "
+                            "ids: give --data files, or a matches file with a_id,b_id columns",
+                            path);
+    }
+    idindex *ix = calloc(nsets, sizeof *ix);
+    bl_candidate *pairs = NULL;
+    size_t n = 0, cap = 0;
+    if (!ix) {
+        bl_csv_free(r);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    for (size_t d = 0; d < nsets && !st; d++) {
+        ix[d].next = (uint32_t)counts[d];
+        for (size_t i = 0; i < counts[d] && !st; i++)
+            if (ids[d] && ids[d][i] && *ids[d][i] && idindex_add(&ix[d], ids[d][i], (uint32_t)i))
+                st = bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    while (!st && (st = bl_csv_next(r, &row, err)) == BL_OK) {
+        if (n == 100000000) {
+            st = bl_error_set(err, BL_ELIMIT, "%s: more than 100000000 truth pairs", path);
+            break;
+        }
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 1024;
+            bl_candidate *np = realloc(pairs, nc * sizeof *np);
+            if (!np) {
+                st = bl_error_set(err, BL_ENOMEM, "out of memory");
+                break;
+            }
+            pairs = np;
+            cap = nc;
+        }
+        bl_candidate *c = &pairs[n];
+        c->score = 1.0;
+        c->dset[0] = 0;
+        c->dset[1] = 1;
+        for (int side = 0; side < 2 && !st; side++) {
+            int dc = side ? col[BD] : col[AD], ic = side ? col[BID] : col[AID];
+            if (dc >= 0) {
+                const char *ds = (size_t)dc < row.nfields ? row.fields[dc] : "";
+                if (parse_idx(ds, &c->dset[side]) || c->dset[side] >= nsets) {
+                    st = bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): '%.40s' is not a dataset "
+                                      "index below %zu", path, (unsigned long long)row.line,
+                                      dc + 1, names[side ? BD : AD], ds, nsets);
+                    break;
+                }
+            }
+            if ((size_t)ic >= row.nfields || !*row.fields[ic]) {
+                st = bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): missing id", path,
+                                  (unsigned long long)row.line, ic + 1, names[side ? BID : AID]);
+                break;
+            }
+            const char *id = row.fields[ic];
+            idindex *x = &ix[c->dset[side]];
+            uint32_t v;
+            if (smap_find(&x->m, id, &v)) { /* an id no record carries */
+                if (ids_complete) {
+                    st = bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): unknown id '%.60s' "
+                                      "(no record of dataset %u has it)", path,
+                                      (unsigned long long)row.line, ic + 1,
+                                      names[side ? BID : AID], id, c->dset[side]);
+                    break;
+                }
+                /* ids known only from the matches: a true pair that was not
+                 * matched; a fresh index counts it as missed */
+                if (x->next == UINT32_MAX || idindex_add(x, id, x->next) ||
+                    smap_find(&x->m, id, &v)) {
+                    st = bl_error_set(err, BL_ENOMEM, "out of memory");
+                    break;
+                }
+                x->next++;
+            } else if (x->dup[v]) {
+                st = bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): id '%.60s' names several "
+                                  "records of dataset %u", path, (unsigned long long)row.line,
+                                  ic + 1, names[side ? BID : AID], id, c->dset[side]);
+                break;
+            }
+            c->rec[side] = x->rec[v];
+        }
+        if (st)
+            break;
+        if (c->dset[0] == c->dset[1]) {
+            st = bl_error_set(err, BL_EINPUT, "%s:%llu: both records are in dataset %u", path,
+                              (unsigned long long)row.line, c->dset[0]);
+            break;
+        }
+        n++;
+    }
+    bl_csv_free(r);
+    for (size_t d = 0; d < nsets; d++) {
+        smap_free(&ix[d].m);
+        free(ix[d].rec);
+        free(ix[d].dup);
+    }
+    free(ix);
+    if (st == BL_EOF)
+        st = bl_eval_truth_from_pairs(pairs, n, out, err);
+    free(pairs);
+    return st;
 }
 
 /* ---- histograms ---- */

@@ -32,6 +32,18 @@ bl_status bl_eval_truth_from_ids(const char *const *const *ids, const size_t *co
 bl_status bl_eval_truth_from_pairs(const bl_candidate *pairs, size_t n, bl_eval_truth **out,
                                    bl_error *err) BL_WUR;
 
+/** Truth from a CSV file of true pairs. Index-based (`a_index,b_index`
+ *  columns, plus `a_dataset,b_dataset` beyond two datasets) or id-based
+ *  (`a_id,b_id`, optional `a_dataset,b_dataset`; dataset 0 and 1 by
+ *  default): ids are looked up in `ids[d][r]` (`counts[d]` records per
+ *  dataset). With `ids_complete` (every record's id known, e.g. from the
+ *  data files) an unknown id is an input error naming file:line:column;
+ *  otherwise (ids only of matched records) it is a true pair that was not
+ *  matched. An id carried by several records of a dataset is an error. */
+bl_status bl_eval_truth_read(const char *path, const char *const *const *ids,
+                             const size_t *counts, size_t nsets, int ids_complete,
+                             bl_eval_truth **out, bl_error *err) BL_WUR;
+
 /** Number of true cross-dataset pairs. */
 uint64_t bl_eval_truth_pairs(const bl_eval_truth *t);
 
