@@ -51,7 +51,9 @@ static void usage(FILE *fp)
         "                           named by --blocking-key-env, default BL_BLOCKING_KEY)\n"
         "      --lsh-tables L       number of hash tables } default: chosen from the\n"
         "      --lsh-bits K         sampled bits per table } data and threshold to keep\n"
-        "                           a pair at the threshold with probability 99%\n"
+        "                           a pair at the threshold with probability 99%; when\n"
+        "                           that would cost more comparisons than all pairs (low\n"
+        "                           thresholds), match exhaustively with a message\n"
         "      --blocks FILE        external blocks, once per input in the same order:\n"
         "                           blocklib/anonlink-client JSON or 'record,block' CSV\n"
         "      --blocking-report    also run exhaustively and report pair completeness\n"
@@ -251,6 +253,7 @@ int cmd_match(int argc, char **argv)
     bl_error err = {0};
     bl_clkset *sets[MAX_INPUTS] = {0};
     bl_blocking *bk = NULL;
+    bl_secret key = {0};
     bl_candidate *cand = NULL, *full = NULL;
     bl_groups *groups = NULL;
     size_t ncand = 0, nfull = 0;
@@ -262,23 +265,45 @@ int cmd_match(int argc, char **argv)
             goto done;
         }
     }
+    uint32_t dt = 0, db = 0;
     if (blocking && strcmp(blocking, "lsh") == 0) {
-        uint32_t dt, db;
-        bl_blocking_lsh_auto((const bl_clkset *const *)sets, nin, threshold, 0.99, &dt, &db);
-        if (tables)
-            dt = (uint32_t)tables;
-        if (bits)
-            db = (uint32_t)bits;
-        bl_secret key = {0};
+        /* the key is required even when the run falls back to exhaustive */
         bl_status st = bl_secret_load(keyfile, keyenv, &key, &err);
         if (st) {
             bl_error_prefix(&err, "blocking key: ");
             rc = cli_fail(CMD, &err);
             goto done;
         }
+        double share;
+        if (!bl_blocking_lsh_plan((const bl_clkset *const *)sets, nin, threshold, 0.99, &dt, &db,
+                                  &share) && !tables && !bits) {
+            /* never lose matches silently: compare everything instead */
+            if (isinf(share))
+                fprintf(stderr, "blindlink match: at threshold %g no LSH setting of at most 1024 "
+                                "tables keeps 99%% of the matches; comparing exhaustively\n",
+                        threshold);
+            else
+                fprintf(stderr, "blindlink match: at threshold %g LSH blocking keeping 99%% of "
+                                "the matches would make %.1fx as many comparisons as the "
+                                "exhaustive run; comparing exhaustively (force blocking with "
+                                "--lsh-tables/--lsh-bits)\n", threshold, share);
+            blocking = NULL;
+            bl_secret_free(&key);
+            if (report) {
+                fprintf(stderr, "blindlink match: --blocking-report: no blocking used, pair "
+                                "completeness 1\n");
+                report = 0;
+            }
+        }
+    }
+    if (blocking && strcmp(blocking, "lsh") == 0) {
+        if (tables)
+            dt = (uint32_t)tables;
+        if (bits)
+            db = (uint32_t)bits;
         if (verbose)
             fprintf(stderr, "blindlink match: keyed LSH blocking with %u tables of %u bits\n", dt, db);
-        st = bl_blocking_new_lsh(sets[0]->nbits, dt, db, key.bytes, key.len, &bk, &err);
+        bl_status st = bl_blocking_new_lsh(sets[0]->nbits, dt, db, key.bytes, key.len, &bk, &err);
         bl_secret_free(&key);
         if (st) {
             rc = cli_fail(CMD, &err);
@@ -391,6 +416,7 @@ int cmd_match(int argc, char **argv)
         fprintf(stderr, ", solve %.3fs\n", t3 - t2);
     }
 done:
+    bl_secret_free(&key);
     bl_groups_free(groups);
     free(cand);
     free(full);

@@ -21,6 +21,12 @@
 void bl_blocking_lsh_auto(const bl_clkset *const *sets, size_t nsets, double threshold,
                           double recall, uint32_t *tables, uint32_t *bits)
 {
+    (void)bl_blocking_lsh_plan(sets, nsets, threshold, recall, tables, bits, NULL);
+}
+
+int bl_blocking_lsh_plan(const bl_clkset *const *sets, size_t nsets, double threshold,
+                         double recall, uint32_t *tables, uint32_t *bits, double *compare_share)
+{
     uint32_t nbits = sets[0]->nbits;
     double n = nbits, tot = 0, pairs = 0, pmean = 0, rsum = 0, rw = 0;
     double dens[64], p90 = 0;
@@ -77,7 +83,8 @@ void bl_blocking_lsh_auto(const bl_clkset *const *sets, size_t nsets, double thr
      * and pairs differ in how alike they are, so average agreement^K over
      * sampled pairs instead of using (mean agreement)^K */
     enum { NSAMP = 4096 };
-    double *agree = malloc(NSAMP * sizeof *agree);
+    double *agree = malloc(2 * NSAMP * sizeof *agree);
+    double *athr = agree ? agree + NSAMP : NULL; /* agreement at the threshold, per pair */
     size_t ns = 0;
     const bl_kernel *kk = bl_kernel_active();
     if (agree && sets[0]->count && sets[1]->count) {
@@ -91,9 +98,14 @@ void bl_blocking_lsh_auto(const bl_clkset *const *sets, size_t nsets, double thr
             uint32_t pa = kk->popcount(fa, sets[0]->nbytes), pb = kk->popcount(fb, sets[0]->nbytes);
             uint32_t c = kk->and_popcount(fa, fb, sets[0]->nbytes);
             agree[ns] = 1.0 - (double)(pa + pb - 2 * c) / n;
+            /* a pair of these popcounts with Dice exactly t differs in
+             * (pa + pb)(1 - t) bits: denser filters agree less at the same
+             * Dice, so a mean popcount overstates the agreement */
+            double at = 1.0 - (double)(pa + pb) * (1.0 - threshold) / n;
+            athr[ns] = at > 0.999 ? 0.999 : (at < 0 ? 0 : at);
         }
     }
-    double best = -1;
+    double best = -1, share = 0;
     uint32_t bt = 1, bb = 1;
     uint32_t kmax = nbits < 32 ? nbits : 32;
     for (uint32_t k = 4; k <= kmax; k++) {
@@ -101,6 +113,21 @@ void bl_blocking_lsh_auto(const bl_clkset *const *sets, size_t nsets, double thr
         double L = ceil(log(1.0 - recall) / log(1.0 - ak));
         if (!(L >= 1))
             L = 1;
+        if (ns) {
+            /* the smallest L whose keep probability, averaged over the
+             * popcounts of sampled pairs at the threshold, reaches recall */
+            double lo = 1, hi = 1025;
+            while (lo < hi) {
+                double mid = floor((lo + hi) / 2), keep = 0;
+                for (size_t i = 0; i < ns; i++)
+                    keep += 1.0 - pow(1.0 - pow(athr[i], (double)k), mid);
+                if (keep / (double)ns >= recall)
+                    hi = mid;
+                else
+                    lo = mid + 1;
+            }
+            L = lo;
+        }
         if (L > 1024)
             continue;
         double rk = pow(r, (double)k);
@@ -118,15 +145,25 @@ void bl_blocking_lsh_auto(const bl_clkset *const *sets, size_t nsets, double thr
             best = cost;
             bt = (uint32_t)L;
             bb = k;
+            share = L * rk;
         }
     }
     free(agree);
-    if (best < 0) { /* threshold too low for LSH to help: few wide tables */
+    int worth = 1;
+    if (best < 0) { /* threshold too low to keep `recall` with 1024 tables */
         bt = 1024;
         bb = 4;
+        worth = 0;
+    } else if (share >= 1.0) {
+        /* the tables would compare more pairs (repeats counted) than the
+         * exhaustive run does */
+        worth = 0;
     }
+    if (compare_share)
+        *compare_share = best < 0 ? INFINITY : share;
     *tables = bt;
     *bits = bb;
+    return worth;
 }
 
 bl_status bl_blocking_new_lsh(uint32_t nbits, uint32_t tables, uint32_t bits,

@@ -105,6 +105,17 @@ bl_status bl_blocking_read_files(const char *const *paths, size_t n, const size_
 void bl_blocking_lsh_auto(const bl_clkset *const *sets, size_t nsets, double threshold,
                           double recall, uint32_t *tables, uint32_t *bits);
 
+/** bl_blocking_lsh_auto that also says whether LSH is worth it: the keep
+ *  probability is averaged over the popcounts of 4,096 sampled pairs (a
+ *  pair of denser filters agrees in fewer bits at the same Dice). Returns
+ *  1 when LSH is recommended; 0 when no choice of at most 1024 tables keeps
+ *  `recall`, or the expected comparisons (repeats counted) reach the number
+ *  of all pairs, so exhaustive comparison is cheaper and loses nothing.
+ *  `compare_share` (may be NULL) receives the expected comparisons as a
+ *  share of all pairs (INFINITY when recall cannot be reached). */
+int bl_blocking_lsh_plan(const bl_clkset *const *sets, size_t nsets, double threshold,
+                         double recall, uint32_t *tables, uint32_t *bits, double *compare_share);
+
 /** Blocking quality against the exhaustive result. */
 typedef struct bl_blocking_stats {
     uint64_t pairs_total;     /**< all cross-dataset record pairs */

@@ -56,8 +56,15 @@ expect_exit 2 "$BL" match -t 0.8 --blocking lsh -o "$T/x.csv" "$A" "$B"
 assert_contains "$T/err" "blocking key"
 assert_missing "$T/x.csv"
 printf 'lsh-secret\n' > "$T/key"
-expect_exit 0 "$BL" match -t 0.8 --blocking lsh --blocking-key-file "$T/key" --blocking-report -o "$T/l.csv" "$A" "$B"
+expect_exit 0 "$BL" match -t 0.8 --blocking lsh --lsh-tables 30 --lsh-bits 10 --blocking-key-file "$T/key" --blocking-report -o "$T/l.csv" "$A" "$B"
 assert_contains "$T/err" "reduction ratio"
+# automatic LSH parameters that cannot keep 99% of the matches for fewer
+# comparisons than all pairs: a message, and the exhaustive result
+"$BL" match -t 0.5 -s none -o "$T/e5.csv" "$A" "$B" 2>/dev/null
+expect_exit 0 "$BL" match -t 0.5 -s none --blocking lsh --blocking-key-file "$T/key" --blocking-report -o "$T/l5.csv" "$A" "$B"
+assert_contains "$T/err" "comparing exhaustively"
+assert_contains "$T/err" "no blocking used"
+assert_same "$T/l5.csv" "$T/e5.csv"
 expect_exit 0 env BL_BLOCKING_KEY=abc "$BL" match -t 0.8 --blocking lsh --lsh-tables 8 --lsh-bits 12 -v -o "$T/l2.csv" "$A" "$B"
 assert_contains "$T/err" "candidate pairs"
 # -v on a blocked run reports the pairs compared and the reduction ratio,
