@@ -18,6 +18,12 @@
 
 #define UNIT_A 256
 
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
 void bl_blocking_lsh_auto(const bl_clkset *const *sets, size_t nsets, double threshold,
                           double recall, uint32_t *tables, uint32_t *bits)
 {
@@ -105,6 +111,15 @@ int bl_blocking_lsh_plan(const bl_clkset *const *sets, size_t nsets, double thre
             athr[ns] = at > 0.999 ? 0.999 : (at < 0 ? 0 : at);
         }
     }
+    /* non-matching candidates near a low threshold are mostly dense
+     * filters (they reach the threshold more easily), which agree less at
+     * the same Dice: average the keep probability over the denser half of
+     * the sampled pairs */
+    size_t nkeep = ns;
+    if (ns >= 2) {
+        qsort(athr, ns, sizeof *athr, cmp_double);
+        nkeep = ns / 2;
+    }
     double best = -1, share = 0;
     uint32_t bt = 1, bb = 1;
     uint32_t kmax = nbits < 32 ? nbits : 32;
@@ -119,9 +134,9 @@ int bl_blocking_lsh_plan(const bl_clkset *const *sets, size_t nsets, double thre
             double lo = 1, hi = 1025;
             while (lo < hi) {
                 double mid = floor((lo + hi) / 2), keep = 0;
-                for (size_t i = 0; i < ns; i++)
+                for (size_t i = 0; i < nkeep; i++)
                     keep += 1.0 - pow(1.0 - pow(athr[i], (double)k), mid);
-                if (keep / (double)ns >= recall)
+                if (keep / (double)nkeep >= recall)
                     hi = mid;
                 else
                     lo = mid + 1;
