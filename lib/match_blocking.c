@@ -564,6 +564,7 @@ typedef struct bctx {
     int count_only;
     atomic_uint_least64_t compared;
     atomic_uint_least64_t distinct; /* count_only: pairs met for the first time */
+    uint32_t *keys; /* count_only, LSH: every record's key per table (or NULL) */
 } bctx;
 
 static inline uint32_t gdset(const bctx *c, uint32_t g)
@@ -587,6 +588,24 @@ static int seen_before(const bctx *c, uint64_t cur_key, uint32_t d0, uint32_t r0
                        uint32_t d1, uint32_t r1, const uint8_t *f1)
 {
     const bl_blocking *b = c->b;
+    if (b->kind == 1 && c->keys) {
+        /* counting every colliding pair: compare the precomputed keys of
+         * the earlier tables (branch-free blocks of 8) */
+        const uint32_t *x = c->keys + (c->goff[d0] + r0) * (size_t)b->tables;
+        const uint32_t *y = c->keys + (c->goff[d1] + r1) * (size_t)b->tables;
+        uint32_t t = 0, n = c->t;
+        for (; t + 8 <= n; t += 8) {
+            int any = 0;
+            for (uint32_t q = 0; q < 8; q++)
+                any |= x[t + q] == y[t + q];
+            if (any)
+                return 1;
+        }
+        for (; t < n; t++)
+            if (x[t] == y[t])
+                return 1;
+        return 0;
+    }
     if (b->kind == 1) {
         /* filters are padded to 64-byte strides, so whole words can be read */
         uint64_t x[BL_CLK_MAX_BITS / 64 > 64 ? 64 : BL_CLK_MAX_BITS / 64];
@@ -1009,14 +1028,30 @@ bl_status bl_blocking_stats_compute(const bl_blocking *b, const bl_clkset *const
     atomic_init(&run.done, 0);
     c.run = &run;
     c.count_only = 1;
+    /* keys of every record in every table, when they fit in 512 MiB: the
+     * distinct-pair test then compares keys instead of filter bitmaps */
+    size_t nrec = c.goff[nsets];
+    if (b->kind == 1 && nrec && (size_t)b->tables <= ((size_t)512 << 20) / 4 / nrec) {
+        c.keys = malloc(nrec * b->tables * sizeof *c.keys);
+        if (c.keys)
+            for (size_t d = 0; d < nsets; d++)
+                for (size_t i = 0; i < sets[d]->count; i++) {
+                    uint32_t *kk = c.keys + (c.goff[d] + i) * (size_t)b->tables;
+                    const uint8_t *f = bl_clkset_get(sets[d], i);
+                    for (uint32_t t = 0; t < b->tables; t++)
+                        kk[t] = (uint32_t)bl_lsh_key(b, t, f);
+                }
+    }
     int nt = bl_match_threads(0);
     bl_candbuf *bufs = calloc((size_t)nt, sizeof *bufs);
     if (!bufs) {
+        free(c.keys);
         free(c.goff);
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     }
     st = run_rounds(&c, nt, bufs, err);
     free(bufs);
+    free(c.keys);
     for (size_t x = 0; x < nsets; x++)
         for (size_t y = x + 1; y < nsets; y++)
             out->pairs_total += (uint64_t)sets[x]->count * sets[y]->count;
