@@ -24,7 +24,7 @@ enum route {
     R_NONE = 0, R_STATUS, R_VERSION, R_WHOAMI, R_PURPOSES, R_PURPOSES_ADD, R_SCOPES, R_ORGS_LIST,
     R_ORGS_ADD, R_KEYS_ADD, R_KEYS_LIST, R_KEY_REVOKE, R_PROJECTS_LIST, R_PROJECTS_ADD,
     R_PROJECT_GET, R_PROJECT_DEL, R_AGREEMENT, R_APPROVE, R_UPLOAD, R_UPLOAD_GET, R_UPLOAD_DEL, R_RUNS_ADD,
-    R_RUNS_LIST, R_RUN_STATUS, R_RUN_RESULT, R_CONSENT, R_WITHDRAW, R_CONSENT_GET, R_ERASURE,
+    R_RUNS_LIST, R_RUN_STATUS, R_RUN_RESULT, R_RUN_CANCEL, R_CONSENT, R_WITHDRAW, R_CONSENT_GET, R_ERASURE,
     R_AUDIT, R_BAD_METHOD
 };
 
@@ -261,7 +261,8 @@ static int route_of(srv_req *r)
         return m == SRV_POST ? R_UPLOAD : m == SRV_GET ? R_UPLOAD_GET : m == SRV_DELETE ? R_UPLOAD_DEL : R_BAD_METHOD;
     if (n == 5 && seg_is(r, 4, "runs"))
         return m == SRV_POST ? R_RUNS_ADD : m == SRV_GET ? R_RUNS_LIST : R_BAD_METHOD;
-    if (n == 6 && seg_is(r, 4, "runs")) M(SRV_GET, R_RUN_STATUS);
+    if (n == 6 && seg_is(r, 4, "runs"))
+        return m == SRV_GET ? R_RUN_STATUS : m == SRV_DELETE ? R_RUN_CANCEL : R_BAD_METHOD;
     if (n == 7 && seg_is(r, 4, "runs") && seg_is(r, 6, "status")) M(SRV_GET, R_RUN_STATUS);
     if (n == 7 && seg_is(r, 4, "runs") && seg_is(r, 6, "result")) M(SRV_GET, R_RUN_RESULT);
 #undef M
@@ -280,7 +281,7 @@ static const char *action_of(int route)
         [R_AGREEMENT] = "project.agreement", [R_APPROVE] = "project.approve",
         [R_UPLOAD] = "encodings.upload", [R_UPLOAD_GET] = "encodings.read", [R_UPLOAD_DEL] = "encodings.delete",
         [R_RUNS_ADD] = "run.create", [R_RUNS_LIST] = "run.list", [R_RUN_STATUS] = "run.status",
-        [R_RUN_RESULT] = "run.result", [R_CONSENT] = "consent.opt_in",
+        [R_RUN_RESULT] = "run.result", [R_RUN_CANCEL] = "run.cancel", [R_CONSENT] = "consent.opt_in",
         [R_WITHDRAW] = "consent.withdraw", [R_CONSENT_GET] = "consent.read",
         [R_ERASURE] = "subject.erasure", [R_AUDIT] = "audit.read", [R_BAD_METHOD] = "request"};
     return names[route];
@@ -538,6 +539,7 @@ static void dispatch(srv_req *r)
     case R_RUNS_LIST: srv_h_runs_list(r, sg[3]); return;
     case R_RUN_STATUS: srv_h_run_status(r, sg[3], sg[5]); return;
     case R_RUN_RESULT: srv_h_run_result(r, sg[3], sg[5]); return;
+    case R_RUN_CANCEL: srv_h_run_cancel(r, sg[3], sg[5]); return;
     case R_CONSENT: srv_h_consent(r); return;
     case R_WITHDRAW: srv_h_consent_withdraw(r); return;
     case R_CONSENT_GET: srv_h_consent_get(r, sg[3]); return;

@@ -334,5 +334,7 @@ void srv_h_runs_create(srv_req *r, const char *pid);
 void srv_h_runs_list(srv_req *r, const char *pid);
 void srv_h_run_status(srv_req *r, const char *pid, const char *rid);
 void srv_h_run_result(srv_req *r, const char *pid, const char *rid);
+/** Cancel a queued or running run (analyst); 409 once it has ended. */
+void srv_h_run_cancel(srv_req *r, const char *pid, const char *rid);
 
 #endif
