@@ -766,6 +766,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                     (unsigned long long)r->limit);
         return send_reply(r);
     }
+    /* a request that may change state runs only while the log is appendable:
+     * a log whose last append failed, or whose tail no longer chains, stops
+     * writes before they happen (its own entry is still attempted below) */
+    bl_error ae = {0};
+    if (r->method != SRV_GET && srv_audit_ready(c->st, &ae) != BL_OK) {
+        fprintf(stderr, "blindlink serve: refusing a write, audit log not appendable: %s\n", ae.msg);
+        srv_problem(r, 503, "Service Unavailable",
+                    "the audit log cannot be written, so nothing was changed; retry later");
+        return send_reply(r);
+    }
     dispatch(r);
     return send_reply(r);
 }
@@ -800,11 +810,11 @@ static bl_status parse_listen(const char *listen, struct sockaddr_in *sa, bl_err
 static void *janitor_main(void *arg)
 {
     srv_ctx *c = arg;
-    unsigned waited = 0;
+    unsigned ticks = 0; /* 50 ms ticks, so a stop is noticed at once */
     while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
-        sleep(1);
-        if (++waited >= c->opts.janitor_s) {
-            waited = 0;
+        usleep(50000);
+        if (++ticks >= 20 * c->opts.janitor_s) {
+            ticks = 0;
             srv_retention_sweep(c);
         }
     }
