@@ -784,26 +784,57 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static volatile sig_atomic_t got_signal;
 
-static bl_status parse_listen(const char *listen, struct sockaddr_in *sa, bl_error *err)
+/* The bound address: IPv4 ("127.0.0.1:8080", "localhost:8080") or an IPv6
+ * literal in brackets ("[::1]:8080", RFC 3986 style). */
+typedef union srv_sockaddr {
+    struct sockaddr sa;
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+} srv_sockaddr;
+
+static bl_status parse_listen(const char *listen, srv_sockaddr *sa, bl_error *err)
 {
     memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
     char host[256];
     const char *colon = listen ? strrchr(listen, ':') : NULL;
     if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host)
-        return bl_error_set(err, BL_EINVAL, "--listen '%s' must be HOST:PORT (e.g. 127.0.0.1:8080)",
+        return bl_error_set(err, BL_EINVAL,
+                            "--listen '%s' must be HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)",
                             listen ? listen : "");
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = '\0';
+    int v6 = host[0] == '[';
+    if (v6) {
+        size_t hl = strlen(host);
+        if (hl < 3 || host[hl - 1] != ']')
+            return bl_error_set(err, BL_EINVAL,
+                                "--listen '%s': an IPv6 address goes in brackets before the port, "
+                                "e.g. [::1]:8080",
+                                listen);
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = '\0';
+    } else if (strchr(host, ':')) {
+        return bl_error_set(err, BL_EINVAL,
+                            "--listen '%s': write an IPv6 address in brackets, e.g. [::1]:8080",
+                            listen);
+    }
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (*(colon + 1) == '\0' || *end || port < 0 || port > 65535)
         return bl_error_set(err, BL_EINVAL, "--listen: bad port in '%s'", listen);
+    if (v6) {
+        sa->v6.sin6_family = AF_INET6;
+        if (inet_pton(AF_INET6, host, &sa->v6.sin6_addr) != 1)
+            return bl_error_set(err, BL_EINVAL, "--listen: '%s' is not an IPv6 address", host);
+        sa->v6.sin6_port = htons((uint16_t)port);
+        return BL_OK;
+    }
     if (!strcmp(host, "localhost"))
         snprintf(host, sizeof host, "127.0.0.1");
-    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+    sa->v4.sin_family = AF_INET;
+    if (inet_pton(AF_INET, host, &sa->v4.sin_addr) != 1)
         return bl_error_set(err, BL_EINVAL, "--listen: '%s' is not an IPv4 address", host);
-    sa->sin_port = htons((uint16_t)port);
+    sa->v4.sin_port = htons((uint16_t)port);
     return BL_OK;
 }
 
@@ -847,7 +878,7 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
         o->conn_timeout_s = 30;
     if (!o->janitor_s)
         o->janitor_s = 60;
-    struct sockaddr_in sa;
+    srv_sockaddr sa;
     bl_status rc = parse_listen(o->listen, &sa, err);
     if (rc != BL_OK) {
         free(c);
@@ -883,10 +914,12 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
         have_janitor = 1;
     if (rc == BL_OK) {
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+        if (sa.sa.sa_family == AF_INET6)
+            flags |= MHD_USE_IPv6; /* the literal given: [::1] stays IPv6-only */
         if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
             flags |= MHD_USE_EPOLL;
         c->daemon = MHD_start_daemon(
-            flags, 0, NULL, NULL, &on_request, c, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+            flags, 0, NULL, NULL, &on_request, c, MHD_OPTION_SOCK_ADDR, &sa.sa,
             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->http_threads,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -897,7 +930,8 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
     }
     if (rc == BL_OK) {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(c->daemon, MHD_DAEMON_INFO_BIND_PORT);
-        unsigned port = info ? info->port : ntohs(sa.sin_port);
+        unsigned port = info ? info->port
+                             : ntohs(sa.sa.sa_family == AF_INET6 ? sa.v6.sin6_port : sa.v4.sin_port);
         if (o->port_file) {
             char tmp[4096];
             snprintf(tmp, sizeof tmp, "%s.tmp", o->port_file);
@@ -906,9 +940,15 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
                 rename(tmp, o->port_file) != 0)
                 rc = bl_error_set(err, BL_EIO, "cannot write port file %s", o->port_file);
         }
-        if (rc == BL_OK && !o->quiet)
-            fprintf(stderr, "blindlink serve: listening on %s:%u, data in %s\n",
-                    inet_ntoa(sa.sin_addr), port, o->data_dir);
+        if (rc == BL_OK && !o->quiet) {
+            char host[INET6_ADDRSTRLEN] = "?";
+            int six = sa.sa.sa_family == AF_INET6;
+            inet_ntop(sa.sa.sa_family, six ? (const void *)&sa.v6.sin6_addr
+                                           : (const void *)&sa.v4.sin_addr,
+                      host, sizeof host);
+            fprintf(stderr, "blindlink serve: listening on %s%s%s:%u, data in %s\n",
+                    six ? "[" : "", host, six ? "]" : "", port, o->data_dir);
+        }
     }
     if (rc == BL_OK) {
         int sig = 0;
