@@ -44,7 +44,7 @@ static void progress_cb(void *ctx, uint64_t done, uint64_t total)
 }
 
 /* Update a run unless it was cancelled (a cancelled run is final); returns
- * the number of rows changed. */
+ * the number of rows changed, -1 on a store error. */
 static int run_update(sqlite3 *db, const char *rid, const char *sql_set, const char *text,
                       int64_t a, int64_t b, int64_t cc)
 {
@@ -52,14 +52,14 @@ static int run_update(sqlite3 *db, const char *rid, const char *sql_set, const c
     snprintf(sql, sizeof sql, "UPDATE runs SET %s WHERE id=?5 AND state<>'cancelled'", sql_set);
     sqlite3_stmt *s = srv_prep(db, sql, NULL);
     if (!s)
-        return 0;
+        return -1;
     if (text)
         sqlite3_bind_text(s, 1, text, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, a);
     sqlite3_bind_int64(s, 3, b);
     sqlite3_bind_int64(s, 4, cc);
     sqlite3_bind_text(s, 5, rid, -1, SQLITE_TRANSIENT);
-    int changed = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(db) : 0;
+    int changed = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(db) : -1;
     sqlite3_finalize(s);
     return changed;
 }
@@ -330,11 +330,16 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
                 snprintf(msg, sizeof msg, "store: %s", e.msg);
             /* last check: a cancellation that committed before this
              * transaction leaves no 'running' row to complete */
-            if (!msg[0] && (cancel_requested(slot) ||
-                            run_update(db, rid,
-                                       "state='completed', stage=3, time_completed=?2, "
-                                       "groups_found=?3",
-                                       NULL, bl_srv_now(), (int64_t)ngroups, 0) != 1)) {
+            int done = -2;
+            if (!msg[0] && !cancel_requested(slot)) {
+                done = run_update(db, rid,
+                                  "state='completed', stage=3, time_completed=?2, "
+                                  "groups_found=?3",
+                                  NULL, bl_srv_now(), (int64_t)ngroups, 0);
+                if (done < 0)
+                    snprintf(msg, sizeof msg, "store: %s", sqlite3_errmsg(db));
+            }
+            if (!msg[0] && done != 1) {
                 cancelled_at = 3;
                 srv_rollback(db);
             } else if (!msg[0]) {
