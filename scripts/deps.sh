@@ -10,6 +10,8 @@ need_cmd make make
 need_cmd cmake cmake
 need_cmd pkg-config pkg-config
 need_cmd curl curl
+need_cmd python3 python3   # JSON checks in tests/cli and the quality report
+need_cmd xxd xxd           # byte-level checks in tests/service
 need_cmd jq jq
 if command -v pkg-config >/dev/null 2>&1; then
   need_pc libsodium libsodium-dev

@@ -180,6 +180,28 @@ out:
         rc = exec_hot(db, "COMMIT", err);
     if (rc != BL_OK && !sqlite3_get_autocommit(db))
         srv_rollback(db);
+    st->audit_failing = rc != BL_OK;
+    pthread_mutex_unlock(&st->audit_mu);
+    return rc;
+}
+
+bl_status srv_audit_ready(bl_store *st, bl_error *err)
+{
+    bl_status rc = BL_OK;
+    pthread_mutex_lock(&st->audit_mu);
+    struct stat sb;
+    if (st->audit_failing)
+        rc = bl_error_set(err, BL_EIO, "%s: the last append failed", st->audit_path);
+    else if (fstat(st->audit_fd, &sb) != 0)
+        rc = bl_error_set(err, BL_EIO, "%s: %s", st->audit_path, strerror(errno));
+    else if (st->audit_size != (long long)sb.st_size) {
+        /* changed behind our back (another process, or damage): the next
+         * append re-reads the tail anyway; check now that it will chain */
+        uint64_t seq;
+        char prev[65];
+        long long size;
+        rc = read_tail(st->audit_path, &seq, prev, &size, err);
+    }
     pthread_mutex_unlock(&st->audit_mu);
     return rc;
 }

@@ -554,6 +554,50 @@ int srv_upload_precheck(srv_req *r, const char *pid)
 /* Store the consented records of `set` for the caller in project pj. */
 static void store_upload_locked(srv_req *r, const srv_project *pj, bl_clkset *set);
 
+/* Order pointers into a set's id array by id, then by position. */
+static int cmp_id_ptr(const void *a, const void *b)
+{
+    char *const *x = *(char *const *const *)a, *const *y = *(char *const *const *)b;
+    int c = strcmp(*x, *y);
+    return c ? c : (x > y) - (x < y);
+}
+
+/* Find the earliest record whose subject key already appeared: 1 with the
+ * 0-based positions of the first occurrence and of that repeat, 0 if all
+ * keys are distinct, -1 out of memory. O(n log n), 8 bytes per record. */
+static int find_duplicate(const bl_clkset *set, size_t *first, size_t *at)
+{
+    if (set->count < 2)
+        return 0;
+    char **base = set->ids;
+    char ***v = malloc(set->count * sizeof *v);
+    if (!v)
+        return -1;
+    for (size_t i = 0; i < set->count; i++)
+        v[i] = &base[i];
+    qsort(v, set->count, sizeof *v, cmp_id_ptr);
+    int found = 0;
+    for (size_t k = 1; k < set->count; k++) {
+        if (strcmp(*v[k - 1], *v[k]))
+            continue;
+        /* v[k-1] starts or continues a run of equal keys: the run's first
+         * element is the first occurrence, v[k] the first repeat */
+        size_t g = k - 1;
+        while (g > 0 && !strcmp(*v[g - 1], *v[k]))
+            g--;
+        size_t pos = (size_t)(v[k] - base);
+        if (!found || pos < *at) {
+            *first = (size_t)(v[g] - base);
+            *at = pos;
+            found = 1;
+        }
+        while (k + 1 < set->count && !strcmp(*v[k], *v[k + 1]))
+            k++; /* later repeats of the same key come after v[k] */
+    }
+    free(v);
+    return found;
+}
+
 static void store_upload(srv_req *r, const srv_project *pj, bl_clkset *set)
 {
     /* one writer per encodings directory: concurrent uploads of the same
@@ -601,6 +645,29 @@ static void store_upload_locked(srv_req *r, const srv_project *pj, bl_clkset *se
                         i + 1, set->ids[i], SRV_SUBJECT_MAX);
             return;
         }
+    size_t dup_first = 0, dup_at = 0;
+    int dup = find_duplicate(set, &dup_first, &dup_at);
+    if (dup < 0) {
+        srv_problem(r, 500, "Internal Server Error", "out of memory checking subject keys");
+        return;
+    }
+    if (dup) {
+        /* the owner gets the key back; the audit log gets only its tag */
+        const char *key = set->ids[dup_at];
+        srv_problem(r, 400, "Bad Request",
+                    "duplicate subject key '%s': records %zu and %zu of the upload carry it (each "
+                    "subject may appear once per upload); nothing stored",
+                    key, dup_first + 1, dup_at + 1);
+        json_object_set_new(r->json, "duplicate",
+                            json_pack("{s:s,s:[I,I]}", "subject", key, "records",
+                                      (json_int_t)(dup_first + 1), (json_int_t)(dup_at + 1)));
+        char tag[17];
+        subject_tag(r->p.org, key, tag);
+        snprintf(r->reason, sizeof r->reason,
+                 "duplicate subject key (tag %s) at records %zu and %zu; nothing stored", tag,
+                 dup_first + 1, dup_at + 1);
+        return;
+    }
     char dir[4096], path[4096];
     srv_enc_path(c->st, pj->id, NULL, dir, sizeof dir);
     mkdir(dir, 0700);

@@ -24,7 +24,7 @@ enum route {
     R_NONE = 0, R_STATUS, R_VERSION, R_WHOAMI, R_PURPOSES, R_PURPOSES_ADD, R_SCOPES, R_ORGS_LIST,
     R_ORGS_ADD, R_KEYS_ADD, R_KEYS_LIST, R_KEY_REVOKE, R_PROJECTS_LIST, R_PROJECTS_ADD,
     R_PROJECT_GET, R_PROJECT_DEL, R_AGREEMENT, R_APPROVE, R_UPLOAD, R_UPLOAD_GET, R_UPLOAD_DEL, R_RUNS_ADD,
-    R_RUNS_LIST, R_RUN_STATUS, R_RUN_RESULT, R_CONSENT, R_WITHDRAW, R_CONSENT_GET, R_ERASURE,
+    R_RUNS_LIST, R_RUN_STATUS, R_RUN_RESULT, R_RUN_CANCEL, R_CONSENT, R_WITHDRAW, R_CONSENT_GET, R_ERASURE,
     R_AUDIT, R_BAD_METHOD
 };
 
@@ -261,7 +261,8 @@ static int route_of(srv_req *r)
         return m == SRV_POST ? R_UPLOAD : m == SRV_GET ? R_UPLOAD_GET : m == SRV_DELETE ? R_UPLOAD_DEL : R_BAD_METHOD;
     if (n == 5 && seg_is(r, 4, "runs"))
         return m == SRV_POST ? R_RUNS_ADD : m == SRV_GET ? R_RUNS_LIST : R_BAD_METHOD;
-    if (n == 6 && seg_is(r, 4, "runs")) M(SRV_GET, R_RUN_STATUS);
+    if (n == 6 && seg_is(r, 4, "runs"))
+        return m == SRV_GET ? R_RUN_STATUS : m == SRV_DELETE ? R_RUN_CANCEL : R_BAD_METHOD;
     if (n == 7 && seg_is(r, 4, "runs") && seg_is(r, 6, "status")) M(SRV_GET, R_RUN_STATUS);
     if (n == 7 && seg_is(r, 4, "runs") && seg_is(r, 6, "result")) M(SRV_GET, R_RUN_RESULT);
 #undef M
@@ -280,7 +281,7 @@ static const char *action_of(int route)
         [R_AGREEMENT] = "project.agreement", [R_APPROVE] = "project.approve",
         [R_UPLOAD] = "encodings.upload", [R_UPLOAD_GET] = "encodings.read", [R_UPLOAD_DEL] = "encodings.delete",
         [R_RUNS_ADD] = "run.create", [R_RUNS_LIST] = "run.list", [R_RUN_STATUS] = "run.status",
-        [R_RUN_RESULT] = "run.result", [R_CONSENT] = "consent.opt_in",
+        [R_RUN_RESULT] = "run.result", [R_RUN_CANCEL] = "run.cancel", [R_CONSENT] = "consent.opt_in",
         [R_WITHDRAW] = "consent.withdraw", [R_CONSENT_GET] = "consent.read",
         [R_ERASURE] = "subject.erasure", [R_AUDIT] = "audit.read", [R_BAD_METHOD] = "request"};
     return names[route];
@@ -538,6 +539,7 @@ static void dispatch(srv_req *r)
     case R_RUNS_LIST: srv_h_runs_list(r, sg[3]); return;
     case R_RUN_STATUS: srv_h_run_status(r, sg[3], sg[5]); return;
     case R_RUN_RESULT: srv_h_run_result(r, sg[3], sg[5]); return;
+    case R_RUN_CANCEL: srv_h_run_cancel(r, sg[3], sg[5]); return;
     case R_CONSENT: srv_h_consent(r); return;
     case R_WITHDRAW: srv_h_consent_withdraw(r); return;
     case R_CONSENT_GET: srv_h_consent_get(r, sg[3]); return;
@@ -764,6 +766,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                     (unsigned long long)r->limit);
         return send_reply(r);
     }
+    /* a request that may change state runs only while the log is appendable:
+     * a log whose last append failed, or whose tail no longer chains, stops
+     * writes before they happen (its own entry is still attempted below) */
+    bl_error ae = {0};
+    if (r->method != SRV_GET && srv_audit_ready(c->st, &ae) != BL_OK) {
+        fprintf(stderr, "blindlink serve: refusing a write, audit log not appendable: %s\n", ae.msg);
+        srv_problem(r, 503, "Service Unavailable",
+                    "the audit log cannot be written, so nothing was changed; retry later");
+        return send_reply(r);
+    }
     dispatch(r);
     return send_reply(r);
 }
@@ -772,37 +784,68 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static volatile sig_atomic_t got_signal;
 
-static bl_status parse_listen(const char *listen, struct sockaddr_in *sa, bl_error *err)
+/* The bound address: IPv4 ("127.0.0.1:8080", "localhost:8080") or an IPv6
+ * literal in brackets ("[::1]:8080", RFC 3986 style). */
+typedef union srv_sockaddr {
+    struct sockaddr sa;
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+} srv_sockaddr;
+
+static bl_status parse_listen(const char *listen, srv_sockaddr *sa, bl_error *err)
 {
     memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
     char host[256];
     const char *colon = listen ? strrchr(listen, ':') : NULL;
     if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host)
-        return bl_error_set(err, BL_EINVAL, "--listen '%s' must be HOST:PORT (e.g. 127.0.0.1:8080)",
+        return bl_error_set(err, BL_EINVAL,
+                            "--listen '%s' must be HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)",
                             listen ? listen : "");
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = '\0';
+    int v6 = host[0] == '[';
+    if (v6) {
+        size_t hl = strlen(host);
+        if (hl < 3 || host[hl - 1] != ']')
+            return bl_error_set(err, BL_EINVAL,
+                                "--listen '%s': an IPv6 address goes in brackets before the port, "
+                                "e.g. [::1]:8080",
+                                listen);
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = '\0';
+    } else if (strchr(host, ':')) {
+        return bl_error_set(err, BL_EINVAL,
+                            "--listen '%s': write an IPv6 address in brackets, e.g. [::1]:8080",
+                            listen);
+    }
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (*(colon + 1) == '\0' || *end || port < 0 || port > 65535)
         return bl_error_set(err, BL_EINVAL, "--listen: bad port in '%s'", listen);
+    if (v6) {
+        sa->v6.sin6_family = AF_INET6;
+        if (inet_pton(AF_INET6, host, &sa->v6.sin6_addr) != 1)
+            return bl_error_set(err, BL_EINVAL, "--listen: '%s' is not an IPv6 address", host);
+        sa->v6.sin6_port = htons((uint16_t)port);
+        return BL_OK;
+    }
     if (!strcmp(host, "localhost"))
         snprintf(host, sizeof host, "127.0.0.1");
-    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+    sa->v4.sin_family = AF_INET;
+    if (inet_pton(AF_INET, host, &sa->v4.sin_addr) != 1)
         return bl_error_set(err, BL_EINVAL, "--listen: '%s' is not an IPv4 address", host);
-    sa->sin_port = htons((uint16_t)port);
+    sa->v4.sin_port = htons((uint16_t)port);
     return BL_OK;
 }
 
 static void *janitor_main(void *arg)
 {
     srv_ctx *c = arg;
-    unsigned waited = 0;
+    unsigned ticks = 0; /* 50 ms ticks, so a stop is noticed at once */
     while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
-        sleep(1);
-        if (++waited >= c->opts.janitor_s) {
-            waited = 0;
+        usleep(50000);
+        if (++ticks >= 20 * c->opts.janitor_s) {
+            ticks = 0;
             srv_retention_sweep(c);
         }
     }
@@ -835,7 +878,7 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
         o->conn_timeout_s = 30;
     if (!o->janitor_s)
         o->janitor_s = 60;
-    struct sockaddr_in sa;
+    srv_sockaddr sa;
     bl_status rc = parse_listen(o->listen, &sa, err);
     if (rc != BL_OK) {
         free(c);
@@ -871,10 +914,12 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
         have_janitor = 1;
     if (rc == BL_OK) {
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+        if (sa.sa.sa_family == AF_INET6)
+            flags |= MHD_USE_IPv6; /* the literal given: [::1] stays IPv6-only */
         if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
             flags |= MHD_USE_EPOLL;
         c->daemon = MHD_start_daemon(
-            flags, 0, NULL, NULL, &on_request, c, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+            flags, 0, NULL, NULL, &on_request, c, MHD_OPTION_SOCK_ADDR, &sa.sa,
             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->http_threads,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -885,7 +930,8 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
     }
     if (rc == BL_OK) {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(c->daemon, MHD_DAEMON_INFO_BIND_PORT);
-        unsigned port = info ? info->port : ntohs(sa.sin_port);
+        unsigned port = info ? info->port
+                             : ntohs(sa.sa.sa_family == AF_INET6 ? sa.v6.sin6_port : sa.v4.sin_port);
         if (o->port_file) {
             char tmp[4096];
             snprintf(tmp, sizeof tmp, "%s.tmp", o->port_file);
@@ -894,9 +940,15 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
                 rename(tmp, o->port_file) != 0)
                 rc = bl_error_set(err, BL_EIO, "cannot write port file %s", o->port_file);
         }
-        if (rc == BL_OK && !o->quiet)
-            fprintf(stderr, "blindlink serve: listening on %s:%u, data in %s\n",
-                    inet_ntoa(sa.sin_addr), port, o->data_dir);
+        if (rc == BL_OK && !o->quiet) {
+            char host[INET6_ADDRSTRLEN] = "?";
+            int six = sa.sa.sa_family == AF_INET6;
+            inet_ntop(sa.sa.sa_family, six ? (const void *)&sa.v6.sin6_addr
+                                           : (const void *)&sa.v4.sin_addr,
+                      host, sizeof host);
+            fprintf(stderr, "blindlink serve: listening on %s%s%s:%u, data in %s\n",
+                    six ? "[" : "", host, six ? "]" : "", port, o->data_dir);
+        }
     }
     if (rc == BL_OK) {
         int sig = 0;

@@ -5,7 +5,9 @@
  * stage 3: solve and store groups, re-checking consent), recovery of runs
  * interrupted by a crash, status with stages/progress/times, and results
  * shaped by role: owners see only their own rows, the analyst sees groups
- * only when the agreement allows, scores only when allowed, never encodings. */
+ * only when the agreement allows, scores only when allowed, never encodings.
+ * The analyst can cancel a queued or running run; a running one stops at the
+ * next stage boundary (the worker checks a flag) and stores nothing. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,7 +21,13 @@ struct srv_active {
     char rid[SRV_ID_HEX + 1];
     int stage;
     uint64_t done, total; /* stage-2 comparisons, updated atomically */
+    int cancel;           /* set (atomically) when the analyst cancels this run */
 };
+
+static int cancel_requested(struct srv_active *a)
+{
+    return __atomic_load_n(&a->cancel, __ATOMIC_RELAXED);
+}
 
 static const char *const stage_desc[] = {"", "waiting for and loading consented encodings",
                                          "computing similarity scores",
@@ -35,22 +43,25 @@ static void progress_cb(void *ctx, uint64_t done, uint64_t total)
         ;
 }
 
-static void run_update(sqlite3 *db, const char *rid, const char *sql_set, const char *text,
-                       int64_t a, int64_t b, int64_t cc)
+/* Update a run unless it was cancelled (a cancelled run is final); returns
+ * the number of rows changed, -1 on a store error. */
+static int run_update(sqlite3 *db, const char *rid, const char *sql_set, const char *text,
+                      int64_t a, int64_t b, int64_t cc)
 {
     char sql[512];
-    snprintf(sql, sizeof sql, "UPDATE runs SET %s WHERE id=?5", sql_set);
+    snprintf(sql, sizeof sql, "UPDATE runs SET %s WHERE id=?5 AND state<>'cancelled'", sql_set);
     sqlite3_stmt *s = srv_prep(db, sql, NULL);
     if (!s)
-        return;
+        return -1;
     if (text)
         sqlite3_bind_text(s, 1, text, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, a);
     sqlite3_bind_int64(s, 3, b);
     sqlite3_bind_int64(s, 4, cc);
     sqlite3_bind_text(s, 5, rid, -1, SQLITE_TRANSIENT);
-    sqlite3_step(s);
+    int changed = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(db) : -1;
     sqlite3_finalize(s);
+    return changed;
 }
 
 static void run_fail(srv_ctx *c, sqlite3 *db, const char *rid, const char *purpose,
@@ -76,11 +87,11 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int stall_requested(srv_ctx *c)
+static int stall_requested(srv_ctx *c, struct srv_active *slot)
 {
     const char *s = getenv("BLINDLINK_FAULT_RUN_STALL_MS");
     long ms = s ? strtol(s, NULL, 10) : 0;
-    while (ms > 0 && !__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+    while (ms > 0 && !__atomic_load_n(&c->stop, __ATOMIC_RELAXED) && !cancel_requested(slot)) {
         usleep(50000);
         ms -= 50;
     }
@@ -120,6 +131,7 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
         return;
     }
     char msg[600] = "";
+    int cancelled_at = 0; /* stage at which a cancellation was noticed */
     double t_stage[4] = {mono_s(), 0, 0, 0};
     /* ---- stage 1: load, verify checksums, keep consenting subjects ---- */
     s = srv_prep(db,
@@ -207,11 +219,17 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
     bl_candidate *cand = NULL;
     size_t ncand = 0;
     uint64_t comparisons = 0;
-    if (!msg[0]) {
+    if (!msg[0] && cancel_requested(slot))
+        cancelled_at = 1;
+    if (!msg[0] && !cancelled_at) {
         __atomic_store_n(&slot->stage, 2, __ATOMIC_RELAXED);
         run_update(db, rid, "stage=2", NULL, 0, 0, 0);
-        if (stall_requested(c))
+        if (stall_requested(c, slot))
             goto out; /* shutting down: the run stays 'running' and resumes on restart */
+        if (cancel_requested(slot))
+            cancelled_at = 2;
+    }
+    if (!msg[0] && !cancelled_at) {
         const bl_clkset **sets = malloc((size_t)n * sizeof *sets);
         for (int i = 0; sets && i < n; i++) {
             sets[i] = pd[i].set;
@@ -244,7 +262,9 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
     t_stage[2] = mono_s();
     /* ---- stage 3: solve, store with a final consent check ---- */
     size_t ngroups = 0;
-    if (!msg[0]) {
+    if (!msg[0] && !cancelled_at && cancel_requested(slot))
+        cancelled_at = 2;
+    if (!msg[0] && !cancelled_at) {
         __atomic_store_n(&slot->stage, 3, __ATOMIC_RELAXED);
         run_update(db, rid, "stage=3, comparisons=?2, candidates=?3", NULL, (int64_t)comparisons,
                    (int64_t)ncand, 0);
@@ -308,10 +328,21 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
             sqlite3_finalize(ins);
             if (!ins && !msg[0])
                 snprintf(msg, sizeof msg, "store: %s", e.msg);
-            if (!msg[0]) {
-                run_update(db, rid,
-                           "state='completed', stage=3, time_completed=?2, groups_found=?3",
-                           NULL, bl_srv_now(), (int64_t)ngroups, 0);
+            /* last check: a cancellation that committed before this
+             * transaction leaves no 'running' row to complete */
+            int done = -2;
+            if (!msg[0] && !cancel_requested(slot)) {
+                done = run_update(db, rid,
+                                  "state='completed', stage=3, time_completed=?2, "
+                                  "groups_found=?3",
+                                  NULL, bl_srv_now(), (int64_t)ngroups, 0);
+                if (done < 0)
+                    snprintf(msg, sizeof msg, "store: %s", sqlite3_errmsg(db));
+            }
+            if (!msg[0] && done != 1) {
+                cancelled_at = 3;
+                srv_rollback(db);
+            } else if (!msg[0]) {
                 if (srv_commit(db, &e) != BL_OK)
                     snprintf(msg, sizeof msg, "store: %s", e.msg);
             } else {
@@ -330,7 +361,15 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
     rectxt = json_dumps(rec, JSON_COMPACT);
     run_update(db, rid, "records=?1", rectxt, 0, 0, 0);
     free(rectxt);
-    if (msg[0]) {
+    if (msg[0] && !cancelled_at && cancel_requested(slot))
+        cancelled_at = __atomic_load_n(&slot->stage, __ATOMIC_RELAXED);
+    if (cancelled_at) {
+        char why[160];
+        snprintf(why, sizeof why, "run stopped during stage %d after the analyst cancelled it; "
+                                  "no result stored",
+                 cancelled_at);
+        srv_audit_system(c, "run.cancelled", res, pj.purpose, 1, why);
+    } else if (msg[0]) {
         run_fail(c, db, rid, pj.purpose, msg);
     } else {
         char why[160];
@@ -399,6 +438,7 @@ static void *worker_main(void *argp)
         if (got) {
             snprintf(slot->rid, sizeof slot->rid, "%s", rid);
             __atomic_store_n(&slot->stage, 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&slot->cancel, 0, __ATOMIC_RELAXED);
             slot->done = slot->total = 0;
         }
         pthread_mutex_unlock(&c->wk_mu);
@@ -783,4 +823,81 @@ void srv_h_run_result(srv_req *r, const char *pid, const char *rid)
             json_decref(scores);
     }
     srv_reply(r, 200, out);
+}
+
+/* DELETE /projects/{pid}/runs/{rid}: the analyst cancels a queued or running
+ * run. The store row turns 'cancelled' at once (so the run is never claimed
+ * or completed afterwards); a worker running it sees the flag at the next
+ * stage boundary, discards its work and logs where it stopped. */
+void srv_h_run_cancel(srv_req *r, const char *pid, const char *rid)
+{
+    srv_project pj;
+    srv_grant g;
+    if (!srv_project_access(r, pid, SRV_ACC_ANALYST, &pj, &g))
+        return;
+    snprintf(r->resource, sizeof r->resource, "project/%.40s/run/%.40s", pid, rid);
+    bl_error e = {0};
+    char was[16] = "";
+    sqlite3_stmt *s = srv_prep(r->db, "SELECT state FROM runs WHERE id=? AND project_id=?", &e);
+    if (!s) {
+        srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
+        return;
+    }
+    sqlite3_bind_text(s, 1, rid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, pid, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        snprintf(was, sizeof was, "%s", sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    if (!was[0]) {
+        srv_problem(r, 404, "Not Found", "no run %.40s in project %s", rid, pid);
+        return;
+    }
+    char msg[300];
+    snprintf(msg, sizeof msg, "cancelled by organisation %s", r->p.org_name);
+    s = srv_prep(r->db,
+                 "UPDATE runs SET state='cancelled', message=?, time_completed=? WHERE id=? AND "
+                 "project_id=? AND state IN ('queued','running')",
+                 &e);
+    if (!s) {
+        srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
+        return;
+    }
+    sqlite3_bind_text(s, 1, msg, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, bl_srv_now());
+    sqlite3_bind_text(s, 3, rid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, pid, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    int changed = rc == SQLITE_DONE ? sqlite3_changes(r->db) : 0;
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        srv_problem(r, 500, "Internal Server Error", "cannot cancel run: %s",
+                    sqlite3_errmsg(r->db));
+        return;
+    }
+    if (!changed) {
+        /* re-read: the run may have finished between the two statements */
+        int found = 0;
+        json_t *st = run_json(r->srv, r->db, pid, rid, &found);
+        const char *now = st ? json_string_value(json_object_get(st, "state")) : NULL;
+        srv_problem(r, 409, "Conflict",
+                    "run %s is %s; only queued or running runs can be cancelled", rid,
+                    now ? now : was);
+        json_decref(st);
+        return;
+    }
+    /* a worker that already claimed the run holds it in its slot (claiming
+     * and filling the slot happen under wk_mu, after 'queued' -> 'running') */
+    srv_ctx *c = r->srv;
+    int live = 0;
+    pthread_mutex_lock(&c->wk_mu);
+    for (int i = 0; i < c->nworkers; i++)
+        if (!strcmp(c->active[i].rid, rid)) {
+            __atomic_store_n(&c->active[i].cancel, 1, __ATOMIC_RELAXED);
+            live = 1;
+        }
+    pthread_mutex_unlock(&c->wk_mu);
+    snprintf(r->reason, sizeof r->reason, "run cancelled (was %s%s)", was,
+             live ? "; the worker stops at the next stage boundary" : "");
+    int found;
+    srv_reply(r, 200, run_json(c, r->db, pid, rid, &found));
 }

@@ -42,6 +42,7 @@ struct bl_store {
     uint64_t audit_seq;
     char audit_prev[65];
     long long audit_size; /* file size after our last append; -1 unknown */
+    int audit_failing;    /* 1 after a failed append, until one succeeds */
 };
 
 /** Open `n` pooled connections (the admin CLI uses 1). */
@@ -92,6 +93,11 @@ typedef struct srv_audit {
 
 /** Append one entry to the hash chain (thread- and process-safe). */
 bl_status srv_audit_append(bl_store *st, const srv_audit *a, bl_error *err);
+/** Whether an append can be expected to work: BL_EIO if the last append
+ *  failed (and none succeeded since) or the log's tail no longer parses.
+ *  Checked before a state-changing request runs, so a broken log stops
+ *  writes before they happen rather than after. */
+bl_status srv_audit_ready(bl_store *st, bl_error *err);
 
 /* ---- principals -------------------------------------------------------------- */
 
@@ -334,5 +340,7 @@ void srv_h_runs_create(srv_req *r, const char *pid);
 void srv_h_runs_list(srv_req *r, const char *pid);
 void srv_h_run_status(srv_req *r, const char *pid, const char *rid);
 void srv_h_run_result(srv_req *r, const char *pid, const char *rid);
+/** Cancel a queued or running run (analyst); 409 once it has ended. */
+void srv_h_run_cancel(srv_req *r, const char *pid, const char *rid);
 
 #endif

@@ -10,10 +10,10 @@ SERVER_PID=""
 URL=""
 trap 'stop_server_hard; rm -rf "$T"' EXIT
 
-# start_server [extra serve options...]
+# start_server [extra serve options...] ; LISTEN_HOST (default 127.0.0.1) may be [::1]
 start_server() {
   rm -f "$T/port"
-  "$BL" serve --data-dir "$D" --listen 127.0.0.1:0 --port-file "$T/port" --quiet \
+  "$BL" serve --data-dir "$D" --listen "${LISTEN_HOST:-127.0.0.1}:0" --port-file "$T/port" --quiet \
     --http-threads 2 --janitor 1 "$@" 2>>"$T/server.log" &
   SERVER_PID=$!
   for _ in $(seq 1 200); do
@@ -22,7 +22,7 @@ start_server() {
     sleep 0.05
   done
   [ -s "$T/port" ] || { echo "server did not start"; return 1; }
-  URL="http://127.0.0.1:$(cat "$T/port")/api/v1"
+  URL="http://${LISTEN_HOST:-127.0.0.1}:$(cat "$T/port")/api/v1"
 }
 stop_server() {
   [ -n "$SERVER_PID" ] || return 0

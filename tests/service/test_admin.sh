@@ -40,6 +40,14 @@ expect_exit 2 "$BL" serve
 assert_contains "$T/err" "--data-dir is required"
 expect_exit 2 "$BL" serve --data-dir "$D" --listen nonsense
 assert_contains "$T/err" "HOST:PORT"
+expect_exit 2 "$BL" serve --data-dir "$D" --listen '::1:8080'
+assert_contains "$T/err" "IPv6 address in brackets"
+expect_exit 2 "$BL" serve --data-dir "$D" --listen '[::1:8080'
+assert_contains "$T/err" "in brackets before the port"
+expect_exit 2 "$BL" serve --data-dir "$D" --listen '[::g]:8080'
+assert_contains "$T/err" "'::g' is not an IPv6 address"
+expect_exit 2 "$BL" serve --data-dir "$D" --listen '[::1]:'
+assert_contains "$T/err" "bad port"
 expect_exit 2 "$BL" serve --data-dir "$D" --clock-offset 5x
 expect_exit 2 "$BL" serve --data-dir "$D" --max-body 12
 expect_exit 0 "$BL" serve --help
@@ -56,6 +64,17 @@ api GET /whoami "$HKEY"
 expect_problem 401 "revoked" "key revoked from the CLI while serving"
 expect_exit 1 "$BL" admin --data-dir "$D" key revoke "$HKID"
 stop_server
+
+# IPv6 loopback, where the machine has it
+if grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null; then
+  LISTEN_HOST='[::1]' start_server || { fail "server start on [::1]"; finish; }
+  assert_eq "$URL" "http://[::1]:$(cat "$T/port")/api/v1" "test URL is IPv6"
+  api GET /whoami "$HKEY"
+  expect_problem 401 "revoked" "the API answers over IPv6"
+  stop_server
+else
+  echo "# no IPv6 loopback on this machine: skipping the [::1] check"
+fi
 
 expect_exit 0 "$BL" audit verify "$D"
 assert_contains "$T/out" "intact"

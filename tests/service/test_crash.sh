@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Robustness of runs: kill -9 during a run then restart (stored data intact,
 # audit chain verifies, the run resumes); repeated crashes end in a failed
-# state with a reason; the candidate cap gives a clear failed state; a
+# state with a reason; cancellation of a running and a queued run; the
+# candidate cap gives a clear failed state; a
 # tampered encodings file is caught by its checksum.
 . "$BL_SRC/tests/cli/lib.sh"
 . "$BL_SRC/tests/service/lib_service.sh"
@@ -68,9 +69,54 @@ assert_eq "$(jqb .state)" failed "run failed after three interruptions"
 assert_contains "$T/body" "interrupted 3 times"
 expect_audit run.failed refused "interrupted 3 times"
 
+# ---- cancellation: a running run stops at a stage boundary, a queued one never starts ----
+stop_server
+BLINDLINK_FAULT_RUN_STALL_MS=60000 start_server || { fail "restart for cancel"; finish; }
+api POST "/projects/$P/runs" "$KEY_A" '{"name":"to cancel"}'
+RC=$(jqb .run_id)
+for i in $(seq 1 100); do
+  api GET "/projects/$P/runs/$RC/status" "$KEY_A"
+  [ "$(jqb .state)/$(jqb .current_stage.number)" = running/2 ] && break
+  sleep 0.05
+done
+api POST "/projects/$P/runs" "$KEY_A" '{"name":"queued behind"}'
+RQ=$(jqb .run_id)
+assert_eq "$(jqb .state)" queued "second run waits for the single worker"
+api DELETE "/projects/$P/runs/$RC" "$KEY_H"
+expect_problem 403 "analyst" "a data owner cannot cancel runs"
+api DELETE "/projects/$P/runs/$RC" "$KEY_XA"
+expect_code 404 "another organisation's analyst cannot cancel"
+api DELETE "/projects/$P/runs/$(printf '%032d' 0)" "$KEY_A"
+expect_problem 404 "no run" "cancel an unknown run"
+api DELETE "/projects/$P/runs/$RQ" "$KEY_A"
+expect_code 200 "cancel the queued run"
+assert_eq "$(jqb .state)" cancelled "queued run cancelled"
+expect_audit run.cancel allowed "run cancelled (was queued)"
+api DELETE "/projects/$P/runs/$RC" "$KEY_A"
+expect_code 200 "cancel the running run"
+assert_eq "$(jqb .state)" cancelled "running run cancelled"
+expect_audit run.cancel allowed "run cancelled (was running; the worker stops"
+stopped=0
+for i in $(seq 1 100); do
+  jq -e -s --arg r "project/$P/run/$RC" 'map(select(.action=="run.cancelled" and .resource==$r)) | length > 0' \
+    "$D/audit.log" >/dev/null && { stopped=1; break; }
+  sleep 0.05
+done
+assert_eq "$stopped" 1 "the worker noticed the cancellation"
+expect_audit run.cancelled allowed "stopped during stage 2 after the analyst cancelled it"
+api DELETE "/projects/$P/runs/$RC" "$KEY_A"
+expect_problem 409 "is cancelled; only queued or running" "cancel twice"
+api GET "/projects/$P/runs/$RC/result" "$KEY_A"
+expect_problem 409 "cancelled" "no result for a cancelled run"
+api GET "/projects/$P/runs/$RQ/status" "$KEY_A"
+assert_eq "$(jqb .state)/$(jqb .attempts)" cancelled/0 "the cancelled queued run never started"
+assert_eq "$(jq -s --arg r "project/$P/run/$RQ" 'map(select(.action=="run.start" and .resource==$r))|length' "$D/audit.log")" 0 "no run.start for the queued run"
+
 # ---- candidate cap ---------------------------------------------------------------
 stop_server
 start_server --max-candidates 5 || { fail "restart capped"; finish; }
+api GET "/projects/$P/runs/$RC/status" "$KEY_A"
+assert_eq "$(jqb .state)" cancelled "a cancelled run stays cancelled after a restart"
 api POST "/projects/$P/runs" "$KEY_A" '{"name":"too loose","threshold":0.05}'
 R3=$(jqb .run_id)
 assert_eq "$(wait_run "$P" "$R3" "$KEY_A")" failed "cap exceeded ends in failed"

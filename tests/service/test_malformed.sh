@@ -7,18 +7,24 @@
 . "$BL_SRC/tests/service/lib_service.sh"
 
 le32() { printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)))"; }
-# make_bin OUT PREFIX N : blindlink binary CLK file (1024 bits) with ids PREFIX001..
-make_bin() {
-  local out=$1 prefix=$2 n=$3 i id
+# make_bin_ids OUT ID... : blindlink binary CLK file (1024 bits) with these ids
+make_bin_ids() {
+  local out=$1 id; shift
   {
-    printf 'BLCLK\x00\r\n'; le32 1; le32 1024; le32 "$n"; le32 0; le32 128; le32 3
+    printf 'BLCLK\x00\r\n'; le32 1; le32 1024; le32 "$#"; le32 0; le32 128; le32 3
     head -c 32 /dev/zero
-    head -c $((128 * n)) /dev/urandom
-    for i in $(seq 1 "$n"); do id=$(printf '%s%03d' "$prefix" "$i"); le32 ${#id}; printf '%s' "$id"; done
+    head -c $((128 * $#)) /dev/urandom
+    for id in "$@"; do le32 ${#id}; printf '%s' "$id"; done
   } >"$out.body"
   cat "$out.body" >"$out"
   b2sum -l 256 "$out.body" | cut -d' ' -f1 | xxd -r -p >>"$out"
   rm -f "$out.body"
+}
+# make_bin OUT PREFIX N : the same with ids PREFIX001..PREFIXnnn
+make_bin() {
+  local out=$1 prefix=$2 n=$3 i ids=()
+  for i in $(seq 1 "$n"); do ids+=("$(printf '%s%03d' "$prefix" "$i")"); done
+  make_bin_ids "$out" "${ids[@]}"
 }
 
 setup_world
@@ -70,6 +76,25 @@ head -c 5000 /dev/urandom >"$T/garbage"
 upload_bin "/projects/$P/encodings" "$KEY_H" "$T/garbage"
 expect_problem 400 "not a valid blindlink binary CLK file" "garbage binary upload"
 ls "$D/encodings" | grep -q spool && fail "spool file left behind" || pass
+
+# ---- a subject key twice in one upload: refused whole, named, logged by tag only --------
+printf '{"encodings":[' >"$T/dup.json"
+for s in dupkey-a dupkey-b dupkey-c dupkey-b dupkey-c dupkey-a; do
+  printf '{"subject":"%s","clk":"%s"},' "$s" "$(random_clk)"
+done >>"$T/dup.json"
+printf '{"subject":"dupkey-z","clk":"%s"}]}' "$(random_clk)" >>"$T/dup.json"
+api POST "/projects/$P/encodings" "$KEY_H" "@$T/dup.json"
+expect_problem 400 "duplicate subject key 'dupkey-b': records 2 and 4" "duplicate subject key (JSON)"
+assert_eq "$(jqb '.duplicate.subject + " " + (.duplicate.records|map(tostring)|join(","))')" "dupkey-b 2,4" "problem names the key and positions"
+expect_audit encodings.upload refused "duplicate subject key (tag "
+grep -q 'dupkey-' "$D/audit.log" && fail "subject key written to the audit log" || pass
+api GET "/projects/$P/encodings" "$KEY_H"
+expect_code 404 "nothing stored after a duplicate"
+assert_missing "$D/encodings/$P/$ORG_H.clk"
+make_bin_ids "$T/dup.clk" bin-1 bin-2 bin-3 bin-4 bin-5 bin-3
+upload_bin "/projects/$P/encodings" "$KEY_H" "$T/dup.clk"
+expect_problem 400 "duplicate subject key 'bin-3': records 3 and 6" "duplicate subject key (binary)"
+ls "$D/encodings" | grep -q spool && fail "spool file left after a duplicate" || pass
 
 # a valid streamed binary upload
 consent_all "$KEY_H" h 50 research h050
