@@ -12,6 +12,7 @@
 #include <blindlink/eval.h>
 #include <blindlink/io.h>
 #include "match_internal.h"
+#include "strmap.h"
 
 struct bl_eval_truth {
     int by_pairs;
@@ -24,85 +25,6 @@ struct bl_eval_truth {
     size_t npairs;
     uint64_t ntrue;
 };
-
-typedef struct smap {
-    char **k;
-    uint32_t *v;
-    size_t cap, n;
-} smap;
-
-static uint64_t fnv(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
-
-static int smap_id(smap *m, const char *s, size_t n, uint32_t *out)
-{
-    if (2 * (m->n + 1) > m->cap) {
-        size_t nc = m->cap ? 2 * m->cap : 1024;
-        char **nk = calloc(nc, sizeof *nk);
-        uint32_t *nv = calloc(nc, sizeof *nv);
-        if (!nk || !nv) {
-            free(nk);
-            free(nv);
-            return -1;
-        }
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->k[i]) {
-                size_t j = fnv(m->k[i], strlen(m->k[i])) & (nc - 1);
-                while (nk[j])
-                    j = (j + 1) & (nc - 1);
-                nk[j] = m->k[i];
-                nv[j] = m->v[i];
-            }
-        free(m->k);
-        free(m->v);
-        m->k = nk;
-        m->v = nv;
-        m->cap = nc;
-    }
-    size_t j = fnv(s, n) & (m->cap - 1);
-    while (m->k[j]) {
-        if (strlen(m->k[j]) == n && memcmp(m->k[j], s, n) == 0) {
-            *out = m->v[j];
-            return 0;
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    m->k[j] = strndup(s, n);
-    if (!m->k[j])
-        return -1;
-    m->v[j] = (uint32_t)m->n++;
-    *out = m->v[j];
-    return 0;
-}
-
-/* 0 and *out when `s` is in the map, -1 when not */
-static int smap_find(const smap *m, const char *s, uint32_t *out)
-{
-    if (!m->cap)
-        return -1;
-    size_t n = strlen(s), j = fnv(s, n) & (m->cap - 1);
-    while (m->k[j]) {
-        if (strlen(m->k[j]) == n && memcmp(m->k[j], s, n) == 0) {
-            *out = m->v[j];
-            return 0;
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    return -1;
-}
-
-static void smap_free(smap *m)
-{
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->k[i]);
-    free(m->k);
-    free(m->v);
-}
 
 /* FEBRL: rec-<N>-org or rec-<N>-dup-<K>; returns the span of N */
 static int febrl_entity(const char *id, const char **s, size_t *n)
@@ -141,7 +63,7 @@ bl_status bl_eval_truth_from_ids(const char *const *const *ids, const size_t *co
         return bl_error_set(err, BL_EINVAL, "truth needs ids of at least two datasets");
     *out = NULL;
     bl_eval_truth *t = calloc(1, sizeof *t);
-    smap m = {0};
+    bl_strmap m = {0};
     if (!t)
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     t->nsets = nsets;
@@ -169,7 +91,7 @@ bl_status bl_eval_truth_from_ids(const char *const *const *ids, const size_t *co
                                   d, r, id);
                 break;
             }
-            if (smap_id(&m, s, n, &t->ent[d][r])) {
+            if (bl_strmap_intern(&m, s, n, &t->ent[d][r])) {
                 st = bl_error_set(err, BL_ENOMEM, "out of memory");
                 break;
             }
@@ -192,7 +114,7 @@ bl_status bl_eval_truth_from_ids(const char *const *const *ids, const size_t *co
             free(cnt);
         }
     }
-    smap_free(&m);
+    bl_strmap_free(&m);
     if (st) {
         bl_eval_truth_free(t);
         return st;
@@ -451,9 +373,9 @@ bl_status bl_matches_read(const char *path, size_t max_rows, bl_matches *out, bl
 
 /* id -> record of one dataset; ambiguous ids (several records) are marked */
 typedef struct idindex {
-    smap m;
-    uint32_t *rec;  /* by smap value */
-    uint8_t *dup;   /* by smap value: id names several records */
+    bl_strmap m;
+    uint32_t *rec;  /* by strmap id */
+    uint8_t *dup;   /* by strmap id: id names several records */
     size_t cap;
     uint32_t next;  /* next fresh record index for ids never seen */
 } idindex;
@@ -462,7 +384,7 @@ static int idindex_add(idindex *x, const char *id, uint32_t rec)
 {
     uint32_t v;
     size_t before = x->m.n;
-    if (smap_id(&x->m, id, strlen(id), &v))
+    if (bl_strmap_intern(&x->m, id, strlen(id), &v))
         return -1;
     if (x->m.n == before) {
         x->dup[v] = 1;
@@ -590,7 +512,7 @@ bl_status bl_eval_truth_read(const char *path, const char *const *const *ids,
             const char *id = row.fields[ic];
             idindex *x = &ix[c->dset[side]];
             uint32_t v;
-            if (smap_find(&x->m, id, &v)) { /* an id no record carries */
+            if (bl_strmap_find(&x->m, id, strlen(id), &v)) { /* an id no record carries */
                 if (ids_complete) {
                     st = bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): unknown id '%.60s' "
                                       "(no record of dataset %u has it)", path,
@@ -601,7 +523,7 @@ bl_status bl_eval_truth_read(const char *path, const char *const *const *ids,
                 /* ids known only from the matches: a true pair that was not
                  * matched; a fresh index counts it as missed */
                 if (x->next == UINT32_MAX || idindex_add(x, id, x->next) ||
-                    smap_find(&x->m, id, &v)) {
+                    bl_strmap_find(&x->m, id, strlen(id), &v)) {
                     st = bl_error_set(err, BL_ENOMEM, "out of memory");
                     break;
                 }
@@ -625,7 +547,7 @@ bl_status bl_eval_truth_read(const char *path, const char *const *const *ids,
     }
     bl_csv_free(r);
     for (size_t d = 0; d < nsets; d++) {
-        smap_free(&ix[d].m);
+        bl_strmap_free(&ix[d].m);
         free(ix[d].rec);
         free(ix[d].dup);
     }

@@ -15,6 +15,7 @@
 #include <blindlink/io.h>
 #include <blindlink/csv.h>
 #include "match_internal.h"
+#include "strmap.h"
 
 #define UNIT_A 256
 
@@ -291,71 +292,6 @@ uint64_t bl_lsh_key(const bl_blocking *b, uint32_t t, const uint8_t *f)
 
 /* ---- external block files ---- */
 
-typedef struct strmap {
-    char **keys;
-    uint32_t *vals;
-    size_t cap, n;
-} strmap;
-
-static uint64_t fnv(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
-
-static int strmap_get(strmap *m, const char *s, size_t n, uint32_t *id)
-{
-    if (m->n * 2 >= m->cap) {
-        size_t nc = m->cap ? m->cap * 2 : 1024;
-        char **nk = calloc(nc, sizeof *nk);
-        uint32_t *nv = calloc(nc, sizeof *nv);
-        if (!nk || !nv) {
-            free(nk);
-            free(nv);
-            return -1;
-        }
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->keys[i]) {
-                size_t j = fnv(m->keys[i], strlen(m->keys[i])) & (nc - 1);
-                while (nk[j])
-                    j = (j + 1) & (nc - 1);
-                nk[j] = m->keys[i];
-                nv[j] = m->vals[i];
-            }
-        free(m->keys);
-        free(m->vals);
-        m->keys = nk;
-        m->vals = nv;
-        m->cap = nc;
-    }
-    size_t j = fnv(s, n) & (m->cap - 1);
-    while (m->keys[j]) {
-        if (strlen(m->keys[j]) == n && memcmp(m->keys[j], s, n) == 0) {
-            *id = m->vals[j];
-            return 0;
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    if (m->n >= UINT32_MAX - 1)
-        return -1;
-    m->keys[j] = strndup(s, n);
-    if (!m->keys[j])
-        return -1;
-    m->vals[j] = (uint32_t)m->n++;
-    *id = m->vals[j];
-    return 0;
-}
-
-static void strmap_free(strmap *m)
-{
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->keys[i]);
-    free(m->keys);
-    free(m->vals);
-}
-
 typedef struct pairv {
     uint64_t *v; /* rec << 32 | block */
     size_t n, cap;
@@ -398,7 +334,7 @@ static bl_status parse_rec(const char *path, const char *s, size_t nrec, uint32_
     return BL_OK;
 }
 
-static bl_status read_json_blocks(const char *path, size_t nrec, strmap *m, pairv *pv,
+static bl_status read_json_blocks(const char *path, size_t nrec, bl_strmap *m, pairv *pv,
                                   bl_error *err)
 {
     json_error_t je;
@@ -445,7 +381,7 @@ static bl_status read_json_blocks(const char *path, size_t nrec, strmap *m, pair
                                     path, rk, i);
             }
             uint32_t id;
-            if (strmap_get(m, s, n, &id) || pairv_push(pv, rec, id)) {
+            if (bl_strmap_intern(m, s, n, &id) || pairv_push(pv, rec, id)) {
                 json_decref(root);
                 return bl_error_set(err, BL_ENOMEM, "%s: out of memory", path);
             }
@@ -455,7 +391,7 @@ static bl_status read_json_blocks(const char *path, size_t nrec, strmap *m, pair
     return BL_OK;
 }
 
-static bl_status read_csv_blocks(const char *path, size_t nrec, strmap *m, pairv *pv,
+static bl_status read_csv_blocks(const char *path, size_t nrec, bl_strmap *m, pairv *pv,
                                  bl_error *err)
 {
     bl_csv_reader *r;
@@ -477,7 +413,7 @@ static bl_status read_csv_blocks(const char *path, size_t nrec, strmap *m, pairv
             bl_error_prefix(err, "line %llu: ", (unsigned long long)row.line);
             break;
         }
-        if (strmap_get(m, row.fields[1], row.lens[1], &id) || pairv_push(pv, rec, id)) {
+        if (bl_strmap_intern(m, row.fields[1], row.lens[1], &id) || pairv_push(pv, rec, id)) {
             st = bl_error_set(err, BL_ENOMEM, "%s: out of memory", path);
             break;
         }
@@ -500,7 +436,7 @@ bl_status bl_blocking_read_files(const char *const *paths, size_t n, const size_
     b->nrecs = calloc(n, sizeof *b->nrecs);
     b->off = calloc(n, sizeof *b->off);
     b->ids = calloc(n, sizeof *b->ids);
-    strmap m;
+    bl_strmap m;
     memset(&m, 0, sizeof m);
     bl_status st = (!b->nrecs || !b->off || !b->ids) ? bl_error_set(err, BL_ENOMEM, "out of memory")
                                                      : BL_OK;
@@ -533,7 +469,7 @@ bl_status bl_blocking_read_files(const char *const *paths, size_t n, const size_
         free(pv.v);
     }
     b->nblocks = (uint32_t)m.n;
-    strmap_free(&m);
+    bl_strmap_free(&m);
     if (st) {
         bl_blocking_free(b);
         return st;
