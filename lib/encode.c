@@ -198,21 +198,6 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
     free(s);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 static int utf8_valid(const char *s, size_t len)
 {
     size_t i = 0;
@@ -289,7 +274,7 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
         } else {
             if (!e->opts.no_validate && bl_value_validate(f, &s->ws, v, len, msg, sizeof msg) != 0)
                 return bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg);
-            if (grow((void **)&s->vbuf, &s->vcap, len + 32, 1) != 0)
+            if (bl_grow((void **)&s->vbuf, &s->vcap, len + 32, 1, 64) != 0)
                 return bl_error_set(err, BL_ENOMEM, "out of memory");
             size_t olen;
             const char *fv = bl_value_format(f, &s->ws, v, len, s->vbuf, s->vcap, &olen, msg, sizeof msg);
@@ -328,12 +313,12 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
             const uint8_t *tb = (const uint8_t *)tok;
             size_t tbl = tlen;
             if (f->fmt == BL_FORMAT_STRING && (f->encoding == BL_TEXTENC_UTF16 || f->encoding == BL_TEXTENC_UTF32)) {
-                if (grow((void **)&s->tb, &s->tbcap, 4 + 4 * tlen, 1) != 0)
+                if (bl_grow((void **)&s->tb, &s->tbcap, 4 + 4 * tlen, 1, 64) != 0)
                     return bl_error_set(err, BL_ENOMEM, "out of memory");
                 tbl = bl_token_encode(f->encoding, tok, tlen, s->tb);
                 tb = s->tb;
             }
-            if (grow((void **)&s->idx, &s->idxcap, k, sizeof *s->idx) != 0)
+            if (bl_grow((void **)&s->idx, &s->idxcap, k, sizeof *s->idx, 64) != 0)
                 return bl_error_set(err, BL_ENOMEM, "out of memory");
             if (f->hash == BL_HASH_BLAKE)
                 bl_blake_indices_cached(s->cache, (uint32_t)i, &fe->bk, tb, tbl, k, e->L, s->idx);

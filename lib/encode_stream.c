@@ -63,21 +63,6 @@ static void batch_free(batch *b)
     free(b->clks);
 }
 
-static int ensure(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 256;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 /* Append one CSV row to a batch. */
 static int batch_add(batch *b, const bl_csv_row *row, uint64_t rowno)
 {
@@ -85,7 +70,7 @@ static int batch_add(batch *b, const bl_csv_row *row, uint64_t rowno)
     size_t bytes = 0;
     for (size_t i = 0; i < nf; i++)
         bytes += row->lens[i] + 1;
-    if (ensure((void **)&b->arena, &b->acap, b->alen + bytes, 1) != 0)
+    if (bl_grow((void **)&b->arena, &b->acap, b->alen + bytes, 1, 256) != 0)
         return -1;
     size_t need = (b->nrows + 1) * nf;
     if (need > b->fcap) {
@@ -132,7 +117,7 @@ static void encode_batch(const bl_encoder *enc, bl_encode_scratch *s, batch *b, 
                          const char **fields, size_t nf)
 {
     b->st = BL_OK;
-    if (ensure((void **)&b->clks, &b->ccap, b->nrows * nbytes, 1) != 0) {
+    if (bl_grow((void **)&b->clks, &b->ccap, b->nrows * nbytes, 1, 256) != 0) {
         b->st = bl_error_set(&b->err, BL_ENOMEM, "out of memory");
         b->err_row = 0;
         return;

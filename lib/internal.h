@@ -3,6 +3,7 @@
 #define BLINDLINK_INTERNAL_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <blindlink/common.h>
 
@@ -26,6 +27,27 @@ static inline uint32_t bl_load_le32(const uint8_t *p)
 static inline uint64_t bl_load_le64(const uint8_t *p)
 {
     return (uint64_t)bl_load_le32(p) | (uint64_t)bl_load_le32(p + 4) << 32;
+}
+
+/** Grow `*p` (an array of `elem`-byte items, `*cap` allocated) to hold at
+ *  least `need` items, doubling from `min_cap`. 0 ok, -1 on allocation
+ *  failure or overflow (the old buffer is kept). */
+static inline int bl_grow(void **p, size_t *cap, size_t need, size_t elem, size_t min_cap)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : min_cap;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / elem)
+            return -1;
+        n *= 2;
+    }
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
 }
 
 /** 64-byte aligned allocation (free with bl_aligned_free); NULL on failure. */

@@ -131,21 +131,31 @@ static int need_owner_key(srv_req *r)
 
 /* ---- consent ---------------------------------------------------------------------------- */
 
-void srv_h_consent(srv_req *r)
+/* Shared front half of the consent endpoints: owner key check, body parse,
+ * audit resource. Returns 0 after sending the problem response. */
+static int consent_request(srv_req *r, int withdraw, srv_consent_item **it, size_t *n)
 {
     if (!need_owner_key(r))
-        return;
+        return 0;
     bl_error e = {0};
     json_t *o = srv_json_parse(r->body, r->len, &e);
-    srv_consent_item *it = NULL;
-    size_t n = 0;
-    if (!o || srv_parse_consent(o, 0, &it, &n, &e) != BL_OK) {
+    if (!o || srv_parse_consent(o, withdraw, it, n, &e) != BL_OK) {
         json_decref(o);
         srv_problem(r, 400, "Bad Request", "%s", e.msg);
-        return;
+        return 0;
     }
     json_decref(o);
     snprintf(r->resource, sizeof r->resource, "org/%s/consent", r->p.org);
+    return 1;
+}
+
+void srv_h_consent(srv_req *r)
+{
+    srv_consent_item *it = NULL;
+    size_t n = 0;
+    if (!consent_request(r, 0, &it, &n))
+        return;
+    bl_error e = {0};
     int64_t now = bl_srv_now();
     sqlite3_stmt *chk = NULL, *up = NULL, *ev = NULL;
     int ok = srv_begin(r->db, &e) == BL_OK;
@@ -347,19 +357,11 @@ static bl_status remove_subject(srv_req *r, const char *subject, const srv_conse
 
 void srv_h_consent_withdraw(srv_req *r)
 {
-    if (!need_owner_key(r))
-        return;
-    bl_error e = {0};
-    json_t *o = srv_json_parse(r->body, r->len, &e);
     srv_consent_item *it = NULL;
     size_t n = 0;
-    if (!o || srv_parse_consent(o, 1, &it, &n, &e) != BL_OK) {
-        json_decref(o);
-        srv_problem(r, 400, "Bad Request", "%s", e.msg);
+    if (!consent_request(r, 1, &it, &n))
         return;
-    }
-    json_decref(o);
-    snprintf(r->resource, sizeof r->resource, "org/%s/consent", r->p.org);
+    bl_error e = {0};
     int64_t now = bl_srv_now();
     long files = 0, rows = 0, withdrawn = 0;
     for (size_t i = 0; i < n; i++) {

@@ -719,37 +719,41 @@ void srv_h_runs_list(srv_req *r, const char *pid)
     srv_reply(r, 200, json_pack("{s:o}", "runs", arr));
 }
 
-void srv_h_run_status(srv_req *r, const char *pid, const char *rid)
+/* Access check plus lookup shared by the run endpoints: on success returns
+ * the run's JSON (caller owns it) with *pj and *g filled; otherwise the
+ * problem response has been sent and NULL is returned. */
+static json_t *run_lookup(srv_req *r, const char *pid, const char *rid, srv_project *pj,
+                          srv_grant *g)
 {
-    srv_project pj;
-    srv_grant g;
-    if (!srv_project_access(r, pid, SRV_ACC_ANY, &pj, &g))
-        return;
+    if (!srv_project_access(r, pid, SRV_ACC_ANY, pj, g))
+        return NULL;
     snprintf(r->resource, sizeof r->resource, "project/%.40s/run/%.40s", pid, rid);
     int found = 0;
     json_t *o = run_json(r->srv, r->db, pid, rid, &found);
     if (!found) {
         json_decref(o);
         srv_problem(r, 404, "Not Found", "no run %.40s in project %s", rid, pid);
-        return;
+        return NULL;
     }
-    srv_reply(r, 200, o);
+    return o;
+}
+
+void srv_h_run_status(srv_req *r, const char *pid, const char *rid)
+{
+    srv_project pj;
+    srv_grant g;
+    json_t *o = run_lookup(r, pid, rid, &pj, &g);
+    if (o)
+        srv_reply(r, 200, o);
 }
 
 void srv_h_run_result(srv_req *r, const char *pid, const char *rid)
 {
     srv_project pj;
     srv_grant g;
-    if (!srv_project_access(r, pid, SRV_ACC_ANY, &pj, &g))
+    json_t *st = run_lookup(r, pid, rid, &pj, &g);
+    if (!st)
         return;
-    snprintf(r->resource, sizeof r->resource, "project/%.40s/run/%.40s", pid, rid);
-    int found = 0;
-    json_t *st = run_json(r->srv, r->db, pid, rid, &found);
-    if (!found) {
-        json_decref(st);
-        srv_problem(r, 404, "Not Found", "no run %.40s in project %s", rid, pid);
-        return;
-    }
     const char *state = json_string_value(json_object_get(st, "state"));
     if (strcmp(state, "completed")) {
         srv_problem(r, 409, "Conflict", "run %s is %s; results exist only for completed runs", rid,
