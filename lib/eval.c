@@ -123,18 +123,6 @@ bl_status bl_eval_truth_from_ids(const char *const *const *ids, const size_t *co
     return BL_OK;
 }
 
-static int cmp_key(const void *x, const void *y)
-{
-    const bl_candidate *a = x, *b = y;
-    if (a->dset[0] != b->dset[0])
-        return a->dset[0] < b->dset[0] ? -1 : 1;
-    if (a->dset[1] != b->dset[1])
-        return a->dset[1] < b->dset[1] ? -1 : 1;
-    if (a->rec[0] != b->rec[0])
-        return a->rec[0] < b->rec[0] ? -1 : 1;
-    return a->rec[1] < b->rec[1] ? -1 : (a->rec[1] > b->rec[1]);
-}
-
 static bl_candidate norm(const bl_candidate *c)
 {
     bl_candidate k = *c;
@@ -161,10 +149,10 @@ bl_status bl_eval_truth_from_pairs(const bl_candidate *pairs, size_t n, bl_eval_
     t->by_pairs = 1;
     for (size_t i = 0; i < n; i++)
         t->pairs[i] = norm(&pairs[i]);
-    qsort(t->pairs, n, sizeof *t->pairs, cmp_key);
+    qsort(t->pairs, n, sizeof *t->pairs, bl_candidate_key_cmp);
     size_t o = 0;
     for (size_t i = 0; i < n; i++)
-        if (o == 0 || cmp_key(&t->pairs[o - 1], &t->pairs[i]) != 0)
+        if (o == 0 || bl_candidate_key_cmp(&t->pairs[o - 1], &t->pairs[i]) != 0)
             t->pairs[o++] = t->pairs[i];
     t->npairs = o;
     t->ntrue = o;
@@ -181,7 +169,7 @@ int bl_eval_is_true(const bl_eval_truth *t, const bl_candidate *c)
 {
     if (t->by_pairs) {
         bl_candidate k = norm(c);
-        return bsearch(&k, t->pairs, t->npairs, sizeof k, cmp_key) != NULL;
+        return bsearch(&k, t->pairs, t->npairs, sizeof k, bl_candidate_key_cmp) != NULL;
     }
     if (c->dset[0] >= t->nsets || c->dset[1] >= t->nsets || c->rec[0] >= t->counts[c->dset[0]] ||
         c->rec[1] >= t->counts[c->dset[1]])
@@ -200,9 +188,9 @@ bl_eval_result bl_eval_score(const bl_eval_truth *t, const bl_candidate *pairs, 
     if (k) {
         for (size_t i = 0; i < n; i++)
             k[i] = norm(&pairs[i]);
-        qsort(k, n, sizeof *k, cmp_key);
+        qsort(k, n, sizeof *k, bl_candidate_key_cmp);
         for (size_t i = 0; i < n; i++) {
-            if (m && cmp_key(&k[m - 1], &k[i]) == 0)
+            if (m && bl_candidate_key_cmp(&k[m - 1], &k[i]) == 0)
                 continue;
             k[m++] = k[i];
             if (bl_eval_is_true(t, &k[i]))

@@ -19,15 +19,7 @@ int bl_candidate_cmp(const void *x, const void *y)
     const bl_candidate *a = x, *b = y;
     if (a->score != b->score)
         return a->score > b->score ? -1 : 1;
-    if (a->dset[0] != b->dset[0])
-        return a->dset[0] < b->dset[0] ? -1 : 1;
-    if (a->dset[1] != b->dset[1])
-        return a->dset[1] < b->dset[1] ? -1 : 1;
-    if (a->rec[0] != b->rec[0])
-        return a->rec[0] < b->rec[0] ? -1 : 1;
-    if (a->rec[1] != b->rec[1])
-        return a->rec[1] < b->rec[1] ? -1 : 1;
-    return 0;
+    return bl_candidate_key_cmp(x, y);
 }
 
 /* digit d (0 = least significant) of the anonlink order key: rec1, rec0,

@@ -83,6 +83,8 @@ uint64_t bl_lsh_key(const bl_blocking *b, uint32_t t, const uint8_t *filter);
 
 /** Candidate ordering of anonlink: score desc, then dset/rec asc. */
 int bl_candidate_cmp(const void *x, const void *y);
+/* qsort/bsearch order on the pair identity alone: (dset0, dset1, rec0, rec1). */
+int bl_candidate_key_cmp(const void *x, const void *y);
 
 #endif
 

@@ -341,7 +341,7 @@ static int cmp_prow(const void *x, const void *y)
     return a->r1 < b->r1 ? -1 : (a->r1 > b->r1);
 }
 
-static int cmp_cand_key(const void *x, const void *y)
+int bl_candidate_key_cmp(const void *x, const void *y)
 {
     const bl_candidate *a = x, *b = y;
     if (a->dset[0] != b->dset[0])
@@ -363,7 +363,7 @@ bl_status bl_groups_write_pairs_csv(const char *path, const bl_groups *g, const 
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     if (n)
         memcpy(byk, c, n * sizeof *byk);
-    qsort(byk, n, sizeof *byk, cmp_cand_key);
+    qsort(byk, n, sizeof *byk, bl_candidate_key_cmp);
     size_t np = 0, cap = 0;
     prow *rows = NULL;
     int multi = nsets > 2;
@@ -391,7 +391,7 @@ bl_status bl_groups_write_pairs_csv(const char *path, const bl_groups *g, const 
                 p->d1 = d[y];
                 p->r1 = r[y];
                 bl_candidate key = {0, {p->d0, p->d1}, {p->r0, p->r1}};
-                const bl_candidate *hit = bsearch(&key, byk, n, sizeof *byk, cmp_cand_key);
+                const bl_candidate *hit = bsearch(&key, byk, n, sizeof *byk, bl_candidate_key_cmp);
                 p->has = hit != NULL;
                 p->score = hit ? hit->score : 0.0;
                 if (p->d0 != 0 || p->d1 != 1)
