@@ -41,7 +41,7 @@ bench: build
 	@bash scripts/bench.sh $(BUILD)
 
 format:
-	@clang-format -i include/blindlink/*.h lib/*.[ch] cli/*.[ch] server/*.[ch] tests/unit/*.c fuzz/*.c bench/*.c
+	@clang-format -i include/blindlink/*.h lib/*/*.[ch] cli/*.[ch] server/*.[ch] tests/unit/*.c fuzz/*.c bench/*.c
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -24,7 +24,7 @@
 #include <blindlink/encode.h>
 #include <blindlink/schema.h>
 
-#include "encode_internal.h"
+#include "encode/encode_internal.h"
 
 static const char *const given[] = {"james", "mary", "robert", "patricia", "john", "jennifer", "michael",
                                     "linda", "david", "elizabeth", "william", "barbara", "richard", "susan",

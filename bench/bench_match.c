@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include <blindlink/match.h>
-#include "match_internal.h"
+#include "match/match_internal.h"
 
 static uint64_t rs = 0x9E3779B97F4A7C15ULL;
 static inline uint64_t rnd(void)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "psi_wire.h"
+#include "psi/wire.h"
 
 static const uint8_t test_key[32] = "blindlink psi fuzzing test key!";
 

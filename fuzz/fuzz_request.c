@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bl_server.h"
+#include <blindlink/server.h>
 
 static const char *const kinds[] = {"project", "consent", "withdraw", "agreement",
                                     "approve", "run",     "org",      "key",

@@ -12,7 +12,7 @@
 #include <sqlite3.h>
 
 #include <blindlink/common.h>
-#include "bl_server.h"
+#include <blindlink/server.h>
 
 #define SRV_ID_HEX 32            /* organisation, project and run ids */
 #define SRV_KID_HEX 16           /* API key ids */

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include <blindlink/match.h>
-#include "match_internal.h"
+#include "match/match_internal.h"
 
 static uint64_t rng = 88172645463325252ULL;
 static uint64_t xr(void)

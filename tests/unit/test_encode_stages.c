@@ -13,8 +13,8 @@
 #include <nettle/hmac.h>
 #include <sodium.h>
 
-#include "encode_internal.h"
-#include "pystrptime.h"
+#include "encode/encode_internal.h"
+#include "encode/pystrptime.h"
 
 static size_t unhex(const char *h, uint8_t *out)
 {

@@ -17,7 +17,7 @@
 
 #include <blindlink/io.h>
 #include <blindlink/match.h>
-#include "match_internal.h"
+#include "match/match_internal.h"
 
 #define FIX "tests/fixtures/matching/"
 

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "psi_wire.h"
+#include "psi/wire.h"
 
 static void test_hello(void **state)
 {

@@ -15,7 +15,7 @@
 #include <utf8proc.h>
 
 #include <blindlink/synth.h>
-#include "synth_tables.h"
+#include "synth/tables.h"
 
 static bl_synth *make(const bl_synth_opts *o)
 {

@@ -1,0 +1,85 @@
+/* cli/cmd_keygen.c - `blindlink keygen`: make a long-term PSI identity keypair.
+ * The private key goes to a 0600 file, the public key to FILE.pub (or
+ * --pub) and stdout, for the other party to pin. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <blindlink/psi.h>
+
+#include "cli.h"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: blindlink keygen --out FILE [--pub FILE] [--force]\n\n"
+            "Make a long-term identity keypair for 'blindlink psi'.\n\n"
+            "  --out FILE   private key file, created with mode 0600\n"
+            "  --pub FILE   public key file (default FILE.pub); the public key is also\n"
+            "               printed on stdout. Give it to the other party: they pin it\n"
+            "               with --peer-key.\n"
+            "  --force      overwrite an existing private key file\n\n"
+            "The private key may also be passed to 'blindlink psi' in the environment\n"
+            "variable " BL_PSI_KEY_ENV " (the file's content).\n");
+}
+
+int cmd_keygen(int argc, char **argv)
+{
+    static const struct option lo[] = {{"out", required_argument, NULL, 'o'},
+                                       {"pub", required_argument, NULL, 'p'},
+                                       {"force", no_argument, NULL, 'f'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+    const char *out = NULL, *pub = NULL;
+    int force = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:p:fh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'p': pub = optarg; break;
+        case 'f': force = 1; break;
+        case 'h': usage(stdout); return CLI_EXIT_OK;
+        default: return cli_usage_error("keygen", "invalid option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("keygen", "unexpected argument '%s'", argv[optind]);
+    if (!out)
+        return cli_usage_error("keygen", "--out FILE is required");
+    if (!strcmp(out, "-"))
+        return cli_usage_error("keygen", "the private key must go to a file, not stdout");
+    struct stat st;
+    if (!force && stat(out, &st) == 0)
+        return cli_usage_error("keygen", "'%s' exists; refusing to overwrite a key (use --force)",
+                               out);
+    char *pubpath = NULL;
+    if (!pub) {
+        size_t n = strlen(out) + 5;
+        pubpath = malloc(n);
+        if (!pubpath)
+            return CLI_EXIT_FAIL;
+        snprintf(pubpath, n, "%s.pub", out);
+        pub = pubpath;
+    }
+    bl_error err = {0};
+    bl_psi_identity *id = NULL;
+    bl_status s = bl_psi_identity_generate(&id, &err);
+    if (s == BL_OK)
+        s = bl_psi_identity_save(id, out, pub, &err);
+    if (s != BL_OK) {
+        bl_psi_identity_free(id);
+        free(pubpath);
+        return cli_fail("keygen", &err);
+    }
+    uint8_t pk[BL_PSI_PUBKEY_BYTES];
+    char text[BL_PSI_PUBKEY_TEXT];
+    bl_psi_identity_public(id, pk);
+    bl_psi_pubkey_format(pk, text);
+    bl_psi_identity_free(id);
+    printf("%s\n", text);
+    fprintf(stderr, "blindlink keygen: private key in %s (mode 0600), public key in %s\n", out, pub);
+    free(pubpath);
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,152 @@
+/* cli/cmd_serve.c - `blindlink serve`: run the linkage service (HTTP JSON API on
+ * libmicrohttpd, SQLite store, in-process run workers). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#ifdef BL_HAVE_SERVER
+#include <blindlink/server.h>
+#endif
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: blindlink serve --data-dir DIR [options]\n\n"
+            "Run the linkage service: an HTTP JSON API (docs/api.yaml) enforcing consent,\n"
+            "purpose, minimisation, 90-day inactivity expiry, retention and a hash-chained\n"
+            "audit log. Bootstrap principals first with 'blindlink admin'.\n\n"
+            "Options:\n"
+            "  --data-dir DIR        state directory (SQLite store, encodings, audit.log)\n"
+            "  --listen HOST:PORT    address to bind (default 127.0.0.1:8080; IPv6 as [::1]:8080;\n"
+            "                        port 0 = any free)\n"
+            "  --port-file FILE      write the bound port to FILE once listening\n"
+            "  --http-threads N      HTTP thread pool size (default: cores, at least 4)\n"
+            "  --workers N           concurrent linkage runs (default 1)\n"
+            "  --threads N           matching threads per run (default: all cores)\n"
+            "  --max-body BYTES      cap on JSON request bodies (default 1048576)\n"
+            "  --max-upload BYTES    cap on one streamed encodings upload (default 4 GiB)\n"
+            "  --max-records N       cap on encodings per upload (default 10000000)\n"
+            "  --max-candidates N    server-wide cap on candidate pairs per run (default 1e8)\n"
+            "  --rate-limit R        requests/s per API key (default 50; burst 4x)\n"
+            "  --timeout SECONDS     idle connection timeout (default 30)\n"
+            "  --janitor SECONDS     retention sweep interval (default 60)\n"
+            "  --clock-offset D      shift the service clock (e.g. 91d, -2h; tests);\n"
+            "                        also env BLINDLINK_CLOCK_OFFSET\n"
+            "  --quiet               no banner on stderr\n");
+}
+
+static int parse_size(const char *s, unsigned long long *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*s == '\0' || *s == '-' || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+#ifndef BL_HAVE_SERVER
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "blindlink serve: built without the server component\n");
+    return CLI_EXIT_FAIL;
+#else
+    static const struct option longopts[] = {
+        {"data-dir", required_argument, 0, 'd'},     {"listen", required_argument, 0, 'l'},
+        {"port-file", required_argument, 0, 'P'},    {"http-threads", required_argument, 0, 'H'},
+        {"workers", required_argument, 0, 'w'},      {"threads", required_argument, 0, 't'},
+        {"max-body", required_argument, 0, 'b'},     {"max-upload", required_argument, 0, 'u'},
+        {"max-records", required_argument, 0, 'r'},  {"max-candidates", required_argument, 0, 'c'},
+        {"rate-limit", required_argument, 0, 'R'},   {"timeout", required_argument, 0, 'T'},
+        {"janitor", required_argument, 0, 'j'},      {"clock-offset", required_argument, 0, 'o'},
+        {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    bl_server_opts o;
+    memset(&o, 0, sizeof o);
+    o.listen = "127.0.0.1:8080";
+    const char *offset = getenv("BLINDLINK_CLOCK_OFFSET");
+    int c;
+    unsigned long long v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd': o.data_dir = optarg; break;
+        case 'l': o.listen = optarg; break;
+        case 'P': o.port_file = optarg; break;
+        case 'H':
+            if ((o.http_threads = cli_parse_threads(optarg)) < 0)
+                return cli_usage_error("serve", "--http-threads: bad count '%s'", optarg);
+            break;
+        case 'w':
+            if ((o.run_workers = cli_parse_threads(optarg)) < 0 || o.run_workers > 64)
+                return cli_usage_error("serve", "--workers: bad count '%s'", optarg);
+            break;
+        case 't':
+            if ((o.match_threads = cli_parse_threads(optarg)) < 0)
+                return cli_usage_error("serve", "--threads: bad count '%s'", optarg);
+            break;
+        case 'b':
+            if (parse_size(optarg, &v) || v < 1024 || v > (1ULL << 30))
+                return cli_usage_error("serve", "--max-body: 1024..1073741824 bytes, got '%s'", optarg);
+            o.max_body = (size_t)v;
+            break;
+        case 'u':
+            if (parse_size(optarg, &v) || v < 1024)
+                return cli_usage_error("serve", "--max-upload: at least 1024 bytes, got '%s'", optarg);
+            o.max_upload = v;
+            break;
+        case 'r':
+            if (parse_size(optarg, &v) || v < 1)
+                return cli_usage_error("serve", "--max-records: bad count '%s'", optarg);
+            o.max_records = (size_t)v;
+            break;
+        case 'c':
+            if (parse_size(optarg, &v) || v < 1)
+                return cli_usage_error("serve", "--max-candidates: bad count '%s'", optarg);
+            o.max_candidates = (size_t)v;
+            break;
+        case 'R': {
+            char *end;
+            o.rate_limit = strtod(optarg, &end);
+            if (*end || !(o.rate_limit > 0) || o.rate_limit > 1e9)
+                return cli_usage_error("serve", "--rate-limit: positive number, got '%s'", optarg);
+            break;
+        }
+        case 'T':
+            if (parse_size(optarg, &v) || v < 1 || v > 86400)
+                return cli_usage_error("serve", "--timeout: 1..86400 seconds, got '%s'", optarg);
+            o.conn_timeout_s = (unsigned)v;
+            break;
+        case 'j':
+            if (parse_size(optarg, &v) || v < 1 || v > 86400)
+                return cli_usage_error("serve", "--janitor: 1..86400 seconds, got '%s'", optarg);
+            o.janitor_s = (unsigned)v;
+            break;
+        case 'o': offset = optarg; break;
+        case 'q': o.quiet = 1; break;
+        case 'h': usage(stdout); return CLI_EXIT_OK;
+        default: return cli_usage_error("serve", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    if (!o.data_dir)
+        return cli_usage_error("serve", "--data-dir is required");
+    bl_error err = {0};
+    if (offset) {
+        int64_t secs;
+        if (bl_srv_parse_duration(offset, &secs, &err) != BL_OK)
+            return cli_usage_error("serve", "clock offset: %s", err.msg);
+        bl_srv_clock_set_offset(secs);
+        if (!o.quiet)
+            fprintf(stderr, "blindlink serve: clock offset %lld s (testing)\n", (long long)secs);
+    }
+    if (bl_server_run(&o, &err) != BL_OK)
+        return cli_fail("serve", &err);
+    return CLI_EXIT_OK;
+#endif
+}

@@ -1,0 +1,123 @@
+/* include/blindlink/server.h - public interface of the blindlink linkage service.
+ *
+ * The service is a static library (the server directory) linked into the CLI. It keeps
+ * its state in a data directory: an SQLite store (`blindlink.db`), encodings
+ * as checksummed binary CLK files (`encodings/`), and the hash-chained audit
+ * log (`audit.log`). `blindlink serve`, `blindlink admin` and
+ * `blindlink audit` are thin front ends over the functions declared here. */
+#ifndef BLINDLINK_SERVER_H
+#define BLINDLINK_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <blindlink/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Options of bl_server_run. Zero-initialise, then set data_dir and listen;
+ *  zero fields take the documented defaults. */
+typedef struct bl_server_opts {
+    const char *data_dir;      /**< state directory (created if missing) */
+    const char *listen;        /**< "HOST:PORT"; port 0 picks a free port */
+    const char *port_file;     /**< if set, the bound port is written here */
+    int http_threads;          /**< libmicrohttpd thread pool; 0 = cores */
+    int run_workers;           /**< linkage run workers; 0 = 1 */
+    int match_threads;         /**< threads per run; 0 = all cores */
+    size_t max_body;           /**< cap on JSON request bodies; 0 = 1 MiB */
+    uint64_t max_upload;       /**< cap on one encodings upload; 0 = 4 GiB */
+    size_t max_records;        /**< cap on encodings per upload; 0 = 10M */
+    double rate_limit;         /**< requests/s per API key; 0 = 50 */
+    double rate_burst;         /**< bucket size; 0 = 4 x rate_limit */
+    unsigned conn_timeout_s;   /**< idle connection timeout; 0 = 30 s */
+    unsigned janitor_s;        /**< retention sweep interval; 0 = 60 s */
+    size_t max_candidates;     /**< server-wide cap on candidate pairs per run;
+                                    0 = BL_MATCH_DEFAULT_MAX_CANDIDATES */
+    int quiet;                 /**< 1: no startup banner on stderr */
+} bl_server_opts;
+
+/** Run the service until SIGINT/SIGTERM. Opens (and migrates) the store,
+ *  resumes interrupted runs, then serves. Returns BL_OK on a clean stop. */
+bl_status bl_server_run(const bl_server_opts *opts, bl_error *err) BL_WUR;
+
+/* ---- clock ------------------------------------------------------------- */
+
+/** Set the clock offset in seconds added to the wall clock (tests move time
+ *  with it; `--clock-offset` or env BLINDLINK_CLOCK_OFFSET). */
+void bl_srv_clock_set_offset(int64_t seconds);
+
+/** Parse an offset such as "3600", "-5m", "91d", "2h" into seconds. */
+bl_status bl_srv_parse_duration(const char *s, int64_t *out, bl_error *err) BL_WUR;
+
+/** Current service time (Unix seconds, offset applied). */
+int64_t bl_srv_now(void);
+
+/* ---- administration (used by `blindlink admin`) ------------------------- */
+
+/** Opaque handle on a data directory's store. */
+typedef struct bl_store bl_store;
+
+/** Open (creating and migrating) the store in `data_dir`. */
+bl_status bl_store_open(const char *data_dir, bl_store **out, bl_error *err) BL_WUR;
+
+/** Close the store. NULL is a no-op. */
+void bl_store_close(bl_store *st);
+
+/** Create an organisation; writes its new id (33 bytes incl. NUL) to id_out. */
+bl_status bl_admin_org_add(bl_store *st, const char *name, const char *kind,
+                           char id_out[33], bl_error *err) BL_WUR;
+
+/** Issue an API key for organisation `org` (id or name) with `role`
+ *  ("admin", "data_owner", "analyst", "auditor"); `expires_in` seconds from
+ *  now (0 = never). The full key (shown once, never stored) is written to
+ *  `key_out` (at least BL_SRV_KEY_MAX bytes) and its id to `kid_out`. */
+bl_status bl_admin_key_add(bl_store *st, const char *org, const char *role, int64_t expires_in,
+                           char *key_out, char kid_out[17], bl_error *err) BL_WUR;
+
+/** Size of a buffer that can hold an API key plus NUL. */
+#define BL_SRV_KEY_MAX 96
+
+/** Revoke a key by id; BL_ENOTFOUND if unknown. */
+bl_status bl_admin_key_revoke(bl_store *st, const char *kid, bl_error *err) BL_WUR;
+
+/** Add a purpose to the controlled list (name: [a-z0-9_]{2,40}). */
+bl_status bl_admin_purpose_add(bl_store *st, const char *name, const char *description,
+                               bl_error *err) BL_WUR;
+
+/** Print organisations, keys (ids, roles, states; never secrets) and
+ *  purposes to `fp` as text. */
+bl_status bl_admin_list(bl_store *st, void *fp, bl_error *err) BL_WUR;
+
+/** Bootstrap: create organisation `org_name` (kind "operator") with a first
+ *  admin key, only if no admin key exists yet (BL_ESTATE otherwise). */
+bl_status bl_admin_bootstrap(bl_store *st, const char *org_name, char *key_out,
+                             char kid_out[17], bl_error *err) BL_WUR;
+
+/* ---- audit log ------------------------------------------------------------ */
+
+/** Result of bl_audit_verify. */
+typedef struct bl_audit_report {
+    uint64_t entries;       /**< lines checked */
+    uint64_t first_bad;     /**< 1-based line of the first problem (0 = none) */
+    char head_hash[65];     /**< hash of the last valid entry (hex) */
+} bl_audit_report;
+
+/** Verify the hash chain of DIR/audit.log and its anchor in the store:
+ *  detects edited, deleted (inside or at the end), inserted and reordered
+ *  entries. BL_OK when intact; BL_EINPUT with the first break described. */
+bl_status bl_audit_verify(const char *data_dir, bl_audit_report *rep, bl_error *err) BL_WUR;
+
+/* ---- request parsing (exposed for the fuzz target) ---------------------- */
+
+/** Validate a JSON request body for `kind` ("project", "consent",
+ *  "withdraw", "agreement", "approve", "run", "org", "key", "erasure",
+ *  "encodings", "purpose"). BL_OK or BL_EINPUT with a message naming the
+ *  field and rule. Never crashes on any input. */
+bl_status bl_srv_validate_body(const char *kind, const char *body, size_t len,
+                               bl_error *err) BL_WUR;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

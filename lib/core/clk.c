@@ -1,0 +1,588 @@
+/* lib/core/clk.c - CLK sets in memory and their two file formats: clkhash JSON
+ * (`{"clks": ["base64", ...]}`, byte-identical to clkhash's json.dump output)
+ * and the blindlink binary format (docs/formats.md): 64-byte header, fixed
+ * size records, optional ids, BLAKE2b-256 checksum trailer. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include <blindlink/clk.h>
+#include <blindlink/io.h>
+#include "core/internal.h"
+
+#define FLAG_IDS 1u
+#define FLAG_CHECKSUM 2u
+#define KNOWN_FLAGS (FLAG_IDS | FLAG_CHECKSUM)
+
+static size_t mem_stride(uint32_t nbytes)
+{
+    return ((size_t)nbytes + 63) & ~(size_t)63;
+}
+
+static uint32_t disk_record_bytes(uint32_t nbytes)
+{
+    return (nbytes + 7u) & ~7u;
+}
+
+/* ---- base64 (libsodium, standard alphabet with padding) ---------------------- */
+
+size_t bl_base64_encoded_len(size_t nbytes)
+{
+    return (nbytes + 2) / 3 * 4;
+}
+
+void bl_base64_encode(const uint8_t *in, size_t n, char *out)
+{
+    sodium_bin2base64(out, bl_base64_encoded_len(n) + 1, in, n, sodium_base64_VARIANT_ORIGINAL);
+}
+
+bl_status bl_base64_decode(const char *in, size_t inlen, uint8_t *out, size_t cap,
+                           size_t *outlen)
+{
+    const char *end = NULL;
+    size_t n = 0;
+    if (inlen % 4 != 0)
+        return BL_EINPUT;
+    if (sodium_base642bin(out, cap, in, inlen, NULL, &n, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        end != in + inlen)
+        return BL_EINPUT;
+    *outlen = n;
+    return BL_OK;
+}
+
+/* ---- sets ---------------------------------------------------------------------- */
+
+bl_status bl_clkset_new(uint32_t nbits, size_t capacity_hint, bl_clkset **out, bl_error *err)
+{
+    *out = NULL;
+    if (nbits == 0 || nbits > BL_CLK_MAX_BITS)
+        return bl_error_set(err, BL_EINVAL, "filter length %u bits is outside 1..%u", nbits,
+                            BL_CLK_MAX_BITS);
+    bl_clkset *s = calloc(1, sizeof *s);
+    if (!s)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    s->nbits = nbits;
+    s->nbytes = (nbits + 7) / 8;
+    s->stride = mem_stride(s->nbytes);
+    if (capacity_hint) {
+        if (capacity_hint > SIZE_MAX / s->stride) {
+            free(s);
+            return bl_error_set(err, BL_ENOMEM, "too many filters");
+        }
+        s->data = bl_aligned_alloc(capacity_hint * s->stride);
+        if (!s->data) {
+            free(s);
+            return bl_error_set(err, BL_ENOMEM, "out of memory for %zu filters", capacity_hint);
+        }
+        s->capacity = capacity_hint;
+    }
+    *out = s;
+    return BL_OK;
+}
+
+void bl_clkset_free(bl_clkset *s)
+{
+    if (!s)
+        return;
+    if (s->ids) {
+        for (size_t i = 0; i < s->count; i++)
+            free(s->ids[i]);
+        free(s->ids);
+    }
+    bl_aligned_free(s->data);
+    free(s);
+}
+
+static bl_status grow(bl_clkset *s, bl_error *err)
+{
+    size_t cap = s->capacity ? s->capacity * 2 : 1024;
+    if (cap > SIZE_MAX / s->stride)
+        return bl_error_set(err, BL_ENOMEM, "too many filters");
+    uint8_t *d = bl_aligned_alloc(cap * s->stride);
+    if (!d)
+        return bl_error_set(err, BL_ENOMEM, "out of memory for %zu filters", cap);
+    if (s->count)
+        memcpy(d, s->data, s->count * s->stride);
+    bl_aligned_free(s->data);
+    s->data = d;
+    if (s->ids) {
+        char **ids = realloc(s->ids, cap * sizeof *ids);
+        if (!ids)
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+        s->ids = ids;
+    }
+    s->capacity = cap;
+    return BL_OK;
+}
+
+bl_status bl_clkset_append(bl_clkset *s, const uint8_t *bytes, const char *id, bl_error *err)
+{
+    if (s->count == s->capacity) {
+        bl_status st = grow(s, err);
+        if (st != BL_OK)
+            return st;
+    }
+    if (id && !s->ids) {
+        s->ids = calloc(s->capacity, sizeof *s->ids);
+        if (!s->ids)
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+        for (size_t i = 0; i < s->count; i++) {
+            s->ids[i] = strdup("");
+            if (!s->ids[i])
+                return bl_error_set(err, BL_ENOMEM, "out of memory");
+        }
+    }
+    if (s->ids) {
+        if (id && strlen(id) > BL_CLK_MAX_ID_BYTES)
+            return bl_error_set(err, BL_EINPUT, "record id longer than %u bytes",
+                                BL_CLK_MAX_ID_BYTES);
+        s->ids[s->count] = strdup(id ? id : "");
+        if (!s->ids[s->count])
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    uint8_t *dst = s->data + s->count * s->stride;
+    memcpy(dst, bytes, s->nbytes);
+    memset(dst + s->nbytes, 0, s->stride - s->nbytes);
+    /* clear pad bits of a partial last byte so popcounts only see nbits bits */
+    if (s->nbits % 8)
+        dst[s->nbytes - 1] &= (uint8_t)(0xFFu << (8 - s->nbits % 8));
+    s->count++;
+    return BL_OK;
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+static bl_status read_json(const char *path, size_t max_count, bl_clkset **out, bl_error *err)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        if (je.line < 0 || strstr(je.text, "unable to open"))
+            return bl_error_set(err, BL_EIO, "%s: %s", path, je.text);
+        return bl_error_set(err, BL_EINPUT, "%s:%d:%d: invalid JSON: %s", path, je.line,
+                            je.column, je.text);
+    }
+    json_t *arr = json_is_object(root) ? json_object_get(root, "clks") : NULL;
+    if (!json_is_array(arr)) {
+        json_decref(root);
+        return bl_error_set(err, BL_EINPUT, "%s: expected an object with a \"clks\" array", path);
+    }
+    size_t n = json_array_size(arr);
+    if (n == 0) {
+        json_decref(root);
+        return bl_error_set(err, BL_EINPUT, "%s: no encodings in \"clks\"", path);
+    }
+    if (max_count && n > max_count) {
+        json_decref(root);
+        return bl_error_set(err, BL_ELIMIT, "%s: %zu encodings exceed the cap of %zu", path, n,
+                            max_count);
+    }
+    bl_clkset *s = NULL;
+    uint8_t *buf = NULL;
+    bl_status st = BL_OK;
+    size_t first_len = 0;
+    for (size_t i = 0; i < n && st == BL_OK; i++) {
+        json_t *v = json_array_get(arr, i);
+        if (!json_is_string(v)) {
+            st = bl_error_set(err, BL_EINPUT, "%s: clks[%zu] is not a string", path, i);
+            break;
+        }
+        const char *b64 = json_string_value(v);
+        size_t blen = json_string_length(v);
+        if (i == 0) {
+            size_t cap = blen / 4 * 3;
+            buf = malloc(cap ? cap : 1);
+            if (!buf) {
+                st = bl_error_set(err, BL_ENOMEM, "out of memory");
+                break;
+            }
+            if (bl_base64_decode(b64, blen, buf, cap, &first_len) != BL_OK || first_len == 0) {
+                st = bl_error_set(err, BL_EINPUT, "%s: clks[0]: corrupt base64", path);
+                break;
+            }
+            if (first_len * 8 > BL_CLK_MAX_BITS) {
+                st = bl_error_set(err, BL_EINPUT, "%s: clks[0]: %zu bytes is too long", path,
+                                  first_len);
+                break;
+            }
+            st = bl_clkset_new((uint32_t)first_len * 8, n, &s, err);
+            if (st != BL_OK)
+                break;
+        } else {
+            size_t len = 0;
+            if (blen != bl_base64_encoded_len(first_len) ||
+                bl_base64_decode(b64, blen, buf, first_len, &len) != BL_OK) {
+                /* distinguish a length mismatch from corruption for the message */
+                size_t cap = blen / 4 * 3 + 3;
+                uint8_t *tmp = malloc(cap);
+                size_t l2 = 0;
+                int ok = tmp && bl_base64_decode(b64, blen, tmp, cap, &l2) == BL_OK;
+                free(tmp);
+                if (ok)
+                    st = bl_error_set(err, BL_EINPUT,
+                                      "%s: clks[%zu] has %zu bytes but clks[0] has %zu", path, i,
+                                      l2, first_len);
+                else
+                    st = bl_error_set(err, BL_EINPUT, "%s: clks[%zu]: corrupt base64", path, i);
+                break;
+            }
+        }
+        st = bl_clkset_append(s, buf, NULL, err);
+    }
+    free(buf);
+    json_decref(root);
+    if (st != BL_OK) {
+        bl_clkset_free(s);
+        return st;
+    }
+    *out = s;
+    return BL_OK;
+}
+
+static bl_status read_exact(FILE *fp, void *buf, size_t n, const char *path, const char *what,
+                            crypto_generichash_state *h, bl_error *err)
+{
+    if (n && fread(buf, 1, n, fp) != n)
+        return bl_error_set(err, BL_EINPUT, "%s: truncated file (while reading %s)", path, what);
+    if (h)
+        crypto_generichash_update(h, buf, n);
+    return BL_OK;
+}
+
+static bl_status read_bin(const char *path, FILE *fp, size_t max_count, bl_clkset **out,
+                          bl_error *err)
+{
+    uint8_t hdr[BL_CLKBIN_HEADER_BYTES];
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, BL_FINGERPRINT_BYTES);
+    bl_status st = read_exact(fp, hdr, sizeof hdr, path, "the header", &h, err);
+    if (st != BL_OK)
+        return st;
+    uint32_t version = bl_load_le32(hdr + 8), nbits = bl_load_le32(hdr + 12);
+    uint64_t count = bl_load_le64(hdr + 16);
+    uint32_t rec = bl_load_le32(hdr + 24), flags = bl_load_le32(hdr + 28);
+    if (version != BL_CLKBIN_VERSION)
+        return bl_error_set(err, BL_EINPUT,
+                            "%s: binary CLK format version %u is not supported (this build reads %u)",
+                            path, version, BL_CLKBIN_VERSION);
+    if (nbits == 0 || nbits > BL_CLK_MAX_BITS)
+        return bl_error_set(err, BL_EINPUT, "%s: header: invalid filter length %u", path, nbits);
+    uint32_t nbytes = (nbits + 7) / 8;
+    if (rec != disk_record_bytes(nbytes))
+        return bl_error_set(err, BL_EINPUT, "%s: header: record size %u does not fit %u bits", path,
+                            rec, nbits);
+    if (flags & ~KNOWN_FLAGS)
+        return bl_error_set(err, BL_EINPUT, "%s: header: unknown flags 0x%x", path, flags);
+    if (count == 0)
+        return bl_error_set(err, BL_EINPUT, "%s: no encodings in file", path);
+    if (max_count && count > max_count)
+        return bl_error_set(err, BL_ELIMIT, "%s: %llu encodings exceed the cap of %zu", path,
+                            (unsigned long long)count, max_count);
+    /* check the size before allocating, so a lying header cannot make us allocate */
+    struct stat sb;
+    if (fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode)) {
+        uint64_t need = BL_CLKBIN_HEADER_BYTES + count * (uint64_t)rec;
+        if (count > UINT64_MAX / rec || (uint64_t)sb.st_size < need)
+            return bl_error_set(err, BL_EINPUT,
+                                "%s: truncated file: header promises %llu records of %u bytes "
+                                "but the file has only %lld bytes",
+                                path, (unsigned long long)count, rec, (long long)sb.st_size);
+    }
+    bl_clkset *s = NULL;
+    st = bl_clkset_new(nbits, (size_t)count, &s, err);
+    if (st != BL_OK)
+        return st;
+    memcpy(s->fingerprint, hdr + 32, BL_FINGERPRINT_BYTES);
+    for (size_t i = 0; i < BL_FINGERPRINT_BYTES; i++)
+        if (s->fingerprint[i])
+            s->has_fingerprint = 1;
+    uint8_t recbuf[BL_CLK_MAX_BITS / 8 + 8];
+    for (uint64_t i = 0; i < count && st == BL_OK; i++) {
+        st = read_exact(fp, recbuf, rec, path, "records", &h, err);
+        if (st != BL_OK)
+            break;
+        int bad = 0;
+        for (uint32_t b = nbytes; b < rec; b++)
+            bad |= recbuf[b];
+        if (nbits % 8)
+            bad |= recbuf[nbytes - 1] & (0xFFu >> (nbits % 8));
+        if (bad) {
+            st = bl_error_set(err, BL_EINPUT, "%s: record %llu has bits set beyond %u", path,
+                              (unsigned long long)i, nbits);
+            break;
+        }
+        st = bl_clkset_append(s, recbuf, NULL, err);
+    }
+    if (st == BL_OK && (flags & FLAG_IDS)) {
+        s->ids = calloc(s->capacity, sizeof *s->ids);
+        if (!s->ids)
+            st = bl_error_set(err, BL_ENOMEM, "out of memory");
+        for (size_t i = 0; i < s->count && st == BL_OK; i++) {
+            uint8_t lb[4];
+            st = read_exact(fp, lb, 4, path, "record ids", &h, err);
+            if (st != BL_OK)
+                break;
+            uint32_t len = bl_load_le32(lb);
+            if (len > BL_CLK_MAX_ID_BYTES) {
+                st = bl_error_set(err, BL_EINPUT, "%s: id of record %zu is %u bytes (max %u)", path,
+                                  i, len, BL_CLK_MAX_ID_BYTES);
+                break;
+            }
+            char *id = malloc(len + 1);
+            if (!id) {
+                st = bl_error_set(err, BL_ENOMEM, "out of memory");
+                break;
+            }
+            s->ids[i] = id;
+            st = read_exact(fp, id, len, path, "record ids", &h, err);
+            id[len] = '\0';
+        }
+    }
+    if (st == BL_OK && (flags & FLAG_CHECKSUM)) {
+        uint8_t want[BL_FINGERPRINT_BYTES], got[BL_FINGERPRINT_BYTES];
+        crypto_generichash_final(&h, got, sizeof got);
+        st = read_exact(fp, want, sizeof want, path, "the checksum", NULL, err);
+        if (st == BL_OK && sodium_memcmp(want, got, sizeof got) != 0)
+            st = bl_error_set(err, BL_EINPUT, "%s: checksum mismatch: the file is corrupt", path);
+    }
+    if (st == BL_OK && fgetc(fp) != EOF)
+        st = bl_error_set(err, BL_EINPUT, "%s: unexpected data after the last section", path);
+    if (st != BL_OK) {
+        bl_clkset_free(s);
+        return st;
+    }
+    *out = s;
+    return BL_OK;
+}
+
+bl_status bl_clkset_read(const char *path, bl_clk_format fmt, size_t max_count, bl_clkset **out,
+                         bl_error *err)
+{
+    *out = NULL;
+    if (bl_init() != BL_OK)
+        return bl_error_set(err, BL_ECRYPTO, "cannot initialise libsodium");
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return bl_error_set(err, BL_EIO, "%s: cannot open: %s", path, strerror(errno));
+    uint8_t magic[8] = {0};
+    size_t got = fread(magic, 1, sizeof magic, fp);
+    int is_bin = got == 8 && memcmp(magic, BL_CLKBIN_MAGIC, 8) == 0;
+    if (got == 0) {
+        fclose(fp);
+        return bl_error_set(err, BL_EINPUT, "%s: empty file", path);
+    }
+    if (fmt == BL_CLK_BIN && !is_bin) {
+        fclose(fp);
+        return bl_error_set(err, BL_EINPUT, "%s: not a blindlink binary CLK file (bad magic)", path);
+    }
+    if (fmt == BL_CLK_JSON && is_bin) {
+        fclose(fp);
+        return bl_error_set(err, BL_EINPUT, "%s: binary CLK file where JSON was expected", path);
+    }
+    bl_status st;
+    if (is_bin) {
+        rewind(fp);
+        st = read_bin(path, fp, max_count, out, err);
+        fclose(fp);
+    } else {
+        fclose(fp);
+        st = read_json(path, max_count, out, err);
+    }
+    return st;
+}
+
+/* ---- writing ------------------------------------------------------------------- */
+
+struct bl_clkwriter {
+    bl_ofile *of;
+    FILE *fp;
+    FILE *ids; /* binary: ids spooled here until commit */
+    bl_clk_format fmt;
+    uint32_t nbits, nbytes, rec;
+    uint64_t count;
+    int with_ids;
+    uint8_t fingerprint[BL_FINGERPRINT_BYTES];
+    char *b64;
+    uint8_t *pad;
+    const char *path;
+};
+
+bl_status bl_clkwriter_open(const char *path, bl_clk_format fmt, uint32_t nbits,
+                            const uint8_t *fingerprint, int with_ids, bl_clkwriter **out,
+                            bl_error *err)
+{
+    *out = NULL;
+    if (bl_init() != BL_OK)
+        return bl_error_set(err, BL_ECRYPTO, "cannot initialise libsodium");
+    if (nbits == 0 || nbits > BL_CLK_MAX_BITS)
+        return bl_error_set(err, BL_EINVAL, "filter length %u bits is outside 1..%u", nbits,
+                            BL_CLK_MAX_BITS);
+    if (fmt == BL_CLK_AUTO)
+        fmt = BL_CLK_JSON;
+    if (fmt == BL_CLK_BIN && !strcmp(path, "-"))
+        return bl_error_set(err, BL_EINVAL, "the binary format needs an output file, not stdout");
+    bl_clkwriter *w = calloc(1, sizeof *w);
+    if (!w)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    w->fmt = fmt;
+    w->nbits = nbits;
+    w->nbytes = (nbits + 7) / 8;
+    w->rec = disk_record_bytes(w->nbytes);
+    w->with_ids = fmt == BL_CLK_BIN && with_ids;
+    if (fingerprint)
+        memcpy(w->fingerprint, fingerprint, BL_FINGERPRINT_BYTES);
+    w->b64 = malloc(bl_base64_encoded_len(w->nbytes) + 1);
+    w->pad = calloc(1, w->rec);
+    if (!w->b64 || !w->pad) {
+        bl_clkwriter_abort(w);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    if (w->with_ids && !(w->ids = tmpfile())) {
+        bl_clkwriter_abort(w);
+        return bl_error_set(err, BL_EIO, "cannot create a temporary file: %s", strerror(errno));
+    }
+    bl_status st = bl_ofile_open(path, &w->of, err);
+    if (st != BL_OK) {
+        bl_clkwriter_abort(w);
+        return st;
+    }
+    w->fp = bl_ofile_stream(w->of);
+    int ok;
+    if (fmt == BL_CLK_JSON)
+        ok = fputs("{\"clks\": [", w->fp) >= 0;
+    else
+        ok = fseek(w->fp, BL_CLKBIN_HEADER_BYTES, SEEK_SET) == 0; /* header written at commit */
+    if (!ok) {
+        bl_clkwriter_abort(w);
+        return bl_error_set(err, BL_EIO, "%s: write error", path);
+    }
+    *out = w;
+    return BL_OK;
+}
+
+bl_status bl_clkwriter_put(bl_clkwriter *w, const uint8_t *bytes, const char *id, bl_error *err)
+{
+    int ok;
+    if (w->fmt == BL_CLK_JSON) {
+        bl_base64_encode(bytes, w->nbytes, w->b64);
+        ok = (w->count ? fputs(", \"", w->fp) : fputs("\"", w->fp)) >= 0 &&
+             fputs(w->b64, w->fp) >= 0 && fputc('"', w->fp) != EOF;
+    } else {
+        memcpy(w->pad, bytes, w->nbytes);
+        if (w->nbits % 8)
+            w->pad[w->nbytes - 1] &= (uint8_t)(0xFFu << (8 - w->nbits % 8));
+        ok = fwrite(w->pad, 1, w->rec, w->fp) == w->rec;
+        if (ok && w->with_ids) {
+            size_t len = id ? strlen(id) : 0;
+            if (len > BL_CLK_MAX_ID_BYTES)
+                return bl_error_set(err, BL_EINPUT, "record id longer than %u bytes",
+                                    BL_CLK_MAX_ID_BYTES);
+            uint8_t lb[4];
+            bl_store_le32(lb, (uint32_t)len);
+            ok = fwrite(lb, 1, 4, w->ids) == 4 && (len == 0 || fwrite(id, 1, len, w->ids) == len);
+        }
+    }
+    if (!ok)
+        return bl_error_set(err, BL_EIO, "write error: %s", strerror(errno));
+    w->count++;
+    return BL_OK;
+}
+
+static void make_header(const bl_clkwriter *w, uint8_t *hdr)
+{
+    memset(hdr, 0, BL_CLKBIN_HEADER_BYTES);
+    memcpy(hdr, BL_CLKBIN_MAGIC, 8);
+    bl_store_le32(hdr + 8, BL_CLKBIN_VERSION);
+    bl_store_le32(hdr + 12, w->nbits);
+    bl_store_le64(hdr + 16, w->count);
+    bl_store_le32(hdr + 24, w->rec);
+    bl_store_le32(hdr + 28, FLAG_CHECKSUM | (w->with_ids ? FLAG_IDS : 0));
+    memcpy(hdr + 32, w->fingerprint, BL_FINGERPRINT_BYTES);
+}
+
+/* Append the spooled ids, then hash header+body and append the checksum. */
+static bl_status finish_bin(bl_clkwriter *w, bl_error *err)
+{
+    uint8_t buf[65536];
+    if (w->with_ids) {
+        rewind(w->ids);
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, w->ids)) > 0)
+            if (fwrite(buf, 1, n, w->fp) != n)
+                return bl_error_set(err, BL_EIO, "write error: %s", strerror(errno));
+        if (ferror(w->ids))
+            return bl_error_set(err, BL_EIO, "read error on temporary file");
+    }
+    uint8_t hdr[BL_CLKBIN_HEADER_BYTES];
+    make_header(w, hdr);
+    if (fflush(w->fp) != 0 || fseek(w->fp, 0, SEEK_SET) != 0 ||
+        fwrite(hdr, 1, sizeof hdr, w->fp) != sizeof hdr || fflush(w->fp) != 0)
+        return bl_error_set(err, BL_EIO, "write error: %s", strerror(errno));
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, BL_FINGERPRINT_BYTES);
+    if (fseek(w->fp, 0, SEEK_SET) != 0)
+        return bl_error_set(err, BL_EIO, "seek error: %s", strerror(errno));
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, w->fp)) > 0)
+        crypto_generichash_update(&h, buf, n);
+    if (ferror(w->fp))
+        return bl_error_set(err, BL_EIO, "read-back error: %s", strerror(errno));
+    uint8_t sum[BL_FINGERPRINT_BYTES];
+    crypto_generichash_final(&h, sum, sizeof sum);
+    if (fseek(w->fp, 0, SEEK_END) != 0 || fwrite(sum, 1, sizeof sum, w->fp) != sizeof sum)
+        return bl_error_set(err, BL_EIO, "write error: %s", strerror(errno));
+    return BL_OK;
+}
+
+bl_status bl_clkwriter_commit(bl_clkwriter *w, bl_error *err)
+{
+    bl_status st = BL_OK;
+    if (w->fmt == BL_CLK_JSON) {
+        if (fputs("]}", w->fp) < 0)
+            st = bl_error_set(err, BL_EIO, "write error: %s", strerror(errno));
+    } else {
+        st = finish_bin(w, err);
+    }
+    if (st == BL_OK) {
+        bl_ofile *of = w->of;
+        w->of = NULL;
+        st = bl_ofile_commit(of, err);
+    }
+    bl_clkwriter_abort(w);
+    return st;
+}
+
+void bl_clkwriter_abort(bl_clkwriter *w)
+{
+    if (!w)
+        return;
+    bl_ofile_abort(w->of);
+    if (w->ids)
+        fclose(w->ids);
+    free(w->b64);
+    free(w->pad);
+    free(w);
+}
+
+bl_status bl_clkset_write(const bl_clkset *s, const char *path, bl_clk_format fmt, int with_ids,
+                          bl_error *err)
+{
+    bl_clkwriter *w = NULL;
+    bl_status st = bl_clkwriter_open(path, fmt, s->nbits, s->has_fingerprint ? s->fingerprint : NULL,
+                                     with_ids && s->ids, &w, err);
+    if (st != BL_OK)
+        return st;
+    for (size_t i = 0; i < s->count && st == BL_OK; i++)
+        st = bl_clkwriter_put(w, bl_clkset_get(s, i), s->ids ? s->ids[i] : NULL, err);
+    if (st != BL_OK) {
+        bl_clkwriter_abort(w);
+        return st;
+    }
+    return bl_clkwriter_commit(w, err);
+}

@@ -1,0 +1,60 @@
+/* lib/core/internal.h - helpers shared inside the library (not public API). */
+#ifndef BLINDLINK_INTERNAL_H
+#define BLINDLINK_INTERNAL_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <blindlink/common.h>
+
+#define BL_UNUSED(x) ((void)(x))
+#define BL_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define BL_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+static inline void bl_store_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void bl_store_le64(uint8_t *p, uint64_t v)
+{
+    bl_store_le32(p, (uint32_t)v);
+    bl_store_le32(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint32_t bl_load_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t bl_load_le64(const uint8_t *p)
+{
+    return (uint64_t)bl_load_le32(p) | (uint64_t)bl_load_le32(p + 4) << 32;
+}
+
+/** Grow `*p` (an array of `elem`-byte items, `*cap` allocated) to hold at
+ *  least `need` items, doubling from `min_cap`. 0 ok, -1 on allocation
+ *  failure or overflow (the old buffer is kept). */
+static inline int bl_grow(void **p, size_t *cap, size_t need, size_t elem, size_t min_cap)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : min_cap;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / elem)
+            return -1;
+        n *= 2;
+    }
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/** 64-byte aligned allocation (free with bl_aligned_free); NULL on failure. */
+void *bl_aligned_alloc(size_t size);
+void bl_aligned_free(void *p);
+
+/** Number of online CPUs (>= 1). */
+int bl_ncpus(void);
+
+#endif

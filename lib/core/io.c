@@ -1,0 +1,389 @@
+/* lib/core/io.c - atomic output files, secret loading into guarded memory, the
+ * terminal progress bar, and small-file reading. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include <blindlink/io.h>
+#include "core/internal.h"
+
+/* ---- atomic output ------------------------------------------------------- */
+
+struct bl_ofile {
+    FILE *fp;
+    int is_stdout;
+    char *path; /* final path */
+    char *tmp;  /* temp path in the same directory */
+    char *dir;
+};
+
+bl_status bl_ofile_open(const char *path, bl_ofile **out, bl_error *err)
+{
+    *out = NULL;
+    bl_ofile *f = calloc(1, sizeof *f);
+    if (!f)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    if (!strcmp(path, "-")) {
+        f->fp = stdout;
+        f->is_stdout = 1;
+        *out = f;
+        return BL_OK;
+    }
+    char *d1 = strdup(path), *b1 = strdup(path);
+    f->path = strdup(path);
+    if (!d1 || !b1 || !f->path) {
+        free(d1);
+        free(b1);
+        free(f->path);
+        free(f);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    f->dir = strdup(dirname(d1));
+    const char *base = basename(b1);
+    size_t n = strlen(f->dir) + strlen(base) + 16;
+    f->tmp = malloc(n);
+    if (!f->dir || !f->tmp) {
+        free(d1);
+        free(b1);
+        bl_ofile_abort(f);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    snprintf(f->tmp, n, "%s/.%s.XXXXXX", f->dir, base);
+    free(d1);
+    free(b1);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        bl_error_set(err, BL_EIO, "%s: is a directory", path);
+        free(f->tmp);
+        f->tmp = NULL;
+        bl_ofile_abort(f);
+        return BL_EIO;
+    }
+    /* mkstemp creates the file 0600: outputs derived from personal data stay
+     * private to the user unless they choose otherwise. */
+    int fd = mkstemp(f->tmp);
+    if (fd < 0) {
+        int e = errno;
+        bl_error_set(err, BL_EIO, "%s: cannot create output file in '%s': %s", path, f->dir,
+                     strerror(e));
+        free(f->tmp);
+        f->tmp = NULL;
+        bl_ofile_abort(f);
+        return BL_EIO;
+    }
+    f->fp = fdopen(fd, "w+b");
+    if (!f->fp) {
+        close(fd);
+        bl_ofile_abort(f);
+        return bl_error_set(err, BL_EIO, "%s: %s", path, strerror(errno));
+    }
+    *out = f;
+    return BL_OK;
+}
+
+FILE *bl_ofile_stream(bl_ofile *f)
+{
+    return f->fp;
+}
+
+bl_status bl_ofile_commit(bl_ofile *f, bl_error *err)
+{
+    bl_status s = BL_OK;
+    if (f->is_stdout) {
+        if (fflush(stdout) != 0 || ferror(stdout))
+            s = bl_error_set(err, BL_EIO, "<stdout>: write error: %s", strerror(errno));
+        free(f);
+        return s;
+    }
+    if (fflush(f->fp) != 0 || ferror(f->fp))
+        s = bl_error_set(err, BL_EIO, "%s: write error: %s", f->path, strerror(errno));
+    else if (fsync(fileno(f->fp)) != 0)
+        s = bl_error_set(err, BL_EIO, "%s: fsync failed: %s", f->path, strerror(errno));
+    if (fclose(f->fp) != 0 && s == BL_OK)
+        s = bl_error_set(err, BL_EIO, "%s: close failed: %s", f->path, strerror(errno));
+    f->fp = NULL;
+    if (s == BL_OK && rename(f->tmp, f->path) != 0)
+        s = bl_error_set(err, BL_EIO, "%s: cannot rename into place: %s", f->path,
+                         strerror(errno));
+    if (s == BL_OK) {
+        free(f->tmp);
+        f->tmp = NULL;
+        int dfd = open(f->dir, O_RDONLY | O_DIRECTORY);
+        if (dfd >= 0) {
+            (void)fsync(dfd); /* best effort: some filesystems refuse dir fsync */
+            close(dfd);
+        }
+    }
+    bl_ofile_abort(f);
+    return s;
+}
+
+void bl_ofile_abort(bl_ofile *f)
+{
+    if (!f)
+        return;
+    if (f->fp && !f->is_stdout)
+        fclose(f->fp);
+    if (f->tmp)
+        unlink(f->tmp);
+    free(f->tmp);
+    free(f->path);
+    free(f->dir);
+    free(f);
+}
+
+/* ---- secrets --------------------------------------------------------------- */
+
+#define SECRET_MAX (64 * 1024)
+
+bl_status bl_secret_from_bytes(const void *buf, size_t len, bl_secret *out, bl_error *err)
+{
+    out->bytes = NULL;
+    out->len = 0;
+    if (len == 0)
+        return bl_error_set(err, BL_EINVAL, "the secret is empty");
+    if (bl_init() != BL_OK)
+        return bl_error_set(err, BL_ECRYPTO, "cannot initialise libsodium");
+    out->bytes = sodium_malloc(len);
+    if (!out->bytes)
+        return bl_error_set(err, BL_ENOMEM, "cannot allocate guarded memory for the secret");
+    memcpy(out->bytes, buf, len);
+    out->len = len;
+    return BL_OK;
+}
+
+bl_status bl_secret_load(const char *file, const char *env_name, bl_secret *out,
+                         bl_error *err)
+{
+    out->bytes = NULL;
+    out->len = 0;
+    if (bl_init() != BL_OK)
+        return bl_error_set(err, BL_ECRYPTO, "cannot initialise libsodium");
+    if (file) {
+        int fd = open(file, O_RDONLY);
+        if (fd < 0)
+            return bl_error_set(err, BL_EINVAL, "secret file '%s': %s", file, strerror(errno));
+        unsigned char *buf = sodium_malloc(SECRET_MAX + 1);
+        if (!buf) {
+            close(fd);
+            return bl_error_set(err, BL_ENOMEM, "cannot allocate guarded memory for the secret");
+        }
+        size_t n = 0;
+        for (;;) {
+            ssize_t r = read(fd, buf + n, SECRET_MAX + 1 - n);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0) {
+                int e = errno;
+                close(fd);
+                sodium_free(buf);
+                return bl_error_set(err, BL_EIO, "secret file '%s': %s", file, strerror(e));
+            }
+            if (r == 0)
+                break;
+            n += (size_t)r;
+            if (n > SECRET_MAX) {
+                close(fd);
+                sodium_free(buf);
+                return bl_error_set(err, BL_EINVAL, "secret file '%s' is larger than %d bytes",
+                                    file, SECRET_MAX);
+            }
+        }
+        close(fd);
+        /* one trailing newline is an artefact of `echo`, not part of the secret */
+        if (n > 0 && buf[n - 1] == '\n')
+            n--;
+        if (n > 0 && buf[n - 1] == '\r')
+            n--;
+        if (n == 0) {
+            sodium_free(buf);
+            return bl_error_set(err, BL_EINVAL, "secret file '%s' is empty", file);
+        }
+        bl_status s = bl_secret_from_bytes(buf, n, out, err);
+        sodium_free(buf); /* sodium_free wipes */
+        return s;
+    }
+    if (env_name) {
+        char *v = getenv(env_name);
+        if (v && *v) {
+            bl_status s = bl_secret_from_bytes(v, strlen(v), out, err);
+            /* wipe our process's copy so it does not linger in memory dumps */
+            sodium_memzero(v, strlen(v));
+            unsetenv(env_name);
+            return s;
+        }
+        return bl_error_set(err, BL_EINVAL,
+                            "no secret given: use --secret-file FILE or set %s", env_name);
+    }
+    return bl_error_set(err, BL_EINVAL, "no secret given: use --secret-file FILE");
+}
+
+void bl_secret_free(bl_secret *s)
+{
+    if (!s)
+        return;
+    if (s->bytes)
+        sodium_free(s->bytes);
+    s->bytes = NULL;
+    s->len = 0;
+}
+
+/* ---- progress -------------------------------------------------------------- */
+
+struct bl_progress {
+    int active;
+    char label[48];
+    uint64_t total, done;
+    double start, last_draw;
+    pthread_mutex_t mu;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bl_progress *bl_progress_new(const char *label, uint64_t total)
+{
+    bl_progress *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->active = isatty(STDERR_FILENO) && !getenv("BL_NO_PROGRESS");
+    snprintf(p->label, sizeof p->label, "%s", label ? label : "");
+    p->total = total;
+    p->start = now_s();
+    pthread_mutex_init(&p->mu, NULL);
+    return p;
+}
+
+static void fmt_count(char *buf, size_t n, double v)
+{
+    if (v >= 1e9)
+        snprintf(buf, n, "%.2fG", v / 1e9);
+    else if (v >= 1e6)
+        snprintf(buf, n, "%.2fM", v / 1e6);
+    else if (v >= 1e4)
+        snprintf(buf, n, "%.1fK", v / 1e3);
+    else
+        snprintf(buf, n, "%.0f", v);
+}
+
+static void draw(bl_progress *p, double t)
+{
+    double el = t - p->start;
+    double rate = el > 0 ? (double)p->done / el : 0;
+    char d[16], tot[16], r[16];
+    fmt_count(d, sizeof d, (double)p->done);
+    fmt_count(r, sizeof r, rate);
+    if (p->total) {
+        fmt_count(tot, sizeof tot, (double)p->total);
+        double frac = (double)p->done / (double)p->total;
+        if (frac > 1)
+            frac = 1;
+        int width = 24, fill = (int)(frac * width);
+        char bar[32];
+        for (int i = 0; i < width; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[width] = '\0';
+        double eta = rate > 0 ? (double)(p->total - (p->done < p->total ? p->done : p->total)) / rate : 0;
+        fprintf(stderr, "\r%s [%s] %5.1f%% %s/%s %s/s ETA %02d:%02d ", p->label, bar, frac * 100,
+                d, tot, r, (int)(eta / 60), (int)eta % 60);
+    } else {
+        fprintf(stderr, "\r%s %s done, %s/s, %02d:%02d elapsed ", p->label, d, r, (int)(el / 60),
+                (int)el % 60);
+    }
+    fflush(stderr);
+}
+
+void bl_progress_update(bl_progress *p, uint64_t done)
+{
+    if (!p || !p->active)
+        return;
+    pthread_mutex_lock(&p->mu);
+    if (done > p->done)
+        p->done = done;
+    double t = now_s();
+    if (t - p->last_draw >= 0.1) {
+        p->last_draw = t;
+        draw(p, t);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+void bl_progress_finish(bl_progress *p)
+{
+    if (!p)
+        return;
+    if (p->active) {
+        draw(p, now_s());
+        fputc('\n', stderr);
+    }
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+/* ---- small files ------------------------------------------------------------ */
+
+bl_status bl_read_file(const char *path, size_t max_bytes, char **out, size_t *len,
+                       bl_error *err)
+{
+    *out = NULL;
+    if (len)
+        *len = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return bl_error_set(err, BL_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            if (cap > max_bytes + 1) {
+                free(buf);
+                fclose(fp);
+                return bl_error_set(err, BL_ELIMIT, "%s: larger than %zu bytes", path, max_bytes);
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - 1 - n, fp);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    if (!buf) {
+        fclose(fp);
+        return bl_error_set(err, BL_ENOMEM, "%s: out of memory", path);
+    }
+    if (ferror(fp)) {
+        free(buf);
+        fclose(fp);
+        return bl_error_set(err, BL_EIO, "%s: read error", path);
+    }
+    fclose(fp);
+    if (n > max_bytes) {
+        free(buf);
+        return bl_error_set(err, BL_ELIMIT, "%s: larger than %zu bytes", path, max_bytes);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    if (len)
+        *len = n;
+    return BL_OK;
+}

@@ -1,0 +1,357 @@
+/* lib/encode/encode.c - the CLK encoder: key derivation, per-record pipeline
+ * (strip/normalise -> missing value -> validate -> format -> tokenise ->
+ * bits per token -> token bytes -> indices -> OR into the filter -> fold ->
+ * pack), following clkhash 0.18.3 bit for bit (spec section 2).
+ *
+ * The encoder is immutable after bl_encoder_new; all keyed material (the
+ * HKDF output, precomputed BLAKE2b states, HMAC contexts) lives in libsodium
+ * guarded memory and is wiped on free. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <blindlink/encode.h>
+
+#include "encode/encode_internal.h"
+#include "core/internal.h"
+
+/* Precomputed BLAKE2b salt states per feature (more are derived on the fly). */
+#define MAX_PRE_STATES 16
+
+typedef struct fenc {
+    const bl_feature *f;
+    const uint8_t *key_a, *key_b;
+    bl_blake_keys bk;
+    bl_double_keys dk;
+} fenc;
+
+struct bl_encoder {
+    const bl_schema *schema;
+    bl_encode_opts opts;
+    uint32_t l, L;
+    size_t nbytes, Lbytes;
+    uint8_t *keys;          /* sodium_malloc: F * 2 * keySize */
+    size_t keys_len;
+    fenc *fe;               /* sodium_malloc */
+    size_t fe_len;
+    bl_b2_keyed *states;    /* sodium_malloc */
+    size_t states_len;
+    uint8_t fingerprint[32];
+};
+
+struct bl_encode_scratch {
+    bl_toklist tl;
+    bl_fmt_ws ws;
+    uint8_t *bits;
+    uint32_t *idx;
+    size_t idxcap;
+    uint8_t *tb;            /* encoded token bytes */
+    size_t tbcap;
+    char *vbuf;             /* formatted value */
+    size_t vcap;
+    char *norm;             /* normalised value (utf8proc allocation) */
+    bl_token_cache *cache;  /* token digests (NULL: disabled) */
+};
+
+static const char *variant_of(const bl_encode_opts *o, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    if (o->normalize != BL_NORMALIZE_NONE || o->legacy_strip)
+        snprintf(buf, cap, "normalize=%s;legacy_strip=%d", bl_normalize_profile_name(o->normalize),
+                 o->legacy_strip ? 1 : 0);
+    return buf;
+}
+
+bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t secret_len,
+                         const bl_encode_opts *opts, bl_encoder **out, bl_error *err)
+{
+    if (!schema || !out || (!secret && secret_len))
+        return bl_error_set(err, BL_EINVAL, "bl_encoder_new: NULL argument");
+    *out = NULL;
+    if (bl_init() != BL_OK)
+        return bl_error_set(err, BL_ECRYPTO, "libsodium failed to initialise");
+    if (secret_len == 0)
+        return bl_error_set(err, BL_EINVAL, "the secret is empty");
+    bl_encoder *e = calloc(1, sizeof *e);
+    if (!e)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    e->schema = schema;
+    if (opts)
+        e->opts = *opts;
+    e->l = schema->l;
+    e->L = bl_schema_hash_len(schema);
+    e->nbytes = (e->l + 7) / 8;
+    e->Lbytes = (e->L + 7) / 8;
+    const size_t F = schema->nfeatures, ks = schema->key_size;
+    e->keys_len = F * 2 * ks;
+    e->keys = sodium_malloc(e->keys_len);
+    e->fe_len = F * sizeof *e->fe;
+    e->fe = sodium_malloc(e->fe_len);
+    if (!e->keys || !e->fe) {
+        bl_encoder_free(e);
+        return bl_error_set(err, BL_ENOMEM, "out of memory (guarded key memory)");
+    }
+    memset(e->fe, 0, e->fe_len);
+    if (bl_hkdf(schema->kdf_sha512, schema->salt, schema->salt_len, secret, secret_len, schema->info,
+                schema->info_len, e->keys, e->keys_len) != 0) {
+        bl_encoder_free(e);
+        return bl_error_set(err, BL_ESCHEMA, "HKDF cannot derive %zu bytes of keys", e->keys_len);
+    }
+    /* count BLAKE2b states to precompute */
+    size_t nst = 0;
+    for (size_t i = 0; i < F; i++) {
+        const bl_feature *f = &schema->features[i];
+        if (f->ignored || f->hash != BL_HASH_BLAKE)
+            continue;
+        size_t need = (f->k + 31) / 32;
+        nst += need < MAX_PRE_STATES ? need : MAX_PRE_STATES;
+    }
+    if (nst) {
+        e->states_len = nst * sizeof *e->states;
+        e->states = sodium_malloc(e->states_len);
+        if (!e->states) {
+            bl_encoder_free(e);
+            return bl_error_set(err, BL_ENOMEM, "out of memory (guarded key memory)");
+        }
+    }
+    size_t si = 0;
+    for (size_t i = 0; i < F; i++) {
+        fenc *fe = &e->fe[i];
+        const bl_feature *f = &schema->features[i];
+        fe->f = f;
+        fe->key_a = e->keys + (2 * i) * ks;
+        fe->key_b = e->keys + (2 * i + 1) * ks;
+        if (f->ignored)
+            continue;
+        if (f->hash == BL_HASH_BLAKE) {
+            size_t need = (f->k + 31) / 32;
+            if (need > MAX_PRE_STATES)
+                need = MAX_PRE_STATES;
+            fe->bk.states = e->states + si;
+            fe->bk.nstates = need;
+            fe->bk.key = fe->key_a;
+            fe->bk.keylen = ks;
+            for (size_t j = 0; j < need; j++) {
+                uint8_t salt[16];
+                bl_blake_salt((uint32_t)j, salt);
+                bl_b2_keyed_init(&e->states[si + j], fe->key_a, ks, salt, NULL, 64);
+            }
+            si += need;
+        } else {
+            bl_double_keys_init(&fe->dk, fe->key_a, fe->key_b, ks);
+        }
+    }
+    char variant[96];
+    bl_schema_fingerprint(schema, variant_of(&e->opts, variant, sizeof variant), e->fingerprint);
+    *out = e;
+    return BL_OK;
+}
+
+void bl_encoder_free(bl_encoder *e)
+{
+    if (!e)
+        return;
+    if (e->keys)
+        sodium_free(e->keys);
+    if (e->fe)
+        sodium_free(e->fe);
+    if (e->states)
+        sodium_free(e->states);
+    free(e);
+}
+
+const bl_schema *bl_encoder_schema(const bl_encoder *e) { return e->schema; }
+uint32_t bl_encoder_nbits(const bl_encoder *e) { return e->l; }
+size_t bl_encoder_nbytes(const bl_encoder *e) { return e->nbytes; }
+void bl_encoder_fingerprint(const bl_encoder *e, uint8_t out[32]) { memcpy(out, e->fingerprint, 32); }
+
+bl_encode_scratch *bl_encode_scratch_new(const bl_encoder *e)
+{
+    bl_encode_scratch *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->bits = calloc(e->Lbytes + 8, 1);
+    if (!getenv("BL_NO_TOKEN_CACHE")) /* for benchmarks: measure without it */
+        s->cache = bl_token_cache_new();
+    s->vcap = 64;
+    s->vbuf = malloc(s->vcap);
+    if (!s->bits || !s->vbuf || bl_fmt_ws_init(&s->ws) != 0) {
+        bl_encode_scratch_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void bl_encode_scratch_free(bl_encode_scratch *s)
+{
+    if (!s)
+        return;
+    bl_toklist_free(&s->tl);
+    bl_fmt_ws_free(&s->ws);
+    free(s->bits);
+    free(s->idx);
+    free(s->tb);
+    free(s->vbuf);
+    free(s->norm);
+    bl_token_cache_free(s->cache);
+    free(s);
+}
+
+static int utf8_valid(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t w;
+        uint32_t cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            w = 2;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            w = 3;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            w = 4;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (i + w > len)
+            return 0;
+        for (size_t j = 1; j < w; j++) {
+            unsigned char d = (unsigned char)s[i + j];
+            if ((d & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (d & 0x3f);
+        }
+        if ((w == 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) || (w == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+            return 0;
+        i += w;
+    }
+    return 1;
+}
+
+static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const char *const *fields,
+                             const size_t *lens, size_t nfields, uint8_t *out, uint32_t *popcount,
+                             void (*cb)(void *, const bl_token_trace *), void *ctx, bl_error *err)
+{
+    const bl_schema *sc = e->schema;
+    if (nfields != sc->nfeatures)
+        return bl_error_set(err, BL_EINPUT, "expected %zu columns, found %zu", sc->nfeatures, nfields);
+    memset(s->bits, 0, e->Lbytes);
+    char msg[400];
+    for (size_t i = 0; i < nfields; i++) {
+        const fenc *fe = &e->fe[i];
+        const bl_feature *f = fe->f;
+        const char *v = fields[i];
+        size_t len = lens[i];
+        if (!utf8_valid(v, len)) /* ignored columns too: clkhash decodes the whole file */
+            return bl_error_set(err, BL_EINPUT, "column %zu (%s): invalid UTF-8", i + 1, f->identifier);
+        if (f->ignored)
+            continue;
+        if (e->opts.legacy_strip)
+            bl_py_strip(&v, &len);
+        if (e->opts.normalize != BL_NORMALIZE_NONE && f->fmt == BL_FORMAT_STRING) {
+            free(s->norm);
+            s->norm = NULL;
+            size_t nl;
+            bl_status st = bl_normalize(e->opts.normalize, v, len, &s->norm, &nl, err);
+            if (st != BL_OK) {
+                bl_error_prefix(err, "column %zu (%s): ", i + 1, f->identifier);
+                return st;
+            }
+            v = s->norm;
+            len = nl;
+        }
+        if (f->has_missing && len == f->sentinel_len && !memcmp(v, f->sentinel, len)) {
+            v = f->replace_with;
+            len = f->replace_len;
+        } else {
+            if (!e->opts.no_validate && bl_value_validate(f, &s->ws, v, len, msg, sizeof msg) != 0)
+                return bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg);
+            if (bl_grow((void **)&s->vbuf, &s->vcap, len + 32, 1, 64) != 0)
+                return bl_error_set(err, BL_ENOMEM, "out of memory");
+            size_t olen;
+            const char *fv = bl_value_format(f, &s->ws, v, len, s->vbuf, s->vcap, &olen, msg, sizeof msg);
+            if (!fv)
+                return bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg);
+            v = fv;
+            len = olen;
+        }
+        int rc;
+        switch (f->cmp) {
+        case BL_CMP_NGRAM:
+            rc = bl_tokenize_ngram(&s->tl, v, len, f->n, f->positional);
+            break;
+        case BL_CMP_EXACT:
+            rc = bl_tokenize_exact(&s->tl, v, len);
+            break;
+        default:
+            rc = bl_tokenize_numeric(&s->tl, v, len, f->distance, f->resolution, f->frac_precision, msg,
+                                     sizeof msg);
+            break;
+        }
+        if (rc == -1)
+            return f->cmp == BL_CMP_NUMERIC
+                       ? bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg)
+                       : bl_error_set(err, BL_EINPUT, "column %zu (%s): invalid UTF-8", i + 1, f->identifier);
+        if (rc)
+            return bl_error_set(err, BL_ENOMEM, "column %zu (%s): out of memory tokenising", i + 1,
+                                f->identifier);
+        const size_t ntok = s->tl.n;
+        for (size_t t = 0; t < ntok; t++) {
+            uint32_t k = bl_token_k(f->strategy, f->k, t, ntok);
+            if (k == 0)
+                continue;
+            const char *tok = s->tl.buf + s->tl.off[t];
+            size_t tlen = s->tl.off[t + 1] - s->tl.off[t];
+            const uint8_t *tb = (const uint8_t *)tok;
+            size_t tbl = tlen;
+            if (f->fmt == BL_FORMAT_STRING && (f->encoding == BL_TEXTENC_UTF16 || f->encoding == BL_TEXTENC_UTF32)) {
+                if (bl_grow((void **)&s->tb, &s->tbcap, 4 + 4 * tlen, 1, 64) != 0)
+                    return bl_error_set(err, BL_ENOMEM, "out of memory");
+                tbl = bl_token_encode(f->encoding, tok, tlen, s->tb);
+                tb = s->tb;
+            }
+            if (bl_grow((void **)&s->idx, &s->idxcap, k, sizeof *s->idx, 64) != 0)
+                return bl_error_set(err, BL_ENOMEM, "out of memory");
+            if (f->hash == BL_HASH_BLAKE)
+                bl_blake_indices_cached(s->cache, (uint32_t)i, &fe->bk, tb, tbl, k, e->L, s->idx);
+            else
+                bl_double_indices_cached(s->cache, (uint32_t)i, &fe->dk, f->prevent_singularity == 1, tb, tbl,
+                                         k, e->L, s->idx);
+            for (uint32_t j = 0; j < k; j++)
+                bl_bit_set(s->bits, s->idx[j]);
+            if (cb) {
+                bl_token_trace tr = {i, v, len, tok, tlen, tb, tbl, k, s->idx};
+                cb(ctx, &tr);
+            }
+        }
+    }
+    bl_bloom_fold(s->bits, e->L, sc->folds);
+    if (e->l % 8)
+        s->bits[e->nbytes - 1] &= (uint8_t)(0xff00u >> (e->l % 8));
+    memcpy(out, s->bits, e->nbytes);
+    if (popcount)
+        *popcount = bl_popcount_bytes(out, e->nbytes);
+    return BL_OK;
+}
+
+bl_status bl_encoder_encode(const bl_encoder *e, bl_encode_scratch *s, const char *const *fields,
+                            const size_t *lens, size_t nfields, uint8_t *out, uint32_t *popcount,
+                            bl_error *err)
+{
+    return encode_impl(e, s, fields, lens, nfields, out, popcount, NULL, NULL, err);
+}
+
+bl_status bl_encoder_trace(const bl_encoder *e, bl_encode_scratch *s, const char *const *fields,
+                           const size_t *lens, size_t nfields, uint8_t *out,
+                           void (*cb)(void *ctx, const bl_token_trace *t), void *ctx, bl_error *err)
+{
+    return encode_impl(e, s, fields, lens, nfields, out, NULL, cb, ctx, err);
+}

@@ -1,0 +1,700 @@
+/* lib/match/candidates.c - candidate generation with anonlink semantics:
+ * every dataset pair compared exhaustively (or through blocking), Dice >=
+ * threshold with exact popcount-bound pruning (B sorted by popcount so each
+ * A record scans one contiguous range), cache tiling (chunks of A against
+ * L2-sized tiles of B), all cores (pthreads, dynamic work queue), optional
+ * top-k per record, a cap on candidates, and the final anonlink order. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <math.h>
+#include "match/match_internal.h"
+
+#define CHUNK_A 64      /* A records per work unit */
+#define TILE_B 2048     /* B records per cache tile (256 KiB at 128 B) */
+
+int bl_candidate_cmp(const void *x, const void *y)
+{
+    const bl_candidate *a = x, *b = y;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    return bl_candidate_key_cmp(x, y);
+}
+
+/* digit d (0 = least significant) of the anonlink order key: rec1, rec0,
+ * dset1, dset0 ascending, then score descending (positive doubles order
+ * like their bit patterns, so the complement sorts descending). */
+static inline uint32_t sort_digit(const bl_candidate *c, int d)
+{
+    switch (d) {
+    case 0: return c->rec[1] & 0xffff;
+    case 1: return c->rec[1] >> 16;
+    case 2: return c->rec[0] & 0xffff;
+    case 3: return c->rec[0] >> 16;
+    case 4: return c->dset[1] & 0xffff;
+    case 5: return c->dset[0] & 0xffff;
+    default: {
+        uint64_t b;
+        memcpy(&b, &c->score, 8);
+        return (uint32_t)((~b >> (16 * (d - 6))) & 0xffff);
+    }
+    }
+}
+
+/* Sort candidates into anonlink order: LSD radix sort with 16-bit digits,
+ * skipping digits that are the same for every candidate. */
+static int sort_candidates(bl_candidate *c, size_t n)
+{
+    if (n < 4096) {
+        qsort(c, n, sizeof *c, bl_candidate_cmp);
+        return 0;
+    }
+    size_t *cnt = calloc((size_t)10 * 65536, sizeof *cnt);
+    bl_candidate *tmp = malloc(n * sizeof *tmp);
+    if (!cnt || !tmp) {
+        free(cnt);
+        free(tmp);
+        qsort(c, n, sizeof *c, bl_candidate_cmp); /* in place, no extra memory */
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < 10; d++)
+            cnt[(size_t)d * 65536 + sort_digit(&c[i], d)]++;
+    bl_candidate *src = c, *dst = tmp;
+    for (int d = 0; d < 10; d++) {
+        size_t *h = cnt + (size_t)d * 65536;
+        if (h[sort_digit(&src[0], d)] == n)
+            continue; /* constant digit */
+        size_t sum = 0;
+        for (size_t v = 0; v < 65536; v++) {
+            size_t t = h[v];
+            h[v] = sum;
+            sum += t;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[h[sort_digit(&src[i], d)]++] = src[i];
+        bl_candidate *sw = src;
+        src = dst;
+        dst = sw;
+    }
+    if (src != c)
+        memcpy(c, src, n * sizeof *c);
+    free(cnt);
+    free(tmp);
+    return 0;
+}
+
+int bl_match_threads(int requested)
+{
+    if (requested > 0)
+        return requested > 1024 ? 1024 : requested;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (n > 1024 ? 1024 : (int)n);
+}
+
+int bl_candbuf_push(bl_candrun *run, bl_candbuf *b, double score, uint32_t d0, uint32_t r0,
+                    uint32_t d1, uint32_t r1)
+{
+    size_t prev = atomic_fetch_add_explicit(&run->stored, 1, memory_order_relaxed);
+    if (prev >= run->cap) {
+        int z = 0;
+        atomic_compare_exchange_strong(&run->failed, &z, 1);
+        return -1;
+    }
+    if (b->n == b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 1024;
+        bl_candidate *nv = realloc(b->v, nc * sizeof *nv);
+        if (!nv) {
+            atomic_store(&run->failed, 2);
+            return -1;
+        }
+        b->v = nv;
+        b->cap = nc;
+    }
+    bl_candidate *c = &b->v[b->n++];
+    c->score = score;
+    c->dset[0] = d0;
+    c->dset[1] = d1;
+    c->rec[0] = r0;
+    c->rec[1] = r1;
+    return 0;
+}
+
+void bl_candrun_progress(bl_candrun *run, uint64_t add)
+{
+    uint64_t d = atomic_fetch_add_explicit(&run->done, add, memory_order_relaxed) + add;
+    if (run->opts->progress)
+        run->opts->progress(run->opts->progress_ctx, d, run->total);
+}
+
+uint32_t *bl_set_popcounts(const bl_kernel *k, const bl_clkset *s, size_t nbytes)
+{
+    uint32_t *p = malloc((s->count ? s->count : 1) * sizeof *p);
+    if (!p)
+        return NULL;
+    for (size_t i = 0; i < s->count; i++)
+        p[i] = k->popcount(bl_clkset_get(s, i), nbytes);
+    return p;
+}
+
+/* ---- exhaustive comparison of one dataset pair ---- */
+
+typedef struct pairjob {
+    uint32_t da, db;
+    const bl_clkset *A, *B;
+    uint32_t *apop;
+    uint8_t *bdata;   /* B filters sorted by popcount, interleaved by 8 (aligned) */
+    size_t nw;        /* 64-bit words per filter */
+    uint32_t *bperm;  /* sorted position -> original index */
+    uint32_t *bpop;   /* popcount by sorted position */
+    size_t *bstart;   /* bstart[p] = first sorted position with popcount >= p, p in 0..nbits+1 */
+    size_t nunits;    /* A chunks */
+} pairjob;
+
+typedef struct heapent {
+    double score;
+    uint32_t idx; /* original B index */
+} heapent;
+
+/* "worse" in anonlink's top-k: lower score, or equal score and higher index */
+static int worse(const heapent *x, const heapent *y)
+{
+    return x->score < y->score || (x->score == y->score && x->idx > y->idx);
+}
+
+/* max-heap on "worse": root is the worst kept entry */
+static void heap_push(heapent *h, size_t *n, size_t k, heapent e)
+{
+    if (*n == k) {
+        if (!worse(&h[0], &e))
+            return; /* e is not better than the worst kept */
+        /* replace root, sift down */
+        size_t i = 0;
+        h[0] = e;
+        for (;;) {
+            size_t l = 2 * i + 1, r = l + 1, m = i;
+            if (l < *n && worse(&h[l], &h[m]))
+                m = l;
+            if (r < *n && worse(&h[r], &h[m]))
+                m = r;
+            if (m == i)
+                break;
+            heapent t = h[i];
+            h[i] = h[m];
+            h[m] = t;
+            i = m;
+        }
+        return;
+    }
+    size_t i = (*n)++;
+    h[i] = e;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!worse(&h[i], &h[p]))
+            break;
+        heapent t = h[i];
+        h[i] = h[p];
+        h[p] = t;
+        i = p;
+    }
+}
+
+typedef struct exctx {
+    bl_candrun *run;
+    pairjob *jobs;
+    size_t njobs;
+    size_t totalunits;
+    atomic_size_t next;
+    uint32_t topk; /* 0 = unlimited */
+} exctx;
+
+typedef struct worker {
+    exctx *x;
+    bl_candbuf *buf;
+} worker;
+
+/* Range of B popcounts that can reach the threshold against popcount a:
+ * feasible iff cmin[a+b] <= min(a, b) (contiguous in b). */
+static void feasible_range(const uint32_t *cmin, uint32_t nbits, uint32_t a, uint32_t *lo,
+                           uint32_t *hi)
+{
+    /* lower part b <= a: feasibility increases with b; binary search first feasible */
+    uint32_t L = 0, H = a + 1; /* search in [0, a]; H = a+1 means none */
+    while (L < H) {
+        uint32_t m = L + (H - L) / 2;
+        if (cmin[a + m] <= m)
+            H = m;
+        else
+            L = m + 1;
+    }
+    if (L > a) {
+        *lo = 1;
+        *hi = 0;
+        return;
+    }
+    *lo = L;
+    /* upper part b >= a: feasibility decreases with b; last feasible */
+    uint32_t L2 = a, H2 = nbits; /* largest b in [a, nbits] with cmin[a+b] <= a */
+    while (L2 < H2) {
+        uint32_t m = L2 + (H2 - L2 + 1) / 2;
+        if (cmin[a + m] <= a)
+            L2 = m;
+        else
+            H2 = m - 1;
+    }
+    *hi = L2;
+}
+
+static void *exhaustive_worker(void *arg)
+{
+    worker *w = arg;
+    exctx *x = w->x;
+    bl_candrun *run = x->run;
+    const bl_kernel *k = run->k;
+    const uint32_t *cmin = run->cmin;
+    uint32_t *cnt = malloc(TILE_B * sizeof *cnt);
+    uint32_t *sidx = malloc(TILE_B * sizeof *sidx);
+    const float tf = bl_threshold_float(run->threshold);
+    heapent *heaps = NULL;
+    size_t *hn = NULL;
+    uint32_t hk = 0;
+    if (!cnt || !sidx) {
+        free(cnt);
+        free(sidx);
+        atomic_store(&run->failed, 2);
+        return NULL;
+    }
+    for (;;) {
+        if (atomic_load_explicit(&run->failed, memory_order_relaxed))
+            break;
+        size_t u = atomic_fetch_add(&x->next, 1);
+        if (u >= x->totalunits)
+            break;
+        /* locate job */
+        size_t j = 0;
+        while (u >= x->jobs[j].nunits) {
+            u -= x->jobs[j].nunits;
+            j++;
+        }
+        pairjob *pj = &x->jobs[j];
+        size_t a0 = u * CHUNK_A, a1 = a0 + CHUNK_A;
+        if (a1 > pj->A->count)
+            a1 = pj->A->count;
+        size_t na = a1 - a0;
+        size_t nb = pj->B->count;
+        if (x->topk) {
+            uint32_t want = x->topk < nb ? x->topk : (uint32_t)(nb ? nb : 1);
+            if (want > hk) {
+                free(heaps);
+                free(hn);
+                heaps = malloc((size_t)CHUNK_A * want * sizeof *heaps);
+                hn = malloc(CHUNK_A * sizeof *hn);
+                hk = want;
+                if (!heaps || !hn) {
+                    atomic_store(&run->failed, 2);
+                    break;
+                }
+            }
+            memset(hn, 0, CHUNK_A * sizeof *hn);
+        }
+        /* per-A ranges in sorted B, and the union */
+        size_t rlo[CHUNK_A], rhi[CHUNK_A];
+        size_t ulo = SIZE_MAX, uhi = 0;
+        for (size_t i = 0; i < na; i++) {
+            uint32_t lo, hi;
+            feasible_range(cmin, run->nbits, pj->apop[a0 + i], &lo, &hi);
+            if (lo > hi) {
+                rlo[i] = rhi[i] = 0;
+                continue;
+            }
+            rlo[i] = pj->bstart[lo];
+            rhi[i] = pj->bstart[hi + 1];
+            if (rlo[i] < rhi[i]) {
+                if (rlo[i] < ulo)
+                    ulo = rlo[i];
+                if (rhi[i] > uhi)
+                    uhi = rhi[i];
+            }
+        }
+        uint64_t work = 0;
+        for (size_t t0 = ulo; ulo != SIZE_MAX && t0 < uhi; t0 += TILE_B) {
+            size_t t1 = t0 + TILE_B < uhi ? t0 + TILE_B : uhi;
+            for (size_t i = 0; i < na; i++) {
+                size_t s = rlo[i] > t0 ? rlo[i] : t0;
+                size_t e = rhi[i] < t1 ? rhi[i] : t1;
+                if (s >= e)
+                    continue;
+                uint32_t ai = (uint32_t)(a0 + i);
+                uint32_t pa = pj->apop[ai];
+                size_t nsurv = k->filter_il((const uint64_t *)(const void *)bl_clkset_get(pj->A, ai),
+                                            pj->nw, pa, (const uint64_t *)(const void *)pj->bdata,
+                                            s, e, pj->bpop, tf, sidx, cnt);
+                work += e - s;
+                for (size_t q = 0; q < nsurv; q++) {
+                    uint32_t c = cnt[q], pb = pj->bpop[sidx[q]];
+                    if (c < cmin[pa + pb])
+                        continue;
+                    double score = (double)(2u * c) / (double)(pa + pb);
+                    uint32_t bi = pj->bperm[sidx[q]];
+                    if (x->topk) {
+                        heapent e2 = {score, bi};
+                        heap_push(heaps + i * hk, &hn[i], hk, e2);
+                    } else if (bl_candbuf_push(run, w->buf, score, pj->da, ai, pj->db, bi)) {
+                        goto out;
+                    }
+                }
+            }
+        }
+        if (x->topk) {
+            for (size_t i = 0; i < na; i++)
+                for (size_t q = 0; q < hn[i]; q++)
+                    if (bl_candbuf_push(run, w->buf, heaps[i * hk + q].score, pj->da,
+                                        (uint32_t)(a0 + i), pj->db, heaps[i * hk + q].idx))
+                        goto out;
+        }
+        bl_candrun_progress(run, (uint64_t)na * nb);
+        (void)work;
+    }
+out:
+    free(cnt);
+    free(sidx);
+    free(heaps);
+    free(hn);
+    return NULL;
+}
+
+static void pairjob_free(pairjob *p)
+{
+    free(p->apop);
+    free(p->bdata);
+    free(p->bperm);
+    free(p->bpop);
+    free(p->bstart);
+}
+
+static const uint32_t *g_sort_pop; /* qsort context (set single-threaded) */
+static int cmp_by_pop(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    if (g_sort_pop[a] != g_sort_pop[b])
+        return g_sort_pop[a] < g_sort_pop[b] ? -1 : 1;
+    return a < b ? -1 : (a > b);
+}
+
+static bl_status pairjob_init(pairjob *p, const bl_kernel *k, const bl_clkset *A,
+                              const bl_clkset *B, uint32_t da, uint32_t db, size_t nbytes,
+                              uint32_t nbits, bl_error *err)
+{
+    memset(p, 0, sizeof *p);
+    p->da = da;
+    p->db = db;
+    p->A = A;
+    p->B = B;
+    p->nunits = (A->count + CHUNK_A - 1) / CHUNK_A;
+    p->apop = bl_set_popcounts(k, A, nbytes);
+    uint32_t *bp = bl_set_popcounts(k, B, nbytes);
+    size_t nb = B->count;
+    size_t nblk = (nb + 7) / 8 + 1, nw = nbytes / 8;
+    p->nw = nw;
+    p->bperm = malloc((nb ? nb : 1) * sizeof *p->bperm);
+    p->bpop = calloc(nblk * 8, sizeof *p->bpop);
+    p->bstart = malloc(((size_t)nbits + 2) * sizeof *p->bstart);
+    if (posix_memalign((void **)&p->bdata, 64, nblk * 8 * nw * 8) != 0)
+        p->bdata = NULL;
+    else
+        memset(p->bdata, 0, nblk * 8 * nw * 8);
+    if (!p->apop || !bp || !p->bperm || !p->bpop || !p->bstart || !p->bdata) {
+        free(bp);
+        pairjob_free(p);
+        return bl_error_set(err, BL_ENOMEM, "out of memory preparing %zu x %zu comparison",
+                            A->count, nb);
+    }
+    for (size_t i = 0; i < nb; i++)
+        p->bperm[i] = (uint32_t)i;
+    /* counting sort by popcount (stable: ties keep original order) */
+    size_t *hist = calloc((size_t)nbits + 2, sizeof *hist);
+    if (!hist) {
+        free(bp);
+        pairjob_free(p);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nb; i++)
+        hist[bp[i] + 1]++;
+    for (size_t v = 1; v <= (size_t)nbits + 1; v++)
+        hist[v] += hist[v - 1];
+    memcpy(p->bstart, hist, ((size_t)nbits + 2) * sizeof *hist);
+    for (size_t i = 0; i < nb; i++)
+        p->bperm[hist[bp[i]]++] = (uint32_t)i;
+    free(hist);
+    /* interleave: word w of sorted filter i at ((i/8)*nw + w)*8 + i%8 */
+    for (size_t i = 0; i < nb; i++) {
+        p->bpop[i] = bp[p->bperm[i]];
+        const uint8_t *f = bl_clkset_get(B, p->bperm[i]);
+        for (size_t w = 0; w < nw; w++)
+            memcpy(p->bdata + (((i / 8) * nw + w) * 8 + i % 8) * 8, f + 8 * w, 8);
+    }
+    free(bp);
+    (void)g_sort_pop;
+    (void)cmp_by_pop;
+    return BL_OK;
+}
+
+/* anonlink _enforce_k: keep a pair only while both records have at most k
+ * pairs per dataset pair; counters grow even for rejected pairs. */
+static bl_status enforce_k(const bl_clkset *const *sets, size_t nsets, bl_candidate *c,
+                           size_t *n, uint32_t k, bl_error *err)
+{
+    /* counter index: ordered dataset pair (x, y) counts records of y */
+    size_t *base = calloc(nsets * nsets + 1, sizeof *base);
+    if (!base)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    size_t tot = 0;
+    for (size_t x = 0; x < nsets; x++)
+        for (size_t y = 0; y < nsets; y++) {
+            base[x * nsets + y] = tot;
+            if (x != y)
+                tot += sets[y]->count;
+        }
+    uint32_t *cnt = calloc(tot ? tot : 1, sizeof *cnt);
+    if (!cnt) {
+        free(base);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < *n; i++) {
+        uint32_t d0 = c[i].dset[0], d1 = c[i].dset[1];
+        uint32_t *k0 = &cnt[base[d0 * nsets + d1] + c[i].rec[1]];
+        uint32_t *k1 = &cnt[base[d1 * nsets + d0] + c[i].rec[0]];
+        if (*k0 < UINT32_MAX)
+            (*k0)++;
+        if (*k1 < UINT32_MAX)
+            (*k1)++;
+        if (*k0 <= k && *k1 <= k)
+            c[o++] = c[i];
+    }
+    *n = o;
+    free(cnt);
+    free(base);
+    return BL_OK;
+}
+
+/* Per-A-record top-k over already generated candidates (blocked path). */
+static void topk_one_sided(bl_candidate *c, size_t *n, const bl_clkset *const *sets, size_t nsets,
+                           uint32_t k, uint32_t *scratch_counts_unused)
+{
+    (void)scratch_counts_unused;
+    /* c is sorted in anonlink order; the first k of each (d0, d1, rec0) are its best k */
+    size_t tot = 0;
+    size_t *base = calloc(nsets * nsets + 1, sizeof *base);
+    if (!base)
+        return;
+    for (size_t x = 0; x < nsets; x++)
+        for (size_t y = 0; y < nsets; y++) {
+            base[x * nsets + y] = tot;
+            if (x < y)
+                tot += sets[x]->count;
+        }
+    uint32_t *cnt = calloc(tot ? tot : 1, sizeof *cnt);
+    if (!cnt) {
+        free(base);
+        return;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < *n; i++) {
+        uint32_t *q = &cnt[base[c[i].dset[0] * nsets + c[i].dset[1]] + c[i].rec[0]];
+        if (++*q <= k)
+            c[o++] = c[i];
+    }
+    *n = o;
+    free(cnt);
+    free(base);
+}
+
+static bl_status validate(const bl_clkset *const *sets, size_t nsets, const bl_match_opts *o,
+                          bl_error *err)
+{
+    if (!sets || nsets < 2)
+        return bl_error_set(err, BL_EINVAL, "matching needs at least two datasets (got %zu)",
+                            sets ? nsets : 0);
+    if (nsets > 4096)
+        return bl_error_set(err, BL_EINVAL, "too many datasets (%zu, at most 4096)", nsets);
+    if (!o || !(o->threshold > 0.0 && o->threshold <= 1.0))
+        return bl_error_set(err, BL_EINVAL, "threshold must be in (0, 1] (got %g)",
+                            o ? o->threshold : 0.0);
+    for (size_t i = 0; i < nsets; i++) {
+        if (!sets[i])
+            return bl_error_set(err, BL_EINVAL, "dataset %zu is missing", i);
+        if (sets[i]->count > UINT32_MAX)
+            return bl_error_set(err, BL_ELIMIT, "dataset %zu has %zu records (at most %u)", i,
+                                sets[i]->count, UINT32_MAX);
+        if (sets[i]->nbits != sets[0]->nbits)
+            return bl_error_set(err, BL_EINPUT,
+                                "dataset %zu has %u-bit filters but dataset 0 has %u-bit filters",
+                                i, sets[i]->nbits, sets[0]->nbits);
+        if (sets[i]->has_fingerprint && sets[0]->has_fingerprint &&
+            memcmp(sets[i]->fingerprint, sets[0]->fingerprint, BL_FINGERPRINT_BYTES) != 0)
+            return bl_error_set(err, BL_EINPUT,
+                                "dataset %zu was encoded with a different schema or secret "
+                                "(fingerprint differs from dataset 0)",
+                                i);
+    }
+    if (o->blocking && o->blocking->kind == 1 && o->blocking->nbits != sets[0]->nbits)
+        return bl_error_set(err, BL_EINVAL, "LSH blocking built for %u bits, filters have %u",
+                            o->blocking->nbits, sets[0]->nbits);
+    if (o->blocking && o->blocking->kind == 2) {
+        if (o->blocking->ndsets != nsets)
+            return bl_error_set(err, BL_EINPUT, "%zu block files for %zu datasets",
+                                o->blocking->ndsets, nsets);
+        for (size_t i = 0; i < nsets; i++)
+            if (o->blocking->nrecs[i] != sets[i]->count)
+                return bl_error_set(err, BL_EINPUT,
+                                    "block file %zu covers %zu records but dataset %zu has %zu",
+                                    i, o->blocking->nrecs[i], i, sets[i]->count);
+    }
+    return BL_OK;
+}
+
+static bl_status collect(bl_candrun *run, bl_candbuf *bufs, int nt, bl_candidate **out,
+                         size_t *count, bl_error *err)
+{
+    size_t tot = 0;
+    for (int t = 0; t < nt; t++)
+        tot += bufs[t].n;
+    bl_candidate *all = malloc((tot ? tot : 1) * sizeof *all);
+    if (!all)
+        return bl_error_set(err, BL_ENOMEM, "out of memory collecting %zu candidates", tot);
+    size_t o = 0;
+    for (int t = 0; t < nt; t++) {
+        if (bufs[t].n)
+            memcpy(all + o, bufs[t].v, bufs[t].n * sizeof *all);
+        o += bufs[t].n;
+        free(bufs[t].v);
+        bufs[t].v = NULL;
+    }
+    sort_candidates(all, tot);
+    (void)run;
+    *out = all;
+    *count = tot;
+    return BL_OK;
+}
+
+bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
+                              const bl_match_opts *opts, bl_candidate **out, size_t *count,
+                              bl_error *err)
+{
+    if (!out || !count)
+        return bl_error_set(err, BL_EINVAL, "NULL output");
+    *out = NULL;
+    *count = 0;
+    bl_status st = validate(sets, nsets, opts, err);
+    if (st)
+        return st;
+    bl_candrun run;
+    memset(&run, 0, sizeof run);
+    run.k = bl_kernel_active();
+    run.threshold = opts->threshold;
+    run.nbits = sets[0]->nbits;
+    /* filters are zero padded to the stride: compare whole 64-byte blocks */
+    run.nbytes = ((size_t)sets[0]->nbytes + 63) / 64 * 64;
+    run.cap = opts->max_candidates ? opts->max_candidates : BL_MATCH_DEFAULT_MAX_CANDIDATES;
+    run.opts = opts;
+    atomic_init(&run.stored, 0);
+    atomic_init(&run.failed, 0);
+    atomic_init(&run.done, 0);
+    run.cmin = bl_dice_cmin_table(run.nbits, opts->threshold);
+    if (!run.cmin)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    int nt = bl_match_threads(opts->threads);
+    bl_candbuf *bufs = calloc((size_t)nt, sizeof *bufs);
+    if (!bufs) {
+        free((void *)run.cmin);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+
+    if (opts->blocking) {
+        st = bl_blocked_candidates(&run, sets, nsets, opts->blocking, nt, bufs, err);
+    } else {
+        size_t njobs = nsets * (nsets - 1) / 2;
+        pairjob *jobs = calloc(njobs, sizeof *jobs);
+        if (!jobs)
+            st = bl_error_set(err, BL_ENOMEM, "out of memory");
+        size_t j = 0;
+        for (size_t a = 0; !st && a < nsets; a++)
+            for (size_t b = a + 1; !st && b < nsets; b++) {
+                st = pairjob_init(&jobs[j], run.k, sets[a], sets[b], (uint32_t)a, (uint32_t)b,
+                                  run.nbytes, run.nbits, err);
+                if (!st) {
+                    run.total += (uint64_t)sets[a]->count * sets[b]->count;
+                    j++;
+                }
+            }
+        if (!st) {
+            exctx x;
+            memset(&x, 0, sizeof x);
+            x.run = &run;
+            x.jobs = jobs;
+            x.njobs = njobs;
+            for (size_t i = 0; i < njobs; i++)
+                x.totalunits += jobs[i].nunits;
+            atomic_init(&x.next, 0);
+            x.topk = opts->top_k;
+            if ((size_t)nt > x.totalunits)
+                nt = x.totalunits ? (int)x.totalunits : 1;
+            pthread_t *th = calloc((size_t)nt, sizeof *th);
+            worker *ws = calloc((size_t)nt, sizeof *ws);
+            if (!th || !ws) {
+                st = bl_error_set(err, BL_ENOMEM, "out of memory");
+            } else {
+                char *created = calloc((size_t)nt, 1);
+                for (int t = 0; t < nt; t++) {
+                    ws[t].x = &x;
+                    ws[t].buf = &bufs[t];
+                    if (t > 0 && created &&
+                        pthread_create(&th[t], NULL, exhaustive_worker, &ws[t]) == 0)
+                        created[t] = 1;
+                }
+                exhaustive_worker(&ws[0]); /* units left by failed threads run here */
+                for (int t = 1; t < nt; t++)
+                    if (created && created[t])
+                        pthread_join(th[t], NULL);
+                free(created);
+            }
+            free(th);
+            free(ws);
+        }
+        for (size_t i = 0; i < j; i++)
+            pairjob_free(&jobs[i]);
+        free(jobs);
+    }
+    free((void *)run.cmin);
+    if (!st && atomic_load(&run.failed) == 1)
+        st = bl_error_set(err, BL_ELIMIT,
+                          "more than %zu candidate pairs at threshold %g: raise the threshold, "
+                          "use --top-k, or raise --max-candidates",
+                          run.cap, opts->threshold);
+    else if (!st && atomic_load(&run.failed) == 2)
+        st = bl_error_set(err, BL_ENOMEM, "out of memory storing candidate pairs");
+    if (st) {
+        for (int t = 0; t < bl_match_threads(opts->threads); t++)
+            free(bufs[t].v);
+        free(bufs);
+        return st;
+    }
+    st = collect(&run, bufs, bl_match_threads(opts->threads), out, count, err);
+    free(bufs);
+    if (st)
+        return st;
+    if (opts->top_k) {
+        if (opts->blocking)
+            topk_one_sided(*out, count, sets, nsets, opts->top_k, NULL);
+        if (!opts->top_k_one_sided)
+            st = enforce_k(sets, nsets, *out, count, opts->top_k, err);
+        if (st) {
+            free(*out);
+            *out = NULL;
+            *count = 0;
+        }
+    }
+    return st;
+}

@@ -1,0 +1,135 @@
+/* lib/match/match_internal.h - private interfaces of the matching engine: popcount
+ * kernels (scalar / AVX2 / AVX-512), blocking internals and helpers shared
+ * by candidate generation, solvers and the writers. Not public API. */
+#ifndef BLINDLINK_MATCH_INTERNAL_H
+#define BLINDLINK_MATCH_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <blindlink/match.h>
+#include "core/internal.h"
+
+/** A popcount kernel. All functions accept any byte length `n` and any
+ *  alignment; the SIMD versions handle tails with masked or scalar code. */
+typedef struct bl_kernel {
+    const char *name;
+    /** popcount of n bytes */
+    uint32_t (*popcount)(const uint8_t *a, size_t n);
+    /** popcount of (a AND b) over n bytes */
+    uint32_t (*and_popcount)(const uint8_t *a, const uint8_t *b, size_t n);
+    /** out[j] = popcount(a AND b_j) for b_j = b + j*stride, j < count */
+    void (*and_popcount_many)(const uint8_t *a, const uint8_t *b, size_t stride,
+                              size_t count, size_t n, uint32_t *out);
+    /** Like and_popcount_many, but reports only the j that pass the
+     *  conservative prefilter 2c+1 >= tf*(pa+bpop[j]) (tf <= threshold, in
+     *  float): their positions go to idx[], counts to cnt[]; returns how
+     *  many. Every pair with Dice >= threshold passes. */
+    size_t (*and_popcount_filter)(const uint8_t *a, uint32_t pa, const uint8_t *b, size_t stride,
+                                  size_t count, size_t n, const uint32_t *bpop, float tf,
+                                  uint32_t *idx, uint32_t *cnt);
+    /** Interleaved comparison used by exhaustive matching. `b` holds blocks
+     *  of 8 filters of `nw` 64-bit words; word w of filter r of block k is
+     *  b[(k*nw + w)*8 + r]. For positions p in [lo, hi) (p = 8k + r) the
+     *  count c = popcount(a AND filter p) is computed; positions passing the
+     *  prefilter 2c+1 >= tf*(pa+bpop[p]) go to idx[] (absolute), c to cnt[].
+     *  `a` is nw words, 8-byte aligned; bpop is padded to whole blocks. */
+    size_t (*filter_il)(const uint64_t *a, size_t nw, uint32_t pa, const uint64_t *b, size_t lo,
+                        size_t hi, const uint32_t *bpop, float tf, uint32_t *idx, uint32_t *cnt);
+} bl_kernel;
+
+/** Generic and_popcount_filter on top of a kernel's and_popcount_many. */
+size_t bl_filter_generic(void (*many)(const uint8_t *, const uint8_t *, size_t, size_t, size_t,
+                                      uint32_t *),
+                         const uint8_t *a, uint32_t pa, const uint8_t *b, size_t stride,
+                         size_t count, size_t n, const uint32_t *bpop, float tf, uint32_t *idx,
+                         uint32_t *cnt);
+
+/** Largest float <= t. */
+float bl_threshold_float(double t);
+
+extern const bl_kernel bl_kernel_scalar;
+/** NULL when the compiler cannot build them. */
+const bl_kernel *bl_kernel_avx2_get(void);
+const bl_kernel *bl_kernel_avx512_get(void);
+
+/** Kernel chosen at first use: BL_KERNEL env var, else best supported. */
+const bl_kernel *bl_kernel_active(void);
+/** Kernel by name if compiled in and supported by this CPU, else NULL. */
+const bl_kernel *bl_kernel_by_name(const char *name);
+
+/** Smallest intersection count c with (double)(2c)/(double)s >= t, for every
+ *  popcount sum s in [0, 2*nbits]; entries are nbits+1 ("never") when even
+ *  c = s/2 fails. Caller frees. */
+uint32_t *bl_dice_cmin_table(uint32_t nbits, double threshold);
+
+/** Internal view of a blocking description. */
+struct bl_blocking {
+    int kind; /* 1 = keyed LSH, 2 = external block lists */
+    /* LSH */
+    uint32_t nbits, tables, bits;
+    uint32_t *pos; /* tables*bits sampled positions */
+    uint64_t *masks; /* per table, the sampled positions as a filter-layout bitmap of mw words */
+    size_t mw;
+    /* external: per dataset, CSR lists of block ids (sorted, unique) */
+    size_t ndsets;
+    size_t *nrecs;          /* per dataset */
+    size_t **off;           /* per dataset nrecs+1 */
+    uint32_t **ids;         /* per dataset */
+    uint32_t nblocks;
+};
+
+/** LSH key of one filter for table t (bits sampled MSB-first positions). */
+uint64_t bl_lsh_key(const bl_blocking *b, uint32_t t, const uint8_t *filter);
+
+/** Candidate ordering of anonlink: score desc, then dset/rec asc. */
+int bl_candidate_cmp(const void *x, const void *y);
+/* qsort/bsearch order on the pair identity alone: (dset0, dset1, rec0, rec1). */
+int bl_candidate_key_cmp(const void *x, const void *y);
+
+#endif
+
+/* ---- candidate buffers shared by exhaustive and blocked generation ---- */
+#include <stdatomic.h>
+
+/** Shared state of one candidate-generation run. */
+typedef struct bl_candrun {
+    const bl_kernel *k;
+    double threshold;
+    const uint32_t *cmin;       /* bl_dice_cmin_table */
+    uint32_t nbits;
+    size_t nbytes;              /* bytes compared per filter (stride-padded) */
+    size_t cap;                 /* max candidates in memory */
+    atomic_size_t stored;       /* candidates stored so far (all threads) */
+    atomic_int failed;          /* 1 = cap exceeded, 2 = out of memory */
+    atomic_uint_least64_t done; /* progress units */
+    uint64_t total;
+    const bl_match_opts *opts;
+} bl_candrun;
+
+/** Per-thread growable candidate vector. */
+typedef struct bl_candbuf {
+    bl_candidate *v;
+    size_t n, cap;
+} bl_candbuf;
+
+/** Append (checks the global cap); returns 0 or -1 (run->failed is set). */
+int bl_candbuf_push(bl_candrun *run, bl_candbuf *b, double score, uint32_t d0, uint32_t r0,
+                    uint32_t d1, uint32_t r1);
+
+/** Report progress (thread-safe, throttled by the caller). */
+void bl_candrun_progress(bl_candrun *run, uint64_t add);
+
+/** Popcounts of all filters of a set with the active kernel (malloc'd). */
+uint32_t *bl_set_popcounts(const bl_kernel *k, const bl_clkset *s, size_t nbytes);
+
+/** Blocked candidate generation (lib/match/blocking.c). Fills one buffer per
+ *  thread in `bufs` (nthreads entries). Returns BL_OK or an error. */
+bl_status bl_blocked_candidates(bl_candrun *run, const bl_clkset *const *sets, size_t nsets,
+                                const bl_blocking *b, int nthreads, bl_candbuf *bufs,
+                                bl_error *err);
+
+/** Number of worker threads for a request (0 = all cores). */
+int bl_match_threads(int requested);
+
+/** Tests only: make `k` the active kernel (NULL restores auto choice). */
+void bl_kernel_force(const bl_kernel *k);
