@@ -112,7 +112,7 @@ int main(int argc, char **argv)
         size_t n = 0;
         bl_groups *g = NULL;
         if (bl_match_candidates(sets, 2, &o, &c, &n, &e) != BL_OK ||
-            bl_solve_greedy(c, n, &g, &e) != BL_OK) {
+            bl_match_solve_greedy(c, n, &g, &e) != BL_OK) {
             fprintf(stderr, "%s\n", e.msg);
             return 1;
         }

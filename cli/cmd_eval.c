@@ -411,7 +411,7 @@ int cmd_eval(int argc, char **argv)
             bl_eval_result r;
             if (solve) {
                 bl_groups *g = NULL;
-                st = bl_solve_greedy(m.pairs, k, &g, &err);
+                st = bl_match_solve_greedy(m.pairs, k, &g, &err);
                 if (st)
                     goto fail;
                 size_t np = 0;

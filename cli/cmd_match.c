@@ -378,9 +378,9 @@ int cmd_match(int argc, char **argv)
                 nfull);
     }
     if (strcmp(solver, "greedy") == 0)
-        st = bl_solve_greedy(cand, ncand, &groups, &err);
+        st = bl_match_solve_greedy(cand, ncand, &groups, &err);
     else if (strcmp(solver, "probabilistic") == 0)
-        st = bl_solve_probabilistic(cand, ncand, merge, dedup, &groups, &err);
+        st = bl_match_solve_probabilistic(cand, ncand, merge, dedup, &groups, &err);
     if (st) {
         rc = cli_fail(CMD, &err);
         goto done;

@@ -54,7 +54,7 @@ static int do_validate(const char *path)
     if (bl_schema_load(path, &s, &err) != BL_OK)
         return cli_fail("schema", &err);
     printf("%s: valid linkage schema v%d (%zu columns, l = %u)\n", path, bl_schema_version(s),
-           bl_schema_nfeatures(s), bl_schema_l(s));
+           bl_schema_nfeatures(s), bl_schema_filter_bits(s));
     bl_schema_free(s);
     return CLI_EXIT_OK;
 }

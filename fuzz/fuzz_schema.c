@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (memcmp(a, b, 32) != 0)
         abort();
     double eb = bl_schema_expected_bits(s, 8);
-    if (!(eb >= 0) || eb > bl_schema_l(s) + 1e-6)
+    if (!(eb >= 0) || eb > bl_schema_filter_bits(s) + 1e-6)
         abort();
     FILE *null = fopen("/dev/null", "w");
     if (null) {
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fclose(null);
     }
     size_t nf = bl_schema_nfeatures(s);
-    if (nf <= 16 && ((uint64_t)bl_schema_l(s) << bl_schema_xor_folds(s)) <= 4096) {
+    if (nf <= 16 && ((uint64_t)bl_schema_filter_bits(s) << bl_schema_xor_folds(s)) <= 4096) {
         bl_encoder *enc = NULL;
         if (bl_encoder_new(s, (const uint8_t *)"fuzz", 4, NULL, &enc, &e) == BL_OK) {
             bl_encode_scratch *sc = bl_encode_scratch_new(enc);

@@ -270,8 +270,8 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
                    (int64_t)ncand, 0);
         bl_groups *gr = NULL;
         bl_status rc = !strcmp(pj.mode, "probabilistic")
-                           ? bl_solve_probabilistic(cand, ncand, pj.merge_threshold, 0, &gr, &e)
-                           : bl_solve_greedy(cand, ncand, &gr, &e);
+                           ? bl_match_solve_probabilistic(cand, ncand, pj.merge_threshold, 0, &gr, &e)
+                           : bl_match_solve_greedy(cand, ncand, &gr, &e);
         if (rc != BL_OK) {
             snprintf(msg, sizeof msg, "solver failed: %s", e.msg);
         } else if (srv_begin(db, &e) != BL_OK) {

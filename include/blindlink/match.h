@@ -62,11 +62,11 @@ bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
 typedef struct bl_groups bl_groups;
 
 /** anonlink greedy_solve: 1:1 (or N-party all-pairs-agree) greedy. */
-bl_status bl_solve_greedy(const bl_candidate *c, size_t n, bl_groups **out,
+bl_status bl_match_solve_greedy(const bl_candidate *c, size_t n, bl_groups **out,
                           bl_error *err) BL_WUR;
 
 /** anonlink probabilistic_greedy_solve(merge_threshold, deduplicated). */
-bl_status bl_solve_probabilistic(const bl_candidate *c, size_t n, double merge_threshold,
+bl_status bl_match_solve_probabilistic(const bl_candidate *c, size_t n, double merge_threshold,
                                  int deduplicated, bl_groups **out, bl_error *err) BL_WUR;
 
 size_t bl_groups_count(const bl_groups *g);
@@ -84,8 +84,8 @@ bl_status bl_blocking_new_lsh(uint32_t nbits, uint32_t tables, uint32_t bits,
 void bl_blocking_free(bl_blocking *b);
 
 
-/* ---- additions (matching engine issue): blocking files, statistics and
- * the on-disk formats of candidates, pairs and groups (docs/match.md) ---- */
+/* ---- block files, blocking statistics and the on-disk formats of
+ * candidates, pairs and groups (docs/match.md) ---- */
 
 /** Read externally computed blocks, one file per dataset (in dataset order):
  *  blocklib / anonlink-client JSON `{"blocks": {"<record>": ["<key>", ...]}}`

@@ -79,7 +79,7 @@ void bl_schema_free(bl_schema *s);
 int bl_schema_version(const bl_schema *s);
 
 /** Final CLK length in bits (`clkConfig.l`, after folding). */
-uint32_t bl_schema_l(const bl_schema *s);
+uint32_t bl_schema_filter_bits(const bl_schema *s);
 
 /** Number of XOR folds (`clkConfig.xor_folds`; `xorFolds` is ignored). */
 uint32_t bl_schema_xor_folds(const bl_schema *s);

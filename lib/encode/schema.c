@@ -974,7 +974,7 @@ bl_status bl_schema_check(const char *json, size_t len, bl_schema_diag **diags, 
 }
 
 int bl_schema_version(const bl_schema *s) { return s->version; }
-uint32_t bl_schema_l(const bl_schema *s) { return s->l; }
+uint32_t bl_schema_filter_bits(const bl_schema *s) { return s->l; }
 uint32_t bl_schema_xor_folds(const bl_schema *s) { return s->folds; }
 size_t bl_schema_nfeatures(const bl_schema *s) { return s->nfeatures; }
 const char *bl_schema_feature_id(const bl_schema *s, size_t i)

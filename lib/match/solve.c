@@ -324,12 +324,12 @@ static bl_status solve(const bl_candidate *c, size_t n, double mt, int dedup, bl
     return BL_OK;
 }
 
-bl_status bl_solve_greedy(const bl_candidate *c, size_t n, bl_groups **out, bl_error *err)
+bl_status bl_match_solve_greedy(const bl_candidate *c, size_t n, bl_groups **out, bl_error *err)
 {
     return solve(c, n, 1.0, 0, out, err);
 }
 
-bl_status bl_solve_probabilistic(const bl_candidate *c, size_t n, double merge_threshold,
+bl_status bl_match_solve_probabilistic(const bl_candidate *c, size_t n, double merge_threshold,
                                  int deduplicated, bl_groups **out, bl_error *err)
 {
     if (!(merge_threshold > 0.0 && merge_threshold <= 1.0)) {

@@ -62,11 +62,11 @@ static void test_greedy_two_party(void **state)
                         C(0.6, 0, 2, 1, 0)};
     bl_groups *g;
     bl_error e = {0};
-    assert_int_equal(bl_solve_greedy(c, 4, &g, &e), BL_OK);
+    assert_int_equal(bl_match_solve_greedy(c, 4, &g, &e), BL_OK);
     const char *w[] = {"0:0 1:0", "0:1 1:1"};
     expect(g, w, 2);
     bl_groups_free(g);
-    assert_int_equal(bl_solve_greedy(NULL, 0, &g, &e), BL_OK);
+    assert_int_equal(bl_match_solve_greedy(NULL, 0, &g, &e), BL_OK);
     assert_int_equal(bl_groups_count(g), 0);
     bl_groups_free(g);
 }
@@ -77,26 +77,26 @@ static void test_three_party(void **state)
     bl_error e = {0};
     bl_groups *g;
     bl_candidate full[] = {C(0.9, 0, 0, 1, 0), C(0.85, 0, 0, 2, 0), C(0.8, 1, 0, 2, 0)};
-    assert_int_equal(bl_solve_greedy(full, 3, &g, &e), BL_OK);
+    assert_int_equal(bl_match_solve_greedy(full, 3, &g, &e), BL_OK);
     const char *w1[] = {"0:0 1:0 2:0"};
     expect(g, w1, 1);
     bl_groups_free(g);
     /* missing B0-C0: greedy keeps A0-B0 only; probabilistic 0.5 adds C0 */
-    assert_int_equal(bl_solve_greedy(full, 2, &g, &e), BL_OK);
+    assert_int_equal(bl_match_solve_greedy(full, 2, &g, &e), BL_OK);
     const char *w2[] = {"0:0 1:0"};
     expect(g, w2, 1);
     bl_groups_free(g);
-    assert_int_equal(bl_solve_probabilistic(full, 2, 0.5, 1, &g, &e), BL_OK);
+    assert_int_equal(bl_match_solve_probabilistic(full, 2, 0.5, 1, &g, &e), BL_OK);
     expect(g, w1, 1);
     bl_groups_free(g);
     /* two groups of two merged when 2 of 4 cross pairs are seen (mt 0.5) */
     bl_candidate q[] = {C(0.95, 0, 0, 1, 0), C(0.94, 2, 0, 3, 0), C(0.9, 0, 0, 2, 0),
                         C(0.85, 1, 0, 3, 0)};
-    assert_int_equal(bl_solve_probabilistic(q, 4, 0.5, 1, &g, &e), BL_OK);
+    assert_int_equal(bl_match_solve_probabilistic(q, 4, 0.5, 1, &g, &e), BL_OK);
     const char *w3[] = {"0:0 1:0 2:0 3:0"};
     expect(g, w3, 1);
     bl_groups_free(g);
-    assert_int_equal(bl_solve_greedy(q, 4, &g, &e), BL_OK);
+    assert_int_equal(bl_match_solve_greedy(q, 4, &g, &e), BL_OK);
     const char *w4[] = {"0:0 1:0", "2:0 3:0"};
     expect(g, w4, 2);
     bl_groups_free(g);
@@ -108,21 +108,21 @@ static void test_dedup(void **state)
     bl_error e = {0};
     bl_groups *g;
     bl_candidate c[] = {C(0.9, 0, 0, 1, 0), C(0.8, 0, 1, 1, 0)};
-    assert_int_equal(bl_solve_probabilistic(c, 2, 0.5, 1, &g, &e), BL_OK);
+    assert_int_equal(bl_match_solve_probabilistic(c, 2, 0.5, 1, &g, &e), BL_OK);
     const char *w1[] = {"0:0 1:0"};
     expect(g, w1, 1);
     bl_groups_free(g);
-    assert_int_equal(bl_solve_probabilistic(c, 2, 0.5, 0, &g, &e), BL_OK);
+    assert_int_equal(bl_match_solve_probabilistic(c, 2, 0.5, 0, &g, &e), BL_OK);
     const char *w2[] = {"0:0 0:1 1:0"};
     expect(g, w2, 1);
     bl_groups_free(g);
     /* same-dataset pair and self pair */
     bl_candidate s[] = {C(1.0, 0, 0, 0, 0), C(0.9, 0, 0, 0, 1)};
-    assert_int_equal(bl_solve_probabilistic(s, 2, 0.5, 1, &g, &e), BL_OK);
+    assert_int_equal(bl_match_solve_probabilistic(s, 2, 0.5, 1, &g, &e), BL_OK);
     assert_int_equal(bl_groups_count(g), 0);
     bl_groups_free(g);
-    assert_int_equal(bl_solve_probabilistic(s, 2, 0.0, 1, &g, &e), BL_EINVAL);
-    assert_int_equal(bl_solve_probabilistic(s, 2, 1.5, 1, &g, &e), BL_EINVAL);
+    assert_int_equal(bl_match_solve_probabilistic(s, 2, 0.0, 1, &g, &e), BL_EINVAL);
+    assert_int_equal(bl_match_solve_probabilistic(s, 2, 1.5, 1, &g, &e), BL_EINVAL);
 }
 
 static void test_anonlink_binary(void **state)
@@ -198,7 +198,7 @@ static void test_csv_and_groups(void **state)
     assert_string_equal(t, "a_index,b_index,score\n1,0,0.9\n0,1,0.8\n1,1,0.7\n");
     free(t);
     bl_groups *g;
-    assert_int_equal(bl_solve_greedy(c, 3, &g, &e), BL_OK);
+    assert_int_equal(bl_match_solve_greedy(c, 3, &g, &e), BL_OK);
     assert_int_equal(bl_groups_write_pairs_csv(p, g, c, 3, sets, 2, &e), BL_OK);
     t = slurp(p);
     assert_string_equal(t, "a_index,b_index,score,a_id,b_id\n1,0,0.9,a1,b0\n0,1,0.8,\"a,0\",b1\n");

@@ -229,15 +229,15 @@ static void run_api(const char *schema)
     json_t *root = json_load_file(path, 0, &je);
     assert_non_null(root);
     bl_groups *g;
-    assert_int_equal(bl_solve_greedy(c, n, &g, &e), BL_OK);
+    assert_int_equal(bl_match_solve_greedy(c, n, &g, &e), BL_OK);
     check_groups_json(json_object_get(root, "greedy_solve(find_candidate_pairs(threshold=0.8)) [groups sorted]"), g);
     bl_groups_free(g);
-    assert_int_equal(bl_solve_probabilistic(c, n, 0.5, 1, &g, &e), BL_OK);
+    assert_int_equal(bl_match_solve_probabilistic(c, n, 0.5, 1, &g, &e), BL_OK);
     check_groups_json(json_object_get(root, "probabilistic_greedy_solve(find_candidate_pairs(threshold=0.8)) [groups sorted]"), g);
     bl_groups_free(g);
 
     /* find-similarity t=0.8 (anonlink-client) */
-    assert_int_equal(bl_solve_greedy(c, n, &g, &e), BL_OK);
+    assert_int_equal(bl_match_solve_greedy(c, n, &g, &e), BL_OK);
     snprintf(path, sizeof path, FIX "people-a-vs-b.%s.find-similarity-t0.8.json", schema);
     check_find_similarity(path, g);
     bl_groups_free(g);
@@ -270,7 +270,7 @@ static void run_blocked(const char *blocks)
     size_t n;
     assert_int_equal(bl_match_candidates(sets, 2, &o, &c, &n, &e), BL_OK);
     bl_groups *g;
-    assert_int_equal(bl_solve_greedy(c, n, &g, &e), BL_OK);
+    assert_int_equal(bl_match_solve_greedy(c, n, &g, &e), BL_OK);
     const char *tag = strstr(blocks, "psig") ? "psig" : "lambdafold";
     snprintf(ex, sizeof ex, FIX "people-a-vs-b.schema1-blake.find-similarity-t0.8.%s-blocked.json",
              tag);

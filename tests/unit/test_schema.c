@@ -32,7 +32,7 @@ static void test_fixtures(void **state)
     bl_schema *s3 = load("schema3-mixed-folded"), *s5 = load("schema5-xorFolds-camelcase-ignored");
     assert_int_equal(bl_schema_version(s1), 3);
     assert_int_equal(bl_schema_version(s1v2), 2);
-    assert_int_equal(bl_schema_l(s1), 1024);
+    assert_int_equal(bl_schema_filter_bits(s1), 1024);
     assert_int_equal(bl_schema_nfeatures(s1), 9);
     assert_string_equal(bl_schema_feature_id(s1, 3), "dob");
     assert_true(bl_schema_feature_ignored(s1, 0));
