@@ -26,6 +26,8 @@ extern "C" {
 /** Hard caps that protect memory on hostile input. */
 #define BL_CLK_MAX_BITS (1u << 20)
 #define BL_CLK_MAX_ID_BYTES 1024u
+/** Largest metadata object in a binary file. */
+#define BL_CLK_MAX_META_BYTES (1u << 20)
 
 /** A set of equal-length bit vectors, optionally with record ids.
  *  Fields are public for hot loops; treat them as read-only and mutate
@@ -40,6 +42,9 @@ typedef struct bl_clkset {
     char **ids;            /**< NULL, or count NUL-terminated record ids */
     int has_fingerprint;   /**< 1 when `fingerprint` is meaningful */
     uint8_t fingerprint[BL_FINGERPRINT_BYTES]; /**< schema+KDF fingerprint */
+    char *meta;            /**< NULL, or the encoding metadata of a binary file: a JSON
+                                object as canonical text (sorted keys, compact), e.g. the
+                                layout, normalisation and hardening used (docs/formats.md) */
 } bl_clkset;
 
 /** File formats. */
@@ -88,6 +93,16 @@ typedef struct bl_clkwriter bl_clkwriter;
 bl_status bl_clkwriter_open(const char *path, bl_clk_format fmt, uint32_t nbits,
                             const uint8_t *fingerprint, int with_ids, bl_clkwriter **out,
                             bl_error *err) BL_WUR;
+
+/** Attach encoding metadata (a JSON object; stored canonically: sorted keys,
+ *  compact) to a binary file. JSON output ignores it (clkhash has no such
+ *  field). Replaces earlier metadata; call any time before commit. BL_EINVAL
+ *  when `json` is not an object or is larger than BL_CLK_MAX_META_BYTES. */
+bl_status bl_clkwriter_set_meta(bl_clkwriter *w, const char *json, bl_error *err) BL_WUR;
+
+/** Replace the set's metadata (NULL removes it); validated and canonicalised
+ *  as for bl_clkwriter_set_meta. */
+bl_status bl_clkset_set_meta(bl_clkset *s, const char *json, bl_error *err) BL_WUR;
 
 /** Append one filter (ceil(nbits/8) bytes) and its id (may be NULL). */
 bl_status bl_clkwriter_put(bl_clkwriter *w, const uint8_t *bytes, const char *id,

@@ -17,7 +17,41 @@
 
 #define FLAG_IDS 1u
 #define FLAG_CHECKSUM 2u
-#define KNOWN_FLAGS (FLAG_IDS | FLAG_CHECKSUM)
+#define FLAG_META 4u
+#define KNOWN_FLAGS (FLAG_IDS | FLAG_CHECKSUM | FLAG_META)
+
+/* Metadata is kept as canonical JSON text (sorted keys, compact) so that the
+ * same options always give the same bytes, and files stay reproducible. */
+static bl_status canon_meta(const char *json, size_t len, char **out, bl_error *err)
+{
+    *out = NULL;
+    if (!json)
+        return BL_OK;
+    if (len > BL_CLK_MAX_META_BYTES)
+        return bl_error_set(err, BL_EINVAL, "metadata is %zu bytes (max %u)", len,
+                            BL_CLK_MAX_META_BYTES);
+    json_error_t je;
+    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        return bl_error_set(err, BL_EINVAL, "metadata is not a JSON object%s%s", o ? "" : ": ",
+                            o ? "" : je.text);
+    }
+    *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return *out ? BL_OK : bl_error_set(err, BL_ENOMEM, "out of memory");
+}
+
+bl_status bl_clkset_set_meta(bl_clkset *s, const char *json, bl_error *err)
+{
+    char *m = NULL;
+    bl_status st = canon_meta(json, json ? strlen(json) : 0, &m, err);
+    if (st != BL_OK)
+        return st;
+    free(s->meta);
+    s->meta = m;
+    return BL_OK;
+}
 
 static size_t mem_stride(uint32_t nbytes)
 {
@@ -96,6 +130,7 @@ void bl_clkset_free(bl_clkset *s)
         free(s->ids);
     }
     bl_aligned_free(s->data);
+    free(s->meta);
     free(s);
 }
 
@@ -255,6 +290,32 @@ static bl_status read_exact(FILE *fp, void *buf, size_t n, const char *path, con
     return BL_OK;
 }
 
+/* The metadata section: u32 length, then that many bytes of a JSON object. */
+static bl_status read_meta(const char *path, FILE *fp, bl_clkset *s, crypto_generichash_state *h,
+                           bl_error *err)
+{
+    uint8_t lb[4];
+    bl_status st = read_exact(fp, lb, 4, path, "the metadata", h, err);
+    if (st != BL_OK)
+        return st;
+    uint32_t len = bl_load_le32(lb);
+    if (len > BL_CLK_MAX_META_BYTES)
+        return bl_error_set(err, BL_EINPUT, "%s: metadata of %u bytes (max %u)", path, len,
+                            BL_CLK_MAX_META_BYTES);
+    char *buf = malloc((size_t)len + 1);
+    if (!buf)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    st = read_exact(fp, buf, len, path, "the metadata", h, err);
+    if (st == BL_OK) {
+        buf[len] = '\0';
+        bl_error e2 = {0};
+        if (canon_meta(buf, len, &s->meta, &e2) != BL_OK)
+            st = bl_error_set(err, BL_EINPUT, "%s: %s", path, e2.msg);
+    }
+    free(buf);
+    return st;
+}
+
 static bl_status read_bin(const char *path, FILE *fp, size_t max_count, bl_clkset **out,
                           bl_error *err)
 {
@@ -344,6 +405,8 @@ static bl_status read_bin(const char *path, FILE *fp, size_t max_count, bl_clkse
             id[len] = '\0';
         }
     }
+    if (st == BL_OK && (flags & FLAG_META))
+        st = read_meta(path, fp, s, &h, err);
     if (st == BL_OK && (flags & FLAG_CHECKSUM)) {
         uint8_t want[BL_FINGERPRINT_BYTES], got[BL_FINGERPRINT_BYTES];
         crypto_generichash_final(&h, got, sizeof got);
@@ -408,6 +471,7 @@ struct bl_clkwriter {
     uint64_t count;
     int with_ids;
     uint8_t fingerprint[BL_FINGERPRINT_BYTES];
+    char *meta; /* canonical metadata JSON (binary only), or NULL */
     char *b64;
     uint8_t *pad;
     const char *path;
@@ -466,6 +530,17 @@ bl_status bl_clkwriter_open(const char *path, bl_clk_format fmt, uint32_t nbits,
     return BL_OK;
 }
 
+bl_status bl_clkwriter_set_meta(bl_clkwriter *w, const char *json, bl_error *err)
+{
+    char *m = NULL;
+    bl_status st = canon_meta(json, json ? strlen(json) : 0, &m, err);
+    if (st != BL_OK)
+        return st;
+    free(w->meta);
+    w->meta = m;
+    return BL_OK;
+}
+
 bl_status bl_clkwriter_put(bl_clkwriter *w, const uint8_t *bytes, const char *id, bl_error *err)
 {
     int ok;
@@ -502,7 +577,8 @@ static void make_header(const bl_clkwriter *w, uint8_t *hdr)
     bl_store_le32(hdr + 12, w->nbits);
     bl_store_le64(hdr + 16, w->count);
     bl_store_le32(hdr + 24, w->rec);
-    bl_store_le32(hdr + 28, FLAG_CHECKSUM | (w->with_ids ? FLAG_IDS : 0));
+    bl_store_le32(hdr + 28, FLAG_CHECKSUM | (w->with_ids ? FLAG_IDS : 0) |
+                                (w->fmt == BL_CLK_BIN && w->meta ? FLAG_META : 0));
     memcpy(hdr + 32, w->fingerprint, BL_FINGERPRINT_BYTES);
 }
 
@@ -518,6 +594,13 @@ static bl_status finish_bin(bl_clkwriter *w, bl_error *err)
                 return bl_error_set(err, BL_EIO, "write error: %s", strerror(errno));
         if (ferror(w->ids))
             return bl_error_set(err, BL_EIO, "read error on temporary file");
+    }
+    if (w->meta) {
+        size_t len = strlen(w->meta);
+        uint8_t lb[4];
+        bl_store_le32(lb, (uint32_t)len);
+        if (fwrite(lb, 1, 4, w->fp) != 4 || fwrite(w->meta, 1, len, w->fp) != len)
+            return bl_error_set(err, BL_EIO, "write error: %s", strerror(errno));
     }
     uint8_t hdr[BL_CLKBIN_HEADER_BYTES];
     make_header(w, hdr);
@@ -567,6 +650,7 @@ void bl_clkwriter_abort(bl_clkwriter *w)
         fclose(w->ids);
     free(w->b64);
     free(w->pad);
+    free(w->meta);
     free(w);
 }
 
@@ -578,6 +662,8 @@ bl_status bl_clkset_write(const bl_clkset *s, const char *path, bl_clk_format fm
                                      with_ids && s->ids, &w, err);
     if (st != BL_OK)
         return st;
+    if (s->meta)
+        st = bl_clkwriter_set_meta(w, s->meta, err);
     for (size_t i = 0; i < s->count && st == BL_OK; i++)
         st = bl_clkwriter_put(w, bl_clkset_get(s, i), s->ids ? s->ids[i] : NULL, err);
     if (st != BL_OK) {

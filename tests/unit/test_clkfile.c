@@ -112,6 +112,48 @@ static void test_bin_roundtrip(void **state)
     bl_clkset_free(s);
 }
 
+/* Encoding metadata: stored canonically in binary files, read back, carried
+ * by bl_clkset_write, ignored by JSON, and refused when it is not an object. */
+static void test_bin_meta(void **state)
+{
+    (void)state;
+    bl_clkset *s = NULL, *r = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_clkset_new(64, 0, &s, &e), BL_OK);
+    uint8_t f[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    assert_int_equal(bl_clkset_append(s, f, "x", &e), BL_OK);
+    assert_int_equal(bl_clkset_set_meta(s, "[1]", &e), BL_EINVAL);
+    assert_int_equal(bl_clkset_set_meta(s, "{\"a\": 1,", &e), BL_EINVAL);
+    assert_int_equal(bl_clkset_set_meta(s, "{ \"z\": [1, 2], \"a\": \"\u00e9\" }", &e), BL_OK);
+    assert_string_equal(s->meta, "{\"a\":\"\u00e9\",\"z\":[1,2]}");
+    assert_int_equal(bl_clkset_write(s, path("m.clk"), BL_CLK_BIN, 1, &e), BL_OK);
+    assert_int_equal(bl_clkset_read(path("m.clk"), BL_CLK_AUTO, 0, &r, &e), BL_OK);
+    assert_non_null(r->meta);
+    assert_string_equal(r->meta, s->meta);
+    assert_string_equal(r->ids[0], "x");
+    /* a copy through bl_clkset_write keeps it, byte for byte */
+    assert_int_equal(bl_clkset_write(r, path("m2.clk"), BL_CLK_BIN, 1, &e), BL_OK);
+    size_t n1, n2;
+    char *b1 = slurp(path("m.clk"), &n1), *b2 = slurp(path("m2.clk"), &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(b1, b2, n1);
+    free(b1);
+    free(b2);
+    bl_clkset_free(r);
+    /* JSON carries none */
+    assert_int_equal(bl_clkset_write(s, path("m.json"), BL_CLK_JSON, 0, &e), BL_OK);
+    assert_int_equal(bl_clkset_read(path("m.json"), BL_CLK_AUTO, 0, &r, &e), BL_OK);
+    assert_null(r->meta);
+    bl_clkset_free(r);
+    /* no metadata: no flag, file as before */
+    assert_int_equal(bl_clkset_set_meta(s, NULL, &e), BL_OK);
+    assert_int_equal(bl_clkset_write(s, path("n.clk"), BL_CLK_BIN, 1, &e), BL_OK);
+    assert_int_equal(bl_clkset_read(path("n.clk"), BL_CLK_AUTO, 0, &r, &e), BL_OK);
+    assert_null(r->meta);
+    bl_clkset_free(r);
+    bl_clkset_free(s);
+}
+
 static void test_bin_corrupt(void **state)
 {
     (void)state;
@@ -223,7 +265,7 @@ static void test_status_strings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_layout),  cmocka_unit_test(test_bin_roundtrip),
+        cmocka_unit_test(test_json_layout),  cmocka_unit_test(test_bin_roundtrip), cmocka_unit_test(test_bin_meta),
         cmocka_unit_test(test_bin_corrupt),  cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_ofile_atomic), cmocka_unit_test(test_secret),
         cmocka_unit_test(test_status_strings),
