@@ -117,13 +117,6 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
     bl_progress_update(pc->p, done);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int cmd_match(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -257,7 +250,7 @@ int cmd_match(int argc, char **argv)
     bl_candidate *cand = NULL, *full = NULL;
     bl_groups *groups = NULL;
     size_t ncand = 0, nfull = 0;
-    double t0 = now();
+    double t0 = bl_clock_s();
     for (size_t i = 0; i < nin; i++) {
         bl_status st = bl_clkset_read(argv[optind + (int)i], BL_CLK_AUTO, 0, &sets[i], &err);
         if (st) {
@@ -335,10 +328,10 @@ int cmd_match(int argc, char **argv)
                            bk ? (uint64_t)(bk ? 0 : total) : total);
     mo.progress = on_progress;
     mo.progress_ctx = &pc;
-    double t1 = now();
+    double t1 = bl_clock_s();
     bl_status st = bl_match_candidates((const bl_clkset *const *)sets, nin, &mo, &cand, &ncand, &err);
     bl_progress_finish(pc.p);
-    double t2 = now();
+    double t2 = bl_clock_s();
     if (st) {
         rc = cli_fail(CMD, &err);
         goto done;
@@ -385,7 +378,7 @@ int cmd_match(int argc, char **argv)
         rc = cli_fail(CMD, &err);
         goto done;
     }
-    double t3 = now();
+    double t3 = bl_clock_s();
     if (strcmp(format, "candidates") == 0)
         st = bl_candidates_write_csv(output, cand, ncand, (const bl_clkset *const *)sets, nin, &err);
     else if (strcmp(format, "anonlink") == 0)

@@ -7,6 +7,7 @@
 #ifndef BLINDLINK_IO_H
 #define BLINDLINK_IO_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include "common.h"
 
@@ -64,6 +65,13 @@ void bl_progress_update(bl_progress *p, uint64_t done);
 
 /** Final redraw, newline, free. NULL is a no-op. */
 void bl_progress_finish(bl_progress *p);
+
+/** Monotonic clock in nanoseconds (CLOCK_MONOTONIC; an arbitrary origin,
+ *  for measuring intervals only). */
+uint64_t bl_clock_ns(void);
+
+/** The same clock in seconds, for elapsed-time arithmetic and figures. */
+double bl_clock_s(void);
 
 /** Read a whole (small) file into a NUL-terminated malloc'd buffer, refusing
  *  files larger than `max_bytes`. */
