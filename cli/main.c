@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"schema", cmd_schema, "validate, convert (v1/v2 -> v3) or describe a linkage schema"},
     {"convert", cmd_convert, "convert CLK files between clkhash JSON and blindlink binary"},
     {"synth", cmd_synth, "generate synthetic person records with known ground truth"},
+    {"describe", cmd_describe, "describe a CLK file: count, length, popcount statistics"},
     {"match", cmd_match, "compare encodings and solve 1:1 or multi-party matches"},
     {"eval", cmd_eval, "measure precision, recall and F1 of matches against ground truth"},
     {"psi", cmd_psi, "exact private set intersection over TCP (ECDH, ristretto255)"},

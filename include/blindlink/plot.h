@@ -28,11 +28,12 @@ void bl_plot_opts_init(bl_plot_opts *o);
 bl_status bl_plot_eval_svg(const char *path, const bl_plot_opts *o, const bl_histogram *h,
                            const bl_eval_sweep_point *pts, size_t npts, bl_error *err) BL_WUR;
 
-/** Bar chart of `n` counts: bar i is labelled x0 + i (integer x axis, e.g.
- *  popcount or cluster size); `heading`, `xlabel` and `series` (legend)
- *  describe it; log scale on y when `logy`. */
+/** Bar chart of `n` counts over an integer x axis (popcount, cluster
+ *  size): bar i covers x0 + i*width .. x0 + (i+1)*width - 1 (width >= 1);
+ *  `heading`, `xlabel` and `series` (legend) describe it; log scale on y
+ *  when `logy`. o->threshold, when not NaN, marks an x value. */
 bl_status bl_plot_counts_svg(const char *path, const bl_plot_opts *o, const char *heading,
-                             const char *xlabel, const char *series, uint64_t x0,
+                             const char *xlabel, const char *series, uint64_t x0, uint64_t width,
                              const uint64_t *counts, size_t n, int logy, bl_error *err) BL_WUR;
 
 #ifdef __cplusplus

@@ -300,17 +300,18 @@ bl_status bl_plot_eval_svg(const char *path, const bl_plot_opts *o, const bl_his
 }
 
 bl_status bl_plot_counts_svg(const char *path, const bl_plot_opts *o, const char *head,
-                             const char *xlabel, const char *name, uint64_t x0,
+                             const char *xlabel, const char *name, uint64_t x0, uint64_t width,
                              const uint64_t *counts, size_t n, int logy, bl_error *err)
 {
-    if (!o || !counts || !n || n > 100000)
-        return bl_error_set(err, BL_EINVAL, "plot: 1..100000 counts expected");
+    if (!o || !counts || !n || n > 100000 || !width)
+        return bl_error_set(err, BL_EINVAL, "plot: 1..100000 counts and a bin width expected");
     bl_ofile *f;
     bl_status st;
     FILE *fp = start(path, TOP + PH + B, &f, &st, err);
     if (!fp)
         return st;
-    panel p = {L, TOP, W - L - R, PH, (double)x0 - 0.5, (double)(x0 + n) - 0.5};
+    /* x in data units: bar i spans [x0 + i*width - 0.5, x0 + (i+1)*width - 0.5) */
+    panel p = {L, TOP, W - L - R, PH, (double)x0 - 0.5, (double)(x0 + n * width) - 0.5};
     heading(fp, 26, head, o->title);
     double mx = 1;
     for (size_t i = 0; i < n; i++)
@@ -336,11 +337,13 @@ bl_status bl_plot_counts_svg(const char *path, const bl_plot_opts *o, const char
         bar(fp, p.x + (double)i * bw + (bw > 4 ? 1 : 0), bw > 4 ? bw - 2 : bw, &p, hg, counts[i],
             C_BLUE, name);
     }
-    /* about 10 integer labels */
+    /* about 10 integer labels, at bar centres when bars are one unit wide */
     uint64_t every = n <= 12 ? 1 : (uint64_t)ceil((double)n / 10.0);
-    for (size_t i = 0; i < n; i += every)
+    for (size_t i = 0; i < n; i += every) {
+        double xv = (double)(x0 + i * width) + (width > 1 ? -0.5 : 0.0);
         fprintf(fp, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%llu</text>\n",
-                px(&p, (double)(x0 + i)), p.y + p.h + 19, (unsigned long long)(x0 + i));
+                px(&p, xv), p.y + p.h + 19, (unsigned long long)(x0 + i * width));
+    }
     threshold_marker(fp, &p, o->threshold);
     axes(fp, &p, xlabel, logy ? "count (log scale)" : "count");
     const char *lab[] = {name, "empty"};
