@@ -13,9 +13,7 @@
 #include <stdio.h>
 #include "common.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** Caps protecting against hostile schemas. */
 #define BL_SCHEMA_MAX_BYTES (4u << 20)   /**< schema file size */
@@ -127,7 +125,5 @@ double bl_schema_expected_bits(const bl_schema *s, double avg_len);
 void bl_schema_fingerprint(const bl_schema *s, const char *variant,
                            uint8_t out[32]);
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif
