@@ -9,6 +9,8 @@ CMAKE_ARGS ?=
 export BL_NO_APT
 # quiet builds: no "Entering directory" line per sub-make
 MAKEFLAGS += --no-print-directory
+# under `make -jN` the build joins make's job server; otherwise it uses JOBS
+JFLAG = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j $(JOBS))
 
 .PHONY: all build deps test unit asan fuzz demo bench install format clean
 
@@ -19,7 +21,7 @@ deps:
 
 build: deps
 	@cmake -S . -B $(BUILD) -DBL_WERROR=$(WERROR) $(CMAKE_ARGS) >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
+	+@cmake --build $(BUILD) $(JFLAG)
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

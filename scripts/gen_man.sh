@@ -70,13 +70,15 @@ page blindlink "privacy-preserving record linkage toolkit" "$tmp/main"
   printf '.SH SEE ALSO\n'
   first=1
   for c in $cmds; do
+    "$BL" "$c" --help >/dev/null 2>&1 || continue
     [ $first -eq 1 ] || printf ',\n'
     printf '.BR blindlink\\-%s (1)' "$c"; first=0
   done
   printf '\n'
 } >> "$OUT/blindlink.1.tmp"
 for c in $cmds; do
-  "$BL" "$c" --help > "$tmp/$c"
+  # a command left out of this build (e.g. serve without the service) has no page
+  "$BL" "$c" --help > "$tmp/$c" 2>/dev/null || continue
   summary=$(awk -v c="$c" '/^Commands:/{f=1;next} f && $1 == c { $1 = ""; sub(/^ +/, ""); print; exit }' "$tmp/main")
   page "blindlink-$c" "$summary" "$tmp/$c"
   printf '.SH SEE ALSO\n.BR blindlink (1)\n' >> "$OUT/blindlink-$c.1.tmp"
