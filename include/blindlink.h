@@ -12,4 +12,5 @@
 #include <blindlink/ident.h>
 #include <blindlink/psi.h>
 #include <blindlink/synth.h>
+#include <blindlink/batch.h>
 #endif

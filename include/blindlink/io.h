@@ -11,9 +11,7 @@
 #include <stdio.h>
 #include "common.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 typedef struct bl_ofile bl_ofile;
 
@@ -78,7 +76,5 @@ double bl_clock_s(void);
 bl_status bl_read_file(const char *path, size_t max_bytes, char **out, size_t *len,
                        bl_error *err) BL_WUR;
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif
