@@ -13,4 +13,5 @@
 #include <blindlink/psi.h>
 #include <blindlink/synth.h>
 #include <blindlink/batch.h>
+#include <blindlink/plot.h>
 #endif
