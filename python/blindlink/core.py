@@ -5,8 +5,10 @@ inputs may also be bitarray objects, base64 strings, or a 2-D NumPy uint8
 array (one row per filter). With ``as_array=True`` (NumPy installed) filters
 come back as a 2-D NumPy uint8 array instead of a list of bytes.
 """
+import array
 import base64
 import collections
+import collections.abc
 import ctypes
 import json
 import os
@@ -141,6 +143,29 @@ def _as_output(blob, n, stride, nbytes, as_array):
     return [blob[i * stride:i * stride + nbytes] for i in range(n)]
 
 
+_SIZE_T = {4: "I", 8: "Q"}[ctypes.sizeof(ctypes.c_size_t)]
+_PTR = {4: "I", 8: "Q"}[ctypes.sizeof(ctypes.c_void_p)]
+
+
+def _cell_arrays(cells):
+    """C arrays (char *cells[], size_t lens[]) over one copy of all cells.
+    Built from array.array and one buffer: a ctypes array of c_char_p made
+    element by element costs more than the encoding itself."""
+    buf = bytearray(b"".join(cells)) or bytearray(1)
+    base = ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
+    lens = array.array(_SIZE_T, map(len, cells))
+    ptrs = array.array(_PTR, [0]) * len(cells)
+    off = 0
+    for i, ln in enumerate(lens):
+        ptrs[i] = base + off
+        off += ln
+    n = max(1, len(cells))
+    if not cells:
+        lens, ptrs = array.array(_SIZE_T, [0]), array.array(_PTR, [base])
+    return ((ctypes.c_char_p * n).from_buffer(ptrs), (ctypes.c_size_t * n).from_buffer(lens),
+            buf)
+
+
 def encode_records(rows, schema, secret, *, normalize=None, validate=True, legacy_strip=False,
                    threads=0, as_array=False):
     """Encode records held in memory into CLKs, equal to clkhash's for the
@@ -164,8 +189,7 @@ def encode_records(rows, schema, secret, *, normalize=None, validate=True, legac
             for c in row:
                 cells.append(c.encode("utf-8") if isinstance(c, str) else bytes(c))
         n = len(cells) // nf if nf else 0
-        cptr = (ctypes.c_char_p * len(cells))(*cells)
-        lens = (ctypes.c_size_t * len(cells))(*map(len, cells))
+        cptr, lens, keep = _cell_arrays(cells)
         nbytes = lib.bl_encoder_nbytes(enc.h)
         out = ctypes.create_string_buffer(max(1, n * nbytes))
         bad = ctypes.c_size_t()
