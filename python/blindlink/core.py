@@ -182,9 +182,10 @@ def encode_records(rows, schema, secret, *, normalize=None, validate=True, legac
                 try:
                     row = [row[f] for f in ids]
                 except KeyError as e:
-                    raise BlindlinkError(3, "record %d: no field %s" % (r, e)) from None
+                    raise BlindlinkError(_lib.BL_EINPUT,
+                                         "record %d: no field %s" % (r, e)) from None
             if len(row) != nf:
-                raise BlindlinkError(3, "record %d has %d fields, the schema has %d"
+                raise BlindlinkError(_lib.BL_EINPUT, "record %d has %d fields, the schema has %d"
                                      % (r, len(row), nf))
             for c in row:
                 cells.append(c.encode("utf-8") if isinstance(c, str) else bytes(c))
@@ -247,7 +248,7 @@ class _ClkSet:
         p = ctypes.POINTER(_lib.ClkSet)()
         err = _err()
         if n == 0:
-            raise BlindlinkError(2, "no filters given")
+            raise BlindlinkError(_lib.BL_EINVAL, "no filters given")
         _lib.check(lib.bl_clkset_new(nbytes * 8, n, ctypes.byref(p), ctypes.byref(err)), err)
         self = cls(p)
         try:
@@ -315,10 +316,10 @@ def _pack(clks):
     nbytes = len(rows[0])
     for i, r in enumerate(rows):
         if len(r) != nbytes:
-            raise BlindlinkError(3, "filter %d has %d bytes, filter 0 has %d"
+            raise BlindlinkError(_lib.BL_EINPUT, "filter %d has %d bytes, filter 0 has %d"
                                  % (i, len(r), nbytes))
     if nbytes == 0:
-        raise BlindlinkError(3, "filters are empty")
+        raise BlindlinkError(_lib.BL_EINPUT, "filters are empty")
     return b"".join(rows), len(rows), nbytes
 
 
@@ -357,7 +358,9 @@ class LSH:
     """Keyed LSH blocking for match()/candidates(): ``tables`` hash tables of
     ``bits`` sampled bit positions derived from ``key`` (bytes, a secret the
     parties share). Without tables/bits they are chosen from the data to keep
-    a pair at the threshold with probability ``recall``."""
+    a pair at the threshold with probability ``recall``, or, where LSH would
+    compare more pairs than all of them (low thresholds), the comparison is
+    exhaustive, as `blindlink match --blocking lsh` does."""
 
     def __init__(self, key, tables=None, bits=None, recall=0.99):
         self.key = _secret(key)

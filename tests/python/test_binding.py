@@ -348,7 +348,8 @@ class NumpyTest(unittest.TestCase):
         self.assertEqual(arr.shape, (20, 125))
         self.assertEqual(arr.dtype, numpy.uint8)
         self.assertEqual([r.tobytes() for r in arr], expected_clks("a", "schema2-doublehash"))
-        b = numpy.array([list(c) for c in expected_clks("b", "schema2-doublehash")], dtype=numpy.uint8)
+        b = numpy.array([list(c) for c in expected_clks("b", "schema2-doublehash")],
+                        dtype=numpy.uint8)
         lists = blindlink.candidates(expected_clks("a", "schema2-doublehash"),
                                      expected_clks("b", "schema2-doublehash"), 0.8)
         self.assertEqual(blindlink.candidates(arr, b, 0.8), lists)
