@@ -5,8 +5,10 @@ inputs may also be bitarray objects, base64 strings, or a 2-D NumPy uint8
 array (one row per filter). With ``as_array=True`` (NumPy installed) filters
 come back as a 2-D NumPy uint8 array instead of a list of bytes.
 """
+import array
 import base64
 import collections
+import collections.abc
 import ctypes
 import json
 import os
@@ -141,6 +143,29 @@ def _as_output(blob, n, stride, nbytes, as_array):
     return [blob[i * stride:i * stride + nbytes] for i in range(n)]
 
 
+_SIZE_T = {4: "I", 8: "Q"}[ctypes.sizeof(ctypes.c_size_t)]
+_PTR = {4: "I", 8: "Q"}[ctypes.sizeof(ctypes.c_void_p)]
+
+
+def _cell_arrays(cells):
+    """C arrays (char *cells[], size_t lens[]) over one copy of all cells.
+    Built from array.array and one buffer: a ctypes array of c_char_p made
+    element by element costs more than the encoding itself."""
+    buf = bytearray(b"".join(cells)) or bytearray(1)
+    base = ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
+    lens = array.array(_SIZE_T, map(len, cells))
+    ptrs = array.array(_PTR, [0]) * len(cells)
+    off = 0
+    for i, ln in enumerate(lens):
+        ptrs[i] = base + off
+        off += ln
+    n = max(1, len(cells))
+    if not cells:
+        lens, ptrs = array.array(_SIZE_T, [0]), array.array(_PTR, [base])
+    return ((ctypes.c_char_p * n).from_buffer(ptrs), (ctypes.c_size_t * n).from_buffer(lens),
+            buf)
+
+
 def encode_records(rows, schema, secret, *, normalize=None, validate=True, legacy_strip=False,
                    threads=0, as_array=False):
     """Encode records held in memory into CLKs, equal to clkhash's for the
@@ -157,15 +182,15 @@ def encode_records(rows, schema, secret, *, normalize=None, validate=True, legac
                 try:
                     row = [row[f] for f in ids]
                 except KeyError as e:
-                    raise BlindlinkError(3, "record %d: no field %s" % (r, e)) from None
+                    raise BlindlinkError(_lib.BL_EINPUT,
+                                         "record %d: no field %s" % (r, e)) from None
             if len(row) != nf:
-                raise BlindlinkError(3, "record %d has %d fields, the schema has %d"
+                raise BlindlinkError(_lib.BL_EINPUT, "record %d has %d fields, the schema has %d"
                                      % (r, len(row), nf))
             for c in row:
                 cells.append(c.encode("utf-8") if isinstance(c, str) else bytes(c))
         n = len(cells) // nf if nf else 0
-        cptr = (ctypes.c_char_p * len(cells))(*cells)
-        lens = (ctypes.c_size_t * len(cells))(*map(len, cells))
+        cptr, lens, keep = _cell_arrays(cells)
         nbytes = lib.bl_encoder_nbytes(enc.h)
         out = ctypes.create_string_buffer(max(1, n * nbytes))
         bad = ctypes.c_size_t()
@@ -223,7 +248,7 @@ class _ClkSet:
         p = ctypes.POINTER(_lib.ClkSet)()
         err = _err()
         if n == 0:
-            raise BlindlinkError(2, "no filters given")
+            raise BlindlinkError(_lib.BL_EINVAL, "no filters given")
         _lib.check(lib.bl_clkset_new(nbytes * 8, n, ctypes.byref(p), ctypes.byref(err)), err)
         self = cls(p)
         try:
@@ -291,10 +316,10 @@ def _pack(clks):
     nbytes = len(rows[0])
     for i, r in enumerate(rows):
         if len(r) != nbytes:
-            raise BlindlinkError(3, "filter %d has %d bytes, filter 0 has %d"
+            raise BlindlinkError(_lib.BL_EINPUT, "filter %d has %d bytes, filter 0 has %d"
                                  % (i, len(r), nbytes))
     if nbytes == 0:
-        raise BlindlinkError(3, "filters are empty")
+        raise BlindlinkError(_lib.BL_EINPUT, "filters are empty")
     return b"".join(rows), len(rows), nbytes
 
 
@@ -333,7 +358,9 @@ class LSH:
     """Keyed LSH blocking for match()/candidates(): ``tables`` hash tables of
     ``bits`` sampled bit positions derived from ``key`` (bytes, a secret the
     parties share). Without tables/bits they are chosen from the data to keep
-    a pair at the threshold with probability ``recall``."""
+    a pair at the threshold with probability ``recall``, or, where LSH would
+    compare more pairs than all of them (low thresholds), the comparison is
+    exhaustive, as `blindlink match --blocking lsh` does."""
 
     def __init__(self, key, tables=None, bits=None, recall=0.99):
         self.key = _secret(key)

@@ -31,7 +31,9 @@ for f in bin/blindlink "$LIBDIR/libblindlink.a" "$LIBDIR/pkgconfig/blindlink.pc"
 done
 [ ! -e "$P/include/blindlink/server.h" ] || fail "server.h installed, but the service is not in the library"
 pass
-"$P/bin/blindlink" --version | grep -q "blindlink" || fail "installed CLI does not run"
+# (outputs go to files first: `cmd | grep -q` fails under pipefail when grep exits early)
+"$P/bin/blindlink" --version > "$T/version" || fail "installed CLI does not run"
+grep -q "blindlink" "$T/version" || fail "installed CLI printed $(cat "$T/version")"
 pass
 
 # 2. shared library: SONAME, version, symlinks
@@ -100,7 +102,8 @@ flags=$(pkg-config --cflags --libs blindlink)
 case $flags in *"-I$P/"*include*"-L$P/"*"-lblindlink"*) ;; *) fail "pkg-config gives '$flags'";; esac
 # shellcheck disable=SC2086
 cc -o "$T/prog" "$T/prog.c" $flags -Wl,-rpath,"$L"
-ldd "$T/prog" | grep -q "$L/libblindlink.so.0" || fail "prog does not use the installed library"
+ldd "$T/prog" > "$T/ldd"
+grep -q "$L/libblindlink.so.0" "$T/ldd" || fail "prog does not use the installed library: $(cat "$T/ldd")"
 CH=$BL_FIXTURES/clkhash
 for s in schema1-blake schema3-mixed-folded; do
   "$T/prog" "$CH/data/people-a.csv" "$CH/schemas/$s.json" "$CH/secret.txt" "$T/out.json" > "$T/prog.out"
@@ -112,7 +115,8 @@ pass
 # shellcheck disable=SC2046
 cc -o "$T/prog_static" "$T/prog.c" $(pkg-config --cflags blindlink) "$L/libblindlink.a" \
    $(pkg-config --static --libs blindlink | sed 's/-lblindlink//')
-ldd "$T/prog_static" | grep -q libblindlink && fail "static prog links the shared library"
+ldd "$T/prog_static" > "$T/ldd"
+grep -q libblindlink "$T/ldd" && fail "static prog links the shared library"
 "$T/prog_static" "$CH/data/people-b.csv" "$CH/schemas/schema2-doublehash.json" "$CH/secret.txt" "$T/s.json" >/dev/null
 cmp -s "$T/s.json" "$CH/clks/people-b.schema2-doublehash.json" || fail "static prog's CLKs differ"
 pass
@@ -144,7 +148,8 @@ for c in "" $cmds; do
   [ ! -s "$T/man.err" ] || { cat "$T/man.err" >&2; fail "roff warnings in $page"; }
   grep -q "^NAME" "$T/man.txt" && grep -q "^SYNOPSIS" "$T/man.txt" || fail "$page lacks NAME/SYNOPSIS"
 done
-MANWIDTH=80 man -l "$P/share/man/man1/blindlink-encode.1" | grep -q -- "--secret-file" ||
+MANWIDTH=80 man -l "$P/share/man/man1/blindlink-encode.1" > "$T/man.txt"
+grep -q -- "--secret-file" "$T/man.txt" ||
   fail "blindlink-encode.1 lacks --secret-file"
 pass
 

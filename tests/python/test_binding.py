@@ -82,6 +82,21 @@ class EncodeTest(unittest.TestCase):
         self.assertEqual(blindlink.encode_records(dicts, sch, SECRET.decode(), threads=2),
                          expected_clks("b", "schema1-blake"))
 
+    def test_encode_records_on_several_threads(self):
+        # enough records for the batch encoder to split them over threads
+        with open(csv_path("a"), newline="") as f:
+            rows = list(csv.reader(f))[1:] * 160
+        exp = expected_clks("a", "schema3-mixed-folded") * 160
+        for t in (1, 3):
+            self.assertEqual(blindlink.encode_records(rows, schema_path("schema3-mixed-folded"),
+                                                      SECRET, threads=t), exp)
+        bad = [list(r) for r in rows]
+        bad[2500][7] = "222"  # age above the maximum of 130
+        bad[3100][7] = "-5"
+        with self.assertRaises(blindlink.BlindlinkError) as cm:
+            blindlink.encode_records(bad, schema_path("schema3-mixed-folded"), SECRET, threads=3)
+        self.assertIn("record 2500", str(cm.exception))  # the first failing record
+
     def test_normalize_changes_bits_and_is_deterministic(self):
         plain = blindlink.encode_csv(csv_path("a"), schema_path("schema1-blake"), SECRET)
         norm = blindlink.encode_csv(csv_path("a"), schema_path("schema1-blake"), SECRET,
@@ -333,7 +348,8 @@ class NumpyTest(unittest.TestCase):
         self.assertEqual(arr.shape, (20, 125))
         self.assertEqual(arr.dtype, numpy.uint8)
         self.assertEqual([r.tobytes() for r in arr], expected_clks("a", "schema2-doublehash"))
-        b = numpy.array([list(c) for c in expected_clks("b", "schema2-doublehash")], dtype=numpy.uint8)
+        b = numpy.array([list(c) for c in expected_clks("b", "schema2-doublehash")],
+                        dtype=numpy.uint8)
         lists = blindlink.candidates(expected_clks("a", "schema2-doublehash"),
                                      expected_clks("b", "schema2-doublehash"), 0.8)
         self.assertEqual(blindlink.candidates(arr, b, 0.8), lists)

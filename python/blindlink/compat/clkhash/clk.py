@@ -7,7 +7,7 @@ on all cores. Results are bitarrays where the bitarray module is installed
 """
 import csv
 
-from ... import core
+from ... import _lib, core
 from .serialization import _bits
 
 
@@ -32,7 +32,8 @@ def generate_clk_from_csv(input_f, secret, schema, validate=True, header=True,
                 ids = s.feature_ids()
             if names != ids:
                 raise core.BlindlinkError(
-                    3, "header %r does not match the schema's identifiers %r" % (names, ids))
+                    _lib.BL_EINPUT,
+                    "header %r does not match the schema's identifiers %r" % (names, ids))
     return generate_clks(rows, schema, secret, validate=validate, max_workers=max_workers)
 
 
