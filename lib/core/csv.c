@@ -15,6 +15,7 @@
 
 #include <blindlink/csv.h>
 #include "core/internal.h"
+#include "core/utf8.h"
 
 #define CSV_CHUNK (64 * 1024)
 
@@ -190,47 +191,6 @@ void bl_csv_free(bl_csv_reader *r)
     free(r);
 }
 
-/* Returns the byte offset of the first invalid UTF-8 sequence, or -1. */
-static long utf8_invalid_at(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-            need = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            if (c == 0xE0)
-                lo = 0xA0; /* overlong */
-            if (c == 0xED)
-                hi = 0x9F; /* surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            if (c == 0xF4)
-                hi = 0x8F; /* > U+10FFFF */
-        } else
-            return (long)i;
-        for (size_t k = 1; k <= need; k++) {
-            if (i + k >= n)
-                return (long)i;
-            unsigned char cc = s[i + k];
-            unsigned l = (k == 1) ? lo : 0x80, h = (k == 1) ? hi : 0xBF;
-            if (cc < l || cc > h)
-                return (long)i;
-        }
-        i += need + 1;
-    }
-    return -1;
-}
-
 /* Build the public row from the pending record and reset for the next one. */
 static bl_status emit_row(bl_csv_reader *r, bl_csv_row *row, bl_error *err)
 {
@@ -263,7 +223,7 @@ static bl_status emit_row(bl_csv_reader *r, bl_csv_row *row, bl_error *err)
         r->fields[i] = r->arena + r->offs[i];
         r->lens[i] = r->offs[i + 1] - r->offs[i] - 1;
         if (r->opts.validate_utf8) {
-            long bad = utf8_invalid_at((const unsigned char *)r->fields[i], r->lens[i]);
+            long bad = bl_utf8_invalid_at(r->fields[i], r->lens[i]);
             if (bad >= 0)
                 return bl_error_set(err, BL_EINPUT,
                                     "%s:%llu: record %llu, column %zu: invalid UTF-8 at byte %ld",

@@ -319,7 +319,9 @@ static void v1_to_v2(pctx *c, json_t *root)
         }
         if (weight == 0) {
             json_t *idv = json_object_get(f, "identifier");
-            json_t *ign = json_pack("{s:O, s:b}", "identifier", idv ? idv : json_string(""), "ignored", 1);
+            /* O takes a new reference, o steals one: the fallback string must be stolen */
+            json_t *ign = idv ? json_pack("{s:O, s:b}", "identifier", idv, "ignored", 1)
+                              : json_pack("{s:s, s:b}", "identifier", "", "ignored", 1);
             if (ign)
                 json_array_set_new(features, i, ign);
             continue;

@@ -15,6 +15,7 @@
 
 #include "encode/encode_internal.h"
 #include "encode/pystrptime.h"
+#include "core/utf8.h"
 
 #define SHOWN(len) ((int)((len) > 60 ? 60 : (len)))
 
@@ -93,14 +94,6 @@ static int check_case(const char *v, size_t len, bl_case_rule rule)
     return 1;
 }
 
-static size_t count_cps(const char *v, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        n += ((unsigned char)v[i] & 0xc0) != 0x80;
-    return n;
-}
-
 int bl_value_validate(const bl_feature *f, bl_fmt_ws *ws, const char *v, size_t len, char *msg,
                       size_t msgcap)
 {
@@ -121,7 +114,7 @@ int bl_value_validate(const bl_feature *f, bl_fmt_ws *ws, const char *v, size_t 
                 return -1;
             }
         } else {
-            size_t n = (f->min_length >= 0 || f->max_length >= 0) ? count_cps(v, len) : 0;
+            size_t n = (f->min_length >= 0 || f->max_length >= 0) ? bl_utf8_count(v, len) : 0;
             if (f->min_length >= 0 && (int64_t)n < f->min_length) {
                 snprintf(msg, msgcap, "'%.*s' is shorter than minLength %lld (%zu characters)", SHOWN(len), v,
                          (long long)f->min_length, n);
