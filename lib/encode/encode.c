@@ -235,12 +235,11 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
             v = f->replace_with;
             len = f->replace_len;
         } else {
-            if (!e->opts.no_validate && bl_value_validate(f, &s->ws, v, len, msg, sizeof msg) != 0)
-                return bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg);
             if (bl_grow((void **)&s->vbuf, &s->vcap, len + 32, 1, 64) != 0)
                 return bl_error_set(err, BL_ENOMEM, "out of memory");
             size_t olen;
-            const char *fv = bl_value_format(f, &s->ws, v, len, s->vbuf, s->vcap, &olen, msg, sizeof msg);
+            const char *fv = bl_value_prepare(f, &s->ws, !e->opts.no_validate, v, len, s->vbuf,
+                                              s->vcap, &olen, msg, sizeof msg);
             if (!fv)
                 return bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg);
             v = fv;
