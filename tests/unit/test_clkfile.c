@@ -13,31 +13,23 @@
 
 #include <blindlink/clk.h>
 #include <blindlink/io.h>
-
-static char dir[64];
+#include "fixture.h"
 
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/bl_clkfile_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return fx_dir_setup("clkfile");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
+    return fx_dir_teardown();
 }
 
-static char *path(const char *name)
+static const char *path(const char *name)
 {
-    static char p[4][128];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-    return p[k];
+    return fx_path(name);
 }
 
 static char *slurp(const char *p, size_t *n)
