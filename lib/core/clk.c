@@ -147,12 +147,8 @@ static bl_status grow(bl_clkset *s, bl_error *err)
         memcpy(d, s->data, s->count * s->stride);
     bl_aligned_free(s->data);
     s->data = d;
-    if (s->ids) {
-        char **ids = realloc(s->ids, cap * sizeof *ids);
-        if (!ids)
-            return bl_error_set(err, BL_ENOMEM, "out of memory");
-        s->ids = ids;
-    }
+    if (s->ids && bl_resize((void **)&s->ids, cap, sizeof *s->ids) != 0)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
     s->capacity = cap;
     return BL_OK;
 }

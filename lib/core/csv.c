@@ -72,26 +72,16 @@ static void on_field(void *data, size_t len, void *ctx)
         r->overflow = 1;
         return;
     }
-    if (r->arena_len + len + 1 > r->arena_cap) {
-        size_t cap = r->arena_cap ? r->arena_cap : 1024;
-        while (cap < r->arena_len + len + 1)
-            cap *= 2;
-        char *p = realloc(r->arena, cap);
-        if (!p) {
-            r->overflow = 3;
-            return;
-        }
-        r->arena = p;
-        r->arena_cap = cap;
+    if (bl_grow((void **)&r->arena, &r->arena_cap, r->arena_len + len + 1, 1, 1024) != 0) {
+        r->overflow = 3;
+        return;
     }
-    if (r->nfields == r->fields_cap) {
-        size_t cap = r->fields_cap ? r->fields_cap * 2 : 32;
-        size_t *o = realloc(r->offs, (cap + 1) * sizeof *o);
-        if (!o) {
+    if (r->nfields == r->fields_cap) { /* offs has one more entry: the end */
+        size_t cap = bl_grow_cap(r->fields_cap, r->nfields + 1, sizeof *r->offs, 32);
+        if (cap == 0 || bl_resize((void **)&r->offs, cap + 1, sizeof *r->offs) != 0) {
             r->overflow = 3;
             return;
         }
-        r->offs = o;
         r->fields_cap = cap;
     }
     r->offs[r->nfields++] = r->arena_len;
@@ -207,14 +197,9 @@ static bl_status emit_row(bl_csv_reader *r, bl_csv_row *row, bl_error *err)
         return bl_error_set(err, BL_ENOMEM, "%s:%llu: out of memory", r->name,
                             (unsigned long long)line);
     if (r->nfields + 1 > r->out_cap) {
-        size_t cap = r->fields_cap + 1;
-        char **f = realloc(r->fields, cap * sizeof *f);
-        if (f)
-            r->fields = f;
-        size_t *l = realloc(r->lens, cap * sizeof *l);
-        if (l)
-            r->lens = l;
-        if (!f || !l)
+        size_t cap = r->fields_cap + 1; /* fields and lens share one capacity */
+        if (bl_resize((void **)&r->fields, cap, sizeof *r->fields) != 0 ||
+            bl_resize((void **)&r->lens, cap, sizeof *r->lens) != 0)
             return bl_error_set(err, BL_ENOMEM, "out of memory");
         r->out_cap = cap;
     }

@@ -446,14 +446,11 @@ bl_status bl_read_file(const char *path, size_t max_bytes, char **out, size_t *l
                 fclose(fp);
                 return bl_error_set(err, BL_ELIMIT, "%s: larger than %zu bytes", path, max_bytes);
             }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
+            if (bl_grow((void **)&buf, &cap, cap + 1, 1, 4096) != 0) {
                 free(buf);
                 buf = NULL;
                 break;
             }
-            buf = nb;
-            cap *= 2;
         }
         size_t r = fread(buf + n, 1, cap - 1 - n, fp);
         n += r;

@@ -74,30 +74,18 @@ static int batch_add(batch *b, const bl_csv_row *row, uint64_t rowno)
     if (bl_grow((void **)&b->arena, &b->acap, b->alen + bytes, 1, 256) != 0)
         return -1;
     size_t need = (b->nrows + 1) * nf;
-    if (need > b->fcap) {
-        size_t n = b->fcap ? b->fcap * 2 : 1024;
-        while (n < need)
-            n *= 2;
-        size_t *a = realloc(b->foff, n * sizeof *a);
-        if (!a)
+    if (need > b->fcap) { /* foff and flen share one capacity */
+        size_t n = bl_grow_cap(b->fcap, need, sizeof *b->foff, 1024);
+        if (n == 0 || bl_resize((void **)&b->foff, n, sizeof *b->foff) != 0 ||
+            bl_resize((void **)&b->flen, n, sizeof *b->flen) != 0)
             return -1;
-        b->foff = a;
-        size_t *l = realloc(b->flen, n * sizeof *l);
-        if (!l)
-            return -1;
-        b->flen = l;
         b->fcap = n;
     }
-    if (b->nrows + 1 > b->rcap) {
-        size_t n = b->rcap ? b->rcap * 2 : 256;
-        uint64_t *a = realloc(b->line, n * sizeof *a);
-        if (!a)
+    if (b->nrows + 1 > b->rcap) { /* line and rowno too */
+        size_t n = bl_grow_cap(b->rcap, b->nrows + 1, sizeof *b->line, 256);
+        if (n == 0 || bl_resize((void **)&b->line, n, sizeof *b->line) != 0 ||
+            bl_resize((void **)&b->rowno, n, sizeof *b->rowno) != 0)
             return -1;
-        b->line = a;
-        uint64_t *r = realloc(b->rowno, n * sizeof *r);
-        if (!r)
-            return -1;
-        b->rowno = r;
         b->rcap = n;
     }
     size_t base = b->nrows * nf;

@@ -40,17 +40,11 @@ static void diag_add(pctx *c, int is_error, const char *path, const char *fmt, v
             c->nerrors++;
         return;
     }
-    if (c->ndiags == c->cap) {
-        size_t ncap = c->cap ? c->cap * 2 : 16;
-        bl_schema_diag *nd = realloc(c->diags, ncap * sizeof *nd);
-        if (!nd) {
-            c->oom = 1;
-            if (is_error)
-                c->nerrors++;
-            return;
-        }
-        c->diags = nd;
-        c->cap = ncap;
+    if (bl_grow((void **)&c->diags, &c->cap, c->ndiags + 1, sizeof *c->diags, 16) != 0) {
+        c->oom = 1;
+        if (is_error)
+            c->nerrors++;
+        return;
     }
     bl_schema_diag *d = &c->diags[c->ndiags++];
     snprintf(d->path, sizeof d->path, "%s", path);

@@ -399,13 +399,9 @@ static int build_units(lshround *r)
             e++;
         if (e - s >= 2) {
             for (size_t a = s; a < e - 1; a += UNIT_A) {
-                if (r->nunits == cap) {
-                    cap *= 2;
-                    size_t *nu = realloc(r->units, cap * 3 * sizeof *nu);
-                    if (!nu)
-                        return -1;
-                    r->units = nu;
-                }
+                /* units are triples: grow in whole triples */
+                if (bl_grow((void **)&r->units, &cap, r->nunits + 1, 3 * sizeof *r->units, 1024) != 0)
+                    return -1;
                 r->units[3 * r->nunits] = s;
                 r->units[3 * r->nunits + 1] = e;
                 r->units[3 * r->nunits + 2] = a;

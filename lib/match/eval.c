@@ -279,15 +279,10 @@ bl_status bl_matches_read(const char *path, size_t max_rows, bl_matches *out, bl
             st = bl_error_set(err, BL_ELIMIT, "%s: more than %zu rows", path, max_rows);
             break;
         }
-        if (out->n == cap) {
-            size_t nc = cap ? 2 * cap : 1024;
-            bl_candidate *np = realloc(out->pairs, nc * sizeof *np);
-            if (np)
-                out->pairs = np;
-            char **ni = with_ids ? realloc(out->ids, 2 * nc * sizeof *ni) : NULL;
-            if (ni)
-                out->ids = ni;
-            if (!np || (with_ids && !ni)) {
+        if (out->n == cap) { /* pairs and (two per pair) ids share one capacity */
+            size_t nc = bl_grow_cap(cap, out->n + 1, 2 * sizeof *out->ids, 1024);
+            if (nc == 0 || bl_resize((void **)&out->pairs, nc, sizeof *out->pairs) != 0 ||
+                (with_ids && bl_resize((void **)&out->ids, nc, 2 * sizeof *out->ids) != 0)) {
                 st = bl_error_set(err, BL_ENOMEM, "%s: out of memory", path);
                 break;
             }
@@ -378,15 +373,10 @@ static int idindex_add(idindex *x, const char *id, uint32_t rec)
         x->dup[v] = 1;
         return 0;
     }
-    if (v >= x->cap) {
-        size_t nc = x->cap ? 2 * x->cap : 1024;
-        uint32_t *nr = realloc(x->rec, nc * sizeof *nr);
-        if (nr)
-            x->rec = nr;
-        uint8_t *nd = realloc(x->dup, nc);
-        if (nd)
-            x->dup = nd;
-        if (!nr || !nd)
+    if (v >= x->cap) { /* rec and dup share one capacity */
+        size_t nc = bl_grow_cap(x->cap, (size_t)v + 1, sizeof *x->rec, 1024);
+        if (nc == 0 || bl_resize((void **)&x->rec, nc, sizeof *x->rec) != 0 ||
+            bl_resize((void **)&x->dup, nc, 1) != 0)
             return -1;
         x->cap = nc;
     }
@@ -467,15 +457,9 @@ bl_status bl_eval_truth_read(const char *path, const char *const *const *ids,
             st = bl_error_set(err, BL_ELIMIT, "%s: more than 100000000 truth pairs", path);
             break;
         }
-        if (n == cap) {
-            size_t nc = cap ? 2 * cap : 1024;
-            bl_candidate *np = realloc(pairs, nc * sizeof *np);
-            if (!np) {
-                st = bl_error_set(err, BL_ENOMEM, "out of memory");
-                break;
-            }
-            pairs = np;
-            cap = nc;
+        if (bl_grow((void **)&pairs, &cap, n + 1, sizeof *pairs, 1024) != 0) {
+            st = bl_error_set(err, BL_ENOMEM, "out of memory");
+            break;
         }
         bl_candidate *c = &pairs[n];
         c->score = 1.0;

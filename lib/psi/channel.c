@@ -697,10 +697,8 @@ bl_status psi_chan_recv(psi_chan *c, int wait_ms, unsigned *type, const uint8_t 
         return s;
     size_t need = PSI_FRAME_HDR + (size_t)ct * 2;
     if (need > c->rcap) {
-        uint8_t *nb = realloc(c->rbuf, need);
-        if (!nb)
+        if (bl_resize((void **)&c->rbuf, need, 1) != 0)
             return bl_error_set(err, BL_ENOMEM, "out of memory for a %u-byte frame", ct);
-        c->rbuf = nb;
         c->rcap = need;
     }
     memcpy(c->rbuf, hdr, PSI_FRAME_HDR);

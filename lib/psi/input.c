@@ -89,16 +89,12 @@ static bl_status arena_add(bl_psi_input *in, const char *v, size_t n, uint64_t *
 {
     size_t need = in->alen + 2 + n;
     if (need > in->acap) {
-        size_t nc = in->acap ? in->acap * 2 : 1 << 20;
-        while (nc < need)
-            nc *= 2;
-        if (nc > ARENA_CAP)
+        size_t nc = bl_grow_cap(in->acap, need, 1, 1 << 20);
+        if (nc == 0 || nc > ARENA_CAP)
             return bl_error_set(err, BL_ELIMIT, "normalised identifiers exceed %zu GiB",
                                 ARENA_CAP >> 30);
-        char *na = realloc(in->arena, nc);
-        if (!na)
+        if (bl_resize((void **)&in->arena, nc, 1) != 0)
             return bl_error_set(err, BL_ENOMEM, "out of memory for identifiers");
-        in->arena = na;
         in->acap = nc;
     }
     *off = in->alen;
@@ -113,15 +109,11 @@ static bl_status groups_reserve(bl_psi_input *in, uint64_t want, bl_error *err)
 {
     if (want <= in->gcap)
         return BL_OK;
-    uint64_t nc = in->gcap ? in->gcap * 2 : 1 << 14;
-    uint64_t *nr = realloc(in->row, nc * sizeof *nr);
-    if (!nr)
+    /* row (one per record) and slot (k per record) share one capacity */
+    size_t nc = bl_grow_cap((size_t)in->gcap, (size_t)want, sizeof *in->row, 1 << 14);
+    if (nc == 0 || bl_resize((void **)&in->row, nc, sizeof *in->row) != 0 ||
+        bl_resize((void **)&in->slot, nc, in->k * sizeof *in->slot) != 0)
         return bl_error_set(err, BL_ENOMEM, "out of memory for records");
-    in->row = nr;
-    uint64_t *ns = realloc(in->slot, nc * in->k * sizeof *ns);
-    if (!ns)
-        return bl_error_set(err, BL_ENOMEM, "out of memory for records");
-    in->slot = ns;
     in->gcap = nc;
     return BL_OK;
 }

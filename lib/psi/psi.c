@@ -370,10 +370,8 @@ static bl_status grow_buf(run_state *r, size_t need, bl_error *err)
 {
     if (need <= r->bufcap)
         return BL_OK;
-    uint8_t *nb = realloc(r->buf, need);
-    if (!nb)
+    if (bl_resize((void **)&r->buf, need, 1) != 0)
         return bl_error_set(err, BL_ENOMEM, "out of memory for a batch");
-    r->buf = nb;
     r->bufcap = need;
     return BL_OK;
 }
