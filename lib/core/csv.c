@@ -6,6 +6,7 @@
  * piece separately means (a) at most one record completes per csv_parse call,
  * so records can be handed out one by one without a queue, and (b) we always
  * know the physical line being parsed, which goes into error messages. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +204,7 @@ static bl_status emit_row(bl_csv_reader *r, bl_csv_row *row, bl_error *err)
             return bl_error_set(err, BL_ENOMEM, "out of memory");
         r->out_cap = cap;
     }
+    assert(r->nfields <= r->fields_cap && r->nfields + 1 <= r->out_cap); /* grown above */
     r->offs[r->nfields] = r->arena_len;
     for (size_t i = 0; i < r->nfields; i++) {
         r->fields[i] = r->arena + r->offs[i];

@@ -6,6 +6,7 @@
  * lsh_plan.c). Records sharing a block are compared with the same kernels;
  * each pair is emitted once (by the first table/block it shares). Called by
  * candidates.c; calls candrun.c and the kernels. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,7 @@ void bl_blocking_free(bl_blocking *b)
 
 uint64_t bl_lsh_key(const bl_blocking *b, uint32_t t, const uint8_t *f)
 {
+    assert(b->kind == 1 && t < b->tables && b->bits <= 64); /* keys are u64 */
     const uint32_t *p = b->pos + (size_t)t * b->bits;
     uint64_t key = 0;
     for (uint32_t i = 0; i < b->bits; i++)
@@ -151,6 +153,7 @@ typedef struct bctx {
 
 static inline uint32_t gdset(const bctx *c, uint32_t g)
 {
+    assert(g < c->goff[c->nsets]); /* a global index names a record of some set */
     uint32_t d = 0;
     while (g >= c->goff[d + 1])
         d++;
