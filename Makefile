@@ -29,12 +29,16 @@ test: build
 unit: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
 
-# Unit tests and fuzz-corpus replays under AddressSanitizer + UBSan.
+# Every test under AddressSanitizer + UBSan: unit tests, fuzz-corpus
+# replays, and the CLI and service scripts (they run the sanitized binary).
+# -O1 keeps the shell suites fast; abort_on_error makes a finding fail the
+# script that hit it.
 asan: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DBL_SANITIZE=ON -DBL_WERROR=$(WERROR) >/dev/null
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
+	    -DBL_SANITIZE=ON -DBL_WERROR=$(WERROR) >/dev/null
 	@cmake --build build-asan -j $(JOBS)
-	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    ctest --output-on-failure -j $(JOBS) -L unit
+	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    ctest --output-on-failure -j $(JOBS) -L 'unit|cli|service'
 
 # libFuzzer binaries (clang); run e.g. build-fuzz/fuzz_csv fuzz/corpus/csv
 fuzz: deps
@@ -45,7 +49,7 @@ demo: build
 	@bash scripts/demo.sh $(BUILD)
 
 bench: build
-	@bash scripts/bench.sh $(BUILD)
+	@bash bench/run.sh $(BUILD)
 
 # Install the CLI, libraries, headers, pkg-config file, man pages, shell
 # completion and the Python package under PREFIX (DESTDIR is honoured).

@@ -1,5 +1,5 @@
 /* bench/bench_service.c - data generator and in-process baselines for the
- * service benchmark (scripts/bench_service.sh drives the real server):
+ * service benchmark (bench/service.sh drives the real server):
  *   bench_service gen OUT N SEED [NOISY_FROM]   write N random 1024-bit
  *       encodings with ids s0000001.. (binary CLK); with NOISY_FROM, the
  *       first N/2 are noisy copies (about 3% of bits flipped) of that file's
@@ -122,7 +122,7 @@ int main(int argc, char **argv)
     }
     if (argc == 1) {
         printf("bench_service: the service benchmark runs a real server; use\n"
-               "  bash scripts/bench_service.sh BUILD_DIR\n");
+               "  bash bench/service.sh BUILD_DIR\n");
         return 0;
     }
     fprintf(stderr, "usage: bench_service gen OUT N SEED [NOISY_FROM] | read FILE | match A B T\n");

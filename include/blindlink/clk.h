@@ -37,7 +37,8 @@ typedef struct bl_clkset {
     size_t count;          /**< number of filters */
     size_t capacity;       /**< allocated filters */
     uint8_t *data;         /**< count * stride bytes, 64-byte aligned, zero padded */
-    char **ids;            /**< NULL, or count NUL-terminated record ids */
+    char **ids;            /**< NULL, or count NUL-terminated record ids (valid UTF-8:
+                                readers, bl_clkset_append and bl_clkwriter_put refuse others) */
     int has_fingerprint;   /**< 1 when `fingerprint` is meaningful */
     uint8_t fingerprint[BL_FINGERPRINT_BYTES]; /**< schema+KDF fingerprint */
     char *meta;            /**< NULL, or the encoding metadata of a binary file: a JSON

@@ -16,7 +16,10 @@ BL_BEGIN_DECLS
 typedef struct bl_ofile bl_ofile;
 
 /** Start writing `path` atomically ("-" writes to stdout directly). Fails
- *  early with BL_EIO if the directory is not writable. */
+ *  early with BL_EIO if the directory is not writable. While the file is
+ *  open, SIGINT, SIGTERM and SIGHUP remove its temp file before the process
+ *  dies of the signal (where the program left those signals at their
+ *  default action; a program with its own handler aborts its files). */
 bl_status bl_ofile_open(const char *path, bl_ofile **out, bl_error *err) BL_WUR;
 
 /** The stdio stream to write to (buffered). */

@@ -14,6 +14,7 @@
 #include <blindlink/clk.h>
 #include <blindlink/io.h>
 #include "core/internal.h"
+#include "core/utf8.h"
 
 #define FLAG_IDS 1u
 #define FLAG_CHECKSUM 2u
@@ -146,14 +147,27 @@ static bl_status grow(bl_clkset *s, bl_error *err)
         memcpy(d, s->data, s->count * s->stride);
     bl_aligned_free(s->data);
     s->data = d;
-    if (s->ids) {
-        char **ids = realloc(s->ids, cap * sizeof *ids);
-        if (!ids)
-            return bl_error_set(err, BL_ENOMEM, "out of memory");
-        s->ids = ids;
-    }
+    if (s->ids && bl_resize((void **)&s->ids, cap, sizeof *s->ids) != 0)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
     s->capacity = cap;
     return BL_OK;
+}
+
+/* A record id is text that reaches CSV/JSON outputs and the service's
+ * audit log: valid UTF-8 without NUL bytes. `path` NULL: not from a file. */
+static bl_status check_id(const char *id, size_t len, const char *path, size_t rec,
+                          bl_error *err)
+{
+    const char *nul = memchr(id, 0, len);
+    long bad = bl_utf8_invalid_at(id, nul ? (size_t)(nul - id) : len);
+    if (bad < 0 && !nul)
+        return BL_OK;
+    const char *what = bad >= 0 ? "is not valid UTF-8" : "contains a NUL byte";
+    size_t at = bad >= 0 ? (size_t)bad : (size_t)(nul - id);
+    if (path)
+        return bl_error_set(err, BL_EINPUT, "%s: id of record %zu %s (byte %zu)", path, rec, what,
+                            at);
+    return bl_error_set(err, BL_EINPUT, "record id %s (byte %zu)", what, at);
 }
 
 bl_status bl_clkset_append(bl_clkset *s, const uint8_t *bytes, const char *id, bl_error *err)
@@ -177,6 +191,11 @@ bl_status bl_clkset_append(bl_clkset *s, const uint8_t *bytes, const char *id, b
         if (id && strlen(id) > BL_CLK_MAX_ID_BYTES)
             return bl_error_set(err, BL_EINPUT, "record id longer than %u bytes",
                                 BL_CLK_MAX_ID_BYTES);
+        if (id) {
+            bl_status st = check_id(id, strlen(id), NULL, s->count, err);
+            if (st != BL_OK)
+                return st;
+        }
         s->ids[s->count] = strdup(id ? id : "");
         if (!s->ids[s->count])
             return bl_error_set(err, BL_ENOMEM, "out of memory");
@@ -403,6 +422,8 @@ static bl_status read_bin(const char *path, FILE *fp, size_t max_count, bl_clkse
             s->ids[i] = id;
             st = read_exact(fp, id, len, path, "record ids", &h, err);
             id[len] = '\0';
+            if (st == BL_OK)
+                st = check_id(id, len, path, i, err);
         }
     }
     if (st == BL_OK && (flags & FLAG_META))
@@ -558,6 +579,9 @@ bl_status bl_clkwriter_put(bl_clkwriter *w, const uint8_t *bytes, const char *id
             if (len > BL_CLK_MAX_ID_BYTES)
                 return bl_error_set(err, BL_EINPUT, "record id longer than %u bytes",
                                     BL_CLK_MAX_ID_BYTES);
+            bl_status st = len ? check_id(id, len, NULL, w->count, err) : BL_OK;
+            if (st != BL_OK)
+                return st;
             uint8_t lb[4];
             bl_store_le32(lb, (uint32_t)len);
             ok = fwrite(lb, 1, 4, w->ids) == 4 && (len == 0 || fwrite(id, 1, len, w->ids) == len);

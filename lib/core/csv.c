@@ -6,6 +6,7 @@
  * piece separately means (a) at most one record completes per csv_parse call,
  * so records can be handed out one by one without a queue, and (b) we always
  * know the physical line being parsed, which goes into error messages. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include <blindlink/csv.h>
 #include "core/internal.h"
+#include "core/utf8.h"
 
 #define CSV_CHUNK (64 * 1024)
 
@@ -71,26 +73,16 @@ static void on_field(void *data, size_t len, void *ctx)
         r->overflow = 1;
         return;
     }
-    if (r->arena_len + len + 1 > r->arena_cap) {
-        size_t cap = r->arena_cap ? r->arena_cap : 1024;
-        while (cap < r->arena_len + len + 1)
-            cap *= 2;
-        char *p = realloc(r->arena, cap);
-        if (!p) {
-            r->overflow = 3;
-            return;
-        }
-        r->arena = p;
-        r->arena_cap = cap;
+    if (bl_grow((void **)&r->arena, &r->arena_cap, r->arena_len + len + 1, 1, 1024) != 0) {
+        r->overflow = 3;
+        return;
     }
-    if (r->nfields == r->fields_cap) {
-        size_t cap = r->fields_cap ? r->fields_cap * 2 : 32;
-        size_t *o = realloc(r->offs, (cap + 1) * sizeof *o);
-        if (!o) {
+    if (r->nfields == r->fields_cap) { /* offs has one more entry: the end */
+        size_t cap = bl_grow_cap(r->fields_cap, r->nfields + 1, sizeof *r->offs, 32);
+        if (cap == 0 || bl_resize((void **)&r->offs, cap + 1, sizeof *r->offs) != 0) {
             r->overflow = 3;
             return;
         }
-        r->offs = o;
         r->fields_cap = cap;
     }
     r->offs[r->nfields++] = r->arena_len;
@@ -190,47 +182,6 @@ void bl_csv_free(bl_csv_reader *r)
     free(r);
 }
 
-/* Returns the byte offset of the first invalid UTF-8 sequence, or -1. */
-static long utf8_invalid_at(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-            need = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            if (c == 0xE0)
-                lo = 0xA0; /* overlong */
-            if (c == 0xED)
-                hi = 0x9F; /* surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            if (c == 0xF4)
-                hi = 0x8F; /* > U+10FFFF */
-        } else
-            return (long)i;
-        for (size_t k = 1; k <= need; k++) {
-            if (i + k >= n)
-                return (long)i;
-            unsigned char cc = s[i + k];
-            unsigned l = (k == 1) ? lo : 0x80, h = (k == 1) ? hi : 0xBF;
-            if (cc < l || cc > h)
-                return (long)i;
-        }
-        i += need + 1;
-    }
-    return -1;
-}
-
 /* Build the public row from the pending record and reset for the next one. */
 static bl_status emit_row(bl_csv_reader *r, bl_csv_row *row, bl_error *err)
 {
@@ -247,23 +198,19 @@ static bl_status emit_row(bl_csv_reader *r, bl_csv_row *row, bl_error *err)
         return bl_error_set(err, BL_ENOMEM, "%s:%llu: out of memory", r->name,
                             (unsigned long long)line);
     if (r->nfields + 1 > r->out_cap) {
-        size_t cap = r->fields_cap + 1;
-        char **f = realloc(r->fields, cap * sizeof *f);
-        if (f)
-            r->fields = f;
-        size_t *l = realloc(r->lens, cap * sizeof *l);
-        if (l)
-            r->lens = l;
-        if (!f || !l)
+        size_t cap = r->fields_cap + 1; /* fields and lens share one capacity */
+        if (bl_resize((void **)&r->fields, cap, sizeof *r->fields) != 0 ||
+            bl_resize((void **)&r->lens, cap, sizeof *r->lens) != 0)
             return bl_error_set(err, BL_ENOMEM, "out of memory");
         r->out_cap = cap;
     }
+    assert(r->nfields <= r->fields_cap && r->nfields + 1 <= r->out_cap); /* grown above */
     r->offs[r->nfields] = r->arena_len;
     for (size_t i = 0; i < r->nfields; i++) {
         r->fields[i] = r->arena + r->offs[i];
         r->lens[i] = r->offs[i + 1] - r->offs[i] - 1;
         if (r->opts.validate_utf8) {
-            long bad = utf8_invalid_at((const unsigned char *)r->fields[i], r->lens[i]);
+            long bad = bl_utf8_invalid_at(r->fields[i], r->lens[i]);
             if (bad >= 0)
                 return bl_error_set(err, BL_EINPUT,
                                     "%s:%llu: record %llu, column %zu: invalid UTF-8 at byte %ld",

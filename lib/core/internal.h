@@ -29,23 +29,45 @@ static inline uint64_t bl_load_le64(const uint8_t *p)
     return (uint64_t)bl_load_le32(p) | (uint64_t)bl_load_le32(p + 4) << 32;
 }
 
+/** The capacity growth of bl_grow: `cap` (or `min_cap` when 0) doubled
+ *  until it holds `need` items of `elem` bytes; 0 on overflow. For arrays
+ *  that share one capacity (grow each with bl_resize to the result). */
+static inline size_t bl_grow_cap(size_t cap, size_t need, size_t elem, size_t min_cap)
+{
+    size_t n = cap ? cap : min_cap;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / elem)
+            return 0;
+        n *= 2;
+    }
+    return n;
+}
+
+/** Resize `*p` to exactly `n` items of `elem` bytes (overflow checked).
+ *  0 ok, -1 on failure (the old buffer is kept). */
+static inline int bl_resize(void **p, size_t n, size_t elem)
+{
+    if (elem && n > SIZE_MAX / elem)
+        return -1;
+    size_t bytes = n * elem;
+    void *q = realloc(*p, bytes > 0 ? bytes : 1);
+    if (!q)
+        return -1;
+    *p = q;
+    return 0;
+}
+
 /** Grow `*p` (an array of `elem`-byte items, `*cap` allocated) to hold at
- *  least `need` items, doubling from `min_cap`. 0 ok, -1 on allocation
- *  failure or overflow (the old buffer is kept). */
+ *  least `need` items, doubling from `min_cap`: the library's one growth
+ *  helper. 0 ok, -1 on allocation failure or overflow (the old buffer is
+ *  kept). */
 static inline int bl_grow(void **p, size_t *cap, size_t need, size_t elem, size_t min_cap)
 {
     if (need <= *cap)
         return 0;
-    size_t n = *cap ? *cap : min_cap;
-    while (n < need) {
-        if (n > SIZE_MAX / 2 / elem)
-            return -1;
-        n *= 2;
-    }
-    void *q = realloc(*p, n * elem);
-    if (!q)
+    size_t n = bl_grow_cap(*cap, need, elem, min_cap);
+    if (n == 0 || bl_resize(p, n, elem) != 0)
         return -1;
-    *p = q;
     *cap = n;
     return 0;
 }

@@ -1,9 +1,13 @@
 /* lib/core/io.c - atomic output files, secret loading into guarded memory, the
  * terminal progress bar, and small-file reading. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +28,76 @@ struct bl_ofile {
     char *path; /* final path */
     char *tmp;  /* temp path in the same directory */
     char *dir;
+    int slot;   /* index in live_tmp, or -1 */
 };
+
+/* Temp files of open bl_ofiles, so that SIGINT/SIGTERM/SIGHUP remove them
+ * before the process dies (a killed `encode` must not leave a hidden
+ * .OUT.XXXXXX of many megabytes behind). The handler may only use
+ * async-signal-safe calls, so the paths live in fixed static slots (no
+ * malloc'd memory that a thread could free under it) and a slot's state is
+ * an atomic: 0 free, 1 being filled or emptied, 2 live. More than
+ * LIVE_SLOTS simultaneous outputs still work, without the signal cleanup. */
+#define LIVE_SLOTS 32
+static struct {
+    atomic_int state;
+    char path[PATH_MAX];
+} live_tmp[LIVE_SLOTS];
+static pthread_once_t live_once = PTHREAD_ONCE_INIT;
+static const int live_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+static void live_on_signal(int sig)
+{
+    for (int i = 0; i < LIVE_SLOTS; i++)
+        if (atomic_load(&live_tmp[i].state) == 2)
+            unlink(live_tmp[i].path);
+    /* SA_RESETHAND restored the default action: die of the same signal */
+    raise(sig);
+}
+
+/* Install the handler only where the program left the default action: a
+ * program with its own handler (the server's graceful shutdown) or an
+ * ignored signal (nohup) keeps it, and cleans up through bl_ofile_abort. */
+static void live_install(void)
+{
+    for (size_t i = 0; i < sizeof live_signals / sizeof live_signals[0]; i++) {
+        struct sigaction old, sa;
+        if (sigaction(live_signals[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
+            (old.sa_flags & SA_SIGINFO))
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = live_on_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+        (void)sigaction(live_signals[i], &sa, NULL);
+    }
+}
+
+static int live_add(const char *tmp)
+{
+    if (strlen(tmp) >= PATH_MAX)
+        return -1;
+    pthread_once(&live_once, live_install);
+    for (int i = 0; i < LIVE_SLOTS; i++) {
+        int z = 0;
+        if (atomic_compare_exchange_strong(&live_tmp[i].state, &z, 1)) {
+            strcpy(live_tmp[i].path, tmp);
+            atomic_store(&live_tmp[i].state, 2);
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void live_remove(int slot)
+{
+    if (slot < 0)
+        return;
+    assert(slot < LIVE_SLOTS && atomic_load(&live_tmp[slot].state) == 2);
+    atomic_store(&live_tmp[slot].state, 1);
+    live_tmp[slot].path[0] = 0;
+    atomic_store(&live_tmp[slot].state, 0);
+}
 
 bl_status bl_ofile_open(const char *path, bl_ofile **out, bl_error *err)
 {
@@ -32,6 +105,7 @@ bl_status bl_ofile_open(const char *path, bl_ofile **out, bl_error *err)
     bl_ofile *f = calloc(1, sizeof *f);
     if (!f)
         return bl_error_set(err, BL_ENOMEM, "out of memory");
+    f->slot = -1;
     if (!strcmp(path, "-")) {
         f->fp = stdout;
         f->is_stdout = 1;
@@ -69,8 +143,18 @@ bl_status bl_ofile_open(const char *path, bl_ofile **out, bl_error *err)
         return BL_EIO;
     }
     /* mkstemp creates the file 0600: outputs derived from personal data stay
-     * private to the user unless they choose otherwise. */
+     * private to the user unless they choose otherwise. The signals that
+     * would remove the temp file are held off between its creation and its
+     * registration, so no interrupt leaves it behind. */
+    sigset_t block, prev;
+    sigemptyset(&block);
+    for (size_t i = 0; i < sizeof live_signals / sizeof live_signals[0]; i++)
+        sigaddset(&block, live_signals[i]);
+    pthread_sigmask(SIG_BLOCK, &block, &prev);
     int fd = mkstemp(f->tmp);
+    if (fd >= 0)
+        f->slot = live_add(f->tmp);
+    pthread_sigmask(SIG_SETMASK, &prev, NULL);
     if (fd < 0) {
         int e = errno;
         bl_error_set(err, BL_EIO, "%s: cannot create output file in '%s': %s", path, f->dir,
@@ -115,6 +199,8 @@ bl_status bl_ofile_commit(bl_ofile *f, bl_error *err)
         s = bl_error_set(err, BL_EIO, "%s: cannot rename into place: %s", f->path,
                          strerror(errno));
     if (s == BL_OK) {
+        live_remove(f->slot); /* after the rename: a signal now unlinks nothing */
+        f->slot = -1;
         free(f->tmp);
         f->tmp = NULL;
         int dfd = open(f->dir, O_RDONLY | O_DIRECTORY);
@@ -135,6 +221,7 @@ void bl_ofile_abort(bl_ofile *f)
         fclose(f->fp);
     if (f->tmp)
         unlink(f->tmp);
+    live_remove(f->slot);
     free(f->tmp);
     free(f->path);
     free(f->dir);
@@ -359,14 +446,11 @@ bl_status bl_read_file(const char *path, size_t max_bytes, char **out, size_t *l
                 fclose(fp);
                 return bl_error_set(err, BL_ELIMIT, "%s: larger than %zu bytes", path, max_bytes);
             }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
+            if (bl_grow((void **)&buf, &cap, cap + 1, 1, 4096) != 0) {
                 free(buf);
                 buf = NULL;
                 break;
             }
-            buf = nb;
-            cap *= 2;
         }
         size_t r = fread(buf + n, 1, cap - 1 - n, fp);
         n += r;

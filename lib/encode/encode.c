@@ -15,6 +15,7 @@
 
 #include "encode/encode_internal.h"
 #include "core/internal.h"
+#include "core/utf8.h"
 
 /* Precomputed BLAKE2b salt states per feature (more are derived on the fly). */
 #define MAX_PRE_STATES 16
@@ -198,44 +199,6 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
     free(s);
 }
 
-static int utf8_valid(const char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t w;
-        uint32_t cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            w = 2;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            w = 3;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            w = 4;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (i + w > len)
-            return 0;
-        for (size_t j = 1; j < w; j++) {
-            unsigned char d = (unsigned char)s[i + j];
-            if ((d & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (d & 0x3f);
-        }
-        if ((w == 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) || (w == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-            return 0;
-        i += w;
-    }
-    return 1;
-}
-
 static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const char *const *fields,
                              const size_t *lens, size_t nfields, uint8_t *out, uint32_t *popcount,
                              void (*cb)(void *, const bl_token_trace *), void *ctx, bl_error *err)
@@ -250,7 +213,7 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
         const bl_feature *f = fe->f;
         const char *v = fields[i];
         size_t len = lens[i];
-        if (!utf8_valid(v, len)) /* ignored columns too: clkhash decodes the whole file */
+        if (!bl_utf8_valid(v, len)) /* ignored columns too: clkhash decodes the whole file */
             return bl_error_set(err, BL_EINPUT, "column %zu (%s): invalid UTF-8", i + 1, f->identifier);
         if (f->ignored)
             continue;
@@ -272,12 +235,11 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
             v = f->replace_with;
             len = f->replace_len;
         } else {
-            if (!e->opts.no_validate && bl_value_validate(f, &s->ws, v, len, msg, sizeof msg) != 0)
-                return bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg);
             if (bl_grow((void **)&s->vbuf, &s->vcap, len + 32, 1, 64) != 0)
                 return bl_error_set(err, BL_ENOMEM, "out of memory");
             size_t olen;
-            const char *fv = bl_value_format(f, &s->ws, v, len, s->vbuf, s->vcap, &olen, msg, sizeof msg);
+            const char *fv = bl_value_prepare(f, &s->ws, !e->opts.no_validate, v, len, s->vbuf,
+                                              s->vcap, &olen, msg, sizeof msg);
             if (!fv)
                 return bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg);
             v = fv;

@@ -152,17 +152,14 @@ typedef struct bl_fmt_ws {
 int bl_fmt_ws_init(bl_fmt_ws *ws);
 void bl_fmt_ws_free(bl_fmt_ws *ws);
 
-/** Validate a raw value against the feature's rules (not called for
- *  sentinels). Returns 0 or -1 with the broken rule in msg. */
-int bl_value_validate(const bl_feature *f, bl_fmt_ws *ws, const char *v, size_t len, char *msg,
-                      size_t msgcap);
-
-/** Format a raw value for hashing: integer -> str(int(v)), date ->
- *  %Y%m%d, others unchanged (returned pointer = v). `buf` (cap bytes) is
- *  used for reformatted values. Returns the value pointer and sets *olen,
- *  or NULL with msg. */
-const char *bl_value_format(const bl_feature *f, bl_fmt_ws *ws, const char *v, size_t len,
-                            char *buf, size_t cap, size_t *olen, char *msg, size_t msgcap);
+/** Validate (if `validate`) and format a raw value for hashing, parsing it
+ *  once: integer -> str(int(v)), date -> %Y%m%d, others unchanged (returned
+ *  pointer = v). Not called for sentinels. `buf` (cap >= len + 16 bytes)
+ *  holds reformatted values. Returns the value and sets *olen, or NULL with
+ *  the broken rule or parse error in msg. */
+const char *bl_value_prepare(const bl_feature *f, bl_fmt_ws *ws, int validate, const char *v,
+                             size_t len, char *buf, size_t cap, size_t *olen, char *msg,
+                             size_t msgcap);
 
 /** Python str.strip(): strip Unicode whitespace at both ends. */
 void bl_py_strip(const char **s, size_t *len);

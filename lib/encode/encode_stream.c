@@ -6,6 +6,7 @@
  * batch slots bounds memory (slots x batch size), independent of the input
  * size. The first bad row in file order decides the error message; the
  * output is written through bl_clkwriter, so a failed run leaves nothing. */
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,30 +74,18 @@ static int batch_add(batch *b, const bl_csv_row *row, uint64_t rowno)
     if (bl_grow((void **)&b->arena, &b->acap, b->alen + bytes, 1, 256) != 0)
         return -1;
     size_t need = (b->nrows + 1) * nf;
-    if (need > b->fcap) {
-        size_t n = b->fcap ? b->fcap * 2 : 1024;
-        while (n < need)
-            n *= 2;
-        size_t *a = realloc(b->foff, n * sizeof *a);
-        if (!a)
+    if (need > b->fcap) { /* foff and flen share one capacity */
+        size_t n = bl_grow_cap(b->fcap, need, sizeof *b->foff, 1024);
+        if (n == 0 || bl_resize((void **)&b->foff, n, sizeof *b->foff) != 0 ||
+            bl_resize((void **)&b->flen, n, sizeof *b->flen) != 0)
             return -1;
-        b->foff = a;
-        size_t *l = realloc(b->flen, n * sizeof *l);
-        if (!l)
-            return -1;
-        b->flen = l;
         b->fcap = n;
     }
-    if (b->nrows + 1 > b->rcap) {
-        size_t n = b->rcap ? b->rcap * 2 : 256;
-        uint64_t *a = realloc(b->line, n * sizeof *a);
-        if (!a)
+    if (b->nrows + 1 > b->rcap) { /* line and rowno too */
+        size_t n = bl_grow_cap(b->rcap, b->nrows + 1, sizeof *b->line, 256);
+        if (n == 0 || bl_resize((void **)&b->line, n, sizeof *b->line) != 0 ||
+            bl_resize((void **)&b->rowno, n, sizeof *b->rowno) != 0)
             return -1;
-        b->line = a;
-        uint64_t *r = realloc(b->rowno, n * sizeof *r);
-        if (!r)
-            return -1;
-        b->rowno = r;
         b->rcap = n;
     }
     size_t base = b->nrows * nf;
@@ -198,235 +187,289 @@ static bl_status row_error(const batch *b, const char *name, bl_error *err)
     return b->st;
 }
 
-bl_status bl_encode_csv(const bl_encoder *e, const char *csv_path, const char *out_path,
-                        const bl_encode_csv_opts *opts_in, uint64_t *nrecords, bl_error *err)
-{
-    bl_encode_csv_opts opts = {0};
-    if (opts_in)
-        opts = *opts_in;
-    if (opts.format == BL_CLK_AUTO)
-        opts.format = BL_CLK_JSON;
-    if (opts.threads <= 0)
-        opts.threads = bl_ncpus();
-    if (opts.threads > 256)
-        opts.threads = 256;
-    if (opts.batch_rows == 0)
-        opts.batch_rows = 4096;
-    if (nrecords)
-        *nrecords = 0;
-    const bl_schema *sc = bl_encoder_schema(e);
-    const size_t nf = bl_schema_nfeatures(sc);
-    const size_t nbytes = bl_encoder_nbytes(e);
-    uint64_t written = 0, rowno = 0;
-    if (opts.id_column && opts.format != BL_CLK_BIN)
-        return bl_error_set(err, BL_EINVAL, "record ids (--ids) need the binary format (--format bin)");
-    if (opts.id_column && opts.header == BL_HEADER_NONE)
-        return bl_error_set(err, BL_EINVAL, "--ids names a header column, so it cannot be used with --no-header");
+/* One bl_encode_csv call: the reader, the writer, the batch pipeline and
+ * the position in the input. */
+typedef struct encrun {
+    const bl_encoder *e;
+    bl_encode_csv_opts opts;
+    size_t nf, nbytes;
+    bl_csv_reader *rd;
+    char name[256]; /* a copy: messages are formatted after the reader is freed too */
+    size_t id_idx;  /* column of the record id, or (size_t)-1 */
+    bl_clkwriter *w;
+    pipeline p;
+    pthread_t *tids;
+    int started;              /* worker threads running */
+    bl_encode_scratch *s1;    /* single-threaded: the caller's scratch */
+    const char **fields1;
+    uint64_t rowno, written;
+    int eof;
+    bl_status rst;            /* reader error: reported after earlier rows are checked */
+    bl_error rerr;
+    bl_progress *prog;
+    uint64_t fsize;           /* input size for the progress estimate, 0 unknown */
+} encrun;
 
+/* Open the CSV, read and check the header, find the id column. */
+static bl_status open_input(encrun *r, const char *csv_path, bl_error *err)
+{
     bl_csv_opts copts = {0}; /* UTF-8 is checked per cell by the encoder, naming the column */
-    bl_csv_reader *rd = NULL;
-    bl_status st = bl_csv_open(csv_path, &copts, &rd, err);
+    bl_status st = bl_csv_open(csv_path, &copts, &r->rd, err);
     if (st != BL_OK)
         return st;
-    char name[256]; /* a copy: messages are formatted after the reader is freed too */
-    snprintf(name, sizeof name, "%s", bl_csv_name(rd));
-    bl_csv_row row;
-    size_t id_idx = (size_t)-1;
-    if (opts.header != BL_HEADER_NONE) {
-        st = bl_csv_next(rd, &row, err);
-        if (st == BL_EOF) {
-            bl_csv_free(rd);
-            return bl_error_set(err, BL_EINPUT, "%s: empty file: no header row", name);
-        }
-        if (st != BL_OK) {
-            bl_csv_free(rd);
-            return st;
-        }
-        if (opts.header == BL_HEADER_CHECK && (st = check_header(sc, &row, name, err)) != BL_OK) {
-            bl_csv_free(rd);
-            return st;
-        }
-        if (opts.id_column) {
-            for (size_t i = 0; i < row.nfields; i++)
-                if (!strcmp(row.fields[i], opts.id_column))
-                    id_idx = i;
-            if (id_idx == (size_t)-1) {
-                bl_csv_free(rd);
-                return bl_error_set(err, BL_EINVAL, "%s: no header column named '%s' (--ids)", name,
-                                    opts.id_column);
-            }
-        }
-    }
-    uint8_t fp[32];
-    bl_encoder_fingerprint(e, fp);
-    bl_clkwriter *w = NULL;
-    st = bl_clkwriter_open(out_path, opts.format, bl_encoder_nbits(e), fp, opts.id_column != NULL, &w, err);
-    if (st != BL_OK) {
-        bl_csv_free(rd);
-        return st;
-    }
-
-    pipeline p = {.enc = e, .nbytes = nbytes};
-    int nthreads = opts.threads;
-    p.nslots = nthreads > 1 ? (size_t)nthreads * 2 + 2 : 1;
-    p.slots = calloc(p.nslots, sizeof *p.slots);
-    p.queue = calloc(p.nslots, sizeof *p.queue);
-    pthread_t *tids = calloc((size_t)nthreads, sizeof *tids);
-    int started = 0;
-    bl_encode_scratch *s1 = NULL;
-    const char **fields1 = NULL;
-    if (!p.slots || !p.queue || !tids) {
-        st = bl_error_set(err, BL_ENOMEM, "out of memory");
-        goto done;
-    }
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_cond_init(&p.cv_work, NULL);
-    pthread_cond_init(&p.cv_done, NULL);
-    if (nthreads > 1) {
-        for (; started < nthreads; started++)
-            if (pthread_create(&tids[started], NULL, worker, &p) != 0)
-                break;
-        if (started == 0) {
-            st = bl_error_set(err, BL_EINTERNAL, "cannot start worker threads");
-            goto done;
-        }
-    } else {
-        s1 = bl_encode_scratch_new(e);
-        fields1 = calloc(nf, sizeof *fields1);
-        if (!s1 || !fields1) {
-            st = bl_error_set(err, BL_ENOMEM, "out of memory");
-            goto done;
-        }
-    }
-    /* The progress bar starts after the first batch: its average row size
-     * and the file size give an estimated total, hence an ETA. */
-    bl_progress *prog = NULL;
+    snprintf(r->name, sizeof r->name, "%s", bl_csv_name(r->rd));
+    r->id_idx = (size_t)-1;
     struct stat fst;
-    uint64_t fsize = (strcmp(csv_path, "-") && stat(csv_path, &fst) == 0 && S_ISREG(fst.st_mode))
-                         ? (uint64_t)fst.st_size : 0;
-    rowno = 0;
+    if (strcmp(csv_path, "-") && stat(csv_path, &fst) == 0 && S_ISREG(fst.st_mode))
+        r->fsize = (uint64_t)fst.st_size;
+    if (r->opts.header == BL_HEADER_NONE)
+        return BL_OK;
+    bl_csv_row row;
+    st = bl_csv_next(r->rd, &row, err);
+    if (st == BL_EOF)
+        return bl_error_set(err, BL_EINPUT, "%s: empty file: no header row", r->name);
+    if (st != BL_OK)
+        return st;
+    const bl_schema *sc = bl_encoder_schema(r->e);
+    if (r->opts.header == BL_HEADER_CHECK && (st = check_header(sc, &row, r->name, err)) != BL_OK)
+        return st;
+    if (r->opts.id_column) {
+        for (size_t i = 0; i < row.nfields; i++)
+            if (!strcmp(row.fields[i], r->opts.id_column))
+                r->id_idx = i;
+        if (r->id_idx == (size_t)-1)
+            return bl_error_set(err, BL_EINVAL, "%s: no header column named '%s' (--ids)", r->name,
+                                r->opts.id_column);
+    }
+    return BL_OK;
+}
+
+/* Allocate the slot ring and start the workers (or the caller's scratch). */
+static bl_status pipeline_start(encrun *r, bl_error *err)
+{
+    pipeline *p = &r->p;
+    int nthreads = r->opts.threads;
+    p->enc = r->e;
+    p->nbytes = r->nbytes;
+    p->nslots = nthreads > 1 ? (size_t)nthreads * 2 + 2 : 1;
+    p->slots = calloc(p->nslots, sizeof *p->slots);
+    p->queue = calloc(p->nslots, sizeof *p->queue);
+    r->tids = calloc((size_t)nthreads, sizeof *r->tids);
+    if (!p->slots || !p->queue || !r->tids)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv_work, NULL);
+    pthread_cond_init(&p->cv_done, NULL);
+    if (nthreads > 1) {
+        for (; r->started < nthreads; r->started++)
+            if (pthread_create(&r->tids[r->started], NULL, worker, p) != 0)
+                break;
+        if (r->started == 0)
+            return bl_error_set(err, BL_EINTERNAL, "cannot start worker threads");
+        return BL_OK;
+    }
+    r->s1 = bl_encode_scratch_new(r->e);
+    r->fields1 = calloc(r->nf, sizeof *r->fields1);
+    if (!r->s1 || !r->fields1)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    return BL_OK;
+}
+
+/* Stop and join the workers, free the pipeline, the reader and the scratch. */
+static void pipeline_stop(encrun *r)
+{
+    pipeline *p = &r->p;
+    if (r->started > 0) {
+        pthread_mutex_lock(&p->mu);
+        p->stop = 1;
+        pthread_cond_broadcast(&p->cv_work);
+        pthread_mutex_unlock(&p->mu);
+        for (int i = 0; i < r->started; i++)
+            pthread_join(r->tids[i], NULL);
+    }
+    if (p->slots) {
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->cv_work);
+        pthread_cond_destroy(&p->cv_done);
+        for (size_t i = 0; i < p->nslots; i++)
+            batch_free(&p->slots[i]);
+    }
+    free(p->slots);
+    free(p->queue);
+    free(r->tids);
+    free(r->fields1);
+    bl_encode_scratch_free(r->s1);
+    bl_csv_free(r->rd);
+    r->rd = NULL;
+}
+
+/* Read up to one batch of rows into `b`; sets r->eof at the end of the input
+ * or at a reader error (kept in r->rst, reported after earlier rows). */
+static void fill_batch(encrun *r, batch *b)
+{
+    b->nrows = 0;
+    b->alen = 0;
+    b->nfields = r->nf;
+    bl_csv_row row;
+    while (b->nrows < r->opts.batch_rows && b->alen < BATCH_MAX_BYTES) {
+        bl_status rs = bl_csv_next(r->rd, &row, &r->rerr);
+        if (rs != BL_OK) {
+            if (rs != BL_EOF)
+                r->rst = rs;
+            r->eof = 1;
+            return;
+        }
+        r->rowno++;
+        if (row.nfields != r->nf) {
+            r->rst = bl_error_set(&r->rerr, BL_EINPUT,
+                                  "%s:%llu: row %llu has %zu columns, the schema has %zu", r->name,
+                                  (unsigned long long)row.line, (unsigned long long)r->rowno,
+                                  row.nfields, r->nf);
+            r->eof = 1;
+            return;
+        }
+        if (batch_add(b, &row, r->rowno) != 0) {
+            r->rst = bl_error_set(&r->rerr, BL_ENOMEM, "out of memory");
+            r->eof = 1;
+            return;
+        }
+    }
+}
+
+/* Hand a filled batch to the workers, or encode it here. */
+static void submit_batch(encrun *r, size_t slot)
+{
+    pipeline *p = &r->p;
+    batch *b = &p->slots[slot];
+    if (r->started > 0) {
+        pthread_mutex_lock(&p->mu);
+        b->state = 1;
+        p->queue[(p->qhead + p->qlen) % p->nslots] = slot;
+        p->qlen++;
+        pthread_cond_signal(&p->cv_work);
+        pthread_mutex_unlock(&p->mu);
+    } else {
+        encode_batch(r->e, r->s1, b, r->nbytes, r->fields1, r->nf);
+        b->state = 2;
+    }
+}
+
+/* Wait for batch `b` to be encoded and write its CLKs in input order. */
+static bl_status write_batch(encrun *r, batch *b, bl_error *err)
+{
+    pthread_mutex_lock(&r->p.mu);
+    while (b->state != 2)
+        pthread_cond_wait(&r->p.cv_done, &r->p.mu);
+    pthread_mutex_unlock(&r->p.mu);
+    if (b->st != BL_OK)
+        return row_error(b, r->name, err);
+    const size_t nf = r->nf, id_idx = r->id_idx;
+    bl_status st = BL_OK;
+    for (size_t i = 0; i < b->nrows && st == BL_OK; i++) {
+        const char *id = id_idx != (size_t)-1 ? b->arena + b->foff[i * nf + id_idx] : NULL;
+        if (id && b->flen[i * nf + id_idx] > BL_CLK_MAX_ID_BYTES)
+            st = bl_error_set(err, BL_EINPUT, "%s:%llu: row %llu: record id longer than %u bytes",
+                              r->name, (unsigned long long)b->line[i],
+                              (unsigned long long)b->rowno[i], BL_CLK_MAX_ID_BYTES);
+        else
+            st = bl_clkwriter_put(r->w, b->clks + i * r->nbytes, id, err);
+    }
+    r->written += b->nrows;
+    b->state = 0;
+    return st;
+}
+
+/* The main loop: keep every slot busy, write the oldest batch when done. */
+static bl_status run_batches(encrun *r, bl_error *err)
+{
+    pipeline *p = &r->p;
     size_t next_fill = 0, next_write = 0, inflight = 0;
-    int eof = 0;
-    bl_status rst = BL_OK; /* reader error: reported after earlier rows are checked */
-    bl_error rerr = {0};
     for (;;) {
-        while (!eof && inflight < p.nslots) {
-            batch *b = &p.slots[next_fill];
-            b->nrows = 0;
-            b->alen = 0;
-            b->nfields = nf;
-            while (b->nrows < opts.batch_rows && b->alen < BATCH_MAX_BYTES) {
-                bl_status rs = bl_csv_next(rd, &row, &rerr);
-                if (rs == BL_EOF) {
-                    eof = 1;
-                    break;
-                }
-                if (rs != BL_OK) {
-                    rst = rs;
-                    eof = 1;
-                    break;
-                }
-                rowno++;
-                if (row.nfields != nf) {
-                    rst = bl_error_set(&rerr, BL_EINPUT, "%s:%llu: row %llu has %zu columns, the schema has %zu",
-                                       name, (unsigned long long)row.line, (unsigned long long)rowno,
-                                       row.nfields, nf);
-                    eof = 1;
-                    break;
-                }
-                if (batch_add(b, &row, rowno) != 0) {
-                    rst = bl_error_set(&rerr, BL_ENOMEM, "out of memory");
-                    eof = 1;
-                    break;
-                }
-            }
+        while (!r->eof && inflight < p->nslots) {
+            batch *b = &p->slots[next_fill];
+            fill_batch(r, b);
             if (b->nrows == 0)
                 break;
-            if (opts.progress && !prog) {
-                uint64_t est = fsize && b->alen ? (uint64_t)((double)fsize * (double)b->nrows / (double)b->alen) : 0;
-                if (eof)
-                    est = b->nrows;
-                prog = bl_progress_new("encoding", est);
+            /* The progress bar starts after the first batch: its average row
+             * size and the file size give an estimated total, hence an ETA. */
+            if (r->opts.progress && !r->prog) {
+                uint64_t est = r->fsize && b->alen
+                                   ? (uint64_t)((double)r->fsize * (double)b->nrows / (double)b->alen)
+                                   : 0;
+                r->prog = bl_progress_new("encoding", r->eof ? b->nrows : est);
             }
-            if (nthreads > 1) {
-                pthread_mutex_lock(&p.mu);
-                b->state = 1;
-                p.queue[(p.qhead + p.qlen) % p.nslots] = next_fill;
-                p.qlen++;
-                pthread_cond_signal(&p.cv_work);
-                pthread_mutex_unlock(&p.mu);
-            } else {
-                encode_batch(e, s1, b, nbytes, fields1, nf);
-                b->state = 2;
-            }
-            next_fill = (next_fill + 1) % p.nslots;
+            submit_batch(r, next_fill);
+            next_fill = (next_fill + 1) % p->nslots;
             inflight++;
         }
         if (inflight == 0)
-            break;
-        /* write the oldest batch once it is encoded */
-        batch *b = &p.slots[next_write];
-        pthread_mutex_lock(&p.mu);
-        while (b->state != 2)
-            pthread_cond_wait(&p.cv_done, &p.mu);
-        pthread_mutex_unlock(&p.mu);
-        if (b->st != BL_OK) {
-            st = row_error(b, name, err);
-            break;
-        }
-        for (size_t r = 0; r < b->nrows && st == BL_OK; r++) {
-            const char *id = id_idx != (size_t)-1 ? b->arena + b->foff[r * nf + id_idx] : NULL;
-            if (id && b->flen[r * nf + id_idx] > BL_CLK_MAX_ID_BYTES)
-                st = bl_error_set(err, BL_EINPUT, "%s:%llu: row %llu: record id longer than %u bytes", name,
-                                  (unsigned long long)b->line[r], (unsigned long long)b->rowno[r],
-                                  BL_CLK_MAX_ID_BYTES);
-            else
-                st = bl_clkwriter_put(w, b->clks + r * nbytes, id, err);
-        }
-        written += b->nrows;
-        b->state = 0;
-        next_write = (next_write + 1) % p.nslots;
+            return BL_OK;
+        assert(p->slots[next_write].state != 0); /* the oldest batch in flight */
+        bl_status st = write_batch(r, &p->slots[next_write], err);
+        next_write = (next_write + 1) % p->nslots;
         inflight--;
-        bl_progress_update(prog, written);
+        bl_progress_update(r->prog, r->written);
         if (st != BL_OK)
-            break;
+            return st;
     }
-    bl_progress_finish(prog);
-    if (st == BL_OK && rst != BL_OK) {
-        st = rst;
+}
+
+bl_status bl_encode_csv(const bl_encoder *e, const char *csv_path, const char *out_path,
+                        const bl_encode_csv_opts *opts_in, uint64_t *nrecords, bl_error *err)
+{
+    encrun r;
+    memset(&r, 0, sizeof r);
+    r.e = e;
+    if (opts_in)
+        r.opts = *opts_in;
+    if (r.opts.format == BL_CLK_AUTO)
+        r.opts.format = BL_CLK_JSON;
+    if (r.opts.threads <= 0)
+        r.opts.threads = bl_ncpus();
+    if (r.opts.threads > 256)
+        r.opts.threads = 256;
+    if (r.opts.batch_rows == 0)
+        r.opts.batch_rows = 4096;
+    if (nrecords)
+        *nrecords = 0;
+    r.nf = bl_schema_nfeatures(bl_encoder_schema(e));
+    r.nbytes = bl_encoder_nbytes(e);
+    if (r.opts.id_column && r.opts.format != BL_CLK_BIN)
+        return bl_error_set(err, BL_EINVAL, "record ids (--ids) need the binary format (--format bin)");
+    if (r.opts.id_column && r.opts.header == BL_HEADER_NONE)
+        return bl_error_set(err, BL_EINVAL, "--ids names a header column, so it cannot be used with --no-header");
+
+    bl_status st = open_input(&r, csv_path, err);
+    if (st != BL_OK) {
+        bl_csv_free(r.rd);
+        return st;
+    }
+    uint8_t fp[32];
+    bl_encoder_fingerprint(e, fp);
+    st = bl_clkwriter_open(out_path, r.opts.format, bl_encoder_nbits(e), fp,
+                           r.opts.id_column != NULL, &r.w, err);
+    if (st != BL_OK) {
+        bl_csv_free(r.rd);
+        return st;
+    }
+    st = pipeline_start(&r, err);
+    if (st == BL_OK)
+        st = run_batches(&r, err);
+    bl_progress_finish(r.prog);
+    if (st == BL_OK && r.rst != BL_OK) {
+        st = r.rst;
         if (err)
-            *err = rerr;
+            *err = r.rerr;
     }
-    if (st == BL_OK && written == 0)
-        st = bl_error_set(err, BL_EINPUT, "%s: no records to encode", name);
-done:
-    if (started > 0) {
-        pthread_mutex_lock(&p.mu);
-        p.stop = 1;
-        pthread_cond_broadcast(&p.cv_work);
-        pthread_mutex_unlock(&p.mu);
-        for (int i = 0; i < started; i++)
-            pthread_join(tids[i], NULL);
+    if (st == BL_OK && r.written == 0)
+        st = bl_error_set(err, BL_EINPUT, "%s: no records to encode", r.name);
+    pipeline_stop(&r);
+    if (st != BL_OK) {
+        bl_clkwriter_abort(r.w);
+        return st;
     }
-    if (p.slots) {
-        pthread_mutex_destroy(&p.mu);
-        pthread_cond_destroy(&p.cv_work);
-        pthread_cond_destroy(&p.cv_done);
-        for (size_t i = 0; i < p.nslots; i++)
-            batch_free(&p.slots[i]);
-    }
-    free(p.slots);
-    free(p.queue);
-    free(tids);
-    free(fields1);
-    bl_encode_scratch_free(s1);
-    bl_csv_free(rd);
-    if (st == BL_OK) {
-        st = bl_clkwriter_commit(w, err);
-        if (st == BL_OK && nrecords)
-            *nrecords = written;
-    } else {
-        bl_clkwriter_abort(w);
-    }
+    st = bl_clkwriter_commit(r.w, err);
+    if (st == BL_OK && nrecords)
+        *nrecords = r.written;
     return st;
 }

@@ -1,41 +1,32 @@
-/* lib/encode/hkdf.c - RFC 5869 HKDF with HMAC-SHA256 or HMAC-SHA512 (libsodium's
- * HMAC primitives), used to derive clkhash's per-feature keys.
- * Intermediate values (PRK, T(i)) are wiped before returning. */
-#include <sodium.h>
+/* lib/encode/hkdf.c - RFC 5869 HKDF with HMAC-SHA256 or HMAC-SHA512, used to
+ * derive clkhash's per-feature keys. The extract and expand steps are
+ * nettle's (hkdf_extract / hkdf_expand over nettle's HMAC); this file only
+ * picks the hash, applies RFC 5869's defaults (no salt = HashLen zero bytes),
+ * refuses outputs longer than 255 * HashLen (nettle does not check), and
+ * wipes the HMAC states, which hold the PRK, before returning. */
+#include <assert.h>
 #include <string.h>
+
+#include <nettle/hkdf.h>
+#include <nettle/hmac.h>
+#include <sodium.h>
 
 #include "encode/encode_internal.h"
 
-static void hmac(int sha512, const uint8_t *key, size_t keylen, const uint8_t *a, size_t alen,
-                 const uint8_t *b, size_t blen, const uint8_t *c, size_t clen, uint8_t *out)
-{
-    if (sha512) {
-        crypto_auth_hmacsha512_state st;
-        crypto_auth_hmacsha512_init(&st, key, keylen);
-        crypto_auth_hmacsha512_update(&st, a, alen);
-        crypto_auth_hmacsha512_update(&st, b, blen);
-        crypto_auth_hmacsha512_update(&st, c, clen);
-        crypto_auth_hmacsha512_final(&st, out);
-        sodium_memzero(&st, sizeof st);
-    } else {
-        crypto_auth_hmacsha256_state st;
-        crypto_auth_hmacsha256_init(&st, key, keylen);
-        crypto_auth_hmacsha256_update(&st, a, alen);
-        crypto_auth_hmacsha256_update(&st, b, blen);
-        crypto_auth_hmacsha256_update(&st, c, clen);
-        crypto_auth_hmacsha256_final(&st, out);
-        sodium_memzero(&st, sizeof st);
-    }
-}
+/* nettle's HKDF takes the MAC as (void *ctx) callbacks: these adapters call
+ * the typed HMAC functions, rather than casting their pointers */
+static void up256(void *c, size_t n, const uint8_t *d) { hmac_sha256_update(c, n, d); }
+static void dg256(void *c, size_t n, uint8_t *d) { hmac_sha256_digest(c, n, d); }
+static void up512(void *c, size_t n, const uint8_t *d) { hmac_sha512_update(c, n, d); }
+static void dg512(void *c, size_t n, uint8_t *d) { hmac_sha512_digest(c, n, d); }
 
 int bl_hkdf(int sha512, const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len,
             const uint8_t *info, size_t info_len, uint8_t *okm, size_t okm_len)
 {
-    const size_t hl = sha512 ? 64 : 32;
+    const size_t hl = sha512 ? SHA512_DIGEST_SIZE : SHA256_DIGEST_SIZE;
     if (okm_len > 255 * hl)
         return -1;
-    uint8_t zeros[64] = {0};
-    uint8_t prk[64], t[64];
+    static const uint8_t zeros[SHA512_DIGEST_SIZE] = {0};
     static const uint8_t empty[1] = {0};
     if (!salt) {
         salt = zeros;
@@ -43,19 +34,27 @@ int bl_hkdf(int sha512, const uint8_t *salt, size_t salt_len, const uint8_t *ikm
     }
     if (!info)
         info = empty, info_len = 0;
-    /* extract: PRK = HMAC(salt, IKM) */
-    hmac(sha512, salt, salt_len, ikm, ikm_len, empty, 0, empty, 0, prk);
-    /* expand: T(i) = HMAC(PRK, T(i-1) | info | i) */
-    size_t done = 0, tlen = 0;
-    for (uint8_t i = 1; done < okm_len; i++) {
-        uint8_t ctr = i;
-        hmac(sha512, prk, hl, t, tlen, info, info_len, &ctr, 1, t);
-        tlen = hl;
-        size_t n = okm_len - done < hl ? okm_len - done : hl;
-        memcpy(okm + done, t, n);
-        done += n;
+    uint8_t prk[SHA512_DIGEST_SIZE];
+    assert(hl <= sizeof prk);
+    if (sha512) {
+        struct hmac_sha512_ctx ctx;
+        hmac_sha512_set_key(&ctx, salt_len, salt);
+        hkdf_extract(&ctx, up512,
+                     dg512, hl, ikm_len, ikm, prk);
+        hmac_sha512_set_key(&ctx, hl, prk);
+        hkdf_expand(&ctx, up512,
+                    dg512, hl, info_len, info, okm_len, okm);
+        sodium_memzero(&ctx, sizeof ctx);
+    } else {
+        struct hmac_sha256_ctx ctx;
+        hmac_sha256_set_key(&ctx, salt_len, salt);
+        hkdf_extract(&ctx, up256,
+                     dg256, hl, ikm_len, ikm, prk);
+        hmac_sha256_set_key(&ctx, hl, prk);
+        hkdf_expand(&ctx, up256,
+                    dg256, hl, info_len, info, okm_len, okm);
+        sodium_memzero(&ctx, sizeof ctx);
     }
     sodium_memzero(prk, sizeof prk);
-    sodium_memzero(t, sizeof t);
     return 0;
 }

@@ -40,17 +40,11 @@ static void diag_add(pctx *c, int is_error, const char *path, const char *fmt, v
             c->nerrors++;
         return;
     }
-    if (c->ndiags == c->cap) {
-        size_t ncap = c->cap ? c->cap * 2 : 16;
-        bl_schema_diag *nd = realloc(c->diags, ncap * sizeof *nd);
-        if (!nd) {
-            c->oom = 1;
-            if (is_error)
-                c->nerrors++;
-            return;
-        }
-        c->diags = nd;
-        c->cap = ncap;
+    if (bl_grow((void **)&c->diags, &c->cap, c->ndiags + 1, sizeof *c->diags, 16) != 0) {
+        c->oom = 1;
+        if (is_error)
+            c->nerrors++;
+        return;
     }
     bl_schema_diag *d = &c->diags[c->ndiags++];
     snprintf(d->path, sizeof d->path, "%s", path);
@@ -319,7 +313,9 @@ static void v1_to_v2(pctx *c, json_t *root)
         }
         if (weight == 0) {
             json_t *idv = json_object_get(f, "identifier");
-            json_t *ign = json_pack("{s:O, s:b}", "identifier", idv ? idv : json_string(""), "ignored", 1);
+            /* O takes a new reference, o steals one: the fallback string must be stolen */
+            json_t *ign = idv ? json_pack("{s:O, s:b}", "identifier", idv, "ignored", 1)
+                              : json_pack("{s:s, s:b}", "identifier", "", "ignored", 1);
             if (ign)
                 json_array_set_new(features, i, ign);
             continue;

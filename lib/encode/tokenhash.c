@@ -7,6 +7,7 @@
  * as big-endian integers mod L; index_t = (h1 + t*h2) mod L, with optional
  * re-hashing of h2 == 0 (prevent_singularity). HMACs come from nettle;
  * their keyed inner/outer states are computed once per feature. */
+#include <assert.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include <nettle/md5.h>
 #include <nettle/sha1.h>
+#include <utf8proc.h>
 
 #include "encode/encode_internal.h"
 
@@ -25,26 +27,46 @@ void bl_blake_salt(uint32_t j, uint8_t salt[16])
     memcpy(salt, tmp, (size_t)n);
 }
 
+/* Digest j of a token: precomputed keyed state when there is one, else the
+ * key with salt j (more than nstates * 32 bits per token is rare). */
+static void blake_digest(const bl_blake_keys *bk, uint32_t j, const uint8_t *tok, size_t len,
+                         uint64_t h[8])
+{
+    if (j < bk->nstates) {
+        bl_b2_keyed_hash(&bk->states[j], tok, len, h);
+        return;
+    }
+    bl_b2_keyed tmp;
+    uint8_t salt[16];
+    bl_blake_salt(j, salt);
+    bl_b2_keyed_init(&tmp, bk->key, bk->keylen, salt, NULL, 64);
+    bl_b2_keyed_hash(&tmp, tok, len, h);
+}
+
+/* Index q (0..31) of a digest: its q-th little-endian uint16, mod L. */
+static inline uint32_t blake_index(const uint64_t h[8], uint32_t q, uint32_t mask)
+{
+    return (uint32_t)((h[q / 4] >> (16 * (q % 4))) & 0xffffu) & mask;
+}
+
+/* out[t] for t in [from, k): indices 32j .. 32j+31 come from digest j */
+static void blake_indices_from(const bl_blake_keys *bk, const uint8_t *tok, size_t len,
+                               uint32_t from, uint32_t k, uint32_t mask, uint32_t *out)
+{
+    uint32_t t = from;
+    while (t < k) {
+        uint64_t h[8];
+        blake_digest(bk, t / 32, tok, len, h);
+        for (uint32_t q = t % 32; q < 32 && t < k; q++)
+            out[t++] = blake_index(h, q, mask);
+    }
+}
+
 void bl_blake_indices(const bl_blake_keys *bk, const uint8_t *tok, size_t len, uint32_t k,
                       uint32_t L, uint32_t *out)
 {
-    const uint32_t mask = L - 1; /* L is a power of two (checked by the schema) */
-    uint32_t t = 0;
-    for (uint32_t j = 0; t < k; j++) {
-        uint64_t h[8];
-        if (j < bk->nstates) {
-            bl_b2_keyed_hash(&bk->states[j], tok, len, h);
-        } else {
-            bl_b2_keyed tmp;
-            uint8_t salt[16];
-            bl_blake_salt(j, salt);
-            bl_b2_keyed_init(&tmp, bk->key, bk->keylen, salt, NULL, 64);
-            bl_b2_keyed_hash(&tmp, tok, len, h);
-        }
-        for (int w = 0; w < 8 && t < k; w++)
-            for (int q = 0; q < 4 && t < k; q++)
-                out[t++] = (uint32_t)((h[w] >> (16 * q)) & 0xffffu) & mask;
-    }
+    assert(L && (L & (L - 1)) == 0); /* a power of two (checked by the schema) */
+    blake_indices_from(bk, tok, len, 0, k, L - 1, out);
 }
 
 uint32_t bl_be_mod(const uint8_t *d, size_t n, uint32_t L)
@@ -81,26 +103,7 @@ static void double_pair(const bl_double_keys *dk, int prevent_singularity, const
             if (c >= 0xd800 && c < 0xe000)
                 continue; /* Python cannot UTF-8 encode surrogates */
             uint8_t u[4];
-            size_t n;
-            if (c < 0x80) {
-                u[0] = (uint8_t)c;
-                n = 1;
-            } else if (c < 0x800) {
-                u[0] = (uint8_t)(0xc0 | (c >> 6));
-                u[1] = (uint8_t)(0x80 | (c & 0x3f));
-                n = 2;
-            } else if (c < 0x10000) {
-                u[0] = (uint8_t)(0xe0 | (c >> 12));
-                u[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
-                u[2] = (uint8_t)(0x80 | (c & 0x3f));
-                n = 3;
-            } else {
-                u[0] = (uint8_t)(0xf0 | (c >> 18));
-                u[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3f));
-                u[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
-                u[3] = (uint8_t)(0x80 | (c & 0x3f));
-                n = 4;
-            }
+            size_t n = (size_t)utf8proc_encode_char((utf8proc_int32_t)c, u);
             md5 = dk->md5;
             hmac_md5_update(&md5, len, tok);
             hmac_md5_update(&md5, n, u);
@@ -201,10 +204,9 @@ void bl_blake_indices_cached(bl_token_cache *c, uint32_t feature, const bl_blake
     tc_entry *e = tc_lookup(c, feature, tok, len, &hit);
     if (!hit) {
         uint64_t h[8];
-        bl_b2_keyed_hash(&bk->states[0], tok, len, h);
-        for (int w = 0; w < 8; w++)
-            for (int q = 0; q < 4; q++)
-                e->u.idx[4 * w + q] = (uint16_t)(((h[w] >> (16 * q)) & 0xffffu) & mask);
+        blake_digest(bk, 0, tok, len, h);
+        for (uint32_t q = 0; q < 32; q++)
+            e->u.idx[q] = (uint16_t)blake_index(h, q, mask);
         c->misses++;
     } else {
         c->hits++;
@@ -212,29 +214,7 @@ void bl_blake_indices_cached(bl_token_cache *c, uint32_t feature, const bl_blake
     uint32_t t = k < 32 ? k : 32;
     for (uint32_t i = 0; i < t; i++)
         out[i] = e->u.idx[i];
-    if (t < k) { /* more than 32 indices: the rest from digests 1, 2, ... */
-        uint32_t rest[64];
-        uint32_t done = t;
-        while (done < k) {
-            uint32_t j = done / 32;
-            uint64_t h[8];
-            if (j < bk->nstates) {
-                bl_b2_keyed_hash(&bk->states[j], tok, len, h);
-            } else {
-                bl_b2_keyed tmp;
-                uint8_t salt[16];
-                bl_blake_salt(j, salt);
-                bl_b2_keyed_init(&tmp, bk->key, bk->keylen, salt, NULL, 64);
-                bl_b2_keyed_hash(&tmp, tok, len, h);
-            }
-            uint32_t n = 0;
-            for (int w = 0; w < 8; w++)
-                for (int q = 0; q < 4; q++)
-                    rest[n++] = (uint32_t)((h[w] >> (16 * q)) & 0xffffu) & mask;
-            for (uint32_t i = 0; i < 32 && done < k; i++)
-                out[done++] = rest[i];
-        }
-    }
+    blake_indices_from(bk, tok, len, t, k, mask, out); /* more than 32: digests 1, 2, ... */
 }
 
 void bl_double_indices_cached(bl_token_cache *c, uint32_t feature, const bl_double_keys *dk,

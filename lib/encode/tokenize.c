@@ -10,6 +10,8 @@
 
 #include "encode/encode_internal.h"
 #include "encode/pystrptime.h"
+#include "core/internal.h"
+#include "core/utf8.h"
 
 __extension__ typedef __int128 i128;
 __extension__ typedef unsigned __int128 u128;
@@ -35,24 +37,9 @@ static int tl_push(bl_toklist *t, const char *a, size_t alen, const char *b, siz
     size_t need = t->len + alen + blen;
     if (need > BL_TOKLIST_MAX_BYTES)
         return -2;
-    if (need > t->cap) {
-        size_t ncap = t->cap ? t->cap : 256;
-        while (ncap < need)
-            ncap *= 2;
-        char *nb = realloc(t->buf, ncap);
-        if (!nb)
-            return -2;
-        t->buf = nb;
-        t->cap = ncap;
-    }
-    if (t->n + 2 > t->ncap) {
-        size_t ncap = t->ncap ? t->ncap * 2 : 64;
-        size_t *no = realloc(t->off, ncap * sizeof *no);
-        if (!no)
-            return -2;
-        t->off = no;
-        t->ncap = ncap;
-    }
+    if (bl_grow((void **)&t->buf, &t->cap, need, 1, 256) != 0 ||
+        bl_grow((void **)&t->off, &t->ncap, t->n + 2, sizeof *t->off, 64) != 0)
+        return -2;
     if (t->n == 0)
         t->off[0] = 0;
     memcpy(t->buf + t->len, a, alen);
@@ -66,30 +53,9 @@ static int tl_push(bl_toklist *t, const char *a, size_t alen, const char *b, siz
 /* Decode UTF-8 into t->cpoff (byte offset per code point, plus end). */
 static long decode_offsets(bl_toklist *t, const char *v, size_t len)
 {
-    if (len + 1 > t->cpcap) {
-        size_t ncap = len + 1 < 64 ? 64 : len + 1;
-        size_t *no = realloc(t->cpoff, ncap * sizeof *no);
-        if (!no)
-            return -2;
-        t->cpoff = no;
-        t->cpcap = ncap;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < len;) {
-        unsigned char c = (unsigned char)v[i];
-        size_t w = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-        if (c >= 0x80 && (c < 0xc2 || c > 0xf4))
-            return -1;
-        if (i + w > len)
-            return -1;
-        for (size_t j = 1; j < w; j++)
-            if (((unsigned char)v[i + j] & 0xc0) != 0x80)
-                return -1;
-        t->cpoff[n++] = i;
-        i += w;
-    }
-    t->cpoff[n] = len;
-    return (long)n;
+    if (bl_grow((void **)&t->cpoff, &t->cpcap, len + 1, sizeof *t->cpoff, 64) != 0)
+        return -2;
+    return bl_utf8_offsets(v, len, t->cpoff);
 }
 
 int bl_tokenize_ngram(bl_toklist *t, const char *v, size_t len, uint32_t n, int positional)

@@ -7,6 +7,7 @@
  * enum membership. Formatting: integers become str(int(v)), dates
  * strftime('%Y%m%d'), everything else is hashed unchanged. */
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <assert.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "encode/encode_internal.h"
 #include "encode/pystrptime.h"
+#include "core/utf8.h"
 
 #define SHOWN(len) ((int)((len) > 60 ? 60 : (len)))
 
@@ -93,122 +95,106 @@ static int check_case(const char *v, size_t len, bl_case_rule rule)
     return 1;
 }
 
-static size_t count_cps(const char *v, size_t len)
+/* Rules of string features: encoding, pattern or length and case. */
+static int check_string(const bl_feature *f, bl_fmt_ws *ws, const char *v, size_t len, char *msg,
+                        size_t msgcap)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        n += ((unsigned char)v[i] & 0xc0) != 0x80;
-    return n;
-}
-
-int bl_value_validate(const bl_feature *f, bl_fmt_ws *ws, const char *v, size_t len, char *msg,
-                      size_t msgcap)
-{
-    if (f->fmt == BL_FORMAT_STRING && f->encoding == BL_TEXTENC_ASCII) {
+    if (f->encoding == BL_TEXTENC_ASCII) {
         for (size_t i = 0; i < len; i++)
             if ((unsigned char)v[i] >= 0x80) {
                 snprintf(msg, msgcap, "'%.*s' cannot be encoded as ascii", SHOWN(len), v);
                 return -1;
             }
     }
-    switch (f->fmt) {
-    case BL_FORMAT_STRING:
-        if (f->regex) {
-            int rc = pcre2_match(f->regex, (PCRE2_SPTR)v, len, 0,
-                                 PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_NO_UTF_CHECK, ws->re_md, NULL);
-            if (rc < 0) {
-                snprintf(msg, msgcap, "'%.*s' does not match pattern '%s'", SHOWN(len), v, f->pattern);
-                return -1;
-            }
-        } else {
-            size_t n = (f->min_length >= 0 || f->max_length >= 0) ? count_cps(v, len) : 0;
-            if (f->min_length >= 0 && (int64_t)n < f->min_length) {
-                snprintf(msg, msgcap, "'%.*s' is shorter than minLength %lld (%zu characters)", SHOWN(len), v,
-                         (long long)f->min_length, n);
-                return -1;
-            }
-            if (f->max_length >= 0 && (int64_t)n > f->max_length) {
-                snprintf(msg, msgcap, "'%.*s' is longer than maxLength %lld (%zu characters)", SHOWN(len), v,
-                         (long long)f->max_length, n);
-                return -1;
-            }
-            if (f->case_rule != BL_CASE_MIXED && !check_case(v, len, f->case_rule)) {
-                snprintf(msg, msgcap, "'%.*s' is not %s case", SHOWN(len), v,
-                         f->case_rule == BL_CASE_UPPER ? "upper" : "lower");
-                return -1;
-            }
-        }
-        return 0;
-    case BL_FORMAT_INTEGER: {
-        char canon[64];
-        int n = bl_pyint_canonical(v, len, canon, sizeof canon);
-        if (n == -1) {
-            snprintf(msg, msgcap, "'%.*s' is not an integer", SHOWN(len), v);
-            return -1;
-        }
-        if (n == -2) { /* more than 60 digits: compare by sign only */
-            int neg = 0;
-            for (size_t i = 0; i < len; i++)
-                if (v[i] == '-')
-                    neg = 1;
-            if ((neg && f->has_minimum) || (!neg && f->has_maximum)) {
-                snprintf(msg, msgcap, "'%.*s' is out of range", SHOWN(len), v);
-                return -1;
-            }
-            return 0;
-        }
-        if (f->has_minimum && cmp_decimal(canon, f->minimum) < 0) {
-            snprintf(msg, msgcap, "'%.*s' is less than the minimum %lld", SHOWN(len), v, (long long)f->minimum);
-            return -1;
-        }
-        if (f->has_maximum && cmp_decimal(canon, f->maximum) > 0) {
-            snprintf(msg, msgcap, "'%.*s' is greater than the maximum %lld", SHOWN(len), v, (long long)f->maximum);
+    if (f->regex) {
+        int rc = pcre2_match(f->regex, (PCRE2_SPTR)v, len, 0,
+                             PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_NO_UTF_CHECK, ws->re_md, NULL);
+        if (rc < 0) {
+            snprintf(msg, msgcap, "'%.*s' does not match pattern '%s'", SHOWN(len), v, f->pattern);
             return -1;
         }
         return 0;
     }
-    case BL_FORMAT_DATE: {
-        char out[32], why[128];
-        if (bl_pydate_format(f->date, ws->date_ws, v, len, out, sizeof out, why, sizeof why) < 0) {
-            if (!strcmp(why, "does not match"))
-                snprintf(msg, msgcap, "'%.*s' does not match %s", SHOWN(len), v, f->date_format);
-            else
-                snprintf(msg, msgcap, "'%.*s' is not a valid %s date: %s", SHOWN(len), v, f->date_format, why);
-            return -1;
-        }
-        return 0;
+    size_t n = (f->min_length >= 0 || f->max_length >= 0) ? bl_utf8_count(v, len) : 0;
+    if (f->min_length >= 0 && (int64_t)n < f->min_length) {
+        snprintf(msg, msgcap, "'%.*s' is shorter than minLength %lld (%zu characters)", SHOWN(len), v,
+                 (long long)f->min_length, n);
+        return -1;
     }
-    case BL_FORMAT_ENUM:
-        for (size_t i = 0; i < f->nvalues; i++)
-            if (f->value_lens[i] == len && !memcmp(f->values[i], v, len))
-                return 0;
-        {
-            char list[200];
-            size_t o = 0;
-            list[0] = '\0';
-            for (size_t i = 0; i < f->nvalues && o < sizeof list - 8; i++)
-                o += (size_t)snprintf(list + o, sizeof list - o, "%s'%s'", i ? ", " : "", f->values[i]);
-            snprintf(msg, msgcap, "'%.*s' is not one of %s", SHOWN(len), v, list);
-        }
+    if (f->max_length >= 0 && (int64_t)n > f->max_length) {
+        snprintf(msg, msgcap, "'%.*s' is longer than maxLength %lld (%zu characters)", SHOWN(len), v,
+                 (long long)f->max_length, n);
+        return -1;
+    }
+    if (f->case_rule != BL_CASE_MIXED && !check_case(v, len, f->case_rule)) {
+        snprintf(msg, msgcap, "'%.*s' is not %s case", SHOWN(len), v,
+                 f->case_rule == BL_CASE_UPPER ? "upper" : "lower");
         return -1;
     }
     return 0;
 }
 
-const char *bl_value_format(const bl_feature *f, bl_fmt_ws *ws, const char *v, size_t len,
-                            char *buf, size_t cap, size_t *olen, char *msg, size_t msgcap)
+static int check_enum(const bl_feature *f, const char *v, size_t len, char *msg, size_t msgcap)
 {
-    if (f->fmt == BL_FORMAT_INTEGER) {
+    for (size_t i = 0; i < f->nvalues; i++)
+        if (f->value_lens[i] == len && !memcmp(f->values[i], v, len))
+            return 0;
+    char list[200];
+    size_t o = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < f->nvalues && o < sizeof list - 8; i++)
+        o += (size_t)snprintf(list + o, sizeof list - o, "%s'%s'", i ? ", " : "", f->values[i]);
+    snprintf(msg, msgcap, "'%.*s' is not one of %s", SHOWN(len), v, list);
+    return -1;
+}
+
+/* minimum/maximum of an integer feature, on its canonical decimal form */
+static int check_int_range(const bl_feature *f, const char *v, size_t len, const char *canon,
+                           size_t clen, char *msg, size_t msgcap)
+{
+    if (clen > 63) { /* too long to compare with an int64 bound: by sign only */
+        int neg = memchr(v, '-', len) != NULL;
+        if ((neg && f->has_minimum) || (!neg && f->has_maximum)) {
+            snprintf(msg, msgcap, "'%.*s' is out of range", SHOWN(len), v);
+            return -1;
+        }
+        return 0;
+    }
+    char c[64];
+    memcpy(c, canon, clen);
+    c[clen] = '\0';
+    if (f->has_minimum && cmp_decimal(c, f->minimum) < 0) {
+        snprintf(msg, msgcap, "'%.*s' is less than the minimum %lld", SHOWN(len), v, (long long)f->minimum);
+        return -1;
+    }
+    if (f->has_maximum && cmp_decimal(c, f->maximum) > 0) {
+        snprintf(msg, msgcap, "'%.*s' is greater than the maximum %lld", SHOWN(len), v, (long long)f->maximum);
+        return -1;
+    }
+    return 0;
+}
+
+const char *bl_value_prepare(const bl_feature *f, bl_fmt_ws *ws, int validate, const char *v,
+                             size_t len, char *buf, size_t cap, size_t *olen, char *msg,
+                             size_t msgcap)
+{
+    assert(cap >= len + 16); /* room for any canonical integer or %Y%m%d date */
+    switch (f->fmt) {
+    case BL_FORMAT_INTEGER: {
         int n = bl_pyint_canonical(v, len, buf, cap);
         if (n < 0) {
             snprintf(msg, msgcap, n == -1 ? "'%.*s' is not an integer" : "'%.*s' is too long an integer",
                      SHOWN(len), v);
             return NULL;
         }
+        if (validate && check_int_range(f, v, len, buf, (size_t)n, msg, msgcap) != 0)
+            return NULL;
         *olen = (size_t)n;
         return buf;
     }
-    if (f->fmt == BL_FORMAT_DATE) {
+    case BL_FORMAT_DATE: {
+        /* parsed once: a value that fails to parse fails with or without
+         * validation, with the same message */
         char why[128];
         int n = bl_pydate_format(f->date, ws->date_ws, v, len, buf, cap, why, sizeof why);
         if (n < 0) {
@@ -220,6 +206,15 @@ const char *bl_value_format(const bl_feature *f, bl_fmt_ws *ws, const char *v, s
         }
         *olen = (size_t)n;
         return buf;
+    }
+    case BL_FORMAT_STRING:
+        if (validate && check_string(f, ws, v, len, msg, msgcap) != 0)
+            return NULL;
+        break;
+    case BL_FORMAT_ENUM:
+        if (validate && check_enum(f, v, len, msg, msgcap) != 0)
+            return NULL;
+        break;
     }
     *olen = len;
     return v;

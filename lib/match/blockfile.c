@@ -20,16 +20,9 @@ typedef struct pairv {
 
 static int pairv_push(pairv *p, uint32_t rec, uint32_t blk)
 {
-    if (p->n == p->cap) {
-        size_t nc = p->cap ? p->cap * 2 : 1024;
-        if (nc > ((size_t)1 << 31))
-            return -1;
-        uint64_t *nv = realloc(p->v, nc * sizeof *nv);
-        if (!nv)
-            return -1;
-        p->v = nv;
-        p->cap = nc;
-    }
+    if (p->n >= ((size_t)1 << 31) ||
+        bl_grow((void **)&p->v, &p->cap, p->n + 1, sizeof *p->v, 1024) != 0)
+        return -1;
     p->v[p->n++] = (uint64_t)rec << 32 | blk;
     return 0;
 }

@@ -6,6 +6,7 @@
  * lsh_plan.c). Records sharing a block are compared with the same kernels;
  * each pair is emitted once (by the first table/block it shares). Called by
  * candidates.c; calls candrun.c and the kernels. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,7 @@ void bl_blocking_free(bl_blocking *b)
 
 uint64_t bl_lsh_key(const bl_blocking *b, uint32_t t, const uint8_t *f)
 {
+    assert(b->kind == 1 && t < b->tables && b->bits <= 64); /* keys are u64 */
     const uint32_t *p = b->pos + (size_t)t * b->bits;
     uint64_t key = 0;
     for (uint32_t i = 0; i < b->bits; i++)
@@ -151,6 +153,7 @@ typedef struct bctx {
 
 static inline uint32_t gdset(const bctx *c, uint32_t g)
 {
+    assert(g < c->goff[c->nsets]); /* a global index names a record of some set */
     uint32_t d = 0;
     while (g >= c->goff[d + 1])
         d++;
@@ -399,13 +402,9 @@ static int build_units(lshround *r)
             e++;
         if (e - s >= 2) {
             for (size_t a = s; a < e - 1; a += UNIT_A) {
-                if (r->nunits == cap) {
-                    cap *= 2;
-                    size_t *nu = realloc(r->units, cap * 3 * sizeof *nu);
-                    if (!nu)
-                        return -1;
-                    r->units = nu;
-                }
+                /* units are triples: grow in whole triples */
+                if (bl_grow((void **)&r->units, &cap, r->nunits + 1, 3 * sizeof *r->units, 1024) != 0)
+                    return -1;
                 r->units[3 * r->nunits] = s;
                 r->units[3 * r->nunits + 1] = e;
                 r->units[3 * r->nunits + 2] = a;

@@ -4,6 +4,7 @@
  * A record scans one contiguous range), cache tiling (chunks of A against
  * L2-sized tiles of B), all cores (pthreads, dynamic work queue), optional
  * top-k per record, a cap on candidates, and the final anonlink order. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -511,8 +512,10 @@ static bl_status collect(bl_candrun *run, bl_candbuf *bufs, int nt, bl_candidate
         free(bufs[t].v);
         bufs[t].v = NULL;
     }
+    /* every stored candidate was counted against the cap, so the buffers
+     * never hold more than the run stored */
+    assert(tot <= atomic_load(&run->stored) && tot <= run->cap);
     sort_candidates(all, tot);
-    (void)run;
     *out = all;
     *count = tot;
     return BL_OK;

@@ -279,15 +279,10 @@ bl_status bl_matches_read(const char *path, size_t max_rows, bl_matches *out, bl
             st = bl_error_set(err, BL_ELIMIT, "%s: more than %zu rows", path, max_rows);
             break;
         }
-        if (out->n == cap) {
-            size_t nc = cap ? 2 * cap : 1024;
-            bl_candidate *np = realloc(out->pairs, nc * sizeof *np);
-            if (np)
-                out->pairs = np;
-            char **ni = with_ids ? realloc(out->ids, 2 * nc * sizeof *ni) : NULL;
-            if (ni)
-                out->ids = ni;
-            if (!np || (with_ids && !ni)) {
+        if (out->n == cap) { /* pairs and (two per pair) ids share one capacity */
+            size_t nc = bl_grow_cap(cap, out->n + 1, 2 * sizeof *out->ids, 1024);
+            if (nc == 0 || bl_resize((void **)&out->pairs, nc, sizeof *out->pairs) != 0 ||
+                (with_ids && bl_resize((void **)&out->ids, nc, 2 * sizeof *out->ids) != 0)) {
                 st = bl_error_set(err, BL_ENOMEM, "%s: out of memory", path);
                 break;
             }
@@ -378,21 +373,123 @@ static int idindex_add(idindex *x, const char *id, uint32_t rec)
         x->dup[v] = 1;
         return 0;
     }
-    if (v >= x->cap) {
-        size_t nc = x->cap ? 2 * x->cap : 1024;
-        uint32_t *nr = realloc(x->rec, nc * sizeof *nr);
-        if (nr)
-            x->rec = nr;
-        uint8_t *nd = realloc(x->dup, nc);
-        if (nd)
-            x->dup = nd;
-        if (!nr || !nd)
+    if (v >= x->cap) { /* rec and dup share one capacity */
+        size_t nc = bl_grow_cap(x->cap, (size_t)v + 1, sizeof *x->rec, 1024);
+        if (nc == 0 || bl_resize((void **)&x->rec, nc, sizeof *x->rec) != 0 ||
+            bl_resize((void **)&x->dup, nc, 1) != 0)
             return -1;
         x->cap = nc;
     }
     x->rec[v] = rec;
     x->dup[v] = 0;
     return 0;
+}
+
+/* columns of a truth file */
+enum { TC_AD, TC_AI, TC_BD, TC_BI, TC_AID, TC_BID, TC_NCOL };
+static const char *const truth_col_names[TC_NCOL] = {"a_dataset", "a_index", "b_dataset",
+                                                     "b_index",   "a_id",    "b_id"};
+
+/* An id-based truth file being read: where, its columns and the id index
+ * of every dataset. */
+typedef struct truthctx {
+    const char *path;
+    int col[TC_NCOL];
+    size_t nsets;
+    int ids_complete;
+    idindex *ix;
+} truthctx;
+
+/* One side (0 = a, 1 = b) of a truth row: its dataset and, from its id,
+ * its record. An id no record carries is an error when the ids are complete,
+ * else a fresh record index (a true pair the matches missed). */
+static bl_status truth_side(truthctx *t, const bl_csv_row *row, int side, bl_candidate *c,
+                            bl_error *err)
+{
+    int dc = side ? t->col[TC_BD] : t->col[TC_AD], ic = side ? t->col[TC_BID] : t->col[TC_AID];
+    const char *dname = truth_col_names[side ? TC_BD : TC_AD];
+    const char *iname = truth_col_names[side ? TC_BID : TC_AID];
+    unsigned long long line = (unsigned long long)row->line;
+    if (dc >= 0) {
+        const char *ds = (size_t)dc < row->nfields ? row->fields[dc] : "";
+        if (parse_idx(ds, &c->dset[side]) || c->dset[side] >= t->nsets)
+            return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): '%.40s' is not a dataset "
+                                "index below %zu", t->path, line, dc + 1, dname, ds, t->nsets);
+    }
+    if ((size_t)ic >= row->nfields || !*row->fields[ic])
+        return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): missing id", t->path, line, ic + 1,
+                            iname);
+    const char *id = row->fields[ic];
+    idindex *x = &t->ix[c->dset[side]];
+    uint32_t v;
+    if (bl_strmap_find(&x->m, id, strlen(id), &v)) { /* an id no record carries */
+        if (t->ids_complete)
+            return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): unknown id '%.60s' "
+                                "(no record of dataset %u has it)", t->path, line, ic + 1, iname,
+                                id, c->dset[side]);
+        /* ids known only from the matches: a true pair that was not
+         * matched; a fresh index counts it as missed */
+        if (x->next == UINT32_MAX || idindex_add(x, id, x->next) ||
+            bl_strmap_find(&x->m, id, strlen(id), &v))
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+        x->next++;
+    } else if (x->dup[v]) {
+        return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): id '%.60s' names several "
+                            "records of dataset %u", t->path, line, ic + 1, iname, id,
+                            c->dset[side]);
+    }
+    c->rec[side] = x->rec[v];
+    return BL_OK;
+}
+
+/* The pairs of an id-based truth file, after its header; BL_EOF at the end. */
+static bl_status truth_read_ids(truthctx *t, bl_csv_reader *r, bl_candidate **pairs, size_t *n,
+                                bl_error *err)
+{
+    size_t cap = 0;
+    bl_csv_row row;
+    bl_status st;
+    while ((st = bl_csv_next(r, &row, err)) == BL_OK) {
+        if (*n == 100000000)
+            return bl_error_set(err, BL_ELIMIT, "%s: more than 100000000 truth pairs", t->path);
+        if (bl_grow((void **)pairs, &cap, *n + 1, sizeof **pairs, 1024) != 0)
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+        bl_candidate *c = &(*pairs)[*n];
+        c->score = 1.0;
+        c->dset[0] = 0;
+        c->dset[1] = 1;
+        for (int side = 0; side < 2; side++)
+            if ((st = truth_side(t, &row, side, c, err)) != BL_OK)
+                return st;
+        if (c->dset[0] == c->dset[1])
+            return bl_error_set(err, BL_EINPUT, "%s:%llu: both records are in dataset %u", t->path,
+                                (unsigned long long)row.line, c->dset[0]);
+        (*n)++;
+    }
+    return st;
+}
+
+/* Index the ids of every dataset; NULL on allocation failure. */
+static idindex *truth_index_ids(const char *const *const *ids, const size_t *counts, size_t nsets)
+{
+    idindex *ix = calloc(nsets, sizeof *ix);
+    int bad = !ix;
+    for (size_t d = 0; !bad && d < nsets; d++) {
+        ix[d].next = (uint32_t)counts[d];
+        for (size_t i = 0; i < counts[d] && !bad; i++)
+            if (ids[d] && ids[d][i] && *ids[d][i] && idindex_add(&ix[d], ids[d][i], (uint32_t)i))
+                bad = 1;
+    }
+    if (bad && ix) {
+        for (size_t d = 0; d < nsets; d++) {
+            bl_strmap_free(&ix[d].m);
+            free(ix[d].rec);
+            free(ix[d].dup);
+        }
+        free(ix);
+        ix = NULL;
+    }
+    return ix;
 }
 
 bl_status bl_eval_truth_read(const char *path, const char *const *const *ids,
@@ -417,17 +514,14 @@ bl_status bl_eval_truth_read(const char *path, const char *const *const *ids,
         bl_csv_free(r);
         return st;
     }
-    enum { AD, AI, BD, BI, AID, BID, NCOL };
-    static const char *names[NCOL] = {"a_dataset", "a_index", "b_dataset", "b_index",
-                                      "a_id",      "b_id"};
-    int col[NCOL];
-    for (int i = 0; i < NCOL; i++)
-        col[i] = -1;
+    truthctx t = {.path = path, .nsets = nsets, .ids_complete = ids_complete};
+    for (int i = 0; i < TC_NCOL; i++)
+        t.col[i] = -1;
     for (size_t f = 0; f < row.nfields; f++)
-        for (int i = 0; i < NCOL; i++)
-            if (strcmp(row.fields[f], names[i]) == 0)
-                col[i] = (int)f;
-    if (col[AI] >= 0 && col[BI] >= 0) { /* index-based: the matches reader */
+        for (int i = 0; i < TC_NCOL; i++)
+            if (strcmp(row.fields[f], truth_col_names[i]) == 0)
+                t.col[i] = (int)f;
+    if (t.col[TC_AI] >= 0 && t.col[TC_BI] >= 0) { /* index-based: the matches reader */
         bl_csv_free(r);
         bl_matches tm;
         st = bl_matches_read(path, 0, &tm, err);
@@ -437,7 +531,7 @@ bl_status bl_eval_truth_read(const char *path, const char *const *const *ids,
         bl_matches_free(&tm);
         return st;
     }
-    if (col[AID] < 0 || col[BID] < 0) {
+    if (t.col[TC_AID] < 0 || t.col[TC_BID] < 0) {
         bl_csv_free(r);
         return bl_error_set(err, BL_EINPUT, "%s:%llu: a truth file needs a_index,b_index or "
                             "a_id,b_id columns (optionally a_dataset,b_dataset)", path,
@@ -449,97 +543,21 @@ bl_status bl_eval_truth_read(const char *path, const char *const *const *ids,
                             "ids: give --data files, or a matches file with a_id,b_id columns",
                             path);
     }
-    idindex *ix = calloc(nsets, sizeof *ix);
-    bl_candidate *pairs = NULL;
-    size_t n = 0, cap = 0;
-    if (!ix) {
+    t.ix = truth_index_ids(ids, counts, nsets);
+    if (!t.ix) {
         bl_csv_free(r);
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     }
-    for (size_t d = 0; d < nsets && !st; d++) {
-        ix[d].next = (uint32_t)counts[d];
-        for (size_t i = 0; i < counts[d] && !st; i++)
-            if (ids[d] && ids[d][i] && *ids[d][i] && idindex_add(&ix[d], ids[d][i], (uint32_t)i))
-                st = bl_error_set(err, BL_ENOMEM, "out of memory");
-    }
-    while (!st && (st = bl_csv_next(r, &row, err)) == BL_OK) {
-        if (n == 100000000) {
-            st = bl_error_set(err, BL_ELIMIT, "%s: more than 100000000 truth pairs", path);
-            break;
-        }
-        if (n == cap) {
-            size_t nc = cap ? 2 * cap : 1024;
-            bl_candidate *np = realloc(pairs, nc * sizeof *np);
-            if (!np) {
-                st = bl_error_set(err, BL_ENOMEM, "out of memory");
-                break;
-            }
-            pairs = np;
-            cap = nc;
-        }
-        bl_candidate *c = &pairs[n];
-        c->score = 1.0;
-        c->dset[0] = 0;
-        c->dset[1] = 1;
-        for (int side = 0; side < 2 && !st; side++) {
-            int dc = side ? col[BD] : col[AD], ic = side ? col[BID] : col[AID];
-            if (dc >= 0) {
-                const char *ds = (size_t)dc < row.nfields ? row.fields[dc] : "";
-                if (parse_idx(ds, &c->dset[side]) || c->dset[side] >= nsets) {
-                    st = bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): '%.40s' is not a dataset "
-                                      "index below %zu", path, (unsigned long long)row.line,
-                                      dc + 1, names[side ? BD : AD], ds, nsets);
-                    break;
-                }
-            }
-            if ((size_t)ic >= row.nfields || !*row.fields[ic]) {
-                st = bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): missing id", path,
-                                  (unsigned long long)row.line, ic + 1, names[side ? BID : AID]);
-                break;
-            }
-            const char *id = row.fields[ic];
-            idindex *x = &ix[c->dset[side]];
-            uint32_t v;
-            if (bl_strmap_find(&x->m, id, strlen(id), &v)) { /* an id no record carries */
-                if (ids_complete) {
-                    st = bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): unknown id '%.60s' "
-                                      "(no record of dataset %u has it)", path,
-                                      (unsigned long long)row.line, ic + 1,
-                                      names[side ? BID : AID], id, c->dset[side]);
-                    break;
-                }
-                /* ids known only from the matches: a true pair that was not
-                 * matched; a fresh index counts it as missed */
-                if (x->next == UINT32_MAX || idindex_add(x, id, x->next) ||
-                    bl_strmap_find(&x->m, id, strlen(id), &v)) {
-                    st = bl_error_set(err, BL_ENOMEM, "out of memory");
-                    break;
-                }
-                x->next++;
-            } else if (x->dup[v]) {
-                st = bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): id '%.60s' names several "
-                                  "records of dataset %u", path, (unsigned long long)row.line,
-                                  ic + 1, names[side ? BID : AID], id, c->dset[side]);
-                break;
-            }
-            c->rec[side] = x->rec[v];
-        }
-        if (st)
-            break;
-        if (c->dset[0] == c->dset[1]) {
-            st = bl_error_set(err, BL_EINPUT, "%s:%llu: both records are in dataset %u", path,
-                              (unsigned long long)row.line, c->dset[0]);
-            break;
-        }
-        n++;
-    }
+    bl_candidate *pairs = NULL;
+    size_t n = 0;
+    st = truth_read_ids(&t, r, &pairs, &n, err);
     bl_csv_free(r);
     for (size_t d = 0; d < nsets; d++) {
-        bl_strmap_free(&ix[d].m);
-        free(ix[d].rec);
-        free(ix[d].dup);
+        bl_strmap_free(&t.ix[d].m);
+        free(t.ix[d].rec);
+        free(t.ix[d].dup);
     }
-    free(ix);
+    free(t.ix);
     if (st == BL_EOF)
         st = bl_eval_truth_from_pairs(pairs, n, out, err);
     free(pairs);

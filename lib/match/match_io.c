@@ -259,15 +259,9 @@ bl_status bl_candidates_read_anonlink(const char *path, size_t max, bl_candidate
             st = bl_error_set(err, BL_ELIMIT, "%s: more than %zu candidates", path, max);
             break;
         }
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 1024;
-            bl_candidate *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                st = bl_error_set(err, BL_ENOMEM, "%s: out of memory", path);
-                break;
-            }
-            v = nv;
-            cap = nc;
+        if (bl_grow((void **)&v, &cap, n + 1, sizeof *v, 1024) != 0) {
+            st = bl_error_set(err, BL_ENOMEM, "%s: out of memory", path);
+            break;
         }
         uint64_t bits = bl_load_le64(e);
         memcpy(&v[n].score, &bits, 8);
@@ -362,15 +356,10 @@ bl_status bl_groups_write_pairs_csv(const char *path, const bl_groups *g, const 
             for (size_t y = x + 1; y < m; y++) {
                 if (d[x] == d[y])
                     continue;
-                if (np == cap) {
-                    cap = cap ? cap * 2 : 1024;
-                    prow *nr = realloc(rows, cap * sizeof *nr);
-                    if (!nr) {
-                        free(rows);
-                        free(byk);
-                        return bl_error_set(err, BL_ENOMEM, "out of memory");
-                    }
-                    rows = nr;
+                if (bl_grow((void **)&rows, &cap, np + 1, sizeof *rows, 1024) != 0) {
+                    free(rows);
+                    free(byk);
+                    return bl_error_set(err, BL_ENOMEM, "out of memory");
                 }
                 prow *p = &rows[np++];
                 /* members are sorted, so d[x] < d[y] here */

@@ -61,15 +61,13 @@ static void set_group(solver *s, uint64_t key, uint32_t gid)
 
 static int mem_push(solver *s, group *g, uint64_t r)
 {
-    if (g->size == g->cap) {
-        uint32_t nc = g->cap ? g->cap * 2 : 2;
-        uint64_t *nm = realloc(g->mem, nc * sizeof *nm);
-        if (!nm) {
+    if (g->size == g->cap) { /* 32-bit capacities keep groups small */
+        size_t nc = bl_grow_cap(g->cap, (size_t)g->size + 1, sizeof *g->mem, 2);
+        if (nc == 0 || nc > UINT32_MAX || bl_resize((void **)&g->mem, nc, sizeof *g->mem) != 0) {
             s->oom = 1;
             return -1;
         }
-        g->mem = nm;
-        g->cap = nc;
+        g->cap = (uint32_t)nc;
     }
     g->mem[g->size++] = r;
     return 0;
@@ -77,15 +75,9 @@ static int mem_push(solver *s, group *g, uint64_t r)
 
 static uint32_t new_group(solver *s)
 {
-    if (s->ng == s->gcap) {
-        size_t nc = s->gcap ? s->gcap * 2 : 64;
-        group *ng = realloc(s->g, nc * sizeof *ng);
-        if (!ng) {
-            s->oom = 1;
-            return UINT32_MAX;
-        }
-        s->g = ng;
-        s->gcap = nc;
+    if (bl_grow((void **)&s->g, &s->gcap, s->ng + 1, sizeof *s->g, 64) != 0) {
+        s->oom = 1;
+        return UINT32_MAX;
     }
     memset(&s->g[s->ng], 0, sizeof(group));
     return (uint32_t)s->ng++;
@@ -120,14 +112,13 @@ static uint64_t link_add(solver *s, group *g, uint32_t other, uint64_t n)
         return a->cnt;
     }
     if (g->nlinks == g->lcap) {
-        uint32_t nc = g->lcap ? g->lcap * 2 : 4;
-        adj *nl = realloc(g->links, nc * sizeof *nl);
-        if (!nl) {
+        size_t nc = bl_grow_cap(g->lcap, (size_t)g->nlinks + 1, sizeof *g->links, 4);
+        if (nc == 0 || nc > UINT32_MAX ||
+            bl_resize((void **)&g->links, nc, sizeof *g->links) != 0) {
             s->oom = 1;
             return 0;
         }
-        g->links = nl;
-        g->lcap = nc;
+        g->lcap = (uint32_t)nc;
     }
     g->links[g->nlinks].g = other;
     g->links[g->nlinks].cnt = n;

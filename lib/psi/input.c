@@ -89,16 +89,12 @@ static bl_status arena_add(bl_psi_input *in, const char *v, size_t n, uint64_t *
 {
     size_t need = in->alen + 2 + n;
     if (need > in->acap) {
-        size_t nc = in->acap ? in->acap * 2 : 1 << 20;
-        while (nc < need)
-            nc *= 2;
-        if (nc > ARENA_CAP)
+        size_t nc = bl_grow_cap(in->acap, need, 1, 1 << 20);
+        if (nc == 0 || nc > ARENA_CAP)
             return bl_error_set(err, BL_ELIMIT, "normalised identifiers exceed %zu GiB",
                                 ARENA_CAP >> 30);
-        char *na = realloc(in->arena, nc);
-        if (!na)
+        if (bl_resize((void **)&in->arena, nc, 1) != 0)
             return bl_error_set(err, BL_ENOMEM, "out of memory for identifiers");
-        in->arena = na;
         in->acap = nc;
     }
     *off = in->alen;
@@ -113,15 +109,11 @@ static bl_status groups_reserve(bl_psi_input *in, uint64_t want, bl_error *err)
 {
     if (want <= in->gcap)
         return BL_OK;
-    uint64_t nc = in->gcap ? in->gcap * 2 : 1 << 14;
-    uint64_t *nr = realloc(in->row, nc * sizeof *nr);
-    if (!nr)
+    /* row (one per record) and slot (k per record) share one capacity */
+    size_t nc = bl_grow_cap((size_t)in->gcap, (size_t)want, sizeof *in->row, 1 << 14);
+    if (nc == 0 || bl_resize((void **)&in->row, nc, sizeof *in->row) != 0 ||
+        bl_resize((void **)&in->slot, nc, in->k * sizeof *in->slot) != 0)
         return bl_error_set(err, BL_ENOMEM, "out of memory for records");
-    in->row = nr;
-    uint64_t *ns = realloc(in->slot, nc * in->k * sizeof *ns);
-    if (!ns)
-        return bl_error_set(err, BL_ENOMEM, "out of memory for records");
-    in->slot = ns;
     in->gcap = nc;
     return BL_OK;
 }
@@ -178,6 +170,120 @@ static bl_status check_opts(const bl_psi_input_opts *o, bl_error *err)
     return BL_OK;
 }
 
+/* One bl_psi_input_load call: options, the input being built, the
+ * deduplication set, and the header's identifier columns. */
+typedef struct loadctx {
+    const bl_psi_input_opts *o;
+    bl_psi_input *in;
+    const char *path;
+    dset ds;
+    char *val; /* BL_IDENT_MAX + 1 bytes: one normalised value */
+    size_t nhdr;
+    uint64_t max_records;
+    int cols[BL_PSI_MAX_TYPES][BL_PSI_MAX_COLUMNS];
+    char colname[BL_PSI_MAX_TYPES][BL_PSI_MAX_COLUMNS][128];
+} loadctx;
+
+/* Find every identifier column and the id column in the header row. */
+static bl_status find_columns(loadctx *c, const bl_csv_row *row, bl_error *err)
+{
+    const bl_psi_input_opts *o = c->o;
+    c->nhdr = row->nfields;
+    for (size_t t = 0; t < c->in->k; t++)
+        for (size_t k = 0; k < o->idents[t].ncolumns; k++) {
+            const char *name = o->idents[t].columns[k];
+            c->cols[t][k] = find_col(row, name);
+            snprintf(c->colname[t][k], sizeof c->colname[t][k], "%s", name);
+            if (c->cols[t][k] < 0)
+                return bl_error_set(err, BL_EINPUT,
+                                    "%s:%llu: missing identifier column '%s' (%s) in the header",
+                                    c->path, (unsigned long long)row->line, name,
+                                    bl_ident_type_name(o->idents[t].type));
+        }
+    c->in->id_col = -1;
+    if (o->id_column) {
+        c->in->id_col = find_col(row, o->id_column);
+        if (c->in->id_col < 0)
+            return bl_error_set(err, BL_EINPUT, "%s:%llu: missing id column '%s' in the header",
+                                c->path, (unsigned long long)row->line, o->id_column);
+    }
+    return BL_OK;
+}
+
+/* Identifier t of a row: normalised, deduplicated, stored. *slot is its
+ * arena offset, or PSI_NO_SLOT when it is missing, a duplicate or (not
+ * strict) rejected. */
+static bl_status load_ident(loadctx *c, size_t t, const bl_csv_row *row, uint64_t rowidx,
+                            uint64_t *slot, bl_error *err)
+{
+    const bl_psi_input_opts *o = c->o;
+    bl_psi_input *in = c->in;
+    *slot = PSI_NO_SLOT;
+    size_t len = 0;
+    bl_error e = {0};
+    bl_status ns = normalise(o, &o->idents[t], c->cols[t], row, c->val, &len, &e);
+    if (ns == BL_EINVAL || ns == BL_ENOMEM)
+        return bl_error_set(err, ns, "%s", e.msg);
+    if (ns != BL_OK) {
+        bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): %s", c->path, (unsigned long long)row->line,
+                     c->cols[t][0] + 1, c->colname[t][0], e.msg);
+        in->st.rejected++;
+        if (o->strict)
+            return BL_EINPUT;
+        if (o->reject)
+            o->reject(o->reject_ctx, rowidx + 1, err ? err->msg : e.msg);
+        return BL_OK;
+    }
+    if (len == 0) {
+        in->st.missing++;
+        return BL_OK;
+    }
+    int ins = dset_insert(&c->ds, in->types[t], c->val, len);
+    if (ins < 0)
+        return bl_error_set(err, BL_ENOMEM, "out of memory deduplicating identifiers");
+    if (ins == 0) {
+        in->st.duplicates++;
+        return BL_OK;
+    }
+    bl_status s = arena_add(in, c->val, len, slot, err);
+    if (s == BL_OK)
+        in->st.per_type[t]++;
+    return s;
+}
+
+/* One data row: check it, load its identifiers, keep it if any is usable. */
+static bl_status load_row(loadctx *c, const bl_csv_row *row, bl_error *err)
+{
+    bl_psi_input *in = c->in;
+    if (row->nfields != c->nhdr)
+        return bl_error_set(err, BL_EINPUT,
+                            "%s:%llu:%zu: record has %zu fields, the header has %zu", c->path,
+                            (unsigned long long)row->line,
+                            (row->nfields < c->nhdr ? row->nfields : c->nhdr) + 1, row->nfields,
+                            c->nhdr);
+    if (in->st.rows >= c->max_records)
+        return bl_error_set(err, BL_ELIMIT, "%s:%llu: more than %llu records (cap)", c->path,
+                            (unsigned long long)row->line, (unsigned long long)c->max_records);
+    uint64_t rowidx = in->st.rows++;
+    uint64_t slots[BL_PSI_MAX_TYPES];
+    int any = 0;
+    for (size_t t = 0; t < in->k; t++) {
+        bl_status s = load_ident(c, t, row, rowidx, &slots[t], err);
+        if (s != BL_OK)
+            return s;
+        any |= slots[t] != PSI_NO_SLOT;
+    }
+    if (!any)
+        return BL_OK;
+    bl_status s = groups_reserve(in, in->n + 1, err);
+    if (s != BL_OK)
+        return s;
+    in->row[in->n] = rowidx;
+    memcpy(in->slot + in->n * in->k, slots, in->k * sizeof slots[0]);
+    in->n++;
+    return BL_OK;
+}
+
 bl_status bl_psi_input_load(const char *path, const bl_psi_input_opts *o, bl_psi_input **out,
                             bl_error *err)
 {
@@ -192,8 +298,12 @@ bl_status bl_psi_input_load(const char *path, const bl_psi_input_opts *o, bl_psi
                             "psi input must be a file, not stdin (it is read again to write "
                             "the matched row ids)");
     bl_psi_input *in = calloc(1, sizeof *in);
-    if (!in)
+    loadctx *c = calloc(1, sizeof *c); /* about 16 KiB of column names: not on the stack */
+    if (!in || !c) {
+        free(in);
+        free(c);
         return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
     in->path = strdup(path);
     in->id_column = o->id_column ? strdup(o->id_column) : NULL;
     in->csv = o->csv;
@@ -201,136 +311,40 @@ bl_status bl_psi_input_load(const char *path, const bl_psi_input_opts *o, bl_psi
     in->email_rules = o->norm.email_rules;
     for (size_t i = 0; i < in->k; i++)
         in->types[i] = o->idents[i].type;
-    uint64_t max_records = o->max_records ? o->max_records : DEFAULT_MAX_RECORDS;
-    dset ds = {0};
-    randombytes_buf(ds.key, sizeof ds.key);
+    c->o = o;
+    c->in = in;
+    c->path = path;
+    c->max_records = o->max_records ? o->max_records : DEFAULT_MAX_RECORDS;
+    randombytes_buf(c->ds.key, sizeof c->ds.key);
+    c->val = malloc(BL_IDENT_MAX + 1);
     bl_csv_reader *r = NULL;
-    char *val = malloc(BL_IDENT_MAX + 1);
-    if (!in->path || (o->id_column && !in->id_column) || !val) {
-        s = bl_error_set(err, BL_ENOMEM, "out of memory");
-        goto fail;
-    }
-    s = bl_csv_open(path, &o->csv, &r, err);
-    if (s != BL_OK)
-        goto fail;
     bl_csv_row row;
-    s = bl_csv_next(r, &row, err);
-    if (s == BL_EOF) {
-        s = bl_error_set(err, BL_EINPUT, "%s: empty file (expected a header row)", path);
-        goto fail;
-    }
-    if (s != BL_OK)
-        goto fail;
-    size_t nhdr = row.nfields;
-    int cols[BL_PSI_MAX_TYPES][BL_PSI_MAX_COLUMNS];
-    char colname[BL_PSI_MAX_TYPES][BL_PSI_MAX_COLUMNS][128];
-    for (size_t t = 0; t < in->k; t++)
-        for (size_t c = 0; c < o->idents[t].ncolumns; c++) {
-            const char *name = o->idents[t].columns[c];
-            cols[t][c] = find_col(&row, name);
-            snprintf(colname[t][c], sizeof colname[t][c], "%s", name);
-            if (cols[t][c] < 0) {
-                s = bl_error_set(err, BL_EINPUT,
-                                 "%s:%llu: missing identifier column '%s' (%s) in the header",
-                                 path, (unsigned long long)row.line, name,
-                                 bl_ident_type_name(o->idents[t].type));
-                goto fail;
-            }
-        }
-    in->id_col = -1;
-    if (o->id_column) {
-        in->id_col = find_col(&row, o->id_column);
-        if (in->id_col < 0) {
-            s = bl_error_set(err, BL_EINPUT, "%s:%llu: missing id column '%s' in the header", path,
-                             (unsigned long long)row.line, o->id_column);
-            goto fail;
-        }
-    }
-    for (;;) {
+    if (!in->path || (o->id_column && !in->id_column) || !c->val)
+        s = bl_error_set(err, BL_ENOMEM, "out of memory");
+    else
+        s = bl_csv_open(path, &o->csv, &r, err);
+    if (s == BL_OK) {
         s = bl_csv_next(r, &row, err);
         if (s == BL_EOF)
-            break;
-        if (s != BL_OK)
-            goto fail;
-        if (row.nfields != nhdr) {
-            s = bl_error_set(err, BL_EINPUT,
-                             "%s:%llu:%zu: record has %zu fields, the header has %zu", path,
-                             (unsigned long long)row.line,
-                             (row.nfields < nhdr ? row.nfields : nhdr) + 1, row.nfields, nhdr);
-            goto fail;
-        }
-        if (in->st.rows >= max_records) {
-            s = bl_error_set(err, BL_ELIMIT, "%s:%llu: more than %llu records (cap)", path,
-                             (unsigned long long)row.line, (unsigned long long)max_records);
-            goto fail;
-        }
-        uint64_t rowidx = in->st.rows++;
-        uint64_t slots[BL_PSI_MAX_TYPES];
-        int any = 0;
-        for (size_t t = 0; t < in->k; t++) {
-            slots[t] = PSI_NO_SLOT;
-            size_t len = 0;
-            bl_error e = {0};
-            bl_status ns = normalise(o, &o->idents[t], cols[t], &row, val, &len, &e);
-            if (ns == BL_EINVAL || ns == BL_ENOMEM) {
-                s = bl_error_set(err, ns, "%s", e.msg);
-                goto fail;
-            }
-            if (ns != BL_OK) {
-                int c0 = cols[t][0];
-                bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): %s", path,
-                             (unsigned long long)row.line, c0 + 1, colname[t][0], e.msg);
-                in->st.rejected++;
-                if (o->strict) {
-                    s = BL_EINPUT;
-                    goto fail;
-                }
-                if (o->reject)
-                    o->reject(o->reject_ctx, rowidx + 1, err ? err->msg : e.msg);
-                continue;
-            }
-            if (len == 0) {
-                in->st.missing++;
-                continue;
-            }
-            int ins = dset_insert(&ds, in->types[t], val, len);
-            if (ins < 0) {
-                s = bl_error_set(err, BL_ENOMEM, "out of memory deduplicating identifiers");
-                goto fail;
-            }
-            if (ins == 0) {
-                in->st.duplicates++;
-                continue;
-            }
-            s = arena_add(in, val, len, &slots[t], err);
-            if (s != BL_OK)
-                goto fail;
-            in->st.per_type[t]++;
-            any = 1;
-        }
-        if (!any)
-            continue;
-        s = groups_reserve(in, in->n + 1, err);
-        if (s != BL_OK)
-            goto fail;
-        in->row[in->n] = rowidx;
-        memcpy(in->slot + in->n * in->k, slots, in->k * sizeof slots[0]);
-        in->n++;
+            s = bl_error_set(err, BL_EINPUT, "%s: empty file (expected a header row)", path);
+    }
+    if (s == BL_OK)
+        s = find_columns(c, &row, err);
+    while (s == BL_OK && (s = bl_csv_next(r, &row, err)) == BL_OK)
+        s = load_row(c, &row, err);
+    bl_csv_free(r);
+    free(c->ds.e);
+    free(c->val);
+    free(c);
+    if (s != BL_EOF) {
+        bl_psi_input_free(in);
+        return s;
     }
     in->st.groups = in->n;
     if (err)
         err->msg[0] = '\0';
-    bl_csv_free(r);
-    free(ds.e);
-    free(val);
     *out = in;
     return BL_OK;
-fail:
-    bl_csv_free(r);
-    free(ds.e);
-    free(val);
-    bl_psi_input_free(in);
-    return s;
 }
 
 void bl_psi_input_stats_get(const bl_psi_input *in, bl_psi_input_stats *st)

@@ -370,10 +370,8 @@ static bl_status grow_buf(run_state *r, size_t need, bl_error *err)
 {
     if (need <= r->bufcap)
         return BL_OK;
-    uint8_t *nb = realloc(r->buf, need);
-    if (!nb)
+    if (bl_resize((void **)&r->buf, need, 1) != 0)
         return bl_error_set(err, BL_ENOMEM, "out of memory for a batch");
-    r->buf = nb;
     r->bufcap = need;
     return BL_OK;
 }
@@ -622,6 +620,104 @@ static bl_status open_channel(const bl_psi_opts *o, const bl_psi_identity *me,
     return psi_chan_open(fd, role, me, peer_pk, timeout_ms, ch, err);
 }
 
+/* This session's secrets: a fresh ristretto255 scalar (never reused), the
+ * per-type hash-to-group tags, the comparison key, and a CSPRNG shuffle of
+ * the order in which our records are sent. */
+static void session_secrets(run_state *r, const bl_psi_input *in)
+{
+    crypto_core_ristretto255_scalar_random(r->s.scalar); /* fresh, never reused */
+    for (size_t t = 0; t < in->k; t++) {
+        char tag[64];
+        int tl = snprintf(tag, sizeof tag, "blindlink-psi-v1/%s", bl_ident_type_name(in->types[t]));
+        crypto_hash_sha512_init(&r->s.tag[t]);
+        crypto_hash_sha512_update(&r->s.tag[t], (const uint8_t *)tag, (size_t)tl + 1);
+    }
+    memset(r->s.cmpkey, 0, sizeof r->s.cmpkey);
+    memcpy(r->s.cmpkey, "blindlink-psi-v1 compare", 24);
+    for (uint64_t i = 0; i < in->n; i++) /* Fisher-Yates, CSPRNG */
+        r->s.perm[i] = (uint32_t)i;
+    for (uint64_t i = in->n; i > 1; i--) {
+        uint32_t j = randombytes_uniform((uint32_t)i);
+        uint32_t tmp = r->s.perm[i - 1];
+        r->s.perm[i - 1] = r->s.perm[j];
+        r->s.perm[j] = tmp;
+    }
+}
+
+/* Send our setup, receive the peer's, and check that they agree. */
+static bl_status exchange_setup(run_state *r, const bl_psi_input *in, const bl_psi_opts *o,
+                                uint32_t batch, bl_error *err)
+{
+    r->mine.mode = o->mode;
+    r->mine.ntypes = (unsigned)in->k;
+    for (size_t t = 0; t < in->k; t++)
+        r->mine.types[t] = in->types[t];
+    r->mine.cmp_bytes = CMP;
+    r->mine.email_rules = in->email_rules;
+    r->mine.ngroups = in->n;
+    r->mine.batch = batch;
+    uint8_t sb[PSI_SETUP_BYTES];
+    psi_setup_encode(&r->mine, sb);
+    bl_status st = psi_chan_send(r->ch, PSI_MSG_SETUP, sb, sizeof sb, err);
+    unsigned type = 0;
+    const uint8_t *p = NULL;
+    size_t pn = 0;
+    if (st == BL_OK)
+        st = psi_chan_recv_wait(r->ch, &type, &p, &pn, err);
+    if (st == BL_OK && type != PSI_MSG_SETUP)
+        st = bl_error_set(err, BL_EPROTO, "peer sent message type %u instead of its setup", type);
+    if (st == BL_OK)
+        st = psi_setup_decode(p, pn, &r->peer, err);
+    if (st == BL_OK)
+        st = check_setup(&r->mine, &r->peer, err);
+    if (st == BL_OK && r->peer.ngroups > MAX_PEER_RECORDS)
+        st = bl_error_set(err, BL_EPROTO, "peer announced %llu records (limit %llu)",
+                          (unsigned long long)r->peer.ngroups, MAX_PEER_RECORDS);
+    return st;
+}
+
+/* Buffers for the comparison values this side needs for its mode. */
+static bl_status alloc_comparisons(run_state *r, bl_psi_result *res, size_t k, bl_error *err)
+{
+    if (r->i_learn) {
+        r->own_cmp = calloc(r->n ? r->n * k : 1, CMP);
+        r->peer_cmp = calloc(r->m ? r->m * k : 1, CMP);
+        res->match = calloc(r->n ? r->n : 1, 1);
+        if (!r->own_cmp || !r->peer_cmp || !res->match)
+            return bl_error_set(err, BL_ENOMEM, "out of memory for comparison values");
+    }
+    if (r->peer_learns && r->count && r->m) {
+        r->hold = malloc(r->m * k * CMP);
+        if (!r->hold)
+            return bl_error_set(err, BL_ENOMEM, "out of memory for comparison values");
+    }
+    return BL_OK;
+}
+
+/* After a complete exchange: counters, statistics and (if we learn) the
+ * matches. */
+static bl_status fill_result(run_state *r, bl_psi_result *res, bl_psi_input *in, bl_error *err)
+{
+    psi_chan_counters(r->ch, &res->st.bytes_sent, &res->st.bytes_received);
+    psi_chan_free(r->ch);
+    r->ch = NULL;
+    res->n = r->n;
+    res->st.own_groups = r->n;
+    res->st.peer_groups = r->m;
+    res->st.learned = r->i_learn;
+    res->st.learned_rows = r->i_learn && !r->count;
+    bl_status st = BL_OK;
+    if (r->i_learn) {
+        st = compute_matches(res, r->own_cmp, r->n, r->peer_cmp, r->m, in->k, in, !r->count, err);
+        if (r->count) {
+            free(res->match);
+            res->match = NULL;
+        }
+    }
+    res->st.idle_seconds = r->idle;
+    return st;
+}
+
 bl_status bl_psi_run(bl_psi_input *in, const bl_psi_identity *me,
                      const uint8_t peer_pk[BL_PSI_PUBKEY_BYTES], const bl_psi_opts *o,
                      bl_psi_result **out, bl_error *err)
@@ -661,75 +757,20 @@ bl_status bl_psi_run(bl_psi_input *in, const bl_psi_identity *me,
         st = bl_error_set(err, BL_ENOMEM, "out of memory");
         goto done;
     }
-    crypto_core_ristretto255_scalar_random(r.s.scalar); /* fresh, never reused */
-    for (size_t t = 0; t < in->k; t++) {
-        char tag[64];
-        int tl = snprintf(tag, sizeof tag, "blindlink-psi-v1/%s", bl_ident_type_name(in->types[t]));
-        crypto_hash_sha512_init(&r.s.tag[t]);
-        crypto_hash_sha512_update(&r.s.tag[t], (const uint8_t *)tag, (size_t)tl + 1);
-    }
-    memset(r.s.cmpkey, 0, sizeof r.s.cmpkey);
-    memcpy(r.s.cmpkey, "blindlink-psi-v1 compare", 24);
-    for (uint64_t i = 0; i < in->n; i++) /* Fisher-Yates, CSPRNG */
-        r.s.perm[i] = (uint32_t)i;
-    for (uint64_t i = in->n; i > 1; i--) {
-        uint32_t j = randombytes_uniform((uint32_t)i);
-        uint32_t tmp = r.s.perm[i - 1];
-        r.s.perm[i - 1] = r.s.perm[j];
-        r.s.perm[j] = tmp;
-    }
-
+    session_secrets(&r, in);
     st = open_channel(o, me, peer_pk, timeout_ms, &r.ch, err);
     if (st != BL_OK)
         goto done;
-    r.mine.mode = o->mode;
-    r.mine.ntypes = (unsigned)in->k;
-    for (size_t t = 0; t < in->k; t++)
-        r.mine.types[t] = in->types[t];
-    r.mine.cmp_bytes = CMP;
-    r.mine.email_rules = in->email_rules;
-    r.mine.ngroups = in->n;
-    r.mine.batch = batch;
-    uint8_t sb[PSI_SETUP_BYTES];
-    psi_setup_encode(&r.mine, sb);
-    st = psi_chan_send(r.ch, PSI_MSG_SETUP, sb, sizeof sb, err);
-    unsigned type = 0;
-    const uint8_t *p = NULL;
-    size_t pn = 0;
-    if (st == BL_OK)
-        st = psi_chan_recv_wait(r.ch, &type, &p, &pn, err);
-    if (st == BL_OK && type != PSI_MSG_SETUP)
-        st = bl_error_set(err, BL_EPROTO, "peer sent message type %u instead of its setup", type);
-    if (st == BL_OK)
-        st = psi_setup_decode(p, pn, &r.peer, err);
-    if (st == BL_OK)
-        st = check_setup(&r.mine, &r.peer, err);
-    if (st == BL_OK && r.peer.ngroups > MAX_PEER_RECORDS)
-        st = bl_error_set(err, BL_EPROTO, "peer announced %llu records (limit %llu)",
-                          (unsigned long long)r.peer.ngroups, MAX_PEER_RECORDS);
+    st = exchange_setup(&r, in, o, batch, err);
     if (st != BL_OK)
         goto abort;
     r.m = r.peer.ngroups;
     r.i_learn = o->mode != BL_PSI_SEND;
     r.peer_learns = o->mode != BL_PSI_RECEIVE;
     r.count = o->mode == BL_PSI_COUNT;
-    size_t k = in->k;
-    if (r.i_learn) {
-        r.own_cmp = calloc(r.n ? r.n * k : 1, CMP);
-        r.peer_cmp = calloc(r.m ? r.m * k : 1, CMP);
-        res->match = calloc(r.n ? r.n : 1, 1);
-        if (!r.own_cmp || !r.peer_cmp || !res->match) {
-            st = bl_error_set(err, BL_ENOMEM, "out of memory for comparison values");
-            goto abort;
-        }
-    }
-    if (r.peer_learns && r.count && r.m) {
-        r.hold = malloc(r.m * k * CMP);
-        if (!r.hold) {
-            st = bl_error_set(err, BL_ENOMEM, "out of memory for comparison values");
-            goto abort;
-        }
-    }
+    st = alloc_comparisons(&r, res, in->k, err);
+    if (st != BL_OK)
+        goto abort;
     int ping = timeout_ms / 4;
     st = psi_chan_start_writer(r.ch, ping < 200 ? 200 : ping > 5000 ? 5000 : ping, err);
     if (st != BL_OK)
@@ -743,23 +784,8 @@ bl_status bl_psi_run(bl_psi_input *in, const bl_psi_identity *me,
     r.prog = NULL;
     if (st != BL_OK)
         goto abort;
-    psi_chan_counters(r.ch, &res->st.bytes_sent, &res->st.bytes_received);
-    psi_chan_free(r.ch);
-    r.ch = NULL;
-    res->n = r.n;
-    res->st.own_groups = r.n;
-    res->st.peer_groups = r.m;
-    res->st.learned = r.i_learn;
-    res->st.learned_rows = r.i_learn && !r.count;
-    if (r.i_learn) {
-        st = compute_matches(res, r.own_cmp, r.n, r.peer_cmp, r.m, k, in, !r.count, err);
-        if (r.count) {
-            free(res->match);
-            res->match = NULL;
-        }
-    }
+    st = fill_result(&r, res, in, err);
     res->st.seconds = bl_clock_s() - t0;
-    res->st.idle_seconds = r.idle;
     goto done;
 abort:
     if (r.ch && (st == BL_EPROTO || st == BL_ENOMEM || st == BL_ELIMIT || st == BL_ECRYPTO ||

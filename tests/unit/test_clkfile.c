@@ -13,31 +13,23 @@
 
 #include <blindlink/clk.h>
 #include <blindlink/io.h>
-
-static char dir[64];
+#include "fixture.h"
 
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/bl_clkfile_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return fx_dir_setup("clkfile");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
+    return fx_dir_teardown();
 }
 
-static char *path(const char *name)
+static const char *path(const char *name)
 {
-    static char p[4][128];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-    return p[k];
+    return fx_path(name);
 }
 
 static char *slurp(const char *p, size_t *n)
@@ -154,6 +146,49 @@ static void test_bin_meta(void **state)
     bl_clkset_free(s);
 }
 
+/* Record ids are text (they reach CSV/JSON outputs and audit logs): files
+ * whose ids are not valid UTF-8 or hold a NUL byte are refused, naming the
+ * record; the library refuses to add or write such ids too. */
+static void test_bin_bad_ids(void **state)
+{
+    (void)state;
+    bl_clkset *s = NULL, *r = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_clkset_new(64, 0, &s, &e), BL_OK);
+    uint8_t f[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    assert_int_equal(bl_clkset_append(s, f, "ok-\xc3\xa9", &e), BL_OK);
+    assert_int_equal(bl_clkset_append(s, f, "QQ", &e), BL_OK);
+    assert_int_equal(bl_clkset_append(s, f, "bad\xc3", &e), BL_EINPUT);
+    assert_non_null(strstr(e.msg, "not valid UTF-8 (byte 3)"));
+    assert_int_equal(bl_clkset_append(s, f, "\xed\xa0\x80", &e), BL_EINPUT); /* a surrogate */
+    assert_int_equal(s->count, 2);
+    assert_int_equal(bl_clkset_write(s, path("id.clk"), BL_CLK_BIN, 1, &e), BL_OK);
+    bl_clkwriter *w = NULL;
+    assert_int_equal(bl_clkwriter_open(path("idw.clk"), BL_CLK_BIN, 64, NULL, 1, &w, &e), BL_OK);
+    assert_int_equal(bl_clkwriter_put(w, f, "\xff", &e), BL_EINPUT);
+    bl_clkwriter_abort(w);
+    size_t n;
+    char *bin = slurp(path("id.clk"), &n);
+    char *q = memmem(bin, n, "QQ", 2);
+    assert_non_null(q);
+    const char *bad[2] = {"\xffQ", "Q\0"};
+    const char *want[2] = {"id of record 1 is not valid UTF-8 (byte 0)",
+                           "id of record 1 contains a NUL byte (byte 1)"};
+    for (int k = 0; k < 2; k++) {
+        memcpy(q, bad[k], 2);
+        FILE *fp = fopen(path("idbad.clk"), "wb");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(bin, 1, n, fp), n);
+        fclose(fp);
+        assert_int_equal(bl_clkset_read(path("idbad.clk"), BL_CLK_AUTO, 0, &r, &e), BL_EINPUT);
+        assert_null(r);
+        assert_non_null(strstr(e.msg, want[k]));
+        assert_non_null(strstr(e.msg, "idbad.clk"));
+    }
+    free(bin);
+    bl_clkset_free(s);
+}
+
 static void test_bin_corrupt(void **state)
 {
     (void)state;
@@ -266,7 +301,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_layout),  cmocka_unit_test(test_bin_roundtrip), cmocka_unit_test(test_bin_meta),
-        cmocka_unit_test(test_bin_corrupt),  cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_bin_corrupt),  cmocka_unit_test(test_bin_bad_ids),  cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_ofile_atomic), cmocka_unit_test(test_secret),
         cmocka_unit_test(test_status_strings),
     };

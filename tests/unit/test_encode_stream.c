@@ -17,12 +17,12 @@
 #include <blindlink/encode.h>
 #include <blindlink/io.h>
 #include <blindlink/schema.h>
+#include "fixture.h"
 
 #define FIX "tests/fixtures/clkhash/"
 
 static bl_schema *sc;
 static bl_encoder *enc;
-static char dir[64];
 
 static int setup(void **state)
 {
@@ -33,8 +33,7 @@ static int setup(void **state)
     const char *secret = "correct horse battery staple";
     if (bl_encoder_new(sc, (const uint8_t *)secret, strlen(secret), NULL, &enc, &e) != BL_OK)
         return -1;
-    snprintf(dir, sizeof dir, "/tmp/bl_stream_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return fx_dir_setup("stream");
 }
 
 static int teardown(void **state)
@@ -42,9 +41,7 @@ static int teardown(void **state)
     (void)state;
     bl_encoder_free(enc);
     bl_schema_free(sc);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return fx_dir_teardown();
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -62,8 +59,8 @@ static void test_batches_and_threads(void **state)
     char *want = slurp(FIX "clks/people-a.schema2-doublehash.json", &wl);
     const int threads[] = {1, 2, 5};
     const size_t batches[] = {1, 3, 7, 0};
-    char out[128];
-    snprintf(out, sizeof out, "%s/o.json", dir);
+    const char *out;
+    out = fx_path("o.json");
     for (size_t i = 0; i < 3; i++)
         for (size_t j = 0; j < 4; j++) {
             bl_encode_csv_opts o = {.format = BL_CLK_JSON, .threads = threads[i], .batch_rows = batches[j]};
@@ -95,9 +92,9 @@ static const char *GOOD = "x,Ann,Lee,1990-01-02,F,a@b.c,1234,30,170\n";
 static void test_first_error_wins(void **state)
 {
     (void)state;
-    char csv[128], out[128];
-    snprintf(csv, sizeof csv, "%s/bad.csv", dir);
-    snprintf(out, sizeof out, "%s/bad.json", dir);
+    const char *csv, *out;
+    csv = fx_path("bad.csv");
+    out = fx_path("bad.json");
     /* row 5 has a bad postcode, row 9 is malformed CSV: with tiny batches
      * on several threads the reader hits row 9 first, yet row 5 is reported */
     size_t cap = 4096, o = 0;
@@ -148,8 +145,8 @@ static void test_first_error_wins(void **state)
 static void test_ids_and_no_header(void **state)
 {
     (void)state;
-    char out[128], csv[128];
-    snprintf(out, sizeof out, "%s/ids.bin", dir);
+    const char *out, *csv;
+    out = fx_path("ids.bin");
     bl_encode_csv_opts o = {.format = BL_CLK_BIN, .threads = 2, .batch_rows = 3, .id_column = "id"};
     bl_error e = {0};
     assert_int_equal(bl_encode_csv(enc, FIX "data/people-b.csv", out, &o, NULL, &e), BL_OK);
@@ -166,13 +163,13 @@ static void test_ids_and_no_header(void **state)
     assert_memory_equal(set->fingerprint, fp, 32);
     bl_clkset_free(set);
     /* --no-header: the same rows without the header line */
-    snprintf(csv, sizeof csv, "%s/nohdr.csv", dir);
+    csv = fx_path("nohdr.csv");
     size_t len;
     char *text = slurp(FIX "data/people-b.csv", &len);
     size_t skip = strcspn(text, "\n") + 1;
     write_file(csv, text + skip);
     free(text);
-    snprintf(out, sizeof out, "%s/nohdr.json", dir);
+    out = fx_path("nohdr.json");
     bl_encode_csv_opts nh = {.header = BL_HEADER_NONE, .threads = 2};
     assert_int_equal(bl_encode_csv(enc, csv, out, &nh, NULL, &e), BL_OK);
     size_t gl, wl;

@@ -15,24 +15,20 @@
 
 #include <blindlink/io.h>
 #include <blindlink/match.h>
+#include "fixture.h"
 
 #define C(s, d0, r0, d1, r1) {s, {d0, d1}, {r0, r1}}
-
-static char dir[64];
 
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/bl_solve_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return fx_dir_setup("solve");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
+    return fx_dir_teardown();
 }
 
 /* group i as "d:r d:r ..." */
@@ -128,8 +124,8 @@ static void test_dedup(void **state)
 static void test_anonlink_binary(void **state)
 {
     (void)state;
-    char p[128];
-    snprintf(p, sizeof p, "%s/c.bin", dir);
+    const char *p;
+    p = fx_path("c.bin");
     bl_candidate c[] = {C(0.9817671809256662, 0, 3, 1, 3), C(0.5, 0, 1, 2, 7)};
     bl_error e = {0};
     assert_int_equal(bl_candidates_write_anonlink(p, c, 2, &e), BL_OK);
@@ -186,8 +182,8 @@ static void test_csv_and_groups(void **state)
     assert_int_equal(bl_clkset_append(b, f, "b1", &e), BL_OK);
     const bl_clkset *sets[2] = {a, b};
     bl_candidate c[] = {C(0.9, 0, 1, 1, 0), C(0.8, 0, 0, 1, 1), C(0.7, 0, 1, 1, 1)};
-    char p[128];
-    snprintf(p, sizeof p, "%s/c.csv", dir);
+    const char *p;
+    p = fx_path("c.csv");
     assert_int_equal(bl_candidates_write_csv(p, c, 3, sets, 2, &e), BL_OK);
     char *t = slurp(p);
     assert_string_equal(t, "a_index,b_index,score,a_id,b_id\n1,0,0.9,a1,b0\n0,1,0.8,\"a,0\",b1\n"

@@ -64,8 +64,7 @@ static size_t raw_tokens(const char *text, const char *key, const char *field, c
         const char *s = p;
         while (*p && *p != ',' && *p != '\n' && *p != ']' && *p != ' ')
             p++;
-        if (n == cap)
-            v = realloc(v, (cap *= 2) * sizeof *v);
+        assert_int_equal(bl_grow((void **)&v, &cap, n + 1, sizeof *v, 16), 0);
         v[n++] = strndup(s, (size_t)(p - s));
     }
     *out = v;

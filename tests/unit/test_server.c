@@ -17,22 +17,18 @@
 #include <blindlink/io.h>
 
 #include "srv.h"
-
-static char dir[64];
+#include "fixture.h"
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/bl_srv_unit_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return fx_dir_setup("srv_unit");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return fx_dir_teardown();
 }
 
 static void test_duration(void **state)
@@ -59,7 +55,7 @@ static void test_keys(void **state)
     (void)state;
     bl_store *st = NULL;
     bl_error e = {0};
-    assert_int_equal(bl_store_open(dir, &st, &e), BL_OK);
+    assert_int_equal(bl_store_open(fx_dir, &st, &e), BL_OK);
     char key[BL_SRV_KEY_MAX], kid[17], org[33];
     assert_int_equal(bl_admin_bootstrap(st, "operator", key, kid, &e), BL_OK);
     assert_int_equal(bl_admin_bootstrap(st, "operator2", key, kid, &e), BL_ESTATE);
@@ -106,7 +102,7 @@ static void test_keys(void **state)
     bl_store_close(st);
     /* every admin action above is in an intact chain */
     bl_audit_report rep;
-    assert_int_equal(bl_audit_verify(dir, &rep, &e), BL_OK);
+    assert_int_equal(bl_audit_verify(fx_dir, &rep, &e), BL_OK);
     assert_true(rep.entries >= 12);
 }
 
@@ -115,7 +111,7 @@ static void test_audit_chain(void **state)
     (void)state;
     bl_store *st = NULL;
     bl_error e = {0};
-    assert_int_equal(bl_store_open(dir, &st, &e), BL_OK);
+    assert_int_equal(bl_store_open(fx_dir, &st, &e), BL_OK);
     for (int i = 0; i < 40; i++) {
         char why[64];
         snprintf(why, sizeof why, "entry %d \"quoted\" \xc3\xa9", i);
@@ -126,11 +122,11 @@ static void test_audit_chain(void **state)
     }
     bl_store_close(st);
     bl_audit_report rep;
-    assert_int_equal(bl_audit_verify(dir, &rep, &e), BL_OK);
+    assert_int_equal(bl_audit_verify(fx_dir, &rep, &e), BL_OK);
     assert_int_equal(rep.entries, 40);
-    char path[128], backup[160];
-    snprintf(path, sizeof path, "%s/audit.log", dir);
-    snprintf(backup, sizeof backup, "%s/audit.bak", dir);
+    const char *path, *backup;
+    path = fx_path("audit.log");
+    backup = fx_path("audit.bak");
     char *orig = NULL;
     size_t len = 0;
     assert_int_equal(bl_read_file(path, 1 << 20, &orig, &len, &e), BL_OK);
@@ -145,7 +141,7 @@ static void test_audit_chain(void **state)
     FILE *fp = fopen(path, "w");
     fwrite(orig, 1, len, fp);
     fclose(fp);
-    assert_int_equal(bl_audit_verify(dir, &rep, &e), BL_EINPUT);
+    assert_int_equal(bl_audit_verify(fx_dir, &rep, &e), BL_EINPUT);
     assert_int_equal(rep.first_bad, 20);
     assert_non_null(strstr(e.msg, "modified"));
     q[6] = saved;
@@ -156,12 +152,12 @@ static void test_audit_chain(void **state)
     fp = fopen(path, "w");
     fwrite(orig, 1, (size_t)(last - orig + 1), fp);
     fclose(fp);
-    assert_int_equal(bl_audit_verify(dir, &rep, &e), BL_EINPUT);
+    assert_int_equal(bl_audit_verify(fx_dir, &rep, &e), BL_EINPUT);
     assert_non_null(strstr(e.msg, "deleted at the end"));
     fp = fopen(path, "w");
     fwrite(orig, 1, len, fp);
     fclose(fp);
-    assert_int_equal(bl_audit_verify(dir, &rep, &e), BL_OK);
+    assert_int_equal(bl_audit_verify(fx_dir, &rep, &e), BL_OK);
     free(orig);
     (void)backup;
 }

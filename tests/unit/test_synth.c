@@ -16,6 +16,7 @@
 
 #include <blindlink/synth.h>
 #include "synth/tables.h"
+#include "fixture.h"
 
 static bl_synth *make(const bl_synth_opts *o)
 {
@@ -87,8 +88,7 @@ static char *slurp(const char *path, size_t *len)
 static void test_threads_same_bytes(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/bl_synth_XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(fx_dir_setup("synth"), 0);
     bl_synth_opts o;
     bl_synth_opts_init(&o);
     o.records = 5000;
@@ -96,9 +96,7 @@ static void test_threads_same_bytes(void **state)
     o.max_dups = 4;
     o.explain = 1;
     bl_synth *g = make(&o);
-    char p1[64], p4[64];
-    snprintf(p1, sizeof p1, "%s/one.csv", dir);
-    snprintf(p4, sizeof p4, "%s/four.csv", dir);
+    const char *p1 = fx_path("one.csv"), *p4 = fx_path("four.csv");
     const char *a[1] = {p1}, *b[1] = {p4};
     bl_error err = {0};
     assert_int_equal(bl_synth_write_all(g, a, 1, NULL, NULL, &err), BL_OK);
@@ -118,9 +116,7 @@ static void test_threads_same_bytes(void **state)
     free(s1);
     free(s4);
     bl_synth_free(g);
-    unlink(p1);
-    unlink(p4);
-    rmdir(dir);
+    assert_int_equal(fx_dir_teardown(), 0);
 }
 
 static void test_linkage_truth(void **state)

@@ -7,7 +7,7 @@
 #     library in-process when that command is unavailable);
 #  3. requests/s and p99 latency of the run status endpoint under wrk (apt
 #     package wrk), against the unauthenticated /status endpoint.
-# Usage: bash scripts/bench_service.sh [BUILD_DIR]
+# Usage: bash bench/service.sh [BUILD_DIR]
 set -euo pipefail
 BUILD=${1:-build}
 BL=$(realpath "$BUILD/blindlink")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/bench.sh - `make bench`: every benchmark, each printing throughput
+# bench/run.sh - `make bench`: every benchmark, each printing throughput
 # and a ratio against a baseline measured in the same run (machines are noisy).
 #   BENCH_QUICK=1    smaller sizes (minutes instead of ~10 minutes)
 #   BENCH_QUALITY=1  also the end-to-end linkage quality benchmark (long)
@@ -20,9 +20,9 @@ else
 fi
 run "$BUILD/bench_synth"
 # the Python binding against the CLI on the same data
-if [ "$quick" = 1 ]; then run python3 "$HERE/../bench/bench_python.py" --build "$BUILD" --records 20000 --repeat 2
-else run python3 "$HERE/../bench/bench_python.py" --build "$BUILD"; fi
-run bash "$HERE/bench_service.sh" "$BUILD"
+if [ "$quick" = 1 ]; then run python3 "$HERE/bench_python.py" --build "$BUILD" --records 20000 --repeat 2
+else run python3 "$HERE/bench_python.py" --build "$BUILD"; fi
+run bash "$HERE/service.sh" "$BUILD"
 # linkage quality end to end (encode, match, eval on FEBRL4, the anonlink
 # tutorial, the clkhash dirty pair and synth sets up to 1M): long, opt-in
-if [ "${BENCH_QUALITY:-0}" = 1 ]; then run bash "$HERE/../bench/quality.sh" "$BUILD"; fi
+if [ "${BENCH_QUALITY:-0}" = 1 ]; then run bash "$HERE/quality.sh" "$BUILD"; fi
