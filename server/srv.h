@@ -217,14 +217,11 @@ bl_status srv_parse_subject(json_t *o, char subject[SRV_SUBJECT_MAX + 1], bl_err
 bl_status srv_parse_purpose(json_t *o, char name[41], char desc[401], bl_error *err);
 int srv_subject_valid(const char *s);
 int srv_purpose_name_valid(const char *s);
-/** Encodings JSON upload: {"encodings":[{"subject":..,"clk":"b64"},...]}.
- *  Checks shape only; returns the array (borrowed). */
-bl_status srv_parse_encodings(json_t *o, json_t **arr, bl_error *err);
 /** Called once per element of a streamed JSON upload (0-based index). */
 typedef bl_status (*srv_encoding_cb)(void *ctx, size_t index, const char *subject,
                                      const char *clk_b64, bl_error *err);
 /** Walk {"encodings":[...]} in `buf` one element at a time (same checks as
- *  srv_parse_encodings, without building the whole document). */
+ *  before, without building the whole document). */
 bl_status srv_parse_encodings_stream(const char *buf, size_t len, srv_encoding_cb cb, void *ctx,
                                      size_t *count, bl_error *err);
 

@@ -44,10 +44,11 @@ stop_server_hard() {
 }
 server_alive() { kill -0 "$SERVER_PID" 2>/dev/null; }
 
-# api METHOD PATH KEY [JSON|@file] : body in $T/body, status in $CODE
+# api METHOD PATH KEY [JSON|@file] : body in $T/body (or $BODYF, for
+# concurrent clients), status in $CODE
 api() {
   local method=$1 path=$2 key=$3 data=${4-}
-  local args=(-s -m "${API_TIMEOUT:-20}" -o "$T/body" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $key")
+  local args=(-s -m "${API_TIMEOUT:-20}" -o "${BODYF:-$T/body}" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $key")
   if [ -n "$data" ]; then
     args+=(-H 'Content-Type: application/json' --data-binary "$data")
   fi
@@ -55,10 +56,10 @@ api() {
 }
 # upload_bin PATH KEY FILE : streamed binary upload
 upload_bin() {
-  CODE=$(curl -s -m "${API_TIMEOUT:-60}" -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $2" \
+  CODE=$(curl -s -m "${API_TIMEOUT:-60}" -o "${BODYF:-$T/body}" -w '%{http_code}' -X POST -H "Authorization: Bearer $2" \
     -H 'Content-Type: application/octet-stream' --data-binary "@$3" "$URL$1")
 }
-jqb() { jq -r "$1" "$T/body"; }
+jqb() { jq -r "$1" "${BODYF:-$T/body}"; }
 # expect_code WANT LABEL : check $CODE (and a problem+json detail on errors)
 expect_code() {
   if [ "$CODE" = "$1" ]; then pass; else fail "$2: expected HTTP $1, got $CODE: $(head -c 300 "$T/body")"; fi
@@ -132,8 +133,8 @@ consent_all() {
       printf '{"subject":"%s","purposes":["%s"]}' "$s" "$purpose"
     done
     echo ']}'
-  } >"$T/consent.json"
-  api POST /consent "$key" "@$T/consent.json"
+  } >"${BODYF:-$T/body}.consent.json"
+  api POST /consent "$key" "@${BODYF:-$T/body}.consent.json"
 }
 
 # wait_run PID RID KEY : poll status until completed/failed (max ~30 s)
