@@ -76,7 +76,7 @@ garbage() {
   local n=0
   make_bin_ids "$T/g.clk" "x001" $'x\xff\xfe' "x003"
   while [ "$(date +%s)" -lt "$END" ] && [ $n -lt 300 ]; do
-    curl -s -m 10 -o /dev/null --interface 127.0.0.4 "$URL/%ff%c3%28" "$URL/projects/%e2%82"
+    curl -s -m 10 --interface 127.0.0.4 -o /dev/null "$URL/%ff%c3%28" -o /dev/null "$URL/projects/%e2%82"
     curl -s -m 10 -o /dev/null --interface 127.0.0.4 -H "Authorization: Bearer $KEY_XA" "$URL/projects/%ff/runs/%fe"
     curl -s -m 10 -o /dev/null --interface 127.0.0.4 -X POST -H "Authorization: Bearer $KEY_XA" \
       -H 'Content-Type: application/json' --data-binary $'{"name":"\xff"}' "$URL/projects"
