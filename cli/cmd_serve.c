@@ -25,12 +25,19 @@ static void usage(FILE *fp)
             "  --http-threads N      HTTP thread pool size (default: cores, at least 4)\n"
             "  --workers N           concurrent linkage runs (default 1)\n"
             "  --threads N           matching threads per run (default: all cores)\n"
-            "  --max-body BYTES      cap on JSON request bodies (default 1048576)\n"
+            "  --max-body BYTES      cap on JSON request bodies, JSON uploads included\n"
+            "                        (default 1048576)\n"
             "  --max-upload BYTES    cap on one streamed encodings upload (default 4 GiB)\n"
             "  --max-records N       cap on encodings per upload (default 10000000)\n"
             "  --max-candidates N    server-wide cap on candidate pairs per run (default 1e8)\n"
             "  --rate-limit R        requests/s per API key (default 50; burst 4x)\n"
+            "  --ip-rate-limit R     requests/s per client address, before authentication\n"
+            "                        (default max(200, 4 x rate limit); a bad key costs 10)\n"
             "  --timeout SECONDS     idle connection timeout (default 30)\n"
+            "  --body-timeout SECONDS  a request body must arrive within this (default 600)\n"
+            "  --audit-interval SECONDS  unauthenticated refusals past the first 10 per client\n"
+            "                        and interval are logged as one count (default 60)\n"
+            "  --allow-shared-dir    start although others can read the data directory\n"
             "  --janitor SECONDS     retention sweep interval (default 60)\n"
             "  --clock-offset D      shift the service clock (e.g. 91d, -2h; tests);\n"
             "                        also env BLINDLINK_CLOCK_OFFSET\n"
@@ -64,6 +71,8 @@ int cmd_serve(int argc, char **argv)
         {"rate-limit", required_argument, 0, 'R'},   {"timeout", required_argument, 0, 'T'},
         {"janitor", required_argument, 0, 'j'},      {"clock-offset", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
+        {"ip-rate-limit", required_argument, 0, 'I'}, {"body-timeout", required_argument, 0, 'B'},
+        {"audit-interval", required_argument, 0, 'A'}, {"allow-shared-dir", no_argument, 0, 'S'},
         {0, 0, 0, 0}};
     bl_server_opts o;
     memset(&o, 0, sizeof o);
@@ -126,6 +135,24 @@ int cmd_serve(int argc, char **argv)
                 return cli_usage_error("serve", "--janitor: 1..86400 seconds, got '%s'", optarg);
             o.janitor_s = (unsigned)v;
             break;
+        case 'I': {
+            char *end;
+            o.ip_rate_limit = strtod(optarg, &end);
+            if (*end || !(o.ip_rate_limit > 0) || o.ip_rate_limit > 1e9)
+                return cli_usage_error("serve", "--ip-rate-limit: positive number, got '%s'", optarg);
+            break;
+        }
+        case 'B':
+            if (parse_size(optarg, &v) || v < 1 || v > 604800)
+                return cli_usage_error("serve", "--body-timeout: 1..604800 seconds, got '%s'", optarg);
+            o.body_timeout_s = (unsigned)v;
+            break;
+        case 'A':
+            if (parse_size(optarg, &v) || v < 1 || v > 86400)
+                return cli_usage_error("serve", "--audit-interval: 1..86400 seconds, got '%s'", optarg);
+            o.audit_interval_s = (unsigned)v;
+            break;
+        case 'S': o.allow_shared_dir = 1; break;
         case 'o': offset = optarg; break;
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;

@@ -97,20 +97,36 @@ static bl_status exec_hot(sqlite3 *db, const char *sql, bl_error *err)
     return BL_OK;
 }
 
-static const char *nz(const char *s)
+/* A request's own transaction on this thread (see srv_audit_join): entries
+ * appended meanwhile commit with it, or not at all. */
+static __thread sqlite3 *joined_db;
+
+void srv_audit_join(sqlite3 *db)
 {
-    return s && *s ? s : "-";
+    joined_db = db;
 }
 
-bl_status srv_audit_append(bl_store *st, const srv_audit *a, bl_error *err)
+/* Every text field as valid UTF-8 (jansson refuses anything else, and one
+ * unbuildable entry must not stop the log for everyone). */
+static const char *clean(const char *s, char *buf, size_t cap)
+{
+    srv_text_clean(s && *s ? s : "-", buf, cap);
+    return buf;
+}
+
+/* Test hook: BLINDLINK_FAULT_AUDIT_FAIL=ACTION fails every append of that
+ * action after the change was made (tests the rollback). */
+static int fault_injected(const char *action)
+{
+    const char *f = getenv("BLINDLINK_FAULT_AUDIT_FAIL");
+    return f && *f && action && !strcmp(f, action);
+}
+
+/* Write one entry and move the anchor, inside the caller's write
+ * transaction on `db`, holding audit_mu. */
+static bl_status append_locked(bl_store *st, sqlite3 *db, const srv_audit *a, bl_error *err)
 {
     bl_status rc = BL_OK;
-    pthread_mutex_lock(&st->audit_mu);
-    sqlite3 *db = st->audit_db;
-    if (exec_hot(db, "BEGIN IMMEDIATE", err) != BL_OK) {
-        pthread_mutex_unlock(&st->audit_mu);
-        return BL_EIO;
-    }
     struct stat sb;
     if (fstat(st->audit_fd, &sb) != 0) {
         rc = bl_error_set(err, BL_EIO, "%s: %s", st->audit_path, strerror(errno));
@@ -126,12 +142,16 @@ bl_status srv_audit_append(bl_store *st, const srv_audit *a, bl_error *err)
     int64_t now = bl_srv_now();
     char when[32];
     srv_time_fmt(now, when, sizeof when);
+    char f[7][600];
     json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s}", "seq",
-                          (json_int_t)(st->audit_seq + 1), "time", when, "org", nz(a->org), "key",
-                          nz(a->key), "role", nz(a->role), "action", nz(a->action), "resource",
-                          nz(a->resource), "purpose", nz(a->purpose), "decision",
-                          a->allowed ? "allowed" : "refused", "reason", nz(a->reason), "status",
-                          a->status, "prev", st->audit_prev);
+                          (json_int_t)(st->audit_seq + 1), "time", when, "org",
+                          clean(a->org, f[0], 600), "key", clean(a->key, f[1], 600), "role",
+                          clean(a->role, f[2], 600), "action", clean(a->action, f[3], 600),
+                          "resource", clean(a->resource, f[4], 600), "purpose",
+                          clean(a->purpose, f[5], 600), "decision",
+                          a->allowed ? "allowed" : "refused", "reason",
+                          clean(a->reason, f[6], 600), "status", a->status, "prev",
+                          st->audit_prev);
     char hash[65];
     if (!o || entry_hash(o, hash) != 0) {
         json_decref(o);
@@ -176,12 +196,39 @@ bl_status srv_audit_append(bl_store *st, const srv_audit *a, bl_error *err)
     if (r1 != SQLITE_DONE || r2 != SQLITE_DONE)
         rc = bl_error_set(err, BL_EIO, "audit anchor: %s", sqlite3_errmsg(db));
 out:
+    return rc;
+}
+
+/* Lock order: audit_db_mu, then the SQLite write lock, then audit_mu. A
+ * joined request already holds the write lock when it appends, so no
+ * thread waits for the write lock while holding audit_mu. */
+bl_status srv_audit_append(bl_store *st, const srv_audit *a, bl_error *err)
+{
+    sqlite3 *db = joined_db;
+    if (db) { /* inside the request's transaction: its commit is ours */
+        if (fault_injected(a->action))
+            return bl_error_set(err, BL_EIO, "audit: injected failure (BLINDLINK_FAULT_AUDIT_FAIL)");
+        pthread_mutex_lock(&st->audit_mu);
+        bl_status rc = append_locked(st, db, a, err);
+        if (rc != BL_OK)
+            st->audit_size = -1; /* re-read the tail before the next append */
+        st->audit_failing = rc != BL_OK;
+        pthread_mutex_unlock(&st->audit_mu);
+        return rc;
+    }
+    pthread_mutex_lock(&st->audit_db_mu); /* one user of audit_db at a time */
+    db = st->audit_db;
+    bl_status rc = exec_hot(db, "BEGIN IMMEDIATE", err);
+    pthread_mutex_lock(&st->audit_mu);
+    if (rc == BL_OK)
+        rc = append_locked(st, db, a, err);
     if (rc == BL_OK)
         rc = exec_hot(db, "COMMIT", err);
     if (rc != BL_OK && !sqlite3_get_autocommit(db))
         srv_rollback(db);
     st->audit_failing = rc != BL_OK;
     pthread_mutex_unlock(&st->audit_mu);
+    pthread_mutex_unlock(&st->audit_db_mu);
     return rc;
 }
 

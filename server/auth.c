@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <sodium.h>
+#include <utf8proc.h>
 
 #include "srv.h"
 
@@ -138,11 +139,40 @@ static int name_ok(const char *s, size_t max)
     return 1;
 }
 
+bl_status srv_display_name_check(const char *what, const char *s, bl_error *err)
+{
+    /* names are shown to other parties: a right-to-left override or an
+     * invisible control can make "bank\u202Egnp.exe" read as another name */
+    utf8proc_ssize_t n = (utf8proc_ssize_t)strlen(s), i = 0;
+    while (i < n) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, n - i, &cp);
+        if (k <= 0)
+            return bl_error_set(err, BL_EINVAL, "%s is not valid UTF-8 (byte %ld)", what, (long)i + 1);
+        utf8proc_category_t cat = utf8proc_category(cp);
+        int bidi = cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+                   (cp >= 0x2066 && cp <= 0x2069);
+        if (bidi || cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_ZL ||
+            cat == UTF8PROC_CATEGORY_ZP)
+            return bl_error_set(err, BL_EINVAL,
+                                "%s must not contain U+%04X (%s), at byte %ld: it changes how the "
+                                "name is displayed",
+                                what, (unsigned)cp,
+                                bidi ? "a bidirectional control" : "a control or separator",
+                                (long)i + 1);
+        i += k;
+    }
+    return BL_OK;
+}
+
 bl_status srv_org_create(sqlite3 *db, const char *name, const char *kind, char id_out[33],
                          bl_error *err)
 {
     if (!name_ok(name, 128))
         return bl_error_set(err, BL_EINVAL, "organisation name must be 1-128 printable characters");
+    if (srv_display_name_check("organisation name", name, err) != BL_OK ||
+        srv_display_name_check("organisation kind", kind && *kind ? kind : "other", err) != BL_OK)
+        return BL_EINVAL;
     if (!kind || !*kind)
         kind = "other";
     if (!name_ok(kind, 40))

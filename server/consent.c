@@ -90,16 +90,17 @@ void srv_consent_set_free(srv_consent_set *cs)
     memset(cs, 0, sizeof *cs);
 }
 
-/* Short, non-reversible tag for a subject key in the audit log. */
-void srv_subject_tag(const char *org, const char *subject, char out[17])
+/* Short tag for a subject key in the audit log: keyed BLAKE2b, so the log
+ * alone does not let anyone test guessed identifiers. */
+void srv_subject_tag(const bl_store *st, const char *org, const char *subject, char out[17])
 {
-    uint8_t d[32];
-    crypto_hash_sha256_state h;
-    crypto_hash_sha256_init(&h);
-    crypto_hash_sha256_update(&h, (const unsigned char *)org, strlen(org));
-    crypto_hash_sha256_update(&h, (const unsigned char *)"/", 1);
-    crypto_hash_sha256_update(&h, (const unsigned char *)subject, strlen(subject));
-    crypto_hash_sha256_final(&h, d);
+    uint8_t d[8];
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, st->tag_key, sizeof st->tag_key, sizeof d);
+    crypto_generichash_update(&h, (const unsigned char *)org, strlen(org));
+    crypto_generichash_update(&h, (const unsigned char *)"/", 1);
+    crypto_generichash_update(&h, (const unsigned char *)subject, strlen(subject));
+    crypto_generichash_final(&h, d, sizeof d);
     srv_hex(d, 8, out);
 }
 
@@ -392,7 +393,7 @@ void srv_h_consent_withdraw(srv_req *r)
         files += f;
         rows += rr;
         char tag[17], why[200];
-        srv_subject_tag(r->p.org, it[i].subject, tag);
+        srv_subject_tag(r->srv->st, r->p.org, it[i].subject, tag);
         snprintf(why, sizeof why,
                  "subject #%s withdrew consent; removed from %ld encoding file(s) and %ld result "
                  "row(s)",
@@ -400,6 +401,7 @@ void srv_h_consent_withdraw(srv_req *r)
         srv_audit_decision(r, "consent.withdraw.removal", 1, why);
     }
     free(it);
+    r->checkpoint = 1; /* the removed rows leave the WAL too */
     snprintf(r->reason, sizeof r->reason, "%ld consent(s) withdrawn", withdrawn);
     srv_reply(r, 200, json_pack("{s:I,s:I,s:I,s:I}", "withdrawn", (json_int_t)withdrawn,
                                 "encoding_files_updated", (json_int_t)files,
@@ -409,6 +411,7 @@ void srv_h_consent_withdraw(srv_req *r)
 
 void srv_h_consent_get(srv_req *r, const char *subject)
 {
+    snprintf(r->resource, sizeof r->resource, "org/%s/consent/(subject withheld)", r->p.org);
     if (!need_owner_key(r))
         return;
     if (!srv_subject_valid(subject)) {
@@ -417,7 +420,7 @@ void srv_h_consent_get(srv_req *r, const char *subject)
         return;
     }
     char tag[17];
-    srv_subject_tag(r->p.org, subject, tag);
+    srv_subject_tag(r->srv->st, r->p.org, subject, tag);
     snprintf(r->resource, sizeof r->resource, "org/%s/consent/#%s", r->p.org, tag);
     bl_error e = {0};
     sqlite3_stmt *s = srv_prep(r->db,
@@ -471,7 +474,7 @@ void srv_h_erasure(srv_req *r)
     }
     json_decref(o);
     char tag[17];
-    srv_subject_tag(r->p.org, subject, tag);
+    srv_subject_tag(r->srv->st, r->p.org, subject, tag);
     snprintf(r->resource, sizeof r->resource, "org/%s/subject/#%s", r->p.org, tag);
     long files = 0, rows = 0;
     if (remove_subject(r, subject, NULL, &files, &rows, &e) != BL_OK) {
@@ -493,6 +496,7 @@ void srv_h_erasure(srv_req *r)
             consents = sqlite3_changes(r->db);
         sqlite3_finalize(s);
     }
+    r->checkpoint = 1; /* erased rows leave the WAL too */
     snprintf(r->reason, sizeof r->reason,
              "GDPR erasure of subject #%s: %ld consent record(s), %ld encoding file(s) rewritten, "
              "%ld result row(s) removed",

@@ -5,6 +5,7 @@
  * a handler left in the request (with its audit entry, see reply.c). The
  * handlers live in admin_api.c, projects.c, consent.c, uploads.c, runs.c. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -12,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,12 +37,47 @@ struct srv_bucket {
 };
 
 
+/* The request's audit entry, then (for a state-changing request) the commit
+ * of the change together with its entries: either both are durable or
+ * neither is, and the client is told 503. Unauthenticated refusals beyond
+ * the first few per client and interval are only counted (clients.c). The
+ * store handle goes back to the pool here, before the response is sent. */
+static void finish_request(srv_req *r)
+{
+    srv_ctx *c = r->srv;
+    int logged = 1;
+    if (!r->authed && r->status >= 400 && !r->no_audit &&
+        !srv_client_refusal(c, r->client, r->status))
+        logged = -1; /* counted */
+    if (logged == 1 && !srv_audit_request(r))
+        logged = 0;
+    if (r->tx) {
+        bl_error e = {0};
+        if (logged == 1 && srv_req_commit(r->db, &e) != BL_OK) {
+            fprintf(stderr, "blindlink serve: commit failed: %s\n", e.msg);
+            logged = 0;
+        } else if (logged != 1) {
+            srv_req_rollback(r->db);
+        }
+        srv_audit_join(NULL);
+        r->tx = 0;
+        if (logged == 1 && r->checkpoint)
+            srv_checkpoint(r->db);
+    }
+    if (r->db) {
+        srv_db_release(c->st, r->db);
+        r->db = NULL;
+    }
+    if (logged == 0)
+        srv_problem(r, 503, "the audit log cannot be written, so no response is released and "
+                            "nothing was changed");
+}
+
 static enum MHD_Result send_reply(srv_req *r)
 {
     if (!r->status)
         srv_problem(r, 500, "handler produced no response");
-    if (!srv_audit_request(r))
-        srv_problem(r, 503, "the audit log cannot be written, so no response is released");
+    finish_request(r);
     char *text = r->json ? json_dumps(r->json, JSON_COMPACT) : NULL;
     size_t len = text ? strlen(text) : 0;
     struct MHD_Response *resp =
@@ -53,8 +90,11 @@ static enum MHD_Result send_reply(srv_req *r)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             r->content_type ? r->content_type : "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (r->status == 429)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (r->status == 429) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%u", r->retry_after ? r->retry_after : 1);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     r->queued = 1;
@@ -229,12 +269,36 @@ static void split_path(srv_req *r, const char *url)
         r->seg[r->nseg++] = t;
 }
 
+static void client_addr(struct MHD_Connection *conn, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, cap, "?");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)cap);
+}
+
+static int authorize(srv_req *r);
+static int check_body_headers(srv_req *r);
+
 static void free_req(srv_req *r)
 {
     if (!r)
         return;
+    if (r->tx) {
+        srv_req_rollback(r->db);
+        srv_audit_join(NULL);
+    }
     if (r->db)
         srv_db_release(r->srv->st, r->db);
+    bl_clkset_free(r->upload_set);
     if (r->spool_fd >= 0)
         close(r->spool_fd);
     if (r->spool_path[0])
@@ -255,33 +319,54 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* Everything decided from the headers alone, before any body byte. Returns 1
- * to continue, 0 if a response was set. */
+ * to continue, 0 if a response was set. The store handle taken here (to
+ * authenticate) is given back before the body is read: no handle is ever
+ * held across a network read, so slow or half-sent bodies cannot drain the
+ * pool. */
 static int first_call(srv_req *r, const char *url)
 {
     srv_ctx *c = r->srv;
+    srv_text_clean(url, r->url, sizeof r->url);
     split_path(r, url);
     r->route = route_of(r);
     snprintf(r->action, sizeof r->action, "%s", action_of(r->route));
-    char path_copy[512];
-    snprintf(path_copy, sizeof path_copy, "%s", url);
+    if (r->route == R_CONSENT_GET) /* the path carries a subject key: never log it */
+        snprintf(r->resource, sizeof r->resource, "consent/(subject withheld)");
     if (r->route == R_NONE) {
-        srv_problem(r, 404, "no endpoint %.200s (the API lives under /api/v1)",
-                    path_copy);
+        srv_problem(r, 404, "no endpoint %.200s (the API lives under /api/v1)", r->url);
         return 0;
     }
     if (r->route == R_BAD_METHOD) {
-        srv_problem(r, 405, "method not allowed on %.200s", path_copy);
+        srv_problem(r, 405, "method not allowed on %.200s", r->url);
         return 0;
     }
     if (r->route == R_STATUS || r->route == R_VERSION) {
         r->no_audit = 1; /* anonymous health checks are not logged */
         return 1;
     }
+    unsigned wait = 1;
+    if (!srv_client_allow(c, r->client, 1.0, &wait)) {
+        r->retry_after = wait;
+        srv_problem(r, 429, "too many requests from %s; retry in %u s", r->client, wait);
+        return 0;
+    }
     r->db = srv_db_acquire(c->st);
+    int ok = authorize(r) && check_body_headers(r);
+    srv_db_release(c->st, r->db);
+    r->db = NULL;
+    return ok;
+}
+
+/* Authentication, the per-key rate limit and, for uploads, the checks that
+ * need no body. 1 to continue. */
+static int authorize(srv_req *r)
+{
+    srv_ctx *c = r->srv;
     bl_error e = {0};
     const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                    MHD_HTTP_HEADER_AUTHORIZATION);
     if (srv_authenticate(r->db, auth, &r->p, &e) != BL_OK) {
+        srv_client_auth_failed(c, r->client);
         srv_problem(r, 401, "%s", e.msg);
         return 0;
     }
@@ -291,46 +376,59 @@ static int first_call(srv_req *r, const char *url)
                     c->opts.rate_limit, r->p.kid);
         return 0;
     }
+    return 1;
+}
+
+static int content_type_is(const char *ct, const char *want)
+{
+    size_t n = strlen(want);
+    return ct && !strncasecmp(ct, want, n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* Content type and declared length; uploads are spooled to disk. */
+static int check_body_headers(srv_req *r)
+{
+    srv_ctx *c = r->srv;
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
     unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+    int has_body = declared > 0 || te;
+    r->limit = c->opts.max_body;
     if (r->route == R_UPLOAD) {
-        const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_TYPE);
-        if (ct && !strncmp(ct, "application/octet-stream", 24)) {
+        if (content_type_is(ct, "application/octet-stream")) {
             r->upload_mode = 2;
             r->limit = c->opts.max_upload;
-        } else if (ct && !strncmp(ct, "application/json", 16)) {
-            r->upload_mode = 1;
-            r->limit = SRV_JSON_UPLOAD_MAX;
+        } else if (content_type_is(ct, "application/json")) {
+            r->upload_mode = 1; /* streamed too, under --max-body */
         } else {
-            srv_problem(r, 415, "upload encodings as application/octet-stream (blindlink binary CLK file "
+            srv_problem(r, 415,
+                        "upload encodings as application/octet-stream (blindlink binary CLK file "
                         "with subject keys as ids) or application/json");
             return 0;
         }
-        if (declared > r->limit) {
-            srv_problem(r, 413, "upload of %llu bytes exceeds the cap of %llu bytes", declared,
-                        (unsigned long long)r->limit);
-            return 0;
-        }
-        if (!srv_upload_precheck(r, r->seg[3]))
-            return 0;
-        if (r->upload_mode == 2) {
-            snprintf(r->spool_path, sizeof r->spool_path, "%s/spool-XXXXXX", c->st->enc_dir);
-            r->spool_fd = mkostemp(r->spool_path, O_CLOEXEC);
-            if (r->spool_fd < 0) {
-                r->spool_path[0] = '\0';
-                srv_problem(r, 500, "cannot spool upload: %s",
-                            strerror(errno));
-                return 0;
-            }
-        }
-        return 1;
+    } else if (has_body && !content_type_is(ct, "application/json")) {
+        srv_problem(r, 415, "this endpoint takes an application/json body, not %.60s",
+                    ct ? ct : "a body without Content-Type");
+        return 0;
     }
-    r->limit = c->opts.max_body;
     if (declared > r->limit) {
-        srv_problem(r, 413, "request body of %llu bytes exceeds the cap of %zu bytes",
-                    declared, r->limit);
+        srv_problem(r, 413, "request body of %llu bytes exceeds the cap of %llu bytes", declared,
+                    (unsigned long long)r->limit);
+        return 0;
+    }
+    if (r->route != R_UPLOAD)
+        return 1;
+    if (!srv_upload_precheck(r, r->seg[3]))
+        return 0;
+    snprintf(r->spool_path, sizeof r->spool_path, "%s/spool-XXXXXX", c->st->enc_dir);
+    r->spool_fd = mkostemp(r->spool_path, O_CLOEXEC);
+    if (r->spool_fd < 0) {
+        r->spool_path[0] = '\0';
+        srv_problem(r, 500, "cannot spool upload: %s", strerror(errno));
         return 0;
     }
     return 1;
@@ -344,15 +442,14 @@ static void take_body(srv_req *r, const char *data, size_t n)
         r->too_big = 1;
         return;
     }
-    if (r->upload_mode == 2) {
+    if (r->upload_mode) {
         size_t off = 0;
         while (off < n) {
             ssize_t w = write(r->spool_fd, data + off, n - off);
             if (w < 0 && errno == EINTR)
                 continue;
             if (w <= 0) {
-                srv_problem(r, 500, "cannot spool upload: %s",
-                            strerror(errno));
+                srv_problem(r, 500, "cannot spool upload: %s", strerror(errno));
                 return;
             }
             off += (size_t)w;
@@ -367,6 +464,37 @@ static void take_body(srv_req *r, const char *data, size_t n)
     memcpy(r->body + r->len, data, n);
     r->len += n;
     r->body[r->len] = '\0';
+}
+
+/* The body is complete: run the handler. A request that may change state
+ * runs inside one transaction with its audit entries (committed in
+ * send_reply), and only while the log is appendable: a log whose last
+ * append failed, or whose tail no longer chains, stops writes before they
+ * happen (the refusal's own entry is still attempted). */
+static void run_request(srv_req *r)
+{
+    srv_ctx *c = r->srv;
+    if (r->route == R_UPLOAD)
+        srv_upload_prepare(r); /* parse outside the write lock */
+    if (r->status)
+        return;
+    r->db = srv_db_acquire(c->st);
+    bl_error ae = {0};
+    if (r->method != SRV_GET && r->route != R_STATUS && r->route != R_VERSION) {
+        if (srv_audit_ready(c->st, &ae) != BL_OK) {
+            fprintf(stderr, "blindlink serve: refusing a write, audit log not appendable: %s\n",
+                    ae.msg);
+            srv_problem(r, 503, "the audit log cannot be written, so nothing was changed; retry later");
+            return;
+        }
+        if (srv_req_begin(r->db, &ae) != BL_OK) {
+            srv_problem(r, 503, "the store is busy; nothing was changed, retry later");
+            return;
+        }
+        r->tx = 1;
+        srv_audit_join(r->db);
+    }
+    dispatch(r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -384,9 +512,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->srv = c;
         r->conn = conn;
         r->spool_fd = -1;
+        r->t_start = srv_mono_s();
+        client_addr(conn, r->client, sizeof r->client);
         r->method = parse_method(method);
         *con_cls = r;
         if (!r->method) {
+            srv_text_clean(url, r->url, sizeof r->url);
             split_path(r, url);
             srv_problem(r, 405, "method %.16s is not supported", method);
             return send_reply(r);
@@ -400,6 +531,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        /* a body that trickles in, never idle long enough for the connection
+         * timeout, is cut off at the body deadline */
+        if (srv_mono_s() - r->t_start > c->opts.body_timeout_s)
+            return MHD_NO;
         take_body(r, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
@@ -411,16 +546,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                     (unsigned long long)r->limit);
         return send_reply(r);
     }
-    /* a request that may change state runs only while the log is appendable:
-     * a log whose last append failed, or whose tail no longer chains, stops
-     * writes before they happen (its own entry is still attempted below) */
-    bl_error ae = {0};
-    if (r->method != SRV_GET && srv_audit_ready(c->st, &ae) != BL_OK) {
-        fprintf(stderr, "blindlink serve: refusing a write, audit log not appendable: %s\n", ae.msg);
-        srv_problem(r, 503, "the audit log cannot be written, so nothing was changed; retry later");
-        return send_reply(r);
-    }
-    dispatch(r);
+    run_request(r);
     return send_reply(r);
 }
 
@@ -482,12 +608,54 @@ static bl_status parse_listen(const char *listen, srv_sockaddr *sa, bl_error *er
     return BL_OK;
 }
 
+/* Spool files of uploads that a crash interrupted (their records may lack
+ * consent) and temp files of interrupted encoding rewrites: nothing uses
+ * them after a restart. */
+static void clean_stale_files(srv_ctx *c)
+{
+    const char *dir = c->st->enc_dir;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    unsigned spools = 0, temps = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (!strncmp(de->d_name, "spool-", 6)) {
+            spools += unlink(p) == 0;
+        } else if (de->d_name[0] != '.') { /* a project directory: hidden temp files */
+            DIR *pd = opendir(p);
+            struct dirent *fe;
+            while (pd && (fe = readdir(pd)))
+                if (fe->d_name[0] == '.' && strcmp(fe->d_name, ".") && strcmp(fe->d_name, "..")) {
+                    char f[4700];
+                    snprintf(f, sizeof f, "%s/%s", p, fe->d_name);
+                    temps += unlink(f) == 0;
+                }
+            if (pd)
+                closedir(pd);
+        }
+    }
+    closedir(d);
+    if (spools || temps) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "removed %u stale upload spool file(s) and %u temporary file(s) left by an "
+                 "interrupted run of the service",
+                 spools, temps);
+        srv_audit_system(c, "service.cleanup", "encodings", "-", 1, why);
+    }
+}
+
 static void *janitor_main(void *arg)
 {
     srv_ctx *c = arg;
     unsigned ticks = 0; /* 50 ms ticks, so a stop is noticed at once */
     while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
         usleep(50000);
+        if (ticks % 20 == 0)
+            srv_clients_flush(c, 0);
         if (++ticks >= 20 * c->opts.janitor_s) {
             ticks = 0;
             srv_retention_sweep(c);
@@ -522,9 +690,19 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
         o->conn_timeout_s = 30;
     if (!o->janitor_s)
         o->janitor_s = 60;
+    if (o->ip_rate_limit <= 0)
+        o->ip_rate_limit = 4 * o->rate_limit > 200 ? 4 * o->rate_limit : 200;
+    if (!o->body_timeout_s)
+        o->body_timeout_s = 600;
+    if (!o->audit_interval_s)
+        o->audit_interval_s = 60;
     srv_sockaddr sa;
     bl_status rc = parse_listen(o->listen, &sa, err);
     if (rc != BL_OK) {
+        free(c);
+        return rc;
+    }
+    if (!o->allow_shared_dir && (rc = srv_check_private_dir(o->data_dir, err)) != BL_OK) {
         free(c);
         return rc;
     }
@@ -547,6 +725,7 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
     signal(SIGPIPE, SIG_IGN);
 
     srv_audit_system(c, "service.start", "-", "-", 1, "service started");
+    clean_stale_files(c);
     rc = srv_runs_recover(c, err);
     if (rc == BL_OK) {
         srv_retention_sweep(c);
@@ -607,11 +786,13 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
     srv_workers_stop(c);
     if (have_janitor)
         pthread_join(janitor, NULL);
+    srv_clients_flush(c, 1);
     if (rc == BL_OK)
         srv_audit_system(c, "service.stop", "-", "-", 1, "service stopped");
     bl_store_close(c->st);
     srv_workq_destroy(&c->work);
     free(c->buckets);
+    free(c->clients);
     free(c);
     return rc;
 }

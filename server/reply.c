@@ -4,11 +4,62 @@
  * entry per request, extra decisions on behalf of the request's principal,
  * system entries for the janitor and the run workers). It sits below the
  * handlers and above the audit log; it knows nothing of libmicrohttpd. */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "srv.h"
+
+/* ---- text that reaches a JSON reply or the audit log -------------------------------- */
+
+/* Bytes of the valid UTF-8 character at s (n bytes left), or 0 if none:
+ * utf8proc decodes (the one decoder); a NUL ends the text. */
+static size_t char_len(const char *s, size_t n)
+{
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &cp);
+    return k > 0 && cp >= 0 ? (size_t)k : 0;
+}
+
+void srv_text_clean(const char *in, char *out, size_t cap)
+{
+    assert(cap > 0);
+    size_t n = strlen(in), o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = char_len(in + i, n - i);
+        if (k) {
+            if (o + k >= cap)
+                break;
+            memcpy(out + o, in + i, k);
+            o += k;
+            i += k;
+        } else { /* not UTF-8: shown as \xHH, so the text stays valid and says what came */
+            if (o + 4 >= cap)
+                break;
+            snprintf(out + o, 5, "\\x%02x", (unsigned char)in[i]);
+            o += 4;
+            i++;
+        }
+    }
+    out[o] = '\0';
+}
+
+void srv_text_cut(char *s, size_t max)
+{
+    size_t n = strlen(s), i = 0;
+    while (i < n) {
+        size_t k = char_len(s + i, n - i);
+        if (!k)
+            k = 1;
+        if (i + k > max)
+            break;
+        i += k;
+    }
+    s[i] = '\0';
+}
 
 void srv_reply(srv_req *r, int status, json_t *body)
 {
@@ -40,11 +91,14 @@ static const char *title_for(int status)
 
 void srv_problem(srv_req *r, int status, const char *fmt, ...)
 {
-    char detail[512];
+    char raw[512], detail[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    int len = vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    if (len >= (int)sizeof raw)
+        srv_text_cut(raw, sizeof raw - 1); /* a cut inside a character drops it */
+    srv_text_clean(raw, detail, sizeof detail);
     char type[128];
     snprintf(type, sizeof type, "https://blindlink.dev/problems/%d", status);
     json_decref(r->json);
@@ -81,7 +135,7 @@ int srv_audit_request(srv_req *r)
     if (r->no_audit)
         return 1;
     char res[160];
-    snprintf(res, sizeof res, "%.150s", r->resource[0] ? r->resource : r->path);
+    snprintf(res, sizeof res, "%.150s", r->resource[0] ? r->resource : r->url);
     srv_audit a = {.org = r->p.org, .key = r->p.kid, .role = r->p.role,
                    .action = r->action[0] ? r->action : "request", .resource = res,
                    .purpose = r->purpose, .allowed = r->status < 400, .reason = r->reason,
@@ -97,7 +151,7 @@ int srv_audit_request(srv_req *r)
 void srv_audit_decision(srv_req *r, const char *action, int allowed, const char *reason)
 {
     srv_audit a = {.org = r->p.org, .key = r->p.kid, .role = r->p.role, .action = action,
-                   .resource = r->resource[0] ? r->resource : r->path, .purpose = r->purpose,
+                   .resource = r->resource[0] ? r->resource : r->url, .purpose = r->purpose,
                    .allowed = allowed, .reason = reason, .status = 0};
     bl_error e = {0};
     if (srv_audit_append(r->srv->st, &a, &e) != BL_OK)

@@ -384,39 +384,20 @@ bl_status srv_parse_purpose(json_t *o, char name[41], char desc[401], bl_error *
     return BL_OK;
 }
 
-bl_status srv_parse_encodings(json_t *o, json_t **arr, bl_error *err)
+static bl_status count_element(void *ctx, size_t i, const char *subject, const char *clk,
+                               bl_error *err)
 {
-    static const char *const allowed[] = {"encodings", NULL};
-    CHECK(only_fields(o, allowed, err));
-    json_t *a = json_object_get(o, "encodings");
-    if (!json_is_array(a) || json_array_size(a) == 0)
-        return bl_error_set(err, BL_EINPUT,
-                            "field 'encodings' must be a non-empty array of "
-                            "{\"subject\": ..., \"clk\": base64}");
-    size_t i;
-    json_t *e;
-    json_array_foreach(a, i, e)
-    {
-        json_t *s = json_object_get(e, "subject");
-        json_t *c = json_object_get(e, "clk");
-        if (!json_is_object(e) || json_object_size(e) != 2 || !json_is_string(s) ||
-            !json_is_string(c))
-            return bl_error_set(err, BL_EINPUT,
-                                "encodings[%zu] must be {\"subject\": string, \"clk\": base64 string}",
-                                i);
-        if (!srv_subject_valid(json_string_value(s)))
-            return bl_error_set(err, BL_EINPUT,
-                                "encodings[%zu].subject must match [A-Za-z0-9._:=-]{1,%d}", i,
-                                SRV_SUBJECT_MAX);
-        if (json_string_length(c) == 0 || json_string_length(c) > SRV_CLK_B64_MAX)
-            return bl_error_set(err, BL_EINPUT, "encodings[%zu].clk has a bad length", i);
-    }
-    *arr = a;
+    (void)ctx, (void)i, (void)subject, (void)clk, (void)err;
     return BL_OK;
 }
 
 bl_status bl_srv_validate_body(const char *kind, const char *body, size_t len, bl_error *err)
 {
+    if (!strcmp(kind, "encodings")) { /* uploads are parsed as a stream, never as a tree */
+        size_t n = 0;
+        return srv_parse_encodings_stream(body ? body : "", body ? len : 0, count_element, NULL, &n,
+                                          err);
+    }
     json_t *o = srv_json_parse(body, len, err);
     if (!o)
         return BL_EINPUT;
@@ -453,12 +434,117 @@ bl_status bl_srv_validate_body(const char *kind, const char *body, size_t len, b
     } else if (!strcmp(kind, "purpose")) {
         char n[41], d[401];
         rc = srv_parse_purpose(o, n, d, err);
-    } else if (!strcmp(kind, "encodings")) {
-        json_t *a;
-        rc = srv_parse_encodings(o, &a, err);
     } else {
         rc = bl_error_set(err, BL_EINVAL, "unknown body kind '%s'", kind);
     }
     json_decref(o);
     return rc;
+}
+
+/* ---- streamed JSON uploads ---------------------------------------------------------- */
+
+/* The frame of {"encodings":[ELEM, ...]} is scanned here by hand (white
+ * space, one field name, brackets and commas: nothing else may appear), and
+ * each element is parsed by jansson on its own (JSON_DISABLE_EOF_CHECK stops
+ * after the element's closing brace), so memory holds one element at a time
+ * instead of the whole document as a tree (about 15 times its size). */
+static size_t skip_ws(const char *b, size_t len, size_t i)
+{
+    while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
+        i++;
+    return i;
+}
+
+static bl_status frame_error(size_t at, const char *what, bl_error *err)
+{
+    return bl_error_set(err, BL_EINPUT, "malformed JSON upload at byte %zu: %s", at + 1, what);
+}
+
+/* One element: the shape of {"subject": key, "clk": base64}, then the callback. */
+static bl_status stream_element(const char *b, size_t len, size_t *i, size_t k,
+                                srv_encoding_cb cb, void *ctx, bl_error *err)
+{
+    json_error_t je;
+    json_t *e = json_loadb(b + *i, len - *i, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &je);
+    if (!e)
+        return bl_error_set(err, BL_EINPUT, "encodings[%zu]: malformed JSON at byte %zu: %s", k,
+                            *i + (size_t)je.position, je.text);
+    *i += (size_t)je.position;
+    json_t *s = json_object_get(e, "subject"), *c = json_object_get(e, "clk");
+    bl_status rc = BL_OK;
+    if (!json_is_object(e) || json_object_size(e) != 2 || !json_is_string(s) || !json_is_string(c))
+        rc = bl_error_set(err, BL_EINPUT,
+                          "encodings[%zu] must be {\"subject\": string, \"clk\": base64 string}", k);
+    else if (!srv_subject_valid(json_string_value(s)))
+        rc = bl_error_set(err, BL_EINPUT, "encodings[%zu].subject must match [A-Za-z0-9._:=-]{1,%d}",
+                          k, SRV_SUBJECT_MAX);
+    else if (json_string_length(c) == 0 || json_string_length(c) > SRV_CLK_B64_MAX)
+        rc = bl_error_set(err, BL_EINPUT, "encodings[%zu].clk has a bad length", k);
+    else
+        rc = cb(ctx, k, json_string_value(s), json_string_value(c), err);
+    json_decref(e);
+    return rc;
+}
+
+bl_status srv_parse_encodings_stream(const char *b, size_t len, srv_encoding_cb cb, void *ctx,
+                                     size_t *count, bl_error *err)
+{
+    static const char key[] = "\"encodings\"";
+    size_t i = skip_ws(b, len, 0), k = 0;
+    if (len == 0)
+        return bl_error_set(err, BL_EINPUT, "request body is empty; a JSON object is required");
+    if (i >= len || b[i] != '{')
+        return frame_error(i, "the upload must be a JSON object {\"encodings\": [...]}", err);
+    i = skip_ws(b, len, i + 1);
+    if (i + sizeof key - 1 > len || memcmp(b + i, key, sizeof key - 1)) {
+        size_t e = i + 1;
+        while (e < len && e < i + 41 && b[e] != '"')
+            e++;
+        if (i < len && b[i] == '"')
+            return bl_error_set(err, BL_EINPUT, "field '%.*s' is not allowed here",
+                                (int)(e - i - 1), b + i + 1);
+        return frame_error(i, "expected the field \"encodings\"", err);
+    }
+    i = skip_ws(b, len, i + sizeof key - 1);
+    if (i >= len || b[i] != ':')
+        return frame_error(i, "expected ':'", err);
+    i = skip_ws(b, len, i + 1);
+    if (i >= len || b[i] != '[')
+        return bl_error_set(err, BL_EINPUT,
+                            "field 'encodings' must be a non-empty array of "
+                            "{\"subject\": ..., \"clk\": base64}");
+    for (i = skip_ws(b, len, i + 1);; k++) {
+        if (i < len && b[i] == ']' && k == 0)
+            return bl_error_set(err, BL_EINPUT,
+                                "field 'encodings' must be a non-empty array of "
+                                "{\"subject\": ..., \"clk\": base64}");
+        bl_status rc = stream_element(b, len, &i, k, cb, ctx, err);
+        if (rc != BL_OK)
+            return rc;
+        i = skip_ws(b, len, i);
+        if (i < len && b[i] == ',') {
+            i = skip_ws(b, len, i + 1);
+            continue;
+        }
+        if (i < len && b[i] == ']')
+            break;
+        return frame_error(i, "expected ',' or ']' after an element", err);
+    }
+    i = skip_ws(b, len, i + 1);
+    if (i < len && b[i] == ',') {
+        size_t s = skip_ws(b, len, i + 1), e = s + 1;
+        while (e < len && e < s + 41 && b[e] != '"')
+            e++;
+        if (s < len && b[s] == '"')
+            return bl_error_set(err, BL_EINPUT, "field '%.*s' is not allowed here",
+                                (int)(e - s - 1), b + s + 1);
+        return frame_error(s, "only the field \"encodings\" is allowed", err);
+    }
+    if (i >= len || b[i] != '}')
+        return frame_error(i, "expected '}'", err);
+    i = skip_ws(b, len, i + 1);
+    if (i != len)
+        return frame_error(i, "data after the JSON object", err);
+    *count = k + 1;
+    return BL_OK;
 }

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include <blindlink/clk.h>
 #include <blindlink/common.h>
 #include <blindlink/server.h>
 /* bl_grow: the one growth helper (a static inline, no call into lib/) */
@@ -37,7 +38,8 @@ struct bl_store {
     sqlite3 *conns[SRV_POOL_MAX];
     int busy[SRV_POOL_MAX];
     int nconns;
-    /* audit chain state (guarded by audit_mu) */
+    /* audit chain state (guarded by audit_mu; audit_db by audit_db_mu) */
+    pthread_mutex_t audit_db_mu;
     pthread_mutex_t audit_mu;
     sqlite3 *audit_db;
     int audit_fd;
@@ -45,6 +47,7 @@ struct bl_store {
     char audit_prev[65];
     long long audit_size; /* file size after our last append; -1 unknown */
     int audit_failing;    /* 1 after a failed append, until one succeeds */
+    uint8_t tag_key[32];  /* keys srv_subject_tag */
 };
 
 /** Open `n` pooled connections (the admin CLI uses 1). */
@@ -61,10 +64,20 @@ sqlite3_stmt *srv_prep(sqlite3 *db, const char *sql, bl_error *err);
 sqlite3_stmt *srv_prep_hot(sqlite3 *db, const char *sql, int *cached, bl_error *err);
 /** Release a statement from srv_prep_hot (reset if cached, else finalise). */
 void srv_hot_done(sqlite3_stmt *s, int cached);
-/** Begin an immediate (write) transaction. */
+/** Begin an immediate (write) transaction; inside the request's own
+ *  transaction (srv_req_begin) a savepoint. */
 bl_status srv_begin(sqlite3 *db, bl_error *err);
 bl_status srv_commit(sqlite3 *db, bl_error *err);
 void srv_rollback(sqlite3 *db);
+/** The transaction around a whole state-changing request (http.c). A
+ *  failed commit rolls back. */
+bl_status srv_req_begin(sqlite3 *db, bl_error *err);
+bl_status srv_req_commit(sqlite3 *db, bl_error *err);
+void srv_req_rollback(sqlite3 *db);
+/** Move the WAL into the main file and truncate it (after an erasure). */
+void srv_checkpoint(sqlite3 *db);
+/** BL_ESTATE if `dir` exists and group or others have any access to it. */
+bl_status srv_check_private_dir(const char *dir, bl_error *err);
 
 /** Fill `out` with 2*nbytes lowercase hex of random bytes + NUL. */
 void srv_random_hex(char *out, size_t nbytes);
@@ -116,6 +129,11 @@ typedef struct srv_audit {
     int status;           /* HTTP status (0 for CLI actions) */
 } srv_audit;
 
+/** Entries appended on this thread join `db`'s open write transaction
+ *  (NULL: each append commits on its own). The request front end joins
+ *  while a state-changing request runs, so the change and its entries
+ *  commit together or not at all. */
+void srv_audit_join(sqlite3 *db);
 /** Append one entry to the hash chain (thread- and process-safe). */
 bl_status srv_audit_append(bl_store *st, const srv_audit *a, bl_error *err);
 /** Whether an append can be expected to work: BL_EIO if the last append
@@ -141,6 +159,9 @@ int srv_role_valid(const char *role);
 bl_status srv_org_resolve(sqlite3 *db, const char *ref, char id[SRV_ID_HEX + 1], bl_error *err);
 bl_status srv_key_create(sqlite3 *db, const char *org_id, const char *role, int64_t expires_in,
                          char *key_out, char kid_out[17], bl_error *err);
+/** BL_EINVAL if a name shown to others holds invalid UTF-8, a control,
+ *  a line/paragraph separator or a bidirectional control (U+202E...). */
+bl_status srv_display_name_check(const char *what, const char *s, bl_error *err);
 bl_status srv_org_create(sqlite3 *db, const char *name, const char *kind, char id_out[33],
                          bl_error *err);
 bl_status srv_purpose_add(sqlite3 *db, const char *name, const char *desc, bl_error *err);
@@ -196,9 +217,13 @@ bl_status srv_parse_subject(json_t *o, char subject[SRV_SUBJECT_MAX + 1], bl_err
 bl_status srv_parse_purpose(json_t *o, char name[41], char desc[401], bl_error *err);
 int srv_subject_valid(const char *s);
 int srv_purpose_name_valid(const char *s);
-/** Encodings JSON upload: {"encodings":[{"subject":..,"clk":"b64"},...]}.
- *  Checks shape only; returns the array (borrowed). */
-bl_status srv_parse_encodings(json_t *o, json_t **arr, bl_error *err);
+/** Called once per element of a streamed JSON upload (0-based index). */
+typedef bl_status (*srv_encoding_cb)(void *ctx, size_t index, const char *subject,
+                                     const char *clk_b64, bl_error *err);
+/** Walk {"encodings":[...]} in `buf` one element at a time (same checks as
+ *  before, without building the whole document). */
+bl_status srv_parse_encodings_stream(const char *buf, size_t len, srv_encoding_cb cb, void *ctx,
+                                     size_t *count, bl_error *err);
 
 
 /* ---- server context and requests (http.c, reply.c) ------------------------------------ */
@@ -211,9 +236,11 @@ typedef struct srv_ctx {
     bl_store *st;
     bl_server_opts opts;
     struct MHD_Daemon *daemon;
-    pthread_mutex_t rl_mu;          /* rate limiter */
-    struct srv_bucket *buckets;
+    pthread_mutex_t rl_mu;          /* rate limiters and refusal counts */
+    struct srv_bucket *buckets;     /* per key */
     size_t nbuckets, capbuckets;
+    struct srv_client *clients;     /* per client address */
+    size_t nclients, capclients;
     pthread_mutex_t enc_mu;         /* serialises rewrites/reads of encoding files */
     pthread_mutex_t wk_mu;          /* run workers: claiming and the active slots */
     srv_workq work;                 /* wakes the run workers */
@@ -233,6 +260,9 @@ typedef struct srv_req {
     char *seg[10];
     int nseg;
     int route;
+    char url[600];     /* the full request path, valid UTF-8 (for the log) */
+    char client[64];   /* client address */
+    double t_start;    /* monotonic time of the headers */
     srv_principal p;
     int authed;
     int no_audit; /* anonymous health checks */
@@ -244,7 +274,11 @@ typedef struct srv_req {
     int spool_fd;
     char spool_path[4096];
     uint64_t spooled;
-    int upload_mode; /* 0 none, 1 json, 2 binary */
+    int upload_mode; /* 0 none, 1 json, 2 binary (both spooled to disk) */
+    bl_clkset *upload_set; /* parsed before the request's transaction */
+    int tx;          /* the request's transaction is open on db */
+    int checkpoint;  /* checkpoint the WAL after commit (erasure) */
+    unsigned retry_after; /* seconds, for a 429 */
     int first_done;
     /* response */
     int status;
@@ -258,6 +292,11 @@ typedef struct srv_req {
     char reason[512];
 } srv_req;
 
+/** Copy `in` to `out` (cap bytes) as valid UTF-8: each byte that is not
+ *  part of a valid character becomes the text \xHH; never cuts a character. */
+void srv_text_clean(const char *in, char *out, size_t cap);
+/** Truncate `s` in place to at most `max` bytes at a character boundary. */
+void srv_text_cut(char *s, size_t max);
 /** Set a JSON success response (takes the reference). */
 void srv_reply(srv_req *r, int status, json_t *body);
 /** Set an application/problem+json response (the title follows from the
@@ -275,6 +314,18 @@ void srv_audit_system(srv_ctx *c, const char *action, const char *resource, cons
                       int allowed, const char *reason);
 /** Append an extra decision entry on behalf of the request's principal. */
 void srv_audit_decision(srv_req *r, const char *action, int allowed, const char *reason);
+
+/* ---- per client address, before authentication (clients.c) ------------------------------ */
+
+/** Charge `cost` requests to the address's bucket; 0 (with the seconds to
+ *  wait) if it is empty. */
+int srv_client_allow(srv_ctx *c, const char *addr, double cost, unsigned *retry_after);
+/** A failed authentication from `addr` (costs more than a request). */
+void srv_client_auth_failed(srv_ctx *c, const char *addr);
+/** A refused unauthenticated request: 1 to log it, 0 if only counted. */
+int srv_client_refusal(srv_ctx *c, const char *addr, int status);
+/** Log the counts of intervals that ended (all: every count, at stop). */
+void srv_clients_flush(srv_ctx *c, int all);
 
 /* ---- small endpoints (admin_api.c) ----------------------------------------------------------- */
 
@@ -348,6 +399,9 @@ void srv_h_approve(srv_req *r, const char *pid);
 /** Pre-check before an upload body is received (role, grant, readiness,
  *  not yet uploaded). 1 if allowed. */
 int srv_upload_precheck(srv_req *r, const char *pid);
+/** Parse the spooled upload (JSON streamed, or binary) into r->upload_set
+ *  before the request's transaction opens; a problem is set on failure. */
+void srv_upload_prepare(srv_req *r);
 void srv_h_upload(srv_req *r, const char *pid);
 void srv_h_upload_get(srv_req *r, const char *pid);
 /** A data owner withdraws its whole upload: file, row, and its rows in results. */
@@ -355,8 +409,8 @@ void srv_h_upload_delete(srv_req *r, const char *pid);
 
 /* ---- consent and erasure (consent.c) ------------------------------------------------------- */
 
-/** Short, non-reversible tag for a subject key in the audit log. */
-void srv_subject_tag(const char *org, const char *subject, char out[17]);
+/** Short keyed tag for a subject key in the audit log (never the key). */
+void srv_subject_tag(const bl_store *st, const char *org, const char *subject, char out[17]);
 void srv_h_consent(srv_req *r);
 void srv_h_consent_withdraw(srv_req *r);
 void srv_h_consent_get(srv_req *r, const char *subject);

@@ -249,19 +249,70 @@ static void close_conn(sqlite3 *db)
     sqlite3_close(db);
 }
 
+/* A handler's transaction inside the request's own (http.c opens one around
+ * every state-changing request) becomes a savepoint: its commit releases
+ * the savepoint and the request's commit, together with the audit entry,
+ * makes it durable. One connection is used by one thread at a time, so the
+ * nesting is tracked per thread. */
+static __thread int tx_nested[16], tx_depth;
+
 bl_status srv_begin(sqlite3 *db, bl_error *err)
 {
-    return srv_exec(db, "BEGIN IMMEDIATE", err);
+    int nested = !sqlite3_get_autocommit(db);
+    if (tx_depth >= 16)
+        return bl_error_set(err, BL_EINTERNAL, "store: transactions nested too deeply");
+    bl_status rc = srv_exec(db, nested ? "SAVEPOINT h" : "BEGIN IMMEDIATE", err);
+    if (rc == BL_OK)
+        tx_nested[tx_depth++] = nested;
+    return rc;
 }
 
 bl_status srv_commit(sqlite3 *db, bl_error *err)
 {
-    return srv_exec(db, "COMMIT", err);
+    int nested = tx_depth > 0 && tx_nested[tx_depth - 1];
+    bl_status rc = srv_exec(db, nested ? "RELEASE h" : "COMMIT", err);
+    if (rc == BL_OK && tx_depth > 0)
+        tx_depth--;
+    return rc;
 }
 
 void srv_rollback(sqlite3 *db)
 {
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    int nested = tx_depth > 0 && tx_nested[tx_depth - 1];
+    if (nested)
+        sqlite3_exec(db, "ROLLBACK TO h; RELEASE h", NULL, NULL, NULL);
+    else
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (tx_depth > 0)
+        tx_depth--;
+}
+
+bl_status srv_req_begin(sqlite3 *db, bl_error *err)
+{
+    tx_depth = 0;
+    return srv_exec(db, "BEGIN IMMEDIATE", err);
+}
+
+bl_status srv_req_commit(sqlite3 *db, bl_error *err)
+{
+    tx_depth = 0;
+    bl_status rc = srv_exec(db, "COMMIT", err);
+    if (rc != BL_OK)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+void srv_req_rollback(sqlite3 *db)
+{
+    tx_depth = 0;
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+void srv_checkpoint(sqlite3 *db)
+{
+    /* erased pages leave the WAL too (secure_delete zeroes them in the file) */
+    sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 }
 
 /* ---- schema migrations ------------------------------------------------------------ */
@@ -380,7 +431,7 @@ static bl_status open_conn(const char *path, sqlite3 **out, bl_error *err)
     sqlite3_busy_timeout(db, 10000);
     if (srv_exec(db,
                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                 "PRAGMA temp_store=MEMORY;",
+                 "PRAGMA temp_store=MEMORY; PRAGMA secure_delete=ON;",
                  err) != BL_OK) {
         sqlite3_close(db);
         return BL_EIO;
@@ -393,6 +444,55 @@ static bl_status mkdir_p(const char *path, bl_error *err)
 {
     if (mkdir(path, 0700) != 0 && errno != EEXIST)
         return bl_error_set(err, BL_EIO, "cannot create %s: %s", path, strerror(errno));
+    return BL_OK;
+}
+
+/* Files left with a lax mode by an older version or another umask: 0600
+ * (regular files) and 0700 (the encodings directory). */
+static void private_files(bl_store *st)
+{
+    static const char *const names[] = {"blindlink.db", "blindlink.db-wal", "blindlink.db-shm",
+                                        "audit.log", NULL};
+    char p[4400];
+    for (int i = 0; names[i]; i++) {
+        snprintf(p, sizeof p, "%s/%s", st->dir, names[i]);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077))
+            chmod(p, 0600);
+    }
+    chmod(st->enc_dir, 0700);
+}
+
+/* The key of the subject tags in the audit log (srv_subject_tag): random,
+ * kept in the store, never logged, so a log reader cannot test guesses. */
+static bl_status load_tag_key(bl_store *st, bl_error *err)
+{
+    sqlite3 *db = st->conns[0];
+    if (srv_exec(db, "INSERT OR IGNORE INTO meta VALUES('tag_key', lower(hex(randomblob(32))))",
+                 err) != BL_OK)
+        return BL_EIO;
+    sqlite3_stmt *s = srv_prep(db, "SELECT v FROM meta WHERE k='tag_key'", err);
+    if (!s)
+        return BL_EIO;
+    bl_status rc = BL_OK;
+    const char *v = sqlite3_step(s) == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+    if (!v || strlen(v) != 64 || sodium_hex2bin(st->tag_key, 32, v, 64, NULL, NULL, NULL) != 0)
+        rc = bl_error_set(err, BL_EIO, "store: bad tag key");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+bl_status srv_check_private_dir(const char *dir, bl_error *err)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return BL_OK; /* created 0700 when the store opens */
+    if (sb.st_mode & 077)
+        return bl_error_set(err, BL_ESTATE,
+                            "data directory %s has mode %04o: other users could read the consent "
+                            "registry and subject keys; chmod 700 it, or pass --allow-shared-dir "
+                            "if that is intended",
+                            dir, (unsigned)(sb.st_mode & 07777));
     return BL_OK;
 }
 
@@ -417,6 +517,7 @@ bl_status srv_store_open(const char *data_dir, int nconns, bl_store **out, bl_er
     pthread_mutex_init(&st->pool_mu, NULL);
     pthread_cond_init(&st->pool_cv, NULL);
     pthread_mutex_init(&st->audit_mu, NULL);
+    pthread_mutex_init(&st->audit_db_mu, NULL);
     size_t n = strlen(data_dir) + 32;
     st->dir = strdup(data_dir);
     st->db_path = malloc(n);
@@ -429,6 +530,10 @@ bl_status srv_store_open(const char *data_dir, int nconns, bl_store **out, bl_er
     snprintf(st->db_path, n, "%s/blindlink.db", data_dir);
     snprintf(st->audit_path, n, "%s/audit.log", data_dir);
     snprintf(st->enc_dir, n, "%s/encodings", data_dir);
+    /* everything the service creates is private to its user: the store holds
+     * the consent registry and subject keys (SQLite creates -wal and -shm
+     * with the main file's mode, and the umask applies to all of them) */
+    umask(077);
     bl_status rc = mkdir_p(data_dir, err);
     if (rc == BL_OK)
         rc = mkdir_p(st->enc_dir, err);
@@ -450,6 +555,10 @@ bl_status srv_store_open(const char *data_dir, int nconns, bl_store **out, bl_er
         if (st->audit_fd < 0)
             rc = bl_error_set(err, BL_EIO, "%s: %s", st->audit_path, strerror(errno));
     }
+    if (rc == BL_OK)
+        rc = load_tag_key(st, err);
+    if (rc == BL_OK)
+        private_files(st);
     if (rc != BL_OK) {
         bl_error_prefix(err, "store %s: ", data_dir);
         bl_store_close(st);
@@ -479,10 +588,12 @@ void bl_store_close(bl_store *st)
     pthread_mutex_destroy(&st->pool_mu);
     pthread_cond_destroy(&st->pool_cv);
     pthread_mutex_destroy(&st->audit_mu);
+    pthread_mutex_destroy(&st->audit_db_mu);
     free(st->dir);
     free(st->db_path);
     free(st->audit_path);
     free(st->enc_dir);
+    sodium_memzero(st->tag_key, sizeof st->tag_key);
     free(st);
 }
 
@@ -505,8 +616,8 @@ void srv_db_release(bl_store *st, sqlite3 *db)
 {
     if (!db)
         return;
-    if (!sqlite3_get_autocommit(db))
-        srv_rollback(db); /* never hand back a connection inside a transaction */
+    if (!sqlite3_get_autocommit(db)) /* never hand back a connection inside a transaction */
+        srv_req_rollback(db);
     pthread_mutex_lock(&st->pool_mu);
     for (int i = 0; i < st->nconns; i++)
         if (st->conns[i] == db)

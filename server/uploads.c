@@ -6,6 +6,7 @@
  * the run workers through the work queue (srv_work_signal). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -125,8 +126,15 @@ static void store_upload_locked(srv_req *r, const srv_project *pj, bl_clkset *se
     }
     for (size_t i = 0; i < set->count; i++)
         if (!srv_subject_valid(set->ids[i])) {
-            srv_problem(r, 400, "record %zu: id '%.40s' is not a subject key ([A-Za-z0-9._:=-]{1,%d})",
-                        i + 1, set->ids[i], SRV_SUBJECT_MAX);
+            /* the owner sees the id (made valid UTF-8), the log only its position */
+            char shown[41];
+            snprintf(shown, sizeof shown, "%s", set->ids[i]);
+            srv_text_cut(shown, 40);
+            srv_problem(r, 400,
+                        "record %zu: id '%s' is not a subject key ([A-Za-z0-9._:=-]{1,%d})",
+                        i + 1, shown, SRV_SUBJECT_MAX);
+            snprintf(r->reason, sizeof r->reason,
+                     "record %zu: id is not a subject key (id withheld from the log)", i + 1);
             return;
         }
     size_t dup_first = 0, dup_at = 0;
@@ -145,7 +153,7 @@ static void store_upload_locked(srv_req *r, const srv_project *pj, bl_clkset *se
                             json_pack("{s:s,s:[I,I]}", "subject", key, "records",
                                       (json_int_t)(dup_first + 1), (json_int_t)(dup_at + 1)));
         char tag[17];
-        srv_subject_tag(r->p.org, key, tag);
+        srv_subject_tag(r->srv->st, r->p.org, key, tag);
         snprintf(r->reason, sizeof r->reason,
                  "duplicate subject key (tag %s) at records %zu and %zu; nothing stored", tag,
                  dup_first + 1, dup_at + 1);
@@ -225,96 +233,112 @@ static void store_upload_locked(srv_req *r, const srv_project *pj, bl_clkset *se
                                 (json_int_t)excluded, "nbits", (int)set->nbits, "sha256", sha));
 }
 
-static bl_clkset *json_to_set(srv_req *r, json_t *arr)
+/* Filling a set from a streamed JSON upload, one element at a time. */
+typedef struct json_sink {
+    bl_clkset *set;
+    size_t max_records;
+    uint8_t buf[BL_CLK_MAX_BITS / 8 + 4];
+    int status; /* HTTP status of the problem, if any */
+} json_sink;
+
+static bl_status sink_element(void *ctx, size_t i, const char *subject, const char *b64,
+                              bl_error *err)
 {
-    bl_error e = {0};
-    size_t n = json_array_size(arr);
-    bl_clkset *set = NULL;
-    uint8_t *buf = malloc(BL_CLK_MAX_BITS / 8 + 4);
-    uint32_t nbytes = 0;
-    for (size_t i = 0; buf && i < n; i++) {
-        json_t *x = json_array_get(arr, i);
-        const char *b64 = json_string_value(json_object_get(x, "clk"));
-        size_t len = 0;
-        if (bl_base64_decode(b64, strlen(b64), buf, BL_CLK_MAX_BITS / 8, &len) != BL_OK ||
-            len == 0) {
-            srv_problem(r, 400, "encodings[%zu].clk is not valid base64", i);
-            break;
-        }
-        if (!set) {
-            nbytes = (uint32_t)len;
-            if (bl_clkset_new(nbytes * 8, n, &set, &e) != BL_OK) {
-                srv_problem(r, 400, "%s", e.msg);
-                break;
-            }
-        } else if (len != nbytes) {
-            srv_problem(r, 400, "encodings[%zu].clk has %zu bytes; the first encoding has %u", i, len,
-                        nbytes);
-            break;
-        }
-        if (bl_clkset_append(set, buf, json_string_value(json_object_get(x, "subject")), &e) !=
-            BL_OK) {
-            srv_problem(r, 400, "encodings[%zu]: %s", i, e.msg);
-            break;
-        }
+    json_sink *k = ctx;
+    size_t len = 0;
+    if (i >= k->max_records) {
+        k->status = 413;
+        return bl_error_set(err, BL_ELIMIT, "more than %zu encodings in one upload",
+                            k->max_records);
     }
-    free(buf);
-    if (r->status) {
-        bl_clkset_free(set);
+    if (bl_base64_decode(b64, strlen(b64), k->buf, BL_CLK_MAX_BITS / 8, &len) != BL_OK || len == 0)
+        return bl_error_set(err, BL_EINPUT, "encodings[%zu].clk is not valid base64", i);
+    if (!k->set) {
+        if (bl_clkset_new((uint32_t)len * 8, 1024, &k->set, err) != BL_OK)
+            return BL_EINPUT;
+    } else if (len != k->set->nbytes) {
+        return bl_error_set(err, BL_EINPUT,
+                            "encodings[%zu].clk has %zu bytes; the first encoding has %u", i, len,
+                            (unsigned)k->set->nbytes);
+    }
+    if (bl_clkset_append(k->set, k->buf, subject, err) != BL_OK) {
+        bl_error_prefix(err, "encodings[%zu]: ", i);
+        return BL_EINPUT;
+    }
+    return BL_OK;
+}
+
+/* A JSON upload spooled to disk, read through a read-only mapping. */
+static bl_clkset *json_spool_to_set(srv_req *r)
+{
+    json_sink *k = calloc(1, sizeof *k);
+    if (!k) {
+        srv_problem(r, 500, "out of memory");
         return NULL;
     }
+    k->status = 400;
+    k->max_records = r->srv->opts.max_records;
+    bl_error e = {0};
+    size_t n = 0;
+    void *map = r->spooled ? mmap(NULL, r->spooled, PROT_READ, MAP_PRIVATE, r->spool_fd, 0) : NULL;
+    bl_status rc;
+    if (map == MAP_FAILED)
+        rc = bl_error_set(&e, BL_EIO, "cannot read the spooled upload");
+    else
+        rc = srv_parse_encodings_stream(map ? (const char *)map : "", map ? r->spooled : 0,
+                                        sink_element, k, &n, &e);
+    if (map && map != MAP_FAILED)
+        munmap(map, r->spooled);
+    bl_clkset *set = k->set;
+    if (rc != BL_OK) {
+        srv_problem(r, rc == BL_EIO ? 500 : k->status, "%s", e.msg);
+        bl_clkset_free(set);
+        set = NULL;
+    }
+    free(k);
     return set;
+}
+
+void srv_upload_prepare(srv_req *r)
+{
+    bl_error e = {0};
+    bl_clkset *set = NULL;
+    if (r->upload_mode == 1) {
+        set = json_spool_to_set(r);
+    } else if (r->spooled == 0) {
+        srv_problem(r, 400, "empty upload");
+    } else {
+        bl_status rc = bl_clkset_read(r->spool_path, BL_CLK_BIN, r->srv->opts.max_records, &set, &e);
+        if (rc != BL_OK) {
+            /* do not echo the spool path: name the upload instead */
+            const char *m = strstr(e.msg, r->spool_path);
+            srv_problem(r, rc == BL_ELIMIT ? 413 : 400,
+                        "upload is not a valid blindlink binary CLK file: %s",
+                        m ? m + strlen(r->spool_path) + (m[strlen(r->spool_path)] == ':' ? 2 : 0)
+                          : e.msg);
+        }
+    }
+    if (r->spool_fd >= 0)
+        close(r->spool_fd);
+    r->spool_fd = -1;
+    if (r->spool_path[0])
+        unlink(r->spool_path);
+    r->spool_path[0] = '\0';
+    r->upload_set = set;
 }
 
 void srv_h_upload(srv_req *r, const char *pid)
 {
     srv_project pj;
-    srv_grant g;
     /* re-check after the body arrived: state may have changed meanwhile */
     if (!srv_upload_precheck(r, pid))
         return;
     srv_project_load(r->db, pid, &pj, NULL);
-    (void)g;
-    bl_error e = {0};
-    bl_clkset *set = NULL;
-    if (r->upload_mode == 1) {
-        json_t *o = srv_json_parse(r->body, r->len, &e), *arr = NULL;
-        if (!o || srv_parse_encodings(o, &arr, &e) != BL_OK) {
-            json_decref(o);
-            srv_problem(r, 400, "%s", e.msg);
-            return;
-        }
-        if (json_array_size(arr) > r->srv->opts.max_records) {
-            json_decref(o);
-            srv_problem(r, 413, "more than %zu encodings in one upload",
-                        r->srv->opts.max_records);
-            return;
-        }
-        set = json_to_set(r, arr);
-        json_decref(o);
-        if (!set)
-            return;
-    } else {
-        if (r->spooled == 0) {
-            srv_problem(r, 400, "empty upload");
-            return;
-        }
-        bl_status rc = bl_clkset_read(r->spool_path, BL_CLK_BIN, r->srv->opts.max_records, &set, &e);
-        if (rc != BL_OK) {
-            /* do not echo the spool path: name the upload instead */
-            const char *m = strstr(e.msg, r->spool_path);
-            srv_problem(r, rc == BL_ELIMIT ? 413 : 400, "upload is not a valid blindlink binary CLK file: %s",
-                        m ? m + strlen(r->spool_path) + (m[strlen(r->spool_path)] == ':' ? 2 : 0)
-                          : e.msg);
-            return;
-        }
-        close(r->spool_fd);
-        r->spool_fd = -1;
-        unlink(r->spool_path);
-        r->spool_path[0] = '\0';
+    if (!r->upload_set) {
+        srv_problem(r, 500, "upload not prepared");
+        return;
     }
-    store_upload(r, &pj, set);
-    bl_clkset_free(set);
+    store_upload(r, &pj, r->upload_set);
 }
 
 void srv_h_upload_get(srv_req *r, const char *pid)

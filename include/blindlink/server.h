@@ -33,6 +33,14 @@ typedef struct bl_server_opts {
     size_t max_candidates;     /**< server-wide cap on candidate pairs per run;
                                     0 = BL_MATCH_DEFAULT_MAX_CANDIDATES */
     int quiet;                 /**< 1: no startup banner on stderr */
+    double ip_rate_limit;      /**< requests/s per client address, checked before
+                                    authentication; 0 = max(200, 4 x rate_limit) (burst 4x;
+                                    a failed authentication costs 10 requests) */
+    unsigned body_timeout_s;   /**< a request body must arrive within this; 0 = 600 s */
+    unsigned audit_interval_s; /**< refusals of unauthenticated clients beyond the
+                                    first 10 per interval are logged as one count
+                                    per client; 0 = 60 s */
+    int allow_shared_dir;      /**< 1: start on a data directory others can read */
 } bl_server_opts;
 
 /** Run the service until SIGINT/SIGTERM. Opens (and migrates) the store,

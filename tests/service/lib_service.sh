@@ -44,10 +44,11 @@ stop_server_hard() {
 }
 server_alive() { kill -0 "$SERVER_PID" 2>/dev/null; }
 
-# api METHOD PATH KEY [JSON|@file] : body in $T/body, status in $CODE
+# api METHOD PATH KEY [JSON|@file] : body in $T/body (or $BODYF, for
+# concurrent clients), status in $CODE
 api() {
   local method=$1 path=$2 key=$3 data=${4-}
-  local args=(-s -o "$T/body" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $key")
+  local args=(-s -m "${API_TIMEOUT:-20}" -o "${BODYF:-$T/body}" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $key")
   if [ -n "$data" ]; then
     args+=(-H 'Content-Type: application/json' --data-binary "$data")
   fi
@@ -55,10 +56,10 @@ api() {
 }
 # upload_bin PATH KEY FILE : streamed binary upload
 upload_bin() {
-  CODE=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $2" \
+  CODE=$(curl -s -m "${API_TIMEOUT:-60}" -o "${BODYF:-$T/body}" -w '%{http_code}' -X POST -H "Authorization: Bearer $2" \
     -H 'Content-Type: application/octet-stream' --data-binary "@$3" "$URL$1")
 }
-jqb() { jq -r "$1" "$T/body"; }
+jqb() { jq -r "$1" "${BODYF:-$T/body}"; }
 # expect_code WANT LABEL : check $CODE (and a problem+json detail on errors)
 expect_code() {
   if [ "$CODE" = "$1" ]; then pass; else fail "$2: expected HTTP $1, got $CODE: $(head -c 300 "$T/body")"; fi
@@ -132,8 +133,8 @@ consent_all() {
       printf '{"subject":"%s","purposes":["%s"]}' "$s" "$purpose"
     done
     echo ']}'
-  } >"$T/consent.json"
-  api POST /consent "$key" "@$T/consent.json"
+  } >"${BODYF:-$T/body}.consent.json"
+  api POST /consent "$key" "@${BODYF:-$T/body}.consent.json"
 }
 
 # wait_run PID RID KEY : poll status until completed/failed (max ~30 s)
@@ -147,3 +148,32 @@ wait_run() {
   done
   echo "timeout"
 }
+
+# ---- binary CLK files with chosen ids ----------------------------------------------
+le32() { printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)))"; }
+# make_bin_ids OUT ID... : blindlink binary CLK file (1024 bits) with these ids
+make_bin_ids() {
+  local out=$1 id LC_ALL=C; shift # byte lengths, also for ids that are not UTF-8
+  {
+    printf 'BLCLK\x00\r\n'; le32 1; le32 1024; le32 "$#"; le32 0; le32 128; le32 3
+    head -c 32 /dev/zero
+    head -c $((128 * $#)) /dev/urandom
+    for id in "$@"; do le32 ${#id}; printf '%s' "$id"; done
+  } >"$out.body"
+  cat "$out.body" >"$out"
+  b2sum -l 256 "$out.body" | cut -d' ' -f1 | xxd -r -p >>"$out"
+  rm -f "$out.body"
+}
+# make_bin OUT PREFIX N : the same with ids PREFIX001..PREFIXnnn
+make_bin() {
+  local out=$1 prefix=$2 n=$3 i ids=()
+  for i in $(seq 1 "$n"); do ids+=("$(printf '%s%03d' "$prefix" "$i")"); done
+  make_bin_ids "$out" "${ids[@]}"
+}
+
+# raw_open FD : open a raw TCP connection to the server on file descriptor FD
+# (bash /dev/tcp, loopback only) for requests curl cannot send (half bodies).
+raw_open() { eval "exec $1<>/dev/tcp/127.0.0.1/$(cat "$T/port")"; }
+raw_close() { eval "exec $1>&-"; }
+# audit_lines : number of entries in the audit log
+audit_lines() { wc -l <"$D/audit.log"; }

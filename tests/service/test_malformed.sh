@@ -6,27 +6,6 @@
 . "$BL_SRC/tests/cli/lib.sh"
 . "$BL_SRC/tests/service/lib_service.sh"
 
-le32() { printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)))"; }
-# make_bin_ids OUT ID... : blindlink binary CLK file (1024 bits) with these ids
-make_bin_ids() {
-  local out=$1 id; shift
-  {
-    printf 'BLCLK\x00\r\n'; le32 1; le32 1024; le32 "$#"; le32 0; le32 128; le32 3
-    head -c 32 /dev/zero
-    head -c $((128 * $#)) /dev/urandom
-    for id in "$@"; do le32 ${#id}; printf '%s' "$id"; done
-  } >"$out.body"
-  cat "$out.body" >"$out"
-  b2sum -l 256 "$out.body" | cut -d' ' -f1 | xxd -r -p >>"$out"
-  rm -f "$out.body"
-}
-# make_bin OUT PREFIX N : the same with ids PREFIX001..PREFIXnnn
-make_bin() {
-  local out=$1 prefix=$2 n=$3 i ids=()
-  for i in $(seq 1 "$n"); do ids+=("$(printf '%s%03d' "$prefix" "$i")"); done
-  make_bin_ids "$out" "${ids[@]}"
-}
-
 setup_world
 start_server || { fail "server start"; finish; }
 api POST /projects "$KEY_A" '{"name":"m","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
