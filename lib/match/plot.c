@@ -18,9 +18,10 @@
 #define C_VERMILLION "#D55E00"
 #define C_ORANGE "#E69F00"
 #define C_PURPLE "#CC79A7"
-#define C_GREY "#999999"
+#define C_EMPTY "#555555" /* empty-bin outline: grey, dashed, no fill */
 
-enum { W = 820, PH = 340, L = 80, R = 30, TOP = 56, B = 58 };
+/* the legend sits right of the plot area, where no data can hide it */
+enum { W = 900, PH = 340, L = 80, R = 180, TOP = 56, B = 58 };
 
 void bl_plot_opts_init(bl_plot_opts *o)
 {
@@ -65,7 +66,7 @@ static void heading(FILE *fp, double y, const char *what, const char *title)
     fputs("</text>\n", fp);
 }
 
-/* legend in the top right corner of the plot area, sized to its labels */
+/* legend right of the plot area, sized to its labels */
 static void legend(FILE *fp, const panel *p, const char *const *labels, const char *const *colours,
                    const int *lines, int n)
 {
@@ -74,15 +75,15 @@ static void legend(FILE *fp, const panel *p, const char *const *labels, const ch
         if (strlen(labels[i]) > longest)
             longest = strlen(labels[i]);
     double w = 34 + 7.2 * (double)longest, h = 8 + 18.0 * n;
-    double x = p->x + p->w - w - 8, y = p->y + 8;
+    double x = p->x + p->w + 12, y = p->y;
     fprintf(fp, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"white\" "
                 "fill-opacity=\"0.9\" stroke=\"#cccccc\"/>\n", x, y, w, h);
     for (int i = 0; i < n; i++) {
         double yy = y + 6 + 18.0 * i;
-        if (lines && lines[i] == 2)
-            fprintf(fp, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                        "stroke-width=\"2\" stroke-dasharray=\"5,3\"/>\n",
-                    x + 6, yy + 6, x + 24, yy + 6, colours[i]);
+        if (lines && lines[i] == 2) /* the empty-bin mark */
+            fprintf(fp, "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"7\" fill=\"none\" "
+                        "stroke=\"%s\" stroke-width=\"1.5\" stroke-dasharray=\"3,2\"/>\n",
+                    x + 6, yy + 5, colours[i]);
         else if (lines && lines[i])
             fprintf(fp, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                         "stroke-width=\"2.5\"/>\n", x + 6, yy + 6, x + 24, yy + 6, colours[i]);
@@ -149,6 +150,11 @@ static void log_yticks(FILE *fp, const panel *p, double mx)
     }
     fprintf(fp, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">0</text>\n", p->x - 6,
             p->y + p->h + 4);
+    /* the largest count at the top, unless a power of ten is already there */
+    double top = pow(10, floor(log10(mx)));
+    if (mx >= 2 && p->h - logh(top, mx, p->h) > 14)
+        fprintf(fp, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>\n", p->x - 6,
+                p->y + 4, mx);
 }
 
 /* one bar; an empty bin gets a hollow dashed outline so "zero" is visible
@@ -157,9 +163,10 @@ static void bar(FILE *fp, double x, double w, const panel *p, double hgt, uint64
                 const char *colour, const char *what)
 {
     if (c == 0) {
-        fprintf(fp, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"4\" fill=\"none\" "
-                    "stroke=\"%s\" stroke-dasharray=\"2,2\"><title>0 %s</title></rect>\n",
-                x, p->y + p->h - 4, w, C_GREY, what);
+        fprintf(fp, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"7\" fill=\"none\" "
+                    "stroke=\"%s\" stroke-width=\"1.5\" stroke-dasharray=\"3,2\">"
+                    "<title>0 %s</title></rect>\n",
+                x + 0.75, p->y + p->h - 7.75, w > 1.5 ? w - 1.5 : w, C_EMPTY, what);
         return;
     }
     if (hgt < 2)
@@ -200,12 +207,12 @@ static void histogram_panel(FILE *fp, double y0, const bl_plot_opts *o, const bl
     axes(fp, &p, "Dice similarity", "pairs per bin (log scale)");
     if (o->no_truth) {
         const char *lab[] = {"candidate pairs", "empty bin"};
-        const char *col[] = {C_BLUE, C_GREY};
+        const char *col[] = {C_BLUE, C_EMPTY};
         int ln[] = {0, 2};
         legend(fp, &p, lab, col, ln, 2);
     } else {
         const char *lab[] = {"true pairs", "false pairs", "empty bin"};
-        const char *col[] = {C_GREEN, C_VERMILLION, C_GREY};
+        const char *col[] = {C_GREEN, C_VERMILLION, C_EMPTY};
         int ln[] = {0, 0, 2};
         legend(fp, &p, lab, col, ln, 3);
     }
@@ -249,12 +256,7 @@ static void sweep_panel(FILE *fp, double y0, const bl_plot_opts *o, const bl_eva
     const char *lab[] = {"precision", "recall", "F1"};
     const char *col[] = {C_BLUE, C_ORANGE, C_PURPLE};
     int ln[] = {1, 1, 1};
-    /* the legend sits bottom-left, where precision and recall rarely are */
-    panel lp = p;
-    lp.w = 130;
-    lp.y = p.y + p.h - 70;
-    lp.x = p.x + 8;
-    legend(fp, &lp, lab, col, ln, 3);
+    legend(fp, &p, lab, col, ln, 3);
 }
 
 static bl_status finish(bl_ofile *f, FILE *fp, const char *path, bl_error *err)
@@ -346,8 +348,8 @@ bl_status bl_plot_counts_svg(const char *path, const bl_plot_opts *o, const char
     }
     threshold_marker(fp, &p, o->threshold);
     axes(fp, &p, xlabel, logy ? "count (log scale)" : "count");
-    const char *lab[] = {name, "empty"};
-    const char *col[] = {C_BLUE, C_GREY};
+    const char *lab[] = {name, "empty bin"};
+    const char *col[] = {C_BLUE, C_EMPTY};
     int ln[] = {0, 2};
     legend(fp, &p, lab, col, ln, 2);
     return finish(f, fp, path, err);
