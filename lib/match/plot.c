@@ -21,7 +21,7 @@
 #define C_EMPTY "#555555" /* empty-bin outline: grey, dashed, no fill */
 
 /* the legend sits right of the plot area, where no data can hide it */
-enum { W = 900, PH = 340, L = 80, R = 180, TOP = 56, B = 58 };
+enum { W = 900, PH = 340, L = 80, R = 180, TOP = 72, B = 58 };
 
 void bl_plot_opts_init(bl_plot_opts *o)
 {
@@ -55,15 +55,19 @@ static double px(const panel *p, double v)
     return p->x + (v - p->xlo) / (p->xhi - p->xlo) * p->w;
 }
 
+/* what the panel shows (bold), and below it the data set's name, so a
+ * long name never runs off the picture's edge in the heading */
 static void heading(FILE *fp, double y, const char *what, const char *title)
 {
     fprintf(fp, "<text x=\"%d\" y=\"%.0f\" font-size=\"15\" font-weight=\"bold\">", L, y);
     put_text(fp, what);
-    if (title && *title) {
-        fputs(": ", fp);
-        put_text(fp, title);
-    }
     fputs("</text>\n", fp);
+    if (title && *title) {
+        fprintf(fp, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\" fill=\"#333333\">", L,
+                y + 18);
+        put_text(fp, title);
+        fputs("</text>\n", fp);
+    }
 }
 
 /* legend right of the plot area, sized to its labels */
@@ -176,10 +180,11 @@ static void bar(FILE *fp, double x, double w, const panel *p, double hgt, uint64
             x, p->y + p->h - hgt, w, hgt, colour, (unsigned long long)c, what);
 }
 
-static void histogram_panel(FILE *fp, double y0, const bl_plot_opts *o, const bl_histogram *h)
+static void histogram_panel(FILE *fp, double y0, const bl_plot_opts *o, const bl_histogram *h,
+                            double xlo)
 {
-    panel p = {L, y0 + TOP, W - L - R, PH, h->lo, 1.0};
-    heading(fp, y0 + 26, o->no_truth ? "Scores of candidate pairs" : "Scores of true and false "
+    panel p = {L, y0 + TOP, W - L - R, PH, xlo < h->lo ? xlo : h->lo, 1.0};
+    heading(fp, y0 + 22, o->no_truth ? "Scores of candidate pairs" : "Scores of true and false "
                                                                       "candidate pairs", o->title);
     double mx = 1;
     for (uint32_t b = 0; b < h->bins; b++) {
@@ -189,9 +194,9 @@ static void histogram_panel(FILE *fp, double y0, const bl_plot_opts *o, const bl
             mx = (double)h->false_counts[b];
     }
     log_yticks(fp, &p, mx);
-    double bw = p.w / h->bins;
     for (uint32_t b = 0; b < h->bins; b++) {
-        double x = p.x + b * bw;
+        double x = px(&p, h->lo + (1.0 - h->lo) * b / h->bins);
+        double bw = px(&p, h->lo + (1.0 - h->lo) * (b + 1) / h->bins) - x;
         if (o->no_truth) {
             bar(fp, x + 1, bw - 2, &p, logh((double)h->false_counts[b], mx, p.h),
                 h->false_counts[b], C_BLUE, "candidate pairs");
@@ -231,15 +236,15 @@ static void series(FILE *fp, const panel *p, const bl_eval_sweep_point *pts, siz
 }
 
 static void sweep_panel(FILE *fp, double y0, const bl_plot_opts *o, const bl_eval_sweep_point *pts,
-                        size_t n)
+                        size_t n, double xlo)
 {
-    double lo = pts[0].threshold, hi = pts[n - 1].threshold;
+    double lo = xlo < pts[0].threshold ? xlo : pts[0].threshold, hi = pts[n - 1].threshold;
     if (hi - lo < 1e-9) {
         lo -= 0.05;
         hi += 0.05;
     }
     panel p = {L, y0 + TOP, W - L - R, PH, lo, hi};
-    heading(fp, y0 + 26, "Precision, recall and F1 by threshold", o->title);
+    heading(fp, y0 + 22, "Precision, recall and F1 by threshold", o->title);
     for (int i = 0; i <= 5; i++) {
         double y = p.y + p.h - p.h * i / 5.0;
         fprintf(fp, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>\n",
@@ -294,10 +299,16 @@ bl_status bl_plot_eval_svg(const char *path, const bl_plot_opts *o, const bl_his
     FILE *fp = start(path, height, &f, &st, err);
     if (!fp)
         return st;
+    /* both panels share one x axis, so a score lines up with its threshold */
+    double xlo = 1.0;
     if (h)
-        histogram_panel(fp, 0, o, h);
+        xlo = h->lo;
+    if (pts && npts && pts[0].threshold < xlo)
+        xlo = pts[0].threshold;
+    if (h)
+        histogram_panel(fp, 0, o, h, xlo);
     if (pts && npts)
-        sweep_panel(fp, h ? panel_h : 0, o, pts, npts);
+        sweep_panel(fp, h ? panel_h : 0, o, pts, npts, h ? xlo : pts[0].threshold);
     return finish(f, fp, path, err);
 }
 
@@ -314,7 +325,7 @@ bl_status bl_plot_counts_svg(const char *path, const bl_plot_opts *o, const char
         return st;
     /* x in data units: bar i spans [x0 + i*width - 0.5, x0 + (i+1)*width - 0.5) */
     panel p = {L, TOP, W - L - R, PH, (double)x0 - 0.5, (double)(x0 + n * width) - 0.5};
-    heading(fp, 26, head, o->title);
+    heading(fp, 22, head, o->title);
     double mx = 1;
     for (size_t i = 0; i < n; i++)
         if ((double)counts[i] > mx)
