@@ -168,7 +168,7 @@ for n in $SIZES; do
   for level in $LEVELS; do
     name=synth-$n-$level
     t=$(now)
-    "$BL" synth -n "$n" --level "$level" --overlap 0.5 --seed 1 -t "$THREADS" -o "$W/$name"
+    "$BL" synth -n "$n" --level "$level" --overlap 0.5 --seed 1 -j "$THREADS" -o "$W/$name"
     SYNTH_S=$(since "$t")
     run_set "$name" febrl "${QUALITY_SYNTH_SCHEMA:-$SCHEMAS/synth.json}" "--normalize=names" "$W/$name-1.csv" "$W/$name-2.csv"
     rm -f "$W/$name"-[12].csv "$W/$name"-[12].clk "$W/$name".oracle.csv

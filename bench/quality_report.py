@@ -27,10 +27,25 @@ def by_threshold(sweep):
     return out
 
 
-def svg_plot(path, title, series, marker=None):
-    """series: list of (label, colour, [(x, y)]); x in [0.5, 1]; the y axis
-    shows 0.5..1 (where the curves differ), lower values sit on the axis."""
-    w, h, left, right, top, bottom = 640, 400, 60, 170, 40, 50
+# Okabe & Ito's colour-blind-safe palette; beyond 8 series the colours
+# repeat with a dash pattern, so every curve stays distinguishable
+OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#000000",
+             "#F0E442"]
+DASHES = ["", "6 3", "2 2", "8 3 2 3"]
+
+
+def style(i):
+    return OKABE_ITO[i % len(OKABE_ITO)], DASHES[(i // len(OKABE_ITO)) % len(DASHES)]
+
+
+def svg_plot(path, title, series, marker=None, subtitle=None):
+    """series: list of (label, (colour, dash), [(x, y)]); x in [0.5, 1]; the
+    y axis shows 0.5..1 (where the curves differ), lower values sit on the
+    axis. The legend sits right of the plot and is as wide as its longest
+    label (at ~7.2 px per character of the 12 px font)."""
+    longest = max((len(label) for label, _, _ in series), default=0)
+    right = 60 + int(7.2 * longest)
+    w, h, left, top, bottom = 470 + right, 420, 60, 56 if subtitle else 40, 50
     pw, ph = w - left - right, h - top - bottom
     x0, x1 = 0.5, 1.0
     y0 = 0.5
@@ -42,9 +57,12 @@ def svg_plot(path, title, series, marker=None):
         return top + (1 - max(y, y0)) / (1 - y0) * ph
 
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
-           'viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">' % (w, h, w, h),
+           'viewBox="0 0 %d %d" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" '
+           'font-size="12">' % (w, h, w, h),
            '<rect width="100%" height="100%" fill="white"/>',
-           '<text x="%d" y="24" font-size="15">%s</text>' % (left, esc(title))]
+           '<text x="%d" y="24" font-size="15" font-weight="bold">%s</text>' % (left, esc(title))]
+    if subtitle:
+        out.append('<text x="%d" y="42" fill="#333">%s</text>' % (left, esc(subtitle)))
     for i in range(0, 11):
         y = y0 + i * (1 - y0) / 10
         out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/>'
@@ -64,20 +82,23 @@ def svg_plot(path, title, series, marker=None):
     out.append('<text x="14" y="%.1f" transform="rotate(-90 14 %.1f)" text-anchor="middle">'
                '(values below %.2f drawn on the axis)</text>' % (top + ph / 2, top + ph / 2, y0))
     if marker is not None:
-        out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#888" '
-                   'stroke-dasharray="4 3"/>' % (px(marker), py(0), px(marker), py(1)))
-        out.append('<text x="%.1f" y="%.1f" fill="#555">default %.3g</text>'
+        out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000" '
+                   'stroke-width="1.5" stroke-dasharray="5 3"/>'
+                   % (px(marker), py(0), px(marker), py(1)))
+        out.append('<text x="%.1f" y="%.1f">default %.3g</text>'
                    % (px(marker) + 4, py(0) - 6, marker))
-    for k, (label, colour, pts) in enumerate(series):
+    for k, (label, (colour, dash), pts) in enumerate(series):
         pts = [(x, y) for x, y in pts if y is not None]
+        da = ' stroke-dasharray="%s"' % dash if dash else ""
         if pts:
             d = " ".join("%s%.1f,%.1f" % ("M" if j == 0 else "L", px(x), py(y))
                          for j, (x, y) in enumerate(pts))
-            out.append('<path d="%s" fill="none" stroke="%s" stroke-width="2"/>' % (d, colour))
+            out.append('<path d="%s" fill="none" stroke="%s" stroke-width="2"%s/>'
+                       % (d, colour, da))
         ly = top + 14 + 18 * k
-        out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/>'
-                   % (w - right + 12, ly - 4, w - right + 32, ly - 4, colour))
-        out.append('<text x="%d" y="%d">%s</text>' % (w - right + 38, ly, esc(label)))
+        out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"%s/>'
+                   % (w - right + 12, ly - 4, w - right + 40, ly - 4, colour, da))
+        out.append('<text x="%d" y="%d">%s</text>' % (w - right + 46, ly, esc(label)))
     out.append("</svg>\n")
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(out))
@@ -130,9 +151,6 @@ def main():
     worst_f1 = {t: min(m["sweep"][t]["f1"] for m in sets) for t in thresholds}
 
     os.makedirs(out, exist_ok=True)
-    colours = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
-               "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#843c39",
-               "#637939", "#7b4173"]
     rows = []
     for m in sets:
         t = best_t
@@ -148,12 +166,14 @@ def main():
         rows.append(m)
         pts = sorted(m["sweep"].items())
         svg_plot(os.path.join(out, "f1-%s.svg" % m["name"]), "%s: quality vs threshold" % m["name"],
-                 [("F1", "#d62728", [(x, p["f1"]) for x, p in pts]),
-                  ("precision", "#1f77b4", [(x, p["precision"]) for x, p in pts]),
-                  ("recall", "#2ca02c", [(x, p["recall"]) for x, p in pts])], best_t)
+                 [("F1", (OKABE_ITO[4], ""), [(x, p["f1"]) for x, p in pts]),
+                  ("precision", (OKABE_ITO[0], ""), [(x, p["precision"]) for x, p in pts]),
+                  ("recall", (OKABE_ITO[3], ""), [(x, p["recall"]) for x, p in pts])], best_t,
+                 "schema: %s" % m.get("schema", "?"))
     svg_plot(os.path.join(out, "f1-all.svg"), "F1 vs threshold, every data set",
-             [(m["name"], colours[i % len(colours)], sorted((x, p["f1"]) for x, p in m["sweep"].items()))
-              for i, m in enumerate(rows)], best_t)
+             [(m["name"], style(i), sorted((x, p["f1"]) for x, p in m["sweep"].items()))
+              for i, m in enumerate(rows)], best_t,
+             "greedy 1:1 (N-party: probabilistic); schemas per data set: docs/quality.md")
 
     L = []
     L.append("# Linkage quality benchmark\n")

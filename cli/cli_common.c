@@ -99,6 +99,7 @@ void cli_getopt_begin(int argc, char **argv)
     g_argv = argv;
     optind = 1;
     opterr = 0;
+    optopt = 0;
 }
 
 const char *cli_current_arg(void)

@@ -63,7 +63,8 @@ static int convert_parse(int argc, char **argv, cli_common *co, bl_clk_format *f
     }
     int nargs = argc - optind;
     if (co->output ? nargs != 1 : nargs != 2)
-        return cli_usage_error("convert", co->output ? "expected IN with -o OUT" : "expected IN OUT");
+        return cli_usage_error("convert", co->output ? "expected IN with -o OUT"
+                                                     : "expected IN OUT");
     if (!co->output)
         co->output = argv[optind + 1];
     return CLI_OPT_OK;

@@ -93,7 +93,8 @@ int cmd_keygen(int argc, char **argv)
     bl_psi_identity_free(id);
     if (!co.quiet) {
         printf("%s\n", text);
-        fprintf(stderr, "blindlink keygen: private key in %s (mode 0600), public key in %s\n", out, pub);
+        fprintf(stderr, "blindlink keygen: private key in %s (mode 0600), public key in %s\n",
+                out, pub);
     }
     free(pubpath);
     return CLI_EXIT_OK;

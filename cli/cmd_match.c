@@ -18,6 +18,7 @@
 #include <blindlink/clk.h>
 #include <blindlink/io.h>
 #include <blindlink/match.h>
+#include <blindlink/plot.h>
 #include "cli.h"
 
 #define CMD "match"
@@ -69,6 +70,9 @@ static void usage(FILE *fp)
         "      --blocking-report    also run exhaustively and report pair completeness\n"
         "                           and reduction ratio on stderr\n"
         "\n"
+        "      --svg FILE           picture of the cluster sizes: how many records ended\n"
+        "                           alone, in pairs, ... in groups of N (N parties)\n"
+        "      --title NAME         data set name in the picture\n"
         "      --json               summary as JSON on stdout (needs -o FILE)\n"
         "  -v, --verbose            summary on stderr (records, candidates, kernel, time)\n"
         "  -q, --quiet              no warnings\n"
@@ -81,12 +85,13 @@ static void usage(FILE *fp)
 }
 
 enum { OPT_MERGE = CLI_OPT_FIRST_PRIVATE, OPT_NODEDUP, OPT_MAXC, OPT_BLOCKING, OPT_TABLES,
-       OPT_BITS, OPT_BLOCKS, OPT_KEYFILE, OPT_KEYENV, OPT_REPORT, OPT_WRITE_BLOCKS };
+       OPT_BITS, OPT_BLOCKS, OPT_KEYFILE, OPT_KEYENV, OPT_REPORT, OPT_WRITE_BLOCKS,
+       OPT_SVG, OPT_TITLE };
 
 typedef struct match_opts {
     cli_common co;
     double threshold, merge;
-    const char *format, *solver, *blocking, *keyfile, *keyenv, *write_blocks;
+    const char *format, *solver, *blocking, *keyfile, *keyenv, *write_blocks, *svg, *title;
     const char *blocks[MAX_INPUTS];
     size_t nblocks;
     const char *inputs[MAX_INPUTS];
@@ -111,6 +116,8 @@ static const struct option match_longopts[] = {
     {"blocking-key-env", required_argument, NULL, OPT_KEYENV},
     {"blocking-report", no_argument, NULL, OPT_REPORT},
     {"write-blocks", required_argument, NULL, OPT_WRITE_BLOCKS},
+    {"svg", required_argument, NULL, OPT_SVG},
+    {"title", required_argument, NULL, OPT_TITLE},
     CLI_LONGOPT_OUTPUT, CLI_LONGOPT_THREADS, CLI_LONGOPT_JSON, CLI_LONGOPT_QUIET,
     CLI_LONGOPT_VERBOSE, CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
     {NULL, 0, NULL, 0},
@@ -180,6 +187,8 @@ static int match_option(int c, const char *arg, match_opts *o)
     case OPT_KEYENV: o->keyenv = arg; break;
     case OPT_REPORT: o->report = 1; break;
     case OPT_WRITE_BLOCKS: o->write_blocks = arg; break;
+    case OPT_SVG: o->svg = arg; break;
+    case OPT_TITLE: o->title = arg; break;
     default: return cli_usage_error(CMD, "unknown option '%s'", cli_current_arg());
     }
     return CLI_OPT_OK;
@@ -215,7 +224,12 @@ static int match_check(match_opts *o)
                                     "matches");
     if (strcmp(o->format, "groups") == 0 && strcmp(o->solver, "none") == 0)
         return cli_usage_error(CMD, "--output-format groups needs a solver");
-    if (!o->solver_set && (!strcmp(o->format, "candidates") || !strcmp(o->format, "anonlink")))
+    if (o->svg && o->solver_set && strcmp(o->solver, "none") == 0)
+        return cli_usage_error(CMD, "--svg draws cluster sizes: it needs a solver");
+    if (o->svg && !strcmp(o->svg, "-") && !strcmp(o->co.output, "-"))
+        return cli_usage_error(CMD, "--svg - and the matches both go to stdout: give -o FILE");
+    if (!o->solver_set && !o->svg &&
+        (!strcmp(o->format, "candidates") || !strcmp(o->format, "anonlink")))
         o->solver = "none";
     if (strcmp(o->format, "pairs") == 0 && strcmp(o->solver, "none") == 0)
         o->format = "candidates";
@@ -341,8 +355,9 @@ static int check_meta(const match_run *r, const match_opts *o)
     return CLI_OPT_OK;
 }
 
-/* different non-zero fingerprints: different schema or secret, nothing
- * would match, so refuse (exit 2); a file without one (clkhash JSON) cannot
+/* different non-zero fingerprints: different schema or encoder options
+ * (the fingerprint does not cover the secret), nothing would match, so
+ * refuse (exit 2); a file without one (clkhash JSON) cannot
  * be checked: warn unless -q */
 static int check_inputs(const match_run *r, const match_opts *o)
 {
@@ -355,7 +370,8 @@ static int check_inputs(const match_run *r, const match_opts *o)
             hex8(a->fingerprint, ha);
             hex8(b->fingerprint, hb);
             fprintf(stderr, "blindlink match: %s (schema fingerprint %s...) and %s (%s...) were "
-                            "encoded with different schemas or secrets; nothing would match\n",
+                            "encoded with different schemas or encoding options; nothing would "
+                            "match\n",
                     input_name(o->inputs[0]), ha, input_name(o->inputs[i]), hb);
             return CLI_EXIT_USAGE;
         }
@@ -533,6 +549,34 @@ static bl_status solve_and_write(match_run *r, const match_opts *o)
     return bl_groups_write_pairs_csv(out, r->groups, r->cand, r->ncand, sets, r->nin, &r->err);
 }
 
+/* how many records ended in clusters of each size (1 = unmatched) */
+static bl_status sizes_svg(match_run *r, const match_opts *o)
+{
+    uint64_t cnt[MAX_INPUTS + 1] = {0}, total = 0, grouped = 0;
+    size_t maxsize = 2;
+    for (size_t i = 0; i < r->nin; i++)
+        total += r->sets[i]->count;
+    for (size_t g = 0; g < bl_groups_count(r->groups); g++) {
+        const uint32_t *d, *rr;
+        size_t n = bl_groups_get(r->groups, g, &d, &rr);
+        grouped += n;
+        if (n > MAX_INPUTS)
+            n = MAX_INPUTS; /* without dedup a group can exceed the parties */
+        cnt[n]++;
+        if (n > maxsize)
+            maxsize = n;
+    }
+    cnt[1] = total > grouped ? total - grouped : 0;
+    if (maxsize < r->nin)
+        maxsize = r->nin;
+    bl_plot_opts po;
+    bl_plot_opts_init(&po);
+    po.title = o->title;
+    return bl_plot_counts_svg(o->svg, &po, "Cluster sizes (1 = unmatched record)",
+                              "records in the cluster", "clusters", 1, 1, cnt + 1, maxsize, 1,
+                              &r->err);
+}
+
 static void verbose_line(const match_run *r, const match_opts *o)
 {
     fprintf(stderr, "blindlink match: %zu inputs (", r->nin);
@@ -612,6 +656,8 @@ int cmd_match(int argc, char **argv)
         st = solve_and_write(&r, &o);
     if (!st && o.write_blocks)
         st = write_blocks(&r, &o);
+    if (!st && o.svg)
+        st = sizes_svg(&r, &o);
     if (!st && o.co.verbose)
         verbose_line(&r, &o);
     if (!st && o.co.json)

@@ -100,6 +100,12 @@ int main(int argc, char **argv)
         cli_print_version();
         return CLI_EXIT_OK;
     }
+    /* `blindlink CMD -V` for every command, including those whose own
+     * parsers do not know the option */
+    if (argc == 3 && (!strcmp(argv[2], "-V") || !strcmp(argv[2], "--version")) && find(name)) {
+        cli_print_version();
+        return CLI_EXIT_OK;
+    }
     if (bl_init() != BL_OK) {
         fprintf(stderr, "blindlink: cannot initialise libsodium\n");
         return CLI_EXIT_FAIL;

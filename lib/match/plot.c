@@ -18,9 +18,10 @@
 #define C_VERMILLION "#D55E00"
 #define C_ORANGE "#E69F00"
 #define C_PURPLE "#CC79A7"
-#define C_GREY "#999999"
+#define C_EMPTY "#555555" /* empty-bin outline: grey, dashed, no fill */
 
-enum { W = 820, PH = 340, L = 80, R = 30, TOP = 56, B = 58 };
+/* the legend sits right of the plot area, where no data can hide it */
+enum { W = 900, PH = 340, L = 80, R = 180, TOP = 72, B = 58 };
 
 void bl_plot_opts_init(bl_plot_opts *o)
 {
@@ -54,18 +55,22 @@ static double px(const panel *p, double v)
     return p->x + (v - p->xlo) / (p->xhi - p->xlo) * p->w;
 }
 
+/* what the panel shows (bold), and below it the data set's name, so a
+ * long name never runs off the picture's edge in the heading */
 static void heading(FILE *fp, double y, const char *what, const char *title)
 {
     fprintf(fp, "<text x=\"%d\" y=\"%.0f\" font-size=\"15\" font-weight=\"bold\">", L, y);
     put_text(fp, what);
-    if (title && *title) {
-        fputs(": ", fp);
-        put_text(fp, title);
-    }
     fputs("</text>\n", fp);
+    if (title && *title) {
+        fprintf(fp, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\" fill=\"#333333\">", L,
+                y + 18);
+        put_text(fp, title);
+        fputs("</text>\n", fp);
+    }
 }
 
-/* legend in the top right corner of the plot area, sized to its labels */
+/* legend right of the plot area, sized to its labels */
 static void legend(FILE *fp, const panel *p, const char *const *labels, const char *const *colours,
                    const int *lines, int n)
 {
@@ -74,15 +79,15 @@ static void legend(FILE *fp, const panel *p, const char *const *labels, const ch
         if (strlen(labels[i]) > longest)
             longest = strlen(labels[i]);
     double w = 34 + 7.2 * (double)longest, h = 8 + 18.0 * n;
-    double x = p->x + p->w - w - 8, y = p->y + 8;
+    double x = p->x + p->w + 12, y = p->y;
     fprintf(fp, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"white\" "
                 "fill-opacity=\"0.9\" stroke=\"#cccccc\"/>\n", x, y, w, h);
     for (int i = 0; i < n; i++) {
         double yy = y + 6 + 18.0 * i;
-        if (lines && lines[i] == 2)
-            fprintf(fp, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                        "stroke-width=\"2\" stroke-dasharray=\"5,3\"/>\n",
-                    x + 6, yy + 6, x + 24, yy + 6, colours[i]);
+        if (lines && lines[i] == 2) /* the empty-bin mark */
+            fprintf(fp, "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"7\" fill=\"none\" "
+                        "stroke=\"%s\" stroke-width=\"1.5\" stroke-dasharray=\"3,2\"/>\n",
+                    x + 6, yy + 5, colours[i]);
         else if (lines && lines[i])
             fprintf(fp, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                         "stroke-width=\"2.5\"/>\n", x + 6, yy + 6, x + 24, yy + 6, colours[i]);
@@ -149,6 +154,11 @@ static void log_yticks(FILE *fp, const panel *p, double mx)
     }
     fprintf(fp, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">0</text>\n", p->x - 6,
             p->y + p->h + 4);
+    /* the largest count at the top, unless a power of ten is already there */
+    double top = pow(10, floor(log10(mx)));
+    if (mx >= 2 && p->h - logh(top, mx, p->h) > 14)
+        fprintf(fp, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>\n", p->x - 6,
+                p->y + 4, mx);
 }
 
 /* one bar; an empty bin gets a hollow dashed outline so "zero" is visible
@@ -157,9 +167,10 @@ static void bar(FILE *fp, double x, double w, const panel *p, double hgt, uint64
                 const char *colour, const char *what)
 {
     if (c == 0) {
-        fprintf(fp, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"4\" fill=\"none\" "
-                    "stroke=\"%s\" stroke-dasharray=\"2,2\"><title>0 %s</title></rect>\n",
-                x, p->y + p->h - 4, w, C_GREY, what);
+        fprintf(fp, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"7\" fill=\"none\" "
+                    "stroke=\"%s\" stroke-width=\"1.5\" stroke-dasharray=\"3,2\">"
+                    "<title>0 %s</title></rect>\n",
+                x + 0.75, p->y + p->h - 7.75, w > 1.5 ? w - 1.5 : w, C_EMPTY, what);
         return;
     }
     if (hgt < 2)
@@ -169,10 +180,11 @@ static void bar(FILE *fp, double x, double w, const panel *p, double hgt, uint64
             x, p->y + p->h - hgt, w, hgt, colour, (unsigned long long)c, what);
 }
 
-static void histogram_panel(FILE *fp, double y0, const bl_plot_opts *o, const bl_histogram *h)
+static void histogram_panel(FILE *fp, double y0, const bl_plot_opts *o, const bl_histogram *h,
+                            double xlo)
 {
-    panel p = {L, y0 + TOP, W - L - R, PH, h->lo, 1.0};
-    heading(fp, y0 + 26, o->no_truth ? "Scores of candidate pairs" : "Scores of true and false "
+    panel p = {L, y0 + TOP, W - L - R, PH, xlo < h->lo ? xlo : h->lo, 1.0};
+    heading(fp, y0 + 22, o->no_truth ? "Scores of candidate pairs" : "Scores of true and false "
                                                                       "candidate pairs", o->title);
     double mx = 1;
     for (uint32_t b = 0; b < h->bins; b++) {
@@ -182,9 +194,9 @@ static void histogram_panel(FILE *fp, double y0, const bl_plot_opts *o, const bl
             mx = (double)h->false_counts[b];
     }
     log_yticks(fp, &p, mx);
-    double bw = p.w / h->bins;
     for (uint32_t b = 0; b < h->bins; b++) {
-        double x = p.x + b * bw;
+        double x = px(&p, h->lo + (1.0 - h->lo) * b / h->bins);
+        double bw = px(&p, h->lo + (1.0 - h->lo) * (b + 1) / h->bins) - x;
         if (o->no_truth) {
             bar(fp, x + 1, bw - 2, &p, logh((double)h->false_counts[b], mx, p.h),
                 h->false_counts[b], C_BLUE, "candidate pairs");
@@ -200,12 +212,12 @@ static void histogram_panel(FILE *fp, double y0, const bl_plot_opts *o, const bl
     axes(fp, &p, "Dice similarity", "pairs per bin (log scale)");
     if (o->no_truth) {
         const char *lab[] = {"candidate pairs", "empty bin"};
-        const char *col[] = {C_BLUE, C_GREY};
+        const char *col[] = {C_BLUE, C_EMPTY};
         int ln[] = {0, 2};
         legend(fp, &p, lab, col, ln, 2);
     } else {
         const char *lab[] = {"true pairs", "false pairs", "empty bin"};
-        const char *col[] = {C_GREEN, C_VERMILLION, C_GREY};
+        const char *col[] = {C_GREEN, C_VERMILLION, C_EMPTY};
         int ln[] = {0, 0, 2};
         legend(fp, &p, lab, col, ln, 3);
     }
@@ -224,15 +236,15 @@ static void series(FILE *fp, const panel *p, const bl_eval_sweep_point *pts, siz
 }
 
 static void sweep_panel(FILE *fp, double y0, const bl_plot_opts *o, const bl_eval_sweep_point *pts,
-                        size_t n)
+                        size_t n, double xlo)
 {
-    double lo = pts[0].threshold, hi = pts[n - 1].threshold;
+    double lo = xlo < pts[0].threshold ? xlo : pts[0].threshold, hi = pts[n - 1].threshold;
     if (hi - lo < 1e-9) {
         lo -= 0.05;
         hi += 0.05;
     }
     panel p = {L, y0 + TOP, W - L - R, PH, lo, hi};
-    heading(fp, y0 + 26, "Precision, recall and F1 by threshold", o->title);
+    heading(fp, y0 + 22, "Precision, recall and F1 by threshold", o->title);
     for (int i = 0; i <= 5; i++) {
         double y = p.y + p.h - p.h * i / 5.0;
         fprintf(fp, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>\n",
@@ -249,12 +261,7 @@ static void sweep_panel(FILE *fp, double y0, const bl_plot_opts *o, const bl_eva
     const char *lab[] = {"precision", "recall", "F1"};
     const char *col[] = {C_BLUE, C_ORANGE, C_PURPLE};
     int ln[] = {1, 1, 1};
-    /* the legend sits bottom-left, where precision and recall rarely are */
-    panel lp = p;
-    lp.w = 130;
-    lp.y = p.y + p.h - 70;
-    lp.x = p.x + 8;
-    legend(fp, &lp, lab, col, ln, 3);
+    legend(fp, &p, lab, col, ln, 3);
 }
 
 static bl_status finish(bl_ofile *f, FILE *fp, const char *path, bl_error *err)
@@ -292,10 +299,16 @@ bl_status bl_plot_eval_svg(const char *path, const bl_plot_opts *o, const bl_his
     FILE *fp = start(path, height, &f, &st, err);
     if (!fp)
         return st;
+    /* both panels share one x axis, so a score lines up with its threshold */
+    double xlo = 1.0;
     if (h)
-        histogram_panel(fp, 0, o, h);
+        xlo = h->lo;
+    if (pts && npts && pts[0].threshold < xlo)
+        xlo = pts[0].threshold;
+    if (h)
+        histogram_panel(fp, 0, o, h, xlo);
     if (pts && npts)
-        sweep_panel(fp, h ? panel_h : 0, o, pts, npts);
+        sweep_panel(fp, h ? panel_h : 0, o, pts, npts, h ? xlo : pts[0].threshold);
     return finish(f, fp, path, err);
 }
 
@@ -312,7 +325,7 @@ bl_status bl_plot_counts_svg(const char *path, const bl_plot_opts *o, const char
         return st;
     /* x in data units: bar i spans [x0 + i*width - 0.5, x0 + (i+1)*width - 0.5) */
     panel p = {L, TOP, W - L - R, PH, (double)x0 - 0.5, (double)(x0 + n * width) - 0.5};
-    heading(fp, 26, head, o->title);
+    heading(fp, 22, head, o->title);
     double mx = 1;
     for (size_t i = 0; i < n; i++)
         if ((double)counts[i] > mx)
@@ -346,8 +359,8 @@ bl_status bl_plot_counts_svg(const char *path, const bl_plot_opts *o, const char
     }
     threshold_marker(fp, &p, o->threshold);
     axes(fp, &p, xlabel, logy ? "count (log scale)" : "count");
-    const char *lab[] = {name, "empty"};
-    const char *col[] = {C_BLUE, C_GREY};
+    const char *lab[] = {name, "empty bin"};
+    const char *col[] = {C_BLUE, C_EMPTY};
     int ln[] = {0, 2};
     legend(fp, &p, lab, col, ln, 2);
     return finish(f, fp, path, err);

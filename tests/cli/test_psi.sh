@@ -68,6 +68,14 @@ assert_contains "$T/both.a.err" "1 duplicates"
 assert_not_contains "$T/a.out" "example.com"                  # never identifiers, own or peer's
 assert_eq "$(stat -c %a "$T/a.out")" "600" "output mode"
 
+# ---- --json summary, -o for the rows, -j for threads ------------------------------
+run_pair json "--peer-key $BPUB --email email --phone phone --phone-country GB --id-column id -j 2 --json -o $T/aj.out $T/a.csv" \
+              "--peer-key $APUB --email mail --phone tel --phone-country GB --id-column uid --out $T/bj.out $T/b.csv"
+assert_eq "$RA/$RB" "0/0" "json: exit codes"
+assert_same "$T/aj.out" "$T/want_a"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["mode"]=="both" and d["intersection"]==3 and d["peer_records"]==4 and d["matched_on"]=={"email":2,"phone":1} and d["bytes_sent"]>0' "$T/json.a.out" && pass || fail "psi --json: $(cat "$T/json.a.out")"
+assert_not_contains "$T/json.a.err" "rows, "   # no text summary lines with --json
+
 # ---- priority: a record matches on the first type that hits, one-to-one --------
 # P1 has A's email and B's... : B record q1 carries x's email and y's phone
 cat >"$T/pa.csv" <<'EOF'

@@ -15,8 +15,8 @@ for k in typo typo-insert typo-delete typo-substitute typo-transpose ocr phoneti
 done
 
 # determinism: same seed -> same bytes, any thread count; other seed differs
-expect_exit 0 "$BL" synth -n 3000 -p 3 --level high --unicode-share 0.2 -s 9 -t 1 -o "$T/a"
-expect_exit 0 "$BL" synth -n 3000 -p 3 --level high --unicode-share 0.2 -s 9 -t 3 -o "$T/b"
+expect_exit 0 "$BL" synth -n 3000 -p 3 --level high --unicode-share 0.2 -s 9 -j 1 -o "$T/a"
+expect_exit 0 "$BL" synth -n 3000 -p 3 --level high --unicode-share 0.2 -s 9 --threads 3 -o "$T/b"
 expect_exit 0 "$BL" synth -n 3000 -p 3 --level high --unicode-share 0.2 -s 10 -o "$T/c"
 for i in 1 2 3; do
   assert_same "$T/a-$i.csv" "$T/b-$i.csv"

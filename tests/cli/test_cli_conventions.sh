@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# tests/cli/test_cli_conventions.sh - what every subcommand shares (issue 11):
+# -V/--version, `blindlink help CMD`, '-' for stdin and stdout (match, encode
+# binary, convert, describe, eval, schema), --json summaries that parse and
+# carry the right figures, the schema-fingerprint and metadata checks of
+# match (exit 2, both files named, no output), synth's deprecated -t, and
+# that errors leave no output behind.
+. "$(dirname "$0")/lib.sh"
+F=$BL_FIXTURES/clkhash
+M=$BL_FIXTURES/matching
+SEC=$F/secret.txt
+A=$M/people-a.schema1-blake.json
+B=$M/people-b.schema1-blake.json
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); $2" "$1"; }
+
+# --- version and help on every command ---------------------------------------
+ver=$("$BL" --version)
+cmds=$("$BL" --help | awk '/^Commands:/{f=1;next} f&&/^  [a-z]/{print $1}')
+for c in $cmds; do
+  expect_exit 0 "$BL" "$c" -V
+  assert_eq "$(cat "$T/out")" "$ver" "$c -V"
+  expect_exit 0 "$BL" "$c" --version
+  assert_eq "$(cat "$T/out")" "$ver" "$c --version"
+  expect_exit 0 "$BL" help "$c"
+  "$BL" "$c" --help > "$T/h2" 2>&1
+  assert_same "$T/out" "$T/h2"
+done
+expect_exit 0 "$BL" -V
+assert_eq "$(cat "$T/out")" "$ver" "blindlink -V"
+expect_exit 2 "$BL" help frobnicate
+assert_contains "$T/err" "unknown command 'frobnicate'"
+# an option missing its value names it (shared parser)
+expect_exit 2 "$BL" match "$A" "$B" -t
+assert_contains "$T/err" "option '-t' needs a value"
+expect_exit 2 "$BL" eval --bins
+assert_contains "$T/err" "option '--bins' needs a value"
+
+# --- stdin / stdout ------------------------------------------------------------
+"$BL" match -t 0.8 -o "$T/m-files.csv" "$A" "$B"
+expect_exit 0 "$BL" match -t 0.8 -o "$T/m-stdin.csv" - "$B" < "$A"
+assert_same "$T/m-stdin.csv" "$T/m-files.csv"
+expect_exit 0 "$BL" match -t 0.8 -o "$T/m-stdin2.csv" "$A" - < "$B"
+assert_same "$T/m-stdin2.csv" "$T/m-files.csv"
+expect_exit 2 "$BL" match -t 0.8 -o "$T/m-two.csv" - - < "$A"
+assert_contains "$T/err" "'-' (stdin) can be only one"
+assert_missing "$T/m-two.csv"
+# binary encode to stdout: the same bytes as to a file
+D=$F/data/people-a.csv
+S=$F/schemas/schema1-blake.json
+expect_exit 0 "$BL" encode -q --format bin --secret-file "$SEC" "$D" "$S" "$T/a.bin"
+"$BL" encode -q --format bin --secret-file "$SEC" "$D" "$S" - > "$T/a-stdout.bin"
+assert_same "$T/a-stdout.bin" "$T/a.bin"
+# ... and from stdin, with -o instead of the third argument
+"$BL" encode -q --format bin --secret-file "$SEC" -o - - "$S" < "$D" > "$T/a-pipe.bin"
+assert_same "$T/a-pipe.bin" "$T/a.bin"
+# a failing binary encode writes nothing to stdout
+printf 'id,given_name\n1,x\n' > "$T/bad.csv"
+"$BL" encode -q --format bin --secret-file "$SEC" "$T/bad.csv" "$S" - > "$T/bad-stdout.bin" 2> "$T/err"
+assert_eq "$?" 2 "exit of a failing binary encode to stdout"
+assert_eq "$(wc -c < "$T/bad-stdout.bin")" 0 "bytes written by a failing encode"
+# convert: stdin -> stdout in both directions
+"$BL" convert --format json - - < "$T/a.bin" > "$T/a-back.json"
+assert_same "$T/a-back.json" "$F/clks/people-a.schema1-blake.json"
+"$BL" convert --format bin - - < "$T/a-back.json" > "$T/a-rt.bin"
+"$BL" convert --format json "$T/a-rt.bin" "$T/a-rt.json"
+assert_same "$T/a-rt.json" "$F/clks/people-a.schema1-blake.json"
+expect_exit 0 "$BL" convert -o "$T/a-o.json" "$T/a.bin"
+assert_same "$T/a-o.json" "$F/clks/people-a.schema1-blake.json"
+# schema from stdin
+expect_exit 0 "$BL" schema validate - < "$S"
+assert_contains "$T/out" "valid linkage schema v3"
+
+# --- --json summaries -------------------------------------------------------------
+expect_exit 0 "$BL" encode --json --format bin --secret-file "$SEC" "$D" "$S" "$T/j.bin"
+json "$T/out" 'assert d["records"] == 20 and d["bits"] == 1024 and d["format"] == "bin" and len(d["fingerprint"]) == 64' && pass || fail "encode --json: $(cat "$T/out")"
+expect_exit 2 "$BL" encode --json --secret-file "$SEC" "$D" "$S" -
+assert_contains "$T/err" "--json prints the summary on stdout"
+expect_exit 0 "$BL" match -t 0.8 --json -o "$T/mj.csv" "$A" "$B"
+json "$T/out" 'assert d["candidates"] == 17 and d["groups"] == 17 and d["group_sizes"] == {"2": 17} and d["records"] == [20, 20] and d["threshold"] == 0.8' && pass || fail "match --json: $(cat "$T/out")"
+assert_same "$T/mj.csv" "$T/m-files.csv"
+expect_exit 2 "$BL" match -t 0.8 --json "$A" "$B"
+assert_contains "$T/err" "give -o FILE"
+expect_exit 0 "$BL" synth -n 20 -p 3 --json -o "$T/sy"
+json "$T/out" 'assert d["written"] and len(d["files"]) == 3 and d["files"][0]["records"] == 20 and d["true_pairs_per_party_pair"] == 10' && pass || fail "synth --json: $(cat "$T/out")"
+assert_eq "$(wc -l < "$T/sy-2.csv")" 21 "synth --json still writes the data"
+expect_exit 0 "$BL" synth -n 20 --dry-run --json -o "$T/dry"
+json "$T/out" 'assert not d["written"] and d["probabilities"]["ocr"] >= 0' && pass || fail "synth --dry-run --json"
+assert_missing "$T/dry-1.csv"
+expect_exit 0 "$BL" schema describe --json "$S"
+json "$T/out" 'assert d["bits"] == 1024 and d["columns"] == 9 and d["features"][1]["identifier"] == "given_name" and d["features"][1]["hashing"]["strategy"]["bitsPerToken"] == 20 and d["expected_bits_set"] > 0' && pass || fail "schema describe --json"
+
+# --- synth: -t (threads) is deprecated, -j is the option -----------------------------
+expect_exit 0 "$BL" synth -n 30 -p 2 -s 4 -t 2 -o "$T/old"
+assert_contains "$T/err" "'-t N' for threads is deprecated, use -j N"
+expect_exit 0 "$BL" synth -n 30 -p 2 -s 4 -j 2 -o "$T/new"
+assert_not_contains "$T/err" "deprecated"
+assert_same "$T/old-1.csv" "$T/new-1.csv"
+
+# --- match refuses inputs encoded differently ---------------------------------------
+"$BL" encode -q --format bin --secret-file "$SEC" "$F/data/people-b.csv" "$S" "$T/b.bin"
+"$BL" encode -q --format bin --secret-file "$SEC" "$F/data/people-b.csv" "$F/schemas/schema2-doublehash.json" "$T/b2.bin"
+expect_exit 0 "$BL" match -t 0.8 -o "$T/bb.csv" "$T/a.bin" "$T/b.bin"
+assert_same "$T/bb.csv" "$T/m-files.csv"
+expect_exit 2 "$BL" match -t 0.8 -o "$T/diff.csv" "$T/a.bin" "$T/b2.bin"
+assert_contains "$T/err" "$T/a.bin (schema fingerprint"
+assert_contains "$T/err" "and $T/b2.bin ("
+assert_contains "$T/err" "different schemas or encoding options"
+assert_missing "$T/diff.csv"
+# a clkhash JSON input has no fingerprint: matched, with a warning (not with -q)
+expect_exit 0 "$BL" match -t 0.8 -o "$T/mix.csv" "$T/a.bin" "$B"
+assert_contains "$T/err" "warning: $B carries no schema fingerprint"
+assert_same "$T/mix.csv" "$T/m-files.csv"
+expect_exit 0 "$BL" match -q -t 0.8 -o "$T/mix.csv" "$T/a.bin" "$B"
+assert_not_contains "$T/err" "warning"
+# encoding metadata (docs/formats.md flag bit 2) that differs: refused, key named
+with_meta() { # IN OUT JSON: add a metadata block to a binary CLK file
+  python3 - "$1" "$2" "$3" <<'PY'
+import hashlib, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+flags = struct.unpack_from("<I", b, 28)[0]
+assert not flags & 4
+body = b[:-32] if flags & 2 else b
+meta = sys.argv[3].encode()
+body += struct.pack("<I", len(meta)) + meta
+struct.pack_into("<I", body, 28, flags | 4)
+if flags & 2:
+    body += hashlib.blake2b(bytes(body), digest_size=32).digest()
+open(sys.argv[2], "wb").write(body)
+PY
+}
+with_meta "$T/b.bin" "$T/b-names.bin" '{"normalize":"names"}'
+with_meta "$T/a.bin" "$T/a-none.bin" '{"normalize":"none"}'
+expect_exit 0 "$BL" describe "$T/b-names.bin"
+assert_contains "$T/out" '{"normalize":"names"}'
+expect_exit 2 "$BL" match -t 0.8 -o "$T/meta.csv" "$T/a.bin" "$T/b-names.bin"
+assert_contains "$T/err" "$T/a.bin and $T/b-names.bin were encoded differently: metadata \"normalize\""
+assert_missing "$T/meta.csv"
+# an absent key means its default ("none"): no refusal
+expect_exit 0 "$BL" match -t 0.8 -o "$T/meta2.csv" "$T/a-none.bin" "$T/b.bin"
+assert_same "$T/meta2.csv" "$T/m-files.csv"
+
+finish
