@@ -30,7 +30,7 @@ expect_code 200 "consent still recorded"
 # record ids that are not UTF-8 in a binary upload
 make_bin_ids "$T/bad.clk" "h001" $'h\xff02' "h003"
 upload_bin "/projects/$P/encodings" "$KEY_H" "$T/bad.clk"
-expect_problem 400 "record 2" "binary upload with an id that is not UTF-8"
+expect_problem 400 "not valid UTF-8" "binary upload with an id that is not UTF-8"
 api POST /projects "$KEY_A" "$PROJECT"
 expect_code 201 "writes still work after a binary upload with bad ids"
 n_bad=0
