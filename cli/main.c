@@ -25,6 +25,9 @@ static const struct command commands[] = {
     {"serve", cmd_serve, "run the linkage service (HTTP API)"},
     {"admin", cmd_admin, "bootstrap administrators, organisations and API keys"},
     {"audit", cmd_audit, "verify the service's hash-chained audit log"},
+    {"relay", cmd_relay, "run the bank-chat relay (end-to-end encrypted store and forward)"},
+    {"bank", cmd_bank, "run a bank's chat bot against a relay"},
+    {"chat", cmd_chat, "chat with your bank, end-to-end encrypted through a relay"},
 };
 
 static void usage(FILE *fp)

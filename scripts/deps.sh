@@ -13,6 +13,9 @@ need_cmd curl curl
 need_cmd python3 python3   # JSON checks in tests/cli and the quality report
 need_cmd xxd xxd           # byte-level checks in tests/service
 need_cmd jq jq
+need_cmd node nodejs        # chat: web client test driver (tests/chat)
+need_cmd npm npm           # chat: installs libsodium.js + playwright-core (web/package-lock.json)
+need_cmd chromium chromium # chat: headless browser test of the web client
 if command -v pkg-config >/dev/null 2>&1; then
   need_pc libsodium libsodium-dev
   need_pc jansson libjansson-dev
@@ -22,8 +25,9 @@ if command -v pkg-config >/dev/null 2>&1; then
   need_pc cmocka libcmocka-dev
   need_pc nettle nettle-dev
   need_pc libpcre2-8 libpcre2-dev
+  need_pc libcurl libcurl4-openssl-dev   # chat: relay HTTP client (bank bot, chat CLI)
 else
-  missing+=(libsodium-dev libjansson-dev libutf8proc-dev libmicrohttpd-dev libsqlite3-dev libcmocka-dev nettle-dev libpcre2-dev)
+  missing+=(libsodium-dev libjansson-dev libutf8proc-dev libmicrohttpd-dev libsqlite3-dev libcmocka-dev nettle-dev libpcre2-dev libcurl4-openssl-dev)
 fi
 [ -f /usr/include/csv.h ] || missing+=(libcsv-dev)
 if [ ${#missing[@]} -gt 0 ]; then
