@@ -70,6 +70,11 @@ static inline uint32_t chat_get32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* Bank keys from fixed secrets (known-answer tests, JS interop vectors). */
+bl_status chat_bankkeys_from_seed(const uint8_t seed[32], const uint8_t spk_sk[32], uint32_t spk_id,
+                                  bl_chat_bankkeys **out);
+void chat_bankkeys_sign_spk(bl_chat_bankkeys *k);
+
 /* bank.c helpers shared with the bot's storage */
 int chat_mkdir_private(const char *dir);
 

@@ -134,7 +134,6 @@ bl_status bl_chat_bundle_verify(const bl_chat_bundle *b, const uint8_t pinned_ik
     return BL_OK;
 }
 
-void chat_bankkeys_sign_spk(bl_chat_bankkeys *k);
 void chat_bankkeys_sign_spk(bl_chat_bankkeys *k)
 {
     uint8_t m[54];

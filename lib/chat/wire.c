@@ -169,7 +169,6 @@ bl_status bl_chat_bundle_from_json(const char *json, bl_chat_bundle *b, bl_error
 
 /* ---- bank keys ------------------------------------------------------------------- */
 
-void chat_bankkeys_sign_spk(bl_chat_bankkeys *k);
 
 void bl_chat_bankkeys_free(bl_chat_bankkeys *k)
 {
@@ -255,6 +254,26 @@ bl_status bl_chat_bankkeys_load(const char *keyfile, const char *spk_file, bl_ch
         bl_chat_bankkeys_free(k);
         return s;
     }
+    chat_bankkeys_sign_spk(k);
+    *out = k;
+    return BL_OK;
+}
+
+bl_status chat_bankkeys_from_seed(const uint8_t seed[32], const uint8_t spk_sk[32], uint32_t spk_id,
+                                  bl_chat_bankkeys **out)
+{
+    bl_chat_bankkeys *k = sodium_malloc(sizeof *k);
+    if (!k)
+        return BL_ENOMEM;
+    crypto_sign_seed_keypair(k->ed_pk, k->ed_sk, seed);
+    if (crypto_sign_ed25519_sk_to_curve25519(k->x_sk, k->ed_sk) != 0 ||
+        crypto_sign_ed25519_pk_to_curve25519(k->x_pk, k->ed_pk) != 0) {
+        sodium_free(k);
+        return BL_ECRYPTO;
+    }
+    memcpy(k->spk_sk, spk_sk, 32);
+    crypto_scalarmult_base(k->spk_pk, k->spk_sk);
+    k->spk_id = spk_id;
     chat_bankkeys_sign_spk(k);
     *out = k;
     return BL_OK;
