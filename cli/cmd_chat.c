@@ -65,9 +65,12 @@ static int on_msg(void *ctx, uint64_t seq, const char *from, const uint8_t *body
     sodium_memzero(pt, ptlen);
     free(pt);
     if (json_integer_value(json_object_get(o, "re")) == w->want && !w->answer) {
-        w->answer = o;
-        return 1;
+        w->answer = o; /* keep reading the batch: later envelopes move the cursor too */
+        return 0;
     }
+    if (getenv("BL_CHAT_DEBUG"))
+        fprintf(stderr, "debug: envelope %llu re=%lld want=%lld\n", (unsigned long long)seq,
+                (long long)json_integer_value(json_object_get(o, "re")), (long long)w->want);
     json_decref(o);
     return 0;
 }

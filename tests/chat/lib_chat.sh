@@ -58,3 +58,18 @@ check_logs() {
     fail "sanitizer report in a log"; grep -h -A20 "Sanitizer\|runtime error" "$T"/*.log | head -30 >&2
   fi
 }
+PROXY_PID=""
+PURL=""
+# start_proxy : the recording / misbehaving relay double in front of $RURL
+start_proxy() {
+  command -v python3 >/dev/null || { echo "SKIP: python3 missing (scripts/deps.sh)"; exit 77; }
+  rm -f "$T/pport"; echo pass >"$T/mode"
+  python3 "$BL_SRC/tests/chat/evil_relay.py" "$(cat "$T/port")" "$T/pport" "$T/mode" \
+    "$T/traffic.bin" "$T/sends.jsonl" 2>>"$T/proxy.log" &
+  PROXY_PID=$!
+  for _ in $(seq 1 200); do [ -s "$T/pport" ] && break; sleep 0.05; done
+  [ -s "$T/pport" ] || { echo "proxy did not start"; cat "$T/proxy.log"; return 1; }
+  PURL="http://127.0.0.1:$(cat "$T/pport")"
+}
+stop_proxy() { [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null; PROXY_PID=""; }
+trap 'stop_bank; stop_proxy; stop_relay_hard; rm -rf "$T"' EXIT
