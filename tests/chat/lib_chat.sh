@@ -33,7 +33,7 @@ start_bank() {
   [ -f "$T/bank.key" ] || "$BL" keygen --out "$T/bank.key" >/dev/null 2>&1
   : >"$T/bank.ready"
   "$BL" bank --relay "${1:-$RURL}" --name testbank --key "$T/bank.key" --state "$T/bankstate" \
-    --accounts "$CF/accounts.csv" --transactions "$CF/transactions.csv" 2>>"$T/bank.log" &
+    --accounts "${BANK_ACCOUNTS:-$CF/accounts.csv}" --transactions "$CF/transactions.csv" 2>>"$T/bank.log" &
   BANK_PID=$!
   for _ in $(seq 1 200); do
     grep -q "online" "$T/bank.log" 2>/dev/null && break
