@@ -53,6 +53,7 @@ typedef struct resp {
     unsigned code;
     char *body; /* malloc'd */
     const char *ctype;
+    size_t len; /* 0: strlen(body) */
 } resp;
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -72,14 +73,14 @@ static int valid_name(const char *s)
 static resp jerr(unsigned code, const char *msg)
 {
     json_t *o = json_pack("{s:s}", "error", msg);
-    resp r = {code, o ? json_dumps(o, JSON_COMPACT) : NULL, "application/json"};
+    resp r = {code, o ? json_dumps(o, JSON_COMPACT) : NULL, "application/json", 0};
     json_decref(o);
     return r;
 }
 
 static resp jok(unsigned code, json_t *o)
 {
-    resp r = {code, o ? json_dumps(o, JSON_COMPACT) : NULL, "application/json"};
+    resp r = {code, o ? json_dumps(o, JSON_COMPACT) : NULL, "application/json", 0};
     json_decref(o);
     return r;
 }
@@ -489,6 +490,7 @@ static resp r_static(relay *r, const char *url)
     } files[] = {{"/", "index.html", "text/html; charset=utf-8"},
                  {"/index.html", "index.html", "text/html; charset=utf-8"},
                  {"/app.js", "app.js", "text/javascript"},
+                 {"/style.css", "style.css", "text/css"},
                  {"/chat.js", "chat.js", "text/javascript"},
                  {"/sodium.js", "node_modules/libsodium-wrappers-sumo/dist/modules-sumo-esm/"
                                 "libsodium-wrappers.mjs",
@@ -508,7 +510,7 @@ static resp r_static(relay *r, const char *url)
         bl_error e = {0};
         if (bl_read_file(path, 8 << 20, &buf, &len, &e) != BL_OK)
             return jerr(404, "web file missing (run npm ci in web/)");
-        resp out = {200, buf, files[i].ctype};
+        resp out = {200, buf, files[i].ctype, len};
         return out;
     }
     return jerr(404, "not found");
@@ -583,7 +585,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (r->o.verbose)
         fprintf(stderr, "relay: %s %s %u\n", method, rn, out.code);
     struct MHD_Response *mr =
-        MHD_create_response_from_buffer(strlen(out.body), out.body, MHD_RESPMEM_MUST_FREE);
+        MHD_create_response_from_buffer(out.len ? out.len : strlen(out.body), out.body,
+                                        MHD_RESPMEM_MUST_FREE);
     if (!mr) {
         free(out.body);
         return MHD_NO;
