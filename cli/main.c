@@ -21,7 +21,7 @@ static const struct command commands[] = {
     {"match", cmd_match, "compare encodings and solve 1:1 or multi-party matches"},
     {"eval", cmd_eval, "measure precision, recall and F1 of matches against ground truth"},
     {"psi", cmd_psi, "exact private set intersection over TCP (ECDH, ristretto255)"},
-    {"keygen", cmd_keygen, "make a long-term identity keypair for psi"},
+    {"keygen", cmd_keygen, "make a long-term identity keypair (psi, bank chat)"},
     {"serve", cmd_serve, "run the linkage service (HTTP API)"},
     {"admin", cmd_admin, "bootstrap administrators, organisations and API keys"},
     {"audit", cmd_audit, "verify the service's hash-chained audit log"},
