@@ -78,8 +78,9 @@ static int on_msg(void *ctx, uint64_t seq, const char *from, const uint8_t *body
             fprintf(stderr, "blindlink bank: answer not delivered: %s\n", e.msg);
     }
     free(reply);
+    /* the cursor is saved once per batch: a crash before that redelivers the
+     * batch, and the ratchet refuses what was already handled (replay) */
     b->cursor = seq;
-    save_cursor(b);
     return 0;
 }
 
@@ -175,7 +176,11 @@ static int run(const bank_args *a)
             if (a->max_seconds > 0 && a->max_seconds - (now - start) < wait)
                 wait = (int)(a->max_seconds - (now - start));
             bl_error pe = {0};
-            if (bl_relay_poll(rc, tok, ctx.cursor, wait, on_msg, &ctx, &pe) != BL_OK) {
+            uint64_t before = ctx.cursor;
+            bl_status ps = bl_relay_poll(rc, tok, ctx.cursor, wait, on_msg, &ctx, &pe);
+            if (ctx.cursor != before)
+                save_cursor(&ctx);
+            if (ps != BL_OK) {
                 fprintf(stderr, "blindlink bank: %s (retrying)\n", pe.msg);
                 sleep(1);
             }

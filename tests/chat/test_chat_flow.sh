@@ -47,5 +47,18 @@ assert_eq $RC 1 "after unlink"; assert_contains "$T/out" "not linked"
 # a one-time code links once
 cust a --link C1001 --code LC-7Q4M-XK2P
 assert_eq $RC 1 "code reuse"; assert_contains "$T/out" "already used"
+# a second bank sees the same customer (same --state) under another pseudonym
+"$BL" keygen --out "$T/other.key" >/dev/null 2>&1
+"$BL" bank --relay "$RURL" --name otherbank --key "$T/other.key" --state "$T/otherstate" \
+  --accounts "$CF/accounts.csv" --transactions "$CF/transactions.csv" --max-seconds 30 2>"$T/other.log" &
+OTHER=$!
+for _ in $(seq 1 100); do grep -q online "$T/other.log" && break; sleep 0.05; done
+"$BL" chat --relay "$RURL" --state "$T/cust-a" --bank otherbank --bank-key "$T/other.key.pub" \
+  --send hello >"$T/out" 2>"$T/err"
+assert_eq $? 1 "other bank answers (unlinked)"; assert_contains "$T/out" "not linked"
+p1=$(ls "$T/bankstate/p" | sed -n 's/\.link$//p' | sort); p2=$(ls "$T/otherstate/p" | sed -n 's/\.link$//p')
+[ -n "$p2" ] && ! printf '%s\n' "$p1" | grep -qxF "$p2" && pass || fail "same pseudonym at two banks"
+assert_not_contains "$T/otherstate/p/$p2.link" "C1001"
+kill "$OTHER" 2>/dev/null; wait "$OTHER" 2>/dev/null
 check_logs
 finish
