@@ -3,7 +3,7 @@
 # bank bot, then runs bench_chat twice in one script: the relay-only
 # baseline (echo stand-in, no crypto) and end to end (X3DH + Double Ratchet,
 # the bot decrypting, answering and persisting). Usage:
-#   bench/chat_load.sh [BUILD_DIR] [CUSTOMERS] [MESSAGES_EACH]
+#   [BANK_WORKERS=N] bench/chat_load.sh [BUILD_DIR] [CUSTOMERS] [MESSAGES_EACH] [--json]
 set -euo pipefail
 B=${1:-build}; K=${2:-100}; M=${3:-10}
 BL="$B/blindlink"; T=$(mktemp -d)
@@ -14,7 +14,7 @@ RP=$!
 for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.05; done
 URL="http://127.0.0.1:$(cat "$T/port")"
 "$BL" keygen --out "$T/bank.key" >/dev/null 2>&1
-"$BL" bank --relay "$URL" --name loadbank --key "$T/bank.key" --state "$T/bank" \
+"$BL" bank --relay "$URL" --name loadbank --key "$T/bank.key" --state "$T/bank" --workers "${BANK_WORKERS:-4}" \
   --accounts "$(dirname "$0")/../tests/fixtures/chat/accounts.csv" \
   --transactions "$(dirname "$0")/../tests/fixtures/chat/transactions.csv" 2>"$T/bank.log" &
 BP=$!

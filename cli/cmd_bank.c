@@ -4,6 +4,7 @@
  * state saved before the relay is told (by the next poll's cursor) that it
  * may delete it, so a crash loses nothing the relay acknowledged. */
 #include <getopt.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,19 +36,41 @@ static void usage(FILE *fp)
             "  --accounts FILE      customer_id,display_name,link_code,balance,currency\n"
             "  --transactions FILE  customer_id,date,merchant,amount,currency\n"
             "  --state DIR          sessions, links, queues (default KEYFILE.state)\n"
-            "  --max-seconds N      stop after N seconds (default: run until killed)\n\n"
+            "  --max-seconds N      stop after N seconds (default: run until killed)\n"
+            "  --workers N          handle envelopes of different customers on N threads\n"
+            "                       (default 4; one customer's envelopes stay in order)\n\n"
             "Hand-over requests are appended to DIR/agent-queue.jsonl, card freeze\n"
             "requests to DIR/freeze-requests.jsonl.\n");
 }
 
+#define BANK_MAX_WORKERS 16
+
+typedef struct envelope {
+    uint64_t seq;
+    char from[72];
+    uint8_t *body;
+    size_t len;
+    unsigned worker;
+} envelope;
+
 typedef struct bank_ctx {
     bl_chat_bank *bank;
-    bl_relay_client *rc;
+    bl_relay_client *rc[BANK_MAX_WORKERS];
+    unsigned workers;
     const char *token;
     uint64_t cursor;
     const char *cursor_path;
+    envelope batch[128]; /* the relay answers at most 100 per poll */
+    size_t nbatch;
     unsigned long handled, rejected;
 } bank_ctx;
+
+typedef struct worker_arg {
+    bank_ctx *b;
+    unsigned id;
+    unsigned long handled, rejected;
+    pthread_t th;
+} worker_arg;
 
 static void save_cursor(const bank_ctx *b)
 {
@@ -60,28 +83,84 @@ static void save_cursor(const bank_ctx *b)
     }
 }
 
+/* Collect the batch; it is handled after the poll returns. */
 static int on_msg(void *ctx, uint64_t seq, const char *from, const uint8_t *body, size_t len)
 {
     bank_ctx *b = ctx;
-    uint8_t *reply = NULL;
-    size_t rlen = 0;
-    bl_error e = {0};
-    bl_status s = bl_chat_bank_handle(b->bank, from, body, len, &reply, &rlen, &e);
-    if (s != BL_OK) {
-        /* no answer to rejected input: a forger learns nothing */
-        fprintf(stderr, "blindlink bank: rejected envelope %llu: %s\n", (unsigned long long)seq,
-                e.msg);
-        b->rejected++;
-    } else {
-        b->handled++;
-        if (reply && bl_relay_send(b->rc, b->token, from, reply, rlen, &e) != BL_OK)
-            fprintf(stderr, "blindlink bank: answer not delivered: %s\n", e.msg);
-    }
-    free(reply);
-    /* the cursor is saved once per batch: a crash before that redelivers the
-     * batch, and the ratchet refuses what was already handled (replay) */
-    b->cursor = seq;
+    if (b->nbatch == sizeof b->batch / sizeof b->batch[0])
+        return 1; /* the rest comes with the next poll */
+    envelope *e = &b->batch[b->nbatch];
+    e->body = len ? malloc(len) : NULL;
+    if (len && !e->body)
+        return 1;
+    if (len)
+        memcpy(e->body, body, len);
+    e->len = len;
+    e->seq = seq;
+    snprintf(e->from, sizeof e->from, "%s", from);
+    /* one pseudonym always goes to the same worker, so its envelopes stay in order */
+    unsigned h = 2166136261u;
+    for (const char *c = from; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    e->worker = h % b->workers;
+    b->nbatch++;
     return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    worker_arg *w = arg;
+    bank_ctx *b = w->b;
+    for (size_t i = 0; i < b->nbatch; i++) {
+        envelope *env = &b->batch[i];
+        if (env->worker != w->id)
+            continue;
+        uint8_t *reply = NULL;
+        size_t rlen = 0;
+        bl_error e = {0};
+        if (bl_chat_bank_handle(b->bank, env->from, env->body, env->len, &reply, &rlen, &e) !=
+            BL_OK) {
+            /* no answer to rejected input: a forger learns nothing */
+            fprintf(stderr, "blindlink bank: rejected envelope %llu: %s\n",
+                    (unsigned long long)env->seq, e.msg);
+            w->rejected++;
+        } else {
+            w->handled++;
+            if (reply && bl_relay_send(b->rc[w->id], b->token, env->from, reply, rlen, &e) != BL_OK)
+                fprintf(stderr, "blindlink bank: answer not delivered: %s\n", e.msg);
+        }
+        free(reply);
+    }
+    return NULL;
+}
+
+/* Handle a collected batch on the workers (different pseudonyms in
+ * parallel), then save the cursor once: a crash before that redelivers the
+ * batch, and the ratchet refuses what was already handled (replay). */
+static void handle_batch(bank_ctx *b)
+{
+    worker_arg w[BANK_MAX_WORKERS];
+    unsigned started = 0;
+    for (unsigned i = 0; i < b->workers; i++) {
+        w[i] = (worker_arg){b, i, 0, 0, 0};
+        if (b->workers == 1 || pthread_create(&w[i].th, NULL, worker_main, &w[i]) != 0)
+            worker_main(&w[i]);
+        else
+            started |= 1u << i;
+    }
+    for (unsigned i = 0; i < b->workers; i++) {
+        if (started & (1u << i))
+            pthread_join(w[i].th, NULL);
+        b->handled += w[i].handled;
+        b->rejected += w[i].rejected;
+    }
+    for (size_t i = 0; i < b->nbatch; i++) {
+        b->cursor = b->batch[i].seq;
+        free(b->batch[i].body);
+    }
+    if (b->nbatch)
+        save_cursor(b);
+    b->nbatch = 0;
 }
 
 /* Relay account of the bank, kept in DIR/relay.json (mode 0600). */
@@ -120,6 +199,7 @@ static bl_status relay_account(bl_relay_client *rc, const char *dir, char acct[8
 typedef struct bank_args {
     const char *relay, *name, *key, *accounts, *txns, *state;
     long max_seconds;
+    unsigned workers;
 } bank_args;
 
 static int run(const bank_args *a)
@@ -154,7 +234,18 @@ static int run(const bank_args *a)
         char pub[BL_PSI_PUBKEY_TEXT];
         bl_psi_pubkey_format(bundle.ik, pub);
         fprintf(stderr, "blindlink bank: %s online at %s, identity %s\n", a->name, a->relay, pub);
-        bank_ctx ctx = {bank, rc, tok, 0, cur_path, 0, 0};
+        static bank_ctx ctx; /* large batch buffer: not on the stack */
+        memset(&ctx, 0, sizeof ctx);
+        ctx.bank = bank;
+        ctx.token = tok;
+        ctx.cursor_path = cur_path;
+        ctx.workers = a->workers;
+        ctx.rc[0] = rc;
+        for (unsigned i = 1; i < ctx.workers; i++)
+            if (bl_relay_client_new(a->relay, &ctx.rc[i], &err) != BL_OK) {
+                ctx.workers = i; /* fewer workers, still correct */
+                break;
+            }
         char *cur = NULL;
         size_t cl = 0;
         bl_error e2 = {0};
@@ -176,16 +267,16 @@ static int run(const bank_args *a)
             if (a->max_seconds > 0 && a->max_seconds - (now - start) < wait)
                 wait = (int)(a->max_seconds - (now - start));
             bl_error pe = {0};
-            uint64_t before = ctx.cursor;
             bl_status ps = bl_relay_poll(rc, tok, ctx.cursor, wait, on_msg, &ctx, &pe);
-            if (ctx.cursor != before)
-                save_cursor(&ctx);
+            handle_batch(&ctx);
             if (ps != BL_OK) {
                 fprintf(stderr, "blindlink bank: %s (retrying)\n", pe.msg);
                 sleep(1);
             }
         }
         fprintf(stderr, "blindlink bank: handled %lu, rejected %lu\n", ctx.handled, ctx.rejected);
+        for (unsigned i = 1; i < ctx.workers; i++)
+            bl_relay_client_free(ctx.rc[i]);
     } else {
         rcode = cli_fail("bank", &err);
     }
@@ -203,12 +294,14 @@ int cmd_bank(int argc, char **argv)
         {"relay", required_argument, 0, 'r'},        {"name", required_argument, 0, 'n'},
         {"key", required_argument, 0, 'k'},          {"accounts", required_argument, 0, 'a'},
         {"transactions", required_argument, 0, 't'}, {"state", required_argument, 0, 's'},
-        {"max-seconds", required_argument, 0, 'M'},  {"help", no_argument, 0, 'h'},
+        {"max-seconds", required_argument, 0, 'M'},  {"workers", required_argument, 0, 'w'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     bank_args a = {0};
+    a.workers = 4;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "r:n:k:a:t:s:M:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:n:k:a:t:s:M:w:h", lo, NULL)) != -1) {
         switch (c) {
         case 'r': a.relay = optarg; break;
         case 'n': a.name = optarg; break;
@@ -217,6 +310,11 @@ int cmd_bank(int argc, char **argv)
         case 't': a.txns = optarg; break;
         case 's': a.state = optarg; break;
         case 'M': a.max_seconds = strtol(optarg, NULL, 10); break;
+        case 'w':
+            a.workers = (unsigned)strtoul(optarg, NULL, 10);
+            if (a.workers < 1 || a.workers > BANK_MAX_WORKERS)
+                return cli_usage_error("bank", "--workers '%s': 1..%d", optarg, BANK_MAX_WORKERS);
+            break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         default: return cli_usage_error("bank", "invalid option");
         }

@@ -10,6 +10,7 @@
  *   agent-queue.jsonl, freeze-requests.jsonl   queues the bank's staff read */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@
 #include "chat/chat_internal.h"
 
 struct bl_chat_bank {
+    pthread_mutex_t mu;    /* shared files: used codes, lock counters */
+    pthread_mutex_t ek_mu; /* seen ephemerals: check, accept, record as one step */
     char *dir;
     char *queue_path;
     const bl_chat_bankkeys *keys;
@@ -95,7 +98,14 @@ static bl_status append_line(const char *path, const char *line, bl_error *err)
     if (fd < 0)
         return bl_error_set(err, BL_EIO, "%s: %s", path, strerror(errno));
     size_t n = strlen(line);
-    int bad = write(fd, line, n) != (ssize_t)n || write(fd, "\n", 1) != 1 || fsync(fd) != 0;
+    char *buf = malloc(n + 1);
+    int bad = !buf;
+    if (buf) { /* one write: concurrent appenders do not interleave */
+        memcpy(buf, line, n);
+        buf[n] = '\n';
+        bad = write(fd, buf, n + 1) != (ssize_t)(n + 1) || fsync(fd) != 0;
+        free(buf);
+    }
     close(fd);
     return bad ? bl_error_set(err, BL_EIO, "%s: append failed", path) : BL_OK;
 }
@@ -175,6 +185,8 @@ bl_status bl_chat_bank_open(const char *state_dir, const bl_chat_bankkeys *keys,
         return bl_error_set(err, BL_EIO, "%s: cannot create state directory: %s", state_dir,
                             strerror(errno));
     }
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_mutex_init(&b->ek_mu, NULL);
     b->dir = strdup(state_dir);
     b->queue_path = path_join(state_dir, "agent-queue.jsonl", "");
     b->keys = keys;
@@ -187,6 +199,8 @@ void bl_chat_bank_free(bl_chat_bank *b)
 {
     if (!b)
         return;
+    pthread_mutex_destroy(&b->mu);
+    pthread_mutex_destroy(&b->ek_mu);
     free(b->dir);
     free(b->queue_path);
     free(b);
@@ -347,7 +361,9 @@ static int apply(bl_chat_bank *b, const char *pseud, link_rec *r, const uint8_t 
             out->ok = out->linked = 1;
             snprintf(out->text, sizeof out->text, "Already linked.");
         } else {
+            pthread_mutex_lock(&b->mu);
             do_link(b, r, cid, code, out);
+            pthread_mutex_unlock(&b->mu);
         }
     } else if (!strcmp(t, "unlink")) {
         r->customer[0] = 0;
@@ -410,14 +426,19 @@ static bl_status open_session(bl_chat_bank *b, const char *sess_path, const uint
         char hex[65];
         sodium_bin2hex(hex, sizeof hex, m.ek, 32);
         char *seen = path_join(b->dir, "seen-ek", "");
+        pthread_mutex_lock(&b->ek_mu); /* released by the caller once the ephemeral is recorded */
         int replay = file_has_line(seen, hex);
         free(seen);
-        if (replay)
+        if (replay) {
+            pthread_mutex_unlock(&b->ek_mu);
             return bl_error_set(err, BL_ECRYPTO, "message rejected: replayed prekey message");
+        }
         bl_chat_session *ns = NULL;
         st = bl_chat_session_accept(b->keys, msg, len, &ns, pt, ptlen, err);
-        if (st != BL_OK)
+        if (st != BL_OK) {
+            pthread_mutex_unlock(&b->ek_mu);
             return st;
+        }
         bl_chat_session_free(*sess);
         *sess = ns;
         *fresh = 1;
@@ -480,6 +501,8 @@ bl_status bl_chat_bank_handle(bl_chat_bank *b, const char *from, const uint8_t *
             st = seen ? append_line(seen, hex, err) : bl_error_set(err, BL_ENOMEM, "out of memory");
             free(seen);
         }
+        if (fresh)
+            pthread_mutex_unlock(&b->ek_mu);
         if (st != BL_OK) {
             free(*out);
             *out = NULL;
