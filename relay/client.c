@@ -111,7 +111,8 @@ static bl_status call(bl_relay_client *c, const char *method, const char *path, 
         const char *m = json_string_value(json_object_get(o, "error"));
         bl_status s = code == 401 || code == 403 ? BL_EAUTH
                       : code == 404              ? BL_ENOTFOUND
-                      : code == 413 || code == 429 ? BL_ELIMIT
+                      : code == 413              ? BL_ELIMIT
+                      : code == 429              ? BL_ENET /* the recipient's queue: retry later */
                       : code == 409              ? BL_ESTATE
                                                  : BL_EPROTO;
         bl_error_set(err, s, "relay answered %ld to %s %s: %s", code, method, path,

@@ -29,6 +29,12 @@ assert_contains "$T/out" "Velotech Cycles"
 cust a --send "please freeze my card"
 assert_eq $RC 0 "freeze"; assert_contains "$T/out" "Card freeze requested"
 assert_contains "$T/bankstate/freeze-requests.jsonl" '"customer_id":"C1001"'
+# interactive: one line per message, one answer per line
+printf 'balance\n\nrecent transactions\n' | "$BL" chat --relay "$RURL" --state "$T/cust-a" \
+  --bank testbank >"$T/inter.out" 2>"$T/err"
+assert_eq $? 0 "interactive"
+assert_eq "$(grep -c 'Your balance is 4821.37 EUR.' "$T/inter.out")" 1 "interactive balance"
+assert_contains "$T/inter.out" "Recent transactions:"
 cust a --send "I want to talk to a human agent"
 assert_eq $RC 0 "agent"; assert_contains "$T/out" "human agent will take over"
 assert_contains "$T/bankstate/agent-queue.jsonl" '"text":"I want to talk to a human agent"'

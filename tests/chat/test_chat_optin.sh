@@ -36,6 +36,17 @@ assert_eq $RC 1 "other pseudonym, locked id"; assert_contains "$T/err" "refused:
 # other customers are not affected
 cust z --link C1003 --code LC-X1YZ-8RRT
 assert_eq $RC 0 "other id links"; assert_contains "$T/out" "Hello Chandra Test"
+# two pseudonyms race with the same one-time code: exactly one links
+"$BL" chat --relay "$RURL" --state "$T/cust-r1" --bank testbank --bank-key "$T/bank.key.pub" \
+  --link C1001 --code LC-7Q4M-XK2P >"$T/r1.out" 2>&1 &
+R1=$!
+BL_CHAT_CODE=LC-7Q4M-XK2P "$BL" chat --relay "$RURL" --state "$T/cust-r2" --bank testbank \
+  --bank-key "$T/bank.key.pub" --link C1001 >"$T/r2.out" 2>&1 &
+R2=$!
+wait $R1; e1=$?; wait $R2; e2=$?
+assert_eq "$((e1 + e2))" 1 "one of two racing links succeeds"
+assert_eq "$(cat "$T/r1.out" "$T/r2.out" | grep -c 'Hello Alice Example')" 1 "one link"
+assert_eq "$(cat "$T/r1.out" "$T/r2.out" | grep -c 'already used')" 1 "the other: code used"
 # 16 minutes later the lock has lifted
 stop_bank
 export BL_CHAT_NOW=$((NOW + 16 * 60))
