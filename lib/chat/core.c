@@ -1,7 +1,7 @@
 /* lib/chat/core.c - the bank bot's core-system boundary, file source: the
  * accounts and transactions CSV files (read with lib/core/csv.c), held in
  * memory and looked up by customer id. An HTTP hook to a real core system
- * would implement the same three lookups (chat_core_* in bank.c). */
+ * would fill the same table of functions (chat_core_ops, chat_core.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,12 +9,12 @@
 
 #include "chat/chat_core.h"
 
-struct bl_chat_core {
+typedef struct csv_source {
     chat_account *acc;
     size_t nacc;
     chat_txn *txn;
     size_t ntxn;
-};
+} csv_source;
 
 static int cmp_acc(const void *a, const void *b)
 {
@@ -40,8 +40,8 @@ static char *dupn(const char *s, size_t n)
 
 /* Read a CSV whose header must be exactly `cols`; calls `row` per record. */
 static bl_status read_csv(const char *path, const char *const *cols, size_t ncols,
-                          bl_status (*row)(bl_chat_core *, char **, uint64_t, bl_error *),
-                          bl_chat_core *c, bl_error *err)
+                          bl_status (*row)(csv_source *, char **, uint64_t, bl_error *),
+                          csv_source *c, bl_error *err)
 {
     bl_csv_opts o = {0};
     o.validate_utf8 = 1;
@@ -79,7 +79,7 @@ static bl_status read_csv(const char *path, const char *const *cols, size_t ncol
     return s == BL_EOF ? BL_OK : s;
 }
 
-static bl_status add_account(bl_chat_core *c, char **f, uint64_t line, bl_error *err)
+static bl_status add_account(csv_source *c, char **f, uint64_t line, bl_error *err)
 {
     if (!f[0][0] || !f[2][0])
         return bl_error_set(err, BL_EINPUT, "accounts line %llu: empty customer_id or link_code",
@@ -97,7 +97,7 @@ static bl_status add_account(bl_chat_core *c, char **f, uint64_t line, bl_error 
     return BL_OK;
 }
 
-static bl_status add_txn(bl_chat_core *c, char **f, uint64_t line, bl_error *err)
+static bl_status add_txn(csv_source *c, char **f, uint64_t line, bl_error *err)
 {
     (void)line;
     chat_txn *n = realloc(c->txn, (c->ntxn + 1) * sizeof *n);
@@ -113,6 +113,11 @@ static bl_status add_txn(bl_chat_core *c, char **f, uint64_t line, bl_error *err
     return BL_OK;
 }
 
+static void csv_free(void *impl);
+static const chat_account *csv_account(void *impl, const char *id);
+static size_t csv_recent(void *impl, const char *id, const chat_txn **out, size_t max);
+static const chat_core_ops csv_ops = {"csv", csv_account, csv_recent, csv_free};
+
 bl_status bl_chat_core_open_csv(const char *accounts, const char *transactions, bl_chat_core **out,
                                 bl_error *err)
 {
@@ -120,29 +125,45 @@ bl_status bl_chat_core_open_csv(const char *accounts, const char *transactions, 
                                         "currency"};
     static const char *const tcols[] = {"customer_id", "date", "merchant", "amount", "currency"};
     *out = NULL;
-    bl_chat_core *c = calloc(1, sizeof *c);
-    if (!c)
+    csv_source *c = calloc(1, sizeof *c);
+    bl_chat_core *core = calloc(1, sizeof *core);
+    if (!c || !core) {
+        free(c), free(core);
         return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
     bl_status s = read_csv(accounts, acols, 5, add_account, c, err);
     if (s == BL_OK && transactions)
         s = read_csv(transactions, tcols, 5, add_txn, c, err);
     if (s != BL_OK) {
-        bl_chat_core_free(c);
+        csv_free(c);
+        free(core);
         return s;
     }
     qsort(c->acc, c->nacc, sizeof *c->acc, cmp_acc);
     for (size_t i = 1; i < c->nacc; i++)
         if (!strcmp(c->acc[i].customer_id, c->acc[i - 1].customer_id)) {
-            bl_chat_core_free(c);
+            csv_free(c);
+            free(core);
             return bl_error_set(err, BL_EINPUT, "%s: customer_id appears twice", accounts);
         }
     qsort(c->txn, c->ntxn, sizeof *c->txn, cmp_txn);
-    *out = c;
+    core->ops = &csv_ops;
+    core->impl = c;
+    *out = core;
     return BL_OK;
 }
 
-void bl_chat_core_free(bl_chat_core *c)
+void bl_chat_core_free(bl_chat_core *core)
 {
+    if (!core)
+        return;
+    core->ops->free(core->impl);
+    free(core);
+}
+
+static void csv_free(void *impl)
+{
+    csv_source *c = impl;
     if (!c)
         return;
     for (size_t i = 0; i < c->nacc; i++) {
@@ -162,15 +183,17 @@ void bl_chat_core_free(bl_chat_core *c)
     free(c);
 }
 
-const chat_account *chat_core_account(const bl_chat_core *c, const char *id)
+static const chat_account *csv_account(void *impl, const char *id)
 {
+    const csv_source *c = impl;
     chat_account key = {0};
     key.customer_id = (char *)id;
     return bsearch(&key, c->acc, c->nacc, sizeof *c->acc, cmp_acc);
 }
 
-size_t chat_core_recent(const bl_chat_core *c, const char *id, const chat_txn **out, size_t max)
+static size_t csv_recent(void *impl, const char *id, const chat_txn **out, size_t max)
 {
+    const csv_source *c = impl;
     size_t n = 0;
     for (size_t i = 0; i < c->ntxn && n < max; i++) /* sorted: id, newest first */
         if (!strcmp(c->txn[i].customer_id, id))

@@ -74,5 +74,14 @@ sleep 2.5
 cust a --send balance
 assert_eq $RC 0 "bank reconnected after relay restart"; assert_contains "$T/out" "4821.37"
 kill -0 "$BANK_PID" && pass || fail "bank died"
+# bad core-system files: exit 2, the file and line named, nothing started
+printf 'customer_id,display_name,link_code,balance\nC1,x,y,1\n' >"$T/bad.csv"
+"$BL" bank --relay "$RURL" --name b2 --key "$T/bank.key" --state "$T/b2" --accounts "$T/bad.csv" \
+  --transactions "$CF/transactions.csv" >"$T/out" 2>"$T/err"
+assert_eq $? 2 "bad accounts.csv"; assert_contains "$T/err" "bad.csv:1: 4 fields, expected 5"
+printf 'customer_id,date,merchant,amount,currency\n"unterminated\n' >"$T/badtx.csv"
+"$BL" bank --relay "$RURL" --name b2 --key "$T/bank.key" --state "$T/b2" --accounts "$CF/accounts.csv" \
+  --transactions "$T/badtx.csv" >"$T/out" 2>"$T/err"
+assert_eq $? 2 "bad transactions.csv"; assert_contains "$T/err" "badtx.csv"
 check_logs
 finish
