@@ -471,6 +471,11 @@ bl_status bl_chat_bank_handle(bl_chat_bank *b, const char *from, const uint8_t *
     if (st == BL_OK) {
         link_rec r;
         rec_load(link_path, &r);
+        /* A link belongs to the session that proved the code, not to the
+         * pseudonym: the relay can send under any pseudonym and start a new
+         * X3DH session, so a new session starts unlinked (counters kept). */
+        if (fresh)
+            r.customer[0] = 0;
         reply rp = {0};
         json_int_t re = 0;
         int drop = apply(b, from, &r, pt, ptlen, &rp, &re);

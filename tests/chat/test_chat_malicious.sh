@@ -54,8 +54,21 @@ echo pass >"$T/mode"
 cust a --send balance
 assert_eq $RC 0 "session survives the forgeries"; assert_contains "$T/out" "4821.37"
 
+# the relay starts its own X3DH session under the linked customer's pseudonym
+# (it holds the customer's token): the new session is not linked
+tok=$(jq -r .token "$T/cust-a/testbank/state.json")
+mkdir -p "$T/cust-m/testbank" && chmod 700 "$T/cust-m" "$T/cust-m/testbank"
+printf '{"account":"x","token":"%s","bank_ik":"","linked":false,"last_use":0,"cursor":0,"next_id":100}' "$tok" \
+  >"$T/cust-m/testbank/state.json"
+cust m --send balance
+assert_eq $RC 1 "relay's own session under the pseudonym"; assert_contains "$T/out" "not linked"
+assert_not_contains "$T/out" "4821.37"
+# the customer's session was replaced by the relay's: the customer must re-link
+cust a --send balance
+assert_not_contains "$T/out" "4821.37"
+
 # after unlink the relay re-injects the recorded prekey (link) message
-cust a --unlink
+cust m --unlink
 assert_eq $RC 0 "unlink"
 # the recorded link request (the first send: the refused links sent nothing)
 linkreq=$(sed -n 1p "$T/sends.jsonl")
