@@ -117,7 +117,6 @@ static bl_status store_open(relay *r, bl_error *err)
     char path[4096];
     snprintf(path, sizeof path, "%s/relay.key", r->o.data_dir);
     bl_secret sec = {0};
-    bl_error e2 = {0};
     if (access(path, F_OK) == 0) {
         bl_status s = bl_secret_load(path, NULL, &sec, err);
         if (s != BL_OK)
@@ -138,7 +137,6 @@ static bl_status store_open(relay *r, bl_error *err)
         if ((s = bl_ofile_commit(f, err)) != BL_OK)
             return s;
     }
-    (void)e2;
     snprintf(path, sizeof path, "%s/relay.db", r->o.data_dir);
     if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK)

@@ -60,7 +60,6 @@ bl_status bl_chat_client_load(const char *dir, bl_chat_client *c, bl_error *err)
     json_decref(o);
     char *buf = NULL;
     size_t len = 0;
-    bl_error e2 = {0};
     if (st == BL_OK && access(bp, F_OK) == 0) {
         st = bl_read_file(bp, 1 << 20, &buf, &len, err);
         if (st == BL_OK)
@@ -70,7 +69,6 @@ bl_status bl_chat_client_load(const char *dir, bl_chat_client *c, bl_error *err)
             free(buf);
         }
     }
-    (void)e2;
     free(sp), free(bp);
     return st;
 }
