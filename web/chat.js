@@ -1,5 +1,6 @@
 // web/chat.js - the blindlink chat protocol in the browser (and Node, for the
-// known-answer test): X3DH as the initiator and the Double Ratchet, the same
+// known-answer test): X3DH as the initiator and the Double Ratchet with
+// header encryption, the same
 // construction and bytes as lib/chat/ratchet.c and lib/chat/wire.c
 // (docs/chat.md), on libsodium.js (libsodium-wrappers-sumo). Written here for
 // the same reason as the C side: libolm / libsignal-protocol-javascript are
@@ -15,6 +16,7 @@ const te = new TextEncoder();
 const INFO_X3DH = te.encode("blindlink-chat-x3dh-v1");
 const INFO_RK = te.encode("blindlink-chat-ratchet-v1");
 const INFO_MK = te.encode("blindlink-chat-message-v1");
+const INFO_HK = te.encode("blindlink-chat-header-keys-v1");
 const SPK_LABEL = te.encode("blindlink-chat-spk");
 
 function cat(...parts) {
@@ -50,7 +52,7 @@ export function makeChat(S) {
     }
     return out.slice(0, len);
   }
-  function kdfRK(rk, dh) { const o = hkdf(rk, dh, INFO_RK, 64); return [o.slice(0, 32), o.slice(32)]; }
+  function kdfRK(rk, dh) { const o = hkdf(rk, dh, INFO_RK, 96); return [o.slice(0, 32), o.slice(32, 64), o.slice(64)]; }
   function kdfCK(ck) { return [hmac(ck, new Uint8Array([2])), hmac(ck, new Uint8Array([1]))]; } // [next ck, mk]
   function mkExpand(mk) { const o = hkdf(null, mk, INFO_MK, 56); return [o.slice(0, 32), o.slice(32)]; }
   const b64 = (b) => S.to_base64(b, S.base64_variants.URLSAFE_NO_PADDING);
@@ -74,9 +76,11 @@ export function makeChat(S) {
     const dh1 = S.crypto_scalarmult(ik.sk, b.spk), dh2 = S.crypto_scalarmult(ek.sk, ikbX);
     const dh3 = S.crypto_scalarmult(ek.sk, b.spk);
     const sk = hkdf(null, cat(new Uint8Array(32).fill(255), dh1, dh2, dh3), INFO_X3DH, 32);
+    const hk = hkdf(null, sk, INFO_HK, 64); // shared HKA || shared NHKB
     const s = { ad: cat(ik.pk, b.ik), ikPk: ik.pk, ekPk: ek.pk, spkId: b.spk_id, pending: true,
-      dhs: genDH(), dhr: b.spk, ckr: null, ns: 0, nr: 0, pn: 0, skipped: new Map() };
-    [s.rk, s.cks] = kdfRK(sk, S.crypto_scalarmult(s.dhs.sk, s.dhr));
+      dhs: genDH(), dhr: b.spk, ckr: null, ns: 0, nr: 0, pn: 0, skipped: new Map(),
+      hks: hk.slice(0, 32), hkr: null, nhkr: hk.slice(32) };
+    [s.rk, s.cks, s.nhks] = kdfRK(sk, S.crypto_scalarmult(s.dhs.sk, s.dhr));
     return s;
   }
 
@@ -85,8 +89,10 @@ export function makeChat(S) {
     if (pt.length > MAX_PLAINTEXT) throw new Error(`message of ${pt.length} bytes exceeds the ${MAX_PLAINTEXT}-byte limit`);
     const head = [new Uint8Array([1, s.pending ? 1 : 2])];
     if (s.pending) head.push(s.ikPk, s.ekPk, u32(s.spkId));
-    head.push(s.dhs.pk, u32(s.pn), u32(s.ns));
-    const header = cat(...head);
+    const prefix = cat(...head);
+    const hn = random(24); // a header key serves a whole chain: random nonce
+    const eh = S.crypto_aead_xchacha20poly1305_ietf_encrypt(cat(s.dhs.pk, u32(s.pn), u32(s.ns)), prefix, null, hn, s.hks);
+    const header = cat(prefix, hn, eh);
     let mk;
     [s.cks, mk] = kdfCK(s.cks);
     s.ns++;
@@ -100,9 +106,9 @@ export function makeChat(S) {
     let o = 2;
     const r = { type: m[1] };
     if (r.type === 1) { r.ik = m.slice(o, o + 32); r.ek = m.slice(o + 32, o + 64); o += 68; }
-    if (m.length < o + 40) throw new Error("truncated chat message");
-    r.dh = m.slice(o, o + 32); r.pn = get32(m, o + 32); r.n = get32(m, o + 36);
-    r.header = m.slice(0, o + 40); r.ct = m.slice(o + 40);
+    if (m.length < o + 80) throw new Error("truncated chat message");
+    r.prefix = m.slice(0, o); r.eh = m.slice(o, o + 80);
+    r.header = m.slice(0, o + 80); r.ct = m.slice(o + 80);
     if (r.ct.length < TAG + PAD || (r.ct.length - TAG) % PAD) throw new Error("malformed ciphertext");
     return r;
   }
@@ -112,6 +118,13 @@ export function makeChat(S) {
     const pt = S.crypto_aead_xchacha20poly1305_ietf_decrypt(null, m.ct, cat(s.ad, m.header), nonce, key);
     return new TextDecoder().decode(S.unpad(pt, PAD));
   }
+  function openHeader(hk, m) { // HDECRYPT: {dh, pn, n} or null
+    if (!hk) return null;
+    try {
+      const h = S.crypto_aead_xchacha20poly1305_ietf_decrypt(null, m.eh.slice(24), m.prefix, m.eh.slice(0, 24), hk);
+      return { dh: h.slice(0, 32), pn: get32(h, 32), n: get32(h, 36) };
+    } catch { return null; }
+  }
   function skip(s, until) {
     if (!s.ckr) return;
     if (until > s.nr && until - s.nr > MAX_SKIP) throw new Error("message would skip too many keys");
@@ -119,7 +132,7 @@ export function makeChat(S) {
       let mk;
       [s.ckr, mk] = kdfCK(s.ckr);
       if (s.skipped.size >= MAX_SKIPPED_KEPT) s.skipped.delete(s.skipped.keys().next().value);
-      s.skipped.set(b64(s.dhr) + ":" + s.nr, mk);
+      s.skipped.set(b64(s.hkr) + ":" + s.nr, { hk: s.hkr, n: s.nr, mk });
       s.nr++;
     }
   }
@@ -130,21 +143,24 @@ export function makeChat(S) {
     const m = parse(bytes);
     if (m.type === 1) throw new Error("prekey message for the customer: refused");
     const s = clone(s0);
-    const id = b64(m.dh) + ":" + m.n;
-    let text;
-    if (s.skipped.has(id)) {
-      text = open(s, s.skipped.get(id), m);
-      s.skipped.delete(id);
-    } else {
-      if (!s.dhr || !eq(m.dh, s.dhr)) {
-        skip(s, m.pn);
-        s.pn = s.ns; s.ns = 0; s.nr = 0; s.dhr = m.dh;
-        [s.rk, s.ckr] = kdfRK(s.rk, S.crypto_scalarmult(s.dhs.sk, s.dhr));
+    let text = null;
+    for (const [id, k] of s.skipped) { // TrySkippedMessageKeysHE
+      const h = openHeader(k.hk, m);
+      if (h && h.n === k.n) { text = open(s, k.mk, m); s.skipped.delete(id); break; }
+    }
+    if (text === null) {
+      let h = openHeader(s.hkr, m), step = false;
+      if (!h) { h = openHeader(s.nhkr, m); step = true; }
+      if (!h) throw new Error("message rejected: header does not authenticate");
+      if (step) { // DHRatchetHE
+        skip(s, h.pn);
+        s.pn = s.ns; s.ns = 0; s.nr = 0; s.hks = s.nhks; s.hkr = s.nhkr; s.dhr = h.dh;
+        [s.rk, s.ckr, s.nhkr] = kdfRK(s.rk, S.crypto_scalarmult(s.dhs.sk, s.dhr));
         s.dhs = genDH();
-        [s.rk, s.cks] = kdfRK(s.rk, S.crypto_scalarmult(s.dhs.sk, s.dhr));
+        [s.rk, s.cks, s.nhks] = kdfRK(s.rk, S.crypto_scalarmult(s.dhs.sk, s.dhr));
       }
-      if (m.n < s.nr) throw new Error("replayed message");
-      skip(s, m.n);
+      if (h.n < s.nr) throw new Error("replayed message");
+      skip(s, h.n);
       let mk;
       [s.ckr, mk] = kdfCK(s.ckr);
       s.nr++;

@@ -3,7 +3,8 @@
  * Key agreement follows the X3DH specification (Signal, rev. 1) and message
  * protection the Double Ratchet specification (Signal, rev. 1), both built on
  * libsodium only: X25519, Ed25519 (bank identity, signed prekey), HMAC-SHA256
- * and HKDF-SHA256, XChaCha20-Poly1305. The bank's identity key is its
+ * and HKDF-SHA256, XChaCha20-Poly1305; headers are encrypted (the spec's
+ * header encryption variant). The bank's identity key is its
  * `blindlink keygen` key (Ed25519, converted to X25519 for the DH steps).
  *
  * Layers: this header covers the cryptographic session (pure, no I/O), the
@@ -125,8 +126,8 @@ typedef struct bl_chat_msg {
     const uint8_t *ik;  /**< prekey only: customer's X25519 identity */
     const uint8_t *ek;  /**< prekey only: X3DH ephemeral */
     uint32_t spk_id;    /**< prekey only */
-    const uint8_t *dh;  /**< ratchet public key */
-    uint32_t pn, n;     /**< previous chain length, message number */
+    const uint8_t *eh;  /**< encrypted ratchet header: nonce (24) and AEAD of
+                             DH key, PN, N (40 + 16); opens with a header key */
     size_t header_len;  /**< bytes authenticated as associated data */
     const uint8_t *ct;  /**< AEAD ciphertext with tag */
     size_t ct_len;

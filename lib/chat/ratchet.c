@@ -12,7 +12,10 @@
  * 1.0.19) and the same HMAC-SHA256 is in libsodium.js; KDF_CK is HMAC-SHA256
  * with constants 0x01/0x02 as the spec recommends; ENCRYPT is
  * XChaCha20-Poly1305 with key and nonce derived by HKDF from the message
- * key (a message key is used once, so a derived nonce is safe). */
+ * key (a message key is used once, so a derived nonce is safe). Headers
+ * are encrypted as in the spec's header encryption variant (section 4):
+ * XChaCha20-Poly1305 under the chain's header key with a random 24-byte
+ * nonce (a header key serves a whole chain). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +27,7 @@
 static const uint8_t INFO_X3DH[] = "blindlink-chat-x3dh-v1";
 static const uint8_t INFO_RK[] = "blindlink-chat-ratchet-v1";
 static const uint8_t INFO_MK[] = "blindlink-chat-message-v1";
+static const uint8_t INFO_HK[] = "blindlink-chat-header-keys-v1";
 
 /* ---- randomness ------------------------------------------------------------ */
 
@@ -61,7 +65,7 @@ static void gen_x25519(uint8_t sk[32], uint8_t pk[32])
 /* ---- KDFs ------------------------------------------------------------------ */
 
 int chat_x3dh_kdf(const uint8_t dh1[32], const uint8_t dh2[32], const uint8_t dh3[32],
-                  uint8_t sk[32])
+                  uint8_t out[96])
 {
     /* KM = F || DH1 || DH2 || DH3, F = 32 bytes 0xFF (X3DH section 2.2) */
     uint8_t km[128];
@@ -69,18 +73,22 @@ int chat_x3dh_kdf(const uint8_t dh1[32], const uint8_t dh2[32], const uint8_t dh
     memcpy(km + 32, dh1, 32);
     memcpy(km + 64, dh2, 32);
     memcpy(km + 96, dh3, 32);
-    int r = bl_hkdf(0, NULL, 0, km, sizeof km, INFO_X3DH, sizeof INFO_X3DH - 1, sk, 32);
+    int r = bl_hkdf(0, NULL, 0, km, sizeof km, INFO_X3DH, sizeof INFO_X3DH - 1, out, 32);
+    /* the initial header keys, from SK (both parties know SK) */
+    if (r == 0)
+        r = bl_hkdf(0, NULL, 0, out, 32, INFO_HK, sizeof INFO_HK - 1, out + 32, 64);
     sodium_memzero(km, sizeof km);
     return r;
 }
 
 void chat_kdf_rk(const uint8_t rk[32], const uint8_t dh[32], uint8_t rk_out[32],
-                 uint8_t ck_out[32])
+                 uint8_t ck_out[32], uint8_t nhk_out[32])
 {
-    uint8_t okm[64];
-    (void)bl_hkdf(0, rk, 32, dh, 32, INFO_RK, sizeof INFO_RK - 1, okm, 64);
+    uint8_t okm[96];
+    (void)bl_hkdf(0, rk, 32, dh, 32, INFO_RK, sizeof INFO_RK - 1, okm, 96);
     memcpy(rk_out, okm, 32);
     memcpy(ck_out, okm + 32, 32);
+    memcpy(nhk_out, okm + 64, 32);
     sodium_memzero(okm, sizeof okm);
 }
 
@@ -188,7 +196,7 @@ bl_status bl_chat_session_initiate(const bl_chat_bundle *bundle, bl_chat_session
     bl_chat_session *s = session_alloc();
     if (!s)
         return bl_error_set(err, BL_ENOMEM, "cannot allocate guarded memory for a session");
-    uint8_t ik_sk[32], ek_sk[32], dh[96], sk[32];
+    uint8_t ik_sk[32], ek_sk[32], dh[96], sk[96];
     gen_x25519(ik_sk, s->ik_pk);
     gen_x25519(ek_sk, s->ek_pk);
     /* DH1 = DH(IK_A, SPK_B), DH2 = DH(EK_A, IK_B), DH3 = DH(EK_A, SPK_B) */
@@ -217,10 +225,13 @@ bl_status bl_chat_session_initiate(const bl_chat_bundle *bundle, bl_chat_session
         bl_chat_session_free(s);
         return bl_error_set(err, BL_ECRYPTO, "ratchet DH failed");
     }
-    chat_kdf_rk(sk, d, s->rk, s->cks);
-    s->have_cks = 1;
+    /* RatchetInitAliceHE: HKs = shared_hka, NHKr = shared_nhkb */
+    chat_kdf_rk(sk, d, s->rk, s->cks, s->nhks);
+    memcpy(s->hks, sk + 32, 32);
+    memcpy(s->nhkr, sk + 64, 32);
+    s->have_cks = s->have_hks = 1;
     sodium_memzero(d, 32);
-    sodium_memzero(sk, 32);
+    sodium_memzero(sk, sizeof sk);
     *out = s;
     return BL_OK;
 }
@@ -235,7 +246,7 @@ bl_status bl_chat_encrypt(bl_chat_session *s, const uint8_t *pt, size_t ptlen, u
     if (ptlen > BL_CHAT_MAX_PLAINTEXT)
         return bl_error_set(err, BL_ELIMIT, "message of %zu bytes exceeds the %d-byte limit",
                             ptlen, BL_CHAT_MAX_PLAINTEXT);
-    if (!s->have_cks)
+    if (!s->have_cks || !s->have_hks)
         return bl_error_set(err, BL_ESTATE, "session cannot send yet");
     size_t padded_max = ptlen + CHAT_PAD_BLOCK;
     uint8_t *padded = sodium_malloc(padded_max);
@@ -248,7 +259,7 @@ bl_status bl_chat_encrypt(bl_chat_session *s, const uint8_t *pt, size_t ptlen, u
         return bl_error_set(err, BL_EINTERNAL, "padding failed");
     }
     size_t pre = s->pending_prekey ? CHAT_PREKEY_PREFIX : 0;
-    size_t hl = 2 + pre + CHAT_HEADER;
+    size_t hl = 2 + pre + CHAT_ENC_HEADER;
     uint8_t *out = malloc(hl + plen + CHAT_TAG);
     if (!out) {
         sodium_free(padded);
@@ -263,9 +274,14 @@ bl_status bl_chat_encrypt(bl_chat_session *s, const uint8_t *pt, size_t ptlen, u
         chat_put32(h + 64, s->spk_id);
         h += CHAT_PREKEY_PREFIX;
     }
-    memcpy(h, s->dhs_pk, 32);
-    chat_put32(h + 32, s->pn);
-    chat_put32(h + 36, s->ns);
+    /* HENCRYPT(HKs, header): nonce || AEAD, bound to the bytes before it */
+    uint8_t plain[CHAT_HEADER];
+    memcpy(plain, s->dhs_pk, 32);
+    chat_put32(plain + 32, s->pn);
+    chat_put32(plain + 36, s->ns);
+    chat_random(h, 24);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(h + 24, NULL, plain, CHAT_HEADER, out,
+                                               (size_t)(h - out), NULL, h, s->hks);
     uint8_t mk[32], key[32], nonce[24];
     chat_kdf_ck(s->cks, mk);
     s->ns++;
@@ -333,7 +349,7 @@ static bl_status open_with(const bl_chat_session *s, const uint8_t mk[32], const
     return BL_OK;
 }
 
-static void skipped_add(bl_chat_session *s, const uint8_t dh[32], uint32_t n, const uint8_t mk[32])
+static void skipped_add(bl_chat_session *s, const uint8_t hk[32], uint32_t n, const uint8_t mk[32])
 {
     if (s->nskipped == BL_CHAT_MAX_SKIPPED_KEPT) { /* drop the oldest */
         sodium_memzero(&s->skipped[0], sizeof s->skipped[0]);
@@ -341,7 +357,7 @@ static void skipped_add(bl_chat_session *s, const uint8_t dh[32], uint32_t n, co
         s->nskipped--;
     }
     chat_skipped *k = &s->skipped[s->nskipped++];
-    memcpy(k->dh, dh, 32);
+    memcpy(k->hk, hk, 32);
     k->n = n;
     memcpy(k->mk, mk, 32);
 }
@@ -358,43 +374,55 @@ static bl_status skip_keys(bl_chat_session *s, uint32_t until, bl_error *err)
     while (s->nr < until) {
         uint8_t mk[32];
         chat_kdf_ck(s->ckr, mk);
-        skipped_add(s, s->dhr, s->nr, mk);
+        skipped_add(s, s->hkr, s->nr, mk);
         sodium_memzero(mk, 32);
         s->nr++;
     }
     return BL_OK;
 }
 
-static bl_status dh_ratchet(bl_chat_session *s, const uint8_t dh_pub[32], uint32_t pn,
-                            bl_error *err)
+/* DHRatchetHE */
+static bl_status dh_ratchet(bl_chat_session *s, const uint8_t dh_pub[32], bl_error *err)
 {
-    (void)pn;
     uint8_t d[32];
     s->pn = s->ns;
     s->ns = 0;
     s->nr = 0;
+    memcpy(s->hks, s->nhks, 32);
+    memcpy(s->hkr, s->nhkr, 32);
+    s->have_hks = s->have_hkr = 1;
     memcpy(s->dhr, dh_pub, 32);
     s->have_dhr = 1;
     if (crypto_scalarmult(d, s->dhs_sk, s->dhr) != 0)
         return bl_error_set(err, BL_ECRYPTO, "message rejected: low-order ratchet key");
-    chat_kdf_rk(s->rk, d, s->rk, s->ckr);
+    chat_kdf_rk(s->rk, d, s->rk, s->ckr, s->nhkr);
     s->have_ckr = 1;
     gen_x25519(s->dhs_sk, s->dhs_pk);
     if (crypto_scalarmult(d, s->dhs_sk, s->dhr) != 0)
         return bl_error_set(err, BL_ECRYPTO, "ratchet DH failed");
-    chat_kdf_rk(s->rk, d, s->rk, s->cks);
+    chat_kdf_rk(s->rk, d, s->rk, s->cks, s->nhks);
     s->have_cks = 1;
     sodium_memzero(d, 32);
     return BL_OK;
 }
 
-/* RatchetDecrypt on a working copy `w` of the state. */
+/* HDECRYPT: the plain header (DH key, PN, N) if `hk` opens it. */
+static int open_header(const uint8_t hk[32], const uint8_t *msg, const bl_chat_msg *m,
+                       uint8_t hdr[CHAT_HEADER])
+{
+    return crypto_aead_xchacha20poly1305_ietf_decrypt(hdr, NULL, NULL, m->eh + 24,
+                                                      CHAT_ENC_HEADER - 24, msg,
+                                                      (size_t)(m->eh - msg), m->eh, hk);
+}
+
+/* RatchetDecryptHE on a working copy `w` of the state. */
 static bl_status decrypt_in(bl_chat_session *w, const uint8_t *msg, const bl_chat_msg *m,
                             uint8_t **pt, size_t *ptlen, bl_error *err)
 {
-    for (uint32_t i = 0; i < w->nskipped; i++) {
+    uint8_t hdr[CHAT_HEADER];
+    for (uint32_t i = 0; i < w->nskipped; i++) { /* TrySkippedMessageKeysHE */
         chat_skipped *k = &w->skipped[i];
-        if (k->n == m->n && sodium_memcmp(k->dh, m->dh, 32) == 0) {
+        if (open_header(k->hk, msg, m, hdr) == 0 && chat_get32(hdr + 36) == k->n) {
             bl_status st = open_with(w, k->mk, msg, m, pt, ptlen, err);
             if (st == BL_OK) {
                 sodium_memzero(k, sizeof *k);
@@ -405,16 +433,24 @@ static bl_status decrypt_in(bl_chat_session *w, const uint8_t *msg, const bl_cha
         }
     }
     bl_status st;
-    if (!w->have_dhr || sodium_memcmp(m->dh, w->dhr, 32) != 0) {
-        if ((st = skip_keys(w, m->pn, err)) != BL_OK || (st = dh_ratchet(w, m->dh, m->pn, err)))
-            return st;
-    }
-    if (m->n < w->nr)
+    int step;
+    if (w->have_hkr && open_header(w->hkr, msg, m, hdr) == 0)
+        step = 0;
+    else if (open_header(w->nhkr, msg, m, hdr) == 0)
+        step = 1;
+    else
+        return bl_error_set(err, BL_ECRYPTO,
+                            "message rejected: authentication failed (header: tampered or not "
+                            "for this session)");
+    uint32_t pn = chat_get32(hdr + 32), n = chat_get32(hdr + 36);
+    if (step && ((st = skip_keys(w, pn, err)) != BL_OK || (st = dh_ratchet(w, hdr, err)) != BL_OK))
+        return st;
+    if (n < w->nr)
         return bl_error_set(err, BL_ECRYPTO,
                             "message rejected: message %u of this chain was already received "
                             "(replay)",
-                            m->n);
-    if ((st = skip_keys(w, m->n, err)) != BL_OK)
+                            n);
+    if ((st = skip_keys(w, n, err)) != BL_OK)
         return st;
     uint8_t mk[32];
     chat_kdf_ck(w->ckr, mk);
@@ -469,7 +505,7 @@ bl_status bl_chat_session_accept(const bl_chat_bankkeys *keys, const uint8_t *ms
     bl_chat_session *s = session_alloc();
     if (!s)
         return bl_error_set(err, BL_ENOMEM, "out of guarded memory");
-    uint8_t dh[96], sk[32];
+    uint8_t dh[96], sk[96];
     int bad = crypto_scalarmult(dh, keys->spk_sk, m.ik) | crypto_scalarmult(dh + 32, keys->x_sk, m.ek) |
               crypto_scalarmult(dh + 64, keys->spk_sk, m.ek);
     if (!bad)
@@ -489,7 +525,10 @@ bl_status bl_chat_session_accept(const bl_chat_bankkeys *keys, const uint8_t *ms
     memcpy(s->dhs_sk, keys->spk_sk, 32);
     memcpy(s->dhs_pk, keys->spk_pk, 32);
     memcpy(s->rk, sk, 32);
-    sodium_memzero(sk, 32);
+    /* RatchetInitBobHE: NHKs = shared_nhkb, NHKr = shared_hka */
+    memcpy(s->nhks, sk + 64, 32);
+    memcpy(s->nhkr, sk + 32, 32);
+    sodium_memzero(sk, sizeof sk);
     st = decrypt_in(s, msg, &m, pt, ptlen, err);
     if (st != BL_OK) {
         bl_chat_session_free(s);
@@ -501,8 +540,8 @@ bl_status bl_chat_session_accept(const bl_chat_bankkeys *keys, const uint8_t *ms
 
 /* ---- persistence -------------------------------------------------------------- */
 
-#define SESS_MAGIC "BLCS1"
-#define SESS_FIXED (5 + 1 + 64 + 32 * 8 + 3 + 12 + 1 + 4 + 4)
+#define SESS_MAGIC "BLCS2"
+#define SESS_FIXED (5 + 1 + 64 + 32 * 12 + 5 + 12 + 1 + 4 + 4)
 
 bl_status bl_chat_session_save(const bl_chat_session *s, uint8_t **buf, size_t *len,
                                bl_error *err)
@@ -514,16 +553,18 @@ bl_status bl_chat_session_save(const bl_chat_session *s, uint8_t **buf, size_t *
     memcpy(p, SESS_MAGIC, 5), p += 5;
     *p++ = s->role;
     memcpy(p, s->ad, 64), p += 64;
-    const uint8_t *keys[8] = {s->rk, s->dhs_sk, s->dhs_pk, s->dhr, s->cks, s->ckr, s->ik_pk, s->ek_pk};
-    for (int i = 0; i < 8; i++)
+    const uint8_t *keys[12] = {s->rk,  s->dhs_sk, s->dhs_pk, s->dhr, s->cks,  s->ckr,
+                               s->hks, s->hkr,    s->nhks,   s->nhkr, s->ik_pk, s->ek_pk};
+    for (int i = 0; i < 12; i++)
         memcpy(p, keys[i], 32), p += 32;
     *p++ = s->have_dhr, *p++ = s->have_cks, *p++ = s->have_ckr;
+    *p++ = s->have_hks, *p++ = s->have_hkr;
     chat_put32(p, s->ns), chat_put32(p + 4, s->nr), chat_put32(p + 8, s->pn), p += 12;
     *p++ = s->pending_prekey;
     chat_put32(p, s->spk_id), p += 4;
     chat_put32(p, s->nskipped), p += 4;
     for (uint32_t i = 0; i < s->nskipped; i++) {
-        memcpy(p, s->skipped[i].dh, 32);
+        memcpy(p, s->skipped[i].hk, 32);
         chat_put32(p + 32, s->skipped[i].n);
         memcpy(p + 36, s->skipped[i].mk, 32);
         p += 68;
@@ -547,16 +588,18 @@ bl_status bl_chat_session_load(const uint8_t *b, size_t len, bl_chat_session **o
     const uint8_t *p = b + 5;
     s->role = *p++;
     memcpy(s->ad, p, 64), p += 64;
-    uint8_t *keys[8] = {s->rk, s->dhs_sk, s->dhs_pk, s->dhr, s->cks, s->ckr, s->ik_pk, s->ek_pk};
-    for (int i = 0; i < 8; i++)
+    uint8_t *keys[12] = {s->rk,  s->dhs_sk, s->dhs_pk, s->dhr,  s->cks,   s->ckr,
+                         s->hks, s->hkr,    s->nhks,   s->nhkr, s->ik_pk, s->ek_pk};
+    for (int i = 0; i < 12; i++)
         memcpy(keys[i], p, 32), p += 32;
     s->have_dhr = *p++, s->have_cks = *p++, s->have_ckr = *p++;
+    s->have_hks = *p++, s->have_hkr = *p++;
     s->ns = chat_get32(p), s->nr = chat_get32(p + 4), s->pn = chat_get32(p + 8), p += 12;
     s->pending_prekey = *p++;
     s->spk_id = chat_get32(p), p += 4;
     s->nskipped = chat_get32(p), p += 4;
     for (uint32_t i = 0; i < s->nskipped; i++) {
-        memcpy(s->skipped[i].dh, p, 32);
+        memcpy(s->skipped[i].hk, p, 32);
         s->skipped[i].n = chat_get32(p + 32);
         memcpy(s->skipped[i].mk, p + 36, 32);
         p += 68;

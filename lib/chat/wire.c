@@ -53,13 +53,11 @@ bl_status bl_chat_msg_parse(const uint8_t *buf, size_t len, bl_chat_msg *m, bl_e
         m->spk_id = chat_get32(buf + off + 64);
         off += CHAT_PREKEY_PREFIX;
     }
-    if (len < off + CHAT_HEADER)
+    if (len < off + CHAT_ENC_HEADER)
         return bl_error_set(err, BL_EPROTO, "chat message: truncated ratchet header at byte %zu",
                             off);
-    m->dh = buf + off;
-    m->pn = chat_get32(buf + off + 32);
-    m->n = chat_get32(buf + off + 36);
-    off += CHAT_HEADER;
+    m->eh = buf + off;
+    off += CHAT_ENC_HEADER;
     m->header_len = off;
     if (len - off < CHAT_TAG + CHAT_PAD_BLOCK || (len - off - CHAT_TAG) % CHAT_PAD_BLOCK != 0)
         return bl_error_set(err, BL_EPROTO,

@@ -359,12 +359,12 @@ static void test_codec(void **state)
     uint8_t buf[300] = {BL_CHAT_VERSION, BL_CHAT_MSG_NORMAL};
     bl_chat_msg m;
     bl_error e = {0};
-    assert_int_equal(bl_chat_msg_parse(buf, 2 + 40 + 128 + 16, &m, &e), BL_OK);
-    assert_int_equal(m.header_len, 42);
-    assert_int_equal(bl_chat_msg_parse(buf, 2 + 40 + 127 + 16, &m, &e), BL_EPROTO);
+    assert_int_equal(bl_chat_msg_parse(buf, 2 + 80 + 128 + 16, &m, &e), BL_OK);
+    assert_int_equal(m.header_len, 82);
+    assert_int_equal(bl_chat_msg_parse(buf, 2 + 80 + 127 + 16, &m, &e), BL_EPROTO);
     assert_int_equal(bl_chat_msg_parse(buf, 1, &m, &e), BL_EPROTO);
     buf[0] = 9;
-    assert_int_equal(bl_chat_msg_parse(buf, 186, &m, &e), BL_EPROTO);
+    assert_int_equal(bl_chat_msg_parse(buf, 226, &m, &e), BL_EPROTO);
     assert_non_null(strstr(e.msg, "version"));
     buf[0] = BL_CHAT_VERSION;
     buf[1] = BL_CHAT_MSG_PREKEY;
