@@ -18,7 +18,7 @@ URL="http://127.0.0.1:$(cat "$T/port")"
   --accounts "$(dirname "$0")/../tests/fixtures/chat/accounts.csv" \
   --transactions "$(dirname "$0")/../tests/fixtures/chat/transactions.csv" 2>"$T/bank.log" &
 BP=$!
-for _ in $(seq 1 100); do grep -q online "$T/bank.log" && break; sleep 0.05; done
+for _ in $(seq 1 100); do grep -qs online "$T/bank.log" && break; sleep 0.05; done
 echo "chat load: $K concurrent customers x $M round trips, loopback, $(nproc) cores"
 "$B/bench_chat" --relay "$URL" --mode relay --customers "$K" --messages "$M" "${@:4}"
 "$B/bench_chat" --relay "$URL" --bank loadbank --bank-key "$T/bank.key.pub" --customers "$K" --messages "$M" "${@:4}"

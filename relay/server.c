@@ -31,13 +31,25 @@
 #include <blindlink/io.h>
 #include <blindlink/relay.h>
 
+#define WAKE_BUCKETS 64
+
+static unsigned bucket_of(const char *mailbox)
+{
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (; *mailbox; mailbox++)
+        h = (h ^ (unsigned char)*mailbox) * 16777619u;
+    return h % WAKE_BUCKETS;
+}
+
 typedef struct relay {
     bl_relay_opts o;
     sqlite3 *db;
     pthread_mutex_t db_mu;
+    /* long-poll wake-ups per mailbox bucket, so a stored envelope wakes only
+     * the pollers whose mailbox hashes to the same bucket */
     pthread_mutex_t wk_mu;
-    pthread_cond_t wk_cv;
-    uint64_t gen; /* bumped on every stored envelope */
+    pthread_cond_t wk_cv[WAKE_BUCKETS];
+    uint64_t gen[WAKE_BUCKETS];
     uint8_t key[32];
     int64_t last_sweep;
     volatile sig_atomic_t stopping;
@@ -385,9 +397,10 @@ static resp r_send(relay *r, struct MHD_Connection *c, const req *q)
     json_decref(o);
     free(bin);
     if (out.code == 200) {
+        unsigned b = bucket_of(mailbox);
         pthread_mutex_lock(&r->wk_mu);
-        r->gen++;
-        pthread_cond_broadcast(&r->wk_cv);
+        r->gen[b]++;
+        pthread_cond_broadcast(&r->wk_cv[b]);
         pthread_mutex_unlock(&r->wk_mu);
     }
     return out;
@@ -457,23 +470,25 @@ static resp r_poll(relay *r, struct MHD_Connection *c)
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += wait;
+    pthread_mutex_lock(&r->db_mu);
+    int known = auth_account(r, c, acct);
+    pthread_mutex_unlock(&r->db_mu);
+    if (!known)
+        return jerr(401, "missing or unknown bearer token");
+    unsigned b = bucket_of(acct);
     for (;;) { /* bounded: ends at the deadline */
         pthread_mutex_lock(&r->wk_mu);
-        uint64_t gen = r->gen;
+        uint64_t gen = r->gen[b];
         pthread_mutex_unlock(&r->wk_mu);
         pthread_mutex_lock(&r->db_mu);
-        if (!auth_account(r, c, acct)) {
-            pthread_mutex_unlock(&r->db_mu);
-            return jerr(401, "missing or unknown bearer token");
-        }
         json_t *arr = fetch(r, acct, after);
         pthread_mutex_unlock(&r->db_mu);
         if (arr)
             return jok(200, json_pack("{s:o}", "messages", arr));
         pthread_mutex_lock(&r->wk_mu);
         int timed_out = 0;
-        while (r->gen == gen && !timed_out && !r->stopping)
-            timed_out = pthread_cond_timedwait(&r->wk_cv, &r->wk_mu, &deadline) == ETIMEDOUT;
+        while (r->gen[b] == gen && !timed_out && !r->stopping)
+            timed_out = pthread_cond_timedwait(&r->wk_cv[b], &r->wk_mu, &deadline) == ETIMEDOUT;
         pthread_mutex_unlock(&r->wk_mu);
         if (timed_out || r->stopping)
             return jok(200, json_pack("{s:[]}", "messages"));
@@ -655,7 +670,8 @@ bl_status bl_relay_run(const bl_relay_opts *opts, bl_error *err)
         s = store_open(r, err);
     pthread_mutex_init(&r->db_mu, NULL);
     pthread_mutex_init(&r->wk_mu, NULL);
-    pthread_cond_init(&r->wk_cv, NULL);
+    for (int i = 0; i < WAKE_BUCKETS; i++)
+        pthread_cond_init(&r->wk_cv[i], NULL);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -691,7 +707,8 @@ bl_status bl_relay_run(const bl_relay_opts *opts, bl_error *err)
         sigwait(&set, &sig);
         r->stopping = 1;
         pthread_mutex_lock(&r->wk_mu);
-        pthread_cond_broadcast(&r->wk_cv);
+        for (int i = 0; i < WAKE_BUCKETS; i++)
+            pthread_cond_broadcast(&r->wk_cv[i]);
         pthread_mutex_unlock(&r->wk_mu);
         MHD_stop_daemon(d);
         fprintf(stderr, "blindlink relay: stopped\n");
@@ -701,7 +718,8 @@ bl_status bl_relay_run(const bl_relay_opts *opts, bl_error *err)
     sodium_memzero(r->key, sizeof r->key);
     pthread_mutex_destroy(&r->db_mu);
     pthread_mutex_destroy(&r->wk_mu);
-    pthread_cond_destroy(&r->wk_cv);
+    for (int i = 0; i < WAKE_BUCKETS; i++)
+        pthread_cond_destroy(&r->wk_cv[i]);
     free(r);
     return s;
 }
