@@ -26,6 +26,8 @@
 
 #include "chat/chat_internal.h"
 
+#ifdef BL_HAVE_CHAT
+
 typedef struct cfg {
     const char *url, *bank, *bank_key;
     int customers, messages, relay_mode;
@@ -282,3 +284,11 @@ int main(int argc, char **argv)
     free(all);
     return failed ? 1 : 0;
 }
+
+#else /* built without the relay client */
+int main(void)
+{
+    fprintf(stderr, "bench_chat: built without the bank chat (libmicrohttpd, sqlite3, libcurl)\n");
+    return 77;
+}
+#endif

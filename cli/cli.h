@@ -23,6 +23,7 @@ int cmd_keygen(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_describe(int argc, char **argv);
 int cmd_relay(int argc, char **argv); /* chat (issue 14) */
 int cmd_bank(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
@@ -34,7 +35,71 @@ int cli_fail(const char *cmd, const bl_error *err);
  *  return CLI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) BL_PRINTF(2, 3);
 
+/* ---- shared option handling (cli/cli_common.c) ----
+ * Every subcommand keeps its options in a struct and parses them in one
+ * function; the options all commands share go through cli_common_option:
+ *   -o/--output FILE  -j/--threads N  -q/--quiet  -v/--verbose  -V/--version
+ *   --json  (and -h/--help, which each command answers with its usage text).
+ * Use cli_getopt_begin() before the getopt_long loop and a short option
+ * string starting with ':' so that missing values are reported. */
+enum { CLI_OPT_JSON = 200, CLI_OPT_FIRST_PRIVATE = 256 };
+#define CLI_OPT_UNHANDLED (-1) /**< not a common option */
+#define CLI_OPT_OK 0           /**< handled, continue parsing */
+#define CLI_OPT_EXIT 255       /**< handled, exit 0 now (--version) */
+
+#define CLI_LONGOPT_QUIET {"quiet", no_argument, NULL, 'q'}
+#define CLI_LONGOPT_VERBOSE {"verbose", no_argument, NULL, 'v'}
+#define CLI_LONGOPT_VERSION {"version", no_argument, NULL, 'V'}
+#define CLI_LONGOPT_HELP {"help", no_argument, NULL, 'h'}
+#define CLI_LONGOPT_JSON {"json", no_argument, NULL, CLI_OPT_JSON}
+#define CLI_LONGOPT_THREADS {"threads", required_argument, NULL, 'j'}
+#define CLI_LONGOPT_OUTPUT {"output", required_argument, NULL, 'o'}
+
+typedef struct cli_common {
+    const char *output; /**< -o FILE; "-" = stdout */
+    int threads;        /**< -j N; 0 = all cores */
+    int quiet, verbose, json;
+} cli_common;
+
+/** Handle option `c` if it is a common one: returns CLI_OPT_OK,
+ *  CLI_OPT_EXIT, CLI_EXIT_USAGE (message printed) or CLI_OPT_UNHANDLED.
+ *  ':' and '?' from getopt are reported here as well. */
+int cli_common_option(const char *cmd, int c, const char *arg, cli_common *co);
+void cli_getopt_begin(int argc, char **argv);
+/** The argument getopt is complaining about ("--frob", "-x"). */
+const char *cli_current_arg(void);
+void cli_print_version(void);
+
+/** One number parser for the whole CLI. Decimal integer in [min, max] (no
+ *  sign, no blanks): 0 ok, -1 bad. */
+int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/** Finite real in [lo, hi] (or (lo, hi] with lo_open): 0 ok, -1 bad. */
+int cli_parse_real(const char *s, double lo, double hi, int lo_open, double *out);
 /** Parse a thread count option ("0"/"auto" = all cores). Returns -1 on error. */
 int cli_parse_threads(const char *s);
+/** -t/--threshold in (0, 1]: 0 ok, else CLI_EXIT_USAGE with the message printed. */
+int cli_parse_threshold(const char *cmd, const char *s, double *out);
+
+/* '-' wherever a file is read or written: the library reads CLK files by
+ * path (twice, to detect the format) and writes binary CLK files with a
+ * header it fills in last, so stdin/stdout go through a temporary file. */
+typedef struct cli_spool {
+    const char *path; /**< the path to hand to the library */
+    char tmp[512];    /**< temporary file ("" = none) */
+} cli_spool;
+/** "-": copy stdin into a temporary file; other paths pass through. */
+bl_status cli_spool_stdin(const char *path, cli_spool *sp, bl_error *err) BL_WUR;
+/** "-": let the library write a temporary file ... */
+bl_status cli_spool_stdout_begin(const char *path, cli_spool *sp, bl_error *err) BL_WUR;
+/** ... then copy it to stdout when `ok` (nothing is written otherwise). */
+bl_status cli_spool_stdout_end(cli_spool *sp, int ok, bl_error *err) BL_WUR;
+void cli_spool_free(cli_spool *sp);
+
+/* JSON summaries (--json) are built with jansson. */
+#include <jansson.h>
+/** Set a real; NaN becomes null. Returns json_object_set_new's result. */
+int cli_json_set_real(json_t *obj, const char *key, double v);
+/** Write `obj` (indented, keys in insertion order) to `path` atomically. */
+bl_status cli_json_write(json_t *obj, const char *path, bl_error *err) BL_WUR;
 
 #endif

@@ -21,6 +21,8 @@
 
 #include "cli.h"
 
+#ifdef BL_HAVE_CHAT
+
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -331,3 +333,14 @@ int cmd_bank(int argc, char **argv)
     }
     return run(&a);
 }
+
+#else /* built without libmicrohttpd, SQLite or libcurl */
+int cmd_bank(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "blindlink bank: built without the bank chat (needs libmicrohttpd, sqlite3 "
+                    "and libcurl; scripts/deps.sh)\n");
+    return CLI_EXIT_FAIL;
+}
+#endif

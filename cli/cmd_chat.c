@@ -19,6 +19,8 @@
 
 #include "cli.h"
 
+#ifdef BL_HAVE_CHAT
+
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -307,3 +309,14 @@ int cmd_chat(int argc, char **argv)
         return cli_usage_error("chat", "--link needs --code CODE (or BL_CHAT_CODE)");
     return run(&a);
 }
+
+#else /* built without libmicrohttpd, SQLite or libcurl */
+int cmd_chat(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "blindlink chat: built without the bank chat (needs libmicrohttpd, sqlite3 "
+                    "and libcurl; scripts/deps.sh)\n");
+    return CLI_EXIT_FAIL;
+}
+#endif

@@ -1,21 +1,20 @@
 /* cli/cmd_eval.c - `blindlink eval`: score matches (or candidates) written by
- * `blindlink match` against ground truth - FEBRL rec-N-org/rec-N-dup-K ids,
- * a shared id column, or a file of true pairs - printing precision, recall
- * and F1 (text or JSON), a sweep over thresholds, and a histogram of true
- * vs false candidate similarities (text and SVG) for choosing a threshold. */
-#include <errno.h>
+ * `blindlink match` - CSV, or anonlink's binary candidate format - against
+ * ground truth (FEBRL rec-N-org/rec-N-dup-K ids, a shared id column, or a
+ * file of true pairs), printing precision, recall and F1 (text or JSON), a
+ * sweep over thresholds (lib: bl_eval_sweep), and histograms of candidate
+ * similarities, true vs false or without any truth (text and SVG). */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include <blindlink/csv.h>
 #include <blindlink/eval.h>
 #include <blindlink/io.h>
 #include <blindlink/match.h>
+#include <blindlink/plot.h>
 #include "cli.h"
 
 #define CMD "eval"
@@ -24,9 +23,10 @@
 static void usage(FILE *fp)
 {
     fputs(
-        "Usage: blindlink eval [options] MATCHES.csv\n"
+        "Usage: blindlink eval [options] MATCHES\n"
         "\n"
-        "Measure linkage quality of a pairs or candidates CSV from 'blindlink match'.\n"
+        "Measure linkage quality of a pairs or candidates file from 'blindlink match'\n"
+        "(CSV, or anonlink's binary candidate format, detected; '-' reads stdin).\n"
         "\n"
         "Ground truth (pick one):\n"
         "      --truth febrl        ids follow FEBRL's rec-N-org / rec-N-dup-K: same N =\n"
@@ -35,6 +35,8 @@ static void usage(FILE *fp)
         "      --truth FILE         CSV of true pairs: a_index,b_index, or a_id,b_id\n"
         "                           (record ids, looked up in --data or in the ids of\n"
         "                           MATCHES); a_dataset,b_dataset beyond two datasets\n"
+        "      --truth none         no ground truth: only the score histogram (how to\n"
+        "                           choose a threshold before any labels exist)\n"
         "Where the ids come from:\n"
         "      --data FILE          original data CSV, once per dataset in match order;\n"
         "                           gives every record's id, hence the number of true pairs\n"
@@ -43,28 +45,145 @@ static void usage(FILE *fp)
         "       needs --true-pairs N)\n"
         "      --true-pairs N       number of true pairs (overrides the count from --data)\n"
         "\n"
-        "  -t, --threshold T        only rows with score >= T count as matches\n"
+        "  -t, --threshold T        only rows with score >= T count as matches (and the\n"
+        "                           threshold marked in the pictures)\n"
         "      --sweep              table of precision/recall/F1 over thresholds\n"
         "      --thresholds LO:HI:STEP   sweep range (default 0.5:1:0.025)\n"
         "      --solver greedy|none sweep: re-solve 1:1 at each threshold (default greedy)\n"
         "                           or count every candidate above it (none)\n"
         "      --histogram          text histogram of true vs false candidate scores\n"
-        "      --svg FILE           the same histogram as an SVG image\n"
+        "      --svg FILE           the histogram as an SVG image ('-' = stdout); with\n"
+        "                           --sweep a second panel plots precision, recall and\n"
+        "                           F1 against the threshold\n"
+        "      --sweep-svg FILE     the sweep plot alone as an SVG image\n"
+        "      --title NAME         data set name shown in the pictures (default: the\n"
+        "                           MATCHES file name)\n"
         "      --bins N             histogram bins (default 25)\n"
         "      --json               machine-readable output\n"
         "  -o, --output FILE        report destination (default stdout)\n"
+        "  -q, --quiet              no report (pictures only)\n"
+        "  -V, --version            print the version\n"
         "  -h, --help               this help\n"
         "\n"
         "Exit status: 0 ok, 1 runtime failure, 2 usage or input error.\n",
         fp);
 }
 
-enum { OPT_TRUTH = 1000, OPT_DATA, OPT_IDCOL, OPT_TP, OPT_SWEEP, OPT_RANGE, OPT_SOLVER, OPT_HIST,
-       OPT_SVG, OPT_BINS, OPT_JSON };
+enum { OPT_TRUTH = CLI_OPT_FIRST_PRIVATE, OPT_DATA, OPT_IDCOL, OPT_TP, OPT_SWEEP, OPT_RANGE,
+       OPT_SOLVER, OPT_HIST, OPT_SVG, OPT_SWEEP_SVG, OPT_TITLE, OPT_BINS };
+
+typedef struct eval_opts {
+    cli_common co;
+    const char *truth, *idcol, *svg, *sweep_svg, *title, *input;
+    const char *data[MAX_DATA];
+    size_t ndata;
+    uint64_t true_pairs;
+    double threshold, lo, hi, step;
+    int sweep, hist, solve, no_truth;
+    unsigned bins;
+} eval_opts;
+
+static int eval_option(int c, const char *arg, eval_opts *o)
+{
+    uint64_t u;
+    switch (c) {
+    case OPT_TRUTH: o->truth = arg; break;
+    case OPT_DATA:
+        if (o->ndata == MAX_DATA)
+            return cli_usage_error(CMD, "too many --data files (at most %d)", MAX_DATA);
+        o->data[o->ndata++] = arg;
+        break;
+    case OPT_IDCOL: o->idcol = arg; break;
+    case OPT_TP:
+        if (cli_parse_u64(arg, 1, UINT64_MAX, &o->true_pairs))
+            return cli_usage_error(CMD, "--true-pairs must be a positive integer, got '%s'", arg);
+        break;
+    case 't': return cli_parse_threshold(CMD, arg, &o->threshold);
+    case OPT_SWEEP: o->sweep = 1; break;
+    case OPT_RANGE:
+        if (sscanf(arg, "%lf:%lf:%lf", &o->lo, &o->hi, &o->step) != 3 ||
+            !(o->lo > 0 && o->lo <= o->hi && o->hi <= 1) || !(o->step > 0) ||
+            (o->hi - o->lo) / o->step > 10000)
+            return cli_usage_error(CMD, "--thresholds must be LO:HI:STEP with 0 < LO <= HI <= 1, "
+                                        "STEP > 0, got '%s'", arg);
+        break;
+    case OPT_SOLVER:
+        if (strcmp(arg, "greedy") && strcmp(arg, "none"))
+            return cli_usage_error(CMD, "--solver must be greedy or none, got '%s'", arg);
+        o->solve = strcmp(arg, "greedy") == 0;
+        break;
+    case OPT_HIST: o->hist = 1; break;
+    case OPT_SVG: o->svg = arg; break;
+    case OPT_SWEEP_SVG: o->sweep_svg = arg; break;
+    case OPT_TITLE: o->title = arg; break;
+    case OPT_BINS:
+        if (cli_parse_u64(arg, 1, 1000, &u))
+            return cli_usage_error(CMD, "--bins must be in 1..1000, got '%s'", arg);
+        o->bins = (unsigned)u;
+        break;
+    default: return cli_usage_error(CMD, "unknown option '%s'", cli_current_arg());
+    }
+    return CLI_OPT_OK;
+}
+
+/* CLI_OPT_OK to run, else the exit code */
+static int eval_parse(int argc, char **argv, eval_opts *o)
+{
+    static const struct option opts[] = {
+        {"truth", required_argument, NULL, OPT_TRUTH},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"id-column", required_argument, NULL, OPT_IDCOL},
+        {"true-pairs", required_argument, NULL, OPT_TP},
+        {"threshold", required_argument, NULL, 't'},
+        {"sweep", no_argument, NULL, OPT_SWEEP},
+        {"thresholds", required_argument, NULL, OPT_RANGE},
+        {"solver", required_argument, NULL, OPT_SOLVER},
+        {"histogram", no_argument, NULL, OPT_HIST},
+        {"svg", required_argument, NULL, OPT_SVG},
+        {"sweep-svg", required_argument, NULL, OPT_SWEEP_SVG},
+        {"title", required_argument, NULL, OPT_TITLE},
+        {"bins", required_argument, NULL, OPT_BINS},
+        CLI_LONGOPT_JSON, CLI_LONGOPT_OUTPUT, CLI_LONGOPT_QUIET, CLI_LONGOPT_VERBOSE,
+        CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    o->co.output = "-";
+    o->threshold = NAN;
+    o->lo = 0.5;
+    o->hi = 1.0;
+    o->step = 0.025;
+    o->solve = 1;
+    o->bins = 25;
+    int c;
+    cli_getopt_begin(argc, argv);
+    while ((c = getopt_long(argc, argv, ":t:o:qvVh", opts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return CLI_OPT_EXIT;
+        }
+        int rc = cli_common_option(CMD, c, optarg, &o->co);
+        if (rc == CLI_OPT_UNHANDLED)
+            rc = eval_option(c, optarg, o);
+        if (rc != CLI_OPT_OK)
+            return rc;
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(CMD, "expected exactly one MATCHES file");
+    o->input = argv[optind];
+    o->no_truth = o->truth && strcmp(o->truth, "none") == 0;
+    if (o->no_truth && (o->ndata || o->true_pairs || o->sweep))
+        return cli_usage_error(CMD, "--truth none goes without --data, --true-pairs and --sweep");
+    if (o->sweep_svg && !o->sweep)
+        o->sweep = 1;
+    return CLI_OPT_OK;
+}
+
+/* ---- inputs ---- */
 
 typedef struct idlist {
     char **v;
-    size_t n;
+    size_t n, cap;
 } idlist;
 
 static void idlist_free(idlist *l)
@@ -72,10 +191,28 @@ static void idlist_free(idlist *l)
     for (size_t i = 0; i < l->n; i++)
         free(l->v[i]);
     free(l->v);
-    l->v = NULL;
-    l->n = 0;
+    memset(l, 0, sizeof *l);
 }
 
+static bl_status idlist_push(idlist *l, const char *s, const char *path, bl_error *err)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        if (cap > 200000000)
+            return bl_error_set(err, BL_ELIMIT, "%s: too many rows", path);
+        char **nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv)
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+        l->v = nv;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(s)))
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    l->n++;
+    return BL_OK;
+}
+
+/* the id column of one data file (the first column unless named) */
 static bl_status read_ids(const char *path, const char *col, idlist *out, bl_error *err)
 {
     bl_csv_opts o;
@@ -93,418 +230,409 @@ static bl_status read_ids(const char *path, const char *col, idlist *out, bl_err
     }
     size_t idx = 0;
     if (!st && col) {
-        size_t f;
-        for (f = 0; f < row.nfields && strcmp(row.fields[f], col) != 0; f++)
-            ;
-        if (f == row.nfields)
+        while (idx < row.nfields && strcmp(row.fields[idx], col) != 0)
+            idx++;
+        if (idx == row.nfields)
             st = bl_error_set(err, BL_EINPUT, "%s:%llu: no column named '%s'", path,
                               (unsigned long long)row.line, col);
-        idx = f;
     }
-    size_t cap = 0;
     while (!st && (st = bl_csv_next(r, &row, err)) == BL_OK) {
         if (idx >= row.nfields) {
             st = bl_error_set(err, BL_EINPUT, "%s:%llu: row has no field %zu", path,
                               (unsigned long long)row.line, idx + 1);
             break;
         }
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            if (cap > 200000000) {
-                st = bl_error_set(err, BL_ELIMIT, "%s: too many rows", path);
-                break;
-            }
-            char **nv = realloc(out->v, cap * sizeof *nv);
-            if (!nv) {
-                st = bl_error_set(err, BL_ENOMEM, "out of memory");
-                break;
-            }
-            out->v = nv;
-        }
-        out->v[out->n] = strdup(row.fields[idx]);
-        if (!out->v[out->n]) {
-            st = bl_error_set(err, BL_ENOMEM, "out of memory");
-            break;
-        }
-        out->n++;
+        st = idlist_push(out, row.fields[idx], path, err);
     }
     bl_csv_free(r);
     return st == BL_EOF ? BL_OK : st;
 }
 
-static void put_num(FILE *fp, double v, int json)
+/* anonlink's binary candidates start with version 1 and the sizes 8, 4, 4 */
+static int is_anonlink_binary(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    unsigned char h[4] = {0};
+    int yes = fp && fread(h, 1, 4, fp) == 4 && h[0] == 1 && h[1] == 8 && h[2] == 4 && h[3] == 4;
+    if (fp)
+        fclose(fp);
+    return yes;
+}
+
+static bl_status load_matches(const char *path, bl_matches *m, bl_error *err)
+{
+    if (!is_anonlink_binary(path))
+        return bl_matches_read(path, 0, m, err);
+    memset(m, 0, sizeof *m);
+    bl_status st = bl_candidates_read_anonlink(path, 0, &m->pairs, &m->n, err);
+    if (st)
+        return st;
+    m->has_score = 1;
+    m->nsets = 2;
+    for (size_t i = 0; i < m->n; i++)
+        for (int s = 0; s < 2; s++) {
+            if (m->pairs[i].dset[s] >= 4096)
+                return bl_error_set(err, BL_EINPUT, "%s: entry %zu: dataset index %u out of "
+                                    "range", path, i, m->pairs[i].dset[s]);
+            if (m->pairs[i].dset[s] + 1 > m->nsets)
+                m->nsets = m->pairs[i].dset[s] + 1;
+        }
+    return BL_OK;
+}
+
+/* ---- ground truth ---- */
+
+typedef struct eval_run {
+    bl_matches m;
+    const char *mpath; /* name used in messages and reports */
+    size_t nsets;
+    idlist ids[MAX_DATA];
+    char ***idv;      /* idv[d][r]: id of record r of dataset d (may be NULL) */
+    size_t *counts;
+    int own_idv;      /* idv[d] arrays allocated here (ids of the matches) */
+    bl_eval_truth *tr;
+    uint64_t ntrue;   /* for bl_eval_score: UINT64_MAX when unknown */
+    int recall_unknown;
+} eval_run;
+
+static void eval_run_free(eval_run *r)
+{
+    bl_eval_truth_free(r->tr);
+    if (r->idv && r->own_idv)
+        for (size_t d = 0; d < r->nsets; d++)
+            free(r->idv[d]);
+    free(r->idv);
+    free(r->counts);
+    for (size_t d = 0; d < MAX_DATA; d++)
+        idlist_free(&r->ids[d]);
+    bl_matches_free(&r->m);
+}
+
+static bl_status ids_from_data(eval_run *r, const eval_opts *o, bl_error *err)
+{
+    for (size_t d = 0; d < o->ndata; d++) {
+        bl_status st = read_ids(o->data[d], o->idcol, &r->ids[d], err);
+        if (st)
+            return st;
+        r->idv[d] = r->ids[d].v;
+        r->counts[d] = r->ids[d].n;
+    }
+    for (size_t i = 0; i < r->m.n; i++)
+        for (int s = 0; s < 2; s++) {
+            const bl_candidate *p = &r->m.pairs[i];
+            if (p->rec[s] >= r->counts[p->dset[s]])
+                return bl_error_set(err, BL_EINPUT, "%s row %zu: record %u of dataset %u is "
+                                    "beyond the %zu rows of %s", r->mpath, i + 2, p->rec[s],
+                                    p->dset[s], r->counts[p->dset[s]], o->data[p->dset[s]]);
+        }
+    return BL_OK;
+}
+
+/* ids of the matched records only (the a_id/b_id columns) */
+static bl_status ids_from_matches(eval_run *r, bl_error *err)
+{
+    r->own_idv = 1;
+    for (size_t i = 0; i < r->m.n; i++)
+        for (int s = 0; s < 2; s++)
+            if (r->m.pairs[i].rec[s] + (size_t)1 > r->counts[r->m.pairs[i].dset[s]])
+                r->counts[r->m.pairs[i].dset[s]] = r->m.pairs[i].rec[s] + (size_t)1;
+    for (size_t d = 0; d < r->nsets; d++)
+        if (!(r->idv[d] = calloc(r->counts[d] ? r->counts[d] : 1, sizeof(char *))))
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < r->m.n; i++)
+        for (int s = 0; s < 2; s++)
+            r->idv[r->m.pairs[i].dset[s]][r->m.pairs[i].rec[s]] = r->m.ids[2 * i + s];
+    return BL_OK;
+}
+
+static bl_eval_idmode id_mode(const eval_run *r, const char *truth)
+{
+    if (truth)
+        return strcmp(truth, "febrl") == 0 ? BL_EVAL_FEBRL : BL_EVAL_SAME_ID;
+    /* auto: FEBRL when the first id looks like one */
+    for (size_t d = 0; d < r->nsets; d++)
+        for (size_t i = 0; i < r->counts[d]; i++)
+            if (r->idv[d][i])
+                return strncmp(r->idv[d][i], "rec-", 4) == 0 ? BL_EVAL_FEBRL : BL_EVAL_SAME_ID;
+    return BL_EVAL_SAME_ID;
+}
+
+/* CLI_OPT_OK, or an exit code with the message printed */
+static int build_truth(eval_run *r, const eval_opts *o, bl_error *err)
+{
+    int truth_file = o->truth && strcmp(o->truth, "febrl") && strcmp(o->truth, "id");
+    r->nsets = r->m.nsets > o->ndata ? r->m.nsets : o->ndata;
+    if (o->ndata && o->ndata < r->m.nsets)
+        return cli_usage_error(CMD, "%s uses %u datasets but %zu --data files were given",
+                               r->mpath, r->m.nsets, o->ndata);
+    r->idv = calloc(r->nsets, sizeof *r->idv);
+    r->counts = calloc(r->nsets, sizeof *r->counts);
+    bl_status st = (!r->idv || !r->counts) ? bl_error_set(err, BL_ENOMEM, "out of memory") : BL_OK;
+    if (!st && o->ndata)
+        st = ids_from_data(r, o, err);
+    else if (!st && r->m.ids)
+        st = ids_from_matches(r, err);
+    else if (!st && !truth_file)
+        return cli_usage_error(CMD, "%s has no a_id/b_id columns: give --data files, "
+                                    "--truth FILE or --truth none", r->mpath);
+    if (!st && truth_file) /* index-based, or id-based against the known ids */
+        st = bl_eval_truth_read(o->truth, (o->ndata || r->m.ids)
+                                              ? (const char *const *const *)r->idv : NULL,
+                                r->counts, r->nsets, o->ndata > 0, &r->tr, err);
+    else if (!st)
+        st = bl_eval_truth_from_ids((const char *const *const *)r->idv, r->counts, r->nsets,
+                                    id_mode(r, o->truth), &r->tr, err);
+    if (st)
+        return cli_fail(CMD, err);
+    /* the number of true pairs is known from complete ids or a truth file */
+    uint64_t n = o->true_pairs ? o->true_pairs
+                               : ((o->ndata || truth_file) ? bl_eval_truth_pairs(r->tr) : 0);
+    r->recall_unknown = n == 0;
+    r->ntrue = n ? n : UINT64_MAX;
+    return CLI_OPT_OK;
+}
+
+/* ---- figures ---- */
+
+static bl_status score_selected(const eval_run *r, double threshold, bl_eval_result *res,
+                                bl_error *err)
+{
+    bl_candidate *sel = malloc((r->m.n ? r->m.n : 1) * sizeof *sel);
+    if (!sel)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    size_t nsel = 0;
+    for (size_t i = 0; i < r->m.n; i++)
+        if (isnan(threshold) || (!isnan(r->m.pairs[i].score) && r->m.pairs[i].score >= threshold))
+            sel[nsel++] = r->m.pairs[i];
+    *res = bl_eval_score(r->tr, sel, nsel, r->ntrue);
+    free(sel);
+    if (r->recall_unknown) {
+        res->true_pairs = 0;
+        res->recall = NAN;
+        res->f1 = NAN;
+    }
+    return BL_OK;
+}
+
+static void put_num(FILE *fp, double v)
 {
     if (isnan(v))
-        fputs(json ? "null" : "n/a", fp);
+        fputs("n/a", fp);
     else
         fprintf(fp, "%.6f", v);
 }
 
-static int cmp_score_desc(const void *x, const void *y)
+static void report_text(FILE *fp, const char *mpath, const bl_eval_result *res)
 {
-    const bl_candidate *a = x, *b = y;
-    if (a->score != b->score)
-        return a->score > b->score ? -1 : 1;
-    if (a->dset[0] != b->dset[0])
-        return a->dset[0] < b->dset[0] ? -1 : 1;
-    if (a->rec[0] != b->rec[0])
-        return a->rec[0] < b->rec[0] ? -1 : 1;
-    if (a->dset[1] != b->dset[1])
-        return a->dset[1] < b->dset[1] ? -1 : 1;
-    return a->rec[1] < b->rec[1] ? -1 : (a->rec[1] > b->rec[1]);
+    fprintf(fp, "matches          %s\n", mpath);
+    fprintf(fp, "predicted pairs  %llu\n", (unsigned long long)res->predicted);
+    fprintf(fp, "true positives   %llu\n", (unsigned long long)res->true_positives);
+    fprintf(fp, "false positives  %llu\n",
+            (unsigned long long)(res->predicted - res->true_positives));
+    if (res->true_pairs)
+        fprintf(fp, "true pairs       %llu\nfalse negatives  %llu\n",
+                (unsigned long long)res->true_pairs,
+                (unsigned long long)(res->true_pairs - res->true_positives));
+    fputs("precision        ", fp);
+    put_num(fp, res->precision);
+    fputs("\nrecall           ", fp);
+    put_num(fp, res->recall);
+    fputs("\nF1               ", fp);
+    put_num(fp, res->f1);
+    fputc('\n', fp);
+}
+
+static void sweep_text(FILE *fp, const bl_eval_sweep_point *pts, size_t n)
+{
+    fprintf(fp, "\n%-10s %10s %10s %10s %10s %10s\n", "threshold", "predicted", "true_pos",
+            "precision", "recall", "F1");
+    for (size_t i = 0; i < n; i++) {
+        const bl_eval_result *r = &pts[i].r;
+        fprintf(fp, "%-10.4f %10llu %10llu ", pts[i].threshold, (unsigned long long)r->predicted,
+                (unsigned long long)r->true_positives);
+        put_num(fp, r->precision);
+        fputs("   ", fp);
+        put_num(fp, r->recall);
+        fputs("   ", fp);
+        put_num(fp, r->f1);
+        fputc('\n', fp);
+    }
+}
+
+static json_t *result_json(const bl_eval_result *r, json_t *o)
+{
+    json_object_set_new(o, "predicted", json_integer((json_int_t)r->predicted));
+    json_object_set_new(o, "true_positives", json_integer((json_int_t)r->true_positives));
+    return o;
+}
+
+static json_t *report_json(const char *mpath, const bl_eval_result *res,
+                           const bl_eval_sweep_point *pts, size_t npts, const bl_histogram *h)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "matches", json_string(mpath));
+    if (res) {
+        result_json(res, o);
+        json_object_set_new(o, "true_pairs", res->true_pairs
+                                                 ? json_integer((json_int_t)res->true_pairs)
+                                                 : json_null());
+        cli_json_set_real(o, "precision", res->precision);
+        cli_json_set_real(o, "recall", res->recall);
+        cli_json_set_real(o, "f1", res->f1);
+    }
+    if (pts) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < npts; i++) {
+            json_t *p = json_object();
+            cli_json_set_real(p, "threshold", pts[i].threshold);
+            result_json(&pts[i].r, p);
+            cli_json_set_real(p, "precision", pts[i].r.precision);
+            cli_json_set_real(p, "recall", pts[i].r.recall);
+            cli_json_set_real(p, "f1", pts[i].r.f1);
+            json_array_append_new(a, p);
+        }
+        json_object_set_new(o, "sweep", a);
+    }
+    if (h) {
+        json_t *hj = json_object(), *t = json_array(), *f = json_array();
+        cli_json_set_real(hj, "low", h->lo);
+        json_object_set_new(hj, "bins", json_integer(h->bins));
+        for (uint32_t b = 0; b < h->bins; b++) {
+            json_array_append_new(t, json_integer((json_int_t)h->true_counts[b]));
+            json_array_append_new(f, json_integer((json_int_t)h->false_counts[b]));
+        }
+        json_object_set_new(hj, "true", t);
+        json_object_set_new(hj, "false", f);
+        json_object_set_new(o, "histogram", hj);
+    }
+    return o;
+}
+
+/* histogram bins from the lowest score (rounded down to 0.05) to 1 */
+static bl_status build_histogram(const eval_run *r, unsigned bins, bl_histogram *h, bl_error *err)
+{
+    double mn = 1.0;
+    for (size_t i = 0; i < r->m.n; i++)
+        if (!isnan(r->m.pairs[i].score) && r->m.pairs[i].score < mn)
+            mn = r->m.pairs[i].score;
+    mn = floor(mn * 20) / 20;
+    if (mn >= 1.0)
+        mn = 0.95;
+    return bl_histogram_build(r->tr, r->m.pairs, r->m.n, mn, bins, h, err);
+}
+
+static bl_status write_pictures(const eval_run *r, const eval_opts *o, const bl_histogram *h,
+                                const bl_eval_sweep_point *pts, size_t npts, bl_error *err)
+{
+    bl_plot_opts po;
+    bl_plot_opts_init(&po);
+    po.title = o->title ? o->title : r->mpath;
+    po.threshold = o->threshold;
+    po.no_truth = o->no_truth;
+    bl_status st = BL_OK;
+    if (o->svg)
+        st = bl_plot_eval_svg(o->svg, &po, h, o->sweep ? pts : NULL, npts, err);
+    if (!st && o->sweep_svg)
+        st = bl_plot_eval_svg(o->sweep_svg, &po, NULL, pts, npts, err);
+    return st;
+}
+
+/* text or JSON report on -o; CLI_OPT_OK or an exit code */
+static int write_report(const eval_run *r, const eval_opts *o, const bl_eval_result *res,
+                        const bl_eval_sweep_point *pts, size_t npts, const bl_histogram *h,
+                        bl_error *err)
+{
+    bl_status st = BL_OK;
+    if (o->co.quiet)
+        return CLI_OPT_OK;
+    if (o->co.json) {
+        json_t *js = report_json(r->mpath, o->no_truth ? NULL : res, pts, npts,
+                                 (o->hist || o->svg) ? h : NULL);
+        st = cli_json_write(js, o->co.output, err);
+        json_decref(js);
+        return st ? cli_fail(CMD, err) : CLI_OPT_OK;
+    }
+    bl_ofile *of = NULL;
+    if ((st = bl_ofile_open(o->co.output, &of, err)) != BL_OK)
+        return cli_fail(CMD, err);
+    FILE *fp = bl_ofile_stream(of);
+    if (!o->no_truth)
+        report_text(fp, r->mpath, res);
+    else
+        fprintf(fp, "matches          %s\ncandidates       %zu\n", r->mpath, r->m.n);
+    if (pts)
+        sweep_text(fp, pts, npts);
+    if (o->hist) {
+        fputc('\n', fp);
+        bl_histogram_print(h, fp);
+    }
+    st = bl_ofile_commit(of, err);
+    return st ? cli_fail(CMD, err) : CLI_OPT_OK;
+}
+
+static int eval_check_scores(const eval_run *r, const eval_opts *o)
+{
+    if (r->m.has_score)
+        return CLI_OPT_OK;
+    if (!isnan(o->threshold))
+        return cli_usage_error(CMD, "--threshold needs a score column in %s", r->mpath);
+    if (o->sweep)
+        return cli_usage_error(CMD, "--sweep needs a score column in %s", r->mpath);
+    if (o->hist || o->svg || o->no_truth)
+        return cli_usage_error(CMD, "--histogram/--svg/--truth none need a score column in %s",
+                               r->mpath);
+    return CLI_OPT_OK;
 }
 
 int cmd_eval(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"truth", required_argument, NULL, OPT_TRUTH},
-        {"data", required_argument, NULL, OPT_DATA},
-        {"id-column", required_argument, NULL, OPT_IDCOL},
-        {"true-pairs", required_argument, NULL, OPT_TP},
-        {"threshold", required_argument, NULL, 't'},
-        {"sweep", no_argument, NULL, OPT_SWEEP},
-        {"thresholds", required_argument, NULL, OPT_RANGE},
-        {"solver", required_argument, NULL, OPT_SOLVER},
-        {"histogram", no_argument, NULL, OPT_HIST},
-        {"svg", required_argument, NULL, OPT_SVG},
-        {"bins", required_argument, NULL, OPT_BINS},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *truth = NULL, *idcol = NULL, *svg = NULL, *output = "-";
-    const char *data[MAX_DATA];
-    size_t ndata = 0;
-    unsigned long long true_pairs = 0;
-    double threshold = NAN, lo = 0.5, hi = 1.0, step = 0.025;
-    int sweep = 0, hist = 0, json = 0, solve = 1;
-    unsigned bins = 25;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "t:o:h", opts, NULL)) != -1) {
-        char *end;
-        switch (c) {
-        case OPT_TRUTH: truth = optarg; break;
-        case OPT_DATA:
-            if (ndata == MAX_DATA)
-                return cli_usage_error(CMD, "too many --data files");
-            data[ndata++] = optarg;
-            break;
-        case OPT_IDCOL: idcol = optarg; break;
-        case OPT_TP:
-            errno = 0;
-            true_pairs = strtoull(optarg, &end, 10);
-            if (errno || *end || !*optarg || *optarg == '-' || true_pairs == 0)
-                return cli_usage_error(CMD, "--true-pairs must be a positive integer, got '%s'", optarg);
-            break;
-        case 't':
-            threshold = strtod(optarg, &end);
-            if (*end || !*optarg || !(threshold > 0.0 && threshold <= 1.0))
-                return cli_usage_error(CMD, "--threshold must be in (0, 1], got '%s'", optarg);
-            break;
-        case OPT_SWEEP: sweep = 1; break;
-        case OPT_RANGE:
-            if (sscanf(optarg, "%lf:%lf:%lf", &lo, &hi, &step) != 3 || !(lo > 0 && lo <= hi && hi <= 1) ||
-                !(step > 0) || (hi - lo) / step > 10000)
-                return cli_usage_error(CMD, "--thresholds must be LO:HI:STEP with 0 < LO <= HI <= 1, "
-                                            "STEP > 0, got '%s'", optarg);
-            break;
-        case OPT_SOLVER:
-            if (strcmp(optarg, "greedy") && strcmp(optarg, "none"))
-                return cli_usage_error(CMD, "--solver must be greedy or none, got '%s'", optarg);
-            solve = strcmp(optarg, "greedy") == 0;
-            break;
-        case OPT_HIST: hist = 1; break;
-        case OPT_SVG: svg = optarg; break;
-        case OPT_BINS:
-            bins = (unsigned)strtoul(optarg, &end, 10);
-            if (*end || bins == 0 || bins > 1000)
-                return cli_usage_error(CMD, "--bins must be in 1..1000, got '%s'", optarg);
-            break;
-        case OPT_JSON: json = 1; break;
-        case 'o': output = optarg; break;
-        case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error(CMD, "unknown option");
-        }
-    }
-    if (argc - optind != 1)
-        return cli_usage_error(CMD, "expected exactly one MATCHES file");
-    const char *mpath = argv[optind];
-
-    int rc = CLI_EXIT_OK;
+    eval_opts o;
+    int rc = eval_parse(argc, argv, &o);
+    if (rc != CLI_OPT_OK)
+        return rc == CLI_OPT_EXIT ? CLI_EXIT_OK : rc;
+    eval_run r;
+    memset(&r, 0, sizeof r);
+    r.mpath = strcmp(o.input, "-") ? o.input : "stdin";
     bl_error err = {0};
-    bl_matches m = {0};
-    bl_eval_truth *tr = NULL;
-    idlist ids[MAX_DATA] = {{0}};
-    char ***idv = NULL;
-    size_t *counts = NULL;
-    bl_candidate *sel = NULL;
     bl_histogram h = {0};
-    bl_ofile *of = NULL;
-    bl_status st = bl_matches_read(mpath, 0, &m, &err);
-    if (st)
-        goto fail;
-    size_t nsets = m.nsets > ndata ? m.nsets : ndata;
-    if (ndata && ndata < m.nsets) {
-        rc = cli_usage_error(CMD, "%s uses %u datasets but %zu --data files were given", mpath,
-                             m.nsets, ndata);
+    bl_eval_sweep_point *pts = NULL;
+    size_t npts = 0;
+    bl_eval_result res;
+    memset(&res, 0, sizeof res);
+    cli_spool in;
+    bl_status st = cli_spool_stdin(o.input, &in, &err);
+    if (!st)
+        st = load_matches(in.path, &r.m, &err);
+    cli_spool_free(&in);
+    if (st) {
+        rc = cli_fail(CMD, &err);
         goto done;
     }
-    int truth_file = truth && strcmp(truth, "febrl") && strcmp(truth, "id");
-    {
-        idv = calloc(nsets, sizeof *idv);
-        counts = calloc(nsets, sizeof *counts);
-        if (!idv || !counts) {
-            st = bl_error_set(&err, BL_ENOMEM, "out of memory");
-            goto fail;
-        }
-        if (ndata) {
-            for (size_t d = 0; d < ndata; d++) {
-                st = read_ids(data[d], idcol, &ids[d], &err);
-                if (st)
-                    goto fail;
-                idv[d] = ids[d].v;
-                counts[d] = ids[d].n;
-            }
-            for (size_t i = 0; i < m.n; i++)
-                for (int s = 0; s < 2; s++)
-                    if (m.pairs[i].rec[s] >= counts[m.pairs[i].dset[s]]) {
-                        st = bl_error_set(&err, BL_EINPUT,
-                                          "%s row %zu: record %u of dataset %u is beyond the %zu "
-                                          "rows of %s", mpath, i + 2, m.pairs[i].rec[s],
-                                          m.pairs[i].dset[s], counts[m.pairs[i].dset[s]],
-                                          data[m.pairs[i].dset[s]]);
-                        goto fail;
-                    }
-        } else if (m.ids) {
-            /* ids of the matched records only */
-            for (size_t i = 0; i < m.n; i++)
-                for (int s = 0; s < 2; s++)
-                    if (m.pairs[i].rec[s] + (size_t)1 > counts[m.pairs[i].dset[s]])
-                        counts[m.pairs[i].dset[s]] = m.pairs[i].rec[s] + (size_t)1;
-            for (size_t d = 0; d < nsets; d++) {
-                idv[d] = calloc(counts[d] ? counts[d] : 1, sizeof(char *));
-                if (!idv[d]) {
-                    st = bl_error_set(&err, BL_ENOMEM, "out of memory");
-                    goto fail;
-                }
-            }
-            for (size_t i = 0; i < m.n; i++)
-                for (int s = 0; s < 2; s++)
-                    idv[m.pairs[i].dset[s]][m.pairs[i].rec[s]] = m.ids[2 * i + s];
-        } else if (!truth_file) {
-            rc = cli_usage_error(CMD, "%s has no a_id/b_id columns: give --data files or "
-                                      "--truth FILE", mpath);
-            goto done;
-        }
-    }
-    if (truth_file) {
-        /* index-based, or id-based against the ids of --data (complete) or
-         * of the matches (matched records only) */
-        st = bl_eval_truth_read(truth, (ndata || m.ids) ? (const char *const *const *)idv : NULL,
-                                counts, nsets, ndata > 0, &tr, &err);
-        if (st)
-            goto fail;
+    if ((rc = eval_check_scores(&r, &o)) != CLI_OPT_OK)
+        goto done;
+    if (o.no_truth) {
+        /* every candidate counts as "false": one class, one colour */
+        st = bl_eval_truth_from_pairs(NULL, 0, &r.tr, &err);
+    } else if ((rc = build_truth(&r, &o, &err)) != CLI_OPT_OK) {
+        goto done;
     } else {
-        bl_eval_idmode mode = BL_EVAL_SAME_ID;
-        if (truth ? strcmp(truth, "febrl") == 0 : 0)
-            mode = BL_EVAL_FEBRL;
-        if (!truth) { /* auto: FEBRL when the first id looks like one */
-            const char *first = NULL;
-            for (size_t d = 0; d < nsets && !first; d++)
-                for (size_t r = 0; r < counts[d] && !first; r++)
-                    first = idv[d][r];
-            if (first && strncmp(first, "rec-", 4) == 0)
-                mode = BL_EVAL_FEBRL;
-        }
-        st = bl_eval_truth_from_ids((const char *const *const *)idv, counts, nsets, mode, &tr, &err);
-        if (st)
-            goto fail;
-        if (!ndata && !true_pairs)
-            true_pairs = 0; /* unknown: recall n/a */
+        st = score_selected(&r, o.threshold, &res, &err);
     }
-    uint64_t ntrue = true_pairs ? true_pairs : ((ndata || truth_file) ? bl_eval_truth_pairs(tr) : 0);
-    if (!ntrue && !true_pairs && !ndata && !truth_file)
-        ntrue = 0;
-
-    /* selected rows */
-    sel = malloc((m.n ? m.n : 1) * sizeof *sel);
-    if (!sel) {
-        st = bl_error_set(&err, BL_ENOMEM, "out of memory");
-        goto fail;
-    }
-    size_t nsel = 0;
-    for (size_t i = 0; i < m.n; i++)
-        if (isnan(threshold) || (!isnan(m.pairs[i].score) && m.pairs[i].score >= threshold))
-            sel[nsel++] = m.pairs[i];
-    if (!isnan(threshold) && !m.has_score) {
-        rc = cli_usage_error(CMD, "--threshold needs a score column in %s", mpath);
+    if (!st && o.sweep)
+        st = bl_eval_sweep(r.tr, r.m.pairs, r.m.n, o.lo, o.hi, o.step, o.solve, r.ntrue,
+                           r.recall_unknown, &pts, &npts, &err);
+    if (!st && (o.hist || o.svg || o.no_truth))
+        st = build_histogram(&r, o.bins, &h, &err);
+    if (!st)
+        st = write_pictures(&r, &o, &h, pts, npts, &err);
+    if (st) {
+        rc = cli_fail(CMD, &err);
         goto done;
     }
-    bl_eval_result res = bl_eval_score(tr, sel, nsel, ntrue ? ntrue : UINT64_MAX);
-    if (!ntrue) {
-        res.true_pairs = 0;
-        res.recall = NAN;
-        res.f1 = NAN;
-    }
-
-    st = bl_ofile_open(output, &of, &err);
-    if (st)
-        goto fail;
-    FILE *fp = bl_ofile_stream(of);
-    if (json) {
-        json_t *js = json_string(mpath);
-        char *jq = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
-        fprintf(fp, "{\"matches\": %s, \"predicted\": %llu, \"true_positives\": %llu, "
-                    "\"true_pairs\": ", jq ? jq : "null", (unsigned long long)res.predicted,
-                (unsigned long long)res.true_positives);
-        free(jq);
-        json_decref(js);
-        if (res.true_pairs)
-            fprintf(fp, "%llu", (unsigned long long)res.true_pairs);
-        else
-            fputs("null", fp);
-        fputs(", \"precision\": ", fp);
-        put_num(fp, res.precision, 1);
-        fputs(", \"recall\": ", fp);
-        put_num(fp, res.recall, 1);
-        fputs(", \"f1\": ", fp);
-        put_num(fp, res.f1, 1);
-    } else {
-        fprintf(fp, "matches          %s\n", mpath);
-        fprintf(fp, "predicted pairs  %llu\n", (unsigned long long)res.predicted);
-        fprintf(fp, "true positives   %llu\n", (unsigned long long)res.true_positives);
-        fprintf(fp, "false positives  %llu\n",
-                (unsigned long long)(res.predicted - res.true_positives));
-        if (res.true_pairs)
-            fprintf(fp, "true pairs       %llu\nfalse negatives  %llu\n",
-                    (unsigned long long)res.true_pairs,
-                    (unsigned long long)(res.true_pairs - res.true_positives));
-        fputs("precision        ", fp);
-        put_num(fp, res.precision, 0);
-        fputs("\nrecall           ", fp);
-        put_num(fp, res.recall, 0);
-        fputs("\nF1               ", fp);
-        put_num(fp, res.f1, 0);
-        fputc('\n', fp);
-    }
-    if (sweep) {
-        if (!m.has_score) {
-            bl_ofile_abort(of);
-            of = NULL;
-            rc = cli_usage_error(CMD, "--sweep needs a score column in %s", mpath);
-            goto done;
-        }
-        qsort(m.pairs, m.n, sizeof *m.pairs, cmp_score_desc);
-        if (json)
-            fputs(", \"sweep\": [", fp);
-        else
-            fprintf(fp, "\n%-10s %10s %10s %10s %10s %10s\n", "threshold", "predicted", "true_pos",
-                    "precision", "recall", "F1");
-        int first = 1;
-        for (int i = 0; lo + i * step <= hi + 1e-12; i++) {
-            double t = lo + i * step;
-            size_t k = 0;
-            while (k < m.n && m.pairs[k].score >= t)
-                k++;
-            bl_eval_result r;
-            if (solve) {
-                bl_groups *g = NULL;
-                st = bl_match_solve_greedy(m.pairs, k, &g, &err);
-                if (st)
-                    goto fail;
-                size_t np = 0;
-                for (size_t q = 0; q < bl_groups_count(g); q++) {
-                    const uint32_t *d, *rr;
-                    size_t gs = bl_groups_get(g, q, &d, &rr);
-                    for (size_t x = 0; x < gs; x++)
-                        for (size_t y = x + 1; y < gs; y++)
-                            if (d[x] != d[y] && np < m.n)
-                                sel[np++] = (bl_candidate){0, {d[x], d[y]}, {rr[x], rr[y]}};
-                }
-                bl_groups_free(g);
-                r = bl_eval_score(tr, sel, np, ntrue ? ntrue : UINT64_MAX);
-            } else {
-                r = bl_eval_score(tr, m.pairs, k, ntrue ? ntrue : UINT64_MAX);
-            }
-            if (!ntrue) {
-                r.recall = NAN;
-                r.f1 = NAN;
-            }
-            if (json) {
-                fprintf(fp, "%s{\"threshold\": %.6g, \"predicted\": %llu, \"true_positives\": %llu, "
-                            "\"precision\": ", first ? "" : ", ", t, (unsigned long long)r.predicted,
-                        (unsigned long long)r.true_positives);
-                put_num(fp, r.precision, 1);
-                fputs(", \"recall\": ", fp);
-                put_num(fp, r.recall, 1);
-                fputs(", \"f1\": ", fp);
-                put_num(fp, r.f1, 1);
-                fputc('}', fp);
-            } else {
-                fprintf(fp, "%-10.4f %10llu %10llu ", t, (unsigned long long)r.predicted,
-                        (unsigned long long)r.true_positives);
-                put_num(fp, r.precision, 0);
-                fputs("   ", fp);
-                put_num(fp, r.recall, 0);
-                fputs("   ", fp);
-                put_num(fp, r.f1, 0);
-                fputc('\n', fp);
-            }
-            first = 0;
-        }
-        if (json)
-            fputc(']', fp);
-    }
-    if (hist || svg) {
-        if (!m.has_score) {
-            bl_ofile_abort(of);
-            of = NULL;
-            rc = cli_usage_error(CMD, "--histogram/--svg need a score column in %s", mpath);
-            goto done;
-        }
-        double mn = 1.0;
-        for (size_t i = 0; i < m.n; i++)
-            if (!isnan(m.pairs[i].score) && m.pairs[i].score < mn)
-                mn = m.pairs[i].score;
-        mn = floor(mn * 20) / 20;
-        if (mn >= 1.0)
-            mn = 0.95;
-        st = bl_histogram_build(tr, m.pairs, m.n, mn, bins, &h, &err);
-        if (st)
-            goto fail;
-        if (hist && !json) {
-            fputc('\n', fp);
-            bl_histogram_print(&h, fp);
-        }
-        if (svg) {
-            st = bl_histogram_write_svg(&h, svg, &err);
-            if (st)
-                goto fail;
-        }
-    }
-    if (json)
-        fputs("}\n", fp);
-    st = bl_ofile_commit(of, &err);
-    of = NULL;
-    if (st)
-        goto fail;
-    goto done;
-fail:
-    rc = cli_fail(CMD, &err);
+    rc = write_report(&r, &o, &res, pts, npts, h.bins ? &h : NULL, &err);
 done:
-    bl_ofile_abort(of);
+    free(pts);
     bl_histogram_free(&h);
-    free(sel);
-    bl_eval_truth_free(tr);
-    if (idv && !ndata)
-        for (size_t d = 0; d < nsets; d++)
-            free(idv[d]);
-    free(idv);
-    free(counts);
-    for (size_t d = 0; d < ndata; d++)
-        idlist_free(&ids[d]);
-    bl_matches_free(&m);
+    eval_run_free(&r);
     return rc;
 }

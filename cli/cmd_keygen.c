@@ -17,11 +17,13 @@ static void usage(FILE *fp)
             "Usage: blindlink keygen --out FILE [--pub FILE] [--force]\n\n"
             "Make a long-term identity keypair for 'blindlink psi' or a bank's chat bot\n"
             "('blindlink bank --key FILE'; customers pin FILE.pub with --bank-key).\n\n"
-            "  --out FILE   private key file, created with mode 0600\n"
+            "  -o, --out FILE  private key file, created with mode 0600 (alias --output)\n"
             "  --pub FILE   public key file (default FILE.pub); the public key is also\n"
             "               printed on stdout. Give it to the other party: they pin it\n"
             "               with --peer-key.\n"
-            "  --force      overwrite an existing private key file\n\n"
+            "  --force      overwrite an existing private key file\n"
+            "  -q, --quiet  do not print the public key\n"
+            "  -V, --version  print the version;  -h, --help  this help\n\n"
             "The private key may also be passed to 'blindlink psi' in the environment\n"
             "variable " BL_PSI_KEY_ENV " (the file's content).\n");
 }
@@ -30,19 +32,30 @@ int cmd_keygen(int argc, char **argv)
 {
     static const struct option lo[] = {{"out", required_argument, NULL, 'o'},
                                        {"pub", required_argument, NULL, 'p'},
+                                       {"output", required_argument, NULL, 'o'},
                                        {"force", no_argument, NULL, 'f'},
-                                       {"help", no_argument, NULL, 'h'},
+                                       CLI_LONGOPT_QUIET, CLI_LONGOPT_VERBOSE,
+                                       CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
                                        {NULL, 0, NULL, 0}};
     const char *out = NULL, *pub = NULL;
     int force = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:p:fh", lo, NULL)) != -1) {
+    cli_common co = {0};
+    cli_getopt_begin(argc, argv);
+    while ((c = getopt_long(argc, argv, ":o:p:fqvVh", lo, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'p': pub = optarg; break;
         case 'f': force = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error("keygen", "invalid option");
+        default: {
+            int rc = cli_common_option("keygen", c, optarg, &co);
+            if (rc == CLI_OPT_EXIT)
+                return CLI_EXIT_OK;
+            if (rc == CLI_OPT_UNHANDLED)
+                rc = cli_usage_error("keygen", "unknown option '%s'", cli_current_arg());
+            if (rc != CLI_OPT_OK)
+                return rc;
+        }
         }
     }
     if (optind < argc)
@@ -79,8 +92,10 @@ int cmd_keygen(int argc, char **argv)
     bl_psi_identity_public(id, pk);
     bl_psi_pubkey_format(pk, text);
     bl_psi_identity_free(id);
-    printf("%s\n", text);
-    fprintf(stderr, "blindlink keygen: private key in %s (mode 0600), public key in %s\n", out, pub);
+    if (!co.quiet) {
+        printf("%s\n", text);
+        fprintf(stderr, "blindlink keygen: private key in %s (mode 0600), public key in %s\n", out, pub);
+    }
     free(pubpath);
     return CLI_EXIT_OK;
 }

@@ -1,9 +1,13 @@
 /* cli/cmd_match.c - `blindlink match`: read two or more CLK files (clkhash JSON
- * or blindlink binary), find candidate pairs (Dice >= threshold, optional
- * top-k, exhaustive or blocked), solve them into matches (greedy 1:1 or
- * probabilistic multi-party) and write pairs CSV, groups JSON, candidates
- * CSV or anonlink binary candidates, atomically. */
-#include <errno.h>
+ * or blindlink binary; '-' reads stdin), check they were encoded alike
+ * (schema fingerprint, encoding metadata), find candidate pairs (Dice >=
+ * threshold, optional top-k, exhaustive or blocked), solve them into matches
+ * (greedy 1:1 or probabilistic multi-party) and write pairs CSV, groups
+ * JSON, candidates CSV or anonlink binary candidates, atomically; optionally
+ * the LSH blocks in blocklib's format and a JSON summary.
+ *
+ * Adding an option: a field in match_opts, a row in match_longopts and a
+ * case in match_option; checks between options go in match_check. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,8 +29,11 @@ static void usage(FILE *fp)
         "Usage: blindlink match [options] --threshold T A.clk B.clk [C.clk ...]\n"
         "\n"
         "Find which encodings (CLKs) belong to the same entity, as anonlink does.\n"
-        "Inputs are clkhash JSON ({\"clks\": [...]}) or blindlink binary CLK files,\n"
-        "all with the same filter length and schema fingerprint.\n"
+        "Inputs are clkhash JSON ({\"clks\": [...]}) or blindlink binary CLK files\n"
+        "('-' = stdin, once), all with the same filter length and schema fingerprint:\n"
+        "inputs with different fingerprints or encoding metadata (layout, fields,\n"
+        "normalize, harden) are refused (exit 2); a JSON input carries no fingerprint,\n"
+        "so mixing it with binary ones prints a warning.\n"
         "\n"
         "Options:\n"
         "  -t, --threshold T        Dice similarity threshold in (0, 1] (required)\n"
@@ -56,10 +63,16 @@ static void usage(FILE *fp)
         "                           thresholds), match exhaustively with a message\n"
         "      --blocks FILE        external blocks, once per input in the same order:\n"
         "                           blocklib/anonlink-client JSON or 'record,block' CSV\n"
+        "      --write-blocks PREFIX  write the blocks used, one blocklib-format JSON\n"
+        "                           file per input: PREFIX-1.json, PREFIX-2.json, ...\n"
+        "                           (readable back with --blocks)\n"
         "      --blocking-report    also run exhaustively and report pair completeness\n"
         "                           and reduction ratio on stderr\n"
         "\n"
+        "      --json               summary as JSON on stdout (needs -o FILE)\n"
         "  -v, --verbose            summary on stderr (records, candidates, kernel, time)\n"
+        "  -q, --quiet              no warnings\n"
+        "  -V, --version            print the version\n"
         "  -h, --help               this help\n"
         "\n"
         "Environment: BL_KERNEL=scalar|avx2|avx512 forces a popcount kernel.\n"
@@ -67,361 +80,544 @@ static void usage(FILE *fp)
         fp);
 }
 
-enum {
-    OPT_MERGE = 1000,
-    OPT_NODEDUP,
-    OPT_MAXC,
-    OPT_BLOCKING,
-    OPT_TABLES,
-    OPT_BITS,
-    OPT_BLOCKS,
-    OPT_KEYFILE,
-    OPT_KEYENV,
-    OPT_REPORT,
+enum { OPT_MERGE = CLI_OPT_FIRST_PRIVATE, OPT_NODEDUP, OPT_MAXC, OPT_BLOCKING, OPT_TABLES,
+       OPT_BITS, OPT_BLOCKS, OPT_KEYFILE, OPT_KEYENV, OPT_REPORT, OPT_WRITE_BLOCKS };
+
+typedef struct match_opts {
+    cli_common co;
+    double threshold, merge;
+    const char *format, *solver, *blocking, *keyfile, *keyenv, *write_blocks;
+    const char *blocks[MAX_INPUTS];
+    size_t nblocks;
+    const char *inputs[MAX_INPUTS];
+    size_t nin;
+    int dedup, report, solver_set;
+    uint64_t topk, maxc, tables, bits;
+} match_opts;
+
+static const struct option match_longopts[] = {
+    {"threshold", required_argument, NULL, 't'},
+    {"output-format", required_argument, NULL, 'f'},
+    {"solver", required_argument, NULL, 's'},
+    {"merge-threshold", required_argument, NULL, OPT_MERGE},
+    {"no-dedup", no_argument, NULL, OPT_NODEDUP},
+    {"top-k", required_argument, NULL, 'k'},
+    {"max-candidates", required_argument, NULL, OPT_MAXC},
+    {"blocking", required_argument, NULL, OPT_BLOCKING},
+    {"lsh-tables", required_argument, NULL, OPT_TABLES},
+    {"lsh-bits", required_argument, NULL, OPT_BITS},
+    {"blocks", required_argument, NULL, OPT_BLOCKS},
+    {"blocking-key-file", required_argument, NULL, OPT_KEYFILE},
+    {"blocking-key-env", required_argument, NULL, OPT_KEYENV},
+    {"blocking-report", no_argument, NULL, OPT_REPORT},
+    {"write-blocks", required_argument, NULL, OPT_WRITE_BLOCKS},
+    CLI_LONGOPT_OUTPUT, CLI_LONGOPT_THREADS, CLI_LONGOPT_JSON, CLI_LONGOPT_QUIET,
+    CLI_LONGOPT_VERBOSE, CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
+    {NULL, 0, NULL, 0},
 };
 
-static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
+static int one_of(const char *s, const char *const *names)
 {
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > max)
-        return -1;
-    *out = v;
+    for (; *names; names++)
+        if (!strcmp(s, *names))
+            return 1;
     return 0;
 }
 
-static int parse_unit(const char *s, double *out)
+static int match_option(int c, const char *arg, match_opts *o)
 {
-    char *end;
-    errno = 0;
-    if (!s || !*s)
-        return -1;
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
+    static const char *const formats[] = {"pairs", "groups", "candidates", "anonlink", NULL};
+    static const char *const solvers[] = {"greedy", "probabilistic", "none", NULL};
+    static const char *const blockings[] = {"lsh", "files", "none", NULL};
+    switch (c) {
+    case 't': return cli_parse_threshold(CMD, arg, &o->threshold);
+    case 'f':
+        if (!one_of(arg, formats))
+            return cli_usage_error(CMD, "--output-format must be pairs, groups, candidates or "
+                                        "anonlink, got '%s'", arg);
+        o->format = arg;
+        break;
+    case 's':
+        if (!one_of(arg, solvers))
+            return cli_usage_error(CMD, "--solver must be greedy, probabilistic or none, got '%s'",
+                                   arg);
+        o->solver = arg;
+        o->solver_set = 1;
+        break;
+    case OPT_MERGE:
+        if (cli_parse_real(arg, 0.0, 1.0, 1, &o->merge))
+            return cli_usage_error(CMD, "--merge-threshold must be in (0, 1], got '%s'", arg);
+        break;
+    case OPT_NODEDUP: o->dedup = 0; break;
+    case 'k':
+        if (cli_parse_u64(arg, 1, UINT32_MAX, &o->topk))
+            return cli_usage_error(CMD, "--top-k must be a positive integer, got '%s'", arg);
+        break;
+    case OPT_MAXC:
+        if (cli_parse_u64(arg, 1, (uint64_t)SIZE_MAX / 64, &o->maxc))
+            return cli_usage_error(CMD, "--max-candidates must be a positive integer, got '%s'",
+                                   arg);
+        break;
+    case OPT_BLOCKING:
+        if (!one_of(arg, blockings))
+            return cli_usage_error(CMD, "--blocking must be lsh, files or none, got '%s'", arg);
+        o->blocking = arg;
+        break;
+    case OPT_TABLES:
+        if (cli_parse_u64(arg, 1, 1024, &o->tables))
+            return cli_usage_error(CMD, "--lsh-tables must be in 1..1024, got '%s'", arg);
+        break;
+    case OPT_BITS:
+        if (cli_parse_u64(arg, 1, 32, &o->bits))
+            return cli_usage_error(CMD, "--lsh-bits must be in 1..32, got '%s'", arg);
+        break;
+    case OPT_BLOCKS:
+        if (o->nblocks == MAX_INPUTS)
+            return cli_usage_error(CMD, "too many --blocks files");
+        o->blocks[o->nblocks++] = arg;
+        break;
+    case OPT_KEYFILE: o->keyfile = arg; break;
+    case OPT_KEYENV: o->keyenv = arg; break;
+    case OPT_REPORT: o->report = 1; break;
+    case OPT_WRITE_BLOCKS: o->write_blocks = arg; break;
+    default: return cli_usage_error(CMD, "unknown option '%s'", cli_current_arg());
+    }
+    return CLI_OPT_OK;
 }
 
-typedef struct progress_ctx {
-    bl_progress *p;
-} progress_ctx;
+/* consistency between options, after parsing */
+static int match_check(match_opts *o)
+{
+    if (isnan(o->threshold))
+        return cli_usage_error(CMD, "--threshold is required");
+    if (o->nin < 2)
+        return cli_usage_error(CMD, "need at least two CLK files (got %zu)", o->nin);
+    size_t nstdin = 0;
+    for (size_t i = 0; i < o->nin; i++)
+        nstdin += strcmp(o->inputs[i], "-") == 0;
+    if (nstdin > 1)
+        return cli_usage_error(CMD, "'-' (stdin) can be only one of the inputs");
+    if (o->nblocks && (!o->blocking || strcmp(o->blocking, "files") == 0))
+        o->blocking = "files";
+    else if (o->nblocks)
+        return cli_usage_error(CMD, "--blocks goes with --blocking files (or alone)");
+    if (o->blocking && strcmp(o->blocking, "files") == 0 && o->nblocks != o->nin)
+        return cli_usage_error(CMD, "--blocks must be given once per input (%zu inputs, %zu "
+                                    "files)", o->nin, o->nblocks);
+    if (o->blocking && strcmp(o->blocking, "none") == 0)
+        o->blocking = NULL;
+    if (o->report && !o->blocking)
+        return cli_usage_error(CMD, "--blocking-report needs --blocking");
+    if (o->write_blocks && !o->blocking)
+        return cli_usage_error(CMD, "--write-blocks needs --blocking lsh or --blocks");
+    if (o->co.json && !strcmp(o->co.output, "-"))
+        return cli_usage_error(CMD, "--json prints the summary on stdout: give -o FILE for the "
+                                    "matches");
+    if (strcmp(o->format, "groups") == 0 && strcmp(o->solver, "none") == 0)
+        return cli_usage_error(CMD, "--output-format groups needs a solver");
+    if (!o->solver_set && (!strcmp(o->format, "candidates") || !strcmp(o->format, "anonlink")))
+        o->solver = "none";
+    if (strcmp(o->format, "pairs") == 0 && strcmp(o->solver, "none") == 0)
+        o->format = "candidates";
+    return CLI_OPT_OK;
+}
+
+static int match_parse(int argc, char **argv, match_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->co.output = "-";
+    o->threshold = NAN;
+    o->merge = 0.5;
+    o->format = "pairs";
+    o->solver = "greedy";
+    o->keyenv = "BL_BLOCKING_KEY";
+    o->dedup = 1;
+    int c;
+    cli_getopt_begin(argc, argv);
+    while ((c = getopt_long(argc, argv, ":t:o:f:s:k:j:qvVh", match_longopts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return CLI_OPT_EXIT;
+        }
+        int rc = cli_common_option(CMD, c, optarg, &o->co);
+        if (rc == CLI_OPT_UNHANDLED)
+            rc = match_option(c, optarg, o);
+        if (rc != CLI_OPT_OK)
+            return rc;
+    }
+    if (argc - optind > MAX_INPUTS)
+        return cli_usage_error(CMD, "at most %d inputs", MAX_INPUTS);
+    for (int i = optind; i < argc; i++)
+        o->inputs[o->nin++] = argv[i];
+    return match_check(o);
+}
+
+/* ---- a run ---- */
+
+typedef struct match_run {
+    bl_clkset *sets[MAX_INPUTS];
+    size_t nin;
+    bl_blocking *bk;
+    bl_candidate *cand, *full;
+    size_t ncand, nfull;
+    bl_groups *groups;
+    bl_blocking_stats bs;
+    uint64_t total;              /* all cross-dataset pairs */
+    double t_read, t_compare, t_solve;
+    bl_error err;
+} match_run;
+
+static void match_run_free(match_run *r)
+{
+    bl_groups_free(r->groups);
+    free(r->cand);
+    free(r->full);
+    bl_blocking_free(r->bk);
+    for (size_t i = 0; i < r->nin; i++)
+        bl_clkset_free(r->sets[i]);
+}
+
+static const char *input_name(const char *p)
+{
+    return strcmp(p, "-") ? p : "stdin";
+}
+
+static bl_status read_inputs(match_run *r, const match_opts *o)
+{
+    for (size_t i = 0; i < o->nin; i++) {
+        cli_spool sp;
+        bl_status st = cli_spool_stdin(o->inputs[i], &sp, &r->err);
+        if (!st)
+            st = bl_clkset_read(sp.path, BL_CLK_AUTO, 0, &r->sets[i], &r->err);
+        if (st && sp.tmp[0])
+            bl_error_prefix(&r->err, "stdin: ");
+        cli_spool_free(&sp);
+        if (st)
+            return st;
+        r->nin = i + 1;
+    }
+    return BL_OK;
+}
+
+/* ---- were the inputs encoded alike? ---- */
+
+static void hex8(const uint8_t *fp, char *out)
+{
+    for (int i = 0; i < 8; i++)
+        sprintf(out + 2 * i, "%02x", fp[i]);
+}
+
+/* value of a metadata key as canonical text, with the documented default
+ * for an absent key (docs/formats.md, CONTRACTS.md) */
+static char *meta_value(const char *meta, const char *key, const char *dflt)
+{
+    json_t *root = meta ? json_loads(meta, 0, NULL) : NULL;
+    json_t *v = root ? json_object_get(root, key) : NULL;
+    char *s = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS)
+                : (dflt ? strdup(dflt) : NULL);
+    json_decref(root);
+    return s;
+}
+
+static int check_meta(const match_run *r, const match_opts *o)
+{
+    static const char *const keys[] = {"layout", "fields", "normalize", "harden"};
+    static const char *const dflt[] = {"\"record\"", NULL, "\"none\"", NULL};
+    for (size_t i = 1; i < r->nin; i++)
+        for (size_t k = 0; k < 4; k++) {
+            char *a = meta_value(r->sets[0]->meta, keys[k], dflt[k]);
+            char *b = meta_value(r->sets[i]->meta, keys[k], dflt[k]);
+            int differ = (a || b) && (!a || !b || strcmp(a, b) != 0);
+            if (differ)
+                fprintf(stderr, "blindlink match: %s and %s were encoded differently: "
+                                "metadata \"%s\" is %.60s in the first, %.60s in the second\n",
+                        input_name(o->inputs[0]), input_name(o->inputs[i]), keys[k],
+                        a ? a : "absent", b ? b : "absent");
+            free(a);
+            free(b);
+            if (differ)
+                return CLI_EXIT_USAGE;
+        }
+    return CLI_OPT_OK;
+}
+
+/* different non-zero fingerprints: different schema or secret, nothing
+ * would match, so refuse (exit 2); a file without one (clkhash JSON) cannot
+ * be checked: warn unless -q */
+static int check_inputs(const match_run *r, const match_opts *o)
+{
+    const bl_clkset *a = r->sets[0];
+    for (size_t i = 1; i < r->nin; i++) {
+        const bl_clkset *b = r->sets[i];
+        if (a->has_fingerprint && b->has_fingerprint &&
+            memcmp(a->fingerprint, b->fingerprint, BL_FINGERPRINT_BYTES) != 0) {
+            char ha[17], hb[17];
+            hex8(a->fingerprint, ha);
+            hex8(b->fingerprint, hb);
+            fprintf(stderr, "blindlink match: %s (schema fingerprint %s...) and %s (%s...) were "
+                            "encoded with different schemas or secrets; nothing would match\n",
+                    input_name(o->inputs[0]), ha, input_name(o->inputs[i]), hb);
+            return CLI_EXIT_USAGE;
+        }
+        if (a->has_fingerprint != b->has_fingerprint && !o->co.quiet)
+            fprintf(stderr, "blindlink match: warning: %s carries no schema fingerprint (clkhash "
+                            "JSON), so it cannot be checked against %s; 0 matches may mean a "
+                            "different schema or secret\n",
+                    input_name(o->inputs[a->has_fingerprint ? i : 0]),
+                    input_name(o->inputs[a->has_fingerprint ? 0 : i]));
+    }
+    return check_meta(r, o);
+}
+
+/* ---- blocking ---- */
+
+static void exhaustive_message(double threshold, double share)
+{
+    /* never lose matches silently: compare everything instead */
+    if (isinf(share))
+        fprintf(stderr, "blindlink match: at threshold %g no LSH setting of at most 1024 "
+                        "tables keeps 99%% of the matches; comparing exhaustively\n", threshold);
+    else
+        fprintf(stderr, "blindlink match: at threshold %g LSH blocking keeping 99%% of "
+                        "the matches would make %.1fx as many comparisons as the "
+                        "exhaustive run; comparing exhaustively (force blocking with "
+                        "--lsh-tables/--lsh-bits)\n", threshold, share);
+}
+
+static bl_status setup_lsh(match_run *r, match_opts *o)
+{
+    /* the key is required even when the run falls back to exhaustive */
+    bl_secret key = {0};
+    bl_status st = bl_secret_load(o->keyfile, o->keyenv, &key, &r->err);
+    if (st) {
+        bl_error_prefix(&r->err, "blocking key: ");
+        return st;
+    }
+    uint32_t dt = 0, db = 0;
+    double share;
+    if (!bl_blocking_lsh_plan((const bl_clkset *const *)r->sets, r->nin, o->threshold, 0.99, &dt,
+                              &db, &share) && !o->tables && !o->bits) {
+        exhaustive_message(o->threshold, share);
+        o->blocking = NULL;
+        bl_secret_free(&key);
+        if (o->report)
+            fprintf(stderr, "blindlink match: --blocking-report: no blocking used, pair "
+                            "completeness 1\n");
+        if (o->write_blocks)
+            fprintf(stderr, "blindlink match: --write-blocks: no blocking used, no block "
+                            "files written\n");
+        o->report = 0;
+        o->write_blocks = NULL;
+        return BL_OK;
+    }
+    if (o->tables)
+        dt = (uint32_t)o->tables;
+    if (o->bits)
+        db = (uint32_t)o->bits;
+    if (o->co.verbose)
+        fprintf(stderr, "blindlink match: keyed LSH blocking with %u tables of %u bits\n", dt, db);
+    st = bl_blocking_new_lsh(r->sets[0]->nbits, dt, db, key.bytes, key.len, &r->bk, &r->err);
+    bl_secret_free(&key);
+    return st;
+}
+
+static bl_status setup_blocking(match_run *r, match_opts *o)
+{
+    if (!o->blocking)
+        return BL_OK;
+    if (strcmp(o->blocking, "lsh") == 0)
+        return setup_lsh(r, o);
+    size_t nrecs[MAX_INPUTS];
+    for (size_t i = 0; i < r->nin; i++)
+        nrecs[i] = r->sets[i]->count;
+    return bl_blocking_read_files(o->blocks, r->nin, nrecs, &r->bk, &r->err);
+}
+
+static bl_status write_blocks(const match_run *r, const match_opts *o)
+{
+    size_t n = strlen(o->write_blocks) + 32;
+    char *path = malloc(n);
+    if (!path)
+        return bl_error_set((bl_error *)&r->err, BL_ENOMEM, "out of memory");
+    bl_status st = BL_OK;
+    for (size_t i = 0; i < r->nin && !st; i++) {
+        snprintf(path, n, "%s-%zu.json", o->write_blocks, i + 1);
+        st = bl_blocking_write_blocklib(r->bk, r->sets[i], i, path, (bl_error *)&r->err);
+    }
+    free(path);
+    return st;
+}
+
+/* ---- candidates, solving, output ---- */
 
 static void on_progress(void *ctx, uint64_t done, uint64_t total)
 {
     (void)total;
-    progress_ctx *pc = ctx;
-    bl_progress_update(pc->p, done);
+    bl_progress_update(ctx, done);
 }
 
-static double now(void)
+static bl_status find_candidates(match_run *r, const match_opts *o)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    bl_match_opts mo;
+    memset(&mo, 0, sizeof mo);
+    mo.threshold = o->threshold;
+    mo.top_k = (uint32_t)o->topk;
+    mo.threads = o->co.threads;
+    mo.max_candidates = (size_t)o->maxc;
+    mo.blocking = r->bk;
+    for (size_t x = 0; x < r->nin; x++)
+        for (size_t y = x + 1; y < r->nin; y++)
+            r->total += (uint64_t)r->sets[x]->count * r->sets[y]->count;
+    bl_progress *p = bl_progress_new(r->bk ? "blocked matching (tables)" : "comparing pairs",
+                                     r->bk ? 0 : r->total);
+    mo.progress = on_progress;
+    mo.progress_ctx = p;
+    double t1 = bl_clock_s();
+    bl_status st = bl_match_candidates((const bl_clkset *const *)r->sets, r->nin, &mo, &r->cand,
+                                       &r->ncand, &r->err);
+    bl_progress_finish(p);
+    r->t_compare = bl_clock_s() - t1;
+    if (st || !r->bk || !(o->report || o->co.verbose || o->co.json))
+        return st;
+    /* counting the blocked comparisons computes no Dice: cheap next to the
+     * exhaustive run, which only --blocking-report does */
+    st = bl_blocking_stats_compute(r->bk, (const bl_clkset *const *)r->sets, r->nin, &r->bs,
+                                   &r->err);
+    if (st || !o->report)
+        return st;
+    mo.blocking = NULL;
+    mo.progress = NULL;
+    return bl_match_candidates((const bl_clkset *const *)r->sets, r->nin, &mo, &r->full,
+                               &r->nfull, &r->err);
+}
+
+static void blocking_lines(const match_run *r, const match_opts *o)
+{
+    const bl_blocking_stats *bs = &r->bs;
+    if (o->co.verbose)
+        fprintf(stderr, "blindlink match: blocking compared %llu of %llu pairs "
+                        "(reduction ratio %.6f; %llu comparisons counting repeats)\n",
+                (unsigned long long)bs->pairs_compared, (unsigned long long)bs->pairs_total,
+                bs->reduction_ratio, (unsigned long long)bs->comparisons);
+    if (!o->report)
+        return;
+    double pc = bl_candidates_completeness(r->full, r->nfull, r->cand, r->ncand);
+    fprintf(stderr, "blindlink match: blocking compared %llu of %llu pairs (reduction ratio "
+                    "%.6f; %llu comparisons counting repeats); pair completeness %.6f (%zu of "
+                    "%zu exhaustive candidates)\n",
+            (unsigned long long)bs->pairs_compared, (unsigned long long)bs->pairs_total,
+            bs->reduction_ratio, (unsigned long long)bs->comparisons, pc,
+            (size_t)(pc * (double)r->nfull + 0.5), r->nfull);
+}
+
+static bl_status solve_and_write(match_run *r, const match_opts *o)
+{
+    bl_status st = BL_OK;
+    double t2 = bl_clock_s();
+    if (strcmp(o->solver, "greedy") == 0)
+        st = bl_match_solve_greedy(r->cand, r->ncand, &r->groups, &r->err);
+    else if (strcmp(o->solver, "probabilistic") == 0)
+        st = bl_match_solve_probabilistic(r->cand, r->ncand, o->merge, o->dedup, &r->groups,
+                                          &r->err);
+    r->t_solve = bl_clock_s() - t2;
+    if (st)
+        return st;
+    const bl_clkset *const *sets = (const bl_clkset *const *)r->sets;
+    const char *out = o->co.output;
+    if (strcmp(o->format, "candidates") == 0)
+        return bl_candidates_write_csv(out, r->cand, r->ncand, sets, r->nin, &r->err);
+    if (strcmp(o->format, "anonlink") == 0)
+        return bl_candidates_write_anonlink(out, r->cand, r->ncand, &r->err);
+    if (strcmp(o->format, "groups") == 0)
+        return bl_groups_write_json(out, r->groups, &r->err);
+    return bl_groups_write_pairs_csv(out, r->groups, r->cand, r->ncand, sets, r->nin, &r->err);
+}
+
+static void verbose_line(const match_run *r, const match_opts *o)
+{
+    fprintf(stderr, "blindlink match: %zu inputs (", r->nin);
+    for (size_t i = 0; i < r->nin; i++)
+        fprintf(stderr, "%s%zu", i ? " x " : "", r->sets[i]->count);
+    fprintf(stderr, " records, %u bits), threshold %g: %zu candidate pairs", r->sets[0]->nbits,
+            o->threshold, r->ncand);
+    if (r->groups)
+        fprintf(stderr, ", %zu groups (%s)", bl_groups_count(r->groups), o->solver);
+    fprintf(stderr, "; kernel %s, read %.3fs, compare %.3fs", bl_match_kernel_name(), r->t_read,
+            r->t_compare);
+    if (!r->bk)
+        fprintf(stderr, " (%.0f M pairs/s)",
+                (double)r->total / (r->t_compare > 1e-9 ? r->t_compare : 1e-9) / 1e6);
+    fprintf(stderr, ", solve %.3fs\n", r->t_solve);
+}
+
+static bl_status json_summary(const match_run *r, const match_opts *o)
+{
+    json_t *js = json_object(), *recs = json_array(), *sizes = json_object();
+    for (size_t i = 0; i < r->nin; i++)
+        json_array_append_new(recs, json_integer((json_int_t)r->sets[i]->count));
+    json_object_set_new(js, "inputs", json_integer((json_int_t)r->nin));
+    json_object_set_new(js, "records", recs);
+    json_object_set_new(js, "bits", json_integer(r->sets[0]->nbits));
+    cli_json_set_real(js, "threshold", o->threshold);
+    json_object_set_new(js, "candidates", json_integer((json_int_t)r->ncand));
+    json_object_set_new(js, "solver", json_string(o->solver));
+    if (r->groups) {
+        size_t ng = bl_groups_count(r->groups);
+        json_object_set_new(js, "groups", json_integer((json_int_t)ng));
+        for (size_t g = 0; g < ng; g++) { /* how many groups of each size */
+            const uint32_t *d, *rr;
+            char key[24];
+            snprintf(key, sizeof key, "%zu", bl_groups_get(r->groups, g, &d, &rr));
+            json_t *v = json_object_get(sizes, key);
+            json_object_set_new(sizes, key, json_integer(v ? json_integer_value(v) + 1 : 1));
+        }
+        json_object_set_new(js, "group_sizes", sizes);
+    } else {
+        json_decref(sizes);
+    }
+    if (r->bk) {
+        json_object_set_new(js, "pairs_compared", json_integer((json_int_t)r->bs.pairs_compared));
+        cli_json_set_real(js, "reduction_ratio", r->bs.reduction_ratio);
+        if (o->report)
+            cli_json_set_real(js, "pair_completeness",
+                              bl_candidates_completeness(r->full, r->nfull, r->cand, r->ncand));
+    }
+    json_object_set_new(js, "output", json_string(o->co.output));
+    json_object_set_new(js, "kernel", json_string(bl_match_kernel_name()));
+    bl_status st = cli_json_write(js, "-", (bl_error *)&r->err);
+    json_decref(js);
+    return st;
 }
 
 int cmd_match(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"threshold", required_argument, NULL, 't'},
-        {"output", required_argument, NULL, 'o'},
-        {"output-format", required_argument, NULL, 'f'},
-        {"solver", required_argument, NULL, 's'},
-        {"merge-threshold", required_argument, NULL, OPT_MERGE},
-        {"no-dedup", no_argument, NULL, OPT_NODEDUP},
-        {"top-k", required_argument, NULL, 'k'},
-        {"threads", required_argument, NULL, 'j'},
-        {"max-candidates", required_argument, NULL, OPT_MAXC},
-        {"blocking", required_argument, NULL, OPT_BLOCKING},
-        {"lsh-tables", required_argument, NULL, OPT_TABLES},
-        {"lsh-bits", required_argument, NULL, OPT_BITS},
-        {"blocks", required_argument, NULL, OPT_BLOCKS},
-        {"blocking-key-file", required_argument, NULL, OPT_KEYFILE},
-        {"blocking-key-env", required_argument, NULL, OPT_KEYENV},
-        {"blocking-report", no_argument, NULL, OPT_REPORT},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    double threshold = NAN, merge = 0.5;
-    const char *output = "-", *format = "pairs", *solver = "greedy", *blocking = NULL;
-    const char *keyfile = NULL, *keyenv = "BL_BLOCKING_KEY";
-    const char *blocks[MAX_INPUTS];
-    size_t nblocks = 0;
-    int dedup = 1, verbose = 0, report = 0, threads = 0, solver_set = 0;
-    unsigned long long topk = 0, maxc = 0, tables = 0, bits = 0, v;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "t:o:f:s:k:j:vh", opts, NULL)) != -1) {
-        switch (c) {
-        case 't':
-            if (parse_unit(optarg, &threshold) || !(threshold > 0.0 && threshold <= 1.0))
-                return cli_usage_error(CMD, "--threshold must be a number in (0, 1], got '%s'",
-                                       optarg);
-            break;
-        case 'o': output = optarg; break;
-        case 'f':
-            if (strcmp(optarg, "pairs") && strcmp(optarg, "groups") &&
-                strcmp(optarg, "candidates") && strcmp(optarg, "anonlink"))
-                return cli_usage_error(CMD, "--output-format must be pairs, groups, candidates "
-                                            "or anonlink, got '%s'", optarg);
-            format = optarg;
-            break;
-        case 's':
-            if (strcmp(optarg, "greedy") && strcmp(optarg, "probabilistic") && strcmp(optarg, "none"))
-                return cli_usage_error(CMD, "--solver must be greedy, probabilistic or none, got '%s'",
-                                       optarg);
-            solver = optarg;
-            solver_set = 1;
-            break;
-        case OPT_MERGE:
-            if (parse_unit(optarg, &merge) || !(merge > 0.0 && merge <= 1.0))
-                return cli_usage_error(CMD, "--merge-threshold must be in (0, 1], got '%s'", optarg);
-            break;
-        case OPT_NODEDUP: dedup = 0; break;
-        case 'k':
-            if (parse_u64(optarg, UINT32_MAX, &topk) || topk == 0)
-                return cli_usage_error(CMD, "--top-k must be a positive integer, got '%s'", optarg);
-            break;
-        case 'j':
-            threads = cli_parse_threads(optarg);
-            if (threads < 0)
-                return cli_usage_error(CMD, "--threads must be a count or 'auto', got '%s'", optarg);
-            break;
-        case OPT_MAXC:
-            if (parse_u64(optarg, (unsigned long long)SIZE_MAX / 64, &maxc) || maxc == 0)
-                return cli_usage_error(CMD, "--max-candidates must be a positive integer, got '%s'",
-                                       optarg);
-            break;
-        case OPT_BLOCKING:
-            if (strcmp(optarg, "lsh") && strcmp(optarg, "none") && strcmp(optarg, "files"))
-                return cli_usage_error(CMD, "--blocking must be lsh, files or none, got '%s'", optarg);
-            blocking = optarg;
-            break;
-        case OPT_TABLES:
-            if (parse_u64(optarg, 1024, &tables) || tables == 0)
-                return cli_usage_error(CMD, "--lsh-tables must be in 1..1024, got '%s'", optarg);
-            break;
-        case OPT_BITS:
-            if (parse_u64(optarg, 32, &bits) || bits == 0)
-                return cli_usage_error(CMD, "--lsh-bits must be in 1..32, got '%s'", optarg);
-            break;
-        case OPT_BLOCKS:
-            if (nblocks == MAX_INPUTS)
-                return cli_usage_error(CMD, "too many --blocks files");
-            blocks[nblocks++] = optarg;
-            break;
-        case OPT_KEYFILE: keyfile = optarg; break;
-        case OPT_KEYENV: keyenv = optarg; break;
-        case OPT_REPORT: report = 1; break;
-        case 'v': verbose = 1; break;
-        case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error(CMD, "unknown option");
-        }
-    }
-    (void)v;
-    if (isnan(threshold))
-        return cli_usage_error(CMD, "--threshold is required");
-    size_t nin = (size_t)(argc - optind);
-    if (nin < 2)
-        return cli_usage_error(CMD, "need at least two CLK files (got %zu)", nin);
-    if (nin > MAX_INPUTS)
-        return cli_usage_error(CMD, "at most %d inputs", MAX_INPUTS);
-    if (nblocks && (!blocking || strcmp(blocking, "files") == 0))
-        blocking = "files";
-    else if (nblocks)
-        return cli_usage_error(CMD, "--blocks goes with --blocking files (or alone)");
-    if (blocking && strcmp(blocking, "files") == 0 && nblocks != nin)
-        return cli_usage_error(CMD, "--blocks must be given once per input (%zu inputs, %zu files)",
-                               nin, nblocks);
-    if (blocking && strcmp(blocking, "none") == 0)
-        blocking = NULL;
-    if (report && !blocking)
-        return cli_usage_error(CMD, "--blocking-report needs --blocking");
-    if (strcmp(format, "groups") == 0 && strcmp(solver, "none") == 0)
-        return cli_usage_error(CMD, "--output-format groups needs a solver");
-    if (!solver_set && (strcmp(format, "candidates") == 0 || strcmp(format, "anonlink") == 0))
-        solver = "none";
-    if (strcmp(format, "pairs") == 0 && strcmp(solver, "none") == 0)
-        format = "candidates";
-
-    int rc = CLI_EXIT_OK;
-    bl_error err = {0};
-    bl_clkset *sets[MAX_INPUTS] = {0};
-    bl_blocking *bk = NULL;
-    bl_secret key = {0};
-    bl_candidate *cand = NULL, *full = NULL;
-    bl_groups *groups = NULL;
-    size_t ncand = 0, nfull = 0;
-    double t0 = now();
-    for (size_t i = 0; i < nin; i++) {
-        bl_status st = bl_clkset_read(argv[optind + (int)i], BL_CLK_AUTO, 0, &sets[i], &err);
-        if (st) {
-            rc = cli_fail(CMD, &err);
-            goto done;
-        }
-    }
-    uint32_t dt = 0, db = 0;
-    if (blocking && strcmp(blocking, "lsh") == 0) {
-        /* the key is required even when the run falls back to exhaustive */
-        bl_status st = bl_secret_load(keyfile, keyenv, &key, &err);
-        if (st) {
-            bl_error_prefix(&err, "blocking key: ");
-            rc = cli_fail(CMD, &err);
-            goto done;
-        }
-        double share;
-        if (!bl_blocking_lsh_plan((const bl_clkset *const *)sets, nin, threshold, 0.99, &dt, &db,
-                                  &share) && !tables && !bits) {
-            /* never lose matches silently: compare everything instead */
-            if (isinf(share))
-                fprintf(stderr, "blindlink match: at threshold %g no LSH setting of at most 1024 "
-                                "tables keeps 99%% of the matches; comparing exhaustively\n",
-                        threshold);
-            else
-                fprintf(stderr, "blindlink match: at threshold %g LSH blocking keeping 99%% of "
-                                "the matches would make %.1fx as many comparisons as the "
-                                "exhaustive run; comparing exhaustively (force blocking with "
-                                "--lsh-tables/--lsh-bits)\n", threshold, share);
-            blocking = NULL;
-            bl_secret_free(&key);
-            if (report) {
-                fprintf(stderr, "blindlink match: --blocking-report: no blocking used, pair "
-                                "completeness 1\n");
-                report = 0;
-            }
-        }
-    }
-    if (blocking && strcmp(blocking, "lsh") == 0) {
-        if (tables)
-            dt = (uint32_t)tables;
-        if (bits)
-            db = (uint32_t)bits;
-        if (verbose)
-            fprintf(stderr, "blindlink match: keyed LSH blocking with %u tables of %u bits\n", dt, db);
-        bl_status st = bl_blocking_new_lsh(sets[0]->nbits, dt, db, key.bytes, key.len, &bk, &err);
-        bl_secret_free(&key);
-        if (st) {
-            rc = cli_fail(CMD, &err);
-            goto done;
-        }
-    } else if (blocking) {
-        size_t nrecs[MAX_INPUTS];
-        for (size_t i = 0; i < nin; i++)
-            nrecs[i] = sets[i]->count;
-        bl_status st = bl_blocking_read_files(blocks, nin, nrecs, &bk, &err);
-        if (st) {
-            rc = cli_fail(CMD, &err);
-            goto done;
-        }
-    }
-    bl_match_opts mo;
-    memset(&mo, 0, sizeof mo);
-    mo.threshold = threshold;
-    mo.top_k = (uint32_t)topk;
-    mo.threads = threads;
-    mo.max_candidates = (size_t)maxc;
-    mo.blocking = bk;
-    progress_ctx pc;
-    uint64_t total = 0;
-    for (size_t x = 0; x < nin; x++)
-        for (size_t y = x + 1; y < nin; y++)
-            total += (uint64_t)sets[x]->count * sets[y]->count;
-    pc.p = bl_progress_new(bk ? "blocked matching (tables)" : "comparing pairs",
-                           bk ? (uint64_t)(bk ? 0 : total) : total);
-    mo.progress = on_progress;
-    mo.progress_ctx = &pc;
-    double t1 = now();
-    bl_status st = bl_match_candidates((const bl_clkset *const *)sets, nin, &mo, &cand, &ncand, &err);
-    bl_progress_finish(pc.p);
-    double t2 = now();
-    if (st) {
-        rc = cli_fail(CMD, &err);
+    match_opts o;
+    int rc = match_parse(argc, argv, &o);
+    if (rc != CLI_OPT_OK)
+        return rc == CLI_OPT_EXIT ? CLI_EXIT_OK : rc;
+    match_run r;
+    memset(&r, 0, sizeof r);
+    double t0 = bl_clock_s();
+    bl_status st = read_inputs(&r, &o);
+    r.t_read = bl_clock_s() - t0;
+    if (!st && (rc = check_inputs(&r, &o)) != CLI_OPT_OK)
         goto done;
-    }
-    bl_blocking_stats bs;
-    memset(&bs, 0, sizeof bs);
-    if (bk && (report || verbose)) {
-        /* counting the blocked comparisons computes no Dice: cheap next to
-         * the exhaustive run, which only --blocking-report does */
-        st = bl_blocking_stats_compute(bk, (const bl_clkset *const *)sets, nin, &bs, &err);
-        if (st) {
-            rc = cli_fail(CMD, &err);
-            goto done;
-        }
-        if (verbose)
-            fprintf(stderr,
-                    "blindlink match: blocking compared %llu of %llu pairs "
-                    "(reduction ratio %.6f; %llu comparisons counting repeats)\n",
-                    (unsigned long long)bs.pairs_compared, (unsigned long long)bs.pairs_total,
-                    bs.reduction_ratio, (unsigned long long)bs.comparisons);
-    }
-    if (report) {
-        mo.blocking = NULL;
-        mo.progress = NULL;
-        st = bl_match_candidates((const bl_clkset *const *)sets, nin, &mo, &full, &nfull, &err);
-        if (st) {
-            rc = cli_fail(CMD, &err);
-            goto done;
-        }
-        fprintf(stderr,
-                "blindlink match: blocking compared %llu of %llu pairs (reduction ratio %.6f; "
-                "%llu comparisons counting repeats); "
-                "pair completeness %.6f (%zu of %zu exhaustive candidates)\n",
-                (unsigned long long)bs.pairs_compared, (unsigned long long)bs.pairs_total,
-                bs.reduction_ratio, (unsigned long long)bs.comparisons, bl_candidates_completeness(full, nfull, cand, ncand),
-                (size_t)(bl_candidates_completeness(full, nfull, cand, ncand) * (double)nfull + 0.5),
-                nfull);
-    }
-    if (strcmp(solver, "greedy") == 0)
-        st = bl_match_solve_greedy(cand, ncand, &groups, &err);
-    else if (strcmp(solver, "probabilistic") == 0)
-        st = bl_match_solve_probabilistic(cand, ncand, merge, dedup, &groups, &err);
-    if (st) {
-        rc = cli_fail(CMD, &err);
-        goto done;
-    }
-    double t3 = now();
-    if (strcmp(format, "candidates") == 0)
-        st = bl_candidates_write_csv(output, cand, ncand, (const bl_clkset *const *)sets, nin, &err);
-    else if (strcmp(format, "anonlink") == 0)
-        st = bl_candidates_write_anonlink(output, cand, ncand, &err);
-    else if (strcmp(format, "groups") == 0)
-        st = bl_groups_write_json(output, groups, &err);
-    else
-        st = bl_groups_write_pairs_csv(output, groups, cand, ncand, (const bl_clkset *const *)sets,
-                                       nin, &err);
-    if (st) {
-        rc = cli_fail(CMD, &err);
-        goto done;
-    }
-    if (verbose) {
-        fprintf(stderr, "blindlink match: %zu inputs (", nin);
-        for (size_t i = 0; i < nin; i++)
-            fprintf(stderr, "%s%zu", i ? " x " : "", sets[i]->count);
-        fprintf(stderr,
-                " records, %u bits), threshold %g: %zu candidate pairs", sets[0]->nbits,
-                threshold, ncand);
-        if (groups)
-            fprintf(stderr, ", %zu groups (%s)", bl_groups_count(groups), solver);
-        fprintf(stderr, "; kernel %s, read %.3fs, compare %.3fs", bl_match_kernel_name(), t1 - t0,
-                t2 - t1);
-        if (!bk)
-            fprintf(stderr, " (%.0f M pairs/s)",
-                    (double)total / (t2 - t1 > 1e-9 ? t2 - t1 : 1e-9) / 1e6);
-        fprintf(stderr, ", solve %.3fs\n", t3 - t2);
-    }
+    if (!st)
+        st = setup_blocking(&r, &o);
+    if (!st)
+        st = find_candidates(&r, &o);
+    if (!st && r.bk)
+        blocking_lines(&r, &o);
+    if (!st)
+        st = solve_and_write(&r, &o);
+    if (!st && o.write_blocks)
+        st = write_blocks(&r, &o);
+    if (!st && o.co.verbose)
+        verbose_line(&r, &o);
+    if (!st && o.co.json)
+        st = json_summary(&r, &o);
+    rc = st ? cli_fail(CMD, &r.err) : CLI_EXIT_OK;
 done:
-    bl_secret_free(&key);
-    bl_groups_free(groups);
-    free(cand);
-    free(full);
-    bl_blocking_free(bk);
-    for (size_t i = 0; i < nin && i < MAX_INPUTS; i++)
-        bl_clkset_free(sets[i]);
+    match_run_free(&r);
     return rc;
 }

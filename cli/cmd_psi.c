@@ -5,6 +5,7 @@
  * ids atomically and a summary (sizes, intersection if learned, bytes per
  * record) on stdout. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,13 +51,18 @@ static void usage(FILE *fp)
         "  --mode MODE           both (default): each side learns its matched rows;\n"
         "                        receive / send: only the receiving side learns (pair them);\n"
         "                        count: both learn only the intersection size\n"
-        "  --out FILE            matched rows of this side: id,matched_on (needed in\n"
-        "                        modes both and receive)\n"
+        "  -o, --output FILE     matched rows of this side: id,matched_on (needed in\n"
+        "                        modes both and receive; '-' = stdout); alias --out\n"
         "  --id-column COL       row id to write (default: 1-based data row number)\n"
         "  --delimiter C         CSV delimiter (default ,)\n"
-        "  --threads N           worker threads (default: all cores)\n"
+        "  -j, --threads N       worker threads (default: all cores)\n"
         "  --batch N             records per frame (default 4096)\n"
-        "  -q, --quiet           no summary on stdout\n");
+        "  --json                the summary as a JSON object instead of key=value lines\n"
+        "  -q, --quiet           no summary\n"
+        "  -v, --verbose         also the input statistics line (default)\n"
+        "  -V, --version         print the version\n"
+        "  -h, --help            this help\n"
+        "The summary goes to stdout, or to stderr when the rows go to stdout (-o -).\n");
 }
 
 typedef struct rejects {
@@ -140,254 +146,302 @@ static int parse_rules(const char *s, const char *const *names, const unsigned *
     return rc;
 }
 
-int cmd_psi(int argc, char **argv)
+#define CMD "psi"
+
+enum { O_LISTEN = CLI_OPT_FIRST_PRIVATE, O_CONNECT, O_PORTFILE, O_KEY, O_PEERKEY, O_TIMEOUT,
+       O_EMAIL, O_PHONE, O_NAMEDOB, O_EMAILRULES, O_PHONECC, O_DOBFMT, O_NAMERULES, O_STRICT,
+       O_REJECTS, O_MODE, O_OUT, O_IDCOL, O_DELIM, O_BATCH };
+
+typedef struct psi_cli {
+    cli_common co;
+    bl_psi_input_opts io;
+    bl_psi_opts po;
+    portfile pf;
+    const char *key, *peer_key, *rej_path, *input;
+    char *colbufs[BL_PSI_MAX_TYPES];
+} psi_cli;
+
+static const struct option psi_longopts[] = {
+    {"listen", required_argument, NULL, O_LISTEN},
+    {"connect", required_argument, NULL, O_CONNECT},
+    {"port-file", required_argument, NULL, O_PORTFILE},
+    {"key", required_argument, NULL, O_KEY},
+    {"peer-key", required_argument, NULL, O_PEERKEY},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"email", required_argument, NULL, O_EMAIL},
+    {"phone", required_argument, NULL, O_PHONE},
+    {"namedob", required_argument, NULL, O_NAMEDOB},
+    {"email-rules", required_argument, NULL, O_EMAILRULES},
+    {"phone-country", required_argument, NULL, O_PHONECC},
+    {"dob-format", required_argument, NULL, O_DOBFMT},
+    {"name-rules", required_argument, NULL, O_NAMERULES},
+    {"strict", no_argument, NULL, O_STRICT},
+    {"rejects", required_argument, NULL, O_REJECTS},
+    {"mode", required_argument, NULL, O_MODE},
+    {"out", required_argument, NULL, 'o'},
+    {"id-column", required_argument, NULL, O_IDCOL},
+    {"delimiter", required_argument, NULL, O_DELIM},
+    {"batch", required_argument, NULL, O_BATCH},
+    CLI_LONGOPT_OUTPUT, CLI_LONGOPT_THREADS, CLI_LONGOPT_JSON, CLI_LONGOPT_QUIET,
+    CLI_LONGOPT_VERBOSE, CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
+    {NULL, 0, NULL, 0}};
+
+static int ident_option(int c, const char *arg, psi_cli *p)
 {
-    enum { O_LISTEN = 256, O_CONNECT, O_PORTFILE, O_KEY, O_PEERKEY, O_TIMEOUT, O_EMAIL, O_PHONE,
-           O_NAMEDOB, O_EMAILRULES, O_PHONECC, O_DOBFMT, O_NAMERULES, O_STRICT, O_REJECTS, O_MODE,
-           O_OUT, O_IDCOL, O_DELIM, O_THREADS, O_BATCH };
-    static const struct option lo[] = {
-        {"listen", required_argument, NULL, O_LISTEN},
-        {"connect", required_argument, NULL, O_CONNECT},
-        {"port-file", required_argument, NULL, O_PORTFILE},
-        {"key", required_argument, NULL, O_KEY},
-        {"peer-key", required_argument, NULL, O_PEERKEY},
-        {"timeout", required_argument, NULL, O_TIMEOUT},
-        {"email", required_argument, NULL, O_EMAIL},
-        {"phone", required_argument, NULL, O_PHONE},
-        {"namedob", required_argument, NULL, O_NAMEDOB},
-        {"email-rules", required_argument, NULL, O_EMAILRULES},
-        {"phone-country", required_argument, NULL, O_PHONECC},
-        {"dob-format", required_argument, NULL, O_DOBFMT},
-        {"name-rules", required_argument, NULL, O_NAMERULES},
-        {"strict", no_argument, NULL, O_STRICT},
-        {"rejects", required_argument, NULL, O_REJECTS},
-        {"mode", required_argument, NULL, O_MODE},
-        {"out", required_argument, NULL, O_OUT},
-        {"id-column", required_argument, NULL, O_IDCOL},
-        {"delimiter", required_argument, NULL, O_DELIM},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"batch", required_argument, NULL, O_BATCH},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    bl_psi_input_opts *io = &p->io;
+    if (io->nidents >= BL_PSI_MAX_TYPES)
+        return cli_usage_error(CMD, "at most %d identifiers", BL_PSI_MAX_TYPES);
+    bl_psi_ident_spec *sp = &io->idents[io->nidents];
+    sp->type = c == O_EMAIL ? BL_IDENT_EMAIL : c == O_PHONE ? BL_IDENT_PHONE : BL_IDENT_NAMEDOB;
+    p->colbufs[io->nidents] = strdup(arg);
+    if (!p->colbufs[io->nidents] || split_cols(sp, p->colbufs[io->nidents]) != 0)
+        return cli_usage_error(CMD, "bad column list '%s'", arg);
+    io->nidents++;
+    return CLI_OPT_OK;
+}
+
+static int norm_option(int c, const char *arg, psi_cli *p)
+{
     static const char *const email_names[] = {"gmail", "plus"};
     static const unsigned email_bits[] = {BL_EMAIL_GMAIL, BL_EMAIL_PLUS};
     static const char *const name_names[] = {"strip-marks"};
     static const unsigned name_bits[] = {BL_NAME_STRIP_MARKS};
+    bl_ident_opts *n = &p->io.norm;
+    switch (c) {
+    case O_EMAILRULES:
+        if (parse_rules(arg, email_names, email_bits, 2, &n->email_rules))
+            return cli_usage_error(CMD, "--email-rules: expected none, gmail, plus or gmail,plus");
+        return CLI_OPT_OK;
+    case O_PHONECC:
+        if (strlen(arg) != 2 || !bl_ident_calling_code(arg))
+            return cli_usage_error(CMD, "--phone-country: unknown country code '%s'", arg);
+        memcpy(n->phone_country, arg, 3);
+        return CLI_OPT_OK;
+    case O_DOBFMT: n->dob_format = arg; return CLI_OPT_OK;
+    case O_NAMERULES:
+        if (parse_rules(arg, name_names, name_bits, 1, &n->name_rules))
+            return cli_usage_error(CMD, "--name-rules: expected none or strip-marks");
+        return CLI_OPT_OK;
+    default: return CLI_OPT_UNHANDLED;
+    }
+}
 
-    bl_psi_input_opts io;
-    memset(&io, 0, sizeof io);
-    bl_psi_opts po;
-    memset(&po, 0, sizeof po);
-    po.mode = BL_PSI_BOTH;
-    portfile pf = {0};
-    const char *key = NULL, *peer_key = NULL, *rej_path = NULL, *out = NULL;
-    int quiet = 0, c;
-    char *colbufs[BL_PSI_MAX_TYPES] = {0};
-    int rc = CLI_EXIT_USAGE;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
-        switch (c) {
-        case O_LISTEN: po.listen = optarg; break;
-        case O_CONNECT: po.connect = optarg; break;
-        case O_PORTFILE: pf.path = optarg; break;
-        case O_KEY: key = optarg; break;
-        case O_PEERKEY: peer_key = optarg; break;
-        case O_TIMEOUT:
-            po.timeout_s = atoi(optarg);
-            if (po.timeout_s < 1 || po.timeout_s > 86400) {
-                cli_usage_error("psi", "--timeout must be 1..86400 seconds");
-                goto out;
-            }
-            break;
-        case O_EMAIL:
-        case O_PHONE:
-        case O_NAMEDOB: {
-            if (io.nidents >= BL_PSI_MAX_TYPES) {
-                cli_usage_error("psi", "at most %d identifiers", BL_PSI_MAX_TYPES);
-                goto out;
-            }
-            bl_psi_ident_spec *sp = &io.idents[io.nidents];
-            sp->type = c == O_EMAIL ? BL_IDENT_EMAIL : c == O_PHONE ? BL_IDENT_PHONE : BL_IDENT_NAMEDOB;
-            colbufs[io.nidents] = strdup(optarg);
-            if (!colbufs[io.nidents] || split_cols(sp, colbufs[io.nidents]) != 0) {
-                cli_usage_error("psi", "bad column list '%s'", optarg);
-                goto out;
-            }
-            io.nidents++;
-            break;
-        }
-        case O_EMAILRULES:
-            if (parse_rules(optarg, email_names, email_bits, 2, &io.norm.email_rules)) {
-                cli_usage_error("psi", "--email-rules: expected none, gmail, plus or gmail,plus");
-                goto out;
-            }
-            break;
-        case O_PHONECC:
-            if (strlen(optarg) != 2 || !bl_ident_calling_code(optarg)) {
-                cli_usage_error("psi", "--phone-country: unknown country code '%s'", optarg);
-                goto out;
-            }
-            memcpy(io.norm.phone_country, optarg, 3);
-            break;
-        case O_DOBFMT: io.norm.dob_format = optarg; break;
-        case O_NAMERULES:
-            if (parse_rules(optarg, name_names, name_bits, 1, &io.norm.name_rules)) {
-                cli_usage_error("psi", "--name-rules: expected none or strip-marks");
-                goto out;
-            }
-            break;
-        case O_STRICT: io.strict = 1; break;
-        case O_REJECTS: rej_path = optarg; break;
-        case O_MODE:
-            po.mode = bl_psi_mode_parse(optarg);
-            if (!po.mode) {
-                cli_usage_error("psi", "--mode: expected both, receive, send or count");
-                goto out;
-            }
-            break;
-        case O_OUT: out = optarg; break;
-        case O_IDCOL: io.id_column = optarg; break;
-        case O_DELIM:
-            if (strlen(optarg) != 1) {
-                cli_usage_error("psi", "--delimiter must be one character");
-                goto out;
-            }
-            io.csv.delimiter = optarg[0];
-            break;
-        case O_THREADS:
-            po.threads = cli_parse_threads(optarg);
-            if (po.threads < 0) {
-                cli_usage_error("psi", "--threads: expected a number or auto");
-                goto out;
-            }
-            break;
-        case O_BATCH: {
-            long b = atol(optarg);
-            if (b < 1 || b > 65536) {
-                cli_usage_error("psi", "--batch must be 1..65536");
-                goto out;
-            }
-            po.batch = (uint32_t)b;
-            break;
-        }
-        case 'q': quiet = 1; break;
-        case 'h': usage(stdout); rc = CLI_EXIT_OK; goto out;
-        default: cli_usage_error("psi", "invalid option"); goto out;
-        }
+static int psi_option(int c, const char *arg, psi_cli *p)
+{
+    uint64_t u;
+    switch (c) {
+    case O_LISTEN: p->po.listen = arg; break;
+    case O_CONNECT: p->po.connect = arg; break;
+    case O_PORTFILE: p->pf.path = arg; break;
+    case O_KEY: p->key = arg; break;
+    case O_PEERKEY: p->peer_key = arg; break;
+    case O_TIMEOUT:
+        if (cli_parse_u64(arg, 1, 86400, &u))
+            return cli_usage_error(CMD, "--timeout must be 1..86400 seconds, got '%s'", arg);
+        p->po.timeout_s = (int)u;
+        break;
+    case O_EMAIL:
+    case O_PHONE:
+    case O_NAMEDOB: return ident_option(c, arg, p);
+    case O_STRICT: p->io.strict = 1; break;
+    case O_REJECTS: p->rej_path = arg; break;
+    case O_MODE:
+        if (!(p->po.mode = bl_psi_mode_parse(arg)))
+            return cli_usage_error(CMD, "--mode: expected both, receive, send or count");
+        break;
+    case O_IDCOL: p->io.id_column = arg; break;
+    case O_DELIM:
+        if (strlen(arg) != 1)
+            return cli_usage_error(CMD, "--delimiter must be one character");
+        p->io.csv.delimiter = arg[0];
+        break;
+    case O_BATCH:
+        if (cli_parse_u64(arg, 1, 65536, &u))
+            return cli_usage_error(CMD, "--batch must be 1..65536, got '%s'", arg);
+        p->po.batch = (uint32_t)u;
+        break;
+    default: {
+        int rc = norm_option(c, arg, p);
+        return rc == CLI_OPT_UNHANDLED ? cli_usage_error(CMD, "unknown option '%s'",
+                                                         cli_current_arg())
+                                       : rc;
     }
-    if (optind + 1 != argc) {
-        cli_usage_error("psi", optind >= argc ? "missing INPUT.csv" : "more than one input file");
-        goto out;
     }
-    const char *input = argv[optind];
-    if (!po.listen == !po.connect) {
-        cli_usage_error("psi", "give exactly one of --listen and --connect");
-        goto out;
-    }
-    if (pf.path && !po.listen) {
-        cli_usage_error("psi", "--port-file needs --listen");
-        goto out;
-    }
-    if (io.nidents == 0) {
-        cli_usage_error("psi", "give at least one identifier: --email, --phone or --namedob");
-        goto out;
-    }
-    for (size_t i = 0; i < io.nidents; i++)
-        if (io.idents[i].type == BL_IDENT_NAMEDOB && io.idents[i].ncolumns < 2) {
-            cli_usage_error("psi", "--namedob needs name column(s) and a date column");
-            goto out;
-        }
-    if (!peer_key) {
-        cli_usage_error("psi", "--peer-key is required (the peer's public key is pinned)");
-        goto out;
-    }
-    int learns_rows = po.mode == BL_PSI_BOTH || po.mode == BL_PSI_RECEIVE;
-    if (learns_rows && !out) {
-        cli_usage_error("psi", "--out FILE is required in mode %s", bl_psi_mode_name(po.mode));
-        goto out;
-    }
-    if (!learns_rows && out) {
-        cli_usage_error("psi", "mode %s learns no rows; drop --out", bl_psi_mode_name(po.mode));
-        goto out;
-    }
+    return CLI_OPT_OK;
+}
 
+static int psi_check(const psi_cli *p)
+{
+    if (!p->po.listen == !p->po.connect)
+        return cli_usage_error(CMD, "give exactly one of --listen and --connect");
+    if (p->pf.path && !p->po.listen)
+        return cli_usage_error(CMD, "--port-file needs --listen");
+    if (p->io.nidents == 0)
+        return cli_usage_error(CMD, "give at least one identifier: --email, --phone or --namedob");
+    for (size_t i = 0; i < p->io.nidents; i++)
+        if (p->io.idents[i].type == BL_IDENT_NAMEDOB && p->io.idents[i].ncolumns < 2)
+            return cli_usage_error(CMD, "--namedob needs name column(s) and a date column");
+    if (!p->peer_key)
+        return cli_usage_error(CMD, "--peer-key is required (the peer's public key is pinned)");
+    int learns_rows = p->po.mode == BL_PSI_BOTH || p->po.mode == BL_PSI_RECEIVE;
+    if (learns_rows && !p->co.output)
+        return cli_usage_error(CMD, "-o/--out FILE is required in mode %s",
+                               bl_psi_mode_name(p->po.mode));
+    if (!learns_rows && p->co.output)
+        return cli_usage_error(CMD, "mode %s learns no rows; drop -o/--out",
+                               bl_psi_mode_name(p->po.mode));
+    if (p->co.json && p->co.output && !strcmp(p->co.output, "-"))
+        return cli_usage_error(CMD, "--json prints the summary on stdout: not with -o -");
+    return CLI_OPT_OK;
+}
+
+static int psi_parse(int argc, char **argv, psi_cli *p)
+{
+    p->po.mode = BL_PSI_BOTH;
+    p->co.output = NULL;
+    int c;
+    cli_getopt_begin(argc, argv);
+    while ((c = getopt_long(argc, argv, ":o:j:qvVh", psi_longopts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return CLI_OPT_EXIT;
+        }
+        int rc = cli_common_option(CMD, c, optarg, &p->co);
+        if (rc == CLI_OPT_UNHANDLED)
+            rc = psi_option(c, optarg, p);
+        if (rc != CLI_OPT_OK)
+            return rc;
+    }
+    p->po.threads = p->co.threads;
+    if (optind + 1 != argc)
+        return cli_usage_error(CMD, optind >= argc ? "missing INPUT.csv" : "more than one input "
+                                                                           "file");
+    p->input = argv[optind];
+    return psi_check(p);
+}
+
+static void input_line(const bl_psi_input *in)
+{
+    bl_psi_input_stats ist;
+    bl_psi_input_stats_get(in, &ist);
+    fprintf(stderr, "blindlink psi: %llu rows, %llu records to match (%llu values rejected, "
+                    "%llu missing, %llu duplicates)\n",
+            (unsigned long long)ist.rows, (unsigned long long)ist.groups,
+            (unsigned long long)ist.rejected, (unsigned long long)ist.missing,
+            (unsigned long long)ist.duplicates);
+}
+
+static void summary_text(FILE *fp, const psi_cli *p, const bl_psi_stats *st)
+{
+    fprintf(fp, "mode=%s\nown_records=%llu\npeer_records=%llu\n", bl_psi_mode_name(p->po.mode),
+            (unsigned long long)st->own_groups, (unsigned long long)st->peer_groups);
+    if (st->learned) {
+        fprintf(fp, "intersection=%llu\n", (unsigned long long)st->intersection);
+        for (size_t t = 0; t < p->io.nidents; t++)
+            fprintf(fp, "matched_on_%s=%llu\n", bl_ident_type_name(p->io.idents[t].type),
+                    (unsigned long long)st->per_type[t]);
+    } else {
+        fprintf(fp, "intersection=not-learned\n");
+    }
+    fprintf(fp, "bytes_sent=%llu\nbytes_received=%llu\nbytes_sent_per_record=%.1f\nseconds=%.2f\n"
+                "idle_seconds=%.2f\n",
+            (unsigned long long)st->bytes_sent, (unsigned long long)st->bytes_received,
+            st->own_groups ? (double)st->bytes_sent / (double)st->own_groups : 0.0, st->seconds,
+            st->idle_seconds);
+}
+
+static void summary_json(const psi_cli *p, const bl_psi_stats *st)
+{
+    json_t *js = json_object();
+    json_object_set_new(js, "mode", json_string(bl_psi_mode_name(p->po.mode)));
+    json_object_set_new(js, "own_records", json_integer((json_int_t)st->own_groups));
+    json_object_set_new(js, "peer_records", json_integer((json_int_t)st->peer_groups));
+    if (st->learned) {
+        json_t *per = json_object();
+        json_object_set_new(js, "intersection", json_integer((json_int_t)st->intersection));
+        for (size_t t = 0; t < p->io.nidents; t++)
+            json_object_set_new(per, bl_ident_type_name(p->io.idents[t].type),
+                                json_integer((json_int_t)st->per_type[t]));
+        json_object_set_new(js, "matched_on", per);
+    } else {
+        json_object_set_new(js, "intersection", json_null());
+    }
+    json_object_set_new(js, "bytes_sent", json_integer((json_int_t)st->bytes_sent));
+    json_object_set_new(js, "bytes_received", json_integer((json_int_t)st->bytes_received));
+    cli_json_set_real(js, "bytes_sent_per_record",
+                      st->own_groups ? (double)st->bytes_sent / (double)st->own_groups : NAN);
+    cli_json_set_real(js, "seconds", st->seconds);
+    cli_json_set_real(js, "idle_seconds", st->idle_seconds);
+    bl_error err = {0};
+    if (cli_json_write(js, "-", &err) != BL_OK)
+        fprintf(stderr, "blindlink psi: %s\n", err.msg);
+    json_decref(js);
+}
+
+/* load, run, write: exit 2 on bad input before any traffic, 1 on a failed run */
+static int psi_execute(psi_cli *p)
+{
     bl_error err = {0};
     uint8_t ppk[BL_PSI_PUBKEY_BYTES];
     bl_psi_identity *me = NULL;
     bl_psi_input *in = NULL;
     bl_psi_result *res = NULL;
     rejects rj = {0};
-    bl_status s = bl_psi_pubkey_load(peer_key, ppk, &err);
+    int learns_rows = p->po.mode == BL_PSI_BOTH || p->po.mode == BL_PSI_RECEIVE;
+    bl_status s = bl_psi_pubkey_load(p->peer_key, ppk, &err);
     if (s == BL_OK)
-        s = bl_psi_identity_load(key, key ? NULL : BL_PSI_KEY_ENV, &me, &err);
-    if (s == BL_OK && rej_path) {
-        s = bl_ofile_open(rej_path, &rj.f, &err);
-        if (s == BL_OK)
-            fputs("row,problem\n", bl_ofile_stream(rj.f));
-    }
+        s = bl_psi_identity_load(p->key, p->key ? NULL : BL_PSI_KEY_ENV, &me, &err);
+    if (s == BL_OK && p->rej_path && (s = bl_ofile_open(p->rej_path, &rj.f, &err)) == BL_OK)
+        fputs("row,problem\n", bl_ofile_stream(rj.f));
     if (s == BL_OK) {
-        io.reject = on_reject;
-        io.reject_ctx = &rj;
-        s = bl_psi_input_load(input, &io, &in, &err);
+        p->io.reject = on_reject;
+        p->io.reject_ctx = &rj;
+        s = bl_psi_input_load(p->input, &p->io, &in, &err);
     }
-    if (s == BL_OK && !quiet) {
-        bl_psi_input_stats ist;
-        bl_psi_input_stats_get(in, &ist);
-        fprintf(stderr,
-                "blindlink psi: %llu rows, %llu records to match (%llu values rejected, %llu "
-                "missing, %llu duplicates)\n",
-                (unsigned long long)ist.rows, (unsigned long long)ist.groups,
-                (unsigned long long)ist.rejected, (unsigned long long)ist.missing,
-                (unsigned long long)ist.duplicates);
-    }
+    if (s == BL_OK && !p->co.quiet && !p->co.json)
+        input_line(in);
     if (s == BL_OK) {
-        po.progress = 1;
-        po.on_listen = on_listen;
-        po.on_listen_ctx = &pf;
-        s = bl_psi_run(in, me, ppk, &po, &res, &err);
+        p->po.progress = !p->co.quiet;
+        p->po.on_listen = on_listen;
+        p->po.on_listen_ctx = &p->pf;
+        s = bl_psi_run(in, me, ppk, &p->po, &res, &err);
     }
     bl_psi_identity_free(me);
-    me = NULL;
     if (s == BL_OK && learns_rows)
-        s = bl_psi_result_write(res, in, out, &err);
+        s = bl_psi_result_write(res, in, p->co.output, &err);
     if (s == BL_OK && rj.f) {
         s = bl_ofile_commit(rj.f, &err);
         rj.f = NULL;
     }
+    int rc = CLI_EXIT_OK;
     if (s != BL_OK) {
         bl_ofile_abort(rj.f);
-        if (pf.written)
-            unlink(pf.path);
-        rc = cli_fail("psi", &err);
-        bl_psi_result_free(res);
-        bl_psi_input_free(in);
-        goto out;
-    }
-    bl_psi_stats st;
-    bl_psi_result_stats(res, &st);
-    if (!quiet) {
-        FILE *fp = (out && !strcmp(out, "-")) ? stderr : stdout;
-        fprintf(fp, "mode=%s\nown_records=%llu\npeer_records=%llu\n", bl_psi_mode_name(po.mode),
-                (unsigned long long)st.own_groups, (unsigned long long)st.peer_groups);
-        if (st.learned) {
-            fprintf(fp, "intersection=%llu\n", (unsigned long long)st.intersection);
-            for (size_t t = 0; t < io.nidents; t++)
-                fprintf(fp, "matched_on_%s=%llu\n", bl_ident_type_name(io.idents[t].type),
-                        (unsigned long long)st.per_type[t]);
-        } else {
-            fprintf(fp, "intersection=not-learned\n");
-        }
-        fprintf(fp, "bytes_sent=%llu\nbytes_received=%llu\nbytes_sent_per_record=%.1f\nseconds=%.2f\nidle_seconds=%.2f\n",
-                (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_received,
-                st.own_groups ? (double)st.bytes_sent / (double)st.own_groups : 0.0, st.seconds,
-                st.idle_seconds);
+        if (p->pf.written)
+            unlink(p->pf.path);
+        rc = cli_fail(CMD, &err);
+    } else {
+        bl_psi_stats st;
+        bl_psi_result_stats(res, &st);
+        if (p->co.json)
+            summary_json(p, &st);
+        else if (!p->co.quiet)
+            summary_text(p->co.output && !strcmp(p->co.output, "-") ? stderr : stdout, p, &st);
     }
     bl_psi_result_free(res);
     bl_psi_input_free(in);
-    rc = CLI_EXIT_OK;
-out:
+    return rc;
+}
+
+int cmd_psi(int argc, char **argv)
+{
+    psi_cli p;
+    memset(&p, 0, sizeof p);
+    int rc = psi_parse(argc, argv, &p);
+    if (rc == CLI_OPT_OK)
+        rc = psi_execute(&p);
+    else if (rc == CLI_OPT_EXIT)
+        rc = CLI_EXIT_OK;
     for (size_t i = 0; i < BL_PSI_MAX_TYPES; i++)
-        free(colbufs[i]);
+        free(p.colbufs[i]);
     return rc;
 }

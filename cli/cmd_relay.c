@@ -8,6 +8,8 @@
 
 #include "cli.h"
 
+#ifdef BL_HAVE_CHAT
+
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -81,3 +83,14 @@ int cmd_relay(int argc, char **argv)
         return cli_fail("relay", &err);
     return CLI_EXIT_OK;
 }
+
+#else /* built without libmicrohttpd, SQLite or libcurl */
+int cmd_relay(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "blindlink relay: built without the bank chat (needs libmicrohttpd, sqlite3 "
+                    "and libcurl; scripts/deps.sh)\n");
+    return CLI_EXIT_FAIL;
+}
+#endif

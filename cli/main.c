@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -18,6 +17,7 @@ static const struct command commands[] = {
     {"schema", cmd_schema, "validate, convert (v1/v2 -> v3) or describe a linkage schema"},
     {"convert", cmd_convert, "convert CLK files between clkhash JSON and blindlink binary"},
     {"synth", cmd_synth, "generate synthetic person records with known ground truth"},
+    {"describe", cmd_describe, "describe a CLK file: count, length, popcount statistics"},
     {"match", cmd_match, "compare encodings and solve 1:1 or multi-party matches"},
     {"eval", cmd_eval, "measure precision, recall and F1 of matches against ground truth"},
     {"psi", cmd_psi, "exact private set intersection over TCP (ECDH, ristretto255)"},
@@ -36,7 +36,11 @@ static void usage(FILE *fp)
                 "Privacy-preserving record linkage toolkit.\n\nCommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(fp, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(fp, "\nRun 'blindlink <command> --help' for a command's options.\n"
+    fprintf(fp, "\nRun 'blindlink help <command>' or 'blindlink <command> --help' for a "
+                "command's options.\n"
+                "Options every command takes: -h/--help, -V/--version, -q/--quiet,\n"
+                "-v/--verbose; where they apply: -o/--output FILE, -j/--threads N,\n"
+                "-t/--threshold T, --json; '-' for stdin or stdout.\n"
                 "Exit codes: 0 ok, 1 runtime failure, 2 usage or input error.\n");
 }
 
@@ -59,17 +63,29 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return CLI_EXIT_USAGE;
 }
 
-int cli_parse_threads(const char *s)
+static const struct command *find(const char *name)
 {
-    if (!strcmp(s, "auto") || !strcmp(s, "0")) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        return n > 0 ? (int)n : 1;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(name, commands[i].name))
+            return &commands[i];
+    return NULL;
+}
+
+/* `blindlink help [CMD]` = `blindlink CMD --help` */
+static int help(int argc, char **argv)
+{
+    if (argc < 3) {
+        usage(stdout);
+        return CLI_EXIT_OK;
     }
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < 1 || v > 1024)
-        return -1;
-    return (int)v;
+    const struct command *c = find(argv[2]);
+    if (!c) {
+        fprintf(stderr, "blindlink: unknown command '%s'\n", argv[2]);
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    char *hargv[] = {argv[2], (char *)"--help", NULL};
+    return c->fn(2, hargv);
 }
 
 int main(int argc, char **argv)
@@ -79,21 +95,21 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     const char *name = argv[1];
-    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
-        usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (!strcmp(name, "--version") || !strcmp(name, "version")) {
-        printf("blindlink %s\n", bl_version());
+    if (!strcmp(name, "--help") || !strcmp(name, "-h"))
+        return help(1, argv);
+    if (!strcmp(name, "help"))
+        return help(argc, argv);
+    if (!strcmp(name, "--version") || !strcmp(name, "-V") || !strcmp(name, "version")) {
+        cli_print_version();
         return CLI_EXIT_OK;
     }
     if (bl_init() != BL_OK) {
         fprintf(stderr, "blindlink: cannot initialise libsodium\n");
         return CLI_EXIT_FAIL;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(name, commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+    const struct command *c = find(name);
+    if (c)
+        return c->fn(argc - 1, argv + 1);
     fprintf(stderr, "blindlink: unknown command '%s'\n", name);
     usage(stderr);
     return CLI_EXIT_USAGE;

@@ -12,4 +12,7 @@
 #include <blindlink/ident.h>
 #include <blindlink/psi.h>
 #include <blindlink/synth.h>
+#include <blindlink/batch.h>
+#include <blindlink/plot.h>
+#include <blindlink/chat.h>
 #endif

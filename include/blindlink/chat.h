@@ -19,9 +19,7 @@
 
 #include "common.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** Protocol version byte of every chat message. */
 #define BL_CHAT_VERSION 1
@@ -208,7 +206,5 @@ char *bl_chat_b64(const uint8_t *buf, size_t len);
 bl_status bl_chat_unb64(const char *s, uint8_t **out, size_t *len, size_t max,
                         bl_error *err) BL_WUR;
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

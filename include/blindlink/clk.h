@@ -10,9 +10,7 @@
 
 #include "common.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** Size of a schema fingerprint (BLAKE2b-256). */
 #define BL_FINGERPRINT_BYTES 32
@@ -114,6 +112,22 @@ bl_status bl_clkwriter_commit(bl_clkwriter *w, bl_error *err) BL_WUR;
 /** Abandon: remove the temporary file and free. NULL is a no-op. */
 void bl_clkwriter_abort(bl_clkwriter *w);
 
+/** Popcount statistics of a set (what `blindlink describe` prints). */
+typedef struct bl_clk_stats {
+    size_t count;          /**< filters */
+    uint32_t nbits;        /**< filter length */
+    uint32_t min, max;     /**< smallest / largest popcount (0 when empty) */
+    double q1, median, q3; /**< popcount quartiles (NaN when empty) */
+    double mean, stddev;   /**< popcount mean and sample standard deviation */
+    double density;        /**< mean / nbits: share of bits set */
+    size_t empty, full;    /**< filters with no bit / every bit set */
+    uint64_t *hist;        /**< nbits+1 counts: hist[p] filters have popcount p */
+} bl_clk_stats;
+
+/** Compute the statistics of `s`; free with bl_clk_stats_free. */
+bl_status bl_clkset_stats(const bl_clkset *s, bl_clk_stats *out, bl_error *err) BL_WUR;
+void bl_clk_stats_free(bl_clk_stats *st);
+
 /** Base64 (standard alphabet, with padding) helpers used by the JSON format. */
 size_t bl_base64_encoded_len(size_t nbytes);
 /** Encode into `out` (at least bl_base64_encoded_len(n)+1 bytes, NUL-terminated). */
@@ -123,7 +137,5 @@ void bl_base64_encode(const uint8_t *in, size_t n, char *out);
 bl_status bl_base64_decode(const char *in, size_t inlen, uint8_t *out, size_t cap,
                            size_t *outlen) BL_WUR;
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

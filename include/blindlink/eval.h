@@ -8,9 +8,7 @@
 #include <stdio.h>
 #include "match.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** Ground truth over a set of datasets (opaque). */
 typedef struct bl_eval_truth bl_eval_truth;
@@ -64,6 +62,24 @@ typedef struct bl_eval_result {
 bl_eval_result bl_eval_score(const bl_eval_truth *t, const bl_candidate *pairs, size_t n,
                              uint64_t true_pairs);
 
+/** One row of a threshold sweep. */
+typedef struct bl_eval_sweep_point {
+    double threshold;
+    bl_eval_result r;
+} bl_eval_sweep_point;
+
+/** Quality at every threshold lo, lo+step, ... <= hi (at most 10,001
+ *  points): the candidates with score >= threshold, re-solved 1:1 with the
+ *  greedy solver at each threshold when `solve` is set (anonlink
+ *  greedy_solve), else counted as they are. `true_pairs` as for
+ *  bl_eval_score; with `recall_unknown` recall and f1 are NaN (no count of
+ *  true pairs is known). `*out` is malloc'd (free()). The candidates are
+ *  copied, `c` is left untouched; rows with a NaN score never count. */
+bl_status bl_eval_sweep(const bl_eval_truth *t, const bl_candidate *c, size_t n, double lo,
+                        double hi, double step, int solve, uint64_t true_pairs,
+                        int recall_unknown, bl_eval_sweep_point **out, size_t *count,
+                        bl_error *err) BL_WUR;
+
 /** A matches/candidates CSV as written by `blindlink match` (columns found
  *  by name: a_index, b_index, optional a_dataset, b_dataset, score, a_id,
  *  b_id). Scores missing from a row are NaN. `ids` (optional) receives
@@ -96,7 +112,5 @@ void bl_histogram_print(const bl_histogram *h, FILE *fp);
 bl_status bl_histogram_write_svg(const bl_histogram *h, const char *path, bl_error *err) BL_WUR;
 void bl_histogram_free(bl_histogram *h);
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

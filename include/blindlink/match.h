@@ -9,9 +9,7 @@
 
 #include "clk.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** One candidate pair; always dset[0] < dset[1]. */
 typedef struct bl_candidate {
@@ -95,6 +93,12 @@ void bl_blocking_free(bl_blocking *b);
 bl_status bl_blocking_read_files(const char *const *paths, size_t n, const size_t *nrecs,
                                  bl_blocking **out, bl_error *err) BL_WUR;
 
+/** Write the blocks of dataset `dataset` (records of `set`) in blocklib /
+ *  anonlink-client JSON, readable back by bl_blocking_read_files: keyed LSH
+ *  keys as "TABLE:HEX", external blocks as "bID". Atomic (bl_ofile). */
+bl_status bl_blocking_write_blocklib(const bl_blocking *b, const bl_clkset *set, size_t dataset,
+                                     const char *path, bl_error *err) BL_WUR;
+
 /** Choose LSH parameters for these datasets and threshold: for each bits
  *  per table K the number of tables is the smallest that keeps a pair whose
  *  Dice is exactly `threshold` with probability >= `recall` (bit agreement
@@ -167,7 +171,5 @@ bl_status bl_groups_write_pairs_csv(const char *path, const bl_groups *g,
                                     const bl_clkset *const *sets, size_t nsets,
                                     bl_error *err) BL_WUR;
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

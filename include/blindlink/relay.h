@@ -14,6 +14,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Not in the library: the relay lives in the CLI (like server.h), so this
+ * header is not installed and its symbols are not exported. */
 
 typedef struct bl_relay_opts {
     const char *listen;      /**< "HOST:PORT" (IPv4 literal or localhost; port 0 = any) */

@@ -13,9 +13,7 @@
 #include <stdio.h>
 #include "common.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** Caps protecting against hostile schemas. */
 #define BL_SCHEMA_MAX_BYTES (4u << 20)   /**< schema file size */
@@ -127,7 +125,14 @@ double bl_schema_expected_bits(const bl_schema *s, double avg_len);
 void bl_schema_fingerprint(const bl_schema *s, const char *variant,
                            uint8_t out[32]);
 
-#ifdef __cplusplus
-}
-#endif
+/** Every difference between two schemas, after bringing both to linkage
+ *  schema v3: one entry per differing value, with its JSON path and both
+ *  values ("$.clkConfig.l": "1024 in the first, 2048 in the second"); at
+ *  most 1000. `*diffs` is malloc'd (free()); 0 entries = same schema. Use
+ *  bl_schema_fingerprint to know whether CLKs stay comparable (descriptions
+ *  and identifiers differ without changing any bit). */
+bl_status bl_schema_compare(const bl_schema *a, const bl_schema *b, bl_schema_diag **diffs,
+                            size_t *ndiffs, bl_error *err) BL_WUR;
+
+BL_END_DECLS
 #endif

@@ -1,0 +1,238 @@
+/* cli/cli_common.c - helpers every subcommand shares: number parsers (one
+ * parse_u64 and one real-number parser for the whole CLI), the common options
+ * (-j/--threads, -q/--quiet, -v/--verbose, -V/--version, --json), '-' as
+ * stdin/stdout for files the library can only read or write by path
+ * (spooled through a temporary file), and JSON output through jansson. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include <blindlink/io.h>
+#include "cli.h"
+
+int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    /* strtoull accepts leading blanks, signs and "-1" (wrapping): refuse them */
+    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ' || *s == '\t')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int cli_parse_real(const char *s, double lo, double hi, int lo_open, double *out)
+{
+    if (!s || !*s || *s == ' ' || *s == '\t')
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v) || v > hi || v < lo || (lo_open && v == lo))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_threads(const char *s)
+{
+    if (!strcmp(s, "auto") || !strcmp(s, "0")) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? (int)n : 1;
+    }
+    uint64_t v;
+    if (cli_parse_u64(s, 1, 1024, &v))
+        return -1;
+    return (int)v;
+}
+
+int cli_parse_threshold(const char *cmd, const char *s, double *out)
+{
+    if (cli_parse_real(s, 0.0, 1.0, 1, out))
+        return cli_usage_error(cmd, "--threshold must be a number in (0, 1], got '%s'", s);
+    return 0;
+}
+
+int cli_common_option(const char *cmd, int c, const char *arg, cli_common *co)
+{
+    switch (c) {
+    case 'q': co->quiet = 1; co->verbose = 0; return CLI_OPT_OK;
+    case 'v': co->verbose = 1; co->quiet = 0; return CLI_OPT_OK;
+    case CLI_OPT_JSON: co->json = 1; return CLI_OPT_OK;
+    case 'o': co->output = arg; return CLI_OPT_OK;
+    case 'j':
+        co->threads = cli_parse_threads(arg);
+        if (co->threads < 0)
+            return cli_usage_error(cmd, "--threads must be 1..1024 or 'auto', got '%s'", arg);
+        return CLI_OPT_OK;
+    case 'V': cli_print_version(); return CLI_OPT_EXIT;
+    case ':':
+        return cli_usage_error(cmd, "option '%s' needs a value", cli_current_arg());
+    case '?':
+        return cli_usage_error(cmd, "unknown option '%s'", cli_current_arg());
+    default: return CLI_OPT_UNHANDLED;
+    }
+}
+
+void cli_print_version(void)
+{
+    printf("blindlink %s\n", bl_version());
+}
+
+/* getopt leaves the offending word at argv[optind - 1] (or the option
+ * character in optopt for a bundled short option) */
+static char **g_argv;
+static int g_argc;
+
+void cli_getopt_begin(int argc, char **argv)
+{
+    g_argc = argc;
+    g_argv = argv;
+    optind = 1;
+    opterr = 0;
+}
+
+const char *cli_current_arg(void)
+{
+    static char shortopt[3] = "-?";
+    if (optopt && optopt < 128) {
+        shortopt[1] = (char)optopt;
+        return shortopt;
+    }
+    if (optind > 0 && optind <= g_argc)
+        return g_argv[optind - 1];
+    return "?";
+}
+
+/* ---- '-' for stdin / stdout ---- */
+
+static int copy_fd(int in, int out)
+{
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return 0;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                return -1;
+            off += w;
+        }
+    }
+}
+
+static int make_temp(char *path, size_t cap)
+{
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, cap, "%s/blindlink.XXXXXX", dir && *dir ? dir : "/tmp");
+    return mkstemp(path);
+}
+
+bl_status cli_spool_stdin(const char *path, cli_spool *sp, bl_error *err)
+{
+    sp->tmp[0] = '\0';
+    sp->path = path;
+    if (strcmp(path, "-") != 0)
+        return BL_OK;
+    /* the CLK reader needs a file it can read twice (format detection) */
+    int fd = make_temp(sp->tmp, sizeof sp->tmp);
+    if (fd < 0)
+        return bl_error_set(err, BL_EIO, "cannot create a temporary file for stdin: %s",
+                            strerror(errno));
+    int rc = copy_fd(STDIN_FILENO, fd);
+    int e = errno;
+    if (close(fd) != 0 && rc == 0) {
+        rc = -1;
+        e = errno;
+    }
+    if (rc != 0) {
+        unlink(sp->tmp);
+        sp->tmp[0] = '\0';
+        return bl_error_set(err, BL_EIO, "reading stdin: %s", strerror(e));
+    }
+    sp->path = sp->tmp;
+    return BL_OK;
+}
+
+bl_status cli_spool_stdout_begin(const char *path, cli_spool *sp, bl_error *err)
+{
+    sp->tmp[0] = '\0';
+    sp->path = path;
+    if (strcmp(path, "-") != 0)
+        return BL_OK;
+    /* formats with a header that is written last (binary CLKs) need a file */
+    int fd = make_temp(sp->tmp, sizeof sp->tmp);
+    if (fd < 0)
+        return bl_error_set(err, BL_EIO, "cannot create a temporary file for stdout: %s",
+                            strerror(errno));
+    close(fd);
+    sp->path = sp->tmp;
+    return BL_OK;
+}
+
+bl_status cli_spool_stdout_end(cli_spool *sp, int ok, bl_error *err)
+{
+    if (!sp->tmp[0])
+        return BL_OK;
+    bl_status st = BL_OK;
+    if (ok) {
+        int fd = open(sp->tmp, O_RDONLY);
+        if (fd < 0 || copy_fd(fd, STDOUT_FILENO) != 0)
+            st = bl_error_set(err, BL_EIO, "writing stdout: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    cli_spool_free(sp);
+    return st;
+}
+
+void cli_spool_free(cli_spool *sp)
+{
+    if (sp->tmp[0])
+        unlink(sp->tmp);
+    sp->tmp[0] = '\0';
+}
+
+/* ---- JSON summaries ---- */
+
+int cli_json_set_real(json_t *obj, const char *key, double v)
+{
+    /* NaN (a figure that cannot be computed) is null, as JSON has no NaN */
+    return json_object_set_new(obj, key, isnan(v) ? json_null() : json_real(v));
+}
+
+bl_status cli_json_write(json_t *obj, const char *path, bl_error *err)
+{
+    /* 15 significant digits: thresholds read back as written (0.85, not
+     * 0.84999999999999998), figures keep more precision than anyone reads */
+    char *s = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+                                        JSON_REAL_PRECISION(15)) : NULL;
+    if (!s)
+        return bl_error_set(err, BL_ENOMEM, "out of memory building JSON");
+    bl_ofile *f = NULL;
+    bl_status st = bl_ofile_open(path, &f, err);
+    if (st == BL_OK) {
+        FILE *fp = bl_ofile_stream(f);
+        fputs(s, fp);
+        fputc('\n', fp);
+        st = bl_ofile_commit(f, err);
+    }
+    free(s);
+    return st;
+}
