@@ -297,13 +297,14 @@ int cmd_bank(int argc, char **argv)
         {"key", required_argument, 0, 'k'},          {"accounts", required_argument, 0, 'a'},
         {"transactions", required_argument, 0, 't'}, {"state", required_argument, 0, 's'},
         {"max-seconds", required_argument, 0, 'M'},  {"workers", required_argument, 0, 'w'},
-        {"help", no_argument, 0, 'h'},
+        CLI_LONGOPT_QUIET, CLI_LONGOPT_VERBOSE, CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
         {0, 0, 0, 0}};
     bank_args a = {0};
     a.workers = 4;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "r:n:k:a:t:s:M:w:h", lo, NULL)) != -1) {
+    cli_common co = {0};
+    cli_getopt_begin(argc, argv);
+    while ((c = getopt_long(argc, argv, ":r:n:k:a:t:s:M:w:qvVh", lo, NULL)) != -1) {
         switch (c) {
         case 'r': a.relay = optarg; break;
         case 'n': a.name = optarg; break;
@@ -318,7 +319,15 @@ int cmd_bank(int argc, char **argv)
                 return cli_usage_error("bank", "--workers '%s': 1..%d", optarg, BANK_MAX_WORKERS);
             break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error("bank", "invalid option");
+        default: {
+            int rc = cli_common_option("bank", c, optarg, &co);
+            if (rc == CLI_OPT_EXIT)
+                return CLI_EXIT_OK;
+            if (rc == CLI_OPT_UNHANDLED)
+                rc = cli_usage_error("bank", "unknown option '%s'", cli_current_arg());
+            if (rc != CLI_OPT_OK)
+                return rc;
+        }
         }
     }
     if (optind < argc)

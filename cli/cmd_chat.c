@@ -272,13 +272,15 @@ int cmd_chat(int argc, char **argv)
         {"bank", required_argument, 0, 'b'},     {"bank-key", required_argument, 0, 'k'},
         {"link", required_argument, 0, 'l'},     {"code", required_argument, 0, 'c'},
         {"send", required_argument, 0, 'm'},     {"unlink", no_argument, 0, 'u'},
-        {"timeout", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
+        {"timeout", required_argument, 0, 'T'}, CLI_LONGOPT_QUIET, CLI_LONGOPT_VERBOSE,
+        CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
         {0, 0, 0, 0}};
     chat_args a = {0};
     a.timeout = 10;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "r:s:b:k:l:c:m:ut:h", lo, NULL)) != -1) {
+    cli_common co = {0};
+    cli_getopt_begin(argc, argv);
+    while ((c = getopt_long(argc, argv, ":r:s:b:k:l:c:m:uT:qvVh", lo, NULL)) != -1) {
         switch (c) {
         case 'r': a.relay = optarg; break;
         case 's': a.state = optarg; break;
@@ -288,13 +290,21 @@ int cmd_chat(int argc, char **argv)
         case 'c': a.code = optarg; break;
         case 'm': a.send = optarg; break;
         case 'u': a.unlink = 1; break;
-        case 't':
+        case 'T':
             a.timeout = atoi(optarg);
             if (a.timeout < 1 || a.timeout > 3600)
                 return cli_usage_error("chat", "--timeout '%s': 1..3600 seconds", optarg);
             break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error("chat", "invalid option");
+        default: {
+            int rc = cli_common_option("chat", c, optarg, &co);
+            if (rc == CLI_OPT_EXIT)
+                return CLI_EXIT_OK;
+            if (rc == CLI_OPT_UNHANDLED)
+                rc = cli_usage_error("chat", "unknown option '%s'", cli_current_arg());
+            if (rc != CLI_OPT_OK)
+                return rc;
+        }
         }
     }
     if (optind < argc)

@@ -25,7 +25,8 @@ static void usage(FILE *fp)
             "  --ttl SECONDS       envelope lifetime (default 604800 = 7 days)\n"
             "  --max-message BYTES envelope size cap (default 65536)\n"
             "  --queue-cap N       envelopes waiting per mailbox, at most (default 1000)\n"
-            "  --verbose           log method, route and status per request (no names)\n");
+            "  -v, --verbose       log method, route and status per request (no names)\n"
+            "  -q, --quiet         no start/stop notes on stderr\n");
 }
 
 static long num(const char *s, long lo, long hi)
@@ -41,13 +42,14 @@ int cmd_relay(int argc, char **argv)
         {"listen", required_argument, 0, 'l'},   {"data-dir", required_argument, 0, 'd'},
         {"web", required_argument, 0, 'w'},      {"port-file", required_argument, 0, 'P'},
         {"ttl", required_argument, 0, 't'},      {"max-message", required_argument, 0, 'm'},
-        {"queue-cap", required_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+        {"queue-cap", required_argument, 0, 'Q'}, CLI_LONGOPT_QUIET, CLI_LONGOPT_VERBOSE,
+        CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,   {0, 0, 0, 0}};
     bl_relay_opts o = {0};
+    cli_common co = {0};
     int c;
     long v;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "l:d:w:P:t:m:q:vh", lo, NULL)) != -1) {
+    cli_getopt_begin(argc, argv);
+    while ((c = getopt_long(argc, argv, ":l:d:w:P:t:m:Q:qvVh", lo, NULL)) != -1) {
         switch (c) {
         case 'l': o.listen = optarg; break;
         case 'd': o.data_dir = optarg; break;
@@ -64,16 +66,25 @@ int cmd_relay(int argc, char **argv)
                                        BL_CHAT_MAX_MESSAGE);
             o.max_message = (size_t)v;
             break;
-        case 'q':
+        case 'Q':
             if ((v = num(optarg, 1, 1000000)) < 0)
                 return cli_usage_error("relay", "--queue-cap '%s': 1..1000000", optarg);
             o.queue_cap = (size_t)v;
             break;
-        case 'v': o.verbose = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error("relay", "invalid option");
+        default: {
+            int rc = cli_common_option("relay", c, optarg, &co);
+            if (rc == CLI_OPT_EXIT)
+                return CLI_EXIT_OK;
+            if (rc == CLI_OPT_UNHANDLED)
+                rc = cli_usage_error("relay", "unknown option '%s'", cli_current_arg());
+            if (rc != CLI_OPT_OK)
+                return rc;
+        }
         }
     }
+    o.verbose = co.verbose;
+    o.quiet = co.quiet;
     if (optind < argc)
         return cli_usage_error("relay", "unexpected argument '%s'", argv[optind]);
     if (!o.listen || !o.data_dir)

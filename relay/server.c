@@ -692,7 +692,8 @@ bl_status bl_relay_run(const bl_relay_opts *opts, bl_error *err)
     if (s == BL_OK) {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
         unsigned port = info ? info->port : 0;
-        fprintf(stderr, "blindlink relay: listening on port %u\n", port);
+        if (!r->o.quiet)
+            fprintf(stderr, "blindlink relay: listening on port %u\n", port);
         if (r->o.port_file) {
             char txt[16];
             snprintf(txt, sizeof txt, "%u\n", port);
@@ -711,7 +712,8 @@ bl_status bl_relay_run(const bl_relay_opts *opts, bl_error *err)
             pthread_cond_broadcast(&r->wk_cv[i]);
         pthread_mutex_unlock(&r->wk_mu);
         MHD_stop_daemon(d);
-        fprintf(stderr, "blindlink relay: stopped\n");
+        if (!r->o.quiet)
+            fprintf(stderr, "blindlink relay: stopped\n");
     }
     if (r->db)
         sqlite3_close(r->db);

@@ -28,6 +28,7 @@ typedef struct bl_relay_opts {
     size_t queue_cap;        /**< envelopes waiting per mailbox, at most (default 1000) */
     int max_wait_s;          /**< long-poll cap (default 30) */
     int verbose;             /**< log one line per request: method, route, status */
+    int quiet;               /**< no start/stop notes on stderr */
 } bl_relay_opts;
 
 /** Run the relay until SIGINT/SIGTERM. */
