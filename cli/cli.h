@@ -24,6 +24,9 @@ int cmd_serve(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
+int cmd_relay(int argc, char **argv); /* chat (issue 14) */
+int cmd_bank(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 
 /** Print "blindlink <cmd>: <message>" to stderr; returns exit code for `err`. */
 int cli_fail(const char *cmd, const bl_error *err);

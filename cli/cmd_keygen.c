@@ -15,7 +15,8 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "Usage: blindlink keygen --out FILE [--pub FILE] [--force]\n\n"
-            "Make a long-term identity keypair for 'blindlink psi'.\n\n"
+            "Make a long-term identity keypair for 'blindlink psi' or a bank's chat bot\n"
+            "('blindlink bank --key FILE'; customers pin FILE.pub with --bank-key).\n\n"
             "  -o, --out FILE  private key file, created with mode 0600 (alias --output)\n"
             "  --pub FILE   public key file (default FILE.pub); the public key is also\n"
             "               printed on stdout. Give it to the other party: they pin it\n"

@@ -21,10 +21,13 @@ static const struct command commands[] = {
     {"match", cmd_match, "compare encodings and solve 1:1 or multi-party matches"},
     {"eval", cmd_eval, "measure precision, recall and F1 of matches against ground truth"},
     {"psi", cmd_psi, "exact private set intersection over TCP (ECDH, ristretto255)"},
-    {"keygen", cmd_keygen, "make a long-term identity keypair for psi"},
+    {"keygen", cmd_keygen, "make a long-term identity keypair (psi, bank chat)"},
     {"serve", cmd_serve, "run the linkage service (HTTP API)"},
     {"admin", cmd_admin, "bootstrap administrators, organisations and API keys"},
     {"audit", cmd_audit, "verify the service's hash-chained audit log"},
+    {"relay", cmd_relay, "run the bank-chat relay (end-to-end encrypted store and forward)"},
+    {"bank", cmd_bank, "run a bank's chat bot against a relay"},
+    {"chat", cmd_chat, "chat with your bank, end-to-end encrypted through a relay"},
 };
 
 static void usage(FILE *fp)

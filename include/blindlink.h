@@ -14,4 +14,5 @@
 #include <blindlink/synth.h>
 #include <blindlink/batch.h>
 #include <blindlink/plot.h>
+#include <blindlink/chat.h>
 #endif

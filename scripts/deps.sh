@@ -25,9 +25,10 @@ if command -v pkg-config >/dev/null 2>&1; then
   need_pc sqlite3 libsqlite3-dev
   # the tests
   need_pc cmocka libcmocka-dev
+  need_pc libcurl libcurl4-openssl-dev   # chat: relay HTTP client (bank bot, chat CLI)
 else
   missing+=(libsodium-dev libjansson-dev libutf8proc-dev nettle-dev libpcre2-dev
-            libmicrohttpd-dev libsqlite3-dev libcmocka-dev)
+            libmicrohttpd-dev libsqlite3-dev libcmocka-dev libcurl4-openssl-dev)
 fi
 [ -f /usr/include/csv.h ] || missing+=(libcsv-dev)
 # tools the tests, the demo and the install check use
@@ -37,6 +38,9 @@ need_cmd xxd xxd           # byte-level checks in tests/service
 need_cmd jq jq
 need_cmd man man-db        # tests/install renders the man pages with man -l
 need_cmd nm binutils       # tests/install lists the shared library's symbols
+need_cmd node nodejs       # chat: web client test driver (tests/chat)
+need_cmd npm npm           # chat: installs libsodium.js + playwright-core (web/package-lock.json)
+need_cmd chromium chromium # chat: headless browser test of the web client
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "${BL_NO_APT:-0}" != "0" ]; then
     echo "deps: missing ${missing[*]} (BL_NO_APT set: not installing; parts that need them are skipped)" >&2
