@@ -615,7 +615,10 @@ void srv_h_agreement(srv_req *r, const char *pid)
         srv_problem(r, 500, "cannot register agreement");
         return;
     }
-    snprintf(r->reason, sizeof r->reason, "agreement '%.100s' sha256 %.16s... registered", ref, sha);
+    char shown[201];
+    snprintf(shown, sizeof shown, "%s", ref);
+    srv_text_cut(shown, 100); /* at a character boundary */
+    snprintf(r->reason, sizeof r->reason, "agreement '%s' sha256 %.16s... registered", shown, sha);
     srv_project_load(r->db, pid, &pj, &e);
     srv_reply(r, 200, project_json(r->db, &pj));
 }

@@ -47,7 +47,8 @@ api POST "/projects/$P/agreement" "$KEY_A" "{\"contract_ref\":\"$REF\",\"documen
 expect_code 200 "a contract_ref whose 100th byte is inside a character"
 api GET "/projects/$P" "$KEY_A"
 assert_eq "$(jqb .agreement.contract_ref)" "$REF" "agreement recorded"
-expect_audit project.agreement allowed ""
+expect_audit project.agreement allowed "agreement '$(printf 'a%.0s' $(seq 1 99))'"
+grep -q 'agreement .a*\\\\x' "$D/audit.log" && fail "the cut split a character (escaped byte in the entry)" || pass
 expect_exit 0 "$BL" audit verify "$D"
 stop_server
 # an append that fails after the change was made rolls the change back
