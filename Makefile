@@ -1,11 +1,18 @@
 # Thin wrapper over CMake/CTest. Every target first makes sure the Debian
-# build dependencies are present (scripts/deps.sh installs what is missing).
+# build dependencies are present (scripts/deps.sh installs what is missing;
+# BL_NO_APT=1 skips apt-get and builds what the installed packages allow).
 BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR  ?= OFF
+PREFIX  ?= /usr/local
 CMAKE_ARGS ?=
+export BL_NO_APT
+# quiet builds: no "Entering directory" line per sub-make
+MAKEFLAGS += --no-print-directory
+# under `make -jN` the build joins make's job server; otherwise it uses JOBS
+JFLAG = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j $(JOBS))
 
-.PHONY: all build deps test unit asan fuzz demo bench format clean
+.PHONY: all build deps test unit asan fuzz demo bench install format clean
 
 all: build
 
@@ -14,7 +21,7 @@ deps:
 
 build: deps
 	@cmake -S . -B $(BUILD) -DBL_WERROR=$(WERROR) $(CMAKE_ARGS) >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
+	+@cmake --build $(BUILD) $(JFLAG)
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -39,6 +46,11 @@ demo: build
 
 bench: build
 	@bash scripts/bench.sh $(BUILD)
+
+# Install the CLI, libraries, headers, pkg-config file, man pages, shell
+# completion and the Python package under PREFIX (DESTDIR is honoured).
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 format:
 	@clang-format -i include/blindlink/*.h lib/*/*.[ch] cli/*.[ch] server/*.[ch] tests/unit/*.c fuzz/*.c bench/*.c

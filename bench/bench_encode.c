@@ -23,6 +23,7 @@
 
 #include <blindlink/encode.h>
 #include <blindlink/schema.h>
+#include <blindlink/io.h>
 
 #include "encode/encode_internal.h"
 
@@ -51,13 +52,6 @@ static const char *SCHEMA =
     " \"missingValue\": {\"sentinel\": \"\"}}},"
     "{\"identifier\": \"email\", \"format\": {\"type\": \"string\", \"encoding\": \"utf-8\"},"
     " \"hashing\": {\"comparison\": {\"type\": \"ngram\", \"n\": 2}, \"strategy\": {\"bitsPerFeature\": 150}}}]}";
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint64_t rng_state;
 static uint32_t rnd(void)
@@ -110,7 +104,7 @@ static int run_child(const char *csv, const char *schema_path, const char *out, 
     int pfd[2];
     if (pipe(pfd) != 0)
         return -1;
-    double t0 = now();
+    double t0 = bl_clock_s();
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -141,7 +135,7 @@ static int run_child(const char *csv, const char *schema_path, const char *out, 
         close(pfd[0]);
         return -1;
     }
-    *secs = now() - t0;
+    *secs = bl_clock_s() - t0;
     *maxrss_kb = ru.ru_maxrss;
     last_cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
                ru.ru_stime.tv_usec / 1e6;
@@ -162,19 +156,19 @@ static void bench_token_hash(void)
     const char *toks[] = {" j", "jo", "os", "se", "e ", "19", "ab", "le"};
     const size_t N = 1000000;
     uint64_t sink = 0;
-    double t0 = now();
+    double t0 = bl_clock_s();
     for (size_t i = 0; i < N; i++) {
         crypto_generichash_blake2b_salt_personal(out, 64, (const uint8_t *)toks[i & 7], 2, key, 64, salt, pers);
         sink += out[i & 63];
     }
-    double base = now() - t0;
-    t0 = now();
+    double base = bl_clock_s() - t0;
+    t0 = bl_clock_s();
     for (size_t i = 0; i < N; i++) {
         uint64_t h[8];
         bl_b2_keyed_hash(&st, (const uint8_t *)toks[i & 7], 2, h);
         sink += h[i & 7];
     }
-    double ours = now() - t0;
+    double ours = bl_clock_s() - t0;
     printf("token hash (keyed BLAKE2b-512, 2-byte token): libsodium %.2f M/s, precomputed key state %.2f "
            "M/s, ratio %.2fx (sink %llu)\n",
            N / base / 1e6, N / ours / 1e6, base / ours, (unsigned long long)(sink & 1));
@@ -216,10 +210,10 @@ int main(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     printf("bench_encode: %ld online CPUs (machine may be shared: compare ratios, not absolutes)\n", ncpu);
     bench_token_hash();
-    double t0 = now();
+    double t0 = bl_clock_s();
     if (generate(csv, nrec) != 0)
         return 1;
-    printf("generated %llu records in %.1f s\n", (unsigned long long)nrec, now() - t0);
+    printf("generated %llu records in %.1f s\n", (unsigned long long)nrec, bl_clock_s() - t0);
 
     double s0, s1, sn;
     long r0, r1, rn;
@@ -248,10 +242,10 @@ int main(int argc, char **argv)
     printf("encode %llu records, %ld threads: %.2f s, %.0f records/s, peak RSS %.1f MiB, speed-up %.2fx\n",
            (unsigned long long)nn, ncpu, sn, nn / sn, rn / 1024.0, s1 / sn);
     if (nflat > 0) {
-        t0 = now();
+        t0 = bl_clock_s();
         if (generate(big, nflat) != 0)
             return 1;
-        printf("generated %llu records in %.1f s\n", (unsigned long long)nflat, now() - t0);
+        printf("generated %llu records in %.1f s\n", (unsigned long long)nflat, bl_clock_s() - t0);
         double sb;
         long rb;
         uint64_t nb;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include <blindlink/match.h>
+#include <blindlink/io.h>
 #include "match/match_internal.h"
 
 static uint64_t rs = 0x9E3779B97F4A7C15ULL;
@@ -24,13 +25,6 @@ static inline uint64_t rnd(void)
     rs ^= rs >> 7;
     rs ^= rs << 17;
     return rs;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static bl_clkset *random_set(size_t n)
@@ -154,12 +148,12 @@ static double run(const bl_clkset *A, const bl_clkset *B, double t, int threads,
     bl_candidate *c;
     size_t n;
     bl_error e = {0};
-    double t0 = now();
+    double t0 = bl_clock_s();
     if (bl_match_candidates(sets, 2, &o, &c, &n, &e)) {
         fprintf(stderr, "bench: %s\n", e.msg);
         exit(1);
     }
-    double dt = now() - t0;
+    double dt = bl_clock_s() - t0;
     if (ncand)
         *ncand = n;
     if (keep)
@@ -197,9 +191,9 @@ int main(int argc, char **argv)
     bl_clkset *A = random_set(na), *B = random_set(nb);
     double pairs = (double)na * nb;
     size_t nn = quick ? 64 : 256;
-    double t0 = now();
+    double t0 = bl_clock_s();
     size_t h = naive(A, B, nn, 0.8);
-    double naive_rate = (double)nn * nb / (now() - t0);
+    double naive_rate = (double)nn * nb / (bl_clock_s() - t0);
     printf("\n[1] random 1024-bit filters, %zu x %zu, threshold 0.8\n", na, nb);
     printf("  %-28s %12.1f M pairs/s  (1 thread, %zu hits)\n", "naive scalar loop", naive_rate / 1e6, h);
     const char *kn[] = {"scalar", "avx2", "avx512"};
@@ -235,9 +229,9 @@ int main(int argc, char **argv)
     /* 3. large blocked linkage */
     printf("\n[3] %zu x %zu corrupted duplicates with keyed LSH blocking, threshold 0.8\n", large,
            large);
-    double g0 = now();
+    double g0 = bl_clock_s();
     febrl_like(large, &A, &B);
-    printf("  generated in %.1f s\n", now() - g0);
+    printf("  generated in %.1f s\n", bl_clock_s() - g0);
     uint32_t tables, bits;
     const bl_clkset *sets[2] = {A, B};
     bl_blocking_lsh_auto(sets, 2, 0.8, 0.99, &tables, &bits);
@@ -251,11 +245,11 @@ int main(int argc, char **argv)
         abort();
     bl_candidate *cand;
     bl_blocking_stats bst;
-    double s0 = now();
+    double s0 = bl_clock_s();
     if (bl_blocking_stats_compute(bk, sets, 2, &bst, &e))
         abort();
     printf("  blocking alone (keys, sort, bucket scan): %.1f s; %.3g pairs compared (reduction "
-           "ratio %.6f)\n", now() - s0, (double)bst.pairs_compared, bst.reduction_ratio);
+           "ratio %.6f)\n", bl_clock_s() - s0, (double)bst.pairs_compared, bst.reduction_ratio);
     d = run(A, B, 0.8, 0, bk, &nc, &cand);
     /* recall of true duplicates whose exact Dice reaches the threshold */
     size_t eligible = 0, found = 0;

@@ -21,18 +21,12 @@
 #include <sodium.h>
 
 #include <blindlink/psi.h>
+#include <blindlink/io.h>
 
 static double cpu_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -111,9 +105,9 @@ static void party(const char *csv, const bl_psi_identity *me, const uint8_t *pee
     io.id_column = "id";
     bl_psi_input *in = NULL;
     bl_psi_result *res = NULL;
-    double t0 = now_s();
+    double t0 = bl_clock_s();
     bl_status s = bl_psi_input_load(csv, &io, &in, &err);
-    rep.load_s = now_s() - t0;
+    rep.load_s = bl_clock_s() - t0;
     char addr[64];
     bl_psi_opts po;
     memset(&po, 0, sizeof po);
@@ -131,10 +125,10 @@ static void party(const char *csv, const bl_psi_identity *me, const uint8_t *pee
         snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
         po.connect = addr;
     }
-    t0 = now_s();
+    t0 = bl_clock_s();
     if (s == BL_OK)
         s = bl_psi_run(in, me, peer_pk, &po, &res, &err);
-    rep.run_s = now_s() - t0;
+    rep.run_s = bl_clock_s() - t0;
     if (s == BL_OK) {
         bl_psi_result_stats(res, &rep.st);
         rep.ok = 1;
@@ -192,7 +186,7 @@ int main(int argc, char **argv)
     int portp[2], ra[2], rb[2];
     if (pipe(portp) || pipe(ra) || pipe(rb))
         return 1;
-    double t0 = now_s();
+    double t0 = bl_clock_s();
     pid_t a = fork();
     if (a == 0)
         party(pa, ia, pkb, 1, portp[1], threads, ra[1]);
@@ -202,9 +196,9 @@ int main(int argc, char **argv)
     struct rusage ua, ub;
     int sa = 0, sb = 0;
     wait4(a, &sa, 0, &ua);
-    double ta = now_s() - t0;
+    double ta = bl_clock_s() - t0;
     wait4(b, &sb, 0, &ub);
-    double tb = now_s() - t0;
+    double tb = bl_clock_s() - t0;
     double pair = ta > tb ? ta : tb;
     report rpa, rpb;
     memset(&rpa, 0, sizeof rpa);

@@ -14,13 +14,7 @@
 
 #include <blindlink/clk.h>
 #include <blindlink/match.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include <blindlink/io.h>
 
 static uint64_t rng_state;
 static uint64_t rng(void)
@@ -84,20 +78,20 @@ int main(int argc, char **argv)
                    argc > 5 ? argv[5] : NULL);
     bl_error e = {0};
     if (argc == 3 && !strcmp(argv[1], "read")) {
-        double t0 = now_s();
+        double t0 = bl_clock_s();
         bl_clkset *s = NULL;
         if (bl_clkset_read(argv[2], BL_CLK_BIN, 0, &s, &e) != BL_OK) {
             fprintf(stderr, "%s\n", e.msg);
             return 1;
         }
-        double dt = now_s() - t0;
+        double dt = bl_clock_s() - t0;
         printf("read %zu encodings in %.3f s: %.0f encodings/s\n", s->count, dt,
                (double)s->count / dt);
         bl_clkset_free(s);
         return 0;
     }
     if (argc == 5 && !strcmp(argv[1], "match")) {
-        double t0 = now_s();
+        double t0 = bl_clock_s();
         bl_clkset *a = NULL, *b = NULL;
         if (bl_clkset_read(argv[2], BL_CLK_BIN, 0, &a, &e) != BL_OK ||
             bl_clkset_read(argv[3], BL_CLK_BIN, 0, &b, &e) != BL_OK) {
@@ -116,7 +110,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", e.msg);
             return 1;
         }
-        double dt = now_s() - t0;
+        double dt = bl_clock_s() - t0;
         printf("in-process match %zu x %zu: %zu candidates, %zu groups in %.3f s (%.3g comparisons/s)\n",
                a->count, b->count, n, bl_groups_count(g), dt,
                (double)a->count * (double)b->count / dt);

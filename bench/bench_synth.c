@@ -11,13 +11,7 @@
 
 #include <blindlink/csv.h>
 #include <blindlink/synth.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include <blindlink/io.h>
 
 int main(int argc, char **argv)
 {
@@ -41,13 +35,13 @@ int main(int argc, char **argv)
     uint64_t total = 2 * n;
 
     /* synth, one core: generate, corrupt, format, write */
-    double t0 = now();
+    double t0 = bl_clock_s();
     for (unsigned d = 0; d < 2; d++)
         for (uint64_t i = 0; i < n; i++)
             if (bl_synth_get(g, d, i, &r))
                 bl_synth_write_record(g, &r, null);
     fflush(null);
-    double t_synth = now() - t0;
+    double t_synth = bl_clock_s() - t0;
 
     /* baseline: plain CSV writing of the same kind of records, pre-generated */
     enum { POOL = 4096 };
@@ -56,7 +50,7 @@ int main(int argc, char **argv)
         return 1;
     for (uint64_t i = 0; i < POOL; i++)
         bl_synth_get(g, 1, i % n, &pool[i]);
-    t0 = now();
+    t0 = bl_clock_s();
     for (uint64_t i = 0; i < total; i++) {
         const bl_synth_record *p = &pool[i % POOL];
         bl_csv_write_field(null, p->id, strlen(p->id));
@@ -67,7 +61,7 @@ int main(int argc, char **argv)
         fputc('\n', null);
     }
     fflush(null);
-    double t_base = now() - t0;
+    double t_base = bl_clock_s() - t0;
     fclose(null);
     free(pool);
 
@@ -79,9 +73,9 @@ int main(int argc, char **argv)
         snprintf(p1, sizeof p1, "%s/a.csv", dir);
         snprintf(p2, sizeof p2, "%s/b.csv", dir);
         const char *paths[2] = {p1, p2};
-        t0 = now();
+        t0 = bl_clock_s();
         if (bl_synth_write_all(g, paths, 0, NULL, NULL, &err) == BL_OK)
-            t_mt = now() - t0;
+            t_mt = bl_clock_s() - t0;
         unlink(p1);
         unlink(p2);
         rmdir(dir);

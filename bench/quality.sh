@@ -22,13 +22,14 @@
 #                   exhaustive comparison               [500000]
 #   QUALITY_THREADS threads for every stage             [0 = all cores]
 #   QUALITY_SYNTH_SCHEMA  schema for the generated sets  [bench/schemas/synth.json]
-#   SHARED          the shared reference folder         [../shared]
+#   QUALITY_DATA    folder with febrl4/, anonlink-tutorial/, clkhash-dirty/
+#                   (shipped in the repository)         [data]
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$SRC/build}
 BL=${BL:-$BUILD/blindlink}
-SHARED=${SHARED:-$SRC/../shared}
+DATA=${QUALITY_DATA:-$SRC/data}
 OUT=${QUALITY_OUT:-$SRC/bench/out/quality}
 SIZES=${QUALITY_SIZES-10000 100000 1000000}
 LEVELS=${QUALITY_LEVELS-low medium high}
@@ -136,7 +137,7 @@ run_set() {
     -o "$W/$name.oracle-none.json" "$W/$name.oracle.csv"
 
   local records sname=${schema#"$SRC"/}
-  sname=${sname#"$SHARED"/}
+  sname=${sname#"$DATA"/}
   records=$(printf '%s\n' "${sizes[@]}" | paste -sd+ | bc)
   cat > "$W/$name.meta.json" <<EOF
 {"name": "$name", "parties": ${#csvs[@]}, "records": $records, "schema": "$sname",
@@ -152,13 +153,13 @@ for s in $SETS; do
   case $s in
     febrl4)
       run_set febrl4 febrl "$SCHEMAS/febrl.json" "--legacy-strip --check-header false" \
-        "$SHARED/data/febrl/dataset4a.csv" "$SHARED/data/febrl/dataset4b.csv" ;;
+        "$DATA/febrl4/dataset4a.csv" "$DATA/febrl4/dataset4b.csv" ;;
     anonlink5)
-      run_set anonlink5 id "$SHARED/data/anonlink-tutorial/schema.json" "" \
-        "$SHARED"/data/anonlink-tutorial/dataset-{1,2,3,4,5}.csv ;;
+      run_set anonlink5 id "$DATA/anonlink-tutorial/schema.json" "" \
+        "$DATA"/anonlink-tutorial/dataset-{1,2,3,4,5}.csv ;;
     dirty)
       run_set clkhash-dirty id "$SCHEMAS/clkhash-dirty.json" "--legacy-strip --check-header false" \
-        "$SHARED/data/clkhash-dirty/dirty_1000_50_1.csv" "$SHARED/data/clkhash-dirty/dirty_1000_50_2.csv" ;;
+        "$DATA/clkhash-dirty/dirty_1000_50_1.csv" "$DATA/clkhash-dirty/dirty_1000_50_2.csv" ;;
     *) die "unknown set '$s' (febrl4, anonlink5, dirty)" ;;
   esac
 done

@@ -291,13 +291,6 @@ static void match_run_free(match_run *r)
         bl_clkset_free(r->sets[i]);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static const char *input_name(const char *p)
 {
     return strcmp(p, "-") ? p : "stdin";
@@ -495,11 +488,11 @@ static bl_status find_candidates(match_run *r, const match_opts *o)
                                      r->bk ? 0 : r->total);
     mo.progress = on_progress;
     mo.progress_ctx = p;
-    double t1 = now();
+    double t1 = bl_clock_s();
     bl_status st = bl_match_candidates((const bl_clkset *const *)r->sets, r->nin, &mo, &r->cand,
                                        &r->ncand, &r->err);
     bl_progress_finish(p);
-    r->t_compare = now() - t1;
+    r->t_compare = bl_clock_s() - t1;
     if (st || !r->bk || !(o->report || o->co.verbose || o->co.json))
         return st;
     /* counting the blocked comparisons computes no Dice: cheap next to the
@@ -536,13 +529,13 @@ static void blocking_lines(const match_run *r, const match_opts *o)
 static bl_status solve_and_write(match_run *r, const match_opts *o)
 {
     bl_status st = BL_OK;
-    double t2 = now();
+    double t2 = bl_clock_s();
     if (strcmp(o->solver, "greedy") == 0)
         st = bl_match_solve_greedy(r->cand, r->ncand, &r->groups, &r->err);
     else if (strcmp(o->solver, "probabilistic") == 0)
         st = bl_match_solve_probabilistic(r->cand, r->ncand, o->merge, o->dedup, &r->groups,
                                           &r->err);
-    r->t_solve = now() - t2;
+    r->t_solve = bl_clock_s() - t2;
     if (st)
         return st;
     const bl_clkset *const *sets = (const bl_clkset *const *)r->sets;
@@ -648,9 +641,9 @@ int cmd_match(int argc, char **argv)
         return rc == CLI_OPT_EXIT ? CLI_EXIT_OK : rc;
     match_run r;
     memset(&r, 0, sizeof r);
-    double t0 = now();
+    double t0 = bl_clock_s();
     bl_status st = read_inputs(&r, &o);
-    r.t_read = now() - t0;
+    r.t_read = bl_clock_s() - t0;
     if (!st && (rc = check_inputs(&r, &o)) != CLI_OPT_OK)
         goto done;
     if (!st)

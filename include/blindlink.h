@@ -12,4 +12,6 @@
 #include <blindlink/ident.h>
 #include <blindlink/psi.h>
 #include <blindlink/synth.h>
+#include <blindlink/batch.h>
+#include <blindlink/plot.h>
 #endif

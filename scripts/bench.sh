@@ -19,6 +19,9 @@ else
   run "$BUILD/bench_psi" -n 1000000
 fi
 run "$BUILD/bench_synth"
+# the Python binding against the CLI on the same data
+if [ "$quick" = 1 ]; then run python3 "$HERE/../bench/bench_python.py" --build "$BUILD" --records 20000 --repeat 2
+else run python3 "$HERE/../bench/bench_python.py" --build "$BUILD"; fi
 run bash "$HERE/bench_service.sh" "$BUILD"
 # linkage quality end to end (encode, match, eval on FEBRL4, the anonlink
 # tutorial, the clkhash dirty pair and synth sets up to 1M): long, opt-in

@@ -8,16 +8,18 @@
 #     matches are; also a keyed-LSH blocked run with its pair completeness.
 #  2. The 5-party anonlink tutorial data, matched with the probabilistic solver.
 # Usage: scripts/demo.sh [BUILD_DIR]   (outputs in $DEMO_OUT, default BUILD_DIR/demo)
+# Data: shipped in the repository (data/febrl4/, data/anonlink-tutorial/, each
+# with its licence); BL_DATA=DIR reads the same layout from elsewhere.
 set -euo pipefail
 BUILD=${1:-build}
 BL=${BL:-$BUILD/blindlink}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-DATA=${BL_DATA:-$SRC/../shared/data}
+DATA=${BL_DATA:-$SRC/data}
 OUT=${DEMO_OUT:-$BUILD/demo}
 export BL_NO_PROGRESS=1
 mkdir -p "$OUT"
 [ -x "$BL" ] || { echo "demo: $BL not built (run make build)" >&2; exit 1; }
-[ -f "$DATA/febrl/dataset4a.csv" ] || { echo "demo: FEBRL data not found under $DATA" >&2; exit 1; }
+[ -f "$DATA/febrl4/dataset4a.csv" ] || { echo "demo: $DATA/febrl4/dataset4a.csv not found (set BL_DATA to a folder with febrl4/ and anonlink-tutorial/)" >&2; exit 1; }
 
 # A demo secret shared by the parties (a real run uses a key agreed out of band).
 SECRET="$OUT/secret.txt"
@@ -28,7 +30,7 @@ echo "== FEBRL4: encode (clkhash-compatible CLKs, ids carried in the binary form
 for x in a b; do
   # FEBRL writes ", " separators: strip cells (--legacy-strip), skip the header check
   "$BL" encode --quiet --secret-file "$SECRET" --legacy-strip --check-header false \
-    --format bin --ids rec_id "$DATA/febrl/dataset4$x.csv" "$SRC/examples/febrl-schema.json" \
+    --format bin --ids rec_id "$DATA/febrl4/dataset4$x.csv" "$SRC/examples/febrl-schema.json" \
     "$OUT/febrl4$x.clk"
 done
 # The schema's filters are dense (about 700 of 1,024 bits set), so unrelated
@@ -38,13 +40,13 @@ T=0.7
 echo "== FEBRL4: match at threshold $T (greedy 1:1, as anonlink greedy_solve, top 10 per record)"
 "$BL" match -v -t $T -k 10 -o "$OUT/febrl4-matches.csv" "$OUT/febrl4a.clk" "$OUT/febrl4b.clk"
 echo "== FEBRL4: evaluate"
-"$BL" eval --truth febrl --data "$DATA/febrl/dataset4a.csv" --data "$DATA/febrl/dataset4b.csv" \
+"$BL" eval --truth febrl --data "$DATA/febrl4/dataset4a.csv" --data "$DATA/febrl4/dataset4b.csv" \
   "$OUT/febrl4-matches.csv" | tee "$OUT/febrl4-eval.txt"
-"$BL" eval --json --truth febrl --data "$DATA/febrl/dataset4a.csv" \
-  --data "$DATA/febrl/dataset4b.csv" "$OUT/febrl4-matches.csv" > "$OUT/febrl4-eval.json"
+"$BL" eval --json --truth febrl --data "$DATA/febrl4/dataset4a.csv" \
+  --data "$DATA/febrl4/dataset4b.csv" "$OUT/febrl4-matches.csv" > "$OUT/febrl4-eval.json"
 echo "== FEBRL4: candidates >= 0.6 (top 10 per record), threshold sweep and similarity histogram"
 "$BL" match -t 0.6 -k 10 -s none -f candidates -o "$OUT/febrl4-candidates.csv" "$OUT/febrl4a.clk" "$OUT/febrl4b.clk"
-"$BL" eval --truth febrl --data "$DATA/febrl/dataset4a.csv" --data "$DATA/febrl/dataset4b.csv" \
+"$BL" eval --truth febrl --data "$DATA/febrl4/dataset4a.csv" --data "$DATA/febrl4/dataset4b.csv" \
   --sweep --thresholds 0.6:0.9:0.05 --histogram --bins 20 --svg "$OUT/febrl4-similarity.svg" \
   "$OUT/febrl4-candidates.csv" | sed -n '/^threshold/,$p'
 # Keyed LSH with the automatic parameters, which are chosen to keep >= 99% of
@@ -52,22 +54,21 @@ echo "== FEBRL4: candidates >= 0.6 (top 10 per record), threshold sweep and simi
 echo "== FEBRL4: keyed LSH blocking at threshold 0.8, automatic parameters (bit positions derived from a secret key)"
 BL_BLOCKING_KEY="$(cat "$SECRET")" "$BL" match -v -t 0.8 -k 10 --blocking lsh --blocking-report \
   -o "$OUT/febrl4-matches-lsh.csv" "$OUT/febrl4a.clk" "$OUT/febrl4b.clk"
-"$BL" eval --truth febrl --data "$DATA/febrl/dataset4a.csv" --data "$DATA/febrl/dataset4b.csv" \
+"$BL" eval --truth febrl --data "$DATA/febrl4/dataset4a.csv" --data "$DATA/febrl4/dataset4b.csv" \
   "$OUT/febrl4-matches-lsh.csv" | grep -E '^(precision|recall|F1)'
 
 TUT="$DATA/anonlink-tutorial"
-if [ -f "$TUT/dataset-1.csv" ]; then
-  echo "== anonlink tutorial: 5 parties, probabilistic solver"
-  ins=() ; dat=()
-  for i in 1 2 3 4 5; do
-    "$BL" encode --quiet --secret-file "$SECRET" --normalize=basic --format bin --ids id \
-      "$TUT/dataset-$i.csv" "$SRC/examples/anonlink-tutorial-schema.json" "$OUT/tutorial-$i.clk"
-    ins+=("$OUT/tutorial-$i.clk"); dat+=(--data "$TUT/dataset-$i.csv")
-  done
-  "$BL" match -v -t 0.7 -s probabilistic -f groups -o "$OUT/tutorial-groups.json" "${ins[@]}"
-  "$BL" match -t 0.7 -s probabilistic -o "$OUT/tutorial-pairs.csv" "${ins[@]}"
-  "$BL" eval --truth id "${dat[@]}" "$OUT/tutorial-pairs.csv" | grep -E '^(predicted|true|precision|recall|F1)'
-fi
+[ -f "$TUT/dataset-1.csv" ] || { echo "demo: $TUT/dataset-1.csv not found" >&2; exit 1; }
+echo "== anonlink tutorial: 5 parties, probabilistic solver"
+ins=() ; dat=()
+for i in 1 2 3 4 5; do
+  "$BL" encode --quiet --secret-file "$SECRET" --normalize=basic --format bin --ids id \
+    "$TUT/dataset-$i.csv" "$SRC/examples/anonlink-tutorial-schema.json" "$OUT/tutorial-$i.clk"
+  ins+=("$OUT/tutorial-$i.clk"); dat+=(--data "$TUT/dataset-$i.csv")
+done
+"$BL" match -v -t 0.7 -s probabilistic -f groups -o "$OUT/tutorial-groups.json" "${ins[@]}"
+"$BL" match -t 0.7 -s probabilistic -o "$OUT/tutorial-pairs.csv" "${ins[@]}"
+"$BL" eval --truth id "${dat[@]}" "$OUT/tutorial-pairs.csv" | grep -E '^(predicted|true|precision|recall|F1)'
 
 f1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["f1"])' "$OUT/febrl4-eval.json" 2>/dev/null || grep '^F1' "$OUT/febrl4-eval.txt" | awk '{print $2}')
 echo

@@ -1,9 +1,9 @@
 /* server/http.c - the HTTP front of the service on libmicrohttpd: daemon
  * setup (thread pool, timeouts, connection limits), request routing,
  * authentication and per-key rate limiting before any body is read, capped
- * bodies and streamed uploads (spooled to disk), problem+json responses, one
- * audit entry per request, and the small administrative endpoints
- * (organisations, keys, purposes, scopes, audit log). */
+ * bodies and streamed uploads (spooled to disk), and sending the response
+ * a handler left in the request (with its audit entry, see reply.c). The
+ * handlers live in admin_api.c, projects.c, consent.c, uploads.c, runs.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,122 +34,13 @@ struct srv_bucket {
     double last;
 };
 
-/* ---- responses -------------------------------------------------------------------------- */
-
-void srv_reply(srv_req *r, int status, json_t *body)
-{
-    json_decref(r->json);
-    r->status = status;
-    r->json = body;
-    r->content_type = "application/json";
-    if (status < 400 && !r->reason[0])
-        snprintf(r->reason, sizeof r->reason, "ok");
-}
-
-void srv_problem(srv_req *r, int status, const char *title, const char *fmt, ...)
-{
-    char detail[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-    char type[128];
-    snprintf(type, sizeof type, "https://blindlink.dev/problems/%d", status);
-    json_decref(r->json);
-    r->json = json_pack("{s:s,s:s,s:i,s:s}", "type", type, "title", title, "status", status,
-                        "detail", detail);
-    r->status = status;
-    r->content_type = "application/problem+json";
-    snprintf(r->reason, sizeof r->reason, "%s", detail);
-}
-
-int srv_http_status(bl_status s)
-{
-    switch (s) {
-    case BL_OK: return 200;
-    case BL_EINVAL:
-    case BL_EINPUT:
-    case BL_ESCHEMA: return 400;
-    case BL_EAUTH: return 403;
-    case BL_ENOTFOUND: return 404;
-    case BL_ESTATE: return 409;
-    case BL_ELIMIT: return 413;
-    default: return 500;
-    }
-}
-
-static const char *title_for(int status)
-{
-    switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
-    }
-}
-
-static void problem_from_error(srv_req *r, const bl_error *e)
-{
-    int st = srv_http_status(e->status);
-    srv_problem(r, st, title_for(st), "%s", e->msg[0] ? e->msg : bl_strerror(e->status));
-}
-
-/* Append the request's entry. Fails closed: 0 if the log could not be
- * written, and then the caller answers 503 instead of the response. */
-static int audit_request(srv_req *r)
-{
-    if (r->route == R_STATUS || r->route == R_VERSION)
-        return 1;
-    char res[160];
-    snprintf(res, sizeof res, "%.150s", r->resource[0] ? r->resource : r->path);
-    srv_audit a = {.org = r->p.org, .key = r->p.kid, .role = r->p.role,
-                   .action = r->action[0] ? r->action : "request", .resource = res,
-                   .purpose = r->purpose, .allowed = r->status < 400, .reason = r->reason,
-                   .status = r->status};
-    bl_error e = {0};
-    if (srv_audit_append(r->srv->st, &a, &e) != BL_OK) {
-        fprintf(stderr, "blindlink serve: audit append failed: %s\n", e.msg);
-        return 0;
-    }
-    return 1;
-}
-
-void srv_audit_decision(srv_req *r, const char *action, int allowed, const char *reason)
-{
-    srv_audit a = {.org = r->p.org, .key = r->p.kid, .role = r->p.role, .action = action,
-                   .resource = r->resource[0] ? r->resource : r->path, .purpose = r->purpose,
-                   .allowed = allowed, .reason = reason, .status = 0};
-    bl_error e = {0};
-    if (srv_audit_append(r->srv->st, &a, &e) != BL_OK)
-        fprintf(stderr, "blindlink serve: audit append failed: %s\n", e.msg);
-}
-
-void srv_audit_system(srv_ctx *c, const char *action, const char *resource, const char *purpose,
-                      int allowed, const char *reason)
-{
-    srv_audit a = {.org = "-", .key = "-", .role = "system", .action = action,
-                   .resource = resource, .purpose = purpose, .allowed = allowed,
-                   .reason = reason, .status = 0};
-    bl_error e = {0};
-    if (srv_audit_append(c->st, &a, &e) != BL_OK)
-        fprintf(stderr, "blindlink serve: audit append failed: %s\n", e.msg);
-}
 
 static enum MHD_Result send_reply(srv_req *r)
 {
     if (!r->status)
-        srv_problem(r, 500, "Internal Server Error", "handler produced no response");
-    if (!audit_request(r))
-        srv_problem(r, 503, "Service Unavailable",
-                    "the audit log cannot be written, so no response is released");
+        srv_problem(r, 500, "handler produced no response");
+    if (!srv_audit_request(r))
+        srv_problem(r, 503, "the audit log cannot be written, so no response is released");
     char *text = r->json ? json_dumps(r->json, JSON_COMPACT) : NULL;
     size_t len = text ? strlen(text) : 0;
     struct MHD_Response *resp =
@@ -172,17 +63,10 @@ static enum MHD_Result send_reply(srv_req *r)
 
 /* ---- rate limiting ------------------------------------------------------------------------ */
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Token bucket per key id; 1 if the request may proceed. */
 static int rate_allow(srv_ctx *c, const char *kid)
 {
-    double rate = c->opts.rate_limit, burst = c->opts.rate_burst, now = mono_now();
+    double rate = c->opts.rate_limit, burst = c->opts.rate_burst, now = srv_mono_s();
     int ok = 1;
     pthread_mutex_lock(&c->rl_mu);
     struct srv_bucket *b = NULL;
@@ -192,16 +76,11 @@ static int rate_allow(srv_ctx *c, const char *kid)
             break;
         }
     if (!b) {
-        if (c->nbuckets == c->capbuckets) {
-            size_t ncap = c->capbuckets ? c->capbuckets * 2 : 64;
-            struct srv_bucket *nb = ncap <= 65536 ? realloc(c->buckets, ncap * sizeof *nb) : NULL;
-            if (!nb) { /* cap reached: forget idle buckets */
-                c->nbuckets = 0;
-            } else {
-                c->buckets = nb;
-                c->capbuckets = ncap;
-            }
-        }
+        if (c->nbuckets == c->capbuckets &&
+            (c->nbuckets >= 65536 ||
+             bl_grow((void **)&c->buckets, &c->capbuckets, c->nbuckets + 1, sizeof *c->buckets,
+                     64) != 0))
+            c->nbuckets = 0; /* cap reached: forget idle buckets */
         b = &c->buckets[c->nbuckets++];
         snprintf(b->kid, sizeof b->kid, "%s", kid);
         b->tokens = burst;
@@ -287,245 +166,22 @@ static const char *action_of(int route)
     return names[route];
 }
 
-static int need_role(srv_req *r, const char *role)
-{
-    if (!strcmp(r->p.role, role))
-        return 1;
-    srv_problem(r, 403, "Forbidden", "this operation needs a key with role %s; yours has role %s", role,
-                r->p.role);
-    return 0;
-}
-
-/* ---- small endpoints ------------------------------------------------------------------------- */
-
-static json_t *rows_to_json(sqlite3_stmt *s)
-{
-    json_t *arr = json_array();
-    int nc = sqlite3_column_count(s);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        json_t *o = json_object();
-        for (int i = 0; i < nc; i++) {
-            const char *name = sqlite3_column_name(s, i);
-            switch (sqlite3_column_type(s, i)) {
-            case SQLITE_INTEGER:
-                json_object_set_new(o, name, json_integer(sqlite3_column_int64(s, i)));
-                break;
-            case SQLITE_FLOAT:
-                json_object_set_new(o, name, json_real(sqlite3_column_double(s, i)));
-                break;
-            case SQLITE_NULL:
-                json_object_set_new(o, name, json_null());
-                break;
-            default:
-                json_object_set_new(o, name, json_string((const char *)sqlite3_column_text(s, i)));
-            }
-        }
-        json_array_append_new(arr, o);
-    }
-    return arr;
-}
-
-static void h_list(srv_req *r, const char *key, const char *sql, const char *bind)
-{
-    bl_error e = {0};
-    sqlite3_stmt *s = srv_prep(r->db, sql, &e);
-    if (!s) {
-        problem_from_error(r, &e);
-        return;
-    }
-    if (bind)
-        sqlite3_bind_text(s, 1, bind, -1, SQLITE_TRANSIENT);
-    json_t *arr = rows_to_json(s);
-    sqlite3_finalize(s);
-    srv_reply(r, 200, json_pack("{s:o}", key, arr));
-}
-
-static json_t *body_json(srv_req *r)
-{
-    bl_error e = {0};
-    json_t *o = srv_json_parse(r->body, r->len, &e);
-    if (!o)
-        problem_from_error(r, &e);
-    return o;
-}
-
-static void h_orgs_add(srv_req *r)
-{
-    if (!need_role(r, "admin"))
-        return;
-    json_t *o = body_json(r);
-    if (!o)
-        return;
-    char name[129], kind[41], id[33];
-    bl_error e = {0};
-    if (srv_parse_org(o, name, kind, &e) != BL_OK ||
-        srv_org_create(r->db, name, kind, id, &e) != BL_OK) {
-        json_decref(o);
-        problem_from_error(r, &e);
-        return;
-    }
-    json_decref(o);
-    snprintf(r->resource, sizeof r->resource, "org/%s", id);
-    srv_reply(r, 201, json_pack("{s:s,s:s,s:s}", "id", id, "name", name, "kind", kind));
-}
-
-static void h_keys_add(srv_req *r)
-{
-    if (!need_role(r, "admin"))
-        return;
-    json_t *o = body_json(r);
-    if (!o)
-        return;
-    char role[16], oid[33], key[BL_SRV_KEY_MAX], kid[17];
-    int64_t exp = 0;
-    bl_error e = {0};
-    if (srv_parse_key(o, role, &exp, &e) != BL_OK || srv_org_resolve(r->db, r->seg[3], oid, &e) ||
-        srv_key_create(r->db, oid, role, exp, key, kid, &e) != BL_OK) {
-        json_decref(o);
-        problem_from_error(r, &e);
-        return;
-    }
-    json_decref(o);
-    snprintf(r->resource, sizeof r->resource, "org/%s/key/%s", oid, kid);
-    snprintf(r->reason, sizeof r->reason, "issued %s key", role);
-    srv_reply(r, 201, json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", kid, "org", oid, "role", role,
-                                "key", key, "note", "store this key now: it is shown only once"));
-    sodium_memzero(key, sizeof key);
-}
-
-static void h_key_revoke(srv_req *r)
-{
-    if (!need_role(r, "admin"))
-        return;
-    const char *kid = r->seg[3];
-    snprintf(r->resource, sizeof r->resource, "key/%.16s", kid);
-    bl_error e = {0};
-    sqlite3_stmt *s = srv_prep(r->db, "UPDATE keys SET revoked=? WHERE id=? AND revoked IS NULL",
-                               &e);
-    if (!s) {
-        problem_from_error(r, &e);
-        return;
-    }
-    sqlite3_bind_int64(s, 1, bl_srv_now());
-    sqlite3_bind_text(s, 2, kid, -1, SQLITE_TRANSIENT);
-    sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (sqlite3_changes(r->db) == 0) {
-        srv_problem(r, 404, "Not Found", "no active key '%.16s'", kid);
-        return;
-    }
-    srv_reply(r, 200, json_pack("{s:s,s:s}", "id", kid, "state", "revoked"));
-}
-
-static void h_purpose_add(srv_req *r)
-{
-    if (!need_role(r, "admin"))
-        return;
-    json_t *o = body_json(r);
-    if (!o)
-        return;
-    char name[41], desc[401];
-    bl_error e = {0};
-    if (srv_parse_purpose(o, name, desc, &e) != BL_OK ||
-        srv_purpose_add(r->db, name, desc, &e) != BL_OK) {
-        json_decref(o);
-        problem_from_error(r, &e);
-        return;
-    }
-    json_decref(o);
-    snprintf(r->resource, sizeof r->resource, "purpose/%s", name);
-    srv_reply(r, 201, json_pack("{s:s,s:s}", "name", name, "description", desc));
-}
-
-static void h_scopes(srv_req *r)
-{
-    json_t *arr = json_array();
-    for (int i = 0; srv_scopes[i]; i++)
-        json_array_append_new(arr, json_pack("{s:s,s:b}", "name", srv_scopes[i], "minimal",
-                                             srv_scope_kind(srv_scopes[i]) == 1));
-    srv_reply(r, 200, json_pack("{s:o}", "scopes", arr));
-}
-
-/* GET /audit?after=N&limit=M : entries with seq > after (auditor role). */
-static void h_audit(srv_req *r)
-{
-    if (!need_role(r, "auditor"))
-        return;
-    const char *a = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "after");
-    const char *l = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "limit");
-    char *end;
-    unsigned long long after = a ? strtoull(a, &end, 10) : 0;
-    if (a && (*a == '\0' || *end)) {
-        srv_problem(r, 400, "Bad Request", "query parameter 'after' must be an entry number");
-        return;
-    }
-    long limit = l ? strtol(l, &end, 10) : 100;
-    if (l && (*l == '\0' || *end || limit < 1 || limit > 1000)) {
-        srv_problem(r, 400, "Bad Request", "query parameter 'limit' must be 1..1000");
-        return;
-    }
-    FILE *fp = fopen(r->srv->st->audit_path, "r");
-    if (!fp) {
-        srv_problem(r, 500, "Internal Server Error", "audit log unreadable");
-        return;
-    }
-    json_t *arr = json_array();
-    char *line = NULL;
-    size_t cap = 0;
-    unsigned long long n = 0, last = after;
-    while (getline(&line, &cap, fp) >= 0 && (long)json_array_size(arr) < limit) {
-        if (++n <= after)
-            continue;
-        json_error_t je;
-        json_t *o = json_loads(line, 0, &je);
-        if (o) {
-            json_array_append_new(arr, o);
-            last = n;
-        }
-    }
-    free(line);
-    fclose(fp);
-    srv_reply(r, 200, json_pack("{s:o,s:I}", "entries", arr, "next_after", (json_int_t)last));
-}
 
 static void dispatch(srv_req *r)
 {
-    srv_ctx *c = r->srv;
     char **sg = r->seg;
     switch (r->route) {
-    case R_STATUS:
-        srv_reply(r, 200, json_pack("{s:s,s:s,s:I}", "status", "ok", "version", bl_version(),
-                                    "time", (json_int_t)bl_srv_now()));
-        return;
-    case R_VERSION:
-        srv_reply(r, 200, json_pack("{s:s,s:s}", "blindlink", bl_version(), "api", "v1"));
-        return;
-    case R_WHOAMI:
-        srv_reply(r, 200, json_pack("{s:s,s:s,s:s,s:s}", "org", r->p.org, "org_name",
-                                    r->p.org_name, "key", r->p.kid, "role", r->p.role));
-        return;
-    case R_PURPOSES:
-        h_list(r, "purposes", "SELECT name, description, builtin FROM purposes ORDER BY name",
-               NULL);
-        return;
-    case R_PURPOSES_ADD: h_purpose_add(r); return;
-    case R_SCOPES: h_scopes(r); return;
-    case R_ORGS_LIST:
-        if (!strcmp(r->p.role, "admin"))
-            h_list(r, "orgs", "SELECT id, name, kind, created FROM orgs ORDER BY created", NULL);
-        else
-            h_list(r, "orgs", "SELECT id, name, kind, created FROM orgs WHERE id=?", r->p.org);
-        return;
-    case R_ORGS_ADD: h_orgs_add(r); return;
-    case R_KEYS_ADD: h_keys_add(r); return;
-    case R_KEYS_LIST:
-        if (need_role(r, "admin"))
-            h_list(r, "keys",
-                   "SELECT id, org_id AS org, role, created, expires, revoked FROM keys "
-                   "ORDER BY created",
-                   NULL);
-        return;
-    case R_KEY_REVOKE: h_key_revoke(r); return;
+    case R_STATUS: srv_h_status(r); return;
+    case R_VERSION: srv_h_version(r); return;
+    case R_WHOAMI: srv_h_whoami(r); return;
+    case R_PURPOSES: srv_h_purposes_list(r); return;
+    case R_PURPOSES_ADD: srv_h_purpose_create(r); return;
+    case R_SCOPES: srv_h_scopes(r); return;
+    case R_ORGS_LIST: srv_h_orgs_list(r); return;
+    case R_ORGS_ADD: srv_h_org_create(r); return;
+    case R_KEYS_ADD: srv_h_key_create(r); return;
+    case R_KEYS_LIST: srv_h_keys_list(r); return;
+    case R_KEY_REVOKE: srv_h_key_revoke(r); return;
     case R_PROJECTS_LIST: srv_h_projects_list(r); return;
     case R_PROJECTS_ADD: srv_h_projects_create(r); return;
     case R_PROJECT_GET: srv_h_project_get(r, sg[3]); return;
@@ -544,10 +200,8 @@ static void dispatch(srv_req *r)
     case R_WITHDRAW: srv_h_consent_withdraw(r); return;
     case R_CONSENT_GET: srv_h_consent_get(r, sg[3]); return;
     case R_ERASURE: srv_h_erasure(r); return;
-    case R_AUDIT: h_audit(r); return;
-    default:
-        (void)c;
-        srv_problem(r, 404, "Not Found", "no such endpoint");
+    case R_AUDIT: srv_h_audit_read(r); return;
+    default: srv_problem(r, 404, "no such endpoint");
     }
 }
 
@@ -611,28 +265,29 @@ static int first_call(srv_req *r, const char *url)
     char path_copy[512];
     snprintf(path_copy, sizeof path_copy, "%s", url);
     if (r->route == R_NONE) {
-        srv_problem(r, 404, "Not Found", "no endpoint %.200s (the API lives under /api/v1)",
+        srv_problem(r, 404, "no endpoint %.200s (the API lives under /api/v1)",
                     path_copy);
         return 0;
     }
     if (r->route == R_BAD_METHOD) {
-        srv_problem(r, 405, "Method Not Allowed", "method not allowed on %.200s", path_copy);
+        srv_problem(r, 405, "method not allowed on %.200s", path_copy);
         return 0;
     }
-    if (r->route == R_STATUS || r->route == R_VERSION)
+    if (r->route == R_STATUS || r->route == R_VERSION) {
+        r->no_audit = 1; /* anonymous health checks are not logged */
         return 1;
+    }
     r->db = srv_db_acquire(c->st);
     bl_error e = {0};
     const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                    MHD_HTTP_HEADER_AUTHORIZATION);
     if (srv_authenticate(r->db, auth, &r->p, &e) != BL_OK) {
-        srv_problem(r, 401, "Unauthorized", "%s", e.msg);
+        srv_problem(r, 401, "%s", e.msg);
         return 0;
     }
     r->authed = 1;
     if (!rate_allow(c, r->p.kid)) {
-        srv_problem(r, 429, "Too Many Requests",
-                    "rate limit of %.0f requests/s for key %s exceeded; retry later",
+        srv_problem(r, 429, "rate limit of %.0f requests/s for key %s exceeded; retry later",
                     c->opts.rate_limit, r->p.kid);
         return 0;
     }
@@ -649,14 +304,12 @@ static int first_call(srv_req *r, const char *url)
             r->upload_mode = 1;
             r->limit = SRV_JSON_UPLOAD_MAX;
         } else {
-            srv_problem(r, 415, "Unsupported Media Type",
-                        "upload encodings as application/octet-stream (blindlink binary CLK file "
+            srv_problem(r, 415, "upload encodings as application/octet-stream (blindlink binary CLK file "
                         "with subject keys as ids) or application/json");
             return 0;
         }
         if (declared > r->limit) {
-            srv_problem(r, 413, "Payload Too Large",
-                        "upload of %llu bytes exceeds the cap of %llu bytes", declared,
+            srv_problem(r, 413, "upload of %llu bytes exceeds the cap of %llu bytes", declared,
                         (unsigned long long)r->limit);
             return 0;
         }
@@ -667,7 +320,7 @@ static int first_call(srv_req *r, const char *url)
             r->spool_fd = mkostemp(r->spool_path, O_CLOEXEC);
             if (r->spool_fd < 0) {
                 r->spool_path[0] = '\0';
-                srv_problem(r, 500, "Internal Server Error", "cannot spool upload: %s",
+                srv_problem(r, 500, "cannot spool upload: %s",
                             strerror(errno));
                 return 0;
             }
@@ -676,7 +329,7 @@ static int first_call(srv_req *r, const char *url)
     }
     r->limit = c->opts.max_body;
     if (declared > r->limit) {
-        srv_problem(r, 413, "Payload Too Large", "request body of %llu bytes exceeds the cap of %zu bytes",
+        srv_problem(r, 413, "request body of %llu bytes exceeds the cap of %zu bytes",
                     declared, r->limit);
         return 0;
     }
@@ -698,7 +351,7 @@ static void take_body(srv_req *r, const char *data, size_t n)
             if (w < 0 && errno == EINTR)
                 continue;
             if (w <= 0) {
-                srv_problem(r, 500, "Internal Server Error", "cannot spool upload: %s",
+                srv_problem(r, 500, "cannot spool upload: %s",
                             strerror(errno));
                 return;
             }
@@ -707,17 +360,9 @@ static void take_body(srv_req *r, const char *data, size_t n)
         r->spooled += n;
         return;
     }
-    if (r->len + n + 1 > r->cap) {
-        size_t ncap = r->cap ? r->cap : 4096;
-        while (ncap < r->len + n + 1)
-            ncap *= 2;
-        char *nb = realloc(r->body, ncap);
-        if (!nb) {
-            r->too_big = 1;
-            return;
-        }
-        r->body = nb;
-        r->cap = ncap;
+    if (bl_grow((void **)&r->body, &r->cap, r->len + n + 1, 1, 4096) != 0) {
+        r->too_big = 1;
+        return;
     }
     memcpy(r->body + r->len, data, n);
     r->len += n;
@@ -743,7 +388,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = r;
         if (!r->method) {
             split_path(r, url);
-            srv_problem(r, 405, "Method Not Allowed", "method %.16s is not supported", method);
+            srv_problem(r, 405, "method %.16s is not supported", method);
             return send_reply(r);
         }
         if (!first_call(r, url))
@@ -762,7 +407,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->status) /* e.g. spool failure */
         return send_reply(r);
     if (r->too_big) {
-        srv_problem(r, 413, "Payload Too Large", "request body exceeds the cap of %llu bytes",
+        srv_problem(r, 413, "request body exceeds the cap of %llu bytes",
                     (unsigned long long)r->limit);
         return send_reply(r);
     }
@@ -772,8 +417,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     bl_error ae = {0};
     if (r->method != SRV_GET && srv_audit_ready(c->st, &ae) != BL_OK) {
         fprintf(stderr, "blindlink serve: refusing a write, audit log not appendable: %s\n", ae.msg);
-        srv_problem(r, 503, "Service Unavailable",
-                    "the audit log cannot be written, so nothing was changed; retry later");
+        srv_problem(r, 503, "the audit log cannot be written, so nothing was changed; retry later");
         return send_reply(r);
     }
     dispatch(r);
@@ -892,7 +536,7 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
     pthread_mutex_init(&c->rl_mu, NULL);
     pthread_mutex_init(&c->enc_mu, NULL);
     pthread_mutex_init(&c->wk_mu, NULL);
-    pthread_cond_init(&c->wk_cv, NULL);
+    srv_workq_init(&c->work);
 
     /* block signals in every thread; the main thread waits for them */
     sigset_t set;
@@ -966,6 +610,7 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
     if (rc == BL_OK)
         srv_audit_system(c, "service.stop", "-", "-", 1, "service stopped");
     bl_store_close(c->st);
+    srv_workq_destroy(&c->work);
     free(c->buckets);
     free(c);
     return rc;

@@ -150,14 +150,12 @@ int srv_retention_sweep(srv_ctx *c)
                                "SELECT id FROM projects WHERE state='active' AND retention_until<=?",
                                NULL);
     char (*ids)[SRV_ID_HEX + 1] = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     if (s) {
         sqlite3_bind_int64(s, 1, bl_srv_now());
         while (sqlite3_step(s) == SQLITE_ROW && n < 1000) {
-            void *p = realloc(ids, (n + 1) * sizeof *ids);
-            if (!p)
+            if (bl_grow((void **)&ids, &cap, n + 1, sizeof *ids, 16) != 0)
                 break;
-            ids = p;
             col_text(s, 0, ids[n], sizeof ids[n]);
             n++;
         }
@@ -173,12 +171,10 @@ int srv_retention_sweep(srv_ctx *c)
         int64_t now = bl_srv_now();
         sqlite3_bind_int64(s, 1, now - SRV_INACTIVITY_LIMIT);
         char (*ex)[2][SRV_ID_HEX + 1] = NULL;
-        size_t nex = 0;
+        size_t nex = 0, excap = 0;
         while (sqlite3_step(s) == SQLITE_ROW && nex < 10000) {
-            void *p = realloc(ex, (nex + 1) * sizeof *ex);
-            if (!p)
+            if (bl_grow((void **)&ex, &excap, nex + 1, sizeof *ex, 16) != 0)
                 break;
-            ex = p;
             col_text(s, 0, ex[nex][0], sizeof ex[nex][0]);
             col_text(s, 1, ex[nex][1], sizeof ex[nex][1]);
             nex++;
@@ -206,7 +202,7 @@ int srv_retention_sweep(srv_ctx *c)
 
 static int not_visible(srv_req *r, const char *pid, const char *why)
 {
-    srv_problem(r, 404, "Not Found", "no project %.40s is visible to organisation %s", pid,
+    srv_problem(r, 404, "no project %.40s is visible to organisation %s", pid,
                 r->p.org_name);
     /* the audit reason says why, the caller learns nothing more */
     snprintf(r->reason, sizeof r->reason, "%s", why);
@@ -222,7 +218,7 @@ int srv_project_access(srv_req *r, const char *pid, int need, srv_project *pj, s
     if (srv_project_load(r->db, pid, pj, &e) != BL_OK) {
         if (e.status == BL_ENOTFOUND)
             return not_visible(r, pid, "no such project");
-        srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
+        srv_problem(r, 500, "%s", e.msg);
         return 0;
     }
     if (!grant_load(r->db, pid, r->p.org, g))
@@ -234,24 +230,23 @@ int srv_project_access(srv_req *r, const char *pid, int need, srv_project *pj, s
         snprintf(pj->state, sizeof pj->state, "purged");
     }
     if (strcmp(pj->state, "active") != 0) {
-        srv_problem(r, 410, "Gone", "project %s passed its retention date and its data was purged",
+        srv_problem(r, 410, "project %s passed its retention date and its data was purged",
                     pid);
         return 0;
     }
     int role = need & 0x0f;
     int is_owner = !strcmp(g->party_role, "owner");
     if ((is_owner && strcmp(r->p.role, "data_owner")) || (!is_owner && strcmp(r->p.role, "analyst"))) {
-        srv_problem(r, 403, "Forbidden",
-                    "organisation %s is the %s in this project; a %s key cannot act for it",
+        srv_problem(r, 403, "organisation %s is the %s in this project; a %s key cannot act for it",
                     r->p.org_name, is_owner ? "data owner" : "analyst", r->p.role);
         return 0;
     }
     if (role == SRV_ACC_OWNER && !is_owner) {
-        srv_problem(r, 403, "Forbidden", "only a data owner of this project may do this");
+        srv_problem(r, 403, "only a data owner of this project may do this");
         return 0;
     }
     if (role == SRV_ACC_ANALYST && is_owner) {
-        srv_problem(r, 403, "Forbidden", "only the project's linkage analyst may do this");
+        srv_problem(r, 403, "only the project's linkage analyst may do this");
         return 0;
     }
     if (!(need & SRV_ACC_NO_EXPIRY)) {
@@ -263,8 +258,7 @@ int srv_project_access(srv_req *r, const char *pid, int need, srv_project *pj, s
         if (!strcmp(g->state, "expired")) {
             char when[32];
             srv_time_fmt(g->last_used, when, sizeof when);
-            srv_problem(r, 403, "Forbidden",
-                        "access of organisation %s to project %s expired: unused for more than 90 "
+            srv_problem(r, 403, "access of organisation %s to project %s expired: unused for more than 90 "
                         "days (last use %s); the data owners must re-approve",
                         r->p.org_name, pid, when);
             return 0;
@@ -272,15 +266,13 @@ int srv_project_access(srv_req *r, const char *pid, int need, srv_project *pj, s
     }
     if (need & SRV_ACC_NEED_READY) {
         if (!strcmp(g->state, "pending")) {
-            srv_problem(r, 403, "Forbidden",
-                        "project %s requests extended scopes: approve it first (POST "
+            srv_problem(r, 403, "project %s requests extended scopes: approve it first (POST "
                         "/api/v1/projects/%s/approve with the agreement's document_sha256)",
                         pid, pid);
             return 0;
         }
         if (pj->extended && !pj->agreement_sha[0]) {
-            srv_problem(r, 403, "Forbidden",
-                        "project %s requests scopes beyond name, email and profile_photo: no "
+            srv_problem(r, 403, "project %s requests scopes beyond name, email and profile_photo: no "
                         "signed agreement is registered, so no upload or run is allowed",
                         pid);
             return 0;
@@ -291,7 +283,7 @@ int srv_project_access(srv_req *r, const char *pid, int need, srv_project *pj, s
                                    "AND g.party_role='owner' ORDER BY g.party_index",
                                    &e);
         if (!s) {
-            srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
+            srv_problem(r, 500, "%s", e.msg);
             return 0;
         }
         sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
@@ -309,7 +301,7 @@ int srv_project_access(srv_req *r, const char *pid, int need, srv_project *pj, s
         }
         sqlite3_finalize(s);
         if (blocker[0]) {
-            srv_problem(r, 403, "Forbidden", "project %s is not ready: %s", pid, blocker);
+            srv_problem(r, 403, "project %s is not ready: %s", pid, blocker);
             return 0;
         }
     }
@@ -385,7 +377,7 @@ static json_t *project_json(sqlite3 *db, const srv_project *pj)
 void srv_h_projects_create(srv_req *r)
 {
     if (strcmp(r->p.role, "analyst")) {
-        srv_problem(r, 403, "Forbidden", "only a linkage analyst key can create projects");
+        srv_problem(r, 403, "only a linkage analyst key can create projects");
         return;
     }
     bl_error e = {0};
@@ -394,7 +386,7 @@ void srv_h_projects_create(srv_req *r)
     if (!o || !q || srv_parse_project(o, q, &e) != BL_OK) {
         json_decref(o);
         free(q);
-        srv_problem(r, 400, "Bad Request", "%s", e.msg[0] ? e.msg : "out of memory");
+        srv_problem(r, 400, "%s", e.msg[0] ? e.msg : "out of memory");
         return;
     }
     json_decref(o);
@@ -408,35 +400,33 @@ void srv_h_projects_create(srv_req *r)
         sqlite3_finalize(s);
     }
     if (!known) {
-        srv_problem(r, 400, "Bad Request",
-                    "purpose '%s' is not in the controlled list (GET /api/v1/purposes)", q->purpose);
+        srv_problem(r, 400, "purpose '%s' is not in the controlled list (GET /api/v1/purposes)", q->purpose);
         free(q);
         return;
     }
     char owners[SRV_MAX_PARTIES][SRV_ID_HEX + 1];
     for (int i = 0; i < q->nparties; i++) {
         if (srv_org_resolve(r->db, q->parties[i], owners[i], &e) != BL_OK) {
-            srv_problem(r, 400, "Bad Request", "parties[%d]: %s", i, e.msg);
+            srv_problem(r, 400, "parties[%d]: %s", i, e.msg);
             free(q);
             return;
         }
         if (!strcmp(owners[i], r->p.org)) {
-            srv_problem(r, 400, "Bad Request",
-                        "parties[%d]: the analyst's own organisation cannot also be a data owner",
+            srv_problem(r, 400, "parties[%d]: the analyst's own organisation cannot also be a data owner",
                         i);
             free(q);
             return;
         }
         for (int j = 0; j < i; j++)
             if (!strcmp(owners[i], owners[j])) {
-                srv_problem(r, 400, "Bad Request", "parties[%d] names the same organisation as "
+                srv_problem(r, 400, "parties[%d] names the same organisation as "
                             "parties[%d]", i, j);
                 free(q);
                 return;
             }
     }
     if (q->nparties > 2 && !strcmp(q->result_type, "owner_rows") && q->reveal_scores) {
-        srv_problem(r, 400, "Bad Request", "scores are only available for 2-party projects");
+        srv_problem(r, 400, "scores are only available for 2-party projects");
         free(q);
         return;
     }
@@ -503,7 +493,7 @@ void srv_h_projects_create(srv_req *r)
     sqlite3_finalize(s);
     if (!ok || srv_commit(r->db, &e) != BL_OK) {
         srv_rollback(r->db);
-        srv_problem(r, 500, "Internal Server Error", "cannot create project: %s",
+        srv_problem(r, 500, "cannot create project: %s",
                     e.msg[0] ? e.msg : sqlite3_errmsg(r->db));
         free(q);
         return;
@@ -514,7 +504,7 @@ void srv_h_projects_create(srv_req *r)
              extended ? " with extended scopes: approvals and a signed agreement required" : "");
     srv_project pj;
     if (srv_project_load(r->db, pid, &pj, &e) != BL_OK) {
-        srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
+        srv_problem(r, 500, "%s", e.msg);
         return;
     }
     srv_reply(r, 201, project_json(r->db, &pj));
@@ -523,7 +513,7 @@ void srv_h_projects_create(srv_req *r)
 void srv_h_projects_list(srv_req *r)
 {
     if (strcmp(r->p.role, "analyst") && strcmp(r->p.role, "data_owner")) {
-        srv_problem(r, 403, "Forbidden", "only data owner and analyst keys take part in projects");
+        srv_problem(r, 403, "only data owner and analyst keys take part in projects");
         return;
     }
     bl_error e = {0};
@@ -533,7 +523,7 @@ void srv_h_projects_list(srv_req *r)
                                "WHERE g.org_id=? ORDER BY p.created",
                                &e);
     if (!s) {
-        srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
+        srv_problem(r, 500, "%s", e.msg);
         return;
     }
     sqlite3_bind_text(s, 1, r->p.org, -1, SQLITE_TRANSIENT);
@@ -569,7 +559,7 @@ void srv_h_project_delete(srv_req *r, const char *pid)
         return;
     bl_error e = {0};
     if (srv_project_purge(r->srv, r->db, pid, "deleted by the analyst", &e) != BL_OK) {
-        srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
+        srv_problem(r, 500, "%s", e.msg);
         return;
     }
     srv_reply(r, 200, json_pack("{s:s,s:s}", "id", pid, "state", "purged"));
@@ -586,7 +576,7 @@ void srv_h_agreement(srv_req *r, const char *pid)
     char ref[201], sha[65];
     if (!o || srv_parse_agreement(o, ref, sha, &e) != BL_OK) {
         json_decref(o);
-        srv_problem(r, 400, "Bad Request", "%s", e.msg);
+        srv_problem(r, 400, "%s", e.msg);
         return;
     }
     json_decref(o);
@@ -622,7 +612,7 @@ void srv_h_agreement(srv_req *r, const char *pid)
     }
     if (!ok || srv_commit(r->db, &e) != BL_OK) {
         srv_rollback(r->db);
-        srv_problem(r, 500, "Internal Server Error", "cannot register agreement");
+        srv_problem(r, 500, "cannot register agreement");
         return;
     }
     snprintf(r->reason, sizeof r->reason, "agreement '%.100s' sha256 %.16s... registered", ref, sha);
@@ -642,22 +632,20 @@ void srv_h_approve(srv_req *r, const char *pid)
         json_t *o = srv_json_parse(r->body, r->len, &e);
         if (!o || srv_parse_approve(o, sha, &e) != BL_OK) {
             json_decref(o);
-            srv_problem(r, 400, "Bad Request", "%s", e.msg);
+            srv_problem(r, 400, "%s", e.msg);
             return;
         }
         json_decref(o);
     }
     if (pj.extended) {
         if (!pj.agreement_sha[0]) {
-            srv_problem(r, 409, "Conflict",
-                        "project %s requests extended scopes and has no registered agreement yet; "
+            srv_problem(r, 409, "project %s requests extended scopes and has no registered agreement yet; "
                         "approval needs one",
                         pid);
             return;
         }
         if (strcmp(sha, pj.agreement_sha)) {
-            srv_problem(r, 400, "Bad Request",
-                        "approval must quote the registered agreement's document_sha256 (%s)",
+            srv_problem(r, 400, "approval must quote the registered agreement's document_sha256 (%s)",
                         pj.agreement_sha);
             return;
         }
@@ -701,7 +689,7 @@ void srv_h_approve(srv_req *r, const char *pid)
     int analyst_back = ok ? sqlite3_changes(r->db) > 0 : 0;
     if (!ok || srv_commit(r->db, &e) != BL_OK) {
         srv_rollback(r->db);
-        srv_problem(r, 500, "Internal Server Error", "cannot record approval");
+        srv_problem(r, 500, "cannot record approval");
         return;
     }
     snprintf(r->reason, sizeof r->reason, "approved by data owner%s%s",

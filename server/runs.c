@@ -80,13 +80,6 @@ typedef struct party_data {
     size_t excluded;
 } party_data;
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int stall_requested(srv_ctx *c, struct srv_active *slot)
 {
     const char *s = getenv("BLINDLINK_FAULT_RUN_STALL_MS");
@@ -98,293 +91,385 @@ static int stall_requested(srv_ctx *c, struct srv_active *slot)
     return __atomic_load_n(&c->stop, __ATOMIC_RELAXED);
 }
 
-static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const char *rid)
+/* One run in progress: what the stages hand on to each other. */
+typedef struct run_job {
+    srv_ctx *c;
+    struct srv_active *slot;
+    sqlite3 *db;
+    const char *rid;
+    char pid[SRV_ID_HEX + 1];
+    double threshold;
+    srv_project pj;
+    char res[128];        /* audit resource */
+    int n;                /* data owners */
+    party_data *pd;       /* one per owner, k of them loaded */
+    int k;
+    sqlite3_stmt *q;      /* SRV_CONSENT_SQL, for the final consent check */
+    json_t *rec;          /* the run's "records" summary */
+    char msg[600];        /* failure, empty while all is well */
+    int cancelled_at;     /* stage at which a cancellation was noticed */
+    double t_stage[4];
+    bl_candidate *cand;
+    size_t ncand;
+    uint64_t comparisons;
+    size_t ngroups;
+} run_job;
+
+/* Read the run and its project. 0 if the run failed already (recorded). */
+static int job_open(run_job *j)
 {
     bl_error e = {0};
-    char pid[SRV_ID_HEX + 1] = "";
-    double threshold = 0.8;
-    sqlite3_stmt *s = srv_prep(db, "SELECT project_id, threshold FROM runs WHERE id=?", &e);
+    sqlite3_stmt *s = srv_prep(j->db, "SELECT project_id, threshold FROM runs WHERE id=?", &e);
     if (s) {
-        sqlite3_bind_text(s, 1, rid, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 1, j->rid, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(s) == SQLITE_ROW) {
-            snprintf(pid, sizeof pid, "%s", sqlite3_column_text(s, 0));
-            threshold = sqlite3_column_double(s, 1);
+            snprintf(j->pid, sizeof j->pid, "%s", sqlite3_column_text(s, 0));
+            j->threshold = sqlite3_column_double(s, 1);
         }
         sqlite3_finalize(s);
     }
-    srv_project pj;
-    if (!pid[0] || srv_project_load(db, pid, &pj, &e) != BL_OK) {
-        run_fail(c, db, rid, "-", "project vanished");
-        return;
+    if (!j->pid[0] || srv_project_load(j->db, j->pid, &j->pj, &e) != BL_OK) {
+        run_fail(j->c, j->db, j->rid, "-", "project vanished");
+        return 0;
     }
-    if (strcmp(pj.state, "active")) {
-        run_fail(c, db, rid, pj.purpose, "the project was purged");
-        return;
+    if (strcmp(j->pj.state, "active")) {
+        run_fail(j->c, j->db, j->rid, j->pj.purpose, "the project was purged");
+        return 0;
     }
-    char res[128];
-    snprintf(res, sizeof res, "project/%s/run/%s", pid, rid);
-    srv_audit_system(c, "run.start", res, pj.purpose, 1, "run started");
-    int n = pj.nowners;
-    party_data *pd = calloc((size_t)n, sizeof *pd);
-    if (!pd) {
-        run_fail(c, db, rid, pj.purpose, "out of memory");
-        return;
+    snprintf(j->res, sizeof j->res, "project/%s/run/%s", j->pid, j->rid);
+    srv_audit_system(j->c, "run.start", j->res, j->pj.purpose, 1, "run started");
+    j->n = j->pj.nowners;
+    j->pd = calloc((size_t)j->n, sizeof *j->pd);
+    if (!j->pd) {
+        run_fail(j->c, j->db, j->rid, j->pj.purpose, "out of memory");
+        return 0;
     }
-    char msg[600] = "";
-    int cancelled_at = 0; /* stage at which a cancellation was noticed */
-    double t_stage[4] = {mono_s(), 0, 0, 0};
-    /* ---- stage 1: load, verify checksums, keep consenting subjects ---- */
-    s = srv_prep(db,
-                 "SELECT g.org_id, u.sha256 FROM grants g JOIN uploads u ON u.project_id=g.project_id "
-                 "AND u.org_id=g.org_id WHERE g.project_id=? AND g.party_role='owner' ORDER BY "
-                 "g.party_index",
-                 &e);
-    sqlite3_stmt *q = srv_prep(db, SRV_CONSENT_SQL, &e);
-    if (!s || !q)
-        snprintf(msg, sizeof msg, "store error: %s", e.msg);
-    if (s)
-        sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
-    int k = 0;
-    while (!msg[0] && sqlite3_step(s) == SQLITE_ROW && k < n) {
-        party_data *p = &pd[k];
-        snprintf(p->org, sizeof p->org, "%s", sqlite3_column_text(s, 0));
-        const char *want = (const char *)sqlite3_column_text(s, 1);
-        char path[4096], got[65];
-        srv_enc_path(c->st, pid, p->org, path, sizeof path);
-        bl_clkset *raw = NULL;
-        pthread_mutex_lock(&c->enc_mu);
-        bl_status rc = srv_file_sha256(path, got, &e);
-        if (rc == BL_OK && strcmp(got, want))
-            snprintf(msg, sizeof msg,
-                     "stored encodings of party %d failed checksum verification (expected %.16s..., "
-                     "found %.16s...)",
-                     k, want, got);
-        else if (rc == BL_OK)
-            rc = bl_clkset_read(path, BL_CLK_BIN, 0, &raw, &e);
-        pthread_mutex_unlock(&c->enc_mu);
-        if (!msg[0] && rc != BL_OK)
-            snprintf(msg, sizeof msg, "cannot load encodings of party %d: %s", k, e.msg);
-        if (msg[0])
-            break;
-        if (!raw->ids) {
-            snprintf(msg, sizeof msg, "stored encodings of party %d lack subject keys", k);
-            bl_clkset_free(raw);
-            break;
-        }
-        if (bl_clkset_new(raw->nbits, raw->count, &p->set, &e) != BL_OK ||
-            !(p->rows = malloc((raw->count + 1) * sizeof *p->rows))) {
-            snprintf(msg, sizeof msg, "out of memory loading party %d", k);
-            bl_clkset_free(raw);
-            break;
-        }
-        srv_consent_set cs;
-        if (srv_consent_set_load(db, p->org, pj.purpose, &cs, &e) != BL_OK) {
-            snprintf(msg, sizeof msg, "cannot load consent of party %d: %s", k, e.msg);
-            bl_clkset_free(raw);
-            break;
-        }
-        for (size_t i = 0; i < raw->count && !msg[0]; i++) {
-            uint64_t row;
-            const char *subject = srv_stored_subject(raw->ids[i], &row);
-            if (!srv_consent_set_has(&cs, subject)) {
-                p->excluded++;
-                continue;
-            }
-            p->rows[p->set->count] = (uint32_t)row;
-            if (bl_clkset_append(p->set, bl_clkset_get(raw, i), subject, &e) != BL_OK)
-                snprintf(msg, sizeof msg, "party %d: %s", k, e.msg);
-        }
-        srv_consent_set_free(&cs);
+    return 1;
+}
+
+/* Stage 1 for one party: verify the file's checksum, load it, keep the
+ * records whose subject still consents. Sets j->msg on failure; returns 1
+ * if the party counts as loaded (its summary goes into the run's records). */
+static int load_party(run_job *j, party_data *p, const char *want)
+{
+    srv_ctx *c = j->c;
+    int k = (int)(p - j->pd);
+    bl_error e = {0};
+    char path[4096], got[65];
+    srv_enc_path(c->st, j->pid, p->org, path, sizeof path);
+    bl_clkset *raw = NULL;
+    pthread_mutex_lock(&c->enc_mu);
+    bl_status rc = srv_file_sha256(path, got, &e);
+    if (rc == BL_OK && strcmp(got, want))
+        snprintf(j->msg, sizeof j->msg,
+                 "stored encodings of party %d failed checksum verification (expected %.16s..., "
+                 "found %.16s...)",
+                 k, want, got);
+    else if (rc == BL_OK)
+        rc = bl_clkset_read(path, BL_CLK_BIN, 0, &raw, &e);
+    pthread_mutex_unlock(&c->enc_mu);
+    if (!j->msg[0] && rc != BL_OK)
+        snprintf(j->msg, sizeof j->msg, "cannot load encodings of party %d: %s", k, e.msg);
+    if (j->msg[0])
+        return 0;
+    if (!raw->ids) {
+        snprintf(j->msg, sizeof j->msg, "stored encodings of party %d lack subject keys", k);
         bl_clkset_free(raw);
-        if (!msg[0] && p->set->count == 0)
-            snprintf(msg, sizeof msg, "party %d has no record whose subject consents to purpose %s",
-                     k, pj.purpose);
-        k++;
+        return 0;
+    }
+    if (bl_clkset_new(raw->nbits, raw->count, &p->set, &e) != BL_OK ||
+        !(p->rows = malloc((raw->count + 1) * sizeof *p->rows))) {
+        snprintf(j->msg, sizeof j->msg, "out of memory loading party %d", k);
+        bl_clkset_free(raw);
+        return 0;
+    }
+    srv_consent_set cs;
+    if (srv_consent_set_load(j->db, p->org, j->pj.purpose, &cs, &e) != BL_OK) {
+        snprintf(j->msg, sizeof j->msg, "cannot load consent of party %d: %s", k, e.msg);
+        bl_clkset_free(raw);
+        return 0;
+    }
+    for (size_t i = 0; i < raw->count && !j->msg[0]; i++) {
+        uint64_t row;
+        const char *subject = srv_stored_subject(raw->ids[i], &row);
+        if (!srv_consent_set_has(&cs, subject)) {
+            p->excluded++;
+            continue;
+        }
+        p->rows[p->set->count] = (uint32_t)row;
+        if (bl_clkset_append(p->set, bl_clkset_get(raw, i), subject, &e) != BL_OK)
+            snprintf(j->msg, sizeof j->msg, "party %d: %s", k, e.msg);
+    }
+    srv_consent_set_free(&cs);
+    bl_clkset_free(raw);
+    if (!j->msg[0] && p->set->count == 0)
+        snprintf(j->msg, sizeof j->msg,
+                 "party %d has no record whose subject consents to purpose %s", k, j->pj.purpose);
+    return 1;
+}
+
+/* Stage 1: load, verify checksums, keep consenting subjects. */
+static void stage_load(run_job *j)
+{
+    bl_error e = {0};
+    sqlite3_stmt *s = srv_prep(j->db,
+                               "SELECT g.org_id, u.sha256 FROM grants g JOIN uploads u ON "
+                               "u.project_id=g.project_id AND u.org_id=g.org_id WHERE "
+                               "g.project_id=? AND g.party_role='owner' ORDER BY g.party_index",
+                               &e);
+    j->q = srv_prep(j->db, SRV_CONSENT_SQL, &e);
+    if (!s || !j->q)
+        snprintf(j->msg, sizeof j->msg, "store error: %s", e.msg);
+    if (s)
+        sqlite3_bind_text(s, 1, j->pid, -1, SQLITE_TRANSIENT);
+    while (!j->msg[0] && sqlite3_step(s) == SQLITE_ROW && j->k < j->n) {
+        party_data *p = &j->pd[j->k];
+        snprintf(p->org, sizeof p->org, "%s", sqlite3_column_text(s, 0));
+        if (!load_party(j, p, (const char *)sqlite3_column_text(s, 1)))
+            break;
+        j->k++;
     }
     sqlite3_finalize(s);
-    if (!msg[0] && k != n)
-        snprintf(msg, sizeof msg, "only %d of %d parties have uploaded encodings", k, n);
-    json_t *rec = json_pack("{s:[],s:[]}", "used", "excluded_without_consent");
-    for (int i = 0; i < k && pd[i].set; i++) {
-        json_array_append_new(json_object_get(rec, "used"), json_integer((json_int_t)pd[i].set->count));
-        json_array_append_new(json_object_get(rec, "excluded_without_consent"),
-                              json_integer((json_int_t)pd[i].excluded));
+    if (!j->msg[0] && j->k != j->n)
+        snprintf(j->msg, sizeof j->msg, "only %d of %d parties have uploaded encodings", j->k,
+                 j->n);
+    j->rec = json_pack("{s:[],s:[]}", "used", "excluded_without_consent");
+    for (int i = 0; i < j->k && j->pd[i].set; i++) {
+        json_array_append_new(json_object_get(j->rec, "used"),
+                              json_integer((json_int_t)j->pd[i].set->count));
+        json_array_append_new(json_object_get(j->rec, "excluded_without_consent"),
+                              json_integer((json_int_t)j->pd[i].excluded));
     }
-    char *rectxt = json_dumps(rec, JSON_COMPACT);
-    run_update(db, rid, "records=?1", rectxt, 0, 0, 0);
+    char *rectxt = json_dumps(j->rec, JSON_COMPACT);
+    run_update(j->db, j->rid, "records=?1", rectxt, 0, 0, 0);
     free(rectxt);
-    t_stage[1] = mono_s();
+}
 
-    /* ---- stage 2: candidates ---- */
-    bl_candidate *cand = NULL;
-    size_t ncand = 0;
-    uint64_t comparisons = 0;
-    if (!msg[0] && cancel_requested(slot))
-        cancelled_at = 1;
-    if (!msg[0] && !cancelled_at) {
-        __atomic_store_n(&slot->stage, 2, __ATOMIC_RELAXED);
-        run_update(db, rid, "stage=2", NULL, 0, 0, 0);
-        if (stall_requested(c, slot))
-            goto out; /* shutting down: the run stays 'running' and resumes on restart */
-        if (cancel_requested(slot))
-            cancelled_at = 2;
+/* Stage 2: candidate pairs under the project's cap. 0 if the service is
+ * shutting down (the run stays 'running' and resumes on restart). */
+static int stage_candidates(run_job *j)
+{
+    srv_ctx *c = j->c;
+    if (!j->msg[0] && cancel_requested(j->slot))
+        j->cancelled_at = 1;
+    if (!j->msg[0] && !j->cancelled_at) {
+        __atomic_store_n(&j->slot->stage, 2, __ATOMIC_RELAXED);
+        run_update(j->db, j->rid, "stage=2", NULL, 0, 0, 0);
+        if (stall_requested(c, j->slot))
+            return 0;
+        if (cancel_requested(j->slot))
+            j->cancelled_at = 2;
     }
-    if (!msg[0] && !cancelled_at) {
-        const bl_clkset **sets = malloc((size_t)n * sizeof *sets);
-        for (int i = 0; sets && i < n; i++) {
-            sets[i] = pd[i].set;
-            for (int j = i + 1; j < n; j++)
-                comparisons += (uint64_t)pd[i].set->count * pd[j].set->count;
+    if (j->msg[0] || j->cancelled_at)
+        return 1;
+    int n = j->n;
+    const bl_clkset **sets = malloc((size_t)n * sizeof *sets);
+    for (int i = 0; sets && i < n; i++) {
+        sets[i] = j->pd[i].set;
+        for (int b = i + 1; b < n; b++)
+            j->comparisons += (uint64_t)j->pd[i].set->count * j->pd[b].set->count;
+    }
+    bl_match_opts mo;
+    memset(&mo, 0, sizeof mo);
+    mo.threshold = j->threshold;
+    mo.top_k = (uint32_t)j->pj.top_k;
+    mo.threads = c->opts.match_threads;
+    if (c->opts.max_candidates && (int64_t)c->opts.max_candidates < j->pj.max_candidates)
+        j->pj.max_candidates = (int64_t)c->opts.max_candidates;
+    mo.max_candidates = (size_t)j->pj.max_candidates;
+    mo.progress = progress_cb;
+    mo.progress_ctx = j->slot;
+    __atomic_store_n(&j->slot->total, j->comparisons, __ATOMIC_RELAXED);
+    bl_error e = {0};
+    bl_status rc = sets ? bl_match_candidates(sets, (size_t)n, &mo, &j->cand, &j->ncand, &e)
+                        : BL_ENOMEM;
+    free(sets);
+    if (rc == BL_ELIMIT)
+        snprintf(j->msg, sizeof j->msg,
+                 "candidate cap exceeded: more than %lld candidate pairs at threshold %.3f "
+                 "(%.300s); raise the threshold or set top_k",
+                 (long long)j->pj.max_candidates, j->threshold, e.msg);
+    else if (rc != BL_OK)
+        snprintf(j->msg, sizeof j->msg, "matching failed: %s",
+                 e.msg[0] ? e.msg : bl_strerror(rc));
+    __atomic_store_n(&j->slot->done, j->comparisons, __ATOMIC_RELAXED);
+    return 1;
+}
+
+/* Store one solved group: only members whose subject still consents, and
+ * only if at least two remain; the score is the mean pairwise Dice. */
+static void store_group(run_job *j, const bl_groups *gr, size_t gi, sqlite3_stmt *ins)
+{
+    uint32_t keep_d[SRV_MAX_PARTIES * 4], keep_r[SRV_MAX_PARTIES * 4];
+    const uint32_t *ds, *rs;
+    size_t sz = bl_groups_get(gr, gi, &ds, &rs);
+    size_t m = 0;
+    for (size_t i = 0; i < sz && m < SRV_MAX_PARTIES * 4; i++) {
+        party_data *p = &j->pd[ds[i]];
+        if (srv_consent_has(j->q, p->org, p->set->ids[rs[i]], j->pj.purpose)) {
+            keep_d[m] = ds[i];
+            keep_r[m] = rs[i];
+            m++;
         }
-        bl_match_opts mo;
-        memset(&mo, 0, sizeof mo);
-        mo.threshold = threshold;
-        mo.top_k = (uint32_t)pj.top_k;
-        mo.threads = c->opts.match_threads;
-        if (c->opts.max_candidates && (int64_t)c->opts.max_candidates < pj.max_candidates)
-            pj.max_candidates = (int64_t)c->opts.max_candidates;
-        mo.max_candidates = (size_t)pj.max_candidates;
-        mo.progress = progress_cb;
-        mo.progress_ctx = slot;
-        __atomic_store_n(&slot->total, comparisons, __ATOMIC_RELAXED);
-        bl_status rc = sets ? bl_match_candidates(sets, (size_t)n, &mo, &cand, &ncand, &e)
-                            : BL_ENOMEM;
-        free(sets);
-        if (rc == BL_ELIMIT)
-            snprintf(msg, sizeof msg,
-                     "candidate cap exceeded: more than %lld candidate pairs at threshold %.3f "
-                     "(%.300s); raise the threshold or set top_k",
-                     (long long)pj.max_candidates, threshold, e.msg);
-        else if (rc != BL_OK)
-            snprintf(msg, sizeof msg, "matching failed: %s", e.msg[0] ? e.msg : bl_strerror(rc));
-        __atomic_store_n(&slot->done, comparisons, __ATOMIC_RELAXED);
     }
-    t_stage[2] = mono_s();
-    /* ---- stage 3: solve, store with a final consent check ---- */
-    size_t ngroups = 0;
-    if (!msg[0] && !cancelled_at && cancel_requested(slot))
-        cancelled_at = 2;
-    if (!msg[0] && !cancelled_at) {
-        __atomic_store_n(&slot->stage, 3, __ATOMIC_RELAXED);
-        run_update(db, rid, "stage=3, comparisons=?2, candidates=?3", NULL, (int64_t)comparisons,
-                   (int64_t)ncand, 0);
-        bl_groups *gr = NULL;
-        bl_status rc = !strcmp(pj.mode, "probabilistic")
-                           ? bl_match_solve_probabilistic(cand, ncand, pj.merge_threshold, 0, &gr, &e)
-                           : bl_match_solve_greedy(cand, ncand, &gr, &e);
-        if (rc != BL_OK) {
-            snprintf(msg, sizeof msg, "solver failed: %s", e.msg);
-        } else if (srv_begin(db, &e) != BL_OK) {
-            snprintf(msg, sizeof msg, "store: %s", e.msg);
-        } else {
-            sqlite3_stmt *ins = srv_prep(db,
-                                         "INSERT INTO results(run_id,grp,party,row,subject,score) "
-                                         "VALUES(?,?,?,?,?,?)",
-                                         &e);
-            sqlite3_stmt *del = srv_prep(db, "DELETE FROM results WHERE run_id=?", &e);
-            if (del) { /* a resumed run starts its results afresh */
-                sqlite3_bind_text(del, 1, rid, -1, SQLITE_TRANSIENT);
-                sqlite3_step(del);
-                sqlite3_finalize(del);
-            }
-            size_t G = bl_groups_count(gr);
-            uint32_t keep_d[SRV_MAX_PARTIES * 4], keep_r[SRV_MAX_PARTIES * 4];
-            for (size_t gi = 0; ins && gi < G; gi++) {
-                const uint32_t *ds, *rs;
-                size_t sz = bl_groups_get(gr, gi, &ds, &rs);
-                size_t m = 0;
-                for (size_t j = 0; j < sz && m < SRV_MAX_PARTIES * 4; j++) {
-                    party_data *p = &pd[ds[j]];
-                    if (srv_consent_has(q, p->org, p->set->ids[rs[j]], pj.purpose)) {
-                        keep_d[m] = ds[j];
-                        keep_r[m] = rs[j];
-                        m++;
-                    }
-                }
-                if (m < 2)
-                    continue;
-                double sum = 0;
-                size_t pairs = 0;
-                for (size_t a = 0; a < m; a++)
-                    for (size_t b = a + 1; b < m; b++, pairs++)
-                        sum += bl_dice(bl_clkset_get(pd[keep_d[a]].set, keep_r[a]),
-                                       bl_clkset_get(pd[keep_d[b]].set, keep_r[b]),
-                                       pd[keep_d[a]].set->nbytes);
-                double score = pairs ? sum / (double)pairs : 0;
-                for (size_t j = 0; j < m; j++) {
-                    party_data *p = &pd[keep_d[j]];
-                    sqlite3_reset(ins);
-                    sqlite3_bind_text(ins, 1, rid, -1, SQLITE_TRANSIENT);
-                    sqlite3_bind_int64(ins, 2, (sqlite3_int64)ngroups);
-                    sqlite3_bind_int(ins, 3, (int)keep_d[j]);
-                    sqlite3_bind_int64(ins, 4, p->rows[keep_r[j]]);
-                    sqlite3_bind_text(ins, 5, p->set->ids[keep_r[j]], -1, SQLITE_TRANSIENT);
-                    sqlite3_bind_double(ins, 6, score);
-                    if (sqlite3_step(ins) != SQLITE_DONE && !msg[0])
-                        snprintf(msg, sizeof msg, "store: %s", sqlite3_errmsg(db));
-                }
-                ngroups++;
-            }
-            sqlite3_finalize(ins);
-            if (!ins && !msg[0])
-                snprintf(msg, sizeof msg, "store: %s", e.msg);
-            /* last check: a cancellation that committed before this
-             * transaction leaves no 'running' row to complete */
-            int done = -2;
-            if (!msg[0] && !cancel_requested(slot)) {
-                done = run_update(db, rid,
-                                  "state='completed', stage=3, time_completed=?2, "
-                                  "groups_found=?3",
-                                  NULL, bl_srv_now(), (int64_t)ngroups, 0);
-                if (done < 0)
-                    snprintf(msg, sizeof msg, "store: %s", sqlite3_errmsg(db));
-            }
-            if (!msg[0] && done != 1) {
-                cancelled_at = 3;
-                srv_rollback(db);
-            } else if (!msg[0]) {
-                if (srv_commit(db, &e) != BL_OK)
-                    snprintf(msg, sizeof msg, "store: %s", e.msg);
-            } else {
-                srv_rollback(db);
-            }
-        }
-        bl_groups_free(gr);
+    if (m < 2)
+        return;
+    double sum = 0;
+    size_t pairs = 0;
+    for (size_t a = 0; a < m; a++)
+        for (size_t b = a + 1; b < m; b++, pairs++)
+            sum += bl_dice(bl_clkset_get(j->pd[keep_d[a]].set, keep_r[a]),
+                           bl_clkset_get(j->pd[keep_d[b]].set, keep_r[b]),
+                           j->pd[keep_d[a]].set->nbytes);
+    double score = pairs ? sum / (double)pairs : 0;
+    for (size_t i = 0; i < m; i++) {
+        party_data *p = &j->pd[keep_d[i]];
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, j->rid, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(ins, 2, (sqlite3_int64)j->ngroups);
+        sqlite3_bind_int(ins, 3, (int)keep_d[i]);
+        sqlite3_bind_int64(ins, 4, p->rows[keep_r[i]]);
+        sqlite3_bind_text(ins, 5, p->set->ids[keep_r[i]], -1, SQLITE_TRANSIENT);
+        sqlite3_bind_double(ins, 6, score);
+        if (sqlite3_step(ins) != SQLITE_DONE && !j->msg[0])
+            snprintf(j->msg, sizeof j->msg, "store: %s", sqlite3_errmsg(j->db));
     }
-    t_stage[3] = mono_s();
+    j->ngroups++;
+}
+
+/* Stage 3 inside its transaction: replace the run's results and mark it
+ * completed, unless a cancellation committed first. Commits or rolls back. */
+static void store_results(run_job *j, const bl_groups *gr)
+{
+    bl_error e = {0};
+    sqlite3 *db = j->db;
+    sqlite3_stmt *ins = srv_prep(db,
+                                 "INSERT INTO results(run_id,grp,party,row,subject,score) "
+                                 "VALUES(?,?,?,?,?,?)",
+                                 &e);
+    sqlite3_stmt *del = srv_prep(db, "DELETE FROM results WHERE run_id=?", &e);
+    if (del) { /* a resumed run starts its results afresh */
+        sqlite3_bind_text(del, 1, j->rid, -1, SQLITE_TRANSIENT);
+        sqlite3_step(del);
+        sqlite3_finalize(del);
+    }
+    size_t G = bl_groups_count(gr);
+    for (size_t gi = 0; ins && gi < G; gi++)
+        store_group(j, gr, gi, ins);
+    sqlite3_finalize(ins);
+    if (!ins && !j->msg[0])
+        snprintf(j->msg, sizeof j->msg, "store: %s", e.msg);
+    /* last check: a cancellation that committed before this transaction
+     * leaves no 'running' row to complete */
+    int done = -2;
+    if (!j->msg[0] && !cancel_requested(j->slot)) {
+        done = run_update(db, j->rid,
+                          "state='completed', stage=3, time_completed=?2, groups_found=?3", NULL,
+                          bl_srv_now(), (int64_t)j->ngroups, 0);
+        if (done < 0)
+            snprintf(j->msg, sizeof j->msg, "store: %s", sqlite3_errmsg(db));
+    }
+    if (!j->msg[0] && done != 1) {
+        j->cancelled_at = 3;
+        srv_rollback(db);
+    } else if (!j->msg[0]) {
+        if (srv_commit(db, &e) != BL_OK)
+            snprintf(j->msg, sizeof j->msg, "store: %s", e.msg);
+    } else {
+        srv_rollback(db);
+    }
+}
+
+/* Stage 3: solve, store with a final consent check. */
+static void stage_solve(run_job *j)
+{
+    if (!j->msg[0] && !j->cancelled_at && cancel_requested(j->slot))
+        j->cancelled_at = 2;
+    if (j->msg[0] || j->cancelled_at)
+        return;
+    __atomic_store_n(&j->slot->stage, 3, __ATOMIC_RELAXED);
+    run_update(j->db, j->rid, "stage=3, comparisons=?2, candidates=?3", NULL,
+               (int64_t)j->comparisons, (int64_t)j->ncand, 0);
+    bl_groups *gr = NULL;
+    bl_error e = {0};
+    bl_status rc = !strcmp(j->pj.mode, "probabilistic")
+                       ? bl_match_solve_probabilistic(j->cand, j->ncand, j->pj.merge_threshold, 0,
+                                                      &gr, &e)
+                       : bl_match_solve_greedy(j->cand, j->ncand, &gr, &e);
+    if (rc != BL_OK)
+        snprintf(j->msg, sizeof j->msg, "solver failed: %s", e.msg);
+    else if (srv_begin(j->db, &e) != BL_OK)
+        snprintf(j->msg, sizeof j->msg, "store: %s", e.msg);
+    else
+        store_results(j, gr);
+    bl_groups_free(gr);
+}
+
+/* Record the stage times and the outcome (cancelled, failed, completed). */
+static void job_finish(run_job *j)
+{
     /* per-stage wall times, for users and for the benchmark */
     json_t *secs = json_array();
     for (int i = 1; i < 4; i++)
-        json_array_append_new(secs, json_real(t_stage[i] > 0 && t_stage[i - 1] > 0
-                                                  ? t_stage[i] - t_stage[i - 1] : 0.0));
-    json_object_set_new(rec, "stage_seconds", secs);
-    rectxt = json_dumps(rec, JSON_COMPACT);
-    run_update(db, rid, "records=?1", rectxt, 0, 0, 0);
+        json_array_append_new(secs, json_real(j->t_stage[i] > 0 && j->t_stage[i - 1] > 0
+                                                  ? j->t_stage[i] - j->t_stage[i - 1]
+                                                  : 0.0));
+    json_object_set_new(j->rec, "stage_seconds", secs);
+    char *rectxt = json_dumps(j->rec, JSON_COMPACT);
+    run_update(j->db, j->rid, "records=?1", rectxt, 0, 0, 0);
     free(rectxt);
-    if (msg[0] && !cancelled_at && cancel_requested(slot))
-        cancelled_at = __atomic_load_n(&slot->stage, __ATOMIC_RELAXED);
-    if (cancelled_at) {
-        char why[160];
-        snprintf(why, sizeof why, "run stopped during stage %d after the analyst cancelled it; "
-                                  "no result stored",
-                 cancelled_at);
-        srv_audit_system(c, "run.cancelled", res, pj.purpose, 1, why);
-    } else if (msg[0]) {
-        run_fail(c, db, rid, pj.purpose, msg);
+    if (j->msg[0] && !j->cancelled_at && cancel_requested(j->slot))
+        j->cancelled_at = __atomic_load_n(&j->slot->stage, __ATOMIC_RELAXED);
+    char why[160];
+    if (j->cancelled_at) {
+        snprintf(why, sizeof why,
+                 "run stopped during stage %d after the analyst cancelled it; no result stored",
+                 j->cancelled_at);
+        srv_audit_system(j->c, "run.cancelled", j->res, j->pj.purpose, 1, why);
+    } else if (j->msg[0]) {
+        run_fail(j->c, j->db, j->rid, j->pj.purpose, j->msg);
     } else {
-        char why[160];
-        snprintf(why, sizeof why, "run completed: %zu candidate pairs, %zu groups", ncand, ngroups);
-        srv_audit_system(c, "run.complete", res, pj.purpose, 1, why);
+        snprintf(why, sizeof why, "run completed: %zu candidate pairs, %zu groups", j->ncand,
+                 j->ngroups);
+        srv_audit_system(j->c, "run.complete", j->res, j->pj.purpose, 1, why);
     }
-out:
-    json_decref(rec);
-    sqlite3_finalize(q);
-    free(cand);
-    for (int i = 0; i < n; i++) {
-        bl_clkset_free(pd[i].set);
-        free(pd[i].rows);
+}
+
+static void job_free(run_job *j)
+{
+    json_decref(j->rec);
+    sqlite3_finalize(j->q);
+    free(j->cand);
+    for (int i = 0; j->pd && i < j->n; i++) {
+        bl_clkset_free(j->pd[i].set);
+        free(j->pd[i].rows);
     }
-    free(pd);
+    free(j->pd);
+}
+
+static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const char *rid)
+{
+    run_job j;
+    memset(&j, 0, sizeof j);
+    j.c = c;
+    j.slot = slot;
+    j.db = db;
+    j.rid = rid;
+    j.threshold = 0.8;
+    if (!job_open(&j)) {
+        job_free(&j);
+        return;
+    }
+    j.t_stage[0] = srv_mono_s();
+    stage_load(&j);
+    j.t_stage[1] = srv_mono_s();
+    if (stage_candidates(&j)) {
+        j.t_stage[2] = srv_mono_s();
+        stage_solve(&j);
+        j.t_stage[3] = srv_mono_s();
+        job_finish(&j);
+    }
+    job_free(&j);
 }
 
 static int claim_run(sqlite3 *db, char rid[SRV_ID_HEX + 1])
@@ -431,6 +516,7 @@ static void *worker_main(void *argp)
     struct srv_active *slot = &c->active[wa->slot];
     free(wa);
     while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+        uint64_t seen = srv_work_gen(&c->work); /* before the claim: no lost wake-up */
         sqlite3 *db = srv_db_acquire(c->st);
         char rid[SRV_ID_HEX + 1];
         pthread_mutex_lock(&c->wk_mu); /* one claimer at a time */
@@ -451,14 +537,8 @@ static void *worker_main(void *argp)
             continue;
         }
         srv_db_release(c->st, db);
-        pthread_mutex_lock(&c->wk_mu);
-        if (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
-            pthread_cond_timedwait(&c->wk_cv, &c->wk_mu, &ts);
-        }
-        pthread_mutex_unlock(&c->wk_mu);
+        if (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED))
+            srv_work_wait(&c->work, seen, 1000);
     }
     return NULL;
 }
@@ -485,17 +565,10 @@ bl_status srv_workers_start(srv_ctx *c, bl_error *err)
     return BL_OK;
 }
 
-void srv_workers_wake(srv_ctx *c)
-{
-    pthread_mutex_lock(&c->wk_mu);
-    pthread_cond_broadcast(&c->wk_cv);
-    pthread_mutex_unlock(&c->wk_mu);
-}
-
 void srv_workers_stop(srv_ctx *c)
 {
     __atomic_store_n(&c->stop, 1, __ATOMIC_RELAXED);
-    srv_workers_wake(c);
+    srv_work_signal(&c->work);
     for (int i = 0; i < c->nworkers; i++) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -660,7 +733,7 @@ void srv_h_runs_create(srv_req *r, const char *pid)
         json_t *o = srv_json_parse(r->body, r->len, &e);
         if (!o || srv_parse_run(o, name, &threshold, &e) != BL_OK) {
             json_decref(o);
-            srv_problem(r, 400, "Bad Request", "%s", e.msg);
+            srv_problem(r, 400, "%s", e.msg);
             return;
         }
         json_decref(o);
@@ -674,7 +747,7 @@ void srv_h_runs_create(srv_req *r, const char *pid)
                                "VALUES(?,?,?,?,'queued',?)",
                                &e);
     if (!s) {
-        srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
+        srv_problem(r, 500, "%s", e.msg);
         return;
     }
     sqlite3_bind_text(s, 1, rid, -1, SQLITE_TRANSIENT);
@@ -685,12 +758,12 @@ void srv_h_runs_create(srv_req *r, const char *pid)
     int ok = sqlite3_step(s) == SQLITE_DONE;
     sqlite3_finalize(s);
     if (!ok) {
-        srv_problem(r, 500, "Internal Server Error", "cannot create run: %s", sqlite3_errmsg(r->db));
+        srv_problem(r, 500, "cannot create run: %s", sqlite3_errmsg(r->db));
         return;
     }
     snprintf(r->resource, sizeof r->resource, "project/%s/run/%s", pid, rid);
     snprintf(r->reason, sizeof r->reason, "run queued at threshold %.3f", threshold);
-    srv_workers_wake(r->srv);
+    srv_work_signal(&r->srv->work);
     int found;
     srv_reply(r, 201, run_json(r->srv, r->db, pid, rid, &found));
 }
@@ -732,7 +805,7 @@ static json_t *run_lookup(srv_req *r, const char *pid, const char *rid, srv_proj
     json_t *o = run_json(r->srv, r->db, pid, rid, &found);
     if (!found) {
         json_decref(o);
-        srv_problem(r, 404, "Not Found", "no run %.40s in project %s", rid, pid);
+        srv_problem(r, 404, "no run %.40s in project %s", rid, pid);
         return NULL;
     }
     return o;
@@ -756,7 +829,7 @@ void srv_h_run_result(srv_req *r, const char *pid, const char *rid)
         return;
     const char *state = json_string_value(json_object_get(st, "state"));
     if (strcmp(state, "completed")) {
-        srv_problem(r, 409, "Conflict", "run %s is %s; results exist only for completed runs", rid,
+        srv_problem(r, 409, "run %s is %s; results exist only for completed runs", rid,
                     state);
         json_decref(st);
         return;
@@ -764,8 +837,7 @@ void srv_h_run_result(srv_req *r, const char *pid, const char *rid)
     json_decref(st);
     int owner = !strcmp(g.party_role, "owner");
     if (!owner && strcmp(pj.result_type, "groups")) {
-        srv_problem(r, 403, "Forbidden",
-                    "the agreement for project %s (result_type owner_rows) does not let the analyst "
+        srv_problem(r, 403, "the agreement for project %s (result_type owner_rows) does not let the analyst "
                     "see matched groups; only counts are available in the run status",
                     pid);
         return;
@@ -844,7 +916,7 @@ void srv_h_run_cancel(srv_req *r, const char *pid, const char *rid)
     char was[16] = "";
     sqlite3_stmt *s = srv_prep(r->db, "SELECT state FROM runs WHERE id=? AND project_id=?", &e);
     if (!s) {
-        srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
+        srv_problem(r, 500, "%s", e.msg);
         return;
     }
     sqlite3_bind_text(s, 1, rid, -1, SQLITE_TRANSIENT);
@@ -853,7 +925,7 @@ void srv_h_run_cancel(srv_req *r, const char *pid, const char *rid)
         snprintf(was, sizeof was, "%s", sqlite3_column_text(s, 0));
     sqlite3_finalize(s);
     if (!was[0]) {
-        srv_problem(r, 404, "Not Found", "no run %.40s in project %s", rid, pid);
+        srv_problem(r, 404, "no run %.40s in project %s", rid, pid);
         return;
     }
     char msg[300];
@@ -863,7 +935,7 @@ void srv_h_run_cancel(srv_req *r, const char *pid, const char *rid)
                  "project_id=? AND state IN ('queued','running')",
                  &e);
     if (!s) {
-        srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
+        srv_problem(r, 500, "%s", e.msg);
         return;
     }
     sqlite3_bind_text(s, 1, msg, -1, SQLITE_TRANSIENT);
@@ -874,7 +946,7 @@ void srv_h_run_cancel(srv_req *r, const char *pid, const char *rid)
     int changed = rc == SQLITE_DONE ? sqlite3_changes(r->db) : 0;
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
-        srv_problem(r, 500, "Internal Server Error", "cannot cancel run: %s",
+        srv_problem(r, 500, "cannot cancel run: %s",
                     sqlite3_errmsg(r->db));
         return;
     }
@@ -883,8 +955,7 @@ void srv_h_run_cancel(srv_req *r, const char *pid, const char *rid)
         int found = 0;
         json_t *st = run_json(r->srv, r->db, pid, rid, &found);
         const char *now = st ? json_string_value(json_object_get(st, "state")) : NULL;
-        srv_problem(r, 409, "Conflict",
-                    "run %s is %s; only queued or running runs can be cancelled", rid,
+        srv_problem(r, 409, "run %s is %s; only queued or running runs can be cancelled", rid,
                     now ? now : was);
         json_decref(st);
         return;

@@ -13,6 +13,8 @@
 
 #include <blindlink/common.h>
 #include <blindlink/server.h>
+/* bl_grow: the one growth helper (a static inline, no call into lib/) */
+#include "core/internal.h"
 
 #define SRV_ID_HEX 32            /* organisation, project and run ids */
 #define SRV_KID_HEX 16           /* API key ids */
@@ -76,6 +78,29 @@ void srv_time_fmt(int64_t t, char *buf, size_t cap);
 void srv_enc_path(const bl_store *st, const char *pid, const char *org, char *buf, size_t cap);
 /** Remove a project's encoding directory and its files. */
 void srv_enc_remove_project(const bl_store *st, const char *pid);
+/** Stored encodings carry ids "<upload row>/<subject key>" so results can
+ *  name the row of the party's original upload. Returns the subject part
+ *  and sets *row (0 if the id has no row prefix). */
+const char *srv_stored_subject(const char *id, uint64_t *row);
+/** Seconds on the monotonic clock (rate limiting, stage timings). */
+double srv_mono_s(void);
+
+/* ---- run workers' wake-up (workq.c) ----------------------------------------- */
+
+typedef struct srv_workq {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t gen; /* bumped by every signal */
+} srv_workq;
+
+void srv_workq_init(srv_workq *q);
+void srv_workq_destroy(srv_workq *q);
+/** Something may have become claimable (an upload stored, a run queued). */
+void srv_work_signal(srv_workq *q);
+/** The signal counter now; pass it to srv_work_wait after a failed claim. */
+uint64_t srv_work_gen(srv_workq *q);
+/** Wait until a signal after `seen`, or timeout_ms. */
+void srv_work_wait(srv_workq *q, uint64_t seen, int timeout_ms);
 
 /* ---- audit ------------------------------------------------------------------ */
 
@@ -176,7 +201,7 @@ int srv_purpose_name_valid(const char *s);
 bl_status srv_parse_encodings(json_t *o, json_t **arr, bl_error *err);
 
 
-/* ---- server context and requests (http.c) ------------------------------------------ */
+/* ---- server context and requests (http.c, reply.c) ------------------------------------ */
 
 struct MHD_Daemon;
 struct MHD_Connection;
@@ -190,8 +215,8 @@ typedef struct srv_ctx {
     struct srv_bucket *buckets;
     size_t nbuckets, capbuckets;
     pthread_mutex_t enc_mu;         /* serialises rewrites/reads of encoding files */
-    pthread_mutex_t wk_mu;          /* run workers */
-    pthread_cond_t wk_cv;
+    pthread_mutex_t wk_mu;          /* run workers: claiming and the active slots */
+    srv_workq work;                 /* wakes the run workers */
     int stop;
     pthread_t *workers;
     int nworkers;
@@ -210,6 +235,7 @@ typedef struct srv_req {
     int route;
     srv_principal p;
     int authed;
+    int no_audit; /* anonymous health checks */
     sqlite3 *db;
     /* body */
     char *body;
@@ -234,15 +260,37 @@ typedef struct srv_req {
 
 /** Set a JSON success response (takes the reference). */
 void srv_reply(srv_req *r, int status, json_t *body);
-/** Set an application/problem+json response; `detail` also becomes the audit reason. */
-void srv_problem(srv_req *r, int status, const char *title, const char *fmt, ...) BL_PRINTF(4, 5);
+/** Set an application/problem+json response (the title follows from the
+ *  status); `detail` also becomes the audit reason. */
+void srv_problem(srv_req *r, int status, const char *fmt, ...) BL_PRINTF(3, 4);
+/** Problem response from an error context (status from srv_http_status). */
+void srv_problem_from_error(srv_req *r, const bl_error *e);
 /** Map a bl_status to an HTTP status (400, 403, 404, 409, 413, 500, ...). */
 int srv_http_status(bl_status s);
+/** Append the request's own entry (fails closed: 0 if the log could not be
+ *  written; the front end then answers 503 instead of the response). */
+int srv_audit_request(srv_req *r);
 /** Append a system audit entry (no principal: janitor, worker). */
 void srv_audit_system(srv_ctx *c, const char *action, const char *resource, const char *purpose,
                       int allowed, const char *reason);
 /** Append an extra decision entry on behalf of the request's principal. */
 void srv_audit_decision(srv_req *r, const char *action, int allowed, const char *reason);
+
+/* ---- small endpoints (admin_api.c) ----------------------------------------------------------- */
+
+void srv_h_status(srv_req *r);
+void srv_h_version(srv_req *r);
+void srv_h_whoami(srv_req *r);
+void srv_h_purposes_list(srv_req *r);
+void srv_h_purpose_create(srv_req *r);
+void srv_h_scopes(srv_req *r);
+void srv_h_orgs_list(srv_req *r);
+void srv_h_org_create(srv_req *r);
+void srv_h_key_create(srv_req *r);
+void srv_h_keys_list(srv_req *r);
+void srv_h_key_revoke(srv_req *r);
+/** GET /audit?after=N&limit=M (auditor role). */
+void srv_h_audit_read(srv_req *r);
 
 /* ---- projects (projects.c) ----------------------------------------------------------- */
 
@@ -295,7 +343,7 @@ void srv_h_project_delete(srv_req *r, const char *pid);
 void srv_h_agreement(srv_req *r, const char *pid);
 void srv_h_approve(srv_req *r, const char *pid);
 
-/* ---- consent, uploads, erasure (data.c) --------------------------------------------------- */
+/* ---- uploads (uploads.c) ------------------------------------------------------------------ */
 
 /** Pre-check before an upload body is received (role, grant, readiness,
  *  not yet uploaded). 1 if allowed. */
@@ -304,6 +352,11 @@ void srv_h_upload(srv_req *r, const char *pid);
 void srv_h_upload_get(srv_req *r, const char *pid);
 /** A data owner withdraws its whole upload: file, row, and its rows in results. */
 void srv_h_upload_delete(srv_req *r, const char *pid);
+
+/* ---- consent and erasure (consent.c) ------------------------------------------------------- */
+
+/** Short, non-reversible tag for a subject key in the audit log. */
+void srv_subject_tag(const char *org, const char *subject, char out[17]);
 void srv_h_consent(srv_req *r);
 void srv_h_consent_withdraw(srv_req *r);
 void srv_h_consent_get(srv_req *r, const char *subject);
@@ -324,16 +377,10 @@ void srv_consent_set_free(srv_consent_set *cs);
 #define SRV_CONSENT_SQL                                                                        \
     "SELECT 1 FROM consent WHERE org_id=? AND subject=? AND purpose=? AND state='in'"
 
-/** Stored encodings carry ids "<upload row>/<subject key>" so results can
- *  name the row of the party's original upload. Returns the subject part
- *  and sets *row (0 if the id has no row prefix). */
-const char *srv_stored_subject(const char *id, uint64_t *row);
-
 /* ---- runs (runs.c) ------------------------------------------------------------------------- */
 
 bl_status srv_workers_start(srv_ctx *c, bl_error *err);
 void srv_workers_stop(srv_ctx *c);
-void srv_workers_wake(srv_ctx *c);
 /** Requeue runs interrupted by a crash (or fail them after 3 attempts). */
 bl_status srv_runs_recover(srv_ctx *c, bl_error *err);
 void srv_h_runs_create(srv_req *r, const char *pid);

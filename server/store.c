@@ -128,6 +128,21 @@ void srv_enc_path(const bl_store *st, const char *pid, const char *org, char *bu
         snprintf(buf, cap, "%s/%s", st->enc_dir, pid);
 }
 
+const char *srv_stored_subject(const char *id, uint64_t *row)
+{
+    const char *slash = strchr(id, '/');
+    if (row)
+        *row = slash ? strtoull(id, NULL, 10) : 0;
+    return slash ? slash + 1 : id;
+}
+
+double srv_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void srv_enc_remove_project(const bl_store *st, const char *pid)
 {
     char dir[4096];

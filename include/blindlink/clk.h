@@ -10,9 +10,7 @@
 
 #include "common.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** Size of a schema fingerprint (BLAKE2b-256). */
 #define BL_FINGERPRINT_BYTES 32
@@ -139,7 +137,5 @@ void bl_base64_encode(const uint8_t *in, size_t n, char *out);
 bl_status bl_base64_decode(const char *in, size_t inlen, uint8_t *out, size_t cap,
                            size_t *outlen) BL_WUR;
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

@@ -10,9 +10,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __cplusplus
-extern "C" {
+/* BL_BEGIN_DECLS / BL_END_DECLS wrap every public header's declarations:
+ * C linkage for C++, and default symbol visibility, so that the library
+ * (built with -fvisibility=hidden) exports exactly what the public headers
+ * declare. A new public header must use them too (tests/install checks the
+ * exported symbols against the headers). */
+#if defined(__GNUC__) || defined(__clang__)
+#define BL_VISIBILITY_PUSH_ _Pragma("GCC visibility push(default)")
+#define BL_VISIBILITY_POP_ _Pragma("GCC visibility pop")
+#else
+#define BL_VISIBILITY_PUSH_
+#define BL_VISIBILITY_POP_
 #endif
+#ifdef __cplusplus
+#define BL_BEGIN_DECLS extern "C" { BL_VISIBILITY_PUSH_
+#define BL_END_DECLS BL_VISIBILITY_POP_ }
+#else
+#define BL_BEGIN_DECLS BL_VISIBILITY_PUSH_
+#define BL_END_DECLS BL_VISIBILITY_POP_
+#endif
+
+BL_BEGIN_DECLS
 
 #if defined(__GNUC__) || defined(__clang__)
 #define BL_WUR __attribute__((warn_unused_result))
@@ -78,7 +96,5 @@ const char *bl_version(void);
  *  may call it early. Returns BL_ECRYPTO if libsodium cannot start. */
 bl_status bl_init(void) BL_WUR;
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

@@ -10,9 +10,7 @@
 #include <stdio.h>
 #include "common.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** Reader options; zero-initialise then set what you need. */
 typedef struct bl_csv_opts {
@@ -64,7 +62,5 @@ void bl_csv_free(bl_csv_reader *r);
  *  delimiter, a quote, CR or LF (or leading/trailing space). Returns 0 or -1. */
 int bl_csv_write_field(FILE *fp, const char *s, size_t len);
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

@@ -12,9 +12,7 @@
 #include "clk.h"
 #include "schema.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** Opt-in Unicode normalisation applied to every value before
  *  validation and hashing (docs/normalize.md). Breaks clkhash
@@ -136,7 +134,5 @@ typedef struct bl_encode_csv_opts {
 bl_status bl_encode_csv(const bl_encoder *e, const char *csv_path, const char *out_path,
                         const bl_encode_csv_opts *opts, uint64_t *nrecords, bl_error *err) BL_WUR;
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

@@ -8,9 +8,7 @@
 #include <stdio.h>
 #include "match.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** Ground truth over a set of datasets (opaque). */
 typedef struct bl_eval_truth bl_eval_truth;
@@ -114,7 +112,5 @@ void bl_histogram_print(const bl_histogram *h, FILE *fp);
 bl_status bl_histogram_write_svg(const bl_histogram *h, const char *path, bl_error *err) BL_WUR;
 void bl_histogram_free(bl_histogram *h);
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

@@ -11,9 +11,7 @@
 
 #include "common.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** Largest normalised identifier (bytes, without the NUL). */
 #define BL_IDENT_MAX 1024
@@ -88,7 +86,5 @@ bl_status bl_ident_namedob(const char *const *parts, const size_t *lens, size_t 
  *  "GB" -> 44; 0 when unknown. */
 unsigned bl_ident_calling_code(const char *country);
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

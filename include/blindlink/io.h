@@ -7,12 +7,11 @@
 #ifndef BLINDLINK_IO_H
 #define BLINDLINK_IO_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include "common.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 typedef struct bl_ofile bl_ofile;
 
@@ -65,12 +64,17 @@ void bl_progress_update(bl_progress *p, uint64_t done);
 /** Final redraw, newline, free. NULL is a no-op. */
 void bl_progress_finish(bl_progress *p);
 
+/** Monotonic clock in nanoseconds (CLOCK_MONOTONIC; an arbitrary origin,
+ *  for measuring intervals only). */
+uint64_t bl_clock_ns(void);
+
+/** The same clock in seconds, for elapsed-time arithmetic and figures. */
+double bl_clock_s(void);
+
 /** Read a whole (small) file into a NUL-terminated malloc'd buffer, refusing
  *  files larger than `max_bytes`. */
 bl_status bl_read_file(const char *path, size_t max_bytes, char **out, size_t *len,
                        bl_error *err) BL_WUR;
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

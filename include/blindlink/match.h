@@ -9,9 +9,7 @@
 
 #include "clk.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** One candidate pair; always dset[0] < dset[1]. */
 typedef struct bl_candidate {
@@ -173,7 +171,5 @@ bl_status bl_groups_write_pairs_csv(const char *path, const bl_groups *g,
                                     const bl_clkset *const *sets, size_t nsets,
                                     bl_error *err) BL_WUR;
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

@@ -10,9 +10,7 @@
 
 #include "eval.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 typedef struct bl_plot_opts {
     const char *title;  /**< data set name shown in the heading (NULL: none) */
@@ -36,7 +34,5 @@ bl_status bl_plot_counts_svg(const char *path, const bl_plot_opts *o, const char
                              const char *xlabel, const char *series, uint64_t x0, uint64_t width,
                              const uint64_t *counts, size_t n, int logy, bl_error *err) BL_WUR;
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

@@ -13,9 +13,7 @@
 #include "csv.h"
 #include "ident.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** Wire protocol version spoken by this build (hello and every frame). */
 #define BL_PSI_PROTOCOL_VERSION 1
@@ -183,7 +181,5 @@ bl_status bl_psi_result_write(const bl_psi_result *r, const bl_psi_input *in, co
 /** Free. NULL is a no-op. */
 void bl_psi_result_free(bl_psi_result *r);
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

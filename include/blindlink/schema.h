@@ -13,9 +13,7 @@
 #include <stdio.h>
 #include "common.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** Caps protecting against hostile schemas. */
 #define BL_SCHEMA_MAX_BYTES (4u << 20)   /**< schema file size */
@@ -136,7 +134,5 @@ void bl_schema_fingerprint(const bl_schema *s, const char *variant,
 bl_status bl_schema_compare(const bl_schema *a, const bl_schema *b, bl_schema_diag **diffs,
                             size_t *ndiffs, bl_error *err) BL_WUR;
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

@@ -12,9 +12,7 @@
 #include <stdint.h>
 #include <blindlink/common.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** Options of bl_server_run. Zero-initialise, then set data_dir and listen;
  *  zero fields take the documented defaults. */
@@ -117,7 +115,5 @@ bl_status bl_audit_verify(const char *data_dir, bl_audit_report *rep, bl_error *
 bl_status bl_srv_validate_body(const char *kind, const char *body, size_t len,
                                bl_error *err) BL_WUR;
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

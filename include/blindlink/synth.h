@@ -18,9 +18,7 @@
 #include <stdio.h>
 #include "common.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 
 /** Output columns after `rec_id`, in CSV order. */
 typedef enum bl_synth_field {
@@ -185,7 +183,5 @@ int bl_synth_corrupt_value(bl_synth_corruption kind, bl_synth_field f, char *s, 
 /** Seed a xoshiro256** state from a 64-bit value (via splitmix64). */
 void bl_synth_rng_seed(uint64_t rng_state[4], uint64_t seed);
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

@@ -247,11 +247,17 @@ struct bl_progress {
     pthread_mutex_t mu;
 };
 
-static double now_s(void)
+/* the one monotonic clock of the toolkit (library, CLI, benchmarks, tests) */
+uint64_t bl_clock_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+double bl_clock_s(void)
+{
+    return (double)bl_clock_ns() / 1e9;
 }
 
 bl_progress *bl_progress_new(const char *label, uint64_t total)
@@ -262,7 +268,7 @@ bl_progress *bl_progress_new(const char *label, uint64_t total)
     p->active = isatty(STDERR_FILENO) && !getenv("BL_NO_PROGRESS");
     snprintf(p->label, sizeof p->label, "%s", label ? label : "");
     p->total = total;
-    p->start = now_s();
+    p->start = bl_clock_s();
     pthread_mutex_init(&p->mu, NULL);
     return p;
 }
@@ -313,7 +319,7 @@ void bl_progress_update(bl_progress *p, uint64_t done)
     pthread_mutex_lock(&p->mu);
     if (done > p->done)
         p->done = done;
-    double t = now_s();
+    double t = bl_clock_s();
     if (t - p->last_draw >= 0.1) {
         p->last_draw = t;
         draw(p, t);
@@ -326,7 +332,7 @@ void bl_progress_finish(bl_progress *p)
     if (!p)
         return;
     if (p->active) {
-        draw(p, now_s());
+        draw(p, bl_clock_s());
         fputc('\n', stderr);
     }
     pthread_mutex_destroy(&p->mu);

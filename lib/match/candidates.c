@@ -14,14 +14,6 @@
 #define CHUNK_A 64      /* A records per work unit */
 #define TILE_B 2048     /* B records per cache tile (256 KiB at 128 B) */
 
-int bl_candidate_cmp(const void *x, const void *y)
-{
-    const bl_candidate *a = x, *b = y;
-    if (a->score != b->score)
-        return a->score > b->score ? -1 : 1;
-    return bl_candidate_key_cmp(x, y);
-}
-
 /* digit d (0 = least significant) of the anonlink order key: rec1, rec0,
  * dset1, dset0 ascending, then score descending (positive doubles order
  * like their bit patterns, so the complement sorts descending). */
@@ -83,59 +75,6 @@ static int sort_candidates(bl_candidate *c, size_t n)
     free(cnt);
     free(tmp);
     return 0;
-}
-
-int bl_match_threads(int requested)
-{
-    if (requested > 0)
-        return requested > 1024 ? 1024 : requested;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : (n > 1024 ? 1024 : (int)n);
-}
-
-int bl_candbuf_push(bl_candrun *run, bl_candbuf *b, double score, uint32_t d0, uint32_t r0,
-                    uint32_t d1, uint32_t r1)
-{
-    size_t prev = atomic_fetch_add_explicit(&run->stored, 1, memory_order_relaxed);
-    if (prev >= run->cap) {
-        int z = 0;
-        atomic_compare_exchange_strong(&run->failed, &z, 1);
-        return -1;
-    }
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 1024;
-        bl_candidate *nv = realloc(b->v, nc * sizeof *nv);
-        if (!nv) {
-            atomic_store(&run->failed, 2);
-            return -1;
-        }
-        b->v = nv;
-        b->cap = nc;
-    }
-    bl_candidate *c = &b->v[b->n++];
-    c->score = score;
-    c->dset[0] = d0;
-    c->dset[1] = d1;
-    c->rec[0] = r0;
-    c->rec[1] = r1;
-    return 0;
-}
-
-void bl_candrun_progress(bl_candrun *run, uint64_t add)
-{
-    uint64_t d = atomic_fetch_add_explicit(&run->done, add, memory_order_relaxed) + add;
-    if (run->opts->progress)
-        run->opts->progress(run->opts->progress_ctx, d, run->total);
-}
-
-uint32_t *bl_set_popcounts(const bl_kernel *k, const bl_clkset *s, size_t nbytes)
-{
-    uint32_t *p = malloc((s->count ? s->count : 1) * sizeof *p);
-    if (!p)
-        return NULL;
-    for (size_t i = 0; i < s->count; i++)
-        p[i] = k->popcount(bl_clkset_get(s, i), nbytes);
-    return p;
 }
 
 /* ---- exhaustive comparison of one dataset pair ---- */

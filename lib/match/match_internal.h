@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <blindlink/match.h>
 #include "core/internal.h"
+#include "match/candrun.h"
 
 /** A popcount kernel. All functions accept any byte length `n` and any
  *  alignment; the SIMD versions handle tails with masked or scalar code. */
@@ -81,55 +82,13 @@ struct bl_blocking {
 /** LSH key of one filter for table t (bits sampled MSB-first positions). */
 uint64_t bl_lsh_key(const bl_blocking *b, uint32_t t, const uint8_t *filter);
 
-/** Candidate ordering of anonlink: score desc, then dset/rec asc. */
-int bl_candidate_cmp(const void *x, const void *y);
-/* qsort/bsearch order on the pair identity alone: (dset0, dset1, rec0, rec1). */
-int bl_candidate_key_cmp(const void *x, const void *y);
-
-#endif
-
-/* ---- candidate buffers shared by exhaustive and blocked generation ---- */
-#include <stdatomic.h>
-
-/** Shared state of one candidate-generation run. */
-typedef struct bl_candrun {
-    const bl_kernel *k;
-    double threshold;
-    const uint32_t *cmin;       /* bl_dice_cmin_table */
-    uint32_t nbits;
-    size_t nbytes;              /* bytes compared per filter (stride-padded) */
-    size_t cap;                 /* max candidates in memory */
-    atomic_size_t stored;       /* candidates stored so far (all threads) */
-    atomic_int failed;          /* 1 = cap exceeded, 2 = out of memory */
-    atomic_uint_least64_t done; /* progress units */
-    uint64_t total;
-    const bl_match_opts *opts;
-} bl_candrun;
-
-/** Per-thread growable candidate vector. */
-typedef struct bl_candbuf {
-    bl_candidate *v;
-    size_t n, cap;
-} bl_candbuf;
-
-/** Append (checks the global cap); returns 0 or -1 (run->failed is set). */
-int bl_candbuf_push(bl_candrun *run, bl_candbuf *b, double score, uint32_t d0, uint32_t r0,
-                    uint32_t d1, uint32_t r1);
-
-/** Report progress (thread-safe, throttled by the caller). */
-void bl_candrun_progress(bl_candrun *run, uint64_t add);
-
-/** Popcounts of all filters of a set with the active kernel (malloc'd). */
-uint32_t *bl_set_popcounts(const bl_kernel *k, const bl_clkset *s, size_t nbytes);
-
 /** Blocked candidate generation (lib/match/blocking.c). Fills one buffer per
  *  thread in `bufs` (nthreads entries). Returns BL_OK or an error. */
 bl_status bl_blocked_candidates(bl_candrun *run, const bl_clkset *const *sets, size_t nsets,
                                 const bl_blocking *b, int nthreads, bl_candbuf *bufs,
                                 bl_error *err);
 
-/** Number of worker threads for a request (0 = all cores). */
-int bl_match_threads(int requested);
-
 /** Tests only: make `k` the active kernel (NULL restores auto choice). */
 void bl_kernel_force(const bl_kernel *k);
+
+#endif

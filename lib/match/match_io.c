@@ -341,18 +341,6 @@ static int cmp_prow(const void *x, const void *y)
     return a->r1 < b->r1 ? -1 : (a->r1 > b->r1);
 }
 
-int bl_candidate_key_cmp(const void *x, const void *y)
-{
-    const bl_candidate *a = x, *b = y;
-    if (a->dset[0] != b->dset[0])
-        return a->dset[0] < b->dset[0] ? -1 : 1;
-    if (a->dset[1] != b->dset[1])
-        return a->dset[1] < b->dset[1] ? -1 : 1;
-    if (a->rec[0] != b->rec[0])
-        return a->rec[0] < b->rec[0] ? -1 : 1;
-    return a->rec[1] < b->rec[1] ? -1 : (a->rec[1] > b->rec[1]);
-}
-
 bl_status bl_groups_write_pairs_csv(const char *path, const bl_groups *g, const bl_candidate *c,
                                     size_t n, const bl_clkset *const *sets, size_t nsets,
                                     bl_error *err)

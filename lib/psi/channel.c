@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <blindlink/io.h>
+
 #include "core/internal.h"
 #include "psi/wire.h"
 
@@ -190,13 +192,6 @@ bl_status psi_batch_decode(const uint8_t *p, size_t n, size_t elem_bytes, uint32
 
 /* ---- sockets ----------------------------------------------------------------- */
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static bl_status split_addr(const char *addr, char *host, size_t hcap, char *port, size_t pcap,
                             bl_error *err)
 {
@@ -311,7 +306,7 @@ bl_status psi_connect(const char *addr, int timeout_ms, int *fd, bl_error *err)
     int rc = getaddrinfo(host, ps, &hints, &res);
     if (rc != 0)
         return bl_error_set(err, BL_ENET, "cannot resolve '%s': %s", addr, gai_strerror(rc));
-    double deadline = now_ms() + timeout_ms;
+    double deadline = (bl_clock_s() * 1e3) + timeout_ms;
     int e = ETIMEDOUT;
     for (;;) {
         for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
@@ -324,7 +319,7 @@ bl_status psi_connect(const char *addr, int timeout_ms, int *fd, bl_error *err)
             int ok = connect(c, ai->ai_addr, ai->ai_addrlen) == 0;
             if (!ok && errno == EINPROGRESS) {
                 struct pollfd p = {.fd = c, .events = POLLOUT};
-                int left = (int)(deadline - now_ms());
+                int left = (int)(deadline - (bl_clock_s() * 1e3));
                 if (left > 0 && poll(&p, 1, left) == 1) {
                     int soerr = 0;
                     socklen_t l = sizeof soerr;
@@ -345,7 +340,7 @@ bl_status psi_connect(const char *addr, int timeout_ms, int *fd, bl_error *err)
             }
             close(c);
         }
-        if (now_ms() + 100 >= deadline || (e != ECONNREFUSED && e != ETIMEDOUT && e != EAGAIN))
+        if ((bl_clock_s() * 1e3) + 100 >= deadline || (e != ECONNREFUSED && e != ETIMEDOUT && e != EAGAIN))
             break;
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -616,7 +611,7 @@ size_t psi_chan_pending(psi_chan *c)
 
 bl_status psi_chan_flush(psi_chan *c, int timeout_ms, bl_error *err)
 {
-    double deadline = now_ms() + timeout_ms;
+    double deadline = (bl_clock_s() * 1e3) + timeout_ms;
     pthread_mutex_lock(&c->mu);
     while ((c->head || c->inflight) && !c->failed) {
         struct timespec ts;
@@ -627,7 +622,7 @@ bl_status psi_chan_flush(psi_chan *c, int timeout_ms, bl_error *err)
             ts.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
-        if (now_ms() > deadline)
+        if ((bl_clock_s() * 1e3) > deadline)
             break;
     }
     bl_status s = BL_OK;
@@ -724,16 +719,16 @@ bl_status psi_chan_recv(psi_chan *c, int wait_ms, unsigned *type, const uint8_t 
 bl_status psi_chan_recv_wait(psi_chan *c, unsigned *type, const uint8_t **payload, size_t *n,
                              bl_error *err)
 {
-    double deadline = now_ms() + c->timeout_ms;
+    double deadline = (bl_clock_s() * 1e3) + c->timeout_ms;
     for (;;) {
         bl_status s = psi_chan_recv(c, 100, type, payload, n, err);
         if (s != BL_OK)
             return s;
         if (*type == PSI_MSG_PING)
-            deadline = now_ms() + c->timeout_ms;
+            deadline = (bl_clock_s() * 1e3) + c->timeout_ms;
         else if (*type != 0)
             return BL_OK;
-        if (now_ms() > deadline)
+        if ((bl_clock_s() * 1e3) > deadline)
             return bl_error_set(err, BL_ENET, "peer sent nothing for %d s (timeout)",
                                 c->timeout_ms / 1000);
     }

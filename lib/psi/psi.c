@@ -48,13 +48,6 @@ const char *bl_psi_mode_name(bl_psi_mode m)
     return m >= BL_PSI_BOTH && m <= BL_PSI_COUNT ? mode_names[m] : "?";
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- worker pool: parallel-for over [0, n) in chunks ---------------------------- */
 
 typedef void (*job_fn)(void *ctx, size_t i0, size_t i1);
@@ -541,7 +534,7 @@ static bl_status handle_msg(run_state *r, unsigned type, const uint8_t *p, size_
 static bl_status exchange(run_state *r, bl_error *err)
 {
     int timeout_ms = psi_chan_timeout_ms(r->ch);
-    double idle_since = now_s();
+    double idle_since = bl_clock_s();
     for (;;) {
         int want_more = r->peer_next < r->m || (r->i_learn && r->ret_next < r->n);
         int can_produce = r->own_next < r->n && psi_chan_pending(r->ch) < QUEUE_LIMIT;
@@ -551,7 +544,7 @@ static bl_status exchange(run_state *r, bl_error *err)
             bl_status st = produce_batch(r, err);
             if (st != BL_OK)
                 return st;
-            idle_since = now_s();
+            idle_since = bl_clock_s();
         }
         /* drain what has arrived; wait briefly when there is nothing to compute */
         for (int first = 1;; first = 0) {
@@ -559,10 +552,10 @@ static bl_status exchange(run_state *r, bl_error *err)
             const uint8_t *p = NULL;
             size_t n = 0;
             int wait = (first && !can_produce) ? 50 : 0;
-            double w0 = wait ? now_s() : 0;
+            double w0 = wait ? bl_clock_s() : 0;
             bl_status st = psi_chan_recv(r->ch, wait, &type, &p, &n, err);
             if (wait && type != PSI_MSG_POINTS)
-                r->idle += now_s() - w0; /* waited (or read only a cheap frame) */
+                r->idle += bl_clock_s() - w0; /* waited (or read only a cheap frame) */
             if (st != BL_OK)
                 return st;
             if (type == 0)
@@ -570,7 +563,7 @@ static bl_status exchange(run_state *r, bl_error *err)
             st = handle_msg(r, type, p, n, err);
             if (st != BL_OK)
                 return st;
-            idle_since = now_s();
+            idle_since = bl_clock_s();
             if (r->prog)
                 bl_progress_update(r->prog, r->done_units);
             if (can_produce && type == PSI_MSG_POINTS)
@@ -578,7 +571,7 @@ static bl_status exchange(run_state *r, bl_error *err)
         }
         if (r->prog)
             bl_progress_update(r->prog, r->done_units);
-        if (!can_produce && (now_s() - idle_since) * 1000 > timeout_ms)
+        if (!can_produce && (bl_clock_s() - idle_since) * 1000 > timeout_ms)
             return bl_error_set(err, BL_ENET, "peer sent nothing for %d s (timeout)",
                                 timeout_ms / 1000);
     }
@@ -586,7 +579,7 @@ static bl_status exchange(run_state *r, bl_error *err)
 
 static bl_status finish(run_state *r, bl_error *err)
 {
-    double w0 = now_s();
+    double w0 = bl_clock_s();
     bl_status st = psi_chan_queue(r->ch, PSI_MSG_FIN, NULL, 0, err);
     if (st == BL_OK)
         st = psi_chan_flush(r->ch, psi_chan_timeout_ms(r->ch), err);
@@ -600,7 +593,7 @@ static bl_status finish(run_state *r, bl_error *err)
         if (st == BL_OK && type != PSI_MSG_FIN)
             st = bl_error_set(err, BL_EPROTO, "peer sent data after the end of the exchange");
     }
-    r->idle += now_s() - w0;
+    r->idle += bl_clock_s() - w0;
     return st;
 }
 
@@ -651,7 +644,7 @@ bl_status bl_psi_run(bl_psi_input *in, const bl_psi_identity *me,
     uint32_t batch = o->batch ? o->batch : 4096;
     if (batch > 65536)
         batch = 65536;
-    double t0 = now_s();
+    double t0 = bl_clock_s();
     run_state r;
     memset(&r, 0, sizeof r);
     r.s.in = in;
@@ -765,7 +758,7 @@ bl_status bl_psi_run(bl_psi_input *in, const bl_psi_identity *me,
             res->match = NULL;
         }
     }
-    res->st.seconds = now_s() - t0;
+    res->st.seconds = bl_clock_s() - t0;
     res->st.idle_seconds = r.idle;
     goto done;
 abort:

@@ -1,9 +1,9 @@
-/* server/data.c - personal-data paths: the consent registry (opt-in per
- * subject and purpose, withdrawal, history), encodings uploads (JSON or a
- * streamed binary CLK file; only subjects who opted in to the project's
- * purpose are stored, the rest are counted and dropped), removal of a
- * subject from stored encodings and results after withdrawal, and GDPR
- * erasure. Raw encodings are never returned by any endpoint. */
+/* server/consent.c - the consent registry (opt-in per subject and purpose,
+ * withdrawal, history) and its readers (one lookup, or a sorted snapshot of
+ * the subjects opted in to a purpose), the removal of a subject from stored
+ * encodings and results after withdrawal, and GDPR erasure. Subject keys
+ * reach the audit log only as a keyed tag (srv_subject_tag). Called by the
+ * router and by uploads.c and runs.c; calls the store and the clk files. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,13 +25,6 @@ int srv_consent_has(sqlite3_stmt *q, const char *org, const char *subject, const
     return has;
 }
 
-const char *srv_stored_subject(const char *id, uint64_t *row)
-{
-    const char *slash = strchr(id, '/');
-    if (row)
-        *row = slash ? strtoull(id, NULL, 10) : 0;
-    return slash ? slash + 1 : id;
-}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -56,25 +49,14 @@ bl_status srv_consent_set_load(sqlite3 *db, const char *org, const char *purpose
     while (sqlite3_step(s) == SQLITE_ROW) {
         const char *subj = (const char *)sqlite3_column_text(s, 0);
         size_t l = strlen(subj) + 1;
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            size_t *no = cap <= SRV_CONSENT_SET_MAX ? realloc(offs, cap * sizeof *no) : NULL;
-            if (!no) {
-                rc = bl_error_set(err, BL_ELIMIT, "consent set too large");
-                break;
-            }
-            offs = no;
+        if (out->n >= SRV_CONSENT_SET_MAX ||
+            bl_grow((void **)&offs, &cap, out->n + 1, sizeof *offs, 1024) != 0) {
+            rc = bl_error_set(err, BL_ELIMIT, "consent set too large");
+            break;
         }
-        if (plen + l > pcap) {
-            pcap = pcap ? pcap * 2 : 65536;
-            while (plen + l > pcap)
-                pcap *= 2;
-            char *np = realloc(out->pool, pcap);
-            if (!np) {
-                rc = bl_error_set(err, BL_ENOMEM, "out of memory");
-                break;
-            }
-            out->pool = np;
+        if (bl_grow((void **)&out->pool, &pcap, plen + l, 1, 65536) != 0) {
+            rc = bl_error_set(err, BL_ENOMEM, "out of memory");
+            break;
         }
         memcpy(out->pool + plen, subj, l);
         offs[out->n++] = plen;
@@ -109,7 +91,7 @@ void srv_consent_set_free(srv_consent_set *cs)
 }
 
 /* Short, non-reversible tag for a subject key in the audit log. */
-static void subject_tag(const char *org, const char *subject, char out[17])
+void srv_subject_tag(const char *org, const char *subject, char out[17])
 {
     uint8_t d[32];
     crypto_hash_sha256_state h;
@@ -125,7 +107,7 @@ static int need_owner_key(srv_req *r)
 {
     if (!strcmp(r->p.role, "data_owner"))
         return 1;
-    srv_problem(r, 403, "Forbidden", "only data owner keys manage consent and subjects");
+    srv_problem(r, 403, "only data owner keys manage consent and subjects");
     return 0;
 }
 
@@ -141,7 +123,7 @@ static int consent_request(srv_req *r, int withdraw, srv_consent_item **it, size
     json_t *o = srv_json_parse(r->body, r->len, &e);
     if (!o || srv_parse_consent(o, withdraw, it, n, &e) != BL_OK) {
         json_decref(o);
-        srv_problem(r, 400, "Bad Request", "%s", e.msg);
+        srv_problem(r, 400, "%s", e.msg);
         return 0;
     }
     json_decref(o);
@@ -178,8 +160,7 @@ void srv_h_consent(srv_req *r)
             sqlite3_reset(chk);
             sqlite3_bind_text(chk, 1, it[i].purposes[j], -1, SQLITE_TRANSIENT);
             if (sqlite3_step(chk) != SQLITE_ROW) {
-                srv_problem(r, 400, "Bad Request",
-                            "subjects[%zu].purposes[%d]: '%s' is not in the controlled purpose "
+                srv_problem(r, 400, "subjects[%zu].purposes[%d]: '%s' is not in the controlled purpose "
                             "list",
                             i, j, it[i].purposes[j]);
                 ok = -1;
@@ -205,12 +186,12 @@ void srv_h_consent(srv_req *r)
     if (ok != 1) {
         srv_rollback(r->db);
         if (ok == 0)
-            srv_problem(r, 500, "Internal Server Error", "cannot record consent: %s",
+            srv_problem(r, 500, "cannot record consent: %s",
                         e.msg[0] ? e.msg : sqlite3_errmsg(r->db));
         return;
     }
     if (srv_commit(r->db, &e) != BL_OK) {
-        srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
+        srv_problem(r, 500, "%s", e.msg);
         return;
     }
     snprintf(r->reason, sizeof r->reason, "recorded %zu opt-in(s) for %zu subject(s)", records, n);
@@ -240,7 +221,7 @@ static bl_status remove_subject(srv_req *r, const char *subject, const srv_conse
         char pid[SRV_ID_HEX + 1];
         int party, uploaded;
     } *hits = NULL;
-    size_t nh = 0;
+    size_t nh = 0, hcap = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
         const char *purpose = (const char *)sqlite3_column_text(s, 2);
         int match = !purposes || purposes->npurposes == 0;
@@ -249,10 +230,8 @@ static bl_status remove_subject(srv_req *r, const char *subject, const srv_conse
                 match = 1;
         if (!match)
             continue;
-        void *p = realloc(hits, (nh + 1) * sizeof *hits);
-        if (!p)
+        if (bl_grow((void **)&hits, &hcap, nh + 1, sizeof *hits, 8) != 0)
             break;
-        hits = p;
         snprintf(hits[nh].pid, sizeof hits[nh].pid, "%s", sqlite3_column_text(s, 0));
         hits[nh].party = sqlite3_column_int(s, 1);
         hits[nh].uploaded = sqlite3_column_int(s, 3);
@@ -406,14 +385,14 @@ void srv_h_consent_withdraw(srv_req *r)
         long f = 0, rr = 0;
         if (remove_subject(r, it[i].subject, &it[i], &f, &rr, &e) != BL_OK) {
             free(it);
-            srv_problem(r, 500, "Internal Server Error", "withdrawal recorded but removal failed: %s",
+            srv_problem(r, 500, "withdrawal recorded but removal failed: %s",
                         e.msg);
             return;
         }
         files += f;
         rows += rr;
         char tag[17], why[200];
-        subject_tag(r->p.org, it[i].subject, tag);
+        srv_subject_tag(r->p.org, it[i].subject, tag);
         snprintf(why, sizeof why,
                  "subject #%s withdrew consent; removed from %ld encoding file(s) and %ld result "
                  "row(s)",
@@ -433,12 +412,12 @@ void srv_h_consent_get(srv_req *r, const char *subject)
     if (!need_owner_key(r))
         return;
     if (!srv_subject_valid(subject)) {
-        srv_problem(r, 400, "Bad Request", "subject key must match [A-Za-z0-9._:=-]{1,%d}",
+        srv_problem(r, 400, "subject key must match [A-Za-z0-9._:=-]{1,%d}",
                     SRV_SUBJECT_MAX);
         return;
     }
     char tag[17];
-    subject_tag(r->p.org, subject, tag);
+    srv_subject_tag(r->p.org, subject, tag);
     snprintf(r->resource, sizeof r->resource, "org/%s/consent/#%s", r->p.org, tag);
     bl_error e = {0};
     sqlite3_stmt *s = srv_prep(r->db,
@@ -452,7 +431,7 @@ void srv_h_consent_get(srv_req *r, const char *subject)
     if (!s || !h) {
         sqlite3_finalize(s);
         sqlite3_finalize(h);
-        srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
+        srv_problem(r, 500, "%s", e.msg);
         return;
     }
     json_t *cur = json_array(), *hist = json_array();
@@ -487,16 +466,16 @@ void srv_h_erasure(srv_req *r)
     char subject[SRV_SUBJECT_MAX + 1];
     if (!o || srv_parse_subject(o, subject, &e) != BL_OK) {
         json_decref(o);
-        srv_problem(r, 400, "Bad Request", "%s", e.msg);
+        srv_problem(r, 400, "%s", e.msg);
         return;
     }
     json_decref(o);
     char tag[17];
-    subject_tag(r->p.org, subject, tag);
+    srv_subject_tag(r->p.org, subject, tag);
     snprintf(r->resource, sizeof r->resource, "org/%s/subject/#%s", r->p.org, tag);
     long files = 0, rows = 0;
     if (remove_subject(r, subject, NULL, &files, &rows, &e) != BL_OK) {
-        srv_problem(r, 500, "Internal Server Error", "erasure incomplete: %s", e.msg);
+        srv_problem(r, 500, "erasure incomplete: %s", e.msg);
         return;
     }
     long consents = 0;
@@ -521,418 +500,4 @@ void srv_h_erasure(srv_req *r)
     srv_reply(r, 200, json_pack("{s:s,s:I,s:I,s:I}", "subject_tag", tag, "consent_records_removed",
                                 (json_int_t)consents, "encoding_files_updated", (json_int_t)files,
                                 "result_rows_removed", (json_int_t)rows));
-}
-
-/* ---- uploads ------------------------------------------------------------------------------- */
-
-static int upload_exists(sqlite3 *db, const char *pid, const char *org)
-{
-    sqlite3_stmt *s = srv_prep(db, "SELECT 1 FROM uploads WHERE project_id=? AND org_id=?", NULL);
-    if (!s)
-        return 0;
-    sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, org, -1, SQLITE_TRANSIENT);
-    int found = sqlite3_step(s) == SQLITE_ROW;
-    sqlite3_finalize(s);
-    return found;
-}
-
-int srv_upload_precheck(srv_req *r, const char *pid)
-{
-    srv_project pj;
-    srv_grant g;
-    if (!srv_project_access(r, pid, SRV_ACC_OWNER | SRV_ACC_NEED_READY, &pj, &g))
-        return 0;
-    if (upload_exists(r->db, pid, r->p.org)) {
-        srv_problem(r, 409, "Conflict",
-                    "organisation %s already uploaded encodings to project %s (one upload per "
-                    "party)",
-                    r->p.org_name, pid);
-        return 0;
-    }
-    return 1;
-}
-
-/* Store the consented records of `set` for the caller in project pj. */
-static void store_upload_locked(srv_req *r, const srv_project *pj, bl_clkset *set);
-
-/* Order pointers into a set's id array by id, then by position. */
-static int cmp_id_ptr(const void *a, const void *b)
-{
-    char *const *x = *(char *const *const *)a, *const *y = *(char *const *const *)b;
-    int c = strcmp(*x, *y);
-    return c ? c : (x > y) - (x < y);
-}
-
-/* Find the earliest record whose subject key already appeared: 1 with the
- * 0-based positions of the first occurrence and of that repeat, 0 if all
- * keys are distinct, -1 out of memory. O(n log n), 8 bytes per record. */
-static int find_duplicate(const bl_clkset *set, size_t *first, size_t *at)
-{
-    if (set->count < 2)
-        return 0;
-    char **base = set->ids;
-    char ***v = malloc(set->count * sizeof *v);
-    if (!v)
-        return -1;
-    for (size_t i = 0; i < set->count; i++)
-        v[i] = &base[i];
-    qsort(v, set->count, sizeof *v, cmp_id_ptr);
-    int found = 0;
-    for (size_t k = 1; k < set->count; k++) {
-        if (strcmp(*v[k - 1], *v[k]))
-            continue;
-        /* v[k-1] starts or continues a run of equal keys: the run's first
-         * element is the first occurrence, v[k] the first repeat */
-        size_t g = k - 1;
-        while (g > 0 && !strcmp(*v[g - 1], *v[k]))
-            g--;
-        size_t pos = (size_t)(v[k] - base);
-        if (!found || pos < *at) {
-            *first = (size_t)(v[g] - base);
-            *at = pos;
-            found = 1;
-        }
-        while (k + 1 < set->count && !strcmp(*v[k], *v[k + 1]))
-            k++; /* later repeats of the same key come after v[k] */
-    }
-    free(v);
-    return found;
-}
-
-static void store_upload(srv_req *r, const srv_project *pj, bl_clkset *set)
-{
-    /* one writer per encodings directory: concurrent uploads of the same
-     * party cannot clobber each other's file */
-    pthread_mutex_lock(&r->srv->enc_mu);
-    if (upload_exists(r->db, pj->id, r->p.org))
-        srv_problem(r, 409, "Conflict",
-                    "organisation %s already uploaded encodings to project %s (one upload per "
-                    "party)",
-                    r->p.org_name, pj->id);
-    else
-        store_upload_locked(r, pj, set);
-    pthread_mutex_unlock(&r->srv->enc_mu);
-    if (r->status == 201)
-        srv_workers_wake(r->srv);
-}
-
-static void store_upload_locked(srv_req *r, const srv_project *pj, bl_clkset *set)
-{
-    srv_ctx *c = r->srv;
-    bl_error e = {0};
-    if (!set->ids) {
-        srv_problem(r, 400, "Bad Request",
-                    "the upload carries no record ids: each encoding needs its pseudonymous "
-                    "subject key as id");
-        return;
-    }
-    sqlite3_stmt *s = srv_prep(r->db, "SELECT nbits FROM uploads WHERE project_id=? LIMIT 1", &e);
-    if (s) {
-        sqlite3_bind_text(s, 1, pj->id, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(s) == SQLITE_ROW && (uint32_t)sqlite3_column_int(s, 0) != set->nbits) {
-            srv_problem(r, 400, "Bad Request",
-                        "encodings have %u bits but the other parties of project %s uploaded %d-bit "
-                        "encodings",
-                        set->nbits, pj->id, sqlite3_column_int(s, 0));
-            sqlite3_finalize(s);
-            return;
-        }
-        sqlite3_finalize(s);
-    }
-    for (size_t i = 0; i < set->count; i++)
-        if (!srv_subject_valid(set->ids[i])) {
-            srv_problem(r, 400, "Bad Request",
-                        "record %zu: id '%.40s' is not a subject key ([A-Za-z0-9._:=-]{1,%d})",
-                        i + 1, set->ids[i], SRV_SUBJECT_MAX);
-            return;
-        }
-    size_t dup_first = 0, dup_at = 0;
-    int dup = find_duplicate(set, &dup_first, &dup_at);
-    if (dup < 0) {
-        srv_problem(r, 500, "Internal Server Error", "out of memory checking subject keys");
-        return;
-    }
-    if (dup) {
-        /* the owner gets the key back; the audit log gets only its tag */
-        const char *key = set->ids[dup_at];
-        srv_problem(r, 400, "Bad Request",
-                    "duplicate subject key '%s': records %zu and %zu of the upload carry it (each "
-                    "subject may appear once per upload); nothing stored",
-                    key, dup_first + 1, dup_at + 1);
-        json_object_set_new(r->json, "duplicate",
-                            json_pack("{s:s,s:[I,I]}", "subject", key, "records",
-                                      (json_int_t)(dup_first + 1), (json_int_t)(dup_at + 1)));
-        char tag[17];
-        subject_tag(r->p.org, key, tag);
-        snprintf(r->reason, sizeof r->reason,
-                 "duplicate subject key (tag %s) at records %zu and %zu; nothing stored", tag,
-                 dup_first + 1, dup_at + 1);
-        return;
-    }
-    char dir[4096], path[4096];
-    srv_enc_path(c->st, pj->id, NULL, dir, sizeof dir);
-    mkdir(dir, 0700);
-    srv_enc_path(c->st, pj->id, r->p.org, path, sizeof path);
-    srv_consent_set cs;
-    if (srv_consent_set_load(r->db, r->p.org, pj->purpose, &cs, &e) != BL_OK) {
-        srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
-        return;
-    }
-    bl_clkwriter *w = NULL;
-    bl_status rc = bl_clkwriter_open(path, BL_CLK_BIN, set->nbits,
-                                     set->has_fingerprint ? set->fingerprint : NULL, 1, &w, &e);
-    size_t stored = 0, excluded = 0;
-    for (size_t i = 0; rc == BL_OK && i < set->count; i++) {
-        if (srv_consent_set_has(&cs, set->ids[i])) {
-            char sid[SRV_SUBJECT_MAX + 32];
-            snprintf(sid, sizeof sid, "%zu/%s", i, set->ids[i]);
-            rc = bl_clkwriter_put(w, bl_clkset_get(set, i), sid, &e);
-            stored++;
-        } else {
-            excluded++;
-        }
-    }
-    srv_consent_set_free(&cs);
-    if (rc != BL_OK) {
-        bl_clkwriter_abort(w);
-        srv_problem(r, 500, "Internal Server Error", "cannot store encodings: %s", e.msg);
-        return;
-    }
-    if (stored == 0) {
-        bl_clkwriter_abort(w);
-        srv_problem(r, 403, "Forbidden",
-                    "none of the %zu records has consent for purpose '%s'; nothing stored "
-                    "(%zu excluded without consent)",
-                    set->count, pj->purpose, excluded);
-        return;
-    }
-    char sha[65];
-    rc = bl_clkwriter_commit(w, &e);
-    if (rc == BL_OK)
-        rc = srv_file_sha256(path, sha, &e);
-    int ok = rc == BL_OK;
-    if (ok) {
-        s = srv_prep(r->db,
-                     "INSERT INTO uploads(project_id,org_id,sha256,nbits,received,stored,excluded,"
-                     "created) VALUES(?,?,?,?,?,?,?,?)",
-                     &e);
-        ok = s != NULL;
-        if (s) {
-            sqlite3_bind_text(s, 1, pj->id, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(s, 2, r->p.org, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(s, 3, sha, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int(s, 4, (int)set->nbits);
-            sqlite3_bind_int64(s, 5, (sqlite3_int64)set->count);
-            sqlite3_bind_int64(s, 6, (sqlite3_int64)stored);
-            sqlite3_bind_int64(s, 7, (sqlite3_int64)excluded);
-            sqlite3_bind_int64(s, 8, bl_srv_now());
-            ok = sqlite3_step(s) == SQLITE_DONE;
-            sqlite3_finalize(s);
-        }
-    }
-    if (!ok) {
-        unlink(path);
-        srv_problem(r, 409, "Conflict", "cannot record the upload: %s",
-                    e.msg[0] ? e.msg : sqlite3_errmsg(r->db));
-        return;
-    }
-    snprintf(r->reason, sizeof r->reason,
-             "stored %zu of %zu records; %zu excluded without consent for purpose %s", stored,
-             set->count, excluded, pj->purpose);
-    srv_reply(r, 201, json_pack("{s:I,s:I,s:I,s:i,s:s}", "received", (json_int_t)set->count,
-                                "stored", (json_int_t)stored, "excluded_without_consent",
-                                (json_int_t)excluded, "nbits", (int)set->nbits, "sha256", sha));
-}
-
-static bl_clkset *json_to_set(srv_req *r, json_t *arr)
-{
-    bl_error e = {0};
-    size_t n = json_array_size(arr);
-    bl_clkset *set = NULL;
-    uint8_t *buf = malloc(BL_CLK_MAX_BITS / 8 + 4);
-    uint32_t nbytes = 0;
-    for (size_t i = 0; buf && i < n; i++) {
-        json_t *x = json_array_get(arr, i);
-        const char *b64 = json_string_value(json_object_get(x, "clk"));
-        size_t len = 0;
-        if (bl_base64_decode(b64, strlen(b64), buf, BL_CLK_MAX_BITS / 8, &len) != BL_OK ||
-            len == 0) {
-            srv_problem(r, 400, "Bad Request", "encodings[%zu].clk is not valid base64", i);
-            break;
-        }
-        if (!set) {
-            nbytes = (uint32_t)len;
-            if (bl_clkset_new(nbytes * 8, n, &set, &e) != BL_OK) {
-                srv_problem(r, 400, "Bad Request", "%s", e.msg);
-                break;
-            }
-        } else if (len != nbytes) {
-            srv_problem(r, 400, "Bad Request",
-                        "encodings[%zu].clk has %zu bytes; the first encoding has %u", i, len,
-                        nbytes);
-            break;
-        }
-        if (bl_clkset_append(set, buf, json_string_value(json_object_get(x, "subject")), &e) !=
-            BL_OK) {
-            srv_problem(r, 400, "Bad Request", "encodings[%zu]: %s", i, e.msg);
-            break;
-        }
-    }
-    free(buf);
-    if (r->status) {
-        bl_clkset_free(set);
-        return NULL;
-    }
-    return set;
-}
-
-void srv_h_upload(srv_req *r, const char *pid)
-{
-    srv_project pj;
-    srv_grant g;
-    /* re-check after the body arrived: state may have changed meanwhile */
-    if (!srv_upload_precheck(r, pid))
-        return;
-    srv_project_load(r->db, pid, &pj, NULL);
-    (void)g;
-    bl_error e = {0};
-    bl_clkset *set = NULL;
-    if (r->upload_mode == 1) {
-        json_t *o = srv_json_parse(r->body, r->len, &e), *arr = NULL;
-        if (!o || srv_parse_encodings(o, &arr, &e) != BL_OK) {
-            json_decref(o);
-            srv_problem(r, 400, "Bad Request", "%s", e.msg);
-            return;
-        }
-        if (json_array_size(arr) > r->srv->opts.max_records) {
-            json_decref(o);
-            srv_problem(r, 413, "Payload Too Large", "more than %zu encodings in one upload",
-                        r->srv->opts.max_records);
-            return;
-        }
-        set = json_to_set(r, arr);
-        json_decref(o);
-        if (!set)
-            return;
-    } else {
-        if (r->spooled == 0) {
-            srv_problem(r, 400, "Bad Request", "empty upload");
-            return;
-        }
-        bl_status rc = bl_clkset_read(r->spool_path, BL_CLK_BIN, r->srv->opts.max_records, &set, &e);
-        if (rc != BL_OK) {
-            /* do not echo the spool path: name the upload instead */
-            const char *m = strstr(e.msg, r->spool_path);
-            srv_problem(r, rc == BL_ELIMIT ? 413 : 400, rc == BL_ELIMIT ? "Payload Too Large"
-                                                                       : "Bad Request",
-                        "upload is not a valid blindlink binary CLK file: %s",
-                        m ? m + strlen(r->spool_path) + (m[strlen(r->spool_path)] == ':' ? 2 : 0)
-                          : e.msg);
-            return;
-        }
-        close(r->spool_fd);
-        r->spool_fd = -1;
-        unlink(r->spool_path);
-        r->spool_path[0] = '\0';
-    }
-    store_upload(r, &pj, set);
-    bl_clkset_free(set);
-}
-
-void srv_h_upload_get(srv_req *r, const char *pid)
-{
-    srv_project pj;
-    srv_grant g;
-    if (!srv_project_access(r, pid, SRV_ACC_OWNER, &pj, &g))
-        return;
-    bl_error e = {0};
-    sqlite3_stmt *s = srv_prep(r->db,
-                               "SELECT received, stored, excluded, nbits, sha256, created FROM "
-                               "uploads WHERE project_id=? AND org_id=?",
-                               &e);
-    if (!s) {
-        srv_problem(r, 500, "Internal Server Error", "%s", e.msg);
-        return;
-    }
-    sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, r->p.org, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        sqlite3_finalize(s);
-        srv_problem(r, 404, "Not Found", "organisation %s has not uploaded to project %s",
-                    r->p.org_name, pid);
-        return;
-    }
-    json_t *o = json_pack("{s:I,s:I,s:I,s:i,s:s,s:I,s:s}", "received",
-                          (json_int_t)sqlite3_column_int64(s, 0), "stored",
-                          (json_int_t)sqlite3_column_int64(s, 1), "excluded_without_consent",
-                          (json_int_t)sqlite3_column_int64(s, 2), "nbits",
-                          sqlite3_column_int(s, 3), "sha256", sqlite3_column_text(s, 4),
-                          "created", (json_int_t)sqlite3_column_int64(s, 5), "note",
-                          "encodings are never returned by the service");
-    sqlite3_finalize(s);
-    srv_reply(r, 200, o);
-}
-
-void srv_h_upload_delete(srv_req *r, const char *pid)
-{
-    srv_project pj;
-    srv_grant g;
-    /* leaving is always possible, also after the grant expired */
-    if (!srv_project_access(r, pid, SRV_ACC_OWNER | SRV_ACC_NO_EXPIRY, &pj, &g))
-        return;
-    bl_error e = {0};
-    pthread_mutex_lock(&r->srv->enc_mu);
-    int had = upload_exists(r->db, pid, r->p.org);
-    char path[4096];
-    srv_enc_path(r->srv->st, pid, r->p.org, path, sizeof path);
-    long rows = 0;
-    int ok = srv_begin(r->db, &e) == BL_OK;
-    static const char *const sqls[] = {
-        "DELETE FROM uploads WHERE project_id=?1 AND org_id=?2",
-        "DELETE FROM results WHERE party=?3 AND run_id IN (SELECT id FROM runs WHERE "
-        "project_id=?1)",
-        "DELETE FROM results WHERE run_id IN (SELECT id FROM runs WHERE project_id=?1) AND "
-        "(run_id, grp) IN (SELECT run_id, grp FROM results WHERE run_id IN (SELECT id FROM runs "
-        "WHERE project_id=?1) GROUP BY run_id, grp HAVING COUNT(*) < 2)",
-        "UPDATE runs SET groups_found=(SELECT COUNT(DISTINCT grp) FROM results WHERE "
-        "results.run_id=runs.id) WHERE project_id=?1 AND state='completed'",
-        NULL};
-    for (int k = 0; ok && sqls[k]; k++) {
-        sqlite3_stmt *s = srv_prep(r->db, sqls[k], &e);
-        if (!s) {
-            ok = 0;
-            break;
-        }
-        sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
-        if (sqlite3_bind_parameter_count(s) >= 2)
-            sqlite3_bind_text(s, 2, r->p.org, -1, SQLITE_TRANSIENT);
-        if (sqlite3_bind_parameter_count(s) >= 3)
-            sqlite3_bind_int(s, 3, g.party_index);
-        ok = sqlite3_step(s) == SQLITE_DONE;
-        if (k == 1)
-            rows = sqlite3_changes(r->db);
-        sqlite3_finalize(s);
-    }
-    if (ok)
-        ok = srv_commit(r->db, &e) == BL_OK;
-    else
-        srv_rollback(r->db);
-    if (ok)
-        unlink(path);
-    pthread_mutex_unlock(&r->srv->enc_mu);
-    if (!ok) {
-        srv_problem(r, 500, "Internal Server Error", "cannot delete the upload: %s",
-                    e.msg[0] ? e.msg : sqlite3_errmsg(r->db));
-        return;
-    }
-    if (!had && rows == 0) {
-        srv_problem(r, 404, "Not Found", "organisation %s has not uploaded to project %s",
-                    r->p.org_name, pid);
-        return;
-    }
-    snprintf(r->reason, sizeof r->reason,
-             "data owner withdrew its encodings; %ld result row(s) removed", rows);
-    srv_reply(r, 200, json_pack("{s:b,s:I}", "encodings_deleted", had, "result_rows_removed",
-                                (json_int_t)rows));
 }
