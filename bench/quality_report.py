@@ -80,7 +80,7 @@ def svg_plot(path, title, series, marker=None, subtitle=None):
     out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#333"/>'
                % (left, top, pw, ph))
     out.append('<text x="14" y="%.1f" transform="rotate(-90 14 %.1f)" text-anchor="middle">'
-               '(values below %.2f drawn on the axis)</text>' % (top + ph / 2, top + ph / 2, y0))
+               'share (values below %.2f drawn on the axis)</text>' % (top + ph / 2, top + ph / 2, y0))
     if marker is not None:
         out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000" '
                    'stroke-width="1.5" stroke-dasharray="5 3"/>'
@@ -183,9 +183,9 @@ def main():
              "LSH-blocked sets, whose candidates start there). Blocking recall: true pairs among "
              "the candidates at the default threshold over the true pairs that reach it at all "
              "(measured with an oracle blocking that compares exactly the true pairs). Pairs "
-             "compared is n/a with LSH: `blindlink match` reports it only with "
-             "`--blocking-report`, which also runs the exhaustive comparison. Times are "
-             "wall-clock seconds.\n" % best_t)
+             "compared with LSH: the distinct pairs the blocking lets through, from `blindlink "
+             "match -v` (n/a where the binary does not report it). Times are wall-clock "
+             "seconds.\n" % best_t)
     L.append("| data set | parties x records | true pairs | precision | recall | F1 | best F1 (at t) "
              "| blocking | pairs compared | blocking recall | synth s | encode s | match s | eval s |")
     L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")

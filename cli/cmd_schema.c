@@ -35,8 +35,15 @@ static void usage(FILE *fp)
             "          its JSON path, and whether CLKs made with them can be compared\n"
             "          (same fingerprint). Exit 0 when they can, 1 when not, 2 on error\n"
             "\n"
-            "Options: -o/--output FILE, --json, -q/--quiet (no warnings), -V/--version,\n"
-            "         -h/--help. '-' for a SCHEMA reads stdin.\n");
+            "Options:\n"
+            "  --avg-length N       describe: assumed characters per string value (8)\n"
+            "  --json               describe, compare: JSON output\n"
+            "  -o, --output FILE    where the output goes (default stdout); for convert\n"
+            "                       instead of the OUTPUT argument\n"
+            "  -q, --quiet          no warnings\n"
+            "  -V, --version        print the version\n"
+            "  -h, --help           this help\n"
+            "'-' for a SCHEMA reads stdin.\n");
 }
 
 enum { OPT_AVG = CLI_OPT_FIRST_PRIVATE };

@@ -106,6 +106,15 @@ a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 a.pop("matches"); b.pop("matches")
 assert a == b, (a, b)
 PY
+# ... and from stdin
+"$BL" eval --json --truth "$TRUTH" --sweep - < "$T/c.bin" > "$T/stdin.json"
+python3 - "$T/csv.json" "$T/stdin.json" <<'PY' && pass || fail "eval of candidates on stdin differs"
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert b["matches"] == "stdin"
+a.pop("matches"); b.pop("matches")
+assert a == b
+PY
 head -c 30 "$T/c.bin" > "$T/trunc.bin"
 expect_exit 2 "$BL" eval --truth "$TRUTH" "$T/trunc.bin"
 
