@@ -47,6 +47,9 @@ static void usage(FILE *fp)
             "                         default names); breaks clkhash compatibility unless\n"
             "                         every party uses the same profile (docs/normalize.md)\n"
             "  --ids COLUMN           carry this CSV column as record id (binary format)\n"
+            "  --layout record|fields record (default): one clkhash CLK per record;\n"
+            "                         fields: one filter per schema feature or field group\n"
+            "                         (binary format; for match --model, docs/model.md)\n"
             "  --quiet                no progress bar, no warnings\n"
             "  -h, --help             this help\n"
             "\n"
@@ -55,7 +58,7 @@ static void usage(FILE *fp)
 }
 
 enum { OPT_SECRET_FILE = 256, OPT_SECRET_ARGV, OPT_FORMAT, OPT_THREADS, OPT_NO_HEADER, OPT_CHECK_HEADER,
-       OPT_NO_VALIDATE, OPT_LEGACY_STRIP, OPT_NORMALIZE, OPT_IDS, OPT_QUIET };
+       OPT_NO_VALIDATE, OPT_LEGACY_STRIP, OPT_NORMALIZE, OPT_IDS, OPT_QUIET, OPT_LAYOUT };
 
 static int parse_bool(const char *s, int *out)
 {
@@ -106,6 +109,7 @@ int cmd_encode(int argc, char **argv)
         {"legacy-strip", no_argument, NULL, OPT_LEGACY_STRIP},
         {"normalize", optional_argument, NULL, OPT_NORMALIZE},
         {"ids", required_argument, NULL, OPT_IDS},
+        {"layout", required_argument, NULL, OPT_LAYOUT},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -150,6 +154,13 @@ int cmd_encode(int argc, char **argv)
             break;
         }
         case OPT_IDS: co.id_column = optarg; break;
+        case OPT_LAYOUT: {
+            int l = bl_layout_parse(optarg);
+            if (l < 0)
+                return cli_usage_error("encode", "--layout must be record or fields, not '%s'", optarg);
+            eo.layout = (bl_layout)l;
+            break;
+        }
         case OPT_QUIET: quiet = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         case ':': return cli_usage_error("encode", "option '%s' needs a value", argv[optind - 1]);

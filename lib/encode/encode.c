@@ -14,6 +14,7 @@
 #include <blindlink/encode.h>
 
 #include "encode/encode_internal.h"
+#include "encode/fields_internal.h"
 #include "core/internal.h"
 
 /* Precomputed BLAKE2b salt states per feature (more are derived on the fly). */
@@ -38,6 +39,7 @@ struct bl_encoder {
     bl_b2_keyed *states;    /* sodium_malloc */
     size_t states_len;
     uint8_t fingerprint[32];
+    bl_field_layout fl;     /* BL_LAYOUT_FIELDS only */
 };
 
 struct bl_encode_scratch {
@@ -54,13 +56,35 @@ struct bl_encode_scratch {
     bl_token_cache *cache;  /* token digests (NULL: disabled) */
 };
 
-static const char *variant_of(const bl_encode_opts *o, char *buf, size_t cap)
+static const char *variant_of(const bl_encode_opts *o, const bl_schema *sc, char *buf, size_t cap)
 {
     buf[0] = '\0';
     if (o->normalize != BL_NORMALIZE_NONE || o->legacy_strip)
         snprintf(buf, cap, "normalize=%s;legacy_strip=%d", bl_normalize_profile_name(o->normalize),
                  o->legacy_strip ? 1 : 0);
+    if (o->layout == BL_LAYOUT_FIELDS) {
+        /* the layout and its groups change the bits: part of the fingerprint */
+        size_t n = strlen(buf);
+        snprintf(buf + n, cap - n, "%slayout=fields;groups=%s", n ? ";" : "",
+                 sc->ext_json ? sc->ext_json : "");
+    }
     return buf;
+}
+
+int bl_layout_parse(const char *name)
+{
+    if (!name)
+        return -1;
+    if (!strcmp(name, "record"))
+        return BL_LAYOUT_RECORD;
+    if (!strcmp(name, "fields"))
+        return BL_LAYOUT_FIELDS;
+    return -1;
+}
+
+const char *bl_encoder_meta(const bl_encoder *e)
+{
+    return e->opts.layout == BL_LAYOUT_FIELDS ? e->fl.meta : NULL;
 }
 
 bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t secret_len,
@@ -142,8 +166,22 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
             bl_double_keys_init(&fe->dk, fe->key_a, fe->key_b, ks);
         }
     }
-    char variant[96];
-    bl_schema_fingerprint(schema, variant_of(&e->opts, variant, sizeof variant), e->fingerprint);
+    if (e->opts.layout == BL_LAYOUT_FIELDS) {
+        bl_status st = bl_field_layout_build(schema, e->opts.normalize, &e->fl, err);
+        if (st != BL_OK) {
+            bl_encoder_free(e);
+            return st;
+        }
+        e->nbytes = (e->fl.total_bits + 7) / 8;
+    }
+    char *variant = malloc(256 + (schema->ext_json ? strlen(schema->ext_json) : 0));
+    if (!variant) {
+        bl_encoder_free(e);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    bl_schema_fingerprint(schema, variant_of(&e->opts, schema, variant, 256 + (schema->ext_json ? strlen(schema->ext_json) : 0)),
+                          e->fingerprint);
+    free(variant);
     *out = e;
     return BL_OK;
 }
@@ -158,11 +196,15 @@ void bl_encoder_free(bl_encoder *e)
         sodium_free(e->fe);
     if (e->states)
         sodium_free(e->states);
+    bl_field_layout_free(&e->fl);
     free(e);
 }
 
 const bl_schema *bl_encoder_schema(const bl_encoder *e) { return e->schema; }
-uint32_t bl_encoder_nbits(const bl_encoder *e) { return e->l; }
+uint32_t bl_encoder_nbits(const bl_encoder *e)
+{
+    return e->opts.layout == BL_LAYOUT_FIELDS ? e->fl.total_bits : e->l;
+}
 size_t bl_encoder_nbytes(const bl_encoder *e) { return e->nbytes; }
 void bl_encoder_fingerprint(const bl_encoder *e, uint8_t out[32]) { memcpy(out, e->fingerprint, 32); }
 
@@ -236,6 +278,19 @@ static int utf8_valid(const char *s, size_t len)
     return 1;
 }
 
+/* Field layout: fold feature i's bits as clkhash folds the record, OR them
+ * into the feature's field and clear the work filter for the next one. */
+static void flush_field(const bl_encoder *e, bl_encode_scratch *s, size_t i, uint8_t *out)
+{
+    bl_bloom_fold(s->bits, e->L, e->schema->folds);
+    if (e->l % 8)
+        s->bits[(e->l + 7) / 8 - 1] &= (uint8_t)(0xff00u >> (e->l % 8));
+    size_t f = e->fl.field_of[i];
+    if (f != SIZE_MAX)
+        bl_field_or_into(out, e->fl.offset[f], s->bits, e->l);
+    memset(s->bits, 0, e->Lbytes);
+}
+
 static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const char *const *fields,
                              const size_t *lens, size_t nfields, uint8_t *out, uint32_t *popcount,
                              void (*cb)(void *, const bl_token_trace *), void *ctx, bl_error *err)
@@ -244,6 +299,9 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
     if (nfields != sc->nfeatures)
         return bl_error_set(err, BL_EINPUT, "expected %zu columns, found %zu", sc->nfeatures, nfields);
     memset(s->bits, 0, e->Lbytes);
+    const int fields_layout = e->opts.layout == BL_LAYOUT_FIELDS;
+    if (fields_layout)
+        memset(out, 0, e->nbytes);
     char msg[400];
     for (size_t i = 0; i < nfields; i++) {
         const fenc *fe = &e->fe[i];
@@ -332,6 +390,13 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
                 cb(ctx, &tr);
             }
         }
+        if (fields_layout)
+            flush_field(e, s, i, out);
+    }
+    if (fields_layout) {
+        if (popcount)
+            *popcount = bl_popcount_bytes(out, e->nbytes);
+        return BL_OK;
     }
     bl_bloom_fold(s->bits, e->L, sc->folds);
     if (e->l % 8)

@@ -265,6 +265,20 @@ bl_status bl_encode_csv(const bl_encoder *e, const char *csv_path, const char *o
         bl_csv_free(rd);
         return st;
     }
+    if (bl_encoder_meta(e)) {
+        /* field-level records mean nothing without their layout */
+        if (opts.format != BL_CLK_BIN) {
+            bl_clkwriter_abort(w);
+            bl_csv_free(rd);
+            return bl_error_set(err, BL_EINVAL, "--layout fields needs the binary format (--format bin): "
+                                                "clkhash JSON cannot record the field layout");
+        }
+        if ((st = bl_clkwriter_set_meta(w, bl_encoder_meta(e), err)) != BL_OK) {
+            bl_clkwriter_abort(w);
+            bl_csv_free(rd);
+            return st;
+        }
+    }
 
     pipeline p = {.enc = e, .nbytes = nbytes};
     int nthreads = opts.threads;
