@@ -29,7 +29,13 @@ static void usage(FILE *fp)
         "all with the same filter length and schema fingerprint.\n"
         "\n"
         "Options:\n"
-        "  -t, --threshold T        Dice similarity threshold in (0, 1] (required)\n"
+        "  -t, --threshold T        Dice similarity threshold in (0, 1] (required\n"
+        "                           without --model)\n"
+        "      --model auto|FILE    Fellegi-Sunter linkage of field-level encodings\n"
+        "                           (encode --layout fields): auto trains the model on\n"
+        "                           the inputs (see 'blindlink train'); pairs CSV gains\n"
+        "                           weight and probability columns (docs/model.md)\n"
+        "      --min-probability P  with --model: match at posterior >= P (default 0.5)\n"
         "  -o, --output FILE        output file (default '-' = stdout)\n"
         "  -f, --output-format F    pairs (default): matched pairs CSV\n"
         "                           groups: anonlink find-similarity groups JSON\n"
@@ -78,6 +84,8 @@ enum {
     OPT_KEYFILE,
     OPT_KEYENV,
     OPT_REPORT,
+    OPT_MODEL,
+    OPT_MINP,
 };
 
 static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
@@ -143,11 +151,14 @@ int cmd_match(int argc, char **argv)
         {"blocking-key-file", required_argument, NULL, OPT_KEYFILE},
         {"blocking-key-env", required_argument, NULL, OPT_KEYENV},
         {"blocking-report", no_argument, NULL, OPT_REPORT},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"min-probability", required_argument, NULL, OPT_MINP},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    double threshold = NAN, merge = 0.5;
+    double threshold = NAN, merge = 0.5, min_p = 0.5;
+    const char *model = NULL;
     const char *output = "-", *format = "pairs", *solver = "greedy", *blocking = NULL;
     const char *keyfile = NULL, *keyenv = "BL_BLOCKING_KEY";
     const char *blocks[MAX_INPUTS];
@@ -218,12 +229,19 @@ int cmd_match(int argc, char **argv)
         case OPT_KEYFILE: keyfile = optarg; break;
         case OPT_KEYENV: keyenv = optarg; break;
         case OPT_REPORT: report = 1; break;
+        case OPT_MODEL: model = optarg; break;
+        case OPT_MINP:
+            if (parse_unit(optarg, &min_p) || !(min_p >= 0.0 && min_p <= 1.0))
+                return cli_usage_error(CMD, "--min-probability must be in [0, 1], got '%s'", optarg);
+            break;
         case 'v': verbose = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         default: return cli_usage_error(CMD, "unknown option");
         }
     }
     (void)v;
+    if (model) /* the model decides by posterior probability: no threshold */
+        return cli_match_model(model, (size_t)(argc - optind), argv + optind, output, min_p, threads, verbose);
     if (isnan(threshold))
         return cli_usage_error(CMD, "--threshold is required");
     size_t nin = (size_t)(argc - optind);
