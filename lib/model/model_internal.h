@@ -27,6 +27,7 @@ typedef struct bl_field_model {
     char *label[BL_MODEL_MAX_LEVELS];
     double m[BL_MODEL_MAX_LEVELS], u[BL_MODEL_MAX_LEVELS];
     double u_random[BL_MODEL_MAX_LEVELS]; /* u measured on random pairs */
+    double u_cand[BL_MODEL_MAX_LEVELS];   /* u among the non-matching candidates (EM) */
     int fix_m[BL_MODEL_MAX_LEVELS], fix_u[BL_MODEL_MAX_LEVELS];
     int tf;                     /* term-frequency adjustment of exact agreement */
 } bl_field_model;
@@ -34,7 +35,8 @@ typedef struct bl_field_model {
 struct bl_model {
     size_t nf;
     bl_field_model f[BL_MODEL_MAX_FIELDS];
-    double prior;
+    double prior;               /* P(match) of a random cross-dataset pair */
+    double prior_cand;          /* P(match) of a candidate pair (EM) */
     int fix_prior;
     int has_fp;
     uint8_t fingerprint[BL_FINGERPRINT_BYTES];

@@ -29,6 +29,7 @@ static json_t *level_json(const bl_model *m, size_t fi, uint32_t l)
     json_object_set_new(o, "m", json_real(f->m[l]));
     json_object_set_new(o, "u", json_real(f->u[l]));
     json_object_set_new(o, "u_random", json_real(f->u_random[l]));
+    json_object_set_new(o, "u_candidates", json_real(f->u_cand[l]));
     json_object_set_new(o, "weight", json_real(bl_model_level_weight(m, fi, l)));
     if (f->fix_m[l] || f->fix_u[l]) {
         json_t *fx = json_array();
@@ -54,6 +55,7 @@ bl_status bl_model_to_json(const bl_model *m, char **out, bl_error *err)
     if (m->normalize)
         json_object_set_new(root, "normalize", json_string(m->normalize));
     json_object_set_new(root, "prior", json_real(m->prior));
+    json_object_set_new(root, "prior_candidates", json_real(m->prior_cand));
     if (m->fix_prior)
         json_object_set_new(root, "fix_prior", json_true());
     json_object_set_new(root, "prior_weight", json_real(bl_model_prior_weight(m)));
@@ -150,6 +152,8 @@ static bl_status read_level(rd *r, bl_field_model *f, json_t *lo, uint32_t l, ui
         return bad(r, p, "needs 'm' and 'u', numbers in [0, 1]");
     if (get_prob(lo, "u_random", &f->u_random[l]))
         f->u_random[l] = f->u[l];
+    if (get_prob(lo, "u_candidates", &f->u_cand[l]))
+        f->u_cand[l] = f->u[l];
     json_t *md = json_object_get(lo, "min_dice");
     int swapped = json_is_true(json_object_get(lo, "swapped"));
     if (md) {
@@ -248,6 +252,8 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
     else if (!json_is_array(fields) || json_array_size(fields) == 0 || json_array_size(fields) > BL_MODEL_MAX_FIELDS)
         st = bad(&r, "$.fields", "must be an array of 1 to 32 fields");
     m->fix_prior = json_is_true(json_object_get(root, "fix_prior"));
+    if (get_prob(root, "prior_candidates", &m->prior_cand))
+        m->prior_cand = m->prior;
     for (size_t i = 0; st == BL_OK && i < json_array_size(fields); i++) {
         m->nf = i + 1;
         st = read_field(&r, m, i, json_array_get(fields, i), swap_names);

@@ -384,6 +384,31 @@ static double em_step(bl_model *m, const ptable *t, int update_u)
     return change;
 }
 
+/* EM ran on the candidates with u free (their non-matches are similar
+ * records, not random pairs, so u fixed at the random-pair values makes EM
+ * call nearly every candidate a match). Its m are the match distribution;
+ * the candidate prior times the candidates' share of all pairs is the prior
+ * of a random pair; with u from random pairs that is the classic
+ * Fellegi-Sunter weight, which does not depend on how candidates were
+ * chosen. */
+static void to_all_pairs(bl_model *m, const bl_clkset *const *sets, size_t nsets, size_t ncand)
+{
+    double total = 0;
+    for (size_t x = 0; x < nsets; x++)
+        for (size_t y = x + 1; y < nsets; y++)
+            total += (double)sets[x]->count * (double)sets[y]->count;
+    for (size_t f = 0; f < m->nf; f++)
+        for (uint32_t l = 0; l < m->f[f].nlevels; l++) {
+            m->f[f].u_cand[l] = m->f[f].u[l];
+            if (!m->f[f].fix_u[l])
+                m->f[f].u[l] = m->f[f].u_random[l];
+        }
+    if (!m->fix_prior && total > 0) {
+        m->prior_cand = m->prior;
+        m->prior = m->prior * (double)ncand / total;
+    }
+}
+
 static void copy_init(bl_model *m, const bl_model *init)
 {
     if (!init || init->nf != m->nf)
@@ -434,8 +459,7 @@ bl_status bl_model_train(const bl_clkset *const *sets, size_t nsets, const bl_ca
     if (st != BL_OK)
         return st;
     copy_init(m, o.init);
-    const char *us = getenv("BL_MODEL_U_SOURCE"); /* experiments: "candidates" */
-    m->u_source = strdup(us && !strcmp(us, "candidates") ? "candidates" : "random");
+    m->u_source = strdup("random");
     bl_setstats *ss = calloc(nsets, sizeof *ss);
     if (!ss || !m->u_source) {
         free(ss);
@@ -459,7 +483,7 @@ bl_status bl_model_train(const bl_clkset *const *sets, size_t nsets, const bl_ca
     }
     m->ncand = ncand;
     m->npatterns = t.n;
-    const int update_u = !strcmp(m->u_source, "candidates");
+    const int update_u = 1; /* on the candidates; replaced by u_random after EM */
     m->trained = 1;
     m->converged = 0;
     for (m->iterations = 0; m->iterations < o.max_iter;) {
@@ -472,6 +496,7 @@ bl_status bl_model_train(const bl_clkset *const *sets, size_t nsets, const bl_ca
     }
     m->em_seconds = now_s() - t0;
     ptable_free(&t);
+    to_all_pairs(m, sets, nsets, ncand);
     *out = m;
     return BL_OK;
 }
