@@ -105,8 +105,16 @@ bl_status bl_model_check_inputs(const bl_clkset *const *sets, const char *const 
             char *a = meta_key(sets[0], keys[k]), *b = meta_key(sets[i], keys[k]);
             int same = a && b && !strcmp(a, b);
             if (!same) {
-                bl_error_set(err, BL_EINPUT, "%s and %s differ in encoding metadata '%s' (%.120s vs %.120s)",
-                             names[0], names[i], keys[k], a && *a ? a : "absent", b && *b ? b : "absent");
+                /* show both texts from a little before the first difference */
+                size_t d = 0;
+                while (a && b && a[d] && a[d] == b[d])
+                    d++;
+                d = d > 20 ? d - 20 : 0;
+                const char *ta = a && *a ? a + (d < strlen(a) ? d : 0) : "absent";
+                const char *tb = b && *b ? b + (d < strlen(b) ? d : 0) : "absent";
+                bl_error_set(err, BL_EINPUT, "%s and %s differ in encoding metadata '%s' (%s%.100s vs %s%.100s)",
+                             names[0], names[i], keys[k], d && *ta != 'a' ? "..." : "", ta,
+                             d && *tb != 'a' ? "..." : "", tb);
                 free(a);
                 free(b);
                 return BL_EINPUT;
