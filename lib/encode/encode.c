@@ -15,6 +15,7 @@
 
 #include "encode/encode_internal.h"
 #include "encode/fields_internal.h"
+#include "encode/nickname.h"
 #include "core/internal.h"
 
 /* Precomputed BLAKE2b salt states per feature (more are derived on the fly). */
@@ -40,6 +41,7 @@ struct bl_encoder {
     size_t states_len;
     uint8_t fingerprint[32];
     bl_field_layout fl;     /* BL_LAYOUT_FIELDS only */
+    unsigned char *nick;    /* per feature: 1 = map given-name variants (names/strict profiles) */
 };
 
 struct bl_encode_scratch {
@@ -53,6 +55,8 @@ struct bl_encode_scratch {
     char *vbuf;             /* formatted value */
     size_t vcap;
     char *norm;             /* normalised value (utf8proc allocation) */
+    char *nbuf;             /* value after nickname mapping */
+    size_t ncap;
     bl_token_cache *cache;  /* token digests (NULL: disabled) */
 };
 
@@ -60,8 +64,9 @@ static const char *variant_of(const bl_encode_opts *o, const bl_schema *sc, char
 {
     buf[0] = '\0';
     if (o->normalize != BL_NORMALIZE_NONE || o->legacy_strip)
-        snprintf(buf, cap, "normalize=%s;legacy_strip=%d", bl_normalize_profile_name(o->normalize),
-                 o->legacy_strip ? 1 : 0);
+        snprintf(buf, cap, "normalize=%s;legacy_strip=%d%s", bl_normalize_profile_name(o->normalize),
+                 o->legacy_strip ? 1 : 0,
+                 o->normalize >= BL_NORMALIZE_NAMES ? ";nicknames=1" : ""); /* given-name table v1 */
     if (o->layout == BL_LAYOUT_FIELDS) {
         /* the layout and its groups change the bits: part of the fingerprint */
         size_t n = strlen(buf);
@@ -166,6 +171,14 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
             bl_double_keys_init(&fe->dk, fe->key_a, fe->key_b, ks);
         }
     }
+    e->nick = calloc(F ? F : 1, 1);
+    if (!e->nick) {
+        bl_encoder_free(e);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < F; i++)
+        e->nick[i] = e->opts.normalize >= BL_NORMALIZE_NAMES && !schema->features[i].ignored &&
+                     schema->features[i].fmt == BL_FORMAT_STRING && bl_nickname_applies(schema->features[i].identifier);
     if (e->opts.layout == BL_LAYOUT_FIELDS) {
         bl_status st = bl_field_layout_build(schema, e->opts.normalize, &e->fl, err);
         if (st != BL_OK) {
@@ -197,6 +210,7 @@ void bl_encoder_free(bl_encoder *e)
     if (e->states)
         sodium_free(e->states);
     bl_field_layout_free(&e->fl);
+    free(e->nick);
     free(e);
 }
 
@@ -236,6 +250,7 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
     free(s->tb);
     free(s->vbuf);
     free(s->norm);
+    free(s->nbuf);
     bl_token_cache_free(s->cache);
     free(s);
 }
@@ -325,6 +340,16 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
             }
             v = s->norm;
             len = nl;
+            if (e->nick[i]) {
+                /* given names: known variants to their canonical form (Bob -> robert) */
+                if (bl_grow((void **)&s->nbuf, &s->ncap, len + 32 * (len / 2 + 1) + 1, 1, 64) != 0)
+                    return bl_error_set(err, BL_ENOMEM, "out of memory");
+                size_t ml = bl_nickname_map(v, len, s->nbuf, s->ncap);
+                if (ml != (size_t)-1) {
+                    v = s->nbuf;
+                    len = ml;
+                }
+            }
         }
         if (f->has_missing && len == f->sentinel_len && !memcmp(v, f->sentinel, len)) {
             v = f->replace_with;

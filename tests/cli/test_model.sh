@@ -98,4 +98,6 @@ assert_eq "$(head -1 "$T/p.csv")" "a_dataset,a_index,b_dataset,b_index,score,wei
 expect_exit 0 "$BL" eval --truth febrl --data "$T/p-1.csv" --data "$T/p-2.csv" --data "$T/p-3.csv" "$T/p.csv"
 f1=$(awk '$1 == "F1" {print $2}' "$T/out")
 if python3 -c "import sys; sys.exit(0 if float('$f1') >= 0.9 else 1)"; then pass; else fail "3-party F1 $f1"; fi
+# the compiled-in nickname table is the generated form of data/nicknames/groups.txt
+python3 "$BL_SRC/scripts/gen_nicknames.py" "$BL_SRC/data/nicknames/groups.txt" > "$T/nick.c" && assert_same "$T/nick.c" "$BL_SRC/lib/encode/nicknames_table.c"
 finish

@@ -19,6 +19,7 @@
 #include <blindlink/model.h>
 
 #include "model/model_internal.h"
+#include "encode/nickname.h"
 
 /* Three fields, 3 levels each (exact, dice >= 0.9 band, else). */
 static bl_model *toy_model(void)
@@ -256,12 +257,60 @@ static void test_check_inputs(void **state)
     bl_clkset_free(b);
 }
 
+static void test_nicknames(void **state)
+{
+    (void)state;
+    char out[128];
+    assert_int_equal(bl_nickname_map("bob", 3, out, sizeof out), 6);
+    assert_string_equal(out, "robert");
+    assert_int_not_equal(bl_nickname_map("liz ann", 7, out, sizeof out), (size_t)-1);
+    assert_string_equal(out, "elizabeth ann");
+    assert_int_not_equal(bl_nickname_map("zebedee", 7, out, sizeof out), (size_t)-1);
+    assert_string_equal(out, "zebedee");
+    assert_null(bl_nickname_canonical("bo", 2));
+    assert_null(bl_nickname_canonical("robert", 6)); /* canonical names map to nothing */
+    /* the table is sorted (binary search) and idempotent */
+    for (size_t i = 0; i < bl_nickname_count; i++) {
+        if (i)
+            assert_true(strcmp(bl_nickname_table[i - 1].variant, bl_nickname_table[i].variant) < 0);
+        const char *c = bl_nickname_table[i].canonical;
+        assert_null(bl_nickname_canonical(c, strlen(c)));
+    }
+    /* in the encoder: given-name columns under "names", not surnames, not without a profile */
+    char txt[4096];
+    snprintf(txt, sizeof txt, SCHEMA, "");
+    bl_schema *s = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_schema_parse(txt, strlen(txt), "s.json", &s, &e), BL_OK);
+    bl_encode_opts o = {.normalize = BL_NORMALIZE_NAMES, .layout = BL_LAYOUT_FIELDS};
+    bl_encoder *en = NULL, *plain = NULL;
+    assert_int_equal(bl_encoder_new(s, (const uint8_t *)"k", 1, &o, &en, &e), BL_OK);
+    bl_encode_opts o2 = {.layout = BL_LAYOUT_FIELDS};
+    assert_int_equal(bl_encoder_new(s, (const uint8_t *)"k", 1, &o2, &plain, &e), BL_OK);
+    bl_encode_scratch *sc = bl_encode_scratch_new(en), *sp = bl_encode_scratch_new(plain);
+    uint8_t r1[384], r2[384];
+    const char *c1[] = {"Bob", "Bob", "m"}, *c2[] = {"ROBERT", "Robert", "m"};
+    size_t l1[] = {3, 3, 1}, l2[] = {6, 6, 1};
+    assert_int_equal(bl_encoder_encode(en, sc, c1, l1, 3, r1, NULL, &e), BL_OK);
+    assert_int_equal(bl_encoder_encode(en, sc, c2, l2, 3, r2, NULL, &e), BL_OK);
+    assert_memory_equal(r1, r2, 128);            /* given name: same filter */
+    assert_memory_not_equal(r1 + 128, r2 + 128, 128); /* surname: not mapped */
+    assert_int_equal(bl_encoder_encode(plain, sp, c1, l1, 3, r1, NULL, &e), BL_OK);
+    assert_int_equal(bl_encoder_encode(plain, sp, c2, l2, 3, r2, NULL, &e), BL_OK);
+    assert_memory_not_equal(r1, r2, 128);
+    bl_encode_scratch_free(sc);
+    bl_encode_scratch_free(sp);
+    bl_encoder_free(en);
+    bl_encoder_free(plain);
+    bl_schema_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_em_known_answer), cmocka_unit_test(test_em_fixed),
         cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_field_layout),
-        cmocka_unit_test(test_check_inputs),
+        cmocka_unit_test(test_check_inputs),    cmocka_unit_test(test_nicknames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
