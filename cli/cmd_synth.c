@@ -50,7 +50,9 @@ static void usage(FILE *fp)
     fprintf(fp,
 "Corruption (probabilities 0..1; 'per field' = each applicable field of a\n"
 "copy draws separately, 'per record' = once per copy):\n"
-"  -l, --level L          none, low, medium or high: sets every probability\n"
+"  -l, --level L          none, low, medium, high or hard: sets every probability\n"
+"                         (hard also: unicode share 0.3 and Unicode form/case\n"
+"                         changes of names; docs/synth.md)\n"
 "                         below [medium]; the options below then override\n"
 "      --typo P           all four keyboard typo kinds at once\n"
 "      --typo-insert P    per field: insert a QWERTY neighbour of a character\n"
@@ -275,7 +277,7 @@ int cmd_synth(int argc, char **argv)
             break;
         case 'l':
             if (bl_synth_set_level(&o, optarg, &err) != BL_OK)
-                return cli_usage_error(CMD, "--level '%s': must be none, low, medium or high",
+                return cli_usage_error(CMD, "--level '%s': must be none, low, medium, high or hard",
                                        optarg);
             break;
         case OPT_TYPO:
