@@ -90,16 +90,28 @@ int cli_match_model(const char *model_path, size_t n, char *const *paths, const 
     size_t nc = 0, nres = 0;
     bl_status st;
     double t0 = now();
-    if (strcmp(model_path, "auto") == 0) {
-        st = train_on(sets, n, &lo, &to, &m, verbose, &err);
-    } else {
+    const int autom = strcmp(model_path, "auto") == 0;
+    st = BL_OK;
+    if (!autom) {
         st = bl_model_read(model_path, &m, &err);
         for (size_t i = 0; st == BL_OK && i < n; i++)
             st = bl_model_check_set(m, sets[i], paths[i], &err);
     }
     if (st == BL_OK)
         st = bl_model_candidates((const bl_clkset *const *)sets, n, &lo, &c, &nc, &err);
+    double tb = now();
+    /* auto: train on the very candidates that are then scored */
+    if (st == BL_OK && autom)
+        st = bl_model_train((const bl_clkset *const *)sets, n, c, nc, &to, &m, &err);
     double t1 = now();
+    if (st == BL_OK && autom && verbose) {
+        uint32_t it;
+        double prior;
+        int conv = bl_model_converged(m, &it, &prior);
+        fprintf(stderr, "blindlink match: blocking %.2fs, %zu candidate pairs; model trained in %.2fs: %s after %u "
+                        "iterations, prior %.4g\n", tb - t0, nc, t1 - tb,
+                conv ? "converged" : "hit the iteration limit", it, prior);
+    }
     if (st == BL_OK)
         st = bl_model_score(m, (const bl_clkset *const *)sets, n, c, nc, threads, &sc, &err);
     double t2 = now();

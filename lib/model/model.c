@@ -262,37 +262,57 @@ static unsigned band_level(const bl_field_model *f, uint32_t c, uint32_t pa, uin
     return f->nlevels - 1;
 }
 
-void bl_model_levels(const bl_model *m, const bl_kernel *k, const uint8_t *a, const uint32_t *pa,
+/* Can two filters of popcounts x and y reach Dice t at all? */
+static inline int dice_possible(uint32_t x, uint32_t y, double t)
+{
+    uint32_t lo = x < y ? x : y;
+    return 2.0 * lo >= t * (double)(x + y);
+}
+
+/* Given name and surname exchanged: both crosswise comparisons close. */
+static int swapped(const bl_model *m, const bl_kernel *k, size_t g, size_t s, const uint8_t *a, const uint32_t *pa,
+                   const uint8_t *b, const uint32_t *pb)
+{
+    const bl_field_model *fg = &m->f[g], *fs = &m->f[s];
+    const size_t og = fg->offset / 8, os = fs->offset / 8, nb = (fg->bits + 7) / 8;
+    if (!pa[s] || !pb[s] || !dice_possible(pa[g], pb[s], BL_SWAP_MIN_DICE) ||
+        !dice_possible(pa[s], pb[g], BL_SWAP_MIN_DICE))
+        return 0;
+    if (dice_of(k->and_popcount(a + og, b + os, nb), pa[g], pb[s]) < BL_SWAP_MIN_DICE)
+        return 0;
+    return dice_of(k->and_popcount(a + os, b + og, nb), pa[s], pb[g]) >= BL_SWAP_MIN_DICE;
+}
+
+void bl_model_levels(const bl_model *m, const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa,
                      const uint8_t *b, const uint32_t *pb, uint8_t *lv, double *dice)
 {
+    double dl[BL_MODEL_MAX_FIELDS];
+    uint32_t cnt[BL_MODEL_MAX_FIELDS];
+    const bl_kernel *k = fp->k;
+    bl_fieldpop_run(fp, a, b, cnt);
     for (size_t i = 0; i < m->nf; i++) {
         const bl_field_model *f = &m->f[i];
+        dl[i] = NAN;
         if (!pa[i] || !pb[i]) {
             lv[i] = BL_LEVEL_MISSING;
-            if (dice)
-                dice[i] = NAN;
             continue;
         }
-        const size_t off = f->offset / 8, nb = (f->bits + 7) / 8;
-        uint32_t c = k->and_popcount(a + off, b + off, nb);
-        double d = dice_of(c, pa[i], pb[i]);
-        if (dice)
-            dice[i] = d;
-        unsigned l = band_level(f, c, pa[i], pb[i], d);
-        if (f->swap_with >= 0 && d < BL_SWAP_MIN_DICE) {
-            /* given name and surname exchanged: compare them crosswise */
-            const bl_field_model *o = &m->f[f->swap_with];
-            const size_t oo = o->offset / 8, onb = (o->bits + 7) / 8;
-            const size_t w = (size_t)f->swap_with;
-            if (pb[w] && pa[w] && nb == onb) {
-                double d1 = dice_of(k->and_popcount(a + off, b + oo, nb), pa[i], pb[w]);
-                double d2 = dice_of(k->and_popcount(a + oo, b + off, nb), pa[w], pb[i]);
-                if (d1 >= BL_SWAP_MIN_DICE && d2 >= BL_SWAP_MIN_DICE)
-                    l = (unsigned)bl_field_swap_level(f);
-            }
-        }
-        lv[i] = (uint8_t)l;
+        dl[i] = dice_of(cnt[i], pa[i], pb[i]);
+        lv[i] = (uint8_t)band_level(f, cnt[i], pa[i], pb[i], dl[i]);
     }
+    /* the swapped level: once per name pair, only when both disagree directly */
+    for (size_t i = 0; i < m->nf; i++) {
+        int j = m->f[i].swap_with;
+        if (j <= (int)i || lv[i] == BL_LEVEL_MISSING || lv[j] == BL_LEVEL_MISSING ||
+            m->f[j].swap_with != (int)i || m->f[j].bits != m->f[i].bits)
+            continue;
+        if (dl[i] < BL_SWAP_MIN_DICE && dl[j] < BL_SWAP_MIN_DICE && swapped(m, k, i, (size_t)j, a, pa, b, pb)) {
+            lv[i] = (uint8_t)bl_field_swap_level(&m->f[i]);
+            lv[j] = (uint8_t)bl_field_swap_level(&m->f[j]);
+        }
+    }
+    if (dice)
+        memcpy(dice, dl, m->nf * sizeof *dice);
 }
 
 double bl_model_level_weight(const bl_model *m, size_t f, unsigned l)

@@ -69,8 +69,20 @@ typedef struct bl_setstats {
 bl_status bl_model_new_for(const bl_fieldset *fs, const bl_clkset *example, bl_model **out,
                            bl_error *err);
 
-/** Levels of all fields of one pair; `lv` receives nf levels. */
-void bl_model_levels(const bl_model *m, const bl_kernel *k, const uint8_t *a, const uint32_t *pa,
+/** Per-field AND-popcounts of a record pair (lib/model/fieldpop.c). */
+typedef struct bl_fieldpop {
+    const bl_kernel *k;
+    size_t nf;
+    int fused;
+    uint32_t off[BL_MODEL_MAX_FIELDS], nbytes[BL_MODEL_MAX_FIELDS], nblk[BL_MODEL_MAX_FIELDS];
+} bl_fieldpop;
+
+void bl_fieldpop_init(bl_fieldpop *fp, const bl_model *m, const bl_kernel *k);
+void bl_fieldpop_run(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t *out);
+
+/** Levels of all fields of one pair; `lv` receives nf levels, `dice` (may
+ *  be NULL) the Dice coefficients (NaN when missing). */
+void bl_model_levels(const bl_model *m, const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa,
                      const uint8_t *b, const uint32_t *pb, uint8_t *lv, double *dice);
 
 /** Statistics of sets (tf over all of them). */

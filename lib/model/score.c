@@ -81,13 +81,15 @@ static void *score_worker(void *arg)
     sjob *j = arg;
     const bl_kernel *k = bl_kernel_active();
     const bl_model *m = j->m;
+    bl_fieldpop fpk;
+    bl_fieldpop_init(&fpk, m, k);
     const double pw = bl_model_prior_weight(m);
     uint8_t lv[BL_MODEL_MAX_FIELDS];
     for (size_t i = j->lo; i < j->hi; i++) {
         const bl_candidate *c = &j->c[i];
         const uint32_t d0 = c->dset[0], d1 = c->dset[1];
         const size_t r0 = c->rec[0] * m->nf, r1 = c->rec[1] * m->nf;
-        bl_model_levels(m, k, bl_clkset_get(j->sets[d0], c->rec[0]), j->st[d0].pop + r0,
+        bl_model_levels(m, &fpk, bl_clkset_get(j->sets[d0], c->rec[0]), j->st[d0].pop + r0,
                         bl_clkset_get(j->sets[d1], c->rec[1]), j->st[d1].pop + r1, lv, NULL);
         double w = pw;
         for (size_t f = 0; f < m->nf; f++) {
@@ -313,6 +315,8 @@ bl_status bl_model_explain(const bl_model *m, const bl_clkset *a, size_t i, cons
         return bl_error_set(err, BL_EINVAL, "record index out of range (%zu of %zu, %zu of %zu)", i, a->count, j,
                             b->count);
     const bl_kernel *k = bl_kernel_active();
+    bl_fieldpop fpk;
+    bl_fieldpop_init(&fpk, m, k);
     uint32_t pa[BL_MODEL_MAX_FIELDS], pb[BL_MODEL_MAX_FIELDS];
     const uint8_t *ra = bl_clkset_get(a, i), *rb = bl_clkset_get(b, j);
     for (size_t f = 0; f < m->nf; f++) {
@@ -332,7 +336,7 @@ bl_status bl_model_explain(const bl_model *m, const bl_clkset *a, size_t i, cons
     }
     uint8_t lv[BL_MODEL_MAX_FIELDS];
     double dice[BL_MODEL_MAX_FIELDS];
-    bl_model_levels(m, k, ra, pa, rb, pb, lv, dice);
+    bl_model_levels(m, &fpk, ra, pa, rb, pb, lv, dice);
     double w = bl_model_prior_weight(m);
     *prior_weight = w;
     for (size_t f = 0; f < m->nf; f++) {

@@ -109,6 +109,8 @@ bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, siz
                             bl_error *err)
 {
     const bl_kernel *k = bl_kernel_active();
+    bl_fieldpop fpk;
+    bl_fieldpop_init(&fpk, m, k);
     memset(st, 0, nsets * sizeof *st);
     uint64_t total = 0;
     for (size_t d = 0; d < nsets; d++) {
@@ -152,6 +154,8 @@ static void u_from_random(bl_model *m, const bl_clkset *const *sets, size_t nset
                           uint64_t npairs, uint64_t seed)
 {
     const bl_kernel *k = bl_kernel_active();
+    bl_fieldpop fpk;
+    bl_fieldpop_init(&fpk, m, k);
     double cnt[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS] = {{0}};
     uint8_t lv[BL_MODEL_MAX_FIELDS];
     uint64_t x = seed ? seed : 0x5eed;
@@ -161,7 +165,7 @@ static void u_from_random(bl_model *m, const bl_clkset *const *sets, size_t nset
         if (d1 >= d0)
             d1++;
         size_t a = (size_t)((r2 & 0xffffffff) % sets[d0]->count), b = (size_t)((r2 >> 32) % sets[d1]->count);
-        bl_model_levels(m, k, bl_clkset_get(sets[d0], a), st[d0].pop + a * m->nf, bl_clkset_get(sets[d1], b),
+        bl_model_levels(m, &fpk, bl_clkset_get(sets[d0], a), st[d0].pop + a * m->nf, bl_clkset_get(sets[d1], b),
                         st[d1].pop + b * m->nf, lv, NULL);
         for (size_t f = 0; f < m->nf; f++)
             if (lv[f] != BL_LEVEL_MISSING)
@@ -258,11 +262,13 @@ static void *pattern_worker(void *arg)
 {
     pjob *j = arg;
     const bl_kernel *k = bl_kernel_active();
+    bl_fieldpop fpk;
+    bl_fieldpop_init(&fpk, j->m, k);
     uint8_t lv[BL_MODEL_MAX_FIELDS];
     for (size_t i = j->lo; i < j->hi && !j->fail; i++) {
         const bl_candidate *c = &j->c[i];
         uint32_t d0 = c->dset[0], d1 = c->dset[1];
-        bl_model_levels(j->m, k, bl_clkset_get(j->sets[d0], c->rec[0]), j->st[d0].pop + (size_t)c->rec[0] * j->m->nf,
+        bl_model_levels(j->m, &fpk, bl_clkset_get(j->sets[d0], c->rec[0]), j->st[d0].pop + (size_t)c->rec[0] * j->m->nf,
                         bl_clkset_get(j->sets[d1], c->rec[1]), j->st[d1].pop + (size_t)c->rec[1] * j->m->nf, lv,
                         NULL);
         if (ptable_add(&j->t, lv, j->m->nf, 1.0) != 0)
