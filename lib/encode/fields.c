@@ -237,3 +237,36 @@ void bl_field_or_into(uint8_t *out, uint32_t offset_bits, const uint8_t *filter,
     for (size_t i = 0; i < nb; i++)
         dst[i] |= filter[i];
 }
+
+/* A feature whose values have few tokens from a small set: an exact
+ * comparison or an enum (sex, state, a flag). */
+static int low_entropy(const bl_feature *f)
+{
+    return f->cmp == BL_CMP_EXACT || f->fmt == BL_FORMAT_ENUM;
+}
+
+void bl_fields_describe(const bl_schema *s, FILE *fp)
+{
+    bl_field_layout fl;
+    bl_error e = {0};
+    if (bl_field_layout_build(s, BL_NORMALIZE_NONE, &fl, &e) != BL_OK)
+        return;
+    fprintf(fp, "\n  With --layout fields: %zu field filters of %u bits (%u bits per record)\n", fl.nfields,
+            fl.field_bits, fl.total_bits);
+    for (size_t f = 0; f < fl.nfields; f++) {
+        size_t members = 0, low = 0, li = 0;
+        for (size_t i = 0; i < s->nfeatures; i++)
+            if (fl.field_of[i] == f) {
+                members++;
+                if (low_entropy(&s->features[i]))
+                    low++, li = i;
+            }
+        if (members == 1 && low)
+            fprintf(fp, "  warning: field '%s' is alone in its filter and has few distinct values (%s): "
+                        "equal values give equal filters, so the file shows how often each value occurs; "
+                        "group it with another feature in \"blindlink\": {\"fieldGroups\": ...} "
+                        "(docs/threat-model.md)\n", s->features[li].identifier,
+                    s->features[li].fmt == BL_FORMAT_ENUM ? "enum" : "exact comparison");
+    }
+    bl_field_layout_free(&fl);
+}

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -35,5 +36,11 @@ void bl_field_layout_free(bl_field_layout *fl);
 /** OR an nbits-bit packed filter into `out` at bit offset `offset_bits`
  *  (a multiple of 8). */
 void bl_field_or_into(uint8_t *out, uint32_t offset_bits, const uint8_t *filter, uint32_t nbits);
+
+/** For `schema describe`: the field layout and a warning for every
+ *  low-entropy feature (exact comparison, enum, or a single short token) that
+ *  would sit alone in a field filter, whose bits then reveal the value
+ *  distribution (docs/threat-model.md). */
+void bl_fields_describe(const bl_schema *s, FILE *fp);
 
 #endif
