@@ -14,6 +14,7 @@
 
 #include <blindlink/csv.h>
 #include <blindlink/eval.h>
+#include <blindlink/model.h>
 #include <blindlink/io.h>
 #include <blindlink/match.h>
 #include "cli.h"
@@ -51,6 +52,10 @@ static void usage(FILE *fp)
         "      --histogram          text histogram of true vs false candidate scores\n"
         "      --svg FILE           the same histogram as an SVG image\n"
         "      --bins N             histogram bins (default 25)\n"
+        "      --weights            pairs from match --model: histogram of the match\n"
+        "                           weights of true vs false pairs\n"
+        "      --weights-svg FILE   the same as an SVG image\n"
+        "      --model FILE --mu-svg FILE   the model's m/u chart per field (SVG)\n"
         "      --json               machine-readable output\n"
         "  -o, --output FILE        report destination (default stdout)\n"
         "  -h, --help               this help\n"
@@ -60,7 +65,7 @@ static void usage(FILE *fp)
 }
 
 enum { OPT_TRUTH = 1000, OPT_DATA, OPT_IDCOL, OPT_TP, OPT_SWEEP, OPT_RANGE, OPT_SOLVER, OPT_HIST,
-       OPT_SVG, OPT_BINS, OPT_JSON };
+       OPT_SVG, OPT_BINS, OPT_JSON, OPT_WEIGHTS, OPT_WSVG, OPT_MODEL, OPT_MUSVG };
 
 typedef struct idlist {
     char **v;
@@ -167,6 +172,10 @@ int cmd_eval(int argc, char **argv)
         {"solver", required_argument, NULL, OPT_SOLVER},
         {"histogram", no_argument, NULL, OPT_HIST},
         {"svg", required_argument, NULL, OPT_SVG},
+        {"weights", no_argument, NULL, OPT_WEIGHTS},
+        {"weights-svg", required_argument, NULL, OPT_WSVG},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"mu-svg", required_argument, NULL, OPT_MUSVG},
         {"bins", required_argument, NULL, OPT_BINS},
         {"json", no_argument, NULL, OPT_JSON},
         {"output", required_argument, NULL, 'o'},
@@ -174,6 +183,8 @@ int cmd_eval(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *truth = NULL, *idcol = NULL, *svg = NULL, *output = "-";
+    const char *wsvg = NULL, *modelp = NULL, *musvg = NULL; /* model hooks (lib/model/weights.c) */
+    int weights = 0;
     const char *data[MAX_DATA];
     size_t ndata = 0;
     unsigned long long true_pairs = 0;
@@ -217,6 +228,10 @@ int cmd_eval(int argc, char **argv)
             break;
         case OPT_HIST: hist = 1; break;
         case OPT_SVG: svg = optarg; break;
+        case OPT_WEIGHTS: weights = 1; break;
+        case OPT_WSVG: wsvg = optarg; break;
+        case OPT_MODEL: modelp = optarg; break;
+        case OPT_MUSVG: musvg = optarg; break;
         case OPT_BINS:
             bins = (unsigned)strtoul(optarg, &end, 10);
             if (*end || bins == 0 || bins > 1000)
@@ -483,6 +498,24 @@ int cmd_eval(int argc, char **argv)
             if (st)
                 goto fail;
         }
+    }
+    if ((weights || wsvg) && !json) {
+        double *w = NULL;
+        st = bl_model_read_weights(mpath, m.n, &w, &err);
+        if (st == BL_OK)
+            st = bl_model_weight_report(tr, m.pairs, w, m.n, weights ? fp : NULL, wsvg, &err);
+        free(w);
+        if (st)
+            goto fail;
+    }
+    if (musvg) {
+        bl_model *mm = NULL;
+        st = modelp ? bl_model_read(modelp, &mm, &err) : bl_error_set(&err, BL_EINVAL, "--mu-svg needs --model FILE");
+        if (st == BL_OK)
+            st = bl_model_mu_svg(mm, musvg, &err);
+        bl_model_free(mm);
+        if (st)
+            goto fail;
     }
     if (json)
         fputs("}\n", fp);

@@ -162,6 +162,18 @@ bl_status bl_model_explain_svg(const char *path, const bl_explain_field *f, size
 /** Per-field m/u chart of a model (SVG), written atomically. */
 bl_status bl_model_mu_svg(const bl_model *m, const char *path, bl_error *err) BL_WUR;
 
+/* ---- eval of model output ---- */
+#include "eval.h"
+
+/** The `weight` column of a pairs CSV written by match --model, in row
+ *  order (`n` rows expected). */
+bl_status bl_model_read_weights(const char *path, size_t n, double **out, bl_error *err) BL_WUR;
+
+/** Histogram of match weights of true vs false pairs: text to `fp` (may be
+ *  NULL) and an SVG chart to `svg_path` (may be NULL), atomically. */
+bl_status bl_model_weight_report(const bl_eval_truth *t, const bl_candidate *pairs, const double *w,
+                                 size_t n, FILE *fp, const char *svg_path, bl_error *err) BL_WUR;
+
 #ifdef __cplusplus
 }
 #endif

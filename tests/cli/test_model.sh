@@ -19,10 +19,16 @@ expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" "$T/matches.csv"
 f1=$(awk '$1 == "F1" {print $2}' "$T/out")
 if python3 -c "import sys; sys.exit(0 if float('$f1') >= 0.95 else 1)"; then pass; else fail "F1 $f1 < 0.95 on the high-error set"; fi
 
+expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" --weights --weights-svg "$T/wh.svg" "$T/matches.csv"
+assert_contains "$T/out" "match weight histogram"
+assert_contains "$T/wh.svg" "Match weight"
+
 # train, then match with the file; same decisions as auto (same training)
 expect_exit 0 "$BL" train -o "$T/model.json" --mu-svg "$T/mu.svg" "$T/a.clk" "$T/b.clk"
 assert_contains "$T/model.json" '"status": "converged"'
 assert_contains "$T/mu.svg" "<svg"
+expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" --model "$T/model.json" --mu-svg "$T/mu2.svg" "$T/matches.csv"
+assert_same "$T/mu.svg" "$T/mu2.svg"
 expect_exit 0 "$BL" match --model "$T/model.json" -o "$T/m2.csv" "$T/a.clk" "$T/b.clk"
 assert_eq "$(wc -l < "$T/m2.csv")" "$(wc -l < "$T/matches.csv")" "model file = auto"
 expect_exit 0 "$BL" match --model "$T/model.json" --min-probability 0.999999 -o "$T/m3.csv" "$T/a.clk" "$T/b.clk"
