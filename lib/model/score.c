@@ -85,9 +85,17 @@ static void *score_worker(void *arg)
     bl_fieldpop_init(&fpk, m, k);
     const double pw = bl_model_prior_weight(m);
     uint8_t lv[BL_MODEL_MAX_FIELDS];
+    const size_t rb = j->sets[0]->stride;
     for (size_t i = j->lo; i < j->hi; i++) {
         const bl_candidate *c = &j->c[i];
         const uint32_t d0 = c->dset[0], d1 = c->dset[1];
+        if (i + 8 < j->hi) {
+            /* the partner records are scattered: fetch a few pairs ahead */
+            const bl_candidate *n8 = &j->c[i + 8];
+            const uint8_t *pb8 = bl_clkset_get(j->sets[n8->dset[1]], n8->rec[1]);
+            for (size_t o = 0; o < rb; o += 64)
+                __builtin_prefetch(pb8 + o);
+        }
         const size_t r0 = c->rec[0] * m->nf, r1 = c->rec[1] * m->nf;
         bl_model_levels(m, &fpk, bl_clkset_get(j->sets[d0], c->rec[0]), j->st[d0].pop + r0,
                         bl_clkset_get(j->sets[d1], c->rec[1]), j->st[d1].pop + r1, lv, NULL);
