@@ -36,6 +36,8 @@ static void usage(FILE *fp)
         "                           the inputs (see 'blindlink train'); pairs CSV gains\n"
         "                           weight and probability columns (docs/model.md)\n"
         "      --min-probability P  with --model: match at posterior >= P (default 0.5)\n"
+        "                           (--blocking lsh|none picks the model's candidate\n"
+        "                           blocking; default: LSH above 4e9 record pairs)\n"
         "  -o, --output FILE        output file (default '-' = stdout)\n"
         "  -f, --output-format F    pairs (default): matched pairs CSV\n"
         "                           groups: anonlink find-similarity groups JSON\n"
@@ -240,8 +242,11 @@ int cmd_match(int argc, char **argv)
         }
     }
     (void)v;
+    if (model && nblocks)
+        return cli_usage_error(CMD, "--model blocks by itself: --blocks files are not used with it");
     if (model) /* the model decides by posterior probability: no threshold */
-        return cli_match_model(model, (size_t)(argc - optind), argv + optind, output, min_p, threads, verbose);
+        return cli_match_model(model, (size_t)(argc - optind), argv + optind, output, min_p, threads, verbose,
+                               !blocking ? 0 : !strcmp(blocking, "lsh") ? 1 : !strcmp(blocking, "none") ? -1 : 2);
     if (isnan(threshold))
         return cli_usage_error(CMD, "--threshold is required");
     size_t nin = (size_t)(argc - optind);

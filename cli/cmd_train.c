@@ -72,8 +72,10 @@ static bl_status train_on(bl_clkset **sets, size_t n, const bl_model_link_opts *
 }
 
 int cli_match_model(const char *model_path, size_t n, char *const *paths, const char *output, double min_p,
-                    int threads, int verbose)
+                    int threads, int verbose, int lsh)
 {
+    if (lsh == 2)
+        return cli_usage_error("match", "--model blocks by itself: --blocking lsh or none, not files");
     const char *cmd = "match";
     bl_clkset *sets[MAX_INPUTS] = {0};
     if (n > MAX_INPUTS)
@@ -83,7 +85,7 @@ int cli_match_model(const char *model_path, size_t n, char *const *paths, const 
         return rc;
     bl_error err = {0};
     bl_model *m = NULL;
-    bl_model_link_opts lo = {.threads = threads, .min_probability = min_p};
+    bl_model_link_opts lo = {.threads = threads, .min_probability = min_p, .lsh = lsh};
     bl_model_train_opts to = {.threads = threads};
     bl_candidate *c = NULL;
     bl_scored_pair *sc = NULL, *res = NULL;
