@@ -104,6 +104,19 @@ assert_eq "$(head -1 "$T/p.csv")" "a_dataset,a_index,b_dataset,b_index,score,wei
 expect_exit 0 "$BL" eval --truth febrl --data "$T/p-1.csv" --data "$T/p-2.csv" --data "$T/p-3.csv" "$T/p.csv"
 f1=$(awk '$1 == "F1" {print $2}' "$T/out")
 if python3 -c "import sys; sys.exit(0 if float('$f1') >= 0.9 else 1)"; then pass; else fail "3-party F1 $f1"; fi
+# synth --level hard: deterministic, with case and Unicode-form changes of names
+expect_exit 0 "$BL" synth -n 3000 --level hard --seed 3 -o "$T/h"
+expect_exit 0 "$BL" synth -n 3000 --level hard --seed 3 -o "$T/h2"
+assert_same "$T/h-2.csv" "$T/h2-2.csv"
+python3 - "$T/h-2.csv" <<'PY' && pass || fail "hard level lacks case / NFD / non-ASCII changes"
+import csv, sys, unicodedata
+rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8")))
+names = [r["given_name"] + r["surname"] for r in rows]
+assert any(n != n.lower() for n in names), "no case change"
+assert any(n != unicodedata.normalize("NFC", n) for n in names), "no NFD form"
+assert sum(any(ord(c) > 127 for c in n) for n in names) > len(rows) * 0.1, "too few international names"
+PY
+
 # the compiled-in nickname table is the generated form of data/nicknames/groups.txt
 python3 "$BL_SRC/scripts/gen_nicknames.py" "$BL_SRC/data/nicknames/groups.txt" > "$T/nick.c" && assert_same "$T/nick.c" "$BL_SRC/lib/encode/nicknames_table.c"
 finish
