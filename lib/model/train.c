@@ -412,6 +412,11 @@ static void to_all_pairs(bl_model *m, const bl_clkset *const *sets, size_t nsets
     if (!m->fix_prior && total > 0) {
         m->prior_cand = m->prior;
         m->prior = m->prior * (double)ncand / total;
+        /* no candidates (or no matches among them): a tiny prior, still a probability */
+        if (!(m->prior >= 1e-15))
+            m->prior = 1e-15;
+        if (m->prior > 1 - 1e-9)
+            m->prior = 1 - 1e-9;
     }
 }
 
