@@ -6,6 +6,7 @@
  * forces the path under test); otherwise the active kernel runs per field.
  * Fields start 64-byte aligned and the bytes after a field up to the next
  * 64-byte boundary are zero (layout contract), so whole blocks are read. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/model_internal.h"
@@ -29,19 +30,35 @@ fused_avx512(const uint8_t *a, const uint8_t *b, const uint32_t *off, const uint
 }
 #endif
 
-void bl_fieldpop_init(bl_fieldpop *fp, const bl_model *m, const bl_kernel *k)
+int bl_fieldpop_init(bl_fieldpop *fp, const bl_model *m, const bl_kernel *k)
 {
+    memset(fp, 0, sizeof *fp);
     fp->k = k;
     fp->nf = m->nf;
-    fp->fused = 0;
     for (size_t f = 0; f < m->nf; f++) {
         fp->off[f] = m->f[f].offset / 8;
         fp->nbytes[f] = (m->f[f].bits + 7) / 8;
         fp->nblk[f] = (fp->nbytes[f] + 63) / 64;
+        /* popcounts are taken over whole bytes: size the tables for whole blocks */
+        for (uint32_t l = 1; l < m->f[f].nbands; l++)
+            if (!(fp->cmin[f][l] = bl_dice_cmin_table(fp->nblk[f] * 512, m->f[f].band[l]))) {
+                bl_fieldpop_free(fp);
+                return -1;
+            }
     }
 #ifdef FP_AVX512
     fp->fused = !strcmp(k->name, "avx512");
 #endif
+    return 0;
+}
+
+void bl_fieldpop_free(bl_fieldpop *fp)
+{
+    for (size_t f = 0; f < BL_MODEL_MAX_FIELDS; f++)
+        for (size_t l = 0; l < BL_MODEL_MAX_LEVELS; l++) {
+            free(fp->cmin[f][l]);
+            fp->cmin[f][l] = NULL;
+        }
 }
 
 void bl_fieldpop_run(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t *out)

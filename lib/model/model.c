@@ -252,12 +252,15 @@ static inline double dice_of(uint32_t c, uint32_t pa, uint32_t pb)
     return pa + pb ? 2.0 * c / (double)(pa + pb) : 0.0;
 }
 
-static unsigned band_level(const bl_field_model *f, uint32_t c, uint32_t pa, uint32_t pb, double d)
+/* First band whose minimum the AND-count reaches (exact = equal filters). */
+static unsigned band_level(const bl_field_model *f, const bl_fieldpop *fp, size_t i, uint32_t c, uint32_t pa,
+                           uint32_t pb)
 {
     if (c == pa && c == pb)
         return 0;
+    const uint32_t s = pa + pb;
     for (uint32_t l = 1; l < f->nbands; l++)
-        if (d >= f->band[l])
+        if (c >= fp->cmin[i][l][s])
             return l;
     return f->nlevels - 1;
 }
@@ -297,8 +300,9 @@ void bl_model_levels(const bl_model *m, const bl_fieldpop *fp, const uint8_t *a,
             lv[i] = BL_LEVEL_MISSING;
             continue;
         }
-        dl[i] = dice_of(cnt[i], pa[i], pb[i]);
-        lv[i] = (uint8_t)band_level(f, cnt[i], pa[i], pb[i], dl[i]);
+        if (dice || f->swap_with >= 0)
+            dl[i] = dice_of(cnt[i], pa[i], pb[i]);
+        lv[i] = (uint8_t)band_level(f, fp, i, cnt[i], pa[i], pb[i]);
     }
     /* the swapped level: once per name pair, only when both disagree directly */
     for (size_t i = 0; i < m->nf; i++) {

@@ -75,9 +75,14 @@ typedef struct bl_fieldpop {
     size_t nf;
     int fused;
     uint32_t off[BL_MODEL_MAX_FIELDS], nbytes[BL_MODEL_MAX_FIELDS], nblk[BL_MODEL_MAX_FIELDS];
+    /* per field and band: smallest AND-count reaching the band for each
+     * popcount sum (bl_dice_cmin_table), so levels need no division */
+    uint32_t *cmin[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS];
 } bl_fieldpop;
 
-void bl_fieldpop_init(bl_fieldpop *fp, const bl_model *m, const bl_kernel *k);
+/** 0, or -1 when out of memory (then nothing is held). */
+int bl_fieldpop_init(bl_fieldpop *fp, const bl_model *m, const bl_kernel *k);
+void bl_fieldpop_free(bl_fieldpop *fp);
 void bl_fieldpop_run(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t *out);
 
 /** Levels of all fields of one pair; `lv` receives nf levels, `dice` (may

@@ -69,6 +69,7 @@ typedef struct sjob {
     bl_scored_pair *out;
     size_t lo, hi;
     const double (*w)[BL_MODEL_MAX_LEVELS];
+    int fail;
 } sjob;
 
 static double sigmoid2(double w)
@@ -82,7 +83,10 @@ static void *score_worker(void *arg)
     const bl_kernel *k = bl_kernel_active();
     const bl_model *m = j->m;
     bl_fieldpop fpk;
-    bl_fieldpop_init(&fpk, m, k);
+    if (bl_fieldpop_init(&fpk, m, k) != 0) {
+        j->fail = 1;
+        return NULL;
+    }
     const double pw = bl_model_prior_weight(m);
     uint8_t lv[BL_MODEL_MAX_FIELDS];
     const size_t rb = j->sets[0]->stride;
@@ -113,6 +117,7 @@ static void *score_worker(void *arg)
         p->probability = sigmoid2(w);
         p->c.score = p->probability;
     }
+    bl_fieldpop_free(&fpk);
     return NULL;
 }
 
@@ -147,7 +152,7 @@ bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t
     int started = 1;
     for (int t = 0; t < nt; t++)
         jobs[t] = (sjob){m, sets, ss, cand, res, ncand * (size_t)t / (size_t)nt,
-                         ncand * (size_t)(t + 1) / (size_t)nt, (const double (*)[BL_MODEL_MAX_LEVELS])w};
+                         ncand * (size_t)(t + 1) / (size_t)nt, (const double (*)[BL_MODEL_MAX_LEVELS])w, 0};
     for (int t = 1; t < nt && started == t; t++)
         if (pthread_create(&tid[t], NULL, score_worker, &jobs[t]) == 0)
             started++;
@@ -158,6 +163,11 @@ bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t
         score_worker(&jobs[t]);
     bl_setstats_free(ss, nsets);
     free(ss);
+    for (int t = 0; t < nt; t++)
+        if (jobs[t].fail) {
+            free(res);
+            return bl_error_set(err, BL_ENOMEM, "out of memory for level tables");
+        }
     *out = res;
     return BL_OK;
 }
@@ -324,7 +334,8 @@ bl_status bl_model_explain(const bl_model *m, const bl_clkset *a, size_t i, cons
                             b->count);
     const bl_kernel *k = bl_kernel_active();
     bl_fieldpop fpk;
-    bl_fieldpop_init(&fpk, m, k);
+    if (bl_fieldpop_init(&fpk, m, k) != 0)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
     uint32_t pa[BL_MODEL_MAX_FIELDS], pb[BL_MODEL_MAX_FIELDS];
     const uint8_t *ra = bl_clkset_get(a, i), *rb = bl_clkset_get(b, j);
     for (size_t f = 0; f < m->nf; f++) {
@@ -335,8 +346,10 @@ bl_status bl_model_explain(const bl_model *m, const bl_clkset *a, size_t i, cons
     float tfadj[BL_MODEL_MAX_FIELDS] = {0};
     if (tfsets && ntf && ntf <= TF_MAX_SETS) {
         bl_status st = bl_setstats_build(m, tfsets, ntf, ss, err);
-        if (st != BL_OK)
+        if (st != BL_OK) {
+            bl_fieldpop_free(&fpk);
             return st;
+        }
         for (size_t d = 0; d < ntf; d++)
             if (tfsets[d] == a)
                 memcpy(tfadj, ss[d].tfadj + i * m->nf, m->nf * sizeof *tfadj);
@@ -345,6 +358,7 @@ bl_status bl_model_explain(const bl_model *m, const bl_clkset *a, size_t i, cons
     uint8_t lv[BL_MODEL_MAX_FIELDS];
     double dice[BL_MODEL_MAX_FIELDS];
     bl_model_levels(m, &fpk, ra, pa, rb, pb, lv, dice);
+    bl_fieldpop_free(&fpk);
     double w = bl_model_prior_weight(m);
     *prior_weight = w;
     for (size_t f = 0; f < m->nf; f++) {

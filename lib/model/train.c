@@ -109,8 +109,6 @@ bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, siz
                             bl_error *err)
 {
     const bl_kernel *k = bl_kernel_active();
-    bl_fieldpop fpk;
-    bl_fieldpop_init(&fpk, m, k);
     memset(st, 0, nsets * sizeof *st);
     uint64_t total = 0;
     for (size_t d = 0; d < nsets; d++) {
@@ -150,12 +148,13 @@ bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, siz
 
 /* ---- u from random pairs ---------------------------------------------------- */
 
-static void u_from_random(bl_model *m, const bl_clkset *const *sets, size_t nsets, const bl_setstats *st,
-                          uint64_t npairs, uint64_t seed)
+static int u_from_random(bl_model *m, const bl_clkset *const *sets, size_t nsets, const bl_setstats *st,
+                         uint64_t npairs, uint64_t seed)
 {
     const bl_kernel *k = bl_kernel_active();
     bl_fieldpop fpk;
-    bl_fieldpop_init(&fpk, m, k);
+    if (bl_fieldpop_init(&fpk, m, k) != 0)
+        return -1;
     double cnt[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS] = {{0}};
     uint8_t lv[BL_MODEL_MAX_FIELDS];
     uint64_t x = seed ? seed : 0x5eed;
@@ -184,6 +183,8 @@ static void u_from_random(bl_model *m, const bl_clkset *const *sets, size_t nset
         }
     }
     m->nrandom = npairs;
+    bl_fieldpop_free(&fpk);
+    return 0;
 }
 
 /* ---- comparison patterns of the candidates ---------------------------------- */
@@ -263,7 +264,10 @@ static void *pattern_worker(void *arg)
     pjob *j = arg;
     const bl_kernel *k = bl_kernel_active();
     bl_fieldpop fpk;
-    bl_fieldpop_init(&fpk, j->m, k);
+    if (bl_fieldpop_init(&fpk, j->m, k) != 0) {
+        j->fail = 1;
+        return NULL;
+    }
     uint8_t lv[BL_MODEL_MAX_FIELDS];
     for (size_t i = j->lo; i < j->hi && !j->fail; i++) {
         const bl_candidate *c = &j->c[i];
@@ -274,6 +278,7 @@ static void *pattern_worker(void *arg)
         if (ptable_add(&j->t, lv, j->m->nf, 1.0) != 0)
             j->fail = 1;
     }
+    bl_fieldpop_free(&fpk);
     return NULL;
 }
 
@@ -482,7 +487,12 @@ bl_status bl_model_train(const bl_clkset *const *sets, size_t nsets, const bl_ca
         bl_model_free(m);
         return st;
     }
-    u_from_random(m, sets, nsets, ss, o.u_pairs, o.seed);
+    if (u_from_random(m, sets, nsets, ss, o.u_pairs, o.seed) != 0) {
+        bl_setstats_free(ss, nsets);
+        free(ss);
+        bl_model_free(m);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
     double t0 = now_s();
     ptable t;
     st = build_patterns(m, sets, ss, cand, ncand, o.threads, &t, err);
