@@ -27,6 +27,13 @@ int cmd_describe(int argc, char **argv);
 int cmd_relay(int argc, char **argv); /* chat (issue 14) */
 int cmd_bank(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+
+/** `match --model auto|FILE` (cli/cmd_train.c): train or load a model, block,
+ *  score, resolve, write the pairs CSV with weight and probability. */
+int cli_match_model(const char *model, size_t n, char *const *paths, const char *output, double min_p,
+                    int threads, int verbose, int lsh);
 
 /** Print "blindlink <cmd>: <message>" to stderr; returns exit code for `err`. */
 int cli_fail(const char *cmd, const bl_error *err);

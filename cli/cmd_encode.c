@@ -53,6 +53,9 @@ static void usage(FILE *fp)
             "                         default names); breaks clkhash compatibility unless\n"
             "                         every party uses the same profile (docs/normalize.md)\n"
             "  --ids COLUMN           carry this CSV column as record id (binary format)\n"
+            "  --layout record|fields record (default): one clkhash CLK per record;\n"
+            "                         fields: one filter per schema feature or field group\n"
+            "                         (binary format; for match --model, docs/model.md)\n"
             "  --json                 summary (records, bits, format, fingerprint) as JSON\n"
             "                         on stdout (not with OUTPUT '-')\n"
             "  -q, --quiet            no progress bar, no warnings\n"
@@ -65,7 +68,7 @@ static void usage(FILE *fp)
 }
 
 enum { OPT_SECRET_FILE = CLI_OPT_FIRST_PRIVATE, OPT_SECRET_ARGV, OPT_FORMAT, OPT_NO_HEADER,
-       OPT_CHECK_HEADER, OPT_NO_VALIDATE, OPT_LEGACY_STRIP, OPT_NORMALIZE, OPT_IDS };
+       OPT_CHECK_HEADER, OPT_NO_VALIDATE, OPT_LEGACY_STRIP, OPT_NORMALIZE, OPT_IDS, OPT_LAYOUT };
 
 #define CMD "encode"
 
@@ -88,6 +91,7 @@ static const struct option encode_longopts[] = {
     {"legacy-strip", no_argument, NULL, OPT_LEGACY_STRIP},
     {"normalize", optional_argument, NULL, OPT_NORMALIZE},
     {"ids", required_argument, NULL, OPT_IDS},
+    {"layout", required_argument, NULL, OPT_LAYOUT},
     CLI_LONGOPT_OUTPUT, CLI_LONGOPT_THREADS, CLI_LONGOPT_JSON, CLI_LONGOPT_QUIET,
     CLI_LONGOPT_VERBOSE, CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
     {NULL, 0, NULL, 0},
@@ -135,6 +139,13 @@ static int encode_option(int c, const char *arg, encode_cli *e)
         break;
     }
     case OPT_IDS: e->csv.id_column = arg; break;
+    case OPT_LAYOUT: {
+        int l = bl_layout_parse(arg);
+        if (l < 0)
+            return cli_usage_error("encode", "--layout must be record or fields, not '%s'", arg);
+        e->eo.layout = (bl_layout)l;
+        break;
+    }
     default: return cli_usage_error(CMD, "unknown option '%s'", cli_current_arg());
     }
     return CLI_OPT_OK;

@@ -12,6 +12,7 @@
 
 #include <blindlink/csv.h>
 #include <blindlink/eval.h>
+#include <blindlink/model.h>
 #include <blindlink/io.h>
 #include <blindlink/match.h>
 #include <blindlink/plot.h>
@@ -59,6 +60,10 @@ static void usage(FILE *fp)
         "      --title NAME         data set name shown in the pictures (default: the\n"
         "                           MATCHES file name)\n"
         "      --bins N             histogram bins (default 25)\n"
+        "      --weights            pairs from match --model: histogram of the match\n"
+        "                           weights of true vs false pairs\n"
+        "      --weights-svg FILE   the same as an SVG image\n"
+        "      --model FILE --mu-svg FILE   the model's m/u chart per field (SVG)\n"
         "      --json               machine-readable output\n"
         "  -o, --output FILE        report destination (default stdout)\n"
         "  -q, --quiet              no report (pictures only)\n"
@@ -70,7 +75,8 @@ static void usage(FILE *fp)
 }
 
 enum { OPT_TRUTH = CLI_OPT_FIRST_PRIVATE, OPT_DATA, OPT_IDCOL, OPT_TP, OPT_SWEEP, OPT_RANGE,
-       OPT_SOLVER, OPT_HIST, OPT_SVG, OPT_SWEEP_SVG, OPT_TITLE, OPT_BINS };
+       OPT_SOLVER, OPT_HIST, OPT_SVG, OPT_SWEEP_SVG, OPT_TITLE, OPT_BINS, OPT_WEIGHTS, OPT_WSVG,
+       OPT_MODEL, OPT_MUSVG };
 
 typedef struct eval_opts {
     cli_common co;
@@ -81,6 +87,8 @@ typedef struct eval_opts {
     double threshold, lo, hi, step;
     int sweep, hist, solve, no_truth;
     unsigned bins;
+    const char *wsvg, *modelp, *musvg; /* model hooks (lib/model) */
+    int weights;
 } eval_opts;
 
 static int eval_option(int c, const char *arg, eval_opts *o)
@@ -116,6 +124,10 @@ static int eval_option(int c, const char *arg, eval_opts *o)
     case OPT_SVG: o->svg = arg; break;
     case OPT_SWEEP_SVG: o->sweep_svg = arg; break;
     case OPT_TITLE: o->title = arg; break;
+    case OPT_WEIGHTS: o->weights = 1; break;
+    case OPT_WSVG: o->wsvg = arg; break;
+    case OPT_MODEL: o->modelp = arg; break;
+    case OPT_MUSVG: o->musvg = arg; break;
     case OPT_BINS:
         if (cli_parse_u64(arg, 1, 1000, &u))
             return cli_usage_error(CMD, "--bins must be in 1..1000, got '%s'", arg);
@@ -143,6 +155,10 @@ static int eval_parse(int argc, char **argv, eval_opts *o)
         {"sweep-svg", required_argument, NULL, OPT_SWEEP_SVG},
         {"title", required_argument, NULL, OPT_TITLE},
         {"bins", required_argument, NULL, OPT_BINS},
+        {"weights", no_argument, NULL, OPT_WEIGHTS},
+        {"weights-svg", required_argument, NULL, OPT_WSVG},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"mu-svg", required_argument, NULL, OPT_MUSVG},
         CLI_LONGOPT_JSON, CLI_LONGOPT_OUTPUT, CLI_LONGOPT_QUIET, CLI_LONGOPT_VERBOSE,
         CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
         {NULL, 0, NULL, 0},
@@ -570,6 +586,30 @@ static int write_report(const eval_run *r, const eval_opts *o, const bl_eval_res
     return st ? cli_fail(CMD, err) : CLI_OPT_OK;
 }
 
+/* match --model outputs: weight histogram (text on stdout, SVG) and the
+ * model's m/u chart */
+static bl_status model_reports(const eval_run *r, const eval_opts *o, bl_error *err)
+{
+    bl_status st = BL_OK;
+    if ((o->weights || o->wsvg) && !o->co.json) {
+        double *w = NULL;
+        st = bl_model_read_weights(r->mpath, r->m.n, &w, err);
+        if (st == BL_OK)
+            st = bl_model_weight_report(r->tr, r->m.pairs, w, r->m.n, o->weights ? stdout : NULL,
+                                        o->wsvg, err);
+        free(w);
+    }
+    if (st == BL_OK && o->musvg) {
+        bl_model *mm = NULL;
+        st = o->modelp ? bl_model_read(o->modelp, &mm, err)
+                       : bl_error_set(err, BL_EINVAL, "--mu-svg needs --model FILE");
+        if (st == BL_OK)
+            st = bl_model_mu_svg(mm, o->musvg, err);
+        bl_model_free(mm);
+    }
+    return st;
+}
+
 static int eval_check_scores(const eval_run *r, const eval_opts *o)
 {
     if (r->m.has_score)
@@ -630,6 +670,8 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     rc = write_report(&r, &o, &res, pts, npts, h.bins ? &h : NULL, &err);
+    if (rc == CLI_OPT_OK && (st = model_reports(&r, &o, &err)) != BL_OK)
+        rc = cli_fail(CMD, &err);
 done:
     free(pts);
     bl_histogram_free(&h);

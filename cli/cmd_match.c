@@ -37,7 +37,15 @@ static void usage(FILE *fp)
         "so mixing it with binary ones prints a warning.\n"
         "\n"
         "Options:\n"
-        "  -t, --threshold T        Dice similarity threshold in (0, 1] (required)\n"
+        "  -t, --threshold T        Dice similarity threshold in (0, 1] (required\n"
+        "                           without --model)\n"
+        "      --model auto|FILE    Fellegi-Sunter linkage of field-level encodings\n"
+        "                           (encode --layout fields): auto trains the model on\n"
+        "                           the inputs (see 'blindlink train'); pairs CSV gains\n"
+        "                           weight and probability columns (docs/model.md)\n"
+        "      --min-probability P  with --model: match at posterior >= P (default 0.5)\n"
+        "                           (--blocking lsh|none picks the model's candidate\n"
+        "                           blocking; default: LSH above 4e9 record pairs)\n"
         "  -o, --output FILE        output file (default '-' = stdout)\n"
         "  -f, --output-format F    pairs (default): matched pairs CSV\n"
         "                           groups: anonlink find-similarity groups JSON\n"
@@ -86,11 +94,15 @@ static void usage(FILE *fp)
 
 enum { OPT_MERGE = CLI_OPT_FIRST_PRIVATE, OPT_NODEDUP, OPT_MAXC, OPT_BLOCKING, OPT_TABLES,
        OPT_BITS, OPT_BLOCKS, OPT_KEYFILE, OPT_KEYENV, OPT_REPORT, OPT_WRITE_BLOCKS,
-       OPT_SVG, OPT_TITLE };
+       OPT_SVG, OPT_TITLE, OPT_MODEL, OPT_MINP };
+
+/* match_parse's answer when --model takes the run (cli/cmd_train.c) */
+#define CLI_OPT_MODEL 254
 
 typedef struct match_opts {
     cli_common co;
-    double threshold, merge;
+    double threshold, merge, min_p;
+    const char *model;
     const char *format, *solver, *blocking, *keyfile, *keyenv, *write_blocks, *svg, *title;
     const char *blocks[MAX_INPUTS];
     size_t nblocks;
@@ -118,6 +130,8 @@ static const struct option match_longopts[] = {
     {"write-blocks", required_argument, NULL, OPT_WRITE_BLOCKS},
     {"svg", required_argument, NULL, OPT_SVG},
     {"title", required_argument, NULL, OPT_TITLE},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"min-probability", required_argument, NULL, OPT_MINP},
     CLI_LONGOPT_OUTPUT, CLI_LONGOPT_THREADS, CLI_LONGOPT_JSON, CLI_LONGOPT_QUIET,
     CLI_LONGOPT_VERBOSE, CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
     {NULL, 0, NULL, 0},
@@ -189,6 +203,11 @@ static int match_option(int c, const char *arg, match_opts *o)
     case OPT_WRITE_BLOCKS: o->write_blocks = arg; break;
     case OPT_SVG: o->svg = arg; break;
     case OPT_TITLE: o->title = arg; break;
+    case OPT_MODEL: o->model = arg; break;
+    case OPT_MINP:
+        if (cli_parse_real(arg, 0.0, 1.0, 0, &o->min_p))
+            return cli_usage_error(CMD, "--min-probability must be in [0, 1], got '%s'", arg);
+        break;
     default: return cli_usage_error(CMD, "unknown option '%s'", cli_current_arg());
     }
     return CLI_OPT_OK;
@@ -197,6 +216,11 @@ static int match_option(int c, const char *arg, match_opts *o)
 /* consistency between options, after parsing */
 static int match_check(match_opts *o)
 {
+    if (o->model) {
+        if (o->nblocks)
+            return cli_usage_error(CMD, "--model blocks by itself: --blocks files are not used with it");
+        return CLI_OPT_MODEL;
+    }
     if (isnan(o->threshold))
         return cli_usage_error(CMD, "--threshold is required");
     if (o->nin < 2)
@@ -242,6 +266,7 @@ static int match_parse(int argc, char **argv, match_opts *o)
     o->co.output = "-";
     o->threshold = NAN;
     o->merge = 0.5;
+    o->min_p = 0.5;
     o->format = "pairs";
     o->solver = "greedy";
     o->keyenv = "BL_BLOCKING_KEY";
@@ -637,6 +662,11 @@ int cmd_match(int argc, char **argv)
 {
     match_opts o;
     int rc = match_parse(argc, argv, &o);
+    if (rc == CLI_OPT_MODEL) /* the model decides by posterior probability: no threshold */
+        return cli_match_model(o.model, o.nin, (char *const *)o.inputs, o.co.output, o.min_p,
+                               o.co.threads, o.co.verbose,
+                               !o.blocking ? 0 : !strcmp(o.blocking, "lsh") ? 1
+                                             : !strcmp(o.blocking, "none") ? -1 : 2);
     if (rc != CLI_OPT_OK)
         return rc == CLI_OPT_EXIT ? CLI_EXIT_OK : rc;
     match_run r;

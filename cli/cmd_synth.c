@@ -48,7 +48,9 @@ static void usage(FILE *fp)
     fprintf(fp,
 "Corruption (probabilities 0..1; 'per field' = each applicable field of a\n"
 "copy draws separately, 'per record' = once per copy):\n"
-"  -l, --level L          none, low, medium or high: sets every probability\n"
+"  -l, --level L          none, low, medium, high or hard: sets every probability\n"
+"                         (hard also: unicode share 0.3 and Unicode form/case\n"
+"                         changes of names; docs/synth.md)\n"
 "                         below [medium]; the options below then override\n"
 "      --typo P           all four keyboard typo kinds at once\n"
 "      --typo-insert P    per field: insert a QWERTY neighbour of a character\n"
@@ -272,7 +274,7 @@ static int other_option(int c, const char *arg, synth_cli *s)
     switch (c) {
     case 'l':
         if (bl_synth_set_level(&s->o, arg, &err) != BL_OK)
-            return cli_usage_error(CMD, "--level '%s': must be none, low, medium or high", arg);
+            return cli_usage_error(CMD, "--level '%s': must be none, low, medium, high or hard", arg);
         return CLI_OPT_OK;
     case OPT_TYPO:
         if ((rc = prob_arg("typo", arg, &f)) != CLI_OPT_OK)

@@ -19,6 +19,8 @@ static const struct command commands[] = {
     {"synth", cmd_synth, "generate synthetic person records with known ground truth"},
     {"describe", cmd_describe, "describe a CLK file: count, length, popcount statistics"},
     {"match", cmd_match, "compare encodings and solve 1:1 or multi-party matches"},
+    {"train", cmd_train, "fit a Fellegi-Sunter model (EM) on field-level encodings"},
+    {"explain", cmd_explain, "show each field's comparison level and weight for one pair"},
     {"eval", cmd_eval, "measure precision, recall and F1 of matches against ground truth"},
     {"psi", cmd_psi, "exact private set intersection over TCP (ECDH, ristretto255)"},
     {"keygen", cmd_keygen, "make a long-term identity keypair (psi, bank chat)"},

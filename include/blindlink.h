@@ -14,5 +14,6 @@
 #include <blindlink/synth.h>
 #include <blindlink/batch.h>
 #include <blindlink/plot.h>
+#include <blindlink/model.h>
 #include <blindlink/chat.h>
 #endif

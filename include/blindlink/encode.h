@@ -37,6 +37,18 @@ const char *bl_normalize_profile_name(bl_normalize_profile p);
 bl_status bl_normalize(bl_normalize_profile profile, const char *in, size_t len, char **out,
                        size_t *outlen, bl_error *err) BL_WUR;
 
+/** How a record's bits are laid out (docs/formats.md, CONTRACTS.md). */
+typedef enum bl_layout {
+    BL_LAYOUT_RECORD = 0, /**< one filter per record: the clkhash CLK */
+    BL_LAYOUT_FIELDS      /**< one filter per field (feature or schema field
+                               group), each hashed as clkhash hashes it into
+                               the CLK, at 512-bit aligned offsets; the file
+                               metadata lists the fields */
+} bl_layout;
+
+/** Parse "record" / "fields"; -1 if unknown. */
+int bl_layout_parse(const char *name);
+
 /** Encoder options; zero-initialise for clkhash 0.18.3 behaviour. */
 typedef struct bl_encode_opts {
     int no_validate;    /**< 1: skip validation rules (clkhash --no-validate);
@@ -44,6 +56,7 @@ typedef struct bl_encode_opts {
     int legacy_strip;   /**< 1: strip whitespace from every cell first, as
                              clkhash <= 0.18.1 did */
     bl_normalize_profile normalize; /**< opt-in normalisation */
+    bl_layout layout;   /**< BL_LAYOUT_RECORD (default) or BL_LAYOUT_FIELDS */
 } bl_encode_opts;
 
 typedef struct bl_encoder bl_encoder;
@@ -61,7 +74,13 @@ void bl_encoder_free(bl_encoder *e);
 /** The schema the encoder was made from. */
 const bl_schema *bl_encoder_schema(const bl_encoder *e);
 
-/** CLK length in bits (= schema l) and in bytes (ceil(l/8)). */
+/** Encoding metadata the encoder writes into binary files (a JSON object:
+ *  layout, fields, normalisation; docs/formats.md), or NULL for the plain
+ *  record layout (whose files stay as before). Owned by the encoder. */
+const char *bl_encoder_layout_meta(const bl_encoder *e);
+
+/** CLK length in bits (= schema l; for the field layout the end of the last
+ *  field) and in bytes (ceil(nbits/8)). */
 uint32_t bl_encoder_nbits(const bl_encoder *e);
 size_t bl_encoder_nbytes(const bl_encoder *e);
 

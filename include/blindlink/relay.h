@@ -11,9 +11,7 @@
 #include "chat.h"
 #include "common.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BL_BEGIN_DECLS
 /* Not in the library: the relay lives in the CLI (like server.h), so this
  * header is not installed and its symbols are not exported. */
 
@@ -63,7 +61,5 @@ typedef int (*bl_relay_on_message)(void *ctx, uint64_t seq, const char *from, co
 bl_status bl_relay_poll(bl_relay_client *c, const char *token, uint64_t after, int wait_s,
                         bl_relay_on_message fn, void *ctx, bl_error *err) BL_WUR;
 
-#ifdef __cplusplus
-}
-#endif
+BL_END_DECLS
 #endif

@@ -92,6 +92,9 @@ typedef struct bl_synth_opts {
     double prob[BL_SYNTH_NCORRUPTIONS]; /**< probability of each corruption */
     bl_synth_date_format date_format;
     int explain;             /**< 1: extra CSV column listing applied corruptions */
+    double forms;            /**< per name field (given name, surname, suburb) of a
+                                  copy: Unicode form or case changed (NFD, UPPER,
+                                  Title); set by the "hard" level, 0 otherwise */
 } bl_synth_opts;
 
 /** Defaults: seed 1, 1000 records, 2 parties, overlap 0.5, dedup off
@@ -100,7 +103,8 @@ typedef struct bl_synth_opts {
 void bl_synth_opts_init(bl_synth_opts *o);
 
 /** Set every corruption probability from a named level: "none", "low",
- *  "medium" or "high". BL_EINVAL for another name. */
+ *  "medium", "high" or "hard" (high error rates, unicode_share 0.3 from the
+ *  small international name lists, and `forms`). BL_EINVAL for another name. */
 bl_status bl_synth_set_level(bl_synth_opts *o, const char *level, bl_error *err) BL_WUR;
 
 /** Short option-style name of a corruption kind ("typo-insert", "ocr", ...),

@@ -50,7 +50,7 @@ int bl_strmap_find(const bl_strmap *m, const char *s, size_t n, uint32_t *id)
 {
     if (!m->cap)
         return -1;
-    assert(m->cap && (m->cap & (m->cap - 1)) == 0 && 2 * m->n < m->cap); /* probing ends */
+    assert(m->cap && (m->cap & (m->cap - 1)) == 0 && 2 * m->n <= m->cap); /* half empty: probing ends */
     size_t j = fnv1a(s, n) & (m->cap - 1);
     while (m->keys[j]) {
         if (key_eq(m->keys[j], s, n)) {

@@ -14,6 +14,8 @@
 #include <blindlink/encode.h>
 
 #include "encode/encode_internal.h"
+#include "encode/fields_internal.h"
+#include "encode/nickname.h"
 #include "core/internal.h"
 #include "core/utf8.h"
 
@@ -39,6 +41,8 @@ struct bl_encoder {
     bl_b2_keyed *states;    /* sodium_malloc */
     size_t states_len;
     uint8_t fingerprint[32];
+    bl_field_layout fl;     /* BL_LAYOUT_FIELDS only */
+    unsigned char *nick;    /* per feature: 1 = map given-name variants (names/strict profiles) */
 };
 
 struct bl_encode_scratch {
@@ -52,16 +56,41 @@ struct bl_encode_scratch {
     char *vbuf;             /* formatted value */
     size_t vcap;
     char *norm;             /* normalised value (utf8proc allocation) */
+    char *nbuf;             /* value after nickname mapping */
+    size_t ncap;
     bl_token_cache *cache;  /* token digests (NULL: disabled) */
 };
 
-static const char *variant_of(const bl_encode_opts *o, char *buf, size_t cap)
+static const char *variant_of(const bl_encode_opts *o, const bl_schema *sc, char *buf, size_t cap)
 {
     buf[0] = '\0';
     if (o->normalize != BL_NORMALIZE_NONE || o->legacy_strip)
-        snprintf(buf, cap, "normalize=%s;legacy_strip=%d", bl_normalize_profile_name(o->normalize),
-                 o->legacy_strip ? 1 : 0);
+        snprintf(buf, cap, "normalize=%s;legacy_strip=%d%s", bl_normalize_profile_name(o->normalize),
+                 o->legacy_strip ? 1 : 0,
+                 o->normalize >= BL_NORMALIZE_NAMES ? ";nicknames=1" : ""); /* given-name table v1 */
+    if (o->layout == BL_LAYOUT_FIELDS) {
+        /* the layout and its groups change the bits: part of the fingerprint */
+        size_t n = strlen(buf);
+        snprintf(buf + n, cap - n, "%slayout=fields;groups=%s", n ? ";" : "",
+                 sc->ext_json ? sc->ext_json : "");
+    }
     return buf;
+}
+
+int bl_layout_parse(const char *name)
+{
+    if (!name)
+        return -1;
+    if (!strcmp(name, "record"))
+        return BL_LAYOUT_RECORD;
+    if (!strcmp(name, "fields"))
+        return BL_LAYOUT_FIELDS;
+    return -1;
+}
+
+const char *bl_encoder_layout_meta(const bl_encoder *e)
+{
+    return e->opts.layout == BL_LAYOUT_FIELDS ? e->fl.meta : NULL;
 }
 
 bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t secret_len,
@@ -143,8 +172,30 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
             bl_double_keys_init(&fe->dk, fe->key_a, fe->key_b, ks);
         }
     }
-    char variant[96];
-    bl_schema_fingerprint(schema, variant_of(&e->opts, variant, sizeof variant), e->fingerprint);
+    e->nick = calloc(F ? F : 1, 1);
+    if (!e->nick) {
+        bl_encoder_free(e);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < F; i++)
+        e->nick[i] = e->opts.normalize >= BL_NORMALIZE_NAMES && !schema->features[i].ignored &&
+                     schema->features[i].fmt == BL_FORMAT_STRING && bl_nickname_applies(schema->features[i].identifier);
+    if (e->opts.layout == BL_LAYOUT_FIELDS) {
+        bl_status st = bl_field_layout_build(schema, e->opts.normalize, &e->fl, err);
+        if (st != BL_OK) {
+            bl_encoder_free(e);
+            return st;
+        }
+        e->nbytes = (e->fl.total_bits + 7) / 8;
+    }
+    char *variant = malloc(256 + (schema->ext_json ? strlen(schema->ext_json) : 0));
+    if (!variant) {
+        bl_encoder_free(e);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    bl_schema_fingerprint(schema, variant_of(&e->opts, schema, variant, 256 + (schema->ext_json ? strlen(schema->ext_json) : 0)),
+                          e->fingerprint);
+    free(variant);
     *out = e;
     return BL_OK;
 }
@@ -159,11 +210,16 @@ void bl_encoder_free(bl_encoder *e)
         sodium_free(e->fe);
     if (e->states)
         sodium_free(e->states);
+    bl_field_layout_free(&e->fl);
+    free(e->nick);
     free(e);
 }
 
 const bl_schema *bl_encoder_schema(const bl_encoder *e) { return e->schema; }
-uint32_t bl_encoder_nbits(const bl_encoder *e) { return e->l; }
+uint32_t bl_encoder_nbits(const bl_encoder *e)
+{
+    return e->opts.layout == BL_LAYOUT_FIELDS ? e->fl.total_bits : e->l;
+}
 size_t bl_encoder_nbytes(const bl_encoder *e) { return e->nbytes; }
 void bl_encoder_fingerprint(const bl_encoder *e, uint8_t out[32]) { memcpy(out, e->fingerprint, 32); }
 
@@ -195,8 +251,22 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
     free(s->tb);
     free(s->vbuf);
     free(s->norm);
+    free(s->nbuf);
     bl_token_cache_free(s->cache);
     free(s);
+}
+
+/* Field layout: fold feature i's bits as clkhash folds the record, OR them
+ * into the feature's field and clear the work filter for the next one. */
+static void flush_field(const bl_encoder *e, bl_encode_scratch *s, size_t i, uint8_t *out)
+{
+    bl_bloom_fold(s->bits, e->L, e->schema->folds);
+    if (e->l % 8)
+        s->bits[(e->l + 7) / 8 - 1] &= (uint8_t)(0xff00u >> (e->l % 8));
+    size_t f = e->fl.field_of[i];
+    if (f != SIZE_MAX)
+        bl_field_or_into(out, e->fl.offset[f], s->bits, e->l);
+    memset(s->bits, 0, e->Lbytes);
 }
 
 static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const char *const *fields,
@@ -207,6 +277,9 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
     if (nfields != sc->nfeatures)
         return bl_error_set(err, BL_EINPUT, "expected %zu columns, found %zu", sc->nfeatures, nfields);
     memset(s->bits, 0, e->Lbytes);
+    const int fields_layout = e->opts.layout == BL_LAYOUT_FIELDS;
+    if (fields_layout)
+        memset(out, 0, e->nbytes);
     char msg[400];
     for (size_t i = 0; i < nfields; i++) {
         const fenc *fe = &e->fe[i];
@@ -230,6 +303,16 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
             }
             v = s->norm;
             len = nl;
+            if (e->nick[i]) {
+                /* given names: known variants to their canonical form (Bob -> robert) */
+                if (bl_grow((void **)&s->nbuf, &s->ncap, len + 32 * (len / 2 + 1) + 1, 1, 64) != 0)
+                    return bl_error_set(err, BL_ENOMEM, "out of memory");
+                size_t ml = bl_nickname_map(v, len, s->nbuf, s->ncap);
+                if (ml != (size_t)-1) {
+                    v = s->nbuf;
+                    len = ml;
+                }
+            }
         }
         if (f->has_missing && len == f->sentinel_len && !memcmp(v, f->sentinel, len)) {
             v = f->replace_with;
@@ -294,6 +377,13 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
                 cb(ctx, &tr);
             }
         }
+        if (fields_layout)
+            flush_field(e, s, i, out);
+    }
+    if (fields_layout) {
+        if (popcount)
+            *popcount = bl_popcount_bytes(out, e->nbytes);
+        return BL_OK;
     }
     bl_bloom_fold(s->bits, e->L, sc->folds);
     if (e->l % 8)

@@ -24,6 +24,7 @@
 
 #include "core/internal.h"
 #include "encode/schema_internal.h"
+#include "encode/fields_internal.h"
 
 #define MAX_DIAGS 200
 
@@ -726,7 +727,7 @@ static int is_pow2(uint64_t x)
 /* Parse an already converted v3 document into `s`. */
 static void parse_v3(pctx *c, json_t *root, bl_schema *s, int orig_version)
 {
-    static const char *const top[] = {"version", "clkConfig", "features", NULL};
+    static const char *const top[] = {"version", "clkConfig", "features", "blindlink", NULL};
     check_keys(c, "$", root, top);
     json_t *cfg = get_obj(c, "$", root, "clkConfig", 1);
     s->key_size = 64;
@@ -783,6 +784,15 @@ static void parse_v3(pctx *c, json_t *root, bl_schema *s, int orig_version)
         parse_feature(c, i, json_array_get(features, i), &s->features[i]);
         if (!s->features[i].ignored && s->features[i].hash == BL_HASH_BLAKE)
             any_blake = 1;
+    }
+    /* blindlink's own extension (field groups of --layout fields, lib/encode/fields.c) */
+    json_t *ext = json_object_get(root, "blindlink");
+    if (ext) {
+        char epath[160], emsg[300];
+        if (bl_fields_check_ext(ext, s, epath, sizeof epath, emsg, sizeof emsg) != 0)
+            perr(c, epath, "%s", emsg);
+        else if (!(s->ext_json = json_dumps(ext, JSON_COMPACT)))
+            c->oom = 1;
     }
     /* identifiers must be unique among hashed features: the CSV header check relies on it */
     for (size_t i = 0; i < nf; i++)
@@ -841,6 +851,7 @@ void bl_schema_free(bl_schema *s)
         free(s->warnings[i]);
     free(s->warnings);
     free(s->v3_json);
+    free(s->ext_json);
     free(s);
 }
 

@@ -73,6 +73,7 @@ struct bl_schema {
     char **warnings;
     size_t nwarnings;
     char *v3_json;                  /* v3 serialisation (convert output) */
+    char *ext_json;                 /* blindlink extension object "$.blindlink" (fieldGroups), or NULL */
 };
 
 /** Hashing length before folding: l * 2^folds. */

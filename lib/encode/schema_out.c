@@ -9,6 +9,7 @@
 
 #include "core/internal.h"
 #include "encode/schema_internal.h"
+#include "encode/fields_internal.h"
 
 /* ---- fingerprint ------------------------------------------------------------ */
 
@@ -223,6 +224,7 @@ bl_status bl_schema_describe(const bl_schema *s, FILE *fp, double avg_len, bl_er
             eb, s->l, s->l ? 100.0 * eb / s->l : 0.0, avg_len);
     for (size_t i = 0; i < s->nwarnings; i++)
         fprintf(fp, "  warning: %s\n", s->warnings[i]);
+    bl_fields_describe(s, fp); /* --layout fields: low-entropy fields alone in a filter */
     if (ferror(fp))
         return bl_error_set(err, BL_EIO, "cannot write the description");
     return BL_OK;

@@ -165,9 +165,11 @@ bl_status bl_synth_set_level(bl_synth_opts *o, const char *level, bl_error *err)
         memcpy(o->prob, level_medium, sizeof o->prob);
     else if (!strcmp(level, "high"))
         memcpy(o->prob, level_high, sizeof o->prob);
+    else if (!strcmp(level, "hard"))
+        bl_synth_hard_level(o);
     else
         return bl_error_set(err, BL_EINVAL,
-                            "corruption level '%s': must be none, low, medium or high", level);
+                            "corruption level '%s': must be none, low, medium, high or hard", level);
     return BL_OK;
 }
 
@@ -427,6 +429,8 @@ static void corrupt(const bl_synth *g, person *p, uint64_t entity, uint64_t copy
             }
         }
     }
+    if (g->o.forms > 0) /* hard level only: draws nothing otherwise, streams unchanged */
+        bl_synth_apply_forms(r, rng, g->o.forms);
 }
 
 /* ---- layout ------------------------------------------------------------------- */

@@ -107,4 +107,10 @@ void bl_sx_copy(char *dst, size_t cap, const char *src);
 /** Whether the generator writes the `corruptions` column (lib/synth/synth.c). */
 int bl_sx_explain(const bl_synth *g);
 
+/* ---- hard.c ---- */
+/** Set the "hard" level (probabilities, unicode share, forms). */
+void bl_synth_hard_level(bl_synth_opts *o);
+/** Change Unicode form / case of name fields with probability p each. */
+int bl_synth_apply_forms(bl_synth_record *r, uint64_t rng[4], double p);
+
 #endif

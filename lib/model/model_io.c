@@ -1,0 +1,328 @@
+/* lib/model/model_io.c - the model file (JSON, docs/model.md): written with
+ * jansson in a fixed key order, read back strictly with JSON paths in every
+ * message. Weights in the file are informational: they are recomputed from
+ * m and u on load, so editing m or u by hand (and marking it "fixed") is how
+ * a user overrides the training. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include <blindlink/io.h>
+
+#include "model/model_internal.h"
+
+#define MODEL_FORMAT 1
+#define MAX_MODEL_BYTES (16u << 20)
+
+static json_t *level_json(const bl_model *m, size_t fi, uint32_t l)
+{
+    const bl_field_model *f = &m->f[fi];
+    json_t *o = json_object();
+    json_object_set_new(o, "label", json_string(f->label[l]));
+    if (l < f->nbands)
+        json_object_set_new(o, "min_dice", json_real(f->band[l]));
+    if ((int)l == bl_field_swap_level(f))
+        json_object_set_new(o, "swapped", json_true());
+    json_object_set_new(o, "m", json_real(f->m[l]));
+    json_object_set_new(o, "u", json_real(f->u[l]));
+    json_object_set_new(o, "u_random", json_real(f->u_random[l]));
+    json_object_set_new(o, "u_candidates", json_real(f->u_cand[l]));
+    json_object_set_new(o, "weight", json_real(bl_model_level_weight(m, fi, l)));
+    if (f->fix_m[l] || f->fix_u[l]) {
+        json_t *fx = json_array();
+        if (f->fix_m[l])
+            json_array_append_new(fx, json_string("m"));
+        if (f->fix_u[l])
+            json_array_append_new(fx, json_string("u"));
+        json_object_set_new(o, "fixed", fx);
+    }
+    return o;
+}
+
+bl_status bl_model_to_json(const bl_model *m, char **out, bl_error *err)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "blindlink_model", json_integer(MODEL_FORMAT));
+    if (m->has_fp) {
+        char hex[2 * BL_FINGERPRINT_BYTES + 1];
+        for (size_t i = 0; i < BL_FINGERPRINT_BYTES; i++)
+            snprintf(hex + 2 * i, 3, "%02x", m->fingerprint[i]);
+        json_object_set_new(root, "fingerprint", json_string(hex));
+    }
+    if (m->normalize)
+        json_object_set_new(root, "normalize", json_string(m->normalize));
+    json_object_set_new(root, "prior", json_real(m->prior));
+    json_object_set_new(root, "prior_candidates", json_real(m->prior_cand));
+    if (m->fix_prior)
+        json_object_set_new(root, "fix_prior", json_true());
+    json_object_set_new(root, "prior_weight", json_real(bl_model_prior_weight(m)));
+    json_object_set_new(root, "u_source", json_string(m->u_source ? m->u_source : "random"));
+    json_t *tr = json_object();
+    json_object_set_new(tr, "status", json_string(!m->trained ? "not trained"
+                                                  : m->converged ? "converged" : "hit the iteration limit"));
+    json_object_set_new(tr, "iterations", json_integer(m->iterations));
+    json_object_set_new(tr, "max_change", json_real(m->max_change));
+    json_object_set_new(tr, "candidate_pairs", json_integer((json_int_t)m->ncand));
+    json_object_set_new(tr, "random_pairs", json_integer((json_int_t)m->nrandom));
+    json_object_set_new(tr, "patterns", json_integer((json_int_t)m->npatterns));
+    json_object_set_new(tr, "em_seconds", json_real(m->em_seconds));
+    json_object_set_new(root, "training", tr);
+    json_t *fields = json_array();
+    for (size_t i = 0; i < m->nf; i++) {
+        const bl_field_model *f = &m->f[i];
+        json_t *fo = json_object();
+        json_object_set_new(fo, "name", json_string(f->name));
+        json_object_set_new(fo, "offset", json_integer(f->offset));
+        json_object_set_new(fo, "bits", json_integer(f->bits));
+        json_object_set_new(fo, "tf_adjust", json_boolean(f->tf));
+        json_object_set_new(fo, "swap_with", f->swap_with >= 0 ? json_string(m->f[f->swap_with].name) : json_null());
+        json_t *lv = json_array();
+        for (uint32_t l = 0; l < f->nlevels; l++)
+            json_array_append_new(lv, level_json(m, i, l));
+        json_object_set_new(fo, "levels", lv);
+        json_array_append_new(fields, fo);
+    }
+    json_object_set_new(root, "fields", fields);
+    *out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    json_decref(root);
+    if (!*out)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    return BL_OK;
+}
+
+bl_status bl_model_write(const bl_model *m, const char *path, bl_error *err)
+{
+    char *txt = NULL;
+    bl_status st = bl_model_to_json(m, &txt, err);
+    if (st != BL_OK)
+        return st;
+    bl_ofile *f = NULL;
+    if ((st = bl_ofile_open(path, &f, err)) != BL_OK) {
+        free(txt);
+        return st;
+    }
+    FILE *fp = bl_ofile_stream(f);
+    int ok = fputs(txt, fp) >= 0 && fputc('\n', fp) != EOF;
+    free(txt);
+    if (!ok) {
+        bl_ofile_abort(f);
+        return bl_error_set(err, BL_EIO, "%s: write failed", path);
+    }
+    return bl_ofile_commit(f, err);
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+typedef struct rd {
+    const char *name;
+    bl_error *err;
+} rd;
+
+static bl_status bad(rd *r, const char *path, const char *what)
+{
+    return bl_error_set(r->err, BL_EINPUT, "%s: %s: %s", r->name, path, what);
+}
+
+static int get_prob(json_t *o, const char *key, double *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_number(v))
+        return -1;
+    double d = json_number_value(v);
+    if (!(d >= 0.0 && d <= 1.0))
+        return -1;
+    *out = d;
+    return 0;
+}
+
+static bl_status read_level(rd *r, bl_field_model *f, json_t *lo, uint32_t l, uint32_t nl, const char *fp)
+{
+    char p[128];
+    snprintf(p, sizeof p, "%s.levels[%u]", fp, l);
+    if (!json_is_object(lo))
+        return bad(r, p, "must be an object");
+    const char *label = json_string_value(json_object_get(lo, "label"));
+    f->label[l] = strdup(label ? label : "");
+    if (!f->label[l])
+        return bl_error_set(r->err, BL_ENOMEM, "out of memory");
+    if (get_prob(lo, "m", &f->m[l]) || get_prob(lo, "u", &f->u[l]))
+        return bad(r, p, "needs 'm' and 'u', numbers in [0, 1]");
+    if (get_prob(lo, "u_random", &f->u_random[l]))
+        f->u_random[l] = f->u[l];
+    if (get_prob(lo, "u_candidates", &f->u_cand[l]))
+        f->u_cand[l] = f->u[l];
+    json_t *md = json_object_get(lo, "min_dice");
+    int swapped = json_is_true(json_object_get(lo, "swapped"));
+    if (md) {
+        double d = json_number_value(md);
+        if (!json_is_number(md) || !(d >= 0.0 && d <= 1.0) || swapped || l + 1 == nl)
+            return bad(r, p, "'min_dice' must be a number in [0, 1] on a band level (not the last or "
+                             "the swapped level)");
+        if (l != f->nbands)
+            return bad(r, p, "the levels with 'min_dice' must come first");
+        if (l == 0 && d != 1.0)
+            return bad(r, p, "the first level must be exact agreement ('min_dice': 1)");
+        if (l > 0 && !(d < f->band[l - 1]))
+            return bad(r, p, "'min_dice' must decrease from level to level");
+        f->band[l] = d;
+        f->nbands++;
+    } else if (swapped) {
+        if (l != f->nbands || l + 2 != nl)
+            return bad(r, p, "the swapped level comes right after the band levels, before the last");
+        f->swap_with = -2; /* resolved by name later */
+    } else if (l + 1 != nl) {
+        return bad(r, p, "only the last level may have no 'min_dice'");
+    }
+    json_t *fx = json_object_get(lo, "fixed");
+    if (fx && !json_is_array(fx))
+        return bad(r, p, "'fixed' must be an array of \"m\" and/or \"u\"");
+    for (size_t i = 0; i < json_array_size(fx); i++) {
+        const char *s = json_string_value(json_array_get(fx, i));
+        if (s && !strcmp(s, "m"))
+            f->fix_m[l] = 1;
+        else if (s && !strcmp(s, "u"))
+            f->fix_u[l] = 1;
+        else
+            return bad(r, p, "'fixed' may list only \"m\" and \"u\"");
+    }
+    return BL_OK;
+}
+
+static bl_status read_field(rd *r, bl_model *m, size_t i, json_t *fo, const char **swap_names)
+{
+    char p[64];
+    snprintf(p, sizeof p, "$.fields[%zu]", i);
+    bl_field_model *f = &m->f[i];
+    f->swap_with = -1;
+    const char *name = json_string_value(json_object_get(fo, "name"));
+    json_t *off = json_object_get(fo, "offset"), *bits = json_object_get(fo, "bits");
+    json_t *lv = json_object_get(fo, "levels");
+    if (!json_is_object(fo) || !name || !json_is_integer(off) || !json_is_integer(bits) || !json_is_array(lv))
+        return bad(r, p, "needs 'name', 'offset', 'bits' and 'levels'");
+    if (json_integer_value(off) < 0 || json_integer_value(off) % 512 || json_integer_value(bits) <= 0 ||
+        json_integer_value(off) + json_integer_value(bits) > (json_int_t)BL_CLK_MAX_BITS)
+        return bad(r, p, "'offset' must be a multiple of 512 and 'bits' positive");
+    f->name = strdup(name);
+    if (!f->name)
+        return bl_error_set(r->err, BL_ENOMEM, "out of memory");
+    f->offset = (uint32_t)json_integer_value(off);
+    f->bits = (uint32_t)json_integer_value(bits);
+    json_t *tf = json_object_get(fo, "tf_adjust");
+    f->tf = tf ? json_is_true(tf) : 1;
+    size_t nl = json_array_size(lv);
+    if (nl < 2 || nl > BL_MODEL_MAX_LEVELS)
+        return bad(r, p, "'levels' must have 2 to 12 entries");
+    f->nlevels = (uint32_t)nl;
+    for (uint32_t l = 0; l < nl; l++) {
+        bl_status st = read_level(r, f, json_array_get(lv, l), l, (uint32_t)nl, p);
+        if (st != BL_OK)
+            return st;
+    }
+    if (f->nbands == 0)
+        return bad(r, p, "the first level must be exact agreement ('min_dice': 1)");
+    swap_names[i] = json_string_value(json_object_get(fo, "swap_with"));
+    if ((f->swap_with == -2) != (swap_names[i] != NULL))
+        return bad(r, p, "'swap_with' names the other name field exactly when there is a swapped level");
+    return BL_OK;
+}
+
+bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_model **out, bl_error *err)
+{
+    *out = NULL;
+    rd r = {name, err};
+    json_error_t je;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return bl_error_set(err, BL_EINPUT, "%s:%d:%d: not valid JSON: %s", name, je.line, je.column, je.text);
+    bl_model *m = calloc(1, sizeof *m);
+    bl_status st = BL_OK;
+    const char *swap_names[BL_MODEL_MAX_FIELDS] = {0};
+    if (!m) {
+        json_decref(root);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    json_t *fields = json_object_get(root, "fields");
+    if (!json_is_object(root) || json_integer_value(json_object_get(root, "blindlink_model")) != MODEL_FORMAT)
+        st = bad(&r, "$.blindlink_model", "not a blindlink model file (format 1)");
+    else if (get_prob(root, "prior", &m->prior) || m->prior <= 0 || m->prior >= 1)
+        st = bad(&r, "$.prior", "must be a number in (0, 1)");
+    else if (!json_is_array(fields) || json_array_size(fields) == 0 || json_array_size(fields) > BL_MODEL_MAX_FIELDS)
+        st = bad(&r, "$.fields", "must be an array of 1 to 32 fields");
+    m->fix_prior = json_is_true(json_object_get(root, "fix_prior"));
+    if (get_prob(root, "prior_candidates", &m->prior_cand))
+        m->prior_cand = m->prior;
+    for (size_t i = 0; st == BL_OK && i < json_array_size(fields); i++) {
+        m->nf = i + 1;
+        st = read_field(&r, m, i, json_array_get(fields, i), swap_names);
+    }
+    for (size_t i = 0; st == BL_OK && i < m->nf; i++) {
+        if (!swap_names[i])
+            continue;
+        m->f[i].swap_with = -1;
+        for (size_t j = 0; j < m->nf; j++)
+            if (j != i && !strcmp(m->f[j].name, swap_names[i]) && m->f[j].bits == m->f[i].bits)
+                m->f[i].swap_with = (int)j;
+        if (m->f[i].swap_with < 0) {
+            char p[64];
+            snprintf(p, sizeof p, "$.fields[%zu].swap_with", i);
+            st = bad(&r, p, "names no other field of the same size");
+        }
+    }
+    const char *fp = json_string_value(json_object_get(root, "fingerprint"));
+    if (st == BL_OK && fp) {
+        if (strlen(fp) != 2 * BL_FINGERPRINT_BYTES)
+            st = bad(&r, "$.fingerprint", "must be 64 hex digits");
+        for (size_t i = 0; st == BL_OK && i < BL_FINGERPRINT_BYTES; i++) {
+            unsigned v;
+            if (sscanf(fp + 2 * i, "%2x", &v) != 1)
+                st = bad(&r, "$.fingerprint", "must be 64 hex digits");
+            m->fingerprint[i] = (uint8_t)v;
+        }
+        m->has_fp = st == BL_OK;
+    }
+    const char *norm = json_string_value(json_object_get(root, "normalize"));
+    if (st == BL_OK && norm && !(m->normalize = strdup(norm)))
+        st = bl_error_set(err, BL_ENOMEM, "out of memory");
+    const char *us = json_string_value(json_object_get(root, "u_source"));
+    if (st == BL_OK && us && !(m->u_source = strdup(us)))
+        st = bl_error_set(err, BL_ENOMEM, "out of memory");
+    json_t *tr = json_object_get(root, "training");
+    const char *status = json_string_value(json_object_get(tr, "status"));
+    m->trained = status && strcmp(status, "not trained");
+    m->converged = status && !strcmp(status, "converged");
+    m->iterations = (uint32_t)json_integer_value(json_object_get(tr, "iterations"));
+    m->max_change = json_number_value(json_object_get(tr, "max_change"));
+    m->ncand = (uint64_t)json_integer_value(json_object_get(tr, "candidate_pairs"));
+    m->nrandom = (uint64_t)json_integer_value(json_object_get(tr, "random_pairs"));
+    m->npatterns = (uint64_t)json_integer_value(json_object_get(tr, "patterns"));
+    m->em_seconds = json_number_value(json_object_get(tr, "em_seconds"));
+    json_decref(root);
+    if (st != BL_OK) {
+        bl_model_free(m);
+        return st;
+    }
+    *out = m;
+    return BL_OK;
+}
+
+bl_status bl_model_read(const char *path, bl_model **out, bl_error *err)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return bl_error_set(err, BL_EINVAL, "cannot read model '%s'", path);
+    char *buf = malloc(MAX_MODEL_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, MAX_MODEL_BYTES + 1, fp) : 0;
+    fclose(fp);
+    if (!buf)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    if (n > MAX_MODEL_BYTES) {
+        free(buf);
+        return bl_error_set(err, BL_EINPUT, "%s: larger than %u bytes", path, MAX_MODEL_BYTES);
+    }
+    bl_status st = bl_model_from_json(buf, n, path, out, err);
+    free(buf);
+    return st;
+}

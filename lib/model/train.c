@@ -1,0 +1,548 @@
+/* lib/model/train.c - unsupervised training of the Fellegi-Sunter model:
+ * per-record field statistics (popcounts, value frequencies), u from random
+ * record pairs, and m and the prior by expectation maximisation over the
+ * comparison patterns of the blocked candidate pairs.
+ *
+ * EM runs on distinct level patterns with their counts (a few thousand for
+ * a million candidates), so each iteration costs patterns x fields, not
+ * pairs x fields; computing the patterns is the only pass over the pairs and
+ * runs on all cores. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model/model_internal.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+/* Hash of a field filter: equal filters (equal values) hash equal. */
+static uint64_t slice_hash(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = mix64(h ^ w) + i;
+    }
+    for (; i < n; i++)
+        h = mix64(h ^ p[i]);
+    return h | 1; /* 0 marks an empty slot */
+}
+
+typedef struct counter {
+    uint64_t *key;
+    uint32_t *cnt;
+    size_t cap;
+} counter;
+
+static uint32_t *counter_slot(counter *c, uint64_t h)
+{
+    size_t i = (size_t)(h * 0x9E3779B97F4A7C15ULL >> 17) & (c->cap - 1);
+    while (c->key[i] && c->key[i] != h)
+        i = (i + 1) & (c->cap - 1);
+    c->key[i] = h;
+    return &c->cnt[i];
+}
+
+void bl_setstats_free(bl_setstats *st, size_t nsets)
+{
+    if (!st)
+        return;
+    for (size_t d = 0; d < nsets; d++) {
+        free(st[d].pop);
+        free(st[d].tfadj);
+    }
+}
+
+/* Term-frequency adjustment of field f: log2(u_exact / tf(value)), where
+ * u_exact is the chance that two random records agree exactly (the average
+ * of tf over pairs), so frequent values weigh less and rare ones more. */
+static void tf_field(const bl_model *m, size_t f, const bl_clkset *const *sets, size_t nsets, bl_setstats *st,
+                     counter *c, uint64_t total)
+{
+    const bl_field_model *fm = &m->f[f];
+    const size_t off = fm->offset / 8, nb = (fm->bits + 7) / 8;
+    memset(c->key, 0, c->cap * sizeof *c->key);
+    memset(c->cnt, 0, c->cap * sizeof *c->cnt);
+    uint64_t present = 0;
+    for (size_t d = 0; d < nsets; d++)
+        for (size_t r = 0; r < sets[d]->count; r++)
+            if (st[d].pop[r * m->nf + f]) {
+                (*counter_slot(c, slice_hash(bl_clkset_get(sets[d], r) + off, nb)))++;
+                present++;
+            }
+    (void)total;
+    const double ue = fm->u_random[0] > 1e-9 ? fm->u_random[0] : 1e-9;
+    for (size_t d = 0; d < nsets; d++)
+        for (size_t r = 0; r < sets[d]->count; r++) {
+            float *adj = &st[d].tfadj[r * m->nf + f];
+            *adj = 0;
+            if (!fm->tf || !st[d].pop[r * m->nf + f] || !present)
+                continue;
+            uint32_t n = *counter_slot(c, slice_hash(bl_clkset_get(sets[d], r) + off, nb));
+            double a = log2(ue / ((double)n / (double)present));
+            /* a value seen once says little more than "rare"; cap both ways */
+            *adj = (float)(a > 6 ? 6 : a < -6 ? -6 : a);
+        }
+}
+
+bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, size_t nsets, bl_setstats *st,
+                            bl_error *err)
+{
+    const bl_kernel *k = bl_kernel_active();
+    memset(st, 0, nsets * sizeof *st);
+    uint64_t total = 0;
+    for (size_t d = 0; d < nsets; d++) {
+        const bl_clkset *s = sets[d];
+        st[d].s = s;
+        st[d].pop = malloc((s->count ? s->count : 1) * m->nf * sizeof *st[d].pop);
+        st[d].tfadj = calloc((s->count ? s->count : 1) * m->nf, sizeof *st[d].tfadj);
+        if (!st[d].pop || !st[d].tfadj) {
+            bl_setstats_free(st, nsets);
+            return bl_error_set(err, BL_ENOMEM, "out of memory for record statistics");
+        }
+        for (size_t r = 0; r < s->count; r++) {
+            const uint8_t *rec = bl_clkset_get(s, r);
+            for (size_t f = 0; f < m->nf; f++)
+                st[d].pop[r * m->nf + f] = k->popcount(rec + m->f[f].offset / 8, (m->f[f].bits + 7) / 8);
+        }
+        total += s->count;
+    }
+    counter c = {0};
+    c.cap = 64;
+    while (c.cap < 2 * total + 64)
+        c.cap *= 2;
+    c.key = malloc(c.cap * sizeof *c.key);
+    c.cnt = malloc(c.cap * sizeof *c.cnt);
+    if (!c.key || !c.cnt) {
+        free(c.key);
+        free(c.cnt);
+        bl_setstats_free(st, nsets);
+        return bl_error_set(err, BL_ENOMEM, "out of memory for value frequencies");
+    }
+    for (size_t f = 0; f < m->nf; f++)
+        tf_field(m, f, sets, nsets, st, &c, total);
+    free(c.key);
+    free(c.cnt);
+    return BL_OK;
+}
+
+/* ---- u from random pairs ---------------------------------------------------- */
+
+static int u_from_random(bl_model *m, const bl_clkset *const *sets, size_t nsets, const bl_setstats *st,
+                         uint64_t npairs, uint64_t seed)
+{
+    const bl_kernel *k = bl_kernel_active();
+    bl_fieldpop fpk;
+    if (bl_fieldpop_init(&fpk, m, k) != 0)
+        return -1;
+    double cnt[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS] = {{0}};
+    uint8_t lv[BL_MODEL_MAX_FIELDS];
+    uint64_t x = seed ? seed : 0x5eed;
+    for (uint64_t i = 0; i < npairs; i++) {
+        uint64_t r1 = mix64(x += 0x9E3779B97F4A7C15ULL), r2 = mix64(x += 0x9E3779B97F4A7C15ULL);
+        size_t d0 = (size_t)(r1 % nsets), d1 = (size_t)((r1 >> 32) % (nsets - 1));
+        if (d1 >= d0)
+            d1++;
+        size_t a = (size_t)((r2 & 0xffffffff) % sets[d0]->count), b = (size_t)((r2 >> 32) % sets[d1]->count);
+        bl_model_levels(m, &fpk, bl_clkset_get(sets[d0], a), st[d0].pop + a * m->nf, bl_clkset_get(sets[d1], b),
+                        st[d1].pop + b * m->nf, lv, NULL);
+        for (size_t f = 0; f < m->nf; f++)
+            if (lv[f] != BL_LEVEL_MISSING)
+                cnt[f][lv[f]] += 1;
+    }
+    for (size_t f = 0; f < m->nf; f++) {
+        bl_field_model *fm = &m->f[f];
+        double tot = 0;
+        for (uint32_t l = 0; l < fm->nlevels; l++)
+            tot += cnt[f][l];
+        /* add-half smoothing: a level never seen among random pairs is rare, not impossible */
+        for (uint32_t l = 0; l < fm->nlevels; l++) {
+            fm->u_random[l] = (cnt[f][l] + 0.5) / (tot + 0.5 * fm->nlevels);
+            if (!fm->fix_u[l])
+                fm->u[l] = fm->u_random[l];
+        }
+    }
+    m->nrandom = npairs;
+    bl_fieldpop_free(&fpk);
+    return 0;
+}
+
+/* ---- comparison patterns of the candidates ---------------------------------- */
+
+typedef struct pattern {
+    uint8_t lv[BL_MODEL_MAX_FIELDS];
+    double count;
+} pattern;
+
+typedef struct ptable {
+    pattern *p;
+    uint32_t *slot; /* index + 1 into p, open addressing */
+    size_t n, cap, scap;
+} ptable;
+
+static uint64_t lv_hash(const uint8_t *lv, size_t nf)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < nf; i++)
+        h = (h ^ lv[i]) * 1099511628211ULL;
+    return mix64(h);
+}
+
+static int ptable_add(ptable *t, const uint8_t *lv, size_t nf, double cnt)
+{
+    if (2 * (t->n + 1) > t->scap) {
+        size_t ns = t->scap ? t->scap * 2 : 1024;
+        uint32_t *s = calloc(ns, sizeof *s);
+        if (!s)
+            return -1;
+        for (size_t i = 0; i < t->n; i++) {
+            size_t j = (size_t)lv_hash(t->p[i].lv, nf) & (ns - 1);
+            while (s[j])
+                j = (j + 1) & (ns - 1);
+            s[j] = (uint32_t)i + 1;
+        }
+        free(t->slot);
+        t->slot = s;
+        t->scap = ns;
+    }
+    size_t j = (size_t)lv_hash(lv, nf) & (t->scap - 1);
+    while (t->slot[j]) {
+        pattern *p = &t->p[t->slot[j] - 1];
+        if (!memcmp(p->lv, lv, nf)) {
+            p->count += cnt;
+            return 0;
+        }
+        j = (j + 1) & (t->scap - 1);
+    }
+    if (bl_grow((void **)&t->p, &t->cap, t->n + 1, sizeof *t->p, 256) != 0)
+        return -1;
+    memset(t->p[t->n].lv, 0, sizeof t->p[t->n].lv);
+    memcpy(t->p[t->n].lv, lv, nf);
+    t->p[t->n].count = cnt;
+    t->slot[j] = (uint32_t)++t->n;
+    return 0;
+}
+
+static void ptable_free(ptable *t)
+{
+    free(t->p);
+    free(t->slot);
+}
+
+typedef struct pjob {
+    const bl_model *m;
+    const bl_clkset *const *sets;
+    const bl_setstats *st;
+    const bl_candidate *c;
+    size_t lo, hi;
+    ptable t;
+    int fail;
+} pjob;
+
+static void *pattern_worker(void *arg)
+{
+    pjob *j = arg;
+    const bl_kernel *k = bl_kernel_active();
+    bl_fieldpop fpk;
+    if (bl_fieldpop_init(&fpk, j->m, k) != 0) {
+        j->fail = 1;
+        return NULL;
+    }
+    uint8_t lv[BL_MODEL_MAX_FIELDS];
+    for (size_t i = j->lo; i < j->hi && !j->fail; i++) {
+        const bl_candidate *c = &j->c[i];
+        uint32_t d0 = c->dset[0], d1 = c->dset[1];
+        bl_model_levels(j->m, &fpk, bl_clkset_get(j->sets[d0], c->rec[0]), j->st[d0].pop + (size_t)c->rec[0] * j->m->nf,
+                        bl_clkset_get(j->sets[d1], c->rec[1]), j->st[d1].pop + (size_t)c->rec[1] * j->m->nf, lv,
+                        NULL);
+        if (ptable_add(&j->t, lv, j->m->nf, 1.0) != 0)
+            j->fail = 1;
+    }
+    bl_fieldpop_free(&fpk);
+    return NULL;
+}
+
+static bl_status build_patterns(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *st,
+                                const bl_candidate *c, size_t n, int threads, ptable *out, bl_error *err)
+{
+    int nt = threads > 0 ? threads : bl_ncpus();
+    if (nt > 64)
+        nt = 64;
+    if ((size_t)nt > n / 10000 + 1)
+        nt = (int)(n / 10000 + 1);
+    pjob jobs[64];
+    pthread_t tid[64];
+    memset(jobs, 0, sizeof jobs);
+    int started = 0;
+    for (int t = 0; t < nt; t++) {
+        jobs[t] = (pjob){m, sets, st, c, n * (size_t)t / (size_t)nt, n * (size_t)(t + 1) / (size_t)nt, {0}, 0};
+        if (t == 0 || pthread_create(&tid[t], NULL, pattern_worker, &jobs[t]) == 0)
+            started = t + 1;
+        else
+            break;
+    }
+    pattern_worker(&jobs[0]);
+    for (int t = 1; t < started; t++)
+        pthread_join(tid[t], NULL);
+    int fail = 0;
+    for (int t = started; t < nt; t++) /* threads that did not start: do their share here */
+        pattern_worker(&jobs[t]);
+    memset(out, 0, sizeof *out);
+    for (int t = 0; t < nt; t++) {
+        fail |= jobs[t].fail;
+        for (size_t i = 0; i < jobs[t].t.n && !fail; i++)
+            fail |= ptable_add(out, jobs[t].t.p[i].lv, m->nf, jobs[t].t.p[i].count) != 0;
+        ptable_free(&jobs[t].t);
+    }
+    if (fail) {
+        ptable_free(out);
+        return bl_error_set(err, BL_ENOMEM, "out of memory for comparison patterns");
+    }
+    return BL_OK;
+}
+
+/* ---- EM --------------------------------------------------------------------- */
+
+/* Normalise a field's non-fixed values to fill what the fixed ones leave. */
+static void renorm(double *v, const int *fixed, const double *num, uint32_t nl)
+{
+    double fixed_sum = 0, free_sum = 0;
+    for (uint32_t l = 0; l < nl; l++)
+        if (fixed[l])
+            fixed_sum += v[l];
+        else
+            free_sum += num[l];
+    double room = 1.0 - fixed_sum;
+    if (room < 0)
+        room = 0;
+    for (uint32_t l = 0; l < nl; l++)
+        if (!fixed[l])
+            v[l] = free_sum > 0 ? room * num[l] / free_sum : room / nl;
+}
+
+static double em_step(bl_model *m, const ptable *t, int update_u)
+{
+    double mn[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS] = {{0}}, un[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS] = {{0}};
+    double lm[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS], lu[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS];
+    for (size_t f = 0; f < m->nf; f++)
+        for (uint32_t l = 0; l < m->f[f].nlevels; l++) {
+            lm[f][l] = log(m->f[f].m[l] > 1e-300 ? m->f[f].m[l] : 1e-300);
+            lu[f][l] = log(m->f[f].u[l] > 1e-300 ? m->f[f].u[l] : 1e-300);
+        }
+    const double lp = log(m->prior), lq = log(1 - m->prior);
+    double psum = 0, tot = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const pattern *p = &t->p[i];
+        double a = lp, b = lq;
+        for (size_t f = 0; f < m->nf; f++)
+            if (p->lv[f] != BL_LEVEL_MISSING) {
+                a += lm[f][p->lv[f]];
+                b += lu[f][p->lv[f]];
+            }
+        double post = 1.0 / (1.0 + exp(b - a));
+        psum += post * p->count;
+        tot += p->count;
+        for (size_t f = 0; f < m->nf; f++)
+            if (p->lv[f] != BL_LEVEL_MISSING) {
+                mn[f][p->lv[f]] += post * p->count;
+                un[f][p->lv[f]] += (1 - post) * p->count;
+            }
+    }
+    double change = 0;
+    for (size_t f = 0; f < m->nf; f++) {
+        bl_field_model *fm = &m->f[f];
+        double old_m[BL_MODEL_MAX_LEVELS], old_u[BL_MODEL_MAX_LEVELS];
+        memcpy(old_m, fm->m, sizeof old_m);
+        memcpy(old_u, fm->u, sizeof old_u);
+        for (uint32_t l = 0; l < fm->nlevels; l++) {
+            mn[f][l] += 1e-6; /* keeps every level possible */
+            un[f][l] += 1e-6;
+        }
+        renorm(fm->m, fm->fix_m, mn[f], fm->nlevels);
+        if (update_u)
+            renorm(fm->u, fm->fix_u, un[f], fm->nlevels);
+        for (uint32_t l = 0; l < fm->nlevels; l++) {
+            change = fmax(change, fabs(fm->m[l] - old_m[l]));
+            change = fmax(change, fabs(fm->u[l] - old_u[l]));
+        }
+    }
+    if (!m->fix_prior && tot > 0) {
+        double np = psum / tot;
+        np = np < 1e-9 ? 1e-9 : np > 1 - 1e-9 ? 1 - 1e-9 : np;
+        change = fmax(change, fabs(np - m->prior));
+        m->prior = np;
+    }
+    return change;
+}
+
+/* EM ran on the candidates with u free (their non-matches are similar
+ * records, not random pairs, so u fixed at the random-pair values makes EM
+ * call nearly every candidate a match). Its m are the match distribution;
+ * the candidate prior times the candidates' share of all pairs is the prior
+ * of a random pair; with u from random pairs that is the classic
+ * Fellegi-Sunter weight, which does not depend on how candidates were
+ * chosen. */
+static void to_all_pairs(bl_model *m, const bl_clkset *const *sets, size_t nsets, size_t ncand)
+{
+    double total = 0;
+    for (size_t x = 0; x < nsets; x++)
+        for (size_t y = x + 1; y < nsets; y++)
+            total += (double)sets[x]->count * (double)sets[y]->count;
+    for (size_t f = 0; f < m->nf; f++)
+        for (uint32_t l = 0; l < m->f[f].nlevels; l++) {
+            m->f[f].u_cand[l] = m->f[f].u[l];
+            if (!m->f[f].fix_u[l])
+                m->f[f].u[l] = m->f[f].u_random[l];
+        }
+    if (!m->fix_prior && total > 0) {
+        m->prior_cand = m->prior;
+        m->prior = m->prior * (double)ncand / total;
+        /* no candidates (or no matches among them): a tiny prior, still a probability */
+        if (!(m->prior >= 1e-15))
+            m->prior = 1e-15;
+        if (m->prior > 1 - 1e-9)
+            m->prior = 1 - 1e-9;
+    }
+}
+
+static void copy_init(bl_model *m, const bl_model *init)
+{
+    if (!init || init->nf != m->nf)
+        return;
+    for (size_t f = 0; f < m->nf; f++) {
+        bl_field_model *d = &m->f[f];
+        const bl_field_model *s = &init->f[f];
+        if (s->nlevels != d->nlevels)
+            continue;
+        d->nbands = s->nbands;
+        memcpy(d->band, s->band, sizeof d->band);
+        memcpy(d->m, s->m, sizeof d->m);
+        memcpy(d->u, s->u, sizeof d->u);
+        memcpy(d->fix_m, s->fix_m, sizeof d->fix_m);
+        memcpy(d->fix_u, s->fix_u, sizeof d->fix_u);
+        d->tf = s->tf;
+    }
+    m->prior = init->prior;
+    m->fix_prior = init->fix_prior;
+}
+
+
+bl_status bl_model_train(const bl_clkset *const *sets, size_t nsets, const bl_candidate *cand, size_t ncand,
+                         const bl_model_train_opts *o_in, bl_model **out, bl_error *err)
+{
+    bl_model_train_opts o = {0};
+    if (o_in)
+        o = *o_in;
+    if (!o.max_iter)
+        o.max_iter = 100;
+    if (!(o.tol > 0))
+        o.tol = 1e-6;
+    if (!o.u_pairs)
+        o.u_pairs = 1000000;
+    *out = NULL;
+    if (nsets < 2)
+        return bl_error_set(err, BL_EINVAL, "training needs at least two datasets");
+    for (size_t d = 0; d < nsets; d++)
+        if (!sets[d]->count)
+            return bl_error_set(err, BL_EINPUT, "dataset %zu is empty", d + 1);
+    bl_fieldset fs;
+    bl_status st = bl_fieldset_from_clkset(sets[0], "input 1", &fs, err);
+    if (st != BL_OK)
+        return st;
+    bl_model *m = NULL;
+    st = bl_model_new_for(&fs, sets[0], &m, err);
+    bl_fieldset_clear(&fs);
+    if (st != BL_OK)
+        return st;
+    copy_init(m, o.init);
+    m->u_source = strdup("random");
+    bl_setstats *ss = calloc(nsets, sizeof *ss);
+    if (!ss || !m->u_source) {
+        free(ss);
+        bl_model_free(m);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    if ((st = bl_setstats_build(m, sets, nsets, ss, err)) != BL_OK) {
+        free(ss);
+        bl_model_free(m);
+        return st;
+    }
+    if (u_from_random(m, sets, nsets, ss, o.u_pairs, o.seed) != 0) {
+        bl_setstats_free(ss, nsets);
+        free(ss);
+        bl_model_free(m);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    double t0 = now_s();
+    ptable t;
+    st = build_patterns(m, sets, ss, cand, ncand, o.threads, &t, err);
+    bl_setstats_free(ss, nsets);
+    free(ss);
+    if (st != BL_OK) {
+        bl_model_free(m);
+        return st;
+    }
+    m->ncand = ncand;
+    m->npatterns = t.n;
+    const int update_u = 1; /* on the candidates; replaced by u_random after EM */
+    m->trained = 1;
+    m->converged = 0;
+    for (m->iterations = 0; m->iterations < o.max_iter;) {
+        m->max_change = em_step(m, &t, update_u);
+        m->iterations++;
+        if (m->max_change < o.tol) {
+            m->converged = 1;
+            break;
+        }
+    }
+    m->em_seconds = now_s() - t0;
+    ptable_free(&t);
+    to_all_pairs(m, sets, nsets, ncand);
+    *out = m;
+    return BL_OK;
+}
+
+/* EM on an explicit pattern table (unit tests: known-answer tables). */
+bl_status bl_model_em_table(bl_model *m, const uint8_t *levels, const double *counts, size_t n, uint32_t max_iter,
+                            double tol, int update_u, bl_error *err)
+{
+    ptable t = {0};
+    for (size_t i = 0; i < n; i++)
+        if (ptable_add(&t, levels + i * m->nf, m->nf, counts[i]) != 0) {
+            ptable_free(&t);
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+        }
+    m->trained = 1;
+    m->converged = 0;
+    for (m->iterations = 0; m->iterations < max_iter;) {
+        m->max_change = em_step(m, &t, update_u);
+        m->iterations++;
+        if (m->max_change < tol) {
+            m->converged = 1;
+            break;
+        }
+    }
+    m->npatterns = t.n;
+    ptable_free(&t);
+    return BL_OK;
+}

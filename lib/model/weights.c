@@ -1,0 +1,126 @@
+/* lib/model/weights.c - `eval` for model output: the match weights of a
+ * pairs CSV (its `weight` column) split into true and false pairs, as a text
+ * histogram and an SVG chart, as Splink users expect next to the m/u chart. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <blindlink/csv.h>
+#include <blindlink/io.h>
+
+#include "model/model_internal.h"
+
+bl_status bl_model_read_weights(const char *path, size_t n, double **out, bl_error *err)
+{
+    *out = NULL;
+    bl_csv_reader *r = NULL;
+    bl_csv_opts o = {0};
+    bl_status st = bl_csv_open(path, &o, &r, err);
+    if (st != BL_OK)
+        return st;
+    bl_csv_row row;
+    size_t col = SIZE_MAX, i = 0;
+    double *w = malloc((n ? n : 1) * sizeof *w);
+    if (!w) {
+        bl_csv_free(r);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    if ((st = bl_csv_next(r, &row, err)) == BL_OK)
+        for (size_t c = 0; c < row.nfields; c++)
+            if (!strcmp(row.fields[c], "weight"))
+                col = c;
+    if (st == BL_OK && col == SIZE_MAX)
+        st = bl_error_set(err, BL_EINPUT, "%s: no 'weight' column (pairs from match --model have one)", path);
+    while (st == BL_OK && (st = bl_csv_next(r, &row, err)) == BL_OK) {
+        char *end;
+        if (i >= n || col >= row.nfields) {
+            st = bl_error_set(err, BL_EINPUT, "%s:%llu: rows and weights do not line up", path,
+                              (unsigned long long)row.line);
+            break;
+        }
+        w[i] = strtod(row.fields[col], &end);
+        if (end == row.fields[col] || *end)
+            st = bl_error_set(err, BL_EINPUT, "%s:%llu: weight '%.40s' is not a number", path,
+                              (unsigned long long)row.line, row.fields[col]);
+        i++;
+    }
+    bl_csv_free(r);
+    if (st == BL_EOF && i == n)
+        st = BL_OK;
+    else if (st == BL_EOF)
+        st = bl_error_set(err, BL_EINPUT, "%s: %zu weights for %zu pairs", path, i, n);
+    if (st != BL_OK) {
+        free(w);
+        return st;
+    }
+    *out = w;
+    return BL_OK;
+}
+
+bl_status bl_model_weight_report(const bl_eval_truth *t, const bl_candidate *pairs, const double *w, size_t n,
+                                 FILE *fp, const char *svg_path, bl_error *err)
+{
+    enum { BINS = 30 };
+    uint64_t tc[BINS] = {0}, fc[BINS] = {0}, tmax = 1, fmax_ = 1;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        lo = fmin(lo, w[i]);
+        hi = fmax(hi, w[i]);
+    }
+    if (!(hi > lo)) {
+        lo = n ? w[0] - 1 : 0;
+        hi = lo + 2;
+    }
+    const double bw = (hi - lo) / BINS;
+    for (size_t i = 0; i < n; i++) {
+        int b = (int)((w[i] - lo) / bw);
+        b = b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
+        if (bl_eval_is_true(t, &pairs[i]))
+            tc[b]++;
+        else
+            fc[b]++;
+    }
+    for (int b = 0; b < BINS; b++) {
+        tmax = tc[b] > tmax ? tc[b] : tmax;
+        fmax_ = fc[b] > fmax_ ? fc[b] : fmax_;
+    }
+    if (fp) {
+        fprintf(fp, "\nmatch weight histogram (true pairs '#', false pairs 'x', each scaled to its maximum)\n");
+        for (int b = BINS - 1; b >= 0; b--) {
+            char tb[41] = {0}, fb[41] = {0};
+            memset(tb, '#', (size_t)(40 * tc[b] / tmax));
+            memset(fb, 'x', (size_t)(40 * fc[b] / fmax_));
+            fprintf(fp, "%7.1f..%-7.1f %8llu %-40s %8llu %s\n", lo + b * bw, lo + (b + 1) * bw,
+                    (unsigned long long)tc[b], tb, (unsigned long long)fc[b], fb);
+        }
+    }
+    if (!svg_path)
+        return BL_OK;
+    bl_ofile *f = NULL;
+    bl_status st = bl_ofile_open(svg_path, &f, err);
+    if (st != BL_OK)
+        return st;
+    FILE *s = bl_ofile_stream(f);
+    const int W = 640, H = 320, left = 50, top = 30, ph = 240, cw = (W - left - 20) / BINS;
+    fprintf(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
+               "font-size=\"11\">\n<text x=\"%d\" y=\"18\" font-size=\"14\">Match weight: true pairs (green), "
+               "false pairs (red), counts scaled per class</text>\n", W, H + 20, left);
+    for (int b = 0; b < BINS; b++) {
+        int x = left + b * cw;
+        int ht = (int)(ph * (double)tc[b] / (double)tmax), hf = (int)(ph * (double)fc[b] / (double)fmax_);
+        fprintf(s, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#2a7f3f\" fill-opacity=\"0.6\"/>\n", x,
+                top + ph - ht, cw - 1, ht);
+        fprintf(s, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#b03a2e\" fill-opacity=\"0.6\"/>\n", x,
+                top + ph - hf, cw - 1, hf);
+        if (b % 5 == 0)
+            fprintf(s, "<text x=\"%d\" y=\"%d\">%.0f</text>\n", x, top + ph + 14, lo + b * bw);
+    }
+    fprintf(s, "<text x=\"%d\" y=\"%d\">match weight (log2 Bayes factor incl. prior)</text>\n</svg>\n", left,
+            top + ph + 32);
+    if (ferror(s)) {
+        bl_ofile_abort(f);
+        return bl_error_set(err, BL_EIO, "%s: write failed", svg_path);
+    }
+    return bl_ofile_commit(f, err);
+}

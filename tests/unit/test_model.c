@@ -1,0 +1,371 @@
+/* tests/unit/test_model.c - the Fellegi-Sunter model: EM recovers known m, u
+ * and prior from a synthetic comparison table drawn from them; hand-fixed
+ * m/u stay as written; the model file round-trips (and bad model files are
+ * refused with their JSON path); field-level records encode each feature
+ * exactly as the record CLK does (OR of the fields = the CLK, no folds);
+ * input checks name the files and the differing key. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <blindlink/encode.h>
+#include <blindlink/model.h>
+
+#include "model/model_internal.h"
+#include "encode/nickname.h"
+
+/* Three fields, 3 levels each (exact, dice >= 0.9 band, else). */
+static bl_model *toy_model(void)
+{
+    bl_fieldset fs = {0};
+    fs.nfields = 3;
+    const char *names[] = {"a", "b", "c"};
+    for (size_t i = 0; i < 3; i++) {
+        fs.names[i] = strdup(names[i]);
+        fs.offset[i] = (uint32_t)(512 * i);
+        fs.bits[i] = 512;
+    }
+    bl_model *m = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_model_new_for(&fs, NULL, &m, &e), BL_OK);
+    bl_fieldset_clear(&fs);
+    for (size_t i = 0; i < 3; i++) {
+        bl_field_model *f = &m->f[i];
+        f->nbands = 2;
+        f->band[1] = 0.9;
+        f->swap_with = -1;
+        f->nlevels = 3;
+        f->m[0] = 0.5, f->m[1] = 0.3, f->m[2] = 0.2;
+        f->u[0] = 0.2, f->u[1] = 0.3, f->u[2] = 0.5;
+    }
+    m->prior = 0.3;
+    return m;
+}
+
+static const double TRUE_M[3][3] = {{0.85, 0.10, 0.05}, {0.70, 0.20, 0.10}, {0.90, 0.05, 0.05}};
+static const double TRUE_U[3][3] = {{0.02, 0.08, 0.90}, {0.05, 0.15, 0.80}, {0.10, 0.10, 0.80}};
+static const double TRUE_PRIOR = 0.2;
+
+/* Expected counts of every pattern under the true parameters (N pairs):
+ * EM on the exact expectation must come back to the truth. */
+static size_t table(uint8_t *lv, double *cnt, double N)
+{
+    size_t n = 0;
+    for (int x = 0; x < 3; x++)
+        for (int y = 0; y < 3; y++)
+            for (int z = 0; z < 3; z++) {
+                double pm = TRUE_PRIOR * TRUE_M[0][x] * TRUE_M[1][y] * TRUE_M[2][z];
+                double pu = (1 - TRUE_PRIOR) * TRUE_U[0][x] * TRUE_U[1][y] * TRUE_U[2][z];
+                lv[3 * n] = (uint8_t)x, lv[3 * n + 1] = (uint8_t)y, lv[3 * n + 2] = (uint8_t)z;
+                cnt[n++] = N * (pm + pu);
+            }
+    return n;
+}
+
+static void test_em_known_answer(void **state)
+{
+    (void)state;
+    bl_model *m = toy_model();
+    uint8_t lv[27 * 3];
+    double cnt[27];
+    size_t n = table(lv, cnt, 1e6);
+    bl_error e = {0};
+    assert_int_equal(bl_model_em_table(m, lv, cnt, n, 5000, 1e-10, 1, &e), BL_OK);
+    assert_true(m->converged);
+    assert_true(fabs(m->prior - TRUE_PRIOR) < 1e-3);
+    for (size_t f = 0; f < 3; f++)
+        for (size_t l = 0; l < 3; l++) {
+            assert_true(fabs(m->f[f].m[l] - TRUE_M[f][l]) < 2e-3);
+            assert_true(fabs(m->f[f].u[l] - TRUE_U[f][l]) < 2e-3);
+        }
+    /* an iteration limit is reported as such */
+    bl_model *m2 = toy_model();
+    assert_int_equal(bl_model_em_table(m2, lv, cnt, n, 2, 1e-12, 1, &e), BL_OK);
+    assert_false(m2->converged);
+    assert_int_equal(m2->iterations, 2);
+    char *js = NULL;
+    assert_int_equal(bl_model_to_json(m2, &js, &e), BL_OK);
+    assert_non_null(strstr(js, "\"hit the iteration limit\""));
+    free(js);
+    bl_model_free(m);
+    bl_model_free(m2);
+}
+
+static void test_em_fixed(void **state)
+{
+    (void)state;
+    bl_model *m = toy_model();
+    m->f[1].m[0] = 0.5;
+    m->f[1].fix_m[0] = 1;
+    m->f[2].u[2] = 0.6;
+    m->f[2].fix_u[2] = 1;
+    uint8_t lv[27 * 3];
+    double cnt[27];
+    size_t n = table(lv, cnt, 1e5);
+    bl_error e = {0};
+    assert_int_equal(bl_model_em_table(m, lv, cnt, n, 2000, 1e-9, 1, &e), BL_OK);
+    assert_true(m->f[1].m[0] == 0.5);
+    assert_true(m->f[2].u[2] == 0.6);
+    /* the free values fill the rest of each distribution */
+    assert_true(fabs(m->f[1].m[0] + m->f[1].m[1] + m->f[1].m[2] - 1) < 1e-9);
+    assert_true(fabs(m->f[2].u[0] + m->f[2].u[1] + m->f[2].u[2] - 1) < 1e-9);
+    bl_model_free(m);
+}
+
+static void test_roundtrip(void **state)
+{
+    (void)state;
+    bl_model *m = toy_model();
+    m->f[0].swap_with = 1; /* needs a swapped level: rebuild labels */
+    m->f[1].swap_with = 0;
+    for (int i = 0; i < 2; i++) {
+        bl_field_model *f = &m->f[i];
+        f->nlevels = 4;
+        free(f->label[2]);
+        f->label[2] = strdup("swapped");
+        free(f->label[3]);
+        f->label[3] = strdup("else");
+        f->m[2] = 0.1, f->m[3] = 0.1, f->m[1] = 0.3;
+        f->u[2] = 0.01, f->u[3] = 0.49;
+    }
+    m->f[2].fix_m[1] = 1;
+    m->f[2].tf = 0;
+    char *j1 = NULL, *j2 = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_model_to_json(m, &j1, &e), BL_OK);
+    bl_model *r = NULL;
+    assert_int_equal(bl_model_from_json(j1, strlen(j1), "m.json", &r, &e), BL_OK);
+    assert_int_equal(bl_model_to_json(r, &j2, &e), BL_OK);
+    assert_string_equal(j1, j2);
+    assert_int_equal(r->f[0].swap_with, 1);
+    assert_int_equal(r->f[2].fix_m[1], 1);
+    assert_int_equal(r->f[2].tf, 0);
+    /* a hand edit of m changes the weight that scoring uses */
+    char *edit = strdup(j1), *p = strstr(edit, "\"m\": 0.5");
+    assert_non_null(p);
+    memcpy(p, "\"m\": 0.9", 8);
+    bl_model *h = NULL;
+    assert_int_equal(bl_model_from_json(edit, strlen(edit), "m.json", &h, &e), BL_OK);
+    assert_true(fabs(bl_model_level_weight(h, 0, 0) - log2(0.9 / 0.2)) < 1e-12);
+    /* bad files name the JSON path */
+    const char *bad = "{\"blindlink_model\": 1, \"prior\": 2, \"fields\": []}";
+    bl_model *h3 = NULL;
+    assert_int_equal(bl_model_from_json(bad, strlen(bad), "x.json", &h3, &e), BL_EINPUT);
+    assert_null(h3);
+    assert_non_null(strstr(e.msg, "x.json: $.prior"));
+    char *neg = strdup(j1);
+    p = strstr(neg, "\"u\": 0.2");
+    memcpy(p, "\"u\": 7.2", 8);
+    bl_model *h2 = NULL;
+    assert_int_equal(bl_model_from_json(neg, strlen(neg), "y.json", &h2, &e), BL_EINPUT);
+    assert_non_null(strstr(e.msg, "$.fields[0].levels[0]"));
+    free(neg);
+    free(edit);
+    free(j1);
+    free(j2);
+    bl_model_free(h);
+    bl_model_free(r);
+    bl_model_free(m);
+}
+
+static const char *SCHEMA =
+    "{\"version\": 3, \"clkConfig\": {\"l\": 1024, \"kdf\": {\"type\": \"HKDF\"}},"
+    " \"features\": ["
+    "  {\"identifier\": \"given\", \"format\": {\"type\": \"string\"}, \"hashing\": {\"comparison\": {\"type\": "
+    "\"ngram\", \"n\": 2}, \"strategy\": {\"bitsPerToken\": 20}, \"hash\": {\"type\": \"blakeHash\"}}},"
+    "  {\"identifier\": \"surname\", \"format\": {\"type\": \"string\"}, \"hashing\": {\"comparison\": {\"type\": "
+    "\"ngram\", \"n\": 2}, \"strategy\": {\"bitsPerToken\": 20}, \"hash\": {\"type\": \"blakeHash\"}}},"
+    "  {\"identifier\": \"sex\", \"format\": {\"type\": \"string\"}, \"hashing\": {\"comparison\": {\"type\": "
+    "\"exact\"}, \"strategy\": {\"bitsPerToken\": 30}, \"hash\": {\"type\": \"blakeHash\"}}}]%s}";
+
+static void test_field_layout(void **state)
+{
+    (void)state;
+    char txt[4096];
+    snprintf(txt, sizeof txt, SCHEMA, "");
+    bl_schema *s = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_schema_parse(txt, strlen(txt), "s.json", &s, &e), BL_OK);
+    bl_encoder *rec = NULL, *fld = NULL;
+    bl_encode_opts o = {0};
+    assert_int_equal(bl_encoder_new(s, (const uint8_t *)"k", 1, &o, &rec, &e), BL_OK);
+    o.layout = BL_LAYOUT_FIELDS;
+    assert_int_equal(bl_encoder_new(s, (const uint8_t *)"k", 1, &o, &fld, &e), BL_OK);
+    assert_int_equal(bl_encoder_nbits(fld), 3 * 1024);
+    assert_null(bl_encoder_layout_meta(rec));
+    assert_non_null(strstr(bl_encoder_layout_meta(fld), "\"offset\":2048"));
+    uint8_t fp1[32], fp2[32];
+    bl_encoder_fingerprint(rec, fp1);
+    bl_encoder_fingerprint(fld, fp2);
+    assert_memory_not_equal(fp1, fp2, 32);
+    const char *cells[] = {"robert", "smith", "m"};
+    size_t lens[] = {6, 5, 1};
+    uint8_t r[128], f[384];
+    bl_encode_scratch *sr = bl_encode_scratch_new(rec), *sf = bl_encode_scratch_new(fld);
+    assert_int_equal(bl_encoder_encode(rec, sr, cells, lens, 3, r, NULL, &e), BL_OK);
+    assert_int_equal(bl_encoder_encode(fld, sf, cells, lens, 3, f, NULL, &e), BL_OK);
+    for (size_t i = 0; i < 128; i++)
+        assert_int_equal(r[i], f[i] | f[128 + i] | f[256 + i]);
+    /* an empty value leaves its field empty (missing for the model) */
+    cells[2] = "";
+    lens[2] = 0;
+    assert_int_equal(bl_encoder_encode(fld, sf, cells, lens, 3, f, NULL, &e), BL_OK);
+    for (size_t i = 256; i < 384; i++)
+        assert_int_equal(f[i], 0);
+    bl_encode_scratch_free(sr);
+    bl_encode_scratch_free(sf);
+    bl_encoder_free(rec);
+    bl_encoder_free(fld);
+    bl_schema_free(s);
+    /* field groups: the schema extension puts given and surname in one filter */
+    snprintf(txt, sizeof txt, SCHEMA,
+             ", \"blindlink\": {\"fieldGroups\": [{\"name\": \"name\", \"features\": [\"given\", \"surname\"]}]}");
+    assert_int_equal(bl_schema_parse(txt, strlen(txt), "s.json", &s, &e), BL_OK);
+    assert_int_equal(bl_encoder_new(s, (const uint8_t *)"k", 1, &o, &fld, &e), BL_OK);
+    assert_int_equal(bl_encoder_nbits(fld), 2 * 1024);
+    assert_non_null(strstr(bl_encoder_layout_meta(fld), "\"features\":[\"given\",\"surname\"]"));
+    bl_encoder_free(fld);
+    bl_schema_free(s);
+    snprintf(txt, sizeof txt, SCHEMA, ", \"blindlink\": {\"fieldGroups\": [{\"name\": \"n\", \"features\": [\"nope\"]}]}");
+    assert_int_equal(bl_schema_parse(txt, strlen(txt), "s.json", &s, &e), BL_ESCHEMA);
+    assert_non_null(strstr(e.msg, "$.blindlink.fieldGroups[0].features[0]"));
+}
+
+static void test_check_inputs(void **state)
+{
+    (void)state;
+    bl_clkset *a = NULL, *b = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_clkset_new(1024, 1, &a, &e), BL_OK);
+    assert_int_equal(bl_clkset_new(1024, 1, &b, &e), BL_OK);
+    assert_int_equal(bl_clkset_set_meta(a, "{\"layout\":\"fields\",\"fields\":[{\"name\":\"x\",\"features\":[\"x\"],"
+                                           "\"offset\":0,\"bits\":1000}]}", &e), BL_OK);
+    const bl_clkset *sets[] = {a, b};
+    const char *names[] = {"a.clk", "b.clk"};
+    assert_int_equal(bl_model_check_inputs(sets, names, 2, &e), BL_EINPUT);
+    assert_non_null(strstr(e.msg, "b.clk: record-level"));
+    assert_int_equal(bl_clkset_set_meta(b, "{\"layout\":\"fields\",\"normalize\":\"names\",\"fields\":[{\"name\":\"x\","
+                                           "\"features\":[\"x\"],\"offset\":0,\"bits\":1000}]}", &e), BL_OK);
+    assert_int_equal(bl_model_check_inputs(sets, names, 2, &e), BL_EINPUT);
+    assert_non_null(strstr(e.msg, "a.clk and b.clk differ in encoding metadata 'normalize'"));
+    bl_clkset_free(a);
+    bl_clkset_free(b);
+}
+
+static void test_nicknames(void **state)
+{
+    (void)state;
+    char out[128];
+    assert_int_equal(bl_nickname_map("bob", 3, out, sizeof out), 6);
+    assert_string_equal(out, "robert");
+    assert_int_not_equal(bl_nickname_map("liz ann", 7, out, sizeof out), (size_t)-1);
+    assert_string_equal(out, "elizabeth ann");
+    assert_int_not_equal(bl_nickname_map("zebedee", 7, out, sizeof out), (size_t)-1);
+    assert_string_equal(out, "zebedee");
+    assert_null(bl_nickname_canonical("bo", 2));
+    assert_null(bl_nickname_canonical("robert", 6)); /* canonical names map to nothing */
+    /* the table is sorted (binary search) and idempotent */
+    for (size_t i = 0; i < bl_nickname_count; i++) {
+        if (i)
+            assert_true(strcmp(bl_nickname_table[i - 1].variant, bl_nickname_table[i].variant) < 0);
+        const char *c = bl_nickname_table[i].canonical;
+        assert_null(bl_nickname_canonical(c, strlen(c)));
+    }
+    /* in the encoder: given-name columns under "names", not surnames, not without a profile */
+    char txt[4096];
+    snprintf(txt, sizeof txt, SCHEMA, "");
+    bl_schema *s = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_schema_parse(txt, strlen(txt), "s.json", &s, &e), BL_OK);
+    bl_encode_opts o = {.normalize = BL_NORMALIZE_NAMES, .layout = BL_LAYOUT_FIELDS};
+    bl_encoder *en = NULL, *plain = NULL;
+    assert_int_equal(bl_encoder_new(s, (const uint8_t *)"k", 1, &o, &en, &e), BL_OK);
+    bl_encode_opts o2 = {.layout = BL_LAYOUT_FIELDS};
+    assert_int_equal(bl_encoder_new(s, (const uint8_t *)"k", 1, &o2, &plain, &e), BL_OK);
+    bl_encode_scratch *sc = bl_encode_scratch_new(en), *sp = bl_encode_scratch_new(plain);
+    uint8_t r1[384], r2[384];
+    const char *c1[] = {"Bob", "Bob", "m"}, *c2[] = {"ROBERT", "Robert", "m"};
+    size_t l1[] = {3, 3, 1}, l2[] = {6, 6, 1};
+    assert_int_equal(bl_encoder_encode(en, sc, c1, l1, 3, r1, NULL, &e), BL_OK);
+    assert_int_equal(bl_encoder_encode(en, sc, c2, l2, 3, r2, NULL, &e), BL_OK);
+    assert_memory_equal(r1, r2, 128);            /* given name: same filter */
+    assert_memory_not_equal(r1 + 128, r2 + 128, 128); /* surname: not mapped */
+    assert_int_equal(bl_encoder_encode(plain, sp, c1, l1, 3, r1, NULL, &e), BL_OK);
+    assert_int_equal(bl_encoder_encode(plain, sp, c2, l2, 3, r2, NULL, &e), BL_OK);
+    assert_memory_not_equal(r1, r2, 128);
+    bl_encode_scratch_free(sc);
+    bl_encode_scratch_free(sp);
+    bl_encoder_free(en);
+    bl_encoder_free(plain);
+    bl_schema_free(s);
+}
+
+/* Levels from the integer tables agree with the Dice bands computed in
+ * double, on every kernel, for random field pairs of all densities. */
+static void test_levels_exact(void **state)
+{
+    (void)state;
+    bl_model *m = toy_model();
+    for (size_t f = 0; f < 3; f++) {
+        bl_field_model *fm = &m->f[f];
+        fm->nbands = 4, fm->band[1] = 0.9, fm->band[2] = 0.75, fm->band[3] = 0.5, fm->nlevels = 5;
+    }
+    static const char *kernels[] = {"scalar", "avx2", "avx512"};
+    _Alignas(64) uint8_t a[192], b[192];
+    uint64_t x = 12345;
+    for (size_t kn = 0; kn < 3; kn++) {
+        const bl_kernel *k = bl_kernel_by_name(kernels[kn]);
+        if (!k)
+            continue;
+        bl_fieldpop fp;
+        assert_int_equal(bl_fieldpop_init(&fp, m, k), 0);
+        for (int it = 0; it < 3000; it++) {
+            int dens = it % 8;
+            for (size_t i = 0; i < 192; i++) {
+                x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                a[i] = (uint8_t)(x >> 56);
+                b[i] = (uint8_t)(it % 3 ? a[i] ^ ((x >> 40) & (x >> 20) & (x >> 8) & 0xff) : (x >> 32));
+                if (dens < 3)
+                    a[i] &= (uint8_t)(x >> 16), b[i] &= (uint8_t)(x >> 16);
+            }
+            uint32_t pa[3], pb[3];
+            for (size_t f = 0; f < 3; f++) {
+                pa[f] = k->popcount(a + 64 * f, 64);
+                pb[f] = k->popcount(b + 64 * f, 64);
+            }
+            uint8_t lv[3];
+            double d[3];
+            bl_model_levels(m, &fp, a, pa, b, pb, lv, d);
+            for (size_t f = 0; f < 3; f++) {
+                uint32_t c = k->and_popcount(a + 64 * f, b + 64 * f, 64);
+                double dd = pa[f] + pb[f] ? 2.0 * c / (double)(pa[f] + pb[f]) : 0;
+                unsigned want = c == pa[f] && c == pb[f] ? 0 : dd >= 0.9 ? 1 : dd >= 0.75 ? 2 : dd >= 0.5 ? 3 : 4;
+                if (!pa[f] || !pb[f])
+                    want = BL_LEVEL_MISSING;
+                assert_int_equal(lv[f], want);
+                if (want != BL_LEVEL_MISSING)
+                    assert_true(d[f] == dd);
+            }
+        }
+        bl_fieldpop_free(&fp);
+    }
+    bl_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_em_known_answer), cmocka_unit_test(test_em_fixed),
+        cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_field_layout),
+        cmocka_unit_test(test_check_inputs),    cmocka_unit_test(test_nicknames),
+        cmocka_unit_test(test_levels_exact),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
