@@ -47,6 +47,10 @@ static void usage(FILE *fp)
             "                         default names); breaks clkhash compatibility unless\n"
             "                         every party uses the same profile (docs/normalize.md)\n"
             "  --ids COLUMN           carry this CSV column as record id (binary format)\n"
+            "  --harden PROFILE       harden against re-identification attacks: none,\n"
+            "                         recommended, or steps salt=FIELD,xor,blip=P,balance,\n"
+            "                         diffuse=T (docs/attacks.md); recorded in binary files,\n"
+            "                         every party must use the same profile\n"
             "  --quiet                no progress bar, no warnings\n"
             "  -h, --help             this help\n"
             "\n"
@@ -55,7 +59,7 @@ static void usage(FILE *fp)
 }
 
 enum { OPT_SECRET_FILE = 256, OPT_SECRET_ARGV, OPT_FORMAT, OPT_THREADS, OPT_NO_HEADER, OPT_CHECK_HEADER,
-       OPT_NO_VALIDATE, OPT_LEGACY_STRIP, OPT_NORMALIZE, OPT_IDS, OPT_QUIET };
+       OPT_NO_VALIDATE, OPT_LEGACY_STRIP, OPT_NORMALIZE, OPT_IDS, OPT_QUIET, OPT_HARDEN };
 
 static int parse_bool(const char *s, int *out)
 {
@@ -107,6 +111,7 @@ int cmd_encode(int argc, char **argv)
         {"normalize", optional_argument, NULL, OPT_NORMALIZE},
         {"ids", required_argument, NULL, OPT_IDS},
         {"quiet", no_argument, NULL, OPT_QUIET},
+        {"harden", required_argument, NULL, OPT_HARDEN},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -151,6 +156,7 @@ int cmd_encode(int argc, char **argv)
         }
         case OPT_IDS: co.id_column = optarg; break;
         case OPT_QUIET: quiet = 1; break;
+        case OPT_HARDEN: eo.harden = optarg; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         case ':': return cli_usage_error("encode", "option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error("encode", "unknown option '%s'", argv[optind - 1]);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <blindlink/clk.h>
+#include <blindlink/encode.h>
 #include <blindlink/io.h>
 #include <blindlink/match.h>
 #include "cli.h"
@@ -260,6 +261,8 @@ int cmd_match(int argc, char **argv)
     double t0 = now();
     for (size_t i = 0; i < nin; i++) {
         bl_status st = bl_clkset_read(argv[optind + (int)i], BL_CLK_AUTO, 0, &sets[i], &err);
+        if (st == BL_OK && i > 0) /* same layout, normalisation, hardening (exit 2 otherwise) */
+            st = bl_clk_meta_check(sets[0], argv[optind], sets[i], argv[optind + (int)i], &err);
         if (st) {
             rc = cli_fail(CMD, &err);
             goto done;

@@ -14,6 +14,7 @@
 #include <blindlink/encode.h>
 
 #include "encode/encode_internal.h"
+#include "encode/harden_internal.h"
 #include "core/internal.h"
 
 /* Precomputed BLAKE2b salt states per feature (more are derived on the fly). */
@@ -38,6 +39,10 @@ struct bl_encoder {
     bl_b2_keyed *states;    /* sodium_malloc */
     size_t states_len;
     uint8_t fingerprint[32];
+    bl_harden_spec hspec;   /* hardening (harden.c); hard = NULL when none */
+    bl_hardener *hard;
+    uint32_t outl;          /* bits written per record (after hardening) */
+    size_t outbytes;
 };
 
 struct bl_encode_scratch {
@@ -52,14 +57,21 @@ struct bl_encode_scratch {
     size_t vcap;
     char *norm;             /* normalised value (utf8proc allocation) */
     bl_token_cache *cache;  /* token digests (NULL: disabled) */
+    uint8_t *hwork;         /* hardening work memory */
+    uint8_t *sb;            /* salted token bytes */
+    size_t sbcap;
 };
 
-static const char *variant_of(const bl_encode_opts *o, char *buf, size_t cap)
+static const char *variant_of(const bl_encode_opts *o, const char *harden, char *buf, size_t cap)
 {
     buf[0] = '\0';
     if (o->normalize != BL_NORMALIZE_NONE || o->legacy_strip)
         snprintf(buf, cap, "normalize=%s;legacy_strip=%d", bl_normalize_profile_name(o->normalize),
                  o->legacy_strip ? 1 : 0);
+    if (harden && *harden) { /* hardened files must never compare equal to plain ones */
+        size_t n = strlen(buf);
+        snprintf(buf + n, cap - n, "%sharden=%s", n ? ";" : "", harden);
+    }
     return buf;
 }
 
@@ -79,6 +91,12 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
     e->schema = schema;
     if (opts)
         e->opts = *opts;
+    e->opts.harden = NULL; /* the caller's string is not kept: hspec holds the parsed profile */
+    bl_status hst = bl_harden_parse(opts ? opts->harden : NULL, schema, &e->hspec, err);
+    if (hst != BL_OK) {
+        free(e);
+        return hst;
+    }
     e->l = schema->l;
     e->L = bl_schema_hash_len(schema);
     e->nbytes = (e->l + 7) / 8;
@@ -142,8 +160,18 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
             bl_double_keys_init(&fe->dk, fe->key_a, fe->key_b, ks);
         }
     }
-    char variant[96];
-    bl_schema_fingerprint(schema, variant_of(&e->opts, variant, sizeof variant), e->fingerprint);
+    e->outl = e->l;
+    if (e->hspec.canon[0]) {
+        bl_status st = bl_hardener_new(&e->hspec, secret, secret_len, e->l, &e->hard, err);
+        if (st != BL_OK) {
+            bl_encoder_free(e);
+            return st;
+        }
+        e->outl = bl_hardener_outbits(e->hard);
+    }
+    e->outbytes = (e->outl + 7) / 8;
+    char variant[96 + BL_HARDEN_CANON_MAX];
+    bl_schema_fingerprint(schema, variant_of(&e->opts, e->hspec.canon, variant, sizeof variant), e->fingerprint);
     *out = e;
     return BL_OK;
 }
@@ -158,12 +186,15 @@ void bl_encoder_free(bl_encoder *e)
         sodium_free(e->fe);
     if (e->states)
         sodium_free(e->states);
+    bl_hardener_free(e->hard);
     free(e);
 }
 
 const bl_schema *bl_encoder_schema(const bl_encoder *e) { return e->schema; }
-uint32_t bl_encoder_nbits(const bl_encoder *e) { return e->l; }
-size_t bl_encoder_nbytes(const bl_encoder *e) { return e->nbytes; }
+uint32_t bl_encoder_nbits(const bl_encoder *e) { return e->outl; }
+size_t bl_encoder_nbytes(const bl_encoder *e) { return e->outbytes; }
+const char *bl_encoder_harden(const bl_encoder *e) { return e->hspec.canon; }
+bl_normalize_profile bl_encoder_normalize(const bl_encoder *e) { return e->opts.normalize; }
 void bl_encoder_fingerprint(const bl_encoder *e, uint8_t out[32]) { memcpy(out, e->fingerprint, 32); }
 
 bl_encode_scratch *bl_encode_scratch_new(const bl_encoder *e)
@@ -176,6 +207,10 @@ bl_encode_scratch *bl_encode_scratch_new(const bl_encoder *e)
         s->cache = bl_token_cache_new();
     s->vcap = 64;
     s->vbuf = malloc(s->vcap);
+    if (e->hard && !(s->hwork = malloc(bl_hardener_work_bytes(e->hard)))) {
+        bl_encode_scratch_free(s);
+        return NULL;
+    }
     if (!s->bits || !s->vbuf || bl_fmt_ws_init(&s->ws) != 0) {
         bl_encode_scratch_free(s);
         return NULL;
@@ -194,6 +229,8 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
     free(s->tb);
     free(s->vbuf);
     free(s->norm);
+    free(s->hwork);
+    free(s->sb);
     bl_token_cache_free(s->cache);
     free(s);
 }
@@ -245,6 +282,14 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
         return bl_error_set(err, BL_EINPUT, "expected %zu columns, found %zu", sc->nfeatures, nfields);
     memset(s->bits, 0, e->Lbytes);
     char msg[400];
+    /* record-level salting: the salt field's value is hashed with every token */
+    const char *salt = NULL;
+    size_t saltlen = 0;
+    if (e->hspec.salt_feature >= 0) {
+        salt = fields[e->hspec.salt_feature];
+        saltlen = lens[e->hspec.salt_feature];
+        bl_py_strip(&salt, &saltlen);
+    }
     for (size_t i = 0; i < nfields; i++) {
         const fenc *fe = &e->fe[i];
         const bl_feature *f = fe->f;
@@ -318,6 +363,15 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
                 tbl = bl_token_encode(f->encoding, tok, tlen, s->tb);
                 tb = s->tb;
             }
+            if (salt) {
+                if (bl_grow((void **)&s->sb, &s->sbcap, tbl + 1 + saltlen, 1, 64) != 0)
+                    return bl_error_set(err, BL_ENOMEM, "out of memory");
+                memmove(s->sb, tb, tbl);
+                s->sb[tbl] = 0x1f; /* unit separator: "ab"+"c" differs from "a"+"bc" */
+                memcpy(s->sb + tbl + 1, salt, saltlen);
+                tb = s->sb;
+                tbl += 1 + saltlen;
+            }
             if (bl_grow((void **)&s->idx, &s->idxcap, k, sizeof *s->idx, 64) != 0)
                 return bl_error_set(err, BL_ENOMEM, "out of memory");
             if (f->hash == BL_HASH_BLAKE)
@@ -336,9 +390,12 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
     bl_bloom_fold(s->bits, e->L, sc->folds);
     if (e->l % 8)
         s->bits[e->nbytes - 1] &= (uint8_t)(0xff00u >> (e->l % 8));
-    memcpy(out, s->bits, e->nbytes);
+    if (e->hard)
+        bl_hardener_apply(e->hard, s->bits, out, s->hwork);
+    else
+        memcpy(out, s->bits, e->nbytes);
     if (popcount)
-        *popcount = bl_popcount_bytes(out, e->nbytes);
+        *popcount = bl_popcount_bytes(out, e->outbytes);
     return BL_OK;
 }
 

@@ -265,6 +265,15 @@ bl_status bl_encode_csv(const bl_encoder *e, const char *csv_path, const char *o
         bl_csv_free(rd);
         return st;
     }
+    char *meta = NULL; /* normalisation and hardening recorded in binary files */
+    if ((st = bl_encoder_meta(e, &meta, err)) == BL_OK && meta)
+        st = bl_clkwriter_set_meta(w, meta, err);
+    free(meta);
+    if (st != BL_OK) {
+        bl_clkwriter_abort(w);
+        bl_csv_free(rd);
+        return st;
+    }
 
     pipeline p = {.enc = e, .nbytes = nbytes};
     int nthreads = opts.threads;
