@@ -23,6 +23,7 @@ int cmd_keygen(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_attack(int argc, char **argv);
 
 /** Print "blindlink <cmd>: <message>" to stderr; returns exit code for `err`. */
 int cli_fail(const char *cmd, const bl_error *err);

@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"serve", cmd_serve, "run the linkage service (HTTP API)"},
     {"admin", cmd_admin, "bootstrap administrators, organisations and API keys"},
     {"audit", cmd_audit, "verify the service's hash-chained audit log"},
+    {"attack", cmd_attack, "measure re-identification risk: attack your own encodings"},
 };
 
 static void usage(FILE *fp)
