@@ -625,10 +625,21 @@ static bl_status build_ctx(atk_ctx *c, const bl_schema *schema, const bl_clkset 
         snprintf(r->harden, sizeof r->harden, "%s", bl_encoder_harden(c->seg[0].own));
     if (st == BL_OK)
         st = bl_clkset_new(enc->nbits, 1024, &c->own, err);
-    if (st == BL_OK && o->method == BL_ATTACK_GRAPH && !lay.fields && bl_schema_xor_folds(schema) == 0 &&
-        !strstr(r->harden, "xor") && !strstr(r->harden, "blip") && !strstr(r->harden, "balance") &&
-        !strstr(r->harden, "diffuse"))
-        st = wide_setup(c, &eo, err);
+    /* the plaintext similarity is known whatever the hardening: the attacker
+     * uses the clean one (features and anchors are z-scored per graph, so a
+     * monotone distortion by the hardening costs it little) */
+    if (st == BL_OK && o->method == BL_ATTACK_GRAPH && !lay.fields && bl_schema_xor_folds(schema) == 0) {
+        bl_encode_opts wo = eo;
+        char salt[96] = "";
+        const char *sp = strstr(r->harden, "salt=");
+        if (sp) { /* only salting changes which tokens are hashed */
+            size_t n = strcspn(sp, ",");
+            snprintf(salt, sizeof salt, "%.*s", (int)n, sp);
+        }
+        wo.harden = salt;
+        c->hamming = strstr(r->harden, "balance") != NULL;
+        st = wide_setup(c, &wo, err);
+    }
     return st;
 }
 

@@ -37,6 +37,7 @@ typedef struct atk_ctx {
     bl_encoder *wide_enc;
     bl_clkset *wide;
     uint32_t narrow_bits;
+    int hamming;             /**< 1: the files are balanced, their Dice is 1 - Hamming/l */
 } atk_ctx;
 
 #define ATK_WIDE_FACTOR 8

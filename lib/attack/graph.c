@@ -40,6 +40,7 @@ typedef struct graph_side {
     size_t wwords, wstride;
     uint32_t *wpc;
     double *qpow;            /* (1 - 1/l)^x for x = 0 .. 2 * max wpc */
+    int hamming;             /* expected 1 - Hamming/l (balanced files) instead of Dice */
 } graph_side;
 
 static const uint64_t *rec(const graph_side *g, size_t i) { return g->w + i * g->stride; }
@@ -51,6 +52,8 @@ static double expected_dice(const graph_side *g, uint32_t c, uint32_t a, uint32_
 {
     const double *q = g->qpow;
     double pa = 1 - q[c + a], pb = 1 - q[c + b], both = 1 - q[c + a] - q[c + b] + q[c + a + b];
+    if (g->hamming) /* balanced: Dice(A|~A, B|~B) = 1 - Hamming(A, B) / l */
+        return 1.0 - (pa + pb - 2 * both);
     return pa + pb > 0 ? 2 * both / (pa + pb) : 0.0;
 }
 
@@ -378,6 +381,7 @@ bl_status atk_graph(atk_ctx *c, bl_attack_guess **g, size_t *ng, bl_error *err)
         st = bl_error_set(err, BL_ENOMEM, "out of memory");
         goto done;
     }
+    P.hamming = c->hamming;
     E.dim = P.dim = NBASE_PAD;
     memset(E.feat, 0, ne * dim * sizeof *E.feat);
     memset(P.feat, 0, np * dim * sizeof *P.feat);

@@ -390,8 +390,11 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
     bl_bloom_fold(s->bits, e->L, sc->folds);
     if (e->l % 8)
         s->bits[e->nbytes - 1] &= (uint8_t)(0xff00u >> (e->l % 8));
-    if (e->hard)
-        bl_hardener_apply(e->hard, s->bits, out, s->hwork);
+    if (e->hard) {
+        uint8_t rd[BL_HARDEN_RECORD_BYTES];
+        bl_hardener_record_digest(fields, lens, nfields, rd);
+        bl_hardener_apply(e->hard, s->bits, out, s->hwork, rd);
+    }
     else
         memcpy(out, s->bits, e->nbytes);
     if (popcount)

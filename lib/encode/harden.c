@@ -28,7 +28,7 @@
 #include "encode/harden_internal.h"
 
 /* The profile `recommended` expands to (chosen from bench/attacks.sh). */
-#define RECOMMENDED "blip=0.05,balance,diffuse=3"
+#define RECOMMENDED "blip=0.05,balance"
 
 struct bl_hardener {
     bl_harden_spec spec;
@@ -248,11 +248,17 @@ size_t bl_hardener_work_bytes(const bl_hardener *h)
 }
 
 /* BLIP: flip each bit with probability p; 16-bit uniforms from a ChaCha20
- * stream seeded with keyed BLAKE2b of the filter (same record, same flips). */
-static void blip(const bl_hardener *h, uint8_t *bits, uint32_t n, uint8_t *stream)
+ * stream seeded with keyed BLAKE2b of the filter and the whole record (the
+ * same record gives the same flips; equal field values in different
+ * records get different flips, so field filters do not repeat). */
+static void blip(const bl_hardener *h, uint8_t *bits, uint32_t n, uint8_t *stream, const uint8_t *rec)
 {
     uint8_t seed[randombytes_SEEDBYTES];
-    crypto_generichash(seed, sizeof seed, bits, (n + 7) / 8, h->key, 32);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, h->key, 32, sizeof seed);
+    crypto_generichash_update(&st, bits, (n + 7) / 8);
+    crypto_generichash_update(&st, rec, BL_HARDEN_RECORD_BYTES);
+    crypto_generichash_final(&st, seed, sizeof seed);
     randombytes_buf_deterministic(stream, (size_t)n * 2, seed);
     uint32_t thr = (uint32_t)(h->spec.blip * 65536.0 + 0.5);
     for (uint32_t i = 0; i < n; i++) {
@@ -263,7 +269,22 @@ static void blip(const bl_hardener *h, uint8_t *bits, uint32_t n, uint8_t *strea
     sodium_memzero(seed, sizeof seed);
 }
 
-void bl_hardener_apply(const bl_hardener *h, const uint8_t *in, uint8_t *out, uint8_t *work)
+void bl_hardener_record_digest(const char *const *fields, const size_t *lens, size_t n,
+                               uint8_t out[BL_HARDEN_RECORD_BYTES])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, BL_HARDEN_RECORD_BYTES);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t len[8];
+        for (int b = 0; b < 8; b++)
+            len[b] = (uint8_t)((uint64_t)lens[i] >> (8 * b));
+        crypto_generichash_update(&st, len, sizeof len);
+        crypto_generichash_update(&st, (const uint8_t *)fields[i], lens[i]);
+    }
+    crypto_generichash_final(&st, out, BL_HARDEN_RECORD_BYTES);
+}
+
+void bl_hardener_apply(const bl_hardener *h, const uint8_t *in, uint8_t *out, uint8_t *work, const uint8_t *rec)
 {
     size_t maxbytes = ((h->inbits > h->outbits ? h->inbits : h->outbits) + 7) / 8 + 8;
     uint8_t *a = work, *b = work + maxbytes, *stream = work + 2 * maxbytes;
@@ -280,7 +301,7 @@ void bl_hardener_apply(const bl_hardener *h, const uint8_t *in, uint8_t *out, ui
         n = half;
     }
     if (h->spec.blip > 0)
-        blip(h, a, n, stream);
+        blip(h, a, n, stream, rec);
     if (h->spec.balance) {
         memset(b, 0, maxbytes);
         for (uint32_t i = 0; i < 2 * n; i++) {

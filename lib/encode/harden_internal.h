@@ -43,9 +43,17 @@ uint32_t bl_hardener_outbits(const bl_hardener *h);
 /** Bytes of work memory bl_hardener_apply needs. */
 size_t bl_hardener_work_bytes(const bl_hardener *h);
 
+/** Bytes of a record digest (bl_hardener_record_digest). */
+#define BL_HARDEN_RECORD_BYTES 32
+
+/** Digest of a whole record's cells (length-prefixed), part of BLIP's seed. */
+void bl_hardener_record_digest(const char *const *fields, const size_t *lens, size_t n,
+                               uint8_t out[BL_HARDEN_RECORD_BYTES]);
+
 /** Harden one filter: `in` (inbits, MSB-first, pad bits zero) -> `out`
- *  (outbits, pad bits zero). `work` holds bl_hardener_work_bytes bytes. */
-void bl_hardener_apply(const bl_hardener *h, const uint8_t *in, uint8_t *out, uint8_t *work);
+ *  (outbits, pad bits zero). `work` holds bl_hardener_work_bytes bytes;
+ *  `rec` is the record digest. */
+void bl_hardener_apply(const bl_hardener *h, const uint8_t *in, uint8_t *out, uint8_t *work, const uint8_t *rec);
 
 /** The spec the hardener was built from. */
 const bl_harden_spec *bl_hardener_spec(const bl_hardener *h);
