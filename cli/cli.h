@@ -34,6 +34,7 @@ int cmd_explain(int argc, char **argv);
  *  score, resolve, write the pairs CSV with weight and probability. */
 int cli_match_model(const char *model, size_t n, char *const *paths, const char *output, double min_p,
                     int threads, int verbose, int lsh);
+int cmd_attack(int argc, char **argv);
 
 /** Print "blindlink <cmd>: <message>" to stderr; returns exit code for `err`. */
 int cli_fail(const char *cmd, const bl_error *err);

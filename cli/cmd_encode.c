@@ -56,6 +56,10 @@ static void usage(FILE *fp)
             "  --layout record|fields record (default): one clkhash CLK per record;\n"
             "                         fields: one filter per schema feature or field group\n"
             "                         (binary format; for match --model, docs/model.md)\n"
+            "  --harden PROFILE       harden against re-identification attacks: none,\n"
+            "                         recommended, or steps salt=FIELD,xor,blip=P,balance,\n"
+            "                         diffuse=T (docs/attacks.md); recorded in binary files,\n"
+            "                         every party must use the same profile\n"
             "  --json                 summary (records, bits, format, fingerprint) as JSON\n"
             "                         on stdout (not with OUTPUT '-')\n"
             "  -q, --quiet            no progress bar, no warnings\n"
@@ -68,7 +72,7 @@ static void usage(FILE *fp)
 }
 
 enum { OPT_SECRET_FILE = CLI_OPT_FIRST_PRIVATE, OPT_SECRET_ARGV, OPT_FORMAT, OPT_NO_HEADER,
-       OPT_CHECK_HEADER, OPT_NO_VALIDATE, OPT_LEGACY_STRIP, OPT_NORMALIZE, OPT_IDS, OPT_LAYOUT };
+       OPT_CHECK_HEADER, OPT_NO_VALIDATE, OPT_LEGACY_STRIP, OPT_NORMALIZE, OPT_IDS, OPT_LAYOUT, OPT_HARDEN };
 
 #define CMD "encode"
 
@@ -92,6 +96,7 @@ static const struct option encode_longopts[] = {
     {"normalize", optional_argument, NULL, OPT_NORMALIZE},
     {"ids", required_argument, NULL, OPT_IDS},
     {"layout", required_argument, NULL, OPT_LAYOUT},
+    {"harden", required_argument, NULL, OPT_HARDEN},
     CLI_LONGOPT_OUTPUT, CLI_LONGOPT_THREADS, CLI_LONGOPT_JSON, CLI_LONGOPT_QUIET,
     CLI_LONGOPT_VERBOSE, CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
     {NULL, 0, NULL, 0},
@@ -139,6 +144,7 @@ static int encode_option(int c, const char *arg, encode_cli *e)
         break;
     }
     case OPT_IDS: e->csv.id_column = arg; break;
+    case OPT_HARDEN: e->eo.harden = arg; break;
     case OPT_LAYOUT: {
         int l = bl_layout_parse(arg);
         if (l < 0)

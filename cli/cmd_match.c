@@ -386,6 +386,11 @@ static int check_meta(const match_run *r, const match_opts *o)
  * be checked: warn unless -q */
 static int check_inputs(const match_run *r, const match_opts *o)
 {
+    /* the metadata names what differs (layout, normalize, harden): check it
+     * before the fingerprint, which only says that something does */
+    int rc = check_meta(r, o);
+    if (rc != CLI_OPT_OK)
+        return rc;
     const bl_clkset *a = r->sets[0];
     for (size_t i = 1; i < r->nin; i++) {
         const bl_clkset *b = r->sets[i];
@@ -407,7 +412,7 @@ static int check_inputs(const match_run *r, const match_opts *o)
                     input_name(o->inputs[a->has_fingerprint ? i : 0]),
                     input_name(o->inputs[a->has_fingerprint ? 0 : i]));
     }
-    return check_meta(r, o);
+    return CLI_OPT_OK;
 }
 
 /* ---- blocking ---- */

@@ -30,6 +30,7 @@ static const struct command commands[] = {
     {"relay", cmd_relay, "run the bank-chat relay (end-to-end encrypted store and forward)"},
     {"bank", cmd_bank, "run a bank's chat bot against a relay"},
     {"chat", cmd_chat, "chat with your bank, end-to-end encrypted through a relay"},
+    {"attack", cmd_attack, "measure re-identification risk: attack your own encodings"},
 };
 
 static void usage(FILE *fp)

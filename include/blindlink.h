@@ -15,5 +15,6 @@
 #include <blindlink/batch.h>
 #include <blindlink/plot.h>
 #include <blindlink/model.h>
+#include <blindlink/attack.h>
 #include <blindlink/chat.h>
 #endif

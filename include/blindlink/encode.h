@@ -57,6 +57,10 @@ typedef struct bl_encode_opts {
                              clkhash <= 0.18.1 did */
     bl_normalize_profile normalize; /**< opt-in normalisation */
     bl_layout layout;   /**< BL_LAYOUT_RECORD (default) or BL_LAYOUT_FIELDS */
+    const char *harden; /**< NULL/"none", "recommended" or comma-separated steps
+                             salt=FIELD, xor, blip=P, balance, diffuse=T
+                             (docs/attacks.md); parsed and copied by
+                             bl_encoder_new, so it need not outlive the call */
 } bl_encode_opts;
 
 typedef struct bl_encoder bl_encoder;
@@ -80,13 +84,39 @@ const bl_schema *bl_encoder_schema(const bl_encoder *e);
 const char *bl_encoder_layout_meta(const bl_encoder *e);
 
 /** CLK length in bits (= schema l; for the field layout the end of the last
- *  field) and in bytes (ceil(nbits/8)). */
+ *  field; hardened: balance doubles it, xor halves it) and in bytes
+ *  (ceil(nbits/8)). */
 uint32_t bl_encoder_nbits(const bl_encoder *e);
 size_t bl_encoder_nbytes(const bl_encoder *e);
 
 /** Fingerprint for binary CLK headers: bl_schema_fingerprint with the
  *  encoder options (normalisation, legacy strip) as variant. */
 void bl_encoder_fingerprint(const bl_encoder *e, uint8_t out[32]);
+
+/** Canonical hardening profile of the encoder ("" = none), as written to
+ *  the "harden" metadata key. */
+const char *bl_encoder_harden(const bl_encoder *e);
+
+/** Normalisation profile of the encoder. */
+bl_normalize_profile bl_encoder_normalize(const bl_encoder *e);
+
+/** Canonical form of a --harden profile for `schema` (e.g. "recommended"
+ *  expands to its steps; "" for none). BL_EINVAL with a message on a bad
+ *  profile. */
+bl_status bl_harden_canonical(const char *profile, const bl_schema *schema, char *out, size_t cap,
+                              bl_error *err) BL_WUR;
+
+/** Encoding metadata the encoder writes to binary files: a canonical JSON
+ *  object with "normalize" and "harden" when not none, and "layout" and
+ *  "fields" for the field layout; `*out` = NULL when
+ *  there is nothing to record (clkhash-equivalent options). free() it. */
+bl_status bl_encoder_meta(const bl_encoder *e, char **out, bl_error *err) BL_WUR;
+
+/** Check that two CLK sets were encoded with the same "layout", "fields",
+ *  "normalize" and "harden" metadata (absent keys take their defaults).
+ *  BL_EINPUT with a message naming both files and the key otherwise. */
+bl_status bl_clk_meta_check(const bl_clkset *a, const char *name_a, const bl_clkset *b,
+                            const char *name_b, bl_error *err) BL_WUR;
 
 /** Per-thread working memory for bl_encoder_encode (bounded in the size of
  *  one record). */

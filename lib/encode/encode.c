@@ -16,6 +16,7 @@
 #include "encode/encode_internal.h"
 #include "encode/fields_internal.h"
 #include "encode/nickname.h"
+#include "encode/harden_internal.h"
 #include "core/internal.h"
 #include "core/utf8.h"
 
@@ -43,6 +44,10 @@ struct bl_encoder {
     uint8_t fingerprint[32];
     bl_field_layout fl;     /* BL_LAYOUT_FIELDS only */
     unsigned char *nick;    /* per feature: 1 = map given-name variants (names/strict profiles) */
+    bl_harden_spec hspec;   /* hardening (harden.c); hard = NULL when none */
+    bl_hardener *hard;
+    uint32_t outl;          /* bits written per record (after hardening) */
+    size_t outbytes;
 };
 
 struct bl_encode_scratch {
@@ -59,15 +64,23 @@ struct bl_encode_scratch {
     char *nbuf;             /* value after nickname mapping */
     size_t ncap;
     bl_token_cache *cache;  /* token digests (NULL: disabled) */
+    uint8_t *hwork;         /* hardening work memory */
+    uint8_t *sb;            /* salted token bytes */
+    size_t sbcap;
 };
 
-static const char *variant_of(const bl_encode_opts *o, const bl_schema *sc, char *buf, size_t cap)
+static const char *variant_of(const bl_encode_opts *o, const bl_schema *sc, const char *harden,
+                              char *buf, size_t cap)
 {
     buf[0] = '\0';
     if (o->normalize != BL_NORMALIZE_NONE || o->legacy_strip)
         snprintf(buf, cap, "normalize=%s;legacy_strip=%d%s", bl_normalize_profile_name(o->normalize),
                  o->legacy_strip ? 1 : 0,
                  o->normalize >= BL_NORMALIZE_NAMES ? ";nicknames=1" : ""); /* given-name table v1 */
+    if (harden && *harden) { /* hardened files must never compare equal to plain ones */
+        size_t n = strlen(buf);
+        snprintf(buf + n, cap - n, "%sharden=%s", n ? ";" : "", harden);
+    }
     if (o->layout == BL_LAYOUT_FIELDS) {
         /* the layout and its groups change the bits: part of the fingerprint */
         size_t n = strlen(buf);
@@ -109,6 +122,12 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
     e->schema = schema;
     if (opts)
         e->opts = *opts;
+    e->opts.harden = NULL; /* the caller's string is not kept: hspec holds the parsed profile */
+    bl_status hst = bl_harden_parse(opts ? opts->harden : NULL, schema, &e->hspec, err);
+    if (hst != BL_OK) {
+        free(e);
+        return hst;
+    }
     e->l = schema->l;
     e->L = bl_schema_hash_len(schema);
     e->nbytes = (e->l + 7) / 8;
@@ -180,6 +199,22 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
     for (size_t i = 0; i < F; i++)
         e->nick[i] = e->opts.normalize >= BL_NORMALIZE_NAMES && !schema->features[i].ignored &&
                      schema->features[i].fmt == BL_FORMAT_STRING && bl_nickname_applies(schema->features[i].identifier);
+    e->outl = e->l;
+    if (e->opts.layout == BL_LAYOUT_FIELDS && e->hspec.canon[0]) {
+        /* hardening works on a whole record's filter (harden.c); per-field
+         * hardening through the encoder is not built yet */
+        bl_encoder_free(e);
+        return bl_error_set(err, BL_EINVAL, "--harden cannot be combined with --layout fields yet "
+                                            "(hardening applies to record-level CLKs)");
+    }
+    if (e->hspec.canon[0]) {
+        bl_status st = bl_hardener_new(&e->hspec, secret, secret_len, e->l, &e->hard, err);
+        if (st != BL_OK) {
+            bl_encoder_free(e);
+            return st;
+        }
+        e->outl = bl_hardener_outbits(e->hard);
+    }
     if (e->opts.layout == BL_LAYOUT_FIELDS) {
         bl_status st = bl_field_layout_build(schema, e->opts.normalize, &e->fl, err);
         if (st != BL_OK) {
@@ -187,13 +222,16 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
             return st;
         }
         e->nbytes = (e->fl.total_bits + 7) / 8;
+        e->outl = e->fl.total_bits;
     }
-    char *variant = malloc(256 + (schema->ext_json ? strlen(schema->ext_json) : 0));
+    e->outbytes = (e->outl + 7) / 8;
+    size_t vcap = 256 + BL_HARDEN_CANON_MAX + (schema->ext_json ? strlen(schema->ext_json) : 0);
+    char *variant = malloc(vcap);
     if (!variant) {
         bl_encoder_free(e);
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     }
-    bl_schema_fingerprint(schema, variant_of(&e->opts, schema, variant, 256 + (schema->ext_json ? strlen(schema->ext_json) : 0)),
+    bl_schema_fingerprint(schema, variant_of(&e->opts, schema, e->hspec.canon, variant, vcap),
                           e->fingerprint);
     free(variant);
     *out = e;
@@ -212,15 +250,15 @@ void bl_encoder_free(bl_encoder *e)
         sodium_free(e->states);
     bl_field_layout_free(&e->fl);
     free(e->nick);
+    bl_hardener_free(e->hard);
     free(e);
 }
 
 const bl_schema *bl_encoder_schema(const bl_encoder *e) { return e->schema; }
-uint32_t bl_encoder_nbits(const bl_encoder *e)
-{
-    return e->opts.layout == BL_LAYOUT_FIELDS ? e->fl.total_bits : e->l;
-}
-size_t bl_encoder_nbytes(const bl_encoder *e) { return e->nbytes; }
+uint32_t bl_encoder_nbits(const bl_encoder *e) { return e->outl; }
+size_t bl_encoder_nbytes(const bl_encoder *e) { return e->outbytes; }
+const char *bl_encoder_harden(const bl_encoder *e) { return e->hspec.canon; }
+bl_normalize_profile bl_encoder_normalize(const bl_encoder *e) { return e->opts.normalize; }
 void bl_encoder_fingerprint(const bl_encoder *e, uint8_t out[32]) { memcpy(out, e->fingerprint, 32); }
 
 bl_encode_scratch *bl_encode_scratch_new(const bl_encoder *e)
@@ -233,6 +271,10 @@ bl_encode_scratch *bl_encode_scratch_new(const bl_encoder *e)
         s->cache = bl_token_cache_new();
     s->vcap = 64;
     s->vbuf = malloc(s->vcap);
+    if (e->hard && !(s->hwork = malloc(bl_hardener_work_bytes(e->hard)))) {
+        bl_encode_scratch_free(s);
+        return NULL;
+    }
     if (!s->bits || !s->vbuf || bl_fmt_ws_init(&s->ws) != 0) {
         bl_encode_scratch_free(s);
         return NULL;
@@ -252,6 +294,8 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
     free(s->vbuf);
     free(s->norm);
     free(s->nbuf);
+    free(s->hwork);
+    free(s->sb);
     bl_token_cache_free(s->cache);
     free(s);
 }
@@ -281,6 +325,14 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
     if (fields_layout)
         memset(out, 0, e->nbytes);
     char msg[400];
+    /* record-level salting: the salt field's value is hashed with every token */
+    const char *salt = NULL;
+    size_t saltlen = 0;
+    if (e->hspec.salt_feature >= 0) {
+        salt = fields[e->hspec.salt_feature];
+        saltlen = lens[e->hspec.salt_feature];
+        bl_py_strip(&salt, &saltlen);
+    }
     for (size_t i = 0; i < nfields; i++) {
         const fenc *fe = &e->fe[i];
         const bl_feature *f = fe->f;
@@ -363,6 +415,15 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
                 tbl = bl_token_encode(f->encoding, tok, tlen, s->tb);
                 tb = s->tb;
             }
+            if (salt) {
+                if (bl_grow((void **)&s->sb, &s->sbcap, tbl + 1 + saltlen, 1, 64) != 0)
+                    return bl_error_set(err, BL_ENOMEM, "out of memory");
+                memmove(s->sb, tb, tbl);
+                s->sb[tbl] = 0x1f; /* unit separator: "ab"+"c" differs from "a"+"bc" */
+                memcpy(s->sb + tbl + 1, salt, saltlen);
+                tb = s->sb;
+                tbl += 1 + saltlen;
+            }
             if (bl_grow((void **)&s->idx, &s->idxcap, k, sizeof *s->idx, 64) != 0)
                 return bl_error_set(err, BL_ENOMEM, "out of memory");
             if (f->hash == BL_HASH_BLAKE)
@@ -388,9 +449,15 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
     bl_bloom_fold(s->bits, e->L, sc->folds);
     if (e->l % 8)
         s->bits[e->nbytes - 1] &= (uint8_t)(0xff00u >> (e->l % 8));
-    memcpy(out, s->bits, e->nbytes);
+    if (e->hard) {
+        uint8_t rd[BL_HARDEN_RECORD_BYTES];
+        bl_hardener_record_digest(fields, lens, nfields, rd);
+        bl_hardener_apply(e->hard, s->bits, out, s->hwork, rd);
+    }
+    else
+        memcpy(out, s->bits, e->nbytes);
     if (popcount)
-        *popcount = bl_popcount_bytes(out, e->nbytes);
+        *popcount = bl_popcount_bytes(out, e->outbytes);
     return BL_OK;
 }
 

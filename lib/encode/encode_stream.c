@@ -452,18 +452,19 @@ bl_status bl_encode_csv(const bl_encoder *e, const char *csv_path, const char *o
         bl_csv_free(r.rd);
         return st;
     }
-    if (bl_encoder_layout_meta(e)) {
+    /* layout, normalisation and hardening recorded in binary files */
+    char *meta = NULL;
+    if (bl_encoder_layout_meta(e) && r.opts.format != BL_CLK_BIN)
         /* field-level records mean nothing without their layout */
-        if (r.opts.format != BL_CLK_BIN)
-            st = bl_error_set(err, BL_EINVAL, "--layout fields needs the binary format (--format bin): "
-                                              "clkhash JSON cannot record the field layout");
-        else
-            st = bl_clkwriter_set_meta(r.w, bl_encoder_layout_meta(e), err);
-        if (st != BL_OK) {
-            bl_clkwriter_abort(r.w);
-            bl_csv_free(r.rd);
-            return st;
-        }
+        st = bl_error_set(err, BL_EINVAL, "--layout fields needs the binary format (--format bin): "
+                                          "clkhash JSON cannot record the field layout");
+    else if ((st = bl_encoder_meta(e, &meta, err)) == BL_OK && meta)
+        st = bl_clkwriter_set_meta(r.w, meta, err);
+    free(meta);
+    if (st != BL_OK) {
+        bl_clkwriter_abort(r.w);
+        bl_csv_free(r.rd);
+        return st;
     }
     st = pipeline_start(&r, err);
     if (st == BL_OK)
