@@ -521,6 +521,73 @@ static bl_status collect(bl_candrun *run, bl_candbuf *bufs, int nt, bl_candidate
     return BL_OK;
 }
 
+/* Run exhaustive_worker on nt threads (the caller's among them) over the
+ * units of x; units left by threads that failed to start run here. */
+static bl_status run_exhaustive(exctx *x, int nt, bl_candbuf *bufs, bl_error *err)
+{
+    if ((size_t)nt > x->totalunits)
+        nt = x->totalunits ? (int)x->totalunits : 1;
+    pthread_t *th = calloc((size_t)nt, sizeof *th);
+    worker *ws = calloc((size_t)nt, sizeof *ws);
+    char *created = calloc((size_t)nt, 1);
+    bl_status st = BL_OK;
+    if (!th || !ws) {
+        st = bl_error_set(err, BL_ENOMEM, "out of memory");
+    } else {
+        for (int t = 0; t < nt; t++) {
+            ws[t].x = x;
+            ws[t].buf = &bufs[t];
+            if (t > 0 && created && pthread_create(&th[t], NULL, exhaustive_worker, &ws[t]) == 0)
+                created[t] = 1;
+        }
+        exhaustive_worker(&ws[0]);
+        for (int t = 1; t < nt; t++)
+            if (created && created[t])
+                pthread_join(th[t], NULL);
+    }
+    free(created);
+    free(th);
+    free(ws);
+    return st;
+}
+
+/* Every dataset pair compared in full (with popcount pruning): one pairjob
+ * per pair, B sorted by popcount. */
+static bl_status exhaustive_candidates(bl_candrun *run, const bl_clkset *const *sets, size_t nsets,
+                                       int nt, bl_candbuf *bufs, bl_error *err)
+{
+    size_t njobs = nsets * (nsets - 1) / 2;
+    pairjob *jobs = calloc(njobs, sizeof *jobs);
+    bl_status st = jobs ? BL_OK : bl_error_set(err, BL_ENOMEM, "out of memory");
+    size_t j = 0;
+    for (size_t a = 0; !st && a < nsets; a++)
+        for (size_t b = a + 1; !st && b < nsets; b++) {
+            st = pairjob_init(&jobs[j], run->k, sets[a], sets[b], (uint32_t)a, (uint32_t)b,
+                              run->nbytes, run->nbits, err);
+            if (!st) {
+                run->total += (uint64_t)sets[a]->count * sets[b]->count;
+                j++;
+            }
+        }
+    if (!st) {
+        assert(j == njobs);
+        exctx x;
+        memset(&x, 0, sizeof x);
+        x.run = run;
+        x.jobs = jobs;
+        x.njobs = njobs;
+        for (size_t i = 0; i < njobs; i++)
+            x.totalunits += jobs[i].nunits;
+        atomic_init(&x.next, 0);
+        x.topk = run->opts->top_k;
+        st = run_exhaustive(&x, nt, bufs, err);
+    }
+    for (size_t i = 0; i < j; i++)
+        pairjob_free(&jobs[i]);
+    free(jobs);
+    return st;
+}
+
 bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
                               const bl_match_opts *opts, bl_candidate **out, size_t *count,
                               bl_error *err)
@@ -557,57 +624,7 @@ bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
     if (opts->blocking) {
         st = bl_blocked_candidates(&run, sets, nsets, opts->blocking, nt, bufs, err);
     } else {
-        size_t njobs = nsets * (nsets - 1) / 2;
-        pairjob *jobs = calloc(njobs, sizeof *jobs);
-        if (!jobs)
-            st = bl_error_set(err, BL_ENOMEM, "out of memory");
-        size_t j = 0;
-        for (size_t a = 0; !st && a < nsets; a++)
-            for (size_t b = a + 1; !st && b < nsets; b++) {
-                st = pairjob_init(&jobs[j], run.k, sets[a], sets[b], (uint32_t)a, (uint32_t)b,
-                                  run.nbytes, run.nbits, err);
-                if (!st) {
-                    run.total += (uint64_t)sets[a]->count * sets[b]->count;
-                    j++;
-                }
-            }
-        if (!st) {
-            exctx x;
-            memset(&x, 0, sizeof x);
-            x.run = &run;
-            x.jobs = jobs;
-            x.njobs = njobs;
-            for (size_t i = 0; i < njobs; i++)
-                x.totalunits += jobs[i].nunits;
-            atomic_init(&x.next, 0);
-            x.topk = opts->top_k;
-            if ((size_t)nt > x.totalunits)
-                nt = x.totalunits ? (int)x.totalunits : 1;
-            pthread_t *th = calloc((size_t)nt, sizeof *th);
-            worker *ws = calloc((size_t)nt, sizeof *ws);
-            if (!th || !ws) {
-                st = bl_error_set(err, BL_ENOMEM, "out of memory");
-            } else {
-                char *created = calloc((size_t)nt, 1);
-                for (int t = 0; t < nt; t++) {
-                    ws[t].x = &x;
-                    ws[t].buf = &bufs[t];
-                    if (t > 0 && created &&
-                        pthread_create(&th[t], NULL, exhaustive_worker, &ws[t]) == 0)
-                        created[t] = 1;
-                }
-                exhaustive_worker(&ws[0]); /* units left by failed threads run here */
-                for (int t = 1; t < nt; t++)
-                    if (created && created[t])
-                        pthread_join(th[t], NULL);
-                free(created);
-            }
-            free(th);
-            free(ws);
-        }
-        for (size_t i = 0; i < j; i++)
-            pairjob_free(&jobs[i]);
-        free(jobs);
+        st = exhaustive_candidates(&run, sets, nsets, nt, bufs, err);
     }
     free((void *)run.cmin);
     if (!st && atomic_load(&run.failed) == 1)
