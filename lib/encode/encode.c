@@ -199,6 +199,112 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
     free(s);
 }
 
+/* Value of feature i as clkhash hashes it: stripped (legacy), normalised
+ * (opt-in), the missing-value replacement, or validated and formatted. */
+static bl_status prepare_value(const bl_encoder *e, bl_encode_scratch *s, size_t i,
+                               const char **v, size_t *len, bl_error *err)
+{
+    const bl_feature *f = e->fe[i].f;
+    char msg[400];
+    if (e->opts.legacy_strip)
+        bl_py_strip(v, len);
+    if (e->opts.normalize != BL_NORMALIZE_NONE && f->fmt == BL_FORMAT_STRING) {
+        free(s->norm);
+        s->norm = NULL;
+        size_t nl;
+        bl_status st = bl_normalize(e->opts.normalize, *v, *len, &s->norm, &nl, err);
+        if (st != BL_OK) {
+            bl_error_prefix(err, "column %zu (%s): ", i + 1, f->identifier);
+            return st;
+        }
+        *v = s->norm;
+        *len = nl;
+    }
+    if (f->has_missing && *len == f->sentinel_len && !memcmp(*v, f->sentinel, *len)) {
+        *v = f->replace_with;
+        *len = f->replace_len;
+    } else {
+        if (bl_grow((void **)&s->vbuf, &s->vcap, *len + 32, 1, 64) != 0)
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+        size_t olen;
+        const char *fv = bl_value_prepare(f, &s->ws, !e->opts.no_validate, *v, *len, s->vbuf,
+                                          s->vcap, &olen, msg, sizeof msg);
+        if (!fv)
+            return bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg);
+        *v = fv;
+        *len = olen;
+    }
+    return BL_OK;
+}
+
+/* The value's tokens into s->tl, by the feature's comparison. */
+static bl_status tokenize_value(const bl_feature *f, bl_encode_scratch *s, size_t i, const char *v,
+                                size_t len, bl_error *err)
+{
+    char msg[400];
+    int rc;
+    switch (f->cmp) {
+    case BL_CMP_NGRAM:
+        rc = bl_tokenize_ngram(&s->tl, v, len, f->n, f->positional);
+        break;
+    case BL_CMP_EXACT:
+        rc = bl_tokenize_exact(&s->tl, v, len);
+        break;
+    default:
+        rc = bl_tokenize_numeric(&s->tl, v, len, f->distance, f->resolution, f->frac_precision, msg,
+                                 sizeof msg);
+        break;
+    }
+    if (rc == -1)
+        return f->cmp == BL_CMP_NUMERIC
+                   ? bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg)
+                   : bl_error_set(err, BL_EINPUT, "column %zu (%s): invalid UTF-8", i + 1, f->identifier);
+    if (rc)
+        return bl_error_set(err, BL_ENOMEM, "column %zu (%s): out of memory tokenising", i + 1,
+                            f->identifier);
+    return BL_OK;
+}
+
+/* Hash every token of s->tl to its k bit indices and set them; the trace
+ * callback (if any) sees each token. */
+static bl_status hash_tokens(const bl_encoder *e, bl_encode_scratch *s, size_t i, const char *v,
+                             size_t len, void (*cb)(void *, const bl_token_trace *), void *ctx,
+                             bl_error *err)
+{
+    const fenc *fe = &e->fe[i];
+    const bl_feature *f = fe->f;
+    const size_t ntok = s->tl.n;
+    for (size_t t = 0; t < ntok; t++) {
+        uint32_t k = bl_token_k(f->strategy, f->k, t, ntok);
+        if (k == 0)
+            continue;
+        const char *tok = s->tl.buf + s->tl.off[t];
+        size_t tlen = s->tl.off[t + 1] - s->tl.off[t];
+        const uint8_t *tb = (const uint8_t *)tok;
+        size_t tbl = tlen;
+        if (f->fmt == BL_FORMAT_STRING && (f->encoding == BL_TEXTENC_UTF16 || f->encoding == BL_TEXTENC_UTF32)) {
+            if (bl_grow((void **)&s->tb, &s->tbcap, 4 + 4 * tlen, 1, 64) != 0)
+                return bl_error_set(err, BL_ENOMEM, "out of memory");
+            tbl = bl_token_encode(f->encoding, tok, tlen, s->tb);
+            tb = s->tb;
+        }
+        if (bl_grow((void **)&s->idx, &s->idxcap, k, sizeof *s->idx, 64) != 0)
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+        if (f->hash == BL_HASH_BLAKE)
+            bl_blake_indices_cached(s->cache, (uint32_t)i, &fe->bk, tb, tbl, k, e->L, s->idx);
+        else
+            bl_double_indices_cached(s->cache, (uint32_t)i, &fe->dk, f->prevent_singularity == 1, tb, tbl,
+                                     k, e->L, s->idx);
+        for (uint32_t j = 0; j < k; j++)
+            bl_bit_set(s->bits, s->idx[j]);
+        if (cb) {
+            bl_token_trace tr = {i, v, len, tok, tlen, tb, tbl, k, s->idx};
+            cb(ctx, &tr);
+        }
+    }
+    return BL_OK;
+}
+
 static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const char *const *fields,
                              const size_t *lens, size_t nfields, uint8_t *out, uint32_t *popcount,
                              void (*cb)(void *, const bl_token_trace *), void *ctx, bl_error *err)
@@ -207,93 +313,21 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
     if (nfields != sc->nfeatures)
         return bl_error_set(err, BL_EINPUT, "expected %zu columns, found %zu", sc->nfeatures, nfields);
     memset(s->bits, 0, e->Lbytes);
-    char msg[400];
     for (size_t i = 0; i < nfields; i++) {
-        const fenc *fe = &e->fe[i];
-        const bl_feature *f = fe->f;
+        const bl_feature *f = e->fe[i].f;
         const char *v = fields[i];
         size_t len = lens[i];
         if (!bl_utf8_valid(v, len)) /* ignored columns too: clkhash decodes the whole file */
             return bl_error_set(err, BL_EINPUT, "column %zu (%s): invalid UTF-8", i + 1, f->identifier);
         if (f->ignored)
             continue;
-        if (e->opts.legacy_strip)
-            bl_py_strip(&v, &len);
-        if (e->opts.normalize != BL_NORMALIZE_NONE && f->fmt == BL_FORMAT_STRING) {
-            free(s->norm);
-            s->norm = NULL;
-            size_t nl;
-            bl_status st = bl_normalize(e->opts.normalize, v, len, &s->norm, &nl, err);
-            if (st != BL_OK) {
-                bl_error_prefix(err, "column %zu (%s): ", i + 1, f->identifier);
-                return st;
-            }
-            v = s->norm;
-            len = nl;
-        }
-        if (f->has_missing && len == f->sentinel_len && !memcmp(v, f->sentinel, len)) {
-            v = f->replace_with;
-            len = f->replace_len;
-        } else {
-            if (bl_grow((void **)&s->vbuf, &s->vcap, len + 32, 1, 64) != 0)
-                return bl_error_set(err, BL_ENOMEM, "out of memory");
-            size_t olen;
-            const char *fv = bl_value_prepare(f, &s->ws, !e->opts.no_validate, v, len, s->vbuf,
-                                              s->vcap, &olen, msg, sizeof msg);
-            if (!fv)
-                return bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg);
-            v = fv;
-            len = olen;
-        }
-        int rc;
-        switch (f->cmp) {
-        case BL_CMP_NGRAM:
-            rc = bl_tokenize_ngram(&s->tl, v, len, f->n, f->positional);
-            break;
-        case BL_CMP_EXACT:
-            rc = bl_tokenize_exact(&s->tl, v, len);
-            break;
-        default:
-            rc = bl_tokenize_numeric(&s->tl, v, len, f->distance, f->resolution, f->frac_precision, msg,
-                                     sizeof msg);
-            break;
-        }
-        if (rc == -1)
-            return f->cmp == BL_CMP_NUMERIC
-                       ? bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg)
-                       : bl_error_set(err, BL_EINPUT, "column %zu (%s): invalid UTF-8", i + 1, f->identifier);
-        if (rc)
-            return bl_error_set(err, BL_ENOMEM, "column %zu (%s): out of memory tokenising", i + 1,
-                                f->identifier);
-        const size_t ntok = s->tl.n;
-        for (size_t t = 0; t < ntok; t++) {
-            uint32_t k = bl_token_k(f->strategy, f->k, t, ntok);
-            if (k == 0)
-                continue;
-            const char *tok = s->tl.buf + s->tl.off[t];
-            size_t tlen = s->tl.off[t + 1] - s->tl.off[t];
-            const uint8_t *tb = (const uint8_t *)tok;
-            size_t tbl = tlen;
-            if (f->fmt == BL_FORMAT_STRING && (f->encoding == BL_TEXTENC_UTF16 || f->encoding == BL_TEXTENC_UTF32)) {
-                if (bl_grow((void **)&s->tb, &s->tbcap, 4 + 4 * tlen, 1, 64) != 0)
-                    return bl_error_set(err, BL_ENOMEM, "out of memory");
-                tbl = bl_token_encode(f->encoding, tok, tlen, s->tb);
-                tb = s->tb;
-            }
-            if (bl_grow((void **)&s->idx, &s->idxcap, k, sizeof *s->idx, 64) != 0)
-                return bl_error_set(err, BL_ENOMEM, "out of memory");
-            if (f->hash == BL_HASH_BLAKE)
-                bl_blake_indices_cached(s->cache, (uint32_t)i, &fe->bk, tb, tbl, k, e->L, s->idx);
-            else
-                bl_double_indices_cached(s->cache, (uint32_t)i, &fe->dk, f->prevent_singularity == 1, tb, tbl,
-                                         k, e->L, s->idx);
-            for (uint32_t j = 0; j < k; j++)
-                bl_bit_set(s->bits, s->idx[j]);
-            if (cb) {
-                bl_token_trace tr = {i, v, len, tok, tlen, tb, tbl, k, s->idx};
-                cb(ctx, &tr);
-            }
-        }
+        bl_status st = prepare_value(e, s, i, &v, &len, err);
+        if (st == BL_OK)
+            st = tokenize_value(f, s, i, v, len, err);
+        if (st == BL_OK)
+            st = hash_tokens(e, s, i, v, len, cb, ctx, err);
+        if (st != BL_OK)
+            return st;
     }
     bl_bloom_fold(s->bits, e->L, sc->folds);
     if (e->l % 8)
