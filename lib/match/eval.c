@@ -234,6 +234,54 @@ static int parse_idx(const char *s, uint32_t *v)
     return 0;
 }
 
+/* columns of a matches file */
+enum { MC_AD, MC_AI, MC_BD, MC_BI, MC_SC, MC_AID, MC_BID, MC_NCOL };
+static const char *const match_col_names[MC_NCOL] = {"a_dataset", "a_index", "b_dataset", "b_index",
+                                                     "score",     "a_id",    "b_id"};
+
+/* One row of a matches file into c: indices, datasets (default 0 and 1),
+ * the score if there is one (else NaN). */
+static bl_status parse_match_row(const char *path, const bl_csv_row *row, const int *col,
+                                 bl_candidate *c, bl_error *err)
+{
+    c->dset[0] = 0;
+    c->dset[1] = 1;
+    c->score = NAN;
+    for (int i = 0; i < MC_NCOL; i++) {
+        if (col[i] < 0)
+            continue;
+        if ((size_t)col[i] >= row->nfields)
+            return bl_error_set(err, BL_EINPUT, "%s:%llu: missing field '%s'", path,
+                                (unsigned long long)row->line, match_col_names[i]);
+        const char *s = row->fields[col[i]];
+        uint32_t v = 0;
+        if (i <= MC_BI && parse_idx(s, &v))
+            return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): '%.40s' is not an index", path,
+                                (unsigned long long)row->line, col[i] + 1, match_col_names[i], s);
+        if (i == MC_AD)
+            c->dset[0] = v;
+        else if (i == MC_AI)
+            c->rec[0] = v;
+        else if (i == MC_BD)
+            c->dset[1] = v;
+        else if (i == MC_BI)
+            c->rec[1] = v;
+        else if (i == MC_SC && *s) {
+            char *end;
+            double d = strtod(s, &end);
+            if (*end || !(d >= 0.0 && d <= 1.0))
+                return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (score): '%.40s' is not a "
+                                    "similarity in [0, 1]", path, (unsigned long long)row->line,
+                                    col[i] + 1, s);
+            c->score = d;
+        }
+    }
+    if (c->dset[0] >= 4096 || c->dset[1] >= 4096)
+        return bl_error_set(err, BL_EINPUT, "%s:%llu: dataset index out of range", path,
+                            (unsigned long long)row->line);
+    return BL_OK;
+}
+
 bl_status bl_matches_read(const char *path, size_t max_rows, bl_matches *out, bl_error *err)
 {
     if (!out)
@@ -255,23 +303,20 @@ bl_status bl_matches_read(const char *path, size_t max_rows, bl_matches *out, bl
         bl_csv_free(r);
         return st;
     }
-    enum { AD, AI, BD, BI, SC, AID, BID, NCOL };
-    static const char *names[NCOL] = {"a_dataset", "a_index", "b_dataset", "b_index",
-                                      "score",     "a_id",    "b_id"};
-    int col[NCOL];
-    for (int i = 0; i < NCOL; i++)
+    int col[MC_NCOL];
+    for (int i = 0; i < MC_NCOL; i++)
         col[i] = -1;
     for (size_t f = 0; f < row.nfields; f++)
-        for (int i = 0; i < NCOL; i++)
-            if (strcmp(row.fields[f], names[i]) == 0)
+        for (int i = 0; i < MC_NCOL; i++)
+            if (strcmp(row.fields[f], match_col_names[i]) == 0)
                 col[i] = (int)f;
-    if (col[AI] < 0 || col[BI] < 0) {
+    if (col[MC_AI] < 0 || col[MC_BI] < 0) {
         bl_csv_free(r);
         return bl_error_set(err, BL_EINPUT, "%s:%llu: header lacks a_index and b_index columns",
                             path, (unsigned long long)row.line);
     }
-    out->has_score = col[SC] >= 0;
-    int with_ids = col[AID] >= 0 && col[BID] >= 0;
+    out->has_score = col[MC_SC] >= 0;
+    int with_ids = col[MC_AID] >= 0 && col[MC_BID] >= 0;
     size_t cap = 0;
     out->nsets = 2;
     while ((st = bl_csv_next(r, &row, err)) == BL_OK) {
@@ -289,58 +334,15 @@ bl_status bl_matches_read(const char *path, size_t max_rows, bl_matches *out, bl
             cap = nc;
         }
         bl_candidate *c = &out->pairs[out->n];
-        c->dset[0] = 0;
-        c->dset[1] = 1;
-        c->score = NAN;
-        for (int i = 0; i < NCOL; i++) {
-            if (col[i] < 0)
-                continue;
-            if ((size_t)col[i] >= row.nfields) {
-                st = bl_error_set(err, BL_EINPUT, "%s:%llu: missing field '%s'", path,
-                                  (unsigned long long)row.line, names[i]);
-                break;
-            }
-            const char *s = row.fields[col[i]];
-            uint32_t v = 0;
-            if (i <= BI && parse_idx(s, &v)) {
-                st = bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): '%.40s' is not an index", path,
-                                  (unsigned long long)row.line, col[i] + 1, names[i], s);
-                break;
-            }
-            if (i == AD)
-                c->dset[0] = v;
-            else if (i == AI)
-                c->rec[0] = v;
-            else if (i == BD)
-                c->dset[1] = v;
-            else if (i == BI)
-                c->rec[1] = v;
-            else if (i == SC && *s) {
-                char *end;
-                double d = strtod(s, &end);
-                if (*end || !(d >= 0.0 && d <= 1.0)) {
-                    st = bl_error_set(err, BL_EINPUT, "%s:%llu:%d (score): '%.40s' is not a "
-                                      "similarity in [0, 1]", path, (unsigned long long)row.line,
-                                      col[i] + 1, s);
-                    break;
-                }
-                c->score = d;
-            }
-        }
-        if (st)
+        if ((st = parse_match_row(path, &row, col, c, err)) != BL_OK)
             break;
-        if (c->dset[0] >= 4096 || c->dset[1] >= 4096) {
-            st = bl_error_set(err, BL_EINPUT, "%s:%llu: dataset index out of range", path,
-                              (unsigned long long)row.line);
-            break;
-        }
         if (c->dset[0] + 1 > out->nsets)
             out->nsets = c->dset[0] + 1;
         if (c->dset[1] + 1 > out->nsets)
             out->nsets = c->dset[1] + 1;
         if (with_ids) {
-            out->ids[2 * out->n] = strdup(row.fields[col[AID]]);
-            out->ids[2 * out->n + 1] = strdup(row.fields[col[BID]]);
+            out->ids[2 * out->n] = strdup(row.fields[col[MC_AID]]);
+            out->ids[2 * out->n + 1] = strdup(row.fields[col[MC_BID]]);
         }
         out->n++;
     }
