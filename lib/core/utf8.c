@@ -16,7 +16,7 @@ static size_t seq_len(const unsigned char *s, size_t i, size_t n)
     return w > 0 ? (size_t)w : 0;
 }
 
-long bl_utf8_invalid_at(const char *str, size_t n)
+long bli_utf8_invalid_at(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
@@ -33,7 +33,7 @@ long bl_utf8_invalid_at(const char *str, size_t n)
     return -1;
 }
 
-long bl_utf8_offsets(const char *str, size_t n, size_t *off)
+long bli_utf8_offsets(const char *str, size_t n, size_t *off)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t k = 0, i = 0;
@@ -52,7 +52,7 @@ long bl_utf8_offsets(const char *str, size_t n, size_t *off)
     return (long)k;
 }
 
-size_t bl_utf8_count(const char *s, size_t n)
+size_t bli_utf8_count(const char *s, size_t n)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)

@@ -8,21 +8,21 @@
 
 /** Byte offset of the first invalid UTF-8 sequence in s[0, n), or -1 when
  *  all of it is valid. */
-long bl_utf8_invalid_at(const char *s, size_t n);
+long bli_utf8_invalid_at(const char *s, size_t n);
 
 /** 1 if s[0, n) is valid UTF-8, else 0. */
-static inline int bl_utf8_valid(const char *s, size_t n)
+static inline int bli_utf8_valid(const char *s, size_t n)
 {
-    return bl_utf8_invalid_at(s, n) < 0;
+    return bli_utf8_invalid_at(s, n) < 0;
 }
 
 /** Decode s[0, n): off[k] = byte offset of code point k, and off[count] = n
  *  (so `off` needs n + 1 entries). Returns the number of code points, or -1
  *  if s is not valid UTF-8. */
-long bl_utf8_offsets(const char *s, size_t n, size_t *off);
+long bli_utf8_offsets(const char *s, size_t n, size_t *off);
 
 /** Number of code points of s[0, n), which must be valid UTF-8 (counts the
  *  bytes that do not continue a sequence). */
-size_t bl_utf8_count(const char *s, size_t n);
+size_t bli_utf8_count(const char *s, size_t n);
 
 #endif

@@ -81,7 +81,7 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
     if (opts)
         e->opts = *opts;
     e->l = schema->l;
-    e->L = bl_schema_hash_len(schema);
+    e->L = bli_schema_hash_len(schema);
     e->nbytes = (e->l + 7) / 8;
     e->Lbytes = (e->L + 7) / 8;
     const size_t F = schema->nfeatures, ks = schema->key_size;
@@ -94,7 +94,7 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
         return bl_error_set(err, BL_ENOMEM, "out of memory (guarded key memory)");
     }
     memset(e->fe, 0, e->fe_len);
-    if (bl_hkdf(schema->kdf_sha512, schema->salt, schema->salt_len, secret, secret_len, schema->info,
+    if (bli_hkdf(schema->kdf_sha512, schema->salt, schema->salt_len, secret, secret_len, schema->info,
                 schema->info_len, e->keys, e->keys_len) != 0) {
         bl_encoder_free(e);
         return bl_error_set(err, BL_ESCHEMA, "HKDF cannot derive %zu bytes of keys", e->keys_len);
@@ -135,12 +135,12 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
             fe->bk.keylen = ks;
             for (size_t j = 0; j < need; j++) {
                 uint8_t salt[16];
-                bl_blake_salt((uint32_t)j, salt);
-                bl_b2_keyed_init(&e->states[si + j], fe->key_a, ks, salt, NULL, 64);
+                bli_blake_salt((uint32_t)j, salt);
+                bli_b2_keyed_init(&e->states[si + j], fe->key_a, ks, salt, NULL, 64);
             }
             si += need;
         } else {
-            bl_double_keys_init(&fe->dk, fe->key_a, fe->key_b, ks);
+            bli_double_keys_init(&fe->dk, fe->key_a, fe->key_b, ks);
         }
     }
     char variant[96];
@@ -174,10 +174,10 @@ bl_encode_scratch *bl_encode_scratch_new(const bl_encoder *e)
         return NULL;
     s->bits = calloc(e->Lbytes + 8, 1);
     if (!getenv("BL_NO_TOKEN_CACHE")) /* for benchmarks: measure without it */
-        s->cache = bl_token_cache_new();
+        s->cache = bli_token_cache_new();
     s->vcap = 64;
     s->vbuf = malloc(s->vcap);
-    if (!s->bits || !s->vbuf || bl_fmt_ws_init(&s->ws) != 0) {
+    if (!s->bits || !s->vbuf || bli_fmt_ws_init(&s->ws) != 0) {
         bl_encode_scratch_free(s);
         return NULL;
     }
@@ -188,14 +188,14 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
 {
     if (!s)
         return;
-    bl_toklist_free(&s->tl);
-    bl_fmt_ws_free(&s->ws);
+    bli_toklist_free(&s->tl);
+    bli_fmt_ws_free(&s->ws);
     free(s->bits);
     free(s->idx);
     free(s->tb);
     free(s->vbuf);
     free(s->norm);
-    bl_token_cache_free(s->cache);
+    bli_token_cache_free(s->cache);
     free(s);
 }
 
@@ -207,7 +207,7 @@ static bl_status prepare_value(const bl_encoder *e, bl_encode_scratch *s, size_t
     const bl_feature *f = e->fe[i].f;
     char msg[400];
     if (e->opts.legacy_strip)
-        bl_py_strip(v, len);
+        bli_py_strip(v, len);
     if (e->opts.normalize != BL_NORMALIZE_NONE && f->fmt == BL_FORMAT_STRING) {
         free(s->norm);
         s->norm = NULL;
@@ -224,10 +224,10 @@ static bl_status prepare_value(const bl_encoder *e, bl_encode_scratch *s, size_t
         *v = f->replace_with;
         *len = f->replace_len;
     } else {
-        if (bl_grow((void **)&s->vbuf, &s->vcap, *len + 32, 1, 64) != 0)
+        if (bli_grow((void **)&s->vbuf, &s->vcap, *len + 32, 1, 64) != 0)
             return bl_error_set(err, BL_ENOMEM, "out of memory");
         size_t olen;
-        const char *fv = bl_value_prepare(f, &s->ws, !e->opts.no_validate, *v, *len, s->vbuf,
+        const char *fv = bli_value_prepare(f, &s->ws, !e->opts.no_validate, *v, *len, s->vbuf,
                                           s->vcap, &olen, msg, sizeof msg);
         if (!fv)
             return bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg);
@@ -245,13 +245,13 @@ static bl_status tokenize_value(const bl_feature *f, bl_encode_scratch *s, size_
     int rc;
     switch (f->cmp) {
     case BL_CMP_NGRAM:
-        rc = bl_tokenize_ngram(&s->tl, v, len, f->n, f->positional);
+        rc = bli_tokenize_ngram(&s->tl, v, len, f->n, f->positional);
         break;
     case BL_CMP_EXACT:
-        rc = bl_tokenize_exact(&s->tl, v, len);
+        rc = bli_tokenize_exact(&s->tl, v, len);
         break;
     default:
-        rc = bl_tokenize_numeric(&s->tl, v, len, f->distance, f->resolution, f->frac_precision, msg,
+        rc = bli_tokenize_numeric(&s->tl, v, len, f->distance, f->resolution, f->frac_precision, msg,
                                  sizeof msg);
         break;
     }
@@ -275,7 +275,7 @@ static bl_status hash_tokens(const bl_encoder *e, bl_encode_scratch *s, size_t i
     const bl_feature *f = fe->f;
     const size_t ntok = s->tl.n;
     for (size_t t = 0; t < ntok; t++) {
-        uint32_t k = bl_token_k(f->strategy, f->k, t, ntok);
+        uint32_t k = bli_token_k(f->strategy, f->k, t, ntok);
         if (k == 0)
             continue;
         const char *tok = s->tl.buf + s->tl.off[t];
@@ -283,20 +283,20 @@ static bl_status hash_tokens(const bl_encoder *e, bl_encode_scratch *s, size_t i
         const uint8_t *tb = (const uint8_t *)tok;
         size_t tbl = tlen;
         if (f->fmt == BL_FORMAT_STRING && (f->encoding == BL_TEXTENC_UTF16 || f->encoding == BL_TEXTENC_UTF32)) {
-            if (bl_grow((void **)&s->tb, &s->tbcap, 4 + 4 * tlen, 1, 64) != 0)
+            if (bli_grow((void **)&s->tb, &s->tbcap, 4 + 4 * tlen, 1, 64) != 0)
                 return bl_error_set(err, BL_ENOMEM, "out of memory");
-            tbl = bl_token_encode(f->encoding, tok, tlen, s->tb);
+            tbl = bli_token_encode(f->encoding, tok, tlen, s->tb);
             tb = s->tb;
         }
-        if (bl_grow((void **)&s->idx, &s->idxcap, k, sizeof *s->idx, 64) != 0)
+        if (bli_grow((void **)&s->idx, &s->idxcap, k, sizeof *s->idx, 64) != 0)
             return bl_error_set(err, BL_ENOMEM, "out of memory");
         if (f->hash == BL_HASH_BLAKE)
-            bl_blake_indices_cached(s->cache, (uint32_t)i, &fe->bk, tb, tbl, k, e->L, s->idx);
+            bli_blake_indices_cached(s->cache, (uint32_t)i, &fe->bk, tb, tbl, k, e->L, s->idx);
         else
-            bl_double_indices_cached(s->cache, (uint32_t)i, &fe->dk, f->prevent_singularity == 1, tb, tbl,
+            bli_double_indices_cached(s->cache, (uint32_t)i, &fe->dk, f->prevent_singularity == 1, tb, tbl,
                                      k, e->L, s->idx);
         for (uint32_t j = 0; j < k; j++)
-            bl_bit_set(s->bits, s->idx[j]);
+            bli_bit_set(s->bits, s->idx[j]);
         if (cb) {
             bl_token_trace tr = {i, v, len, tok, tlen, tb, tbl, k, s->idx};
             cb(ctx, &tr);
@@ -317,7 +317,7 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
         const bl_feature *f = e->fe[i].f;
         const char *v = fields[i];
         size_t len = lens[i];
-        if (!bl_utf8_valid(v, len)) /* ignored columns too: clkhash decodes the whole file */
+        if (!bli_utf8_valid(v, len)) /* ignored columns too: clkhash decodes the whole file */
             return bl_error_set(err, BL_EINPUT, "column %zu (%s): invalid UTF-8", i + 1, f->identifier);
         if (f->ignored)
             continue;
@@ -329,12 +329,12 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
         if (st != BL_OK)
             return st;
     }
-    bl_bloom_fold(s->bits, e->L, sc->folds);
+    bli_bloom_fold(s->bits, e->L, sc->folds);
     if (e->l % 8)
         s->bits[e->nbytes - 1] &= (uint8_t)(0xff00u >> (e->l % 8));
     memcpy(out, s->bits, e->nbytes);
     if (popcount)
-        *popcount = bl_popcount_bytes(out, e->nbytes);
+        *popcount = bli_popcount_bytes(out, e->nbytes);
     return BL_OK;
 }
 

@@ -91,7 +91,7 @@ bl_status bl_eval_truth_from_ids(const char *const *const *ids, const size_t *co
                                   d, r, id);
                 break;
             }
-            if (bl_strmap_intern(&m, s, n, &t->ent[d][r])) {
+            if (bli_strmap_intern(&m, s, n, &t->ent[d][r])) {
                 st = bl_error_set(err, BL_ENOMEM, "out of memory");
                 break;
             }
@@ -114,7 +114,7 @@ bl_status bl_eval_truth_from_ids(const char *const *const *ids, const size_t *co
             free(cnt);
         }
     }
-    bl_strmap_free(&m);
+    bli_strmap_free(&m);
     if (st) {
         bl_eval_truth_free(t);
         return st;
@@ -149,10 +149,10 @@ bl_status bl_eval_truth_from_pairs(const bl_candidate *pairs, size_t n, bl_eval_
     t->by_pairs = 1;
     for (size_t i = 0; i < n; i++)
         t->pairs[i] = norm(&pairs[i]);
-    qsort(t->pairs, n, sizeof *t->pairs, bl_candidate_key_cmp);
+    qsort(t->pairs, n, sizeof *t->pairs, bli_candidate_key_cmp);
     size_t o = 0;
     for (size_t i = 0; i < n; i++)
-        if (o == 0 || bl_candidate_key_cmp(&t->pairs[o - 1], &t->pairs[i]) != 0)
+        if (o == 0 || bli_candidate_key_cmp(&t->pairs[o - 1], &t->pairs[i]) != 0)
             t->pairs[o++] = t->pairs[i];
     t->npairs = o;
     t->ntrue = o;
@@ -169,7 +169,7 @@ int bl_eval_is_true(const bl_eval_truth *t, const bl_candidate *c)
 {
     if (t->by_pairs) {
         bl_candidate k = norm(c);
-        return bsearch(&k, t->pairs, t->npairs, sizeof k, bl_candidate_key_cmp) != NULL;
+        return bsearch(&k, t->pairs, t->npairs, sizeof k, bli_candidate_key_cmp) != NULL;
     }
     if (c->dset[0] >= t->nsets || c->dset[1] >= t->nsets || c->rec[0] >= t->counts[c->dset[0]] ||
         c->rec[1] >= t->counts[c->dset[1]])
@@ -188,9 +188,9 @@ bl_eval_result bl_eval_score(const bl_eval_truth *t, const bl_candidate *pairs, 
     if (k) {
         for (size_t i = 0; i < n; i++)
             k[i] = norm(&pairs[i]);
-        qsort(k, n, sizeof *k, bl_candidate_key_cmp);
+        qsort(k, n, sizeof *k, bli_candidate_key_cmp);
         for (size_t i = 0; i < n; i++) {
-            if (m && bl_candidate_key_cmp(&k[m - 1], &k[i]) == 0)
+            if (m && bli_candidate_key_cmp(&k[m - 1], &k[i]) == 0)
                 continue;
             k[m++] = k[i];
             if (bl_eval_is_true(t, &k[i]))
@@ -325,9 +325,9 @@ bl_status bl_matches_read(const char *path, size_t max_rows, bl_matches *out, bl
             break;
         }
         if (out->n == cap) { /* pairs and (two per pair) ids share one capacity */
-            size_t nc = bl_grow_cap(cap, out->n + 1, 2 * sizeof *out->ids, 1024);
-            if (nc == 0 || bl_resize((void **)&out->pairs, nc, sizeof *out->pairs) != 0 ||
-                (with_ids && bl_resize((void **)&out->ids, nc, 2 * sizeof *out->ids) != 0)) {
+            size_t nc = bli_grow_cap(cap, out->n + 1, 2 * sizeof *out->ids, 1024);
+            if (nc == 0 || bli_resize((void **)&out->pairs, nc, sizeof *out->pairs) != 0 ||
+                (with_ids && bli_resize((void **)&out->ids, nc, 2 * sizeof *out->ids) != 0)) {
                 st = bl_error_set(err, BL_ENOMEM, "%s: out of memory", path);
                 break;
             }
@@ -369,16 +369,16 @@ static int idindex_add(idindex *x, const char *id, uint32_t rec)
 {
     uint32_t v;
     size_t before = x->m.n;
-    if (bl_strmap_intern(&x->m, id, strlen(id), &v))
+    if (bli_strmap_intern(&x->m, id, strlen(id), &v))
         return -1;
     if (x->m.n == before) {
         x->dup[v] = 1;
         return 0;
     }
     if (v >= x->cap) { /* rec and dup share one capacity */
-        size_t nc = bl_grow_cap(x->cap, (size_t)v + 1, sizeof *x->rec, 1024);
-        if (nc == 0 || bl_resize((void **)&x->rec, nc, sizeof *x->rec) != 0 ||
-            bl_resize((void **)&x->dup, nc, 1) != 0)
+        size_t nc = bli_grow_cap(x->cap, (size_t)v + 1, sizeof *x->rec, 1024);
+        if (nc == 0 || bli_resize((void **)&x->rec, nc, sizeof *x->rec) != 0 ||
+            bli_resize((void **)&x->dup, nc, 1) != 0)
             return -1;
         x->cap = nc;
     }
@@ -424,7 +424,7 @@ static bl_status truth_side(truthctx *t, const bl_csv_row *row, int side, bl_can
     const char *id = row->fields[ic];
     idindex *x = &t->ix[c->dset[side]];
     uint32_t v;
-    if (bl_strmap_find(&x->m, id, strlen(id), &v)) { /* an id no record carries */
+    if (bli_strmap_find(&x->m, id, strlen(id), &v)) { /* an id no record carries */
         if (t->ids_complete)
             return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): unknown id '%.60s' "
                                 "(no record of dataset %u has it)", t->path, line, ic + 1, iname,
@@ -432,7 +432,7 @@ static bl_status truth_side(truthctx *t, const bl_csv_row *row, int side, bl_can
         /* ids known only from the matches: a true pair that was not
          * matched; a fresh index counts it as missed */
         if (x->next == UINT32_MAX || idindex_add(x, id, x->next) ||
-            bl_strmap_find(&x->m, id, strlen(id), &v))
+            bli_strmap_find(&x->m, id, strlen(id), &v))
             return bl_error_set(err, BL_ENOMEM, "out of memory");
         x->next++;
     } else if (x->dup[v]) {
@@ -454,7 +454,7 @@ static bl_status truth_read_ids(truthctx *t, bl_csv_reader *r, bl_candidate **pa
     while ((st = bl_csv_next(r, &row, err)) == BL_OK) {
         if (*n == 100000000)
             return bl_error_set(err, BL_ELIMIT, "%s: more than 100000000 truth pairs", t->path);
-        if (bl_grow((void **)pairs, &cap, *n + 1, sizeof **pairs, 1024) != 0)
+        if (bli_grow((void **)pairs, &cap, *n + 1, sizeof **pairs, 1024) != 0)
             return bl_error_set(err, BL_ENOMEM, "out of memory");
         bl_candidate *c = &(*pairs)[*n];
         c->score = 1.0;
@@ -484,7 +484,7 @@ static idindex *truth_index_ids(const char *const *const *ids, const size_t *cou
     }
     if (bad && ix) {
         for (size_t d = 0; d < nsets; d++) {
-            bl_strmap_free(&ix[d].m);
+            bli_strmap_free(&ix[d].m);
             free(ix[d].rec);
             free(ix[d].dup);
         }
@@ -555,7 +555,7 @@ bl_status bl_eval_truth_read(const char *path, const char *const *const *ids,
     st = truth_read_ids(&t, r, &pairs, &n, err);
     bl_csv_free(r);
     for (size_t d = 0; d < nsets; d++) {
-        bl_strmap_free(&t.ix[d].m);
+        bli_strmap_free(&t.ix[d].m);
         free(t.ix[d].rec);
         free(t.ix[d].dup);
     }

@@ -63,8 +63,8 @@ static void set_group(solver *s, uint64_t key, uint32_t gid)
 static int mem_push(solver *s, group *g, uint64_t r)
 {
     if (g->size == g->cap) { /* 32-bit capacities keep groups small */
-        size_t nc = bl_grow_cap(g->cap, (size_t)g->size + 1, sizeof *g->mem, 2);
-        if (nc == 0 || nc > UINT32_MAX || bl_resize((void **)&g->mem, nc, sizeof *g->mem) != 0) {
+        size_t nc = bli_grow_cap(g->cap, (size_t)g->size + 1, sizeof *g->mem, 2);
+        if (nc == 0 || nc > UINT32_MAX || bli_resize((void **)&g->mem, nc, sizeof *g->mem) != 0) {
             s->oom = 1;
             return -1;
         }
@@ -76,7 +76,7 @@ static int mem_push(solver *s, group *g, uint64_t r)
 
 static uint32_t new_group(solver *s)
 {
-    if (bl_grow((void **)&s->g, &s->gcap, s->ng + 1, sizeof *s->g, 64) != 0) {
+    if (bli_grow((void **)&s->g, &s->gcap, s->ng + 1, sizeof *s->g, 64) != 0) {
         s->oom = 1;
         return UINT32_MAX;
     }
@@ -113,9 +113,9 @@ static uint64_t link_add(solver *s, group *g, uint32_t other, uint64_t n)
         return a->cnt;
     }
     if (g->nlinks == g->lcap) {
-        size_t nc = bl_grow_cap(g->lcap, (size_t)g->nlinks + 1, sizeof *g->links, 4);
+        size_t nc = bli_grow_cap(g->lcap, (size_t)g->nlinks + 1, sizeof *g->links, 4);
         if (nc == 0 || nc > UINT32_MAX ||
-            bl_resize((void **)&g->links, nc, sizeof *g->links) != 0) {
+            bli_resize((void **)&g->links, nc, sizeof *g->links) != 0) {
             s->oom = 1;
             return 0;
         }
