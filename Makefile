@@ -31,10 +31,9 @@ unit: build
 
 # Every test under AddressSanitizer + UBSan: unit tests, fuzz-corpus
 # replays, and the CLI and service scripts (they run the sanitized binary).
-# -O1 keeps the shell suites fast; abort_on_error makes a finding fail the
-# script that hit it.
+# abort_on_error makes a finding fail the script that hit it.
 asan: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g" \
 	    -DBL_SANITIZE=ON -DBL_WERROR=$(WERROR) >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \

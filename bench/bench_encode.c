@@ -150,9 +150,9 @@ static void bench_token_hash(void)
 {
     uint8_t key[64], salt[16], pers[16] = {0}, out[64];
     memset(key, 7, sizeof key);
-    bl_blake_salt(0, salt);
+    bli_blake_salt(0, salt);
     bl_b2_keyed st;
-    bl_b2_keyed_init(&st, key, 64, salt, NULL, 64);
+    bli_b2_keyed_init(&st, key, 64, salt, NULL, 64);
     const char *toks[] = {" j", "jo", "os", "se", "e ", "19", "ab", "le"};
     const size_t N = 1000000;
     uint64_t sink = 0;
@@ -165,7 +165,7 @@ static void bench_token_hash(void)
     t0 = bl_clock_s();
     for (size_t i = 0; i < N; i++) {
         uint64_t h[8];
-        bl_b2_keyed_hash(&st, (const uint8_t *)toks[i & 7], 2, h);
+        bli_b2_keyed_hash(&st, (const uint8_t *)toks[i & 7], 2, h);
         sink += h[i & 7];
     }
     double ours = bl_clock_s() - t0;

@@ -182,7 +182,7 @@ int main(int argc, char **argv)
     }
     if (quick && large == 1000000)
         large = 100000;
-    int ncpu = bl_match_threads(0);
+    int ncpu = bli_match_threads(0);
     printf("blindlink matching benchmark (%d cores online; shared machines make figures noisy)\n",
            ncpu);
 
@@ -198,19 +198,19 @@ int main(int argc, char **argv)
     printf("  %-28s %12.1f M pairs/s  (1 thread, %zu hits)\n", "naive scalar loop", naive_rate / 1e6, h);
     const char *kn[] = {"scalar", "avx2", "avx512"};
     for (int k = 0; k < 3; k++) {
-        const bl_kernel *kk = bl_kernel_by_name(kn[k]);
+        const bl_kernel *kk = bli_kernel_by_name(kn[k]);
         if (!kk) {
             printf("  %-28s not supported by this CPU\n", kn[k]);
             continue;
         }
-        bl_kernel_force(kk);
+        bli_kernel_force(kk);
         double d1 = run(A, B, 0.8, 1, NULL, NULL, NULL);
         double dn = run(A, B, 0.8, 0, NULL, NULL, NULL);
         printf("  %-28s %12.1f M pairs/s  1 thread (x%.1f naive) | %8.1f M pairs/s %d threads "
                "(x%.2f scaling)\n",
                kn[k], pairs / d1 / 1e6, pairs / d1 / naive_rate, pairs / dn / 1e6, ncpu, d1 / dn);
     }
-    bl_kernel_force(NULL);
+    bli_kernel_force(NULL);
     bl_clkset_free(A);
     bl_clkset_free(B);
 

@@ -153,7 +153,7 @@ int main(int argc, char **argv)
     }
     const bl_clkset *sets[2] = {A, B};
     printf("bench_model: %zu x %zu records, %d fields of %d bits, kernel %s, %d cpus\n", N, N, NF, FBITS,
-           bl_match_kernel_name(), bl_ncpus());
+           bl_match_kernel_name(), bli_ncpus());
 
     double t0 = now();
     bl_candidate *c = NULL;
@@ -184,7 +184,7 @@ int main(int argc, char **argv)
             big[i] = (bl_candidate){0, {0, 1}, {(uint32_t)(rnd() % N), (uint32_t)(rnd() % N)}};
         }
     }
-    qsort(big, score_pairs, sizeof *big, bl_candidate_key_cmp); /* record order, as blocking yields */
+    qsort(big, score_pairs, sizeof *big, bli_candidate_key_cmp); /* record order, as blocking yields */
     bl_model *m2 = NULL;
     double t3 = now();
     if (bl_model_train(sets, 2, big, score_pairs, &to, &m2, &e))
@@ -195,8 +195,8 @@ int main(int argc, char **argv)
            it);
 
     /* scoring vs record-level Dice of the same pairs */
-    const bl_kernel *k = bl_kernel_active();
-    for (int threads = 1; threads <= bl_ncpus(); threads = threads == 1 && bl_ncpus() > 1 ? bl_ncpus() : threads + 99) {
+    const bl_kernel *k = bli_kernel_active();
+    for (int threads = 1; threads <= bli_ncpus(); threads = threads == 1 && bli_ncpus() > 1 ? bli_ncpus() : threads + 99) {
         bl_scored_pair *sp = NULL;
         double s0 = now();
         if (bl_model_score(m, sets, 2, big, score_pairs, threads, &sp, &e))

@@ -63,7 +63,7 @@ static struct srv_client *find(srv_ctx *c, const char *addr, double now, pending
     }
     struct srv_client *k;
     if (c->nclients >= SRV_CLIENTS_MAX ||
-        bl_grow((void **)&c->clients, &c->capclients, c->nclients + 1, sizeof *c->clients, 64)) {
+        bli_grow((void **)&c->clients, &c->capclients, c->nclients + 1, sizeof *c->clients, 64)) {
         if (!c->nclients)
             return NULL;
         k = &c->clients[idle];

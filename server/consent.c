@@ -50,11 +50,11 @@ bl_status srv_consent_set_load(sqlite3 *db, const char *org, const char *purpose
         const char *subj = (const char *)sqlite3_column_text(s, 0);
         size_t l = strlen(subj) + 1;
         if (out->n >= SRV_CONSENT_SET_MAX ||
-            bl_grow((void **)&offs, &cap, out->n + 1, sizeof *offs, 1024) != 0) {
+            bli_grow((void **)&offs, &cap, out->n + 1, sizeof *offs, 1024) != 0) {
             rc = bl_error_set(err, BL_ELIMIT, "consent set too large");
             break;
         }
-        if (bl_grow((void **)&out->pool, &pcap, plen + l, 1, 65536) != 0) {
+        if (bli_grow((void **)&out->pool, &pcap, plen + l, 1, 65536) != 0) {
             rc = bl_error_set(err, BL_ENOMEM, "out of memory");
             break;
         }
@@ -231,7 +231,7 @@ static bl_status remove_subject(srv_req *r, const char *subject, const srv_conse
                 match = 1;
         if (!match)
             continue;
-        if (bl_grow((void **)&hits, &hcap, nh + 1, sizeof *hits, 8) != 0)
+        if (bli_grow((void **)&hits, &hcap, nh + 1, sizeof *hits, 8) != 0)
             break;
         snprintf(hits[nh].pid, sizeof hits[nh].pid, "%s", sqlite3_column_text(s, 0));
         hits[nh].party = sqlite3_column_int(s, 1);

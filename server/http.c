@@ -118,7 +118,7 @@ static int rate_allow(srv_ctx *c, const char *kid)
     if (!b) {
         if (c->nbuckets == c->capbuckets &&
             (c->nbuckets >= 65536 ||
-             bl_grow((void **)&c->buckets, &c->capbuckets, c->nbuckets + 1, sizeof *c->buckets,
+             bli_grow((void **)&c->buckets, &c->capbuckets, c->nbuckets + 1, sizeof *c->buckets,
                      64) != 0))
             c->nbuckets = 0; /* cap reached: forget idle buckets */
         b = &c->buckets[c->nbuckets++];
@@ -457,7 +457,7 @@ static void take_body(srv_req *r, const char *data, size_t n)
         r->spooled += n;
         return;
     }
-    if (bl_grow((void **)&r->body, &r->cap, r->len + n + 1, 1, 4096) != 0) {
+    if (bli_grow((void **)&r->body, &r->cap, r->len + n + 1, 1, 4096) != 0) {
         r->too_big = 1;
         return;
     }

@@ -154,7 +154,7 @@ int srv_retention_sweep(srv_ctx *c)
     if (s) {
         sqlite3_bind_int64(s, 1, bl_srv_now());
         while (sqlite3_step(s) == SQLITE_ROW && n < 1000) {
-            if (bl_grow((void **)&ids, &cap, n + 1, sizeof *ids, 16) != 0)
+            if (bli_grow((void **)&ids, &cap, n + 1, sizeof *ids, 16) != 0)
                 break;
             col_text(s, 0, ids[n], sizeof ids[n]);
             n++;
@@ -173,7 +173,7 @@ int srv_retention_sweep(srv_ctx *c)
         char (*ex)[2][SRV_ID_HEX + 1] = NULL;
         size_t nex = 0, excap = 0;
         while (sqlite3_step(s) == SQLITE_ROW && nex < 10000) {
-            if (bl_grow((void **)&ex, &excap, nex + 1, sizeof *ex, 16) != 0)
+            if (bli_grow((void **)&ex, &excap, nex + 1, sizeof *ex, 16) != 0)
                 break;
             col_text(s, 0, ex[nex][0], sizeof ex[nex][0]);
             col_text(s, 1, ex[nex][1], sizeof ex[nex][1]);

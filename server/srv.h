@@ -14,7 +14,7 @@
 #include <blindlink/clk.h>
 #include <blindlink/common.h>
 #include <blindlink/server.h>
-/* bl_grow: the one growth helper (a static inline, no call into lib/) */
+/* bli_grow: the one growth helper (a static inline, no call into lib/) */
 #include "core/internal.h"
 
 #define SRV_ID_HEX 32            /* organisation, project and run ids */

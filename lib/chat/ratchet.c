@@ -73,10 +73,10 @@ int chat_x3dh_kdf(const uint8_t dh1[32], const uint8_t dh2[32], const uint8_t dh
     memcpy(km + 32, dh1, 32);
     memcpy(km + 64, dh2, 32);
     memcpy(km + 96, dh3, 32);
-    int r = bl_hkdf(0, NULL, 0, km, sizeof km, INFO_X3DH, sizeof INFO_X3DH - 1, out, 32);
+    int r = bli_hkdf(0, NULL, 0, km, sizeof km, INFO_X3DH, sizeof INFO_X3DH - 1, out, 32);
     /* the initial header keys, from SK (both parties know SK) */
     if (r == 0)
-        r = bl_hkdf(0, NULL, 0, out, 32, INFO_HK, sizeof INFO_HK - 1, out + 32, 64);
+        r = bli_hkdf(0, NULL, 0, out, 32, INFO_HK, sizeof INFO_HK - 1, out + 32, 64);
     sodium_memzero(km, sizeof km);
     return r;
 }
@@ -85,7 +85,7 @@ void chat_kdf_rk(const uint8_t rk[32], const uint8_t dh[32], uint8_t rk_out[32],
                  uint8_t ck_out[32], uint8_t nhk_out[32])
 {
     uint8_t okm[96];
-    (void)bl_hkdf(0, rk, 32, dh, 32, INFO_RK, sizeof INFO_RK - 1, okm, 96);
+    (void)bli_hkdf(0, rk, 32, dh, 32, INFO_RK, sizeof INFO_RK - 1, okm, 96);
     memcpy(rk_out, okm, 32);
     memcpy(ck_out, okm + 32, 32);
     memcpy(nhk_out, okm + 64, 32);
@@ -111,7 +111,7 @@ void chat_kdf_ck(uint8_t ck[32], uint8_t mk[32])
 static void mk_expand(const uint8_t mk[32], uint8_t key[32], uint8_t nonce[24])
 {
     uint8_t okm[56];
-    (void)bl_hkdf(0, NULL, 0, mk, 32, INFO_MK, sizeof INFO_MK - 1, okm, sizeof okm);
+    (void)bli_hkdf(0, NULL, 0, mk, 32, INFO_MK, sizeof INFO_MK - 1, okm, sizeof okm);
     memcpy(key, okm, 32);
     memcpy(nonce, okm + 32, 24);
     sodium_memzero(okm, sizeof okm);

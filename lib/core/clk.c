@@ -2,6 +2,7 @@
  * (`{"clks": ["base64", ...]}`, byte-identical to clkhash's json.dump output)
  * and the blindlink binary format (docs/formats.md): 64-byte header, fixed
  * size records, optional ids, BLAKE2b-256 checksum trailer. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,7 +111,7 @@ bl_status bl_clkset_new(uint32_t nbits, size_t capacity_hint, bl_clkset **out, b
             free(s);
             return bl_error_set(err, BL_ENOMEM, "too many filters");
         }
-        s->data = bl_aligned_alloc(capacity_hint * s->stride);
+        s->data = bli_aligned_alloc(capacity_hint * s->stride);
         if (!s->data) {
             free(s);
             return bl_error_set(err, BL_ENOMEM, "out of memory for %zu filters", capacity_hint);
@@ -130,7 +131,7 @@ void bl_clkset_free(bl_clkset *s)
             free(s->ids[i]);
         free(s->ids);
     }
-    bl_aligned_free(s->data);
+    bli_aligned_free(s->data);
     free(s->meta);
     free(s);
 }
@@ -140,14 +141,14 @@ static bl_status grow(bl_clkset *s, bl_error *err)
     size_t cap = s->capacity ? s->capacity * 2 : 1024;
     if (cap > SIZE_MAX / s->stride)
         return bl_error_set(err, BL_ENOMEM, "too many filters");
-    uint8_t *d = bl_aligned_alloc(cap * s->stride);
+    uint8_t *d = bli_aligned_alloc(cap * s->stride);
     if (!d)
         return bl_error_set(err, BL_ENOMEM, "out of memory for %zu filters", cap);
     if (s->count)
         memcpy(d, s->data, s->count * s->stride);
-    bl_aligned_free(s->data);
+    bli_aligned_free(s->data);
     s->data = d;
-    if (s->ids && bl_resize((void **)&s->ids, cap, sizeof *s->ids) != 0)
+    if (s->ids && bli_resize((void **)&s->ids, cap, sizeof *s->ids) != 0)
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     s->capacity = cap;
     return BL_OK;
@@ -159,7 +160,7 @@ static bl_status check_id(const char *id, size_t len, const char *path, size_t r
                           bl_error *err)
 {
     const char *nul = memchr(id, 0, len);
-    long bad = bl_utf8_invalid_at(id, nul ? (size_t)(nul - id) : len);
+    long bad = bli_utf8_invalid_at(id, nul ? (size_t)(nul - id) : len);
     if (bad < 0 && !nul)
         return BL_OK;
     const char *what = bad >= 0 ? "is not valid UTF-8" : "contains a NUL byte";
@@ -317,7 +318,7 @@ static bl_status read_meta(const char *path, FILE *fp, bl_clkset *s, crypto_gene
     bl_status st = read_exact(fp, lb, 4, path, "the metadata", h, err);
     if (st != BL_OK)
         return st;
-    uint32_t len = bl_load_le32(lb);
+    uint32_t len = bli_load_le32(lb);
     if (len > BL_CLK_MAX_META_BYTES)
         return bl_error_set(err, BL_EINPUT, "%s: metadata of %u bytes (max %u)", path, len,
                             BL_CLK_MAX_META_BYTES);
@@ -335,18 +336,14 @@ static bl_status read_meta(const char *path, FILE *fp, bl_clkset *s, crypto_gene
     return st;
 }
 
-static bl_status read_bin(const char *path, FILE *fp, size_t max_count, bl_clkset **out,
-                          bl_error *err)
+/* The header's version, sizes and flags, and (for a regular file) that the
+ * file is as long as the header promises, before anything is allocated. */
+static bl_status check_bin_header(const char *path, FILE *fp, const uint8_t *hdr, size_t max_count,
+                                  bl_error *err)
 {
-    uint8_t hdr[BL_CLKBIN_HEADER_BYTES];
-    crypto_generichash_state h;
-    crypto_generichash_init(&h, NULL, 0, BL_FINGERPRINT_BYTES);
-    bl_status st = read_exact(fp, hdr, sizeof hdr, path, "the header", &h, err);
-    if (st != BL_OK)
-        return st;
-    uint32_t version = bl_load_le32(hdr + 8), nbits = bl_load_le32(hdr + 12);
-    uint64_t count = bl_load_le64(hdr + 16);
-    uint32_t rec = bl_load_le32(hdr + 24), flags = bl_load_le32(hdr + 28);
+    uint32_t version = bli_load_le32(hdr + 8), nbits = bli_load_le32(hdr + 12);
+    uint64_t count = bli_load_le64(hdr + 16);
+    uint32_t rec = bli_load_le32(hdr + 24), flags = bli_load_le32(hdr + 28);
     if (version != BL_CLKBIN_VERSION)
         return bl_error_set(err, BL_EINPUT,
                             "%s: binary CLK format version %u is not supported (this build reads %u)",
@@ -374,17 +371,19 @@ static bl_status read_bin(const char *path, FILE *fp, size_t max_count, bl_clkse
                                 "but the file has only %lld bytes",
                                 path, (unsigned long long)count, rec, (long long)sb.st_size);
     }
-    bl_clkset *s = NULL;
-    st = bl_clkset_new(nbits, (size_t)count, &s, err);
-    if (st != BL_OK)
-        return st;
-    memcpy(s->fingerprint, hdr + 32, BL_FINGERPRINT_BYTES);
-    for (size_t i = 0; i < BL_FINGERPRINT_BYTES; i++)
-        if (s->fingerprint[i])
-            s->has_fingerprint = 1;
+    return BL_OK;
+}
+
+/* The count records of rec bytes each; pad bits and pad bytes must be 0. */
+static bl_status read_bin_records(const char *path, FILE *fp, bl_clkset *s, uint64_t count,
+                                  uint32_t rec, crypto_generichash_state *h, bl_error *err)
+{
+    const uint32_t nbits = s->nbits, nbytes = (nbits + 7) / 8;
+    assert(rec <= BL_CLK_MAX_BITS / 8 + 8); /* checked against nbits by the header */
     uint8_t recbuf[BL_CLK_MAX_BITS / 8 + 8];
+    bl_status st = BL_OK;
     for (uint64_t i = 0; i < count && st == BL_OK; i++) {
-        st = read_exact(fp, recbuf, rec, path, "records", &h, err);
+        st = read_exact(fp, recbuf, rec, path, "records", h, err);
         if (st != BL_OK)
             break;
         int bad = 0;
@@ -399,33 +398,68 @@ static bl_status read_bin(const char *path, FILE *fp, size_t max_count, bl_clkse
         }
         st = bl_clkset_append(s, recbuf, NULL, err);
     }
-    if (st == BL_OK && (flags & FLAG_IDS)) {
-        s->ids = calloc(s->capacity, sizeof *s->ids);
-        if (!s->ids)
-            st = bl_error_set(err, BL_ENOMEM, "out of memory");
-        for (size_t i = 0; i < s->count && st == BL_OK; i++) {
-            uint8_t lb[4];
-            st = read_exact(fp, lb, 4, path, "record ids", &h, err);
-            if (st != BL_OK)
-                break;
-            uint32_t len = bl_load_le32(lb);
-            if (len > BL_CLK_MAX_ID_BYTES) {
-                st = bl_error_set(err, BL_EINPUT, "%s: id of record %zu is %u bytes (max %u)", path,
-                                  i, len, BL_CLK_MAX_ID_BYTES);
-                break;
-            }
-            char *id = malloc(len + 1);
-            if (!id) {
-                st = bl_error_set(err, BL_ENOMEM, "out of memory");
-                break;
-            }
-            s->ids[i] = id;
-            st = read_exact(fp, id, len, path, "record ids", &h, err);
-            id[len] = '\0';
-            if (st == BL_OK)
-                st = check_id(id, len, path, i, err);
+    return st;
+}
+
+/* The ids section: for each record a u32 length and that many bytes. */
+static bl_status read_bin_ids(const char *path, FILE *fp, bl_clkset *s,
+                              crypto_generichash_state *h, bl_error *err)
+{
+    bl_status st = BL_OK;
+    s->ids = calloc(s->capacity, sizeof *s->ids);
+    if (!s->ids)
+        st = bl_error_set(err, BL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < s->count && st == BL_OK; i++) {
+        uint8_t lb[4];
+        st = read_exact(fp, lb, 4, path, "record ids", h, err);
+        if (st != BL_OK)
+            break;
+        uint32_t len = bli_load_le32(lb);
+        if (len > BL_CLK_MAX_ID_BYTES) {
+            st = bl_error_set(err, BL_EINPUT, "%s: id of record %zu is %u bytes (max %u)", path,
+                              i, len, BL_CLK_MAX_ID_BYTES);
+            break;
         }
+        char *id = malloc(len + 1);
+        if (!id) {
+            st = bl_error_set(err, BL_ENOMEM, "out of memory");
+            break;
+        }
+        s->ids[i] = id;
+        st = read_exact(fp, id, len, path, "record ids", h, err);
+        id[len] = '\0';
+        if (st == BL_OK)
+            st = check_id(id, len, path, i, err);
     }
+    return st;
+}
+
+static bl_status read_bin(const char *path, FILE *fp, size_t max_count, bl_clkset **out,
+                          bl_error *err)
+{
+    uint8_t hdr[BL_CLKBIN_HEADER_BYTES];
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, BL_FINGERPRINT_BYTES);
+    bl_status st = read_exact(fp, hdr, sizeof hdr, path, "the header", &h, err);
+    if (st != BL_OK)
+        return st;
+    uint32_t nbits = bli_load_le32(hdr + 12), rec = bli_load_le32(hdr + 24);
+    uint32_t flags = bli_load_le32(hdr + 28);
+    uint64_t count = bli_load_le64(hdr + 16);
+    st = check_bin_header(path, fp, hdr, max_count, err);
+    if (st != BL_OK)
+        return st;
+    bl_clkset *s = NULL;
+    st = bl_clkset_new(nbits, (size_t)count, &s, err);
+    if (st != BL_OK)
+        return st;
+    memcpy(s->fingerprint, hdr + 32, BL_FINGERPRINT_BYTES);
+    for (size_t i = 0; i < BL_FINGERPRINT_BYTES; i++)
+        if (s->fingerprint[i])
+            s->has_fingerprint = 1;
+    st = read_bin_records(path, fp, s, count, rec, &h, err);
+    if (st == BL_OK && (flags & FLAG_IDS))
+        st = read_bin_ids(path, fp, s, &h, err);
     if (st == BL_OK && (flags & FLAG_META))
         st = read_meta(path, fp, s, &h, err);
     if (st == BL_OK && (flags & FLAG_CHECKSUM)) {
@@ -583,7 +617,7 @@ bl_status bl_clkwriter_put(bl_clkwriter *w, const uint8_t *bytes, const char *id
             if (st != BL_OK)
                 return st;
             uint8_t lb[4];
-            bl_store_le32(lb, (uint32_t)len);
+            bli_store_le32(lb, (uint32_t)len);
             ok = fwrite(lb, 1, 4, w->ids) == 4 && (len == 0 || fwrite(id, 1, len, w->ids) == len);
         }
     }
@@ -597,11 +631,11 @@ static void make_header(const bl_clkwriter *w, uint8_t *hdr)
 {
     memset(hdr, 0, BL_CLKBIN_HEADER_BYTES);
     memcpy(hdr, BL_CLKBIN_MAGIC, 8);
-    bl_store_le32(hdr + 8, BL_CLKBIN_VERSION);
-    bl_store_le32(hdr + 12, w->nbits);
-    bl_store_le64(hdr + 16, w->count);
-    bl_store_le32(hdr + 24, w->rec);
-    bl_store_le32(hdr + 28, FLAG_CHECKSUM | (w->with_ids ? FLAG_IDS : 0) |
+    bli_store_le32(hdr + 8, BL_CLKBIN_VERSION);
+    bli_store_le32(hdr + 12, w->nbits);
+    bli_store_le64(hdr + 16, w->count);
+    bli_store_le32(hdr + 24, w->rec);
+    bli_store_le32(hdr + 28, FLAG_CHECKSUM | (w->with_ids ? FLAG_IDS : 0) |
                                 (w->fmt == BL_CLK_BIN && w->meta ? FLAG_META : 0));
     memcpy(hdr + 32, w->fingerprint, BL_FINGERPRINT_BYTES);
 }
@@ -622,7 +656,7 @@ static bl_status finish_bin(bl_clkwriter *w, bl_error *err)
     if (w->meta) {
         size_t len = strlen(w->meta);
         uint8_t lb[4];
-        bl_store_le32(lb, (uint32_t)len);
+        bli_store_le32(lb, (uint32_t)len);
         if (fwrite(lb, 1, 4, w->fp) != 4 || fwrite(w->meta, 1, len, w->fp) != len)
             return bl_error_set(err, BL_EIO, "write error: %s", strerror(errno));
     }

@@ -73,13 +73,13 @@ static void on_field(void *data, size_t len, void *ctx)
         r->overflow = 1;
         return;
     }
-    if (bl_grow((void **)&r->arena, &r->arena_cap, r->arena_len + len + 1, 1, 1024) != 0) {
+    if (bli_grow((void **)&r->arena, &r->arena_cap, r->arena_len + len + 1, 1, 1024) != 0) {
         r->overflow = 3;
         return;
     }
     if (r->nfields == r->fields_cap) { /* offs has one more entry: the end */
-        size_t cap = bl_grow_cap(r->fields_cap, r->nfields + 1, sizeof *r->offs, 32);
-        if (cap == 0 || bl_resize((void **)&r->offs, cap + 1, sizeof *r->offs) != 0) {
+        size_t cap = bli_grow_cap(r->fields_cap, r->nfields + 1, sizeof *r->offs, 32);
+        if (cap == 0 || bli_resize((void **)&r->offs, cap + 1, sizeof *r->offs) != 0) {
             r->overflow = 3;
             return;
         }
@@ -199,8 +199,8 @@ static bl_status emit_row(bl_csv_reader *r, bl_csv_row *row, bl_error *err)
                             (unsigned long long)line);
     if (r->nfields + 1 > r->out_cap) {
         size_t cap = r->fields_cap + 1; /* fields and lens share one capacity */
-        if (bl_resize((void **)&r->fields, cap, sizeof *r->fields) != 0 ||
-            bl_resize((void **)&r->lens, cap, sizeof *r->lens) != 0)
+        if (bli_resize((void **)&r->fields, cap, sizeof *r->fields) != 0 ||
+            bli_resize((void **)&r->lens, cap, sizeof *r->lens) != 0)
             return bl_error_set(err, BL_ENOMEM, "out of memory");
         r->out_cap = cap;
     }
@@ -210,7 +210,7 @@ static bl_status emit_row(bl_csv_reader *r, bl_csv_row *row, bl_error *err)
         r->fields[i] = r->arena + r->offs[i];
         r->lens[i] = r->offs[i + 1] - r->offs[i] - 1;
         if (r->opts.validate_utf8) {
-            long bad = bl_utf8_invalid_at(r->fields[i], r->lens[i]);
+            long bad = bli_utf8_invalid_at(r->fields[i], r->lens[i]);
             if (bad >= 0)
                 return bl_error_set(err, BL_EINPUT,
                                     "%s:%llu: record %llu, column %zu: invalid UTF-8 at byte %ld",

@@ -95,7 +95,7 @@ bl_status bl_init(void)
     return sodium_init() < 0 ? BL_ECRYPTO : BL_OK;
 }
 
-void *bl_aligned_alloc(size_t size)
+void *bli_aligned_alloc(size_t size)
 {
     void *p = NULL;
     if (size == 0)
@@ -106,12 +106,12 @@ void *bl_aligned_alloc(size_t size)
     return p;
 }
 
-void bl_aligned_free(void *p)
+void bli_aligned_free(void *p)
 {
     free(p);
 }
 
-int bl_ncpus(void)
+int bli_ncpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;

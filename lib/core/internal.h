@@ -11,28 +11,28 @@
 #define BL_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define BL_MAX(a, b) ((a) > (b) ? (a) : (b))
 
-static inline void bl_store_le32(uint8_t *p, uint32_t v)
+static inline void bli_store_le32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
 }
-static inline void bl_store_le64(uint8_t *p, uint64_t v)
+static inline void bli_store_le64(uint8_t *p, uint64_t v)
 {
-    bl_store_le32(p, (uint32_t)v);
-    bl_store_le32(p + 4, (uint32_t)(v >> 32));
+    bli_store_le32(p, (uint32_t)v);
+    bli_store_le32(p + 4, (uint32_t)(v >> 32));
 }
-static inline uint32_t bl_load_le32(const uint8_t *p)
+static inline uint32_t bli_load_le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static inline uint64_t bl_load_le64(const uint8_t *p)
+static inline uint64_t bli_load_le64(const uint8_t *p)
 {
-    return (uint64_t)bl_load_le32(p) | (uint64_t)bl_load_le32(p + 4) << 32;
+    return (uint64_t)bli_load_le32(p) | (uint64_t)bli_load_le32(p + 4) << 32;
 }
 
-/** The capacity growth of bl_grow: `cap` (or `min_cap` when 0) doubled
+/** The capacity growth of bli_grow: `cap` (or `min_cap` when 0) doubled
  *  until it holds `need` items of `elem` bytes; 0 on overflow. For arrays
- *  that share one capacity (grow each with bl_resize to the result). */
-static inline size_t bl_grow_cap(size_t cap, size_t need, size_t elem, size_t min_cap)
+ *  that share one capacity (grow each with bli_resize to the result). */
+static inline size_t bli_grow_cap(size_t cap, size_t need, size_t elem, size_t min_cap)
 {
     size_t n = cap ? cap : min_cap;
     while (n < need) {
@@ -45,7 +45,7 @@ static inline size_t bl_grow_cap(size_t cap, size_t need, size_t elem, size_t mi
 
 /** Resize `*p` to exactly `n` items of `elem` bytes (overflow checked).
  *  0 ok, -1 on failure (the old buffer is kept). */
-static inline int bl_resize(void **p, size_t n, size_t elem)
+static inline int bli_resize(void **p, size_t n, size_t elem)
 {
     if (elem && n > SIZE_MAX / elem)
         return -1;
@@ -61,22 +61,22 @@ static inline int bl_resize(void **p, size_t n, size_t elem)
  *  least `need` items, doubling from `min_cap`: the library's one growth
  *  helper. 0 ok, -1 on allocation failure or overflow (the old buffer is
  *  kept). */
-static inline int bl_grow(void **p, size_t *cap, size_t need, size_t elem, size_t min_cap)
+static inline int bli_grow(void **p, size_t *cap, size_t need, size_t elem, size_t min_cap)
 {
     if (need <= *cap)
         return 0;
-    size_t n = bl_grow_cap(*cap, need, elem, min_cap);
-    if (n == 0 || bl_resize(p, n, elem) != 0)
+    size_t n = bli_grow_cap(*cap, need, elem, min_cap);
+    if (n == 0 || bli_resize(p, n, elem) != 0)
         return -1;
     *cap = n;
     return 0;
 }
 
-/** 64-byte aligned allocation (free with bl_aligned_free); NULL on failure. */
-void *bl_aligned_alloc(size_t size);
-void bl_aligned_free(void *p);
+/** 64-byte aligned allocation (free with bli_aligned_free); NULL on failure. */
+void *bli_aligned_alloc(size_t size);
+void bli_aligned_free(void *p);
 
 /** Number of online CPUs (>= 1). */
-int bl_ncpus(void);
+int bli_ncpus(void);
 
 #endif

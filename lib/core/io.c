@@ -446,7 +446,7 @@ bl_status bl_read_file(const char *path, size_t max_bytes, char **out, size_t *l
                 fclose(fp);
                 return bl_error_set(err, BL_ELIMIT, "%s: larger than %zu bytes", path, max_bytes);
             }
-            if (bl_grow((void **)&buf, &cap, cap + 1, 1, 4096) != 0) {
+            if (bli_grow((void **)&buf, &cap, cap + 1, 1, 4096) != 0) {
                 free(buf);
                 buf = NULL;
                 break;

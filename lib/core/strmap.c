@@ -46,7 +46,7 @@ static int grow(bl_strmap *m)
     return 0;
 }
 
-int bl_strmap_find(const bl_strmap *m, const char *s, size_t n, uint32_t *id)
+int bli_strmap_find(const bl_strmap *m, const char *s, size_t n, uint32_t *id)
 {
     if (!m->cap)
         return -1;
@@ -62,9 +62,9 @@ int bl_strmap_find(const bl_strmap *m, const char *s, size_t n, uint32_t *id)
     return -1;
 }
 
-int bl_strmap_intern(bl_strmap *m, const char *s, size_t n, uint32_t *id)
+int bli_strmap_intern(bl_strmap *m, const char *s, size_t n, uint32_t *id)
 {
-    if (bl_strmap_find(m, s, n, id) == 0)
+    if (bli_strmap_find(m, s, n, id) == 0)
         return 0;
     if (m->n >= UINT32_MAX - 1)
         return -1;
@@ -82,7 +82,7 @@ int bl_strmap_intern(bl_strmap *m, const char *s, size_t n, uint32_t *id)
     return 0;
 }
 
-void bl_strmap_free(bl_strmap *m)
+void bli_strmap_free(bl_strmap *m)
 {
     for (size_t i = 0; i < m->cap; i++)
         free(m->keys[i]);

@@ -15,12 +15,12 @@ typedef struct bl_strmap {
 
 /** Id of `s` (n bytes), adding it with the next id if new. 0 ok, -1 on
  *  allocation failure or when the map is full (2^32 - 1 keys). */
-int bl_strmap_intern(bl_strmap *m, const char *s, size_t n, uint32_t *id);
+int bli_strmap_intern(bl_strmap *m, const char *s, size_t n, uint32_t *id);
 
 /** 0 and *id when `s` (n bytes) is present, -1 when not. */
-int bl_strmap_find(const bl_strmap *m, const char *s, size_t n, uint32_t *id);
+int bli_strmap_find(const bl_strmap *m, const char *s, size_t n, uint32_t *id);
 
 /** Free all keys; the struct may be zero-initialised again after. */
-void bl_strmap_free(bl_strmap *m);
+void bli_strmap_free(bl_strmap *m);
 
 #endif

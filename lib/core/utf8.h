@@ -1,28 +1,72 @@
 /* lib/core/utf8.h - the library's one UTF-8 decoder (not public API).
  * Validation and code point offsets, strict as Python's codec (no overlong
- * forms, no surrogates, nothing above U+10FFFF), on utf8proc. */
+ * forms, no surrogates, nothing above U+10FFFF). Multi-byte sequences are
+ * decoded by utf8proc (lib/core/utf8.c); the ASCII bytes, almost all of the
+ * data on the encoder's hot path, are handled inline here. */
 #ifndef BLINDLINK_UTF8_H
 #define BLINDLINK_UTF8_H
 
 #include <stddef.h>
 
+/** Length of the valid multi-byte sequence at s[i] (s[i] >= 0x80), or 0 if
+ *  it is invalid (utf8proc_iterate). */
+size_t bli_utf8_seq_len(const unsigned char *s, size_t i, size_t n);
+
 /** Byte offset of the first invalid UTF-8 sequence in s[0, n), or -1 when
  *  all of it is valid. */
-long bl_utf8_invalid_at(const char *s, size_t n);
+static inline long bli_utf8_invalid_at(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t w = bli_utf8_seq_len(s, i, n);
+        if (w == 0)
+            return (long)i;
+        i += w;
+    }
+    return -1;
+}
 
 /** 1 if s[0, n) is valid UTF-8, else 0. */
-static inline int bl_utf8_valid(const char *s, size_t n)
+static inline int bli_utf8_valid(const char *s, size_t n)
 {
-    return bl_utf8_invalid_at(s, n) < 0;
+    return bli_utf8_invalid_at(s, n) < 0;
 }
 
 /** Decode s[0, n): off[k] = byte offset of code point k, and off[count] = n
  *  (so `off` needs n + 1 entries). Returns the number of code points, or -1
  *  if s is not valid UTF-8. */
-long bl_utf8_offsets(const char *s, size_t n, size_t *off);
+static inline long bli_utf8_offsets(const char *str, size_t n, size_t *off)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t k = 0, i = 0;
+    while (i < n) {
+        off[k++] = i;
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t w = bli_utf8_seq_len(s, i, n);
+        if (w == 0)
+            return -1;
+        i += w;
+    }
+    off[k] = n;
+    return (long)k;
+}
 
 /** Number of code points of s[0, n), which must be valid UTF-8 (counts the
  *  bytes that do not continue a sequence). */
-size_t bl_utf8_count(const char *s, size_t n);
+static inline size_t bli_utf8_count(const char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return k;
+}
 
 #endif

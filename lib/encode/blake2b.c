@@ -3,8 +3,8 @@
  *
  * clkhash hashes every token with a keyed BLAKE2b; a keyed hash of a short
  * message costs two compressions (key block + message block). The key block
- * is the same for every token of a feature, so bl_b2_keyed_init compresses
- * it once and bl_b2_keyed_hash starts from that state: one compression per
+ * is the same for every token of a feature, so bli_b2_keyed_init compresses
+ * it once and bli_b2_keyed_hash starts from that state: one compression per
  * short token. Verified against libsodium's
  * crypto_generichash_blake2b_salt_personal in tests/unit/test_encode_stages.c. */
 #include <string.h>
@@ -69,7 +69,7 @@ static void compress(uint64_t h[8], const uint8_t block[128], uint64_t t, int la
 {
     uint64_t m[16];
     for (int i = 0; i < 16; i++)
-        m[i] = bl_load_le64(block + 8 * i);
+        m[i] = bli_load_le64(block + 8 * i);
     uint64_t v0 = h[0], v1 = h[1], v2 = h[2], v3 = h[3], v4 = h[4], v5 = h[5], v6 = h[6], v7 = h[7];
     uint64_t v8 = iv[0], v9 = iv[1], v10 = iv[2], v11 = iv[3];
     uint64_t v12 = iv[4] ^ t, v13 = iv[5], v14 = last ? ~iv[6] : iv[6], v15 = iv[7];
@@ -95,7 +95,7 @@ static void compress(uint64_t h[8], const uint8_t block[128], uint64_t t, int la
     h[7] ^= v7 ^ v15;
 }
 
-void bl_b2_keyed_init(bl_b2_keyed *k, const uint8_t *key, size_t keylen, const uint8_t *salt,
+void bli_b2_keyed_init(bl_b2_keyed *k, const uint8_t *key, size_t keylen, const uint8_t *salt,
                       const uint8_t *personal, size_t outlen)
 {
     memset(k, 0, sizeof *k);
@@ -103,12 +103,12 @@ void bl_b2_keyed_init(bl_b2_keyed *k, const uint8_t *key, size_t keylen, const u
         k->h0[i] = iv[i];
     k->h0[0] ^= 0x01010000ULL ^ ((uint64_t)keylen << 8) ^ (uint64_t)outlen;
     if (salt) {
-        k->h0[4] ^= bl_load_le64(salt);
-        k->h0[5] ^= bl_load_le64(salt + 8);
+        k->h0[4] ^= bli_load_le64(salt);
+        k->h0[5] ^= bli_load_le64(salt + 8);
     }
     if (personal) {
-        k->h0[6] ^= bl_load_le64(personal);
-        k->h0[7] ^= bl_load_le64(personal + 8);
+        k->h0[6] ^= bli_load_le64(personal);
+        k->h0[7] ^= bli_load_le64(personal + 8);
     }
     k->keylen = keylen;
     k->outlen = outlen;
@@ -119,7 +119,7 @@ void bl_b2_keyed_init(bl_b2_keyed *k, const uint8_t *key, size_t keylen, const u
     }
 }
 
-void bl_b2_keyed_hash(const bl_b2_keyed *k, const uint8_t *msg, size_t len, uint64_t out[8])
+void bli_b2_keyed_hash(const bl_b2_keyed *k, const uint8_t *msg, size_t len, uint64_t out[8])
 {
     uint64_t h[8];
     uint64_t t;
@@ -150,15 +150,15 @@ void bl_b2_keyed_hash(const bl_b2_keyed *k, const uint8_t *msg, size_t len, uint
     memcpy(out, h, sizeof h);
 }
 
-void bl_blake2b(uint8_t *out, size_t outlen, const uint8_t *msg, size_t len, const uint8_t *key,
+void bli_blake2b(uint8_t *out, size_t outlen, const uint8_t *msg, size_t len, const uint8_t *key,
                 size_t keylen, const uint8_t *salt, const uint8_t *personal)
 {
     bl_b2_keyed k;
     uint64_t h[8];
     uint8_t full[64];
-    bl_b2_keyed_init(&k, key, keylen, salt, personal, outlen);
-    bl_b2_keyed_hash(&k, msg, len, h);
+    bli_b2_keyed_init(&k, key, keylen, salt, personal, outlen);
+    bli_b2_keyed_hash(&k, msg, len, h);
     for (int i = 0; i < 8; i++)
-        bl_store_le64(full + 8 * i, h[i]);
+        bli_store_le64(full + 8 * i, h[i]);
     memcpy(out, full, outlen);
 }

@@ -10,7 +10,7 @@ static inline int bit_get(const uint8_t *b, uint32_t i)
     return (b[i >> 3] >> (7 - (i & 7))) & 1;
 }
 
-void bl_bloom_fold(uint8_t *bits, uint32_t L, uint32_t folds)
+void bli_bloom_fold(uint8_t *bits, uint32_t L, uint32_t folds)
 {
     for (uint32_t f = 0; f < folds && L >= 2; f++) {
         uint32_t half = L / 2;
@@ -33,7 +33,7 @@ void bl_bloom_fold(uint8_t *bits, uint32_t L, uint32_t folds)
     }
 }
 
-uint32_t bl_popcount_bytes(const uint8_t *b, size_t n)
+uint32_t bli_popcount_bytes(const uint8_t *b, size_t n)
 {
     uint32_t c = 0;
     size_t i = 0;

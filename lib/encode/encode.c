@@ -129,7 +129,7 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
         return hst;
     }
     e->l = schema->l;
-    e->L = bl_schema_hash_len(schema);
+    e->L = bli_schema_hash_len(schema);
     e->nbytes = (e->l + 7) / 8;
     e->Lbytes = (e->L + 7) / 8;
     const size_t F = schema->nfeatures, ks = schema->key_size;
@@ -142,7 +142,7 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
         return bl_error_set(err, BL_ENOMEM, "out of memory (guarded key memory)");
     }
     memset(e->fe, 0, e->fe_len);
-    if (bl_hkdf(schema->kdf_sha512, schema->salt, schema->salt_len, secret, secret_len, schema->info,
+    if (bli_hkdf(schema->kdf_sha512, schema->salt, schema->salt_len, secret, secret_len, schema->info,
                 schema->info_len, e->keys, e->keys_len) != 0) {
         bl_encoder_free(e);
         return bl_error_set(err, BL_ESCHEMA, "HKDF cannot derive %zu bytes of keys", e->keys_len);
@@ -183,12 +183,12 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
             fe->bk.keylen = ks;
             for (size_t j = 0; j < need; j++) {
                 uint8_t salt[16];
-                bl_blake_salt((uint32_t)j, salt);
-                bl_b2_keyed_init(&e->states[si + j], fe->key_a, ks, salt, NULL, 64);
+                bli_blake_salt((uint32_t)j, salt);
+                bli_b2_keyed_init(&e->states[si + j], fe->key_a, ks, salt, NULL, 64);
             }
             si += need;
         } else {
-            bl_double_keys_init(&fe->dk, fe->key_a, fe->key_b, ks);
+            bli_double_keys_init(&fe->dk, fe->key_a, fe->key_b, ks);
         }
     }
     e->nick = calloc(F ? F : 1, 1);
@@ -268,14 +268,14 @@ bl_encode_scratch *bl_encode_scratch_new(const bl_encoder *e)
         return NULL;
     s->bits = calloc(e->Lbytes + 8, 1);
     if (!getenv("BL_NO_TOKEN_CACHE")) /* for benchmarks: measure without it */
-        s->cache = bl_token_cache_new();
+        s->cache = bli_token_cache_new();
     s->vcap = 64;
     s->vbuf = malloc(s->vcap);
     if (e->hard && !(s->hwork = malloc(bl_hardener_work_bytes(e->hard)))) {
         bl_encode_scratch_free(s);
         return NULL;
     }
-    if (!s->bits || !s->vbuf || bl_fmt_ws_init(&s->ws) != 0) {
+    if (!s->bits || !s->vbuf || bli_fmt_ws_init(&s->ws) != 0) {
         bl_encode_scratch_free(s);
         return NULL;
     }
@@ -286,8 +286,8 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
 {
     if (!s)
         return;
-    bl_toklist_free(&s->tl);
-    bl_fmt_ws_free(&s->ws);
+    bli_toklist_free(&s->tl);
+    bli_fmt_ws_free(&s->ws);
     free(s->bits);
     free(s->idx);
     free(s->tb);
@@ -296,7 +296,7 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
     free(s->nbuf);
     free(s->hwork);
     free(s->sb);
-    bl_token_cache_free(s->cache);
+    bli_token_cache_free(s->cache);
     free(s);
 }
 
@@ -304,13 +304,138 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
  * into the feature's field and clear the work filter for the next one. */
 static void flush_field(const bl_encoder *e, bl_encode_scratch *s, size_t i, uint8_t *out)
 {
-    bl_bloom_fold(s->bits, e->L, e->schema->folds);
+    bli_bloom_fold(s->bits, e->L, e->schema->folds);
     if (e->l % 8)
         s->bits[(e->l + 7) / 8 - 1] &= (uint8_t)(0xff00u >> (e->l % 8));
     size_t f = e->fl.field_of[i];
     if (f != SIZE_MAX)
         bl_field_or_into(out, e->fl.offset[f], s->bits, e->l);
     memset(s->bits, 0, e->Lbytes);
+}
+
+/* Value of feature i as clkhash hashes it: stripped (legacy), normalised
+ * (opt-in), the missing-value replacement, or validated and formatted. */
+static bl_status prepare_value(const bl_encoder *e, bl_encode_scratch *s, size_t i,
+                               const char **v, size_t *len, bl_error *err)
+{
+    const bl_feature *f = e->fe[i].f;
+    char msg[400];
+    if (e->opts.legacy_strip)
+        bli_py_strip(v, len);
+    if (e->opts.normalize != BL_NORMALIZE_NONE && f->fmt == BL_FORMAT_STRING) {
+        free(s->norm);
+        s->norm = NULL;
+        size_t nl;
+        bl_status st = bl_normalize(e->opts.normalize, *v, *len, &s->norm, &nl, err);
+        if (st != BL_OK) {
+            bl_error_prefix(err, "column %zu (%s): ", i + 1, f->identifier);
+            return st;
+        }
+        *v = s->norm;
+        *len = nl;
+        if (e->nick[i]) {
+            /* given names: known variants to their canonical form (Bob -> robert) */
+            if (bli_grow((void **)&s->nbuf, &s->ncap, *len + 32 * (*len / 2 + 1) + 1, 1, 64) != 0)
+                return bl_error_set(err, BL_ENOMEM, "out of memory");
+            size_t ml = bl_nickname_map(*v, *len, s->nbuf, s->ncap);
+            if (ml != (size_t)-1) {
+                *v = s->nbuf;
+                *len = ml;
+            }
+        }
+    }
+    if (f->has_missing && *len == f->sentinel_len && !memcmp(*v, f->sentinel, *len)) {
+        *v = f->replace_with;
+        *len = f->replace_len;
+    } else {
+        if (bli_grow((void **)&s->vbuf, &s->vcap, *len + 32, 1, 64) != 0)
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+        size_t olen;
+        const char *fv = bli_value_prepare(f, &s->ws, !e->opts.no_validate, *v, *len, s->vbuf,
+                                          s->vcap, &olen, msg, sizeof msg);
+        if (!fv)
+            return bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg);
+        *v = fv;
+        *len = olen;
+    }
+    return BL_OK;
+}
+
+/* The value's tokens into s->tl, by the feature's comparison. */
+static bl_status tokenize_value(const bl_feature *f, bl_encode_scratch *s, size_t i, const char *v,
+                                size_t len, bl_error *err)
+{
+    char msg[400];
+    int rc;
+    switch (f->cmp) {
+    case BL_CMP_NGRAM:
+        rc = bli_tokenize_ngram(&s->tl, v, len, f->n, f->positional);
+        break;
+    case BL_CMP_EXACT:
+        rc = bli_tokenize_exact(&s->tl, v, len);
+        break;
+    default:
+        rc = bli_tokenize_numeric(&s->tl, v, len, f->distance, f->resolution, f->frac_precision, msg,
+                                 sizeof msg);
+        break;
+    }
+    if (rc == -1)
+        return f->cmp == BL_CMP_NUMERIC
+                   ? bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg)
+                   : bl_error_set(err, BL_EINPUT, "column %zu (%s): invalid UTF-8", i + 1, f->identifier);
+    if (rc)
+        return bl_error_set(err, BL_ENOMEM, "column %zu (%s): out of memory tokenising", i + 1,
+                            f->identifier);
+    return BL_OK;
+}
+
+/* Hash every token of s->tl to its k bit indices and set them; the trace
+ * callback (if any) sees each token. */
+static bl_status hash_tokens(const bl_encoder *e, bl_encode_scratch *s, size_t i, const char *v,
+                             size_t len, const char *salt, size_t saltlen,
+                             void (*cb)(void *, const bl_token_trace *), void *ctx, bl_error *err)
+{
+    const fenc *fe = &e->fe[i];
+    const bl_feature *f = fe->f;
+    const size_t ntok = s->tl.n;
+    for (size_t t = 0; t < ntok; t++) {
+        uint32_t k = bli_token_k(f->strategy, f->k, t, ntok);
+        if (k == 0)
+            continue;
+        const char *tok = s->tl.buf + s->tl.off[t];
+        size_t tlen = s->tl.off[t + 1] - s->tl.off[t];
+        const uint8_t *tb = (const uint8_t *)tok;
+        size_t tbl = tlen;
+        if (f->fmt == BL_FORMAT_STRING && (f->encoding == BL_TEXTENC_UTF16 || f->encoding == BL_TEXTENC_UTF32)) {
+            if (bli_grow((void **)&s->tb, &s->tbcap, 4 + 4 * tlen, 1, 64) != 0)
+                return bl_error_set(err, BL_ENOMEM, "out of memory");
+            tbl = bli_token_encode(f->encoding, tok, tlen, s->tb);
+            tb = s->tb;
+        }
+        if (salt) { /* record-level salting (harden.c) */
+            if (bli_grow((void **)&s->sb, &s->sbcap, tbl + 1 + saltlen, 1, 64) != 0)
+                return bl_error_set(err, BL_ENOMEM, "out of memory");
+            memmove(s->sb, tb, tbl);
+            s->sb[tbl] = 0x1f; /* unit separator: "ab"+"c" differs from "a"+"bc" */
+            memcpy(s->sb + tbl + 1, salt, saltlen);
+            tb = s->sb;
+            tbl += 1 + saltlen;
+        }
+        if (bli_grow((void **)&s->idx, &s->idxcap, k, sizeof *s->idx, 64) != 0)
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+        if (f->hash == BL_HASH_BLAKE)
+            bli_blake_indices_cached(s->cache, (uint32_t)i, &fe->bk, tb, tbl, k, e->L, s->idx);
+        else
+            bli_double_indices_cached(s->cache, (uint32_t)i, &fe->dk, f->prevent_singularity == 1, tb, tbl,
+                                     k, e->L, s->idx);
+        for (uint32_t j = 0; j < k; j++)
+            bli_bit_set(s->bits, s->idx[j]);
+        if (cb) {
+            bl_token_trace tr = {i, v, len, tok, tlen, tb, tbl, k, s->idx};
+            cb(ctx, &tr);
+        }
+    }
+    return BL_OK;
 }
 
 static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const char *const *fields,
@@ -324,129 +449,38 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
     const int fields_layout = e->opts.layout == BL_LAYOUT_FIELDS;
     if (fields_layout)
         memset(out, 0, e->nbytes);
-    char msg[400];
     /* record-level salting: the salt field's value is hashed with every token */
     const char *salt = NULL;
     size_t saltlen = 0;
     if (e->hspec.salt_feature >= 0) {
         salt = fields[e->hspec.salt_feature];
         saltlen = lens[e->hspec.salt_feature];
-        bl_py_strip(&salt, &saltlen);
+        bli_py_strip(&salt, &saltlen);
     }
     for (size_t i = 0; i < nfields; i++) {
-        const fenc *fe = &e->fe[i];
-        const bl_feature *f = fe->f;
+        const bl_feature *f = e->fe[i].f;
         const char *v = fields[i];
         size_t len = lens[i];
-        if (!bl_utf8_valid(v, len)) /* ignored columns too: clkhash decodes the whole file */
+        if (!bli_utf8_valid(v, len)) /* ignored columns too: clkhash decodes the whole file */
             return bl_error_set(err, BL_EINPUT, "column %zu (%s): invalid UTF-8", i + 1, f->identifier);
         if (f->ignored)
             continue;
-        if (e->opts.legacy_strip)
-            bl_py_strip(&v, &len);
-        if (e->opts.normalize != BL_NORMALIZE_NONE && f->fmt == BL_FORMAT_STRING) {
-            free(s->norm);
-            s->norm = NULL;
-            size_t nl;
-            bl_status st = bl_normalize(e->opts.normalize, v, len, &s->norm, &nl, err);
-            if (st != BL_OK) {
-                bl_error_prefix(err, "column %zu (%s): ", i + 1, f->identifier);
-                return st;
-            }
-            v = s->norm;
-            len = nl;
-            if (e->nick[i]) {
-                /* given names: known variants to their canonical form (Bob -> robert) */
-                if (bl_grow((void **)&s->nbuf, &s->ncap, len + 32 * (len / 2 + 1) + 1, 1, 64) != 0)
-                    return bl_error_set(err, BL_ENOMEM, "out of memory");
-                size_t ml = bl_nickname_map(v, len, s->nbuf, s->ncap);
-                if (ml != (size_t)-1) {
-                    v = s->nbuf;
-                    len = ml;
-                }
-            }
-        }
-        if (f->has_missing && len == f->sentinel_len && !memcmp(v, f->sentinel, len)) {
-            v = f->replace_with;
-            len = f->replace_len;
-        } else {
-            if (bl_grow((void **)&s->vbuf, &s->vcap, len + 32, 1, 64) != 0)
-                return bl_error_set(err, BL_ENOMEM, "out of memory");
-            size_t olen;
-            const char *fv = bl_value_prepare(f, &s->ws, !e->opts.no_validate, v, len, s->vbuf,
-                                              s->vcap, &olen, msg, sizeof msg);
-            if (!fv)
-                return bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg);
-            v = fv;
-            len = olen;
-        }
-        int rc;
-        switch (f->cmp) {
-        case BL_CMP_NGRAM:
-            rc = bl_tokenize_ngram(&s->tl, v, len, f->n, f->positional);
-            break;
-        case BL_CMP_EXACT:
-            rc = bl_tokenize_exact(&s->tl, v, len);
-            break;
-        default:
-            rc = bl_tokenize_numeric(&s->tl, v, len, f->distance, f->resolution, f->frac_precision, msg,
-                                     sizeof msg);
-            break;
-        }
-        if (rc == -1)
-            return f->cmp == BL_CMP_NUMERIC
-                       ? bl_error_set(err, BL_EINPUT, "column %zu (%s): %s", i + 1, f->identifier, msg)
-                       : bl_error_set(err, BL_EINPUT, "column %zu (%s): invalid UTF-8", i + 1, f->identifier);
-        if (rc)
-            return bl_error_set(err, BL_ENOMEM, "column %zu (%s): out of memory tokenising", i + 1,
-                                f->identifier);
-        const size_t ntok = s->tl.n;
-        for (size_t t = 0; t < ntok; t++) {
-            uint32_t k = bl_token_k(f->strategy, f->k, t, ntok);
-            if (k == 0)
-                continue;
-            const char *tok = s->tl.buf + s->tl.off[t];
-            size_t tlen = s->tl.off[t + 1] - s->tl.off[t];
-            const uint8_t *tb = (const uint8_t *)tok;
-            size_t tbl = tlen;
-            if (f->fmt == BL_FORMAT_STRING && (f->encoding == BL_TEXTENC_UTF16 || f->encoding == BL_TEXTENC_UTF32)) {
-                if (bl_grow((void **)&s->tb, &s->tbcap, 4 + 4 * tlen, 1, 64) != 0)
-                    return bl_error_set(err, BL_ENOMEM, "out of memory");
-                tbl = bl_token_encode(f->encoding, tok, tlen, s->tb);
-                tb = s->tb;
-            }
-            if (salt) {
-                if (bl_grow((void **)&s->sb, &s->sbcap, tbl + 1 + saltlen, 1, 64) != 0)
-                    return bl_error_set(err, BL_ENOMEM, "out of memory");
-                memmove(s->sb, tb, tbl);
-                s->sb[tbl] = 0x1f; /* unit separator: "ab"+"c" differs from "a"+"bc" */
-                memcpy(s->sb + tbl + 1, salt, saltlen);
-                tb = s->sb;
-                tbl += 1 + saltlen;
-            }
-            if (bl_grow((void **)&s->idx, &s->idxcap, k, sizeof *s->idx, 64) != 0)
-                return bl_error_set(err, BL_ENOMEM, "out of memory");
-            if (f->hash == BL_HASH_BLAKE)
-                bl_blake_indices_cached(s->cache, (uint32_t)i, &fe->bk, tb, tbl, k, e->L, s->idx);
-            else
-                bl_double_indices_cached(s->cache, (uint32_t)i, &fe->dk, f->prevent_singularity == 1, tb, tbl,
-                                         k, e->L, s->idx);
-            for (uint32_t j = 0; j < k; j++)
-                bl_bit_set(s->bits, s->idx[j]);
-            if (cb) {
-                bl_token_trace tr = {i, v, len, tok, tlen, tb, tbl, k, s->idx};
-                cb(ctx, &tr);
-            }
-        }
+        bl_status st = prepare_value(e, s, i, &v, &len, err);
+        if (st == BL_OK)
+            st = tokenize_value(f, s, i, v, len, err);
+        if (st == BL_OK)
+            st = hash_tokens(e, s, i, v, len, salt, saltlen, cb, ctx, err);
+        if (st != BL_OK)
+            return st;
         if (fields_layout)
             flush_field(e, s, i, out);
     }
     if (fields_layout) {
         if (popcount)
-            *popcount = bl_popcount_bytes(out, e->nbytes);
+            *popcount = bli_popcount_bytes(out, e->nbytes);
         return BL_OK;
     }
-    bl_bloom_fold(s->bits, e->L, sc->folds);
+    bli_bloom_fold(s->bits, e->L, sc->folds);
     if (e->l % 8)
         s->bits[e->nbytes - 1] &= (uint8_t)(0xff00u >> (e->l % 8));
     if (e->hard) {
@@ -457,7 +491,7 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
     else
         memcpy(out, s->bits, e->nbytes);
     if (popcount)
-        *popcount = bl_popcount_bytes(out, e->outbytes);
+        *popcount = bli_popcount_bytes(out, e->outbytes);
     return BL_OK;
 }
 

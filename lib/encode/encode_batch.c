@@ -75,7 +75,7 @@ bl_status bl_encoder_encode_batch(const bl_encoder *e, const char *const *cells,
     if (nrows && out_stride < bl_encoder_nbytes(e))
         return bl_error_set(err, BL_EINVAL, "bl_encoder_encode_batch: out_stride %zu < %zu bytes",
                             out_stride, bl_encoder_nbytes(e));
-    size_t nt = threads > 0 ? (size_t)threads : (size_t)bl_ncpus();
+    size_t nt = threads > 0 ? (size_t)threads : (size_t)bli_ncpus();
     /* below ~1024 records per thread the thread start costs more than it saves */
     if (nt > nrows / 1024 + 1)
         nt = nrows / 1024 + 1;

@@ -17,7 +17,7 @@
 /** RFC 5869 HKDF (extract + expand) with HMAC-SHA256 (sha512 = 0) or
  *  HMAC-SHA512. `salt` NULL means HashLen zero bytes; `info` may be NULL.
  *  Fails (-1) if okm_len > 255 * HashLen. */
-int bl_hkdf(int sha512, const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len,
+int bli_hkdf(int sha512, const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len,
             const uint8_t *info, size_t info_len, uint8_t *okm, size_t okm_len);
 
 /* ---- blake2b.c -------------------------------------------------------------- */
@@ -35,22 +35,22 @@ typedef struct bl_b2_keyed {
 
 /** Prepare: key of 0..64 bytes, salt and personal 16 bytes each (NULL =
  *  zeros), digest length 1..64. */
-void bl_b2_keyed_init(bl_b2_keyed *k, const uint8_t *key, size_t keylen, const uint8_t *salt,
+void bli_b2_keyed_init(bl_b2_keyed *k, const uint8_t *key, size_t keylen, const uint8_t *salt,
                       const uint8_t *personal, size_t outlen);
 
 /** Hash `msg`; the digest is written as the 8 little-endian state words
  *  (byte i of the digest = byte i%8 of word i/8). */
-void bl_b2_keyed_hash(const bl_b2_keyed *k, const uint8_t *msg, size_t len, uint64_t out[8]);
+void bli_b2_keyed_hash(const bl_b2_keyed *k, const uint8_t *msg, size_t len, uint64_t out[8]);
 
 /** One-shot BLAKE2b (any key length 0..64) into `out` (outlen bytes). */
-void bl_blake2b(uint8_t *out, size_t outlen, const uint8_t *msg, size_t len, const uint8_t *key,
+void bli_blake2b(uint8_t *out, size_t outlen, const uint8_t *msg, size_t len, const uint8_t *key,
                 size_t keylen, const uint8_t *salt, const uint8_t *personal);
 
 /* ---- tokenhash.c ------------------------------------------------------------ */
 
 /** Salt clkhash uses for the j-th BLAKE2b digest of a token: ASCII decimal
  *  of j followed by zero bytes (16 bytes). */
-void bl_blake_salt(uint32_t j, uint8_t salt[16]);
+void bli_blake_salt(uint32_t j, uint8_t salt[16]);
 
 /** Precomputed keyed BLAKE2b states for digests j = 0..nstates-1. */
 typedef struct bl_blake_keys {
@@ -61,11 +61,11 @@ typedef struct bl_blake_keys {
 } bl_blake_keys;
 
 /** blakeHash: k indices of `tok` in [0, L) (L a power of two). */
-void bl_blake_indices(const bl_blake_keys *bk, const uint8_t *tok, size_t len, uint32_t k,
+void bli_blake_indices(const bl_blake_keys *bk, const uint8_t *tok, size_t len, uint32_t k,
                       uint32_t L, uint32_t *out);
 
 /** Big-endian unsigned integer of `n` bytes, modulo L. */
-uint32_t bl_be_mod(const uint8_t *d, size_t n, uint32_t L);
+uint32_t bli_be_mod(const uint8_t *d, size_t n, uint32_t L);
 
 /** doubleHash keys with HMAC inner/outer state precomputed. */
 typedef struct bl_double_keys {
@@ -73,25 +73,25 @@ typedef struct bl_double_keys {
     struct hmac_md5_ctx md5;    /* keyed with key_b */
 } bl_double_keys;
 
-void bl_double_keys_init(bl_double_keys *dk, const uint8_t *key_a, const uint8_t *key_b,
+void bli_double_keys_init(bl_double_keys *dk, const uint8_t *key_a, const uint8_t *key_b,
                          size_t keylen);
 
 /** doubleHash: index_t = (h1 + t*h2) mod L; with prevent_singularity,
  *  h2 == 0 is re-hashed with chr(c) appended until non-zero. */
-void bl_double_indices(const bl_double_keys *dk, int prevent_singularity, const uint8_t *tok,
+void bli_double_indices(const bl_double_keys *dk, int prevent_singularity, const uint8_t *tok,
                        size_t len, uint32_t k, uint32_t L, uint32_t *out);
 
 /** Per-thread cache of token digests keyed by (feature, token bytes);
  *  wiped on free. Tokens longer than 22 bytes bypass it. */
 typedef struct bl_token_cache bl_token_cache;
-bl_token_cache *bl_token_cache_new(void);
-void bl_token_cache_free(bl_token_cache *c);
+bl_token_cache *bli_token_cache_new(void);
+void bli_token_cache_free(bl_token_cache *c);
 
-/** bl_blake_indices / bl_double_indices through the cache (`c` may be NULL).
+/** bli_blake_indices / bli_double_indices through the cache (`c` may be NULL).
  *  `feature` identifies the key set (the feature index). */
-void bl_blake_indices_cached(bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk, const uint8_t *tok,
+void bli_blake_indices_cached(bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk, const uint8_t *tok,
                              size_t len, uint32_t k, uint32_t L, uint32_t *out);
-void bl_double_indices_cached(bl_token_cache *c, uint32_t feature, const bl_double_keys *dk,
+void bli_double_indices_cached(bl_token_cache *c, uint32_t feature, const bl_double_keys *dk,
                               int prevent_singularity, const uint8_t *tok, size_t len, uint32_t k, uint32_t L,
                               uint32_t *out);
 
@@ -108,7 +108,7 @@ typedef struct bl_toklist {
     size_t cpcap;
 } bl_toklist;
 
-void bl_toklist_free(bl_toklist *t);
+void bli_toklist_free(bl_toklist *t);
 
 /** Cap on the bytes of all tokens of one value. */
 #define BL_TOKLIST_MAX_BYTES ((size_t)256 << 20)
@@ -116,19 +116,19 @@ void bl_toklist_free(bl_toklist *t);
 /** n-grams over code points (padding n-1 spaces each side when n > 1;
  *  positional: "<i> <gram>" 1-based). Empty value -> no tokens. Returns 0,
  *  -1 invalid UTF-8, -2 out of memory / cap. */
-int bl_tokenize_ngram(bl_toklist *t, const char *v, size_t len, uint32_t n, int positional);
+int bli_tokenize_ngram(bl_toklist *t, const char *v, size_t len, uint32_t n, int positional);
 
 /** exact: the whole non-empty value is one token. */
-int bl_tokenize_exact(bl_toklist *t, const char *v, size_t len);
+int bli_tokenize_exact(bl_toklist *t, const char *v, size_t len);
 
 /** numeric (thresholdDistance D = round(T*10^p), resolution r, precision p):
  *  2r+1 decimal tokens. Returns 0, -1 not a number (msg set), -2 ENOMEM. */
-int bl_tokenize_numeric(bl_toklist *t, const char *v, size_t len, int64_t distance,
+int bli_tokenize_numeric(bl_toklist *t, const char *v, size_t len, int64_t distance,
                         uint32_t resolution, uint32_t precision, char *msg, size_t msgcap);
 
 /** Number of bits for token i of n under a strategy (bitsPerFeature gives
  *  the remainder to the first tokens). */
-static inline uint32_t bl_token_k(bl_strategy s, uint32_t k, size_t i, size_t n)
+static inline uint32_t bli_token_k(bl_strategy s, uint32_t k, size_t i, size_t n)
 {
     if (s == BL_STRATEGY_BITS_PER_TOKEN)
         return k;
@@ -139,7 +139,7 @@ static inline uint32_t bl_token_k(bl_strategy s, uint32_t k, size_t i, size_t n)
 /** Encode a UTF-8 token as Python's codec would: utf-8/ascii as is,
  *  utf-16 = BOM FF FE + LE units, utf-32 = BOM FF FE 00 00 + LE. Returns
  *  the byte length written to `out` (cap >= 4 + 4 * len). */
-size_t bl_token_encode(bl_text_encoding enc, const char *tok, size_t len, uint8_t *out);
+size_t bli_token_encode(bl_text_encoding enc, const char *tok, size_t len, uint8_t *out);
 
 /* ---- valueformat.c ---------------------------------------------------------- */
 
@@ -149,34 +149,34 @@ typedef struct bl_fmt_ws {
     void *re_md;
 } bl_fmt_ws;
 
-int bl_fmt_ws_init(bl_fmt_ws *ws);
-void bl_fmt_ws_free(bl_fmt_ws *ws);
+int bli_fmt_ws_init(bl_fmt_ws *ws);
+void bli_fmt_ws_free(bl_fmt_ws *ws);
 
 /** Validate (if `validate`) and format a raw value for hashing, parsing it
  *  once: integer -> str(int(v)), date -> %Y%m%d, others unchanged (returned
  *  pointer = v). Not called for sentinels. `buf` (cap >= len + 16 bytes)
  *  holds reformatted values. Returns the value and sets *olen, or NULL with
  *  the broken rule or parse error in msg. */
-const char *bl_value_prepare(const bl_feature *f, bl_fmt_ws *ws, int validate, const char *v,
+const char *bli_value_prepare(const bl_feature *f, bl_fmt_ws *ws, int validate, const char *v,
                              size_t len, char *buf, size_t cap, size_t *olen, char *msg,
                              size_t msgcap);
 
 /** Python str.strip(): strip Unicode whitespace at both ends. */
-void bl_py_strip(const char **s, size_t *len);
+void bli_py_strip(const char **s, size_t *len);
 
 /* ---- bloom.c ---------------------------------------------------------------- */
 
 /** Set bit i of an MSB-first packed bit array. */
-static inline void bl_bit_set(uint8_t *bits, uint32_t i)
+static inline void bli_bit_set(uint8_t *bits, uint32_t i)
 {
     bits[i >> 3] |= (uint8_t)(0x80u >> (i & 7));
 }
 
 /** XOR-fold `folds` times a filter of L bits (in place); the result has
  *  L >> folds bits, zero padded to whole bytes. */
-void bl_bloom_fold(uint8_t *bits, uint32_t L, uint32_t folds);
+void bli_bloom_fold(uint8_t *bits, uint32_t L, uint32_t folds);
 
 /** Population count of n bytes. */
-uint32_t bl_popcount_bytes(const uint8_t *b, size_t n);
+uint32_t bli_popcount_bytes(const uint8_t *b, size_t n);
 
 #endif

@@ -71,20 +71,20 @@ static int batch_add(batch *b, const bl_csv_row *row, uint64_t rowno)
     size_t bytes = 0;
     for (size_t i = 0; i < nf; i++)
         bytes += row->lens[i] + 1;
-    if (bl_grow((void **)&b->arena, &b->acap, b->alen + bytes, 1, 256) != 0)
+    if (bli_grow((void **)&b->arena, &b->acap, b->alen + bytes, 1, 256) != 0)
         return -1;
     size_t need = (b->nrows + 1) * nf;
     if (need > b->fcap) { /* foff and flen share one capacity */
-        size_t n = bl_grow_cap(b->fcap, need, sizeof *b->foff, 1024);
-        if (n == 0 || bl_resize((void **)&b->foff, n, sizeof *b->foff) != 0 ||
-            bl_resize((void **)&b->flen, n, sizeof *b->flen) != 0)
+        size_t n = bli_grow_cap(b->fcap, need, sizeof *b->foff, 1024);
+        if (n == 0 || bli_resize((void **)&b->foff, n, sizeof *b->foff) != 0 ||
+            bli_resize((void **)&b->flen, n, sizeof *b->flen) != 0)
             return -1;
         b->fcap = n;
     }
     if (b->nrows + 1 > b->rcap) { /* line and rowno too */
-        size_t n = bl_grow_cap(b->rcap, b->nrows + 1, sizeof *b->line, 256);
-        if (n == 0 || bl_resize((void **)&b->line, n, sizeof *b->line) != 0 ||
-            bl_resize((void **)&b->rowno, n, sizeof *b->rowno) != 0)
+        size_t n = bli_grow_cap(b->rcap, b->nrows + 1, sizeof *b->line, 256);
+        if (n == 0 || bli_resize((void **)&b->line, n, sizeof *b->line) != 0 ||
+            bli_resize((void **)&b->rowno, n, sizeof *b->rowno) != 0)
             return -1;
         b->rcap = n;
     }
@@ -106,7 +106,7 @@ static void encode_batch(const bl_encoder *enc, bl_encode_scratch *s, batch *b, 
                          const char **fields, size_t nf)
 {
     b->st = BL_OK;
-    if (bl_grow((void **)&b->clks, &b->ccap, b->nrows * nbytes, 1, 256) != 0) {
+    if (bli_grow((void **)&b->clks, &b->ccap, b->nrows * nbytes, 1, 256) != 0) {
         b->st = bl_error_set(&b->err, BL_ENOMEM, "out of memory");
         b->err_row = 0;
         return;
@@ -425,7 +425,7 @@ bl_status bl_encode_csv(const bl_encoder *e, const char *csv_path, const char *o
     if (r.opts.format == BL_CLK_AUTO)
         r.opts.format = BL_CLK_JSON;
     if (r.opts.threads <= 0)
-        r.opts.threads = bl_ncpus();
+        r.opts.threads = bli_ncpus();
     if (r.opts.threads > 256)
         r.opts.threads = 256;
     if (r.opts.batch_rows == 0)

@@ -211,7 +211,7 @@ bl_status bl_hardener_new(const bl_harden_spec *spec, const uint8_t *secret, siz
         return bl_error_set(err, BL_ENOMEM, "out of memory (guarded key memory)");
     }
     static const uint8_t salt[] = "blindlink-harden-v1";
-    if (bl_hkdf(0, salt, sizeof salt - 1, secret, secret_len, (const uint8_t *)"harden", 6, h->key, 32) != 0) {
+    if (bli_hkdf(0, salt, sizeof salt - 1, secret, secret_len, (const uint8_t *)"harden", 6, h->key, 32) != 0) {
         bl_hardener_free(h);
         return bl_error_set(err, BL_ECRYPTO, "cannot derive the hardening key");
     }
@@ -296,7 +296,7 @@ void bl_hardener_apply(const bl_hardener *h, const uint8_t *in, uint8_t *out, ui
         memset(b, 0, maxbytes);
         for (uint32_t i = 0; i < half; i++)
             if (get_bit(a, i) ^ get_bit(a, i + half))
-                bl_bit_set(b, i);
+                bli_bit_set(b, i);
         memcpy(a, b, maxbytes);
         n = half;
     }
@@ -308,7 +308,7 @@ void bl_hardener_apply(const bl_hardener *h, const uint8_t *in, uint8_t *out, ui
             uint32_t src = h->perm[i];
             int v = src < n ? get_bit(a, src) : !get_bit(a, src - n);
             if (v)
-                bl_bit_set(b, i);
+                bli_bit_set(b, i);
         }
         memcpy(a, b, maxbytes);
         n *= 2;
@@ -321,7 +321,7 @@ void bl_hardener_apply(const bl_hardener *h, const uint8_t *in, uint8_t *out, ui
             for (uint32_t t = 0; t < T; t++)
                 v ^= get_bit(a, h->taps[(size_t)j * T + t]);
             if (v)
-                bl_bit_set(b, j);
+                bli_bit_set(b, j);
         }
         memcpy(a, b, maxbytes);
     }

@@ -20,7 +20,7 @@ static void dg256(void *c, size_t n, uint8_t *d) { hmac_sha256_digest(c, n, d); 
 static void up512(void *c, size_t n, const uint8_t *d) { hmac_sha512_update(c, n, d); }
 static void dg512(void *c, size_t n, uint8_t *d) { hmac_sha512_digest(c, n, d); }
 
-int bl_hkdf(int sha512, const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len,
+int bli_hkdf(int sha512, const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len,
             const uint8_t *info, size_t info_len, uint8_t *okm, size_t okm_len)
 {
     const size_t hl = sha512 ? SHA512_DIGEST_SIZE : SHA256_DIGEST_SIZE;

@@ -78,7 +78,7 @@ bl_status bl_normalize(bl_normalize_profile profile, const char *in, size_t len,
         utf8proc_ssize_t w = utf8proc_iterate(mapped + i, n - i, &c);
         if (w <= 0)
             break;
-        int space = bl_uc_isspace(c);
+        int space = bli_uc_isspace(c);
         if (profile >= BL_NORMALIZE_NAMES && !space) {
             if (is_apostrophe(c)) {
                 i += w;

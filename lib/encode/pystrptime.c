@@ -26,7 +26,7 @@
 
 /* ---- Unicode helpers ---------------------------------------------------- */
 
-int bl_uc_decimal(int32_t cp)
+int bli_uc_decimal(int32_t cp)
 {
     if (cp >= '0' && cp <= '9')
         return cp - '0';
@@ -41,7 +41,7 @@ int bl_uc_decimal(int32_t cp)
     return (int)((cp - start) % 10);
 }
 
-int bl_uc_isspace(int32_t cp)
+int bli_uc_isspace(int32_t cp)
 {
     if ((cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20))
         return 1;
@@ -70,10 +70,10 @@ static int to_ascii_number(const char *s, size_t len, char *out, size_t cap)
         char c;
         if (cp < 128)
             c = (char)cp;
-        else if (bl_uc_isspace(cp))
+        else if (bli_uc_isspace(cp))
             c = ' ';
         else {
-            int d = bl_uc_decimal(cp);
+            int d = bli_uc_decimal(cp);
             if (d < 0)
                 return -1;
             c = (char)('0' + d);
@@ -94,7 +94,7 @@ static int to_ascii_number(const char *s, size_t len, char *out, size_t cap)
     return (int)(e - b);
 }
 
-int bl_pyint_canonical(const char *s, size_t len, char *out, size_t cap)
+int bli_pyint_canonical(const char *s, size_t len, char *out, size_t cap)
 {
     char stackbuf[256];
     char *buf = stackbuf;
@@ -149,7 +149,7 @@ done:
     return rc;
 }
 
-int bl_pyfloat_parse(const char *s, size_t len, double *v)
+int bli_pyfloat_parse(const char *s, size_t len, double *v)
 {
     char stackbuf[256];
     char *buf = stackbuf;
@@ -270,7 +270,7 @@ static const char *directive_re(char d, char *tmp, size_t cap)
     }
 }
 
-bl_pydate_fmt *bl_pydate_compile(const char *fmt, char *msg, size_t msgcap)
+bl_pydate_fmt *bli_pydate_compile(const char *fmt, char *msg, size_t msgcap)
 {
     size_t cap = strlen(fmt) * 4 + 64;
     bl_pydate_fmt *f = calloc(1, sizeof *f);
@@ -349,7 +349,7 @@ fail:
     return NULL;
 }
 
-void bl_pydate_free(bl_pydate_fmt *f)
+void bli_pydate_free(bl_pydate_fmt *f)
 {
     if (!f)
         return;
@@ -357,12 +357,12 @@ void bl_pydate_free(bl_pydate_fmt *f)
     free(f);
 }
 
-void *bl_pydate_workspace_new(void)
+void *bli_pydate_workspace_new(void)
 {
     return pcre2_match_data_create(40, NULL);
 }
 
-void bl_pydate_workspace_free(void *ws)
+void bli_pydate_workspace_free(void *ws)
 {
     pcre2_match_data_free(ws);
 }
@@ -422,7 +422,7 @@ static long group_int(const char *s, PCRE2_SIZE a, PCRE2_SIZE b)
         if (n <= 0)
             break;
         i += (PCRE2_SIZE)n;
-        int dv = bl_uc_decimal(cp);
+        int dv = bli_uc_decimal(cp);
         if (dv >= 0)
             v = v * 10 + dv;
     }
@@ -437,7 +437,7 @@ static int name_index(const char *s, PCRE2_SIZE a, PCRE2_SIZE b, const char *con
     return -1;
 }
 
-int bl_pydate_format(const bl_pydate_fmt *f, void *ws, const char *s, size_t len, char *out,
+int bli_pydate_format(const bl_pydate_fmt *f, void *ws, const char *s, size_t len, char *out,
                      size_t cap, char *msg, size_t msgcap)
 {
     pcre2_match_data *md = ws;

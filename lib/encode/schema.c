@@ -41,7 +41,7 @@ static void diag_add(pctx *c, int is_error, const char *path, const char *fmt, v
             c->nerrors++;
         return;
     }
-    if (bl_grow((void **)&c->diags, &c->cap, c->ndiags + 1, sizeof *c->diags, 16) != 0) {
+    if (bli_grow((void **)&c->diags, &c->cap, c->ndiags + 1, sizeof *c->diags, 16) != 0) {
         c->oom = 1;
         if (is_error)
             c->nerrors++;
@@ -473,7 +473,7 @@ static void parse_format(pctx *c, const char *fpath, json_t *fmtobj, bl_feature 
         if (df) {
             char msg[256];
             f->date_format = xstrdup(c, df, strlen(df));
-            f->date = bl_pydate_compile(df, msg, sizeof msg);
+            f->date = bli_pydate_compile(df, msg, sizeof msg);
             if (!f->date) {
                 char pp[160];
                 snprintf(pp, sizeof pp, "%s.format", path);
@@ -829,7 +829,7 @@ static void feature_free(bl_feature *f)
     free(f->pattern);
     pcre2_code_free(f->regex);
     free(f->date_format);
-    bl_pydate_free(f->date);
+    bli_pydate_free(f->date);
     for (size_t i = 0; i < f->nvalues; i++)
         free(f->values[i]);
     free(f->values);

@@ -77,7 +77,7 @@ struct bl_schema {
 };
 
 /** Hashing length before folding: l * 2^folds. */
-static inline uint32_t bl_schema_hash_len(const bl_schema *s)
+static inline uint32_t bli_schema_hash_len(const bl_schema *s)
 {
     return s->l << s->folds;
 }

@@ -119,7 +119,7 @@ double bl_schema_expected_bits(const bl_schema *s, double avg_len)
 {
     if (avg_len <= 0)
         avg_len = 8;
-    double L = (double)bl_schema_hash_len(s), m = 0;
+    double L = (double)bli_schema_hash_len(s), m = 0;
     if (L <= 0)
         return 0;
     for (size_t i = 0; i < s->nfeatures; i++)
@@ -149,7 +149,7 @@ bl_status bl_schema_describe(const bl_schema *s, FILE *fp, double avg_len, bl_er
     fprintf(fp, "Linkage schema version %d%s\n", s->version, s->version < 3 ? " (read as v3)" : "");
     fprintf(fp, "  CLK length: %u bits (%u bytes)", s->l, (s->l + 7) / 8);
     if (s->folds)
-        fprintf(fp, ", hashed into %u bits then XOR-folded %u time%s", bl_schema_hash_len(s), s->folds,
+        fprintf(fp, ", hashed into %u bits then XOR-folded %u time%s", bli_schema_hash_len(s), s->folds,
                 s->folds > 1 ? "s" : "");
     fprintf(fp, "\n  Key derivation: HKDF-%s, salt %s, info %s, %u-byte keys (2 per column)\n",
             s->kdf_sha512 ? "SHA512" : "SHA256", s->salt ? "given" : "none (zeros)", s->info ? "given" : "none",

@@ -19,7 +19,7 @@
 
 #include "encode/encode_internal.h"
 
-void bl_blake_salt(uint32_t j, uint8_t salt[16])
+void bli_blake_salt(uint32_t j, uint8_t salt[16])
 {
     char tmp[16];
     memset(salt, 0, 16);
@@ -33,14 +33,14 @@ static void blake_digest(const bl_blake_keys *bk, uint32_t j, const uint8_t *tok
                          uint64_t h[8])
 {
     if (j < bk->nstates) {
-        bl_b2_keyed_hash(&bk->states[j], tok, len, h);
+        bli_b2_keyed_hash(&bk->states[j], tok, len, h);
         return;
     }
     bl_b2_keyed tmp;
     uint8_t salt[16];
-    bl_blake_salt(j, salt);
-    bl_b2_keyed_init(&tmp, bk->key, bk->keylen, salt, NULL, 64);
-    bl_b2_keyed_hash(&tmp, tok, len, h);
+    bli_blake_salt(j, salt);
+    bli_b2_keyed_init(&tmp, bk->key, bk->keylen, salt, NULL, 64);
+    bli_b2_keyed_hash(&tmp, tok, len, h);
 }
 
 /* Index q (0..31) of a digest: its q-th little-endian uint16, mod L. */
@@ -62,14 +62,14 @@ static void blake_indices_from(const bl_blake_keys *bk, const uint8_t *tok, size
     }
 }
 
-void bl_blake_indices(const bl_blake_keys *bk, const uint8_t *tok, size_t len, uint32_t k,
+void bli_blake_indices(const bl_blake_keys *bk, const uint8_t *tok, size_t len, uint32_t k,
                       uint32_t L, uint32_t *out)
 {
     assert(L && (L & (L - 1)) == 0); /* a power of two (checked by the schema) */
     blake_indices_from(bk, tok, len, 0, k, L - 1, out);
 }
 
-uint32_t bl_be_mod(const uint8_t *d, size_t n, uint32_t L)
+uint32_t bli_be_mod(const uint8_t *d, size_t n, uint32_t L)
 {
     uint64_t r = 0;
     for (size_t i = 0; i < n; i++)
@@ -77,7 +77,7 @@ uint32_t bl_be_mod(const uint8_t *d, size_t n, uint32_t L)
     return (uint32_t)r;
 }
 
-void bl_double_keys_init(bl_double_keys *dk, const uint8_t *key_a, const uint8_t *key_b,
+void bli_double_keys_init(bl_double_keys *dk, const uint8_t *key_a, const uint8_t *key_b,
                          size_t keylen)
 {
     hmac_sha1_set_key(&dk->sha1, keylen, key_a);
@@ -95,8 +95,8 @@ static void double_pair(const bl_double_keys *dk, int prevent_singularity, const
     hmac_sha1_digest(&sha1, sizeof d1, d1);
     hmac_md5_update(&md5, len, tok);
     hmac_md5_digest(&md5, sizeof d2, d2);
-    uint64_t h1 = bl_be_mod(d1, sizeof d1, L);
-    uint64_t h2 = bl_be_mod(d2, sizeof d2, L);
+    uint64_t h1 = bli_be_mod(d1, sizeof d1, L);
+    uint64_t h2 = bli_be_mod(d2, sizeof d2, L);
     if (prevent_singularity && h2 == 0) {
         /* h2 = HMAC-MD5(key_b, token || chr(c).encode('utf-8')) for c = 0, 1, ... */
         for (uint32_t c = 0; h2 == 0 && c < 0x110000; c++) {
@@ -108,14 +108,14 @@ static void double_pair(const bl_double_keys *dk, int prevent_singularity, const
             hmac_md5_update(&md5, len, tok);
             hmac_md5_update(&md5, n, u);
             hmac_md5_digest(&md5, sizeof d2, d2);
-            h2 = bl_be_mod(d2, sizeof d2, L);
+            h2 = bli_be_mod(d2, sizeof d2, L);
         }
     }
     *h1out = h1;
     *h2out = h2;
 }
 
-void bl_double_indices(const bl_double_keys *dk, int prevent_singularity, const uint8_t *tok,
+void bli_double_indices(const bl_double_keys *dk, int prevent_singularity, const uint8_t *tok,
                        size_t len, uint32_t k, uint32_t L, uint32_t *out)
 {
     uint64_t h1, h2;
@@ -150,12 +150,12 @@ struct bl_token_cache {
     uint64_t hits, misses;
 };
 
-bl_token_cache *bl_token_cache_new(void)
+bl_token_cache *bli_token_cache_new(void)
 {
     return calloc(1, sizeof(bl_token_cache));
 }
 
-void bl_token_cache_free(bl_token_cache *c)
+void bli_token_cache_free(bl_token_cache *c)
 {
     if (!c)
         return;
@@ -192,11 +192,11 @@ static tc_entry *tc_lookup(bl_token_cache *c, uint32_t feature, const uint8_t *t
     return e;
 }
 
-void bl_blake_indices_cached(bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk, const uint8_t *tok,
+void bli_blake_indices_cached(bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk, const uint8_t *tok,
                              size_t len, uint32_t k, uint32_t L, uint32_t *out)
 {
     if (!c || len == 0 || len > TC_MAXTOK || feature > 0xffff) {
-        bl_blake_indices(bk, tok, len, k, L, out);
+        bli_blake_indices(bk, tok, len, k, L, out);
         return;
     }
     int hit;
@@ -217,7 +217,7 @@ void bl_blake_indices_cached(bl_token_cache *c, uint32_t feature, const bl_blake
     blake_indices_from(bk, tok, len, t, k, mask, out); /* more than 32: digests 1, 2, ... */
 }
 
-void bl_double_indices_cached(bl_token_cache *c, uint32_t feature, const bl_double_keys *dk,
+void bli_double_indices_cached(bl_token_cache *c, uint32_t feature, const bl_double_keys *dk,
                               int prevent_singularity, const uint8_t *tok, size_t len, uint32_t k, uint32_t L,
                               uint32_t *out)
 {

@@ -16,7 +16,7 @@
 __extension__ typedef __int128 i128;
 __extension__ typedef unsigned __int128 u128;
 
-void bl_toklist_free(bl_toklist *t)
+void bli_toklist_free(bl_toklist *t)
 {
     free(t->buf);
     free(t->off);
@@ -37,8 +37,8 @@ static int tl_push(bl_toklist *t, const char *a, size_t alen, const char *b, siz
     size_t need = t->len + alen + blen;
     if (need > BL_TOKLIST_MAX_BYTES)
         return -2;
-    if (bl_grow((void **)&t->buf, &t->cap, need, 1, 256) != 0 ||
-        bl_grow((void **)&t->off, &t->ncap, t->n + 2, sizeof *t->off, 64) != 0)
+    if (bli_grow((void **)&t->buf, &t->cap, need, 1, 256) != 0 ||
+        bli_grow((void **)&t->off, &t->ncap, t->n + 2, sizeof *t->off, 64) != 0)
         return -2;
     if (t->n == 0)
         t->off[0] = 0;
@@ -53,12 +53,12 @@ static int tl_push(bl_toklist *t, const char *a, size_t alen, const char *b, siz
 /* Decode UTF-8 into t->cpoff (byte offset per code point, plus end). */
 static long decode_offsets(bl_toklist *t, const char *v, size_t len)
 {
-    if (bl_grow((void **)&t->cpoff, &t->cpcap, len + 1, sizeof *t->cpoff, 64) != 0)
+    if (bli_grow((void **)&t->cpoff, &t->cpcap, len + 1, sizeof *t->cpoff, 64) != 0)
         return -2;
-    return bl_utf8_offsets(v, len, t->cpoff);
+    return bli_utf8_offsets(v, len, t->cpoff);
 }
 
-int bl_tokenize_ngram(bl_toklist *t, const char *v, size_t len, uint32_t n, int positional)
+int bli_tokenize_ngram(bl_toklist *t, const char *v, size_t len, uint32_t n, int positional)
 {
     tl_reset(t);
     if (len == 0)
@@ -112,7 +112,7 @@ int bl_tokenize_ngram(bl_toklist *t, const char *v, size_t len, uint32_t n, int 
     return 0;
 }
 
-int bl_tokenize_exact(bl_toklist *t, const char *v, size_t len)
+int bli_tokenize_exact(bl_toklist *t, const char *v, size_t len)
 {
     tl_reset(t);
     if (len == 0)
@@ -140,7 +140,7 @@ static int i128_to_str(i128 v, char *out)
 
 #define I128_LIMIT ((i128)1 << 120)
 
-int bl_tokenize_numeric(bl_toklist *t, const char *v, size_t len, int64_t distance,
+int bli_tokenize_numeric(bl_toklist *t, const char *v, size_t len, int64_t distance,
                         uint32_t resolution, uint32_t precision, char *msg, size_t msgcap)
 {
     tl_reset(t);
@@ -148,7 +148,7 @@ int bl_tokenize_numeric(bl_toklist *t, const char *v, size_t len, int64_t distan
         return 0;
     i128 val = 0;
     char canon[64];
-    int cn = bl_pyint_canonical(v, len, canon, sizeof canon);
+    int cn = bli_pyint_canonical(v, len, canon, sizeof canon);
     if (cn > 0 && cn <= 36) {
         const char *p = canon;
         int neg = *p == '-';
@@ -165,7 +165,7 @@ int bl_tokenize_numeric(bl_toklist *t, const char *v, size_t len, int64_t distan
         return -1;
     } else {
         double f;
-        if (bl_pyfloat_parse(v, len, &f) != 0) {
+        if (bli_pyfloat_parse(v, len, &f) != 0) {
             snprintf(msg, msgcap, "'%.*s' is not a number (numeric comparison)", (int)(len > 60 ? 60 : len), v);
             return -1;
         }
@@ -202,7 +202,7 @@ int bl_tokenize_numeric(bl_toklist *t, const char *v, size_t len, int64_t distan
     return 0;
 }
 
-size_t bl_token_encode(bl_text_encoding enc, const char *tok, size_t len, uint8_t *out)
+size_t bli_token_encode(bl_text_encoding enc, const char *tok, size_t len, uint8_t *out)
 {
     if (enc == BL_TEXTENC_UTF8 || enc == BL_TEXTENC_ASCII) {
         memcpy(out, tok, len);

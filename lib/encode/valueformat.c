@@ -20,32 +20,32 @@
 
 #define SHOWN(len) ((int)((len) > 60 ? 60 : (len)))
 
-int bl_fmt_ws_init(bl_fmt_ws *ws)
+int bli_fmt_ws_init(bl_fmt_ws *ws)
 {
-    ws->date_ws = bl_pydate_workspace_new();
+    ws->date_ws = bli_pydate_workspace_new();
     ws->re_md = pcre2_match_data_create(1, NULL);
     if (!ws->date_ws || !ws->re_md) {
-        bl_fmt_ws_free(ws);
+        bli_fmt_ws_free(ws);
         return -1;
     }
     return 0;
 }
 
-void bl_fmt_ws_free(bl_fmt_ws *ws)
+void bli_fmt_ws_free(bl_fmt_ws *ws)
 {
-    bl_pydate_workspace_free(ws->date_ws);
+    bli_pydate_workspace_free(ws->date_ws);
     pcre2_match_data_free(ws->re_md);
     ws->date_ws = ws->re_md = NULL;
 }
 
-void bl_py_strip(const char **s, size_t *len)
+void bli_py_strip(const char **s, size_t *len)
 {
     const uint8_t *p = (const uint8_t *)*s;
     size_t b = 0, e = *len;
     while (b < e) {
         utf8proc_int32_t cp;
         utf8proc_ssize_t n = utf8proc_iterate(p + b, (utf8proc_ssize_t)(e - b), &cp);
-        if (n <= 0 || !bl_uc_isspace(cp))
+        if (n <= 0 || !bli_uc_isspace(cp))
             break;
         b += (size_t)n;
     }
@@ -55,7 +55,7 @@ void bl_py_strip(const char **s, size_t *len)
             st--;
         utf8proc_int32_t cp;
         utf8proc_ssize_t n = utf8proc_iterate(p + st, (utf8proc_ssize_t)(e - st), &cp);
-        if (n <= 0 || (size_t)n != e - st || !bl_uc_isspace(cp))
+        if (n <= 0 || (size_t)n != e - st || !bli_uc_isspace(cp))
             break;
         e = st;
     }
@@ -115,7 +115,7 @@ static int check_string(const bl_feature *f, bl_fmt_ws *ws, const char *v, size_
         }
         return 0;
     }
-    size_t n = (f->min_length >= 0 || f->max_length >= 0) ? bl_utf8_count(v, len) : 0;
+    size_t n = (f->min_length >= 0 || f->max_length >= 0) ? bli_utf8_count(v, len) : 0;
     if (f->min_length >= 0 && (int64_t)n < f->min_length) {
         snprintf(msg, msgcap, "'%.*s' is shorter than minLength %lld (%zu characters)", SHOWN(len), v,
                  (long long)f->min_length, n);
@@ -174,14 +174,14 @@ static int check_int_range(const bl_feature *f, const char *v, size_t len, const
     return 0;
 }
 
-const char *bl_value_prepare(const bl_feature *f, bl_fmt_ws *ws, int validate, const char *v,
+const char *bli_value_prepare(const bl_feature *f, bl_fmt_ws *ws, int validate, const char *v,
                              size_t len, char *buf, size_t cap, size_t *olen, char *msg,
                              size_t msgcap)
 {
     assert(cap >= len + 16); /* room for any canonical integer or %Y%m%d date */
     switch (f->fmt) {
     case BL_FORMAT_INTEGER: {
-        int n = bl_pyint_canonical(v, len, buf, cap);
+        int n = bli_pyint_canonical(v, len, buf, cap);
         if (n < 0) {
             snprintf(msg, msgcap, n == -1 ? "'%.*s' is not an integer" : "'%.*s' is too long an integer",
                      SHOWN(len), v);
@@ -196,7 +196,7 @@ const char *bl_value_prepare(const bl_feature *f, bl_fmt_ws *ws, int validate, c
         /* parsed once: a value that fails to parse fails with or without
          * validation, with the same message */
         char why[128];
-        int n = bl_pydate_format(f->date, ws->date_ws, v, len, buf, cap, why, sizeof why);
+        int n = bli_pydate_format(f->date, ws->date_ws, v, len, buf, cap, why, sizeof why);
         if (n < 0) {
             if (!strcmp(why, "does not match"))
                 snprintf(msg, msgcap, "'%.*s' does not match %s", SHOWN(len), v, f->date_format);

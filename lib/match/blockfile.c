@@ -21,7 +21,7 @@ typedef struct pairv {
 static int pairv_push(pairv *p, uint32_t rec, uint32_t blk)
 {
     if (p->n >= ((size_t)1 << 31) ||
-        bl_grow((void **)&p->v, &p->cap, p->n + 1, sizeof *p->v, 1024) != 0)
+        bli_grow((void **)&p->v, &p->cap, p->n + 1, sizeof *p->v, 1024) != 0)
         return -1;
     p->v[p->n++] = (uint64_t)rec << 32 | blk;
     return 0;
@@ -95,7 +95,7 @@ static bl_status read_json_blocks(const char *path, size_t nrec, bl_strmap *m, p
                                     path, rk, i);
             }
             uint32_t id;
-            if (bl_strmap_intern(m, s, n, &id) || pairv_push(pv, rec, id)) {
+            if (bli_strmap_intern(m, s, n, &id) || pairv_push(pv, rec, id)) {
                 json_decref(root);
                 return bl_error_set(err, BL_ENOMEM, "%s: out of memory", path);
             }
@@ -127,7 +127,7 @@ static bl_status read_csv_blocks(const char *path, size_t nrec, bl_strmap *m, pa
             bl_error_prefix(err, "line %llu: ", (unsigned long long)row.line);
             break;
         }
-        if (bl_strmap_intern(m, row.fields[1], row.lens[1], &id) || pairv_push(pv, rec, id)) {
+        if (bli_strmap_intern(m, row.fields[1], row.lens[1], &id) || pairv_push(pv, rec, id)) {
             st = bl_error_set(err, BL_ENOMEM, "%s: out of memory", path);
             break;
         }
@@ -184,7 +184,7 @@ bl_status bl_blocking_read_files(const char *const *paths, size_t n, const size_
         free(pv.v);
     }
     b->nblocks = (uint32_t)m.n;
-    bl_strmap_free(&m);
+    bli_strmap_free(&m);
     if (st) {
         bl_blocking_free(b);
         return st;

@@ -59,13 +59,13 @@ bl_status bl_blocking_new_lsh(uint32_t nbits, uint32_t tables, uint32_t bits,
         for (uint32_t i = 0; i < bits;) {
             unsigned char msg[16 + 4 * 3 + 8], h[32];
             memcpy(msg, "blindlink-lsh-v1", 16);
-            bl_store_le32(msg + 16, nbits);
-            bl_store_le32(msg + 20, tables);
-            bl_store_le32(msg + 24, bits);
-            bl_store_le64(msg + 28, ctr++);
+            bli_store_le32(msg + 16, nbits);
+            bli_store_le32(msg + 20, tables);
+            bli_store_le32(msg + 24, bits);
+            bli_store_le64(msg + 28, ctr++);
             crypto_generichash(h, sizeof h, msg, sizeof msg, k, sizeof k);
             for (int w = 0; w < 8 && i < bits; w++) {
-                uint32_t v = bl_load_le32(h + 4 * w);
+                uint32_t v = bli_load_le32(h + 4 * w);
                 if (v > lim)
                     continue;
                 uint32_t p = v % nbits;
@@ -116,7 +116,7 @@ void bl_blocking_free(bl_blocking *b)
     free(b);
 }
 
-uint64_t bl_lsh_key(const bl_blocking *b, uint32_t t, const uint8_t *f)
+uint64_t bli_lsh_key(const bl_blocking *b, uint32_t t, const uint8_t *f)
 {
     assert(b->kind == 1 && t < b->tables && b->bits <= 64); /* keys are u64 */
     const uint32_t *p = b->pos + (size_t)t * b->bits;
@@ -197,7 +197,7 @@ static int seen_before(const bctx *c, uint64_t cur_key, uint32_t d0, uint32_t r0
         size_t mw = b->mw;
         if (mw > 64) { /* very long filters: compare keys directly */
             for (uint32_t t = 0; t < c->t; t++)
-                if (bl_lsh_key(b, t, f0) == bl_lsh_key(b, t, f1))
+                if (bli_lsh_key(b, t, f0) == bli_lsh_key(b, t, f1))
                     return 1;
             return 0;
         }
@@ -349,7 +349,7 @@ static void *bucket_worker(void *arg)
                 if (seen_before(c, key, d0, r0, f0, d1, r1, f1))
                     continue;
                 double score = (double)(2u * cc) / (double)(pa + pb);
-                if (bl_candbuf_push(run, w->buf, score, d0, r0, d1, r1))
+                if (bli_candbuf_push(run, w->buf, score, d0, r0, d1, r1))
                     goto out;
             }
         }
@@ -403,7 +403,7 @@ static int build_units(lshround *r)
         if (e - s >= 2) {
             for (size_t a = s; a < e - 1; a += UNIT_A) {
                 /* units are triples: grow in whole triples */
-                if (bl_grow((void **)&r->units, &cap, r->nunits + 1, 3 * sizeof *r->units, 1024) != 0)
+                if (bli_grow((void **)&r->units, &cap, r->nunits + 1, 3 * sizeof *r->units, 1024) != 0)
                     return -1;
                 r->units[3 * r->nunits] = s;
                 r->units[3 * r->nunits + 1] = e;
@@ -433,7 +433,7 @@ static void *key_worker(void *arg)
         uint32_t d, r;
         const uint8_t *f = gfilter(j->c, (uint32_t)g, &d, &r);
         for (uint32_t q = 0; q < j->nt; q++)
-            j->e[q * j->ntot + g] = bl_lsh_key(j->c->b, j->t0 + q, f) << 32 | g;
+            j->e[q * j->ntot + g] = bli_lsh_key(j->c->b, j->t0 + q, f) << 32 | g;
     }
     return NULL;
 }
@@ -528,7 +528,7 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
                 pthread_join(th[i], NULL);
         if (atomic_load(&c->run->failed))
             break;
-        bl_candrun_progress(c->run, 1);
+        bli_candrun_progress(c->run, 1);
     }
 done:
     free(r.units);
@@ -575,7 +575,7 @@ static bl_status bctx_init(bctx *c, const bl_kernel *k, const bl_blocking *b,
     return BL_OK;
 }
 
-bl_status bl_blocked_candidates(bl_candrun *run, const bl_clkset *const *sets, size_t nsets,
+bl_status bli_blocked_candidates(bl_candrun *run, const bl_clkset *const *sets, size_t nsets,
                                 const bl_blocking *b, int nthreads, bl_candbuf *bufs,
                                 bl_error *err)
 {
@@ -620,10 +620,10 @@ bl_status bl_blocking_stats_compute(const bl_blocking *b, const bl_clkset *const
                     uint32_t *kk = c.keys + (c.goff[d] + i) * (size_t)b->tables;
                     const uint8_t *f = bl_clkset_get(sets[d], i);
                     for (uint32_t t = 0; t < b->tables; t++)
-                        kk[t] = (uint32_t)bl_lsh_key(b, t, f);
+                        kk[t] = (uint32_t)bli_lsh_key(b, t, f);
                 }
     }
-    int nt = bl_match_threads(0);
+    int nt = bli_match_threads(0);
     bl_candbuf *bufs = calloc((size_t)nt, sizeof *bufs);
     if (!bufs) {
         free(c.keys);
@@ -655,7 +655,7 @@ double bl_candidates_completeness(const bl_candidate *full, size_t nfull,
         return 1.0;
     size_t i = 0, j = 0, hit = 0;
     while (i < nfull && j < nblocked) {
-        int c = bl_candidate_cmp(&full[i], &blocked[j]);
+        int c = bli_candidate_cmp(&full[i], &blocked[j]);
         if (c == 0) {
             hit++;
             i++;

@@ -18,7 +18,7 @@ static void lsh_record(FILE *fp, const bl_blocking *b, const uint8_t *f)
     unsigned hexw = (b->bits + 3) / 4;
     for (uint32_t t = 0; t < b->tables; t++)
         fprintf(fp, "%s\"%u:%0*llx\"", t ? ", " : "", t, (int)hexw,
-                (unsigned long long)bl_lsh_key(b, t, f));
+                (unsigned long long)bli_lsh_key(b, t, f));
 }
 
 static void file_record(FILE *fp, const bl_blocking *b, size_t d, size_t r)

@@ -40,7 +40,7 @@ static inline uint32_t sort_digit(const bl_candidate *c, int d)
 static int sort_candidates(bl_candidate *c, size_t n)
 {
     if (n < 4096) {
-        qsort(c, n, sizeof *c, bl_candidate_cmp);
+        qsort(c, n, sizeof *c, bli_candidate_cmp);
         return 0;
     }
     size_t *cnt = calloc((size_t)10 * 65536, sizeof *cnt);
@@ -48,7 +48,7 @@ static int sort_candidates(bl_candidate *c, size_t n)
     if (!cnt || !tmp) {
         free(cnt);
         free(tmp);
-        qsort(c, n, sizeof *c, bl_candidate_cmp); /* in place, no extra memory */
+        qsort(c, n, sizeof *c, bli_candidate_cmp); /* in place, no extra memory */
         return 0;
     }
     for (size_t i = 0; i < n; i++)
@@ -195,7 +195,7 @@ static void *exhaustive_worker(void *arg)
     const uint32_t *cmin = run->cmin;
     uint32_t *cnt = malloc(TILE_B * sizeof *cnt);
     uint32_t *sidx = malloc(TILE_B * sizeof *sidx);
-    const float tf = bl_threshold_float(run->threshold);
+    const float tf = bli_threshold_float(run->threshold);
     heapent *heaps = NULL;
     size_t *hn = NULL;
     uint32_t hk = 0;
@@ -280,7 +280,7 @@ static void *exhaustive_worker(void *arg)
                     if (x->topk) {
                         heapent e2 = {score, bi};
                         heap_push(heaps + i * hk, &hn[i], hk, e2);
-                    } else if (bl_candbuf_push(run, w->buf, score, pj->da, ai, pj->db, bi)) {
+                    } else if (bli_candbuf_push(run, w->buf, score, pj->da, ai, pj->db, bi)) {
                         goto out;
                     }
                 }
@@ -289,11 +289,11 @@ static void *exhaustive_worker(void *arg)
         if (x->topk) {
             for (size_t i = 0; i < na; i++)
                 for (size_t q = 0; q < hn[i]; q++)
-                    if (bl_candbuf_push(run, w->buf, heaps[i * hk + q].score, pj->da,
+                    if (bli_candbuf_push(run, w->buf, heaps[i * hk + q].score, pj->da,
                                         (uint32_t)(a0 + i), pj->db, heaps[i * hk + q].idx))
                         goto out;
         }
-        bl_candrun_progress(run, (uint64_t)na * nb);
+        bli_candrun_progress(run, (uint64_t)na * nb);
         (void)work;
     }
 out:
@@ -332,8 +332,8 @@ static bl_status pairjob_init(pairjob *p, const bl_kernel *k, const bl_clkset *A
     p->A = A;
     p->B = B;
     p->nunits = (A->count + CHUNK_A - 1) / CHUNK_A;
-    p->apop = bl_set_popcounts(k, A, nbytes);
-    uint32_t *bp = bl_set_popcounts(k, B, nbytes);
+    p->apop = bli_set_popcounts(k, A, nbytes);
+    uint32_t *bp = bli_set_popcounts(k, B, nbytes);
     size_t nb = B->count;
     size_t nblk = (nb + 7) / 8 + 1, nw = nbytes / 8;
     p->nw = nw;
@@ -521,6 +521,73 @@ static bl_status collect(bl_candrun *run, bl_candbuf *bufs, int nt, bl_candidate
     return BL_OK;
 }
 
+/* Run exhaustive_worker on nt threads (the caller's among them) over the
+ * units of x; units left by threads that failed to start run here. */
+static bl_status run_exhaustive(exctx *x, int nt, bl_candbuf *bufs, bl_error *err)
+{
+    if ((size_t)nt > x->totalunits)
+        nt = x->totalunits ? (int)x->totalunits : 1;
+    pthread_t *th = calloc((size_t)nt, sizeof *th);
+    worker *ws = calloc((size_t)nt, sizeof *ws);
+    char *created = calloc((size_t)nt, 1);
+    bl_status st = BL_OK;
+    if (!th || !ws) {
+        st = bl_error_set(err, BL_ENOMEM, "out of memory");
+    } else {
+        for (int t = 0; t < nt; t++) {
+            ws[t].x = x;
+            ws[t].buf = &bufs[t];
+            if (t > 0 && created && pthread_create(&th[t], NULL, exhaustive_worker, &ws[t]) == 0)
+                created[t] = 1;
+        }
+        exhaustive_worker(&ws[0]);
+        for (int t = 1; t < nt; t++)
+            if (created && created[t])
+                pthread_join(th[t], NULL);
+    }
+    free(created);
+    free(th);
+    free(ws);
+    return st;
+}
+
+/* Every dataset pair compared in full (with popcount pruning): one pairjob
+ * per pair, B sorted by popcount. */
+static bl_status exhaustive_candidates(bl_candrun *run, const bl_clkset *const *sets, size_t nsets,
+                                       int nt, bl_candbuf *bufs, bl_error *err)
+{
+    size_t njobs = nsets * (nsets - 1) / 2;
+    pairjob *jobs = calloc(njobs, sizeof *jobs);
+    bl_status st = jobs ? BL_OK : bl_error_set(err, BL_ENOMEM, "out of memory");
+    size_t j = 0;
+    for (size_t a = 0; !st && a < nsets; a++)
+        for (size_t b = a + 1; !st && b < nsets; b++) {
+            st = pairjob_init(&jobs[j], run->k, sets[a], sets[b], (uint32_t)a, (uint32_t)b,
+                              run->nbytes, run->nbits, err);
+            if (!st) {
+                run->total += (uint64_t)sets[a]->count * sets[b]->count;
+                j++;
+            }
+        }
+    if (!st) {
+        assert(j == njobs);
+        exctx x;
+        memset(&x, 0, sizeof x);
+        x.run = run;
+        x.jobs = jobs;
+        x.njobs = njobs;
+        for (size_t i = 0; i < njobs; i++)
+            x.totalunits += jobs[i].nunits;
+        atomic_init(&x.next, 0);
+        x.topk = run->opts->top_k;
+        st = run_exhaustive(&x, nt, bufs, err);
+    }
+    for (size_t i = 0; i < j; i++)
+        pairjob_free(&jobs[i]);
+    free(jobs);
+    return st;
+}
+
 bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
                               const bl_match_opts *opts, bl_candidate **out, size_t *count,
                               bl_error *err)
@@ -534,7 +601,7 @@ bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
         return st;
     bl_candrun run;
     memset(&run, 0, sizeof run);
-    run.k = bl_kernel_active();
+    run.k = bli_kernel_active();
     run.threshold = opts->threshold;
     run.nbits = sets[0]->nbits;
     /* filters are zero padded to the stride: compare whole 64-byte blocks */
@@ -544,10 +611,10 @@ bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
     atomic_init(&run.stored, 0);
     atomic_init(&run.failed, 0);
     atomic_init(&run.done, 0);
-    run.cmin = bl_dice_cmin_table(run.nbits, opts->threshold);
+    run.cmin = bli_dice_cmin_table(run.nbits, opts->threshold);
     if (!run.cmin)
         return bl_error_set(err, BL_ENOMEM, "out of memory");
-    int nt = bl_match_threads(opts->threads);
+    int nt = bli_match_threads(opts->threads);
     bl_candbuf *bufs = calloc((size_t)nt, sizeof *bufs);
     if (!bufs) {
         free((void *)run.cmin);
@@ -555,59 +622,9 @@ bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
     }
 
     if (opts->blocking) {
-        st = bl_blocked_candidates(&run, sets, nsets, opts->blocking, nt, bufs, err);
+        st = bli_blocked_candidates(&run, sets, nsets, opts->blocking, nt, bufs, err);
     } else {
-        size_t njobs = nsets * (nsets - 1) / 2;
-        pairjob *jobs = calloc(njobs, sizeof *jobs);
-        if (!jobs)
-            st = bl_error_set(err, BL_ENOMEM, "out of memory");
-        size_t j = 0;
-        for (size_t a = 0; !st && a < nsets; a++)
-            for (size_t b = a + 1; !st && b < nsets; b++) {
-                st = pairjob_init(&jobs[j], run.k, sets[a], sets[b], (uint32_t)a, (uint32_t)b,
-                                  run.nbytes, run.nbits, err);
-                if (!st) {
-                    run.total += (uint64_t)sets[a]->count * sets[b]->count;
-                    j++;
-                }
-            }
-        if (!st) {
-            exctx x;
-            memset(&x, 0, sizeof x);
-            x.run = &run;
-            x.jobs = jobs;
-            x.njobs = njobs;
-            for (size_t i = 0; i < njobs; i++)
-                x.totalunits += jobs[i].nunits;
-            atomic_init(&x.next, 0);
-            x.topk = opts->top_k;
-            if ((size_t)nt > x.totalunits)
-                nt = x.totalunits ? (int)x.totalunits : 1;
-            pthread_t *th = calloc((size_t)nt, sizeof *th);
-            worker *ws = calloc((size_t)nt, sizeof *ws);
-            if (!th || !ws) {
-                st = bl_error_set(err, BL_ENOMEM, "out of memory");
-            } else {
-                char *created = calloc((size_t)nt, 1);
-                for (int t = 0; t < nt; t++) {
-                    ws[t].x = &x;
-                    ws[t].buf = &bufs[t];
-                    if (t > 0 && created &&
-                        pthread_create(&th[t], NULL, exhaustive_worker, &ws[t]) == 0)
-                        created[t] = 1;
-                }
-                exhaustive_worker(&ws[0]); /* units left by failed threads run here */
-                for (int t = 1; t < nt; t++)
-                    if (created && created[t])
-                        pthread_join(th[t], NULL);
-                free(created);
-            }
-            free(th);
-            free(ws);
-        }
-        for (size_t i = 0; i < j; i++)
-            pairjob_free(&jobs[i]);
-        free(jobs);
+        st = exhaustive_candidates(&run, sets, nsets, nt, bufs, err);
     }
     free((void *)run.cmin);
     if (!st && atomic_load(&run.failed) == 1)
@@ -618,12 +635,12 @@ bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
     else if (!st && atomic_load(&run.failed) == 2)
         st = bl_error_set(err, BL_ENOMEM, "out of memory storing candidate pairs");
     if (st) {
-        for (int t = 0; t < bl_match_threads(opts->threads); t++)
+        for (int t = 0; t < bli_match_threads(opts->threads); t++)
             free(bufs[t].v);
         free(bufs);
         return st;
     }
-    st = collect(&run, bufs, bl_match_threads(opts->threads), out, count, err);
+    st = collect(&run, bufs, bli_match_threads(opts->threads), out, count, err);
     free(bufs);
     if (st)
         return st;

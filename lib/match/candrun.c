@@ -8,15 +8,15 @@
 #include <unistd.h>
 #include "match/match_internal.h"
 
-int bl_candidate_cmp(const void *x, const void *y)
+int bli_candidate_cmp(const void *x, const void *y)
 {
     const bl_candidate *a = x, *b = y;
     if (a->score != b->score)
         return a->score > b->score ? -1 : 1;
-    return bl_candidate_key_cmp(x, y);
+    return bli_candidate_key_cmp(x, y);
 }
 
-int bl_candidate_key_cmp(const void *x, const void *y)
+int bli_candidate_key_cmp(const void *x, const void *y)
 {
     const bl_candidate *a = x, *b = y;
     if (a->dset[0] != b->dset[0])
@@ -28,7 +28,7 @@ int bl_candidate_key_cmp(const void *x, const void *y)
     return a->rec[1] < b->rec[1] ? -1 : (a->rec[1] > b->rec[1]);
 }
 
-int bl_match_threads(int requested)
+int bli_match_threads(int requested)
 {
     if (requested > 0)
         return requested > 1024 ? 1024 : requested;
@@ -36,7 +36,7 @@ int bl_match_threads(int requested)
     return n < 1 ? 1 : (n > 1024 ? 1024 : (int)n);
 }
 
-int bl_candbuf_push(bl_candrun *run, bl_candbuf *b, double score, uint32_t d0, uint32_t r0,
+int bli_candbuf_push(bl_candrun *run, bl_candbuf *b, double score, uint32_t d0, uint32_t r0,
                     uint32_t d1, uint32_t r1)
 {
     size_t prev = atomic_fetch_add_explicit(&run->stored, 1, memory_order_relaxed);
@@ -45,7 +45,7 @@ int bl_candbuf_push(bl_candrun *run, bl_candbuf *b, double score, uint32_t d0, u
         atomic_compare_exchange_strong(&run->failed, &z, 1);
         return -1;
     }
-    if (bl_grow((void **)&b->v, &b->cap, b->n + 1, sizeof *b->v, 1024) != 0) {
+    if (bli_grow((void **)&b->v, &b->cap, b->n + 1, sizeof *b->v, 1024) != 0) {
         atomic_store(&run->failed, 2);
         return -1;
     }
@@ -58,14 +58,14 @@ int bl_candbuf_push(bl_candrun *run, bl_candbuf *b, double score, uint32_t d0, u
     return 0;
 }
 
-void bl_candrun_progress(bl_candrun *run, uint64_t add)
+void bli_candrun_progress(bl_candrun *run, uint64_t add)
 {
     uint64_t d = atomic_fetch_add_explicit(&run->done, add, memory_order_relaxed) + add;
     if (run->opts->progress)
         run->opts->progress(run->opts->progress_ctx, d, run->total);
 }
 
-uint32_t *bl_set_popcounts(const bl_kernel *k, const bl_clkset *s, size_t nbytes)
+uint32_t *bli_set_popcounts(const bl_kernel *k, const bl_clkset *s, size_t nbytes)
 {
     uint32_t *p = malloc((s->count ? s->count : 1) * sizeof *p);
     if (!p)

@@ -14,15 +14,15 @@
 struct bl_kernel;
 
 /** Candidate ordering of anonlink: score desc, then dset/rec asc. */
-int bl_candidate_cmp(const void *x, const void *y);
+int bli_candidate_cmp(const void *x, const void *y);
 /* qsort/bsearch order on the pair identity alone: (dset0, dset1, rec0, rec1). */
-int bl_candidate_key_cmp(const void *x, const void *y);
+int bli_candidate_key_cmp(const void *x, const void *y);
 
 /** Shared state of one candidate-generation run. */
 typedef struct bl_candrun {
     const struct bl_kernel *k;
     double threshold;
-    const uint32_t *cmin;       /* bl_dice_cmin_table */
+    const uint32_t *cmin;       /* bli_dice_cmin_table */
     uint32_t nbits;
     size_t nbytes;              /* bytes compared per filter (stride-padded) */
     size_t cap;                 /* max candidates in memory */
@@ -40,16 +40,16 @@ typedef struct bl_candbuf {
 } bl_candbuf;
 
 /** Append (checks the global cap); returns 0 or -1 (run->failed is set). */
-int bl_candbuf_push(bl_candrun *run, bl_candbuf *b, double score, uint32_t d0, uint32_t r0,
+int bli_candbuf_push(bl_candrun *run, bl_candbuf *b, double score, uint32_t d0, uint32_t r0,
                     uint32_t d1, uint32_t r1);
 
 /** Report progress (thread-safe, throttled by the caller). */
-void bl_candrun_progress(bl_candrun *run, uint64_t add);
+void bli_candrun_progress(bl_candrun *run, uint64_t add);
 
 /** Popcounts of all filters of a set with the active kernel (malloc'd). */
-uint32_t *bl_set_popcounts(const struct bl_kernel *k, const bl_clkset *s, size_t nbytes);
+uint32_t *bli_set_popcounts(const struct bl_kernel *k, const bl_clkset *s, size_t nbytes);
 
 /** Number of worker threads for a request (0 = all cores). */
-int bl_match_threads(int requested);
+int bli_match_threads(int requested);
 
 #endif

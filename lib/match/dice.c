@@ -43,7 +43,7 @@ static void scalar_and_popcount_many(const uint8_t *a, const uint8_t *b, size_t 
         out[j] = scalar_and_popcount(a, b + j * stride, n);
 }
 
-size_t bl_filter_generic(void (*many)(const uint8_t *, const uint8_t *, size_t, size_t, size_t,
+size_t bli_filter_generic(void (*many)(const uint8_t *, const uint8_t *, size_t, size_t, size_t,
                                       uint32_t *),
                          const uint8_t *a, uint32_t pa, const uint8_t *b, size_t stride,
                          size_t count, size_t n, const uint32_t *bpop, float tf, uint32_t *idx,
@@ -63,7 +63,7 @@ size_t bl_filter_generic(void (*many)(const uint8_t *, const uint8_t *, size_t, 
     return k;
 }
 
-float bl_threshold_float(double t)
+float bli_threshold_float(double t)
 {
     float f = (float)t;
     while ((double)f > t)
@@ -75,7 +75,7 @@ static size_t scalar_filter(const uint8_t *a, uint32_t pa, const uint8_t *b, siz
                             size_t count, size_t n, const uint32_t *bpop, float tf, uint32_t *idx,
                             uint32_t *cnt)
 {
-    return bl_filter_generic(scalar_and_popcount_many, a, pa, b, stride, count, n, bpop, tf, idx,
+    return bli_filter_generic(scalar_and_popcount_many, a, pa, b, stride, count, n, bpop, tf, idx,
                              cnt);
 }
 
@@ -102,16 +102,16 @@ const bl_kernel bl_kernel_scalar = {
     scalar_filter_il,
 };
 
-const bl_kernel *bl_kernel_by_name(const char *name)
+const bl_kernel *bli_kernel_by_name(const char *name)
 {
     if (!name)
         return NULL;
     if (strcmp(name, "scalar") == 0)
         return &bl_kernel_scalar;
     if (strcmp(name, "avx2") == 0)
-        return bl_kernel_avx2_get();
+        return bli_kernel_avx2_get();
     if (strcmp(name, "avx512") == 0)
-        return bl_kernel_avx512_get();
+        return bli_kernel_avx512_get();
     return NULL;
 }
 
@@ -123,17 +123,17 @@ static void choose_kernel(void)
     const char *env = getenv("BL_KERNEL");
     const bl_kernel *k = NULL;
     if (env && *env && strcmp(env, "auto") != 0)
-        k = bl_kernel_by_name(env); /* unsupported request falls back to auto */
+        k = bli_kernel_by_name(env); /* unsupported request falls back to auto */
     if (!k)
-        k = bl_kernel_avx512_get();
+        k = bli_kernel_avx512_get();
     if (!k)
-        k = bl_kernel_avx2_get();
+        k = bli_kernel_avx2_get();
     if (!k)
         k = &bl_kernel_scalar;
     g_active = k;
 }
 
-const bl_kernel *bl_kernel_active(void)
+const bl_kernel *bli_kernel_active(void)
 {
     pthread_once(&g_once, choose_kernel);
     return g_active;
@@ -141,12 +141,12 @@ const bl_kernel *bl_kernel_active(void)
 
 const char *bl_match_kernel_name(void)
 {
-    return bl_kernel_active()->name;
+    return bli_kernel_active()->name;
 }
 
 double bl_dice(const uint8_t *a, const uint8_t *b, size_t nbytes)
 {
-    const bl_kernel *k = bl_kernel_active();
+    const bl_kernel *k = bli_kernel_active();
     uint32_t pa = k->popcount(a, nbytes), pb = k->popcount(b, nbytes);
     if (pa + pb == 0)
         return 0.0;
@@ -154,7 +154,7 @@ double bl_dice(const uint8_t *a, const uint8_t *b, size_t nbytes)
     return (double)(2u * c) / (double)(pa + pb);
 }
 
-uint32_t *bl_dice_cmin_table(uint32_t nbits, double threshold)
+uint32_t *bli_dice_cmin_table(uint32_t nbits, double threshold)
 {
     size_t nsum = 2 * (size_t)nbits + 1;
     uint32_t *t = malloc(nsum * sizeof *t);
@@ -179,7 +179,7 @@ uint32_t *bl_dice_cmin_table(uint32_t nbits, double threshold)
     return t;
 }
 
-void bl_kernel_force(const bl_kernel *k)
+void bli_kernel_force(const bl_kernel *k)
 {
     pthread_once(&g_once, choose_kernel);
     if (k)

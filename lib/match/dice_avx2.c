@@ -95,7 +95,7 @@ static size_t avx2_filter(const uint8_t *a, uint32_t pa, const uint8_t *b, size_
                           size_t count, size_t n, const uint32_t *bpop, float tf, uint32_t *idx,
                           uint32_t *cnt)
 {
-    return bl_filter_generic(avx2_and_popcount_many, a, pa, b, stride, count, n, bpop, tf, idx,
+    return bli_filter_generic(avx2_and_popcount_many, a, pa, b, stride, count, n, bpop, tf, idx,
                              cnt);
 }
 
@@ -145,7 +145,7 @@ static const bl_kernel k_avx2 = {
     "avx2", avx2_popcount, avx2_and_popcount, avx2_and_popcount_many, avx2_filter, avx2_filter_il,
 };
 
-const bl_kernel *bl_kernel_avx2_get(void)
+const bl_kernel *bli_kernel_avx2_get(void)
 {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
@@ -154,7 +154,7 @@ const bl_kernel *bl_kernel_avx2_get(void)
 }
 
 #else
-const bl_kernel *bl_kernel_avx2_get(void)
+const bl_kernel *bli_kernel_avx2_get(void)
 {
     return NULL;
 }

@@ -132,7 +132,7 @@ static size_t avx512_filter(const uint8_t *a, uint32_t pa, const uint8_t *b, siz
 {
     if (n == 128)
         return filter_128(a, pa, b, stride, count, bpop, tf, idx, cnt);
-    return bl_filter_generic(avx512_and_popcount_many, a, pa, b, stride, count, n, bpop, tf, idx,
+    return bli_filter_generic(avx512_and_popcount_many, a, pa, b, stride, count, n, bpop, tf, idx,
                              cnt);
 }
 
@@ -220,7 +220,7 @@ static const bl_kernel k_avx512 = {
     avx512_filter_il,
 };
 
-const bl_kernel *bl_kernel_avx512_get(void)
+const bl_kernel *bli_kernel_avx512_get(void)
 {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -232,7 +232,7 @@ const bl_kernel *bl_kernel_avx512_get(void)
 }
 
 #else
-const bl_kernel *bl_kernel_avx512_get(void)
+const bl_kernel *bli_kernel_avx512_get(void)
 {
     return NULL;
 }

@@ -91,7 +91,7 @@ bl_status bl_eval_truth_from_ids(const char *const *const *ids, const size_t *co
                                   d, r, id);
                 break;
             }
-            if (bl_strmap_intern(&m, s, n, &t->ent[d][r])) {
+            if (bli_strmap_intern(&m, s, n, &t->ent[d][r])) {
                 st = bl_error_set(err, BL_ENOMEM, "out of memory");
                 break;
             }
@@ -114,7 +114,7 @@ bl_status bl_eval_truth_from_ids(const char *const *const *ids, const size_t *co
             free(cnt);
         }
     }
-    bl_strmap_free(&m);
+    bli_strmap_free(&m);
     if (st) {
         bl_eval_truth_free(t);
         return st;
@@ -149,10 +149,10 @@ bl_status bl_eval_truth_from_pairs(const bl_candidate *pairs, size_t n, bl_eval_
     t->by_pairs = 1;
     for (size_t i = 0; i < n; i++)
         t->pairs[i] = norm(&pairs[i]);
-    qsort(t->pairs, n, sizeof *t->pairs, bl_candidate_key_cmp);
+    qsort(t->pairs, n, sizeof *t->pairs, bli_candidate_key_cmp);
     size_t o = 0;
     for (size_t i = 0; i < n; i++)
-        if (o == 0 || bl_candidate_key_cmp(&t->pairs[o - 1], &t->pairs[i]) != 0)
+        if (o == 0 || bli_candidate_key_cmp(&t->pairs[o - 1], &t->pairs[i]) != 0)
             t->pairs[o++] = t->pairs[i];
     t->npairs = o;
     t->ntrue = o;
@@ -169,7 +169,7 @@ int bl_eval_is_true(const bl_eval_truth *t, const bl_candidate *c)
 {
     if (t->by_pairs) {
         bl_candidate k = norm(c);
-        return bsearch(&k, t->pairs, t->npairs, sizeof k, bl_candidate_key_cmp) != NULL;
+        return bsearch(&k, t->pairs, t->npairs, sizeof k, bli_candidate_key_cmp) != NULL;
     }
     if (c->dset[0] >= t->nsets || c->dset[1] >= t->nsets || c->rec[0] >= t->counts[c->dset[0]] ||
         c->rec[1] >= t->counts[c->dset[1]])
@@ -188,9 +188,9 @@ bl_eval_result bl_eval_score(const bl_eval_truth *t, const bl_candidate *pairs, 
     if (k) {
         for (size_t i = 0; i < n; i++)
             k[i] = norm(&pairs[i]);
-        qsort(k, n, sizeof *k, bl_candidate_key_cmp);
+        qsort(k, n, sizeof *k, bli_candidate_key_cmp);
         for (size_t i = 0; i < n; i++) {
-            if (m && bl_candidate_key_cmp(&k[m - 1], &k[i]) == 0)
+            if (m && bli_candidate_key_cmp(&k[m - 1], &k[i]) == 0)
                 continue;
             k[m++] = k[i];
             if (bl_eval_is_true(t, &k[i]))
@@ -234,6 +234,54 @@ static int parse_idx(const char *s, uint32_t *v)
     return 0;
 }
 
+/* columns of a matches file */
+enum { MC_AD, MC_AI, MC_BD, MC_BI, MC_SC, MC_AID, MC_BID, MC_NCOL };
+static const char *const match_col_names[MC_NCOL] = {"a_dataset", "a_index", "b_dataset", "b_index",
+                                                     "score",     "a_id",    "b_id"};
+
+/* One row of a matches file into c: indices, datasets (default 0 and 1),
+ * the score if there is one (else NaN). */
+static bl_status parse_match_row(const char *path, const bl_csv_row *row, const int *col,
+                                 bl_candidate *c, bl_error *err)
+{
+    c->dset[0] = 0;
+    c->dset[1] = 1;
+    c->score = NAN;
+    for (int i = 0; i < MC_NCOL; i++) {
+        if (col[i] < 0)
+            continue;
+        if ((size_t)col[i] >= row->nfields)
+            return bl_error_set(err, BL_EINPUT, "%s:%llu: missing field '%s'", path,
+                                (unsigned long long)row->line, match_col_names[i]);
+        const char *s = row->fields[col[i]];
+        uint32_t v = 0;
+        if (i <= MC_BI && parse_idx(s, &v))
+            return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): '%.40s' is not an index", path,
+                                (unsigned long long)row->line, col[i] + 1, match_col_names[i], s);
+        if (i == MC_AD)
+            c->dset[0] = v;
+        else if (i == MC_AI)
+            c->rec[0] = v;
+        else if (i == MC_BD)
+            c->dset[1] = v;
+        else if (i == MC_BI)
+            c->rec[1] = v;
+        else if (i == MC_SC && *s) {
+            char *end;
+            double d = strtod(s, &end);
+            if (*end || !(d >= 0.0 && d <= 1.0))
+                return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (score): '%.40s' is not a "
+                                    "similarity in [0, 1]", path, (unsigned long long)row->line,
+                                    col[i] + 1, s);
+            c->score = d;
+        }
+    }
+    if (c->dset[0] >= 4096 || c->dset[1] >= 4096)
+        return bl_error_set(err, BL_EINPUT, "%s:%llu: dataset index out of range", path,
+                            (unsigned long long)row->line);
+    return BL_OK;
+}
+
 bl_status bl_matches_read(const char *path, size_t max_rows, bl_matches *out, bl_error *err)
 {
     if (!out)
@@ -255,23 +303,20 @@ bl_status bl_matches_read(const char *path, size_t max_rows, bl_matches *out, bl
         bl_csv_free(r);
         return st;
     }
-    enum { AD, AI, BD, BI, SC, AID, BID, NCOL };
-    static const char *names[NCOL] = {"a_dataset", "a_index", "b_dataset", "b_index",
-                                      "score",     "a_id",    "b_id"};
-    int col[NCOL];
-    for (int i = 0; i < NCOL; i++)
+    int col[MC_NCOL];
+    for (int i = 0; i < MC_NCOL; i++)
         col[i] = -1;
     for (size_t f = 0; f < row.nfields; f++)
-        for (int i = 0; i < NCOL; i++)
-            if (strcmp(row.fields[f], names[i]) == 0)
+        for (int i = 0; i < MC_NCOL; i++)
+            if (strcmp(row.fields[f], match_col_names[i]) == 0)
                 col[i] = (int)f;
-    if (col[AI] < 0 || col[BI] < 0) {
+    if (col[MC_AI] < 0 || col[MC_BI] < 0) {
         bl_csv_free(r);
         return bl_error_set(err, BL_EINPUT, "%s:%llu: header lacks a_index and b_index columns",
                             path, (unsigned long long)row.line);
     }
-    out->has_score = col[SC] >= 0;
-    int with_ids = col[AID] >= 0 && col[BID] >= 0;
+    out->has_score = col[MC_SC] >= 0;
+    int with_ids = col[MC_AID] >= 0 && col[MC_BID] >= 0;
     size_t cap = 0;
     out->nsets = 2;
     while ((st = bl_csv_next(r, &row, err)) == BL_OK) {
@@ -280,67 +325,24 @@ bl_status bl_matches_read(const char *path, size_t max_rows, bl_matches *out, bl
             break;
         }
         if (out->n == cap) { /* pairs and (two per pair) ids share one capacity */
-            size_t nc = bl_grow_cap(cap, out->n + 1, 2 * sizeof *out->ids, 1024);
-            if (nc == 0 || bl_resize((void **)&out->pairs, nc, sizeof *out->pairs) != 0 ||
-                (with_ids && bl_resize((void **)&out->ids, nc, 2 * sizeof *out->ids) != 0)) {
+            size_t nc = bli_grow_cap(cap, out->n + 1, 2 * sizeof *out->ids, 1024);
+            if (nc == 0 || bli_resize((void **)&out->pairs, nc, sizeof *out->pairs) != 0 ||
+                (with_ids && bli_resize((void **)&out->ids, nc, 2 * sizeof *out->ids) != 0)) {
                 st = bl_error_set(err, BL_ENOMEM, "%s: out of memory", path);
                 break;
             }
             cap = nc;
         }
         bl_candidate *c = &out->pairs[out->n];
-        c->dset[0] = 0;
-        c->dset[1] = 1;
-        c->score = NAN;
-        for (int i = 0; i < NCOL; i++) {
-            if (col[i] < 0)
-                continue;
-            if ((size_t)col[i] >= row.nfields) {
-                st = bl_error_set(err, BL_EINPUT, "%s:%llu: missing field '%s'", path,
-                                  (unsigned long long)row.line, names[i]);
-                break;
-            }
-            const char *s = row.fields[col[i]];
-            uint32_t v = 0;
-            if (i <= BI && parse_idx(s, &v)) {
-                st = bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): '%.40s' is not an index", path,
-                                  (unsigned long long)row.line, col[i] + 1, names[i], s);
-                break;
-            }
-            if (i == AD)
-                c->dset[0] = v;
-            else if (i == AI)
-                c->rec[0] = v;
-            else if (i == BD)
-                c->dset[1] = v;
-            else if (i == BI)
-                c->rec[1] = v;
-            else if (i == SC && *s) {
-                char *end;
-                double d = strtod(s, &end);
-                if (*end || !(d >= 0.0 && d <= 1.0)) {
-                    st = bl_error_set(err, BL_EINPUT, "%s:%llu:%d (score): '%.40s' is not a "
-                                      "similarity in [0, 1]", path, (unsigned long long)row.line,
-                                      col[i] + 1, s);
-                    break;
-                }
-                c->score = d;
-            }
-        }
-        if (st)
+        if ((st = parse_match_row(path, &row, col, c, err)) != BL_OK)
             break;
-        if (c->dset[0] >= 4096 || c->dset[1] >= 4096) {
-            st = bl_error_set(err, BL_EINPUT, "%s:%llu: dataset index out of range", path,
-                              (unsigned long long)row.line);
-            break;
-        }
         if (c->dset[0] + 1 > out->nsets)
             out->nsets = c->dset[0] + 1;
         if (c->dset[1] + 1 > out->nsets)
             out->nsets = c->dset[1] + 1;
         if (with_ids) {
-            out->ids[2 * out->n] = strdup(row.fields[col[AID]]);
-            out->ids[2 * out->n + 1] = strdup(row.fields[col[BID]]);
+            out->ids[2 * out->n] = strdup(row.fields[col[MC_AID]]);
+            out->ids[2 * out->n + 1] = strdup(row.fields[col[MC_BID]]);
         }
         out->n++;
     }
@@ -367,16 +369,16 @@ static int idindex_add(idindex *x, const char *id, uint32_t rec)
 {
     uint32_t v;
     size_t before = x->m.n;
-    if (bl_strmap_intern(&x->m, id, strlen(id), &v))
+    if (bli_strmap_intern(&x->m, id, strlen(id), &v))
         return -1;
     if (x->m.n == before) {
         x->dup[v] = 1;
         return 0;
     }
     if (v >= x->cap) { /* rec and dup share one capacity */
-        size_t nc = bl_grow_cap(x->cap, (size_t)v + 1, sizeof *x->rec, 1024);
-        if (nc == 0 || bl_resize((void **)&x->rec, nc, sizeof *x->rec) != 0 ||
-            bl_resize((void **)&x->dup, nc, 1) != 0)
+        size_t nc = bli_grow_cap(x->cap, (size_t)v + 1, sizeof *x->rec, 1024);
+        if (nc == 0 || bli_resize((void **)&x->rec, nc, sizeof *x->rec) != 0 ||
+            bli_resize((void **)&x->dup, nc, 1) != 0)
             return -1;
         x->cap = nc;
     }
@@ -422,7 +424,7 @@ static bl_status truth_side(truthctx *t, const bl_csv_row *row, int side, bl_can
     const char *id = row->fields[ic];
     idindex *x = &t->ix[c->dset[side]];
     uint32_t v;
-    if (bl_strmap_find(&x->m, id, strlen(id), &v)) { /* an id no record carries */
+    if (bli_strmap_find(&x->m, id, strlen(id), &v)) { /* an id no record carries */
         if (t->ids_complete)
             return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): unknown id '%.60s' "
                                 "(no record of dataset %u has it)", t->path, line, ic + 1, iname,
@@ -430,7 +432,7 @@ static bl_status truth_side(truthctx *t, const bl_csv_row *row, int side, bl_can
         /* ids known only from the matches: a true pair that was not
          * matched; a fresh index counts it as missed */
         if (x->next == UINT32_MAX || idindex_add(x, id, x->next) ||
-            bl_strmap_find(&x->m, id, strlen(id), &v))
+            bli_strmap_find(&x->m, id, strlen(id), &v))
             return bl_error_set(err, BL_ENOMEM, "out of memory");
         x->next++;
     } else if (x->dup[v]) {
@@ -452,7 +454,7 @@ static bl_status truth_read_ids(truthctx *t, bl_csv_reader *r, bl_candidate **pa
     while ((st = bl_csv_next(r, &row, err)) == BL_OK) {
         if (*n == 100000000)
             return bl_error_set(err, BL_ELIMIT, "%s: more than 100000000 truth pairs", t->path);
-        if (bl_grow((void **)pairs, &cap, *n + 1, sizeof **pairs, 1024) != 0)
+        if (bli_grow((void **)pairs, &cap, *n + 1, sizeof **pairs, 1024) != 0)
             return bl_error_set(err, BL_ENOMEM, "out of memory");
         bl_candidate *c = &(*pairs)[*n];
         c->score = 1.0;
@@ -482,7 +484,7 @@ static idindex *truth_index_ids(const char *const *const *ids, const size_t *cou
     }
     if (bad && ix) {
         for (size_t d = 0; d < nsets; d++) {
-            bl_strmap_free(&ix[d].m);
+            bli_strmap_free(&ix[d].m);
             free(ix[d].rec);
             free(ix[d].dup);
         }
@@ -553,7 +555,7 @@ bl_status bl_eval_truth_read(const char *path, const char *const *const *ids,
     st = truth_read_ids(&t, r, &pairs, &n, err);
     bl_csv_free(r);
     for (size_t d = 0; d < nsets; d++) {
-        bl_strmap_free(&t.ix[d].m);
+        bli_strmap_free(&t.ix[d].m);
         free(t.ix[d].rec);
         free(t.ix[d].dup);
     }

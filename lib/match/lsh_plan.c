@@ -41,7 +41,7 @@ static size_t sample_pairs(const bl_clkset *const *sets, double threshold, doubl
 {
     if (!sets[0]->count || !sets[1]->count)
         return 0;
-    const bl_kernel *kk = bl_kernel_active();
+    const bl_kernel *kk = bli_kernel_active();
     uint64_t x = 0x2545F4914F6CDD1DULL;
     size_t ns = 0;
     for (; ns < NSAMP; ns++) {

@@ -39,29 +39,29 @@ typedef struct bl_kernel {
 } bl_kernel;
 
 /** Generic and_popcount_filter on top of a kernel's and_popcount_many. */
-size_t bl_filter_generic(void (*many)(const uint8_t *, const uint8_t *, size_t, size_t, size_t,
+size_t bli_filter_generic(void (*many)(const uint8_t *, const uint8_t *, size_t, size_t, size_t,
                                       uint32_t *),
                          const uint8_t *a, uint32_t pa, const uint8_t *b, size_t stride,
                          size_t count, size_t n, const uint32_t *bpop, float tf, uint32_t *idx,
                          uint32_t *cnt);
 
 /** Largest float <= t. */
-float bl_threshold_float(double t);
+float bli_threshold_float(double t);
 
 extern const bl_kernel bl_kernel_scalar;
 /** NULL when the compiler cannot build them. */
-const bl_kernel *bl_kernel_avx2_get(void);
-const bl_kernel *bl_kernel_avx512_get(void);
+const bl_kernel *bli_kernel_avx2_get(void);
+const bl_kernel *bli_kernel_avx512_get(void);
 
 /** Kernel chosen at first use: BL_KERNEL env var, else best supported. */
-const bl_kernel *bl_kernel_active(void);
+const bl_kernel *bli_kernel_active(void);
 /** Kernel by name if compiled in and supported by this CPU, else NULL. */
-const bl_kernel *bl_kernel_by_name(const char *name);
+const bl_kernel *bli_kernel_by_name(const char *name);
 
 /** Smallest intersection count c with (double)(2c)/(double)s >= t, for every
  *  popcount sum s in [0, 2*nbits]; entries are nbits+1 ("never") when even
  *  c = s/2 fails. Caller frees. */
-uint32_t *bl_dice_cmin_table(uint32_t nbits, double threshold);
+uint32_t *bli_dice_cmin_table(uint32_t nbits, double threshold);
 
 /** Internal view of a blocking description. */
 struct bl_blocking {
@@ -80,15 +80,15 @@ struct bl_blocking {
 };
 
 /** LSH key of one filter for table t (bits sampled MSB-first positions). */
-uint64_t bl_lsh_key(const bl_blocking *b, uint32_t t, const uint8_t *filter);
+uint64_t bli_lsh_key(const bl_blocking *b, uint32_t t, const uint8_t *filter);
 
 /** Blocked candidate generation (lib/match/blocking.c). Fills one buffer per
  *  thread in `bufs` (nthreads entries). Returns BL_OK or an error. */
-bl_status bl_blocked_candidates(bl_candrun *run, const bl_clkset *const *sets, size_t nsets,
+bl_status bli_blocked_candidates(bl_candrun *run, const bl_clkset *const *sets, size_t nsets,
                                 const bl_blocking *b, int nthreads, bl_candbuf *bufs,
                                 bl_error *err);
 
 /** Tests only: make `k` the active kernel (NULL restores auto choice). */
-void bl_kernel_force(const bl_kernel *k);
+void bli_kernel_force(const bl_kernel *k);
 
 #endif

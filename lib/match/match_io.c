@@ -215,11 +215,11 @@ bl_status bl_candidates_write_anonlink(const char *path, const bl_candidate *c, 
         uint8_t e[24];
         uint64_t bits;
         memcpy(&bits, &c[i].score, 8);
-        bl_store_le64(e, bits);
-        bl_store_le32(e + 8, c[i].dset[0]);
-        bl_store_le32(e + 12, c[i].dset[1]);
-        bl_store_le32(e + 16, c[i].rec[0]);
-        bl_store_le32(e + 20, c[i].rec[1]);
+        bli_store_le64(e, bits);
+        bli_store_le32(e + 8, c[i].dset[0]);
+        bli_store_le32(e + 12, c[i].dset[1]);
+        bli_store_le32(e + 16, c[i].rec[0]);
+        bli_store_le32(e + 20, c[i].rec[1]);
         fwrite(e, 1, 24, fp);
     }
     return finish(f, path, err);
@@ -259,16 +259,16 @@ bl_status bl_candidates_read_anonlink(const char *path, size_t max, bl_candidate
             st = bl_error_set(err, BL_ELIMIT, "%s: more than %zu candidates", path, max);
             break;
         }
-        if (bl_grow((void **)&v, &cap, n + 1, sizeof *v, 1024) != 0) {
+        if (bli_grow((void **)&v, &cap, n + 1, sizeof *v, 1024) != 0) {
             st = bl_error_set(err, BL_ENOMEM, "%s: out of memory", path);
             break;
         }
-        uint64_t bits = bl_load_le64(e);
+        uint64_t bits = bli_load_le64(e);
         memcpy(&v[n].score, &bits, 8);
-        v[n].dset[0] = bl_load_le32(e + 8);
-        v[n].dset[1] = bl_load_le32(e + 12);
-        v[n].rec[0] = bl_load_le32(e + 16);
-        v[n].rec[1] = bl_load_le32(e + 20);
+        v[n].dset[0] = bli_load_le32(e + 8);
+        v[n].dset[1] = bli_load_le32(e + 12);
+        v[n].rec[0] = bli_load_le32(e + 16);
+        v[n].rec[1] = bli_load_le32(e + 20);
         n++;
     }
     if (!st && got != 0)
@@ -345,7 +345,7 @@ bl_status bl_groups_write_pairs_csv(const char *path, const bl_groups *g, const 
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     if (n)
         memcpy(byk, c, n * sizeof *byk);
-    qsort(byk, n, sizeof *byk, bl_candidate_key_cmp);
+    qsort(byk, n, sizeof *byk, bli_candidate_key_cmp);
     size_t np = 0, cap = 0;
     prow *rows = NULL;
     int multi = nsets > 2;
@@ -356,7 +356,7 @@ bl_status bl_groups_write_pairs_csv(const char *path, const bl_groups *g, const 
             for (size_t y = x + 1; y < m; y++) {
                 if (d[x] == d[y])
                     continue;
-                if (bl_grow((void **)&rows, &cap, np + 1, sizeof *rows, 1024) != 0) {
+                if (bli_grow((void **)&rows, &cap, np + 1, sizeof *rows, 1024) != 0) {
                     free(rows);
                     free(byk);
                     return bl_error_set(err, BL_ENOMEM, "out of memory");
@@ -368,7 +368,7 @@ bl_status bl_groups_write_pairs_csv(const char *path, const bl_groups *g, const 
                 p->d1 = d[y];
                 p->r1 = r[y];
                 bl_candidate key = {0, {p->d0, p->d1}, {p->r0, p->r1}};
-                const bl_candidate *hit = bsearch(&key, byk, n, sizeof *byk, bl_candidate_key_cmp);
+                const bl_candidate *hit = bsearch(&key, byk, n, sizeof *byk, bli_candidate_key_cmp);
                 p->has = hit != NULL;
                 p->score = hit ? hit->score : 0.0;
                 if (p->d0 != 0 || p->d1 != 1)

@@ -4,6 +4,7 @@
  * merge_threshold * |g0| * |g1| (greedy: threshold 1, no dedup check;
  * probabilistic: configurable, optionally never two records of one dataset
  * in a group). Groups come out sorted for a stable, comparable result. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include "match/match_internal.h"
@@ -62,8 +63,8 @@ static void set_group(solver *s, uint64_t key, uint32_t gid)
 static int mem_push(solver *s, group *g, uint64_t r)
 {
     if (g->size == g->cap) { /* 32-bit capacities keep groups small */
-        size_t nc = bl_grow_cap(g->cap, (size_t)g->size + 1, sizeof *g->mem, 2);
-        if (nc == 0 || nc > UINT32_MAX || bl_resize((void **)&g->mem, nc, sizeof *g->mem) != 0) {
+        size_t nc = bli_grow_cap(g->cap, (size_t)g->size + 1, sizeof *g->mem, 2);
+        if (nc == 0 || nc > UINT32_MAX || bli_resize((void **)&g->mem, nc, sizeof *g->mem) != 0) {
             s->oom = 1;
             return -1;
         }
@@ -75,7 +76,7 @@ static int mem_push(solver *s, group *g, uint64_t r)
 
 static uint32_t new_group(solver *s)
 {
-    if (bl_grow((void **)&s->g, &s->gcap, s->ng + 1, sizeof *s->g, 64) != 0) {
+    if (bli_grow((void **)&s->g, &s->gcap, s->ng + 1, sizeof *s->g, 64) != 0) {
         s->oom = 1;
         return UINT32_MAX;
     }
@@ -112,9 +113,9 @@ static uint64_t link_add(solver *s, group *g, uint32_t other, uint64_t n)
         return a->cnt;
     }
     if (g->nlinks == g->lcap) {
-        size_t nc = bl_grow_cap(g->lcap, (size_t)g->nlinks + 1, sizeof *g->links, 4);
+        size_t nc = bli_grow_cap(g->lcap, (size_t)g->nlinks + 1, sizeof *g->links, 4);
         if (nc == 0 || nc > UINT32_MAX ||
-            bl_resize((void **)&g->links, nc, sizeof *g->links) != 0) {
+            bli_resize((void **)&g->links, nc, sizeof *g->links) != 0) {
             s->oom = 1;
             return 0;
         }
@@ -206,6 +207,95 @@ static void solver_free(solver *s)
     free(s->vals);
 }
 
+/* Greedy step for one candidate pair: start a group, grow one, or merge
+ * two when their links reach the merge threshold. */
+static void add_candidate(solver *s, const bl_candidate *c, double mt, int dedup)
+{
+    uint64_t i0 = (uint64_t)c->dset[0] << 32 | c->rec[0];
+    uint64_t i1 = (uint64_t)c->dset[1] << 32 | c->rec[1];
+    if (i0 == i1)
+        return;
+    uint32_t g0 = get_group(s, i0), g1 = get_group(s, i1);
+    if (g0 && g1) {
+        g0--, g1--;
+        if (g0 == g1)
+            return;
+        double overlap = (double)link_add(s, &s->g[g0], g1, 1);
+        link_add(s, &s->g[g1], g0, 1);
+        uint32_t s0 = s->g[g0].size, s1 = s->g[g1].size;
+        if (overlap >= mt * s0 * s1 && (!dedup || no_dup_groups(&s->g[g0], &s->g[g1]))) {
+            if (s0 < s1)
+                merge_into(s, g1, g0);
+            else
+                merge_into(s, g0, g1);
+        }
+    } else if (g0 || g1) {
+        uint32_t gid = (g0 ? g0 : g1) - 1;
+        uint64_t r = g0 ? i1 : i0;
+        if (1.0 >= mt * s->g[gid].size) {
+            if (!dedup || no_dup_rec_group(r, &s->g[gid])) {
+                if (mem_push(s, &s->g[gid], r) == 0)
+                    set_group(s, r, gid);
+            }
+        } else {
+            uint32_t gi = make_group(s, r, NULL);
+            if (gi != UINT32_MAX) {
+                link_add(s, &s->g[gid], gi, 1);
+                link_add(s, &s->g[gi], gid, 1);
+            }
+        }
+    } else {
+        if (!dedup || c->dset[0] != c->dset[1])
+            make_group(s, i0, &i1);
+    }
+}
+
+/* The solver's groups of two or more, members sorted, groups sorted. */
+static bl_status collect_groups(solver *s, bl_groups **out, bl_error *err)
+{
+    size_t ng = 0, nm = 0;
+    for (size_t i = 0; i < s->ng; i++)
+        if (s->g[i].size > 1) {
+            ng++;
+            nm += s->g[i].size;
+        }
+    gref *refs = malloc((ng ? ng : 1) * sizeof *refs);
+    bl_groups *g = calloc(1, sizeof *g);
+    if (g) {
+        g->off = malloc((ng + 1) * sizeof *g->off);
+        g->dsets = malloc((nm ? nm : 1) * sizeof *g->dsets);
+        g->recs = malloc((nm ? nm : 1) * sizeof *g->recs);
+    }
+    if (!refs || !g || !g->off || !g->dsets || !g->recs) {
+        free(refs);
+        bl_groups_free(g);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < s->ng; i++)
+        if (s->g[i].size > 1) {
+            qsort(s->g[i].mem, s->g[i].size, sizeof(uint64_t), cmp_u64);
+            refs[k].mem = s->g[i].mem;
+            refs[k].size = s->g[i].size;
+            k++;
+        }
+    assert(k == ng);
+    qsort(refs, ng, sizeof *refs, cmp_gref);
+    g->n = ng;
+    size_t o = 0;
+    for (size_t i = 0; i < ng; i++) {
+        g->off[i] = o;
+        for (uint32_t j = 0; j < refs[i].size; j++, o++) {
+            g->dsets[o] = (uint32_t)(refs[i].mem[j] >> 32);
+            g->recs[o] = (uint32_t)refs[i].mem[j];
+        }
+    }
+    g->off[ng] = o;
+    free(refs);
+    *out = g;
+    return BL_OK;
+}
+
 static bl_status solve(const bl_candidate *c, size_t n, double mt, int dedup, bl_groups **out,
                        bl_error *err)
 {
@@ -227,92 +317,15 @@ static bl_status solve(const bl_candidate *c, size_t n, double mt, int dedup, bl
         solver_free(&s);
         return bl_error_set(err, BL_ENOMEM, "out of memory for %zu candidates", n);
     }
-    for (size_t i = 0; i < n && !s.oom; i++) {
-        uint64_t i0 = (uint64_t)c[i].dset[0] << 32 | c[i].rec[0];
-        uint64_t i1 = (uint64_t)c[i].dset[1] << 32 | c[i].rec[1];
-        if (i0 == i1)
-            continue;
-        uint32_t g0 = get_group(&s, i0), g1 = get_group(&s, i1);
-        if (g0 && g1) {
-            g0--, g1--;
-            if (g0 == g1)
-                continue;
-            double overlap = (double)link_add(&s, &s.g[g0], g1, 1);
-            link_add(&s, &s.g[g1], g0, 1);
-            uint32_t s0 = s.g[g0].size, s1 = s.g[g1].size;
-            if (overlap >= mt * s0 * s1 && (!dedup || no_dup_groups(&s.g[g0], &s.g[g1]))) {
-                if (s0 < s1)
-                    merge_into(&s, g1, g0);
-                else
-                    merge_into(&s, g0, g1);
-            }
-        } else if (g0 || g1) {
-            uint32_t gid = (g0 ? g0 : g1) - 1;
-            uint64_t r = g0 ? i1 : i0;
-            if (1.0 >= mt * s.g[gid].size) {
-                if (!dedup || no_dup_rec_group(r, &s.g[gid])) {
-                    if (mem_push(&s, &s.g[gid], r) == 0)
-                        set_group(&s, r, gid);
-                }
-            } else {
-                uint32_t gi = make_group(&s, r, NULL);
-                if (gi != UINT32_MAX) {
-                    link_add(&s, &s.g[gid], gi, 1);
-                    link_add(&s, &s.g[gi], gid, 1);
-                }
-            }
-        } else {
-            if (!dedup || c[i].dset[0] != c[i].dset[1])
-                make_group(&s, i0, &i1);
-        }
-    }
+    for (size_t i = 0; i < n && !s.oom; i++)
+        add_candidate(&s, &c[i], mt, dedup);
     if (s.oom) {
         solver_free(&s);
         return bl_error_set(err, BL_ENOMEM, "out of memory while solving");
     }
-    /* collect non-trivial groups, sorted members, sorted groups */
-    size_t ng = 0, nm = 0;
-    for (size_t i = 0; i < s.ng; i++)
-        if (s.g[i].size > 1) {
-            ng++;
-            nm += s.g[i].size;
-        }
-    gref *refs = malloc((ng ? ng : 1) * sizeof *refs);
-    bl_groups *g = calloc(1, sizeof *g);
-    if (g) {
-        g->off = malloc((ng + 1) * sizeof *g->off);
-        g->dsets = malloc((nm ? nm : 1) * sizeof *g->dsets);
-        g->recs = malloc((nm ? nm : 1) * sizeof *g->recs);
-    }
-    if (!refs || !g || !g->off || !g->dsets || !g->recs) {
-        free(refs);
-        bl_groups_free(g);
-        solver_free(&s);
-        return bl_error_set(err, BL_ENOMEM, "out of memory");
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < s.ng; i++)
-        if (s.g[i].size > 1) {
-            qsort(s.g[i].mem, s.g[i].size, sizeof(uint64_t), cmp_u64);
-            refs[k].mem = s.g[i].mem;
-            refs[k].size = s.g[i].size;
-            k++;
-        }
-    qsort(refs, ng, sizeof *refs, cmp_gref);
-    g->n = ng;
-    size_t o = 0;
-    for (size_t i = 0; i < ng; i++) {
-        g->off[i] = o;
-        for (uint32_t j = 0; j < refs[i].size; j++, o++) {
-            g->dsets[o] = (uint32_t)(refs[i].mem[j] >> 32);
-            g->recs[o] = (uint32_t)refs[i].mem[j];
-        }
-    }
-    g->off[ng] = o;
-    free(refs);
+    bl_status st = collect_groups(&s, out, err);
     solver_free(&s);
-    *out = g;
-    return BL_OK;
+    return st;
 }
 
 bl_status bl_match_solve_greedy(const bl_candidate *c, size_t n, bl_groups **out, bl_error *err)

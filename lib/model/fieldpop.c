@@ -41,7 +41,7 @@ int bl_fieldpop_init(bl_fieldpop *fp, const bl_model *m, const bl_kernel *k)
         fp->nblk[f] = (fp->nbytes[f] + 63) / 64;
         /* popcounts are taken over whole bytes: size the tables for whole blocks */
         for (uint32_t l = 1; l < m->f[f].nbands; l++)
-            if (!(fp->cmin[f][l] = bl_dice_cmin_table(fp->nblk[f] * 512, m->f[f].band[l]))) {
+            if (!(fp->cmin[f][l] = bli_dice_cmin_table(fp->nblk[f] * 512, m->f[f].band[l]))) {
                 bl_fieldpop_free(fp);
                 return -1;
             }

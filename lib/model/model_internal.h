@@ -76,7 +76,7 @@ typedef struct bl_fieldpop {
     int fused;
     uint32_t off[BL_MODEL_MAX_FIELDS], nbytes[BL_MODEL_MAX_FIELDS], nblk[BL_MODEL_MAX_FIELDS];
     /* per field and band: smallest AND-count reaching the band for each
-     * popcount sum (bl_dice_cmin_table), so levels need no division */
+     * popcount sum (bli_dice_cmin_table), so levels need no division */
     uint32_t *cmin[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS];
 } bl_fieldpop;
 

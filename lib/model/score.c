@@ -80,7 +80,7 @@ static double sigmoid2(double w)
 static void *score_worker(void *arg)
 {
     sjob *j = arg;
-    const bl_kernel *k = bl_kernel_active();
+    const bl_kernel *k = bli_kernel_active();
     const bl_model *m = j->m;
     bl_fieldpop fpk;
     if (bl_fieldpop_init(&fpk, m, k) != 0) {
@@ -142,7 +142,7 @@ bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t
     for (size_t f = 0; f < m->nf; f++)
         for (uint32_t l = 0; l < m->f[f].nlevels; l++)
             w[f][l] = bl_model_level_weight(m, f, l);
-    int nt = threads > 0 ? threads : bl_ncpus();
+    int nt = threads > 0 ? threads : bli_ncpus();
     if (nt > 64)
         nt = 64;
     if ((size_t)nt > ncand / 10000 + 1)
@@ -177,7 +177,7 @@ static int cmp_weight(const void *x, const void *y)
     const bl_scored_pair *a = x, *b = y;
     if (a->weight != b->weight)
         return a->weight > b->weight ? -1 : 1;
-    return bl_candidate_key_cmp(&a->c, &b->c);
+    return bli_candidate_key_cmp(&a->c, &b->c);
 }
 
 /* Record (dataset, index) -> taken flag, for the 1:1 rule. */
@@ -332,7 +332,7 @@ bl_status bl_model_explain(const bl_model *m, const bl_clkset *a, size_t i, cons
     if (i >= a->count || j >= b->count)
         return bl_error_set(err, BL_EINVAL, "record index out of range (%zu of %zu, %zu of %zu)", i, a->count, j,
                             b->count);
-    const bl_kernel *k = bl_kernel_active();
+    const bl_kernel *k = bli_kernel_active();
     bl_fieldpop fpk;
     if (bl_fieldpop_init(&fpk, m, k) != 0)
         return bl_error_set(err, BL_ENOMEM, "out of memory");

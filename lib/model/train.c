@@ -108,7 +108,7 @@ static void tf_field(const bl_model *m, size_t f, const bl_clkset *const *sets, 
 bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, size_t nsets, bl_setstats *st,
                             bl_error *err)
 {
-    const bl_kernel *k = bl_kernel_active();
+    const bl_kernel *k = bli_kernel_active();
     memset(st, 0, nsets * sizeof *st);
     uint64_t total = 0;
     for (size_t d = 0; d < nsets; d++) {
@@ -151,7 +151,7 @@ bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, siz
 static int u_from_random(bl_model *m, const bl_clkset *const *sets, size_t nsets, const bl_setstats *st,
                          uint64_t npairs, uint64_t seed)
 {
-    const bl_kernel *k = bl_kernel_active();
+    const bl_kernel *k = bli_kernel_active();
     bl_fieldpop fpk;
     if (bl_fieldpop_init(&fpk, m, k) != 0)
         return -1;
@@ -234,7 +234,7 @@ static int ptable_add(ptable *t, const uint8_t *lv, size_t nf, double cnt)
         }
         j = (j + 1) & (t->scap - 1);
     }
-    if (bl_grow((void **)&t->p, &t->cap, t->n + 1, sizeof *t->p, 256) != 0)
+    if (bli_grow((void **)&t->p, &t->cap, t->n + 1, sizeof *t->p, 256) != 0)
         return -1;
     memset(t->p[t->n].lv, 0, sizeof t->p[t->n].lv);
     memcpy(t->p[t->n].lv, lv, nf);
@@ -262,7 +262,7 @@ typedef struct pjob {
 static void *pattern_worker(void *arg)
 {
     pjob *j = arg;
-    const bl_kernel *k = bl_kernel_active();
+    const bl_kernel *k = bli_kernel_active();
     bl_fieldpop fpk;
     if (bl_fieldpop_init(&fpk, j->m, k) != 0) {
         j->fail = 1;
@@ -285,7 +285,7 @@ static void *pattern_worker(void *arg)
 static bl_status build_patterns(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *st,
                                 const bl_candidate *c, size_t n, int threads, ptable *out, bl_error *err)
 {
-    int nt = threads > 0 ? threads : bl_ncpus();
+    int nt = threads > 0 ? threads : bli_ncpus();
     if (nt > 64)
         nt = 64;
     if ((size_t)nt > n / 10000 + 1)

@@ -83,7 +83,7 @@ bl_status psi_frame_header_parse(const uint8_t hdr[PSI_FRAME_HDR], uint32_t *ct_
         return bl_error_set(err, BL_EPROTO,
                             "frame version mismatch: peer sent version %u, this build speaks %u",
                             hdr[3], BL_PSI_PROTOCOL_VERSION);
-    uint32_t n = bl_load_le32(hdr + 4);
+    uint32_t n = bli_load_le32(hdr + 4);
     if (n < PSI_FRAME_TAG + 1 || n > PSI_FRAME_MAX)
         return bl_error_set(err, BL_EPROTO, "peer sent a frame of invalid length %u", n);
     *ct_len = n;
@@ -92,7 +92,7 @@ bl_status psi_frame_header_parse(const uint8_t hdr[PSI_FRAME_HDR], uint32_t *ct_
 
 static void make_nonce(uint8_t nonce[12], uint64_t ctr)
 {
-    bl_store_le64(nonce, ctr);
+    bli_store_le64(nonce, ctr);
     memset(nonce + 8, 0, 4);
 }
 
@@ -105,7 +105,7 @@ size_t psi_frame_seal(const uint8_t key[32], uint64_t ctr, const uint8_t *pt, si
     out[1] = 'L';
     out[2] = 'F';
     out[3] = BL_PSI_PROTOCOL_VERSION;
-    bl_store_le32(out + 4, (uint32_t)(n + PSI_FRAME_TAG));
+    bli_store_le32(out + 4, (uint32_t)(n + PSI_FRAME_TAG));
     unsigned long long clen = 0;
     crypto_aead_chacha20poly1305_ietf_encrypt(out + PSI_FRAME_HDR, &clen, pt, n, out,
                                               PSI_FRAME_HDR, NULL, nonce, key);
@@ -147,9 +147,9 @@ void psi_setup_encode(const psi_setup *s, uint8_t out[PSI_SETUP_BYTES])
     for (unsigned i = 0; i < s->ntypes && i < BL_PSI_MAX_TYPES; i++)
         out[2 + i] = (uint8_t)s->types[i];
     out[2 + BL_PSI_MAX_TYPES] = (uint8_t)s->cmp_bytes;
-    bl_store_le32(out + 3 + BL_PSI_MAX_TYPES, s->email_rules);
-    bl_store_le64(out + 7 + BL_PSI_MAX_TYPES, s->ngroups);
-    bl_store_le32(out + 15 + BL_PSI_MAX_TYPES, s->batch);
+    bli_store_le32(out + 3 + BL_PSI_MAX_TYPES, s->email_rules);
+    bli_store_le64(out + 7 + BL_PSI_MAX_TYPES, s->ngroups);
+    bli_store_le32(out + 15 + BL_PSI_MAX_TYPES, s->batch);
 }
 
 bl_status psi_setup_decode(const uint8_t *p, size_t n, psi_setup *s, bl_error *err)
@@ -178,9 +178,9 @@ bl_status psi_setup_decode(const uint8_t *p, size_t n, psi_setup *s, bl_error *e
         }
     }
     s->cmp_bytes = p[2 + BL_PSI_MAX_TYPES];
-    s->email_rules = bl_load_le32(p + 3 + BL_PSI_MAX_TYPES);
-    s->ngroups = bl_load_le64(p + 7 + BL_PSI_MAX_TYPES);
-    s->batch = bl_load_le32(p + 15 + BL_PSI_MAX_TYPES);
+    s->email_rules = bli_load_le32(p + 3 + BL_PSI_MAX_TYPES);
+    s->ngroups = bli_load_le64(p + 7 + BL_PSI_MAX_TYPES);
+    s->batch = bli_load_le32(p + 15 + BL_PSI_MAX_TYPES);
     if (s->batch < 1 || s->batch > 65536)
         return bl_error_set(err, BL_EPROTO, "peer sent an invalid batch size %u", s->batch);
     if (s->ngroups > 1000000000ull)
@@ -194,8 +194,8 @@ bl_status psi_batch_decode(const uint8_t *p, size_t n, size_t elem_bytes, uint32
 {
     if (n < PSI_BATCH_HDR)
         return bl_error_set(err, BL_EPROTO, "peer sent a truncated batch");
-    *start = bl_load_le64(p);
-    *count = bl_load_le32(p + 8);
+    *start = bli_load_le64(p);
+    *count = bli_load_le32(p + 8);
     if (*count == 0 || *count > max_count)
         return bl_error_set(err, BL_EPROTO, "peer sent a batch of %u records (limit %u)", *count,
                             max_count);
@@ -697,7 +697,7 @@ bl_status psi_chan_recv(psi_chan *c, int wait_ms, unsigned *type, const uint8_t 
         return s;
     size_t need = PSI_FRAME_HDR + (size_t)ct * 2;
     if (need > c->rcap) {
-        if (bl_resize((void **)&c->rbuf, need, 1) != 0)
+        if (bli_resize((void **)&c->rbuf, need, 1) != 0)
             return bl_error_set(err, BL_ENOMEM, "out of memory for a %u-byte frame", ct);
         c->rcap = need;
     }

@@ -34,11 +34,11 @@ static int dset_grow(dset *d)
         return -1;
     for (size_t i = 0; i < d->cap; i++) {
         const uint8_t *x = d->e + i * 16;
-        uint64_t h = bl_load_le64(x);
-        if (!h && !bl_load_le64(x + 8))
+        uint64_t h = bli_load_le64(x);
+        if (!h && !bli_load_le64(x + 8))
             continue;
         size_t j = h & (nc - 1);
-        while (bl_load_le64(ne + j * 16) || bl_load_le64(ne + j * 16 + 8))
+        while (bli_load_le64(ne + j * 16) || bli_load_le64(ne + j * 16 + 8))
             j = (j + 1) & (nc - 1);
         memcpy(ne + j * 16, x, 16);
     }
@@ -61,10 +61,10 @@ static int dset_insert(dset *d, unsigned type, const char *v, size_t n)
     crypto_generichash_update(&st, (const uint8_t *)v, n);
     crypto_generichash_final(&st, x, sizeof x);
     x[15] |= 1; /* never all-zero */
-    size_t j = bl_load_le64(x) & (d->cap - 1);
+    size_t j = bli_load_le64(x) & (d->cap - 1);
     for (;;) {
         uint8_t *slot = d->e + j * 16;
-        if (!bl_load_le64(slot) && !bl_load_le64(slot + 8)) {
+        if (!bli_load_le64(slot) && !bli_load_le64(slot + 8)) {
             memcpy(slot, x, 16);
             d->n++;
             return 1;
@@ -89,11 +89,11 @@ static bl_status arena_add(bl_psi_input *in, const char *v, size_t n, uint64_t *
 {
     size_t need = in->alen + 2 + n;
     if (need > in->acap) {
-        size_t nc = bl_grow_cap(in->acap, need, 1, 1 << 20);
+        size_t nc = bli_grow_cap(in->acap, need, 1, 1 << 20);
         if (nc == 0 || nc > ARENA_CAP)
             return bl_error_set(err, BL_ELIMIT, "normalised identifiers exceed %zu GiB",
                                 ARENA_CAP >> 30);
-        if (bl_resize((void **)&in->arena, nc, 1) != 0)
+        if (bli_resize((void **)&in->arena, nc, 1) != 0)
             return bl_error_set(err, BL_ENOMEM, "out of memory for identifiers");
         in->acap = nc;
     }
@@ -110,9 +110,9 @@ static bl_status groups_reserve(bl_psi_input *in, uint64_t want, bl_error *err)
     if (want <= in->gcap)
         return BL_OK;
     /* row (one per record) and slot (k per record) share one capacity */
-    size_t nc = bl_grow_cap((size_t)in->gcap, (size_t)want, sizeof *in->row, 1 << 14);
-    if (nc == 0 || bl_resize((void **)&in->row, nc, sizeof *in->row) != 0 ||
-        bl_resize((void **)&in->slot, nc, in->k * sizeof *in->slot) != 0)
+    size_t nc = bli_grow_cap((size_t)in->gcap, (size_t)want, sizeof *in->row, 1 << 14);
+    if (nc == 0 || bli_resize((void **)&in->row, nc, sizeof *in->row) != 0 ||
+        bli_resize((void **)&in->slot, nc, in->k * sizeof *in->slot) != 0)
         return bl_error_set(err, BL_ENOMEM, "out of memory for records");
     in->gcap = nc;
     return BL_OK;

@@ -269,7 +269,7 @@ static bl_status compute_matches(bl_psi_result *res, const uint8_t *own, uint64_
         for (uint64_t jx = 0; jx < m; jx++) {
             if (pm[jx])
                 continue;
-            uint64_t h = bl_load_le64(peer + (jx * k + t) * CMP) & (cap - 1);
+            uint64_t h = bli_load_le64(peer + (jx * k + t) * CMP) & (cap - 1);
             while (tab[h])
                 h = (h + 1) & (cap - 1);
             tab[h] = (uint32_t)(jx + 1);
@@ -280,7 +280,7 @@ static bl_status compute_matches(bl_psi_result *res, const uint8_t *own, uint64_
             if (know_dummies && in->slot[i * k + t] == PSI_NO_SLOT)
                 continue;
             const uint8_t *v = own + (i * k + t) * CMP;
-            uint64_t h = bl_load_le64(v) & (cap - 1);
+            uint64_t h = bli_load_le64(v) & (cap - 1);
             while (tab[h]) {
                 uint64_t jx = tab[h] - 1;
                 if (!pm[jx] && !memcmp(peer + (jx * k + t) * CMP, v, CMP)) {
@@ -370,7 +370,7 @@ static bl_status grow_buf(run_state *r, size_t need, bl_error *err)
 {
     if (need <= r->bufcap)
         return BL_OK;
-    if (bl_resize((void **)&r->buf, need, 1) != 0)
+    if (bli_resize((void **)&r->buf, need, 1) != 0)
         return bl_error_set(err, BL_ENOMEM, "out of memory for a batch");
     r->bufcap = need;
     return BL_OK;
@@ -385,8 +385,8 @@ static bl_status produce_batch(run_state *r, bl_error *err)
     bl_status st = grow_buf(r, PSI_BATCH_HDR + cnt * k * PT, err);
     if (st != BL_OK)
         return st;
-    bl_store_le64(r->buf, r->own_next);
-    bl_store_le32(r->buf + 8, (uint32_t)cnt);
+    bli_store_le64(r->buf, r->own_next);
+    bli_store_le32(r->buf + 8, (uint32_t)cnt);
     mask_job j = {.s = &r->s, .start = r->own_next, .out = r->buf + PSI_BATCH_HDR};
     atomic_init(&j.fail, 0);
     pool_run(r->pool, mask_range, &j, cnt, 64);
@@ -444,8 +444,8 @@ static bl_status handle_points(run_state *r, const uint8_t *p, size_t n, bl_erro
     if (r->peer_learns && r->count) {
         memcpy(r->hold + start * k * CMP, out, bytes);
     } else if (r->peer_learns) {
-        bl_store_le64(r->buf, start);
-        bl_store_le32(r->buf + 8, cnt);
+        bli_store_le64(r->buf, start);
+        bli_store_le32(r->buf + 8, cnt);
         st = psi_chan_queue(r->ch, PSI_MSG_RETURN, r->buf, PSI_BATCH_HDR + bytes, err);
         if (st != BL_OK)
             return st;
@@ -460,8 +460,8 @@ static bl_status handle_points(run_state *r, const uint8_t *p, size_t n, bl_erro
             st = grow_buf(r, PSI_BATCH_HDR + c * k * CMP, err);
             if (st != BL_OK)
                 return st;
-            bl_store_le64(r->buf, s0);
-            bl_store_le32(r->buf + 8, (uint32_t)c);
+            bli_store_le64(r->buf, s0);
+            bli_store_le32(r->buf + 8, (uint32_t)c);
             memcpy(r->buf + PSI_BATCH_HDR, r->hold + s0 * k * CMP, c * k * CMP);
             st = psi_chan_queue(r->ch, PSI_MSG_RETURN, r->buf, PSI_BATCH_HDR + c * k * CMP, err);
             if (st != BL_OK)
@@ -750,7 +750,7 @@ bl_status bl_psi_run(bl_psi_input *in, const bl_psi_identity *me,
     bl_psi_result *res = calloc(1, sizeof *res);
     r.s.scalar = sodium_malloc(crypto_core_ristretto255_SCALARBYTES);
     r.s.perm = malloc((in->n ? in->n : 1) * sizeof *r.s.perm);
-    int nth = o->threads > 0 ? o->threads : bl_ncpus();
+    int nth = o->threads > 0 ? o->threads : bli_ncpus();
     r.pool = pool_new(nth);
     bl_status st = BL_OK;
     if (!res || !r.s.scalar || !r.s.perm || !r.pool) {

@@ -72,7 +72,7 @@ static char kb_neighbour(char c, uint64_t rng[4])
         nb = kb_digit[c - '0'];
     if (!nb)
         return 0;
-    char r = nb[bl_sx_below(rng, (uint32_t)strlen(nb))];
+    char r = nb[bli_sx_below(rng, (uint32_t)strlen(nb))];
     if (upper && r >= 'a' && r <= 'z')
         r = (char)(r - 32);
     return r;
@@ -86,9 +86,9 @@ static int typo_insert(char *s, size_t cap, uint64_t rng[4])
         return 0;
     /* insert before code point `at` (0..n); the key pressed is a neighbour
      * of the character next to it, or a copy of that character */
-    int at = (int)bl_sx_below(rng, (uint32_t)n + 1);
+    int at = (int)bli_sx_below(rng, (uint32_t)n + 1);
     int ref = at < n ? at : n - 1;
-    if (at > 0 && bl_sx_below(rng, 2))
+    if (at > 0 && bli_sx_below(rng, 2))
         ref = at - 1;
     const char *rc = s + off[ref];
     int rlen = off[ref + 1] - off[ref];
@@ -109,7 +109,7 @@ static int typo_delete(char *s, size_t cap, uint64_t rng[4])
     int n = cp_split(s, off);
     if (n < 2)
         return 0;
-    int at = (int)bl_sx_below(rng, (uint32_t)n);
+    int at = (int)bli_sx_below(rng, (uint32_t)n);
     return splice(s, cap, (size_t)off[at], (size_t)off[at + 1], "", 0);
 }
 
@@ -122,7 +122,7 @@ static int typo_substitute(char *s, size_t cap, uint64_t rng[4])
     /* prefer a character with keyboard neighbours; otherwise substitute
      * another character of the same value (same script) */
     for (int tries = 0; tries < 8; tries++) {
-        int at = (int)bl_sx_below(rng, (uint32_t)n);
+        int at = (int)bli_sx_below(rng, (uint32_t)n);
         int clen = off[at + 1] - off[at];
         if (clen == 1) {
             char k = kb_neighbour(s[off[at]], rng);
@@ -130,7 +130,7 @@ static int typo_substitute(char *s, size_t cap, uint64_t rng[4])
                 return splice(s, cap, (size_t)off[at], (size_t)off[at + 1], &k, 1);
             continue;
         }
-        int other = (int)bl_sx_below(rng, (uint32_t)n);
+        int other = (int)bli_sx_below(rng, (uint32_t)n);
         int olen = off[other + 1] - off[other];
         if (olen == clen && !memcmp(s + off[other], s + off[at], (size_t)clen))
             continue;
@@ -148,7 +148,7 @@ static int typo_transpose(char *s, size_t cap, uint64_t rng[4])
     if (n < 2)
         return 0;
     for (int tries = 0; tries < 8; tries++) {
-        int at = (int)bl_sx_below(rng, (uint32_t)n - 1);
+        int at = (int)bli_sx_below(rng, (uint32_t)n - 1);
         int a = off[at], b = off[at + 1], c = off[at + 2];
         if (b - a == c - b && !memcmp(s + a, s + b, (size_t)(b - a)))
             continue;
@@ -174,7 +174,7 @@ static int ocr_apply(char *s, size_t cap, uint64_t rng[4])
                 continue;
             /* reservoir sampling keeps the choice uniform over matches */
             count++;
-            if (bl_sx_below(rng, count) == 0) {
+            if (bli_sx_below(rng, count) == 0) {
                 chosen_rule = r;
                 chosen_at = i;
             }
@@ -223,7 +223,7 @@ static int phonetic_apply(char *s, size_t cap, uint64_t rng[4])
             if (!cond_ok(ru->pre, s, len, i - 1) || !cond_ok(ru->post, s, len, i + fl))
                 continue;
             count++;
-            if (bl_sx_below(rng, count) == 0) {
+            if (bli_sx_below(rng, count) == 0) {
                 chosen_rule = r;
                 chosen_at = i;
             }
@@ -251,7 +251,7 @@ static int variant_apply(const bl_st_pairs *t, char *s, size_t cap, uint64_t rng
         end++;
     if (end == lo)
         return 0;
-    const char *v = t->val[lo + bl_sx_below(rng, end - lo)].b;
+    const char *v = t->val[lo + bli_sx_below(rng, end - lo)].b;
     if (strlen(v) + 1 > cap)
         return 0;
     memmove(s, v, strlen(v) + 1);
@@ -335,5 +335,5 @@ void bl_synth_rng_seed(uint64_t rng_state[4], uint64_t seed)
 {
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)
-        rng_state[i] = bl_sx_splitmix(&x);
+        rng_state[i] = bli_sx_splitmix(&x);
 }

@@ -60,8 +60,8 @@ int bl_synth_apply_forms(bl_synth_record *r, uint64_t rng[4], double p)
     static const bl_synth_field fields[] = {BL_SYNTH_GIVEN_NAME, BL_SYNTH_SURNAME, BL_SYNTH_SUBURB};
     int changed = 0;
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
-        double u = bl_sx_unit(rng);
-        int mode = (int)(bl_sx_unit(rng) * 3);
+        double u = bli_sx_unit(rng);
+        int mode = (int)(bli_sx_unit(rng) * 3);
         if (u >= p || !r->field[fields[i]][0])
             continue;
         reform(r->field[fields[i]], BL_SYNTH_FIELD_MAX, mode > 2 ? 2 : mode);

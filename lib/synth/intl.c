@@ -126,7 +126,7 @@ static void fold_put(char *dst, size_t cap, size_t *n, char c)
         dst[(*n)++] = c;
 }
 
-size_t bl_sx_ascii_fold(const char *src, char *dst, size_t cap)
+size_t bli_sx_ascii_fold(const char *src, char *dst, size_t cap)
 {
     size_t n = 0;
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)src;
@@ -164,7 +164,7 @@ size_t bl_sx_ascii_fold(const char *src, char *dst, size_t cap)
     return n;
 }
 
-void bl_sx_copy(char *dst, size_t cap, const char *src)
+void bli_sx_copy(char *dst, size_t cap, const char *src)
 {
     size_t n = strlen(src);
     if (n >= cap) {

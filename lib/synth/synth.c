@@ -40,7 +40,7 @@ static void perm_init(perm *p, uint64_t n, uint64_t key)
     p->mask = ((uint64_t)1 << p->half) - 1;
     uint64_t x = key;
     for (int i = 0; i < 4; i++)
-        p->key[i] = bl_sx_splitmix(&x);
+        p->key[i] = bli_sx_splitmix(&x);
 }
 
 static uint64_t perm_apply(const perm *p, uint64_t v)
@@ -51,7 +51,7 @@ static uint64_t perm_apply(const perm *p, uint64_t v)
         uint64_t l = v >> p->half, r = v & p->mask;
         for (int round = 0; round < 4; round++) {
             uint64_t x = r ^ p->key[round];
-            uint64_t f = bl_sx_splitmix(&x) & p->mask;
+            uint64_t f = bli_sx_splitmix(&x) & p->mask;
             uint64_t nl = r;
             r = l ^ f;
             l = nl;
@@ -236,38 +236,38 @@ static int days_in_month(int y, int m)
 
 static const char *pick_freq(uint64_t rng[4], const bl_st_freq *t)
 {
-    return t->val[bl_sx_pick_cum(rng, t->cum, t->n)];
+    return t->val[bli_sx_pick_cum(rng, t->cum, t->n)];
 }
 
 static const char *pick_list(uint64_t rng[4], const char *const *v, uint32_t n)
 {
-    return v[bl_sx_below(rng, n)];
+    return v[bli_sx_below(rng, n)];
 }
 
 /* Email from the person's names in one of several common patterns. */
 static void make_email(const person *p, uint64_t rng[4], char *out, size_t cap)
 {
     char g[48], s[48];
-    bl_sx_ascii_fold(p->given, g, sizeof g);
-    bl_sx_ascii_fold(p->surname, s, sizeof s);
-    const char *dom = email_domains[bl_sx_below(rng, sizeof email_domains / sizeof *email_domains)];
-    unsigned num = bl_sx_below(rng, 100);
+    bli_sx_ascii_fold(p->given, g, sizeof g);
+    bli_sx_ascii_fold(p->surname, s, sizeof s);
+    const char *dom = email_domains[bli_sx_below(rng, sizeof email_domains / sizeof *email_domains)];
+    unsigned num = bli_sx_below(rng, 100);
     if (!g[0] || !s[0]) {
         /* a name with no ASCII form: providers hand out a handle */
-        snprintf(out, cap, "user%06u@%s", bl_sx_below(rng, 1000000), dom);
+        snprintf(out, cap, "user%06u@%s", bli_sx_below(rng, 1000000), dom);
         return;
     }
     int n;
-    switch (bl_sx_below(rng, 6)) {
+    switch (bli_sx_below(rng, 6)) {
     case 0: n = snprintf(out, cap, "%s.%s@%s", g, s, dom); break;
     case 1: n = snprintf(out, cap, "%s_%s%02u@%s", g, s, num, dom); break;
     case 2: n = snprintf(out, cap, "%c%s@%s", g[0], s, dom); break;
     case 3: n = snprintf(out, cap, "%s%s%02u@%s", g, s, num, dom); break;
     case 4: n = snprintf(out, cap, "%s.%s@%s", s, g, dom); break;
-    default: n = snprintf(out, cap, "%s%u@%s", g, 1900u + bl_sx_below(rng, 120), dom); break;
+    default: n = snprintf(out, cap, "%s%u@%s", g, 1900u + bli_sx_below(rng, 120), dom); break;
     }
     if (n < 0 || (size_t)n >= cap) /* cannot happen with 48-byte name parts */
-        snprintf(out, cap, "user%06u@%s", bl_sx_below(rng, 1000000), dom);
+        snprintf(out, cap, "user%06u@%s", bli_sx_below(rng, 1000000), dom);
 }
 
 static const char *area_code(const char *state)
@@ -280,8 +280,8 @@ static const char *area_code(const char *state)
 
 static void make_phone(const person *p, uint64_t rng[4], char *out, size_t cap)
 {
-    unsigned a = bl_sx_below(rng, 10000), b = bl_sx_below(rng, 10000);
-    if (bl_sx_below(rng, 100) < 55)
+    unsigned a = bli_sx_below(rng, 10000), b = bli_sx_below(rng, 10000);
+    if (bli_sx_below(rng, 100) < 55)
         snprintf(out, cap, "04%02u %03u %03u", a % 100, (a / 100) * 10 + b / 1000, b % 1000);
     else
         snprintf(out, cap, "%s %04u %04u", area_code(p->loc->state), a, b);
@@ -290,27 +290,27 @@ static void make_phone(const person *p, uint64_t rng[4], char *out, size_t cap)
 static void make_person(const bl_synth *g, uint64_t entity, person *p)
 {
     uint64_t rng[4];
-    bl_synth_rng_seed(rng, bl_sx_hash(g->o.seed, TAG_BASE, entity));
-    p->sex = bl_sx_below(rng, 2) ? 'm' : 'f';
-    if (bl_sx_chance(rng, g->o.unicode_share)) {
+    bl_synth_rng_seed(rng, bli_sx_hash(g->o.seed, TAG_BASE, entity));
+    p->sex = bli_sx_below(rng, 2) ? 'm' : 'f';
+    if (bli_sx_chance(rng, g->o.unicode_share)) {
         const bl_sx_intl *gr =
-            &bl_sx_intl_groups[bl_sx_pick_cum(rng, g->intl_cum, bl_sx_intl_ngroups)];
-        bl_sx_copy(p->given, sizeof p->given,
+            &bl_sx_intl_groups[bli_sx_pick_cum(rng, g->intl_cum, bl_sx_intl_ngroups)];
+        bli_sx_copy(p->given, sizeof p->given,
                    p->sex == 'f' ? pick_list(rng, gr->given_f, gr->n_f)
                                  : pick_list(rng, gr->given_m, gr->n_m));
-        bl_sx_copy(p->surname, sizeof p->surname, pick_list(rng, gr->surname, gr->n_s));
+        bli_sx_copy(p->surname, sizeof p->surname, pick_list(rng, gr->surname, gr->n_s));
     } else {
-        bl_sx_copy(p->given, sizeof p->given,
+        bli_sx_copy(p->given, sizeof p->given,
                    pick_freq(rng, p->sex == 'f' ? &bl_st_given_f : &bl_st_given_m));
-        bl_sx_copy(p->surname, sizeof p->surname, pick_freq(rng, &bl_st_surname));
+        bli_sx_copy(p->surname, sizeof p->surname, pick_freq(rng, &bl_st_surname));
     }
-    int age = bl_st_age.years[bl_sx_pick_cum(rng, bl_st_age.cum, bl_st_age.n)];
+    int age = bl_st_age.years[bli_sx_pick_cum(rng, bl_st_age.cum, bl_st_age.n)];
     p->year = REF_YEAR - 1 - age;
-    p->month = 1 + (int)bl_sx_below(rng, 12);
-    p->day = 1 + (int)bl_sx_below(rng, (uint32_t)days_in_month(p->year, p->month));
+    p->month = 1 + (int)bli_sx_below(rng, 12);
+    p->day = 1 + (int)bli_sx_below(rng, (uint32_t)days_in_month(p->year, p->month));
     snprintf(p->address, sizeof p->address, "%s %s", pick_freq(rng, &bl_st_streetnum),
              pick_freq(rng, &bl_st_street));
-    p->loc = &bl_st_locality.val[bl_sx_pick_cum(rng, bl_st_locality.cum, bl_st_locality.n)];
+    p->loc = &bl_st_locality.val[bli_sx_pick_cum(rng, bl_st_locality.cum, bl_st_locality.n)];
     make_email(p, rng, p->email, sizeof p->email);
     make_phone(p, rng, p->phone, sizeof p->phone);
 }
@@ -326,17 +326,17 @@ static void format_date(const bl_synth *g, int y, int m, int d, char *out, size_
 
 static void person_to_record(const bl_synth *g, const person *p, bl_synth_record *r)
 {
-    bl_sx_copy(r->field[BL_SYNTH_GIVEN_NAME], BL_SYNTH_FIELD_MAX, p->given);
-    bl_sx_copy(r->field[BL_SYNTH_SURNAME], BL_SYNTH_FIELD_MAX, p->surname);
+    bli_sx_copy(r->field[BL_SYNTH_GIVEN_NAME], BL_SYNTH_FIELD_MAX, p->given);
+    bli_sx_copy(r->field[BL_SYNTH_SURNAME], BL_SYNTH_FIELD_MAX, p->surname);
     format_date(g, p->year, p->month, p->day, r->field[BL_SYNTH_DOB], BL_SYNTH_FIELD_MAX);
     r->field[BL_SYNTH_SEX][0] = p->sex;
     r->field[BL_SYNTH_SEX][1] = '\0';
-    bl_sx_copy(r->field[BL_SYNTH_ADDRESS], BL_SYNTH_FIELD_MAX, p->address);
-    bl_sx_copy(r->field[BL_SYNTH_SUBURB], BL_SYNTH_FIELD_MAX, p->loc->suburb);
-    bl_sx_copy(r->field[BL_SYNTH_POSTCODE], BL_SYNTH_FIELD_MAX, p->loc->postcode);
-    bl_sx_copy(r->field[BL_SYNTH_STATE], BL_SYNTH_FIELD_MAX, p->loc->state);
-    bl_sx_copy(r->field[BL_SYNTH_EMAIL], BL_SYNTH_FIELD_MAX, p->email);
-    bl_sx_copy(r->field[BL_SYNTH_PHONE], BL_SYNTH_FIELD_MAX, p->phone);
+    bli_sx_copy(r->field[BL_SYNTH_ADDRESS], BL_SYNTH_FIELD_MAX, p->address);
+    bli_sx_copy(r->field[BL_SYNTH_SUBURB], BL_SYNTH_FIELD_MAX, p->loc->suburb);
+    bli_sx_copy(r->field[BL_SYNTH_POSTCODE], BL_SYNTH_FIELD_MAX, p->loc->postcode);
+    bli_sx_copy(r->field[BL_SYNTH_STATE], BL_SYNTH_FIELD_MAX, p->loc->state);
+    bli_sx_copy(r->field[BL_SYNTH_EMAIL], BL_SYNTH_FIELD_MAX, p->email);
+    bli_sx_copy(r->field[BL_SYNTH_PHONE], BL_SYNTH_FIELD_MAX, p->phone);
 }
 
 /* ---- the corruption model -------------------------------------------------- */
@@ -346,9 +346,9 @@ static void year_typo(int *year, uint64_t rng[4])
     int y = *year, tens = (y / 10) % 10, ones = y % 10;
     for (int tries = 0; tries < 8; tries++) {
         int ny = y;
-        switch (bl_sx_below(rng, 3)) {
-        case 0: ny = y - ones + (ones == 0 ? 1 : ones == 9 ? 8 : ones + (bl_sx_below(rng, 2) ? 1 : -1)); break;
-        case 1: ny = y - 10 * tens + 10 * (tens == 0 ? 1 : tens == 9 ? 8 : tens + (bl_sx_below(rng, 2) ? 1 : -1)); break;
+        switch (bli_sx_below(rng, 3)) {
+        case 0: ny = y - ones + (ones == 0 ? 1 : ones == 9 ? 8 : ones + (bli_sx_below(rng, 2) ? 1 : -1)); break;
+        case 1: ny = y - 10 * tens + 10 * (tens == 0 ? 1 : tens == 9 ? 8 : tens + (bli_sx_below(rng, 2) ? 1 : -1)); break;
         default: ny = y - 10 * tens - ones + 10 * ones + tens; break;
         }
         if (ny != y) {
@@ -364,10 +364,10 @@ static void corrupt(const bl_synth *g, person *p, uint64_t entity, uint64_t copy
 {
     const double *pr = g->o.prob;
     uint64_t rng[4];
-    bl_synth_rng_seed(rng, bl_sx_hash(g->o.seed ^ 0x5EEDC0FFEEull, entity, copykey));
+    bl_synth_rng_seed(rng, bli_sx_hash(g->o.seed ^ 0x5EEDC0FFEEull, entity, copykey));
     uint32_t rec_applied[BL_SYNTH_NFIELDS] = {0};
 
-    if (bl_sx_chance(rng, pr[BL_SYNTH_SWAP_NAMES]) && strcmp(p->given, p->surname)) {
+    if (bli_sx_chance(rng, pr[BL_SYNTH_SWAP_NAMES]) && strcmp(p->given, p->surname)) {
         char tmp[BL_SYNTH_FIELD_MAX];
         memcpy(tmp, p->given, sizeof tmp);
         memcpy(p->given, p->surname, sizeof tmp);
@@ -376,21 +376,21 @@ static void corrupt(const bl_synth *g, person *p, uint64_t entity, uint64_t copy
         rec_applied[BL_SYNTH_SURNAME] |= 1u << BL_SYNTH_SWAP_NAMES;
     }
     /* day/month swap only where it still gives a valid, different date */
-    if (bl_sx_chance(rng, pr[BL_SYNTH_DATE_SWAP]) && p->day <= 12 && p->day != p->month) {
+    if (bli_sx_chance(rng, pr[BL_SYNTH_DATE_SWAP]) && p->day <= 12 && p->day != p->month) {
         int t = p->day;
         p->day = p->month;
         p->month = t;
         rec_applied[BL_SYNTH_DOB] |= 1u << BL_SYNTH_DATE_SWAP;
     }
-    if (bl_sx_chance(rng, pr[BL_SYNTH_DATE_YEAR])) {
+    if (bli_sx_chance(rng, pr[BL_SYNTH_DATE_YEAR])) {
         year_typo(&p->year, rng);
         if (p->month == 2 && p->day == 29)
             p->day = days_in_month(p->year, 2);
         rec_applied[BL_SYNTH_DOB] |= 1u << BL_SYNTH_DATE_YEAR;
     }
-    if (bl_sx_chance(rng, pr[BL_SYNTH_EMAIL_CHANGE])) {
+    if (bli_sx_chance(rng, pr[BL_SYNTH_EMAIL_CHANGE])) {
         uint64_t er[4];
-        bl_synth_rng_seed(er, bl_sx_hash(g->o.seed, TAG_EMAIL, entity ^ (copykey << 40)));
+        bl_synth_rng_seed(er, bli_sx_hash(g->o.seed, TAG_EMAIL, entity ^ (copykey << 40)));
         char old[BL_SYNTH_FIELD_MAX];
         memcpy(old, p->email, sizeof old);
         for (int tries = 0; tries < 8 && !strcmp(old, p->email); tries++)
@@ -398,9 +398,9 @@ static void corrupt(const bl_synth *g, person *p, uint64_t entity, uint64_t copy
         if (strcmp(old, p->email))
             rec_applied[BL_SYNTH_EMAIL] |= 1u << BL_SYNTH_EMAIL_CHANGE;
     }
-    if (bl_sx_chance(rng, pr[BL_SYNTH_PHONE_CHANGE])) {
+    if (bli_sx_chance(rng, pr[BL_SYNTH_PHONE_CHANGE])) {
         uint64_t pr2[4];
-        bl_synth_rng_seed(pr2, bl_sx_hash(g->o.seed, TAG_PHONE, entity ^ (copykey << 40)));
+        bl_synth_rng_seed(pr2, bli_sx_hash(g->o.seed, TAG_PHONE, entity ^ (copykey << 40)));
         char old[32];
         memcpy(old, p->phone, sizeof old);
         for (int tries = 0; tries < 8 && !strcmp(old, p->phone); tries++)
@@ -418,7 +418,7 @@ static void corrupt(const bl_synth *g, person *p, uint64_t entity, uint64_t copy
                 continue;
             /* draw for every applicable pair, even with p = 0, so that one
              * knob does not shift the random stream of the others */
-            double u = bl_sx_unit(rng);
+            double u = bli_sx_unit(rng);
             if (u >= pr[kind])
                 continue;
             if (bl_synth_corrupt_value(kind, (bl_synth_field)f, r->field[f],
@@ -438,10 +438,10 @@ static void corrupt(const bl_synth *g, person *p, uint64_t entity, uint64_t copy
 static unsigned dups_of(const bl_synth *g, uint64_t e)
 {
     uint64_t rng[4];
-    bl_synth_rng_seed(rng, bl_sx_hash(g->o.seed, TAG_DUPS, e));
-    if (!bl_sx_chance(rng, g->o.dup_share))
+    bl_synth_rng_seed(rng, bli_sx_hash(g->o.seed, TAG_DUPS, e));
+    if (!bli_sx_chance(rng, g->o.dup_share))
         return 0;
-    return 1 + bl_sx_pick_cum(rng, g->dup_cum, g->o.max_dups);
+    return 1 + bli_sx_pick_cum(rng, g->dup_cum, g->o.max_dups);
 }
 
 bl_status bl_synth_new(const bl_synth_opts *o, bl_synth **out, bl_error *err)
@@ -489,9 +489,9 @@ bl_status bl_synth_new(const bl_synth_opts *o, bl_synth **out, bl_error *err)
         for (unsigned d = 0; d < o->parties; d++)
             g->nslots[d] = g->size[d] = o->records;
     }
-    perm_init(&g->entity_perm, g->entities, bl_sx_hash(o->seed, TAG_ENTITY, 0));
+    perm_init(&g->entity_perm, g->entities, bli_sx_hash(o->seed, TAG_ENTITY, 0));
     for (unsigned d = 0; d < g->ndata; d++)
-        perm_init(&g->slot_perm[d], g->nslots[d], bl_sx_hash(o->seed, TAG_PERM, d));
+        perm_init(&g->slot_perm[d], g->nslots[d], bli_sx_hash(o->seed, TAG_PERM, d));
     *out = g;
     return BL_OK;
 }
@@ -566,7 +566,7 @@ void bl_synth_entity(const bl_synth *g, uint64_t entity, bl_synth_record *r)
     emit(g, entity, -1, 0, 1, r);
 }
 
-int bl_sx_explain(const bl_synth *g)
+int bli_sx_explain(const bl_synth *g)
 {
     return g->o.explain;
 }

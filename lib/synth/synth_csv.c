@@ -81,7 +81,7 @@ int bl_synth_write_header(const bl_synth *g, FILE *fp)
     for (int f = 0; f < BL_SYNTH_NFIELDS; f++)
         if (fprintf(fp, ",%s", bl_synth_field_name((bl_synth_field)f)) < 0)
             return -1;
-    if (bl_sx_explain(g) && fputs(",corruptions", fp) < 0)
+    if (bli_sx_explain(g) && fputs(",corruptions", fp) < 0)
         return -1;
     return fputc('\n', fp) == EOF ? -1 : 0;
 }
@@ -89,7 +89,7 @@ int bl_synth_write_header(const bl_synth *g, FILE *fp)
 int bl_synth_write_record(const bl_synth *g, const bl_synth_record *r, FILE *fp)
 {
     char buf[LINE_MAX_BYTES];
-    size_t n = format_record(r, buf, bl_sx_explain(g));
+    size_t n = format_record(r, buf, bli_sx_explain(g));
     return fwrite(buf, 1, n, fp) == n ? 0 : -1;
 }
 
@@ -107,7 +107,7 @@ typedef struct chunk_job {
 static void run_chunk(chunk_job *j)
 {
     bl_synth_record r;
-    int explain = bl_sx_explain(j->g);
+    int explain = bli_sx_explain(j->g);
     j->len = 0;
     j->records = 0;
     for (uint64_t s = j->from; s < j->to; s++) {
@@ -170,7 +170,7 @@ bl_status bl_synth_write_all(const bl_synth *g, const char *const *paths, int th
                              bl_error *err)
 {
     if (threads <= 0)
-        threads = bl_ncpus();
+        threads = bli_ncpus();
     if (threads > 256)
         threads = 256;
     unsigned nd = bl_synth_ndatasets(g);

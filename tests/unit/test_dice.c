@@ -44,7 +44,7 @@ static void test_kernels_all_lengths(void **state)
     uint8_t *a = malloc(4096 + 64), *b = malloc(4096 + 64);
     uint32_t out[64];
     for (size_t k = 1; k < 3; k++) {
-        const bl_kernel *kk = bl_kernel_by_name(names[k]);
+        const bl_kernel *kk = bli_kernel_by_name(names[k]);
         if (!kk) {
             printf("kernel %s not supported here: skipped\n", names[k]);
             continue;
@@ -110,7 +110,7 @@ static void test_kernel_filters(void **state)
         }
         uint32_t pa = bl_kernel_scalar.popcount((const uint8_t *)a, nw * 8);
         for (size_t k = 0; k < 3; k++) {
-            const bl_kernel *kk = bl_kernel_by_name(names[k]);
+            const bl_kernel *kk = bli_kernel_by_name(names[k]);
             if (!kk)
                 continue;
             for (size_t lo = 0; lo < nb; lo += 3)
@@ -124,7 +124,7 @@ static void test_kernel_filters(void **state)
                         assert_int_equal(cnt[j], bl_kernel_scalar.and_popcount(
                                                      (const uint8_t *)a, flat + (lo + j) * nw * 8, nw * 8));
                     }
-                    float tf = bl_threshold_float(0.45);
+                    float tf = bli_threshold_float(0.45);
                     n = kk->filter_il(a, nw, pa, il, lo, hi, bpop, tf, idx, cnt);
                     size_t rn = bl_kernel_scalar.filter_il(a, nw, pa, il, lo, hi, bpop, tf, ridx, rcnt);
                     assert_int_equal(n, rn);
@@ -162,7 +162,7 @@ static void test_cmin_exact(void **state)
     double ts[] = {0.8, 0.7, 0.5, 0.9, 1.0, 0.33333, 0.1, 0.999};
     for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
         uint32_t nbits = 200;
-        uint32_t *t = bl_dice_cmin_table(nbits, ts[i]);
+        uint32_t *t = bli_dice_cmin_table(nbits, ts[i]);
         for (uint32_t s = 1; s <= 2 * nbits; s++)
             for (uint32_t c = 0; c <= s / 2; c++) {
                 int pass = (double)(2 * c) / (double)s >= ts[i];
@@ -193,7 +193,7 @@ static void test_format_double(void **state)
 /* brute-force reference of find_candidate_pairs for 3 datasets */
 static int cmpc(const void *x, const void *y)
 {
-    return bl_candidate_cmp(x, y);
+    return bli_candidate_cmp(x, y);
 }
 
 static void test_candidates_vs_bruteforce(void **state)
@@ -233,10 +233,10 @@ static void test_candidates_vs_bruteforce(void **state)
         qsort(ref, rn, sizeof *ref, cmpc);
         for (int threads = 1; threads <= 3; threads++)
             for (size_t k = 1; k < 3 + 1; k++) {
-                const bl_kernel *kk = bl_kernel_by_name(names[k % 3]);
+                const bl_kernel *kk = bli_kernel_by_name(names[k % 3]);
                 if (!kk)
                     continue;
-                bl_kernel_force(kk);
+                bli_kernel_force(kk);
                 bl_match_opts o;
                 memset(&o, 0, sizeof o);
                 o.threshold = t;
@@ -246,7 +246,7 @@ static void test_candidates_vs_bruteforce(void **state)
                 assert_int_equal(bl_match_candidates(sets, 3, &o, &c, &n, &e), BL_OK);
                 assert_int_equal(n, rn);
                 for (size_t i = 0; i < n; i++)
-                    assert_int_equal(bl_candidate_cmp(&c[i], &ref[i]), 0);
+                    assert_int_equal(bli_candidate_cmp(&c[i], &ref[i]), 0);
                 free(c);
                 /* cap */
                 o.max_candidates = rn > 1 ? rn - 1 : 1;
@@ -269,11 +269,11 @@ static void test_candidates_vs_bruteforce(void **state)
                     }
                     assert_true(c0 <= 2 && c1 <= 2);
                     if (i)
-                        assert_true(bl_candidate_cmp(&c[i - 1], &c[i]) < 0);
+                        assert_true(bli_candidate_cmp(&c[i - 1], &c[i]) < 0);
                 }
                 free(c);
             }
-        bl_kernel_force(NULL);
+        bli_kernel_force(NULL);
         /* keyed LSH blocking returns a subset of exhaustive, with exact scores */
         bl_blocking *bk;
         const uint8_t key[] = "k";
@@ -288,7 +288,7 @@ static void test_candidates_vs_bruteforce(void **state)
         for (size_t i = 0; i < n; i++) {
             assert_non_null(bsearch(&c[i], ref, rn, sizeof *ref, cmpc));
             if (i)
-                assert_true(bl_candidate_cmp(&c[i - 1], &c[i]) < 0); /* no duplicates */
+                assert_true(bli_candidate_cmp(&c[i - 1], &c[i]) < 0); /* no duplicates */
         }
         /* near duplicates (2 flipped bits) are always found */
         for (size_t i = 0; i < rn; i++)
@@ -352,8 +352,8 @@ static void test_lsh_stats_distinct(void **state)
         for (size_t j = 0; j < sizes[1]; j++) {
             uint32_t hits = 0;
             for (uint32_t t = 0; t < 40; t++)
-                hits += bl_lsh_key(b, t, bl_clkset_get(s[0], i)) ==
-                        bl_lsh_key(b, t, bl_clkset_get(s[1], j));
+                hits += bli_lsh_key(b, t, bl_clkset_get(s[0], i)) ==
+                        bli_lsh_key(b, t, bl_clkset_get(s[1], j));
             want += hits > 0;
             reps += hits;
         }

@@ -64,7 +64,7 @@ static size_t raw_tokens(const char *text, const char *key, const char *field, c
         const char *s = p;
         while (*p && *p != ',' && *p != '\n' && *p != ']' && *p != ' ')
             p++;
-        assert_int_equal(bl_grow((void **)&v, &cap, n + 1, sizeof *v, 16), 0);
+        assert_int_equal(bli_grow((void **)&v, &cap, n + 1, sizeof *v, 16), 0);
         v[n++] = strndup(s, (size_t)(p - s));
     }
     *out = v;
@@ -299,28 +299,28 @@ static void test_api_vectors(void **state)
 {
     (void)state;
     for (size_t k = 0; k < 3; k++) {
-        const bl_kernel *kk = bl_kernel_by_name(kernels[k]);
+        const bl_kernel *kk = bli_kernel_by_name(kernels[k]);
         if (!kk)
             continue; /* CPU lacks it */
-        bl_kernel_force(kk);
+        bli_kernel_force(kk);
         for (size_t s = 0; s < 2; s++)
             run_api(schemas[s]);
     }
-    bl_kernel_force(NULL);
+    bli_kernel_force(NULL);
 }
 
 static void test_blocked_vectors(void **state)
 {
     (void)state;
     for (size_t k = 0; k < 3; k++) {
-        const bl_kernel *kk = bl_kernel_by_name(kernels[k]);
+        const bl_kernel *kk = bli_kernel_by_name(kernels[k]);
         if (!kk)
             continue;
-        bl_kernel_force(kk);
+        bli_kernel_force(kk);
         run_blocked("psig-blocks.json");
         run_blocked("schema1-blake.lambdafold-blocks.json");
     }
-    bl_kernel_force(NULL);
+    bli_kernel_force(NULL);
 }
 
 int main(void)

@@ -321,7 +321,7 @@ static void test_levels_exact(void **state)
     _Alignas(64) uint8_t a[192], b[192];
     uint64_t x = 12345;
     for (size_t kn = 0; kn < 3; kn++) {
-        const bl_kernel *k = bl_kernel_by_name(kernels[kn]);
+        const bl_kernel *k = bli_kernel_by_name(kernels[kn]);
         if (!k)
             continue;
         bl_fieldpop fp;
