@@ -23,7 +23,7 @@
 enum route {
     R_NONE = 0, R_STATUS, R_VERSION, R_WHOAMI, R_PURPOSES, R_PURPOSES_ADD, R_SCOPES, R_ORGS_LIST,
     R_ORGS_ADD, R_KEYS_ADD, R_KEYS_LIST, R_KEY_REVOKE, R_PROJECTS_LIST, R_PROJECTS_ADD,
-    R_PROJECT_GET, R_PROJECT_DEL, R_AGREEMENT, R_APPROVE, R_UPLOAD, R_UPLOAD_GET, R_UPLOAD_DEL, R_RUNS_ADD,
+    R_PROJECT_GET, R_PROJECT_DEL, R_AGREEMENT, R_APPROVE, R_ACCEPT, R_DECLINE, R_UPLOAD, R_UPLOAD_GET, R_UPLOAD_DEL, R_RUNS_ADD,
     R_RUNS_LIST, R_RUN_STATUS, R_RUN_RESULT, R_RUN_CANCEL, R_CONSENT, R_WITHDRAW, R_CONSENT_GET, R_ERASURE,
     R_AUDIT, R_BAD_METHOD
 };
@@ -136,6 +136,8 @@ static int route_of(srv_req *r)
         return m == SRV_GET ? R_PROJECT_GET : m == SRV_DELETE ? R_PROJECT_DEL : R_BAD_METHOD;
     if (n == 5 && seg_is(r, 4, "agreement")) M(SRV_POST, R_AGREEMENT);
     if (n == 5 && seg_is(r, 4, "approve")) M(SRV_POST, R_APPROVE);
+    if (n == 5 && seg_is(r, 4, "accept")) M(SRV_POST, R_ACCEPT);
+    if (n == 5 && seg_is(r, 4, "decline")) M(SRV_POST, R_DECLINE);
     if (n == 5 && seg_is(r, 4, "encodings"))
         return m == SRV_POST ? R_UPLOAD : m == SRV_GET ? R_UPLOAD_GET : m == SRV_DELETE ? R_UPLOAD_DEL : R_BAD_METHOD;
     if (n == 5 && seg_is(r, 4, "runs"))
@@ -158,6 +160,7 @@ static const char *action_of(int route)
         [R_PROJECTS_LIST] = "project.list", [R_PROJECTS_ADD] = "project.create",
         [R_PROJECT_GET] = "project.read", [R_PROJECT_DEL] = "project.delete",
         [R_AGREEMENT] = "project.agreement", [R_APPROVE] = "project.approve",
+        [R_ACCEPT] = "project.accept", [R_DECLINE] = "project.decline",
         [R_UPLOAD] = "encodings.upload", [R_UPLOAD_GET] = "encodings.read", [R_UPLOAD_DEL] = "encodings.delete",
         [R_RUNS_ADD] = "run.create", [R_RUNS_LIST] = "run.list", [R_RUN_STATUS] = "run.status",
         [R_RUN_RESULT] = "run.result", [R_RUN_CANCEL] = "run.cancel", [R_CONSENT] = "consent.opt_in",
@@ -188,6 +191,8 @@ static void dispatch(srv_req *r)
     case R_PROJECT_DEL: srv_h_project_delete(r, sg[3]); return;
     case R_AGREEMENT: srv_h_agreement(r, sg[3]); return;
     case R_APPROVE: srv_h_approve(r, sg[3]); return;
+    case R_ACCEPT: srv_h_invitation(r, sg[3], 1); return;
+    case R_DECLINE: srv_h_invitation(r, sg[3], 0); return;
     case R_UPLOAD: srv_h_upload(r, sg[3]); return;
     case R_UPLOAD_GET: srv_h_upload_get(r, sg[3]); return;
     case R_UPLOAD_DEL: srv_h_upload_delete(r, sg[3]); return;

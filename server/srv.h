@@ -313,6 +313,9 @@ typedef struct srv_project {
     char agreement_sha[65];
     int64_t agreement_at;
     int nowners;
+    int ninvited;  /* owner invitations not yet accepted (void ones included) */
+    int ndeclined; /* owner invitations declined */
+    char schema_fp[65];        /* registered linkage schema fingerprint ("" = none) */
 } srv_project;
 
 typedef struct srv_grant {
@@ -326,6 +329,7 @@ typedef struct srv_grant {
 enum { SRV_ACC_ANY = 0, SRV_ACC_OWNER = 1, SRV_ACC_ANALYST = 2 };
 #define SRV_ACC_NO_EXPIRY 0x10 /* the re-approval itself */
 #define SRV_ACC_NEED_READY 0x20 /* uploads and runs: approvals + agreement complete */
+#define SRV_ACC_INVITEE 0x40 /* also open to an owner that has not yet accepted */
 
 /** Load project `pid` and check the caller may act on it. 1 if allowed, 0
  *  if a problem response was set. */
@@ -342,6 +346,11 @@ void srv_h_project_get(srv_req *r, const char *pid);
 void srv_h_project_delete(srv_req *r, const char *pid);
 void srv_h_agreement(srv_req *r, const char *pid);
 void srv_h_approve(srv_req *r, const char *pid);
+/** An invited data owner accepts or declines (POST .../accept, .../decline). */
+void srv_h_invitation(srv_req *r, const char *pid, int accept);
+/** State shown to parties: "awaiting_acceptance" / "declined" while the
+ *  invitations are not all accepted, else the stored state. */
+const char *srv_project_shown_state(const srv_project *pj);
 
 /* ---- uploads (uploads.c) ------------------------------------------------------------------ */
 

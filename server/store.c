@@ -324,6 +324,15 @@ static const char *const migrations[] = {
     "  ('advertising','targeting or measuring advertising',1),"
     "  ('fraud_prevention','detecting and preventing fraud against the person or the parties',1),"
     "  ('public_health_statistics','aggregate statistics for public health authorities',1);",
+    /* 2 (issue 10, "server2"): invitations (an owner grant starts 'invited';
+     * names that resolve to no eligible organisation become void invitations,
+     * indistinguishable to the analyst) and the registered linkage schema */
+    "ALTER TABLE grants ADD COLUMN invited_as TEXT;"
+    "CREATE TABLE void_invitations(project_id TEXT NOT NULL REFERENCES projects(id)"
+    "  ON DELETE CASCADE, party_index INTEGER NOT NULL, ref TEXT NOT NULL,"
+    "  PRIMARY KEY(project_id, party_index));"
+    "ALTER TABLE projects ADD COLUMN schema_fingerprint TEXT;"
+    "ALTER TABLE projects ADD COLUMN schema_features TEXT;",
 };
 
 static bl_status migrate(sqlite3 *db, bl_error *err)

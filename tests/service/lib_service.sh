@@ -147,3 +147,13 @@ wait_run() {
   done
   echo "timeout"
 }
+
+# accept_invitations PID KEY... : each data owner key accepts its invitation
+# to the project (a party joins only by accepting)
+accept_invitations() {
+  local pid=$1 k; shift
+  for k in "$@"; do
+    api POST "/projects/$pid/accept" "$k" '{}'
+    [ "$CODE" = 200 ] || fail "accept invitation to $pid: HTTP $CODE $(head -c 200 "$T/body")"
+  done
+}
