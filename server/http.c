@@ -529,12 +529,24 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
         o->janitor_s = 60;
     srv_sockaddr sa;
     bl_status rc = parse_listen(o->listen, &sa, err);
+    srv_tls tls = {0};
+    if (rc == BL_OK)
+        rc = srv_listen_policy(o, &sa.sa, err);
+    if (rc == BL_OK)
+        rc = srv_tls_load(o, &tls, err);
     if (rc != BL_OK) {
         free(c);
         return rc;
     }
     rc = srv_store_open(o->data_dir, o->http_threads + o->run_workers + 3, &c->st, err);
+    if (rc == BL_OK) {
+        const char *key = o->audit_key ? o->audit_key : getenv("BLINDLINK_AUDIT_KEY");
+        rc = srv_audit_key_attach(c->st, key, !o->audit_unsigned, err);
+        if (rc != BL_OK)
+            bl_store_close(c->st);
+    }
     if (rc != BL_OK) {
+        srv_tls_free(&tls);
         free(c);
         return rc;
     }
@@ -567,15 +579,26 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
             flags |= MHD_USE_IPv6; /* the literal given: [::1] stays IPv6-only */
         if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
             flags |= MHD_USE_EPOLL;
+        struct MHD_OptionItem tls_opts[] = {
+            {MHD_OPTION_HTTPS_MEM_CERT, 0, tls.cert},
+            {MHD_OPTION_HTTPS_MEM_KEY, 0, tls.key},
+            {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)srv_tls_priorities},
+            {MHD_OPTION_END, 0, NULL}};
+        if (tls.cert)
+            flags |= MHD_USE_TLS;
+        else
+            tls_opts[0].option = MHD_OPTION_END;
         c->daemon = MHD_start_daemon(
             flags, 0, NULL, NULL, &on_request, c, MHD_OPTION_SOCK_ADDR, &sa.sa,
             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->http_threads,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
             (unsigned)256, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-            MHD_OPTION_NOTIFY_COMPLETED, &on_completed, c, MHD_OPTION_END);
+            MHD_OPTION_NOTIFY_COMPLETED, &on_completed, c, MHD_OPTION_ARRAY, tls_opts,
+            MHD_OPTION_END);
         if (!c->daemon)
-            rc = bl_error_set(err, BL_ENET, "cannot listen on %s (address in use?)", o->listen);
+            rc = bl_error_set(err, BL_ENET, "cannot listen on %s (address in use%s?)", o->listen,
+                              tls.cert ? ", or a certificate and key that do not match" : "");
     }
     if (rc == BL_OK) {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(c->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -595,8 +618,9 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
             inet_ntop(sa.sa.sa_family, six ? (const void *)&sa.v6.sin6_addr
                                            : (const void *)&sa.v4.sin_addr,
                       host, sizeof host);
-            fprintf(stderr, "blindlink serve: listening on %s%s%s:%u, data in %s\n",
-                    six ? "[" : "", host, six ? "]" : "", port, o->data_dir);
+            fprintf(stderr, "blindlink serve: listening on %s://%s%s%s:%u, data in %s\n",
+                    tls.cert ? "https" : "http", six ? "[" : "", host, six ? "]" : "", port,
+                    o->data_dir);
         }
     }
     if (rc == BL_OK) {
@@ -608,6 +632,7 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
     }
     if (c->daemon)
         MHD_stop_daemon(c->daemon);
+    srv_tls_free(&tls);
     __atomic_store_n(&c->stop, 1, __ATOMIC_RELAXED);
     srv_workers_stop(c);
     if (have_janitor)

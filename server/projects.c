@@ -426,14 +426,20 @@ static json_t *project_json(sqlite3 *db, const srv_project *pj)
 {
     json_t *uploads = json_array();
     json_t *parties = parties_json(db, pj->id, uploads);
-    json_t *scopes = NULL;
-    sqlite3_stmt *s = srv_prep(db, "SELECT scopes FROM projects WHERE id=?", NULL);
+    json_t *scopes = NULL, *schema = NULL;
+    sqlite3_stmt *s = srv_prep(db, "SELECT scopes, schema_features FROM projects WHERE id=?", NULL);
     if (s) {
         sqlite3_bind_text(s, 1, pj->id, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(s) == SQLITE_ROW)
+        if (sqlite3_step(s) == SQLITE_ROW) {
             scopes = json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
+            if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+                schema = json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
+        }
         sqlite3_finalize(s);
     }
+    /* the registered schema: what every upload must have been encoded with */
+    if (schema && pj->schema_fp[0])
+        json_object_set_new(schema, "fingerprint", json_string(pj->schema_fp));
     json_t *o = json_pack(
         "{s:s,s:s,s:s,s:o,s:b,s:s,s:b,s:f,s:s,s:I,s:I,s:s,s:o,s:o}", "id", pj->id, "name",
         pj->name, "purpose", pj->purpose, "scopes", scopes ? scopes : json_array(),
@@ -450,6 +456,8 @@ static json_t *project_json(sqlite3 *db, const srv_project *pj)
         json_object_set_new(o, "agreement", json_null());
     if (!strcmp(pj->mode, "probabilistic"))
         json_object_set_new(o, "merge_threshold", json_real(pj->merge_threshold));
+    json_object_set_new(o, "schema", schema ? schema : json_null());
+    json_object_set_new(o, "minimisation", json_string(schema ? "verified" : "declared"));
     return o;
 }
 
@@ -548,6 +556,14 @@ void srv_h_projects_create(srv_req *r)
         srv_problem(r, 400, "%s", e.msg[0] ? e.msg : "out of memory");
         return;
     }
+    char schema_fp[65];
+    char *schema_rec = NULL;
+    if (srv_schema_register(o, q, schema_fp, &schema_rec, &e) != BL_OK) {
+        json_decref(o);
+        free(q);
+        srv_problem(r, 400, "%s", e.msg);
+        return;
+    }
     json_decref(o);
     snprintf(r->purpose, sizeof r->purpose, "%s", q->purpose);
     /* purpose must be in the controlled list */
@@ -561,6 +577,7 @@ void srv_h_projects_create(srv_req *r)
     if (!known) {
         srv_problem(r, 400, "purpose '%s' is not in the controlled list (GET /api/v1/purposes)", q->purpose);
         free(q);
+        free(schema_rec);
         return;
     }
     /* only the literal names are compared: telling the analyst that two
@@ -570,6 +587,7 @@ void srv_h_projects_create(srv_req *r)
             if (!strcmp(q->parties[i], q->parties[j])) {
                 srv_problem(r, 400, "parties[%d] repeats parties[%d]", i, j);
                 free(q);
+                free(schema_rec);
                 return;
             }
     char owners[SRV_MAX_PARTIES][SRV_ID_HEX + 1];
@@ -577,6 +595,7 @@ void srv_h_projects_create(srv_req *r)
     if (q->nparties > 2 && !strcmp(q->result_type, "owner_rows") && q->reveal_scores) {
         srv_problem(r, 400, "scores are only available for 2-party projects");
         free(q);
+        free(schema_rec);
         return;
     }
     int extended = 0;
@@ -599,7 +618,8 @@ void srv_h_projects_create(srv_req *r)
     s = ok ? srv_prep(r->db,
                       "INSERT INTO projects(id,name,purpose,scopes,extended,result_type,"
                       "reveal_scores,threshold,mode,merge_threshold,max_candidates,top_k,created,"
-                      "retention_until,creator_org) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                      "retention_until,creator_org,schema_fingerprint,schema_features) "
+                      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                       &e)
            : NULL;
     if (s) {
@@ -618,12 +638,17 @@ void srv_h_projects_create(srv_req *r)
         sqlite3_bind_int64(s, 13, now);
         sqlite3_bind_int64(s, 14, now + (int64_t)q->retention_days * SRV_DAY);
         sqlite3_bind_text(s, 15, r->p.org, -1, SQLITE_TRANSIENT);
+        if (schema_fp[0]) {
+            sqlite3_bind_text(s, 16, schema_fp, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(s, 17, schema_rec, -1, SQLITE_TRANSIENT);
+        }
         ok = sqlite3_step(s) == SQLITE_DONE;
         sqlite3_finalize(s);
     } else {
         ok = 0;
     }
     free(scopes_txt);
+    free(schema_rec);
     if (ok)
         ok = insert_parties(r->db, pid, r->p.org, q, owners, now, &e) == BL_OK;
     if (!ok || srv_commit(r->db, &e) != BL_OK) {

@@ -150,7 +150,8 @@ bl_status srv_parse_project(json_t *o, srv_project_req *r, bl_error *err)
 {
     static const char *const allowed[] = {"name", "purpose", "parties", "scopes", "result_type",
                                           "reveal_scores", "threshold", "mode", "merge_threshold",
-                                          "retention_days", "max_candidates", "top_k", NULL};
+                                          "retention_days", "max_candidates", "top_k",
+                                          "schema", "schema_features", "schema_variant", NULL};
     memset(r, 0, sizeof *r);
     CHECK(only_fields(o, allowed, err));
     CHECK(get_str(o, "name", 1, 1, r->name, sizeof r->name, err));
@@ -386,7 +387,7 @@ bl_status srv_parse_purpose(json_t *o, char name[41], char desc[401], bl_error *
 
 bl_status srv_parse_encodings(json_t *o, json_t **arr, bl_error *err)
 {
-    static const char *const allowed[] = {"encodings", NULL};
+    static const char *const allowed[] = {"encodings", "schema_fingerprint", NULL};
     CHECK(only_fields(o, allowed, err));
     json_t *a = json_object_get(o, "encodings");
     if (!json_is_array(a) || json_array_size(a) == 0)

@@ -45,6 +45,8 @@ struct bl_store {
     char audit_prev[65];
     long long audit_size; /* file size after our last append; -1 unknown */
     int audit_failing;    /* 1 after a failed append, until one succeeds */
+    struct srv_audit_key *audit_key; /* signing key (audit_key.c); NULL = unsigned log */
+    char audit_pub[65];   /* meta 'audit_pub': the log's public key in hex ("" = unsigned) */
 };
 
 /** Open `n` pooled connections (the admin CLI uses 1). */
@@ -123,6 +125,24 @@ bl_status srv_audit_append(bl_store *st, const srv_audit *a, bl_error *err);
  *  Checked before a state-changing request runs, so a broken log stops
  *  writes before they happen rather than after. */
 bl_status srv_audit_ready(bl_store *st, bl_error *err);
+
+/* ---- audit signing key (audit_key.c) ------------------------------------------ */
+
+typedef struct srv_audit_key srv_audit_key;
+/** Load the signing key from `path` (NULL/"" = none) and reconcile it with
+ *  the store's recorded public key: a store whose log is signed refuses a
+ *  process without the key; `required` refuses to go on unsigned; a new key
+ *  is recorded and logged ("audit.key"). BL_EINVAL for a misplaced, too
+ *  readable or malformed key file. */
+bl_status srv_audit_key_attach(bl_store *st, const char *path, int required, bl_error *err);
+void srv_audit_key_free(srv_audit_key *k);
+const char *srv_audit_key_id(const srv_audit_key *k);
+/** Key id: 16 hex of SHA-256(public key). */
+void srv_audit_kid(const unsigned char pk[32], char kid[17]);
+/** Ed25519 signature of the NUL-terminated `msg` as 128 hex digits. */
+void srv_audit_sign(const srv_audit_key *k, const char *msg, char sig_hex[129]);
+int srv_audit_sig_ok(const unsigned char pk[32], const char *msg, const char *sig_hex);
+bl_status srv_audit_pub_parse_hex(const char *hex, unsigned char pk[32]);
 
 /* ---- principals -------------------------------------------------------------- */
 
@@ -276,6 +296,18 @@ void srv_audit_system(srv_ctx *c, const char *action, const char *resource, cons
 /** Append an extra decision entry on behalf of the request's principal. */
 void srv_audit_decision(srv_req *r, const char *action, int allowed, const char *reason);
 
+/* ---- TLS and the listening policy (tls.c) ---------------------------------------------------- */
+
+typedef struct srv_tls {
+    char *cert, *key; /* PEM texts in guarded memory; NULL without TLS */
+} srv_tls;
+struct sockaddr;
+extern const char srv_tls_priorities[];
+/** Plain HTTP only on loopback unless opts->insecure_http; cert and key together. */
+bl_status srv_listen_policy(const bl_server_opts *o, const struct sockaddr *sa, bl_error *err);
+bl_status srv_tls_load(const bl_server_opts *o, srv_tls *t, bl_error *err);
+void srv_tls_free(srv_tls *t);
+
 /* ---- small endpoints (admin_api.c) ----------------------------------------------------------- */
 
 void srv_h_status(srv_req *r);
@@ -351,6 +383,21 @@ void srv_h_invitation(srv_req *r, const char *pid, int accept);
 /** State shown to parties: "awaiting_acceptance" / "declined" while the
  *  invitations are not all accepted, else the stored state. */
 const char *srv_project_shown_state(const srv_project *pj);
+
+/* ---- registered linkage schema (minimise.c) ------------------------------------------------ */
+
+struct bl_clkset;
+/** From a project body's "schema", "schema_features" and "schema_variant":
+ *  check that every hashed feature maps to a scope the project requests and
+ *  compute the fingerprint. fp_hex "" when no schema was given; on success
+ *  *features_json (malloc'd) records the mapping. BL_EINPUT with the reason. */
+bl_status srv_schema_register(json_t *body, const srv_project_req *q, char fp_hex[65],
+                              char **features_json, bl_error *err);
+/** JSON uploads: a "schema_fingerprint" value (NULL = none) into set. */
+bl_status srv_schema_fingerprint_parse(json_t *v, struct bl_clkset *set, bl_error *err);
+/** 1 if the upload's fingerprint matches the project's registered schema (or
+ *  none is registered); else a problem response is set. */
+int srv_schema_upload_ok(srv_req *r, const srv_project *pj, const struct bl_clkset *set);
 
 /* ---- uploads (uploads.c) ------------------------------------------------------------------ */
 

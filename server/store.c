@@ -470,7 +470,14 @@ bl_status srv_store_open(const char *data_dir, int nconns, bl_store **out, bl_er
 
 bl_status bl_store_open(const char *data_dir, bl_store **out, bl_error *err)
 {
-    return srv_store_open(data_dir, 1, out, err);
+    bl_status rc = srv_store_open(data_dir, 1, out, err);
+    /* the admin CLI signs its audit entries with the service's key */
+    if (rc == BL_OK && (rc = srv_audit_key_attach(*out, getenv("BLINDLINK_AUDIT_KEY"), 0, err)) !=
+                           BL_OK) {
+        bl_store_close(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 void bl_store_close(bl_store *st)
@@ -485,6 +492,7 @@ void bl_store_close(bl_store *st)
         close_conn(st->audit_db);
     if (st->audit_fd >= 0)
         close(st->audit_fd);
+    srv_audit_key_free(st->audit_key);
     pthread_mutex_destroy(&st->pool_mu);
     pthread_cond_destroy(&st->pool_cv);
     pthread_mutex_destroy(&st->audit_mu);

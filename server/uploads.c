@@ -291,6 +291,12 @@ void srv_h_upload(srv_req *r, const char *pid)
             return;
         }
         set = json_to_set(r, arr);
+        if (set && srv_schema_fingerprint_parse(json_object_get(o, "schema_fingerprint"), set,
+                                                &e) != BL_OK) {
+            srv_problem(r, 400, "%s", e.msg);
+            bl_clkset_free(set);
+            set = NULL;
+        }
         json_decref(o);
         if (!set)
             return;
@@ -313,7 +319,8 @@ void srv_h_upload(srv_req *r, const char *pid)
         unlink(r->spool_path);
         r->spool_path[0] = '\0';
     }
-    store_upload(r, &pj, set);
+    if (srv_schema_upload_ok(r, &pj, set)) /* made with the agreed schema (minimise.c) */
+        store_upload(r, &pj, set);
     bl_clkset_free(set);
 }
 

@@ -35,6 +35,12 @@ typedef struct bl_server_opts {
     size_t max_candidates;     /**< server-wide cap on candidate pairs per run;
                                     0 = BL_MATCH_DEFAULT_MAX_CANDIDATES */
     int quiet;                 /**< 1: no startup banner on stderr */
+    const char *audit_key;     /**< audit signing key file (outside data_dir, 0600);
+                                    NULL = env BLINDLINK_AUDIT_KEY */
+    int audit_unsigned;        /**< 1: run without a signing key (not tamper-evident) */
+    const char *tls_cert;      /**< PEM certificate (chain) file: serve HTTPS */
+    const char *tls_key;       /**< PEM private key file for tls_cert */
+    int insecure_http;         /**< 1: allow plain HTTP on a non-loopback address */
 } bl_server_opts;
 
 /** Run the service until SIGINT/SIGTERM. Opens (and migrates) the store,
@@ -101,12 +107,37 @@ typedef struct bl_audit_report {
     uint64_t entries;       /**< lines checked */
     uint64_t first_bad;     /**< 1-based line of the first problem (0 = none) */
     char head_hash[65];     /**< hash of the last valid entry (hex) */
+    uint64_t signed_entries; /**< entries whose signature was checked */
+    uint64_t anchor_seq;    /**< sequence number the store's anchor records */
+    int independent;        /**< 1: checked against keys the caller gave */
 } bl_audit_report;
 
 /** Verify the hash chain of DIR/audit.log and its anchor in the store:
  *  detects edited, deleted (inside or at the end), inserted and reordered
- *  entries. BL_OK when intact; BL_EINPUT with the first break described. */
+ *  entries. BL_OK when intact; BL_EINPUT with the first break described.
+ *  A signed log is checked against the public key the store records (a
+ *  self-check: use bl_audit_verify_keys for an independent one). */
 bl_status bl_audit_verify(const char *data_dir, bl_audit_report *rep, bl_error *err) BL_WUR;
+
+/** Verify with the auditor's own public keys (`npub` files written by
+ *  bl_audit_keygen; more than one after a key rotation): every entry must be
+ *  signed by one of them, and so must the store's anchor; the anchor must be
+ *  present, the log must reach it and may run past it by at most
+ *  BL_AUDIT_CRASH_WINDOW entries. npub = 0 behaves as bl_audit_verify. */
+bl_status bl_audit_verify_keys(const char *data_dir, const char *const *pubkey_files, size_t npub,
+                               bl_audit_report *rep, bl_error *err) BL_WUR;
+
+/** Entries a log may hold beyond its anchor: an append writes the line, then
+ *  commits the anchor, so a crash in between leaves exactly one. */
+#define BL_AUDIT_CRASH_WINDOW 1
+
+/** Create an audit signing key pair: `secret_path` (mode 0600) and
+ *  `public_path`; neither may exist. Writes the key id (16 hex + NUL). */
+bl_status bl_audit_keygen(const char *secret_path, const char *public_path, char kid[17],
+                          bl_error *err) BL_WUR;
+
+/** Read a public key file written by bl_audit_keygen. */
+bl_status bl_audit_pubkey_load(const char *path, unsigned char pk[32], bl_error *err) BL_WUR;
 
 /* ---- request parsing (exposed for the fuzz target) ---------------------- */
 
