@@ -13,7 +13,7 @@ KEY_RD=$(new_key regulator data_owner)   # an auditor organisation with a data-o
 start_server || { fail "server start"; finish; }
 
 # ---- no probing by name ----------------------------------------------------------
-shape() { jq -c '{code: .status, parties: [.parties[] | del(.invited_as)], state, keys: (keys)}' "$T/body"; }
+shape() { jq -c '{code: .status, parties: [.parties[] | del(.invited_as, .last_used)], state, keys: (keys)}' "$T/body"; }
 api POST /projects "$KEY_A" '{"name":"real","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
 expect_code 201 "project naming two real organisations"
 P=$(jqb .id)
