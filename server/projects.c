@@ -768,7 +768,7 @@ void srv_h_agreement(srv_req *r, const char *pid)
     if (ok && pj.extended) {
         s = srv_prep(r->db,
                      "UPDATE grants SET state='pending' WHERE project_id=? AND party_role='owner' "
-                     "AND IFNULL(approved_sha256,'')<>?",
+                     "AND state NOT IN ('invited','declined') AND IFNULL(approved_sha256,'')<>?",
                      &e);
         if (s) {
             sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);

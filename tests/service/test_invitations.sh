@@ -73,6 +73,18 @@ assert_eq "$(jqb '.projects|length')" 0 "auditor organisation lists nothing"
 api GET "/projects/$PO" "$KEY_A"
 assert_eq "$(jqb .state)" awaiting_acceptance "the operator/auditor project never becomes active"
 
+# ---- registering an agreement does not enrol anyone ----------------------------------
+api POST /projects "$KEY_A" '{"name":"ext","purpose":"research","parties":["hospital","bank"],"scopes":["name","date_of_birth"]}'
+PX=$(jqb .id)
+api POST "/projects/$PX/agreement" "$KEY_A" "{\"contract_ref\":\"DPA\",\"document_sha256\":\"$(printf '%064d' 3)\"}"
+expect_code 200 "agreement registered before anyone accepted"
+assert_eq "$(jqb '[.parties[]|select(.role=="owner")|.grant]|join(",")')" "invited,invited" "owners still only invited"
+api POST "/projects/$PX/approve" "$KEY_H" "{\"document_sha256\":\"$(printf '%064d' 3)\"}"
+expect_problem 403 "has not accepted the invitation" "approval needs acceptance first"
+accept_invitations "$PX" "$KEY_H"
+api GET "/projects/$PX" "$KEY_H"
+assert_eq "$(jqb '[.parties[]|select(.name=="hospital")|.grant]|join(",")')" pending "accepted, approval of the agreement pending"
+
 # ---- both accept: active, and the flow proceeds ---------------------------------------
 accept_invitations "$PU" "$KEY_H"
 api GET "/projects/$PU" "$KEY_A"
