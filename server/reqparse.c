@@ -425,6 +425,11 @@ bl_status bl_srv_validate_body(const char *kind, const char *body, size_t len, b
     if (!strcmp(kind, "project")) {
         srv_project_req *r = malloc(sizeof *r);
         rc = r ? srv_parse_project(o, r, err) : BL_ENOMEM;
+        if (rc == BL_OK) { /* the registered schema and its feature->scope map */
+            char fp[65], *rec = NULL;
+            rc = srv_schema_register(o, r, fp, &rec, err);
+            free(rec);
+        }
         free(r);
     } else if (!strcmp(kind, "consent") || !strcmp(kind, "withdraw")) {
         srv_consent_item *it = NULL;
