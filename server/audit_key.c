@@ -51,7 +51,7 @@ void srv_audit_kid(const unsigned char pk[32], char kid[17])
 static bl_status read_keyfile(const char *path, const char *header, unsigned char out[32],
                               bl_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return bl_error_set(err, BL_EINVAL, "audit key %s: %s", path, strerror(errno));
     char *buf = sodium_malloc(KEYFILE_MAX + 1);
@@ -77,8 +77,9 @@ static bl_status read_keyfile(const char *path, const char *header, unsigned cha
  * directory (whoever can write the data directory must not hold the key). */
 static bl_status check_key_place(const char *path, const char *data_dir, bl_error *err)
 {
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
+    struct stat sb; /* symlinks followed (secret mounts use them); placement is
+                     * judged on the resolved path below */
+    if (stat(path, &sb) != 0)
         return bl_error_set(err, BL_EINVAL, "audit key %s: %s", path, strerror(errno));
     if (!S_ISREG(sb.st_mode))
         return bl_error_set(err, BL_EINVAL, "audit key %s: not a regular file", path);

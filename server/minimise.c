@@ -128,8 +128,11 @@ bl_status srv_schema_register(json_t *body, const srv_project_req *q, char fp_he
     bl_schema *sc = NULL;
     bl_status rc = bl_schema_parse(text, strlen(text), "schema", &sc, err);
     free(text);
-    if (rc != BL_OK)
-        return bl_error_set(err, BL_EINPUT, "%s", err->msg);
+    if (rc != BL_OK) {
+        char why[BL_ERROR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return bl_error_set(err, BL_EINPUT, "%s", why);
+    }
     rc = check_mapping(sc, map, q, err);
     if (rc == BL_OK) {
         uint8_t fp[32];

@@ -41,6 +41,10 @@ body "$T/minimal.json" '{"given_name":"name","surname":"name"}' >"$T/p.json"
 api POST /projects "$KEY_A" "@$T/p.json"
 expect_problem 400 "'email'" "an unmapped hashed feature is refused"
 
+api POST /projects "$KEY_A" '{"name":"x","purpose":"research","parties":["hospital","bank"],"scopes":["name"],"schema":{"version":99},"schema_features":{}}'
+expect_problem 400 "schema" "an invalid schema is refused with the reason"
+api POST /projects "$KEY_A" '{"name":"x","purpose":"research","parties":["hospital","bank"],"scopes":["name"],"schema_features":{"a":"name"}}'
+expect_problem 400 "go together" "a mapping without a schema is refused"
 body "$T/minimal.json" '{"given_name":"name","surname":"name","email":"email"}' >"$T/p.json"
 api POST /projects "$KEY_A" "@$T/p.json"
 expect_code 201 "a schema within the scopes is registered"
