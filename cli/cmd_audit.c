@@ -3,6 +3,7 @@
  * reordered, forged or cut entries; create the signing key pair. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -13,7 +14,7 @@
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "Usage: blindlink audit verify [--public-key FILE]... DATA_DIR\n"
+            "Usage: blindlink audit verify [--public-key FILE]... [--head SEQ:HASH] DATA_DIR\n"
             "       blindlink audit keygen --secret-key FILE --public-key FILE\n\n"
             "verify: check DATA_DIR/audit.log. Every entry's SHA-256 must match its content,\n"
             "each entry must chain to the previous one with consecutive sequence numbers, the\n"
@@ -22,7 +23,9 @@ static void usage(FILE *fp)
             "for the keys before and after a rotation) every entry and the anchor must carry\n"
             "a valid Ed25519 signature by one of the keys. Without it a signed log is checked\n"
             "against the key the store records, which whoever can write the files could\n"
-            "replace: a self-check only.\n"
+            "replace: a self-check only. --head SEQ:HASH (the 'head:' line an earlier verify\n"
+            "printed) also requires the log to still hold that entry, so rolling the whole\n"
+            "directory back to an earlier state is caught.\n"
             "Exit 0 when intact, 2 when tampering is found, 1 when unreadable.\n\n"
             "keygen: create the service's audit signing key (mode 0600; keep it outside the\n"
             "data directory, give it to 'serve' and 'admin' with --audit-key FILE or\n"
@@ -59,23 +62,37 @@ static int audit_keygen(int argc, char **argv)
 static int audit_verify(int argc, char **argv)
 {
     static const struct option longopts[] = {{"public-key", required_argument, 0, 'p'},
+                                             {"head", required_argument, 0, 'H'},
                                              {0, 0, 0, 0}};
     const char *keys[8];
-    size_t nkeys = 0;
+    char pin_hash[65] = "";
+    bl_audit_verify_opts vo = {.pubkey_files = keys};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 'H') {
+            /* SEQ:HASH as printed by an earlier verify */
+            char *end;
+            unsigned long long q = strtoull(optarg, &end, 10);
+            if (q == 0 || *end != ':' || strlen(end + 1) != 64)
+                return cli_usage_error("audit", "--head: expected SEQ:HASH (64 hex), got '%s'",
+                                       optarg);
+            vo.pin_seq = q;
+            memcpy(pin_hash, end + 1, 65);
+            vo.pin_hash = pin_hash;
+            continue;
+        }
         if (c != 'p')
             return cli_usage_error("audit", "verify: unknown option");
-        if (nkeys == 8)
+        if (vo.npub == 8)
             return cli_usage_error("audit", "verify: at most 8 --public-key files");
-        keys[nkeys++] = optarg;
+        keys[vo.npub++] = optarg;
     }
     if (optind != argc - 1)
         return cli_usage_error("audit", "expected 'verify [--public-key FILE]... DATA_DIR'");
     bl_error err = {0};
     bl_audit_report rep;
-    if (bl_audit_verify_keys(argv[optind], keys, nkeys, &rep, &err) != BL_OK) {
+    if (bl_audit_verify_ex(argv[optind], &vo, &rep, &err) != BL_OK) {
         if (err.status == BL_EINVAL)
             return cli_fail("audit", &err);
         fprintf(stderr, "blindlink audit: TAMPERED or unreadable: %s\n", err.msg);
@@ -83,6 +100,7 @@ static int audit_verify(int argc, char **argv)
     }
     printf("audit log intact: %llu entries, head %s, anchor at entry %llu\n",
            (unsigned long long)rep.entries, rep.head_hash, (unsigned long long)rep.anchor_seq);
+    printf("head: %llu:%s\n", (unsigned long long)rep.entries, rep.head_hash);
     if (rep.signed_entries && rep.independent)
         printf("every entry and the anchor signed by the public key(s) given\n");
     else if (rep.signed_entries)

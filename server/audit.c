@@ -445,9 +445,33 @@ static bl_status load_ring(const char *const *files, size_t nfiles, const anchor
     return BL_OK;
 }
 
-bl_status bl_audit_verify_keys(const char *data_dir, const char *const *pubkey_files, size_t npub,
-                               bl_audit_report *rep, bl_error *err)
+/* The pin: an entry (seq, hash) an auditor recorded at an earlier check. */
+static bl_status check_pin(const bl_audit_verify_opts *o, const char *path, uint64_t entries,
+                           const char *hash_at_pin, bl_error *err)
 {
+    if (!o->pin_seq)
+        return BL_OK;
+    if (o->pin_seq > entries)
+        return bl_error_set(err, BL_EINPUT,
+                            "%s: the log ends at entry %llu but entry %llu was seen at an earlier "
+                            "check (the log was cut or rolled back)",
+                            path, (unsigned long long)entries, (unsigned long long)o->pin_seq);
+    if (!o->pin_hash || strcmp(o->pin_hash, hash_at_pin))
+        return bl_error_set(err, BL_EINPUT,
+                            "%s: entry %llu differs from the one seen at an earlier check (the log "
+                            "was rewritten)",
+                            path, (unsigned long long)o->pin_seq);
+    return BL_OK;
+}
+
+bl_status bl_audit_verify_ex(const char *data_dir, const bl_audit_verify_opts *opts,
+                             bl_audit_report *rep, bl_error *err)
+{
+    bl_audit_verify_opts none = {0};
+    if (!opts)
+        opts = &none;
+    const char *const *pubkey_files = opts->pubkey_files;
+    size_t npub = opts->npub;
     bl_audit_report local;
     if (!rep)
         rep = &local;
@@ -465,7 +489,7 @@ bl_status bl_audit_verify_keys(const char *data_dir, const char *const *pubkey_f
     FILE *fp = fopen(path, "r");
     if (!fp)
         return bl_error_set(err, BL_EIO, "%s: %s", path, strerror(errno));
-    char prev[65], at_anchor[65] = "";
+    char prev[65], at_anchor[65] = "", at_pin[65] = "";
     memcpy(prev, zero_hash, 65);
     char *line = NULL;
     size_t cap = 0;
@@ -483,6 +507,8 @@ bl_status bl_audit_verify_keys(const char *data_dir, const char *const *pubkey_f
             break;
         if (lineno == an.seq)
             memcpy(at_anchor, stored, 65);
+        if (lineno == opts->pin_seq)
+            memcpy(at_pin, stored, 65);
         memcpy(prev, stored, 65);
         rep->entries = lineno;
         rep->signed_entries += (uint64_t)sgn;
@@ -495,6 +521,8 @@ bl_status bl_audit_verify_keys(const char *data_dir, const char *const *pubkey_f
     }
     memcpy(rep->head_hash, prev, 65);
     rc = check_anchor(&an, &kr, path, rep->entries, at_anchor, err);
+    if (rc == BL_OK)
+        rc = check_pin(opts, path, rep->entries, at_pin, err);
     if (rc != BL_OK)
         rep->first_bad = rep->entries + 1;
     return rc;
@@ -502,5 +530,5 @@ bl_status bl_audit_verify_keys(const char *data_dir, const char *const *pubkey_f
 
 bl_status bl_audit_verify(const char *data_dir, bl_audit_report *rep, bl_error *err)
 {
-    return bl_audit_verify_keys(data_dir, NULL, 0, rep, err);
+    return bl_audit_verify_ex(data_dir, NULL, rep, err);
 }

@@ -119,13 +119,22 @@ typedef struct bl_audit_report {
  *  self-check: use bl_audit_verify_keys for an independent one). */
 bl_status bl_audit_verify(const char *data_dir, bl_audit_report *rep, bl_error *err) BL_WUR;
 
-/** Verify with the auditor's own public keys (`npub` files written by
- *  bl_audit_keygen; more than one after a key rotation): every entry must be
- *  signed by one of them, and so must the store's anchor; the anchor must be
- *  present, the log must reach it and may run past it by at most
- *  BL_AUDIT_CRASH_WINDOW entries. npub = 0 behaves as bl_audit_verify. */
-bl_status bl_audit_verify_keys(const char *data_dir, const char *const *pubkey_files, size_t npub,
-                               bl_audit_report *rep, bl_error *err) BL_WUR;
+/** Options of bl_audit_verify_ex. Zero-initialise. */
+typedef struct bl_audit_verify_opts {
+    const char *const *pubkey_files; /**< public key files (bl_audit_keygen); more than one
+                                          after a key rotation */
+    size_t npub;                     /**< 0: use the key the store records (self-check) */
+    uint64_t pin_seq;                /**< >0: the log must still hold entry pin_seq ... */
+    const char *pin_hash;            /**< ... with this hash (a head seen at an earlier check) */
+} bl_audit_verify_opts;
+
+/** Verify with the auditor's own public keys: every entry must be signed by
+ *  one of them, and so must the store's anchor; the anchor must be present,
+ *  the log must reach it and may run past it by at most
+ *  BL_AUDIT_CRASH_WINDOW entries; with a pin, the log must extend the head
+ *  recorded earlier (catches a rollback of the whole directory). */
+bl_status bl_audit_verify_ex(const char *data_dir, const bl_audit_verify_opts *opts,
+                             bl_audit_report *rep, bl_error *err) BL_WUR;
 
 /** Entries a log may hold beyond its anchor: an append writes the line, then
  *  commits the anchor, so a crash in between leaves exactly one. */

@@ -73,6 +73,19 @@ cp "$T/old.db" "$D/blindlink.db"
 verify_fails "old anchor restored" "past the store's anchor" --public-key "$T/audit.pub"
 cp "$T/new.db" "$D/blindlink.db"
 
+# ---- the whole directory rolled back to an earlier real state -------------------------
+"$BL" audit verify --public-key "$T/audit.pub" "$D" >"$T/v.out" 2>&1
+PIN=$(sed -n 's/^head: //p' "$T/v.out")
+assert_eq "${PIN%%:*}" "$(wc -l <"$D/audit.log")" "verify prints the head to pin"
+cp -a "$D" "$T/later"
+restore
+"$BL" audit verify --public-key "$T/audit.pub" "$D" >/dev/null 2>&1
+assert_eq "$?" 0 "a consistent rollback passes without a pin (documented limit)"
+verify_fails "rollback against a recorded head" "earlier check" --public-key "$T/audit.pub" --head "$PIN"
+rm -rf "$D"; cp -a "$T/later" "$D"
+"$BL" audit verify --public-key "$T/audit.pub" --head "$PIN" "$D" >/dev/null 2>&1
+assert_eq "$?" 0 "the log still extends the recorded head"
+
 # ---- another key, key rotation ----------------------------------------------------------
 "$BL" audit keygen --secret-key "$T/other.key" --public-key "$T/other.pub" >/dev/null
 verify_fails "wrong public key" "key id" --public-key "$T/other.pub"
