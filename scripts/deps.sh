@@ -13,6 +13,8 @@ need_cmd curl curl
 need_cmd python3 python3   # JSON checks in tests/cli and the quality report
 need_cmd xxd xxd           # byte-level checks in tests/service
 need_cmd jq jq
+need_cmd openssl openssl   # self-signed certificate in tests/service/test_tls.sh
+need_cmd sqlite3 sqlite3   # store edits in tests/service/test_audit_signed.sh
 if command -v pkg-config >/dev/null 2>&1; then
   need_pc libsodium libsodium-dev
   need_pc jansson libjansson-dev

@@ -31,6 +31,8 @@ honest() {
     call() { api "$@"; echo "$CODE $1 $2" >>"$log"; }
     call POST /projects "$ka" "{\"name\":\"soak$w-$i\",\"purpose\":\"research\",\"parties\":[\"hospital\",\"bank\"],\"scopes\":[\"name\"]}"
     p=$(jqb .id)
+    call POST "/projects/$p/accept" "$kh" '{}' # parties join by accepting
+    call POST "/projects/$p/accept" "$kb" '{}'
     consent_all "$kh" "h$w$i-" 20 research; echo "$CODE POST /consent" >>"$log"
     consent_all "$kb" "b$w$i-" 20 research; echo "$CODE POST /consent" >>"$log"
     make_encodings "$T/w$w.json" "h$w$i-" 20
