@@ -27,6 +27,8 @@ cpu_of() { awk -v t="$TCK" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
 echo "bench_service: machine $(nproc) cores, $(date -u +%FT%TZ); shared machine: figures are noisy, compare ratios"
 
 adm() { "$BL" admin --data-dir "$D" "$@"; }
+"$BL" audit keygen --secret-key "$W/audit.key" --public-key "$W/audit.pub" >/dev/null
+export BLINDLINK_AUDIT_KEY="$W/audit.key"   # the signing key, outside the data directory
 adm bootstrap operator >/dev/null 2>&1
 for o in hospital bank analytics; do adm org add $o >/dev/null; done
 H=$(adm key add hospital data_owner | head -1)
@@ -57,6 +59,7 @@ SIZE=$(stat -c %s "$W/up.clk")
 t0=$(now); consent_range "$H" "$UN" research; t1=$(now)
 echo "consent: $UN opt-ins recorded in $(calc "$t1 - $t0" 3) s"
 P1=$(post "$A" /projects '{"name":"upload","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}' | jq -r .id)
+for k in "$H" "$B"; do post "$k" "/projects/$P1/accept" '{}' >/dev/null; done
 t0=$(now)
 curl -sf -H "Authorization: Bearer $H" -H 'Content-Type: application/octet-stream' \
   --data-binary "@$W/up.clk" "$U/projects/$P1/encodings" >"$W/up.json"
@@ -76,6 +79,7 @@ echo "upload ratio (API time / in-process read time): $(calc "$UP_S / $BASE_S")"
 consent_range "$H" "$MN" treatment_planning
 consent_range "$B" "$MN" treatment_planning
 P2=$(post "$A" /projects '{"name":"match","purpose":"treatment_planning","parties":["hospital","bank"],"scopes":["name"],"threshold":0.9}' | jq -r .id)
+for k in "$H" "$B"; do post "$k" "/projects/$P2/accept" '{}' >/dev/null; done
 curl -sf -H "Authorization: Bearer $H" -H 'Content-Type: application/octet-stream' --data-binary "@$W/a.clk" "$U/projects/$P2/encodings" >/dev/null
 curl -sf -H "Authorization: Bearer $B" -H 'Content-Type: application/octet-stream' --data-binary "@$W/b.clk" "$U/projects/$P2/encodings" >/dev/null
 t0=$(now)
@@ -126,4 +130,4 @@ else
   echo "wrk not installed (apt-get install wrk): skipping the status benchmark"
 fi
 kill -TERM "$PID"; wait "$PID" || true; PID=""
-"$BL" audit verify "$D"
+"$BL" audit verify --public-key "$W/audit.pub" "$D"

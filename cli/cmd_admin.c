@@ -30,6 +30,8 @@ static void usage(FILE *fp)
             "Options:\n"
             "  --data-dir DIR   the service's data directory (or env BLINDLINK_DATA_DIR)\n"
             "  --clock-offset D shift the clock like 'serve' (tests; env BLINDLINK_CLOCK_OFFSET)\n"
+            "Environment: BLINDLINK_AUDIT_KEY=FILE, the audit signing key (as for 'serve');\n"
+            "required once the store's audit log is signed.\n"
             "Output: 'key add' and 'bootstrap' print the key on the first line of stdout\n"
             "and 'key_id=<id>' on the second; 'org add' prints the organisation id.\n");
 }

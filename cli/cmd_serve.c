@@ -15,8 +15,8 @@ static void usage(FILE *fp)
     fprintf(fp,
             "Usage: blindlink serve --data-dir DIR [options]\n\n"
             "Run the linkage service: an HTTP JSON API (docs/api.yaml) enforcing consent,\n"
-            "purpose, minimisation, 90-day inactivity expiry, retention and a hash-chained\n"
-            "audit log. Bootstrap principals first with 'blindlink admin'.\n\n"
+            "purpose, minimisation, 90-day inactivity expiry, retention and a hash-chained,\n"
+            "signed audit log. Bootstrap principals first with 'blindlink admin'.\n\n"
             "Options:\n"
             "  --data-dir DIR        state directory (SQLite store, encodings, audit.log)\n"
             "  --listen HOST:PORT    address to bind (default 127.0.0.1:8080; IPv6 as [::1]:8080;\n"
@@ -41,6 +41,15 @@ static void usage(FILE *fp)
             "  --janitor SECONDS     retention sweep interval (default 60)\n"
             "  --clock-offset D      shift the service clock (e.g. 91d, -2h; tests);\n"
             "                        also env BLINDLINK_CLOCK_OFFSET\n"
+            "  --audit-key FILE      audit signing key (blindlink audit keygen); keep it outside\n"
+            "                        the data directory, mode 0600; also env BLINDLINK_AUDIT_KEY.\n"
+            "                        Required unless --audit-unsigned\n"
+            "  --audit-unsigned      run without a signing key (the log is then not\n"
+            "                        tamper-evident against whoever can write the files)\n"
+            "  --tls-cert FILE       serve HTTPS (TLS 1.2/1.3) with this PEM certificate chain\n"
+            "  --tls-key FILE        ... and this PEM private key (mode 0600)\n"
+            "  --insecure-http       allow plain HTTP on a non-loopback address (behind a TLS\n"
+            "                        proxy); without TLS only loopback is served\n"
             "  --quiet               no banner on stderr\n");
 }
 
@@ -73,6 +82,9 @@ int cmd_serve(int argc, char **argv)
         {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
         {"ip-rate-limit", required_argument, 0, 'I'}, {"body-timeout", required_argument, 0, 'B'},
         {"audit-interval", required_argument, 0, 'A'}, {"allow-shared-dir", no_argument, 0, 'S'},
+        {"audit-key", required_argument, 0, 'K'},    {"audit-unsigned", no_argument, 0, 'U'},
+        {"tls-cert", required_argument, 0, 'C'},     {"tls-key", required_argument, 0, 'Y'},
+        {"insecure-http", no_argument, 0, 'X'},
         {0, 0, 0, 0}};
     bl_server_opts o;
     memset(&o, 0, sizeof o);
@@ -155,6 +167,11 @@ int cmd_serve(int argc, char **argv)
         case 'S': o.allow_shared_dir = 1; break;
         case 'o': offset = optarg; break;
         case 'q': o.quiet = 1; break;
+        case 'K': o.audit_key = optarg; break;
+        case 'U': o.audit_unsigned = 1; break;
+        case 'C': o.tls_cert = optarg; break;
+        case 'Y': o.tls_key = optarg; break;
+        case 'X': o.insecure_http = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         default: return cli_usage_error("serve", "unknown option");
         }

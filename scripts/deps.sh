@@ -41,6 +41,8 @@ need_cmd nm binutils       # tests/install lists the shared library's symbols
 need_cmd node nodejs       # chat: web client test driver (tests/chat)
 need_cmd npm npm           # chat: installs libsodium.js + playwright-core (web/package-lock.json)
 need_cmd chromium chromium # chat: headless browser test of the web client
+need_cmd openssl openssl   # self-signed certificate in tests/service/test_tls.sh
+need_cmd sqlite3 sqlite3   # store edits in tests/service/test_audit_signed.sh
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "${BL_NO_APT:-0}" != "0" ]; then
     echo "deps: missing ${missing[*]} (BL_NO_APT set: not installing; parts that need them are skipped)" >&2

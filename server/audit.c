@@ -22,6 +22,8 @@
 #include "srv.h"
 
 #define AUDIT_LINE_MAX 8192
+#define ENTRY_SIG_DOMAIN "blindlink-audit-entry-v1\n"
+#define ANCHOR_SIG_DOMAIN "blindlink-audit-anchor-v1\n"
 static const char zero_hash[65] = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /* Canonical hash of an entry object that does not contain "hash". */
@@ -122,6 +124,27 @@ static int fault_injected(const char *action)
     return f && *f && action && !strcmp(f, action);
 }
 
+/* The anchor (seq, hash) is signed too, so cutting the log back and writing
+ * an earlier entry's seq and hash into the store does not pass. Stored as
+ * meta 'audit_sig' = "<key id>:<signature hex>". */
+static bl_status anchor_sign(bl_store *st, sqlite3 *db, bl_error *err)
+{
+    char msg[160], sig[129], val[160];
+    snprintf(msg, sizeof msg, ANCHOR_SIG_DOMAIN "%llu\n%s", (unsigned long long)st->audit_seq,
+             st->audit_prev);
+    srv_audit_sign(st->audit_key, msg, sig);
+    snprintf(val, sizeof val, "%s:%s", srv_audit_key_id(st->audit_key), sig);
+    int cached;
+    sqlite3_stmt *s = srv_prep_hot(db, "INSERT OR REPLACE INTO meta(k,v) VALUES('audit_sig',?)",
+                                   &cached, err);
+    if (!s)
+        return BL_EIO;
+    sqlite3_bind_text(s, 1, val, -1, SQLITE_TRANSIENT);
+    int r = sqlite3_step(s);
+    srv_hot_done(s, cached);
+    return r == SQLITE_DONE ? BL_OK : bl_error_set(err, BL_EIO, "audit anchor: %s", sqlite3_errmsg(db));
+}
+
 /* Write one entry and move the anchor, inside the caller's write
  * transaction on `db`, holding audit_mu. */
 static bl_status append_locked(bl_store *st, sqlite3 *db, const srv_audit *a, bl_error *err)
@@ -153,12 +176,20 @@ static bl_status append_locked(bl_store *st, sqlite3 *db, const srv_audit *a, bl
                           clean(a->reason, f[6], 600), "status", a->status, "prev",
                           st->audit_prev);
     char hash[65];
+    if (o && st->audit_key) /* the key id is part of what the hash covers */
+        json_object_set_new(o, "kid", json_string(srv_audit_key_id(st->audit_key)));
     if (!o || entry_hash(o, hash) != 0) {
         json_decref(o);
         rc = bl_error_set(err, BL_ENOMEM, "audit: cannot build entry");
         goto out;
     }
     json_object_set_new(o, "hash", json_string(hash));
+    if (st->audit_key) {
+        char msg[96], sig[129];
+        snprintf(msg, sizeof msg, ENTRY_SIG_DOMAIN "%s", hash);
+        srv_audit_sign(st->audit_key, msg, sig);
+        json_object_set_new(o, "sig", json_string(sig));
+    }
     char *line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
     json_decref(o);
     if (!line) {
@@ -195,6 +226,8 @@ static bl_status append_locked(bl_store *st, sqlite3 *db, const srv_audit *a, bl
     srv_hot_done(s, cached);
     if (r1 != SQLITE_DONE || r2 != SQLITE_DONE)
         rc = bl_error_set(err, BL_EIO, "audit anchor: %s", sqlite3_errmsg(db));
+    if (rc == BL_OK && st->audit_key)
+        rc = anchor_sign(st, db, err);
 out:
     return rc;
 }
@@ -204,6 +237,10 @@ out:
  * thread waits for the write lock while holding audit_mu. */
 bl_status srv_audit_append(bl_store *st, const srv_audit *a, bl_error *err)
 {
+    if (!st->audit_key && st->audit_pub[0])
+        return bl_error_set(err, BL_ESTATE,
+                            "the audit log is signed, but this process holds no signing key "
+                            "(BLINDLINK_AUDIT_KEY=FILE)");
     sqlite3 *db = joined_db;
     if (db) { /* inside the request's transaction: its commit is ours */
         if (fault_injected(a->action))
@@ -255,121 +292,273 @@ bl_status srv_audit_ready(bl_store *st, bl_error *err)
 
 /* ---- verification ---------------------------------------------------------------- */
 
-static bl_status read_anchor(const char *dir, uint64_t *seq, char hash[65], int *have)
+typedef struct anchor {
+    int have;          /* audit_seq and audit_hash both present */
+    uint64_t seq;
+    char hash[65];
+    char sig[200];     /* "<kid>:<sig hex>" or "" */
+    char pub[80];      /* recorded public key hex or "" */
+} anchor;
+
+static void read_anchor(const char *dir, anchor *an)
 {
-    *have = 0;
+    memset(an, 0, sizeof *an);
     char path[4096];
     snprintf(path, sizeof path, "%s/blindlink.db", dir);
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    struct stat sb;
+    if (stat(path, &sb) != 0 || /* never create a database while checking one */
+        sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
         sqlite3_close(db);
-        return BL_OK;
+        return;
     }
     sqlite3_busy_timeout(db, 10000);
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT k, v FROM meta WHERE k IN ('audit_seq','audit_hash')", -1,
-                           &s, NULL) == SQLITE_OK) {
+    int n = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT k, v FROM meta WHERE k IN ('audit_seq','audit_hash',"
+                           "'audit_sig','audit_pub')",
+                           -1, &s, NULL) == SQLITE_OK) {
         while (sqlite3_step(s) == SQLITE_ROW) {
             const char *k = (const char *)sqlite3_column_text(s, 0);
             const char *v = (const char *)sqlite3_column_text(s, 1);
             if (!k || !v)
                 continue;
             if (!strcmp(k, "audit_seq"))
-                *seq = strtoull(v, NULL, 10), (*have)++;
-            else if (strlen(v) == 64)
-                memcpy(hash, v, 65), (*have)++;
+                an->seq = strtoull(v, NULL, 10), n++;
+            else if (!strcmp(k, "audit_hash") && strlen(v) == 64)
+                memcpy(an->hash, v, 65), n++;
+            else if (!strcmp(k, "audit_sig"))
+                snprintf(an->sig, sizeof an->sig, "%s", v);
+            else if (!strcmp(k, "audit_pub"))
+                snprintf(an->pub, sizeof an->pub, "%s", v);
         }
     }
     sqlite3_finalize(s);
     sqlite3_close(db);
-    if (*have != 2)
-        *have = 0;
+    an->have = n == 2;
+}
+
+/* The keys a signature may come from: the caller's files, or (self-check)
+ * the one the store records. */
+typedef struct keyring {
+    unsigned char pk[8][32];
+    char kid[8][17];
+    size_t n;
+} keyring;
+
+static const unsigned char *ring_find(const keyring *kr, const char *kid)
+{
+    for (size_t i = 0; kid && i < kr->n; i++)
+        if (!strcmp(kr->kid[i], kid))
+            return kr->pk[i];
+    return NULL;
+}
+
+/* Check one signed field: 1 if valid, else err describes it. */
+static int entry_sig_check(const keyring *kr, json_t *o, const char *hash, const char *where,
+                           uint64_t seq, bl_error *err)
+{
+    json_t *k = json_object_get(o, "kid"), *g = json_object_get(o, "sig");
+    if (!json_is_string(k) || !json_is_string(g)) {
+        bl_error_set(err, BL_EINPUT, "%s: entry seq %llu has no signature (added by someone "
+                     "without the service's key?)",
+                     where, (unsigned long long)seq);
+        return 0;
+    }
+    const unsigned char *pk = ring_find(kr, json_string_value(k));
+    if (!pk) {
+        bl_error_set(err, BL_EINPUT, "%s: entry seq %llu is signed by key id %s, which is not "
+                     "among the public keys given",
+                     where, (unsigned long long)seq, json_string_value(k));
+        return 0;
+    }
+    char msg[96];
+    snprintf(msg, sizeof msg, ENTRY_SIG_DOMAIN "%s", hash);
+    if (!srv_audit_sig_ok(pk, msg, json_string_value(g))) {
+        bl_error_set(err, BL_EINPUT, "%s: entry seq %llu has an invalid signature (forged or "
+                     "modified entry)",
+                     where, (unsigned long long)seq);
+        return 0;
+    }
+    return 1;
+}
+
+/* Check one line: parses, hash matches, seq consecutive, chains to prev,
+ * and (signed) its signature. Sets *seq and stored[65]. */
+static bl_status check_line(char *line, size_t n, uint64_t lineno, const char *path,
+                            const char *prev, const keyring *kr, char stored[65], int *was_signed,
+                            bl_error *err)
+{
+    char where[4200];
+    snprintf(where, sizeof where, "%s:%llu", path, (unsigned long long)lineno);
+    json_error_t je;
+    json_t *o = json_loadb(line, n, JSON_REJECT_DUPLICATES, &je);
+    json_t *h = o ? json_object_get(o, "hash") : NULL;
+    json_t *q = o ? json_object_get(o, "seq") : NULL;
+    json_t *p = o ? json_object_get(o, "prev") : NULL;
+    if (!json_is_object(o) || !json_is_string(h) || !json_is_integer(q) || !json_is_string(p)) {
+        json_decref(o);
+        return bl_error_set(err, BL_EINPUT, "%s: entry is not a valid audit record", where);
+    }
+    snprintf(stored, 65, "%s", json_string_value(h));
+    uint64_t seq = (uint64_t)json_integer_value(q);
+    int prev_ok = !strcmp(json_string_value(p), prev);
+    json_t *copy = json_deep_copy(o);
+    json_object_del(copy, "hash");
+    json_object_del(copy, "sig");
+    char computed[65];
+    int ok = copy && entry_hash(copy, computed) == 0 && !strcmp(computed, stored);
+    json_decref(copy);
+    bl_status rc = BL_OK;
+    if (!ok)
+        rc = bl_error_set(err, BL_EINPUT,
+                          "%s: entry seq %llu was modified (its hash does not match its content)",
+                          where, (unsigned long long)seq);
+    else if (seq != lineno)
+        rc = bl_error_set(err, BL_EINPUT,
+                          "%s: expected entry seq %llu, found %llu (entries deleted, inserted or "
+                          "reordered)",
+                          where, (unsigned long long)lineno, (unsigned long long)seq);
+    else if (!prev_ok)
+        rc = bl_error_set(err, BL_EINPUT,
+                          "%s: entry seq %llu does not chain to the previous entry (deleted, "
+                          "inserted or reordered entries)",
+                          where, (unsigned long long)seq);
+    else if (kr->n && !entry_sig_check(kr, o, stored, where, seq, err))
+        rc = BL_EINPUT;
+    *was_signed = kr->n > 0;
+    json_decref(o);
+    return rc;
+}
+
+/* The anchor: present, signed (when the log is), reached by the log, and
+ * not left behind by more than the crash window. */
+static bl_status check_anchor(const anchor *an, const keyring *kr, const char *path,
+                              uint64_t entries, const char *hash_at_anchor, bl_error *err)
+{
+    if (!an->have)
+        return bl_error_set(err, BL_EINPUT,
+                            "%s: the store's audit anchor is missing (audit_seq/audit_hash rows "
+                            "or blindlink.db deleted): the log's end cannot be checked",
+                            path);
+    if (an->seq > entries)
+        return bl_error_set(err, BL_EINPUT,
+                            "%s: log ends at entry %llu but the store's anchor records entry %llu "
+                            "(entries deleted at the end)",
+                            path, (unsigned long long)entries, (unsigned long long)an->seq);
+    if (an->seq > 0 && strcmp(hash_at_anchor, an->hash))
+        return bl_error_set(err, BL_EINPUT, "%s: entry seq %llu differs from the store's anchor",
+                            path, (unsigned long long)an->seq);
+    if (entries - an->seq > BL_AUDIT_CRASH_WINDOW)
+        return bl_error_set(err, BL_EINPUT,
+                            "%s: the log runs %llu entries past the store's anchor (entry %llu); "
+                            "at most %d can follow a crash (an older store restored?)",
+                            path, (unsigned long long)(entries - an->seq),
+                            (unsigned long long)an->seq, BL_AUDIT_CRASH_WINDOW);
+    if (!kr->n)
+        return BL_OK;
+    const char *colon = strchr(an->sig, ':');
+    char kid[17] = "";
+    if (colon && colon - an->sig == 16)
+        memcpy(kid, an->sig, 16);
+    const unsigned char *pk = ring_find(kr, kid);
+    char msg[160];
+    snprintf(msg, sizeof msg, ANCHOR_SIG_DOMAIN "%llu\n%s", (unsigned long long)an->seq, an->hash);
+    if (!pk || !srv_audit_sig_ok(pk, msg, colon + 1))
+        return bl_error_set(err, BL_EINPUT,
+                            "%s: the store's anchor (entry %llu) is not signed by a key id given "
+                            "(forged or replaced anchor)",
+                            path, (unsigned long long)an->seq);
     return BL_OK;
 }
 
-bl_status bl_audit_verify(const char *data_dir, bl_audit_report *rep, bl_error *err)
+static bl_status load_ring(const char *const *files, size_t nfiles, const anchor *an,
+                           keyring *kr, bl_error *err)
 {
+    memset(kr, 0, sizeof *kr);
+    if (nfiles > 8)
+        return bl_error_set(err, BL_EINVAL, "at most 8 public keys");
+    for (size_t i = 0; i < nfiles; i++) {
+        if (bl_audit_pubkey_load(files[i], kr->pk[i], err) != BL_OK)
+            return BL_EINVAL;
+        srv_audit_kid(kr->pk[i], kr->kid[i]);
+        kr->n++;
+    }
+    if (!nfiles && an->pub[0] && srv_audit_pub_parse_hex(an->pub, kr->pk[0]) == BL_OK) {
+        srv_audit_kid(kr->pk[0], kr->kid[0]);
+        kr->n = 1;
+    }
+    return BL_OK;
+}
+
+/* The pin: an entry (seq, hash) an auditor recorded at an earlier check. */
+static bl_status check_pin(const bl_audit_verify_opts *o, const char *path, uint64_t entries,
+                           const char *hash_at_pin, bl_error *err)
+{
+    if (!o->pin_seq)
+        return BL_OK;
+    if (o->pin_seq > entries)
+        return bl_error_set(err, BL_EINPUT,
+                            "%s: the log ends at entry %llu but entry %llu was seen at an earlier "
+                            "check (the log was cut or rolled back)",
+                            path, (unsigned long long)entries, (unsigned long long)o->pin_seq);
+    if (!o->pin_hash || strcmp(o->pin_hash, hash_at_pin))
+        return bl_error_set(err, BL_EINPUT,
+                            "%s: entry %llu differs from the one seen at an earlier check (the log "
+                            "was rewritten)",
+                            path, (unsigned long long)o->pin_seq);
+    return BL_OK;
+}
+
+bl_status bl_audit_verify_ex(const char *data_dir, const bl_audit_verify_opts *opts,
+                             bl_audit_report *rep, bl_error *err)
+{
+    bl_audit_verify_opts none = {0};
+    if (!opts)
+        opts = &none;
+    const char *const *pubkey_files = opts->pubkey_files;
+    size_t npub = opts->npub;
     bl_audit_report local;
     if (!rep)
         rep = &local;
     memset(rep, 0, sizeof *rep);
     memcpy(rep->head_hash, zero_hash, 65);
+    anchor an;
+    read_anchor(data_dir, &an);
+    keyring kr;
+    if (load_ring(pubkey_files, npub, &an, &kr, err) != BL_OK)
+        return BL_EINVAL;
+    rep->independent = npub > 0;
+    rep->anchor_seq = an.seq;
     char path[4096];
     snprintf(path, sizeof path, "%s/audit.log", data_dir);
     FILE *fp = fopen(path, "r");
     if (!fp)
         return bl_error_set(err, BL_EIO, "%s: %s", path, strerror(errno));
-    uint64_t anchor_seq = 0;
-    char anchor_hash[65] = {0};
-    int have_anchor = 0;
-    read_anchor(data_dir, &anchor_seq, anchor_hash, &have_anchor);
-
-    char prev[65];
+    char prev[65], at_anchor[65] = "", at_pin[65] = "";
     memcpy(prev, zero_hash, 65);
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
     uint64_t lineno = 0;
-    int anchor_seen = 0;
     bl_status rc = BL_OK;
     while ((n = getline(&line, &cap, fp)) >= 0) {
         lineno++;
         if (n > 0 && line[n - 1] == '\n')
             line[--n] = '\0';
-        json_error_t je;
-        json_t *o = json_loadb(line, (size_t)n, JSON_REJECT_DUPLICATES, &je);
-        json_t *h = o ? json_object_get(o, "hash") : NULL;
-        json_t *q = o ? json_object_get(o, "seq") : NULL;
-        json_t *p = o ? json_object_get(o, "prev") : NULL;
-        if (!json_is_object(o) || !json_is_string(h) || !json_is_integer(q) || !json_is_string(p)) {
-            json_decref(o);
-            rc = bl_error_set(err, BL_EINPUT, "%s:%llu: entry is not a valid audit record", path,
-                              (unsigned long long)lineno);
-            break;
-        }
         char stored[65];
-        snprintf(stored, sizeof stored, "%s", json_string_value(h));
-        json_incref(h);
-        json_object_del(o, "hash");
-        char computed[65];
-        int ok = entry_hash(o, computed) == 0;
-        uint64_t seq = (uint64_t)json_integer_value(q);
-        int prev_ok = !strcmp(json_string_value(p), prev);
-        json_decref(h);
-        json_decref(o);
-        if (!ok || strcmp(computed, stored) != 0) {
-            rc = bl_error_set(err, BL_EINPUT,
-                              "%s:%llu: entry seq %llu was modified (its hash does not match "
-                              "its content)",
-                              path, (unsigned long long)lineno, (unsigned long long)seq);
+        int sgn = 0;
+        rc = check_line(line, (size_t)n, lineno, path, prev, &kr, stored, &sgn, err);
+        if (rc != BL_OK)
             break;
-        }
-        if (seq != lineno) {
-            rc = bl_error_set(err, BL_EINPUT,
-                              "%s:%llu: expected entry seq %llu, found %llu (entries deleted, "
-                              "inserted or reordered)",
-                              path, (unsigned long long)lineno, (unsigned long long)lineno,
-                              (unsigned long long)seq);
-            break;
-        }
-        if (!prev_ok) {
-            rc = bl_error_set(err, BL_EINPUT,
-                              "%s:%llu: entry seq %llu does not chain to the previous entry "
-                              "(deleted, inserted or reordered entries)",
-                              path, (unsigned long long)lineno, (unsigned long long)seq);
-            break;
-        }
-        if (have_anchor && seq == anchor_seq) {
-            if (strcmp(stored, anchor_hash) != 0) {
-                rc = bl_error_set(err, BL_EINPUT,
-                                  "%s:%llu: entry seq %llu differs from the store's anchor", path,
-                                  (unsigned long long)lineno, (unsigned long long)seq);
-                break;
-            }
-            anchor_seen = 1;
-        }
+        if (lineno == an.seq)
+            memcpy(at_anchor, stored, 65);
+        if (lineno == opts->pin_seq)
+            memcpy(at_pin, stored, 65);
         memcpy(prev, stored, 65);
         rep->entries = lineno;
+        rep->signed_entries += (uint64_t)sgn;
     }
     free(line);
     fclose(fp);
@@ -378,13 +567,15 @@ bl_status bl_audit_verify(const char *data_dir, bl_audit_report *rep, bl_error *
         return rc;
     }
     memcpy(rep->head_hash, prev, 65);
-    if (have_anchor && anchor_seq > 0 && !anchor_seen) {
+    rc = check_anchor(&an, &kr, path, rep->entries, at_anchor, err);
+    if (rc == BL_OK)
+        rc = check_pin(opts, path, rep->entries, at_pin, err);
+    if (rc != BL_OK)
         rep->first_bad = rep->entries + 1;
-        return bl_error_set(err, BL_EINPUT,
-                            "%s: log ends at entry %llu but the store's anchor records entry %llu "
-                            "(entries deleted at the end)",
-                            path, (unsigned long long)rep->entries,
-                            (unsigned long long)anchor_seq);
-    }
-    return BL_OK;
+    return rc;
+}
+
+bl_status bl_audit_verify(const char *data_dir, bl_audit_report *rep, bl_error *err)
+{
+    return bl_audit_verify_ex(data_dir, NULL, rep, err);
 }

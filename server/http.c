@@ -25,7 +25,7 @@
 enum route {
     R_NONE = 0, R_STATUS, R_VERSION, R_WHOAMI, R_PURPOSES, R_PURPOSES_ADD, R_SCOPES, R_ORGS_LIST,
     R_ORGS_ADD, R_KEYS_ADD, R_KEYS_LIST, R_KEY_REVOKE, R_PROJECTS_LIST, R_PROJECTS_ADD,
-    R_PROJECT_GET, R_PROJECT_DEL, R_AGREEMENT, R_APPROVE, R_UPLOAD, R_UPLOAD_GET, R_UPLOAD_DEL, R_RUNS_ADD,
+    R_PROJECT_GET, R_PROJECT_DEL, R_AGREEMENT, R_APPROVE, R_ACCEPT, R_DECLINE, R_UPLOAD, R_UPLOAD_GET, R_UPLOAD_DEL, R_RUNS_ADD,
     R_RUNS_LIST, R_RUN_STATUS, R_RUN_RESULT, R_RUN_CANCEL, R_CONSENT, R_WITHDRAW, R_CONSENT_GET, R_ERASURE,
     R_AUDIT, R_BAD_METHOD
 };
@@ -176,6 +176,8 @@ static int route_of(srv_req *r)
         return m == SRV_GET ? R_PROJECT_GET : m == SRV_DELETE ? R_PROJECT_DEL : R_BAD_METHOD;
     if (n == 5 && seg_is(r, 4, "agreement")) M(SRV_POST, R_AGREEMENT);
     if (n == 5 && seg_is(r, 4, "approve")) M(SRV_POST, R_APPROVE);
+    if (n == 5 && seg_is(r, 4, "accept")) M(SRV_POST, R_ACCEPT);
+    if (n == 5 && seg_is(r, 4, "decline")) M(SRV_POST, R_DECLINE);
     if (n == 5 && seg_is(r, 4, "encodings"))
         return m == SRV_POST ? R_UPLOAD : m == SRV_GET ? R_UPLOAD_GET : m == SRV_DELETE ? R_UPLOAD_DEL : R_BAD_METHOD;
     if (n == 5 && seg_is(r, 4, "runs"))
@@ -198,6 +200,7 @@ static const char *action_of(int route)
         [R_PROJECTS_LIST] = "project.list", [R_PROJECTS_ADD] = "project.create",
         [R_PROJECT_GET] = "project.read", [R_PROJECT_DEL] = "project.delete",
         [R_AGREEMENT] = "project.agreement", [R_APPROVE] = "project.approve",
+        [R_ACCEPT] = "project.accept", [R_DECLINE] = "project.decline",
         [R_UPLOAD] = "encodings.upload", [R_UPLOAD_GET] = "encodings.read", [R_UPLOAD_DEL] = "encodings.delete",
         [R_RUNS_ADD] = "run.create", [R_RUNS_LIST] = "run.list", [R_RUN_STATUS] = "run.status",
         [R_RUN_RESULT] = "run.result", [R_RUN_CANCEL] = "run.cancel", [R_CONSENT] = "consent.opt_in",
@@ -228,6 +231,8 @@ static void dispatch(srv_req *r)
     case R_PROJECT_DEL: srv_h_project_delete(r, sg[3]); return;
     case R_AGREEMENT: srv_h_agreement(r, sg[3]); return;
     case R_APPROVE: srv_h_approve(r, sg[3]); return;
+    case R_ACCEPT: srv_h_invitation(r, sg[3], 1); return;
+    case R_DECLINE: srv_h_invitation(r, sg[3], 0); return;
     case R_UPLOAD: srv_h_upload(r, sg[3]); return;
     case R_UPLOAD_GET: srv_h_upload_get(r, sg[3]); return;
     case R_UPLOAD_DEL: srv_h_upload_delete(r, sg[3]); return;
@@ -698,6 +703,11 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
         o->audit_interval_s = 60;
     srv_sockaddr sa;
     bl_status rc = parse_listen(o->listen, &sa, err);
+    srv_tls tls = {0};
+    if (rc == BL_OK)
+        rc = srv_listen_policy(o, &sa.sa, err);
+    if (rc == BL_OK)
+        rc = srv_tls_load(o, &tls, err);
     if (rc != BL_OK) {
         free(c);
         return rc;
@@ -707,7 +717,14 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
         return rc;
     }
     rc = srv_store_open(o->data_dir, o->http_threads + o->run_workers + 3, &c->st, err);
+    if (rc == BL_OK) {
+        const char *key = o->audit_key ? o->audit_key : getenv("BLINDLINK_AUDIT_KEY");
+        rc = srv_audit_key_attach(c->st, key, !o->audit_unsigned, err);
+        if (rc != BL_OK)
+            bl_store_close(c->st);
+    }
     if (rc != BL_OK) {
+        srv_tls_free(&tls);
         free(c);
         return rc;
     }
@@ -741,15 +758,26 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
             flags |= MHD_USE_IPv6; /* the literal given: [::1] stays IPv6-only */
         if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
             flags |= MHD_USE_EPOLL;
+        struct MHD_OptionItem tls_opts[] = {
+            {MHD_OPTION_HTTPS_MEM_CERT, 0, tls.cert},
+            {MHD_OPTION_HTTPS_MEM_KEY, 0, tls.key},
+            {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)srv_tls_priorities},
+            {MHD_OPTION_END, 0, NULL}};
+        if (tls.cert)
+            flags |= MHD_USE_TLS;
+        else
+            tls_opts[0].option = MHD_OPTION_END;
         c->daemon = MHD_start_daemon(
             flags, 0, NULL, NULL, &on_request, c, MHD_OPTION_SOCK_ADDR, &sa.sa,
             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->http_threads,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
             (unsigned)256, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-            MHD_OPTION_NOTIFY_COMPLETED, &on_completed, c, MHD_OPTION_END);
+            MHD_OPTION_NOTIFY_COMPLETED, &on_completed, c, MHD_OPTION_ARRAY, tls_opts,
+            MHD_OPTION_END);
         if (!c->daemon)
-            rc = bl_error_set(err, BL_ENET, "cannot listen on %s (address in use?)", o->listen);
+            rc = bl_error_set(err, BL_ENET, "cannot listen on %s (address in use%s?)", o->listen,
+                              tls.cert ? ", or a certificate and key that do not match" : "");
     }
     if (rc == BL_OK) {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(c->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -769,8 +797,9 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
             inet_ntop(sa.sa.sa_family, six ? (const void *)&sa.v6.sin6_addr
                                            : (const void *)&sa.v4.sin_addr,
                       host, sizeof host);
-            fprintf(stderr, "blindlink serve: listening on %s%s%s:%u, data in %s\n",
-                    six ? "[" : "", host, six ? "]" : "", port, o->data_dir);
+            fprintf(stderr, "blindlink serve: listening on %s://%s%s%s:%u, data in %s\n",
+                    tls.cert ? "https" : "http", six ? "[" : "", host, six ? "]" : "", port,
+                    o->data_dir);
         }
     }
     if (rc == BL_OK) {
@@ -782,6 +811,7 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
     }
     if (c->daemon)
         MHD_stop_daemon(c->daemon);
+    srv_tls_free(&tls);
     __atomic_store_n(&c->stop, 1, __ATOMIC_RELAXED);
     srv_workers_stop(c);
     if (have_janitor)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "srv.h"
 
 #define PROJECT_COLS                                                                           \
@@ -54,16 +56,34 @@ bl_status srv_project_load(sqlite3 *db, const char *pid, srv_project *pj, bl_err
     }
     srv_hot_done(s, cached);
     if (rc == BL_OK) {
-        s = srv_prep_hot(db, "SELECT COUNT(*) FROM grants WHERE project_id=? AND party_role='owner'",
+        s = srv_prep_hot(db,
+                         "SELECT COUNT(*), IFNULL(SUM(state='invited'),0), "
+                         "IFNULL(SUM(state='declined'),0), (SELECT COUNT(*) FROM void_invitations "
+                         "WHERE project_id=?1), (SELECT IFNULL(schema_fingerprint,'') FROM "
+                         "projects WHERE id=?1) FROM grants WHERE project_id=?1 AND "
+                         "party_role='owner'",
                          &cached, err);
         if (!s)
             return BL_EIO;
         sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(s) == SQLITE_ROW)
+        if (sqlite3_step(s) == SQLITE_ROW) {
             pj->nowners = sqlite3_column_int(s, 0);
+            pj->ninvited = sqlite3_column_int(s, 1) + sqlite3_column_int(s, 3);
+            pj->ndeclined = sqlite3_column_int(s, 2);
+            col_text(s, 4, pj->schema_fp, sizeof pj->schema_fp);
+        }
         srv_hot_done(s, cached);
     }
     return rc;
+}
+
+const char *srv_project_shown_state(const srv_project *pj)
+{
+    if (strcmp(pj->state, "active"))
+        return pj->state;
+    if (pj->ndeclined)
+        return "declined";
+    return pj->ninvited ? "awaiting_acceptance" : "active";
 }
 
 static int grant_load(sqlite3 *db, const char *pid, const char *org, srv_grant *g)
@@ -223,6 +243,8 @@ int srv_project_access(srv_req *r, const char *pid, int need, srv_project *pj, s
     }
     if (!grant_load(r->db, pid, r->p.org, g))
         return not_visible(r, pid, "organisation is not a party to this project");
+    if (!strcmp(g->state, "declined"))
+        return not_visible(r, pid, "organisation declined the invitation to this project");
     snprintf(r->purpose, sizeof r->purpose, "%s", pj->purpose);
     int64_t now = bl_srv_now();
     if (!strcmp(pj->state, "active") && now >= pj->retention_until) {
@@ -247,6 +269,12 @@ int srv_project_access(srv_req *r, const char *pid, int need, srv_project *pj, s
     }
     if (role == SRV_ACC_ANALYST && is_owner) {
         srv_problem(r, 403, "only the project's linkage analyst may do this");
+        return 0;
+    }
+    if (!strcmp(g->state, "invited") && !(need & SRV_ACC_INVITEE)) {
+        srv_problem(r, 403, "organisation %s has not accepted the invitation to project %s: read it "
+                    "(GET /api/v1/projects/%s), then POST /api/v1/projects/%s/accept or /decline",
+                    r->p.org_name, pid, pid, pid);
         return 0;
     }
     if (!(need & SRV_ACC_NO_EXPIRY)) {
@@ -275,6 +303,15 @@ int srv_project_access(srv_req *r, const char *pid, int need, srv_project *pj, s
             srv_problem(r, 403, "project %s requests scopes beyond name, email and profile_photo: no "
                         "signed agreement is registered, so no upload or run is allowed",
                         pid);
+            return 0;
+        }
+        /* an open invitation names the party as the analyst wrote it, so an
+         * unknown name and a silent organisation read alike */
+        if (pj->ninvited || pj->ndeclined) {
+            srv_problem(r, 403, "project %s is not ready: a data owner %s (%d open)", pid,
+                        pj->ndeclined ? "declined its invitation"
+                                      : "has not accepted its invitation yet",
+                        pj->ndeclined ? pj->ndeclined : pj->ninvited);
             return 0;
         }
         sqlite3_stmt *s = srv_prep(r->db,
@@ -310,32 +347,52 @@ int srv_project_access(srv_req *r, const char *pid, int need, srv_project *pj, s
     return 1;
 }
 
-/* JSON description of a project for one of its parties. */
-static json_t *project_json(sqlite3 *db, const srv_project *pj)
+/* One owner that has not (yet) joined: shown as the analyst named it, with
+ * no organisation id, so an unknown name and a silent organisation read
+ * alike. */
+static json_t *invitee_json(const unsigned char *ref, int index, const char *state)
 {
-    json_t *parties = json_array(), *uploads = json_array();
+    return json_pack("{s:s,s:s,s:i,s:s}", "invited_as", ref ? (const char *)ref : "", "role",
+                     "owner", "party_index", index, "grant", state);
+}
+
+/* The parties of a project in party order (owners by index, then the
+ * analyst); fills `uploads` with the owners' upload summaries. */
+static json_t *parties_json(sqlite3 *db, const char *pid, json_t *uploads)
+{
+    json_t *slot[SRV_MAX_PARTIES + 1] = {0}; /* last: the analyst */
     sqlite3_stmt *s = srv_prep(db,
                                "SELECT g.org_id, o.name, g.party_role, g.party_index, g.state, "
-                               "g.approved_at, g.last_used, u.stored, u.excluded, u.nbits FROM "
+                               "g.approved_at, g.last_used, u.stored, u.excluded, u.nbits, "
+                               "g.invited_as FROM "
                                "grants g JOIN orgs o ON o.id=g.org_id LEFT JOIN uploads u ON "
                                "u.project_id=g.project_id AND u.org_id=g.org_id WHERE "
                                "g.project_id=? ORDER BY g.party_role DESC, g.party_index",
                                NULL);
     if (s) {
-        sqlite3_bind_text(s, 1, pj->id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
         while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *gst = (const char *)sqlite3_column_text(s, 4);
+            int owner = !strcmp((const char *)sqlite3_column_text(s, 2), "owner");
+            int idx = sqlite3_column_int(s, 3);
+            int at = owner ? idx : SRV_MAX_PARTIES;
+            if (at < 0 || at > SRV_MAX_PARTIES || slot[at])
+                continue;
+            if (owner && (!strcmp(gst, "invited") || !strcmp(gst, "declined"))) {
+                slot[at] = invitee_json(sqlite3_column_text(s, 10), idx, gst);
+                continue;
+            }
             json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:I}", "org", sqlite3_column_text(s, 0), "name",
                                   sqlite3_column_text(s, 1), "role", sqlite3_column_text(s, 2),
-                                  "grant", sqlite3_column_text(s, 4), "last_used",
+                                  "grant", gst, "last_used",
                                   (json_int_t)sqlite3_column_int64(s, 6));
-            if (!strcmp((const char *)sqlite3_column_text(s, 2), "owner")) {
-                json_object_set_new(p, "party_index", json_integer(sqlite3_column_int(s, 3)));
+            if (owner) {
+                json_object_set_new(p, "party_index", json_integer(idx));
                 json_object_set_new(p, "uploaded",
                                     json_boolean(sqlite3_column_type(s, 7) != SQLITE_NULL));
                 if (sqlite3_column_type(s, 7) != SQLITE_NULL)
                     json_array_append_new(
-                        uploads, json_pack("{s:i,s:I,s:I,s:i}", "party_index",
-                                           sqlite3_column_int(s, 3), "stored",
+                        uploads, json_pack("{s:i,s:I,s:I,s:i}", "party_index", idx, "stored",
                                            (json_int_t)sqlite3_column_int64(s, 7),
                                            "excluded_without_consent",
                                            (json_int_t)sqlite3_column_int64(s, 8), "nbits",
@@ -343,25 +400,53 @@ static json_t *project_json(sqlite3 *db, const srv_project *pj)
             }
             if (sqlite3_column_type(s, 5) != SQLITE_NULL)
                 json_object_set_new(p, "approved_at", json_integer(sqlite3_column_int64(s, 5)));
-            json_array_append_new(parties, p);
+            slot[at] = p;
         }
         sqlite3_finalize(s);
     }
-    json_t *scopes = NULL;
-    s = srv_prep(db, "SELECT scopes FROM projects WHERE id=?", NULL);
+    s = srv_prep(db, "SELECT party_index, ref FROM void_invitations WHERE project_id=?", NULL);
     if (s) {
-        sqlite3_bind_text(s, 1, pj->id, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            scopes = json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
+        sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            int idx = sqlite3_column_int(s, 0);
+            if (idx >= 0 && idx < SRV_MAX_PARTIES && !slot[idx])
+                slot[idx] = invitee_json(sqlite3_column_text(s, 1), idx, "invited");
+        }
         sqlite3_finalize(s);
     }
+    json_t *parties = json_array();
+    for (int i = 0; i <= SRV_MAX_PARTIES; i++)
+        if (slot[i])
+            json_array_append_new(parties, slot[i]);
+    return parties;
+}
+
+/* JSON description of a project for one of its parties. */
+static json_t *project_json(sqlite3 *db, const srv_project *pj)
+{
+    json_t *uploads = json_array();
+    json_t *parties = parties_json(db, pj->id, uploads);
+    json_t *scopes = NULL, *schema = NULL;
+    sqlite3_stmt *s = srv_prep(db, "SELECT scopes, schema_features FROM projects WHERE id=?", NULL);
+    if (s) {
+        sqlite3_bind_text(s, 1, pj->id, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            scopes = json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
+            if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+                schema = json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
+        }
+        sqlite3_finalize(s);
+    }
+    /* the registered schema: what every upload must have been encoded with */
+    if (schema && pj->schema_fp[0])
+        json_object_set_new(schema, "fingerprint", json_string(pj->schema_fp));
     json_t *o = json_pack(
         "{s:s,s:s,s:s,s:o,s:b,s:s,s:b,s:f,s:s,s:I,s:I,s:s,s:o,s:o}", "id", pj->id, "name",
         pj->name, "purpose", pj->purpose, "scopes", scopes ? scopes : json_array(),
         "extended_scopes", pj->extended, "result_type", pj->result_type, "reveal_scores",
         pj->reveal_scores, "threshold", pj->threshold, "mode", pj->mode, "created",
         (json_int_t)pj->created, "retention_until", (json_int_t)pj->retention_until, "state",
-        pj->state, "parties", parties, "uploads", uploads);
+        srv_project_shown_state(pj), "parties", parties, "uploads", uploads);
     if (pj->agreement_sha[0])
         json_object_set_new(o, "agreement",
                             json_pack("{s:s,s:s,s:I}", "contract_ref", pj->agreement_ref,
@@ -371,7 +456,89 @@ static json_t *project_json(sqlite3 *db, const srv_project *pj)
         json_object_set_new(o, "agreement", json_null());
     if (!strcmp(pj->mode, "probabilistic"))
         json_object_set_new(o, "merge_threshold", json_real(pj->merge_threshold));
+    json_object_set_new(o, "schema", schema ? schema : json_null());
+    json_object_set_new(o, "minimisation", json_string(schema ? "verified" : "declared"));
     return o;
+}
+
+/* Whether an organisation may be a data party: never the operator, nor an
+ * organisation holding an admin or auditor key (they oversee the service). */
+static int org_eligible(sqlite3 *db, const char *org)
+{
+    sqlite3_stmt *s = srv_prep(db,
+                               "SELECT (SELECT kind FROM orgs WHERE id=?1)='operator' OR EXISTS("
+                               "SELECT 1 FROM keys WHERE org_id=?1 AND role IN ('admin','auditor') "
+                               "AND revoked IS NULL)",
+                               NULL);
+    if (!s)
+        return 0;
+    sqlite3_bind_text(s, 1, org, -1, SQLITE_TRANSIENT);
+    int bad = sqlite3_step(s) != SQLITE_ROW || sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return !bad;
+}
+
+/* Resolve the named parties. A name that matches no eligible organisation
+ * (unknown, the operator, an auditor, the analyst itself, or one already
+ * named by id) gets owners[i] = "" and becomes a void invitation: the
+ * analyst sees it exactly like an invitation not yet answered. */
+static void resolve_invitees(srv_req *r, const srv_project_req *q,
+                             char owners[][SRV_ID_HEX + 1])
+{
+    for (int i = 0; i < q->nparties; i++) {
+        bl_error e = {0};
+        owners[i][0] = '\0';
+        char id[SRV_ID_HEX + 1];
+        if (srv_org_resolve(r->db, q->parties[i], id, &e) != BL_OK || !strcmp(id, r->p.org) ||
+            !org_eligible(r->db, id))
+            continue;
+        int dup = 0;
+        for (int j = 0; j < i; j++)
+            dup |= !strcmp(owners[j], id);
+        if (!dup)
+            memcpy(owners[i], id, sizeof id);
+    }
+}
+
+/* The analyst's grant (active), one invitation per owner ('invited' grant,
+ * or a void invitation). */
+static bl_status insert_parties(sqlite3 *db, const char *pid, const char *analyst,
+                                const srv_project_req *q, char owners[][SRV_ID_HEX + 1],
+                                int64_t now, bl_error *err)
+{
+    sqlite3_stmt *g = srv_prep(db,
+                               "INSERT INTO grants(project_id,org_id,party_role,party_index,state,"
+                               "last_used,invited_as) VALUES(?,?,?,?,?,?,?)",
+                               err);
+    sqlite3_stmt *v = srv_prep(db,
+                               "INSERT INTO void_invitations(project_id,party_index,ref) "
+                               "VALUES(?,?,?)",
+                               err);
+    int ok = g && v;
+    for (int i = -1; ok && i < q->nparties; i++) {
+        sqlite3_stmt *s = i >= 0 && !owners[i][0] ? v : g;
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
+        if (s == v) {
+            sqlite3_bind_int(s, 2, i);
+            sqlite3_bind_text(s, 3, q->parties[i], -1, SQLITE_TRANSIENT);
+        } else {
+            sqlite3_bind_text(s, 2, i < 0 ? analyst : owners[i], -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(s, 3, i < 0 ? "analyst" : "owner", -1, SQLITE_STATIC);
+            sqlite3_bind_int(s, 4, i);
+            sqlite3_bind_text(s, 5, i < 0 ? "active" : "invited", -1, SQLITE_STATIC);
+            sqlite3_bind_int64(s, 6, now);
+            if (i >= 0)
+                sqlite3_bind_text(s, 7, q->parties[i], -1, SQLITE_TRANSIENT);
+        }
+        ok = sqlite3_step(s) == SQLITE_DONE;
+    }
+    if (!ok && g && v)
+        bl_error_set(err, BL_EIO, "cannot record the parties: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(g);
+    sqlite3_finalize(v);
+    return ok ? BL_OK : BL_EIO;
 }
 
 void srv_h_projects_create(srv_req *r)
@@ -389,6 +556,14 @@ void srv_h_projects_create(srv_req *r)
         srv_problem(r, 400, "%s", e.msg[0] ? e.msg : "out of memory");
         return;
     }
+    char schema_fp[65];
+    char *schema_rec = NULL;
+    if (srv_schema_register(o, q, schema_fp, &schema_rec, &e) != BL_OK) {
+        json_decref(o);
+        free(q);
+        srv_problem(r, 400, "%s", e.msg);
+        return;
+    }
     json_decref(o);
     snprintf(r->purpose, sizeof r->purpose, "%s", q->purpose);
     /* purpose must be in the controlled list */
@@ -402,32 +577,25 @@ void srv_h_projects_create(srv_req *r)
     if (!known) {
         srv_problem(r, 400, "purpose '%s' is not in the controlled list (GET /api/v1/purposes)", q->purpose);
         free(q);
+        free(schema_rec);
         return;
     }
-    char owners[SRV_MAX_PARTIES][SRV_ID_HEX + 1];
-    for (int i = 0; i < q->nparties; i++) {
-        if (srv_org_resolve(r->db, q->parties[i], owners[i], &e) != BL_OK) {
-            srv_problem(r, 400, "parties[%d]: %s", i, e.msg);
-            free(q);
-            return;
-        }
-        if (!strcmp(owners[i], r->p.org)) {
-            srv_problem(r, 400, "parties[%d]: the analyst's own organisation cannot also be a data owner",
-                        i);
-            free(q);
-            return;
-        }
+    /* only the literal names are compared: telling the analyst that two
+     * different names are one organisation would reveal it exists */
+    for (int i = 0; i < q->nparties; i++)
         for (int j = 0; j < i; j++)
-            if (!strcmp(owners[i], owners[j])) {
-                srv_problem(r, 400, "parties[%d] names the same organisation as "
-                            "parties[%d]", i, j);
+            if (!strcmp(q->parties[i], q->parties[j])) {
+                srv_problem(r, 400, "parties[%d] repeats parties[%d]", i, j);
                 free(q);
+                free(schema_rec);
                 return;
             }
-    }
+    char owners[SRV_MAX_PARTIES][SRV_ID_HEX + 1];
+    resolve_invitees(r, q, owners);
     if (q->nparties > 2 && !strcmp(q->result_type, "owner_rows") && q->reveal_scores) {
         srv_problem(r, 400, "scores are only available for 2-party projects");
         free(q);
+        free(schema_rec);
         return;
     }
     int extended = 0;
@@ -450,7 +618,8 @@ void srv_h_projects_create(srv_req *r)
     s = ok ? srv_prep(r->db,
                       "INSERT INTO projects(id,name,purpose,scopes,extended,result_type,"
                       "reveal_scores,threshold,mode,merge_threshold,max_candidates,top_k,created,"
-                      "retention_until,creator_org) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                      "retention_until,creator_org,schema_fingerprint,schema_features) "
+                      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                       &e)
            : NULL;
     if (s) {
@@ -469,28 +638,19 @@ void srv_h_projects_create(srv_req *r)
         sqlite3_bind_int64(s, 13, now);
         sqlite3_bind_int64(s, 14, now + (int64_t)q->retention_days * SRV_DAY);
         sqlite3_bind_text(s, 15, r->p.org, -1, SQLITE_TRANSIENT);
+        if (schema_fp[0]) {
+            sqlite3_bind_text(s, 16, schema_fp, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(s, 17, schema_rec, -1, SQLITE_TRANSIENT);
+        }
         ok = sqlite3_step(s) == SQLITE_DONE;
         sqlite3_finalize(s);
     } else {
         ok = 0;
     }
     free(scopes_txt);
-    s = ok ? srv_prep(r->db,
-                      "INSERT INTO grants(project_id,org_id,party_role,party_index,state,"
-                      "last_used) VALUES(?,?,?,?,?,?)",
-                      &e)
-           : NULL;
-    for (int i = -1; s && ok && i < q->nparties; i++) {
-        sqlite3_reset(s);
-        sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 2, i < 0 ? r->p.org : owners[i], -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 3, i < 0 ? "analyst" : "owner", -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 4, i);
-        sqlite3_bind_text(s, 5, i >= 0 && extended ? "pending" : "active", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 6, now);
-        ok = sqlite3_step(s) == SQLITE_DONE;
-    }
-    sqlite3_finalize(s);
+    free(schema_rec);
+    if (ok)
+        ok = insert_parties(r->db, pid, r->p.org, q, owners, now, &e) == BL_OK;
     if (!ok || srv_commit(r->db, &e) != BL_OK) {
         srv_rollback(r->db);
         srv_problem(r, 500, "cannot create project: %s",
@@ -498,10 +658,11 @@ void srv_h_projects_create(srv_req *r)
         free(q);
         return;
     }
-    free(q);
     snprintf(r->resource, sizeof r->resource, "project/%s", pid);
-    snprintf(r->reason, sizeof r->reason, "project created%s",
-             extended ? " with extended scopes: approvals and a signed agreement required" : "");
+    snprintf(r->reason, sizeof r->reason, "project created; %d data owner(s) invited%s",
+             q->nparties,
+             extended ? "; extended scopes: approvals and a signed agreement required" : "");
+    free(q);
     srv_project pj;
     if (srv_project_load(r->db, pid, &pj, &e) != BL_OK) {
         srv_problem(r, 500, "%s", e.msg);
@@ -518,9 +679,15 @@ void srv_h_projects_list(srv_req *r)
     }
     bl_error e = {0};
     sqlite3_stmt *s = srv_prep(r->db,
-                               "SELECT p.id, p.name, p.purpose, p.state, g.party_role, g.state, "
-                               "p.created FROM projects p JOIN grants g ON g.project_id=p.id "
-                               "WHERE g.org_id=? ORDER BY p.created",
+                               "SELECT p.id, p.name, p.purpose, CASE WHEN p.state<>'active' "
+                               "THEN p.state WHEN EXISTS(SELECT 1 FROM grants d WHERE "
+                               "d.project_id=p.id AND d.state='declined') THEN 'declined' WHEN "
+                               "EXISTS(SELECT 1 FROM grants i WHERE i.project_id=p.id AND "
+                               "i.state='invited') OR EXISTS(SELECT 1 FROM void_invitations v "
+                               "WHERE v.project_id=p.id) THEN 'awaiting_acceptance' ELSE "
+                               "'active' END, g.party_role, g.state, p.created FROM projects p "
+                               "JOIN grants g ON g.project_id=p.id WHERE g.org_id=? AND "
+                               "g.state<>'declined' ORDER BY p.created",
                                &e);
     if (!s) {
         srv_problem(r, 500, "%s", e.msg);
@@ -546,7 +713,7 @@ void srv_h_project_get(srv_req *r, const char *pid)
     srv_project pj;
     srv_grant g;
     /* a pending owner may read the agreement it is asked to approve */
-    if (!srv_project_access(r, pid, SRV_ACC_ANY, &pj, &g))
+    if (!srv_project_access(r, pid, SRV_ACC_ANY | SRV_ACC_INVITEE, &pj, &g))
         return;
     srv_reply(r, 200, project_json(r->db, &pj));
 }
@@ -601,7 +768,7 @@ void srv_h_agreement(srv_req *r, const char *pid)
     if (ok && pj.extended) {
         s = srv_prep(r->db,
                      "UPDATE grants SET state='pending' WHERE project_id=? AND party_role='owner' "
-                     "AND IFNULL(approved_sha256,'')<>?",
+                     "AND state NOT IN ('invited','declined') AND IFNULL(approved_sha256,'')<>?",
                      &e);
         if (s) {
             sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
@@ -647,9 +814,11 @@ void srv_h_approve(srv_req *r, const char *pid)
                         pid);
             return;
         }
-        if (strcmp(sha, pj.agreement_sha)) {
-            srv_problem(r, 400, "approval must quote the registered agreement's document_sha256 (%s)",
-                        pj.agreement_sha);
+        /* the approver proves it holds the signed document: the hash it
+         * quotes must match, and a refusal never tells it the right one */
+        if (strlen(sha) != 64 || sodium_memcmp(sha, pj.agreement_sha, 64) != 0) {
+            srv_problem(r, 403, "the quoted document_sha256 does not match the registered agreement; "
+                        "hash the signed document you hold (SHA-256) and quote it");
             return;
         }
     }
@@ -699,4 +868,53 @@ void srv_h_approve(srv_req *r, const char *pid)
              sha[0] ? " for agreement " : "", analyst_back ? "; analyst access re-activated" : "");
     srv_project_load(r->db, pid, &pj, &e);
     srv_reply(r, 200, project_json(r->db, &pj));
+}
+
+void srv_h_invitation(srv_req *r, const char *pid, int accept)
+{
+    srv_project pj;
+    srv_grant g;
+    if (!srv_project_access(r, pid, SRV_ACC_OWNER | SRV_ACC_INVITEE | SRV_ACC_NO_EXPIRY, &pj, &g))
+        return;
+    if (strcmp(g.state, "invited")) {
+        srv_problem(r, 409, "organisation %s already accepted the invitation to project %s",
+                    r->p.org_name, pid);
+        return;
+    }
+    /* eligibility is checked again: the organisation may have been given an
+     * admin or auditor key since it was invited */
+    if (accept && !org_eligible(r->db, r->p.org)) {
+        not_visible(r, pid, "operators and auditors cannot be data parties");
+        return;
+    }
+    bl_error e = {0};
+    sqlite3_stmt *s = srv_prep(r->db,
+                               "UPDATE grants SET state=?1, last_used=?2 WHERE project_id=?3 AND "
+                               "org_id=?4 AND state='invited'",
+                               &e);
+    if (!s) {
+        srv_problem(r, 500, "%s", e.msg);
+        return;
+    }
+    /* an extended-scope project still needs the owner's approval of the
+     * signed agreement after it joined */
+    sqlite3_bind_text(s, 1, !accept ? "declined" : pj.extended ? "pending" : "active", -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, bl_srv_now());
+    sqlite3_bind_text(s, 3, pid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, r->p.org, -1, SQLITE_TRANSIENT);
+    int ok = sqlite3_step(s) == SQLITE_DONE && sqlite3_changes(r->db) == 1;
+    sqlite3_finalize(s);
+    if (!ok) {
+        srv_problem(r, 409, "the invitation to project %s was answered meanwhile", pid);
+        return;
+    }
+    snprintf(r->reason, sizeof r->reason, "invitation %s by data owner%s",
+             accept ? "accepted" : "declined",
+             accept && pj.extended ? "; approval of the signed agreement still required" : "");
+    srv_project_load(r->db, pid, &pj, &e);
+    if (accept)
+        srv_reply(r, 200, project_json(r->db, &pj));
+    else
+        srv_reply(r, 200, json_pack("{s:s,s:s}", "id", pid, "your_grant", "declined"));
 }

@@ -150,7 +150,8 @@ bl_status srv_parse_project(json_t *o, srv_project_req *r, bl_error *err)
 {
     static const char *const allowed[] = {"name", "purpose", "parties", "scopes", "result_type",
                                           "reveal_scores", "threshold", "mode", "merge_threshold",
-                                          "retention_days", "max_candidates", "top_k", NULL};
+                                          "retention_days", "max_candidates", "top_k",
+                                          "schema", "schema_features", "schema_variant", NULL};
     memset(r, 0, sizeof *r);
     CHECK(only_fields(o, allowed, err));
     CHECK(get_str(o, "name", 1, 1, r->name, sizeof r->name, err));
@@ -396,7 +397,7 @@ bl_status bl_srv_validate_body(const char *kind, const char *body, size_t len, b
     if (!strcmp(kind, "encodings")) { /* uploads are parsed as a stream, never as a tree */
         size_t n = 0;
         return srv_parse_encodings_stream(body ? body : "", body ? len : 0, count_element, NULL, &n,
-                                          err);
+                                          NULL, err);
     }
     json_t *o = srv_json_parse(body, len, err);
     if (!o)
@@ -405,6 +406,11 @@ bl_status bl_srv_validate_body(const char *kind, const char *body, size_t len, b
     if (!strcmp(kind, "project")) {
         srv_project_req *r = malloc(sizeof *r);
         rc = r ? srv_parse_project(o, r, err) : BL_ENOMEM;
+        if (rc == BL_OK) { /* the registered schema and its feature->scope map */
+            char fp[65], *rec = NULL;
+            rc = srv_schema_register(o, r, fp, &rec, err);
+            free(rec);
+        }
         free(r);
     } else if (!strcmp(kind, "consent") || !strcmp(kind, "withdraw")) {
         srv_consent_item *it = NULL;
@@ -486,65 +492,124 @@ static bl_status stream_element(const char *b, size_t len, size_t *i, size_t k,
     return rc;
 }
 
-bl_status srv_parse_encodings_stream(const char *b, size_t len, srv_encoding_cb cb, void *ctx,
-                                     size_t *count, bl_error *err)
+/* The elements of "encodings": [ELEM, ...], from the '[' at *i. */
+static bl_status stream_array(const char *b, size_t len, size_t *i, srv_encoding_cb cb, void *ctx,
+                              size_t *count, bl_error *err)
 {
-    static const char key[] = "\"encodings\"";
-    size_t i = skip_ws(b, len, 0), k = 0;
+    size_t k = 0;
+    if (*i >= len || b[*i] != '[')
+        return bl_error_set(err, BL_EINPUT,
+                            "field 'encodings' must be a non-empty array of "
+                            "{\"subject\": ..., \"clk\": base64}");
+    for (*i = skip_ws(b, len, *i + 1);; k++) {
+        if (*i < len && b[*i] == ']' && k == 0)
+            return bl_error_set(err, BL_EINPUT,
+                                "field 'encodings' must be a non-empty array of "
+                                "{\"subject\": ..., \"clk\": base64}");
+        bl_status rc = stream_element(b, len, i, k, cb, ctx, err);
+        if (rc != BL_OK)
+            return rc;
+        *i = skip_ws(b, len, *i);
+        if (*i < len && b[*i] == ',') {
+            *i = skip_ws(b, len, *i + 1);
+            continue;
+        }
+        if (*i < len && b[*i] == ']')
+            break;
+        return frame_error(*i, "expected ',' or ']' after an element", err);
+    }
+    (*i)++;
+    *count = k + 1;
+    return BL_OK;
+}
+
+/* The value of "schema_fingerprint" (one small JSON value, parsed whole). */
+static bl_status stream_fingerprint(const char *b, size_t len, size_t *i, json_t **fp,
+                                    bl_error *err)
+{
+    json_error_t je;
+    json_t *v = json_loadb(b + *i, len - *i, JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY, &je);
+    if (!v)
+        return bl_error_set(err, BL_EINPUT, "schema_fingerprint: malformed JSON at byte %zu: %s",
+                            *i + (size_t)je.position, je.text);
+    *i += (size_t)je.position;
+    if (!json_is_string(v)) {
+        json_decref(v);
+        return bl_error_set(err, BL_EINPUT, "'schema_fingerprint' must be a hex string");
+    }
+    if (fp)
+        *fp = v;
+    else
+        json_decref(v);
+    return BL_OK;
+}
+
+/* The name of the field at b[i] (a '"'), for messages: at most 40 bytes. */
+static bl_status field_not_allowed(const char *b, size_t len, size_t i, bl_error *err)
+{
+    size_t e = i + 1;
+    while (e < len && e < i + 41 && b[e] != '"')
+        e++;
+    if (i < len && b[i] == '"')
+        return bl_error_set(err, BL_EINPUT, "field '%.*s' is not allowed here", (int)(e - i - 1),
+                            b + i + 1);
+    return frame_error(i, "expected the field \"encodings\" or \"schema_fingerprint\"", err);
+}
+
+static int field_is(const char *b, size_t len, size_t i, const char *key)
+{
+    size_t n = strlen(key);
+    return i + n <= len && !memcmp(b + i, key, n);
+}
+
+/* The frame: {"encodings": [...]} with an optional "schema_fingerprint"
+ * before or after it, each field at most once. */
+bl_status srv_parse_encodings_stream(const char *b, size_t len, srv_encoding_cb cb, void *ctx,
+                                     size_t *count, json_t **fp, bl_error *err)
+{
+    static const char key[] = "\"encodings\"", fkey[] = "\"schema_fingerprint\"";
+    size_t i = skip_ws(b, len, 0), n = 0;
+    int have_enc = 0, have_fp = 0;
+    bl_status rc = BL_OK;
+    if (fp)
+        *fp = NULL;
     if (len == 0)
         return bl_error_set(err, BL_EINPUT, "request body is empty; a JSON object is required");
     if (i >= len || b[i] != '{')
         return frame_error(i, "the upload must be a JSON object {\"encodings\": [...]}", err);
-    i = skip_ws(b, len, i + 1);
-    if (i + sizeof key - 1 > len || memcmp(b + i, key, sizeof key - 1)) {
-        size_t e = i + 1;
-        while (e < len && e < i + 41 && b[e] != '"')
-            e++;
-        if (i < len && b[i] == '"')
-            return bl_error_set(err, BL_EINPUT, "field '%.*s' is not allowed here",
-                                (int)(e - i - 1), b + i + 1);
-        return frame_error(i, "expected the field \"encodings\"", err);
-    }
-    i = skip_ws(b, len, i + sizeof key - 1);
-    if (i >= len || b[i] != ':')
-        return frame_error(i, "expected ':'", err);
-    i = skip_ws(b, len, i + 1);
-    if (i >= len || b[i] != '[')
-        return bl_error_set(err, BL_EINPUT,
-                            "field 'encodings' must be a non-empty array of "
-                            "{\"subject\": ..., \"clk\": base64}");
-    for (i = skip_ws(b, len, i + 1);; k++) {
-        if (i < len && b[i] == ']' && k == 0)
-            return bl_error_set(err, BL_EINPUT,
-                                "field 'encodings' must be a non-empty array of "
-                                "{\"subject\": ..., \"clk\": base64}");
-        bl_status rc = stream_element(b, len, &i, k, cb, ctx, err);
-        if (rc != BL_OK)
-            return rc;
-        i = skip_ws(b, len, i);
-        if (i < len && b[i] == ',') {
-            i = skip_ws(b, len, i + 1);
-            continue;
-        }
-        if (i < len && b[i] == ']')
+    for (i = skip_ws(b, len, i + 1); rc == BL_OK;) {
+        int enc = !have_enc && field_is(b, len, i, key);
+        int fpk = !enc && !have_fp && field_is(b, len, i, fkey);
+        if (!enc && !fpk) {
+            rc = field_not_allowed(b, len, i, err);
             break;
-        return frame_error(i, "expected ',' or ']' after an element", err);
+        }
+        i = skip_ws(b, len, i + (enc ? sizeof key : sizeof fkey) - 1);
+        if (i >= len || b[i] != ':') {
+            rc = frame_error(i, "expected ':'", err);
+            break;
+        }
+        i = skip_ws(b, len, i + 1);
+        if (enc)
+            rc = stream_array(b, len, &i, cb, ctx, &n, err), have_enc = 1;
+        else
+            rc = stream_fingerprint(b, len, &i, fp, err), have_fp = 1;
+        i = skip_ws(b, len, i);
+        if (rc != BL_OK || i >= len || b[i] != ',')
+            break;
+        i = skip_ws(b, len, i + 1);
     }
-    i = skip_ws(b, len, i + 1);
-    if (i < len && b[i] == ',') {
-        size_t s = skip_ws(b, len, i + 1), e = s + 1;
-        while (e < len && e < s + 41 && b[e] != '"')
-            e++;
-        if (s < len && b[s] == '"')
-            return bl_error_set(err, BL_EINPUT, "field '%.*s' is not allowed here",
-                                (int)(e - s - 1), b + s + 1);
-        return frame_error(s, "only the field \"encodings\" is allowed", err);
+    if (rc == BL_OK && !have_enc)
+        rc = frame_error(i, "expected the field \"encodings\"", err);
+    if (rc == BL_OK && (i >= len || b[i] != '}'))
+        rc = frame_error(i, "expected '}'", err);
+    if (rc == BL_OK && (i = skip_ws(b, len, i + 1)) != len)
+        rc = frame_error(i, "data after the JSON object", err);
+    if (rc != BL_OK && fp) {
+        json_decref(*fp);
+        *fp = NULL;
     }
-    if (i >= len || b[i] != '}')
-        return frame_error(i, "expected '}'", err);
-    i = skip_ws(b, len, i + 1);
-    if (i != len)
-        return frame_error(i, "data after the JSON object", err);
-    *count = k + 1;
-    return BL_OK;
+    if (rc == BL_OK)
+        *count = n;
+    return rc;
 }

@@ -132,6 +132,8 @@ static int job_open(run_job *j)
         run_fail(j->c, j->db, j->rid, "-", "project vanished");
         return 0;
     }
+    if (j->threshold < j->pj.threshold)
+        j->threshold = j->pj.threshold; /* never below the agreed floor (queued before it held) */
     if (strcmp(j->pj.state, "active")) {
         run_fail(j->c, j->db, j->rid, j->pj.purpose, "the project was purged");
         return 0;
@@ -738,8 +740,16 @@ void srv_h_runs_create(srv_req *r, const char *pid)
         }
         json_decref(o);
     }
-    if (threshold <= 0)
+    /* the project's threshold is part of what the parties agreed to: a run
+     * may be stricter, never looser (issue 10, finding 9) */
+    if (threshold < 0)
         threshold = pj.threshold;
+    if (threshold < pj.threshold) {
+        srv_problem(r, 403, "run threshold %.3f is below the threshold %.3f fixed by the project's "
+                    "agreement; a run may only be stricter",
+                    threshold, pj.threshold);
+        return;
+    }
     char rid[SRV_ID_HEX + 1];
     srv_random_hex(rid, SRV_ID_HEX / 2);
     sqlite3_stmt *s = srv_prep(r->db,

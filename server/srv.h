@@ -48,6 +48,8 @@ struct bl_store {
     long long audit_size; /* file size after our last append; -1 unknown */
     int audit_failing;    /* 1 after a failed append, until one succeeds */
     uint8_t tag_key[32];  /* keys srv_subject_tag */
+    struct srv_audit_key *audit_key; /* signing key (audit_key.c); NULL = unsigned log */
+    char audit_pub[65];   /* meta 'audit_pub': the log's public key in hex ("" = unsigned) */
 };
 
 /** Open `n` pooled connections (the admin CLI uses 1). */
@@ -142,6 +144,24 @@ bl_status srv_audit_append(bl_store *st, const srv_audit *a, bl_error *err);
  *  writes before they happen rather than after. */
 bl_status srv_audit_ready(bl_store *st, bl_error *err);
 
+/* ---- audit signing key (audit_key.c) ------------------------------------------ */
+
+typedef struct srv_audit_key srv_audit_key;
+/** Load the signing key from `path` (NULL/"" = none) and reconcile it with
+ *  the store's recorded public key: a store whose log is signed refuses a
+ *  process without the key; `required` refuses to go on unsigned; a new key
+ *  is recorded and logged ("audit.key"). BL_EINVAL for a misplaced, too
+ *  readable or malformed key file. */
+bl_status srv_audit_key_attach(bl_store *st, const char *path, int required, bl_error *err);
+void srv_audit_key_free(srv_audit_key *k);
+const char *srv_audit_key_id(const srv_audit_key *k);
+/** Key id: 16 hex of SHA-256(public key). */
+void srv_audit_kid(const unsigned char pk[32], char kid[17]);
+/** Ed25519 signature of the NUL-terminated `msg` as 128 hex digits. */
+void srv_audit_sign(const srv_audit_key *k, const char *msg, char sig_hex[129]);
+int srv_audit_sig_ok(const unsigned char pk[32], const char *msg, const char *sig_hex);
+bl_status srv_audit_pub_parse_hex(const char *hex, unsigned char pk[32]);
+
 /* ---- principals -------------------------------------------------------------- */
 
 typedef struct srv_principal {
@@ -221,9 +241,11 @@ int srv_purpose_name_valid(const char *s);
 typedef bl_status (*srv_encoding_cb)(void *ctx, size_t index, const char *subject,
                                      const char *clk_b64, bl_error *err);
 /** Walk {"encodings":[...]} in `buf` one element at a time (same checks as
- *  before, without building the whole document). */
+ *  before, without building the whole document). An optional
+ *  "schema_fingerprint" string (before or after) goes to *fp (the caller
+ *  frees it; NULL when absent, or when fp is NULL). */
 bl_status srv_parse_encodings_stream(const char *buf, size_t len, srv_encoding_cb cb, void *ctx,
-                                     size_t *count, bl_error *err);
+                                     size_t *count, json_t **fp, bl_error *err);
 
 
 /* ---- server context and requests (http.c, reply.c) ------------------------------------ */
@@ -327,6 +349,18 @@ int srv_client_refusal(srv_ctx *c, const char *addr, int status);
 /** Log the counts of intervals that ended (all: every count, at stop). */
 void srv_clients_flush(srv_ctx *c, int all);
 
+/* ---- TLS and the listening policy (tls.c) ---------------------------------------------------- */
+
+typedef struct srv_tls {
+    char *cert, *key; /* PEM texts in guarded memory; NULL without TLS */
+} srv_tls;
+struct sockaddr;
+extern const char srv_tls_priorities[];
+/** Plain HTTP only on loopback unless opts->insecure_http; cert and key together. */
+bl_status srv_listen_policy(const bl_server_opts *o, const struct sockaddr *sa, bl_error *err);
+bl_status srv_tls_load(const bl_server_opts *o, srv_tls *t, bl_error *err);
+void srv_tls_free(srv_tls *t);
+
 /* ---- small endpoints (admin_api.c) ----------------------------------------------------------- */
 
 void srv_h_status(srv_req *r);
@@ -364,6 +398,9 @@ typedef struct srv_project {
     char agreement_sha[65];
     int64_t agreement_at;
     int nowners;
+    int ninvited;  /* owner invitations not yet accepted (void ones included) */
+    int ndeclined; /* owner invitations declined */
+    char schema_fp[65];        /* registered linkage schema fingerprint ("" = none) */
 } srv_project;
 
 typedef struct srv_grant {
@@ -377,6 +414,7 @@ typedef struct srv_grant {
 enum { SRV_ACC_ANY = 0, SRV_ACC_OWNER = 1, SRV_ACC_ANALYST = 2 };
 #define SRV_ACC_NO_EXPIRY 0x10 /* the re-approval itself */
 #define SRV_ACC_NEED_READY 0x20 /* uploads and runs: approvals + agreement complete */
+#define SRV_ACC_INVITEE 0x40 /* also open to an owner that has not yet accepted */
 
 /** Load project `pid` and check the caller may act on it. 1 if allowed, 0
  *  if a problem response was set. */
@@ -393,6 +431,26 @@ void srv_h_project_get(srv_req *r, const char *pid);
 void srv_h_project_delete(srv_req *r, const char *pid);
 void srv_h_agreement(srv_req *r, const char *pid);
 void srv_h_approve(srv_req *r, const char *pid);
+/** An invited data owner accepts or declines (POST .../accept, .../decline). */
+void srv_h_invitation(srv_req *r, const char *pid, int accept);
+/** State shown to parties: "awaiting_acceptance" / "declined" while the
+ *  invitations are not all accepted, else the stored state. */
+const char *srv_project_shown_state(const srv_project *pj);
+
+/* ---- registered linkage schema (minimise.c) ------------------------------------------------ */
+
+struct bl_clkset;
+/** From a project body's "schema", "schema_features" and "schema_variant":
+ *  check that every hashed feature maps to a scope the project requests and
+ *  compute the fingerprint. fp_hex "" when no schema was given; on success
+ *  *features_json (malloc'd) records the mapping. BL_EINPUT with the reason. */
+bl_status srv_schema_register(json_t *body, const srv_project_req *q, char fp_hex[65],
+                              char **features_json, bl_error *err);
+/** JSON uploads: a "schema_fingerprint" value (NULL = none) into set. */
+bl_status srv_schema_fingerprint_parse(json_t *v, struct bl_clkset *set, bl_error *err);
+/** 1 if the upload's fingerprint matches the project's registered schema (or
+ *  none is registered); else a problem response is set. */
+int srv_schema_upload_ok(srv_req *r, const srv_project *pj, const struct bl_clkset *set);
 
 /* ---- uploads (uploads.c) ------------------------------------------------------------------ */
 

@@ -375,6 +375,15 @@ static const char *const migrations[] = {
     "  ('advertising','targeting or measuring advertising',1),"
     "  ('fraud_prevention','detecting and preventing fraud against the person or the parties',1),"
     "  ('public_health_statistics','aggregate statistics for public health authorities',1);",
+    /* 2 (issue 10, "server2"): invitations (an owner grant starts 'invited';
+     * names that resolve to no eligible organisation become void invitations,
+     * indistinguishable to the analyst) and the registered linkage schema */
+    "ALTER TABLE grants ADD COLUMN invited_as TEXT;"
+    "CREATE TABLE void_invitations(project_id TEXT NOT NULL REFERENCES projects(id)"
+    "  ON DELETE CASCADE, party_index INTEGER NOT NULL, ref TEXT NOT NULL,"
+    "  PRIMARY KEY(project_id, party_index));"
+    "ALTER TABLE projects ADD COLUMN schema_fingerprint TEXT;"
+    "ALTER TABLE projects ADD COLUMN schema_features TEXT;",
 };
 
 static bl_status migrate(sqlite3 *db, bl_error *err)
@@ -570,7 +579,14 @@ bl_status srv_store_open(const char *data_dir, int nconns, bl_store **out, bl_er
 
 bl_status bl_store_open(const char *data_dir, bl_store **out, bl_error *err)
 {
-    return srv_store_open(data_dir, 1, out, err);
+    bl_status rc = srv_store_open(data_dir, 1, out, err);
+    /* the admin CLI signs its audit entries with the service's key */
+    if (rc == BL_OK && (rc = srv_audit_key_attach(*out, getenv("BLINDLINK_AUDIT_KEY"), 0, err)) !=
+                           BL_OK) {
+        bl_store_close(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 void bl_store_close(bl_store *st)
@@ -585,6 +601,7 @@ void bl_store_close(bl_store *st)
         close_conn(st->audit_db);
     if (st->audit_fd >= 0)
         close(st->audit_fd);
+    srv_audit_key_free(st->audit_key);
     pthread_mutex_destroy(&st->pool_mu);
     pthread_cond_destroy(&st->pool_cv);
     pthread_mutex_destroy(&st->audit_mu);

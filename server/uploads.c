@@ -280,16 +280,20 @@ static bl_clkset *json_spool_to_set(srv_req *r)
     k->max_records = r->srv->opts.max_records;
     bl_error e = {0};
     size_t n = 0;
+    json_t *fp = NULL;
     void *map = r->spooled ? mmap(NULL, r->spooled, PROT_READ, MAP_PRIVATE, r->spool_fd, 0) : NULL;
     bl_status rc;
     if (map == MAP_FAILED)
         rc = bl_error_set(&e, BL_EIO, "cannot read the spooled upload");
     else
         rc = srv_parse_encodings_stream(map ? (const char *)map : "", map ? r->spooled : 0,
-                                        sink_element, k, &n, &e);
+                                        sink_element, k, &n, &fp, &e);
     if (map && map != MAP_FAILED)
         munmap(map, r->spooled);
     bl_clkset *set = k->set;
+    if (rc == BL_OK && set) /* the schema the encodings claim (checked in srv_h_upload) */
+        rc = srv_schema_fingerprint_parse(fp, set, &e);
+    json_decref(fp);
     if (rc != BL_OK) {
         srv_problem(r, rc == BL_EIO ? 500 : k->status, "%s", e.msg);
         bl_clkset_free(set);
@@ -338,7 +342,8 @@ void srv_h_upload(srv_req *r, const char *pid)
         srv_problem(r, 500, "upload not prepared");
         return;
     }
-    store_upload(r, &pj, r->upload_set);
+    if (srv_schema_upload_ok(r, &pj, r->upload_set)) /* made with the agreed schema (minimise.c) */
+        store_upload(r, &pj, r->upload_set);
 }
 
 void srv_h_upload_get(srv_req *r, const char *pid)

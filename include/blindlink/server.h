@@ -41,6 +41,12 @@ typedef struct bl_server_opts {
                                     first 10 per interval are logged as one count
                                     per client; 0 = 60 s */
     int allow_shared_dir;      /**< 1: start on a data directory others can read */
+    const char *audit_key;     /**< audit signing key file (outside data_dir, 0600);
+                                    NULL = env BLINDLINK_AUDIT_KEY */
+    int audit_unsigned;        /**< 1: run without a signing key (not tamper-evident) */
+    const char *tls_cert;      /**< PEM certificate (chain) file: serve HTTPS */
+    const char *tls_key;       /**< PEM private key file for tls_cert */
+    int insecure_http;         /**< 1: allow plain HTTP on a non-loopback address */
 } bl_server_opts;
 
 /** Run the service until SIGINT/SIGTERM. Opens (and migrates) the store,
@@ -107,12 +113,46 @@ typedef struct bl_audit_report {
     uint64_t entries;       /**< lines checked */
     uint64_t first_bad;     /**< 1-based line of the first problem (0 = none) */
     char head_hash[65];     /**< hash of the last valid entry (hex) */
+    uint64_t signed_entries; /**< entries whose signature was checked */
+    uint64_t anchor_seq;    /**< sequence number the store's anchor records */
+    int independent;        /**< 1: checked against keys the caller gave */
 } bl_audit_report;
 
 /** Verify the hash chain of DIR/audit.log and its anchor in the store:
  *  detects edited, deleted (inside or at the end), inserted and reordered
- *  entries. BL_OK when intact; BL_EINPUT with the first break described. */
+ *  entries. BL_OK when intact; BL_EINPUT with the first break described.
+ *  A signed log is checked against the public key the store records (a
+ *  self-check: use bl_audit_verify_keys for an independent one). */
 bl_status bl_audit_verify(const char *data_dir, bl_audit_report *rep, bl_error *err) BL_WUR;
+
+/** Options of bl_audit_verify_ex. Zero-initialise. */
+typedef struct bl_audit_verify_opts {
+    const char *const *pubkey_files; /**< public key files (bl_audit_keygen); more than one
+                                          after a key rotation */
+    size_t npub;                     /**< 0: use the key the store records (self-check) */
+    uint64_t pin_seq;                /**< >0: the log must still hold entry pin_seq ... */
+    const char *pin_hash;            /**< ... with this hash (a head seen at an earlier check) */
+} bl_audit_verify_opts;
+
+/** Verify with the auditor's own public keys: every entry must be signed by
+ *  one of them, and so must the store's anchor; the anchor must be present,
+ *  the log must reach it and may run past it by at most
+ *  BL_AUDIT_CRASH_WINDOW entries; with a pin, the log must extend the head
+ *  recorded earlier (catches a rollback of the whole directory). */
+bl_status bl_audit_verify_ex(const char *data_dir, const bl_audit_verify_opts *opts,
+                             bl_audit_report *rep, bl_error *err) BL_WUR;
+
+/** Entries a log may hold beyond its anchor: an append writes the line, then
+ *  commits the anchor, so a crash in between leaves exactly one. */
+#define BL_AUDIT_CRASH_WINDOW 1
+
+/** Create an audit signing key pair: `secret_path` (mode 0600) and
+ *  `public_path`; neither may exist. Writes the key id (16 hex + NUL). */
+bl_status bl_audit_keygen(const char *secret_path, const char *public_path, char kid[17],
+                          bl_error *err) BL_WUR;
+
+/** Read a public key file written by bl_audit_keygen. */
+bl_status bl_audit_pubkey_load(const char *path, unsigned char pk[32], bl_error *err) BL_WUR;
 
 /* ---- request parsing (exposed for the fuzz target) ---------------------- */
 

@@ -9,6 +9,11 @@ D="$T/data"
 SERVER_PID=""
 URL=""
 trap 'stop_server_hard; rm -rf "$T"' EXIT
+# the audit signing key lives outside the data directory, 0600; the server
+# and `blindlink admin` find it through BLINDLINK_AUDIT_KEY (never on argv)
+"$BL" audit keygen --secret-key "$T/audit.key" --public-key "$T/audit.pub" >/dev/null 2>&1 ||
+  { echo "cannot create the audit signing key"; exit 1; }
+export BLINDLINK_AUDIT_KEY="$T/audit.key"
 
 # start_server [extra serve options...] ; LISTEN_HOST (default 127.0.0.1) may be [::1]
 start_server() {
@@ -177,3 +182,13 @@ raw_open() { eval "exec $1<>/dev/tcp/127.0.0.1/$(cat "$T/port")"; }
 raw_close() { eval "exec $1>&-"; }
 # audit_lines : number of entries in the audit log
 audit_lines() { wc -l <"$D/audit.log"; }
+
+# accept_invitations PID KEY... : each data owner key accepts its invitation
+# to the project (a party joins only by accepting)
+accept_invitations() {
+  local pid=$1 k; shift
+  for k in "$@"; do
+    api POST "/projects/$pid/accept" "$k" '{}'
+    [ "$CODE" = 200 ] || fail "accept invitation to $pid: HTTP $CODE $(head -c 200 "$T/body")"
+  done
+}

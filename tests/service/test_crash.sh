@@ -12,6 +12,7 @@ setup_world
 BLINDLINK_FAULT_RUN_STALL_MS=60000 start_server || { fail "server start"; finish; }
 api POST /projects "$KEY_A" '{"name":"crash","purpose":"treatment_planning","parties":["hospital","bank"],"scopes":["name"],"threshold":0.9}'
 P=$(jqb .id)
+accept_invitations "$P" "$KEY_H" "$KEY_B"
 for i in $(seq 1 6); do random_clk; echo; done >"$T/shared"
 make_encodings "$T/h.json" h 12 "$T/shared"
 make_encodings "$T/b.json" b 9 "$T/shared"
@@ -114,10 +115,11 @@ assert_eq "$(jq -s --arg r "project/$P/run/$RQ" 'map(select(.action=="run.start"
 
 # ---- candidate cap ---------------------------------------------------------------
 stop_server
-start_server --max-candidates 5 || { fail "restart capped"; finish; }
+start_server --max-candidates 3 || { fail "restart capped"; finish; }
 api GET "/projects/$P/runs/$RC/status" "$KEY_A"
 assert_eq "$(jqb .state)" cancelled "a cancelled run stays cancelled after a restart"
-api POST "/projects/$P/runs" "$KEY_A" '{"name":"too loose","threshold":0.05}'
+# 6 shared subjects at the project's threshold: more candidates than the cap
+api POST "/projects/$P/runs" "$KEY_A" '{"name":"too many"}'
 R3=$(jqb .run_id)
 assert_eq "$(wait_run "$P" "$R3" "$KEY_A")" failed "cap exceeded ends in failed"
 assert_contains "$T/body" "candidate cap exceeded"

@@ -12,6 +12,7 @@ setup_world
 start_server || { fail "server start"; finish; }
 api POST /projects "$KEY_A" '{"name":"d","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
 P=$(jqb .id)
+accept_invitations "$P" "$KEY_H" "$KEY_B"
 
 # ---- 13: erasure leaves no copy in the WAL ---------------------------------------------
 CANARY=erasecanary7Q

@@ -18,6 +18,7 @@ assert_eq "$(jqb .role)" data_owner "whoami role"
 api POST /projects "$KEY_A" "{\"name\":\"readmissions\",\"purpose\":\"research\",\"parties\":[\"hospital\",\"bank\"],\"scopes\":[\"name\",\"email\"],\"result_type\":\"groups\",\"reveal_scores\":true,\"threshold\":0.9}"
 expect_code 201 "create project"
 P=$(jqb .id)
+accept_invitations "$P" "$KEY_H" "$KEY_B"
 assert_eq "$(jqb .extended_scopes)" false "minimal scopes"
 
 # shared filters: hospital h001..h010 and bank b001..b010 are the same people
@@ -146,6 +147,7 @@ expect_problem 403 "role auditor" "analyst cannot read the audit log"
 api POST /projects "$KEY_A" '{"name":"three","purpose":"treatment_planning","parties":["hospital","bank","othercorp"],"scopes":["name"],"threshold":0.9}'
 expect_code 201 "3-party project"
 P3=$(jqb .id)
+accept_invitations "$P3" "$KEY_H" "$KEY_B" "$KEY_X"
 for i in $(seq 1 5); do random_clk; echo; done >"$T/shared3"
 for who in "h:$KEY_H" "b:$KEY_B" "x:$KEY_X"; do
   pre=${who%%:*}; key=${who#*:}

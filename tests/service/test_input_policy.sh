@@ -12,6 +12,7 @@ setup_world
 start_server --max-body 65536 || { fail "server start"; finish; }
 api POST /projects "$KEY_A" '{"name":"i","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
 P=$(jqb .id)
+accept_invitations "$P" "$KEY_H" "$KEY_B"
 consent_all "$KEY_H" h 200 research
 
 # ---- 12 -----------------------------------------------------------------------------

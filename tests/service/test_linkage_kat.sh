@@ -17,6 +17,7 @@ done
 start_server || { fail "server start"; finish; }
 api POST /projects "$KEY_A" '{"name":"kat","purpose":"research","parties":["hospital","bank"],"scopes":["name","email"],"threshold":0.8}'
 P=$(jqb .id)
+accept_invitations "$P" "$KEY_H" "$KEY_B"
 # consent for the CSV ids (a01..a20, b01..b20)
 for p in a b; do
   key=$KEY_H; [ $p = b ] && key=$KEY_B

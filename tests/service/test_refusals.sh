@@ -15,6 +15,7 @@ start_server || { fail "server start"; finish; }
 api POST /projects "$KEY_A" '{"name":"p1","purpose":"research","parties":["hospital","bank"],"scopes":["name","email","profile_photo"],"retention_days":400}'
 expect_code 201 "create project"
 P=$(jqb .id)
+accept_invitations "$P" "$KEY_H" "$KEY_B"
 
 # ---- keys -----------------------------------------------------------------
 api GET "/projects/$P" "blk_0123456789abcdef_$(printf '%064d' 0)"
@@ -52,6 +53,7 @@ assert_eq "$(jqb '[.purposes[].name]|index("insurance_pricing") != null')" true 
 api POST /projects "$KEY_A" '{"name":"ext","purpose":"research","parties":["hospital","bank"],"scopes":["name","date_of_birth","posts"]}'
 expect_code 201 "create extended project"
 PE=$(jqb .id)
+accept_invitations "$PE" "$KEY_H" "$KEY_B"
 assert_eq "$(jqb .extended_scopes)" true "extended flagged"
 consent_all "$KEY_H" h 5 research
 consent_all "$KEY_B" b 5 research
@@ -69,7 +71,7 @@ DOC=$(printf 'signed data sharing agreement v1' | sha256sum | cut -d' ' -f1)
 api POST "/projects/$PE/agreement" "$KEY_A" "{\"contract_ref\":\"DSA-2026-17\",\"document_sha256\":\"$DOC\"}"
 expect_code 200 "register agreement"
 api POST "/projects/$PE/approve" "$KEY_H" "{\"document_sha256\":\"$(printf '%064d' 7)\"}"
-expect_problem 400 "registered agreement" "approval of another document"
+expect_problem 403 "does not match the registered agreement" "approval of another document"
 api POST "/projects/$PE/approve" "$KEY_H" "{\"document_sha256\":\"$DOC\"}"
 expect_code 200 "hospital approves"
 api POST "/projects/$PE/encodings" "$KEY_H" "@$T/h5.json"
@@ -82,6 +84,7 @@ expect_code 201 "upload after approvals and agreement"
 # ---- advertising without consent ----------------------------------------------
 api POST /projects "$KEY_A" '{"name":"ads","purpose":"advertising","parties":["hospital","bank"],"scopes":["email"]}'
 PA=$(jqb .id)
+accept_invitations "$PA" "$KEY_H" "$KEY_B"
 api POST "/projects/$PA/encodings" "$KEY_H" "@$T/h5.json"
 expect_problem 403 "consent for purpose 'advertising'" "advertising refused without opt-in"
 expect_audit encodings.upload refused "none of the 5 records has consent for purpose 'advertising'"
@@ -113,6 +116,7 @@ api GET "/projects/$P/runs/$R/result" "$KEY_H"
 assert_eq "$(jqb '[.matches[]|has("score") or has("group")]|any')" false "owner rows carry no score or group"
 api POST /projects "$KEY_A" '{"name":"rows only","purpose":"research","parties":["hospital","bank"],"scopes":["email"],"result_type":"owner_rows"}'
 PO=$(jqb .id)
+accept_invitations "$PO" "$KEY_H" "$KEY_B"
 api POST "/projects/$PO/encodings" "$KEY_H" "@$T/h5.json"
 api POST "/projects/$PO/encodings" "$KEY_B" "@$T/b5.json"
 api POST "/projects/$PO/runs" "$KEY_A" '{}'
@@ -182,6 +186,7 @@ expect_code 200 "analyst access back after re-approval"
 # ---- retention: a 1-day project is purged --------------------------------------------------
 api POST /projects "$KEY_A" '{"name":"short","purpose":"research","parties":["hospital","bank"],"scopes":["name"],"retention_days":1}'
 PS=$(jqb .id)
+accept_invitations "$PS" "$KEY_H" "$KEY_B"
 api POST "/projects/$PS/encodings" "$KEY_H" "@$T/h5.json"
 expect_code 201 "upload to short-lived project"
 assert_exists "$D/encodings/$PS"

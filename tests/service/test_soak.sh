@@ -31,6 +31,8 @@ honest() {
     call() { api "$@"; echo "$CODE $1 $2" >>"$log"; }
     call POST /projects "$ka" "{\"name\":\"soak$w-$i\",\"purpose\":\"research\",\"parties\":[\"hospital\",\"bank\"],\"scopes\":[\"name\"]}"
     p=$(jqb .id)
+    call POST "/projects/$p/accept" "$kh" '{}' # parties join by accepting
+    call POST "/projects/$p/accept" "$kb" '{}'
     consent_all "$kh" "h$w$i-" 20 research; echo "$CODE POST /consent" >>"$log"
     consent_all "$kb" "b$w$i-" 20 research; echo "$CODE POST /consent" >>"$log"
     make_encodings "$T/w$w.json" "h$w$i-" 20
@@ -100,6 +102,7 @@ nflood=$(wc -l <"$T/flood.codes"); n429=$(grep -c '^429$' "$T/flood.codes")
 echo "# soak ${SECS}s: $nreq honest requests ($nbad not 2xx), $nruns runs ($ndone completed), $nflood bad-key requests ($n429 x 429)"
 assert_eq "$nbad" 0 "every honest request answered 2xx"
 grep -v '^2[0-9][0-9] ' "$T/honest.all" | head -5 >&2
+[ "$nbad" = 0 ] || grep -v '^blindlink serve: listening' "$T/server.log" | sort | uniq -c | sort -rn | head -5 >&2
 cat "$T"/runs*.log | grep -v '^completed ' | head -5 >&2
 [ "$nruns" -ge "$W" ] && pass || fail "too few linkages completed ($nruns)"
 assert_eq "$ndone" "$nruns" "every honest run completed"

@@ -16,6 +16,7 @@ setup_world
 start_server || { fail "server start"; finish; }
 api POST /projects "$KEY_A" "$PROJECT"
 P=$(jqb .id)
+accept_invitations "$P" "$KEY_H" "$KEY_B"
 
 # ---- 2: invalid UTF-8 from an anonymous client ---------------------------------------
 CODE=$(curl -s -m 10 -o "$T/body" -w '%{http_code}' "$URL/%ff%fe")

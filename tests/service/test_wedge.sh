@@ -14,6 +14,7 @@ setup_world
 start_server --timeout 3 || { fail "server start"; finish; }
 api POST /projects "$KEY_A" '{"name":"w","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
 P=$(jqb .id)
+accept_invitations "$P" "$KEY_H" "$KEY_B"
 N=40
 for i in $(seq 1 $N); do
   fd=$((20 + i))

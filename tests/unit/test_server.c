@@ -187,6 +187,16 @@ static void test_validate(void **state)
         {"run", "{}", BL_OK, NULL},
         {"encodings", "{\"encodings\":[{\"subject\":\"s\",\"clk\":\"AAAA\"}]}", BL_OK, NULL},
         {"encodings", "{\"encodings\":[{\"subject\":\"s\",\"clk\":\"AAAA\",\"x\":1}]}", BL_EINPUT, "encodings[0]"},
+        /* schema_fingerprint (minimisation) before or after, once, a string */
+        {"encodings", "{\"schema_fingerprint\":\"00\", \"encodings\":[{\"subject\":\"s\",\"clk\":\"AAAA\"}]}", BL_OK, NULL},
+        {"encodings", "{\"encodings\":[{\"subject\":\"s\",\"clk\":\"AAAA\"}] , \"schema_fingerprint\":\"00\"}", BL_OK, NULL},
+        {"encodings", "{\"schema_fingerprint\":7,\"encodings\":[{\"subject\":\"s\",\"clk\":\"AAAA\"}]}", BL_EINPUT, "schema_fingerprint"},
+        {"encodings", "{\"schema_fingerprint\":\"00\",\"schema_fingerprint\":\"00\",\"encodings\":[]}", BL_EINPUT, "'schema_fingerprint' is not allowed"},
+        {"encodings", "{\"schema_fingerprint\":\"00\"}", BL_EINPUT, "encodings"},
+        {"encodings", "{\"encodings\":[{\"subject\":\"s\",\"clk\":\"AAAA\"}],\"encodings\":[]}", BL_EINPUT, "'encodings' is not allowed"},
+        {"encodings", "{\"encodings\":[{\"subject\":\"s\",\"clk\":\"AAAA\"}],\"extra\":1}", BL_EINPUT, "'extra' is not allowed"},
+        {"encodings", "{\"encodings\":[{\"subject\":\"s\",\"clk\":\"AAAA\"}],}", BL_EINPUT, "byte"},
+        {"encodings", "{\"encodings\":[{\"subject\":\"s\",\"clk\":\"AAAA\"}]} x", BL_EINPUT, "after"},
         {"nonsense", "{}", BL_EINVAL, "unknown"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
