@@ -658,3 +658,14 @@ bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
     }
     return st;
 }
+
+void bl_candidates_sort(bl_candidate *c, size_t n)
+{
+    sort_candidates(c, n);
+}
+
+bl_status bl_candidates_enforce_k(const bl_clkset *const *sets, size_t nsets, bl_candidate *c,
+                                  size_t *n, uint32_t k, bl_error *err)
+{
+    return enforce_k(sets, nsets, c, n, k, err);
+}

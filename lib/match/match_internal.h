@@ -100,6 +100,11 @@ bl_status bl_blocked_candidates(bl_candrun *run, const bl_clkset *const *sets, s
                                 const bl_blocking *b, int nthreads, bl_candbuf *bufs,
                                 bl_error *err);
 
+/** candidates.c: anonlink order; anonlink _enforce_k (two-sided top-k). */
+void bl_candidates_sort(bl_candidate *c, size_t n);
+bl_status bl_candidates_enforce_k(const bl_clkset *const *sets, size_t nsets, bl_candidate *c,
+                                  size_t *n, uint32_t k, bl_error *err);
+
 /** Tests only: make `k` the active kernel (NULL restores auto choice). */
 void bl_kernel_force(const bl_kernel *k);
 
