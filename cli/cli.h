@@ -7,6 +7,7 @@
 #define BLINDLINK_CLI_H
 
 #include <blindlink/common.h>
+#include <blindlink/match.h>
 
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1
@@ -17,6 +18,14 @@ int cmd_schema(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_match(int argc, char **argv);
+
+/** Distributed candidate step of `match` (set by blindlink-mpi, NULL in
+ *  blindlink): must return what bl_match_candidates returns; sets *writer
+ *  to 0 on the processes that neither solve nor write. */
+typedef bl_status (*cli_candidates_hook)(const bl_clkset *const *sets, size_t nsets,
+                                         const bl_match_opts *mo, bl_candidate **out,
+                                         size_t *count, int *writer, bl_error *err);
+extern cli_candidates_hook cli_match_hook;
 int cmd_eval(int argc, char **argv);
 int cmd_psi(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);

@@ -303,8 +303,11 @@ typedef struct match_run {
     bl_blocking_stats bs;
     uint64_t total;              /* all cross-dataset pairs */
     double t_read, t_compare, t_solve;
+    int writer;                  /* 0: a blindlink-mpi rank other than 0 */
     bl_error err;
 } match_run;
+
+cli_candidates_hook cli_match_hook;
 
 static void match_run_free(match_run *r)
 {
@@ -519,11 +522,15 @@ static bl_status find_candidates(match_run *r, const match_opts *o)
     mo.progress = on_progress;
     mo.progress_ctx = p;
     double t1 = bl_clock_s();
-    bl_status st = bl_match_candidates((const bl_clkset *const *)r->sets, r->nin, &mo, &r->cand,
-                                       &r->ncand, &r->err);
+    r->writer = 1;
+    bl_status st = cli_match_hook
+                       ? cli_match_hook((const bl_clkset *const *)r->sets, r->nin, &mo, &r->cand,
+                                        &r->ncand, &r->writer, &r->err)
+                       : bl_match_candidates((const bl_clkset *const *)r->sets, r->nin, &mo,
+                                             &r->cand, &r->ncand, &r->err);
     bl_progress_finish(p);
     r->t_compare = bl_clock_s() - t1;
-    if (st || !r->bk || !(o->report || o->co.verbose || o->co.json))
+    if (st || !r->writer || !r->bk || !(o->report || o->co.verbose || o->co.json))
         return st;
     /* counting the blocked comparisons computes no Dice: cheap next to the
      * exhaustive run, which only --blocking-report does */
@@ -685,6 +692,10 @@ int cmd_match(int argc, char **argv)
         st = setup_blocking(&r, &o);
     if (!st)
         st = find_candidates(&r, &o);
+    if (!st && !r.writer) { /* another rank solves and writes */
+        rc = CLI_EXIT_OK;
+        goto done;
+    }
     if (!st && r.bk)
         blocking_lines(&r, &o);
     if (!st)

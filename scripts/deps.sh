@@ -19,6 +19,8 @@ if command -v pkg-config >/dev/null 2>&1; then
   need_pc jansson libjansson-dev
   need_pc libutf8proc libutf8proc-dev
   need_pc nettle nettle-dev
+  need_pc ompi-c libopenmpi-dev
+  need_cmd mpirun openmpi-bin
   need_pc libpcre2-8 libpcre2-dev
   # the linkage service
   need_pc libmicrohttpd libmicrohttpd-dev

@@ -56,6 +56,23 @@ bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
                               const bl_match_opts *opts, bl_candidate **out,
                               size_t *count, bl_error *err) BL_WUR;
 
+/** Distributed matching (blindlink-mpi): share `part` of `nparts` of the
+ *  candidate work. The cross-dataset pairs are split by estimated cost (rows
+ *  of the first dataset of each dataset pair, weighted by the size of the
+ *  second), each share compared with the same kernels and threads. The
+ *  shares of all parts, concatenated in any order and passed to
+ *  bl_match_candidates_merge, equal bl_match_candidates' result. External
+ *  blocks (--blocks) are not supported (BL_EINVAL). */
+bl_status bl_match_candidates_part(const bl_clkset *const *sets, size_t nsets,
+                                   const bl_match_opts *opts, size_t part, size_t nparts,
+                                   bl_candidate **out, size_t *count, bl_error *err) BL_WUR;
+
+/** Final step over the concatenated shares (in place, `*count` updated):
+ *  the candidate cap, anonlink order and the two-sided top-k. */
+bl_status bl_match_candidates_merge(const bl_clkset *const *sets, size_t nsets,
+                                    const bl_match_opts *opts, bl_candidate *c, size_t *count,
+                                    bl_error *err) BL_WUR;
+
 /** Result of a solver: groups of (dataset, record). */
 typedef struct bl_groups bl_groups;
 

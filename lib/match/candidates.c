@@ -83,7 +83,8 @@ static int sort_candidates(bl_candidate *c, size_t n)
 typedef struct pairjob {
     uint32_t da, db;
     const bl_clkset *A, *B;
-    uint32_t *apop;
+    uint32_t *aperm;  /* A sorted by popcount: sorted position -> original index */
+    uint32_t *apop;   /* popcount by sorted A position */
     uint8_t *bdata;   /* B filters sorted by popcount, interleaved by 8 (aligned) */
     size_t nw;        /* 64-bit words per filter */
     uint32_t *bperm;  /* sorted position -> original index */
@@ -193,15 +194,18 @@ static void *exhaustive_worker(void *arg)
     bl_candrun *run = x->run;
     const bl_kernel *k = run->k;
     const uint32_t *cmin = run->cmin;
-    uint32_t *cnt = malloc(TILE_B * sizeof *cnt);
-    uint32_t *sidx = malloc(TILE_B * sizeof *sidx);
+    const size_t cap = (size_t)BL_IL_ROWS * (TILE_B + 8);
+    uint32_t *cnt = malloc(cap * sizeof *cnt);
+    uint32_t *sidx = malloc(cap * sizeof *sidx);
+    uint8_t *srow = malloc(cap);
     const float tf = bli_threshold_float(run->threshold);
     heapent *heaps = NULL;
     size_t *hn = NULL;
     uint32_t hk = 0;
-    if (!cnt || !sidx) {
+    if (!cnt || !sidx || !srow) {
         free(cnt);
         free(sidx);
+        free(srow);
         atomic_store(&run->failed, 2);
         return NULL;
     }
@@ -257,22 +261,36 @@ static void *exhaustive_worker(void *arg)
                     uhi = rhi[i];
             }
         }
-        uint64_t work = 0;
+        /* A is sorted by popcount, so BL_IL_ROWS neighbours have nearly the
+         * same range: each group scans the union (exact cmin check below) */
         for (size_t t0 = ulo; ulo != SIZE_MAX && t0 < uhi; t0 += TILE_B) {
             size_t t1 = t0 + TILE_B < uhi ? t0 + TILE_B : uhi;
-            for (size_t i = 0; i < na; i++) {
-                size_t s = rlo[i] > t0 ? rlo[i] : t0;
-                size_t e = rhi[i] < t1 ? rhi[i] : t1;
+            for (size_t g = 0; g < na; g += BL_IL_ROWS) {
+                size_t gn = na - g < BL_IL_ROWS ? na - g : BL_IL_ROWS;
+                const uint64_t *ap[BL_IL_ROWS];
+                uint32_t pav[BL_IL_ROWS];
+                size_t s = SIZE_MAX, e = 0;
+                for (size_t r = 0; r < BL_IL_ROWS; r++) {
+                    size_t i = g + (r < gn ? r : gn - 1); /* short group: repeat the last row */
+                    ap[r] = (const uint64_t *)(const void *)bl_clkset_get(pj->A, pj->aperm[a0 + i]);
+                    pav[r] = pj->apop[a0 + i];
+                    if (r < gn && rlo[i] < rhi[i]) {
+                        s = rlo[i] < s ? rlo[i] : s;
+                        e = rhi[i] > e ? rhi[i] : e;
+                    }
+                }
+                s = s > t0 ? s : t0;
+                e = e < t1 ? e : t1;
                 if (s >= e)
                     continue;
-                uint32_t ai = (uint32_t)(a0 + i);
-                uint32_t pa = pj->apop[ai];
-                size_t nsurv = k->filter_il((const uint64_t *)(const void *)bl_clkset_get(pj->A, ai),
-                                            pj->nw, pa, (const uint64_t *)(const void *)pj->bdata,
-                                            s, e, pj->bpop, tf, sidx, cnt);
-                work += e - s;
+                size_t nsurv = k->filter_il_rows(ap, pj->nw, pav,
+                                                 (const uint64_t *)(const void *)pj->bdata, s, e,
+                                                 pj->bpop, tf, sidx, cnt, srow);
                 for (size_t q = 0; q < nsurv; q++) {
-                    uint32_t c = cnt[q], pb = pj->bpop[sidx[q]];
+                    if (srow[q] >= gn)
+                        continue;
+                    size_t i = g + srow[q];
+                    uint32_t c = cnt[q], pa = pav[srow[q]], pb = pj->bpop[sidx[q]];
                     if (c < cmin[pa + pb])
                         continue;
                     double score = (double)(2u * c) / (double)(pa + pb);
@@ -280,7 +298,8 @@ static void *exhaustive_worker(void *arg)
                     if (x->topk) {
                         heapent e2 = {score, bi};
                         heap_push(heaps + i * hk, &hn[i], hk, e2);
-                    } else if (bli_candbuf_push(run, w->buf, score, pj->da, ai, pj->db, bi)) {
+                    } else if (bli_candbuf_push(run, w->buf, score, pj->da, pj->aperm[a0 + i],
+                                               pj->db, bi)) {
                         goto out;
                     }
                 }
@@ -290,15 +309,15 @@ static void *exhaustive_worker(void *arg)
             for (size_t i = 0; i < na; i++)
                 for (size_t q = 0; q < hn[i]; q++)
                     if (bli_candbuf_push(run, w->buf, heaps[i * hk + q].score, pj->da,
-                                        (uint32_t)(a0 + i), pj->db, heaps[i * hk + q].idx))
+                                        pj->aperm[a0 + i], pj->db, heaps[i * hk + q].idx))
                         goto out;
         }
         bli_candrun_progress(run, (uint64_t)na * nb);
-        (void)work;
     }
 out:
     free(cnt);
     free(sidx);
+    free(srow);
     free(heaps);
     free(hn);
     return NULL;
@@ -306,6 +325,7 @@ out:
 
 static void pairjob_free(pairjob *p)
 {
+    free(p->aperm);
     free(p->apop);
     free(p->bdata);
     free(p->bperm);
@@ -313,13 +333,25 @@ static void pairjob_free(pairjob *p)
     free(p->bstart);
 }
 
-static const uint32_t *g_sort_pop; /* qsort context (set single-threaded) */
-static int cmp_by_pop(const void *x, const void *y)
+/* Stable counting sort of n records by popcount: perm[sorted] = original;
+ * start (nbits+2 entries, may be NULL) gets the first sorted position of
+ * each popcount. Returns 0, or -1 out of memory. */
+static int sort_by_pop(const uint32_t *pop, size_t n, uint32_t nbits, uint32_t *perm,
+                       size_t *start)
 {
-    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-    if (g_sort_pop[a] != g_sort_pop[b])
-        return g_sort_pop[a] < g_sort_pop[b] ? -1 : 1;
-    return a < b ? -1 : (a > b);
+    size_t *hist = calloc((size_t)nbits + 2, sizeof *hist);
+    if (!hist)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        hist[pop[i] + 1]++;
+    for (size_t v = 1; v <= (size_t)nbits + 1; v++)
+        hist[v] += hist[v - 1];
+    if (start)
+        memcpy(start, hist, ((size_t)nbits + 2) * sizeof *hist);
+    for (size_t i = 0; i < n; i++)
+        perm[hist[pop[i]]++] = (uint32_t)i;
+    free(hist);
+    return 0;
 }
 
 static bl_status pairjob_init(pairjob *p, const bl_kernel *k, const bl_clkset *A,
@@ -332,11 +364,13 @@ static bl_status pairjob_init(pairjob *p, const bl_kernel *k, const bl_clkset *A
     p->A = A;
     p->B = B;
     p->nunits = (A->count + CHUNK_A - 1) / CHUNK_A;
-    p->apop = bli_set_popcounts(k, A, nbytes);
+    uint32_t *ap = bli_set_popcounts(k, A, nbytes);
     uint32_t *bp = bli_set_popcounts(k, B, nbytes);
     size_t nb = B->count;
     size_t nblk = (nb + 7) / 8 + 1, nw = nbytes / 8;
     p->nw = nw;
+    p->aperm = malloc((A->count ? A->count : 1) * sizeof *p->aperm);
+    p->apop = malloc((A->count ? A->count : 1) * sizeof *p->apop);
     p->bperm = malloc((nb ? nb : 1) * sizeof *p->bperm);
     p->bpop = calloc(nblk * 8, sizeof *p->bpop);
     p->bstart = malloc(((size_t)nbits + 2) * sizeof *p->bstart);
@@ -344,29 +378,17 @@ static bl_status pairjob_init(pairjob *p, const bl_kernel *k, const bl_clkset *A
         p->bdata = NULL;
     else
         memset(p->bdata, 0, nblk * 8 * nw * 8);
-    if (!p->apop || !bp || !p->bperm || !p->bpop || !p->bstart || !p->bdata) {
+    if (!ap || !bp || !p->aperm || !p->apop || !p->bperm || !p->bpop || !p->bstart ||
+        !p->bdata || sort_by_pop(ap, A->count, nbits, p->aperm, NULL) ||
+        sort_by_pop(bp, nb, nbits, p->bperm, p->bstart)) {
+        free(ap);
         free(bp);
         pairjob_free(p);
         return bl_error_set(err, BL_ENOMEM, "out of memory preparing %zu x %zu comparison",
                             A->count, nb);
     }
-    for (size_t i = 0; i < nb; i++)
-        p->bperm[i] = (uint32_t)i;
-    /* counting sort by popcount (stable: ties keep original order) */
-    size_t *hist = calloc((size_t)nbits + 2, sizeof *hist);
-    if (!hist) {
-        free(bp);
-        pairjob_free(p);
-        return bl_error_set(err, BL_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < nb; i++)
-        hist[bp[i] + 1]++;
-    for (size_t v = 1; v <= (size_t)nbits + 1; v++)
-        hist[v] += hist[v - 1];
-    memcpy(p->bstart, hist, ((size_t)nbits + 2) * sizeof *hist);
-    for (size_t i = 0; i < nb; i++)
-        p->bperm[hist[bp[i]]++] = (uint32_t)i;
-    free(hist);
+    for (size_t i = 0; i < A->count; i++)
+        p->apop[i] = ap[p->aperm[i]];
     /* interleave: word w of sorted filter i at ((i/8)*nw + w)*8 + i%8 */
     for (size_t i = 0; i < nb; i++) {
         p->bpop[i] = bp[p->bperm[i]];
@@ -374,9 +396,8 @@ static bl_status pairjob_init(pairjob *p, const bl_kernel *k, const bl_clkset *A
         for (size_t w = 0; w < nw; w++)
             memcpy(p->bdata + (((i / 8) * nw + w) * 8 + i % 8) * 8, f + 8 * w, 8);
     }
+    free(ap);
     free(bp);
-    (void)g_sort_pop;
-    (void)cmp_by_pop;
     return BL_OK;
 }
 
@@ -656,4 +677,15 @@ bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
         }
     }
     return st;
+}
+
+void bl_candidates_sort(bl_candidate *c, size_t n)
+{
+    sort_candidates(c, n);
+}
+
+bl_status bl_candidates_enforce_k(const bl_clkset *const *sets, size_t nsets, bl_candidate *c,
+                                  size_t *n, uint32_t k, bl_error *err)
+{
+    return enforce_k(sets, nsets, c, n, k, err);
 }

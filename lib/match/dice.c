@@ -97,9 +97,26 @@ static size_t scalar_filter_il(const uint64_t *a, size_t nw, uint32_t pa, const 
     return k;
 }
 
+/* The reference order of filter_il_rows: block, then row, then position. */
+static size_t scalar_filter_il_rows(const uint64_t *const *a, size_t nw, const uint32_t *pa,
+                                    const uint64_t *b, size_t lo, size_t hi, const uint32_t *bpop,
+                                    float tf, uint32_t *idx, uint32_t *cnt, uint8_t *row)
+{
+    size_t k = 0;
+    for (size_t blk = lo / 8; blk * 8 < hi; blk++) {
+        size_t s = blk * 8 > lo ? blk * 8 : lo, e = blk * 8 + 8 < hi ? blk * 8 + 8 : hi;
+        for (size_t r = 0; r < BL_IL_ROWS; r++) {
+            size_t n = scalar_filter_il(a[r], nw, pa[r], b, s, e, bpop, tf, idx + k, cnt + k);
+            memset(row + k, (int)r, n);
+            k += n;
+        }
+    }
+    return k;
+}
+
 const bl_kernel bl_kernel_scalar = {
     "scalar", scalar_popcount, scalar_and_popcount, scalar_and_popcount_many, scalar_filter,
-    scalar_filter_il,
+    scalar_filter_il, scalar_filter_il_rows,
 };
 
 const bl_kernel *bli_kernel_by_name(const char *name)

@@ -215,9 +215,58 @@ AVX512_TARGET static size_t avx512_filter_il(const uint64_t *a, size_t nw, uint3
     return k;
 }
 
+/* Register blocking: one load of word w of 8 B filters feeds all rows of A
+ * (their word w broadcast from L1), so a block of B is read once per
+ * BL_IL_ROWS filters of A. With one row the 256 KiB tile of B streamed from
+ * L2 for every A filter, two cache lines per pair, and that was the limit;
+ * now the popcount port is. Four accumulators of 8 pairs each: no
+ * horizontal sums at all. */
+AVX512_TARGET static inline void rows_counts(const uint64_t *const *a, size_t nw,
+                                             const uint64_t *p, __m512i acc[BL_IL_ROWS])
+{
+    const uint64_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
+    for (size_t w = 0; w < nw; w++) {
+        __m512i bw = _mm512_loadu_si512(p + w * 8);
+        c0 = _mm512_add_epi64(c0, _mm512_popcnt_epi64(_mm512_and_si512(bw, _mm512_set1_epi64((long long)a0[w]))));
+        c1 = _mm512_add_epi64(c1, _mm512_popcnt_epi64(_mm512_and_si512(bw, _mm512_set1_epi64((long long)a1[w]))));
+        c2 = _mm512_add_epi64(c2, _mm512_popcnt_epi64(_mm512_and_si512(bw, _mm512_set1_epi64((long long)a2[w]))));
+        c3 = _mm512_add_epi64(c3, _mm512_popcnt_epi64(_mm512_and_si512(bw, _mm512_set1_epi64((long long)a3[w]))));
+    }
+    acc[0] = c0;
+    acc[1] = c1;
+    acc[2] = c2;
+    acc[3] = c3;
+}
+
+AVX512_TARGET static size_t avx512_filter_il_rows(const uint64_t *const *a, size_t nw,
+                                                  const uint32_t *pa, const uint64_t *b,
+                                                  size_t lo, size_t hi, const uint32_t *bpop,
+                                                  float tf, uint32_t *idx, uint32_t *cnt,
+                                                  uint8_t *row)
+{
+    _Static_assert(BL_IL_ROWS == 4, "rows_counts holds four rows");
+    size_t k = 0;
+    const __m256 tfv = _mm256_set1_ps(tf);
+    for (size_t blk = lo / 8; blk * 8 < hi; blk++) {
+        __m512i acc[BL_IL_ROWS];
+        if (nw == 16) /* constant trip count: fully unrolled for 1024-bit filters */
+            rows_counts(a, 16, b + blk * 128, acc);
+        else
+            rows_counts(a, nw, b + blk * nw * 8, acc);
+        for (int r = 0; r < BL_IL_ROWS; r++) {
+            size_t k0 = k;
+            k = il_tail(acc[r], blk, lo, hi, pa[r], bpop, tfv, idx, cnt, k);
+            for (; k0 < k; k0++)
+                row[k0] = (uint8_t)r;
+        }
+    }
+    return k;
+}
+
 static const bl_kernel k_avx512 = {
     "avx512", avx512_popcount, avx512_and_popcount, avx512_and_popcount_many, avx512_filter,
-    avx512_filter_il,
+    avx512_filter_il, avx512_filter_il_rows,
 };
 
 const bl_kernel *bli_kernel_avx512_get(void)

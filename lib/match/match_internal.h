@@ -36,7 +36,19 @@ typedef struct bl_kernel {
      *  `a` is nw words, 8-byte aligned; bpop is padded to whole blocks. */
     size_t (*filter_il)(const uint64_t *a, size_t nw, uint32_t pa, const uint64_t *b, size_t lo,
                         size_t hi, const uint32_t *bpop, float tf, uint32_t *idx, uint32_t *cnt);
+    /** Register-blocked filter_il: BL_IL_ROWS filters of A (a[r], each nw
+     *  words, 8-byte aligned, popcount pa[r]) against the same positions
+     *  [lo, hi), so each block of B is loaded once for all rows. Survivors
+     *  of row r get idx[] (absolute), cnt[] and row[] = r. Order: by block,
+     *  then row, then position (the scalar reference defines it). The output
+     *  arrays hold BL_IL_ROWS * (hi - lo + 8) entries. */
+    size_t (*filter_il_rows)(const uint64_t *const *a, size_t nw, const uint32_t *pa,
+                             const uint64_t *b, size_t lo, size_t hi, const uint32_t *bpop,
+                             float tf, uint32_t *idx, uint32_t *cnt, uint8_t *row);
 } bl_kernel;
+
+/** Rows of A per filter_il_rows call. */
+#define BL_IL_ROWS 4
 
 /** Generic and_popcount_filter on top of a kernel's and_popcount_many. */
 size_t bli_filter_generic(void (*many)(const uint8_t *, const uint8_t *, size_t, size_t, size_t,
@@ -87,6 +99,11 @@ uint64_t bli_lsh_key(const bl_blocking *b, uint32_t t, const uint8_t *filter);
 bl_status bli_blocked_candidates(bl_candrun *run, const bl_clkset *const *sets, size_t nsets,
                                 const bl_blocking *b, int nthreads, bl_candbuf *bufs,
                                 bl_error *err);
+
+/** candidates.c: anonlink order; anonlink _enforce_k (two-sided top-k). */
+void bl_candidates_sort(bl_candidate *c, size_t n);
+bl_status bl_candidates_enforce_k(const bl_clkset *const *sets, size_t nsets, bl_candidate *c,
+                                  size_t *n, uint32_t k, bl_error *err);
 
 /** Tests only: make `k` the active kernel (NULL restores auto choice). */
 void bli_kernel_force(const bl_kernel *k);

@@ -144,6 +144,68 @@ static void test_kernel_filters(void **state)
     }
 }
 
+/* register-blocked rows: every kernel equals the scalar reference (same
+ * order) for filter lengths with and without the unrolled path, all range
+ * tails, and rows with different popcounts */
+static void test_kernel_filter_rows(void **state)
+{
+    (void)state;
+    size_t nws[] = {1, 8, 15, 16, 17, 24};
+    for (size_t q = 0; q < sizeof nws / sizeof *nws; q++) {
+        size_t nw = nws[q], nb = 43, nblk = (nb + 7) / 8;
+        uint64_t *il = aligned_alloc(64, nblk * 8 * nw * 8 + 64);
+        uint8_t *flat = malloc(nb * nw * 8);
+        uint64_t *rows = aligned_alloc(64, BL_IL_ROWS * nw * 8 + 64);
+        uint32_t *bpop = calloc(nblk * 8, sizeof *bpop);
+        memset(il, 0, nblk * 8 * nw * 8);
+        fill(flat, nb * nw * 8, 40);
+        const uint64_t *ap[BL_IL_ROWS];
+        uint32_t pa[BL_IL_ROWS];
+        for (size_t r = 0; r < BL_IL_ROWS; r++) {
+            fill((uint8_t *)(rows + r * nw), nw * 8, 20 + 15 * (int)r);
+            ap[r] = rows + r * nw;
+            pa[r] = bl_kernel_scalar.popcount((const uint8_t *)ap[r], nw * 8);
+        }
+        for (size_t i = 0; i < nb; i++) {
+            bpop[i] = bl_kernel_scalar.popcount(flat + i * nw * 8, nw * 8);
+            for (size_t w = 0; w < nw; w++)
+                memcpy(&il[((i / 8) * nw + w) * 8 + i % 8], flat + i * nw * 8 + 8 * w, 8);
+        }
+        enum { CAP = BL_IL_ROWS * 64 };
+        uint32_t idx[CAP], cnt[CAP], ridx[CAP], rcnt[CAP];
+        uint8_t row[CAP], rrow[CAP];
+        for (size_t k = 0; k < 3; k++) {
+            const bl_kernel *kk = bli_kernel_by_name(names[k]);
+            if (!kk)
+                continue;
+            for (size_t lo = 0; lo < nb; lo++)
+                for (size_t hi = lo; hi <= nb; hi += 1 + (hi % 3)) {
+                    /* tf = 0: all positions of all rows, exact counts */
+                    size_t n = kk->filter_il_rows(ap, nw, pa, il, lo, hi, bpop, 0.0f, idx, cnt, row);
+                    assert_int_equal(n, BL_IL_ROWS * (hi - lo));
+                    for (size_t j = 0; j < n; j++)
+                        assert_int_equal(cnt[j], bl_kernel_scalar.and_popcount(
+                                                     (const uint8_t *)ap[row[j]],
+                                                     flat + idx[j] * nw * 8, nw * 8));
+                    float tfs[] = {bli_threshold_float(0.3), bli_threshold_float(0.5)};
+                    for (size_t t = 0; t < 2; t++) {
+                        n = kk->filter_il_rows(ap, nw, pa, il, lo, hi, bpop, tfs[t], idx, cnt, row);
+                        size_t rn = bl_kernel_scalar.filter_il_rows(ap, nw, pa, il, lo, hi, bpop,
+                                                                    tfs[t], ridx, rcnt, rrow);
+                        assert_int_equal(n, rn);
+                        assert_memory_equal(idx, ridx, n * sizeof *idx);
+                        assert_memory_equal(cnt, rcnt, n * sizeof *cnt);
+                        assert_memory_equal(row, rrow, n);
+                    }
+                }
+        }
+        free(il);
+        free(flat);
+        free(rows);
+        free(bpop);
+    }
+}
+
 static void test_dice_basic(void **state)
 {
     (void)state;
@@ -410,6 +472,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_all_lengths), cmocka_unit_test(test_kernel_filters),
+        cmocka_unit_test(test_kernel_filter_rows),
         cmocka_unit_test(test_dice_basic),
         cmocka_unit_test(test_cmin_exact),          cmocka_unit_test(test_format_double),
         cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed),

@@ -1,0 +1,125 @@
+/* lib/match/partition.c - the candidate step split into shares for
+ * distributed matching (blindlink-mpi). Each cross-dataset pair (x < y) is
+ * cut into row ranges of x; the cost of a row is |y| comparisons, and the
+ * shares are equal slices of the total cost. A share runs the ordinary
+ * bl_match_candidates on a view of its rows of x against all of y, with the
+ * top-k kept one-sided: per-record top-k lives entirely in one share, so
+ * it is exact, and the two-sided pass (which needs every pair) runs in
+ * bl_match_candidates_merge after the shares are concatenated, followed by
+ * the same sort as the single-process path. Calls candidates.c only. */
+#include <stdlib.h>
+#include <string.h>
+#include "match/match_internal.h"
+
+/* rows [lo, hi) of X in share `part`: the share owns the cost interval
+ * [part*T/n, (part+1)*T/n) of the pair sequence (x, y) in order */
+static void share_rows(uint64_t base, uint64_t rowcost, size_t nrows, uint64_t total,
+                       size_t part, size_t nparts, size_t *lo, size_t *hi)
+{
+    /* floor(total * p / n) without overflow: total = q*n + r */
+    uint64_t q = total / nparts, r = total % nparts;
+    uint64_t c0 = q * part + r * part / nparts;
+    uint64_t c1 = q * (part + 1) + r * (part + 1) / nparts;
+    /* row i covers [base + i*rowcost, base + (i+1)*rowcost); it belongs to
+     * the share holding its first comparison */
+    size_t a = c0 <= base ? 0 : (size_t)((c0 - base + rowcost - 1) / rowcost);
+    size_t b = c1 <= base ? 0 : (size_t)((c1 - base + rowcost - 1) / rowcost);
+    *lo = a < nrows ? a : nrows;
+    *hi = b < nrows ? b : nrows;
+}
+
+static bl_status append(bl_candidate **all, size_t *n, size_t *cap, const bl_candidate *c,
+                        size_t m, uint32_t x, uint32_t y, size_t lo, bl_error *err)
+{
+    if (*n + m > *cap) {
+        size_t nc = (*n + m) * 2 + 16;
+        bl_candidate *v = realloc(*all, nc * sizeof *v);
+        if (!v)
+            return bl_error_set(err, BL_ENOMEM, "out of memory collecting candidates");
+        *all = v;
+        *cap = nc;
+    }
+    for (size_t i = 0; i < m; i++) {
+        bl_candidate t = c[i];
+        t.dset[0] = x;
+        t.dset[1] = y;
+        t.rec[0] = (uint32_t)(t.rec[0] + lo);
+        (*all)[(*n)++] = t;
+    }
+    return BL_OK;
+}
+
+bl_status bl_match_candidates_part(const bl_clkset *const *sets, size_t nsets,
+                                   const bl_match_opts *opts, size_t part, size_t nparts,
+                                   bl_candidate **out, size_t *count, bl_error *err)
+{
+    if (!out || !count || !sets || !opts || nparts == 0 || part >= nparts)
+        return bl_error_set(err, BL_EINVAL, "bad share %zu of %zu", part, nparts);
+    *out = NULL;
+    *count = 0;
+    if (opts->blocking && opts->blocking->kind == 2)
+        return bl_error_set(err, BL_EINVAL,
+                            "external blocks (--blocks) are not supported in distributed "
+                            "matching; use --blocking lsh or one process");
+    /* the single-process checks (counts, bits, fingerprints) on all sets */
+    bl_status st = BL_OK;
+    uint64_t total = 0;
+    for (size_t x = 0; x < nsets; x++)
+        for (size_t y = x + 1; y < nsets; y++)
+            total += (uint64_t)sets[x]->count * sets[y]->count;
+    bl_match_opts o = *opts;
+    o.top_k_one_sided = 1;
+    bl_candidate *all = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t base = 0;
+    for (size_t x = 0; !st && x < nsets; x++)
+        for (size_t y = x + 1; !st && y < nsets; y++) {
+            size_t lo, hi;
+            uint64_t rc = sets[y]->count;
+            if (rc == 0 || sets[x]->count == 0) {
+                lo = hi = 0;
+            } else {
+                share_rows(base, rc, sets[x]->count, total, part, nparts, &lo, &hi);
+            }
+            base += (uint64_t)sets[x]->count * rc;
+            if (lo >= hi)
+                continue;
+            bl_clkset view = *sets[x]; /* rows [lo, hi) of x, no copy */
+            view.data = sets[x]->data + lo * sets[x]->stride;
+            view.ids = sets[x]->ids ? sets[x]->ids + lo : NULL;
+            view.count = view.capacity = hi - lo;
+            const bl_clkset *pair[2] = {&view, sets[y]};
+            bl_candidate *c;
+            size_t m;
+            st = bl_match_candidates(pair, 2, &o, &c, &m, err);
+            if (st)
+                break;
+            st = append(&all, &n, &cap, c, m, (uint32_t)x, (uint32_t)y, lo, err);
+            free(c);
+        }
+    if (st) {
+        free(all);
+        return st;
+    }
+    if (!all && !(all = malloc(sizeof *all)))
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    *out = all;
+    *count = n;
+    return BL_OK;
+}
+
+bl_status bl_match_candidates_merge(const bl_clkset *const *sets, size_t nsets,
+                                    const bl_match_opts *opts, bl_candidate *c, size_t *count,
+                                    bl_error *err)
+{
+    size_t cap = opts->max_candidates ? opts->max_candidates : BL_MATCH_DEFAULT_MAX_CANDIDATES;
+    if (*count > cap)
+        return bl_error_set(err, BL_ELIMIT,
+                            "more than %zu candidate pairs at threshold %g: raise the threshold, "
+                            "use --top-k, or raise --max-candidates",
+                            cap, opts->threshold);
+    bl_candidates_sort(c, *count);
+    if (opts->top_k && !opts->top_k_one_sided)
+        return bl_candidates_enforce_k(sets, nsets, c, count, opts->top_k, err);
+    return BL_OK;
+}
