@@ -155,7 +155,7 @@ static void test_kernel_filter_rows(void **state)
         size_t nw = nws[q], nb = 43, nblk = (nb + 7) / 8;
         uint64_t *il = aligned_alloc(64, nblk * 8 * nw * 8 + 64);
         uint8_t *flat = malloc(nb * nw * 8);
-        uint64_t *rows = aligned_alloc(64, BL_IL_ROWS * nw * 8 + 64);
+        uint64_t *rows = aligned_alloc(64, (BL_IL_ROWS * nw * 8 + 127) / 64 * 64); /* C11: a multiple of 64 */
         uint32_t *bpop = calloc(nblk * 8, sizeof *bpop);
         memset(il, 0, nblk * 8 * nw * 8);
         fill(flat, nb * nw * 8, 40);
