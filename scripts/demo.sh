@@ -70,7 +70,7 @@ done
 "$BL" match -t 0.7 -s probabilistic -o "$OUT/tutorial-pairs.csv" "${ins[@]}"
 "$BL" eval --truth id "${dat[@]}" "$OUT/tutorial-pairs.csv" | grep -E '^(predicted|true|precision|recall|F1)'
 
-f1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["f1"])' "$OUT/febrl4-eval.json" 2>/dev/null || grep '^F1' "$OUT/febrl4-eval.txt" | awk '{print $2}')
+f1=$(python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["f1"])' "$OUT/febrl4-eval.json" 2>/dev/null || grep '^F1' "$OUT/febrl4-eval.txt" | awk '{print $2}')
 echo
 echo "FEBRL4 F1 = $f1 at threshold $T, without soc_sec_id (target >= 0.999)"
 echo "matches: $OUT/febrl4-matches.csv (a_index,b_index,score,a_id,b_id)"
