@@ -9,7 +9,7 @@
 # runs on record-level CLKs and on the field-level layout. Linkage quality
 # (party 2 corrupted with synth -l high, the hard profile):
 # best F1 over thresholds (greedy 1:1, top 10 candidates) of party 1 vs
-# party 2, and of FEBRL4 when ../shared/data/febrl is there.
+# party 2, and of FEBRL4 (data/febrl4 in the repository; BL_DATA overrides).
 #
 # Usage: bench/attacks.sh [BUILD_DIR]   env: N (default 2000), PROFILES
 #   (space-separated, default below), OUT (default BUILD_DIR/attacks),
@@ -28,7 +28,7 @@ METHODS=${METHODS:-"graph frequency pattern"}
 OVERLAPS=${OVERLAPS:-"100 50"}
 LAYOUTS=${LAYOUTS:-"record fields"}
 SCHEMA=$SRC/bench/schemas/synth.json
-FEBRL=${BL_DATA:-$SRC/../shared/data}/febrl
+FEBRL=${BL_DATA:-$SRC/data}/febrl4   # BL_DATA: a folder laid out like data/ (as for make demo)
 export BL_NO_PROGRESS=1
 [ -x "$BL" ] || { echo "attacks: $BL not built (run make build)" >&2; exit 1; }
 mkdir -p "$OUT"

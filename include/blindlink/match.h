@@ -1,9 +1,9 @@
 /* blindlink/match.h - similarity, candidate generation, solvers, blocking.
  *
- * Semantics follow anonlink 0.15.3 (docs/spec: ../shared/spec/clkhash-encoding.md
- * section 3): Dice = 2|A&B| / (|A|+|B|), 0 when both popcounts are 0;
- * candidates are pairs with Dice >= threshold, at most top_k per record,
- * ordered by score descending, then (dataset, record) ascending. */
+ * Semantics follow anonlink 0.15.3 (docs/match.md): Dice = 2|A&B| / (|A|+|B|),
+ * 0 when both popcounts are 0; candidates are pairs with Dice >= threshold, at
+ * most top_k per record, ordered by score descending, then (dataset, record)
+ * ascending. */
 #ifndef BLINDLINK_MATCH_H
 #define BLINDLINK_MATCH_H
 
