@@ -79,5 +79,9 @@ double bl_clock_s(void);
 bl_status bl_read_file(const char *path, size_t max_bytes, char **out, size_t *len,
                        bl_error *err) BL_WUR;
 
+/** Write `len` bytes to `path` atomically (bl_ofile: temp file, fsync,
+ *  rename): the old file or the whole new one, never a mix. */
+bl_status bl_write_file(const char *path, const void *buf, size_t len, bl_error *err) BL_WUR;
+
 BL_END_DECLS
 #endif

@@ -79,19 +79,6 @@ static int valid_pseudonym(const char *s)
     return 1;
 }
 
-static bl_status write_atomic(const char *path, const void *buf, size_t len, bl_error *err)
-{
-    bl_ofile *f = NULL;
-    bl_status s = bl_ofile_open(path, &f, err);
-    if (s != BL_OK)
-        return s;
-    if (fwrite(buf, 1, len, bl_ofile_stream(f)) != len) {
-        bl_ofile_abort(f);
-        return bl_error_set(err, BL_EIO, "%s: write failed", path);
-    }
-    return bl_ofile_commit(f, err);
-}
-
 static bl_status append_line(const char *path, const char *line, bl_error *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -163,7 +150,7 @@ static bl_status rec_save(const char *path, const link_rec *r, bl_error *err)
     json_decref(o);
     if (!s)
         return bl_error_set(err, BL_ENOMEM, "out of memory");
-    bl_status st = write_atomic(path, s, strlen(s), err);
+    bl_status st = bl_write_file(path, s, strlen(s), err);
     free(s);
     return st;
 }
@@ -491,7 +478,7 @@ bl_status bl_chat_bank_handle(bl_chat_bank *b, const char *from, const uint8_t *
         } else if (st == BL_OK) {
             st = bl_chat_session_save(sess, &sb, &sl, err);
             if (st == BL_OK)
-                st = write_atomic(sess_path, sb, sl, err);
+                st = bl_write_file(sess_path, sb, sl, err);
             if (sb)
                 sodium_free(sb);
             if (st == BL_OK)

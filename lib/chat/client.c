@@ -73,19 +73,6 @@ bl_status bl_chat_client_load(const char *dir, bl_chat_client *c, bl_error *err)
     return st;
 }
 
-static bl_status write_atomic(const char *path, const void *buf, size_t len, bl_error *err)
-{
-    bl_ofile *f = NULL;
-    bl_status s = bl_ofile_open(path, &f, err);
-    if (s != BL_OK)
-        return s;
-    if (fwrite(buf, 1, len, bl_ofile_stream(f)) != len) {
-        bl_ofile_abort(f);
-        return bl_error_set(err, BL_EIO, "%s: write failed", path);
-    }
-    return bl_ofile_commit(f, err);
-}
-
 bl_status bl_chat_client_save(const bl_chat_client *c, bl_error *err)
 {
     char hex[65] = "";
@@ -103,14 +90,14 @@ bl_status bl_chat_client_save(const bl_chat_client *c, bl_error *err)
         size_t n = 0;
         st = bl_chat_session_save(c->session, &b, &n, err);
         if (st == BL_OK)
-            st = write_atomic(bp, b, n, err);
+            st = bl_write_file(bp, b, n, err);
         if (b)
             sodium_free(b);
     } else if (st == BL_OK) {
         unlink(bp);
     }
     if (st == BL_OK)
-        st = write_atomic(sp, s, strlen(s), err);
+        st = bl_write_file(sp, s, strlen(s), err);
     if (s) {
         sodium_memzero(s, strlen(s));
         free(s);

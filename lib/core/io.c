@@ -428,6 +428,19 @@ void bl_progress_finish(bl_progress *p)
 
 /* ---- small files ------------------------------------------------------------ */
 
+bl_status bl_write_file(const char *path, const void *buf, size_t len, bl_error *err)
+{
+    bl_ofile *f = NULL;
+    bl_status st = bl_ofile_open(path, &f, err);
+    if (st != BL_OK)
+        return st;
+    if (len && fwrite(buf, 1, len, bl_ofile_stream(f)) != len) {
+        bl_ofile_abort(f);
+        return bl_error_set(err, BL_EIO, "%s: write failed", path);
+    }
+    return bl_ofile_commit(f, err);
+}
+
 bl_status bl_read_file(const char *path, size_t max_bytes, char **out, size_t *len,
                        bl_error *err)
 {

@@ -99,49 +99,9 @@ static size_t avx2_filter(const uint8_t *a, uint32_t pa, const uint8_t *b, size_
                              cnt);
 }
 
-/* Interleaved blocks of 8: two ymm of 4 lanes each; byte popcounts are
- * accumulated for up to 31 words (<= 248 per byte) before vpsadbw. */
-AVX2_TARGET static size_t avx2_filter_il(const uint64_t *a, size_t nw, uint32_t pa,
-                                         const uint64_t *b, size_t lo, size_t hi,
-                                         const uint32_t *bpop, float tf, uint32_t *idx,
-                                         uint32_t *cnt)
-{
-    size_t k = 0;
-    const __m256i zero = _mm256_setzero_si256();
-    for (size_t blk = lo / 8; blk * 8 < hi; blk++) {
-        const uint64_t *p = b + blk * nw * 8;
-        __m256i s0 = zero, s1 = zero;
-        for (size_t w0 = 0; w0 < nw; w0 += 31) {
-            size_t w1 = w0 + 31 < nw ? w0 + 31 : nw;
-            __m256i b0 = zero, b1 = zero;
-            for (size_t w = w0; w < w1; w++) {
-                __m256i av = _mm256_set1_epi64x((long long)a[w]);
-                b0 = _mm256_add_epi8(b0, popcnt_bytes(_mm256_and_si256(
-                                             av, _mm256_loadu_si256((const __m256i *)(const void *)(p + w * 8)))));
-                b1 = _mm256_add_epi8(b1, popcnt_bytes(_mm256_and_si256(
-                                             av, _mm256_loadu_si256((const __m256i *)(const void *)(p + w * 8 + 4)))));
-            }
-            s0 = _mm256_add_epi64(s0, _mm256_sad_epu8(b0, zero));
-            s1 = _mm256_add_epi64(s1, _mm256_sad_epu8(b1, zero));
-        }
-        uint64_t c8[8];
-        _mm256_storeu_si256((__m256i *)(void *)c8, s0);
-        _mm256_storeu_si256((__m256i *)(void *)(c8 + 4), s1);
-        for (size_t r = 0; r < 8; r++) {
-            size_t pos = blk * 8 + r;
-            if (pos < lo || pos >= hi)
-                continue;
-            uint32_t c = (uint32_t)c8[r];
-            if ((float)(2 * c + 1) >= tf * (float)(pa + bpop[pos])) {
-                idx[k] = (uint32_t)pos;
-                cnt[k++] = c;
-            }
-        }
-    }
-    return k;
-}
-
-/* Counts of one row of A against one interleaved block (8 filters). */
+/* Counts of one row of A against one interleaved block (8 filters): two ymm
+ * of 4 lanes each; byte popcounts are accumulated for up to 31 words (<= 248
+ * per byte) before vpsadbw. */
 AVX2_TARGET static inline void block8(const uint64_t *a, size_t nw, const uint64_t *p,
                                       uint64_t c8[8])
 {
@@ -163,6 +123,31 @@ AVX2_TARGET static inline void block8(const uint64_t *a, size_t nw, const uint64
     _mm256_storeu_si256((__m256i *)(void *)c8, s0);
     _mm256_storeu_si256((__m256i *)(void *)(c8 + 4), s1);
 }
+
+/* Interleaved blocks of 8 filters against one row of A. */
+AVX2_TARGET static size_t avx2_filter_il(const uint64_t *a, size_t nw, uint32_t pa,
+                                         const uint64_t *b, size_t lo, size_t hi,
+                                         const uint32_t *bpop, float tf, uint32_t *idx,
+                                         uint32_t *cnt)
+{
+    size_t k = 0;
+    for (size_t blk = lo / 8; blk * 8 < hi; blk++) {
+        uint64_t c8[8];
+        block8(a, nw, b + blk * nw * 8, c8);
+        for (size_t r = 0; r < 8; r++) {
+            size_t pos = blk * 8 + r;
+            if (pos < lo || pos >= hi)
+                continue;
+            uint32_t c = (uint32_t)c8[r];
+            if ((float)(2 * c + 1) >= tf * (float)(pa + bpop[pos])) {
+                idx[k] = (uint32_t)pos;
+                cnt[k++] = c;
+            }
+        }
+    }
+    return k;
+}
+
 
 /* Rows of A against each block in turn: AVX2 has 16 registers, too few to
  * hold four rows' byte accumulators and the nibble tables, so the rows run

@@ -263,6 +263,17 @@ static void test_ofile_atomic(void **state)
     free(t);
     assert_int_equal(bl_ofile_open("/nonexistent-dir/x", &f, &e), BL_EIO);
     assert_non_null(strstr(e.msg, "/nonexistent-dir/x"));
+    /* bl_write_file: whole buffers, replacing the old content */
+    assert_int_equal(bl_write_file(path("o.txt"), "replaced", 8, &e), BL_OK);
+    t = slurp(path("o.txt"), &n);
+    assert_int_equal(n, 8);
+    assert_string_equal(t, "replaced");
+    free(t);
+    assert_int_equal(bl_write_file(path("o.txt"), "", 0, &e), BL_OK);
+    t = slurp(path("o.txt"), &n);
+    assert_int_equal(n, 0);
+    free(t);
+    assert_int_equal(bl_write_file("/nonexistent-dir/x", "a", 1, &e), BL_EIO);
 }
 
 static void test_secret(void **state)
