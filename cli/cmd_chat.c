@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include <blindlink/psi.h>
+#include <blindlink/chat.h>
 #include <blindlink/relay.h>
 
 #include "cli.h"
@@ -154,18 +155,6 @@ typedef struct chat_args {
     const char *relay, *state, *bank, *bank_key, *link, *code, *send;
     int unlink, timeout;
 } chat_args;
-
-static int valid_bank(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
-            return 0;
-    return 1;
-}
 
 /* One request/answer; prints the answer. Returns the exit code. */
 static int one(bl_chat_client *cl, bl_relay_client *rc, const chat_args *a, json_t *req)
@@ -311,7 +300,7 @@ int cmd_chat(int argc, char **argv)
         return cli_usage_error("chat", "unexpected argument '%s'", argv[optind]);
     if (!a.relay || !a.state || !a.bank)
         return cli_usage_error("chat", "--relay, --state and --bank are required");
-    if (!valid_bank(a.bank))
+    if (!bl_chat_name_valid(a.bank))
         return cli_usage_error("chat", "--bank '%s': 1-64 of [A-Za-z0-9_-]", a.bank);
     if ((a.link != NULL) + (a.send != NULL) + a.unlink > 1)
         return cli_usage_error("chat", "give one of --link, --send, --unlink");

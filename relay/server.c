@@ -29,6 +29,7 @@
 #include <sqlite3.h>
 
 #include <blindlink/io.h>
+#include <blindlink/chat.h>
 #include <blindlink/relay.h>
 
 #define WAKE_BUCKETS 64
@@ -69,18 +70,6 @@ typedef struct resp {
 } resp;
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-static int valid_name(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 64)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
-            return 0;
-    return 1;
-}
 
 static resp jerr(unsigned code, const char *msg)
 {
@@ -225,7 +214,7 @@ static resp r_register(relay *r)
 
 static resp r_put_bundle(relay *r, struct MHD_Connection *c, const char *name, const req *q)
 {
-    if (!valid_name(name))
+    if (!bl_chat_name_valid(name))
         return jerr(400, "bank name must be 1-64 of [A-Za-z0-9_-]");
     bl_chat_bundle b;
     bl_error e = {0};
@@ -266,7 +255,7 @@ static resp r_put_bundle(relay *r, struct MHD_Connection *c, const char *name, c
 
 static resp r_get_bundle(relay *r, const char *name)
 {
-    if (!valid_name(name))
+    if (!bl_chat_name_valid(name))
         return jerr(400, "invalid bank name");
     sqlite3_stmt *st = NULL;
     resp out = jerr(404, "unknown bank");
@@ -370,7 +359,7 @@ static resp r_send(relay *r, struct MHD_Connection *c, const req *q)
     json_t *o = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
     const char *to = json_string_value(json_object_get(o, "to"));
     const char *body = json_string_value(json_object_get(o, "body"));
-    if (!to || !body || !valid_name(to)) {
+    if (!to || !body || !bl_chat_name_valid(to)) {
         json_decref(o);
         return jerr(400, "body must be {\"to\": NAME, \"body\": BASE64URL}");
     }

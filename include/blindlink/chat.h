@@ -43,6 +43,10 @@ BL_BEGIN_DECLS
 /** Current time in Unix seconds, or BL_CHAT_NOW when set. */
 int64_t bl_chat_now(void);
 
+/** 1 when `s` is a valid bank name or pseudonym on the relay: 1-64 ASCII
+ *  letters, digits, '-' or '_' (it is used in URLs and file names). */
+int bl_chat_name_valid(const char *s);
+
 /* ---- prekey bundle --------------------------------------------------------- */
 
 /** What the bank publishes on the relay: identity key (Ed25519), signed

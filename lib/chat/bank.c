@@ -67,18 +67,6 @@ static char *path_join(const char *a, const char *b, const char *c)
     return p;
 }
 
-static int valid_pseudonym(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
-            return 0;
-    return 1;
-}
-
 static bl_status append_line(const char *path, const char *line, bl_error *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -441,7 +429,7 @@ bl_status bl_chat_bank_handle(bl_chat_bank *b, const char *from, const uint8_t *
 {
     *out = NULL;
     *olen = 0;
-    if (!valid_pseudonym(from))
+    if (!bl_chat_name_valid(from))
         return bl_error_set(err, BL_EPROTO, "envelope: sender pseudonym is not valid");
     char *sp = path_join(b->dir, "p/", from), *sess_path = sp ? concat(sp, ".sess") : NULL;
     char *link_path = sp ? concat(sp, ".link") : NULL;

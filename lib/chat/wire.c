@@ -16,6 +16,18 @@
 #include "chat/chat_internal.h"
 #include "psi/wire.h"
 
+int bl_chat_name_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
 int64_t bl_chat_now(void)
 {
     const char *e = getenv(BL_CHAT_NOW_ENV);

@@ -98,6 +98,23 @@ static char *hex(const uint8_t *b, size_t n)
 
 /* The known-answer conversation: customer -> bank, bank -> customer,
  * customer -> bank (second ratchet step), all keys from a fixed stream. */
+/* bank names and pseudonyms: the one rule the CLI, bot and relay share */
+static void test_name_valid(void **state)
+{
+    (void)state;
+    assert_true(bl_chat_name_valid("Bank_1-x"));
+    char long64[65], long65[66];
+    memset(long64, 'a', 64), long64[64] = '\0';
+    memset(long65, 'a', 65), long65[65] = '\0';
+    assert_true(bl_chat_name_valid(long64));
+    assert_false(bl_chat_name_valid(long65));
+    assert_false(bl_chat_name_valid(""));
+    assert_false(bl_chat_name_valid(NULL));
+    assert_false(bl_chat_name_valid("../etc"));
+    assert_false(bl_chat_name_valid("a b"));
+    assert_false(bl_chat_name_valid("caf\xc3\xa9"));
+}
+
 static void test_kat(void **state)
 {
     (void)state;
@@ -392,7 +409,7 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kat),          cmocka_unit_test(test_round_trips),
+        cmocka_unit_test(test_name_valid), cmocka_unit_test(test_kat),          cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_out_of_order_and_replay), cmocka_unit_test(test_skip_cap),
         cmocka_unit_test(test_kept_keys_cap), cmocka_unit_test(test_tamper_every_byte),
         cmocka_unit_test(test_save_load),    cmocka_unit_test(test_bundle),
