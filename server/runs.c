@@ -474,6 +474,8 @@ static void execute_run(srv_ctx *c, struct srv_active *slot, sqlite3 *db, const 
     job_free(&j);
 }
 
+/* 1: claimed rid; 0: nothing claimable (or the store is busy); -1: the
+ * oldest claimable run went to another worker first. */
 static int claim_run(sqlite3 *db, char rid[SRV_ID_HEX + 1])
 {
     sqlite3_stmt *s = srv_prep(
@@ -501,9 +503,10 @@ static int claim_run(sqlite3 *db, char rid[SRV_ID_HEX + 1])
         return 0;
     sqlite3_bind_int64(s, 1, bl_srv_now());
     sqlite3_bind_text(s, 2, rid, -1, SQLITE_TRANSIENT);
-    got = sqlite3_step(s) == SQLITE_DONE && sqlite3_changes(db) == 1;
+    int rc = sqlite3_step(s);
+    got = rc == SQLITE_DONE && sqlite3_changes(db) == 1;
     sqlite3_finalize(s);
-    return got;
+    return got ? 1 : rc == SQLITE_DONE ? -1 : 0;
 }
 
 struct worker_arg {
@@ -521,15 +524,24 @@ static void *worker_main(void *argp)
         uint64_t seen = srv_work_gen(&c->work); /* before the claim: no lost wake-up */
         sqlite3 *db = srv_db_acquire(c->st);
         char rid[SRV_ID_HEX + 1];
-        pthread_mutex_lock(&c->wk_mu); /* one claimer at a time */
+        /* Claim without wk_mu: the claim may wait for SQLite's write lock,
+         * and a request holding that lock takes wk_mu (run_json), so holding
+         * wk_mu here would stall both until the busy timeout. The guarded
+         * UPDATE makes two claimers safe; a cancellation that lands before
+         * the slot is filled is caught by store_results' state check. */
         int got = claim_run(db, rid);
+        if (got < 0) { /* another worker won this run: look again at once */
+            srv_db_release(c->st, db);
+            continue;
+        }
         if (got) {
+            pthread_mutex_lock(&c->wk_mu);
             snprintf(slot->rid, sizeof slot->rid, "%s", rid);
             __atomic_store_n(&slot->stage, 1, __ATOMIC_RELAXED);
             __atomic_store_n(&slot->cancel, 0, __ATOMIC_RELAXED);
             slot->done = slot->total = 0;
+            pthread_mutex_unlock(&c->wk_mu);
         }
-        pthread_mutex_unlock(&c->wk_mu);
         if (got) {
             execute_run(c, slot, db, rid);
             pthread_mutex_lock(&c->wk_mu);
@@ -970,8 +982,9 @@ void srv_h_run_cancel(srv_req *r, const char *pid, const char *rid)
         json_decref(st);
         return;
     }
-    /* a worker that already claimed the run holds it in its slot (claiming
-     * and filling the slot happen under wk_mu, after 'queued' -> 'running') */
+    /* a worker that already claimed the run holds it in its slot (filled
+     * under wk_mu just after 'queued' -> 'running'); one that claimed it but
+     * has not filled the slot yet sees 'cancelled' when it stores results */
     srv_ctx *c = r->srv;
     int live = 0;
     pthread_mutex_lock(&c->wk_mu);
