@@ -3,7 +3,9 @@
  *   bench_service gen OUT N SEED [NOISY_FROM]   write N random 1024-bit
  *       encodings with ids s0000001.. (binary CLK); with NOISY_FROM, the
  *       first N/2 are noisy copies (about 3% of bits flipped) of that file's
- *       first N/2 records, so they are true matches
+ *       first N/2 records, so they are true matches; the header carries
+ *       the schema fingerprint given as 64 hex digits in BENCH_SCHEMA_FP (a
+ *       project accepts only uploads made with its registered schema)
  *   bench_service read FILE        time reading FILE (upload baseline)
  *   bench_service match A B T      time candidates + greedy solve in-process
  * Without arguments it prints how to run the service benchmark. */
@@ -34,8 +36,16 @@ static int gen(const char *out, size_t n, uint64_t seed, const char *noisy_from)
         return 1;
     }
     rng_state = seed;
+    uint8_t fp[32];
+    const char *hex = getenv("BENCH_SCHEMA_FP");
+    int has_fp = hex && strlen(hex) == 64;
+    for (int i = 0; has_fp && i < 32; i++) {
+        unsigned v;
+        has_fp = sscanf(hex + 2 * i, "%2x", &v) == 1;
+        fp[i] = (uint8_t)v;
+    }
     bl_clkwriter *w = NULL;
-    if (bl_clkwriter_open(out, BL_CLK_BIN, 1024, NULL, 1, &w, &e) != BL_OK) {
+    if (bl_clkwriter_open(out, BL_CLK_BIN, 1024, has_fp ? fp : NULL, 1, &w, &e) != BL_OK) {
         fprintf(stderr, "%s\n", e.msg);
         bl_clkset_free(src);
         return 1;

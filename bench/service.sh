@@ -40,6 +40,14 @@ A=$(adm key add analytics analyst | head -1)
 PID=$!
 for _ in $(seq 1 100); do [ -s "$W/port" ] && break; sleep 0.1; done
 U="http://127.0.0.1:$(cat "$W/port")/api/v1"
+# every project registers its linkage schema and accepts only uploads made
+# with it: the generated files carry this schema's fingerprint
+SCHEMA="$(dirname "$0")/../tests/fixtures/service/schema.json"
+export BENCH_SCHEMA_FP=$("$BL" schema describe --json "$SCHEMA" | jq -r .fingerprint)
+project() { # NAME PURPOSE EXTRA_JSON -> project body
+  jq -n -c --slurpfile s "$SCHEMA" --arg n "$1" --arg p "$2" --argjson x "$3" '{name:$n, purpose:$p,
+    parties:["hospital","bank"], scopes:["name"], schema:$s[0], schema_features:{token:"name"}} + $x'
+}
 post() { curl -sf -H "Authorization: Bearer $1" -H 'Content-Type: application/json' --data-binary "$3" "$U$2"; }
 
 consent_range() { # KEY N PURPOSE : opt in s0000001..sN in batches of 10000
@@ -58,7 +66,7 @@ consent_range() { # KEY N PURPOSE : opt in s0000001..sN in batches of 10000
 SIZE=$(stat -c %s "$W/up.clk")
 t0=$(now); consent_range "$H" "$UN" research; t1=$(now)
 echo "consent: $UN opt-ins recorded in $(calc "$t1 - $t0" 3) s"
-P1=$(post "$A" /projects '{"name":"upload","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}' | jq -r .id)
+P1=$(post "$A" /projects "$(project upload research '{}')" | jq -r .id)
 for k in "$H" "$B"; do post "$k" "/projects/$P1/accept" '{}' >/dev/null; done
 t0=$(now)
 curl -sf -H "Authorization: Bearer $H" -H 'Content-Type: application/octet-stream' \
@@ -78,7 +86,7 @@ echo "upload ratio (API time / in-process read time): $(calc "$UP_S / $BASE_S")"
 "$GEN" gen "$W/b.clk" "$MN" 3 "$W/a.clk"
 consent_range "$H" "$MN" treatment_planning
 consent_range "$B" "$MN" treatment_planning
-P2=$(post "$A" /projects '{"name":"match","purpose":"treatment_planning","parties":["hospital","bank"],"scopes":["name"],"threshold":0.9}' | jq -r .id)
+P2=$(post "$A" /projects "$(project match treatment_planning '{"threshold":0.9}')" | jq -r .id)
 for k in "$H" "$B"; do post "$k" "/projects/$P2/accept" '{}' >/dev/null; done
 curl -sf -H "Authorization: Bearer $H" -H 'Content-Type: application/octet-stream' --data-binary "@$W/a.clk" "$U/projects/$P2/encodings" >/dev/null
 curl -sf -H "Authorization: Bearer $B" -H 'Content-Type: application/octet-stream' --data-binary "@$W/b.clk" "$U/projects/$P2/encodings" >/dev/null

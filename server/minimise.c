@@ -1,5 +1,7 @@
 /* server/minimise.c - minimisation enforced, not only declared: a project
- * may register the linkage schema its parties encode with. The analyst maps
+ * must register the linkage schema its parties encode with (POST /projects
+ * refuses a project without one, and a project created before this rule,
+ * which has none, accepts no upload and no run). The analyst maps
  * every hashed feature of the schema to a scope ("schema_features"); the
  * service refuses a mapping that leaves a feature out, names a scope the
  * project does not request, or contradicts what a well-known feature name
@@ -115,7 +117,11 @@ bl_status srv_schema_register(json_t *body, const srv_project_req *q, char fp_he
     json_t *map = json_object_get(body, "schema_features");
     json_t *variant = json_object_get(body, "schema_variant");
     if (!schema && !map && !variant)
-        return BL_OK;
+        return bl_error_set(err, BL_EINPUT,
+                            "a project must register the linkage schema its parties encode with: "
+                            "'schema' (the schema, a JSON object) and 'schema_features' ({feature: "
+                            "scope}, every hashed feature mapped to one of the project's scopes) "
+                            "are required");
     if (!json_is_object(schema) || !json_is_object(map))
         return bl_error_set(err, BL_EINPUT,
                             "'schema' (the linkage schema, a JSON object) and 'schema_features' "
@@ -165,10 +171,22 @@ bl_status srv_schema_fingerprint_parse(json_t *v, bl_clkset *set, bl_error *err)
     return BL_OK;
 }
 
+const char *srv_no_schema_msg(const srv_project *pj, char *buf, size_t n)
+{
+    snprintf(buf, n, "project %s has no registered linkage schema (it was created before the "
+             "schema became part of every agreement), so minimisation cannot be verified and no "
+             "upload or run is allowed: create a new project with 'schema' and 'schema_features'",
+             pj->id);
+    return buf;
+}
+
 int srv_schema_upload_ok(srv_req *r, const srv_project *pj, const bl_clkset *set)
 {
-    if (!pj->schema_fp[0])
-        return 1; /* no schema registered: minimisation is declared only */
+    if (!pj->schema_fp[0]) {
+        char why[400];
+        srv_problem(r, 403, "%s", srv_no_schema_msg(pj, why, sizeof why));
+        return 0;
+    }
     char got[65];
     if (!set->has_fingerprint) {
         srv_problem(r, 400, "project %s registered a linkage schema: the upload must carry its "

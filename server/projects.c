@@ -305,6 +305,11 @@ int srv_project_access(srv_req *r, const char *pid, int need, srv_project *pj, s
                         pid);
             return 0;
         }
+        if (!pj->schema_fp[0]) {
+            char why[400];
+            srv_problem(r, 403, "%s", srv_no_schema_msg(pj, why, sizeof why));
+            return 0;
+        }
         /* an open invitation names the party as the analyst wrote it, so an
          * unknown name and a silent organisation read alike */
         if (pj->ninvited || pj->ndeclined) {
@@ -457,7 +462,7 @@ static json_t *project_json(sqlite3 *db, const srv_project *pj)
     if (!strcmp(pj->mode, "probabilistic"))
         json_object_set_new(o, "merge_threshold", json_real(pj->merge_threshold));
     json_object_set_new(o, "schema", schema ? schema : json_null());
-    json_object_set_new(o, "minimisation", json_string(schema ? "verified" : "declared"));
+    json_object_set_new(o, "minimisation", json_string(schema ? "verified" : "unverified"));
     return o;
 }
 

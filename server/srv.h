@@ -440,17 +440,21 @@ const char *srv_project_shown_state(const srv_project *pj);
 /* ---- registered linkage schema (minimise.c) ------------------------------------------------ */
 
 struct bl_clkset;
-/** From a project body's "schema", "schema_features" and "schema_variant":
- *  check that every hashed feature maps to a scope the project requests and
- *  compute the fingerprint. fp_hex "" when no schema was given; on success
+/** From a project body's "schema", "schema_features" and "schema_variant"
+ *  (required: a project without a schema is refused): check that every
+ *  hashed feature maps to a scope the project requests and compute the
+ *  fingerprint into fp_hex; on success
  *  *features_json (malloc'd) records the mapping. BL_EINPUT with the reason. */
 bl_status srv_schema_register(json_t *body, const srv_project_req *q, char fp_hex[65],
                               char **features_json, bl_error *err);
 /** JSON uploads: a "schema_fingerprint" value (NULL = none) into set. */
 bl_status srv_schema_fingerprint_parse(json_t *v, struct bl_clkset *set, bl_error *err);
-/** 1 if the upload's fingerprint matches the project's registered schema (or
- *  none is registered); else a problem response is set. */
+/** 1 if the upload's fingerprint matches the project's registered schema;
+ *  else (also when the project has none) a problem response is set. */
 int srv_schema_upload_ok(srv_req *r, const srv_project *pj, const struct bl_clkset *set);
+/** Why a project without a registered schema (one created before the schema
+ * was required) accepts no upload and no run; written into buf. */
+const char *srv_no_schema_msg(const srv_project *pj, char *buf, size_t n);
 
 /* ---- uploads (uploads.c) ------------------------------------------------------------------ */
 

@@ -15,6 +15,21 @@ trap 'stop_server_hard; rm -rf "$T"' EXIT
   { echo "cannot create the audit signing key"; exit 1; }
 export BLINDLINK_AUDIT_KEY="$T/audit.key"
 
+# Every project registers the linkage schema its parties encode with
+# (minimisation is verified, never only declared). The tests' schema hashes
+# one feature, "token": an identifier with no plain meaning, so it may map to
+# any scope. Its fingerprint goes into every upload the helpers make.
+SCHEMA_FILE="$BL_FIXTURES/service/schema.json"
+SCHEMA_FP=$("$BL" schema describe --json "$SCHEMA_FILE" | jq -r .fingerprint)
+[ "${#SCHEMA_FP}" = 64 ] || { echo "cannot read the fingerprint of $SCHEMA_FILE"; exit 1; }
+# with_schema PROJECT_JSON : the project body plus the tests' schema, its
+# feature mapped to the project's first scope
+with_schema() {
+  jq -c --slurpfile s "$SCHEMA_FILE" '. + {schema: $s[0], schema_features: {token: .scopes[0]}}' <<<"$1"
+}
+# FPJ : the JSON member naming the schema an upload was made with
+FPJ="\"schema_fingerprint\":\"$SCHEMA_FP\""
+
 # start_server [extra serve options...] ; LISTEN_HOST (default 127.0.0.1) may be [::1]
 start_server() {
   rm -f "$T/port"
@@ -112,7 +127,7 @@ random_clk() { head -c 128 /dev/urandom | base64 -w0; }
 make_encodings() {
   local out=$1 prefix=$2 n=$3 shared=${4-} i clk
   {
-    echo '{"encodings":['
+    echo "{$FPJ,\"encodings\":["
     for i in $(seq 1 "$n"); do
       clk=""
       [ -n "$shared" ] && clk=$(sed -n "${i}p" "$shared")
@@ -156,12 +171,13 @@ wait_run() {
 
 # ---- binary CLK files with chosen ids ----------------------------------------------
 le32() { printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)))"; }
-# make_bin_ids OUT ID... : blindlink binary CLK file (1024 bits) with these ids
+# make_bin_ids OUT ID... : blindlink binary CLK file (1024 bits, made with the
+# tests' schema) with these ids
 make_bin_ids() {
   local out=$1 id LC_ALL=C; shift # byte lengths, also for ids that are not UTF-8
   {
     printf 'BLCLK\x00\r\n'; le32 1; le32 1024; le32 "$#"; le32 0; le32 128; le32 3
-    head -c 32 /dev/zero
+    printf '%s' "$SCHEMA_FP" | xxd -r -p # the schema fingerprint
     head -c $((128 * $#)) /dev/urandom
     for id in "$@"; do le32 ${#id}; printf '%s' "$id"; done
   } >"$out.body"

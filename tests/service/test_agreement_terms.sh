@@ -9,7 +9,7 @@ setup_world
 start_server || { fail "server start"; finish; }
 
 # ---- finding 9: the threshold fixed by the agreement is a floor ---------------------
-api POST /projects "$KEY_A" '{"name":"floor","purpose":"research","parties":["hospital","bank"],"scopes":["name"],"threshold":0.9}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"floor","purpose":"research","parties":["hospital","bank"],"scopes":["name"],"threshold":0.9}')"
 expect_code 201 "create project at threshold 0.9"
 P=$(jqb .id)
 accept_invitations "$P" "$KEY_H" "$KEY_B"
@@ -26,7 +26,7 @@ expect_code 201 "a run without threshold takes the floor"
 assert_eq "$(jqb .threshold)" 0.9 "default = the agreement's threshold"
 
 # ---- finding 11: approval proves knowledge of the signed document --------------------
-api POST /projects "$KEY_A" '{"name":"ext","purpose":"research","parties":["hospital","bank"],"scopes":["name","date_of_birth"]}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"ext","purpose":"research","parties":["hospital","bank"],"scopes":["name","date_of_birth"]}')"
 expect_code 201 "create extended project"
 PE=$(jqb .id)
 accept_invitations "$PE" "$KEY_H" "$KEY_B"

@@ -37,7 +37,7 @@ good_size=$(stat -c %s "$D/audit.log")
 printf '{"seq":"not an entry"\n' >>"$D/audit.log"
 api POST /orgs/hospital/keys "$ADMIN" '{"role":"data_owner"}'
 expect_503 "key creation while the log tail is corrupt"
-api POST /projects "$KEY_A" "$PROJECT"
+api POST /projects "$KEY_A" "$(with_schema "$PROJECT")"
 expect_503 "project creation while the log tail is corrupt"
 api GET /projects "$KEY_A"
 expect_503 "a read while the log tail is corrupt"
@@ -50,7 +50,7 @@ api GET /keys "$ADMIN"
 assert_eq "$(jqb '.keys|length')" "$NKEYS" "no key was created while the log was broken"
 api GET /projects "$KEY_A"
 assert_eq "$(jqb '.projects|length')" 0 "no project was created while the log was broken"
-api POST /projects "$KEY_A" "$PROJECT"
+api POST /projects "$KEY_A" "$(with_schema "$PROJECT")"
 expect_code 201 "writes work again"
 expect_exit 0 "$BL" audit verify "$D"
 stop_server

@@ -13,7 +13,7 @@ command -v sqlite3 >/dev/null || { echo "SKIP: sqlite3 not installed"; exit 77; 
 setup_world
 start_server || { fail "server start"; finish; }
 api GET /whoami "$KEY_A"
-api POST /projects "$KEY_A" '{"name":"a","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"a","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}')"
 stop_server
 cp -a "$D" "$T/pristine"
 restore() { rm -rf "$D"; cp -a "$T/pristine" "$D"; }

@@ -10,7 +10,7 @@
 setup_world
 # the fault hook holds runs in stage 2 so the kill lands mid-run
 BLINDLINK_FAULT_RUN_STALL_MS=60000 start_server || { fail "server start"; finish; }
-api POST /projects "$KEY_A" '{"name":"crash","purpose":"treatment_planning","parties":["hospital","bank"],"scopes":["name"],"threshold":0.9}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"crash","purpose":"treatment_planning","parties":["hospital","bank"],"scopes":["name"],"threshold":0.9}')"
 P=$(jqb .id)
 accept_invitations "$P" "$KEY_H" "$KEY_B"
 for i in $(seq 1 6); do random_clk; echo; done >"$T/shared"

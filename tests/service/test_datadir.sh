@@ -10,7 +10,7 @@
 umask 022
 setup_world
 start_server || { fail "server start"; finish; }
-api POST /projects "$KEY_A" '{"name":"d","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"d","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}')"
 P=$(jqb .id)
 accept_invitations "$P" "$KEY_H" "$KEY_B"
 

@@ -15,7 +15,7 @@ expect_code 200 whoami
 assert_eq "$(jqb .role)" data_owner "whoami role"
 
 # ---- project (minimal scopes: no agreement needed) -------------------------
-api POST /projects "$KEY_A" "{\"name\":\"readmissions\",\"purpose\":\"research\",\"parties\":[\"hospital\",\"bank\"],\"scopes\":[\"name\",\"email\"],\"result_type\":\"groups\",\"reveal_scores\":true,\"threshold\":0.9}"
+api POST /projects "$KEY_A" "$(with_schema '{"name":"readmissions","purpose":"research","parties":["hospital","bank"],"scopes":["name","email"],"result_type":"groups","reveal_scores":true,"threshold":0.9}')"
 expect_code 201 "create project"
 P=$(jqb .id)
 accept_invitations "$P" "$KEY_H" "$KEY_B"
@@ -144,7 +144,7 @@ api GET /audit "$KEY_A"
 expect_problem 403 "role auditor" "analyst cannot read the audit log"
 
 # ---- three data owners: N-party groups ----------------------------------------------
-api POST /projects "$KEY_A" '{"name":"three","purpose":"treatment_planning","parties":["hospital","bank","othercorp"],"scopes":["name"],"threshold":0.9}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"three","purpose":"treatment_planning","parties":["hospital","bank","othercorp"],"scopes":["name"],"threshold":0.9}')"
 expect_code 201 "3-party project"
 P3=$(jqb .id)
 accept_invitations "$P3" "$KEY_H" "$KEY_B" "$KEY_X"

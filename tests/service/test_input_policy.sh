@@ -10,7 +10,7 @@
 
 setup_world
 start_server --max-body 65536 || { fail "server start"; finish; }
-api POST /projects "$KEY_A" '{"name":"i","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"i","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}')"
 P=$(jqb .id)
 accept_invitations "$P" "$KEY_H" "$KEY_B"
 consent_all "$KEY_H" h 200 research
@@ -22,13 +22,13 @@ api POST "/projects/$P/encodings" "$KEY_H" "@$T/big.json"
 expect_problem 413 "65536" "a $size-byte JSON upload over --max-body 65536"
 ls "$D/encodings" | grep -q '^spool-' && fail "spool left after a refused JSON upload" || pass
 # an upload in another key order, with white space, errors named by element
-printf '{ "encodings" : [ {"clk":"%s", "subject":"h001"} ,\n {"subject":"h002","clk":"!!"} ] }' "$(random_clk)" >"$T/e.json"
+printf '{ %s, "encodings" : [ {"clk":"%s", "subject":"h001"} ,\n {"subject":"h002","clk":"!!"} ] }' "$FPJ" "$(random_clk)" >"$T/e.json"
 api POST "/projects/$P/encodings" "$KEY_H" "@$T/e.json"
 expect_problem 400 "encodings[1].clk" "bad element named in a streamed JSON upload"
-printf '{"encodings":[{"subject":"h001","clk":"%s"}], "extra":1}' "$(random_clk)" >"$T/x.json"
+printf '{%s,"encodings":[{"subject":"h001","clk":"%s"}], "extra":1}' "$FPJ" "$(random_clk)" >"$T/x.json"
 api POST "/projects/$P/encodings" "$KEY_H" "@$T/x.json"
 expect_problem 400 "extra" "unknown top-level field in a JSON upload"
-printf '{"encodings":[{"subject":"h001","clk":"%s"}' "$(random_clk)" >"$T/t.json"
+printf '{%s,"encodings":[{"subject":"h001","clk":"%s"}' "$FPJ" "$(random_clk)" >"$T/t.json"
 api POST "/projects/$P/encodings" "$KEY_H" "@$T/t.json"
 expect_problem 400 "JSON" "truncated JSON upload"
 make_encodings "$T/ok.json" h 150
@@ -38,7 +38,7 @@ assert_eq "$(jqb .stored)" 150 "all consented records stored"
 ls "$D/encodings" | grep -q '^spool-' && fail "spool left after a JSON upload" || pass
 
 # ---- 16 -----------------------------------------------------------------------------
-BODY='{"name":"t","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
+BODY=$(with_schema '{"name":"t","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}')
 CODE=$(curl -s -m 10 -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $KEY_A" \
   -H 'Content-Type: text/plain' --data-binary "$BODY" "$URL/projects")
 expect_problem 415 "application/json" "text/plain body on a JSON endpoint"

@@ -14,16 +14,16 @@ start_server || { fail "server start"; finish; }
 
 # ---- no probing by name ----------------------------------------------------------
 shape() { jq -c '{code: .status, parties: [.parties[] | del(.invited_as, .last_used)], state, keys: (keys)}' "$T/body"; }
-api POST /projects "$KEY_A" '{"name":"real","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"real","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}')"
 expect_code 201 "project naming two real organisations"
 P=$(jqb .id)
 REAL=$(shape)
-api POST /projects "$KEY_A" '{"name":"probe","purpose":"research","parties":["hospital","no-such-org"],"scopes":["name"]}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"probe","purpose":"research","parties":["hospital","no-such-org"],"scopes":["name"]}')"
 expect_code 201 "an unknown organisation name is not revealed"
 PU=$(jqb .id)
 assert_eq "$(shape)" "$REAL" "unknown and real names answer alike"
 assert_not_contains "$T/body" "$ORG_H"
-api POST /projects "$KEY_A" '{"name":"rogue","purpose":"research","parties":["operator","regulator"],"scopes":["name"]}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"rogue","purpose":"research","parties":["operator","regulator"],"scopes":["name"]}')"
 expect_code 201 "operators and auditors named: answered alike"
 PO=$(jqb .id)
 assert_eq "$(shape)" "$REAL" "operator/auditor names answer alike"
@@ -74,7 +74,7 @@ api GET "/projects/$PO" "$KEY_A"
 assert_eq "$(jqb .state)" awaiting_acceptance "the operator/auditor project never becomes active"
 
 # ---- registering an agreement does not enrol anyone ----------------------------------
-api POST /projects "$KEY_A" '{"name":"ext","purpose":"research","parties":["hospital","bank"],"scopes":["name","date_of_birth"]}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"ext","purpose":"research","parties":["hospital","bank"],"scopes":["name","date_of_birth"]}')"
 PX=$(jqb .id)
 api POST "/projects/$PX/agreement" "$KEY_A" "{\"contract_ref\":\"DPA\",\"document_sha256\":\"$(printf '%064d' 3)\"}"
 expect_code 200 "agreement registered before anyone accepted"
@@ -89,7 +89,7 @@ assert_eq "$(jqb '[.parties[]|select(.name=="hospital")|.grant]|join(",")')" pen
 accept_invitations "$PU" "$KEY_H"
 api GET "/projects/$PU" "$KEY_A"
 assert_eq "$(jqb .state)" awaiting_acceptance "an unknown name never accepts"
-api POST /projects "$KEY_A" '{"name":"ok","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"ok","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}')"
 P2=$(jqb .id)
 accept_invitations "$P2" "$KEY_H" "$KEY_B"
 api GET "/projects/$P2" "$KEY_A"

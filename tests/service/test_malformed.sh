@@ -8,7 +8,7 @@
 
 setup_world
 start_server || { fail "server start"; finish; }
-api POST /projects "$KEY_A" '{"name":"m","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"m","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}')"
 P=$(jqb .id)
 accept_invitations "$P" "$KEY_H" "$KEY_B"
 
@@ -23,7 +23,7 @@ bad POST /projects "$KEY_A" '"str"' 400 "malformed JSON" "string body"
 bad POST /projects "$KEY_A" '{"name":"x","name":"y"}' 400 "malformed JSON" "duplicate key"
 bad POST /projects "$KEY_A" '{"name":5,"purpose":"research","parties":["hospital","bank"],"scopes":["name"]}' 400 "'name' must be a string" "name wrong type"
 bad POST /projects "$KEY_A" '{"name":"x","purpose":"research","parties":"hospital","scopes":["name"]}' 400 "parties" "parties wrong type"
-bad POST /projects "$KEY_A" '{"name":"x","purpose":"research","parties":["hospital","hospital"],"scopes":["name"]}' 400 "repeats" "repeated party"
+bad POST /projects "$KEY_A" "$(with_schema '{"name":"x","purpose":"research","parties":["hospital","hospital"],"scopes":["name"]}')" 400 "repeats" "repeated party"
 # an unknown party name is not refused (that would reveal which names exist):
 # it becomes an invitation nobody accepts (tests/service/test_invitations.sh)
 bad POST /projects "$KEY_A" '{"name":"x","purpose":"research","parties":["hospital","bank"],"scopes":["name"],"threshold":"high"}' 400 "'threshold' must be a number" "threshold type"
@@ -43,7 +43,7 @@ bad POST "/projects/$P/agreement" "$KEY_A" '{"contract_ref":"c","document_sha256
 bad POST "/projects/$P/agreement" "$KEY_A" "{\"contract_ref\":\"c\",\"document_sha256\":\"$(printf 'z%.0s' $(seq 64))\"}" 400 "64 hex" "non-hex sha"
 bad POST /projects "$KEY_A" '{"name":"\u0001","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}' 400 "control characters" "control char in string"
 bad POST "/projects/$P/encodings" "$KEY_H" '{"encodings":[{"subject":"h001","clk":"!!!"}]}' 400 "base64" "bad base64"
-bad POST "/projects/$P/encodings" "$KEY_H" "{\"encodings\":[{\"subject\":\"h001\",\"clk\":\"$(random_clk)\"},{\"subject\":\"h002\",\"clk\":\"AAAA\"}]}" 400 "bytes" "mixed lengths"
+bad POST "/projects/$P/encodings" "$KEY_H" "{$FPJ,\"encodings\":[{\"subject\":\"h001\",\"clk\":\"$(random_clk)\"},{\"subject\":\"h002\",\"clk\":\"AAAA\"}]}" 400 "bytes" "mixed lengths"
 bad POST "/projects/$P/encodings" "$KEY_H" '{"encodings":[]}' 400 "non-empty" "no encodings"
 bad GET /nowhere "$KEY_A" '' 404 "no endpoint" "unknown route"
 bad GET "/projects/$P/runs/$(printf '%032d' 0)/status" "$KEY_A" '' 404 "no run" "unknown run"
@@ -59,7 +59,7 @@ expect_problem 400 "not a valid blindlink binary CLK file" "garbage binary uploa
 ls "$D/encodings" | grep -q spool && fail "spool file left behind" || pass
 
 # ---- a subject key twice in one upload: refused whole, named, logged by tag only --------
-printf '{"encodings":[' >"$T/dup.json"
+printf '{%s,"encodings":[' "$FPJ" >"$T/dup.json"
 for s in dupkey-a dupkey-b dupkey-c dupkey-b dupkey-c dupkey-a; do
   printf '{"subject":"%s","clk":"%s"},' "$s" "$(random_clk)"
 done >>"$T/dup.json"

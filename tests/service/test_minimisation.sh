@@ -9,6 +9,7 @@
 . "$BL_SRC/tests/cli/lib.sh"
 . "$BL_SRC/tests/service/lib_service.sh"
 FX="$BL_FIXTURES/clkhash"
+command -v sqlite3 >/dev/null || { echo "SKIP: sqlite3 not installed"; exit 77; }
 
 setup_world
 # the full fixture schema hashes given_name, surname, dob, gender, email
@@ -73,8 +74,29 @@ expect_code 201 "CLKs made with the registered schema are stored"
 api POST "/projects/$P/encodings" "$KEY_B" '{"schema_fingerprint":"'"$FP"'","encodings":[{"subject":"b01","clk":"'"$(head -c 128 /dev/urandom | base64 -w0)"'"}]}'
 expect_code 201 "a JSON upload quoting the registered fingerprint is stored"
 
-# ---- without a schema the project says minimisation is only declared --------------------
+# ---- the schema is part of every agreement ---------------------------------------------
 api POST /projects "$KEY_A" '{"name":"plain","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
-assert_eq "$(jqb .minimisation)" declared "no schema: declared only"
+expect_problem 400 "must register the linkage schema" "a project without a schema is refused"
+expect_audit project.create refused "must register the linkage schema"
+api GET /projects "$KEY_A"
+assert_eq "$(jqb '[.projects[]|select(.name=="plain")]|length')" 0 "no project without a schema was created"
+# a project stored without one (created before the schema was required)
+# is shown unverified and receives no upload and no run
+api POST /projects "$KEY_A" "$(body "$T/minimal.json" '{"given_name":"name","surname":"name","email":"email"}' | jq -c '.name="legacy"')"
+expect_code 201 "second project with the schema"
+P2=$(jqb .id)
+accept_invitations "$P2" "$KEY_H" "$KEY_B"
+stop_server
+sqlite3 "$D/blindlink.db" "UPDATE projects SET schema_fingerprint=NULL, schema_features=NULL WHERE id='$P2'"
+start_server || { fail "server restart"; finish; }
+api GET "/projects/$P2" "$KEY_A"
+assert_eq "$(jqb .minimisation)" unverified "a project without a schema: minimisation unverified"
+upload_bin "/projects/$P2/encodings" "$KEY_H" "$T/a-minimal.clk"
+expect_problem 403 "no registered linkage schema" "no binary upload to a project without a schema"
+api POST "/projects/$P2/encodings" "$KEY_B" '{"schema_fingerprint":"'"$FP"'","encodings":[{"subject":"b01","clk":"'"$(head -c 128 /dev/urandom | base64 -w0)"'"}]}'
+expect_problem 403 "no registered linkage schema" "no JSON upload to a project without a schema"
+api POST "/projects/$P2/runs" "$KEY_A" '{}'
+expect_problem 403 "no registered linkage schema" "no run on a project without a schema"
+ls "$D/encodings" | grep -q "$P2" && fail "a refused upload left a file" || pass
 stop_server
 finish

@@ -12,7 +12,7 @@ setup_world
 KEY_SHORT=$(new_key hospital data_owner --expires-days 1)
 start_server || { fail "server start"; finish; }
 
-api POST /projects "$KEY_A" '{"name":"p1","purpose":"research","parties":["hospital","bank"],"scopes":["name","email","profile_photo"],"retention_days":400}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"p1","purpose":"research","parties":["hospital","bank"],"scopes":["name","email","profile_photo"],"retention_days":400}')"
 expect_code 201 "create project"
 P=$(jqb .id)
 accept_invitations "$P" "$KEY_H" "$KEY_B"
@@ -34,15 +34,15 @@ expect_problem 404 "is visible to organisation othercorp" "analyst of another or
 # wrong role inside the project
 api POST "/projects/$P/runs" "$KEY_H" '{}'
 expect_problem 403 "analyst" "data owner cannot start runs"
-api POST /projects "$KEY_H" '{"name":"x","purpose":"research","parties":["bank","othercorp"],"scopes":["name"]}'
+api POST /projects "$KEY_H" "$(with_schema '{"name":"x","purpose":"research","parties":["bank","othercorp"],"scopes":["name"]}')"
 expect_problem 403 "analyst" "data owner cannot create projects"
 api POST /orgs "$KEY_A" '{"name":"rogue"}'
 expect_problem 403 "role admin" "analyst cannot add organisations"
 
 # ---- purpose control ----------------------------------------------------------
-api POST /projects "$KEY_A" '{"name":"x","purpose":"selling_data","parties":["hospital","bank"],"scopes":["name"]}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"x","purpose":"selling_data","parties":["hospital","bank"],"scopes":["name"]}')"
 expect_problem 400 "controlled list" "unknown purpose"
-api POST /projects "$KEY_A" '{"name":"x","purpose":"research","parties":["hospital","bank"],"scopes":["shoe_size"]}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"x","purpose":"research","parties":["hospital","bank"],"scopes":["shoe_size"]}')"
 expect_problem 400 "not a known scope" "unknown scope"
 api POST /purposes "$ADMIN" '{"name":"insurance_pricing","description":"pricing insurance products"}'
 expect_code 201 "admin extends the purpose list"
@@ -50,7 +50,7 @@ api GET /purposes "$KEY_A"
 assert_eq "$(jqb '[.purposes[].name]|index("insurance_pricing") != null')" true "new purpose listed"
 
 # ---- extended scopes need approval from every owner and a signed agreement ---
-api POST /projects "$KEY_A" '{"name":"ext","purpose":"research","parties":["hospital","bank"],"scopes":["name","date_of_birth","posts"]}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"ext","purpose":"research","parties":["hospital","bank"],"scopes":["name","date_of_birth","posts"]}')"
 expect_code 201 "create extended project"
 PE=$(jqb .id)
 accept_invitations "$PE" "$KEY_H" "$KEY_B"
@@ -82,7 +82,7 @@ api POST "/projects/$PE/encodings" "$KEY_H" "@$T/h5.json"
 expect_code 201 "upload after approvals and agreement"
 
 # ---- advertising without consent ----------------------------------------------
-api POST /projects "$KEY_A" '{"name":"ads","purpose":"advertising","parties":["hospital","bank"],"scopes":["email"]}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"ads","purpose":"advertising","parties":["hospital","bank"],"scopes":["email"]}')"
 PA=$(jqb .id)
 accept_invitations "$PA" "$KEY_H" "$KEY_B"
 api POST "/projects/$PA/encodings" "$KEY_H" "@$T/h5.json"
@@ -114,7 +114,7 @@ expect_code 200 "analyst result (groups allowed)"
 assert_eq "$(jqb 'has("scores")')" false "no scores unless the agreement reveals them"
 api GET "/projects/$P/runs/$R/result" "$KEY_H"
 assert_eq "$(jqb '[.matches[]|has("score") or has("group")]|any')" false "owner rows carry no score or group"
-api POST /projects "$KEY_A" '{"name":"rows only","purpose":"research","parties":["hospital","bank"],"scopes":["email"],"result_type":"owner_rows"}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"rows only","purpose":"research","parties":["hospital","bank"],"scopes":["email"],"result_type":"owner_rows"}')"
 PO=$(jqb .id)
 accept_invitations "$PO" "$KEY_H" "$KEY_B"
 api POST "/projects/$PO/encodings" "$KEY_H" "@$T/h5.json"
@@ -184,7 +184,7 @@ api GET "/projects/$P" "$KEY_A"
 expect_code 200 "analyst access back after re-approval"
 
 # ---- retention: a 1-day project is purged --------------------------------------------------
-api POST /projects "$KEY_A" '{"name":"short","purpose":"research","parties":["hospital","bank"],"scopes":["name"],"retention_days":1}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"short","purpose":"research","parties":["hospital","bank"],"scopes":["name"],"retention_days":1}')"
 PS=$(jqb .id)
 accept_invitations "$PS" "$KEY_H" "$KEY_B"
 api POST "/projects/$PS/encodings" "$KEY_H" "@$T/h5.json"

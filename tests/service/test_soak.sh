@@ -29,7 +29,7 @@ honest() {
   for i in $(seq 1 6); do
     [ "$(date +%s)" -lt "$END" ] || break
     call() { api "$@"; echo "$CODE $1 $2" >>"$log"; }
-    call POST /projects "$ka" "{\"name\":\"soak$w-$i\",\"purpose\":\"research\",\"parties\":[\"hospital\",\"bank\"],\"scopes\":[\"name\"]}"
+    call POST /projects "$ka" "$(with_schema "{\"name\":\"soak$w-$i\",\"purpose\":\"research\",\"parties\":[\"hospital\",\"bank\"],\"scopes\":[\"name\"]}")"
     p=$(jqb .id)
     call POST "/projects/$p/accept" "$kh" '{}' # parties join by accepting
     call POST "/projects/$p/accept" "$kb" '{}'

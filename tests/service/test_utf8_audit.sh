@@ -14,7 +14,7 @@
 PROJECT='{"name":"u","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
 setup_world
 start_server || { fail "server start"; finish; }
-api POST /projects "$KEY_A" "$PROJECT"
+api POST /projects "$KEY_A" "$(with_schema "$PROJECT")"
 P=$(jqb .id)
 accept_invitations "$P" "$KEY_H" "$KEY_B"
 
@@ -24,7 +24,7 @@ expect_code 404 "GET /%ff answers 404"
 jq -e '.detail|contains("\\xff")' "$T/body" >/dev/null && pass || fail "404 detail does not escape the invalid byte: $(head -c 200 "$T/body")"
 CODE=$(curl -s -m 10 -o "$T/body" -w '%{http_code}' -H 'Authorization: Bearer nope' "$URL/projects/%c3%28/runs")
 expect_code 401 "invalid UTF-8 in an unauthenticated path"
-api POST /projects "$KEY_A" "$PROJECT"
+api POST /projects "$KEY_A" "$(with_schema "$PROJECT")"
 expect_code 201 "writes from others still work after invalid UTF-8 requests"
 api POST /consent "$KEY_H" '{"subject":"h001","purposes":["research"]}'
 expect_code 200 "consent still recorded"
@@ -32,7 +32,7 @@ expect_code 200 "consent still recorded"
 make_bin_ids "$T/bad.clk" "h001" $'h\xff02' "h003"
 upload_bin "/projects/$P/encodings" "$KEY_H" "$T/bad.clk"
 expect_problem 400 "not valid UTF-8" "binary upload with an id that is not UTF-8"
-api POST /projects "$KEY_A" "$PROJECT"
+api POST /projects "$KEY_A" "$(with_schema "$PROJECT")"
 expect_code 201 "writes still work after a binary upload with bad ids"
 n_bad=0
 while IFS= read -r line; do
@@ -66,7 +66,7 @@ expect_exit 0 "$BL" audit verify "$D"
 
 # ---- 8: no subject identifiers in the log; full paths ----------------------------------
 P2_BODY='{"name":"u2","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
-printf '{"encodings":[{"subject":"h001","clk":"%s"},{"subject":"alice.smith@example.com","clk":"%s"}]}' \
+printf '{%s,"encodings":[{"subject":"h001","clk":"%s"},{"subject":"alice.smith@example.com","clk":"%s"}]}' "$FPJ" \
   "$(random_clk)" "$(random_clk)" >"$T/pii.json"
 api POST "/projects/$P/encodings" "$KEY_H" "@$T/pii.json"
 expect_problem 400 "encodings[1].subject" "an email address as record id"

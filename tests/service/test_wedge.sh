@@ -12,7 +12,7 @@ trap '' PIPE # writes to connections the server dropped must not kill the test
 setup_world
 # 2 HTTP threads: the pool holds 2 + 1 + 3 = 6 handles, far fewer than 40 attackers
 start_server --timeout 3 || { fail "server start"; finish; }
-api POST /projects "$KEY_A" '{"name":"w","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}'
+api POST /projects "$KEY_A" "$(with_schema '{"name":"w","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}')"
 P=$(jqb .id)
 accept_invitations "$P" "$KEY_H" "$KEY_B"
 N=40
@@ -28,7 +28,7 @@ expect_code 200 "/status answers while $N bodies are half-sent"
 api GET /whoami "$KEY_H"
 expect_code 200 "an authenticated read answers meanwhile"
 CODE=$(curl -s -m 5 -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $KEY_A" \
-  -H 'Content-Type: application/json' --data-binary '{"name":"w2","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}' "$URL/projects")
+  -H 'Content-Type: application/json' --data-binary "$(with_schema '{"name":"w2","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}')" "$URL/projects")
 expect_code 201 "an authenticated write answers meanwhile"
 # idle slow clients are dropped by the connection timeout (3 s here): the
 # connection reads end-of-file (or a 408) well before the 10 s bound
