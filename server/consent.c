@@ -242,11 +242,17 @@ static bl_status remove_subject(srv_req *r, const char *subject, const srv_conse
     bl_status rc = BL_OK;
     for (size_t h = 0; h < nh && rc == BL_OK; h++) {
         if (hits[h].uploaded) {
-            char path[4096];
+            /* the file this transaction sees (an earlier subject of the
+             * same request may have rewritten it); a rewrite goes to the
+             * pending file and replaces the old one only after the commit */
+            char path[4096], pending[4200], cur[4200];
             srv_enc_path(c->st, hits[h].pid, r->p.org, path, sizeof path);
+            srv_file_pending_path(path, pending, sizeof pending);
             pthread_mutex_lock(&c->enc_mu);
             bl_clkset *set = NULL;
-            rc = bl_clkset_read(path, BL_CLK_BIN, 0, &set, err);
+            const char *from = srv_file_current(r, path, cur, sizeof cur);
+            rc = from ? bl_clkset_read(from, BL_CLK_BIN, 0, &set, err)
+                      : bl_error_set(err, BL_ENOTFOUND, "removed");
             size_t found = 0;
             for (size_t i = 0; rc == BL_OK && set->ids && i < set->count; i++)
                 if (!strcmp(srv_stored_subject(set->ids[i], NULL), subject))
@@ -254,10 +260,12 @@ static bl_status remove_subject(srv_req *r, const char *subject, const srv_conse
             if (rc == BL_OK && found && found == set->count) {
                 /* nothing left: the binary format holds at least one record,
                  * so the upload disappears and the party uploads afresh */
-                unlink(path);
-                sqlite3_stmt *u = srv_prep(r->db,
-                                           "DELETE FROM uploads WHERE project_id=? AND org_id=?",
-                                           err);
+                rc = srv_file_after_commit(r->srv, r, SRV_FOP_UNLINK, path, err);
+                sqlite3_stmt *u = rc != BL_OK ? NULL
+                                              : srv_prep(r->db,
+                                                         "DELETE FROM uploads WHERE project_id=? "
+                                                         "AND org_id=?",
+                                                         err);
                 if (u) {
                     sqlite3_bind_text(u, 1, hits[h].pid, -1, SQLITE_TRANSIENT);
                     sqlite3_bind_text(u, 2, r->p.org, -1, SQLITE_TRANSIENT);
@@ -267,7 +275,7 @@ static bl_status remove_subject(srv_req *r, const char *subject, const srv_conse
                 *files += 1;
             } else if (rc == BL_OK && found) {
                 bl_clkwriter *w = NULL;
-                rc = bl_clkwriter_open(path, BL_CLK_BIN, set->nbits,
+                rc = bl_clkwriter_open(pending, BL_CLK_BIN, set->nbits,
                                        set->has_fingerprint ? set->fingerprint : NULL, 1, &w, err);
                 for (size_t i = 0; rc == BL_OK && i < set->count; i++)
                     if (strcmp(srv_stored_subject(set->ids[i], NULL), subject))
@@ -278,7 +286,9 @@ static bl_status remove_subject(srv_req *r, const char *subject, const srv_conse
                     bl_clkwriter_abort(w);
                 char sha[65];
                 if (rc == BL_OK)
-                    rc = srv_file_sha256(path, sha, err);
+                    rc = srv_file_sha256(pending, sha, err);
+                if (rc == BL_OK)
+                    rc = srv_file_after_commit(r->srv, r, SRV_FOP_RENAME, path, err);
                 if (rc == BL_OK) {
                     sqlite3_stmt *u = srv_prep(r->db,
                                                "UPDATE uploads SET sha256=?, stored=stored-? "

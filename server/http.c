@@ -53,11 +53,19 @@ static void finish_request(srv_req *r)
         logged = 0;
     if (r->tx) {
         bl_error e = {0};
+        /* file changes follow the commit (txfiles.c); enc_mu keeps runs
+         * from reading a file between the two */
+        if (r->nfops)
+            pthread_mutex_lock(&c->enc_mu);
         if (logged == 1 && srv_req_commit(r->db, &e) != BL_OK) {
             fprintf(stderr, "blindlink serve: commit failed: %s\n", e.msg);
             logged = 0;
         } else if (logged != 1) {
             srv_req_rollback(r->db);
+        }
+        if (r->nfops) {
+            srv_fileops_finish(r, logged == 1);
+            pthread_mutex_unlock(&c->enc_mu);
         }
         srv_audit_join(NULL);
         r->tx = 0;
@@ -301,6 +309,12 @@ static void free_req(srv_req *r)
         srv_req_rollback(r->db);
         srv_audit_join(NULL);
     }
+    if (r->nfops) { /* never committed: the old files stay */
+        pthread_mutex_lock(&r->srv->enc_mu);
+        srv_fileops_finish(r, 0);
+        pthread_mutex_unlock(&r->srv->enc_mu);
+    }
+    free(r->fops);
     if (r->db)
         srv_db_release(r->srv->st, r->db);
     bl_clkset_free(r->upload_set);
@@ -614,41 +628,32 @@ static bl_status parse_listen(const char *listen, srv_sockaddr *sa, bl_error *er
 }
 
 /* Spool files of uploads that a crash interrupted (their records may lack
- * consent) and temp files of interrupted encoding rewrites: nothing uses
- * them after a restart. */
+ * consent); in the project directories, what a crash between a commit and
+ * its file change left (srv_files_recover): nothing uses them after a
+ * restart. */
 static void clean_stale_files(srv_ctx *c)
 {
     const char *dir = c->st->enc_dir;
     DIR *d = opendir(dir);
     if (!d)
         return;
-    unsigned spools = 0, temps = 0;
+    unsigned spools = 0, renamed = 0, removed = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
         char p[4400];
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        if (!strncmp(de->d_name, "spool-", 6)) {
+        if (!strncmp(de->d_name, "spool-", 6))
             spools += unlink(p) == 0;
-        } else if (de->d_name[0] != '.') { /* a project directory: hidden temp files */
-            DIR *pd = opendir(p);
-            struct dirent *fe;
-            while (pd && (fe = readdir(pd)))
-                if (fe->d_name[0] == '.' && strcmp(fe->d_name, ".") && strcmp(fe->d_name, "..")) {
-                    char f[4700];
-                    snprintf(f, sizeof f, "%s/%s", p, fe->d_name);
-                    temps += unlink(f) == 0;
-                }
-            if (pd)
-                closedir(pd);
-        }
     }
     closedir(d);
-    if (spools || temps) {
-        char why[160];
+    srv_files_recover(c, &renamed, &removed);
+    if (spools || renamed || removed) {
+        char why[200];
         snprintf(why, sizeof why,
-                 "removed %u stale upload spool file(s) and %u temporary file(s) left by an "
-                 "interrupted run of the service",
-                 spools, temps);
+                 "removed %u stale upload spool file(s) and %u temporary or orphaned file(s), "
+                 "put %u committed encodings file(s) in place, after an interrupted run of the "
+                 "service",
+                 spools, removed, renamed);
         srv_audit_system(c, "service.cleanup", "encodings", "-", 1, why);
     }
 }

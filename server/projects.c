@@ -129,8 +129,8 @@ static void grant_set(sqlite3 *db, const char *pid, const char *org, const char 
     sqlite3_finalize(s);
 }
 
-bl_status srv_project_purge(srv_ctx *c, sqlite3 *db, const char *pid, const char *why,
-                            bl_error *err)
+bl_status srv_project_purge(srv_ctx *c, sqlite3 *db, srv_req *r, const char *pid,
+                            const char *why, bl_error *err)
 {
     if (srv_begin(db, err) != BL_OK)
         return BL_EIO;
@@ -154,9 +154,8 @@ bl_status srv_project_purge(srv_ctx *c, sqlite3 *db, const char *pid, const char
     }
     if (srv_commit(db, err) != BL_OK)
         return BL_EIO;
-    pthread_mutex_lock(&c->enc_mu);
-    srv_enc_remove_project(c->st, pid);
-    pthread_mutex_unlock(&c->enc_mu);
+    /* inside a request the files go once its transaction commits */
+    srv_file_after_commit(c, r, SRV_FOP_RMPROJECT, pid, err);
     char res[64];
     snprintf(res, sizeof res, "project/%s", pid);
     srv_audit_system(c, "project.purge", res, "-", 1, why);
@@ -212,7 +211,7 @@ int srv_retention_sweep(srv_ctx *c)
     int purged = 0;
     for (size_t i = 0; i < n; i++) {
         bl_error e = {0};
-        if (srv_project_purge(c, db, ids[i], "retention period ended", &e) == BL_OK)
+        if (srv_project_purge(c, db, NULL, ids[i], "retention period ended", &e) == BL_OK)
             purged++;
     }
     free(ids);
@@ -248,7 +247,7 @@ int srv_project_access(srv_req *r, const char *pid, int need, srv_project *pj, s
     snprintf(r->purpose, sizeof r->purpose, "%s", pj->purpose);
     int64_t now = bl_srv_now();
     if (!strcmp(pj->state, "active") && now >= pj->retention_until) {
-        srv_project_purge(r->srv, r->db, pid, "retention period ended", &e);
+        srv_project_purge(r->srv, r->db, r, pid, "retention period ended", &e);
         snprintf(pj->state, sizeof pj->state, "purged");
     }
     if (strcmp(pj->state, "active") != 0) {
@@ -730,7 +729,7 @@ void srv_h_project_delete(srv_req *r, const char *pid)
     if (!srv_project_access(r, pid, SRV_ACC_ANALYST, &pj, &g))
         return;
     bl_error e = {0};
-    if (srv_project_purge(r->srv, r->db, pid, "deleted by the analyst", &e) != BL_OK) {
+    if (srv_project_purge(r->srv, r->db, r, pid, "deleted by the analyst", &e) != BL_OK) {
         srv_problem(r, 500, "%s", e.msg);
         return;
     }

@@ -274,6 +274,15 @@ typedef struct srv_ctx {
 
 enum { SRV_GET = 1, SRV_POST, SRV_PUT, SRV_DELETE };
 
+/* A change to an encodings file that waits for the request's commit
+ * (txfiles.c). RMPROJECT: `path` holds the project id. */
+enum { SRV_FOP_RENAME, SRV_FOP_UNLINK, SRV_FOP_RMPROJECT };
+typedef struct srv_fileop {
+    int kind;
+    char path[4096];
+    char tmp[4200];
+} srv_fileop;
+
 typedef struct srv_req {
     srv_ctx *srv;
     struct MHD_Connection *conn;
@@ -300,6 +309,9 @@ typedef struct srv_req {
     bl_clkset *upload_set; /* parsed before the request's transaction */
     int tx;          /* the request's transaction is open on db */
     int checkpoint;  /* checkpoint the WAL after commit (erasure) */
+    srv_fileop *fops; /* file changes applied after the commit (txfiles.c) */
+    int nfops;
+    size_t capfops;
     unsigned retry_after; /* seconds, for a 429 */
     int first_done;
     /* response */
@@ -420,9 +432,11 @@ enum { SRV_ACC_ANY = 0, SRV_ACC_OWNER = 1, SRV_ACC_ANALYST = 2 };
  *  if a problem response was set. */
 int srv_project_access(srv_req *r, const char *pid, int need, srv_project *pj, srv_grant *g);
 bl_status srv_project_load(sqlite3 *db, const char *pid, srv_project *pj, bl_error *err);
-/** Purge a project's data (encodings, runs, results); keeps a tombstone. */
-bl_status srv_project_purge(srv_ctx *c, sqlite3 *db, const char *pid, const char *why,
-                            bl_error *err);
+/** Purge a project's data (encodings, runs, results); keeps a tombstone.
+ *  Inside request r's transaction the files go once it commits (r NULL:
+ *  at once). */
+bl_status srv_project_purge(srv_ctx *c, sqlite3 *db, srv_req *r, const char *pid,
+                            const char *why, bl_error *err);
 /** Purge every project past its retention date; returns how many. */
 int srv_retention_sweep(srv_ctx *c);
 void srv_h_projects_create(srv_req *r);
@@ -436,6 +450,27 @@ void srv_h_invitation(srv_req *r, const char *pid, int accept);
 /** State shown to parties: "awaiting_acceptance" / "declined" while the
  *  invitations are not all accepted, else the stored state. */
 const char *srv_project_shown_state(const srv_project *pj);
+
+/* ---- file changes that follow the commit (txfiles.c) ---------------------------------------- */
+
+/** The pending name of an encodings file: ".<name>.pending" beside it. */
+void srv_file_pending_path(const char *path, char *buf, size_t cap);
+/** Where the request's current version of `path` is: `path`, its pending
+ *  file (buf) when this transaction rewrote it, or NULL when it removed it. */
+const char *srv_file_current(srv_req *r, const char *path, char *buf, size_t cap);
+/** Register a change of `path` to apply once the request's transaction has
+ *  committed: SRV_FOP_RENAME (its pending file, already written, replaces
+ *  it), SRV_FOP_UNLINK, SRV_FOP_RMPROJECT (path = project id). Without a
+ *  request transaction (r NULL, or r->tx 0) the change is made at once,
+ *  under enc_mu (which the caller must not hold then). */
+bl_status srv_file_after_commit(srv_ctx *c, srv_req *r, int kind, const char *path,
+                                bl_error *err);
+/** Apply (committed) or drop (rolled back: pending files removed) the
+ *  request's file changes; the caller holds enc_mu. */
+void srv_fileops_finish(srv_req *r, int committed);
+/** At start: finish renames a crash interrupted after the commit, remove
+ *  other pending files and encodings files the store no longer records. */
+void srv_files_recover(srv_ctx *c, unsigned *renamed, unsigned *removed);
 
 /* ---- registered linkage schema (minimise.c) ------------------------------------------------ */
 

@@ -159,10 +159,12 @@ static void store_upload_locked(srv_req *r, const srv_project *pj, bl_clkset *se
                  dup_first + 1, dup_at + 1);
         return;
     }
-    char dir[4096], path[4096];
+    char dir[4096], final[4096], path[4200];
     srv_enc_path(c->st, pj->id, NULL, dir, sizeof dir);
     mkdir(dir, 0700);
-    srv_enc_path(c->st, pj->id, r->p.org, path, sizeof path);
+    srv_enc_path(c->st, pj->id, r->p.org, final, sizeof final);
+    /* written under the pending name, renamed only once the row commits */
+    srv_file_pending_path(final, path, sizeof path);
     srv_consent_set cs;
     if (srv_consent_set_load(r->db, r->p.org, pj->purpose, &cs, &e) != BL_OK) {
         srv_problem(r, 500, "%s", e.msg);
@@ -219,6 +221,8 @@ static void store_upload_locked(srv_req *r, const srv_project *pj, bl_clkset *se
             sqlite3_finalize(s);
         }
     }
+    if (ok)
+        ok = srv_file_after_commit(r->srv, r, SRV_FOP_RENAME, final, &e) == BL_OK;
     if (!ok) {
         unlink(path);
         srv_problem(r, 409, "cannot record the upload: %s",
@@ -421,11 +425,11 @@ void srv_h_upload_delete(srv_req *r, const char *pid)
         sqlite3_finalize(s);
     }
     if (ok)
+        ok = srv_file_after_commit(r->srv, r, SRV_FOP_UNLINK, path, &e) == BL_OK;
+    if (ok)
         ok = srv_commit(r->db, &e) == BL_OK;
     else
         srv_rollback(r->db);
-    if (ok)
-        unlink(path);
     pthread_mutex_unlock(&r->srv->enc_mu);
     if (!ok) {
         srv_problem(r, 500, "cannot delete the upload: %s",
