@@ -18,6 +18,11 @@ static int need_role(srv_req *r, const char *role)
     return 0;
 }
 
+static int is_time_column(const char *name)
+{
+    return !strcmp(name, "created") || !strcmp(name, "expires") || !strcmp(name, "revoked");
+}
+
 static json_t *rows_to_json(sqlite3_stmt *s)
 {
     json_t *arr = json_array();
@@ -27,8 +32,11 @@ static json_t *rows_to_json(sqlite3_stmt *s)
         for (int i = 0; i < nc; i++) {
             const char *name = sqlite3_column_name(s, i);
             switch (sqlite3_column_type(s, i)) {
-            case SQLITE_INTEGER:
-                json_object_set_new(o, name, json_integer(sqlite3_column_int64(s, i)));
+            case SQLITE_INTEGER: /* times (seconds) as RFC 3339, like every API time */
+                json_object_set_new(o, name,
+                                    is_time_column(name)
+                                        ? srv_json_time(sqlite3_column_int64(s, i))
+                                        : json_integer(sqlite3_column_int64(s, i)));
                 break;
             case SQLITE_FLOAT:
                 json_object_set_new(o, name, json_real(sqlite3_column_double(s, i)));
@@ -210,8 +218,8 @@ void srv_h_audit_read(srv_req *r)
 
 void srv_h_status(srv_req *r)
 {
-    srv_reply(r, 200, json_pack("{s:s,s:s,s:I}", "status", "ok", "version", bl_version(), "time",
-                                (json_int_t)bl_srv_now()));
+    srv_reply(r, 200, json_pack("{s:s,s:s,s:o}", "status", "ok", "version", bl_version(), "time",
+                                srv_json_time(bl_srv_now())));
 }
 
 void srv_h_version(srv_req *r)

@@ -196,8 +196,8 @@ void srv_h_consent(srv_req *r)
         return;
     }
     snprintf(r->reason, sizeof r->reason, "recorded %zu opt-in(s) for %zu subject(s)", records, n);
-    srv_reply(r, 200, json_pack("{s:I,s:I,s:I}", "subjects", (json_int_t)n, "opt_ins",
-                                (json_int_t)records, "recorded_at", (json_int_t)now));
+    srv_reply(r, 200, json_pack("{s:I,s:I,s:o}", "subjects", (json_int_t)n, "opt_ins",
+                                (json_int_t)records, "recorded_at", srv_json_time(now)));
 }
 
 /* Remove `subject` (of the caller's org) from the stored encodings and the
@@ -413,10 +413,10 @@ void srv_h_consent_withdraw(srv_req *r)
     free(it);
     r->checkpoint = 1; /* the removed rows leave the WAL too */
     snprintf(r->reason, sizeof r->reason, "%ld consent(s) withdrawn", withdrawn);
-    srv_reply(r, 200, json_pack("{s:I,s:I,s:I,s:I}", "withdrawn", (json_int_t)withdrawn,
+    srv_reply(r, 200, json_pack("{s:I,s:I,s:I,s:o}", "withdrawn", (json_int_t)withdrawn,
                                 "encoding_files_updated", (json_int_t)files,
                                 "result_rows_removed", (json_int_t)rows, "recorded_at",
-                                (json_int_t)now));
+                                srv_json_time(now)));
 }
 
 void srv_h_consent_get(srv_req *r, const char *subject)
@@ -451,11 +451,11 @@ void srv_h_consent_get(srv_req *r, const char *subject)
     sqlite3_bind_text(s, 1, r->p.org, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, subject, -1, SQLITE_TRANSIENT);
     while (sqlite3_step(s) == SQLITE_ROW) {
-        json_t *x = json_pack("{s:s,s:s,s:I}", "purpose", sqlite3_column_text(s, 0), "state",
+        json_t *x = json_pack("{s:s,s:s,s:o}", "purpose", sqlite3_column_text(s, 0), "state",
                               sqlite3_column_text(s, 1), "opted_in_at",
-                              (json_int_t)sqlite3_column_int64(s, 2));
+                              srv_json_time(sqlite3_column_int64(s, 2)));
         if (sqlite3_column_type(s, 3) != SQLITE_NULL)
-            json_object_set_new(x, "withdrawn_at", json_integer(sqlite3_column_int64(s, 3)));
+            json_object_set_new(x, "withdrawn_at", srv_json_time(sqlite3_column_int64(s, 3)));
         json_array_append_new(cur, x);
     }
     sqlite3_bind_text(h, 1, r->p.org, -1, SQLITE_TRANSIENT);

@@ -86,7 +86,7 @@ static enum MHD_Result send_reply(srv_req *r)
     if (!r->status)
         srv_problem(r, 500, "handler produced no response");
     finish_request(r);
-    char *text = r->json ? json_dumps(r->json, JSON_COMPACT) : NULL;
+    char *text = r->json ? srv_json_text(r->json) : NULL;
     size_t len = text ? strlen(text) : 0;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, text ? text : (char *)"", text ? MHD_RESPMEM_MUST_FREE

@@ -386,10 +386,10 @@ static json_t *parties_json(sqlite3 *db, const char *pid, json_t *uploads)
                 slot[at] = invitee_json(sqlite3_column_text(s, 10), idx, gst);
                 continue;
             }
-            json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:I}", "org", sqlite3_column_text(s, 0), "name",
+            json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:o}", "org", sqlite3_column_text(s, 0), "name",
                                   sqlite3_column_text(s, 1), "role", sqlite3_column_text(s, 2),
                                   "grant", gst, "last_used",
-                                  (json_int_t)sqlite3_column_int64(s, 6));
+                                  srv_json_time(sqlite3_column_int64(s, 6)));
             if (owner) {
                 json_object_set_new(p, "party_index", json_integer(idx));
                 json_object_set_new(p, "uploaded",
@@ -403,7 +403,7 @@ static json_t *parties_json(sqlite3 *db, const char *pid, json_t *uploads)
                                            sqlite3_column_int(s, 9)));
             }
             if (sqlite3_column_type(s, 5) != SQLITE_NULL)
-                json_object_set_new(p, "approved_at", json_integer(sqlite3_column_int64(s, 5)));
+                json_object_set_new(p, "approved_at", srv_json_time(sqlite3_column_int64(s, 5)));
             slot[at] = p;
         }
         sqlite3_finalize(s);
@@ -445,17 +445,17 @@ static json_t *project_json(sqlite3 *db, const srv_project *pj)
     if (schema && pj->schema_fp[0])
         json_object_set_new(schema, "fingerprint", json_string(pj->schema_fp));
     json_t *o = json_pack(
-        "{s:s,s:s,s:s,s:o,s:b,s:s,s:b,s:f,s:s,s:I,s:I,s:s,s:o,s:o}", "id", pj->id, "name",
+        "{s:s,s:s,s:s,s:o,s:b,s:s,s:b,s:f,s:s,s:o,s:o,s:s,s:o,s:o}", "id", pj->id, "name",
         pj->name, "purpose", pj->purpose, "scopes", scopes ? scopes : json_array(),
         "extended_scopes", pj->extended, "result_type", pj->result_type, "reveal_scores",
         pj->reveal_scores, "threshold", pj->threshold, "mode", pj->mode, "created",
-        (json_int_t)pj->created, "retention_until", (json_int_t)pj->retention_until, "state",
+        srv_json_time(pj->created), "retention_until", srv_json_time(pj->retention_until), "state",
         srv_project_shown_state(pj), "parties", parties, "uploads", uploads);
     if (pj->agreement_sha[0])
         json_object_set_new(o, "agreement",
-                            json_pack("{s:s,s:s,s:I}", "contract_ref", pj->agreement_ref,
+                            json_pack("{s:s,s:s,s:o}", "contract_ref", pj->agreement_ref,
                                       "document_sha256", pj->agreement_sha, "registered_at",
-                                      (json_int_t)pj->agreement_at));
+                                      srv_json_time(pj->agreement_at)));
     else
         json_object_set_new(o, "agreement", json_null());
     if (!strcmp(pj->mode, "probabilistic"))
@@ -701,11 +701,11 @@ void srv_h_projects_list(srv_req *r)
     json_t *arr = json_array();
     while (sqlite3_step(s) == SQLITE_ROW)
         json_array_append_new(
-            arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I}", "id", sqlite3_column_text(s, 0),
+            arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "id", sqlite3_column_text(s, 0),
                            "name", sqlite3_column_text(s, 1), "purpose", sqlite3_column_text(s, 2),
                            "state", sqlite3_column_text(s, 3), "your_role",
                            sqlite3_column_text(s, 4), "your_grant", sqlite3_column_text(s, 5),
-                           "created", (json_int_t)sqlite3_column_int64(s, 6)));
+                           "created", srv_json_time(sqlite3_column_int64(s, 6))));
     sqlite3_finalize(s);
     snprintf(r->reason, sizeof r->reason, "listed %zu project(s) of organisation",
              json_array_size(arr));

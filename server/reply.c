@@ -168,3 +168,71 @@ void srv_audit_system(srv_ctx *c, const char *action, const char *resource, cons
     if (srv_audit_append(c->st, &a, &e) != BL_OK)
         fprintf(stderr, "blindlink serve: audit append failed: %s\n", e.msg);
 }
+
+/* The shortest text of the real `x` that reads back as the same double
+ * (as jansson, it keeps a ".0" when the digits alone would read as an
+ * integer). */
+static int shortest_real(double x, char *buf, size_t cap)
+{
+    int n = 0;
+    for (int digits = 1; digits <= 17; digits++) {
+        n = snprintf(buf, cap, "%.*g", digits, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
+    if (n > 0 && (size_t)n + 2 < cap && !strpbrk(buf, ".eEni")) {
+        memcpy(buf + n, ".0", 3);
+        n += 2;
+    }
+    return n;
+}
+
+char *srv_json_text(json_t *v)
+{
+    /* jansson writes every real with 17 digits (0.85 as 0.84999999999999998):
+     * each number with a fraction or exponent outside strings is rewritten
+     * in its shortest round-trip form, so a threshold of 0.85 reads 0.85 */
+    char *text = json_dumps(v, JSON_COMPACT);
+    if (!text)
+        return NULL;
+    size_t len = strlen(text), cap = 2 * len + 64; /* a real may gain ".0" */
+    char *out = malloc(cap);
+    if (!out)
+        return text;
+    size_t o = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < len;) {
+        char ch = text[i];
+        if (in_str) {
+            out[o++] = text[i++];
+            if (ch == '\\' && i < len)
+                out[o++] = text[i++];
+            else if (ch == '"')
+                in_str = 0;
+            continue;
+        }
+        if (ch == '"')
+            in_str = 1;
+        if (ch != '-' && (ch < '0' || ch > '9')) {
+            out[o++] = text[i++];
+            continue;
+        }
+        size_t end = i;
+        while (end < len && strchr("+-0123456789.eE", text[end]))
+            end++;
+        char num[64];
+        size_t n = end - i;
+        if (n < sizeof num && strcspn(text + i, ".eE") < n) { /* a real, not an integer */
+            memcpy(num, text + i, n);
+            num[n] = '\0';
+            o += (size_t)shortest_real(strtod(num, NULL), out + o, cap - o);
+        } else {
+            memcpy(out + o, text + i, end - i);
+            o += end - i;
+        }
+        i = end;
+    }
+    out[o] = '\0';
+    free(text);
+    return out;
+}

@@ -804,11 +804,11 @@ void srv_h_runs_list(srv_req *r, const char *pid)
     if (s) {
         sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
         while (sqlite3_step(s) == SQLITE_ROW)
-            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I}", "run_id",
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:o}", "run_id",
                                                  sqlite3_column_text(s, 0), "name",
                                                  sqlite3_column_text(s, 1), "state",
                                                  sqlite3_column_text(s, 2), "time_added",
-                                                 (json_int_t)sqlite3_column_int64(s, 3)));
+                                                 srv_json_time(sqlite3_column_int64(s, 3))));
         sqlite3_finalize(s);
     }
     srv_reply(r, 200, json_pack("{s:o}", "runs", arr));

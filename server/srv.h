@@ -89,6 +89,12 @@ int srv_is_hex(const char *s, size_t len);
 bl_status srv_file_sha256(const char *path, char out[65], bl_error *err);
 /** Format a Unix time as RFC 3339 UTC into buf (>= 21 bytes). */
 void srv_time_fmt(int64_t t, char *buf, size_t cap);
+/** Every time in an API reply: RFC 3339 in UTC ("2026-12-01T22:45:00Z"), as
+ *  the audit log writes it; null for 0 (never). */
+json_t *srv_json_time(int64_t t);
+/** A reply's text: compact, each real with the fewest digits that read back
+ *  as the same double, so a threshold of 0.85 is echoed 0.85. */
+char *srv_json_text(json_t *v);
 /** Build "<enc_dir>/<pid>/<org>.clk". */
 void srv_enc_path(const bl_store *st, const char *pid, const char *org, char *buf, size_t cap);
 /** Remove a project's encoding directory and its files. */

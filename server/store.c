@@ -120,6 +120,15 @@ void srv_time_fmt(int64_t t, char *buf, size_t cap)
     strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+json_t *srv_json_time(int64_t t)
+{
+    if (t <= 0)
+        return json_null();
+    char buf[32];
+    srv_time_fmt(t, buf, sizeof buf);
+    return json_string(buf);
+}
+
 void srv_enc_path(const bl_store *st, const char *pid, const char *org, char *buf, size_t cap)
 {
     if (org)

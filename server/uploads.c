@@ -373,12 +373,12 @@ void srv_h_upload_get(srv_req *r, const char *pid)
                     r->p.org_name, pid);
         return;
     }
-    json_t *o = json_pack("{s:I,s:I,s:I,s:i,s:s,s:I,s:s}", "received",
+    json_t *o = json_pack("{s:I,s:I,s:I,s:i,s:s,s:o,s:s}", "received",
                           (json_int_t)sqlite3_column_int64(s, 0), "stored",
                           (json_int_t)sqlite3_column_int64(s, 1), "excluded_without_consent",
                           (json_int_t)sqlite3_column_int64(s, 2), "nbits",
                           sqlite3_column_int(s, 3), "sha256", sqlite3_column_text(s, 4),
-                          "created", (json_int_t)sqlite3_column_int64(s, 5), "note",
+                          "created", srv_json_time(sqlite3_column_int64(s, 5)), "note",
                           "encodings are never returned by the service");
     sqlite3_finalize(s);
     srv_reply(r, 200, o);
