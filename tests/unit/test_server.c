@@ -170,7 +170,13 @@ static void test_validate(void **state)
         bl_status want;
         const char *msg;
     } cases[] = {
-        {"project", "{\"name\":\"p\",\"purpose\":\"research\",\"parties\":[\"a\",\"b\"],\"scopes\":[\"name\"]}", BL_OK, NULL},
+        /* the linkage schema is part of every project */
+        {"project", "{\"name\":\"p\",\"purpose\":\"research\",\"parties\":[\"a\",\"b\"],\"scopes\":[\"name\"]}", BL_EINPUT, "must register the linkage schema"},
+        {"project", "{\"name\":\"p\",\"purpose\":\"research\",\"parties\":[\"a\",\"b\"],\"scopes\":[\"name\"],"
+                    "\"schema\":{\"version\":3,\"clkConfig\":{\"l\":1024,\"kdf\":{\"type\":\"HKDF\",\"hash\":\"SHA256\",\"keySize\":64}},"
+                    "\"features\":[{\"identifier\":\"token\",\"format\":{\"type\":\"string\",\"encoding\":\"utf-8\"},"
+                    "\"hashing\":{\"comparison\":{\"type\":\"ngram\",\"n\":2},\"strategy\":{\"bitsPerToken\":20},\"hash\":{\"type\":\"blakeHash\"}}}]},"
+                    "\"schema_features\":{\"token\":\"name\"}}", BL_OK, NULL},
         {"project", "{\"name\":\"p\",\"purpose\":\"research\",\"parties\":[\"a\"],\"scopes\":[\"name\"]}", BL_EINPUT, "parties"},
         {"project", "{\"name\":\"p\",\"purpose\":\"Research!\",\"parties\":[\"a\",\"b\"],\"scopes\":[\"name\"]}", BL_EINPUT, "purpose"},
         {"project", "{\"name\":\"p\",\"purpose\":\"research\",\"parties\":[\"a\",\"b\"],\"scopes\":[\"name\"],\"mode\":\"magic\"}", BL_EINPUT, "mode"},
