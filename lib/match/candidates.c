@@ -536,6 +536,7 @@ static bl_status collect(bl_candrun *run, bl_candbuf *bufs, int nt, bl_candidate
     /* every stored candidate was counted against the cap, so the buffers
      * never hold more than the run stored */
     assert(tot <= atomic_load(&run->stored) && tot <= run->cap);
+    (void)run; /* only the assertion reads it (NDEBUG builds) */
     sort_candidates(all, tot);
     *out = all;
     *count = tot;
