@@ -67,6 +67,7 @@ static void usage(FILE *fp)
         "      --json               machine-readable output\n"
         "  -o, --output FILE        report destination (default stdout)\n"
         "  -q, --quiet              no report (pictures only)\n"
+        "  -v, --verbose            accepted as by every command (nothing to add here)\n"
         "  -V, --version            print the version\n"
         "  -h, --help               this help\n"
         "\n"

@@ -26,7 +26,8 @@ static void usage(FILE *fp)
             "  --max-message BYTES envelope size cap (default 65536)\n"
             "  --queue-cap N       envelopes waiting per mailbox, at most (default 1000)\n"
             "  -v, --verbose       log method, route and status per request (no names)\n"
-            "  -q, --quiet         no start/stop notes on stderr\n");
+            "  -q, --quiet         no start/stop notes on stderr\n"
+            "  -V, --version       print the version;  -h, --help  this help\n");
 }
 
 static long num(const char *s, long lo, long hi)
