@@ -50,7 +50,7 @@ static void usage(FILE *fp)
         "                           threshold marked in the pictures)\n"
         "      --sweep              table of precision/recall/F1 over thresholds\n"
         "      --thresholds LO:HI:STEP   sweep range (default 0.5:1:0.025)\n"
-        "      --solver greedy|none sweep: re-solve 1:1 at each threshold (default greedy)\n"
+        "      --solver greedy|none  sweep: re-solve 1:1 at each threshold (default greedy)\n"
         "                           or count every candidate above it (none)\n"
         "      --histogram          text histogram of true vs false candidate scores\n"
         "      --svg FILE           the histogram as an SVG image ('-' = stdout); with\n"
