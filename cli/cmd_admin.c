@@ -18,35 +18,36 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "Usage: blindlink admin --data-dir DIR [options] COMMAND [ARGS]\n\n"
-            "Commands:\n"
-            "  bootstrap ORG_NAME                       create the operator organisation and the\n"
-            "                                           first admin key (only once)\n"
-            "  org add NAME [--kind KIND]               add an organisation (hospital, bank, ...)\n"
-            "  key add ORG ROLE [--expires-days N]      issue a key; ROLE is admin, data_owner,\n"
-            "                                           analyst or auditor; printed once\n"
-            "  key revoke KEY_ID                        revoke a key at once\n"
-            "  purpose add NAME DESCRIPTION             extend the controlled purpose list\n"
-            "  list                                     organisations, keys (no secrets), purposes\n\n"
-            "Options:\n"
-            "  --data-dir DIR     the service's data directory (or env BLINDLINK_DATA_DIR)\n"
-            "  --kind KIND        org add: the organisation's kind\n"
-            "  --expires-days N   key add: the key expires after N days (1..3650)\n"
-            "  --clock-offset D   shift the clock like 'serve' (tests; env BLINDLINK_CLOCK_OFFSET)\n"
-            "  --json             print the result as one JSON object: bootstrap and key add\n"
-            "                     {key, key_id, org, role}, org add {id, name, kind}, key revoke\n"
-            "                     {revoked}, purpose add {purpose}, list {organisations, keys,\n"
-            "                     purposes}\n"
-            "  -o, --output FILE  write the result (a new key included) to FILE instead of\n"
-            "                     stdout, atomically and with mode 0600\n"
-            "  -q, --quiet        no notes on stderr\n"
-            "  -v, --verbose      say on stderr which data directory and action were used\n"
-            "  -V, --version      print the version;  -h, --help  this help\n\n"
-            "Environment: BLINDLINK_AUDIT_KEY=FILE, the audit signing key (as for 'serve');\n"
-            "required once the store's audit log is signed.\n"
-            "Output: 'key add' and 'bootstrap' print the key on the first line of stdout\n"
-            "and 'key_id=<id>' on the second; 'org add' prints the organisation id.\n");
+    fprintf(
+        fp,
+        "Usage: blindlink admin --data-dir DIR [options] COMMAND [ARGS]\n\n"
+        "Commands:\n"
+        "  bootstrap ORG_NAME                       create the operator organisation and the\n"
+        "                                           first admin key (only once)\n"
+        "  org add NAME [--kind KIND]               add an organisation (hospital, bank, ...)\n"
+        "  key add ORG ROLE [--expires-days N]      issue a key; ROLE is admin, data_owner,\n"
+        "                                           analyst or auditor; printed once\n"
+        "  key revoke KEY_ID                        revoke a key at once\n"
+        "  purpose add NAME DESCRIPTION             extend the controlled purpose list\n"
+        "  list                                     organisations, keys (no secrets), purposes\n\n"
+        "Options:\n"
+        "  --data-dir DIR     the service's data directory (or env BLINDLINK_DATA_DIR)\n"
+        "  --kind KIND        org add: the organisation's kind\n"
+        "  --expires-days N   key add: the key expires after N days (1..3650)\n"
+        "  --clock-offset D   shift the clock like 'serve' (tests; env BLINDLINK_CLOCK_OFFSET)\n"
+        "  --json             print the result as one JSON object: bootstrap and key add\n"
+        "                     {key, key_id, org, role}, org add {id, name, kind}, key revoke\n"
+        "                     {revoked}, purpose add {purpose}, list {organisations, keys,\n"
+        "                     purposes}\n"
+        "  -o, --output FILE  write the result (a new key included) to FILE instead of\n"
+        "                     stdout, atomically and with mode 0600\n"
+        "  -q, --quiet        no notes on stderr\n"
+        "  -v, --verbose      say on stderr which data directory and action were used\n"
+        "  -V, --version      print the version;  -h, --help  this help\n\n"
+        "Environment: BLINDLINK_AUDIT_KEY=FILE, the audit signing key (as for 'serve');\n"
+        "required once the store's audit log is signed.\n"
+        "Output: 'key add' and 'bootstrap' print the key on the first line of stdout\n"
+        "and 'key_id=<id>' on the second; 'org add' prints the organisation id.\n");
 }
 
 #ifdef BL_HAVE_SERVER
@@ -80,12 +81,17 @@ static int admin_arity(const char *cmd, const char *sub)
 
 static int admin_parse(int argc, char **argv, admin_args *a)
 {
-    static const struct option lo[] = {
-        {"data-dir", required_argument, 0, OPT_DATA_DIR}, {"kind", required_argument, 0, OPT_KIND},
-        {"expires-days", required_argument, 0, OPT_EXPIRES},
-        {"clock-offset", required_argument, 0, OPT_CLOCK}, CLI_LONGOPT_JSON, CLI_LONGOPT_OUTPUT,
-        CLI_LONGOPT_QUIET, CLI_LONGOPT_VERBOSE, CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
-        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"data-dir", required_argument, 0, OPT_DATA_DIR},
+                                       {"kind", required_argument, 0, OPT_KIND},
+                                       {"expires-days", required_argument, 0, OPT_EXPIRES},
+                                       {"clock-offset", required_argument, 0, OPT_CLOCK},
+                                       CLI_LONGOPT_JSON,
+                                       CLI_LONGOPT_OUTPUT,
+                                       CLI_LONGOPT_QUIET,
+                                       CLI_LONGOPT_VERBOSE,
+                                       CLI_LONGOPT_VERSION,
+                                       CLI_LONGOPT_HELP,
+                                       {0, 0, 0, 0}};
     int c;
     cli_getopt_begin(argc, argv);
     while ((c = getopt_long(argc, argv, ":o:qvVh", lo, NULL)) != -1) {
@@ -137,8 +143,8 @@ static void print_key(FILE *fp, const admin_args *a, const char *key, const char
         fprintf(fp, "%s\nkey_id=%s\n", key, kid);
         return;
     }
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "key", key, "key_id", kid, "org", org, "role",
-                          role);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s}", "key", key, "key_id", kid, "org", org, "role", role);
     json_dumpf(o, fp, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', fp);
     /* jansson copied the key: wipe its copy before freeing */
@@ -172,8 +178,9 @@ static bl_status admin_do(bl_store *st, const admin_args *a, FILE *fp, bl_error 
         if (rc == BL_OK)
             print_key(fp, a, key, kid, pos[1], "admin");
         if (rc == BL_OK && !a->co.quiet)
-            fprintf(stderr, "blindlink admin: first admin key for '%s' %s; it is not stored and "
-                            "cannot be shown again\n",
+            fprintf(stderr,
+                    "blindlink admin: first admin key for '%s' %s; it is not stored and "
+                    "cannot be shown again\n",
                     pos[1], a->co.output ? "written to the output file" : "printed above");
     } else if (!strcmp(pos[0], "list")) {
         rc = a->co.json ? bl_admin_list_json(st, fp, err) : bl_admin_list(st, fp, err);

@@ -16,7 +16,8 @@
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "Usage: blindlink audit verify [options] [--public-key FILE]... [--head SEQ:HASH] DATA_DIR\n"
+            "Usage: blindlink audit verify [options] [--public-key FILE]... [--head SEQ:HASH] "
+            "DATA_DIR\n"
             "       blindlink audit keygen --secret-key FILE --public-key FILE\n\n"
             "verify: check DATA_DIR/audit.log. Every entry's SHA-256 must match its content,\n"
             "each entry must chain to the previous one with consecutive sequence numbers, the\n"
@@ -82,8 +83,8 @@ static json_t *report_json(const bl_audit_report *rep, int ok, const bl_error *e
     json_object_set_new(o, "anchor_seq", json_integer((json_int_t)rep->anchor_seq));
     json_object_set_new(o, "signed_entries", json_integer((json_int_t)rep->signed_entries));
     json_object_set_new(o, "independent", json_boolean(rep->independent));
-    json_object_set_new(o, "first_bad", rep->first_bad ? json_integer((json_int_t)rep->first_bad)
-                                                       : json_null());
+    json_object_set_new(o, "first_bad",
+                        rep->first_bad ? json_integer((json_int_t)rep->first_bad) : json_null());
     json_object_set_new(o, "error", ok ? json_null() : json_string(err->msg));
     return o;
 }
@@ -164,11 +165,16 @@ int cmd_audit(int argc, char **argv)
     fprintf(stderr, "blindlink audit: built without the server component\n");
     return CLI_EXIT_FAIL;
 #else
-    static const struct option lo[] = {
-        {"public-key", required_argument, 0, 'p'}, {"head", required_argument, 0, 'H'},
-        {"secret-key", required_argument, 0, 's'}, CLI_LONGOPT_JSON, CLI_LONGOPT_OUTPUT,
-        CLI_LONGOPT_QUIET, CLI_LONGOPT_VERBOSE,    CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
-        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"public-key", required_argument, 0, 'p'},
+                                       {"head", required_argument, 0, 'H'},
+                                       {"secret-key", required_argument, 0, 's'},
+                                       CLI_LONGOPT_JSON,
+                                       CLI_LONGOPT_OUTPUT,
+                                       CLI_LONGOPT_QUIET,
+                                       CLI_LONGOPT_VERBOSE,
+                                       CLI_LONGOPT_VERSION,
+                                       CLI_LONGOPT_HELP,
+                                       {0, 0, 0, 0}};
     audit_args a;
     memset(&a, 0, sizeof a);
     int c, rc;

@@ -58,18 +58,36 @@ static void usage(FILE *fp)
 
 #ifdef BL_HAVE_SERVER
 enum {
-    OPT_DATA_DIR = CLI_OPT_FIRST_PRIVATE, OPT_LISTEN, OPT_PORT_FILE, OPT_HTTP_THREADS, OPT_WORKERS,
-    OPT_MAX_BODY, OPT_MAX_UPLOAD, OPT_MAX_RECORDS, OPT_MAX_CAND, OPT_RATE, OPT_TIMEOUT,
-    OPT_JANITOR, OPT_CLOCK, OPT_IP_RATE, OPT_BODY_TIMEOUT, OPT_AUDIT_INTERVAL, OPT_SHARED_DIR,
-    OPT_AUDIT_KEY, OPT_AUDIT_UNSIGNED, OPT_TLS_CERT, OPT_TLS_KEY, OPT_INSECURE
+    OPT_DATA_DIR = CLI_OPT_FIRST_PRIVATE,
+    OPT_LISTEN,
+    OPT_PORT_FILE,
+    OPT_HTTP_THREADS,
+    OPT_WORKERS,
+    OPT_MAX_BODY,
+    OPT_MAX_UPLOAD,
+    OPT_MAX_RECORDS,
+    OPT_MAX_CAND,
+    OPT_RATE,
+    OPT_TIMEOUT,
+    OPT_JANITOR,
+    OPT_CLOCK,
+    OPT_IP_RATE,
+    OPT_BODY_TIMEOUT,
+    OPT_AUDIT_INTERVAL,
+    OPT_SHARED_DIR,
+    OPT_AUDIT_KEY,
+    OPT_AUDIT_UNSIGNED,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_INSECURE
 };
 
 /* unsigned option value in [lo, hi], or a usage error naming the option */
 static int opt_u64(const char *name, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
     if (cli_parse_u64(s, lo, hi, out))
-        return cli_usage_error("serve", "--%s: %llu..%llu, got '%s'", name,
-                               (unsigned long long)lo, (unsigned long long)hi, s);
+        return cli_usage_error("serve", "--%s: %llu..%llu, got '%s'", name, (unsigned long long)lo,
+                               (unsigned long long)hi, s);
     return CLI_OPT_OK;
 }
 
@@ -148,31 +166,34 @@ static int serve_option(int c, const char *arg, bl_server_opts *o, const char **
 static int serve_parse(int argc, char **argv, bl_server_opts *o, cli_common *co,
                        const char **offset)
 {
-    static const struct option lo[] = {
-        {"data-dir", required_argument, 0, OPT_DATA_DIR},
-        {"listen", required_argument, 0, OPT_LISTEN},
-        {"port-file", required_argument, 0, OPT_PORT_FILE},
-        {"http-threads", required_argument, 0, OPT_HTTP_THREADS},
-        {"workers", required_argument, 0, OPT_WORKERS},
-        {"max-body", required_argument, 0, OPT_MAX_BODY},
-        {"max-upload", required_argument, 0, OPT_MAX_UPLOAD},
-        {"max-records", required_argument, 0, OPT_MAX_RECORDS},
-        {"max-candidates", required_argument, 0, OPT_MAX_CAND},
-        {"rate-limit", required_argument, 0, OPT_RATE},
-        {"timeout", required_argument, 0, OPT_TIMEOUT},
-        {"janitor", required_argument, 0, OPT_JANITOR},
-        {"clock-offset", required_argument, 0, OPT_CLOCK},
-        {"ip-rate-limit", required_argument, 0, OPT_IP_RATE},
-        {"body-timeout", required_argument, 0, OPT_BODY_TIMEOUT},
-        {"audit-interval", required_argument, 0, OPT_AUDIT_INTERVAL},
-        {"allow-shared-dir", no_argument, 0, OPT_SHARED_DIR},
-        {"audit-key", required_argument, 0, OPT_AUDIT_KEY},
-        {"audit-unsigned", no_argument, 0, OPT_AUDIT_UNSIGNED},
-        {"tls-cert", required_argument, 0, OPT_TLS_CERT},
-        {"tls-key", required_argument, 0, OPT_TLS_KEY},
-        {"insecure-http", no_argument, 0, OPT_INSECURE},
-        CLI_LONGOPT_THREADS, CLI_LONGOPT_QUIET, CLI_LONGOPT_VERBOSE, CLI_LONGOPT_VERSION,
-        CLI_LONGOPT_HELP, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"data-dir", required_argument, 0, OPT_DATA_DIR},
+                                       {"listen", required_argument, 0, OPT_LISTEN},
+                                       {"port-file", required_argument, 0, OPT_PORT_FILE},
+                                       {"http-threads", required_argument, 0, OPT_HTTP_THREADS},
+                                       {"workers", required_argument, 0, OPT_WORKERS},
+                                       {"max-body", required_argument, 0, OPT_MAX_BODY},
+                                       {"max-upload", required_argument, 0, OPT_MAX_UPLOAD},
+                                       {"max-records", required_argument, 0, OPT_MAX_RECORDS},
+                                       {"max-candidates", required_argument, 0, OPT_MAX_CAND},
+                                       {"rate-limit", required_argument, 0, OPT_RATE},
+                                       {"timeout", required_argument, 0, OPT_TIMEOUT},
+                                       {"janitor", required_argument, 0, OPT_JANITOR},
+                                       {"clock-offset", required_argument, 0, OPT_CLOCK},
+                                       {"ip-rate-limit", required_argument, 0, OPT_IP_RATE},
+                                       {"body-timeout", required_argument, 0, OPT_BODY_TIMEOUT},
+                                       {"audit-interval", required_argument, 0, OPT_AUDIT_INTERVAL},
+                                       {"allow-shared-dir", no_argument, 0, OPT_SHARED_DIR},
+                                       {"audit-key", required_argument, 0, OPT_AUDIT_KEY},
+                                       {"audit-unsigned", no_argument, 0, OPT_AUDIT_UNSIGNED},
+                                       {"tls-cert", required_argument, 0, OPT_TLS_CERT},
+                                       {"tls-key", required_argument, 0, OPT_TLS_KEY},
+                                       {"insecure-http", no_argument, 0, OPT_INSECURE},
+                                       CLI_LONGOPT_THREADS,
+                                       CLI_LONGOPT_QUIET,
+                                       CLI_LONGOPT_VERBOSE,
+                                       CLI_LONGOPT_VERSION,
+                                       CLI_LONGOPT_HELP,
+                                       {0, 0, 0, 0}};
     int c;
     cli_getopt_begin(argc, argv);
     while ((c = getopt_long(argc, argv, ":j:qvVh", lo, NULL)) != -1) {
@@ -205,9 +226,9 @@ static void print_settings(const bl_server_opts *o)
             "match threads %d, max body %zu, max upload %llu, max records %zu, "
             "max candidates %zu, rate limit %g/s, ip rate limit %g/s, timeout %u s, "
             "body timeout %u s, janitor %u s, audit %s, %s (0 = default)\n",
-            o->data_dir, o->listen, o->http_threads, o->run_workers, o->match_threads,
-            o->max_body, (unsigned long long)o->max_upload, o->max_records, o->max_candidates,
-            o->rate_limit, o->ip_rate_limit, o->conn_timeout_s, o->body_timeout_s, o->janitor_s,
+            o->data_dir, o->listen, o->http_threads, o->run_workers, o->match_threads, o->max_body,
+            (unsigned long long)o->max_upload, o->max_records, o->max_candidates, o->rate_limit,
+            o->ip_rate_limit, o->conn_timeout_s, o->body_timeout_s, o->janitor_s,
             o->audit_unsigned ? "unsigned" : "signed", o->tls_cert ? "TLS" : "plain HTTP");
 }
 #endif

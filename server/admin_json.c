@@ -13,8 +13,8 @@ static json_t *text_or_null(sqlite3_stmt *s, int col)
 }
 
 /* rows of `sql` as objects with `names[i]` = column i (text) */
-static bl_status rows(sqlite3 *db, const char *sql, const char *const *names, int ncol,
-                      json_t *arr, bl_error *err)
+static bl_status rows(sqlite3 *db, const char *sql, const char *const *names, int ncol, json_t *arr,
+                      bl_error *err)
 {
     sqlite3_stmt *s = srv_prep(db, sql, err);
     if (!s)
@@ -54,9 +54,9 @@ static bl_status keys(sqlite3 *db, json_t *arr, bl_error *err)
         char when[40];
         if (sqlite3_column_type(s, 3) != SQLITE_NULL)
             srv_time_fmt(sqlite3_column_int64(s, 3), when, sizeof when);
-        json_object_set_new(o, "expires", sqlite3_column_type(s, 3) == SQLITE_NULL
-                                              ? json_null()
-                                              : json_string(when));
+        json_object_set_new(o, "expires",
+                            sqlite3_column_type(s, 3) == SQLITE_NULL ? json_null()
+                                                                     : json_string(when));
         json_array_append_new(arr, o);
     }
     sqlite3_finalize(s);
@@ -72,8 +72,8 @@ bl_status bl_admin_list_json(bl_store *st, void *fpv, bl_error *err)
     json_object_set_new(root, "organisations", orgs);
     json_object_set_new(root, "keys", ks);
     json_object_set_new(root, "purposes", ps);
-    bl_status rc = rows(db, "SELECT id, name, kind FROM orgs ORDER BY created, name", org_cols, 3,
-                        orgs, err);
+    bl_status rc =
+        rows(db, "SELECT id, name, kind FROM orgs ORDER BY created, name", org_cols, 3, orgs, err);
     if (rc == BL_OK)
         rc = keys(db, ks, err);
     if (rc == BL_OK)
