@@ -105,6 +105,13 @@ void cli_getopt_begin(int argc, char **argv)
 const char *cli_current_arg(void)
 {
     static char shortopt[3] = "-?";
+    /* a long option sets optopt to its short equivalent ('o' for --output):
+     * name the word as written; unless getopt is still inside a bundle of
+     * short options ("-xq"), which it has not stepped past yet */
+    int in_bundle = optind < g_argc && g_argv[optind][0] == '-' && g_argv[optind][1] != '-' &&
+                    optopt && strchr(g_argv[optind] + 1, optopt);
+    if (!in_bundle && optind > 0 && optind <= g_argc && !strncmp(g_argv[optind - 1], "--", 2))
+        return g_argv[optind - 1];
     if (optopt && optopt < 128) {
         shortopt[1] = (char)optopt;
         return shortopt;

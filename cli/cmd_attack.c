@@ -42,16 +42,17 @@ static void usage(FILE *fp)
             "  --harden PROFILE      override the file's hardening profile\n"
             "  --legacy-strip        strip cells of KNOWN.csv as encode --legacy-strip\n"
             "  --no-validate         as encode --no-validate\n"
-            "  --threads N           worker threads (default 2)\n"
+            "  -j, --threads N       worker threads (default 2)\n"
             "  --seed N              seed of the attacker's own key (default 1)\n"
-            "  --output FILE         write the guesses as CSV (encoded_index,encoded_id,\n"
+            "  -o, --output FILE     write the guesses as CSV (encoded_index,encoded_id,\n"
             "                        plain_index,plain_id,score)\n"
             "  --json                print the result as one JSON object\n"
             "  --encode-fields OUT   (tests, benchmarks) write DATA.csv as a field-level\n"
             "                        encoding (one filter of --field-bits bits, default 512,\n"
             "                        per hashed feature; \"layout\": \"fields\" metadata); the\n"
             "                        secret comes from --secret-file or BLINDLINK_SECRET\n"
-            "  -h, --help            this help\n"
+            "  -q, --quiet, -v, --verbose  accepted as by every command (nothing to add here)\n"
+            "  -V, --version         print the version;  -h, --help  this help\n"
             "Output: method, encoded, guesses, correct, reidentified (correct / encoded),\n"
             "precision, seconds. Exit status: 0 ok, 1 failure, 2 usage or input error.\n");
 }
@@ -208,22 +209,26 @@ int cmd_attack(int argc, char **argv)
         {"seed", required_argument, NULL, OPT_SEED},       {"output", required_argument, NULL, OPT_OUTPUT},
         {"json", no_argument, NULL, OPT_JSON},             {"encode-fields", required_argument, NULL, OPT_ENCODE_FIELDS},
         {"field-bits", required_argument, NULL, OPT_FIELD_BITS}, {"secret-file", required_argument, NULL, OPT_SECRET},
+        CLI_LONGOPT_QUIET, CLI_LONGOPT_VERBOSE, CLI_LONGOPT_VERSION,
         {"help", no_argument, NULL, 'h'},                  {NULL, 0, NULL, 0},
     };
+    cli_common co = {0};
     args a = {.o = {.seed = 1}};
-    optind = 1;
-    opterr = 0;
+    cli_getopt_begin(argc, argv);
     int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:j:qvVh", longopts, NULL)) != -1) {
         if (c == 'h') {
             usage(stdout);
             return CLI_EXIT_OK;
         }
-        if (c == ':')
-            return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
-        if (c == '?')
-            return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
-        int rc = parse_opt(c, &a);
+        /* -o and -j are the short forms of --output and --threads; the rest
+         * of the common options go through the shared parser */
+        c = c == 'o' ? OPT_OUTPUT : c == 'j' ? OPT_THREADS : c;
+        int rc = c >= OPT_METHOD ? parse_opt(c, &a) : cli_common_option(CMD, c, optarg, &co);
+        if (rc == CLI_OPT_EXIT)
+            return CLI_EXIT_OK;
+        if (rc == CLI_OPT_UNHANDLED)
+            rc = cli_usage_error(CMD, "unknown option '%s'", cli_current_arg());
         if (rc)
             return rc;
     }

@@ -39,8 +39,12 @@ static void usage(FILE *fp)
             "  --transactions FILE  customer_id,date,merchant,amount,currency\n"
             "  --state DIR          sessions, links, queues (default KEYFILE.state)\n"
             "  --max-seconds N      stop after N seconds (default: run until killed)\n"
-            "  --workers N          handle envelopes of different customers on N threads\n"
-            "                       (default 4; one customer's envelopes stay in order)\n\n"
+            "  -j, --threads N      handle envelopes of different customers on N threads\n"
+            "                       (default 4; one customer's envelopes stay in order;\n"
+            "                       alias --workers)\n"
+            "  -q, --quiet          no start, stop and expiry notes on stderr\n"
+            "  -v, --verbose        note each envelope handled (sequence number only)\n"
+            "  -V, --version        print the version;  -h, --help  this help\n\n"
             "Hand-over requests are appended to DIR/agent-queue.jsonl, card freeze\n"
             "requests to DIR/freeze-requests.jsonl.\n");
 }
@@ -65,6 +69,7 @@ typedef struct bank_ctx {
     envelope batch[128]; /* the relay answers at most 100 per poll */
     size_t nbatch;
     unsigned long handled, rejected;
+    int verbose;
 } bank_ctx;
 
 typedef struct worker_arg {
@@ -128,6 +133,9 @@ static void *worker_main(void *arg)
             w->rejected++;
         } else {
             w->handled++;
+            if (b->verbose)
+                fprintf(stderr, "blindlink bank: handled envelope %llu\n",
+                        (unsigned long long)env->seq);
             if (reply && bl_relay_send(b->rc[w->id], b->token, env->from, reply, rlen, &e) != BL_OK)
                 fprintf(stderr, "blindlink bank: answer not delivered: %s\n", e.msg);
         }
@@ -202,6 +210,7 @@ typedef struct bank_args {
     const char *relay, *name, *key, *accounts, *txns, *state;
     long max_seconds;
     unsigned workers;
+    int quiet, verbose;
 } bank_args;
 
 static int run(const bank_args *a)
@@ -235,13 +244,16 @@ static int run(const bank_args *a)
     if (s == BL_OK) {
         char pub[BL_PSI_PUBKEY_TEXT];
         bl_psi_pubkey_format(bundle.ik, pub);
-        fprintf(stderr, "blindlink bank: %s online at %s, identity %s\n", a->name, a->relay, pub);
+        if (!a->quiet)
+            fprintf(stderr, "blindlink bank: %s online at %s, identity %s\n", a->name, a->relay,
+                    pub);
         static bank_ctx ctx; /* large batch buffer: not on the stack */
         memset(&ctx, 0, sizeof ctx);
         ctx.bank = bank;
         ctx.token = tok;
         ctx.cursor_path = cur_path;
         ctx.workers = a->workers;
+        ctx.verbose = a->verbose;
         ctx.rc[0] = rc;
         for (unsigned i = 1; i < ctx.workers; i++)
             if (bl_relay_client_new(a->relay, &ctx.rc[i], &err) != BL_OK) {
@@ -261,7 +273,7 @@ static int run(const bank_args *a)
                 break;
             if (now - last_expire >= 3600) {
                 size_t n = bl_chat_bank_expire(bank);
-                if (n)
+                if (n && !a->quiet)
                     fprintf(stderr, "blindlink bank: %zu link(s) expired after 90 days unused\n", n);
                 last_expire = now;
             }
@@ -276,7 +288,9 @@ static int run(const bank_args *a)
                 sleep(1);
             }
         }
-        fprintf(stderr, "blindlink bank: handled %lu, rejected %lu\n", ctx.handled, ctx.rejected);
+        if (!a->quiet)
+            fprintf(stderr, "blindlink bank: handled %lu, rejected %lu\n", ctx.handled,
+                    ctx.rejected);
         for (unsigned i = 1; i < ctx.workers; i++)
             bl_relay_client_free(ctx.rc[i]);
     } else {
@@ -297,14 +311,14 @@ int cmd_bank(int argc, char **argv)
         {"key", required_argument, 0, 'k'},          {"accounts", required_argument, 0, 'a'},
         {"transactions", required_argument, 0, 't'}, {"state", required_argument, 0, 's'},
         {"max-seconds", required_argument, 0, 'M'},  {"workers", required_argument, 0, 'w'},
-        CLI_LONGOPT_QUIET, CLI_LONGOPT_VERBOSE, CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
+        CLI_LONGOPT_THREADS,                         CLI_LONGOPT_QUIET, CLI_LONGOPT_VERBOSE, CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
         {0, 0, 0, 0}};
     bank_args a = {0};
     a.workers = 4;
     int c;
     cli_common co = {0};
     cli_getopt_begin(argc, argv);
-    while ((c = getopt_long(argc, argv, ":r:n:k:a:t:s:M:w:qvVh", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":r:n:k:a:t:s:M:w:j:qvVh", lo, NULL)) != -1) {
         switch (c) {
         case 'r': a.relay = optarg; break;
         case 'n': a.name = optarg; break;
@@ -313,11 +327,13 @@ int cmd_bank(int argc, char **argv)
         case 't': a.txns = optarg; break;
         case 's': a.state = optarg; break;
         case 'M': a.max_seconds = strtol(optarg, NULL, 10); break;
-        case 'w':
-            a.workers = (unsigned)strtoul(optarg, NULL, 10);
-            if (a.workers < 1 || a.workers > BANK_MAX_WORKERS)
+        case 'w': {
+            uint64_t n;
+            if (cli_parse_u64(optarg, 1, BANK_MAX_WORKERS, &n))
                 return cli_usage_error("bank", "--workers '%s': 1..%d", optarg, BANK_MAX_WORKERS);
+            a.workers = (unsigned)n;
             break;
+        }
         case 'h': usage(stdout); return CLI_EXIT_OK;
         default: {
             int rc = cli_common_option("bank", c, optarg, &co);
@@ -332,6 +348,12 @@ int cmd_bank(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("bank", "unexpected argument '%s'", argv[optind]);
+    if (co.threads > BANK_MAX_WORKERS)
+        return cli_usage_error("bank", "--threads: at most %d", BANK_MAX_WORKERS);
+    if (co.threads)
+        a.workers = (unsigned)co.threads;
+    a.quiet = co.quiet;
+    a.verbose = co.verbose;
     if (!a.relay || !a.name || !a.key || !a.accounts || !a.txns)
         return cli_usage_error("bank",
                                "--relay, --name, --key, --accounts and --transactions are required");

@@ -40,9 +40,15 @@ static void usage(FILE *fp)
             "                     (or set BL_CHAT_CODE instead of --code)\n"
             "  --send TEXT        send TEXT, print the answer on stdout\n"
             "  --unlink           end the link; both sides delete the session keys\n"
-            "  --timeout SECONDS  how long to wait for an answer (default 10)\n\n"
+            "  --timeout SECONDS  how long to wait for an answer (default 10)\n"
+            "  -q, --quiet        no warnings about envelopes ignored (undecryptable)\n"
+            "  -v, --verbose      trace each envelope read (as BL_CHAT_DEBUG=1)\n"
+            "  -V, --version      print the version;  -h, --help  this help\n\n"
             "Exit codes: 0 answered, 1 refused/timeout/network, 2 usage error.\n");
 }
+
+/* -q 0, default 1, -v 2 (or BL_CHAT_DEBUG): how much on_msg says on stderr */
+static int chat_noise = 1;
 
 typedef struct waitctx {
     bl_chat_client *cl;
@@ -61,7 +67,8 @@ static int on_msg(void *ctx, uint64_t seq, const char *from, const uint8_t *body
     size_t ptlen = 0;
     bl_error e = {0};
     if (bl_chat_decrypt(w->cl->session, body, len, &pt, &ptlen, &e) != BL_OK) {
-        fprintf(stderr, "blindlink chat: ignored an envelope: %s\n", e.msg);
+        if (chat_noise)
+            fprintf(stderr, "blindlink chat: ignored an envelope: %s\n", e.msg);
         return 0;
     }
     json_t *o = json_loadb((const char *)pt, ptlen, 0, NULL);
@@ -71,7 +78,7 @@ static int on_msg(void *ctx, uint64_t seq, const char *from, const uint8_t *body
         w->answer = o; /* keep reading the batch: later envelopes move the cursor too */
         return 0;
     }
-    if (getenv("BL_CHAT_DEBUG"))
+    if (chat_noise > 1)
         fprintf(stderr, "debug: envelope %llu re=%lld want=%lld\n", (unsigned long long)seq,
                 (long long)json_integer_value(json_object_get(o, "re")), (long long)w->want);
     json_decref(o);
@@ -298,6 +305,7 @@ int cmd_chat(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("chat", "unexpected argument '%s'", argv[optind]);
+    chat_noise = co.quiet ? 0 : co.verbose || getenv("BL_CHAT_DEBUG") ? 2 : 1;
     if (!a.relay || !a.state || !a.bank)
         return cli_usage_error("chat", "--relay, --state and --bank are required");
     if (!bl_chat_name_valid(a.bank))

@@ -19,7 +19,9 @@ static void usage(FILE *fp)
             "  --format json|bin   output format (default: the other one than IN's)\n"
             "  --ids               keep record ids (binary output only; JSON has none)\n"
             "  -o, --output FILE   OUT given as an option instead of the second argument\n"
-            "  -q, --quiet         no warnings;  -V, --version  print the version\n"
+            "  -q, --quiet         no warnings\n"
+            "  -V, --version       print the version\n"
+            "  -v, --verbose       accepted as by every command (nothing to add here)\n"
             "  -h, --help          this help\n"
             "The output is written atomically; IN '-' reads stdin, OUT '-' writes stdout\n"
             "(both formats).\n");

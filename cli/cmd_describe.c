@@ -33,6 +33,7 @@ static void usage(FILE *fp)
           "      --json               figures and histogram as JSON\n"
           "  -o, --output FILE        report destination (default stdout)\n"
           "  -q, --quiet              no report (picture only)\n"
+          "  -v, --verbose            accepted as by every command (nothing to add here)\n"
           "  -V, --version            print the version\n"
           "  -h, --help               this help\n"
           "\n"

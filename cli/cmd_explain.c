@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <blindlink/clk.h>
+#include <blindlink/io.h>
 #include <blindlink/model.h>
 #include "cli.h"
 
@@ -26,10 +27,76 @@ static void usage(FILE *fp)
           "  -m, --model FILE   model file (blindlink train) (required)\n"
           "      --svg FILE     also write the waterfall chart as SVG\n"
           "      --json         print the explanation as JSON\n"
-          "  -h, --help         this help\n"
+          "  -o, --output FILE  write the explanation to FILE instead of stdout\n"
+          "  -q, --quiet, -v, --verbose  accepted as by every command (nothing to add here)\n"
+          "  -V, --version      print the version;  -h, --help  this help\n"
           "\n"
           "Exit status: 0 ok, 1 runtime failure, 2 usage or input error.\n",
           fp);
+}
+
+typedef struct explain_pair {
+    const char *pa;
+    size_t ia;
+    const char *ida, *pb;
+    size_t ib;
+    const char *idb;
+    const bl_explain_field *f;
+    size_t nf;
+    double pw, w, p;
+} explain_pair;
+
+static json_t *explain_json(const explain_pair *e)
+{
+    json_t *fields = json_array();
+    for (size_t i = 0; i < e->nf; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "field", json_string(e->f[i].name));
+        cli_json_set_real(o, "dice", e->f[i].dice); /* NaN (a missing value): null */
+        json_object_set_new(o, "level", json_string(e->f[i].label));
+        cli_json_set_real(o, "weight", e->f[i].weight);
+        cli_json_set_real(o, "tf_adjust", e->f[i].tf_adjust);
+        json_array_append_new(fields, o);
+    }
+    return json_pack("{s:{s:s, s:I}, s:{s:s, s:I}, s:f, s:o, s:f, s:f}", "a", "file", e->pa,
+                     "index", (json_int_t)e->ia, "b", "file", e->pb, "index", (json_int_t)e->ib,
+                     "prior_weight", e->pw, "fields", fields, "weight", e->w, "probability",
+                     e->p);
+}
+
+static void explain_text(FILE *fp, const explain_pair *e)
+{
+    fprintf(fp, "%s:%zu %s  vs  %s:%zu %s\n", e->pa, e->ia, e->ida, e->pb, e->ib, e->idb);
+    fprintf(fp, "%-22s %8s  %-14s %9s %9s\n", "field", "dice", "level", "weight", "tf adj");
+    fprintf(fp, "%-22s %8s  %-14s %+9.3f\n", "(prior)", "", "", e->pw);
+    for (size_t i = 0; i < e->nf; i++) {
+        char d[16];
+        if (isnan(e->f[i].dice))
+            snprintf(d, sizeof d, "-");
+        else
+            snprintf(d, sizeof d, "%.3f", e->f[i].dice);
+        fprintf(fp, "%-22s %8s  %-14s %+9.3f %+9.3f\n", e->f[i].name, d, e->f[i].label,
+                e->f[i].weight, e->f[i].tf_adjust);
+    }
+    fprintf(fp, "%-22s %8s  %-14s %+9.3f   probability %.6f\n", "total", "", "", e->w, e->p);
+}
+
+/* text or --json, on stdout or atomically to -o FILE */
+static bl_status write_explanation(const explain_pair *e, const cli_common *co, bl_error *err)
+{
+    const char *out = co->output ? co->output : "-";
+    if (co->json) {
+        json_t *o = explain_json(e);
+        bl_status st = cli_json_write(o, out, err);
+        json_decref(o);
+        return st;
+    }
+    bl_ofile *f = NULL;
+    bl_status st = bl_ofile_open(out, &f, err);
+    if (st != BL_OK)
+        return st;
+    explain_text(bl_ofile_stream(f), e);
+    return bl_ofile_commit(f, err);
 }
 
 /* "file:index" -> path (in place) and index. */
@@ -52,18 +119,27 @@ int cmd_explain(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"svg", required_argument, NULL, 1001},
-        {"json", no_argument, NULL, 1002}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        CLI_LONGOPT_JSON, CLI_LONGOPT_OUTPUT, CLI_LONGOPT_QUIET, CLI_LONGOPT_VERBOSE,
+        CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP, {NULL, 0, NULL, 0},
     };
     const char *model = NULL, *svg = NULL;
-    int json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+    cli_common co = {0};
+    int c;
+    cli_getopt_begin(argc, argv);
+    while ((c = getopt_long(argc, argv, ":m:o:qvVh", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 1001: svg = optarg; break;
-        case 1002: json = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error("explain", "unknown option '%s'", argv[optind - 1]);
+        default: {
+            int rc = cli_common_option("explain", c, optarg, &co);
+            if (rc == CLI_OPT_EXIT)
+                return CLI_EXIT_OK;
+            if (rc == CLI_OPT_UNHANDLED)
+                rc = cli_usage_error("explain", "unknown option '%s'", cli_current_arg());
+            if (rc != CLI_OPT_OK)
+                return rc;
+        }
         }
     }
     if (!model)
@@ -97,30 +173,9 @@ int cmd_explain(int argc, char **argv)
     if (st == BL_OK && svg)
         st = bl_model_explain_svg(svg, f, bl_model_nfields(m), pw, w, p, &err);
     if (st == BL_OK) {
-        const size_t nf = bl_model_nfields(m);
-        const char *ida = a->ids ? a->ids[ia] : "", *idb = b->ids ? b->ids[ib] : "";
-        if (json) {
-            printf("{\"a\": {\"file\": \"%s\", \"index\": %zu}, \"b\": {\"file\": \"%s\", \"index\": %zu}, "
-                   "\"prior_weight\": %.6f, \"fields\": [", pa, ia, pb, ib, pw);
-            for (size_t i = 0; i < nf; i++)
-                printf("%s{\"field\": \"%s\", \"dice\": %s%.6f%s, \"level\": \"%s\", \"weight\": %.6f, "
-                       "\"tf_adjust\": %.6f}", i ? ", " : "", f[i].name, isnan(f[i].dice) ? "null" : "",
-                       isnan(f[i].dice) ? 0.0 : f[i].dice, "", f[i].label, f[i].weight, f[i].tf_adjust);
-            printf("], \"weight\": %.6f, \"probability\": %.9g}\n", w, p);
-        } else {
-            printf("%s:%zu %s  vs  %s:%zu %s\n", pa, ia, ida, pb, ib, idb);
-            printf("%-22s %8s  %-14s %9s %9s\n", "field", "dice", "level", "weight", "tf adj");
-            printf("%-22s %8s  %-14s %+9.3f\n", "(prior)", "", "", pw);
-            for (size_t i = 0; i < nf; i++) {
-                char d[16];
-                if (isnan(f[i].dice))
-                    snprintf(d, sizeof d, "-");
-                else
-                    snprintf(d, sizeof d, "%.3f", f[i].dice);
-                printf("%-22s %8s  %-14s %+9.3f %+9.3f\n", f[i].name, d, f[i].label, f[i].weight, f[i].tf_adjust);
-            }
-            printf("%-22s %8s  %-14s %+9.3f   probability %.6f\n", "total", "", "", w, p);
-        }
+        explain_pair ep = {pa, ia, a->ids ? a->ids[ia] : "", pb, ib, b->ids ? b->ids[ib] : "",
+                              f, bl_model_nfields(m), pw, w, p};
+        st = write_explanation(&ep, &co, &err);
     }
     int rc = st == BL_OK ? CLI_EXIT_OK : cli_fail("explain", &err);
     bl_clkset_free(a);

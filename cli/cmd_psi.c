@@ -38,7 +38,7 @@ static void usage(FILE *fp)
         "same order; a record matches on the first type that hits, one-to-one):\n"
         "  --email COL           email column\n"
         "  --phone COL           phone column (normalised to E.164)\n"
-        "  --namedob COL,...,DOB name column(s) then the date-of-birth column, one key\n\n"
+        "  --namedob COL,...,DOB  name column(s) then the date-of-birth column, one key\n\n"
         "Normalisation:\n"
         "  --email-rules LIST    none (default), gmail (gmail dots/+suffix), plus (drop\n"
         "                        +suffix everywhere), or gmail,plus; must match the peer\n"

@@ -23,10 +23,11 @@ static void usage(FILE *fp)
             "                      'npm ci' there)\n"
             "  --port-file FILE    write the bound port to FILE once listening\n"
             "  --ttl SECONDS       envelope lifetime (default 604800 = 7 days)\n"
-            "  --max-message BYTES envelope size cap (default 65536)\n"
+            "  --max-message BYTES  envelope size cap (default 65536)\n"
             "  --queue-cap N       envelopes waiting per mailbox, at most (default 1000)\n"
             "  -v, --verbose       log method, route and status per request (no names)\n"
-            "  -q, --quiet         no start/stop notes on stderr\n");
+            "  -q, --quiet         no start/stop notes on stderr\n"
+            "  -V, --version       print the version;  -h, --help  this help\n");
 }
 
 static long num(const char *s, long lo, long hi)

@@ -41,6 +41,7 @@ static void usage(FILE *fp)
             "  -o, --output FILE    where the output goes (default stdout); for convert\n"
             "                       instead of the OUTPUT argument\n"
             "  -q, --quiet          no warnings\n"
+            "  -v, --verbose        accepted as by every command (nothing to add here)\n"
             "  -V, --version        print the version\n"
             "  -h, --help           this help\n"
             "'-' for a SCHEMA reads stdin.\n");

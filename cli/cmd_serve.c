@@ -1,6 +1,7 @@
 /* cli/cmd_serve.c - `blindlink serve`: run the linkage service (HTTP JSON API on
  * libmicrohttpd, SQLite store, in-process run workers). */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@ static void usage(FILE *fp)
             "  --port-file FILE      write the bound port to FILE once listening\n"
             "  --http-threads N      HTTP thread pool size (default: cores, at least 4)\n"
             "  --workers N           concurrent linkage runs (default 1)\n"
-            "  --threads N           matching threads per run (default: all cores)\n"
+            "  -j, --threads N       matching threads per run (default: all cores)\n"
             "  --max-body BYTES      cap on JSON request bodies, JSON uploads included\n"
             "                        (default 1048576)\n"
             "  --max-upload BYTES    cap on one streamed encodings upload (default 4 GiB)\n"
@@ -50,18 +51,187 @@ static void usage(FILE *fp)
             "  --tls-key FILE        ... and this PEM private key (mode 0600)\n"
             "  --insecure-http       allow plain HTTP on a non-loopback address (behind a TLS\n"
             "                        proxy); without TLS only loopback is served\n"
-            "  --quiet               no banner on stderr\n");
+            "  -q, --quiet           no banner on stderr\n"
+            "  -v, --verbose         print the settings in effect on stderr before starting\n"
+            "  -V, --version         print the version;  -h, --help  this help\n");
 }
 
-static int parse_size(const char *s, unsigned long long *out)
+#ifdef BL_HAVE_SERVER
+enum {
+    OPT_DATA_DIR = CLI_OPT_FIRST_PRIVATE,
+    OPT_LISTEN,
+    OPT_PORT_FILE,
+    OPT_HTTP_THREADS,
+    OPT_WORKERS,
+    OPT_MAX_BODY,
+    OPT_MAX_UPLOAD,
+    OPT_MAX_RECORDS,
+    OPT_MAX_CAND,
+    OPT_RATE,
+    OPT_TIMEOUT,
+    OPT_JANITOR,
+    OPT_CLOCK,
+    OPT_IP_RATE,
+    OPT_BODY_TIMEOUT,
+    OPT_AUDIT_INTERVAL,
+    OPT_SHARED_DIR,
+    OPT_AUDIT_KEY,
+    OPT_AUDIT_UNSIGNED,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_INSECURE
+};
+
+/* unsigned option value in [lo, hi], or a usage error naming the option */
+static int opt_u64(const char *name, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*s == '\0' || *s == '-' || *end)
-        return -1;
-    *out = v;
-    return 0;
+    if (cli_parse_u64(s, lo, hi, out))
+        return cli_usage_error("serve", "--%s: %llu..%llu, got '%s'", name, (unsigned long long)lo,
+                               (unsigned long long)hi, s);
+    return CLI_OPT_OK;
 }
+
+static int opt_rate(const char *name, const char *s, double *out)
+{
+    if (cli_parse_real(s, 0.0, 1e9, 1, out))
+        return cli_usage_error("serve", "--%s: positive number, got '%s'", name, s);
+    return CLI_OPT_OK;
+}
+
+static int opt_count(const char *name, const char *s, int max, int *out)
+{
+    *out = cli_parse_threads(s);
+    if (*out < 0 || *out > max)
+        return cli_usage_error("serve", "--%s: bad count '%s'", name, s);
+    return CLI_OPT_OK;
+}
+
+/* One private option (not a common one) into `o`. */
+static int serve_option(int c, const char *arg, bl_server_opts *o, const char **offset)
+{
+    uint64_t v = 0;
+    int rc = CLI_OPT_OK;
+    switch (c) {
+    case OPT_DATA_DIR: o->data_dir = arg; break;
+    case OPT_LISTEN: o->listen = arg; break;
+    case OPT_PORT_FILE: o->port_file = arg; break;
+    case OPT_HTTP_THREADS: return opt_count("http-threads", arg, 1024, &o->http_threads);
+    case OPT_WORKERS: return opt_count("workers", arg, 64, &o->run_workers);
+    case OPT_MAX_BODY:
+        if ((rc = opt_u64("max-body", arg, 1024, 1ULL << 30, &v)) == CLI_OPT_OK)
+            o->max_body = (size_t)v;
+        break;
+    case OPT_MAX_UPLOAD:
+        if ((rc = opt_u64("max-upload", arg, 1024, UINT64_MAX, &v)) == CLI_OPT_OK)
+            o->max_upload = v;
+        break;
+    case OPT_MAX_RECORDS:
+        if ((rc = opt_u64("max-records", arg, 1, SIZE_MAX, &v)) == CLI_OPT_OK)
+            o->max_records = (size_t)v;
+        break;
+    case OPT_MAX_CAND:
+        if ((rc = opt_u64("max-candidates", arg, 1, SIZE_MAX, &v)) == CLI_OPT_OK)
+            o->max_candidates = (size_t)v;
+        break;
+    case OPT_RATE: return opt_rate("rate-limit", arg, &o->rate_limit);
+    case OPT_IP_RATE: return opt_rate("ip-rate-limit", arg, &o->ip_rate_limit);
+    case OPT_TIMEOUT:
+        if ((rc = opt_u64("timeout", arg, 1, 86400, &v)) == CLI_OPT_OK)
+            o->conn_timeout_s = (unsigned)v;
+        break;
+    case OPT_JANITOR:
+        if ((rc = opt_u64("janitor", arg, 1, 86400, &v)) == CLI_OPT_OK)
+            o->janitor_s = (unsigned)v;
+        break;
+    case OPT_BODY_TIMEOUT:
+        if ((rc = opt_u64("body-timeout", arg, 1, 604800, &v)) == CLI_OPT_OK)
+            o->body_timeout_s = (unsigned)v;
+        break;
+    case OPT_AUDIT_INTERVAL:
+        if ((rc = opt_u64("audit-interval", arg, 1, 86400, &v)) == CLI_OPT_OK)
+            o->audit_interval_s = (unsigned)v;
+        break;
+    case OPT_SHARED_DIR: o->allow_shared_dir = 1; break;
+    case OPT_CLOCK: *offset = arg; break;
+    case OPT_AUDIT_KEY: o->audit_key = arg; break;
+    case OPT_AUDIT_UNSIGNED: o->audit_unsigned = 1; break;
+    case OPT_TLS_CERT: o->tls_cert = arg; break;
+    case OPT_TLS_KEY: o->tls_key = arg; break;
+    case OPT_INSECURE: o->insecure_http = 1; break;
+    default: return CLI_OPT_UNHANDLED;
+    }
+    return rc;
+}
+
+static int serve_parse(int argc, char **argv, bl_server_opts *o, cli_common *co,
+                       const char **offset)
+{
+    static const struct option lo[] = {{"data-dir", required_argument, 0, OPT_DATA_DIR},
+                                       {"listen", required_argument, 0, OPT_LISTEN},
+                                       {"port-file", required_argument, 0, OPT_PORT_FILE},
+                                       {"http-threads", required_argument, 0, OPT_HTTP_THREADS},
+                                       {"workers", required_argument, 0, OPT_WORKERS},
+                                       {"max-body", required_argument, 0, OPT_MAX_BODY},
+                                       {"max-upload", required_argument, 0, OPT_MAX_UPLOAD},
+                                       {"max-records", required_argument, 0, OPT_MAX_RECORDS},
+                                       {"max-candidates", required_argument, 0, OPT_MAX_CAND},
+                                       {"rate-limit", required_argument, 0, OPT_RATE},
+                                       {"timeout", required_argument, 0, OPT_TIMEOUT},
+                                       {"janitor", required_argument, 0, OPT_JANITOR},
+                                       {"clock-offset", required_argument, 0, OPT_CLOCK},
+                                       {"ip-rate-limit", required_argument, 0, OPT_IP_RATE},
+                                       {"body-timeout", required_argument, 0, OPT_BODY_TIMEOUT},
+                                       {"audit-interval", required_argument, 0, OPT_AUDIT_INTERVAL},
+                                       {"allow-shared-dir", no_argument, 0, OPT_SHARED_DIR},
+                                       {"audit-key", required_argument, 0, OPT_AUDIT_KEY},
+                                       {"audit-unsigned", no_argument, 0, OPT_AUDIT_UNSIGNED},
+                                       {"tls-cert", required_argument, 0, OPT_TLS_CERT},
+                                       {"tls-key", required_argument, 0, OPT_TLS_KEY},
+                                       {"insecure-http", no_argument, 0, OPT_INSECURE},
+                                       CLI_LONGOPT_THREADS,
+                                       CLI_LONGOPT_QUIET,
+                                       CLI_LONGOPT_VERBOSE,
+                                       CLI_LONGOPT_VERSION,
+                                       CLI_LONGOPT_HELP,
+                                       {0, 0, 0, 0}};
+    int c;
+    cli_getopt_begin(argc, argv);
+    while ((c = getopt_long(argc, argv, ":j:qvVh", lo, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return CLI_OPT_EXIT;
+        }
+        int rc = serve_option(c, optarg, o, offset);
+        if (rc == CLI_OPT_UNHANDLED)
+            rc = cli_common_option("serve", c, optarg, co);
+        if (rc == CLI_OPT_UNHANDLED)
+            rc = cli_usage_error("serve", "unknown option '%s'", cli_current_arg());
+        if (rc != CLI_OPT_OK)
+            return rc;
+    }
+    if (optind < argc)
+        return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    if (!o->data_dir)
+        return cli_usage_error("serve", "--data-dir is required");
+    o->match_threads = co->threads;
+    o->quiet = co->quiet;
+    return CLI_OPT_OK;
+}
+
+/* -v: the settings in effect (0 = the server's documented default) */
+static void print_settings(const bl_server_opts *o)
+{
+    fprintf(stderr,
+            "blindlink serve: data dir %s, listen %s, http threads %d, workers %d, "
+            "match threads %d, max body %zu, max upload %llu, max records %zu, "
+            "max candidates %zu, rate limit %g/s, ip rate limit %g/s, timeout %u s, "
+            "body timeout %u s, janitor %u s, audit %s, %s (0 = default)\n",
+            o->data_dir, o->listen, o->http_threads, o->run_workers, o->match_threads, o->max_body,
+            (unsigned long long)o->max_upload, o->max_records, o->max_candidates, o->rate_limit,
+            o->ip_rate_limit, o->conn_timeout_s, o->body_timeout_s, o->janitor_s,
+            o->audit_unsigned ? "unsigned" : "signed", o->tls_cert ? "TLS" : "plain HTTP");
+}
+#endif
 
 int cmd_serve(int argc, char **argv)
 {
@@ -71,115 +241,16 @@ int cmd_serve(int argc, char **argv)
     fprintf(stderr, "blindlink serve: built without the server component\n");
     return CLI_EXIT_FAIL;
 #else
-    static const struct option longopts[] = {
-        {"data-dir", required_argument, 0, 'd'},     {"listen", required_argument, 0, 'l'},
-        {"port-file", required_argument, 0, 'P'},    {"http-threads", required_argument, 0, 'H'},
-        {"workers", required_argument, 0, 'w'},      {"threads", required_argument, 0, 't'},
-        {"max-body", required_argument, 0, 'b'},     {"max-upload", required_argument, 0, 'u'},
-        {"max-records", required_argument, 0, 'r'},  {"max-candidates", required_argument, 0, 'c'},
-        {"rate-limit", required_argument, 0, 'R'},   {"timeout", required_argument, 0, 'T'},
-        {"janitor", required_argument, 0, 'j'},      {"clock-offset", required_argument, 0, 'o'},
-        {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
-        {"ip-rate-limit", required_argument, 0, 'I'}, {"body-timeout", required_argument, 0, 'B'},
-        {"audit-interval", required_argument, 0, 'A'}, {"allow-shared-dir", no_argument, 0, 'S'},
-        {"audit-key", required_argument, 0, 'K'},    {"audit-unsigned", no_argument, 0, 'U'},
-        {"tls-cert", required_argument, 0, 'C'},     {"tls-key", required_argument, 0, 'Y'},
-        {"insecure-http", no_argument, 0, 'X'},
-        {0, 0, 0, 0}};
     bl_server_opts o;
     memset(&o, 0, sizeof o);
     o.listen = "127.0.0.1:8080";
     const char *offset = getenv("BLINDLINK_CLOCK_OFFSET");
-    int c;
-    unsigned long long v;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'd': o.data_dir = optarg; break;
-        case 'l': o.listen = optarg; break;
-        case 'P': o.port_file = optarg; break;
-        case 'H':
-            if ((o.http_threads = cli_parse_threads(optarg)) < 0)
-                return cli_usage_error("serve", "--http-threads: bad count '%s'", optarg);
-            break;
-        case 'w':
-            if ((o.run_workers = cli_parse_threads(optarg)) < 0 || o.run_workers > 64)
-                return cli_usage_error("serve", "--workers: bad count '%s'", optarg);
-            break;
-        case 't':
-            if ((o.match_threads = cli_parse_threads(optarg)) < 0)
-                return cli_usage_error("serve", "--threads: bad count '%s'", optarg);
-            break;
-        case 'b':
-            if (parse_size(optarg, &v) || v < 1024 || v > (1ULL << 30))
-                return cli_usage_error("serve", "--max-body: 1024..1073741824 bytes, got '%s'", optarg);
-            o.max_body = (size_t)v;
-            break;
-        case 'u':
-            if (parse_size(optarg, &v) || v < 1024)
-                return cli_usage_error("serve", "--max-upload: at least 1024 bytes, got '%s'", optarg);
-            o.max_upload = v;
-            break;
-        case 'r':
-            if (parse_size(optarg, &v) || v < 1)
-                return cli_usage_error("serve", "--max-records: bad count '%s'", optarg);
-            o.max_records = (size_t)v;
-            break;
-        case 'c':
-            if (parse_size(optarg, &v) || v < 1)
-                return cli_usage_error("serve", "--max-candidates: bad count '%s'", optarg);
-            o.max_candidates = (size_t)v;
-            break;
-        case 'R': {
-            char *end;
-            o.rate_limit = strtod(optarg, &end);
-            if (*end || !(o.rate_limit > 0) || o.rate_limit > 1e9)
-                return cli_usage_error("serve", "--rate-limit: positive number, got '%s'", optarg);
-            break;
-        }
-        case 'T':
-            if (parse_size(optarg, &v) || v < 1 || v > 86400)
-                return cli_usage_error("serve", "--timeout: 1..86400 seconds, got '%s'", optarg);
-            o.conn_timeout_s = (unsigned)v;
-            break;
-        case 'j':
-            if (parse_size(optarg, &v) || v < 1 || v > 86400)
-                return cli_usage_error("serve", "--janitor: 1..86400 seconds, got '%s'", optarg);
-            o.janitor_s = (unsigned)v;
-            break;
-        case 'I': {
-            char *end;
-            o.ip_rate_limit = strtod(optarg, &end);
-            if (*end || !(o.ip_rate_limit > 0) || o.ip_rate_limit > 1e9)
-                return cli_usage_error("serve", "--ip-rate-limit: positive number, got '%s'", optarg);
-            break;
-        }
-        case 'B':
-            if (parse_size(optarg, &v) || v < 1 || v > 604800)
-                return cli_usage_error("serve", "--body-timeout: 1..604800 seconds, got '%s'", optarg);
-            o.body_timeout_s = (unsigned)v;
-            break;
-        case 'A':
-            if (parse_size(optarg, &v) || v < 1 || v > 86400)
-                return cli_usage_error("serve", "--audit-interval: 1..86400 seconds, got '%s'", optarg);
-            o.audit_interval_s = (unsigned)v;
-            break;
-        case 'S': o.allow_shared_dir = 1; break;
-        case 'o': offset = optarg; break;
-        case 'q': o.quiet = 1; break;
-        case 'K': o.audit_key = optarg; break;
-        case 'U': o.audit_unsigned = 1; break;
-        case 'C': o.tls_cert = optarg; break;
-        case 'Y': o.tls_key = optarg; break;
-        case 'X': o.insecure_http = 1; break;
-        case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error("serve", "unknown option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
-    if (!o.data_dir)
-        return cli_usage_error("serve", "--data-dir is required");
+    cli_common co = {0};
+    int rc = serve_parse(argc, argv, &o, &co, &offset);
+    if (rc == CLI_OPT_EXIT)
+        return CLI_EXIT_OK;
+    if (rc != CLI_OPT_OK)
+        return rc;
     bl_error err = {0};
     if (offset) {
         int64_t secs;
@@ -189,6 +260,8 @@ int cmd_serve(int argc, char **argv)
         if (!o.quiet)
             fprintf(stderr, "blindlink serve: clock offset %lld s (testing)\n", (long long)secs);
     }
+    if (co.verbose)
+        print_settings(&o);
     if (bl_server_run(&o, &err) != BL_OK)
         return cli_fail("serve", &err);
     return CLI_EXIT_OK;

@@ -95,6 +95,7 @@ static void usage(FILE *fp)
 "      --json             the plan / a summary of what was written as JSON\n"
 "                         on stdout (not with -o -)\n"
 "  -q, --quiet            no progress bar, no warnings\n"
+"  -v, --verbose          accepted as by every command (nothing to add here)\n"
 "  -V, --version          print the version\n"
 "  -h, --help             this help\n"
 "\n"

@@ -154,8 +154,9 @@ static void usage(FILE *fp)
           "      --seed N          random pair sampling seed\n"
           "      --mu-svg FILE     also draw the m/u chart per field (SVG)\n"
           "  -j, --threads N       worker threads (default all cores)\n"
+          "  -q, --quiet           no warnings (EM iteration limit) on stderr\n"
           "  -v, --verbose         summary on stderr\n"
-          "  -h, --help            this help\n"
+          "  -V, --version         print the version;  -h, --help  this help\n"
           "\n"
           "Exit status: 0 ok (also when EM hit the iteration limit: the model says so),\n"
           "1 runtime failure, 2 usage or input error.\n",
@@ -180,14 +181,16 @@ int cmd_train(int argc, char **argv)
         {"max-iter", required_argument, NULL, 1002}, {"tol", required_argument, NULL, 1003},
         {"u-pairs", required_argument, NULL, 1004}, {"seed", required_argument, NULL, 1005},
         {"mu-svg", required_argument, NULL, 1006}, {"threads", required_argument, NULL, 'j'},
-        {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        CLI_LONGOPT_VERBOSE, CLI_LONGOPT_QUIET, CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
+        {NULL, 0, NULL, 0},
     };
+    cli_common co = {0};
     const char *output = NULL, *init = NULL, *svg = NULL;
     bl_model_train_opts to = {0};
-    int verbose = 0, c;
+    int c;
     double v;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:j:vh", opts, NULL)) != -1) {
+    cli_getopt_begin(argc, argv);
+    while ((c = getopt_long(argc, argv, ":o:j:qvVh", opts, NULL)) != -1) {
         switch (c) {
         case 'o': output = optarg; break;
         case 1001: init = optarg; break;
@@ -212,15 +215,20 @@ int cmd_train(int argc, char **argv)
             to.seed = (uint64_t)v;
             break;
         case 1006: svg = optarg; break;
-        case 'j':
-            if ((to.threads = cli_parse_threads(optarg)) < 0)
-                return cli_usage_error("train", "--threads must be a count or 'auto', got '%s'", optarg);
-            break;
-        case 'v': verbose = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error("train", "unknown option '%s'", argv[optind - 1]);
+        default: {
+            int rc = cli_common_option("train", c, optarg, &co);
+            if (rc == CLI_OPT_EXIT)
+                return CLI_EXIT_OK;
+            if (rc == CLI_OPT_UNHANDLED)
+                rc = cli_usage_error("train", "unknown option '%s'", cli_current_arg());
+            if (rc != CLI_OPT_OK)
+                return rc;
+        }
         }
     }
+    to.threads = co.threads;
+    int verbose = co.verbose;
     size_t n = (size_t)(argc - optind);
     if (!output)
         return cli_usage_error("train", "-o MODEL.json is required");
@@ -249,7 +257,7 @@ int cmd_train(int argc, char **argv)
     if (st == BL_OK) {
         uint32_t it;
         double prior;
-        if (!bl_model_converged(m, &it, &prior))
+        if (!bl_model_converged(m, &it, &prior) && !co.quiet)
             fprintf(stderr, "blindlink train: warning: EM hit the iteration limit (%u) before converging; "
                             "the model file records it (raise --max-iter)\n", it);
     }

@@ -45,6 +45,8 @@ need_cmd npm npm           # chat: installs libsodium.js + playwright-core (web/
 need_cmd chromium chromium # chat: headless browser test of the web client
 need_cmd openssl openssl   # self-signed certificate in tests/service/test_tls.sh
 need_cmd sqlite3 sqlite3   # store edits in tests/service/test_audit_signed.sh
+need_cmd zsh zsh           # tests/cli/test_completion.sh loads the zsh completion (test only)
+need_cmd rsvg-convert librsvg2-bin # tests/cli/test_pictures.sh renders every SVG (test/doc only)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "${BL_NO_APT:-0}" != "0" ]; then
     echo "deps: missing ${missing[*]} (BL_NO_APT set: not installing; parts that need them are skipped)" >&2

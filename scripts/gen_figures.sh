@@ -12,6 +12,9 @@
 #                       quality benchmark, copied from a bench/quality.sh run
 #                       (QUALITY_OUT, default bench/out/quality; --quality runs
 #                       it first: 12-30 min on 2 cores)
+# FIG_IMG=DIR writes the figures there instead of docs/img/:
+# tests/cli/test_pictures.sh does, and fails when they differ from the
+# committed ones (the runs are deterministic: seeded synth, keyed encoding).
 # Every SVG is rendered with rsvg-convert (Debian librsvg2-bin) into
 # $FIG_WORK/png/ when that is installed, so a render failure stops the script
 # and the PNGs can be looked at before committing.
@@ -21,7 +24,7 @@ RUN_QUALITY=0
 if [ "${1:-}" = "--quality" ]; then RUN_QUALITY=1; shift; fi
 BUILD=${1:-$SRC/build}
 BL=${BL:-$BUILD/blindlink}
-IMG=$SRC/docs/img
+IMG=${FIG_IMG:-$SRC/docs/img}
 W=${FIG_WORK:-$SRC/bench/out/figures}
 QOUT=${QUALITY_OUT:-$SRC/bench/out/quality}
 SCHEMA=$SRC/bench/schemas/synth.json

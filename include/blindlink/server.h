@@ -101,6 +101,11 @@ bl_status bl_admin_purpose_add(bl_store *st, const char *name, const char *descr
  *  purposes to `fp` as text. */
 bl_status bl_admin_list(bl_store *st, void *fp, bl_error *err) BL_WUR;
 
+/** The same as bl_admin_list as one JSON object {"organisations": [{id, name,
+ *  kind}], "keys": [{id, org, role, state, expires}], "purposes": [{name,
+ *  description}]} written to `fp` (a FILE *). */
+bl_status bl_admin_list_json(bl_store *st, void *fp, bl_error *err) BL_WUR;
+
 /** Bootstrap: create organisation `org_name` (kind "operator") with a first
  *  admin key, only if no admin key exists yet (BL_ESTATE otherwise). */
 bl_status bl_admin_bootstrap(bl_store *st, const char *org_name, char *key_out,

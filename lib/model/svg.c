@@ -103,7 +103,9 @@ bl_status bl_model_mu_svg(const bl_model *m, const char *path, bl_error *err)
     int rows = 0;
     for (size_t i = 0; i < m->nf; i++)
         rows += (int)m->f[i].nlevels + 1;
-    const int W = left + 2 * colw + 60, H = top + rows * rowh + 20;
+    /* the "m / u" labels start at left + 2 colw + 24 and take up to 19
+     * characters ("5.18e-05 / 5.18e-05", ~130 px at 11 px): 60 px cut them */
+    const int W = left + 2 * colw + 24 + 140, H = top + rows * rowh + 20;
     fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
                 "font-size=\"11\">\n", W, H);
     fprintf(fp, "<text x=\"10\" y=\"18\" font-size=\"14\">m (match) and u (non-match) probability per level, "

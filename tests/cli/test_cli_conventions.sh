@@ -27,6 +27,58 @@ for c in $cmds; do
 done
 expect_exit 0 "$BL" -V
 assert_eq "$(cat "$T/out")" "$ver" "blindlink -V"
+
+# --- the common options, on every command `blindlink --help` lists ---------------
+# Which of -o/--output, -j/--threads and --json each command takes (where it
+# writes a file, works in parallel, prints figures or a summary). A command
+# missing from the table fails: whoever adds one decides here.
+declare -A takes=(
+  [encode]="o j json" [schema]="o json" [convert]="o" [synth]="o j json"
+  [describe]="o json" [match]="o j json" [train]="o j" [explain]="o json"
+  [eval]="o json" [psi]="o j json" [keygen]="o" [serve]="j" [admin]="o json"
+  [audit]="o json" [relay]="" [bank]="j" [chat]="" [attack]="o j json")
+for c in $cmds; do
+  if [ -z "${takes[$c]+set}" ]; then
+    fail "$c: not in the common-option table of $0"; continue
+  fi
+  "$BL" "$c" --help > "$T/help"
+  # -q, -v, -V and their long forms: documented, and accepted by the
+  # command's own parser (the version is printed after them)
+  for o in "-q, --quiet" "-v, --verbose" "-V, --version" "-h, --help"; do
+    assert_contains "$T/help" "$o"
+  done
+  for f in "-q -V" "--quiet --version" "-v -V" "--verbose --version" "-q -v -V"; do
+    expect_exit 0 "$BL" "$c" $f
+    assert_eq "$(cat "$T/out")" "$ver" "$c $f"
+  done
+  expect_exit 2 "$BL" "$c" --no-such-option -V
+  assert_contains "$T/err" "unknown option '--no-such-option'"
+  for k in o j json; do
+    case " ${takes[$c]} " in *" $k "*) has=1 ;; *) has=0 ;; esac
+    case $k in
+      o) opt="-o, --output" long=--output ;;
+      j) opt="-j, --threads" long=--threads ;;
+      json) opt="--json" long=--json ;;
+    esac
+    if [ $has = 0 ]; then
+      # an option the table does not list must not be in the help either
+      grep -qE -- "(^|[ ,])$long([ =]|$)" "$T/help" && fail "$c documents $long: add '$k' to the table"
+      continue
+    fi
+    assert_contains "$T/help" "$opt"
+    case $k in
+      o) expect_exit 2 "$BL" "$c" -o
+         assert_contains "$T/err" "option '-o' needs a value"
+         expect_exit 2 "$BL" "$c" --output
+         assert_contains "$T/err" "option '--output' needs a value" ;;
+      j) expect_exit 0 "$BL" "$c" -j 2 -V
+         expect_exit 0 "$BL" "$c" --threads auto -V
+         expect_exit 2 "$BL" "$c" -j many -V
+         assert_contains "$T/err" "--threads must be 1..1024 or 'auto'" ;;
+      json) expect_exit 0 "$BL" "$c" --json -V ;;
+    esac
+  done
+done
 expect_exit 2 "$BL" help frobnicate
 assert_contains "$T/err" "unknown command 'frobnicate'"
 # an option missing its value names it (shared parser)
@@ -34,6 +86,46 @@ expect_exit 2 "$BL" match "$A" "$B" -t
 assert_contains "$T/err" "option '-t' needs a value"
 expect_exit 2 "$BL" eval --bins
 assert_contains "$T/err" "option '--bins' needs a value"
+
+# --- admin and audit: --json, -o, -q (only where the service is built) -----------
+if "$BL" admin --help > /dev/null 2>&1; then
+  S=$T/svc
+  mkdir -m 700 "$S"
+  expect_exit 0 "$BL" admin --data-dir "$S" --json bootstrap ops
+  json "$T/out" 'assert d["key"].startswith("blk_") and d["key_id"] in d["key"] and d["org"] == "ops" and d["role"] == "admin"' && pass || fail "admin bootstrap --json: $(cat "$T/out")"
+  # -o: the new key goes to a file (mode 0600), nothing to stdout
+  expect_exit 0 "$BL" admin -q --data-dir "$S" -o "$T/key.txt" key add ops analyst
+  assert_eq "$(wc -c < "$T/out")" 0 "admin -o: bytes on stdout"
+  assert_eq "$(stat -c %a "$T/key.txt")" 600 "admin -o: mode of the key file"
+  kid=$(sed -n 's/^key_id=//p' "$T/key.txt")
+  assert_eq "${#kid}" 16 "admin -o: key id in the file"
+  expect_exit 0 "$BL" admin --data-dir "$S" org add --json hosp --kind hospital
+  json "$T/out" 'assert len(d["id"]) == 32 and d["name"] == "hosp" and d["kind"] == "hospital"' && pass || fail "admin org add --json"
+  expect_exit 0 "$BL" admin --data-dir "$S" --json key revoke "$kid"
+  json "$T/out" "assert d == {'revoked': '$kid'}" && pass || fail "admin key revoke --json"
+  expect_exit 0 "$BL" admin --data-dir "$S" --json purpose add audit_test "a purpose for the test"
+  json "$T/out" 'assert d == {"purpose": "audit_test"}' && pass || fail "admin purpose add --json"
+  expect_exit 0 "$BL" admin --data-dir "$S" list --json
+  json "$T/out" "k = {x['id']: x for x in d['keys']}; assert sorted(o['name'] for o in d['organisations']) == ['hosp', 'ops'] and k['$kid']['state'] == 'revoked' and k['$kid']['role'] == 'analyst' and 'audit_test' in [p['name'] for p in d['purposes']]" && pass || fail "admin list --json: $(cat "$T/out")"
+  # a failing action leaves no output file
+  expect_exit 2 "$BL" admin --data-dir "$S" -o "$T/nokey.txt" key add ops wizard
+  assert_missing "$T/nokey.txt"
+  # audit verify: --json report, -q silence, -o FILE; tampering reported in JSON too
+  expect_exit 0 "$BL" audit verify --json "$S"
+  json "$T/out" 'assert d["intact"] and d["entries"] >= 6 and d["pin"] == "%d:%s" % (d["entries"], d["head"]) and d["first_bad"] is None and d["error"] is None and not d["independent"]' && pass || fail "audit verify --json: $(cat "$T/out")"
+  pin=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pin"])' "$T/out")
+  expect_exit 0 "$BL" audit -q verify --head "$pin" "$S"
+  assert_eq "$(wc -c < "$T/out")" 0 "audit -q verify: bytes on stdout"
+  assert_eq "$(wc -c < "$T/err")" 0 "audit -q verify: bytes on stderr"
+  expect_exit 0 "$BL" audit verify --json -o "$T/report.json" "$S"
+  json "$T/report.json" 'assert d["intact"]' && pass || fail "audit verify --json -o"
+  expect_exit 2 "$BL" audit verify -o "$T/report2.json" "$S"
+  assert_contains "$T/err" "--output FILE is for the --json report"
+  sed -i '2s/"key.create"/"key.crea7e"/' "$S/audit.log"
+  expect_exit 2 "$BL" audit verify --json "$S"
+  json "$T/out" 'assert not d["intact"] and d["first_bad"] == 2 and d["error"] and d["pin"] is None' && pass || fail "audit verify --json on a tampered log: $(cat "$T/out")"
+  assert_contains "$T/err" "TAMPERED"
+fi
 
 # --- stdin / stdout ------------------------------------------------------------
 "$BL" match -t 0.8 -o "$T/m-files.csv" "$A" "$B"

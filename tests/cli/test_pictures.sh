@@ -4,8 +4,14 @@
 # Okabe-Ito colours, data set name, empty bins drawn empty; sweep plot; the
 # no-truth score histogram), match's cluster-size picture, schema compare,
 # blocklib block files written by match and read back, anonlink binary
-# candidates read by eval. SVGs are checked as XML and, where rsvg-convert is
-# installed, rendered.
+# candidates read by eval; the field-level pictures (train's m/u chart,
+# explain's waterfall, eval's weight histogram). Every SVG made here and every
+# docs/img/*.svg is rendered with rsvg-convert (librsvg2-bin, a test-only
+# dependency from scripts/deps.sh) and must draw nothing outside its viewBox
+# (tests/cli/svg_check.py: a cut legend label fails); docs/img is what
+# scripts/gen_figures.sh makes from the current program, and the F1 overview
+# agrees with the quality tables of docs/quality.md and README.md. Without
+# rsvg-convert the other checks run and the test is skipped (exit 77).
 . "$(dirname "$0")/lib.sh"
 F=$BL_FIXTURES/clkhash
 M=$BL_FIXTURES/matching
@@ -13,11 +19,18 @@ A=$M/people-a.schema1-blake.json
 B=$M/people-b.schema1-blake.json
 TRUTH=$M/people-truth.csv
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); $2" "$1"; }
-svg_ok() { # FILE: well-formed XML with an <svg> root (and renders, when possible)
+SVGS=()
+svg_ok() { # FILE: well-formed XML with an <svg> root; rendered at the end
   if python3 -c 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); assert r.tag.endswith("svg")' "$1"; then pass; else fail "$1 is not a valid SVG"; fi
-  if command -v rsvg-convert >/dev/null; then
-    if rsvg-convert "$1" -o "$1.png" && [ -s "$1.png" ]; then pass; else fail "$1 does not render"; fi
-  fi
+  SVGS+=("$1")
+}
+svg_check() { # svg_check.py ARGS: each "ok:" line a pass, each "FAIL:" line a failure
+  python3 "$BL_SRC/tests/cli/svg_check.py" "$@" > "$T/svgcheck" 2>&1
+  local rc=$? n
+  n=$(grep -c '^ok:\|^checked ' "$T/svgcheck")
+  for _ in $(seq "$n"); do pass; done
+  grep '^FAIL:' "$T/svgcheck" | while read -r line; do echo "$line" >&2; done
+  [ "$rc" -eq 0 ] || fail "svg_check.py $1: $(grep -c '^FAIL:' "$T/svgcheck") failure(s) (rc $rc)"
 }
 
 # --- describe ------------------------------------------------------------------------
@@ -157,4 +170,47 @@ expect_exit 2 "$BL" schema compare "$S/schema1-blake.json"
 expect_exit 2 "$BL" schema compare "$S/schema1-blake.json" "$T/missing.json"
 assert_eq "$(wc -c < "$T/out")" 0 "no report on a missing schema"
 
+# --- field-level pictures: m/u chart, explanation waterfall, weight histogram -------
+printf 'pictures secret\n' > "$T/S"
+"$BL" synth -q -n 400 --level medium --seed 5 -o "$T/f"
+for p in 1 2; do
+  "$BL" encode -q --secret-file "$T/S" --normalize=names --layout fields --format bin \
+    --ids rec_id "$T/f-$p.csv" "$BL_SRC/examples/model-schema.json" "$T/f-$p.clk"
+done
+expect_exit 0 "$BL" train -q -o "$T/model.json" --mu-svg "$T/mu.svg" "$T/f-1.clk" "$T/f-2.clk"
+svg_ok "$T/mu.svg"
+expect_exit 0 "$BL" match --model "$T/model.json" -o "$T/fm.csv" "$T/f-1.clk" "$T/f-2.clk"
+read -r ai bi < <(awk -F, 'NR == 2 {print $1, $2}' "$T/fm.csv")
+expect_exit 0 "$BL" explain --model "$T/model.json" --svg "$T/waterfall.svg" "$T/f-1.clk:$ai" "$T/f-2.clk:$bi"
+svg_ok "$T/waterfall.svg"
+# --json -o: valid JSON with the figures the text shows
+expect_exit 0 "$BL" explain --json -o "$T/explain.json" --model "$T/model.json" "$T/f-1.clk:$ai" "$T/f-2.clk:$bi"
+json "$T/explain.json" 'assert d["a"]["index"] == '"$ai"' and len(d["fields"]) > 3 and 0 <= d["probability"] <= 1 and all(set(f) == {"field", "dice", "level", "weight", "tf_adjust"} for f in d["fields"])' && pass || fail "explain --json -o: $(cat "$T/explain.json")"
+expect_exit 0 "$BL" eval --truth febrl --data "$T/f-1.csv" --data "$T/f-2.csv" --weights --weights-svg "$T/weights.svg" -q "$T/fm.csv"
+svg_ok "$T/weights.svg"
+
+# --- every picture rendered, nothing drawn outside its viewBox ------------------------
+have_rsvg=1
+command -v rsvg-convert > /dev/null || have_rsvg=0
+if [ $have_rsvg = 1 ]; then
+  svg_check render "${SVGS[@]}" "$BL_SRC"/docs/img/*.svg
+fi
+
+# --- docs/img: what scripts/gen_figures.sh makes now, and the F1 overview agrees
+# with the tables (the overview itself comes from a bench/quality.sh run) ------------
+BL=$BL FIG_IMG="$T/img" FIG_WORK="$T/figwork" QUALITY_OUT="$T/noquality" \
+  bash "$BL_SRC/scripts/gen_figures.sh" "$BL_BUILD" > "$T/gen.log" 2>&1 ||
+  { fail "scripts/gen_figures.sh failed"; sed 's/^/  | /' "$T/gen.log" | tail -5 >&2; }
+for f in "$T"/img/*.svg; do
+  if cmp -s "$f" "$BL_SRC/docs/img/${f##*/}"; then pass; else
+    fail "docs/img/${f##*/} is not what the program draws now: run scripts/gen_figures.sh"
+  fi
+done
+[ "$(ls "$T"/img/*.svg | wc -l)" -ge 4 ] && pass || fail "gen_figures.sh made $(ls "$T"/img | wc -l) figures"
+svg_check quality "$BL_SRC/docs/img/quality-f1-all.svg" "$BL_SRC/docs/quality.md" "$BL_SRC/README.md"
+
+if [ $have_rsvg = 0 ] && [ "$BL_FAILED" -eq 0 ]; then
+  echo "$BL_PASSED passed; SKIP: rsvg-convert missing (scripts/deps.sh installs librsvg2-bin): pictures not rendered"
+  exit 77
+fi
 finish

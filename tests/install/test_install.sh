@@ -159,6 +159,11 @@ out=$(PATH="$P/bin:$PATH" bash -c '. "$1"; COMP_WORDS=(blindlink ma); COMP_CWORD
       echo "${COMPREPLY[*]}"' _ "$P/share/bash-completion/completions/blindlink")
 [ "$out" = "match
 --threshold" ] || fail "bash completion gave: $out"
-if command -v zsh >/dev/null; then zsh -n "$P/share/zsh/vendor-completions/_blindlink" || fail "zsh syntax"; fi
+# ... and so does the installed zsh completion, loaded by an interactive zsh
+if command -v zsh >/dev/null; then
+  zsh -n "$P/share/zsh/vendor-completions/_blindlink" || fail "zsh syntax"
+  out=$(zsh "$BL_SRC/tests/cli/complete.zsh" "$P/share/zsh/vendor-completions" "$P/bin" "blindlink match --thres")
+  [ "$out" = "--threshold" ] || fail "zsh completion gave: $out"
+fi
 pass
 echo "test_install: $npass checks passed"
