@@ -42,6 +42,37 @@ void bli_b2_keyed_init(bl_b2_keyed *k, const uint8_t *key, size_t keylen, const 
  *  (byte i of the digest = byte i%8 of word i/8). */
 void bli_b2_keyed_hash(const bl_b2_keyed *k, const uint8_t *msg, size_t len, uint64_t out[8]);
 
+/** A multi-buffer compression kernel: `lanes` blocks at once, state and
+ *  message transposed (word i of lane l at h[i * lanes + l], m[i * lanes + l],
+ *  64-byte aligned), t[l] the byte counter, f[l] 0 or ~0 (final block). */
+typedef struct bl_b2_kernel {
+    const char *name;
+    unsigned lanes;
+    void (*compress)(uint64_t *h, const uint64_t *m, const uint64_t *t, const uint64_t *f);
+} bl_b2_kernel;
+
+#define BL_B2_MAXLANES 8
+
+/** Kernels: NULL when the CPU lacks the instructions. */
+const bl_b2_kernel *bli_b2_kernel_avx2_get(void);
+const bl_b2_kernel *bli_b2_kernel_avx512_get(void);
+/** "scalar", "avx2" or "avx512" (NULL if unknown or unsupported). */
+const bl_b2_kernel *bli_b2_kernel_by_name(const char *name);
+/** The widest supported kernel, or the one BL_HASH_KERNEL names. */
+const bl_b2_kernel *bli_b2_kernel_active(void);
+
+/** One message of bli_b2_hash_many: digest words as bli_b2_keyed_hash. */
+typedef struct bl_b2_job {
+    const bl_b2_keyed *k;
+    const uint8_t *msg;
+    size_t len;
+    uint64_t *out; /* 8 words */
+} bl_b2_job;
+
+/** Hash n messages (any lengths, any keyed states) with `kern` (NULL: the
+ *  active kernel); the same digests as bli_b2_keyed_hash one by one. */
+void bli_b2_hash_many(const bl_b2_kernel *kern, const bl_b2_job *jobs, size_t n);
+
 /** One-shot BLAKE2b (any key length 0..64) into `out` (outlen bytes). */
 void bli_blake2b(uint8_t *out, size_t outlen, const uint8_t *msg, size_t len, const uint8_t *key,
                 size_t keylen, const uint8_t *salt, const uint8_t *personal);
