@@ -126,6 +126,20 @@ void bli_double_indices_cached(bl_token_cache *c, uint32_t feature, const bl_dou
                               int prevent_singularity, const uint8_t *tok, size_t len, uint32_t k, uint32_t L,
                               uint32_t *out);
 
+/** Deferred blakeHash of many tokens (of one record, or of more): _add sets
+ *  the bits of a token whose digest is cached and queues the rest; _flush
+ *  hashes the queued digests together with the multi-buffer kernel, sets
+ *  their bits into `bits` (the same filter as _add was given) and fills the
+ *  cache. 0, or -1 out of memory. Token bytes are copied (and wiped on free). */
+typedef struct bl_blake_batch bl_blake_batch;
+bl_blake_batch *bli_blake_batch_new(void);
+void bli_blake_batch_free(bl_blake_batch *b);
+int bli_blake_batch_add(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
+                       const uint8_t *tok, size_t len, uint32_t k, uint32_t L, uint8_t *bits);
+int bli_blake_batch_flush(bl_blake_batch *b, bl_token_cache *c, uint8_t *bits);
+/** Drop whatever is queued (a record that failed half-way). */
+void bli_blake_batch_reset(bl_blake_batch *b);
+
 /* ---- tokenize.c ------------------------------------------------------------- */
 
 /** Growable list of UTF-8 tokens; token i = buf[off[i] .. off[i+1]). */

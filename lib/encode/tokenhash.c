@@ -18,6 +18,7 @@
 #include <utf8proc.h>
 
 #include "encode/encode_internal.h"
+#include "core/internal.h"
 
 void bli_blake_salt(uint32_t j, uint8_t salt[16])
 {
@@ -167,29 +168,57 @@ void bli_token_cache_free(bl_token_cache *c)
 
 /* 2-way set-associative: a set is two adjacent entries, the first the most
  * recently filled; a miss moves it to the second slot and refills the first. */
-static tc_entry *tc_lookup(bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len, int *hit)
+static uint64_t tc_hash(uint32_t feature, const uint8_t *tok, size_t len)
 {
     uint64_t h = 0xcbf29ce484222325ULL ^ feature;
     for (size_t i = 0; i < len; i++)
         h = (h ^ tok[i]) * 0x100000001b3ULL;
-    h ^= h >> 29;
-    tc_entry *set = &c->e[(h & (TC_SIZE - 1)) & ~(uint64_t)1];
-    uint32_t tag = (uint32_t)(h >> 32);
+    return h ^ (h >> 29);
+}
+
+static inline tc_entry *tc_set(bl_token_cache *c, uint64_t h)
+{
+    return &c->e[(h & (TC_SIZE - 1)) & ~(uint64_t)1];
+}
+
+/* The entry of (feature, tok) in its set, or NULL. Tokens are short: a
+ * byte loop beats a call to memcmp. */
+static tc_entry *tc_find(bl_token_cache *c, uint64_t h, uint32_t feature, const uint8_t *tok, size_t len)
+{
+    tc_entry *set = tc_set(c, h);
+    const uint32_t tag = (uint32_t)(h >> 32);
     for (int w = 0; w < 2; w++) {
         tc_entry *e = &set[w];
-        if (e->len == len && e->tag == tag && e->feature == feature && memcmp(e->tok, tok, len) == 0) {
-            *hit = 1;
+        if (e->len != len || e->tag != tag || e->feature != feature)
+            continue;
+        size_t i = 0;
+        while (i < len && e->tok[i] == tok[i])
+            i++;
+        if (i == len)
             return e;
-        }
     }
-    *hit = 0;
+    return NULL;
+}
+
+/* A fresh entry for (feature, tok), evicting the set's older one. */
+static tc_entry *tc_insert(bl_token_cache *c, uint64_t h, uint32_t feature, const uint8_t *tok, size_t len)
+{
+    tc_entry *set = tc_set(c, h);
     set[1] = set[0];
     tc_entry *e = &set[0];
-    e->tag = tag;
+    e->tag = (uint32_t)(h >> 32);
     e->feature = (uint16_t)feature;
     e->len = (uint8_t)len;
     memcpy(e->tok, tok, len);
     return e;
+}
+
+static tc_entry *tc_lookup(bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len, int *hit)
+{
+    uint64_t h = tc_hash(feature, tok, len);
+    tc_entry *e = tc_find(c, h, feature, tok, len);
+    *hit = e != NULL;
+    return e ? e : tc_insert(c, h, feature, tok, len);
 }
 
 void bli_blake_indices_cached(bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk, const uint8_t *tok,
@@ -240,4 +269,144 @@ void bli_double_indices_cached(bl_token_cache *c, uint32_t feature, const bl_dou
     }
     for (uint32_t t = 0; t < k; t++)
         out[t] = (uint32_t)((h1 + (uint64_t)t * h2) % L);
+}
+
+/* ---- deferred, multi-buffer blakeHash ----------------------------------------
+ * bli_blake_batch_add sets a cached token's bits at once and queues the
+ * others; bli_blake_batch_flush hashes every queued digest in one
+ * bli_b2_hash_many call (W messages per compression), sets their bits and
+ * fills the cache. Bits are ORed, so the order they are set in does not
+ * change the filter. */
+
+typedef struct bb_token {
+    const bl_blake_keys *bk;
+    uint32_t feature, k, mask;
+    uint32_t j0;      /* first digest hashed here (1 when digest 0 was cached) */
+    size_t off, len;  /* token bytes in the arena */
+    size_t job;       /* index of its first job; jobs for j0 .. its last are consecutive */
+} bb_token;
+
+struct bl_blake_batch {
+    uint8_t *arena;
+    size_t alen, acap;
+    bb_token *tok;
+    size_t ntok, tcap;
+    bl_b2_job *jobs;
+    size_t njobs, jcap;
+    uint64_t *dig; /* 8 words per job */
+    size_t dcap;
+};
+
+bl_blake_batch *bli_blake_batch_new(void)
+{
+    return calloc(1, sizeof(bl_blake_batch));
+}
+
+void bli_blake_batch_free(bl_blake_batch *b)
+{
+    if (!b)
+        return;
+    if (b->arena)
+        sodium_memzero(b->arena, b->acap); /* tokens are personal data */
+    if (b->dig)
+        sodium_memzero(b->dig, b->dcap * 8 * sizeof *b->dig);
+    free(b->arena);
+    free(b->tok);
+    free(b->jobs);
+    free(b->dig);
+    free(b);
+}
+
+void bli_blake_batch_reset(bl_blake_batch *b)
+{
+    b->ntok = b->njobs = b->alen = 0;
+}
+
+static inline void set_digest_bits(const uint64_t h[8], uint32_t from, uint32_t to, uint32_t mask,
+                                   uint8_t *bits)
+{
+    for (uint32_t q = from; q < to; q++)
+        bli_bit_set(bits, blake_index(h, q, mask));
+}
+
+int bli_blake_batch_add(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
+                       const uint8_t *tok, size_t len, uint32_t k, uint32_t L, uint8_t *bits)
+{
+    const uint32_t mask = L - 1;
+    uint32_t j0 = 0;
+    if (c && len > 0 && len <= TC_MAXTOK && feature <= 0xffff) {
+        tc_entry *e = tc_find(c, tc_hash(feature, tok, len), feature, tok, len);
+        if (e) {
+            c->hits++;
+            const uint32_t t = k < 32 ? k : 32;
+            for (uint32_t i = 0; i < t; i++)
+                bli_bit_set(bits, e->u.idx[i]);
+            if (k <= 32)
+                return 0;
+            j0 = 1;
+        }
+    }
+    /* digests j0 .. need-1 of the precomputed states are queued; any beyond
+     * them (more than 32 * nstates bits per token) are hashed at flush */
+    uint32_t need = (k + 31) / 32;
+    uint32_t nq = need < bk->nstates ? need : (uint32_t)bk->nstates;
+    nq = nq > j0 ? nq - j0 : 0;
+    if (bli_grow((void **)&b->arena, &b->acap, b->alen + len, 1, 1024) != 0 ||
+        bli_grow((void **)&b->tok, &b->tcap, b->ntok + 1, sizeof *b->tok, 64) != 0 ||
+        bli_grow((void **)&b->jobs, &b->jcap, b->njobs + nq, sizeof *b->jobs, 64) != 0)
+        return -1;
+    memcpy(b->arena + b->alen, tok, len);
+    b->tok[b->ntok++] = (bb_token){bk, feature, k, mask, j0, b->alen, len, b->njobs};
+    for (uint32_t j = j0; j < j0 + nq; j++) /* msg and out are set at flush (buffers may move) */
+        b->jobs[b->njobs++] = (bl_b2_job){&bk->states[j], NULL, len, NULL};
+    b->alen += len;
+    return 0;
+}
+
+/* The bits of queued token t from its digests (and the cache entry). */
+static void batch_token_done(bl_blake_batch *b, bl_token_cache *c, const bb_token *t, uint8_t *bits)
+{
+    const uint8_t *tok = b->arena + t->off;
+    const uint32_t need = (t->k + 31) / 32;
+    for (uint32_t j = t->j0; j < need; j++) {
+        const uint32_t from = 32 * j, to = t->k < from + 32 ? t->k : from + 32;
+        uint64_t h[8];
+        const uint64_t *d = h;
+        if (j < t->bk->nstates)
+            d = b->dig + 8 * (t->job + (j - t->j0));
+        else
+            blake_digest(t->bk, j, tok, t->len, h);
+        set_digest_bits(d, 0, to - from, t->mask, bits);
+        if (j == 0 && c && t->len > 0 && t->len <= TC_MAXTOK && t->feature <= 0xffff) {
+            /* a token queued twice in one batch is found on its second pass */
+            uint64_t hh = tc_hash(t->feature, tok, t->len);
+            if (!tc_find(c, hh, t->feature, tok, t->len)) {
+                tc_entry *e = tc_insert(c, hh, t->feature, tok, t->len);
+                for (uint32_t q = 0; q < 32; q++)
+                    e->u.idx[q] = (uint16_t)blake_index(d, q, t->mask);
+            }
+            c->misses++;
+        }
+    }
+}
+
+int bli_blake_batch_flush(bl_blake_batch *b, bl_token_cache *c, uint8_t *bits)
+{
+    if (b->ntok == 0)
+        return 0;
+    if (bli_grow((void **)&b->dig, &b->dcap, b->njobs, 8 * sizeof *b->dig, 64) != 0)
+        return -1;
+    for (size_t i = 0; i < b->ntok; i++) {
+        const bb_token *t = &b->tok[i];
+        const size_t nq = (i + 1 < b->ntok ? b->tok[i + 1].job : b->njobs) - t->job;
+        for (size_t q = 0; q < nq; q++) {
+            b->jobs[t->job + q].msg = b->arena + t->off;
+            b->jobs[t->job + q].out = b->dig + 8 * (t->job + q);
+        }
+    }
+    bli_b2_hash_many(NULL, b->jobs, b->njobs);
+    for (size_t i = 0; i < b->ntok; i++)
+        batch_token_done(b, c, &b->tok[i], bits);
+    bli_blake_batch_reset(b);
+    return 0;
 }
