@@ -205,6 +205,15 @@ const bl_b2_kernel *bli_b2_kernel_active(void)
     return g_b2_active;
 }
 
+void bli_b2_kernel_force(const bl_b2_kernel *k)
+{
+    pthread_once(&g_b2_once, b2_choose);
+    if (k)
+        g_b2_active = k;
+    else
+        b2_choose();
+}
+
 /* One lane's message in flight: the bytes still to compress and the counter. */
 typedef struct b2_lane {
     const bl_b2_job *job; /* NULL: idle */

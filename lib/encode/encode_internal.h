@@ -60,6 +60,8 @@ const bl_b2_kernel *bli_b2_kernel_avx512_get(void);
 const bl_b2_kernel *bli_b2_kernel_by_name(const char *name);
 /** The widest supported kernel, or the one BL_HASH_KERNEL names. */
 const bl_b2_kernel *bli_b2_kernel_active(void);
+/** Tests: make `k` the active kernel (NULL: the automatic choice again). */
+void bli_b2_kernel_force(const bl_b2_kernel *k);
 
 /** One message of bli_b2_hash_many: digest words as bli_b2_keyed_hash. */
 typedef struct bl_b2_job {

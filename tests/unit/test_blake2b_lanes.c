@@ -4,8 +4,11 @@
  * bli_b2_keyed_hash: every batch size 1..20 (each lane fill count and
  * refills), lengths 0..300 (empty keyed message = key block only, exactly
  * 128 bytes, multi-block), key lengths 0/1/32/64 and a different salt per
- * message, so lanes carry different states at once. Kernels the CPU lacks
- * are reported as skipped. */
+ * message, so lanes carry different states at once. Then the encoder with
+ * each kernel forced, token cache on and off, against bl_encoder_trace (the
+ * token-by-token path): tokens of 1..600 bits (several digests, and more
+ * than the precomputed states), multi-block tokens, UTF-16, missing values.
+ * Kernels the CPU lacks are reported as skipped. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +18,9 @@
 
 #include <cmocka.h>
 #include <sodium.h>
+
+#include <blindlink/encode.h>
+#include <blindlink/schema.h>
 
 #include "encode/encode_internal.h"
 
@@ -151,6 +157,96 @@ static void test_dispatch(void **state)
     assert_int_equal(bli_b2_kernel_by_name("scalar")->lanes, 1);
 }
 
+static const char *ENC_SCHEMA =
+    "{\"version\": 3, \"clkConfig\": {\"l\": 1024, \"kdf\": {\"type\": \"HKDF\", \"hash\": \"SHA256\","
+    " \"salt\": \"SCbL2zHNnmsckfzchsNkZY9XoHk96P/G5nUBrM7ybymlEFsMV6PAeDZCNp3rfNUPCtLDMOGQHG4pCQpfhiHCyA==\","
+    " \"info\": \"c2NoZW1hX2V4YW1wbGU=\", \"keySize\": 64}}, \"features\": ["
+    "{\"identifier\": \"a\", \"format\": {\"type\": \"string\", \"encoding\": \"utf-8\"},"
+    " \"hashing\": {\"comparison\": {\"type\": \"ngram\", \"n\": 2}, \"strategy\": {\"bitsPerToken\": 20}}},"
+    "{\"identifier\": \"b\", \"format\": {\"type\": \"string\", \"encoding\": \"utf-16\"},"
+    " \"hashing\": {\"comparison\": {\"type\": \"ngram\", \"n\": 3}, \"strategy\": {\"bitsPerToken\": 100}}},"
+    "{\"identifier\": \"c\", \"format\": {\"type\": \"string\", \"encoding\": \"utf-8\"},"
+    " \"hashing\": {\"comparison\": {\"type\": \"exact\"}, \"strategy\": {\"bitsPerToken\": 600},"
+    " \"missingValue\": {\"sentinel\": \"\"}}},"
+    "{\"identifier\": \"d\", \"format\": {\"type\": \"string\", \"encoding\": \"utf-8\"},"
+    " \"hashing\": {\"comparison\": {\"type\": \"ngram\", \"n\": 1, \"positional\": true},"
+    " \"strategy\": {\"bitsPerFeature\": 77}}}]}";
+
+static void noop_cb(void *ctx, const bl_token_trace *t)
+{
+    (void)ctx;
+    (void)t;
+}
+
+/* Random value of up to `max` characters from a small alphabet (repeats,
+ * so the cache gets hits), some non-ASCII. */
+static size_t rand_value(char *out, size_t max)
+{
+    static const char *const alpha[] = {"a", "b", "c", "x", "y", "1", "\xc3\xa9", "\xc5\x82", " "};
+    size_t n = (size_t)(xr() % (max + 1)), len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *c = alpha[xr() % 9];
+        memcpy(out + len, c, strlen(c));
+        len += strlen(c);
+    }
+    return len;
+}
+
+static void test_encoder_kernels(void **state)
+{
+    (void)state;
+    bl_schema *sc = NULL;
+    bl_encoder *enc = NULL;
+    bl_error err = {0};
+    assert_int_equal(bl_schema_parse(ENC_SCHEMA, strlen(ENC_SCHEMA), "test", &sc, &err), BL_OK);
+    assert_int_equal(bl_encoder_new(sc, (const uint8_t *)"s3cret", 6, NULL, &enc, &err), BL_OK);
+    enum { NREC = 200, NF = 4 };
+    static char vals[NREC][NF][700];
+    static size_t lens[NREC][NF];
+    static const size_t maxc[NF] = {12, 30, 200, 9};
+    for (int r = 0; r < NREC; r++)
+        for (int i = 0; i < NF; i++)
+            lens[r][i] = rand_value(vals[r][i], maxc[i]);
+    const size_t nb = bl_encoder_nbytes(enc);
+    uint8_t *want = malloc(NREC * nb), *got = malloc(nb);
+    assert_non_null(want);
+    assert_non_null(got);
+    bl_encode_scratch *s = bl_encode_scratch_new(enc);
+    for (int r = 0; r < NREC; r++) {
+        const char *f[NF] = {vals[r][0], vals[r][1], vals[r][2], vals[r][3]};
+        assert_int_equal(bl_encoder_trace(enc, s, f, lens[r], NF, want + r * nb, noop_cb, NULL, &err), BL_OK);
+    }
+    bl_encode_scratch_free(s);
+    static const char *const names[] = {"scalar", "avx2", "avx512"};
+    for (int k = 0; k < 3; k++) {
+        const bl_b2_kernel *kern = bli_b2_kernel_by_name(names[k]);
+        if (!kern)
+            continue;
+        bli_b2_kernel_force(kern);
+        for (int nocache = 0; nocache < 2; nocache++) {
+            if (nocache)
+                setenv("BL_NO_TOKEN_CACHE", "1", 1);
+            s = bl_encode_scratch_new(enc);
+            unsetenv("BL_NO_TOKEN_CACHE");
+            assert_non_null(s);
+            for (int pass = 0; pass < 2; pass++) /* the second pass finds the tokens cached */
+                for (int r = 0; r < NREC; r++) {
+                    const char *f[NF] = {vals[r][0], vals[r][1], vals[r][2], vals[r][3]};
+                    assert_int_equal(bl_encoder_encode(enc, s, f, lens[r], NF, got, NULL, &err), BL_OK);
+                    if (memcmp(got, want + r * nb, nb) != 0)
+                        fail_msg("kernel %s, cache %s, pass %d: record %d differs from the trace path",
+                                 names[k], nocache ? "off" : "on", pass, r);
+                }
+            bl_encode_scratch_free(s);
+        }
+    }
+    bli_b2_kernel_force(NULL);
+    free(want);
+    free(got);
+    bl_encoder_free(enc);
+    bl_schema_free(sc);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -160,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_avx2),
         cmocka_unit_test(test_avx512),
         cmocka_unit_test(test_dispatch),
+        cmocka_unit_test(test_encoder_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
