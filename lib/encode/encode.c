@@ -401,6 +401,13 @@ static bl_status hash_tokens(const bl_encoder *e, bl_encode_scratch *s, size_t i
     const fenc *fe = &e->fe[i];
     const bl_feature *f = fe->f;
     const size_t ntok = s->tl.n;
+    if (f->hash == BL_HASH_BLAKE && !cb && !salt &&
+        (f->fmt != BL_FORMAT_STRING || (f->encoding != BL_TEXTENC_UTF16 && f->encoding != BL_TEXTENC_UTF32)))
+        /* the tokens are hashed as they are: start loading their cache
+         * lines now, so the lookups below overlap their memory latency */
+        for (size_t t = 0; t < ntok; t++)
+            bli_token_cache_prefetch(s->cache, (uint32_t)i, (const uint8_t *)s->tl.buf + s->tl.off[t],
+                                     s->tl.off[t + 1] - s->tl.off[t]);
     for (size_t t = 0; t < ntok; t++) {
         uint32_t k = bli_token_k(f->strategy, f->k, t, ntok);
         if (k == 0)

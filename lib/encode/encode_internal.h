@@ -115,10 +115,12 @@ void bli_double_indices(const bl_double_keys *dk, int prevent_singularity, const
                        size_t len, uint32_t k, uint32_t L, uint32_t *out);
 
 /** Per-thread cache of token digests keyed by (feature, token bytes);
- *  wiped on free. Tokens longer than 22 bytes bypass it. */
+ *  wiped on free. Tokens longer than 25 bytes bypass it. */
 typedef struct bl_token_cache bl_token_cache;
 bl_token_cache *bli_token_cache_new(void);
 void bli_token_cache_free(bl_token_cache *c);
+/** Start loading the cache lines a lookup of (feature, tok) will read. */
+void bli_token_cache_prefetch(const bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len);
 
 /** bli_blake_indices / bli_double_indices through the cache (`c` may be NULL).
  *  `feature` identifies the key set (the feature index). */

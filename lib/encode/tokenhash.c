@@ -133,27 +133,37 @@ void bli_double_indices(const bl_double_keys *dk, int prevent_singularity, const
 
 #define TC_BITS 13
 #define TC_SIZE (1u << TC_BITS)
-#define TC_MAXTOK 22
+#define TC_MAXTOK 25
 
-typedef struct tc_entry {
+/* Keys and values in separate arrays: the two keys of a set share one
+ * 64-byte line, a value is one line, so a lookup touches two lines (the
+ * key array, 256 KiB, stays in L2). */
+typedef struct tc_key {
     uint32_t tag;
     uint16_t feature;
-    uint8_t len;     /* 0 = empty */
-    uint8_t tok[TC_MAXTOK + 1];
-    union {
-        uint64_t d[8];      /* doubleHash: h1, h2 */
-        uint16_t idx[32];   /* blakeHash: first 32 indices, already mod L */
-    } u;
-} tc_entry;
+    uint8_t len; /* 0 = empty */
+    uint8_t tok[TC_MAXTOK];
+} tc_key;
+
+_Static_assert(sizeof(tc_key) == 32, "two keys per cache line");
+
+typedef union tc_val {
+    uint64_t d[8];    /* doubleHash: h1, h2 */
+    uint16_t idx[32]; /* blakeHash: first 32 indices, already mod L */
+} tc_val;
 
 struct bl_token_cache {
-    tc_entry e[TC_SIZE];
+    tc_key k[TC_SIZE];
+    tc_val v[TC_SIZE];
     uint64_t hits, misses;
 };
 
 bl_token_cache *bli_token_cache_new(void)
 {
-    return calloc(1, sizeof(bl_token_cache));
+    bl_token_cache *c = bli_aligned_alloc(sizeof(bl_token_cache));
+    if (c)
+        memset(c, 0, sizeof *c);
+    return c;
 }
 
 void bli_token_cache_free(bl_token_cache *c)
@@ -163,7 +173,7 @@ void bli_token_cache_free(bl_token_cache *c)
     if (getenv("BL_CACHE_STATS"))
         fprintf(stderr, "token cache: %llu hits, %llu misses\n", (unsigned long long)c->hits, (unsigned long long)c->misses);
     sodium_memzero(c, sizeof *c);
-    free(c);
+    bli_aligned_free(c);
 }
 
 /* 2-way set-associative: a set is two adjacent entries, the first the most
@@ -176,47 +186,63 @@ static uint64_t tc_hash(uint32_t feature, const uint8_t *tok, size_t len)
     return h ^ (h >> 29);
 }
 
-static inline tc_entry *tc_set(bl_token_cache *c, uint64_t h)
+static inline size_t tc_set(uint64_t h)
 {
-    return &c->e[(h & (TC_SIZE - 1)) & ~(uint64_t)1];
+    return (size_t)(h & (TC_SIZE - 1)) & ~(size_t)1;
 }
 
-/* The entry of (feature, tok) in its set, or NULL. Tokens are short: a
- * byte loop beats a call to memcmp. */
-static tc_entry *tc_find(bl_token_cache *c, uint64_t h, uint32_t feature, const uint8_t *tok, size_t len)
+static inline int tc_cacheable(const bl_token_cache *c, uint32_t feature, size_t len)
 {
-    tc_entry *set = tc_set(c, h);
+    return c && len > 0 && len <= TC_MAXTOK && feature <= 0xffff;
+}
+
+void bli_token_cache_prefetch(const bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len)
+{
+    if (!tc_cacheable(c, feature, len))
+        return;
+    size_t i = tc_set(tc_hash(feature, tok, len));
+    __builtin_prefetch(&c->k[i]);
+    __builtin_prefetch(&c->v[i]);
+    __builtin_prefetch(&c->v[i + 1]);
+}
+
+/* The value of (feature, tok), or NULL. Tokens are short: a byte loop beats
+ * a call to memcmp. */
+static tc_val *tc_find(bl_token_cache *c, uint64_t h, uint32_t feature, const uint8_t *tok, size_t len)
+{
+    const size_t set = tc_set(h);
     const uint32_t tag = (uint32_t)(h >> 32);
-    for (int w = 0; w < 2; w++) {
-        tc_entry *e = &set[w];
+    for (size_t w = set; w < set + 2; w++) {
+        const tc_key *e = &c->k[w];
         if (e->len != len || e->tag != tag || e->feature != feature)
             continue;
         size_t i = 0;
         while (i < len && e->tok[i] == tok[i])
             i++;
         if (i == len)
-            return e;
+            return &c->v[w];
     }
     return NULL;
 }
 
 /* A fresh entry for (feature, tok), evicting the set's older one. */
-static tc_entry *tc_insert(bl_token_cache *c, uint64_t h, uint32_t feature, const uint8_t *tok, size_t len)
+static tc_val *tc_insert(bl_token_cache *c, uint64_t h, uint32_t feature, const uint8_t *tok, size_t len)
 {
-    tc_entry *set = tc_set(c, h);
-    set[1] = set[0];
-    tc_entry *e = &set[0];
+    const size_t set = tc_set(h);
+    c->k[set + 1] = c->k[set];
+    c->v[set + 1] = c->v[set];
+    tc_key *e = &c->k[set];
     e->tag = (uint32_t)(h >> 32);
     e->feature = (uint16_t)feature;
     e->len = (uint8_t)len;
     memcpy(e->tok, tok, len);
-    return e;
+    return &c->v[set];
 }
 
-static tc_entry *tc_lookup(bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len, int *hit)
+static tc_val *tc_lookup(bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len, int *hit)
 {
     uint64_t h = tc_hash(feature, tok, len);
-    tc_entry *e = tc_find(c, h, feature, tok, len);
+    tc_val *e = tc_find(c, h, feature, tok, len);
     *hit = e != NULL;
     return e ? e : tc_insert(c, h, feature, tok, len);
 }
@@ -224,25 +250,25 @@ static tc_entry *tc_lookup(bl_token_cache *c, uint32_t feature, const uint8_t *t
 void bli_blake_indices_cached(bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk, const uint8_t *tok,
                              size_t len, uint32_t k, uint32_t L, uint32_t *out)
 {
-    if (!c || len == 0 || len > TC_MAXTOK || feature > 0xffff) {
+    if (!tc_cacheable(c, feature, len)) {
         bli_blake_indices(bk, tok, len, k, L, out);
         return;
     }
     int hit;
     const uint32_t mask = L - 1;
-    tc_entry *e = tc_lookup(c, feature, tok, len, &hit);
+    tc_val *e = tc_lookup(c, feature, tok, len, &hit);
     if (!hit) {
         uint64_t h[8];
         blake_digest(bk, 0, tok, len, h);
         for (uint32_t q = 0; q < 32; q++)
-            e->u.idx[q] = (uint16_t)blake_index(h, q, mask);
+            e->idx[q] = (uint16_t)blake_index(h, q, mask);
         c->misses++;
     } else {
         c->hits++;
     }
     uint32_t t = k < 32 ? k : 32;
     for (uint32_t i = 0; i < t; i++)
-        out[i] = e->u.idx[i];
+        out[i] = e->idx[i];
     blake_indices_from(bk, tok, len, t, k, mask, out); /* more than 32: digests 1, 2, ... */
 }
 
@@ -252,18 +278,18 @@ void bli_double_indices_cached(bl_token_cache *c, uint32_t feature, const bl_dou
 {
     uint64_t h1, h2;
     int hit = 0;
-    tc_entry *e = NULL;
-    if (c && len > 0 && len <= TC_MAXTOK && feature <= 0xffff)
+    tc_val *e = NULL;
+    if (tc_cacheable(c, feature, len))
         e = tc_lookup(c, feature, tok, len, &hit);
     if (e && hit) {
-        h1 = e->u.d[0];
-        h2 = e->u.d[1];
+        h1 = e->d[0];
+        h2 = e->d[1];
         c->hits++;
     } else {
         double_pair(dk, prevent_singularity, tok, len, L, &h1, &h2);
         if (e) {
-            e->u.d[0] = h1;
-            e->u.d[1] = h2;
+            e->d[0] = h1;
+            e->d[1] = h2;
             c->misses++;
         }
     }
@@ -334,13 +360,13 @@ int bli_blake_batch_add(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, 
 {
     const uint32_t mask = L - 1;
     uint32_t j0 = 0;
-    if (c && len > 0 && len <= TC_MAXTOK && feature <= 0xffff) {
-        tc_entry *e = tc_find(c, tc_hash(feature, tok, len), feature, tok, len);
+    if (tc_cacheable(c, feature, len)) {
+        tc_val *e = tc_find(c, tc_hash(feature, tok, len), feature, tok, len);
         if (e) {
             c->hits++;
             const uint32_t t = k < 32 ? k : 32;
             for (uint32_t i = 0; i < t; i++)
-                bli_bit_set(bits, e->u.idx[i]);
+                bli_bit_set(bits, e->idx[i]);
             if (k <= 32)
                 return 0;
             j0 = 1;
@@ -377,13 +403,13 @@ static void batch_token_done(bl_blake_batch *b, bl_token_cache *c, const bb_toke
         else
             blake_digest(t->bk, j, tok, t->len, h);
         set_digest_bits(d, 0, to - from, t->mask, bits);
-        if (j == 0 && c && t->len > 0 && t->len <= TC_MAXTOK && t->feature <= 0xffff) {
+        if (j == 0 && tc_cacheable(c, t->feature, t->len)) {
             /* a token queued twice in one batch is found on its second pass */
             uint64_t hh = tc_hash(t->feature, tok, t->len);
             if (!tc_find(c, hh, t->feature, tok, t->len)) {
-                tc_entry *e = tc_insert(c, hh, t->feature, tok, t->len);
+                tc_val *e = tc_insert(c, hh, t->feature, tok, t->len);
                 for (uint32_t q = 0; q < 32; q++)
-                    e->u.idx[q] = (uint16_t)blake_index(d, q, t->mask);
+                    e->idx[q] = (uint16_t)blake_index(d, q, t->mask);
             }
             c->misses++;
         }
