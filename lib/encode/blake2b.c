@@ -168,6 +168,11 @@ static void scalar_compress(uint64_t *h, const uint64_t *m, const uint64_t *t, c
 
 static const bl_b2_kernel k_scalar = {"scalar", 1, scalar_compress};
 
+const bl_b2_kernel *bli_b2_kernel_scalar(void)
+{
+    return &k_scalar;
+}
+
 const bl_b2_kernel *bli_b2_kernel_by_name(const char *name)
 {
     if (!name)
@@ -279,9 +284,12 @@ void bli_b2_hash_many(const bl_b2_kernel *kern, const bl_b2_job *jobs, size_t n)
     _Alignas(64) uint64_t h[8 * BL_B2_MAXLANES], m[16 * BL_B2_MAXLANES];
     _Alignas(64) uint64_t t[BL_B2_MAXLANES], f[BL_B2_MAXLANES];
     b2_lane ln[BL_B2_MAXLANES];
-    memset(h, 0, sizeof h);
-    memset(m, 0, sizeof m);
     memset(ln, 0, sizeof ln);
+    memset(t, 0, sizeof t);
+    if (n < W) { /* lanes that never get a message still go through the kernel */
+        memset(h, 0, sizeof h);
+        memset(m, 0, sizeof m);
+    }
     size_t next = 0;
     for (;;) {
         unsigned busy = 0;

@@ -53,6 +53,8 @@ typedef struct bl_b2_kernel {
 
 #define BL_B2_MAXLANES 8
 
+/** The one-lane kernel (always there). */
+const bl_b2_kernel *bli_b2_kernel_scalar(void);
 /** Kernels: NULL when the CPU lacks the instructions. */
 const bl_b2_kernel *bli_b2_kernel_avx2_get(void);
 const bl_b2_kernel *bli_b2_kernel_avx512_get(void);
