@@ -121,8 +121,9 @@ void bli_double_indices(const bl_double_keys *dk, int prevent_singularity, const
 typedef struct bl_token_cache bl_token_cache;
 bl_token_cache *bli_token_cache_new(void);
 void bli_token_cache_free(bl_token_cache *c);
-/** Start loading the cache lines a lookup of (feature, tok) will read. */
-void bli_token_cache_prefetch(const bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len);
+/** Start loading the cache lines a lookup of (feature, tok) will read;
+ *  returns the token's cache hash (for bli_blake_batch_add). */
+uint64_t bli_token_cache_prefetch(const bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len);
 
 /** bli_blake_indices / bli_double_indices through the cache (`c` may be NULL).
  *  `feature` identifies the key set (the feature index). */
@@ -136,12 +137,15 @@ void bli_double_indices_cached(bl_token_cache *c, uint32_t feature, const bl_dou
  *  the bits of a token whose digest is cached and queues the rest; _flush
  *  hashes the queued digests together with the multi-buffer kernel, sets
  *  their bits into `bits` (the same filter as _add was given) and fills the
- *  cache. 0, or -1 out of memory. Token bytes are copied (and wiped on free). */
+ *  cache. `hash` is the token's cache hash from bli_token_cache_prefetch
+ *  (NULL: computed here). 0, or -1 out of memory. Token bytes are copied
+ *  (and wiped on free). */
 typedef struct bl_blake_batch bl_blake_batch;
 bl_blake_batch *bli_blake_batch_new(void);
 void bli_blake_batch_free(bl_blake_batch *b);
 int bli_blake_batch_add(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
-                       const uint8_t *tok, size_t len, uint32_t k, uint32_t L, uint8_t *bits);
+                       const uint8_t *tok, size_t len, const uint64_t *hash, uint32_t k, uint32_t L,
+                       uint8_t *bits);
 int bli_blake_batch_flush(bl_blake_batch *b, bl_token_cache *c, uint8_t *bits);
 /** Drop whatever is queued (a record that failed half-way). */
 void bli_blake_batch_reset(bl_blake_batch *b);

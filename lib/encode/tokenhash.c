@@ -196,14 +196,16 @@ static inline int tc_cacheable(const bl_token_cache *c, uint32_t feature, size_t
     return c && len > 0 && len <= TC_MAXTOK && feature <= 0xffff;
 }
 
-void bli_token_cache_prefetch(const bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len)
+uint64_t bli_token_cache_prefetch(const bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len)
 {
+    uint64_t h = tc_hash(feature, tok, len);
     if (!tc_cacheable(c, feature, len))
-        return;
-    size_t i = tc_set(tc_hash(feature, tok, len));
+        return h;
+    size_t i = tc_set(h);
     __builtin_prefetch(&c->k[i]);
     __builtin_prefetch(&c->v[i]);
     __builtin_prefetch(&c->v[i + 1]);
+    return h;
 }
 
 /* The value of (feature, tok), or NULL. Tokens are short: a byte loop beats
@@ -356,12 +358,13 @@ static inline void set_digest_bits(const uint64_t h[8], uint32_t from, uint32_t 
 }
 
 int bli_blake_batch_add(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
-                       const uint8_t *tok, size_t len, uint32_t k, uint32_t L, uint8_t *bits)
+                       const uint8_t *tok, size_t len, const uint64_t *hash, uint32_t k, uint32_t L,
+                       uint8_t *bits)
 {
     const uint32_t mask = L - 1;
     uint32_t j0 = 0;
     if (tc_cacheable(c, feature, len)) {
-        tc_val *e = tc_find(c, tc_hash(feature, tok, len), feature, tok, len);
+        tc_val *e = tc_find(c, hash ? *hash : tc_hash(feature, tok, len), feature, tok, len);
         if (e) {
             c->hits++;
             const uint32_t t = k < 32 ? k : 32;
