@@ -65,8 +65,6 @@ struct bl_encode_scratch {
     size_t ncap;
     bl_token_cache *cache;  /* token digests (NULL: disabled) */
     bl_blake_batch *bb;     /* blakeHash tokens queued for the multi-buffer kernel */
-    uint64_t *th;           /* cache hashes of a feature's tokens */
-    size_t thcap;
     uint8_t *hwork;         /* hardening work memory */
     uint8_t *sb;            /* salted token bytes */
     size_t sbcap;
@@ -302,7 +300,6 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
     free(s->sb);
     bli_token_cache_free(s->cache);
     bli_blake_batch_free(s->bb);
-    free(s->th);
     free(s);
 }
 
@@ -404,17 +401,14 @@ static bl_status hash_tokens(const bl_encoder *e, bl_encode_scratch *s, size_t i
     const fenc *fe = &e->fe[i];
     const bl_feature *f = fe->f;
     const size_t ntok = s->tl.n;
-    const int plain = f->hash == BL_HASH_BLAKE && !cb && !salt && s->cache &&
-                      (f->fmt != BL_FORMAT_STRING ||
-                       (f->encoding != BL_TEXTENC_UTF16 && f->encoding != BL_TEXTENC_UTF32));
-    if (plain) {
-        /* the tokens are hashed as they are: start loading their cache
-         * lines now, so the lookups below overlap their memory latency */
-        if (bli_grow((void **)&s->th, &s->thcap, ntok, sizeof *s->th, 64) != 0)
+    if (f->hash == BL_HASH_BLAKE && !cb && !salt &&
+        (f->fmt != BL_FORMAT_STRING || (f->encoding != BL_TEXTENC_UTF16 && f->encoding != BL_TEXTENC_UTF32))) {
+        /* tokens hashed as they are: the whole list in one call, queued for
+         * the multi-buffer kernel (bli_b2_hash_many) */
+        if (bli_blake_batch_add_list(s->bb, s->cache, (uint32_t)i, &fe->bk, &s->tl, f->strategy, f->k, e->L,
+                                    s->bits) != 0)
             return bl_error_set(err, BL_ENOMEM, "out of memory");
-        for (size_t t = 0; t < ntok; t++)
-            s->th[t] = bli_token_cache_prefetch(s->cache, (uint32_t)i, (const uint8_t *)s->tl.buf + s->tl.off[t],
-                                                s->tl.off[t + 1] - s->tl.off[t]);
+        return BL_OK;
     }
     for (size_t t = 0; t < ntok; t++) {
         uint32_t k = bli_token_k(f->strategy, f->k, t, ntok);
@@ -441,8 +435,7 @@ static bl_status hash_tokens(const bl_encoder *e, bl_encode_scratch *s, size_t i
         }
         if (f->hash == BL_HASH_BLAKE && !cb) {
             /* queued: hashed with other tokens of the record (bli_b2_hash_many) */
-            if (bli_blake_batch_add(s->bb, s->cache, (uint32_t)i, &fe->bk, tb, tbl, plain ? &s->th[t] : NULL, k,
-                                   e->L, s->bits) != 0)
+            if (bli_blake_batch_add(s->bb, s->cache, (uint32_t)i, &fe->bk, tb, tbl, k, e->L, s->bits) != 0)
                 return bl_error_set(err, BL_ENOMEM, "out of memory");
             continue;
         }

@@ -121,9 +121,6 @@ void bli_double_indices(const bl_double_keys *dk, int prevent_singularity, const
 typedef struct bl_token_cache bl_token_cache;
 bl_token_cache *bli_token_cache_new(void);
 void bli_token_cache_free(bl_token_cache *c);
-/** Start loading the cache lines a lookup of (feature, tok) will read;
- *  returns the token's cache hash (for bli_blake_batch_add). */
-uint64_t bli_token_cache_prefetch(const bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len);
 
 /** bli_blake_indices / bli_double_indices through the cache (`c` may be NULL).
  *  `feature` identifies the key set (the feature index). */
@@ -132,23 +129,6 @@ void bli_blake_indices_cached(bl_token_cache *c, uint32_t feature, const bl_blak
 void bli_double_indices_cached(bl_token_cache *c, uint32_t feature, const bl_double_keys *dk,
                               int prevent_singularity, const uint8_t *tok, size_t len, uint32_t k, uint32_t L,
                               uint32_t *out);
-
-/** Deferred blakeHash of many tokens (of one record, or of more): _add sets
- *  the bits of a token whose digest is cached and queues the rest; _flush
- *  hashes the queued digests together with the multi-buffer kernel, sets
- *  their bits into `bits` (the same filter as _add was given) and fills the
- *  cache. `hash` is the token's cache hash from bli_token_cache_prefetch
- *  (NULL: computed here). 0, or -1 out of memory. Token bytes are copied
- *  (and wiped on free). */
-typedef struct bl_blake_batch bl_blake_batch;
-bl_blake_batch *bli_blake_batch_new(void);
-void bli_blake_batch_free(bl_blake_batch *b);
-int bli_blake_batch_add(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
-                       const uint8_t *tok, size_t len, const uint64_t *hash, uint32_t k, uint32_t L,
-                       uint8_t *bits);
-int bli_blake_batch_flush(bl_blake_batch *b, bl_token_cache *c, uint8_t *bits);
-/** Drop whatever is queued (a record that failed half-way). */
-void bli_blake_batch_reset(bl_blake_batch *b);
 
 /* ---- tokenize.c ------------------------------------------------------------- */
 
@@ -195,6 +175,26 @@ static inline uint32_t bli_token_k(bl_strategy s, uint32_t k, size_t i, size_t n
  *  utf-16 = BOM FF FE + LE units, utf-32 = BOM FF FE 00 00 + LE. Returns
  *  the byte length written to `out` (cap >= 4 + 4 * len). */
 size_t bli_token_encode(bl_text_encoding enc, const char *tok, size_t len, uint8_t *out);
+
+/** Deferred blakeHash of many tokens (of one record, or of more): _add sets
+ *  the bits of a token whose digest is cached and queues the rest; _flush
+ *  hashes the queued digests together with the multi-buffer kernel, sets
+ *  their bits into `bits` (the same filter as _add was given) and fills the
+ *  cache. 0, or -1 out of memory. Token bytes are copied (and wiped on
+ *  free). */
+typedef struct bl_blake_batch bl_blake_batch;
+bl_blake_batch *bli_blake_batch_new(void);
+void bli_blake_batch_free(bl_blake_batch *b);
+int bli_blake_batch_add(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
+                       const uint8_t *tok, size_t len, uint32_t k, uint32_t L, uint8_t *bits);
+/** Every token of `tl` as hashed unchanged (utf-8/ascii, no salt), with
+ *  bli_token_k(strategy, fk, ...) bits each: one call per feature, the
+ *  tokens' cache lines prefetched first. */
+int bli_blake_batch_add_list(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
+                            const bl_toklist *tl, bl_strategy strategy, uint32_t fk, uint32_t L, uint8_t *bits);
+int bli_blake_batch_flush(bl_blake_batch *b, bl_token_cache *c, uint8_t *bits);
+/** Drop whatever is queued (a record that failed half-way). */
+void bli_blake_batch_reset(bl_blake_batch *b);
 
 /* ---- valueformat.c ---------------------------------------------------------- */
 

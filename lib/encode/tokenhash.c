@@ -196,16 +196,12 @@ static inline int tc_cacheable(const bl_token_cache *c, uint32_t feature, size_t
     return c && len > 0 && len <= TC_MAXTOK && feature <= 0xffff;
 }
 
-uint64_t bli_token_cache_prefetch(const bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len)
+static inline void tc_prefetch(const bl_token_cache *c, uint64_t h)
 {
-    uint64_t h = tc_hash(feature, tok, len);
-    if (!tc_cacheable(c, feature, len))
-        return h;
     size_t i = tc_set(h);
     __builtin_prefetch(&c->k[i]);
     __builtin_prefetch(&c->v[i]);
     __builtin_prefetch(&c->v[i + 1]);
-    return h;
 }
 
 /* The value of (feature, tok), or NULL. Tokens are short: a byte loop beats
@@ -357,14 +353,15 @@ static inline void set_digest_bits(const uint64_t h[8], uint32_t from, uint32_t 
         bli_bit_set(bits, blake_index(h, q, mask));
 }
 
-int bli_blake_batch_add(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
-                       const uint8_t *tok, size_t len, const uint64_t *hash, uint32_t k, uint32_t L,
-                       uint8_t *bits)
+/* One token: bits from the cache, or queued; `hash` its cache hash. */
+static inline int batch_add_one(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
+                                const uint8_t *tok, size_t len, uint64_t hash, uint32_t k, uint32_t L,
+                                uint8_t *bits)
 {
     const uint32_t mask = L - 1;
     uint32_t j0 = 0;
     if (tc_cacheable(c, feature, len)) {
-        tc_val *e = tc_find(c, hash ? *hash : tc_hash(feature, tok, len), feature, tok, len);
+        tc_val *e = tc_find(c, hash, feature, tok, len);
         if (e) {
             c->hits++;
             const uint32_t t = k < 32 ? k : 32;
@@ -389,6 +386,41 @@ int bli_blake_batch_add(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, 
     for (uint32_t j = j0; j < j0 + nq; j++) /* msg and out are set at flush (buffers may move) */
         b->jobs[b->njobs++] = (bl_b2_job){&bk->states[j], NULL, len, NULL};
     b->alen += len;
+    return 0;
+}
+
+int bli_blake_batch_add(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
+                       const uint8_t *tok, size_t len, uint32_t k, uint32_t L, uint8_t *bits)
+{
+    return batch_add_one(b, c, feature, bk, tok, len, tc_hash(feature, tok, len), k, L, bits);
+}
+
+int bli_blake_batch_add_list(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
+                            const bl_toklist *tl, bl_strategy strategy, uint32_t fk, uint32_t L, uint8_t *bits)
+{
+    enum { CHUNK = 64 };
+    uint64_t hs[CHUNK];
+    const size_t n = tl->n;
+    for (size_t t0 = 0; t0 < n; t0 += CHUNK) {
+        const size_t t1 = n - t0 < CHUNK ? n : t0 + CHUNK;
+        /* first start loading the cache lines of every token, so the
+         * lookups below overlap their memory latency */
+        for (size_t t = t0; t < t1; t++) {
+            const uint8_t *tok = (const uint8_t *)tl->buf + tl->off[t];
+            const size_t len = tl->off[t + 1] - tl->off[t];
+            hs[t - t0] = tc_hash(feature, tok, len);
+            if (tc_cacheable(c, feature, len))
+                tc_prefetch(c, hs[t - t0]);
+        }
+        for (size_t t = t0; t < t1; t++) {
+            const uint32_t k = bli_token_k(strategy, fk, t, n);
+            if (k == 0)
+                continue;
+            const uint8_t *tok = (const uint8_t *)tl->buf + tl->off[t];
+            if (batch_add_one(b, c, feature, bk, tok, tl->off[t + 1] - tl->off[t], hs[t - t0], k, L, bits) != 0)
+                return -1;
+        }
+    }
     return 0;
 }
 
