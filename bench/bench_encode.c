@@ -114,6 +114,9 @@ static int run_child(const char *csv, const char *schema_path, const char *out, 
         return -1;
     if (pid == 0) {
         close(pfd[0]);
+        /* the parent chose a BLAKE2b kernel already (bench_hash_many):
+         * choose again from this child's BL_HASH_KERNEL */
+        bli_b2_kernel_force(NULL);
         bl_schema *s = NULL;
         bl_encoder *e = NULL;
         bl_error err = {0};
