@@ -9,7 +9,11 @@
  *   - whole pipeline (CSV -> clkhash JSON file) on 1 thread and on all
  *     threads, each run in a child process so its peak RSS (wait4) is its own;
  *   - the same with 4x the records, to show memory does not grow with input.
- * Usage: bench_encode [--records N] [--flat-records M] [--dir DIR] [--keep] */
+ *   - every encode run with the one-lane BLAKE2b kernel forced
+ *     (BL_HASH_KERNEL=scalar) and with the automatic multi-buffer kernel,
+ *     interleaved and repeated (--reps, best of), in records/s and records
+ *     per CPU-second (the machine is shared: CPU seconds are the steadier);
+ * Usage: bench_encode [--records N] [--flat-records M] [--reps R] [--dir DIR] [--keep] */
 #include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -110,6 +114,9 @@ static int run_child(const char *csv, const char *schema_path, const char *out, 
         return -1;
     if (pid == 0) {
         close(pfd[0]);
+        /* the parent chose a BLAKE2b kernel already (bench_hash_many):
+         * choose again from this child's BL_HASH_KERNEL */
+        bli_b2_kernel_force(NULL);
         bl_schema *s = NULL;
         bl_encoder *e = NULL;
         bl_error err = {0};
@@ -145,6 +152,65 @@ static int run_child(const char *csv, const char *schema_path, const char *out, 
     return 0;
 }
 
+/* Best (least) wall and CPU seconds of a configuration over repeats. */
+typedef struct enc_res {
+    double wall, cpu;
+    long rss;
+    uint64_t n;
+} enc_res;
+
+static int run_cfg(const char *csv, const char *schema, const char *out, int threads, const char *kernel,
+                   int nocache, enc_res *r)
+{
+    double secs;
+    long rss;
+    uint64_t n;
+    setenv("BL_HASH_KERNEL", kernel, 1);
+    if (nocache)
+        setenv("BL_NO_TOKEN_CACHE", "1", 1);
+    int rc = run_child(csv, schema, out, threads, &secs, &rss, &n);
+    unsetenv("BL_NO_TOKEN_CACHE");
+    unsetenv("BL_HASH_KERNEL");
+    if (rc != 0)
+        return -1;
+    if (!r->n || secs < r->wall)
+        r->wall = secs;
+    if (!r->n || last_cpu < r->cpu)
+        r->cpu = last_cpu;
+    if (rss > r->rss)
+        r->rss = rss;
+    r->n = n;
+    return 0;
+}
+
+/* Multi-buffer hashing: batches of 64 two-byte tokens through each kernel
+ * (bli_b2_hash_many), interleaved runs so load changes hit all alike. */
+static void bench_hash_many(const bl_b2_keyed *st, const char *const *toks, size_t N)
+{
+    enum { B = 64 };
+    static const char *const names[] = {"scalar", "avx2", "avx512"};
+    static uint64_t out[B][8];
+    bl_b2_job jobs[B];
+    for (size_t i = 0; i < B; i++)
+        jobs[i] = (bl_b2_job){st, (const uint8_t *)toks[i & 7], 2, out[i]};
+    double best[3] = {0, 0, 0};
+    for (int rep = 0; rep < 3; rep++)
+        for (int k = 0; k < 3; k++) {
+            const bl_b2_kernel *kern = bli_b2_kernel_by_name(names[k]);
+            if (!kern)
+                continue;
+            double t0 = bl_clock_s();
+            for (size_t i = 0; i < N; i += B)
+                bli_b2_hash_many(kern, jobs, B);
+            double r = N / (bl_clock_s() - t0) / 1e6;
+            if (r > best[k])
+                best[k] = r;
+        }
+    printf("multi-buffer token hash (batches of %d, best of 3): scalar %.2f M/s, avx2 %.2f M/s (%.2fx), "
+           "avx512 %.2f M/s (%.2fx); active kernel %s\n",
+           B, best[0], best[1], best[1] / best[0], best[2], best[2] / best[0], bli_b2_kernel_active()->name);
+}
+
 /* Token hashing alone: libsodium keyed BLAKE2b vs precomputed key state. */
 static void bench_token_hash(void)
 {
@@ -172,17 +238,19 @@ static void bench_token_hash(void)
     printf("token hash (keyed BLAKE2b-512, 2-byte token): libsodium %.2f M/s, precomputed key state %.2f "
            "M/s, ratio %.2fx (sink %llu)\n",
            N / base / 1e6, N / ours / 1e6, base / ours, (unsigned long long)(sink & 1));
+    bench_hash_many(&st, toks, N);
 }
 
 int main(int argc, char **argv)
 {
     uint64_t nrec = 1000000, nflat = 4000000;
     const char *dir = "/tmp";
-    int keep = 0;
+    int keep = 0, reps = 1;
     static const struct option lo[] = {{"records", required_argument, NULL, 'n'},
                                        {"flat-records", required_argument, NULL, 'f'},
                                        {"dir", required_argument, NULL, 'd'},
                                        {"keep", no_argument, NULL, 'k'},
+                                       {"reps", required_argument, NULL, 'r'},
                                        {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -194,6 +262,8 @@ int main(int argc, char **argv)
             dir = optarg;
         else if (c == 'k')
             keep = 1;
+        else if (c == 'r')
+            reps = atoi(optarg) > 0 ? atoi(optarg) : 1;
         else
             return 2;
     }
@@ -215,32 +285,36 @@ int main(int argc, char **argv)
         return 1;
     printf("generated %llu records in %.1f s\n", (unsigned long long)nrec, bl_clock_s() - t0);
 
-    double s0, s1, sn;
-    long r0, r1, rn;
-    uint64_t n0, n1, nn;
-    setenv("BL_NO_TOKEN_CACHE", "1", 1); /* baseline: every token hashed */
-    int rc0 = run_child(csv, schema, out, 1, &s0, &r0, &n0);
-    double c0 = last_cpu;
-    unsetenv("BL_NO_TOKEN_CACHE");
-    if (rc0 != 0 || run_child(csv, schema, out, 1, &s1, &r1, &n1) != 0) {
-        fprintf(stderr, "bench_encode: encoding failed\n");
-        return 1;
+    /* every configuration with the one-lane kernel forced and with the
+     * automatic (widest) kernel, runs interleaved, best of --reps */
+    const char *simd = bli_b2_kernel_active()->name;
+    const char *kern[2] = {"scalar", simd};
+    enc_res cache_off[2], one[2], all[2];
+    for (int k = 0; k < 2; k++)
+        cache_off[k] = one[k] = all[k] = (enc_res){0};
+    for (int rep = 0; rep < reps; rep++)
+        for (int k = 0; k < 2; k++)
+            if (run_cfg(csv, schema, out, 1, kern[k], 1, &cache_off[k]) != 0 ||
+                run_cfg(csv, schema, out, 1, kern[k], 0, &one[k]) != 0 ||
+                run_cfg(csv, schema, out, (int)ncpu, kern[k], 0, &all[k]) != 0) {
+                fprintf(stderr, "bench_encode: encoding failed\n");
+                return 1;
+            }
+    for (int k = 0; k < 2; k++) {
+        printf("kernel %-6s token cache off, 1 thread: %7.0f records/s, %7.0f records per CPU-second\n", kern[k],
+               cache_off[k].n / cache_off[k].wall, cache_off[k].n / cache_off[k].cpu);
+        printf("kernel %-6s 1 thread:                  %7.0f records/s, %7.0f records per CPU-second, peak RSS %.1f MiB\n",
+               kern[k], one[k].n / one[k].wall, one[k].n / one[k].cpu, one[k].rss / 1024.0);
+        printf("kernel %-6s %ld threads:                 %7.0f records/s, %7.0f records per CPU-second, peak RSS %.1f MiB\n",
+               kern[k], ncpu, all[k].n / all[k].wall, all[k].n / all[k].cpu, all[k].rss / 1024.0);
     }
-    double c1 = last_cpu;
-    if (run_child(csv, schema, out, (int)ncpu, &sn, &rn, &nn) != 0) {
-        fprintf(stderr, "bench_encode: encoding failed\n");
-        return 1;
-    }
-    double cn = last_cpu;
-    printf("encode %llu records, 1 thread, token cache off (baseline): %.2f s, %.0f records/s, "
-           "%.0f records per CPU-second\n",
-           (unsigned long long)n0, s0, n0 / s0, n0 / c0);
-    printf("records per CPU-second: 1 thread %.0f (%.2fx the baseline), %ld threads %.0f\n", n1 / c1, c0 / c1,
-           ncpu, nn / cn);
-    printf("encode %llu records, 1 thread:   %.2f s, %.0f records/s, peak RSS %.1f MiB, %.2fx the baseline\n",
-           (unsigned long long)n1, s1, n1 / s1, r1 / 1024.0, s0 / s1);
-    printf("encode %llu records, %ld threads: %.2f s, %.0f records/s, peak RSS %.1f MiB, speed-up %.2fx\n",
-           (unsigned long long)nn, ncpu, sn, nn / sn, rn / 1024.0, s1 / sn);
+    printf("%s vs scalar (same run, best of %d): cache off %.2fx per CPU-second; 1 thread %.2fx; %ld threads "
+           "%.2fx wall, %.2fx per CPU-second\n",
+           simd, reps, cache_off[0].cpu / cache_off[1].cpu, one[0].cpu / one[1].cpu, ncpu,
+           all[0].wall / all[1].wall, all[0].cpu / all[1].cpu);
+    printf("token cache (%s): %.2fx per CPU-second on 1 thread over the cache-off run\n", simd,
+           cache_off[1].cpu / one[1].cpu);
+    const long rn = all[1].rss;
     if (nflat > 0) {
         t0 = bl_clock_s();
         if (generate(big, nflat) != 0)

@@ -64,6 +64,7 @@ struct bl_encode_scratch {
     char *nbuf;             /* value after nickname mapping */
     size_t ncap;
     bl_token_cache *cache;  /* token digests (NULL: disabled) */
+    bl_blake_batch *bb;     /* blakeHash tokens queued for the multi-buffer kernel */
     uint8_t *hwork;         /* hardening work memory */
     uint8_t *sb;            /* salted token bytes */
     size_t sbcap;
@@ -271,11 +272,12 @@ bl_encode_scratch *bl_encode_scratch_new(const bl_encoder *e)
         s->cache = bli_token_cache_new();
     s->vcap = 64;
     s->vbuf = malloc(s->vcap);
+    s->bb = bli_blake_batch_new();
     if (e->hard && !(s->hwork = malloc(bl_hardener_work_bytes(e->hard)))) {
         bl_encode_scratch_free(s);
         return NULL;
     }
-    if (!s->bits || !s->vbuf || bli_fmt_ws_init(&s->ws) != 0) {
+    if (!s->bits || !s->vbuf || !s->bb || bli_fmt_ws_init(&s->ws) != 0) {
         bl_encode_scratch_free(s);
         return NULL;
     }
@@ -297,6 +299,7 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
     free(s->hwork);
     free(s->sb);
     bli_token_cache_free(s->cache);
+    bli_blake_batch_free(s->bb);
     free(s);
 }
 
@@ -398,6 +401,15 @@ static bl_status hash_tokens(const bl_encoder *e, bl_encode_scratch *s, size_t i
     const fenc *fe = &e->fe[i];
     const bl_feature *f = fe->f;
     const size_t ntok = s->tl.n;
+    if (f->hash == BL_HASH_BLAKE && !cb && !salt &&
+        (f->fmt != BL_FORMAT_STRING || (f->encoding != BL_TEXTENC_UTF16 && f->encoding != BL_TEXTENC_UTF32))) {
+        /* tokens hashed as they are: the whole list in one call, queued for
+         * the multi-buffer kernel (bli_b2_hash_many) */
+        if (bli_blake_batch_add_list(s->bb, s->cache, (uint32_t)i, &fe->bk, &s->tl, f->strategy, f->k, e->L,
+                                    s->bits) != 0)
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+        return BL_OK;
+    }
     for (size_t t = 0; t < ntok; t++) {
         uint32_t k = bli_token_k(f->strategy, f->k, t, ntok);
         if (k == 0)
@@ -420,6 +432,12 @@ static bl_status hash_tokens(const bl_encoder *e, bl_encode_scratch *s, size_t i
             memcpy(s->sb + tbl + 1, salt, saltlen);
             tb = s->sb;
             tbl += 1 + saltlen;
+        }
+        if (f->hash == BL_HASH_BLAKE && !cb) {
+            /* queued: hashed with other tokens of the record (bli_b2_hash_many) */
+            if (bli_blake_batch_add(s->bb, s->cache, (uint32_t)i, &fe->bk, tb, tbl, k, e->L, s->bits) != 0)
+                return bl_error_set(err, BL_ENOMEM, "out of memory");
+            continue;
         }
         if (bli_grow((void **)&s->idx, &s->idxcap, k, sizeof *s->idx, 64) != 0)
             return bl_error_set(err, BL_ENOMEM, "out of memory");
@@ -446,6 +464,7 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
     if (nfields != sc->nfeatures)
         return bl_error_set(err, BL_EINPUT, "expected %zu columns, found %zu", sc->nfeatures, nfields);
     memset(s->bits, 0, e->Lbytes);
+    bli_blake_batch_reset(s->bb); /* nothing left over from a record that failed */
     const int fields_layout = e->opts.layout == BL_LAYOUT_FIELDS;
     if (fields_layout)
         memset(out, 0, e->nbytes);
@@ -470,6 +489,8 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
             st = tokenize_value(f, s, i, v, len, err);
         if (st == BL_OK)
             st = hash_tokens(e, s, i, v, len, salt, saltlen, cb, ctx, err);
+        if (st == BL_OK && fields_layout && bli_blake_batch_flush(s->bb, s->cache, s->bits) != 0)
+            st = bl_error_set(err, BL_ENOMEM, "out of memory");
         if (st != BL_OK)
             return st;
         if (fields_layout)
@@ -480,6 +501,8 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
             *popcount = bli_popcount_bytes(out, e->nbytes);
         return BL_OK;
     }
+    if (bli_blake_batch_flush(s->bb, s->cache, s->bits) != 0)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
     bli_bloom_fold(s->bits, e->L, sc->folds);
     if (e->l % 8)
         s->bits[e->nbytes - 1] &= (uint8_t)(0xff00u >> (e->l % 8));

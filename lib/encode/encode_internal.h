@@ -42,6 +42,41 @@ void bli_b2_keyed_init(bl_b2_keyed *k, const uint8_t *key, size_t keylen, const 
  *  (byte i of the digest = byte i%8 of word i/8). */
 void bli_b2_keyed_hash(const bl_b2_keyed *k, const uint8_t *msg, size_t len, uint64_t out[8]);
 
+/** A multi-buffer compression kernel: `lanes` blocks at once, state and
+ *  message transposed (word i of lane l at h[i * lanes + l], m[i * lanes + l],
+ *  64-byte aligned), t[l] the byte counter, f[l] 0 or ~0 (final block). */
+typedef struct bl_b2_kernel {
+    const char *name;
+    unsigned lanes;
+    void (*compress)(uint64_t *h, const uint64_t *m, const uint64_t *t, const uint64_t *f);
+} bl_b2_kernel;
+
+#define BL_B2_MAXLANES 8
+
+/** The one-lane kernel (always there). */
+const bl_b2_kernel *bli_b2_kernel_scalar(void);
+/** Kernels: NULL when the CPU lacks the instructions. */
+const bl_b2_kernel *bli_b2_kernel_avx2_get(void);
+const bl_b2_kernel *bli_b2_kernel_avx512_get(void);
+/** "scalar", "avx2" or "avx512" (NULL if unknown or unsupported). */
+const bl_b2_kernel *bli_b2_kernel_by_name(const char *name);
+/** The widest supported kernel, or the one BL_HASH_KERNEL names. */
+const bl_b2_kernel *bli_b2_kernel_active(void);
+/** Tests: make `k` the active kernel (NULL: the automatic choice again). */
+void bli_b2_kernel_force(const bl_b2_kernel *k);
+
+/** One message of bli_b2_hash_many: digest words as bli_b2_keyed_hash. */
+typedef struct bl_b2_job {
+    const bl_b2_keyed *k;
+    const uint8_t *msg;
+    size_t len;
+    uint64_t *out; /* 8 words */
+} bl_b2_job;
+
+/** Hash n messages (any lengths, any keyed states) with `kern` (NULL: the
+ *  active kernel); the same digests as bli_b2_keyed_hash one by one. */
+void bli_b2_hash_many(const bl_b2_kernel *kern, const bl_b2_job *jobs, size_t n);
+
 /** One-shot BLAKE2b (any key length 0..64) into `out` (outlen bytes). */
 void bli_blake2b(uint8_t *out, size_t outlen, const uint8_t *msg, size_t len, const uint8_t *key,
                 size_t keylen, const uint8_t *salt, const uint8_t *personal);
@@ -82,7 +117,7 @@ void bli_double_indices(const bl_double_keys *dk, int prevent_singularity, const
                        size_t len, uint32_t k, uint32_t L, uint32_t *out);
 
 /** Per-thread cache of token digests keyed by (feature, token bytes);
- *  wiped on free. Tokens longer than 22 bytes bypass it. */
+ *  wiped on free. Tokens longer than 25 bytes bypass it. */
 typedef struct bl_token_cache bl_token_cache;
 bl_token_cache *bli_token_cache_new(void);
 void bli_token_cache_free(bl_token_cache *c);
@@ -140,6 +175,26 @@ static inline uint32_t bli_token_k(bl_strategy s, uint32_t k, size_t i, size_t n
  *  utf-16 = BOM FF FE + LE units, utf-32 = BOM FF FE 00 00 + LE. Returns
  *  the byte length written to `out` (cap >= 4 + 4 * len). */
 size_t bli_token_encode(bl_text_encoding enc, const char *tok, size_t len, uint8_t *out);
+
+/** Deferred blakeHash of many tokens (of one record, or of more): _add sets
+ *  the bits of a token whose digest is cached and queues the rest; _flush
+ *  hashes the queued digests together with the multi-buffer kernel, sets
+ *  their bits into `bits` (the same filter as _add was given) and fills the
+ *  cache. 0, or -1 out of memory. Token bytes are copied (and wiped on
+ *  free). */
+typedef struct bl_blake_batch bl_blake_batch;
+bl_blake_batch *bli_blake_batch_new(void);
+void bli_blake_batch_free(bl_blake_batch *b);
+int bli_blake_batch_add(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
+                       const uint8_t *tok, size_t len, uint32_t k, uint32_t L, uint8_t *bits);
+/** Every token of `tl` as hashed unchanged (utf-8/ascii, no salt), with
+ *  bli_token_k(strategy, fk, ...) bits each: one call per feature, the
+ *  tokens' cache lines prefetched first. */
+int bli_blake_batch_add_list(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
+                            const bl_toklist *tl, bl_strategy strategy, uint32_t fk, uint32_t L, uint8_t *bits);
+int bli_blake_batch_flush(bl_blake_batch *b, bl_token_cache *c, uint8_t *bits);
+/** Drop whatever is queued (a record that failed half-way). */
+void bli_blake_batch_reset(bl_blake_batch *b);
 
 /* ---- valueformat.c ---------------------------------------------------------- */
 

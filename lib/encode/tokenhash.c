@@ -18,6 +18,7 @@
 #include <utf8proc.h>
 
 #include "encode/encode_internal.h"
+#include "core/internal.h"
 
 void bli_blake_salt(uint32_t j, uint8_t salt[16])
 {
@@ -132,27 +133,37 @@ void bli_double_indices(const bl_double_keys *dk, int prevent_singularity, const
 
 #define TC_BITS 13
 #define TC_SIZE (1u << TC_BITS)
-#define TC_MAXTOK 22
+#define TC_MAXTOK 25
 
-typedef struct tc_entry {
+/* Keys and values in separate arrays: the two keys of a set share one
+ * 64-byte line, a value is one line, so a lookup touches two lines (the
+ * key array, 256 KiB, stays in L2). */
+typedef struct tc_key {
     uint32_t tag;
     uint16_t feature;
-    uint8_t len;     /* 0 = empty */
-    uint8_t tok[TC_MAXTOK + 1];
-    union {
-        uint64_t d[8];      /* doubleHash: h1, h2 */
-        uint16_t idx[32];   /* blakeHash: first 32 indices, already mod L */
-    } u;
-} tc_entry;
+    uint8_t len; /* 0 = empty */
+    uint8_t tok[TC_MAXTOK];
+} tc_key;
+
+_Static_assert(sizeof(tc_key) == 32, "two keys per cache line");
+
+typedef union tc_val {
+    uint64_t d[8];    /* doubleHash: h1, h2 */
+    uint16_t idx[32]; /* blakeHash: first 32 indices, already mod L */
+} tc_val;
 
 struct bl_token_cache {
-    tc_entry e[TC_SIZE];
+    tc_key k[TC_SIZE];
+    tc_val v[TC_SIZE];
     uint64_t hits, misses;
 };
 
 bl_token_cache *bli_token_cache_new(void)
 {
-    return calloc(1, sizeof(bl_token_cache));
+    bl_token_cache *c = bli_aligned_alloc(sizeof(bl_token_cache));
+    if (c)
+        memset(c, 0, sizeof *c);
+    return c;
 }
 
 void bli_token_cache_free(bl_token_cache *c)
@@ -162,58 +173,100 @@ void bli_token_cache_free(bl_token_cache *c)
     if (getenv("BL_CACHE_STATS"))
         fprintf(stderr, "token cache: %llu hits, %llu misses\n", (unsigned long long)c->hits, (unsigned long long)c->misses);
     sodium_memzero(c, sizeof *c);
-    free(c);
+    bli_aligned_free(c);
 }
 
 /* 2-way set-associative: a set is two adjacent entries, the first the most
  * recently filled; a miss moves it to the second slot and refills the first. */
-static tc_entry *tc_lookup(bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len, int *hit)
+static uint64_t tc_hash(uint32_t feature, const uint8_t *tok, size_t len)
 {
     uint64_t h = 0xcbf29ce484222325ULL ^ feature;
     for (size_t i = 0; i < len; i++)
         h = (h ^ tok[i]) * 0x100000001b3ULL;
-    h ^= h >> 29;
-    tc_entry *set = &c->e[(h & (TC_SIZE - 1)) & ~(uint64_t)1];
-    uint32_t tag = (uint32_t)(h >> 32);
-    for (int w = 0; w < 2; w++) {
-        tc_entry *e = &set[w];
-        if (e->len == len && e->tag == tag && e->feature == feature && memcmp(e->tok, tok, len) == 0) {
-            *hit = 1;
-            return e;
-        }
+    return h ^ (h >> 29);
+}
+
+static inline size_t tc_set(uint64_t h)
+{
+    return (size_t)(h & (TC_SIZE - 1)) & ~(size_t)1;
+}
+
+static inline int tc_cacheable(const bl_token_cache *c, uint32_t feature, size_t len)
+{
+    return c && len > 0 && len <= TC_MAXTOK && feature <= 0xffff;
+}
+
+static inline void tc_prefetch(const bl_token_cache *c, uint64_t h)
+{
+    size_t i = tc_set(h);
+    __builtin_prefetch(&c->k[i]);
+    __builtin_prefetch(&c->v[i]);
+    __builtin_prefetch(&c->v[i + 1]);
+}
+
+/* The value of (feature, tok), or NULL. Tokens are short: a byte loop beats
+ * a call to memcmp. */
+static tc_val *tc_find(bl_token_cache *c, uint64_t h, uint32_t feature, const uint8_t *tok, size_t len)
+{
+    const size_t set = tc_set(h);
+    const uint32_t tag = (uint32_t)(h >> 32);
+    for (size_t w = set; w < set + 2; w++) {
+        const tc_key *e = &c->k[w];
+        if (e->len != len || e->tag != tag || e->feature != feature)
+            continue;
+        size_t i = 0;
+        while (i < len && e->tok[i] == tok[i])
+            i++;
+        if (i == len)
+            return &c->v[w];
     }
-    *hit = 0;
-    set[1] = set[0];
-    tc_entry *e = &set[0];
-    e->tag = tag;
+    return NULL;
+}
+
+/* A fresh entry for (feature, tok), evicting the set's older one. */
+static tc_val *tc_insert(bl_token_cache *c, uint64_t h, uint32_t feature, const uint8_t *tok, size_t len)
+{
+    const size_t set = tc_set(h);
+    c->k[set + 1] = c->k[set];
+    c->v[set + 1] = c->v[set];
+    tc_key *e = &c->k[set];
+    e->tag = (uint32_t)(h >> 32);
     e->feature = (uint16_t)feature;
     e->len = (uint8_t)len;
     memcpy(e->tok, tok, len);
-    return e;
+    return &c->v[set];
+}
+
+static tc_val *tc_lookup(bl_token_cache *c, uint32_t feature, const uint8_t *tok, size_t len, int *hit)
+{
+    uint64_t h = tc_hash(feature, tok, len);
+    tc_val *e = tc_find(c, h, feature, tok, len);
+    *hit = e != NULL;
+    return e ? e : tc_insert(c, h, feature, tok, len);
 }
 
 void bli_blake_indices_cached(bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk, const uint8_t *tok,
                              size_t len, uint32_t k, uint32_t L, uint32_t *out)
 {
-    if (!c || len == 0 || len > TC_MAXTOK || feature > 0xffff) {
+    if (!tc_cacheable(c, feature, len)) {
         bli_blake_indices(bk, tok, len, k, L, out);
         return;
     }
     int hit;
     const uint32_t mask = L - 1;
-    tc_entry *e = tc_lookup(c, feature, tok, len, &hit);
+    tc_val *e = tc_lookup(c, feature, tok, len, &hit);
     if (!hit) {
         uint64_t h[8];
         blake_digest(bk, 0, tok, len, h);
         for (uint32_t q = 0; q < 32; q++)
-            e->u.idx[q] = (uint16_t)blake_index(h, q, mask);
+            e->idx[q] = (uint16_t)blake_index(h, q, mask);
         c->misses++;
     } else {
         c->hits++;
     }
     uint32_t t = k < 32 ? k : 32;
     for (uint32_t i = 0; i < t; i++)
-        out[i] = e->u.idx[i];
+        out[i] = e->idx[i];
     blake_indices_from(bk, tok, len, t, k, mask, out); /* more than 32: digests 1, 2, ... */
 }
 
@@ -223,21 +276,201 @@ void bli_double_indices_cached(bl_token_cache *c, uint32_t feature, const bl_dou
 {
     uint64_t h1, h2;
     int hit = 0;
-    tc_entry *e = NULL;
-    if (c && len > 0 && len <= TC_MAXTOK && feature <= 0xffff)
+    tc_val *e = NULL;
+    if (tc_cacheable(c, feature, len))
         e = tc_lookup(c, feature, tok, len, &hit);
     if (e && hit) {
-        h1 = e->u.d[0];
-        h2 = e->u.d[1];
+        h1 = e->d[0];
+        h2 = e->d[1];
         c->hits++;
     } else {
         double_pair(dk, prevent_singularity, tok, len, L, &h1, &h2);
         if (e) {
-            e->u.d[0] = h1;
-            e->u.d[1] = h2;
+            e->d[0] = h1;
+            e->d[1] = h2;
             c->misses++;
         }
     }
     for (uint32_t t = 0; t < k; t++)
         out[t] = (uint32_t)((h1 + (uint64_t)t * h2) % L);
+}
+
+/* ---- deferred, multi-buffer blakeHash ----------------------------------------
+ * bli_blake_batch_add sets a cached token's bits at once and queues the
+ * others; bli_blake_batch_flush hashes every queued digest in one
+ * bli_b2_hash_many call (W messages per compression), sets their bits and
+ * fills the cache. Bits are ORed, so the order they are set in does not
+ * change the filter. */
+
+typedef struct bb_token {
+    const bl_blake_keys *bk;
+    uint32_t feature, k, mask;
+    uint32_t j0;      /* first digest hashed here (1 when digest 0 was cached) */
+    size_t off, len;  /* token bytes in the arena */
+    size_t job;       /* index of its first job; jobs for j0 .. its last are consecutive */
+} bb_token;
+
+struct bl_blake_batch {
+    uint8_t *arena;
+    size_t alen, acap;
+    bb_token *tok;
+    size_t ntok, tcap;
+    bl_b2_job *jobs;
+    size_t njobs, jcap;
+    uint64_t *dig; /* 8 words per job */
+    size_t dcap;
+};
+
+bl_blake_batch *bli_blake_batch_new(void)
+{
+    return calloc(1, sizeof(bl_blake_batch));
+}
+
+void bli_blake_batch_free(bl_blake_batch *b)
+{
+    if (!b)
+        return;
+    if (b->arena)
+        sodium_memzero(b->arena, b->acap); /* tokens are personal data */
+    if (b->dig)
+        sodium_memzero(b->dig, b->dcap * 8 * sizeof *b->dig);
+    free(b->arena);
+    free(b->tok);
+    free(b->jobs);
+    free(b->dig);
+    free(b);
+}
+
+void bli_blake_batch_reset(bl_blake_batch *b)
+{
+    b->ntok = b->njobs = b->alen = 0;
+}
+
+static inline void set_digest_bits(const uint64_t h[8], uint32_t from, uint32_t to, uint32_t mask,
+                                   uint8_t *bits)
+{
+    for (uint32_t q = from; q < to; q++)
+        bli_bit_set(bits, blake_index(h, q, mask));
+}
+
+/* One token: bits from the cache, or queued; `hash` its cache hash. */
+static inline int batch_add_one(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
+                                const uint8_t *tok, size_t len, uint64_t hash, uint32_t k, uint32_t L,
+                                uint8_t *bits)
+{
+    const uint32_t mask = L - 1;
+    uint32_t j0 = 0;
+    if (tc_cacheable(c, feature, len)) {
+        tc_val *e = tc_find(c, hash, feature, tok, len);
+        if (e) {
+            c->hits++;
+            const uint32_t t = k < 32 ? k : 32;
+            for (uint32_t i = 0; i < t; i++)
+                bli_bit_set(bits, e->idx[i]);
+            if (k <= 32)
+                return 0;
+            j0 = 1;
+        }
+    }
+    /* digests j0 .. need-1 of the precomputed states are queued; any beyond
+     * them (more than 32 * nstates bits per token) are hashed at flush */
+    uint32_t need = (k + 31) / 32;
+    uint32_t nq = need < bk->nstates ? need : (uint32_t)bk->nstates;
+    nq = nq > j0 ? nq - j0 : 0;
+    if (bli_grow((void **)&b->arena, &b->acap, b->alen + len, 1, 1024) != 0 ||
+        bli_grow((void **)&b->tok, &b->tcap, b->ntok + 1, sizeof *b->tok, 64) != 0 ||
+        bli_grow((void **)&b->jobs, &b->jcap, b->njobs + nq, sizeof *b->jobs, 64) != 0)
+        return -1;
+    memcpy(b->arena + b->alen, tok, len);
+    b->tok[b->ntok++] = (bb_token){bk, feature, k, mask, j0, b->alen, len, b->njobs};
+    for (uint32_t j = j0; j < j0 + nq; j++) /* msg and out are set at flush (buffers may move) */
+        b->jobs[b->njobs++] = (bl_b2_job){&bk->states[j], NULL, len, NULL};
+    b->alen += len;
+    return 0;
+}
+
+int bli_blake_batch_add(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
+                       const uint8_t *tok, size_t len, uint32_t k, uint32_t L, uint8_t *bits)
+{
+    return batch_add_one(b, c, feature, bk, tok, len, tc_hash(feature, tok, len), k, L, bits);
+}
+
+int bli_blake_batch_add_list(bl_blake_batch *b, bl_token_cache *c, uint32_t feature, const bl_blake_keys *bk,
+                            const bl_toklist *tl, bl_strategy strategy, uint32_t fk, uint32_t L, uint8_t *bits)
+{
+    enum { CHUNK = 64 };
+    uint64_t hs[CHUNK];
+    const size_t n = tl->n;
+    for (size_t t0 = 0; t0 < n; t0 += CHUNK) {
+        const size_t t1 = n - t0 < CHUNK ? n : t0 + CHUNK;
+        /* first start loading the cache lines of every token, so the
+         * lookups below overlap their memory latency */
+        for (size_t t = t0; t < t1; t++) {
+            const uint8_t *tok = (const uint8_t *)tl->buf + tl->off[t];
+            const size_t len = tl->off[t + 1] - tl->off[t];
+            hs[t - t0] = tc_hash(feature, tok, len);
+            if (tc_cacheable(c, feature, len))
+                tc_prefetch(c, hs[t - t0]);
+        }
+        for (size_t t = t0; t < t1; t++) {
+            const uint32_t k = bli_token_k(strategy, fk, t, n);
+            if (k == 0)
+                continue;
+            const uint8_t *tok = (const uint8_t *)tl->buf + tl->off[t];
+            if (batch_add_one(b, c, feature, bk, tok, tl->off[t + 1] - tl->off[t], hs[t - t0], k, L, bits) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* The bits of queued token t from its digests (and the cache entry). */
+static void batch_token_done(bl_blake_batch *b, bl_token_cache *c, const bb_token *t, uint8_t *bits)
+{
+    const uint8_t *tok = b->arena + t->off;
+    const uint32_t need = (t->k + 31) / 32;
+    for (uint32_t j = t->j0; j < need; j++) {
+        const uint32_t from = 32 * j, to = t->k < from + 32 ? t->k : from + 32;
+        uint64_t h[8];
+        const uint64_t *d = h;
+        if (j < t->bk->nstates)
+            d = b->dig + 8 * (t->job + (j - t->j0));
+        else
+            blake_digest(t->bk, j, tok, t->len, h);
+        set_digest_bits(d, 0, to - from, t->mask, bits);
+        if (j == 0 && tc_cacheable(c, t->feature, t->len)) {
+            /* a token queued twice in one batch is found on its second pass */
+            uint64_t hh = tc_hash(t->feature, tok, t->len);
+            if (!tc_find(c, hh, t->feature, tok, t->len)) {
+                tc_val *e = tc_insert(c, hh, t->feature, tok, t->len);
+                for (uint32_t q = 0; q < 32; q++)
+                    e->idx[q] = (uint16_t)blake_index(d, q, t->mask);
+            }
+            c->misses++;
+        }
+    }
+}
+
+int bli_blake_batch_flush(bl_blake_batch *b, bl_token_cache *c, uint8_t *bits)
+{
+    if (b->ntok == 0)
+        return 0;
+    if (bli_grow((void **)&b->dig, &b->dcap, b->njobs, 8 * sizeof *b->dig, 64) != 0)
+        return -1;
+    for (size_t i = 0; i < b->ntok; i++) {
+        const bb_token *t = &b->tok[i];
+        const size_t nq = (i + 1 < b->ntok ? b->tok[i + 1].job : b->njobs) - t->job;
+        for (size_t q = 0; q < nq; q++) {
+            b->jobs[t->job + q].msg = b->arena + t->off;
+            b->jobs[t->job + q].out = b->dig + 8 * (t->job + q);
+        }
+    }
+    /* a wide kernel costs about as much for 1-2 messages as for all its
+     * lanes (AVX-512: 8 lanes ~ 2.7 one-lane compressions): tiny batches go
+     * one by one */
+    bli_b2_hash_many(b->njobs <= 2 ? bli_b2_kernel_scalar() : NULL, b->jobs, b->njobs);
+    for (size_t i = 0; i < b->ntok; i++)
+        batch_token_done(b, c, &b->tok[i], bits);
+    bli_blake_batch_reset(b);
+    return 0;
 }

@@ -58,6 +58,49 @@ static long decode_offsets(bl_toklist *t, const char *v, size_t len)
     return bli_utf8_offsets(v, len, t->cpoff);
 }
 
+/* n-grams of up to 16 code points written straight into t->buf, whose room
+ * for every window is reserved first: byte loops instead of a memcpy call
+ * per piece (most grams are 2-8 bytes). Returns 1 when the value is too long
+ * for the reservation (the caller assembles the tokens piecewise). */
+static int ngram_direct(bl_toklist *t, const char *v, long ncp, uint32_t n, int positional)
+{
+    const long pad = n > 1 ? (long)n - 1 : 0;
+    const long total = ncp + 2 * pad;
+    const long nwin = total >= (long)n ? total - (long)n + 1 : 0;
+    const size_t per = 22 + 4 * (size_t)n; /* "<i> " then at most n code points of 4 bytes */
+    if (n > 16 || (size_t)nwin > (BL_TOKLIST_MAX_BYTES - t->len) / per)
+        return 1;
+    if (bli_grow((void **)&t->buf, &t->cap, t->len + (size_t)nwin * per, 1, 256) != 0 ||
+        bli_grow((void **)&t->off, &t->ncap, t->n + (size_t)nwin + 1, sizeof *t->off, 64) != 0)
+        return -2;
+    char *out = t->buf + t->len;
+    t->off[0] = 0;
+    for (long i = 0; i < nwin; i++) {
+        long s = i - pad, e = i - pad + (long)n; /* window in v's code point coordinates */
+        long lead = s < 0 ? -s : 0, trail = e > ncp ? e - ncp : 0;
+        long cs = s < 0 ? 0 : s, ce = e > ncp ? ncp : e;
+        size_t bs = t->cpoff[cs], be = ce > cs ? t->cpoff[ce] : bs;
+        if (positional) {
+            char d[24];
+            int nd = 0;
+            for (unsigned long x = (unsigned long)(i + 1); x; x /= 10)
+                d[nd++] = (char)('0' + x % 10);
+            while (nd)
+                *out++ = d[--nd];
+            *out++ = ' ';
+        }
+        for (long k = 0; k < lead; k++)
+            *out++ = ' ';
+        for (size_t b = bs; b < be; b++)
+            *out++ = v[b];
+        for (long k = 0; k < trail; k++)
+            *out++ = ' ';
+        t->off[++t->n] = (size_t)(out - t->buf);
+    }
+    t->len = (size_t)(out - t->buf);
+    return 0;
+}
+
 int bli_tokenize_ngram(bl_toklist *t, const char *v, size_t len, uint32_t n, int positional)
 {
     tl_reset(t);
@@ -66,6 +109,9 @@ int bli_tokenize_ngram(bl_toklist *t, const char *v, size_t len, uint32_t n, int
     long ncp = decode_offsets(t, v, len);
     if (ncp < 0)
         return (int)ncp;
+    int drc = ngram_direct(t, v, ncp, n, positional);
+    if (drc <= 0)
+        return drc;
     /* Padded word: (n-1) spaces + v + (n-1) spaces; windows of n code
      * points. A window is [leading spaces][slice of v][trailing spaces]. */
     static const char spaces[64] = "                                                               ";

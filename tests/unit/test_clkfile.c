@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include <blindlink/clk.h>
 #include <blindlink/io.h>
@@ -308,13 +309,29 @@ static void test_status_strings(void **state)
     assert_int_equal(bl_status_exit_code(BL_OK), 0);
 }
 
+/* the table encoder against libsodium's at every length 0..200 */
+static void test_base64_encode(void **state)
+{
+    (void)state;
+    uint8_t in[200];
+    char got[300], want[300];
+    for (size_t i = 0; i < sizeof in; i++)
+        in[i] = (uint8_t)(i * 37 + 11);
+    for (size_t n = 0; n <= sizeof in; n++) {
+        bl_base64_encode(in, n, got);
+        sodium_bin2base64(want, sizeof want, in, n, sodium_base64_VARIANT_ORIGINAL);
+        assert_string_equal(got, want);
+        assert_int_equal(strlen(got), bl_base64_encoded_len(n));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_layout),  cmocka_unit_test(test_bin_roundtrip), cmocka_unit_test(test_bin_meta),
         cmocka_unit_test(test_bin_corrupt),  cmocka_unit_test(test_bin_bad_ids),  cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_ofile_atomic), cmocka_unit_test(test_secret),
-        cmocka_unit_test(test_status_strings),
+        cmocka_unit_test(test_status_strings), cmocka_unit_test(test_base64_encode),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
