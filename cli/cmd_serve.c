@@ -50,6 +50,12 @@ static void usage(FILE *fp)
             "  --tls-key FILE        ... and this PEM private key (mode 0600)\n"
             "  --insecure-http       allow plain HTTP on a non-loopback address (behind a TLS\n"
             "                        proxy); without TLS only loopback is served\n"
+            "  --mpi-launch CMD      run the candidate step of large runs with blindlink-mpi\n"
+            "                        under this MPI launcher, e.g. \"mpirun -n 8 --hostfile H\"\n"
+            "                        (split into words, no shell; docs/service.md)\n"
+            "  --mpi-min-pairs N     with --mpi-launch: only runs of at least N cross-party\n"
+            "                        pairs (default 0: every run)\n"
+            "  --mpi-program PATH    blindlink-mpi to launch (default: next to blindlink)\n"
             "  --quiet               no banner on stderr\n");
 }
 
@@ -85,6 +91,8 @@ int cmd_serve(int argc, char **argv)
         {"audit-key", required_argument, 0, 'K'},    {"audit-unsigned", no_argument, 0, 'U'},
         {"tls-cert", required_argument, 0, 'C'},     {"tls-key", required_argument, 0, 'Y'},
         {"insecure-http", no_argument, 0, 'X'},
+        {"mpi-launch", required_argument, 0, 'M'},   {"mpi-program", required_argument, 0, 'Z'},
+        {"mpi-min-pairs", required_argument, 0, 'N'},
         {0, 0, 0, 0}};
     bl_server_opts o;
     memset(&o, 0, sizeof o);
@@ -172,6 +180,13 @@ int cmd_serve(int argc, char **argv)
         case 'C': o.tls_cert = optarg; break;
         case 'Y': o.tls_key = optarg; break;
         case 'X': o.insecure_http = 1; break;
+        case 'M': o.mpi_launch = optarg; break; /* --mpi-launch (issue 15, server/mpirun.c) */
+        case 'Z': o.mpi_program = optarg; break;
+        case 'N':
+            if (parse_size(optarg, &v))
+                return cli_usage_error("serve", "--mpi-min-pairs: bad count '%s'", optarg);
+            o.mpi_min_pairs = v;
+            break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         default: return cli_usage_error("serve", "unknown option");
         }

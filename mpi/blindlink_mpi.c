@@ -14,18 +14,53 @@
 /* the build renames cli/main.c's main to blindlink_cli_main for this
  * program (-Dmain=...); this file defines the real one */
 #undef main
+#include <errno.h>
+#include <fcntl.h>
 #include <mpi.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <blindlink/io.h>
 #include <blindlink/match.h>
 #include "cli.h"
 
 #define CHUNK_BYTES ((size_t)1 << 26) /* per message: well under INT_MAX */
 
 static int g_rank, g_size;
+
+/* --progress-file FILE (blindlink serve --mpi-launch): rank 0 keeps
+ * "DONE TOTAL" of its share there, rewritten in place at most 5x/s, so
+ * that the service can show the run's progress */
+static int g_progress_fd = -1;
+static pthread_mutex_t g_progress_mu = PTHREAD_MUTEX_INITIALIZER;
+static double g_progress_last;
+
+typedef struct progress_fwd {
+    void (*cb)(void *, uint64_t, uint64_t);
+    void *ctx;
+} progress_fwd;
+
+static void progress_file(void *ctx, uint64_t done, uint64_t total)
+{
+    progress_fwd *f = ctx;
+    if (f->cb)
+        f->cb(f->ctx, done, total);
+    if (pthread_mutex_trylock(&g_progress_mu))
+        return; /* another thread is writing: this update is not needed */
+    double now = bl_clock_s();
+    if (now - g_progress_last >= 0.2 || done == total) {
+        char buf[48];
+        int k = snprintf(buf, sizeof buf, "%20llu %20llu\n", (unsigned long long)done,
+                         (unsigned long long)total);
+        if (pwrite(g_progress_fd, buf, (size_t)k, 0) == k)
+            g_progress_last = now;
+    }
+    pthread_mutex_unlock(&g_progress_mu);
+}
 
 /* fault injection for tests/cli/test_mpi.sh: that rank dies (SIGKILL)
  * after computing its share, before sending it */
@@ -61,8 +96,13 @@ static bl_status mpi_candidates(const bl_clkset *const *sets, size_t nsets,
                                 int *writer, bl_error *err)
 {
     bl_match_opts o = *mo;
-    if (g_rank != 0)
+    progress_fwd fwd = {mo->progress, mo->progress_ctx};
+    if (g_rank != 0) {
         o.progress = NULL; /* progress on rank 0 only */
+    } else if (g_progress_fd >= 0) {
+        o.progress = progress_file;
+        o.progress_ctx = &fwd;
+    }
     bl_candidate *mine = NULL;
     size_t n = 0;
     bl_status st = bl_match_candidates_part(sets, nsets, &o, (size_t)g_rank, (size_t)g_size,
@@ -128,8 +168,19 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return 2;
     }
+    /* blindlink-mpi's own option, right after "match" */
+    if (argc > 3 && strcmp(argv[2], "--progress-file") == 0) {
+        if (g_rank == 0 && (g_progress_fd = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
+            fprintf(stderr, "blindlink-mpi: cannot open progress file %s: %s (continuing)\n",
+                    argv[3], strerror(errno));
+        argv[3] = argv[1];
+        argv += 2;
+        argc -= 2;
+    }
     cli_match_hook = mpi_candidates;
     int rc = cmd_match(argc - 1, argv + 1);
+    if (g_progress_fd >= 0)
+        close(g_progress_fd);
     MPI_Finalize();
     return rc;
 }
