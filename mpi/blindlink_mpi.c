@@ -1,8 +1,9 @@
 /* mpi/blindlink_mpi.c - `mpirun -n N blindlink-mpi match [options] A.clk B.clk
  * [...]`: the `blindlink match` command (same option parsing, reading,
  * checks, solving and writing: cli/cmd_match.c is compiled in) whose
- * candidate step is split over the MPI ranks. Every rank reads the inputs
- * and computes its share (bl_match_candidates_part: equal cost slices of
+ * candidate step is split over the MPI ranks. Rank 0 reads the inputs
+ * whole, the others only the rows their share compares (mpi_read); each
+ * computes its share (bl_match_candidates_part: equal cost slices of
  * the comparison matrix) with the usual kernels and threads; the shares go
  * to rank 0, which merges them (bl_match_candidates_merge: cap, anonlink
  * order, two-sided top-k), solves and writes, so the output is byte for
@@ -89,6 +90,78 @@ static void recv_share(bl_candidate *c, size_t n, int from)
         size_t m = bytes - off < CHUNK_BYTES ? bytes - off : CHUNK_BYTES;
         MPI_Recv(p + off, (int)m, MPI_BYTE, from, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     }
+}
+
+/* Inputs: rank 0 reads every file whole (it verifies the checksums,
+ * samples the data for the LSH plan, and writes ids and statistics); the
+ * other ranks learn the record counts from it and read only the rows
+ * their share compares (bl_match_part_rows, bl_clkset_read_rows): for two
+ * parties, their slice of the first and all of the second. Every rank
+ * then learns whether any failed, so all fail together. */
+static bl_status mpi_read(const char *const *paths, size_t n, bl_clkset **sets, bl_error *err)
+{
+    bl_status st = BL_OK;
+    size_t got = 0;
+    size_t *counts = calloc(3 * n + 1, sizeof *counts), *first = counts + n, *last = first + n;
+    if (!counts)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    for (size_t i = 0; i < n && !st; i++)
+        if (strcmp(paths[i], "-") == 0)
+            st = bl_error_set(err, BL_EINVAL, "every MPI rank opens the inputs: read a file, "
+                                              "not '-' (stdin)");
+    for (; g_rank == 0 && !st && got < n; got++) {
+        st = bl_clkset_read(paths[got], BL_CLK_AUTO, 0, &sets[got], err);
+        if (st)
+            break;
+        counts[got] = sets[got]->count;
+    }
+    int ok0 = st == BL_OK;
+    MPI_Bcast(&ok0, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Bcast(counts, (int)(n * sizeof *counts), MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (g_rank != 0 && !ok0 && !st)
+        st = bl_error_set(err, BL_EINPUT, "MPI rank 0 could not read the inputs; nothing written");
+    if (g_rank != 0 && !st)
+        bl_match_part_rows(counts, n, (size_t)g_rank, (size_t)g_size, first, last);
+    for (; g_rank != 0 && !st && got < n; got++) {
+        st = bl_clkset_read_rows(paths[got], first[got], last[got], &sets[got], err);
+        if (st)
+            break;
+        if (sets[got]->count != counts[got]) /* the file changed under us */
+            st = bl_error_set(err, BL_EINPUT, "%s: %zu records on rank %d but %zu on rank 0",
+                              paths[got], sets[got]->count, g_rank, counts[got]);
+    } /* a set with the wrong count is counted in got (the increment runs): freed below */
+    free(counts);
+    int bad = st != BL_OK, anybad = 0;
+    MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (anybad && !st)
+        st = bl_error_set(err, BL_EINPUT, "another MPI rank could not read its inputs; nothing "
+                                          "written");
+    if (st)
+        for (size_t i = 0; i < got; i++)
+            bl_clkset_free(sets[i]);
+    return st;
+}
+
+/* the LSH plan samples rows anywhere in the inputs: rank 0 (which holds
+ * them all) computes it, the others receive it */
+static int mpi_plan(const bl_clkset *const *sets, size_t nsets, double threshold, double recall,
+                    uint32_t *tables, uint32_t *bits, double *share)
+{
+    double v[4] = {0, 0, 0, 0};
+    if (g_rank == 0) {
+        uint32_t t = 0, b = 0;
+        double sh = 0;
+        v[0] = bl_blocking_lsh_plan(sets, nsets, threshold, recall, &t, &b, &sh);
+        v[1] = t;
+        v[2] = b;
+        v[3] = sh;
+    }
+    MPI_Bcast(v, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    *tables = (uint32_t)v[1];
+    *bits = (uint32_t)v[2];
+    if (share)
+        *share = v[3];
+    return (int)v[0];
 }
 
 static bl_status mpi_candidates(const bl_clkset *const *sets, size_t nsets,
@@ -178,9 +251,15 @@ int main(int argc, char **argv)
         argc -= 2;
     }
     cli_match_hook = mpi_candidates;
+    cli_match_read_hook = mpi_read;
+    cli_match_plan_hook = mpi_plan;
     int rc = cmd_match(argc - 1, argv + 1);
     if (g_progress_fd >= 0)
         close(g_progress_fd);
+    /* a rank that failed alone (say, no blocking key in its environment)
+     * may leave the others waiting in a collective: end the whole job */
+    if (rc != 0 && g_size > 1)
+        MPI_Abort(MPI_COMM_WORLD, rc);
     MPI_Finalize();
     return rc;
 }

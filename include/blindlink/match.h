@@ -67,6 +67,14 @@ bl_status bl_match_candidates_part(const bl_clkset *const *sets, size_t nsets,
                                    const bl_match_opts *opts, size_t part, size_t nparts,
                                    bl_candidate **out, size_t *count, bl_error *err) BL_WUR;
 
+/** The rows of each dataset that share `part` of `nparts` of
+ *  bl_match_candidates_part reads, for datasets of `counts` records: the
+ *  range [first[i], last[i]) (empty when equal) covers its rows of every
+ *  dataset it splits and all of every dataset those rows are compared
+ *  with. blindlink-mpi reads just these (bl_clkset_read_rows). */
+void bl_match_part_rows(const size_t *counts, size_t nsets, size_t part, size_t nparts,
+                        size_t *first, size_t *last);
+
 /** Final step over the concatenated shares (in place, `*count` updated):
  *  the candidate cap, anonlink order and the two-sided top-k. */
 bl_status bl_match_candidates_merge(const bl_clkset *const *sets, size_t nsets,

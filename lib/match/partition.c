@@ -49,6 +49,35 @@ static bl_status append(bl_candidate **all, size_t *n, size_t *cap, const bl_can
     return BL_OK;
 }
 
+void bl_match_part_rows(const size_t *counts, size_t nsets, size_t part, size_t nparts,
+                        size_t *first, size_t *last)
+{
+    uint64_t total = 0, base = 0;
+    for (size_t x = 0; x < nsets; x++) {
+        first[x] = last[x] = 0;
+        for (size_t y = x + 1; y < nsets; y++)
+            total += (uint64_t)counts[x] * counts[y];
+    }
+    if (nparts == 0 || part >= nparts)
+        return;
+    /* the same walk as bl_match_candidates_part: rows [lo, hi) of x, all of y */
+    for (size_t x = 0; x < nsets; x++)
+        for (size_t y = x + 1; y < nsets; y++) {
+            size_t lo = 0, hi = 0;
+            if (counts[x] && counts[y])
+                share_rows(base, counts[y], counts[x], total, part, nparts, &lo, &hi);
+            base += (uint64_t)counts[x] * counts[y];
+            if (lo >= hi)
+                continue;
+            if (first[x] == last[x] || lo < first[x])
+                first[x] = lo;
+            if (hi > last[x])
+                last[x] = hi;
+            first[y] = 0;
+            last[y] = counts[y];
+        }
+}
+
 bl_status bl_match_candidates_part(const bl_clkset *const *sets, size_t nsets,
                                    const bl_match_opts *opts, size_t part, size_t nparts,
                                    bl_candidate **out, size_t *count, bl_error *err)
