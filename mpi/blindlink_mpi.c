@@ -228,6 +228,18 @@ static bl_status mpi_candidates(const bl_clkset *const *sets, size_t nsets,
     return BL_OK;
 }
 
+/* --model (or an abbreviation getopt would take for it) in argv: the
+ * Fellegi-Sunter path of match has no distributed candidate step */
+static int wants_model(int argc, char **argv)
+{
+    for (int i = 2; i < argc && strcmp(argv[i], "--"); i++) {
+        size_t n = strcspn(argv[i], "=");
+        if (n >= 4 && n <= 7 && strncmp(argv[i], "--model", n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int provided;
@@ -238,6 +250,13 @@ int main(int argc, char **argv)
         if (g_rank == 0)
             fprintf(stderr, "Usage: mpirun -n N blindlink-mpi match [blindlink match options] "
                             "A.clk B.clk [...]\n(see blindlink match --help)\n");
+        MPI_Finalize();
+        return 2;
+    }
+    if (wants_model(argc, argv)) {
+        if (g_rank == 0)
+            fprintf(stderr, "blindlink-mpi: --model runs in one process: use blindlink match "
+                            "--model (the threshold matcher is the distributed one)\n");
         MPI_Finalize();
         return 2;
     }

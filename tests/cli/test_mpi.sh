@@ -70,6 +70,17 @@ run_mpi 2 -t 0.8 -o "$T/stdin.out" - "$T/b.clk" <"$T/a.clk" >"$T/out" 2>"$T/err"
 [ "$?" -ne 0 ] && pass || fail "stdin input accepted under MPI"
 assert_contains "$T/err" "not '-' (stdin)"
 assert_missing "$T/stdin.out"
+# what is not distributed is refused on every rank, with no output
+run_mpi 2 -t 0.8 --model auto -o "$T/model.out" "$T/a.clk" "$T/b.clk" >"$T/out" 2>"$T/err"
+assert_eq "$?" 2 "--model under MPI"
+assert_contains "$T/err" "--model runs in one process"
+printf 'record,block\n' >"$T/blk.csv"
+for i in $(seq 0 19); do echo "$i,$((i % 4))"; done >>"$T/blk.csv"
+run_mpi 2 -t 0.5 --blocks "$T/blk.csv" --blocks "$T/blk.csv" -o "$T/blocks.out" "$T/a.clk" "$T/b.clk" >"$T/out" 2>"$T/err"
+[ "$?" -ne 0 ] && pass || fail "--blocks accepted under MPI"
+assert_contains "$T/err" "not supported in distributed matching"
+assert_missing "$T/model.out"
+assert_missing "$T/blocks.out"
 # a rank that dies: the run fails and leaves no output
 rm -f "$T/dead.out"
 BL_MPI_TEST_KILL_RANK=1 timeout 120 mpirun --allow-run-as-root --oversubscribe -x ASAN_OPTIONS -n 2 \
