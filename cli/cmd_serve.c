@@ -52,7 +52,7 @@ static void usage(FILE *fp)
             "                        proxy); without TLS only loopback is served\n"
             "  --mpi-launch CMD      run the candidate step of large runs with blindlink-mpi\n"
             "                        under this MPI launcher, e.g. \"mpirun -n 8 --hostfile H\"\n"
-            "                        (split into words, no shell; docs/service.md)\n"
+            "                        (split into words, no shell; docs/scale.md)\n"
             "  --mpi-min-pairs N     with --mpi-launch: only runs of at least N cross-party\n"
             "                        pairs (default 0: every run)\n"
             "  --mpi-program PATH    blindlink-mpi to launch (default: next to blindlink)\n"
