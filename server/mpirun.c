@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -273,9 +274,11 @@ static int job_prepare(mpi_job *m, const bl_server_opts *o, const char *rid,
                        const bl_clkset *const *sets, size_t nsets, const bl_match_opts *mo,
                        char *msg, size_t msgcap)
 {
-    char top[4096], num[64];
-    snprintf(top, sizeof top, "%s/mpi", o->data_dir);
-    if (snprintf(m->dir, sizeof m->dir, "%s/%s", top, rid) >= (int)sizeof m->dir) {
+    char top[4096], num[64], abs[PATH_MAX];
+    /* absolute paths: remote ranks do not share the service's cwd */
+    const char *dd = realpath(o->data_dir, abs) ? abs : o->data_dir;
+    if (snprintf(top, sizeof top, "%s/mpi", dd) >= (int)sizeof top ||
+        snprintf(m->dir, sizeof m->dir, "%s/%s", top, rid) >= (int)sizeof m->dir) {
         snprintf(msg, msgcap, "MPI matching: data directory path too long");
         return -1;
     }
