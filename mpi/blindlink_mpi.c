@@ -32,6 +32,7 @@
 #define CHUNK_BYTES ((size_t)1 << 26) /* per message: well under INT_MAX */
 
 static int g_rank, g_size;
+static int g_lsh; /* --blocking lsh: shares are table ranges over all rows */
 
 /* --progress-file FILE (blindlink serve --mpi-launch): rank 0 keeps
  * "DONE TOTAL" of its share there, rewritten in place at most 5x/s, so
@@ -96,8 +97,9 @@ static void recv_share(bl_candidate *c, size_t n, int from)
  * samples the data for the LSH plan, and writes ids and statistics); the
  * other ranks learn the record counts from it and read only the rows
  * their share compares (bl_match_part_rows, bl_clkset_read_rows): for two
- * parties, their slice of the first and all of the second. Every rank
- * then learns whether any failed, so all fail together. */
+ * parties and exhaustive matching, their slice of the first and all of the
+ * second; with LSH (a share is a range of tables) all rows, but no ids.
+ * Every rank then learns whether any failed, so all fail together. */
 static bl_status mpi_read(const char *const *paths, size_t n, bl_clkset **sets, bl_error *err)
 {
     bl_status st = BL_OK;
@@ -122,6 +124,10 @@ static bl_status mpi_read(const char *const *paths, size_t n, bl_clkset **sets, 
         st = bl_error_set(err, BL_EINPUT, "MPI rank 0 could not read the inputs; nothing written");
     if (g_rank != 0 && !st)
         bl_match_part_rows(counts, n, (size_t)g_rank, (size_t)g_size, first, last);
+    for (size_t i = 0; g_lsh && i < n; i++) { /* every table needs every row */
+        first[i] = 0;
+        last[i] = counts[i];
+    }
     for (; g_rank != 0 && !st && got < n; got++) {
         st = bl_clkset_read_rows(paths[got], first[got], last[got], &sets[got], err);
         if (st)
@@ -240,6 +246,17 @@ static int wants_model(int argc, char **argv)
     return 0;
 }
 
+/* --blocking lsh / --blocking=lsh (getopt takes no shorter spelling:
+ * "--block" is ambiguous with --blocks, --blocking-report, ...) */
+static int wants_lsh(int argc, char **argv)
+{
+    for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--blocking=lsh") ||
+            (!strcmp(argv[i], "--blocking") && i + 1 < argc && !strcmp(argv[i + 1], "lsh")))
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int provided;
@@ -253,6 +270,7 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return 2;
     }
+    g_lsh = wants_lsh(argc, argv);
     if (wants_model(argc, argv)) {
         if (g_rank == 0)
             fprintf(stderr, "blindlink-mpi: --model runs in one process: use blindlink match "

@@ -51,6 +51,7 @@ done
 expect_exit 0 "$BL" convert "$B" "$T/c.clk" --format bin
 check binpairs -t 0.8 "$T/a.clk" "$T/b.clk"
 check binlsh -t 0.7 --blocking lsh -f candidates "$T/a.clk" "$T/b.clk"
+check lshtopk -t 0.5 --blocking lsh --lsh-tables 40 --lsh-bits 12 -k 2 -f candidates "$A" "$B" "$T/c.json"
 check binthree -t 0.6 -k 3 -f candidates "$T/a.clk" "$T/b.clk" "$T/a.clk"
 check binmixed -t 0.7 "$A" "$T/c.clk" "$T/c.json"
 # a rank that fails alone before the others (here: no blocking key in its

@@ -4,7 +4,8 @@
  * fields and the metadata, refuses ranges past the end and pad bits in the
  * rows it reads; bl_match_part_rows names rows that cover every candidate
  * of the share (shares computed on sets holding only those rows equal the
- * shares on the full sets). */
+ * shares on the full sets); with keyed LSH, table shares merged equal the
+ * single-process candidates, top-k included. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -165,12 +166,66 @@ static void test_part_rows(void **state)
         bl_clkset_free(s[i]);
 }
 
+/* LSH: table shares, concatenated and merged, equal the single-process
+ * candidates (with and without top-k) for 1..6 parts, 2 and 3 datasets */
+static void check_lsh(bl_clkset **sets, size_t nsets, uint32_t k)
+{
+    bl_error e = {0};
+    bl_blocking *b = NULL;
+    assert_int_equal(bl_blocking_new_lsh(1000, 13, 8, (const uint8_t *)"part-key", 8, &b, &e), BL_OK);
+    bl_match_opts mo;
+    memset(&mo, 0, sizeof mo);
+    mo.threshold = 0.6;
+    mo.threads = 2;
+    mo.top_k = k;
+    mo.blocking = b;
+    bl_candidate *ref = NULL;
+    size_t nref = 0;
+    assert_int_equal(bl_match_candidates((const bl_clkset *const *)sets, nsets, &mo, &ref, &nref, &e), BL_OK);
+    assert_true(nref > 0);
+    for (size_t nparts = 1; nparts <= 6; nparts++) {
+        bl_candidate *all = NULL;
+        size_t n = 0;
+        for (size_t part = 0; part < nparts; part++) {
+            bl_candidate *c = NULL;
+            size_t m = 0;
+            assert_int_equal(bl_match_candidates_part((const bl_clkset *const *)sets, nsets, &mo,
+                                                      part, nparts, &c, &m, &e), BL_OK);
+            all = realloc(all, (n + m + 1) * sizeof *all);
+            assert_non_null(all);
+            memcpy(all + n, c, m * sizeof *c);
+            n += m;
+            free(c);
+        }
+        assert_int_equal(bl_match_candidates_merge((const bl_clkset *const *)sets, nsets, &mo,
+                                                   all, &n, &e), BL_OK);
+        assert_int_equal(n, nref);
+        assert_memory_equal(all, ref, n * sizeof *all);
+        free(all);
+    }
+    free(ref);
+    bl_blocking_free(b);
+}
+
+static void test_lsh_tables(void **state)
+{
+    (void)state;
+    bl_clkset *s[3] = {make_set(61, 1), make_set(47, 1), make_set(30, 1)};
+    for (uint32_t k = 0; k <= 2; k++) {
+        check_lsh(s, 2, k);
+        check_lsh(s, 3, k);
+    }
+    for (size_t i = 0; i < 3; i++)
+        bl_clkset_free(s[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_rows),
         cmocka_unit_test(test_read_rows_pad_bits),
         cmocka_unit_test(test_part_rows),
+        cmocka_unit_test(test_lsh_tables),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
