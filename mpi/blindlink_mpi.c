@@ -4,7 +4,8 @@
  * candidate step is split over the MPI ranks. Rank 0 reads the inputs
  * whole, the others only the rows their share compares (mpi_read); each
  * computes its share (bl_match_candidates_part: equal cost slices of
- * the comparison matrix) with the usual kernels and threads; the shares go
+ * the comparison matrix, or with keyed LSH equal ranges of the tables)
+ * with the usual kernels and threads; the shares go
  * to rank 0, which merges them (bl_match_candidates_merge: cap, anonlink
  * order, two-sided top-k), solves and writes, so the output is byte for
  * byte that of `blindlink match`. A failing rank makes every rank fail; a
