@@ -110,8 +110,9 @@ static bl_status mpi_read(const char *const *paths, size_t n, bl_clkset **sets, 
         MPI_Abort(MPI_COMM_WORLD, 1);
     for (size_t i = 0; i < n && !st; i++)
         if (strcmp(paths[i], "-") == 0)
-            st = bl_error_set(err, BL_EINVAL, "every MPI rank opens the inputs: read a file, "
-                                              "not '-' (stdin)");
+            st = bl_error_set(err, BL_EINVAL,
+                              "every MPI rank opens the inputs: read a file, "
+                              "not '-' (stdin)");
     for (; g_rank == 0 && !st && got < n; got++) {
         st = bl_clkset_read(paths[got], BL_CLK_AUTO, 0, &sets[got], err);
         if (st)
@@ -141,8 +142,9 @@ static bl_status mpi_read(const char *const *paths, size_t n, bl_clkset **sets, 
     int bad = st != BL_OK, anybad = 0;
     MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (anybad && !st)
-        st = bl_error_set(err, BL_EINPUT, "another MPI rank could not read its inputs; nothing "
-                                          "written");
+        st = bl_error_set(err, BL_EINPUT,
+                          "another MPI rank could not read its inputs; nothing "
+                          "written");
     if (st)
         for (size_t i = 0; i < got; i++)
             bl_clkset_free(sets[i]);
@@ -171,9 +173,8 @@ static int mpi_plan(const bl_clkset *const *sets, size_t nsets, double threshold
     return (int)v[0];
 }
 
-static bl_status mpi_candidates(const bl_clkset *const *sets, size_t nsets,
-                                const bl_match_opts *mo, bl_candidate **out, size_t *count,
-                                int *writer, bl_error *err)
+static bl_status mpi_candidates(const bl_clkset *const *sets, size_t nsets, const bl_match_opts *mo,
+                                bl_candidate **out, size_t *count, int *writer, bl_error *err)
 {
     bl_match_opts o = *mo;
     progress_fwd fwd = {mo->progress, mo->progress_ctx};
@@ -185,8 +186,8 @@ static bl_status mpi_candidates(const bl_clkset *const *sets, size_t nsets,
     }
     bl_candidate *mine = NULL;
     size_t n = 0;
-    bl_status st = bl_match_candidates_part(sets, nsets, &o, (size_t)g_rank, (size_t)g_size,
-                                            &mine, &n, err);
+    bl_status st =
+        bl_match_candidates_part(sets, nsets, &o, (size_t)g_rank, (size_t)g_size, &mine, &n, err);
     maybe_die();
     /* every rank learns whether any failed; the failing ones report why */
     int bad = st != BL_OK, anybad = 0;

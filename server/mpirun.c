@@ -76,7 +76,8 @@ static bl_status scan_word(const char *s, size_t *i, char *buf, size_t *len, bl_
         } else if (!q && strchr("|;&<>`$()", ch)) {
             return bl_error_set(err, BL_EINPUT,
                                 "--mpi-launch: '%c' is shell syntax, but no shell runs the "
-                                "launcher (quote it to pass it literally)", ch);
+                                "launcher (quote it to pass it literally)",
+                                ch);
         } else {
             buf[(*len)++] = ch;
         }
@@ -373,13 +374,12 @@ static void job_progress(mpi_job *m, const bl_match_opts *mo, uint64_t compariso
     unsigned long long done, total;
     if (k > 0 && sscanf(buf, "%llu %llu", &done, &total) == 2 && total && done <= total &&
         mo->progress)
-        mo->progress(mo->progress_ctx, (uint64_t)((double)comparisons * done / total),
-                     comparisons);
+        mo->progress(mo->progress_ctx, (uint64_t)((double)comparisons * done / total), comparisons);
 }
 
 /* wait for the launcher, polling stop(); 0 exited (status in *ws), 1 stopped */
-static int job_wait(mpi_job *m, pid_t pid, int *ws, const bl_match_opts *mo,
-                    uint64_t comparisons, int (*stop)(void *), void *ctx)
+static int job_wait(mpi_job *m, pid_t pid, int *ws, const bl_match_opts *mo, uint64_t comparisons,
+                    int (*stop)(void *), void *ctx)
 {
     struct timespec tick = {0, 100 * 1000 * 1000};
     for (;;) {
@@ -405,8 +405,8 @@ static int job_wait(mpi_job *m, pid_t pid, int *ws, const bl_match_opts *mo,
 
 int srv_mpi_candidates(const bl_server_opts *o, const char *rid, const bl_clkset *const *sets,
                        size_t nsets, const bl_match_opts *mo, uint64_t comparisons,
-                       int (*stop)(void *), void *ctx, bl_candidate **out, size_t *count,
-                       char *msg, size_t msgcap)
+                       int (*stop)(void *), void *ctx, bl_candidate **out, size_t *count, char *msg,
+                       size_t msgcap)
 {
     mpi_job m;
     memset(&m, 0, sizeof m);

@@ -37,7 +37,7 @@ enum { SRV_MPI_OK = 0, SRV_MPI_FAILED = 1, SRV_MPI_STOPPED = 2 };
  *  (the launcher's exit status and the line of its output that explains it). */
 int srv_mpi_candidates(const bl_server_opts *o, const char *rid, const bl_clkset *const *sets,
                        size_t nsets, const bl_match_opts *mo, uint64_t comparisons,
-                       int (*stop)(void *), void *ctx, bl_candidate **out, size_t *count,
-                       char *msg, size_t msgcap);
+                       int (*stop)(void *), void *ctx, bl_candidate **out, size_t *count, char *msg,
+                       size_t msgcap);
 
 #endif

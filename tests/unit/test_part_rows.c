@@ -128,8 +128,8 @@ static void check_shares(bl_clkset **full, size_t nsets, size_t nparts)
         }
         bl_candidate *a = NULL, *b = NULL;
         size_t na = 0, nb = 0;
-        assert_int_equal(bl_match_candidates_part((const bl_clkset *const *)full, nsets, &mo,
-                                                  part, nparts, &a, &na, &e),
+        assert_int_equal(bl_match_candidates_part((const bl_clkset *const *)full, nsets, &mo, part,
+                                                  nparts, &a, &na, &e),
                          BL_OK);
         assert_int_equal(bl_match_candidates_part((const bl_clkset *const *)sparse, nsets, &mo,
                                                   part, nparts, &b, &nb, &e),
@@ -172,7 +172,8 @@ static void check_lsh(bl_clkset **sets, size_t nsets, uint32_t k)
 {
     bl_error e = {0};
     bl_blocking *b = NULL;
-    assert_int_equal(bl_blocking_new_lsh(1000, 13, 8, (const uint8_t *)"part-key", 8, &b, &e), BL_OK);
+    assert_int_equal(bl_blocking_new_lsh(1000, 13, 8, (const uint8_t *)"part-key", 8, &b, &e),
+                     BL_OK);
     bl_match_opts mo;
     memset(&mo, 0, sizeof mo);
     mo.threshold = 0.6;
@@ -181,7 +182,8 @@ static void check_lsh(bl_clkset **sets, size_t nsets, uint32_t k)
     mo.blocking = b;
     bl_candidate *ref = NULL;
     size_t nref = 0;
-    assert_int_equal(bl_match_candidates((const bl_clkset *const *)sets, nsets, &mo, &ref, &nref, &e), BL_OK);
+    assert_int_equal(
+        bl_match_candidates((const bl_clkset *const *)sets, nsets, &mo, &ref, &nref, &e), BL_OK);
     assert_true(nref > 0);
     for (size_t nparts = 1; nparts <= 6; nparts++) {
         bl_candidate *all = NULL;
@@ -190,15 +192,17 @@ static void check_lsh(bl_clkset **sets, size_t nsets, uint32_t k)
             bl_candidate *c = NULL;
             size_t m = 0;
             assert_int_equal(bl_match_candidates_part((const bl_clkset *const *)sets, nsets, &mo,
-                                                      part, nparts, &c, &m, &e), BL_OK);
+                                                      part, nparts, &c, &m, &e),
+                             BL_OK);
             all = realloc(all, (n + m + 1) * sizeof *all);
             assert_non_null(all);
             memcpy(all + n, c, m * sizeof *c);
             n += m;
             free(c);
         }
-        assert_int_equal(bl_match_candidates_merge((const bl_clkset *const *)sets, nsets, &mo,
-                                                   all, &n, &e), BL_OK);
+        assert_int_equal(
+            bl_match_candidates_merge((const bl_clkset *const *)sets, nsets, &mo, all, &n, &e),
+            BL_OK);
         assert_int_equal(n, nref);
         assert_memory_equal(all, ref, n * sizeof *all);
         free(all);
