@@ -12,7 +12,7 @@
 # candidates against all of party 2 at the threshold, and the share of them
 # the blocked run found) and precision/recall of the blocked candidates
 # against the synth truth (`blindlink eval --truth febrl`). Last, a
-# projection for a cluster from the per-rank throughput measured here.
+# projection for 10M x 10M and a cluster from the CPU costs measured here.
 #
 # Environment (defaults in brackets):
 #   BIG_N        records per party                    [10000000]
@@ -54,6 +54,8 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # peak RSS in MiB from a /usr/bin/time -v report
 rss() { awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$1"; }
+# CPU seconds (user + system) from a /usr/bin/time -v report
+cpu() { awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.1f", s }' "$@"; }
 say() { printf '%s\n' "$*" | tee -a "$W/report.txt"; }
 
 printf 'blindlink big benchmark secret' >"$W/secret"
@@ -98,7 +100,7 @@ t=$(now)
 /usr/bin/time -v -o "$W/single.time" "$BL" match -t "$TH" --blocking lsh -f candidates \
   -o "$W/single.csv" "$W/p1.clk" "$W/p2.clk" 2>"$W/single.log" || { cat "$W/single.log"; exit 1; }
 single_s=$(since "$t")
-say "single process ($CORES threads): ${single_s} s wall, LSH $tables tables x $bits bits, $(( $(wc -l <"$W/single.csv") - 1 )) candidates, peak RSS $(rss "$W/single.time") MiB"
+say "single process ($CORES threads): ${single_s} s wall, LSH $tables tables x $bits bits, $(( $(wc -l <"$W/single.csv") - 1 )) candidates, peak RSS $(rss "$W/single.time") MiB, $(cpu "$W/single.time") CPU s"
 
 # R ranks on this machine; each rank under /usr/bin/time for its own peak RSS
 printf '%s\n' '#!/usr/bin/env bash' \
@@ -109,10 +111,10 @@ t=$(now)
   -o "$W/mpi.csv" "$W/p1.clk" "$W/p2.clk" 2>"$W/mpi.log" || { cat "$W/mpi.log"; exit 1; }
 mpi_s=$(since "$t")
 ranks_rss=""
-for r in $(seq 0 $((RANKS - 1))); do ranks_rss="$ranks_rss rank $r $(rss "$W/rank.$r.time") MiB;"; done
+for r in $(seq 0 $((RANKS - 1))); do ranks_rss="$ranks_rss rank $r $(rss "$W/rank.$r.time") MiB, $(cpu "$W/rank.$r.time") CPU s;"; done
 same=differ; cmp -s "$W/single.csv" "$W/mpi.csv" && same=byte-identical
 say "mpirun -n $RANKS ($RT threads each): ${mpi_s} s wall, peak RSS:${ranks_rss} output $same to the single process"
-say "overhead of distribution: $(awk -v a="$mpi_s" -v b="$single_s" 'BEGIN { printf "%.3f", a / b }') x the single-process wall time"
+say "overhead of distribution: $(awk -v a="$mpi_s" -v b="$single_s" 'BEGIN { printf "%.3f", a / b }') x the single-process wall time, $(awk -v a="$(cpu "$W"/rank.*.time)" -v b="$(cpu "$W/single.time")" 'BEGIN { printf "%.3f", a / b }') x its CPU seconds"
 
 # quality: the sample's exhaustive candidates (every k-th record of party 1
 # against all of party 2) that the blocked run found (by record ids), and
@@ -125,8 +127,8 @@ say "blocking on the sample ($(( N / k )) x $N, exhaustive at $TH): $(awk -F, '
   END { printf "pair completeness %.6f (%d of %d exhaustive candidates found by LSH)", tot ? hit / tot : 1, hit, tot }' \
   "$W/single.csv" "$W/sample.exh.csv")"
 # pairs the blocking compares, counted on the sample with the same tables
-"$BL" match -v -t "$TH" --blocking lsh --lsh-tables "$tables" --lsh-bits "$bits" -f candidates \
-  -o "$W/sample.lsh.csv" "$W/sample.clk" "$W/p2.clk" 2>"$W/sample.log" || exit 1
+/usr/bin/time -v -o "$W/sample.time" "$BL" match -v -t "$TH" --blocking lsh --lsh-tables "$tables" \
+  --lsh-bits "$bits" -f candidates -o "$W/sample.lsh.csv" "$W/sample.clk" "$W/p2.clk" 2>"$W/sample.log" || exit 1
 scomp=$(sed -nE 's/.*blocking compared ([0-9]+) of ([0-9]+) pairs.*/\1/p' "$W/sample.log" | head -1)
 srows=$(sed -nE 's/.*blocking compared [0-9]+ of ([0-9]+) pairs.*/\1/p' "$W/sample.log" | head -1)
 srows=$(awk -v p="$srows" -v n="$N" 'BEGIN { printf "%.0f", p / n }')
@@ -135,12 +137,19 @@ say "pairs compared: $scomp for the sample's $srows records, so about $compared 
 "$BL" eval --truth febrl --true-pairs "$N" -t "$TH" "$W/single.csv" >"$W/eval.txt" 2>&1
 say "the blocked candidates at $TH against the synth truth ($N true pairs): $(grep -iE 'precision|recall|f1' "$W/eval.txt" | tr '\n' ' ' | tr -s ' ')"
 
-# projection: pairs compared per second per core in the MPI run (its wall
-# time: reading, LSH keys and the merge included)
-awk -v c="$compared" -v s="$mpi_s" -v r="$RANKS" -v rt="$RT" -v nodes="$NODES" -v nc="$NODE_CORES" \
-    -v n="$N" 'BEGIN {
-  per_core = c / (s * r * rt)
-  printf "projection: %.2fM pairs compared/s per core in the MPI run (wall time: reading, LSH keys and merge included); on %d nodes x %d cores this %d x %d run would take %.1f s if it scaled linearly (it does not quite: every rank computes the LSH keys of all of party 2); 10M x 10M, if the blocked pairs grew as N^2 from here (%.3g pairs, an upper bound: the LSH plan adds bits as N grows), %.1f s\n",
-    per_core / 1e6, nodes, nc, n, n, c / (per_core * nodes * nc),
-    c * (1e7 / n) ^ 2, c * (1e7 / n) ^ 2 / (per_core * nodes * nc) }' | tee -a "$W/report.txt"
+# projection, in CPU seconds: a blocked run costs K per record (the keys,
+# sort and bucket scan of every table) plus C per pair compared. The
+# single run (2N records, P pairs) and the sample run (N + S records, P_s
+# pairs; its -v counting of distinct pairs included, small at 1/k of the
+# pairs) give K and C; 10M x 10M with the same LSH setting then costs
+# 2e7 K + P (1e7/N)^2 C (the planner may choose more bits there, trading
+# key work for fewer random collisions).
+awk -v cs="$(cpu "$W/single.time")" -v cp="$(cpu "$W/sample.time")" -v n="$N" -v sr="$srows" \
+    -v p="$compared" -v ps="$scomp" -v cores="$CORES" -v nodes="$NODES" -v nc="$NODE_CORES" 'BEGIN {
+  # cs = 2n K + p C ; cp = (n + sr) K + ps C
+  det = 2 * n * ps - p * (n + sr)
+  K = (cs * ps - p * cp) / det; C = (2 * n * cp - (n + sr) * cs) / det
+  t10 = 2e7 * K + p * (1e7 / n) ^ 2 * C
+  printf "projection (CPU s): %.0f ns per record for all tables, %.1f ns per pair compared; 10M x 10M with this LSH setting: %.0f CPU s = %.0f s on %d cores of this machine, %.1f s on %d nodes x %d cores (plus reading 2.6 GB of filters per node and the merge on rank 0)\n",
+    K * 1e9, C * 1e9, t10, t10 / cores, cores, t10 / (nodes * nc), nodes, nc }' | tee -a "$W/report.txt"
 cp "$W/report.txt" "${BIG_REPORT:-/tmp/blindlink-big-$N.txt}"
