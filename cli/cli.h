@@ -26,6 +26,16 @@ typedef bl_status (*cli_candidates_hook)(const bl_clkset *const *sets, size_t ns
                                          const bl_match_opts *mo, bl_candidate **out,
                                          size_t *count, int *writer, bl_error *err);
 extern cli_candidates_hook cli_match_hook;
+/** blindlink-mpi: reads the inputs (each rank only the rows it needs) in
+ *  place of bl_clkset_read; on failure frees what it read and sets none. */
+typedef bl_status (*cli_read_hook)(const char *const *paths, size_t n, bl_clkset **sets,
+                                   bl_error *err);
+extern cli_read_hook cli_match_read_hook;
+/** blindlink-mpi: bl_blocking_lsh_plan computed once (rank 0 holds all the
+ *  rows it samples) and shared, in place of bl_blocking_lsh_plan. */
+typedef int (*cli_plan_hook)(const bl_clkset *const *sets, size_t nsets, double threshold,
+                             double recall, uint32_t *tables, uint32_t *bits, double *share);
+extern cli_plan_hook cli_match_plan_hook;
 int cmd_eval(int argc, char **argv);
 int cmd_psi(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);

@@ -308,6 +308,8 @@ typedef struct match_run {
 } match_run;
 
 cli_candidates_hook cli_match_hook;
+cli_read_hook cli_match_read_hook;
+cli_plan_hook cli_match_plan_hook;
 
 static void match_run_free(match_run *r)
 {
@@ -326,6 +328,11 @@ static const char *input_name(const char *p)
 
 static bl_status read_inputs(match_run *r, const match_opts *o)
 {
+    if (cli_match_read_hook) { /* blindlink-mpi */
+        bl_status st = cli_match_read_hook(o->inputs, o->nin, r->sets, &r->err);
+        r->nin = st ? 0 : o->nin;
+        return st;
+    }
     for (size_t i = 0; i < o->nin; i++) {
         cli_spool sp;
         bl_status st = cli_spool_stdin(o->inputs[i], &sp, &r->err);
@@ -444,8 +451,10 @@ static bl_status setup_lsh(match_run *r, match_opts *o)
     }
     uint32_t dt = 0, db = 0;
     double share;
-    if (!bl_blocking_lsh_plan((const bl_clkset *const *)r->sets, r->nin, o->threshold, 0.99, &dt,
-                              &db, &share) && !o->tables && !o->bits) {
+    int (*plan)(const bl_clkset *const *, size_t, double, double, uint32_t *, uint32_t *,
+                double *) = cli_match_plan_hook ? cli_match_plan_hook : bl_blocking_lsh_plan;
+    if (!plan((const bl_clkset *const *)r->sets, r->nin, o->threshold, 0.99, &dt, &db, &share) &&
+        !o->tables && !o->bits) {
         exhaustive_message(o->threshold, share);
         o->blocking = NULL;
         bl_secret_free(&key);

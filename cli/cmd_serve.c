@@ -51,6 +51,12 @@ static void usage(FILE *fp)
             "  --tls-key FILE        ... and this PEM private key (mode 0600)\n"
             "  --insecure-http       allow plain HTTP on a non-loopback address (behind a TLS\n"
             "                        proxy); without TLS only loopback is served\n"
+            "  --mpi-launch CMD      run the candidate step of large runs with blindlink-mpi\n"
+            "                        under this MPI launcher, e.g. \"mpirun -n 8 --hostfile H\"\n"
+            "                        (split into words, no shell; docs/scale.md)\n"
+            "  --mpi-min-pairs N     with --mpi-launch: only runs of at least N cross-party\n"
+            "                        pairs (default 0: every run)\n"
+            "  --mpi-program PATH    blindlink-mpi to launch (default: next to blindlink)\n"
             "  -q, --quiet           no banner on stderr\n"
             "  -v, --verbose         print the settings in effect on stderr before starting\n"
             "  -V, --version         print the version;  -h, --help  this help\n");
@@ -79,7 +85,10 @@ enum {
     OPT_AUDIT_UNSIGNED,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
-    OPT_INSECURE
+    OPT_INSECURE,
+    OPT_MPI_LAUNCH,
+    OPT_MPI_PROGRAM,
+    OPT_MPI_MIN_PAIRS
 };
 
 /* unsigned option value in [lo, hi], or a usage error naming the option */
@@ -158,6 +167,12 @@ static int serve_option(int c, const char *arg, bl_server_opts *o, const char **
     case OPT_TLS_CERT: o->tls_cert = arg; break;
     case OPT_TLS_KEY: o->tls_key = arg; break;
     case OPT_INSECURE: o->insecure_http = 1; break;
+    case OPT_MPI_LAUNCH: o->mpi_launch = arg; break; /* issue 15, server/mpirun.c */
+    case OPT_MPI_PROGRAM: o->mpi_program = arg; break;
+    case OPT_MPI_MIN_PAIRS:
+        if ((rc = opt_u64("mpi-min-pairs", arg, 0, UINT64_MAX, &v)) == CLI_OPT_OK)
+            o->mpi_min_pairs = v;
+        break;
     default: return CLI_OPT_UNHANDLED;
     }
     return rc;
@@ -188,6 +203,9 @@ static int serve_parse(int argc, char **argv, bl_server_opts *o, cli_common *co,
                                        {"tls-cert", required_argument, 0, OPT_TLS_CERT},
                                        {"tls-key", required_argument, 0, OPT_TLS_KEY},
                                        {"insecure-http", no_argument, 0, OPT_INSECURE},
+                                       {"mpi-launch", required_argument, 0, OPT_MPI_LAUNCH},
+                                       {"mpi-program", required_argument, 0, OPT_MPI_PROGRAM},
+                                       {"mpi-min-pairs", required_argument, 0, OPT_MPI_MIN_PAIRS},
                                        CLI_LONGOPT_THREADS,
                                        CLI_LONGOPT_QUIET,
                                        CLI_LONGOPT_VERBOSE,

@@ -1,9 +1,11 @@
 /* mpi/blindlink_mpi.c - `mpirun -n N blindlink-mpi match [options] A.clk B.clk
  * [...]`: the `blindlink match` command (same option parsing, reading,
  * checks, solving and writing: cli/cmd_match.c is compiled in) whose
- * candidate step is split over the MPI ranks. Every rank reads the inputs
- * and computes its share (bl_match_candidates_part: equal cost slices of
- * the comparison matrix) with the usual kernels and threads; the shares go
+ * candidate step is split over the MPI ranks. Rank 0 reads the inputs
+ * whole, the others only the rows their share compares (mpi_read); each
+ * computes its share (bl_match_candidates_part: equal cost slices of
+ * the comparison matrix, or with keyed LSH equal ranges of the tables)
+ * with the usual kernels and threads; the shares go
  * to rank 0, which merges them (bl_match_candidates_merge: cap, anonlink
  * order, two-sided top-k), solves and writes, so the output is byte for
  * byte that of `blindlink match`. A failing rank makes every rank fail; a
@@ -14,18 +16,54 @@
 /* the build renames cli/main.c's main to blindlink_cli_main for this
  * program (-Dmain=...); this file defines the real one */
 #undef main
+#include <errno.h>
+#include <fcntl.h>
 #include <mpi.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <blindlink/io.h>
 #include <blindlink/match.h>
 #include "cli.h"
 
 #define CHUNK_BYTES ((size_t)1 << 26) /* per message: well under INT_MAX */
 
 static int g_rank, g_size;
+static int g_lsh; /* --blocking lsh: shares are table ranges over all rows */
+
+/* --progress-file FILE (blindlink serve --mpi-launch): rank 0 keeps
+ * "DONE TOTAL" of its share there, rewritten in place at most 5x/s, so
+ * that the service can show the run's progress */
+static int g_progress_fd = -1;
+static pthread_mutex_t g_progress_mu = PTHREAD_MUTEX_INITIALIZER;
+static double g_progress_last;
+
+typedef struct progress_fwd {
+    void (*cb)(void *, uint64_t, uint64_t);
+    void *ctx;
+} progress_fwd;
+
+static void progress_file(void *ctx, uint64_t done, uint64_t total)
+{
+    progress_fwd *f = ctx;
+    if (f->cb)
+        f->cb(f->ctx, done, total);
+    if (pthread_mutex_trylock(&g_progress_mu))
+        return; /* another thread is writing: this update is not needed */
+    double now = bl_clock_s();
+    if (now - g_progress_last >= 0.2 || done == total) {
+        char buf[48];
+        int k = snprintf(buf, sizeof buf, "%20llu %20llu\n", (unsigned long long)done,
+                         (unsigned long long)total);
+        if (pwrite(g_progress_fd, buf, (size_t)k, 0) == k)
+            g_progress_last = now;
+    }
+    pthread_mutex_unlock(&g_progress_mu);
+}
 
 /* fault injection for tests/cli/test_mpi.sh: that rank dies (SIGKILL)
  * after computing its share, before sending it */
@@ -56,17 +94,100 @@ static void recv_share(bl_candidate *c, size_t n, int from)
     }
 }
 
-static bl_status mpi_candidates(const bl_clkset *const *sets, size_t nsets,
-                                const bl_match_opts *mo, bl_candidate **out, size_t *count,
-                                int *writer, bl_error *err)
+/* Inputs: rank 0 reads every file whole (it verifies the checksums,
+ * samples the data for the LSH plan, and writes ids and statistics); the
+ * other ranks learn the record counts from it and read only the rows
+ * their share compares (bl_match_part_rows, bl_clkset_read_rows): for two
+ * parties and exhaustive matching, their slice of the first and all of the
+ * second; with LSH (a share is a range of tables) all rows, but no ids.
+ * Every rank then learns whether any failed, so all fail together. */
+static bl_status mpi_read(const char *const *paths, size_t n, bl_clkset **sets, bl_error *err)
+{
+    bl_status st = BL_OK;
+    size_t got = 0;
+    size_t *counts = calloc(3 * n + 1, sizeof *counts), *first = counts + n, *last = first + n;
+    if (!counts)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    for (size_t i = 0; i < n && !st; i++)
+        if (strcmp(paths[i], "-") == 0)
+            st = bl_error_set(err, BL_EINVAL,
+                              "every MPI rank opens the inputs: read a file, "
+                              "not '-' (stdin)");
+    for (; g_rank == 0 && !st && got < n; got++) {
+        st = bl_clkset_read(paths[got], BL_CLK_AUTO, 0, &sets[got], err);
+        if (st)
+            break;
+        counts[got] = sets[got]->count;
+    }
+    int ok0 = st == BL_OK;
+    MPI_Bcast(&ok0, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Bcast(counts, (int)(n * sizeof *counts), MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (g_rank != 0 && !ok0 && !st)
+        st = bl_error_set(err, BL_EINPUT, "MPI rank 0 could not read the inputs; nothing written");
+    if (g_rank != 0 && !st)
+        bl_match_part_rows(counts, n, (size_t)g_rank, (size_t)g_size, first, last);
+    for (size_t i = 0; g_lsh && i < n; i++) { /* every table needs every row */
+        first[i] = 0;
+        last[i] = counts[i];
+    }
+    for (; g_rank != 0 && !st && got < n; got++) {
+        st = bl_clkset_read_rows(paths[got], first[got], last[got], &sets[got], err);
+        if (st)
+            break;
+        if (sets[got]->count != counts[got]) /* the file changed under us */
+            st = bl_error_set(err, BL_EINPUT, "%s: %zu records on rank %d but %zu on rank 0",
+                              paths[got], sets[got]->count, g_rank, counts[got]);
+    } /* a set with the wrong count is counted in got (the increment runs): freed below */
+    free(counts);
+    int bad = st != BL_OK, anybad = 0;
+    MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (anybad && !st)
+        st = bl_error_set(err, BL_EINPUT,
+                          "another MPI rank could not read its inputs; nothing "
+                          "written");
+    if (st)
+        for (size_t i = 0; i < got; i++)
+            bl_clkset_free(sets[i]);
+    return st;
+}
+
+/* the LSH plan samples rows anywhere in the inputs: rank 0 (which holds
+ * them all) computes it, the others receive it */
+static int mpi_plan(const bl_clkset *const *sets, size_t nsets, double threshold, double recall,
+                    uint32_t *tables, uint32_t *bits, double *share)
+{
+    double v[4] = {0, 0, 0, 0};
+    if (g_rank == 0) {
+        uint32_t t = 0, b = 0;
+        double sh = 0;
+        v[0] = bl_blocking_lsh_plan(sets, nsets, threshold, recall, &t, &b, &sh);
+        v[1] = t;
+        v[2] = b;
+        v[3] = sh;
+    }
+    MPI_Bcast(v, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    *tables = (uint32_t)v[1];
+    *bits = (uint32_t)v[2];
+    if (share)
+        *share = v[3];
+    return (int)v[0];
+}
+
+static bl_status mpi_candidates(const bl_clkset *const *sets, size_t nsets, const bl_match_opts *mo,
+                                bl_candidate **out, size_t *count, int *writer, bl_error *err)
 {
     bl_match_opts o = *mo;
-    if (g_rank != 0)
+    progress_fwd fwd = {mo->progress, mo->progress_ctx};
+    if (g_rank != 0) {
         o.progress = NULL; /* progress on rank 0 only */
+    } else if (g_progress_fd >= 0) {
+        o.progress = progress_file;
+        o.progress_ctx = &fwd;
+    }
     bl_candidate *mine = NULL;
     size_t n = 0;
-    bl_status st = bl_match_candidates_part(sets, nsets, &o, (size_t)g_rank, (size_t)g_size,
-                                            &mine, &n, err);
+    bl_status st =
+        bl_match_candidates_part(sets, nsets, &o, (size_t)g_rank, (size_t)g_size, &mine, &n, err);
     maybe_die();
     /* every rank learns whether any failed; the failing ones report why */
     int bad = st != BL_OK, anybad = 0;
@@ -115,6 +236,29 @@ static bl_status mpi_candidates(const bl_clkset *const *sets, size_t nsets,
     return BL_OK;
 }
 
+/* --model (or an abbreviation getopt would take for it) in argv: the
+ * Fellegi-Sunter path of match has no distributed candidate step */
+static int wants_model(int argc, char **argv)
+{
+    for (int i = 2; i < argc && strcmp(argv[i], "--"); i++) {
+        size_t n = strcspn(argv[i], "=");
+        if (n >= 4 && n <= 7 && strncmp(argv[i], "--model", n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* --blocking lsh / --blocking=lsh (getopt takes no shorter spelling:
+ * "--block" is ambiguous with --blocks, --blocking-report, ...) */
+static int wants_lsh(int argc, char **argv)
+{
+    for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--blocking=lsh") ||
+            (!strcmp(argv[i], "--blocking") && i + 1 < argc && !strcmp(argv[i + 1], "lsh")))
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int provided;
@@ -128,8 +272,33 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return 2;
     }
+    g_lsh = wants_lsh(argc, argv);
+    if (wants_model(argc, argv)) {
+        if (g_rank == 0)
+            fprintf(stderr, "blindlink-mpi: --model runs in one process: use blindlink match "
+                            "--model (the threshold matcher is the distributed one)\n");
+        MPI_Finalize();
+        return 2;
+    }
+    /* blindlink-mpi's own option, right after "match" */
+    if (argc > 3 && strcmp(argv[2], "--progress-file") == 0) {
+        if (g_rank == 0 && (g_progress_fd = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
+            fprintf(stderr, "blindlink-mpi: cannot open progress file %s: %s (continuing)\n",
+                    argv[3], strerror(errno));
+        argv[3] = argv[1];
+        argv += 2;
+        argc -= 2;
+    }
     cli_match_hook = mpi_candidates;
+    cli_match_read_hook = mpi_read;
+    cli_match_plan_hook = mpi_plan;
     int rc = cmd_match(argc - 1, argv + 1);
+    if (g_progress_fd >= 0)
+        close(g_progress_fd);
+    /* a rank that failed alone (say, no blocking key in its environment)
+     * may leave the others waiting in a collective: end the whole job */
+    if (rc != 0 && g_size > 1)
+        MPI_Abort(MPI_COMM_WORLD, rc);
     MPI_Finalize();
     return rc;
 }

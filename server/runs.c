@@ -16,6 +16,7 @@
 #include <blindlink/clk.h>
 #include <blindlink/match.h>
 #include "srv.h"
+#include "srv_mpi.h"
 
 struct srv_active {
     char rid[SRV_ID_HEX + 1];
@@ -247,6 +248,27 @@ static void stage_load(run_job *j)
     free(rectxt);
 }
 
+/* --mpi-launch: a cancel or a service stop kills the launcher */
+static int mpi_stop(void *ctx)
+{
+    run_job *j = ctx;
+    return __atomic_load_n(&j->c->stop, __ATOMIC_RELAXED) || cancel_requested(j->slot);
+}
+
+/* Stage 2 through blindlink-mpi (server/mpirun.c); frees sets. */
+static int stage_candidates_mpi(run_job *j, const bl_clkset **sets, const bl_match_opts *mo)
+{
+    int r = srv_mpi_candidates(&j->c->opts, j->rid, sets, (size_t)j->n, mo, j->comparisons,
+                               mpi_stop, j, &j->cand, &j->ncand, j->msg, sizeof j->msg);
+    free(sets);
+    if (r == SRV_MPI_STOPPED && __atomic_load_n(&j->c->stop, __ATOMIC_RELAXED))
+        return 0; /* stays 'running', resumes at the next start */
+    if (r == SRV_MPI_STOPPED)
+        j->cancelled_at = 2;
+    __atomic_store_n(&j->slot->done, j->comparisons, __ATOMIC_RELAXED);
+    return 1;
+}
+
 /* Stage 2: candidate pairs under the project's cap. 0 if the service is
  * shutting down (the run stays 'running' and resumes on restart). */
 static int stage_candidates(run_job *j)
@@ -283,6 +305,8 @@ static int stage_candidates(run_job *j)
     mo.progress_ctx = j->slot;
     __atomic_store_n(&j->slot->total, j->comparisons, __ATOMIC_RELAXED);
     bl_error e = {0};
+    if (sets && srv_mpi_wanted(&c->opts, j->comparisons))
+        return stage_candidates_mpi(j, sets, &mo); /* server/mpirun.c */
     bl_status rc = sets ? bl_match_candidates(sets, (size_t)n, &mo, &j->cand, &j->ncand, &e)
                         : BL_ENOMEM;
     free(sets);
@@ -559,6 +583,8 @@ static void *worker_main(void *argp)
 
 bl_status srv_workers_start(srv_ctx *c, bl_error *err)
 {
+    if (srv_mpi_check(&c->opts, err)) /* --mpi-launch (server/mpirun.c) */
+        return BL_EINPUT;
     int n = c->opts.run_workers;
     c->workers = calloc((size_t)n, sizeof *c->workers);
     c->active = calloc((size_t)n, sizeof *c->active);

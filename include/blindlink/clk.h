@@ -79,6 +79,16 @@ static inline const uint8_t *bl_clkset_get(const bl_clkset *s, size_t i)
 bl_status bl_clkset_read(const char *path, bl_clk_format fmt, size_t max_count,
                          bl_clkset **out, bl_error *err) BL_WUR;
 
+/** Read only records [first, last) of a binary CLK file (blindlink-mpi:
+ *  each rank reads its share, docs/scale.md). The set has the file's full
+ *  `count`, nbits, fingerprint and metadata, but only filters first..last-1
+ *  are loaded: the others must not be used (their memory is allocated and
+ *  never touched, so it is not resident). No ids are loaded and the
+ *  checksum trailer is not verified (both need every byte: a full
+ *  bl_clkset_read of the same file does it). A JSON file is read whole. */
+bl_status bl_clkset_read_rows(const char *path, size_t first, size_t last, bl_clkset **out,
+                              bl_error *err) BL_WUR;
+
 /** Write a whole set atomically in the given format. `with_ids` only applies
  *  to BL_CLK_BIN (JSON never carries ids, as in clkhash). */
 bl_status bl_clkset_write(const bl_clkset *s, const char *path, bl_clk_format fmt,

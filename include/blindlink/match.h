@@ -57,15 +57,26 @@ bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
                               size_t *count, bl_error *err) BL_WUR;
 
 /** Distributed matching (blindlink-mpi): share `part` of `nparts` of the
- *  candidate work. The cross-dataset pairs are split by estimated cost (rows
- *  of the first dataset of each dataset pair, weighted by the size of the
- *  second), each share compared with the same kernels and threads. The
+ *  candidate work. Exhaustive: the cross-dataset pairs are split by
+ *  estimated cost (rows of the first dataset of each dataset pair, weighted
+ *  by the size of the second). Keyed LSH: the share is an equal range of the
+ *  tables over all records (so it needs every row). Each share is compared
+ *  with the same kernels and threads. The
  *  shares of all parts, concatenated in any order and passed to
  *  bl_match_candidates_merge, equal bl_match_candidates' result. External
  *  blocks (--blocks) are not supported (BL_EINVAL). */
 bl_status bl_match_candidates_part(const bl_clkset *const *sets, size_t nsets,
                                    const bl_match_opts *opts, size_t part, size_t nparts,
                                    bl_candidate **out, size_t *count, bl_error *err) BL_WUR;
+
+/** The rows of each dataset that share `part` of `nparts` of an exhaustive
+ *  bl_match_candidates_part reads (an LSH share reads all), for datasets
+ *  of `counts` records: the
+ *  range [first[i], last[i]) (empty when equal) covers its rows of every
+ *  dataset it splits and all of every dataset those rows are compared
+ *  with. blindlink-mpi reads just these (bl_clkset_read_rows). */
+void bl_match_part_rows(const size_t *counts, size_t nsets, size_t part, size_t nparts,
+                        size_t *first, size_t *last);
 
 /** Final step over the concatenated shares (in place, `*count` updated):
  *  the candidate cap, anonlink order and the two-sided top-k. */

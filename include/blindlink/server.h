@@ -47,6 +47,14 @@ typedef struct bl_server_opts {
     const char *tls_cert;      /**< PEM certificate (chain) file: serve HTTPS */
     const char *tls_key;       /**< PEM private key file for tls_cert */
     int insecure_http;         /**< 1: allow plain HTTP on a non-loopback address */
+    const char *mpi_launch;    /**< MPI launcher command, e.g. "mpirun -n 8 --hostfile H":
+                                    runs of at least mpi_min_pairs comparisons execute their
+                                    candidate step with blindlink-mpi under it (split into
+                                    words without a shell, docs/service.md); NULL = never */
+    const char *mpi_program;   /**< blindlink-mpi to launch; NULL = the one next to this
+                                    executable, else blindlink-mpi on PATH */
+    uint64_t mpi_min_pairs;    /**< with mpi_launch: smallest run (cross-party pairs) that
+                                    is distributed; 0 = every run */
 } bl_server_opts;
 
 /** Run the service until SIGINT/SIGTERM. Opens (and migrates) the store,

@@ -534,6 +534,118 @@ bl_status bl_clkset_read(const char *path, bl_clk_format fmt, size_t max_count, 
     return st;
 }
 
+/* ---- rows of a binary file (distributed matching) ------------------------------ */
+
+/* records [first, last) into their places of s->data (allocated for all
+ * count records, never touched elsewhere); pad bits must be 0 */
+static bl_status read_rows_at(const char *path, FILE *fp, bl_clkset *s, size_t first,
+                              size_t last, uint32_t rec, bl_error *err)
+{
+    const uint32_t nbits = s->nbits, nbytes = s->nbytes;
+    uint8_t recbuf[BL_CLK_MAX_BITS / 8 + 8];
+    if (fseeko(fp, (off_t)(BL_CLKBIN_HEADER_BYTES + (uint64_t)first * rec), SEEK_SET) != 0)
+        return bl_error_set(err, BL_EIO, "%s: cannot seek to record %zu: %s", path, first,
+                            strerror(errno));
+    for (size_t i = first; i < last; i++) {
+        bl_status st = read_exact(fp, recbuf, rec, path, "records", NULL, err);
+        if (st != BL_OK)
+            return st;
+        int bad = 0;
+        for (uint32_t b = nbytes; b < rec; b++)
+            bad |= recbuf[b];
+        if (nbits % 8)
+            bad |= recbuf[nbytes - 1] & (0xFFu >> (nbits % 8));
+        if (bad)
+            return bl_error_set(err, BL_EINPUT, "%s: record %zu has bits set beyond %u", path, i,
+                                nbits);
+        uint8_t *dst = s->data + i * s->stride;
+        memcpy(dst, recbuf, nbytes);
+        memset(dst + nbytes, 0, s->stride - nbytes);
+    }
+    return BL_OK;
+}
+
+/* past the records and (walking their lengths) the ids to the metadata */
+static bl_status skip_to_meta(const char *path, FILE *fp, uint64_t count, uint32_t rec,
+                              uint32_t flags, bl_error *err)
+{
+    if (fseeko(fp, (off_t)(BL_CLKBIN_HEADER_BYTES + count * rec), SEEK_SET) != 0)
+        return bl_error_set(err, BL_EIO, "%s: cannot seek past the records: %s", path,
+                            strerror(errno));
+    char idbuf[BL_CLK_MAX_ID_BYTES];
+    for (uint64_t i = 0; (flags & FLAG_IDS) && i < count; i++) {
+        uint8_t lb[4];
+        bl_status st = read_exact(fp, lb, 4, path, "record ids", NULL, err);
+        uint32_t len = st == BL_OK ? bli_load_le32(lb) : 0;
+        if (st == BL_OK && len > BL_CLK_MAX_ID_BYTES)
+            st = bl_error_set(err, BL_EINPUT, "%s: id of record %llu is %u bytes (max %u)", path,
+                              (unsigned long long)i, len, BL_CLK_MAX_ID_BYTES);
+        if (st == BL_OK)
+            st = read_exact(fp, idbuf, len, path, "record ids", NULL, err);
+        if (st != BL_OK)
+            return st;
+    }
+    return BL_OK;
+}
+
+static bl_status read_rows_bin(const char *path, FILE *fp, size_t first, size_t last,
+                               bl_clkset **out, bl_error *err)
+{
+    uint8_t hdr[BL_CLKBIN_HEADER_BYTES];
+    bl_status st = read_exact(fp, hdr, sizeof hdr, path, "the header", NULL, err);
+    if (st == BL_OK)
+        st = check_bin_header(path, fp, hdr, 0, err);
+    if (st != BL_OK)
+        return st;
+    uint32_t nbits = bli_load_le32(hdr + 12), rec = bli_load_le32(hdr + 24);
+    uint32_t flags = bli_load_le32(hdr + 28);
+    uint64_t count = bli_load_le64(hdr + 16);
+    if (first > last || last > count)
+        return bl_error_set(err, BL_EINVAL, "%s: records [%zu, %zu) outside the file's %llu", path,
+                            first, last, (unsigned long long)count);
+    bl_clkset *s = NULL;
+    st = bl_clkset_new(nbits, (size_t)count, &s, err);
+    if (st != BL_OK)
+        return st;
+    s->count = (size_t)count;
+    memcpy(s->fingerprint, hdr + 32, BL_FINGERPRINT_BYTES);
+    for (size_t i = 0; i < BL_FINGERPRINT_BYTES; i++)
+        if (s->fingerprint[i])
+            s->has_fingerprint = 1;
+    st = read_rows_at(path, fp, s, first, last, rec, err);
+    if (st == BL_OK && (flags & FLAG_META))
+        st = skip_to_meta(path, fp, count, rec, flags, err);
+    if (st == BL_OK && (flags & FLAG_META))
+        st = read_meta(path, fp, s, NULL, err);
+    if (st != BL_OK) {
+        bl_clkset_free(s);
+        return st;
+    }
+    *out = s;
+    return BL_OK;
+}
+
+bl_status bl_clkset_read_rows(const char *path, size_t first, size_t last, bl_clkset **out,
+                              bl_error *err)
+{
+    *out = NULL;
+    if (bl_init() != BL_OK)
+        return bl_error_set(err, BL_ECRYPTO, "cannot initialise libsodium");
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return bl_error_set(err, BL_EIO, "%s: cannot open: %s", path, strerror(errno));
+    uint8_t magic[8] = {0};
+    size_t got = fread(magic, 1, sizeof magic, fp);
+    if (got != 8 || memcmp(magic, BL_CLKBIN_MAGIC, 8) != 0) {
+        fclose(fp); /* JSON has no fixed-size rows: read it whole */
+        return bl_clkset_read(path, BL_CLK_AUTO, 0, out, err);
+    }
+    rewind(fp);
+    bl_status st = read_rows_bin(path, fp, first, last, out, err);
+    fclose(fp);
+    return st;
+}
+
 /* ---- writing ------------------------------------------------------------------- */
 
 struct bl_clkwriter {

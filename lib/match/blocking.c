@@ -456,14 +456,17 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
         st = bl_error_set(err, BL_ENOMEM, "out of memory");
         goto done;
     }
-    c->run->total = rounds;
-    for (uint32_t t = 0; t < rounds && !st; t++) {
+    uint32_t t_lo = b->kind == 1 ? b->t_lo : 0;
+    if (b->kind == 1 && b->t_hi)
+        rounds = b->t_hi;
+    c->run->total = rounds - t_lo;
+    for (uint32_t t = t_lo; t < rounds && !st; t++) {
         c->t = t;
         free(r.units);
         memset(&r, 0, sizeof r);
         uint32_t keybits;
         if (b->kind == 1) {
-            uint32_t nb = rounds < KEY_BATCH ? rounds : KEY_BATCH;
+            uint32_t nb = rounds - t_lo < KEY_BATCH ? rounds - t_lo : KEY_BATCH;
             if (!batch) {
                 batch = malloc((size_t)nb * (ntot ? ntot : 1) * sizeof *batch);
                 tmp = malloc((ntot ? ntot : 1) * sizeof *tmp);
@@ -472,7 +475,7 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
                     break;
                 }
             }
-            if (t % nb == 0) { /* keys of the next tables, one pass over the filters */
+            if ((t - t_lo) % nb == 0) { /* keys of the next tables, one pass over the filters */
                 for (int i = 0; i < nt; i++) {
                     kj[i].c = c;
                     kj[i].e = batch;
@@ -492,7 +495,7 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
                 }
             }
             r.n = ntot;
-            r.e = batch + (size_t)(t % nb) * ntot;
+            r.e = batch + (size_t)((t - t_lo) % nb) * ntot;
             keybits = b->bits;
         } else {
             size_t tot = 0;

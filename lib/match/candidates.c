@@ -680,6 +680,12 @@ bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
     return st;
 }
 
+void bli_candidates_topk_one_sided(bl_candidate *c, size_t *n, const bl_clkset *const *sets,
+                                   size_t nsets, uint32_t k)
+{
+    topk_one_sided(c, n, sets, nsets, k, NULL);
+}
+
 void bl_candidates_sort(bl_candidate *c, size_t n)
 {
     sort_candidates(c, n);

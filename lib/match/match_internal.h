@@ -80,6 +80,10 @@ struct bl_blocking {
     int kind; /* 1 = keyed LSH, 2 = external block lists */
     /* LSH */
     uint32_t nbits, tables, bits;
+    /* tables [t_lo, t_hi) only (t_hi 0: all): one share of distributed
+     * matching (partition.c); a pair is still emitted only by the first
+     * table of all that it shares, so the shares never overlap */
+    uint32_t t_lo, t_hi;
     uint32_t *pos; /* tables*bits sampled positions */
     uint64_t *masks; /* per table, the sampled positions as a filter-layout bitmap of mw words */
     size_t mw;
@@ -99,6 +103,11 @@ uint64_t bli_lsh_key(const bl_blocking *b, uint32_t t, const uint8_t *filter);
 bl_status bli_blocked_candidates(bl_candrun *run, const bl_clkset *const *sets, size_t nsets,
                                 const bl_blocking *b, int nthreads, bl_candbuf *bufs,
                                 bl_error *err);
+
+/** candidates.c: per-record top-k of candidates in anonlink order (each
+ *  record of the first dataset of a pair keeps its first k). */
+void bli_candidates_topk_one_sided(bl_candidate *c, size_t *n, const bl_clkset *const *sets,
+                                   size_t nsets, uint32_t k);
 
 /** candidates.c: anonlink order; anonlink _enforce_k (two-sided top-k). */
 void bl_candidates_sort(bl_candidate *c, size_t n);

@@ -1,5 +1,7 @@
 /* lib/match/partition.c - the candidate step split into shares for
- * distributed matching (blindlink-mpi). Each cross-dataset pair (x < y) is
+ * distributed matching (blindlink-mpi). With keyed LSH a share is a range
+ * of the tables over all records (part_tables). Otherwise each
+ * cross-dataset pair (x < y) is
  * cut into row ranges of x; the cost of a row is |y| comparisons, and the
  * shares are equal slices of the total cost. A share runs the ordinary
  * bl_match_candidates on a view of its rows of x against all of y, with the
@@ -49,6 +51,60 @@ static bl_status append(bl_candidate **all, size_t *n, size_t *cap, const bl_can
     return BL_OK;
 }
 
+void bl_match_part_rows(const size_t *counts, size_t nsets, size_t part, size_t nparts,
+                        size_t *first, size_t *last)
+{
+    uint64_t total = 0, base = 0;
+    for (size_t x = 0; x < nsets; x++) {
+        first[x] = last[x] = 0;
+        for (size_t y = x + 1; y < nsets; y++)
+            total += (uint64_t)counts[x] * counts[y];
+    }
+    if (nparts == 0 || part >= nparts)
+        return;
+    /* the same walk as bl_match_candidates_part: rows [lo, hi) of x, all of y */
+    for (size_t x = 0; x < nsets; x++)
+        for (size_t y = x + 1; y < nsets; y++) {
+            size_t lo = 0, hi = 0;
+            if (counts[x] && counts[y])
+                share_rows(base, counts[y], counts[x], total, part, nparts, &lo, &hi);
+            base += (uint64_t)counts[x] * counts[y];
+            if (lo >= hi)
+                continue;
+            if (first[x] == last[x] || lo < first[x])
+                first[x] = lo;
+            if (hi > last[x])
+                last[x] = hi;
+            first[y] = 0;
+            last[y] = counts[y];
+        }
+}
+
+/* Keyed LSH: the share is a range of the tables over all records. Every
+ * table costs the same (the keys of every record, a sort, the colliding
+ * pairs), so equal ranges are balanced, and no share repeats another's key
+ * work (a row split would make every share compute the keys of all of the
+ * other dataset). A pair is emitted by the first table it shares, wherever
+ * that table is, so the shares are disjoint; top-k is kept one-sided here
+ * (a superset of each record's best k) and exact after the merge. */
+static bl_status part_tables(const bl_clkset *const *sets, size_t nsets, const bl_match_opts *opts,
+                             size_t part, size_t nparts, bl_candidate **out, size_t *count,
+                             bl_error *err)
+{
+    bl_blocking view = *opts->blocking; /* the same positions and masks, fewer tables */
+    view.t_lo = (uint32_t)((uint64_t)view.tables * part / nparts);
+    view.t_hi = (uint32_t)((uint64_t)view.tables * (part + 1) / nparts);
+    if (view.t_lo >= view.t_hi) {
+        *out = malloc(sizeof **out);
+        *count = 0;
+        return *out ? BL_OK : bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    bl_match_opts o = *opts;
+    o.blocking = &view;
+    o.top_k_one_sided = 1;
+    return bl_match_candidates(sets, nsets, &o, out, count, err);
+}
+
 bl_status bl_match_candidates_part(const bl_clkset *const *sets, size_t nsets,
                                    const bl_match_opts *opts, size_t part, size_t nparts,
                                    bl_candidate **out, size_t *count, bl_error *err)
@@ -61,6 +117,8 @@ bl_status bl_match_candidates_part(const bl_clkset *const *sets, size_t nsets,
         return bl_error_set(err, BL_EINVAL,
                             "external blocks (--blocks) are not supported in distributed "
                             "matching; use --blocking lsh or one process");
+    if (opts->blocking && opts->blocking->kind == 1 && nparts > 1)
+        return part_tables(sets, nsets, opts, part, nparts, out, count, err);
     /* the single-process checks (counts, bits, fingerprints) on all sets */
     bl_status st = BL_OK;
     uint64_t total = 0;
@@ -119,6 +177,10 @@ bl_status bl_match_candidates_merge(const bl_clkset *const *sets, size_t nsets,
                             "use --top-k, or raise --max-candidates",
                             cap, opts->threshold);
     bl_candidates_sort(c, *count);
+    /* LSH table shares hold a superset of each record's best k: keep the
+     * best k of the union (a no-op for row shares, exact already) */
+    if (opts->top_k && opts->blocking && opts->blocking->kind == 1)
+        bli_candidates_topk_one_sided(c, count, sets, nsets, opts->top_k);
     if (opts->top_k && !opts->top_k_one_sided)
         return bl_candidates_enforce_k(sets, nsets, c, count, opts->top_k, err);
     return BL_OK;

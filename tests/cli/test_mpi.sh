@@ -41,6 +41,47 @@ check topk -t 0.6 -k 2 "$A" "$B"
 check lsh -t 0.8 --blocking lsh "$A" "$B"
 check groups -t 0.8 -s probabilistic -f groups "$A" "$B" "$T/c.json"
 check three -t 0.8 "$A" "$B" "$T/c.json"
+# binary inputs (the other ranks read only the rows they compare): with
+# record ids, metadata (--normalize) and checksums, as encode writes them
+FX="$BL_FIXTURES/clkhash"
+for p in a b; do
+  expect_exit 0 "$BL" encode --quiet --format bin --ids id --normalize=basic \
+    --secret-file "$FX/secret.txt" "$FX/data/people-$p.csv" "$FX/schemas/schema1-blake.json" "$T/$p.clk"
+done
+expect_exit 0 "$BL" convert "$B" "$T/c.clk" --format bin
+check binpairs -t 0.8 "$T/a.clk" "$T/b.clk"
+check binlsh -t 0.7 --blocking lsh -f candidates "$T/a.clk" "$T/b.clk"
+check lshtopk -t 0.5 --blocking lsh --lsh-tables 40 --lsh-bits 12 -k 2 -f candidates "$A" "$B" "$T/c.json"
+check binthree -t 0.6 -k 3 -f candidates "$T/a.clk" "$T/b.clk" "$T/a.clk"
+check binmixed -t 0.7 "$A" "$T/c.clk" "$T/c.json"
+# a rank that fails alone before the others (here: no blocking key in its
+# environment) ends the job instead of leaving them waiting; no output
+printf '%s\n' '#!/usr/bin/env bash' \
+  '[ "${OMPI_COMM_WORLD_RANK:-0}" = 1 ] && unset BL_BLOCKING_KEY' 'exec "$@"' >"$T/nokey.sh"
+rm -f "$T/nokey.out"
+timeout 120 mpirun --allow-run-as-root --oversubscribe -x ASAN_OPTIONS -n 2 bash "$T/nokey.sh" \
+  "$MPI" match -t 0.8 --blocking lsh -o "$T/nokey.out" "$T/a.clk" "$T/b.clk" >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && pass || fail "a rank without the key: exit $rc (124 = hung)"
+assert_contains "$T/err" "blocking key"
+assert_missing "$T/nokey.out"
+# stdin cannot be shared by the ranks: refused on every rank
+rm -f "$T/stdin.out"
+run_mpi 2 -t 0.8 -o "$T/stdin.out" - "$T/b.clk" <"$T/a.clk" >"$T/out" 2>"$T/err"
+[ "$?" -ne 0 ] && pass || fail "stdin input accepted under MPI"
+assert_contains "$T/err" "not '-' (stdin)"
+assert_missing "$T/stdin.out"
+# what is not distributed is refused on every rank, with no output
+run_mpi 2 -t 0.8 --model auto -o "$T/model.out" "$T/a.clk" "$T/b.clk" >"$T/out" 2>"$T/err"
+assert_eq "$?" 2 "--model under MPI"
+assert_contains "$T/err" "--model runs in one process"
+printf 'record,block\n' >"$T/blk.csv"
+for i in $(seq 0 19); do echo "$i,$((i % 4))"; done >>"$T/blk.csv"
+run_mpi 2 -t 0.5 --blocks "$T/blk.csv" --blocks "$T/blk.csv" -o "$T/blocks.out" "$T/a.clk" "$T/b.clk" >"$T/out" 2>"$T/err"
+[ "$?" -ne 0 ] && pass || fail "--blocks accepted under MPI"
+assert_contains "$T/err" "not supported in distributed matching"
+assert_missing "$T/model.out"
+assert_missing "$T/blocks.out"
 # a rank that dies: the run fails and leaves no output
 rm -f "$T/dead.out"
 BL_MPI_TEST_KILL_RANK=1 timeout 120 mpirun --allow-run-as-root --oversubscribe -x ASAN_OPTIONS -n 2 \

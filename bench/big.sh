@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# bench/big.sh [BUILD] - N x N corrupted duplicates end to end at scale
+# (issue 15): `blindlink synth` makes two parties of N records in which
+# every record of party 2 is a corrupted copy of one in party 1, both are
+# encoded (binary CLK, ids kept for the truth), then matched with keyed LSH
+# blocking by `blindlink match` (one process, all cores) and by
+# `mpirun -n R blindlink-mpi match` (R local ranks, cores / R threads each).
+# Reports for each: wall time, the compare step's time, pairs compared,
+# peak RSS (per rank under MPI, from /usr/bin/time -v around each rank),
+# and checks that both candidate outputs are byte-identical. Quality: pair
+# completeness of the blocking on a sample of party 1 (its exhaustive
+# candidates against all of party 2 at the threshold, and the share of them
+# the blocked run found) and precision/recall of the blocked candidates
+# against the synth truth (`blindlink eval --truth febrl`). Last, a
+# projection for 10M x 10M and a cluster from the CPU costs measured here.
+#
+# Environment (defaults in brackets):
+#   BIG_N        records per party                    [10000000]
+#   BIG_RANKS    MPI ranks on this machine            [2]
+#   BIG_T        match threshold                      [0.8]
+#   BIG_LEVEL    synth corruption level               [low]
+#   BIG_SAMPLE   party-1 records in the quality sample [10000]
+#   BIG_DIR      work directory (needs ~2.2 KB per record) [/tmp/blindlink-big-N]
+#   BIG_NODES    cluster nodes of the projection      [16]
+#   BIG_NODE_CORES  cores per node of the projection  [32]
+#   BIG_KEEP     1: keep the work directory
+# Memory: about 2 x 1.3 GB of filters at N = 10M per process (one process
+# holds both parties); see docs/scale.md for the per-rank figures.
+set -u
+BUILD=${1:-build}
+BL=$BUILD/blindlink
+MPI=$BUILD/blindlink-mpi
+N=${BIG_N:-10000000}
+RANKS=${BIG_RANKS:-2}
+TH=${BIG_T:-0.8}
+LEVEL=${BIG_LEVEL:-low}
+SAMPLE=${BIG_SAMPLE:-10000}
+W=${BIG_DIR:-/tmp/blindlink-big-$N}
+NODES=${BIG_NODES:-16}
+NODE_CORES=${BIG_NODE_CORES:-32}
+CORES=$(nproc)
+RT=$(( CORES / RANKS )); [ "$RT" -ge 1 ] || RT=1
+SCHEMA=$(dirname "$0")/schemas/synth.json
+for x in "$BL" "$MPI" /usr/bin/time; do
+  [ -x "$x" ] || { echo "bench/big.sh: $x not found (build with Open MPI; apt install time)" >&2; exit 2; }
+done
+command -v mpirun >/dev/null || { echo "bench/big.sh: mpirun not found" >&2; exit 2; }
+mkdir -p "$W" || exit 1
+[ "${BIG_KEEP:-0}" = 1 ] || trap 'rm -rf "$W"' EXIT
+MPIRUN=(mpirun -n "$RANKS" --oversubscribe)
+[ "$(id -u)" = 0 ] && MPIRUN+=(--allow-run-as-root)
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+# peak RSS in MiB from a /usr/bin/time -v report
+rss() { awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$1"; }
+# CPU seconds (user + system) from a /usr/bin/time -v report
+cpu() { awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.1f", s }' "$@"; }
+say() { printf '%s\n' "$*" | tee -a "$W/report.txt"; }
+
+printf 'blindlink big benchmark secret' >"$W/secret"
+export BL_BLOCKING_KEY=0123456789abcdef0123456789abcdef
+: >"$W/report.txt"
+say "== bench/big.sh: $N x $N, threshold $TH, synth level $LEVEL, $CORES cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+k=$(( N / SAMPLE )); [ "$k" -ge 1 ] || k=1
+if [ "${BIG_KEEP:-0}" = 1 ] && [ -s "$W/p2.clk" ] && [ -s "$W/sample.clk" ]; then
+  say "reusing the encodings in $W (BIG_KEEP=1)"
+else
+  t=$(now)
+  "$BL" synth -n "$N" --overlap 1 --level "$LEVEL" --seed 15 --out-dir "$W" || exit 1
+  say "synth: $(since "$t") s"
+  t=$(now)
+  for p in 1 2; do
+    "$BL" encode --quiet --format bin --ids rec_id --secret-file "$W/secret" \
+      "$W/party-$p.csv" "$SCHEMA" "$W/p$p.clk" || exit 1
+  done
+  say "encode (2 x $N): $(since "$t") s"
+  # the quality sample: every k-th record of party 1
+  awk -v k="$k" 'NR == 1 || (NR - 2) % k == 0' "$W/party-1.csv" >"$W/sample.csv"
+  "$BL" encode --quiet --format bin --ids rec_id --secret-file "$W/secret" \
+    "$W/sample.csv" "$SCHEMA" "$W/sample.clk" || exit 1
+  rm -f "$W/party-1.csv" "$W/party-2.csv" "$W/sample.csv"
+fi
+
+# The timed runs go without -v: -v also counts the distinct pairs the
+# blocking compared, which costs more than the matching at this scale.
+# The LSH setting the run picks is read from a -v run stopped after its
+# plan line; pairs compared are counted on the sample below.
+"$BL" match -v -t "$TH" --blocking lsh -o /dev/null "$W/p1.clk" "$W/p2.clk" 2>"$W/plan.log" &
+plan_pid=$!
+for _ in $(seq 1 600); do grep -q 'keyed LSH blocking with' "$W/plan.log" && break; sleep 0.1; done
+kill "$plan_pid" 2>/dev/null; wait "$plan_pid" 2>/dev/null
+lshline=$(grep -o 'keyed LSH blocking with [0-9]* tables of [0-9]* bits' "$W/plan.log")
+tables=$(echo "$lshline" | awk '{ print $5 }'); bits=$(echo "$lshline" | awk '{ print $8 }')
+[ -n "$tables" ] || { echo "bench/big.sh: no LSH plan line (LSH not chosen?)"; cat "$W/plan.log"; exit 1; }
+
+# one process, all cores
+t=$(now)
+/usr/bin/time -v -o "$W/single.time" "$BL" match -t "$TH" --blocking lsh -f candidates \
+  -o "$W/single.csv" "$W/p1.clk" "$W/p2.clk" 2>"$W/single.log" || { cat "$W/single.log"; exit 1; }
+single_s=$(since "$t")
+say "single process ($CORES threads): ${single_s} s wall, LSH $tables tables x $bits bits, $(( $(wc -l <"$W/single.csv") - 1 )) candidates, peak RSS $(rss "$W/single.time") MiB, $(cpu "$W/single.time") CPU s"
+
+# R ranks on this machine; each rank under /usr/bin/time for its own peak RSS
+printf '%s\n' '#!/usr/bin/env bash' \
+  "exec /usr/bin/time -v -o \"$W/rank.\${OMPI_COMM_WORLD_RANK:-\${PMI_RANK:-0}}.time\" \"\$@\"" >"$W/rank.sh"
+chmod +x "$W/rank.sh"
+t=$(now)
+"${MPIRUN[@]}" "$W/rank.sh" "$MPI" match -t "$TH" --blocking lsh -f candidates --threads "$RT" \
+  -o "$W/mpi.csv" "$W/p1.clk" "$W/p2.clk" 2>"$W/mpi.log" || { cat "$W/mpi.log"; exit 1; }
+mpi_s=$(since "$t")
+ranks_rss=""
+for r in $(seq 0 $((RANKS - 1))); do ranks_rss="$ranks_rss rank $r $(rss "$W/rank.$r.time") MiB, $(cpu "$W/rank.$r.time") CPU s;"; done
+same=differ; cmp -s "$W/single.csv" "$W/mpi.csv" && same=byte-identical
+say "mpirun -n $RANKS ($RT threads each): ${mpi_s} s wall, peak RSS:${ranks_rss} output $same to the single process"
+say "overhead of distribution: $(awk -v a="$mpi_s" -v b="$single_s" 'BEGIN { printf "%.3f", a / b }') x the single-process wall time, $(awk -v a="$(cpu "$W"/rank.*.time)" -v b="$(cpu "$W/single.time")" 'BEGIN { printf "%.3f", a / b }') x its CPU seconds"
+
+# quality: the sample's exhaustive candidates (every k-th record of party 1
+# against all of party 2) that the blocked run found (by record ids), and
+# the blocked candidates against the synth truth (every candidate counted)
+"$BL" match -t "$TH" -f candidates -o "$W/sample.exh.csv" "$W/sample.clk" "$W/p2.clk" || exit 1
+say "blocking on the sample ($(( N / k )) x $N, exhaustive at $TH): $(awk -F, '
+  FNR == 1 { next }
+  NR == FNR { seen[$4 "," $5] = 1; next }
+  { tot++; if (($4 "," $5) in seen) hit++ }
+  END { printf "pair completeness %.6f (%d of %d exhaustive candidates found by LSH)", tot ? hit / tot : 1, hit, tot }' \
+  "$W/single.csv" "$W/sample.exh.csv")"
+# pairs the blocking compares, counted on the sample with the same tables
+/usr/bin/time -v -o "$W/sample.time" "$BL" match -v -t "$TH" --blocking lsh --lsh-tables "$tables" \
+  --lsh-bits "$bits" -f candidates -o "$W/sample.lsh.csv" "$W/sample.clk" "$W/p2.clk" 2>"$W/sample.log" || exit 1
+scomp=$(sed -nE 's/.*blocking compared ([0-9]+) of ([0-9]+) pairs.*/\1/p' "$W/sample.log" | head -1)
+srows=$(sed -nE 's/.*blocking compared [0-9]+ of ([0-9]+) pairs.*/\1/p' "$W/sample.log" | head -1)
+srows=$(awk -v p="$srows" -v n="$N" 'BEGIN { printf "%.0f", p / n }')
+compared=$(awk -v c="$scomp" -v n="$N" -v s="$srows" 'BEGIN { printf "%.0f", c * n / s }')
+say "pairs compared: $scomp for the sample's $srows records, so about $compared for all $N (reduction ratio $(awk -v c="$compared" -v n="$N" 'BEGIN { printf "%.6f", 1 - c / (n * n) }'))"
+"$BL" eval --truth febrl --true-pairs "$N" -t "$TH" "$W/single.csv" >"$W/eval.txt" 2>&1
+say "the blocked candidates at $TH against the synth truth ($N true pairs): $(grep -iE 'precision|recall|f1' "$W/eval.txt" | tr '\n' ' ' | tr -s ' ')"
+
+# projection, in CPU seconds: a blocked run costs K per record (the keys,
+# sort and bucket scan of every table) plus C per pair compared. The
+# single run (2N records, P pairs) and the sample run (N + S records, P_s
+# pairs; its -v counting of distinct pairs included, small at 1/k of the
+# pairs) give K and C; 10M x 10M with the same LSH setting then costs
+# 2e7 K + P (1e7/N)^2 C (the planner may choose more bits there, trading
+# key work for fewer random collisions).
+awk -v cs="$(cpu "$W/single.time")" -v cp="$(cpu "$W/sample.time")" -v n="$N" -v sr="$srows" \
+    -v p="$compared" -v ps="$scomp" -v cores="$CORES" -v nodes="$NODES" -v nc="$NODE_CORES" 'BEGIN {
+  # cs = 2n K + p C ; cp = (n + sr) K + ps C
+  det = 2 * n * ps - p * (n + sr)
+  K = (cs * ps - p * cp) / det; C = (2 * n * cp - (n + sr) * cs) / det
+  t10 = 2e7 * K + p * (1e7 / n) ^ 2 * C
+  printf "projection (CPU s): %.0f ns per record for all tables, %.1f ns per pair compared; 10M x 10M with this LSH setting: %.0f CPU s = %.0f s on %d cores of this machine, %.1f s on %d nodes x %d cores (plus reading 2.6 GB of filters per node and the merge on rank 0)\n",
+    K * 1e9, C * 1e9, t10, t10 / cores, cores, t10 / (nodes * nc), nodes, nc }' | tee -a "$W/report.txt"
+cp "$W/report.txt" "${BIG_REPORT:-/tmp/blindlink-big-$N.txt}"

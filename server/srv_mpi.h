@@ -1,0 +1,43 @@
+/* server/srv_mpi.h - `blindlink serve --mpi-launch` (issue 15): a run's
+ * candidate step executed by blindlink-mpi under an MPI launcher
+ * (server/mpirun.c). Internal to the service. */
+#ifndef BLINDLINK_SRV_MPI_H
+#define BLINDLINK_SRV_MPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <blindlink/match.h>
+#include <blindlink/server.h>
+
+/** Split a launch string into words (the rule is documented in
+ *  docs/service.md): blanks separate words; '...' is literal; "..." keeps
+ *  blanks, with \" and \\ as escapes; outside quotes a backslash takes the
+ *  next character literally; unquoted | ; & < > ` $ ( ) are refused (no
+ *  shell runs). On success `*out` is a NULL-terminated malloc'd array of
+ *  malloc'd words (srv_mpi_words_free). */
+bl_status srv_mpi_split(const char *s, char ***out, size_t *n, bl_error *err) BL_WUR;
+void srv_mpi_words_free(char **w);
+
+/** At service start: check the launch string and clear work directories
+ *  left by a crash (DATA_DIR/mpi/). BL_OK when no launcher is configured. */
+bl_status srv_mpi_check(const bl_server_opts *o, bl_error *err) BL_WUR;
+
+/** 1 when a run of `comparisons` pairs goes through the launcher. */
+int srv_mpi_wanted(const bl_server_opts *o, uint64_t comparisons);
+
+/** What srv_mpi_candidates returns. */
+enum { SRV_MPI_OK = 0, SRV_MPI_FAILED = 1, SRV_MPI_STOPPED = 2 };
+
+/** Write the (consented) sets without ids into DATA_DIR/mpi/RID/, launch
+ *  `LAUNCHER... PROGRAM match ... -f anonlink -o OUT INPUTS` and read the
+ *  candidates back (the same result as bl_match_candidates with `mo`).
+ *  `stop(ctx)` is polled while it runs: non-zero kills the launcher's
+ *  process group and returns SRV_MPI_STOPPED. Progress (rank 0's share,
+ *  scaled to `comparisons`) goes to mo->progress. On failure `msg` says why
+ *  (the launcher's exit status and the line of its output that explains it). */
+int srv_mpi_candidates(const bl_server_opts *o, const char *rid, const bl_clkset *const *sets,
+                       size_t nsets, const bl_match_opts *mo, uint64_t comparisons,
+                       int (*stop)(void *), void *ctx, bl_candidate **out, size_t *count, char *msg,
+                       size_t msgcap);
+
+#endif
