@@ -30,6 +30,28 @@ with_schema() {
 # FPJ : the JSON member naming the schema an upload was made with
 FPJ="\"schema_fingerprint\":\"$SCHEMA_FP\""
 
+# kat_project NAME : a project for the clkhash schema1-blake fixtures (it
+# hashes names, date of birth, gender and email, so the project asks for those
+# scopes; date_of_birth and sex are extended scopes: agreement and both
+# owners' approvals first). Sets P; needs KEY_A, KEY_H, KEY_B and $FX.
+kat_project() {
+  jq -n -c --arg n "$1" --slurpfile s "$FX/schemas/schema1-blake.json" '{name:$n, purpose:"research",
+    parties:["hospital","bank"], scopes:["name","email","date_of_birth","sex"], threshold:0.8,
+    schema:$s[0], schema_features:{given_name:"name", surname:"name", dob:"date_of_birth",
+    gender:"sex", email:"email"}}' >"$T/project.json"
+  api POST /projects "$KEY_A" "@$T/project.json"
+  expect_code 201 "project with the encoding schema registered"
+  P=$(jqb .id)
+  accept_invitations "$P" "$KEY_H" "$KEY_B"
+  local doc k
+  doc=$(printf '%s agreement' "$1" | sha256sum | cut -d' ' -f1)
+  api POST "/projects/$P/agreement" "$KEY_A" "{\"contract_ref\":\"$1-1\",\"document_sha256\":\"$doc\"}"
+  expect_code 200 "agreement registered"
+  for k in "$KEY_H" "$KEY_B"; do
+    api POST "/projects/$P/approve" "$k" "{\"document_sha256\":\"$doc\"}"
+    expect_code 200 "owner approves"
+  done
+}
 # start_server [extra serve options...] ; LISTEN_HOST (default 127.0.0.1) may be [::1]
 start_server() {
   rm -f "$T/port"

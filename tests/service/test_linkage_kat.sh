@@ -15,24 +15,7 @@ for p in a b; do
     "$FX/data/people-$p.csv" "$FX/schemas/schema1-blake.json" "$T/$p.clk"
 done
 start_server || { fail "server start"; finish; }
-# the project registers the schema the parties encode with: it hashes names,
-# date of birth, gender and email, so the project asks for those scopes
-# (date_of_birth and sex are extended: agreement and approvals first)
-jq -n -c --slurpfile s "$FX/schemas/schema1-blake.json" '{name:"kat", purpose:"research",
-  parties:["hospital","bank"], scopes:["name","email","date_of_birth","sex"], threshold:0.8,
-  schema:$s[0], schema_features:{given_name:"name", surname:"name", dob:"date_of_birth",
-  gender:"sex", email:"email"}}' >"$T/project.json"
-api POST /projects "$KEY_A" "@$T/project.json"
-expect_code 201 "project with the encoding schema registered"
-P=$(jqb .id)
-accept_invitations "$P" "$KEY_H" "$KEY_B"
-DOC=$(printf 'kat agreement' | sha256sum | cut -d' ' -f1)
-api POST "/projects/$P/agreement" "$KEY_A" "{\"contract_ref\":\"KAT-1\",\"document_sha256\":\"$DOC\"}"
-expect_code 200 "agreement registered"
-for k in "$KEY_H" "$KEY_B"; do
-  api POST "/projects/$P/approve" "$k" "{\"document_sha256\":\"$DOC\"}"
-  expect_code 200 "owner approves"
-done
+kat_project kat
 # consent for the CSV ids (a01..a20, b01..b20)
 for p in a b; do
   key=$KEY_H; [ $p = b ] && key=$KEY_B

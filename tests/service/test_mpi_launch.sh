@@ -29,9 +29,7 @@ for p in a b; do
     "$FX/data/people-$p.csv" "$FX/schemas/schema1-blake.json" "$T/$p.clk"
 done
 start_server || { fail "server start"; finish; }
-api POST /projects "$KEY_A" '{"name":"mpi","purpose":"research","parties":["hospital","bank"],"scopes":["name","email"],"threshold":0.8}'
-P=$(jqb .id)
-accept_invitations "$P" "$KEY_H" "$KEY_B"
+kat_project mpi
 for p in a b; do
   key=$KEY_H; [ $p = b ] && key=$KEY_B
   ids=$(tail -n +2 "$FX/data/people-$p.csv" | cut -d, -f1 | jq -R . | jq -s -c 'map({subject: ., purposes: ["research"]})')
