@@ -77,67 +77,77 @@ static double sigmoid2(double w)
     return 1.0 / (1.0 + exp2(-w));
 }
 
-static void *score_worker(void *arg)
+/* Pairs per field-kernel call, and pairs after them whose records the
+ * kernel prefetches (the next chunk's first ones). */
+#define SCORE_CHUNK 128
+#define SCORE_AHEAD 16
+
+/* Weight and posterior of the pairs c[0..n) from their AND-counts: the
+ * prior weight, then each field's level weight (and the term-frequency
+ * adjustment of an exact agreement) in field order, so every field kernel
+ * gives the same doubles. */
+static void score_chunk(const sjob *j, const bl_fieldpop *fp, const bl_candidate *c, size_t n,
+                        const uint8_t *const *ra, const uint8_t *const *rb, const uint32_t *cnt,
+                        bl_scored_pair *out)
 {
-    sjob *j = arg;
-    const bl_kernel *k = bli_kernel_active();
-    const bl_model *m = j->m;
-    bl_fieldpop fpk;
-    if (bl_fieldpop_init(&fpk, m, k) != 0) {
-        j->fail = 1;
-        return NULL;
-    }
-    const double pw = bl_model_prior_weight(m);
+    const size_t nf = j->m->nf;
+    const double pw = bl_model_prior_weight(j->m);
     uint8_t lv[BL_MODEL_MAX_FIELDS];
-    const size_t rb = j->sets[0]->stride;
-    for (size_t i = j->lo; i < j->hi; i++) {
-        const bl_candidate *c = &j->c[i];
-        const uint32_t d0 = c->dset[0], d1 = c->dset[1];
-        if (i + 8 < j->hi) {
-            /* the partner records are scattered: fetch a few pairs ahead */
-            const bl_candidate *n8 = &j->c[i + 8];
-            const uint8_t *pb8 = bl_clkset_get(j->sets[n8->dset[1]], n8->rec[1]);
-            for (size_t o = 0; o < rb; o += 64)
-                __builtin_prefetch(pb8 + o);
-        }
-        const size_t r0 = c->rec[0] * m->nf, r1 = c->rec[1] * m->nf;
-        bl_model_levels(m, &fpk, bl_clkset_get(j->sets[d0], c->rec[0]), j->st[d0].pop + r0,
-                        bl_clkset_get(j->sets[d1], c->rec[1]), j->st[d1].pop + r1, lv, NULL);
+    for (size_t q = 0; q < n; q++) {
+        const uint32_t d0 = c[q].dset[0], d1 = c[q].dset[1];
+        const size_t r0 = c[q].rec[0] * nf, r1 = c[q].rec[1] * nf;
+        bl_fieldpop_levels(fp, ra[q], j->st[d0].pop + r0, rb[q], j->st[d1].pop + r1, cnt + q * nf, lv);
         double w = pw;
-        for (size_t f = 0; f < m->nf; f++) {
+        for (size_t f = 0; f < nf; f++) {
             if (lv[f] == BL_LEVEL_MISSING)
                 continue;
             w += j->w[f][lv[f]];
             if (lv[f] == 0)
                 w += j->st[d0].tfadj[r0 + f];
         }
-        bl_scored_pair *p = &j->out[i];
-        p->c = *c;
+        bl_scored_pair *p = &out[q];
+        p->c = c[q];
         p->weight = w;
         p->probability = sigmoid2(w);
         p->c.score = p->probability;
     }
+}
+
+static void *score_worker(void *arg)
+{
+    sjob *j = arg;
+    const bl_model *m = j->m;
+    bl_fieldpop fpk;
+    uint32_t *cnt = malloc(SCORE_CHUNK * m->nf * sizeof *cnt);
+    if (!cnt || bl_fieldpop_init(&fpk, m, bli_kernel_active()) != 0) {
+        free(cnt);
+        j->fail = 1;
+        return NULL;
+    }
+    const uint8_t *ra[SCORE_CHUNK + SCORE_AHEAD], *rb[SCORE_CHUNK + SCORE_AHEAD];
+    for (size_t i = j->lo; i < j->hi; i += SCORE_CHUNK) {
+        const size_t n = j->hi - i < SCORE_CHUNK ? j->hi - i : SCORE_CHUNK;
+        const size_t ahead = j->hi - i - n < SCORE_AHEAD ? j->hi - i - n : SCORE_AHEAD;
+        const bl_candidate *c = &j->c[i];
+        for (size_t q = 0; q < n + ahead; q++) {
+            ra[q] = bl_clkset_get(j->sets[c[q].dset[0]], c[q].rec[0]);
+            rb[q] = bl_clkset_get(j->sets[c[q].dset[1]], c[q].rec[1]);
+            /* the partner's popcounts are read after the chunk's counts */
+            if (q < n)
+                __builtin_prefetch(j->st[c[q].dset[1]].pop + (size_t)c[q].rec[1] * m->nf);
+        }
+        fpk.batch(&fpk, ra, rb, n, ahead, cnt);
+        score_chunk(j, &fpk, c, n, ra, rb, cnt, &j->out[i]);
+    }
     bl_fieldpop_free(&fpk);
+    free(cnt);
     return NULL;
 }
 
-bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t nsets, const bl_candidate *cand,
-                         size_t ncand, int threads, bl_scored_pair **out, bl_error *err)
+bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
+                              const bl_candidate *cand, size_t ncand, int threads, bl_scored_pair *res,
+                              bl_error *err)
 {
-    *out = NULL;
-    bl_setstats *ss = calloc(nsets, sizeof *ss);
-    bl_scored_pair *res = malloc((ncand ? ncand : 1) * sizeof *res);
-    if (!ss || !res) {
-        free(ss);
-        free(res);
-        return bl_error_set(err, BL_ENOMEM, "out of memory for %zu scored pairs", ncand);
-    }
-    bl_status st = bl_setstats_build(m, sets, nsets, ss, err);
-    if (st != BL_OK) {
-        free(ss);
-        free(res);
-        return st;
-    }
     double w[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS];
     for (size_t f = 0; f < m->nf; f++)
         for (uint32_t l = 0; l < m->f[f].nlevels; l++)
@@ -161,15 +171,34 @@ bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t
         pthread_join(tid[t], NULL);
     for (int t = started; t < nt; t++)
         score_worker(&jobs[t]);
+    for (int t = 0; t < nt; t++)
+        if (jobs[t].fail)
+            return bl_error_set(err, BL_ENOMEM, "out of memory for level tables");
+    return BL_OK;
+}
+
+bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t nsets, const bl_candidate *cand,
+                         size_t ncand, int threads, bl_scored_pair **out, bl_error *err)
+{
+    *out = NULL;
+    bl_setstats *ss = calloc(nsets, sizeof *ss);
+    if (!ss)
+        return bl_error_set(err, BL_ENOMEM, "out of memory for record statistics");
+    bl_scored_pair *res = malloc((ncand ? ncand : 1) * sizeof *res);
+    if (!res) {
+        free(ss);
+        return bl_error_set(err, BL_ENOMEM, "out of memory for %zu scored pairs", ncand);
+    }
+    bl_status st = bl_setstats_build(m, sets, nsets, ss, err);
+    if (st == BL_OK)
+        st = bl_model_score_into(m, sets, ss, cand, ncand, threads, res, err);
     bl_setstats_free(ss, nsets);
     free(ss);
-    for (int t = 0; t < nt; t++)
-        if (jobs[t].fail) {
-            free(res);
-            return bl_error_set(err, BL_ENOMEM, "out of memory for level tables");
-        }
-    *out = res;
-    return BL_OK;
+    if (st != BL_OK)
+        free(res);
+    else
+        *out = res;
+    return st;
 }
 
 static int cmp_weight(const void *x, const void *y)
