@@ -9,7 +9,9 @@
  *     record-level Dice of the same pairs (the baseline);
  *  4. F1 of the model decision (posterior >= 0.5, 1:1) against the best
  *     record-level threshold (greedy 1:1).
- * Usage: bench_model [--quick] [--n N] [--score-pairs M] [--reps R] [--no-quality]. Figures depend on
+ * Usage: bench_model [--quick] [--n N] [--score-pairs M] [--reps R] [--no-quality]
+ * [--score-only] (no training on the big list, no quality) [--only score|baseline|none] (just that
+ * loop, 1 thread, R times: for perf and CPU-time differences against "none"). Figures depend on
  * the machine and its load; the program prints both runs side by side. */
 #include <math.h>
 #include <stdio.h>
@@ -130,7 +132,8 @@ static double f1_of(const bl_candidate *p, size_t n, size_t ntrue)
 int main(int argc, char **argv)
 {
     size_t N = 20000, score_pairs = 5000000;
-    int reps = 1, quality = 1;
+    int reps = 1, quality = 1, train_big = 1;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             N = 4000, score_pairs = 1000000;
@@ -140,6 +143,10 @@ int main(int argc, char **argv)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-quality"))
             quality = 0;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i], quality = 0, train_big = 0;
+        else if (!strcmp(argv[i], "--score-only"))
+            quality = 0, train_big = 0;
         else if (!strcmp(argv[i], "--score-pairs") && i + 1 < argc)
             score_pairs = strtoull(argv[++i], NULL, 10);
     }
@@ -201,10 +208,11 @@ int main(int argc, char **argv)
     qsort(big, score_pairs, sizeof *big, bli_candidate_key_cmp); /* record order, as blocking yields */
     bl_model *m2 = NULL;
     double t3 = now();
-    if (bl_model_train(sets, 2, big, score_pairs, &to, &m2, &e))
+    if (train_big && bl_model_train(sets, 2, big, score_pairs, &to, &m2, &e))
         abort();
     double t4 = now();
-    printf("training on %zu candidate pairs: %.2fs in all (u from 1M random pairs, patterns, EM: %s after %u "
+    if (train_big)
+        printf("training on %zu candidate pairs: %.2fs in all (u from 1M random pairs, patterns, EM: %s after %u "
            "iterations)\n", score_pairs, t4 - t3, bl_model_converged(m2, &it, NULL) ? "converged" : "iteration limit",
            it);
 
@@ -218,6 +226,29 @@ int main(int argc, char **argv)
     bl_fieldpop_free(&fpk);
     /* an output buffer touched once, as a caller scoring batches reuses it */
     bl_scored_pair *warm = calloc(score_pairs, sizeof *warm);
+    if (only) {
+        bl_setstats ss[2];
+        if (bl_setstats_build(m, sets, 2, ss, &e))
+            abort();
+        double acc = 0;
+        for (int rep = 0; rep < reps; rep++) {
+            if (!strcmp(only, "score") && bl_model_score_into(m, sets, ss, big, score_pairs, 1, warm, &e))
+                abort();
+            if (!strcmp(only, "baseline"))
+                for (size_t i = 0; i < score_pairs; i++)
+                    acc += k->and_popcount(bl_clkset_get(A, big[i].rec[0]), bl_clkset_get(B, big[i].rec[1]), A->nbytes);
+        }
+        printf("%s: %d x %zu pairs (checksum %.0f)\n", only, reps, score_pairs, acc);
+        bl_setstats_free(ss, 2);
+        free(warm);
+        free(big);
+        free(c);
+        free(pp);
+        bl_model_free(m);
+        bl_clkset_free(A);
+        bl_clkset_free(B);
+        return 0;
+    }
     for (int rep = 0; rep < reps; rep++) {
         bl_setstats ss[2];
         double t5 = now(), c5 = cpu_now();

@@ -36,11 +36,23 @@ static void pair_scalar(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *
 }
 
 static void batch_scalar(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b, size_t n,
-                         size_t ahead, uint32_t *cnt)
+                         size_t ahead, uint32_t *cnt, uint32_t *popb, uint32_t *cross)
 {
     (void)ahead;
-    for (size_t i = 0; i < n; i++)
+    (void)cross;
+    for (size_t i = 0; i < n; i++) {
         pair_scalar(fp, a[i], b[i], cnt + i * fp->nf);
+        pair_scalar(fp, b[i], b[i], popb + i * fp->nf);
+    }
+}
+
+static void levels_scalar(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
+                          const uint32_t *const *pa, const uint32_t *const *pb, const uint32_t *cnt,
+                          const uint32_t *cross, size_t n, uint8_t *lv)
+{
+    (void)cross;
+    for (size_t i = 0; i < n; i++)
+        bl_fieldpop_levels(fp, a[i], pa[i], b[i], pb[i], cnt + i * fp->nf, lv + i * fp->nf);
 }
 
 static int init_tables(bl_fieldpop *fp, const bl_model *m)
@@ -55,11 +67,16 @@ static int init_tables(bl_fieldpop *fp, const bl_model *m)
             fp->pf_lo = fp->off[f];
         if (fp->off[f] + fp->nbytes[f] > fp->pf_hi)
             fp->pf_hi = fp->off[f] + fp->nbytes[f];
+        if (fp->nbands[f] > fp->maxbands)
+            fp->maxbands = fp->nbands[f];
         /* popcount sums reach 2 * 8 * nbytes: size the tables for whole blocks */
         for (uint32_t l = 1; l < m->f[f].nbands; l++)
             if (!(fp->cmin[f][l] = bli_dice_cmin_table(fp->nblk[f] * 512, m->f[f].band[l])))
                 return -1;
     }
+    for (size_t f = 0; f < m->nf; f++)
+        for (uint32_t l = 1; l < fp->maxbands; l++)
+            fp->bandv[l][f] = l < fp->nbands[f] ? m->f[f].band[l] : 2.0;
     /* the name pairs bl_model_levels checks for a swap: mutual, same length */
     for (size_t i = 0; i < m->nf; i++) {
         int j = m->f[i].swap_with;
@@ -85,10 +102,11 @@ int bl_fieldpop_init(bl_fieldpop *fp, const bl_model *m, const bl_kernel *k)
     fp->name = "scalar";
     fp->pair = pair_scalar;
     fp->batch = batch_scalar;
-    if (!strcmp(k->name, "avx512") && bli_fieldpop_avx512(&fp->pair, &fp->batch))
-        fp->name = "avx512";
-    else if ((!strcmp(k->name, "avx512") || !strcmp(k->name, "avx2")) && bli_fieldpop_avx2(&fp->pair, &fp->batch))
-        fp->name = "avx2";
+    fp->levels = levels_scalar;
+    if (!strcmp(k->name, "avx512"))
+        (void)(bli_fieldpop_avx512(fp) || bli_fieldpop_avx2(fp));
+    else if (!strcmp(k->name, "avx2"))
+        (void)bli_fieldpop_avx2(fp);
     return 0;
 }
 
@@ -120,8 +138,8 @@ static inline int dice_possible(uint32_t x, uint32_t y, double t)
 
 /* bl_model_levels' swapped level with its Dice tests as table lookups:
  * Dice(c, s) >= BL_SWAP_MIN_DICE exactly when c >= cswap[s]. */
-static void swap_levels(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa, const uint8_t *b,
-                        const uint32_t *pb, const uint32_t *cnt, uint8_t *lv)
+void bli_fieldpop_swap(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa, const uint8_t *b,
+                       const uint32_t *pb, const uint32_t *cnt, const uint32_t *cross, uint8_t *lv)
 {
     for (uint32_t q = 0; q < fp->nswap; q++) {
         const uint32_t g = fp->swap_g[q], s = fp->swap_s[q], *t = fp->cswap[q];
@@ -132,8 +150,8 @@ static void swap_levels(const bl_fieldpop *fp, const uint8_t *a, const uint32_t 
         if (!dice_possible(pa[g], pb[s], BL_SWAP_MIN_DICE) || !dice_possible(pa[s], pb[g], BL_SWAP_MIN_DICE))
             continue;
         const uint32_t nb = fp->nbytes[g];
-        if (fp->k->and_popcount(a + fp->off[g], b + fp->off[s], nb) < t[pa[g] + pb[s]] ||
-            fp->k->and_popcount(a + fp->off[s], b + fp->off[g], nb) < t[pa[s] + pb[g]])
+        if ((cross ? cross[0] : fp->k->and_popcount(a + fp->off[g], b + fp->off[s], nb)) < t[pa[g] + pb[s]] ||
+            (cross ? cross[1] : fp->k->and_popcount(a + fp->off[s], b + fp->off[g], nb)) < t[pa[s] + pb[g]])
             continue;
         lv[g] = (uint8_t)fp->nbands[g];
         lv[s] = (uint8_t)fp->nbands[s];
@@ -160,5 +178,5 @@ void bl_fieldpop_levels(const bl_fieldpop *fp, const uint8_t *a, const uint32_t 
         lv[f] = (uint8_t)(l < fp->nbands[f] ? l : fp->last[f]);
     }
     if (fp->nswap)
-        swap_levels(fp, a, pa, b, pb, cnt, lv);
+        bli_fieldpop_swap(fp, a, pa, b, pb, cnt, NULL, lv);
 }

@@ -76,16 +76,30 @@ typedef struct bl_fieldpop bl_fieldpop;
 /** AND-popcounts of every field of one pair: out[f] for f < nf. */
 typedef void (*bli_fieldpop_pair_fn)(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t *out);
 
-/** The same for n pairs (a[i], b[i]); cnt[i * nf + f]. a and b hold
- *  n + ahead pointers: the pairs after the n are only prefetched. */
+/** The same for n pairs (a[i], b[i]): cnt[i * nf + f], and the field
+ *  popcounts of b[i] in popb[i * nf + f] (taken from the loaded bytes: the
+ *  partners are scattered, their rows of bl_setstats.pop would be one more
+ *  cache miss per pair); when fp->batch_cross, also the crosswise counts
+ *  of the name pair in cross[2 * i] (a's given name and b's surname) and
+ *  cross[2 * i + 1]. a and b hold n + ahead pointers: the pairs after the
+ *  n are only prefetched. */
 typedef void (*bli_fieldpop_batch_fn)(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
-                                      size_t n, size_t ahead, uint32_t *cnt);
+                                      size_t n, size_t ahead, uint32_t *cnt, uint32_t *popb, uint32_t *cross);
+
+/** Levels of n pairs from their counts: lv[i * nf + f]; pa[i] / pb[i] are
+ *  the pairs' per-field popcounts, a[i] / b[i] their records, cross the
+ *  batch's crosswise counts or NULL (then counted when needed). */
+typedef void (*bli_fieldpop_levels_fn)(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
+                                       const uint32_t *const *pa, const uint32_t *const *pb, const uint32_t *cnt,
+                                       const uint32_t *cross, size_t n, uint8_t *lv);
 
 struct bl_fieldpop {
     const bl_kernel *k;
     const char *name; /* the field kernel: "scalar", "avx2" or "avx512" */
     bli_fieldpop_pair_fn pair;
     bli_fieldpop_batch_fn batch;
+    bli_fieldpop_levels_fn levels;
+    int batch_cross; /* batch fills `cross` */
     size_t nf;
     uint32_t off[BL_MODEL_MAX_FIELDS], nbytes[BL_MODEL_MAX_FIELDS], nblk[BL_MODEL_MAX_FIELDS];
     uint32_t pf_lo, pf_hi; /* byte range of a record that holds fields (prefetch) */
@@ -96,6 +110,10 @@ struct bl_fieldpop {
     /* swapped given name / surname pairs (g < s) and their Dice >= BL_SWAP_MIN_DICE table */
     uint32_t nswap, swap_g[BL_MODEL_MAX_FIELDS / 2], swap_s[BL_MODEL_MAX_FIELDS / 2];
     uint32_t *cswap[BL_MODEL_MAX_FIELDS / 2];
+    /* for vector levels: the most bands of any field, each field's band
+     * minima (2.0 where it has no such band: never reached) */
+    uint32_t maxbands;
+    double bandv[BL_MODEL_MAX_LEVELS][BL_MODEL_MAX_FIELDS];
 };
 
 /** 0, or -1 when out of memory (then nothing is held). The field kernel
@@ -109,10 +127,15 @@ void bl_fieldpop_run(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, 
 void bl_fieldpop_levels(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa, const uint8_t *b,
                         const uint32_t *pb, const uint32_t *cnt, uint8_t *lv);
 
-/** Vector field kernels: 1 and the functions set when built and supported
- *  by the CPU, else 0. */
-int bli_fieldpop_avx512(bli_fieldpop_pair_fn *pair, bli_fieldpop_batch_fn *batch);
-int bli_fieldpop_avx2(bli_fieldpop_pair_fn *pair, bli_fieldpop_batch_fn *batch);
+/** The swapped-name part of bl_fieldpop_levels (lv holds the band levels);
+ *  cross: the two crosswise counts of the (one) name pair, or NULL. */
+void bli_fieldpop_swap(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa, const uint8_t *b,
+                       const uint32_t *pb, const uint32_t *cnt, const uint32_t *cross, uint8_t *lv);
+
+/** Vector field kernels: 1 and fp's functions set when built and
+ *  supported by the CPU, else 0 (fp unchanged). */
+int bli_fieldpop_avx512(bl_fieldpop *fp);
+int bli_fieldpop_avx2(bl_fieldpop *fp);
 
 /** Levels of all fields of one pair; `lv` receives nf levels, `dice` (may
  *  be NULL) the Dice coefficients (NaN when missing). */

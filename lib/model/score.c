@@ -61,6 +61,10 @@ bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets, const 
     return st;
 }
 
+/* Level weights of field f at [f][level & 15]; slot 15 (missing) is 0.0. */
+#define WSLOT 16
+_Static_assert(BL_MODEL_MAX_LEVELS < WSLOT && (BL_LEVEL_MISSING & (WSLOT - 1)) == WSLOT - 1, "weight slots");
+
 typedef struct sjob {
     const bl_model *m;
     const bl_clkset *const *sets;
@@ -68,7 +72,7 @@ typedef struct sjob {
     const bl_candidate *c;
     bl_scored_pair *out;
     size_t lo, hi;
-    const double (*w)[BL_MODEL_MAX_LEVELS];
+    const double (*w)[WSLOT];
     int fail;
 } sjob;
 
@@ -81,29 +85,27 @@ static double sigmoid2(double w)
  * kernel prefetches (the next chunk's first ones). */
 #define SCORE_CHUNK 128
 #define SCORE_AHEAD 16
+#define SCORE_STEP 8
 
-/* Weight and posterior of the pairs c[0..n) from their AND-counts: the
- * prior weight, then each field's level weight (and the term-frequency
- * adjustment of an exact agreement) in field order, so every field kernel
- * gives the same doubles. */
-static void score_chunk(const sjob *j, const bl_fieldpop *fp, const bl_candidate *c, size_t n,
-                        const uint8_t *const *ra, const uint8_t *const *rb, const uint32_t *cnt,
-                        bl_scored_pair *out)
+
+/* Weight and posterior of the pairs c[0..n) from their levels: the prior
+ * weight, then each field's level weight and the term-frequency
+ * adjustment of an exact agreement, in field order, so every field kernel
+ * gives the same doubles. Missing fields and non-exact levels add +0.0,
+ * which leaves any sum but -0.0 unchanged, and no sum here is -0.0 (the
+ * prior weight is not, and round-to-nearest never gives x + y = -0.0 unless
+ * both are), so the adds need no branches. */
+static void score_chunk(const sjob *j, const bl_candidate *c, size_t n, const uint8_t *lv, bl_scored_pair *out)
 {
     const size_t nf = j->m->nf;
     const double pw = bl_model_prior_weight(j->m);
-    uint8_t lv[BL_MODEL_MAX_FIELDS];
     for (size_t q = 0; q < n; q++) {
-        const uint32_t d0 = c[q].dset[0], d1 = c[q].dset[1];
-        const size_t r0 = c[q].rec[0] * nf, r1 = c[q].rec[1] * nf;
-        bl_fieldpop_levels(fp, ra[q], j->st[d0].pop + r0, rb[q], j->st[d1].pop + r1, cnt + q * nf, lv);
+        const float *tf = j->st[c[q].dset[0]].tfadj + c[q].rec[0] * nf;
+        const uint8_t *l = lv + q * nf;
         double w = pw;
         for (size_t f = 0; f < nf; f++) {
-            if (lv[f] == BL_LEVEL_MISSING)
-                continue;
-            w += j->w[f][lv[f]];
-            if (lv[f] == 0)
-                w += j->st[d0].tfadj[r0 + f];
+            w += j->w[f][l[f] & (WSLOT - 1)];
+            w += l[f] == 0 ? (double)tf[f] : 0.0;
         }
         bl_scored_pair *p = &out[q];
         p->c = c[q];
@@ -118,13 +120,17 @@ static void *score_worker(void *arg)
     sjob *j = arg;
     const bl_model *m = j->m;
     bl_fieldpop fpk;
-    uint32_t *cnt = malloc(SCORE_CHUNK * m->nf * sizeof *cnt);
-    if (!cnt || bl_fieldpop_init(&fpk, m, bli_kernel_active()) != 0) {
+    uint32_t *cnt = malloc((2 * m->nf + 2) * SCORE_CHUNK * sizeof *cnt), *popb = cnt + SCORE_CHUNK * m->nf;
+    uint32_t *cross = popb + SCORE_CHUNK * m->nf;
+    uint8_t *lv = malloc(SCORE_CHUNK * m->nf);
+    if (!cnt || !lv || bl_fieldpop_init(&fpk, m, bli_kernel_active()) != 0) {
         free(cnt);
+        free(lv);
         j->fail = 1;
         return NULL;
     }
     const uint8_t *ra[SCORE_CHUNK + SCORE_AHEAD], *rb[SCORE_CHUNK + SCORE_AHEAD];
+    const uint32_t *xa[SCORE_CHUNK], *xb[SCORE_CHUNK];
     for (size_t i = j->lo; i < j->hi; i += SCORE_CHUNK) {
         const size_t n = j->hi - i < SCORE_CHUNK ? j->hi - i : SCORE_CHUNK;
         const size_t ahead = j->hi - i - n < SCORE_AHEAD ? j->hi - i - n : SCORE_AHEAD;
@@ -132,15 +138,24 @@ static void *score_worker(void *arg)
         for (size_t q = 0; q < n + ahead; q++) {
             ra[q] = bl_clkset_get(j->sets[c[q].dset[0]], c[q].rec[0]);
             rb[q] = bl_clkset_get(j->sets[c[q].dset[1]], c[q].rec[1]);
-            /* the partner's popcounts are read after the chunk's counts */
-            if (q < n)
-                __builtin_prefetch(j->st[c[q].dset[1]].pop + (size_t)c[q].rec[1] * m->nf);
+            if (q < n) {
+                xa[q] = j->st[c[q].dset[0]].pop + (size_t)c[q].rec[0] * m->nf;
+                xb[q] = popb + q * m->nf;
+            }
         }
-        fpk.batch(&fpk, ra, rb, n, ahead, cnt);
-        score_chunk(j, &fpk, c, n, ra, rb, cnt, &j->out[i]);
+        /* levels and weights of a few pairs at a time, so that they run
+         * while the records of the pairs ahead are on their way */
+        for (size_t q = 0; q < n; q += SCORE_STEP) {
+            const size_t k = n - q < SCORE_STEP ? n - q : SCORE_STEP;
+            fpk.batch(&fpk, ra + q, rb + q, k, n + ahead - q - k, cnt + q * m->nf, popb + q * m->nf, cross + 2 * q);
+            fpk.levels(&fpk, ra + q, rb + q, xa + q, xb + q, cnt + q * m->nf, fpk.batch_cross ? cross + 2 * q : NULL,
+                       k, lv + q * m->nf);
+            score_chunk(j, c + q, k, lv + q * m->nf, &j->out[i + q]);
+        }
     }
     bl_fieldpop_free(&fpk);
     free(cnt);
+    free(lv);
     return NULL;
 }
 
@@ -148,7 +163,7 @@ bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, c
                               const bl_candidate *cand, size_t ncand, int threads, bl_scored_pair *res,
                               bl_error *err)
 {
-    double w[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS];
+    double w[BL_MODEL_MAX_FIELDS][WSLOT] = {{0}};
     for (size_t f = 0; f < m->nf; f++)
         for (uint32_t l = 0; l < m->f[f].nlevels; l++)
             w[f][l] = bl_model_level_weight(m, f, l);
@@ -162,7 +177,7 @@ bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, c
     int started = 1;
     for (int t = 0; t < nt; t++)
         jobs[t] = (sjob){m, sets, ss, cand, res, ncand * (size_t)t / (size_t)nt,
-                         ncand * (size_t)(t + 1) / (size_t)nt, (const double (*)[BL_MODEL_MAX_LEVELS])w, 0};
+                         ncand * (size_t)(t + 1) / (size_t)nt, (const double (*)[WSLOT])w, 0};
     for (int t = 1; t < nt && started == t; t++)
         if (pthread_create(&tid[t], NULL, score_worker, &jobs[t]) == 0)
             started++;

@@ -52,8 +52,9 @@ FP256 static void pair_avx2(const bl_fieldpop *fp, const uint8_t *a, const uint8
 }
 
 FP256 static void batch_avx2(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b, size_t n,
-                             size_t ahead, uint32_t *cnt)
+                             size_t ahead, uint32_t *cnt, uint32_t *popb, uint32_t *cross)
 {
+    (void)cross;
     const size_t total = n + ahead;
     for (size_t i = 0; i < n; i++) {
         if (i + FP_AHEAD < total) {
@@ -64,26 +65,28 @@ FP256 static void batch_avx2(const bl_fieldpop *fp, const uint8_t *const *a, con
                 for (uint32_t o = fp->pf_lo; o < fp->pf_hi; o += 64)
                     _mm_prefetch((const char *)(pa + o), _MM_HINT_T0);
         }
-        for (size_t f = 0; f < fp->nf; f++)
+        for (size_t f = 0; f < fp->nf; f++) {
             cnt[i * fp->nf + f] = field_count(a[i] + fp->off[f], b[i] + fp->off[f], fp->nbytes[f]);
+            popb[i * fp->nf + f] = field_count(b[i] + fp->off[f], b[i] + fp->off[f], fp->nbytes[f]);
+        }
     }
 }
 
-int bli_fieldpop_avx2(bli_fieldpop_pair_fn *pair, bli_fieldpop_batch_fn *batch)
+int bli_fieldpop_avx2(bl_fieldpop *fp)
 {
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("popcnt"))
         return 0;
-    *pair = pair_avx2;
-    *batch = batch_avx2;
+    fp->name = "avx2";
+    fp->pair = pair_avx2;
+    fp->batch = batch_avx2;
     return 1;
 }
 
 #else
-int bli_fieldpop_avx2(bli_fieldpop_pair_fn *pair, bli_fieldpop_batch_fn *batch)
+int bli_fieldpop_avx2(bl_fieldpop *fp)
 {
-    (void)pair;
-    (void)batch;
+    (void)fp;
     return 0;
 }
 #endif

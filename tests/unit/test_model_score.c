@@ -115,7 +115,7 @@ static void make_sets(const bl_model *m, uint32_t nbits, size_t n, bl_clkset **A
     free(rb);
 }
 
-static size_t swaps_seen, levels_seen[BL_MODEL_MAX_LEVELS + 1];
+static size_t swaps_seen, levels_seen[BL_MODEL_MAX_LEVELS + 1], crossed_kernels;
 
 static void check_layout(size_t nf, const uint32_t *bits)
 {
@@ -136,10 +136,21 @@ static void check_layout(size_t nf, const uint32_t *bits)
     for (size_t i = n; i < n + 5; i++)
         pa[i] = pa[0], pb[i] = pb[1];
     uint32_t *want = malloc(n * nf * sizeof *want), *got = malloc(n * nf * sizeof *got);
-    for (size_t i = 0; i < n; i++)
+    uint32_t *wantb = malloc(n * nf * sizeof *wantb), *popb = malloc(n * nf * sizeof *popb);
+    uint32_t *cross = malloc(2 * n * sizeof *cross), *pop_a = malloc(n * nf * sizeof *pop_a);
+    uint8_t *lvk = malloc(n * nf), *lvr = malloc(n * nf);
+    const uint32_t *rowa[97], *rowb[97];
+    for (size_t i = 0; i < n; i++) {
         for (size_t f = 0; f < nf; f++)
+            pop_a[i * nf + f] = ref->popcount(pa[i] + m->f[f].offset / 8, (m->f[f].bits + 7) / 8);
+        rowa[i] = pop_a + i * nf;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t f = 0; f < nf; f++) {
             want[i * nf + f] = ref->and_popcount(pa[i] + m->f[f].offset / 8, pb[i] + m->f[f].offset / 8,
                                                  (m->f[f].bits + 7) / 8);
+            wantb[i * nf + f] = ref->popcount(pb[i] + m->f[f].offset / 8, (m->f[f].bits + 7) / 8);
+        }
     for (size_t kn = 0; kn < 3; kn++) {
         const bl_kernel *k = bli_kernel_by_name(KERNELS[kn]);
         if (!k)
@@ -151,10 +162,28 @@ static void check_layout(size_t nf, const uint32_t *bits)
             assert_memory_equal(got + i * nf, want + i * nf, nf * sizeof *got);
         }
         memset(got, 0xff, n * nf * sizeof *got);
-        fp.batch(&fp, pa, pb, n, 5, got);
+        memset(popb, 0xff, n * nf * sizeof *popb);
+        fp.batch(&fp, pa, pb, n, 5, got, popb, cross);
         assert_memory_equal(got, want, n * nf * sizeof *got);
-        fp.batch(&fp, pa + 3, pb + 3, 7, 0, got); /* short batch, nothing ahead */
+        assert_memory_equal(popb, wantb, n * nf * sizeof *popb);
+        fp.batch(&fp, pa + 3, pb + 3, 7, 0, got, popb, cross + 6); /* short batch, nothing ahead */
         assert_memory_equal(got, want + 3 * nf, 7 * nf * sizeof *got);
+        assert_memory_equal(popb, wantb + 3 * nf, 7 * nf * sizeof *popb);
+        /* crosswise counts of the name pair, where the kernel takes them */
+        fp.batch(&fp, pa, pb, n, 0, got, popb, cross);
+        for (size_t i = 0; fp.batch_cross && i < n; i++) {
+            const size_t g = fp.swap_g[0], s = fp.swap_s[0];
+            assert_int_equal(cross[2 * i], ref->and_popcount(pa[i] + fp.off[g], pb[i] + fp.off[s], fp.nbytes[g]));
+            assert_int_equal(cross[2 * i + 1], ref->and_popcount(pa[i] + fp.off[s], pb[i] + fp.off[g], fp.nbytes[g]));
+        }
+        crossed_kernels += fp.batch_cross;
+        /* the kernel's levels = bl_model_levels */
+        for (size_t i = 0; i < n; i++) {
+            rowb[i] = popb + i * nf;
+            bl_model_levels(m, &fr, pa[i], rowa[i], pb[i], rowb[i], lvr + i * nf, NULL);
+        }
+        fp.levels(&fp, pa, pb, rowa, rowb, got, fp.batch_cross ? cross : NULL, n, lvk);
+        assert_memory_equal(lvk, lvr, n * nf);
         bl_fieldpop_free(&fp);
     }
     /* integer levels == bl_model_levels (doubles), incl. swapped names */
@@ -174,6 +203,12 @@ static void check_layout(size_t nf, const uint32_t *bits)
     bl_fieldpop_free(&fr);
     free(want);
     free(got);
+    free(wantb);
+    free(popb);
+    free(cross);
+    free(pop_a);
+    free(lvk);
+    free(lvr);
     bl_model_free(m);
     bl_clkset_free(A);
     bl_clkset_free(B);
@@ -202,6 +237,16 @@ static void test_field_kernels(void **state)
         check_layout(1, bits);
         check_layout(6, bits);
     }
+    /* one length of whole blocks, 1..16 fields (the specialised kernels) */
+    static const uint32_t whole[] = {512, 1024, 2048};
+    for (size_t w = 0; w < 3; w++)
+        for (size_t nf = 1; nf <= 16; nf++) {
+            for (size_t f = 0; f < nf; f++)
+                bits[f] = whole[w];
+            check_layout(nf, bits);
+        }
+    if (bli_kernel_by_name("avx512"))
+        assert_true(crossed_kernels > 0);
     /* the data reach the swapped level, missing, exact and every band */
     assert_true(swaps_seen > 0);
     assert_true(levels_seen[BL_MODEL_MAX_LEVELS] > 0);
