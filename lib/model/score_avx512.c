@@ -56,18 +56,25 @@ FP512 static inline __m512i field_acc2(const bl_fieldpop *fp, size_t f, const ui
     return acc;
 }
 
-/* out[j] = sum of the 8 lanes of v[j], j < 8. */
+/* out[j] = sum of the 8 lanes of vj, j < 8 (by value: an array argument
+ * kept the accumulators in memory). */
+FP512 static inline __m256i lane_sums8(__m512i v0, __m512i v1, __m512i v2, __m512i v3, __m512i v4, __m512i v5,
+                                       __m512i v6, __m512i v7)
+{
+    /* 128-bit groups of p0: [v0, v1] pairs of lanes; then groups, then halves */
+    const __m512i p0 = _mm512_add_epi64(_mm512_unpacklo_epi64(v0, v1), _mm512_unpackhi_epi64(v0, v1));
+    const __m512i p1 = _mm512_add_epi64(_mm512_unpacklo_epi64(v2, v3), _mm512_unpackhi_epi64(v2, v3));
+    const __m512i p2 = _mm512_add_epi64(_mm512_unpacklo_epi64(v4, v5), _mm512_unpackhi_epi64(v4, v5));
+    const __m512i p3 = _mm512_add_epi64(_mm512_unpacklo_epi64(v6, v7), _mm512_unpackhi_epi64(v6, v7));
+    const __m512i q0 = _mm512_add_epi64(_mm512_shuffle_i64x2(p0, p1, 0x88), _mm512_shuffle_i64x2(p0, p1, 0xdd));
+    const __m512i q1 = _mm512_add_epi64(_mm512_shuffle_i64x2(p2, p3, 0x88), _mm512_shuffle_i64x2(p2, p3, 0xdd));
+    return _mm512_cvtepi64_epi32(
+        _mm512_add_epi64(_mm512_shuffle_i64x2(q0, q1, 0x88), _mm512_shuffle_i64x2(q0, q1, 0xdd)));
+}
+
 FP512 static inline __m256i lane_sums(const __m512i *v)
 {
-    __m512i p[4], q[2];
-    for (int j = 0; j < 4; j++) /* 128-bit groups: [v2j, v2j+1] */
-        p[j] = _mm512_add_epi64(_mm512_unpacklo_epi64(v[2 * j], v[2 * j + 1]),
-                                _mm512_unpackhi_epi64(v[2 * j], v[2 * j + 1]));
-    for (int j = 0; j < 2; j++)
-        q[j] = _mm512_add_epi64(_mm512_shuffle_i64x2(p[2 * j], p[2 * j + 1], 0x88),
-                                _mm512_shuffle_i64x2(p[2 * j], p[2 * j + 1], 0xdd));
-    return _mm512_cvtepi64_epi32(
-        _mm512_add_epi64(_mm512_shuffle_i64x2(q[0], q[1], 0x88), _mm512_shuffle_i64x2(q[0], q[1], 0xdd)));
+    return lane_sums8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
 }
 
 FP512 static inline void store_sums(uint32_t *out, size_t left, __m256i s)
@@ -148,8 +155,9 @@ pair_uniform(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t
                     vb[j] = _mm512_add_epi64(vb[j], _mm512_popcnt_epi64(yv));
             }
         }
-        _mm256_storeu_si256((__m256i *)(void *)(tc + g), lane_sums(v));
-        _mm256_storeu_si256((__m256i *)(void *)(tb + g), lane_sums(vb));
+        _mm256_storeu_si256((__m256i *)(void *)(tc + g), lane_sums8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]));
+        _mm256_storeu_si256((__m256i *)(void *)(tb + g),
+                            lane_sums8(vb[0], vb[1], vb[2], vb[3], vb[4], vb[5], vb[6], vb[7]));
     }
     memcpy(out, tc, NF * sizeof *out);
     memcpy(popb, tb, NF * sizeof *popb);
