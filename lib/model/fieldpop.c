@@ -35,8 +35,8 @@ static void pair_scalar(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *
     }
 }
 
-static void batch_scalar(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b, size_t n,
-                         size_t ahead, uint32_t *cnt, uint32_t *popb, uint32_t *cross)
+static void batch_scalar(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
+                         size_t n, size_t ahead, uint32_t *cnt, uint32_t *popb, uint32_t *cross)
 {
     (void)ahead;
     (void)cross;
@@ -80,7 +80,8 @@ static int init_tables(bl_fieldpop *fp, const bl_model *m)
     /* the name pairs bl_model_levels checks for a swap: mutual, same length */
     for (size_t i = 0; i < m->nf; i++) {
         int j = m->f[i].swap_with;
-        if (j <= (int)i || (size_t)j >= m->nf || m->f[j].swap_with != (int)i || m->f[j].bits != m->f[i].bits)
+        if (j <= (int)i || (size_t)j >= m->nf || m->f[j].swap_with != (int)i ||
+            m->f[j].bits != m->f[i].bits)
             continue;
         fp->swap_g[fp->nswap] = (uint32_t)i;
         fp->swap_s[fp->nswap] = (uint32_t)j;
@@ -138,8 +139,9 @@ static inline int dice_possible(uint32_t x, uint32_t y, double t)
 
 /* bl_model_levels' swapped level with its Dice tests as table lookups:
  * Dice(c, s) >= BL_SWAP_MIN_DICE exactly when c >= cswap[s]. */
-void bli_fieldpop_swap(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa, const uint8_t *b,
-                       const uint32_t *pb, const uint32_t *cnt, const uint32_t *cross, uint8_t *lv)
+void bli_fieldpop_swap(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa,
+                       const uint8_t *b, const uint32_t *pb, const uint32_t *cnt,
+                       const uint32_t *cross, uint8_t *lv)
 {
     for (uint32_t q = 0; q < fp->nswap; q++) {
         const uint32_t g = fp->swap_g[q], s = fp->swap_s[q], *t = fp->cswap[q];
@@ -147,19 +149,22 @@ void bli_fieldpop_swap(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *
             continue;
         if (cnt[g] >= t[pa[g] + pb[g]] || cnt[s] >= t[pa[s] + pb[s]])
             continue; /* one of them agrees directly */
-        if (!dice_possible(pa[g], pb[s], BL_SWAP_MIN_DICE) || !dice_possible(pa[s], pb[g], BL_SWAP_MIN_DICE))
+        if (!dice_possible(pa[g], pb[s], BL_SWAP_MIN_DICE) ||
+            !dice_possible(pa[s], pb[g], BL_SWAP_MIN_DICE))
             continue;
         const uint32_t nb = fp->nbytes[g];
-        if ((cross ? cross[0] : fp->k->and_popcount(a + fp->off[g], b + fp->off[s], nb)) < t[pa[g] + pb[s]] ||
-            (cross ? cross[1] : fp->k->and_popcount(a + fp->off[s], b + fp->off[g], nb)) < t[pa[s] + pb[g]])
+        if ((cross ? cross[0] : fp->k->and_popcount(a + fp->off[g], b + fp->off[s], nb)) <
+                t[pa[g] + pb[s]] ||
+            (cross ? cross[1] : fp->k->and_popcount(a + fp->off[s], b + fp->off[g], nb)) <
+                t[pa[s] + pb[g]])
             continue;
         lv[g] = (uint8_t)fp->nbands[g];
         lv[s] = (uint8_t)fp->nbands[s];
     }
 }
 
-void bl_fieldpop_levels(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa, const uint8_t *b,
-                        const uint32_t *pb, const uint32_t *cnt, uint8_t *lv)
+void bl_fieldpop_levels(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa,
+                        const uint8_t *b, const uint32_t *pb, const uint32_t *cnt, uint8_t *lv)
 {
     for (size_t f = 0; f < fp->nf; f++) {
         const uint32_t c = cnt[f], x = pa[f], y = pb[f];

@@ -15,11 +15,12 @@
 
 FP256 static inline __m256i popcnt_bytes(__m256i v)
 {
-    const __m256i lut =
-        _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
+                                         1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0f);
-    return _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
-                           _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low)));
+    return _mm256_add_epi8(
+        _mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
+        _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low)));
 }
 
 FP256 static inline uint32_t field_count(const uint8_t *x, const uint8_t *y, uint32_t n)
@@ -45,14 +46,16 @@ FP256 static inline uint32_t field_count(const uint8_t *x, const uint8_t *y, uin
     return (uint32_t)c;
 }
 
-FP256 static void pair_avx2(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t *out)
+FP256 static void pair_avx2(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b,
+                            uint32_t *out)
 {
     for (size_t f = 0; f < fp->nf; f++)
         out[f] = field_count(a + fp->off[f], b + fp->off[f], fp->nbytes[f]);
 }
 
-FP256 static void batch_avx2(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b, size_t n,
-                             size_t ahead, uint32_t *cnt, uint32_t *popb, uint32_t *cross)
+FP256 static void batch_avx2(const bl_fieldpop *fp, const uint8_t *const *a,
+                             const uint8_t *const *b, size_t n, size_t ahead, uint32_t *cnt,
+                             uint32_t *popb, uint32_t *cross)
 {
     (void)cross;
     const size_t total = n + ahead;

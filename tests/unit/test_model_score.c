@@ -65,7 +65,10 @@ static void fill(uint8_t *p, size_t n, int dens)
 {
     for (size_t i = 0; i < n; i++) {
         uint64_t r = rnd();
-        p[i] = (uint8_t)(dens == 0 ? 0 : dens == 1 ? r & (r >> 8) & (r >> 16) : dens == 2 ? r : r | (r >> 8));
+        p[i] = (uint8_t)(dens == 0   ? 0
+                         : dens == 1 ? r & (r >> 8) & (r >> 16)
+                         : dens == 2 ? r
+                                     : r | (r >> 8));
     }
 }
 
@@ -147,8 +150,8 @@ static void check_layout(size_t nf, const uint32_t *bits)
     }
     for (size_t i = 0; i < n; i++)
         for (size_t f = 0; f < nf; f++) {
-            want[i * nf + f] = ref->and_popcount(pa[i] + m->f[f].offset / 8, pb[i] + m->f[f].offset / 8,
-                                                 (m->f[f].bits + 7) / 8);
+            want[i * nf + f] = ref->and_popcount(
+                pa[i] + m->f[f].offset / 8, pb[i] + m->f[f].offset / 8, (m->f[f].bits + 7) / 8);
             wantb[i * nf + f] = ref->popcount(pb[i] + m->f[f].offset / 8, (m->f[f].bits + 7) / 8);
         }
     for (size_t kn = 0; kn < 3; kn++) {
@@ -173,8 +176,10 @@ static void check_layout(size_t nf, const uint32_t *bits)
         fp.batch(&fp, pa, pb, n, 0, got, popb, cross);
         for (size_t i = 0; fp.batch_cross && i < n; i++) {
             const size_t g = fp.swap_g[0], s = fp.swap_s[0];
-            assert_int_equal(cross[2 * i], ref->and_popcount(pa[i] + fp.off[g], pb[i] + fp.off[s], fp.nbytes[g]));
-            assert_int_equal(cross[2 * i + 1], ref->and_popcount(pa[i] + fp.off[s], pb[i] + fp.off[g], fp.nbytes[g]));
+            assert_int_equal(cross[2 * i],
+                             ref->and_popcount(pa[i] + fp.off[g], pb[i] + fp.off[s], fp.nbytes[g]));
+            assert_int_equal(cross[2 * i + 1],
+                             ref->and_popcount(pa[i] + fp.off[s], pb[i] + fp.off[g], fp.nbytes[g]));
         }
         crossed_kernels += fp.batch_cross;
         /* the kernel's levels = bl_model_levels */
@@ -214,7 +219,8 @@ static void check_layout(size_t nf, const uint32_t *bits)
     bl_clkset_free(B);
 }
 
-static const uint32_t LENGTHS[] = {1, 7, 8, 9, 63, 64, 65, 100, 127, 128, 129, 200, 256, 300, 511, 512, 513, 1000, 1024, 1025, 1536, 2048};
+static const uint32_t LENGTHS[] = {1,   7,   8,   9,   63,  64,  65,   100,  127,  128,  129,
+                                   200, 256, 300, 511, 512, 513, 1000, 1024, 1025, 1536, 2048};
 #define NLEN (sizeof LENGTHS / sizeof LENGTHS[0])
 
 static void test_field_kernels(void **state)
@@ -286,8 +292,8 @@ static void test_score_identical(void **state)
     for (size_t i = 0; i < nc; i++) {
         uint8_t lv[BL_MODEL_MAX_FIELDS];
         const size_t r0 = c[i].rec[0] * m->nf, r1 = c[i].rec[1] * m->nf;
-        bl_model_levels(m, &fp, bl_clkset_get(A, c[i].rec[0]), ss[0].pop + r0, bl_clkset_get(B, c[i].rec[1]),
-                        ss[1].pop + r1, lv, NULL);
+        bl_model_levels(m, &fp, bl_clkset_get(A, c[i].rec[0]), ss[0].pop + r0,
+                        bl_clkset_get(B, c[i].rec[1]), ss[1].pop + r1, lv, NULL);
         double w = bl_model_prior_weight(m);
         for (size_t f = 0; f < m->nf; f++) {
             if (lv[f] == BL_LEVEL_MISSING)
@@ -349,11 +355,12 @@ static void test_lsh_candidates(void **state)
     const size_t n = 400;
     bl_clkset *A = NULL, *B = NULL;
     make_sets(m, nbits, n, &A, &B);
-    const char *meta = "{\"fields\":[{\"bits\":1024,\"features\":[\"a\"],\"name\":\"a\",\"offset\":0},"
-                       "{\"bits\":1024,\"features\":[\"b\"],\"name\":\"b\",\"offset\":1024},"
-                       "{\"bits\":1024,\"features\":[\"c\"],\"name\":\"c\",\"offset\":2048},"
-                       "{\"bits\":1024,\"features\":[\"d\"],\"name\":\"d\",\"offset\":3072}],"
-                       "\"layout\":\"fields\"}";
+    const char *meta =
+        "{\"fields\":[{\"bits\":1024,\"features\":[\"a\"],\"name\":\"a\",\"offset\":0},"
+        "{\"bits\":1024,\"features\":[\"b\"],\"name\":\"b\",\"offset\":1024},"
+        "{\"bits\":1024,\"features\":[\"c\"],\"name\":\"c\",\"offset\":2048},"
+        "{\"bits\":1024,\"features\":[\"d\"],\"name\":\"d\",\"offset\":3072}],"
+        "\"layout\":\"fields\"}";
     bl_error e = {0};
     assert_int_equal(bl_clkset_set_meta(A, meta, &e), BL_OK);
     assert_int_equal(bl_clkset_set_meta(B, meta, &e), BL_OK);
@@ -365,7 +372,8 @@ static void test_lsh_candidates(void **state)
     assert_int_equal(bl_model_candidates(sets, 2, &o, &c, &nc, &e), BL_OK);
     size_t same = 0, exact = 0;
     for (size_t i = 0; i < nc; i++) {
-        assert_true(or_dice(m, bl_clkset_get(A, c[i].rec[0]), bl_clkset_get(B, c[i].rec[1])) >= 0.5);
+        assert_true(or_dice(m, bl_clkset_get(A, c[i].rec[0]), bl_clkset_get(B, c[i].rec[1])) >=
+                    0.5);
         same += c[i].rec[0] == c[i].rec[1];
     }
     for (size_t i = 0; i < n; i++)
