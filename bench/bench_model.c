@@ -9,7 +9,9 @@
  *     record-level Dice of the same pairs (the baseline);
  *  4. F1 of the model decision (posterior >= 0.5, 1:1) against the best
  *     record-level threshold (greedy 1:1).
- * Usage: bench_model [--quick] [--n N] [--score-pairs M]. Figures depend on
+ * Usage: bench_model [--quick] [--n N] [--score-pairs M] [--reps R] [--no-quality]
+ * [--score-only] (no training on the big list, no quality) [--only score|baseline|none] (just that
+ * loop, 1 thread, R times: for perf and CPU-time differences against "none"). Figures depend on
  * the machine and its load; the program prints both runs side by side. */
 #include <math.h>
 #include <stdio.h>
@@ -18,7 +20,7 @@
 #include <time.h>
 
 #include <blindlink/model.h>
-#include "match/match_internal.h"
+#include "model/model_internal.h"
 
 #define NF 6
 #define FBITS 1024
@@ -37,6 +39,15 @@ static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds of the whole process (all threads): on a shared machine
+ * pairs per CPU-second is the figure that does not depend on the load. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -121,11 +132,21 @@ static double f1_of(const bl_candidate *p, size_t n, size_t ntrue)
 int main(int argc, char **argv)
 {
     size_t N = 20000, score_pairs = 5000000;
+    int reps = 1, quality = 1, train_big = 1;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             N = 4000, score_pairs = 1000000;
         else if (!strcmp(argv[i], "--n") && i + 1 < argc)
             N = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-quality"))
+            quality = 0;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i], quality = 0, train_big = 0;
+        else if (!strcmp(argv[i], "--score-only"))
+            quality = 0, train_big = 0;
         else if (!strcmp(argv[i], "--score-pairs") && i + 1 < argc)
             score_pairs = strtoull(argv[++i], NULL, 10);
     }
@@ -187,31 +208,123 @@ int main(int argc, char **argv)
     qsort(big, score_pairs, sizeof *big, bli_candidate_key_cmp); /* record order, as blocking yields */
     bl_model *m2 = NULL;
     double t3 = now();
-    if (bl_model_train(sets, 2, big, score_pairs, &to, &m2, &e))
+    if (train_big && bl_model_train(sets, 2, big, score_pairs, &to, &m2, &e))
         abort();
     double t4 = now();
-    printf("training on %zu candidate pairs: %.2fs in all (u from 1M random pairs, patterns, EM: %s after %u "
+    if (train_big)
+        printf("training on %zu candidate pairs: %.2fs in all (u from 1M random pairs, patterns, EM: %s after %u "
            "iterations)\n", score_pairs, t4 - t3, bl_model_converged(m2, &it, NULL) ? "converged" : "iteration limit",
            it);
 
-    /* scoring vs record-level Dice of the same pairs */
+    /* scoring vs record-level Dice of the same pairs, repeated (shared
+     * machine): wall-clock pairs/s and pairs per CPU-second */
     const bl_kernel *k = bli_kernel_active();
-    for (int threads = 1; threads <= bli_ncpus(); threads = threads == 1 && bli_ncpus() > 1 ? bli_ncpus() : threads + 99) {
-        bl_scored_pair *sp = NULL;
-        double s0 = now();
-        if (bl_model_score(m, sets, 2, big, score_pairs, threads, &sp, &e))
+    bl_fieldpop fpk;
+    if (bl_fieldpop_init(&fpk, m, k))
+        abort();
+    const char *fk = fpk.name;
+    bl_fieldpop_free(&fpk);
+    /* an output buffer touched once, as a caller scoring batches reuses it */
+    bl_scored_pair *warm = calloc(score_pairs, sizeof *warm);
+    if (only) {
+        bl_setstats ss[2];
+        if (bl_setstats_build(m, sets, 2, ss, &e))
             abort();
-        double s1 = now();
-        free(sp);
-        printf("model scoring, %d thread%s: %.1f M pairs/s (%.3fs incl. per-record statistics)\n", threads,
-               threads > 1 ? "s" : "", (double)score_pairs / (s1 - s0) / 1e6, s1 - s0);
+        double acc = 0;
+        for (int rep = 0; rep < reps; rep++) {
+            if (!strcmp(only, "score") && bl_model_score_into(m, sets, ss, big, score_pairs, 1, warm, &e))
+                abort();
+            if (!strcmp(only, "baseline"))
+                for (size_t i = 0; i < score_pairs; i++)
+                    acc += k->and_popcount(bl_clkset_get(A, big[i].rec[0]), bl_clkset_get(B, big[i].rec[1]), A->nbytes);
+        }
+        printf("%s: %d x %zu pairs (checksum %.0f)\n", only, reps, score_pairs, acc);
+        bl_setstats_free(ss, 2);
+        free(warm);
+        free(big);
+        free(c);
+        free(pp);
+        bl_model_free(m);
+        bl_clkset_free(A);
+        bl_clkset_free(B);
+        return 0;
     }
-    double acc = 0, b0 = now();
-    for (size_t i = 0; i < score_pairs; i++)
-        acc += k->and_popcount(bl_clkset_get(A, big[i].rec[0]), bl_clkset_get(B, big[i].rec[1]), A->nbytes);
-    double b1 = now();
-    printf("baseline record-level Dice (and-popcount of the whole %d-bit record), 1 thread: %.1f M pairs/s "
-           "(checksum %.0f)\n", NF * FBITS, (double)score_pairs / (b1 - b0) / 1e6, acc);
+    for (int rep = 0; rep < reps; rep++) {
+        bl_setstats ss[2];
+        double t5 = now(), c5 = cpu_now();
+        if (bl_setstats_build(m, sets, 2, ss, &e))
+            abort();
+        double t6 = now(), c6 = cpu_now();
+        printf("per-record statistics (field popcounts, term frequencies) of %zu records: %.3fs (%.3f CPU-s)\n",
+               2 * N, t6 - t5, c6 - c5);
+        for (int threads = 1; threads <= bli_ncpus();
+             threads = threads == 1 && bli_ncpus() > 1 ? bli_ncpus() : threads + 99) {
+            double s0 = now(), c0 = cpu_now();
+            if (bl_model_score_into(m, sets, ss, big, score_pairs, threads, warm, &e))
+                abort();
+            double s1 = now(), c1 = cpu_now();
+            printf("model scoring (%s field kernel, statistics built, warm output), %d thread%s: %.1f M pairs/s (%.3fs; %.1f M pairs per "
+                   "CPU-second)\n", fk, threads, threads > 1 ? "s" : "", (double)score_pairs / (s1 - s0) / 1e6,
+                   s1 - s0, (double)score_pairs / (c1 - c0) / 1e6);
+        }
+        /* the per-pair path scoring took before the batched kernels:
+         * bl_model_levels (one fused count call per pair) and the weights */
+        {
+            bl_fieldpop fq;
+            if (bl_fieldpop_init(&fq, m, k))
+                abort();
+            double w[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS], pw = bl_model_prior_weight(m), chk = 0;
+            for (size_t f = 0; f < m->nf; f++)
+                for (uint32_t l = 0; l < bl_model_nlevels(m, f); l++)
+                    w[f][l] = bl_model_level_weight(m, f, l);
+            double q0 = now(), qc0 = cpu_now();
+            for (size_t i = 0; i < score_pairs; i++) {
+                uint8_t lv[BL_MODEL_MAX_FIELDS];
+                const size_t r0 = big[i].rec[0] * m->nf, r1 = big[i].rec[1] * m->nf;
+                bl_model_levels(m, &fq, bl_clkset_get(A, big[i].rec[0]), ss[0].pop + r0,
+                                bl_clkset_get(B, big[i].rec[1]), ss[1].pop + r1, lv, NULL);
+                double x = pw;
+                for (size_t f = 0; f < m->nf; f++)
+                    if (lv[f] != BL_LEVEL_MISSING)
+                        x += w[f][lv[f]] + (lv[f] == 0 ? ss[0].tfadj[r0 + f] : 0);
+                warm[i].weight = x;
+                warm[i].probability = 1.0 / (1.0 + exp2(-x));
+                chk += warm[i].probability;
+            }
+            double q1 = now(), qc1 = cpu_now();
+            bl_fieldpop_free(&fq);
+            printf("per-pair path as before (bl_model_levels per pair), 1 thread: %.1f M pairs/s (%.1f M pairs per "
+                   "CPU-second; checksum %.3f)\n", (double)score_pairs / (q1 - q0) / 1e6,
+                   (double)score_pairs / (qc1 - qc0) / 1e6, chk);
+        }
+        bl_setstats_free(ss, 2);
+        bl_scored_pair *sp = NULL;
+        double s0 = now(), c0 = cpu_now();
+        if (bl_model_score(m, sets, 2, big, score_pairs, 0, &sp, &e))
+            abort();
+        double s1 = now(), c1 = cpu_now();
+        free(sp);
+        printf("bl_model_score incl. per-record statistics, all threads: %.1f M pairs/s (%.3fs; %.1f M pairs per "
+               "CPU-second)\n", (double)score_pairs / (s1 - s0) / 1e6, s1 - s0, (double)score_pairs / (c1 - c0) / 1e6);
+        double acc = 0, b0 = now(), bc0 = cpu_now();
+        for (size_t i = 0; i < score_pairs; i++)
+            acc += k->and_popcount(bl_clkset_get(A, big[i].rec[0]), bl_clkset_get(B, big[i].rec[1]), A->nbytes);
+        double b1 = now(), bc1 = cpu_now();
+        printf("baseline record-level Dice (and-popcount of the whole %d-bit record), 1 thread: %.1f M pairs/s "
+               "(%.1f M pairs per CPU-second; checksum %.0f)\n", NF * FBITS, (double)score_pairs / (b1 - b0) / 1e6,
+               (double)score_pairs / (bc1 - bc0) / 1e6, acc);
+    }
+    free(warm);
+    if (!quality) {
+        free(big);
+        free(c);
+        free(pp);
+        bl_model_free(m);
+        bl_model_free(m2);
+        bl_clkset_free(A);
+        bl_clkset_free(B);
+        return 0;
+    }
 
     /* quality: model decision vs the best record-level threshold */
     bl_scored_pair *sp = NULL, *res = NULL;

@@ -1,54 +1,113 @@
-/* lib/model/fieldpop.c - AND-popcounts of every field of a record pair in
- * one call. Per-field calls into the match layer's kernels pay a call and a
- * horizontal sum per 128-byte field, which dominates scoring; this fused
- * loop keeps one accumulator per field. The AVX-512 (VPOPCNTDQ) version is
- * used when the match layer's active kernel is "avx512" (so BL_KERNEL still
- * forces the path under test); otherwise the active kernel runs per field.
- * Fields start 64-byte aligned and the bytes after a field up to the next
- * 64-byte boundary are zero (layout contract), so whole blocks are read. */
+/* lib/model/fieldpop.c - AND-popcounts of every field of record pairs and
+ * the comparison levels they give. Per-field calls into the match layer's
+ * kernels pay a call and a horizontal sum per field, which dominated
+ * scoring; the field kernels (scalar reference here, AVX-512 VPOPCNTQ and
+ * AVX2 in score_avx512.c / score_avx2.c) take all fields of a pair in one
+ * pass and a batch of pairs per call, prefetching the pairs ahead.
+ * Counts are taken over exactly the field's nbytes (as the per-record
+ * popcounts are), so every kernel gives the same counts on any input. The
+ * field kernel follows the match layer's active kernel: BL_KERNEL=scalar
+ * or avx2 forces the path under test. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/model_internal.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define FP_AVX512 1
-__attribute__((target("avx512f,avx512vpopcntdq"))) static void
-fused_avx512(const uint8_t *a, const uint8_t *b, const uint32_t *off, const uint32_t *nblk, size_t nf, uint32_t *out)
+static inline uint64_t load64(const uint8_t *p)
 {
-    for (size_t f = 0; f < nf; f++) {
-        const uint8_t *x = a + off[f], *y = b + off[f];
-        __m512i acc = _mm512_popcnt_epi64(
-            _mm512_and_si512(_mm512_load_si512((const void *)x), _mm512_load_si512((const void *)y)));
-        for (uint32_t i = 1; i < nblk[f]; i++)
-            acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_and_si512(
-                                            _mm512_load_si512((const void *)(x + 64 * i)),
-                                            _mm512_load_si512((const void *)(y + 64 * i)))));
-        out[f] = (uint32_t)_mm512_reduce_add_epi64(acc);
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static void pair_scalar(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t *out)
+{
+    for (size_t f = 0; f < fp->nf; f++) {
+        const uint8_t *x = a + fp->off[f], *y = b + fp->off[f];
+        const size_t n = fp->nbytes[f];
+        uint64_t c = 0;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8)
+            c += (uint64_t)__builtin_popcountll(load64(x + i) & load64(y + i));
+        for (; i < n; i++)
+            c += (uint64_t)__builtin_popcount((unsigned)(x[i] & y[i]));
+        out[f] = (uint32_t)c;
     }
 }
-#endif
+
+static void batch_scalar(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
+                         size_t n, size_t ahead, uint32_t *cnt, uint32_t *popb, uint32_t *cross)
+{
+    (void)ahead;
+    (void)cross;
+    for (size_t i = 0; i < n; i++) {
+        pair_scalar(fp, a[i], b[i], cnt + i * fp->nf);
+        pair_scalar(fp, b[i], b[i], popb + i * fp->nf);
+    }
+}
+
+static void levels_scalar(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
+                          const uint32_t *const *pa, const uint32_t *const *pb, const uint32_t *cnt,
+                          const uint32_t *cross, size_t n, uint8_t *lv)
+{
+    (void)cross;
+    for (size_t i = 0; i < n; i++)
+        bl_fieldpop_levels(fp, a[i], pa[i], b[i], pb[i], cnt + i * fp->nf, lv + i * fp->nf);
+}
+
+static int init_tables(bl_fieldpop *fp, const bl_model *m)
+{
+    for (size_t f = 0; f < m->nf; f++) {
+        fp->off[f] = m->f[f].offset / 8;
+        fp->nbytes[f] = (m->f[f].bits + 7) / 8;
+        fp->nblk[f] = (fp->nbytes[f] + 63) / 64;
+        fp->nbands[f] = m->f[f].nbands;
+        fp->last[f] = m->f[f].nlevels - 1;
+        if (!f || fp->off[f] < fp->pf_lo)
+            fp->pf_lo = fp->off[f];
+        if (fp->off[f] + fp->nbytes[f] > fp->pf_hi)
+            fp->pf_hi = fp->off[f] + fp->nbytes[f];
+        if (fp->nbands[f] > fp->maxbands)
+            fp->maxbands = fp->nbands[f];
+        /* popcount sums reach 2 * 8 * nbytes: size the tables for whole blocks */
+        for (uint32_t l = 1; l < m->f[f].nbands; l++)
+            if (!(fp->cmin[f][l] = bli_dice_cmin_table(fp->nblk[f] * 512, m->f[f].band[l])))
+                return -1;
+    }
+    for (size_t f = 0; f < m->nf; f++)
+        for (uint32_t l = 1; l < fp->maxbands; l++)
+            fp->bandv[l][f] = l < fp->nbands[f] ? m->f[f].band[l] : 2.0;
+    /* the name pairs bl_model_levels checks for a swap: mutual, same length */
+    for (size_t i = 0; i < m->nf; i++) {
+        int j = m->f[i].swap_with;
+        if (j <= (int)i || (size_t)j >= m->nf || m->f[j].swap_with != (int)i ||
+            m->f[j].bits != m->f[i].bits)
+            continue;
+        fp->swap_g[fp->nswap] = (uint32_t)i;
+        fp->swap_s[fp->nswap] = (uint32_t)j;
+        if (!(fp->cswap[fp->nswap++] = bli_dice_cmin_table(fp->nblk[i] * 512, BL_SWAP_MIN_DICE)))
+            return -1;
+    }
+    return 0;
+}
 
 int bl_fieldpop_init(bl_fieldpop *fp, const bl_model *m, const bl_kernel *k)
 {
     memset(fp, 0, sizeof *fp);
     fp->k = k;
     fp->nf = m->nf;
-    for (size_t f = 0; f < m->nf; f++) {
-        fp->off[f] = m->f[f].offset / 8;
-        fp->nbytes[f] = (m->f[f].bits + 7) / 8;
-        fp->nblk[f] = (fp->nbytes[f] + 63) / 64;
-        /* popcounts are taken over whole bytes: size the tables for whole blocks */
-        for (uint32_t l = 1; l < m->f[f].nbands; l++)
-            if (!(fp->cmin[f][l] = bli_dice_cmin_table(fp->nblk[f] * 512, m->f[f].band[l]))) {
-                bl_fieldpop_free(fp);
-                return -1;
-            }
+    if (init_tables(fp, m) != 0) {
+        bl_fieldpop_free(fp);
+        return -1;
     }
-#ifdef FP_AVX512
-    fp->fused = !strcmp(k->name, "avx512");
-#endif
+    fp->name = "scalar";
+    fp->pair = pair_scalar;
+    fp->batch = batch_scalar;
+    fp->levels = levels_scalar;
+    if (!strcmp(k->name, "avx512"))
+        (void)(bli_fieldpop_avx512(fp) || bli_fieldpop_avx2(fp));
+    else if (!strcmp(k->name, "avx2"))
+        (void)bli_fieldpop_avx2(fp);
     return 0;
 }
 
@@ -59,16 +118,70 @@ void bl_fieldpop_free(bl_fieldpop *fp)
             free(fp->cmin[f][l]);
             fp->cmin[f][l] = NULL;
         }
+    for (size_t i = 0; i < BL_MODEL_MAX_FIELDS / 2; i++) {
+        free(fp->cswap[i]);
+        fp->cswap[i] = NULL;
+    }
+    fp->nswap = 0;
 }
 
 void bl_fieldpop_run(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t *out)
 {
-#ifdef FP_AVX512
-    if (fp->fused) {
-        fused_avx512(a, b, fp->off, fp->nblk, fp->nf, out);
-        return;
+    fp->pair(fp, a, b, out);
+}
+
+/* Can two filters of popcounts x and y reach Dice t at all? (as model.c) */
+static inline int dice_possible(uint32_t x, uint32_t y, double t)
+{
+    uint32_t lo = x < y ? x : y;
+    return 2.0 * lo >= t * (double)(x + y);
+}
+
+/* bl_model_levels' swapped level with its Dice tests as table lookups:
+ * Dice(c, s) >= BL_SWAP_MIN_DICE exactly when c >= cswap[s]. */
+void bli_fieldpop_swap(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa,
+                       const uint8_t *b, const uint32_t *pb, const uint32_t *cnt,
+                       const uint32_t *cross, uint8_t *lv)
+{
+    for (uint32_t q = 0; q < fp->nswap; q++) {
+        const uint32_t g = fp->swap_g[q], s = fp->swap_s[q], *t = fp->cswap[q];
+        if (lv[g] == BL_LEVEL_MISSING || lv[s] == BL_LEVEL_MISSING)
+            continue;
+        if (cnt[g] >= t[pa[g] + pb[g]] || cnt[s] >= t[pa[s] + pb[s]])
+            continue; /* one of them agrees directly */
+        if (!dice_possible(pa[g], pb[s], BL_SWAP_MIN_DICE) ||
+            !dice_possible(pa[s], pb[g], BL_SWAP_MIN_DICE))
+            continue;
+        const uint32_t nb = fp->nbytes[g];
+        if ((cross ? cross[0] : fp->k->and_popcount(a + fp->off[g], b + fp->off[s], nb)) <
+                t[pa[g] + pb[s]] ||
+            (cross ? cross[1] : fp->k->and_popcount(a + fp->off[s], b + fp->off[g], nb)) <
+                t[pa[s] + pb[g]])
+            continue;
+        lv[g] = (uint8_t)fp->nbands[g];
+        lv[s] = (uint8_t)fp->nbands[s];
     }
-#endif
-    for (size_t f = 0; f < fp->nf; f++)
-        out[f] = fp->k->and_popcount(a + fp->off[f], b + fp->off[f], fp->nbytes[f]);
+}
+
+void bl_fieldpop_levels(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa,
+                        const uint8_t *b, const uint32_t *pb, const uint32_t *cnt, uint8_t *lv)
+{
+    for (size_t f = 0; f < fp->nf; f++) {
+        const uint32_t c = cnt[f], x = pa[f], y = pb[f];
+        if (!x || !y) {
+            lv[f] = BL_LEVEL_MISSING;
+            continue;
+        }
+        if (c == x && c == y) {
+            lv[f] = 0;
+            continue;
+        }
+        uint32_t l = 1;
+        const uint32_t s = x + y;
+        while (l < fp->nbands[f] && c < fp->cmin[f][l][s])
+            l++;
+        lv[f] = (uint8_t)(l < fp->nbands[f] ? l : fp->last[f]);
+    }
+    if (fp->nswap)
+        bli_fieldpop_swap(fp, a, pa, b, pb, cnt, NULL, lv);
 }

@@ -69,21 +69,73 @@ typedef struct bl_setstats {
 bl_status bl_model_new_for(const bl_fieldset *fs, const bl_clkset *example, bl_model **out,
                            bl_error *err);
 
-/** Per-field AND-popcounts of a record pair (lib/model/fieldpop.c). */
-typedef struct bl_fieldpop {
+/** Per-field AND-popcounts of record pairs (lib/model/fieldpop.c; the
+ *  vector kernels in score_avx512.c and score_avx2.c). */
+typedef struct bl_fieldpop bl_fieldpop;
+
+/** AND-popcounts of every field of one pair: out[f] for f < nf. */
+typedef void (*bli_fieldpop_pair_fn)(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t *out);
+
+/** The same for n pairs (a[i], b[i]): cnt[i * nf + f], and the field
+ *  popcounts of b[i] in popb[i * nf + f] (taken from the loaded bytes: the
+ *  partners are scattered, their rows of bl_setstats.pop would be one more
+ *  cache miss per pair); when fp->batch_cross, also the crosswise counts
+ *  of the name pair in cross[2 * i] (a's given name and b's surname) and
+ *  cross[2 * i + 1]. a and b hold n + ahead pointers: the pairs after the
+ *  n are only prefetched. */
+typedef void (*bli_fieldpop_batch_fn)(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
+                                      size_t n, size_t ahead, uint32_t *cnt, uint32_t *popb, uint32_t *cross);
+
+/** Levels of n pairs from their counts: lv[i * nf + f]; pa[i] / pb[i] are
+ *  the pairs' per-field popcounts, a[i] / b[i] their records, cross the
+ *  batch's crosswise counts or NULL (then counted when needed). */
+typedef void (*bli_fieldpop_levels_fn)(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
+                                       const uint32_t *const *pa, const uint32_t *const *pb, const uint32_t *cnt,
+                                       const uint32_t *cross, size_t n, uint8_t *lv);
+
+struct bl_fieldpop {
     const bl_kernel *k;
+    const char *name; /* the field kernel: "scalar", "avx2" or "avx512" */
+    bli_fieldpop_pair_fn pair;
+    bli_fieldpop_batch_fn batch;
+    bli_fieldpop_levels_fn levels;
+    int batch_cross; /* batch fills `cross` */
     size_t nf;
-    int fused;
     uint32_t off[BL_MODEL_MAX_FIELDS], nbytes[BL_MODEL_MAX_FIELDS], nblk[BL_MODEL_MAX_FIELDS];
+    uint32_t pf_lo, pf_hi; /* byte range of a record that holds fields (prefetch) */
     /* per field and band: smallest AND-count reaching the band for each
      * popcount sum (bli_dice_cmin_table), so levels need no division */
     uint32_t *cmin[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS];
-} bl_fieldpop;
+    uint32_t nbands[BL_MODEL_MAX_FIELDS], last[BL_MODEL_MAX_FIELDS];
+    /* swapped given name / surname pairs (g < s) and their Dice >= BL_SWAP_MIN_DICE table */
+    uint32_t nswap, swap_g[BL_MODEL_MAX_FIELDS / 2], swap_s[BL_MODEL_MAX_FIELDS / 2];
+    uint32_t *cswap[BL_MODEL_MAX_FIELDS / 2];
+    /* for vector levels: the most bands of any field, each field's band
+     * minima (2.0 where it has no such band: never reached) */
+    uint32_t maxbands;
+    double bandv[BL_MODEL_MAX_LEVELS][BL_MODEL_MAX_FIELDS];
+};
 
-/** 0, or -1 when out of memory (then nothing is held). */
+/** 0, or -1 when out of memory (then nothing is held). The field kernel
+ *  follows the match layer's kernel k (so BL_KERNEL forces it). */
 int bl_fieldpop_init(bl_fieldpop *fp, const bl_model *m, const bl_kernel *k);
 void bl_fieldpop_free(bl_fieldpop *fp);
 void bl_fieldpop_run(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t *out);
+
+/** Levels of one pair from its AND-counts `cnt` (integer comparisons
+ *  only; the same levels as bl_model_levels). */
+void bl_fieldpop_levels(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa, const uint8_t *b,
+                        const uint32_t *pb, const uint32_t *cnt, uint8_t *lv);
+
+/** The swapped-name part of bl_fieldpop_levels (lv holds the band levels);
+ *  cross: the two crosswise counts of the (one) name pair, or NULL. */
+void bli_fieldpop_swap(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa, const uint8_t *b,
+                       const uint32_t *pb, const uint32_t *cnt, const uint32_t *cross, uint8_t *lv);
+
+/** Vector field kernels: 1 and fp's functions set when built and
+ *  supported by the CPU, else 0 (fp unchanged). */
+int bli_fieldpop_avx512(bl_fieldpop *fp);
+int bli_fieldpop_avx2(bl_fieldpop *fp);
 
 /** Levels of all fields of one pair; `lv` receives nf levels, `dice` (may
  *  be NULL) the Dice coefficients (NaN when missing). */
@@ -94,6 +146,13 @@ void bl_model_levels(const bl_model *m, const bl_fieldpop *fp, const uint8_t *a,
 bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, size_t nsets,
                             bl_setstats *st, bl_error *err);
 void bl_setstats_free(bl_setstats *st, size_t nsets);
+
+/** bl_model_score on statistics built once, into `out` (ncand entries,
+ *  the caller's): the benchmark separates the per-record part and the
+ *  first touch of the output memory from the per-pair part. */
+bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
+                              const bl_candidate *cand, size_t ncand, int threads, bl_scored_pair *out,
+                              bl_error *err);
 
 /** Weight log2(m/u) of level l of field f (0 for missing). */
 double bl_model_level_weight(const bl_model *m, size_t f, unsigned l);

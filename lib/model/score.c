@@ -17,6 +17,82 @@
 
 #define TF_MAX_SETS 64
 
+/* The OR of each record's field filters, as a record-level filter of the
+ * longest field's length (the record CLK when the fields carry no folds).
+ * LSH samples bit positions: over the concatenated field filters, sparse
+ * and mostly zero, unrelated records agree on nearly every sampled bit, so
+ * nearly all pairs collided (20K x 20K ran for minutes); over the OR the
+ * plan sees the density record-level blocking sees. */
+static bl_status or_fields(const bl_clkset *s, bl_clkset **out, bl_error *err)
+{
+    bl_fieldset fs;
+    bl_status st = bl_fieldset_from_clkset(s, "input", &fs, err);
+    if (st != BL_OK)
+        return st;
+    uint32_t bits = 0;
+    for (size_t f = 0; f < fs.nfields; f++)
+        bits = fs.bits[f] > bits ? fs.bits[f] : bits;
+    st = bl_clkset_new(bits, s->count, out, err);
+    uint8_t *rec = calloc(1, (bits + 7) / 8 + 1);
+    if (st == BL_OK && !rec)
+        st = bl_error_set(err, BL_ENOMEM, "out of memory");
+    for (size_t r = 0; st == BL_OK && r < s->count; r++) {
+        memset(rec, 0, (bits + 7) / 8);
+        const uint8_t *src = bl_clkset_get(s, r);
+        for (size_t f = 0; f < fs.nfields; f++)
+            for (uint32_t i = 0; i < (fs.bits[f] + 7) / 8; i++)
+                rec[i] |= src[fs.offset[f] / 8 + i];
+        if (bits % 8)
+            rec[bits / 8] &= (uint8_t)(0xff00u >> (bits % 8));
+        st = bl_clkset_append(*out, rec, NULL, err);
+    }
+    free(rec);
+    bl_fieldset_clear(&fs);
+    if (st != BL_OK) {
+        bl_clkset_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* Keyed LSH over the OR of the field filters, candidates by their Dice. */
+static bl_status lsh_candidates(const bl_clkset *const *sets, size_t nsets, const bl_model_link_opts *o,
+                                bl_match_opts *mo, bl_candidate **out, size_t *count, bl_error *err)
+{
+    bl_clkset *rs[TF_MAX_SETS] = {0};
+    bl_status st = nsets > TF_MAX_SETS ? bl_error_set(err, BL_EINVAL, "at most %d data sets", TF_MAX_SETS) : BL_OK;
+    for (size_t d = 0; st == BL_OK && d < nsets; d++)
+        st = or_fields(sets[d], &rs[d], err);
+    uint32_t tables = 0, bits = 0;
+    double share;
+    int ok = st == BL_OK &&
+             bl_blocking_lsh_plan((const bl_clkset *const *)rs, nsets, 0.5, 0.995, &tables, &bits, &share);
+    bl_blocking *bk = NULL;
+    if (st == BL_OK && (ok || o->lsh > 0)) {
+        uint8_t key[32];
+        /* block keys never leave the process: a fresh random key */
+        if (bl_init() != BL_OK)
+            st = bl_error_set(err, BL_ECRYPTO, "libsodium failed to initialise");
+        randombytes_buf(key, sizeof key);
+        if (st == BL_OK)
+            st = bl_blocking_new_lsh(rs[0]->nbits, tables, bits, key, sizeof key, &bk, err);
+        sodium_memzero(key, sizeof key);
+        mo->blocking = bk;
+    }
+    /* unrelated record-level filters reach Dice 0.3 far more often than
+     * concatenated field filters do (every bit of every field in one
+     * filter): candidates by LSH keep Dice >= 0.5 of the OR, the Dice the
+     * plan is made for */
+    if (bk && mo->threshold < 0.5)
+        mo->threshold = 0.5;
+    if (st == BL_OK)
+        st = bl_match_candidates(bk ? (const bl_clkset *const *)rs : sets, nsets, mo, out, count, err);
+    bl_blocking_free(bk);
+    for (size_t d = 0; d < nsets; d++)
+        bl_clkset_free(rs[d]);
+    return st;
+}
+
 bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets, const bl_model_link_opts *o_in,
                               bl_candidate **out, size_t *count, bl_error *err)
 {
@@ -33,33 +109,19 @@ bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets, const 
     mo.top_k = o.top_k;
     mo.threads = o.threads;
     mo.max_candidates = o.max_candidates;
-    bl_blocking *bk = NULL;
     uint64_t total = 0;
     for (size_t x = 0; x < nsets; x++)
         for (size_t y = x + 1; y < nsets; y++)
             total += (uint64_t)sets[x]->count * sets[y]->count;
-    /* LSH on large inputs. The positions are keyed by a fresh random key:
-     * block keys never leave the process, so no shared key is needed. */
-    if (o.lsh > 0 || (o.lsh == 0 && total > (uint64_t)4e9)) {
-        uint32_t tables = 0, bits = 0;
-        double share;
-        int ok = bl_blocking_lsh_plan(sets, nsets, 0.5, 0.995, &tables, &bits, &share);
-        if (ok || o.lsh > 0) {
-            uint8_t key[32];
-            if (bl_init() != BL_OK)
-                return bl_error_set(err, BL_ECRYPTO, "libsodium failed to initialise");
-            randombytes_buf(key, sizeof key);
-            bl_status st = bl_blocking_new_lsh(sets[0]->nbits, tables, bits, key, sizeof key, &bk, err);
-            sodium_memzero(key, sizeof key);
-            if (st != BL_OK)
-                return st;
-            mo.blocking = bk;
-        }
-    }
-    bl_status st = bl_match_candidates(sets, nsets, &mo, out, count, err);
-    bl_blocking_free(bk);
-    return st;
+    /* LSH on large inputs */
+    if (o.lsh > 0 || (o.lsh == 0 && total > (uint64_t)4e9))
+        return lsh_candidates(sets, nsets, &o, &mo, out, count, err);
+    return bl_match_candidates(sets, nsets, &mo, out, count, err);
 }
+
+/* Level weights of field f at [f][level & 15]; slot 15 (missing) is 0.0. */
+#define WSLOT 16
+_Static_assert(BL_MODEL_MAX_LEVELS < WSLOT && (BL_LEVEL_MISSING & (WSLOT - 1)) == WSLOT - 1, "weight slots");
 
 typedef struct sjob {
     const bl_model *m;
@@ -68,7 +130,7 @@ typedef struct sjob {
     const bl_candidate *c;
     bl_scored_pair *out;
     size_t lo, hi;
-    const double (*w)[BL_MODEL_MAX_LEVELS];
+    const double (*w)[WSLOT];
     int fail;
 } sjob;
 
@@ -77,68 +139,89 @@ static double sigmoid2(double w)
     return 1.0 / (1.0 + exp2(-w));
 }
 
-static void *score_worker(void *arg)
+/* Pairs per field-kernel call, and pairs after them whose records the
+ * kernel prefetches (the next chunk's first ones). */
+#define SCORE_CHUNK 128
+#define SCORE_AHEAD 16
+#define SCORE_STEP 8
+
+
+/* Weight and posterior of the pairs c[0..n) from their levels: the prior
+ * weight, then each field's level weight and the term-frequency
+ * adjustment of an exact agreement, in field order, so every field kernel
+ * gives the same doubles. Missing fields and non-exact levels add +0.0,
+ * which leaves any sum but -0.0 unchanged, and no sum here is -0.0 (the
+ * prior weight is not, and round-to-nearest never gives x + y = -0.0 unless
+ * both are), so the adds need no branches. */
+static void score_chunk(const sjob *j, const bl_candidate *c, size_t n, const uint8_t *lv, bl_scored_pair *out)
 {
-    sjob *j = arg;
-    const bl_kernel *k = bli_kernel_active();
-    const bl_model *m = j->m;
-    bl_fieldpop fpk;
-    if (bl_fieldpop_init(&fpk, m, k) != 0) {
-        j->fail = 1;
-        return NULL;
-    }
-    const double pw = bl_model_prior_weight(m);
-    uint8_t lv[BL_MODEL_MAX_FIELDS];
-    const size_t rb = j->sets[0]->stride;
-    for (size_t i = j->lo; i < j->hi; i++) {
-        const bl_candidate *c = &j->c[i];
-        const uint32_t d0 = c->dset[0], d1 = c->dset[1];
-        if (i + 8 < j->hi) {
-            /* the partner records are scattered: fetch a few pairs ahead */
-            const bl_candidate *n8 = &j->c[i + 8];
-            const uint8_t *pb8 = bl_clkset_get(j->sets[n8->dset[1]], n8->rec[1]);
-            for (size_t o = 0; o < rb; o += 64)
-                __builtin_prefetch(pb8 + o);
-        }
-        const size_t r0 = c->rec[0] * m->nf, r1 = c->rec[1] * m->nf;
-        bl_model_levels(m, &fpk, bl_clkset_get(j->sets[d0], c->rec[0]), j->st[d0].pop + r0,
-                        bl_clkset_get(j->sets[d1], c->rec[1]), j->st[d1].pop + r1, lv, NULL);
+    const size_t nf = j->m->nf;
+    const double pw = bl_model_prior_weight(j->m);
+    for (size_t q = 0; q < n; q++) {
+        const float *tf = j->st[c[q].dset[0]].tfadj + c[q].rec[0] * nf;
+        const uint8_t *l = lv + q * nf;
         double w = pw;
-        for (size_t f = 0; f < m->nf; f++) {
-            if (lv[f] == BL_LEVEL_MISSING)
-                continue;
-            w += j->w[f][lv[f]];
-            if (lv[f] == 0)
-                w += j->st[d0].tfadj[r0 + f];
+        for (size_t f = 0; f < nf; f++) {
+            w += j->w[f][l[f] & (WSLOT - 1)];
+            w += l[f] == 0 ? (double)tf[f] : 0.0;
         }
-        bl_scored_pair *p = &j->out[i];
-        p->c = *c;
+        bl_scored_pair *p = &out[q];
+        p->c = c[q];
         p->weight = w;
         p->probability = sigmoid2(w);
         p->c.score = p->probability;
     }
+}
+
+static void *score_worker(void *arg)
+{
+    sjob *j = arg;
+    const bl_model *m = j->m;
+    bl_fieldpop fpk;
+    uint32_t *cnt = malloc((2 * m->nf + 2) * SCORE_CHUNK * sizeof *cnt), *popb = cnt + SCORE_CHUNK * m->nf;
+    uint32_t *cross = popb + SCORE_CHUNK * m->nf;
+    uint8_t *lv = malloc(SCORE_CHUNK * m->nf);
+    if (!cnt || !lv || bl_fieldpop_init(&fpk, m, bli_kernel_active()) != 0) {
+        free(cnt);
+        free(lv);
+        j->fail = 1;
+        return NULL;
+    }
+    const uint8_t *ra[SCORE_CHUNK + SCORE_AHEAD], *rb[SCORE_CHUNK + SCORE_AHEAD];
+    const uint32_t *xa[SCORE_CHUNK], *xb[SCORE_CHUNK];
+    for (size_t i = j->lo; i < j->hi; i += SCORE_CHUNK) {
+        const size_t n = j->hi - i < SCORE_CHUNK ? j->hi - i : SCORE_CHUNK;
+        const size_t ahead = j->hi - i - n < SCORE_AHEAD ? j->hi - i - n : SCORE_AHEAD;
+        const bl_candidate *c = &j->c[i];
+        for (size_t q = 0; q < n + ahead; q++) {
+            ra[q] = bl_clkset_get(j->sets[c[q].dset[0]], c[q].rec[0]);
+            rb[q] = bl_clkset_get(j->sets[c[q].dset[1]], c[q].rec[1]);
+            if (q < n) {
+                xa[q] = j->st[c[q].dset[0]].pop + (size_t)c[q].rec[0] * m->nf;
+                xb[q] = popb + q * m->nf;
+            }
+        }
+        /* levels and weights of a few pairs at a time, so that they run
+         * while the records of the pairs ahead are on their way */
+        for (size_t q = 0; q < n; q += SCORE_STEP) {
+            const size_t k = n - q < SCORE_STEP ? n - q : SCORE_STEP;
+            fpk.batch(&fpk, ra + q, rb + q, k, n + ahead - q - k, cnt + q * m->nf, popb + q * m->nf, cross + 2 * q);
+            fpk.levels(&fpk, ra + q, rb + q, xa + q, xb + q, cnt + q * m->nf, fpk.batch_cross ? cross + 2 * q : NULL,
+                       k, lv + q * m->nf);
+            score_chunk(j, c + q, k, lv + q * m->nf, &j->out[i + q]);
+        }
+    }
     bl_fieldpop_free(&fpk);
+    free(cnt);
+    free(lv);
     return NULL;
 }
 
-bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t nsets, const bl_candidate *cand,
-                         size_t ncand, int threads, bl_scored_pair **out, bl_error *err)
+bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
+                              const bl_candidate *cand, size_t ncand, int threads, bl_scored_pair *res,
+                              bl_error *err)
 {
-    *out = NULL;
-    bl_setstats *ss = calloc(nsets, sizeof *ss);
-    bl_scored_pair *res = malloc((ncand ? ncand : 1) * sizeof *res);
-    if (!ss || !res) {
-        free(ss);
-        free(res);
-        return bl_error_set(err, BL_ENOMEM, "out of memory for %zu scored pairs", ncand);
-    }
-    bl_status st = bl_setstats_build(m, sets, nsets, ss, err);
-    if (st != BL_OK) {
-        free(ss);
-        free(res);
-        return st;
-    }
-    double w[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS];
+    double w[BL_MODEL_MAX_FIELDS][WSLOT] = {{0}};
     for (size_t f = 0; f < m->nf; f++)
         for (uint32_t l = 0; l < m->f[f].nlevels; l++)
             w[f][l] = bl_model_level_weight(m, f, l);
@@ -152,7 +235,7 @@ bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t
     int started = 1;
     for (int t = 0; t < nt; t++)
         jobs[t] = (sjob){m, sets, ss, cand, res, ncand * (size_t)t / (size_t)nt,
-                         ncand * (size_t)(t + 1) / (size_t)nt, (const double (*)[BL_MODEL_MAX_LEVELS])w, 0};
+                         ncand * (size_t)(t + 1) / (size_t)nt, (const double (*)[WSLOT])w, 0};
     for (int t = 1; t < nt && started == t; t++)
         if (pthread_create(&tid[t], NULL, score_worker, &jobs[t]) == 0)
             started++;
@@ -161,15 +244,34 @@ bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t
         pthread_join(tid[t], NULL);
     for (int t = started; t < nt; t++)
         score_worker(&jobs[t]);
+    for (int t = 0; t < nt; t++)
+        if (jobs[t].fail)
+            return bl_error_set(err, BL_ENOMEM, "out of memory for level tables");
+    return BL_OK;
+}
+
+bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t nsets, const bl_candidate *cand,
+                         size_t ncand, int threads, bl_scored_pair **out, bl_error *err)
+{
+    *out = NULL;
+    bl_setstats *ss = calloc(nsets, sizeof *ss);
+    if (!ss)
+        return bl_error_set(err, BL_ENOMEM, "out of memory for record statistics");
+    bl_scored_pair *res = malloc((ncand ? ncand : 1) * sizeof *res);
+    if (!res) {
+        free(ss);
+        return bl_error_set(err, BL_ENOMEM, "out of memory for %zu scored pairs", ncand);
+    }
+    bl_status st = bl_setstats_build(m, sets, nsets, ss, err);
+    if (st == BL_OK)
+        st = bl_model_score_into(m, sets, ss, cand, ncand, threads, res, err);
     bl_setstats_free(ss, nsets);
     free(ss);
-    for (int t = 0; t < nt; t++)
-        if (jobs[t].fail) {
-            free(res);
-            return bl_error_set(err, BL_ENOMEM, "out of memory for level tables");
-        }
-    *out = res;
-    return BL_OK;
+    if (st != BL_OK)
+        free(res);
+    else
+        *out = res;
+    return st;
 }
 
 static int cmp_weight(const void *x, const void *y)

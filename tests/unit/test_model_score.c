@@ -1,0 +1,397 @@
+/* tests/unit/test_model_score.c - the model's field kernels and scoring:
+ * every field kernel (scalar reference, AVX2, AVX-512 where the CPU has
+ * them) gives the reference AND-popcounts at all field counts and lengths
+ * (tails of every size, garbage in the padding between fields), the
+ * integer levels equal bl_model_levels (swapped names included), and
+ * bl_model_score gives byte-identical scored pairs on every kernel, equal
+ * to the weights summed from bl_model_levels. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <blindlink/model.h>
+
+#include "model/model_internal.h"
+
+static const char *const KERNELS[] = {"scalar", "avx2", "avx512"};
+
+static uint64_t rs = 0x243F6A8885A308D3ULL;
+static uint64_t rnd(void)
+{
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return rs;
+}
+
+/* nf fields of the given lengths, given name / surname first when nf >= 2
+ * (so the swapped level is in play), random m/u and prior. */
+static bl_model *make_model(size_t nf, const uint32_t *bits, uint32_t *nbits)
+{
+    static const char *names[] = {"given_name", "surname", "dob", "sex", "postcode", "email"};
+    bl_fieldset fs = {0};
+    fs.nfields = nf;
+    uint32_t off = 0;
+    char buf[32];
+    for (size_t i = 0; i < nf; i++) {
+        snprintf(buf, sizeof buf, "%s%zu", names[i % 6], i / 6);
+        fs.names[i] = strdup(buf);
+        fs.offset[i] = off;
+        fs.bits[i] = bits[i];
+        off += (bits[i] + 511) / 512 * 512;
+    }
+    *nbits = off;
+    bl_model *m = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_model_new_for(&fs, NULL, &m, &e), BL_OK);
+    bl_fieldset_clear(&fs);
+    for (size_t f = 0; f < nf; f++)
+        for (uint32_t l = 0; l < m->f[f].nlevels; l++) {
+            m->f[f].m[l] = 0.01 + (double)(rnd() % 1000) / 1000.0;
+            m->f[f].u[l] = 0.01 + (double)(rnd() % 1000) / 1000.0;
+        }
+    m->prior = 0.05;
+    return m;
+}
+
+/* A random field value of a given density. */
+static void fill(uint8_t *p, size_t n, int dens)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = rnd();
+        p[i] = (uint8_t)(dens == 0   ? 0
+                         : dens == 1 ? r & (r >> 8) & (r >> 16)
+                         : dens == 2 ? r
+                                     : r | (r >> 8));
+    }
+}
+
+/* Records of set A random; of set B mostly noisy copies (some exact, some
+ * with given name and surname swapped); the padding after each field holds
+ * garbage that no count may see. */
+static void make_sets(const bl_model *m, uint32_t nbits, size_t n, bl_clkset **A, bl_clkset **B)
+{
+    bl_error e = {0};
+    assert_int_equal(bl_clkset_new(nbits, n, A, &e), BL_OK);
+    assert_int_equal(bl_clkset_new(nbits, n, B, &e), BL_OK);
+    uint8_t *ra = calloc(1, nbits / 8 + 64), *rb = calloc(1, nbits / 8 + 64);
+    for (size_t r = 0; r < n; r++) {
+        memset(ra, 0, nbits / 8);
+        for (size_t f = 0; f < m->nf; f++)
+            fill(ra + m->f[f].offset / 8, (m->f[f].bits + 7) / 8, (int)(rnd() % 4));
+        memcpy(rb, ra, nbits / 8);
+        int kind = (int)(rnd() % 4);
+        for (size_t f = 0; f < m->nf; f++) {
+            uint8_t *p = rb + m->f[f].offset / 8;
+            size_t nb = (m->f[f].bits + 7) / 8;
+            if (kind == 1) /* noise: flip a few bits */
+                for (int q = (int)(rnd() % 6); q > 0; q--)
+                    p[rnd() % nb] ^= (uint8_t)(1u << (rnd() % 8));
+            else if (kind == 2 && rnd() % 3 == 0)
+                fill(p, nb, (int)(rnd() % 4));
+        }
+        if (kind == 3 && m->nf >= 2 && m->f[0].bits == m->f[1].bits) {
+            size_t nb = (m->f[0].bits + 7) / 8;
+            memcpy(rb + m->f[0].offset / 8, ra + m->f[1].offset / 8, nb);
+            memcpy(rb + m->f[1].offset / 8, ra + m->f[0].offset / 8, nb);
+        }
+        assert_int_equal(bl_clkset_append(*A, ra, NULL, &e), BL_OK);
+        assert_int_equal(bl_clkset_append(*B, rb, NULL, &e), BL_OK);
+        /* garbage between fields, written after append (the API zeroes padding) */
+        for (int s = 0; s < 2; s++) {
+            uint8_t *rec = (s ? *B : *A)->data + r * (s ? *B : *A)->stride;
+            for (size_t f = 0; f < m->nf; f++) {
+                size_t end = m->f[f].offset / 8 + (m->f[f].bits + 7) / 8;
+                size_t stop = (end + 63) / 64 * 64;
+                for (size_t i = end; i < stop; i++)
+                    rec[i] = (uint8_t)rnd();
+            }
+        }
+    }
+    free(ra);
+    free(rb);
+}
+
+static size_t swaps_seen, levels_seen[BL_MODEL_MAX_LEVELS + 1], crossed_kernels;
+
+static void check_layout(size_t nf, const uint32_t *bits)
+{
+    uint32_t nbits = 0;
+    bl_model *m = make_model(nf, bits, &nbits);
+    const size_t n = 97;
+    bl_clkset *A = NULL, *B = NULL;
+    make_sets(m, nbits, n, &A, &B);
+    const bl_kernel *ref = bli_kernel_by_name("scalar");
+    bl_fieldpop fr;
+    assert_int_equal(bl_fieldpop_init(&fr, m, ref), 0);
+    assert_string_equal(fr.name, "scalar");
+    const uint8_t *pa[97 + 5], *pb[97 + 5];
+    for (size_t i = 0; i < n; i++) {
+        pa[i] = bl_clkset_get(A, i / 3); /* runs of the same A record, as sorted candidates */
+        pb[i] = bl_clkset_get(B, (i * 7 + i / 3) % n);
+    }
+    for (size_t i = n; i < n + 5; i++)
+        pa[i] = pa[0], pb[i] = pb[1];
+    uint32_t *want = malloc(n * nf * sizeof *want), *got = malloc(n * nf * sizeof *got);
+    uint32_t *wantb = malloc(n * nf * sizeof *wantb), *popb = malloc(n * nf * sizeof *popb);
+    uint32_t *cross = malloc(2 * n * sizeof *cross), *pop_a = malloc(n * nf * sizeof *pop_a);
+    uint8_t *lvk = malloc(n * nf), *lvr = malloc(n * nf);
+    const uint32_t *rowa[97], *rowb[97];
+    for (size_t i = 0; i < n; i++) {
+        for (size_t f = 0; f < nf; f++)
+            pop_a[i * nf + f] = ref->popcount(pa[i] + m->f[f].offset / 8, (m->f[f].bits + 7) / 8);
+        rowa[i] = pop_a + i * nf;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t f = 0; f < nf; f++) {
+            want[i * nf + f] = ref->and_popcount(
+                pa[i] + m->f[f].offset / 8, pb[i] + m->f[f].offset / 8, (m->f[f].bits + 7) / 8);
+            wantb[i * nf + f] = ref->popcount(pb[i] + m->f[f].offset / 8, (m->f[f].bits + 7) / 8);
+        }
+    for (size_t kn = 0; kn < 3; kn++) {
+        const bl_kernel *k = bli_kernel_by_name(KERNELS[kn]);
+        if (!k)
+            continue;
+        bl_fieldpop fp;
+        assert_int_equal(bl_fieldpop_init(&fp, m, k), 0);
+        for (size_t i = 0; i < n; i++) {
+            bl_fieldpop_run(&fp, pa[i], pb[i], got + i * nf);
+            assert_memory_equal(got + i * nf, want + i * nf, nf * sizeof *got);
+        }
+        memset(got, 0xff, n * nf * sizeof *got);
+        memset(popb, 0xff, n * nf * sizeof *popb);
+        fp.batch(&fp, pa, pb, n, 5, got, popb, cross);
+        assert_memory_equal(got, want, n * nf * sizeof *got);
+        assert_memory_equal(popb, wantb, n * nf * sizeof *popb);
+        fp.batch(&fp, pa + 3, pb + 3, 7, 0, got, popb, cross + 6); /* short batch, nothing ahead */
+        assert_memory_equal(got, want + 3 * nf, 7 * nf * sizeof *got);
+        assert_memory_equal(popb, wantb + 3 * nf, 7 * nf * sizeof *popb);
+        /* crosswise counts of the name pair, where the kernel takes them */
+        fp.batch(&fp, pa, pb, n, 0, got, popb, cross);
+        for (size_t i = 0; fp.batch_cross && i < n; i++) {
+            const size_t g = fp.swap_g[0], s = fp.swap_s[0];
+            assert_int_equal(cross[2 * i],
+                             ref->and_popcount(pa[i] + fp.off[g], pb[i] + fp.off[s], fp.nbytes[g]));
+            assert_int_equal(cross[2 * i + 1],
+                             ref->and_popcount(pa[i] + fp.off[s], pb[i] + fp.off[g], fp.nbytes[g]));
+        }
+        crossed_kernels += fp.batch_cross;
+        /* the kernel's levels = bl_model_levels */
+        for (size_t i = 0; i < n; i++) {
+            rowb[i] = popb + i * nf;
+            bl_model_levels(m, &fr, pa[i], rowa[i], pb[i], rowb[i], lvr + i * nf, NULL);
+        }
+        fp.levels(&fp, pa, pb, rowa, rowb, got, fp.batch_cross ? cross : NULL, n, lvk);
+        assert_memory_equal(lvk, lvr, n * nf);
+        bl_fieldpop_free(&fp);
+    }
+    /* integer levels == bl_model_levels (doubles), incl. swapped names */
+    uint32_t xa[BL_MODEL_MAX_FIELDS], xb[BL_MODEL_MAX_FIELDS];
+    uint8_t l1[BL_MODEL_MAX_FIELDS], l2[BL_MODEL_MAX_FIELDS];
+    for (size_t i = 0; i < n; i++) {
+        for (size_t f = 0; f < nf; f++) {
+            xa[f] = ref->popcount(pa[i] + m->f[f].offset / 8, (m->f[f].bits + 7) / 8);
+            xb[f] = ref->popcount(pb[i] + m->f[f].offset / 8, (m->f[f].bits + 7) / 8);
+        }
+        bl_model_levels(m, &fr, pa[i], xa, pb[i], xb, l1, NULL);
+        bl_fieldpop_levels(&fr, pa[i], xa, pb[i], xb, want + i * nf, l2);
+        assert_memory_equal(l1, l2, nf);
+        swaps_seen += m->f[0].swap_with >= 0 && l1[0] == m->f[0].nbands;
+        levels_seen[l1[0] == BL_LEVEL_MISSING ? BL_MODEL_MAX_LEVELS : l1[0]]++;
+    }
+    bl_fieldpop_free(&fr);
+    free(want);
+    free(got);
+    free(wantb);
+    free(popb);
+    free(cross);
+    free(pop_a);
+    free(lvk);
+    free(lvr);
+    bl_model_free(m);
+    bl_clkset_free(A);
+    bl_clkset_free(B);
+}
+
+static const uint32_t LENGTHS[] = {1,   7,   8,   9,   63,  64,  65,   100,  127,  128,  129,
+                                   200, 256, 300, 511, 512, 513, 1000, 1024, 1025, 1536, 2048};
+#define NLEN (sizeof LENGTHS / sizeof LENGTHS[0])
+
+static void test_field_kernels(void **state)
+{
+    (void)state;
+    uint32_t bits[BL_MODEL_MAX_FIELDS];
+    static const size_t counts[] = {1, 2, 3, 5, 6, 7, 8, 9, 15, 16, 17, 31, 32};
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
+        for (size_t start = 0; start < NLEN; start += 3) {
+            for (size_t f = 0; f < counts[c]; f++)
+                bits[f] = LENGTHS[(start + f * 5) % NLEN];
+            if (counts[c] >= 2 && start % 2 == 0)
+                bits[1] = bits[0]; /* names of one length: the swap check runs */
+            check_layout(counts[c], bits);
+        }
+    /* every length alone and as the pair of names */
+    for (size_t l = 0; l < NLEN; l++) {
+        for (size_t f = 0; f < 6; f++)
+            bits[f] = LENGTHS[l];
+        check_layout(1, bits);
+        check_layout(6, bits);
+    }
+    /* one length of whole blocks, 1..16 fields (the specialised kernels) */
+    static const uint32_t whole[] = {512, 1024, 2048};
+    for (size_t w = 0; w < 3; w++)
+        for (size_t nf = 1; nf <= 16; nf++) {
+            for (size_t f = 0; f < nf; f++)
+                bits[f] = whole[w];
+            check_layout(nf, bits);
+        }
+    if (bli_kernel_by_name("avx512"))
+        assert_true(crossed_kernels > 0);
+    /* the data reach the swapped level, missing, exact and every band */
+    assert_true(swaps_seen > 0);
+    assert_true(levels_seen[BL_MODEL_MAX_LEVELS] > 0);
+    for (size_t l = 0; l < 7; l++)
+        assert_true(levels_seen[l] > 0);
+}
+
+/* bl_model_score on every kernel: the same bytes, and the weights of
+ * bl_model_levels summed in field order (prior first, TF after exact). */
+static void test_score_identical(void **state)
+{
+    (void)state;
+    const uint32_t bits[6] = {1024, 1024, 512, 100, 1000, 2048};
+    uint32_t nbits = 0;
+    bl_model *m = make_model(6, bits, &nbits);
+    const size_t n = 3000, nc = 40000;
+    bl_clkset *A = NULL, *B = NULL;
+    make_sets(m, nbits, n, &A, &B);
+    const bl_clkset *sets[2] = {A, B};
+    bl_candidate *c = malloc(nc * sizeof *c);
+    for (size_t i = 0; i < nc; i++) {
+        uint32_t a = (uint32_t)(i * n / nc);
+        uint32_t b = i % 3 == 0 ? a : (uint32_t)(rnd() % n);
+        c[i] = (bl_candidate){0, {0, 1}, {a, b}};
+    }
+    bl_error e = {0};
+    const bl_kernel *keep = bli_kernel_active();
+    bli_kernel_force(bli_kernel_by_name("scalar"));
+    bl_scored_pair *ref = NULL;
+    assert_int_equal(bl_model_score(m, sets, 2, c, nc, 3, &ref, &e), BL_OK);
+    /* the reference: bl_model_levels and the weights */
+    bl_setstats ss[2];
+    assert_int_equal(bl_setstats_build(m, sets, 2, ss, &e), BL_OK);
+    bl_fieldpop fp;
+    assert_int_equal(bl_fieldpop_init(&fp, m, bli_kernel_active()), 0);
+    int tf_seen = 0;
+    for (size_t i = 0; i < nc; i++) {
+        uint8_t lv[BL_MODEL_MAX_FIELDS];
+        const size_t r0 = c[i].rec[0] * m->nf, r1 = c[i].rec[1] * m->nf;
+        bl_model_levels(m, &fp, bl_clkset_get(A, c[i].rec[0]), ss[0].pop + r0,
+                        bl_clkset_get(B, c[i].rec[1]), ss[1].pop + r1, lv, NULL);
+        double w = bl_model_prior_weight(m);
+        for (size_t f = 0; f < m->nf; f++) {
+            if (lv[f] == BL_LEVEL_MISSING)
+                continue;
+            w += bl_model_level_weight(m, f, lv[f]);
+            if (lv[f] == 0) {
+                w += ss[0].tfadj[r0 + f];
+                tf_seen |= ss[0].tfadj[r0 + f] != 0;
+            }
+        }
+        assert_true(ref[i].weight == w);
+        assert_true(ref[i].probability == 1.0 / (1.0 + exp2(-w)));
+        assert_true(ref[i].c.score == ref[i].probability);
+        assert_memory_equal(ref[i].c.rec, c[i].rec, sizeof c[i].rec);
+    }
+    assert_true(tf_seen);
+    bl_fieldpop_free(&fp);
+    bl_setstats_free(ss, 2);
+    for (size_t kn = 1; kn < 3; kn++) {
+        const bl_kernel *k = bli_kernel_by_name(KERNELS[kn]);
+        if (!k)
+            continue;
+        bli_kernel_force(k);
+        for (int threads = 1; threads <= 2; threads++) {
+            bl_scored_pair *got = NULL;
+            assert_int_equal(bl_model_score(m, sets, 2, c, nc, threads, &got, &e), BL_OK);
+            assert_memory_equal(got, ref, nc * sizeof *got);
+            free(got);
+        }
+    }
+    bli_kernel_force(keep);
+    free(ref);
+    free(c);
+    bl_model_free(m);
+    bl_clkset_free(A);
+    bl_clkset_free(B);
+}
+
+/* Dice of the OR of two records' field filters. */
+static double or_dice(const bl_model *m, const uint8_t *a, const uint8_t *b)
+{
+    uint8_t x[128] = {0}, y[128] = {0};
+    for (size_t f = 0; f < m->nf; f++)
+        for (size_t i = 0; i < 128; i++)
+            x[i] |= a[m->f[f].offset / 8 + i], y[i] |= b[m->f[f].offset / 8 + i];
+    const bl_kernel *k = bli_kernel_by_name("scalar");
+    uint32_t pa = k->popcount(x, 128), pb = k->popcount(y, 128);
+    return pa + pb ? 2.0 * k->and_popcount(x, y, 128) / (double)(pa + pb) : 0;
+}
+
+/* Forced LSH blocking of field-level sets runs over the OR of the field
+ * filters: candidates reach Dice 0.5 there and the copies are found. */
+static void test_lsh_candidates(void **state)
+{
+    (void)state;
+    const uint32_t bits[4] = {1024, 1024, 1024, 1024};
+    uint32_t nbits = 0;
+    bl_model *m = make_model(4, bits, &nbits);
+    const size_t n = 400;
+    bl_clkset *A = NULL, *B = NULL;
+    make_sets(m, nbits, n, &A, &B);
+    const char *meta =
+        "{\"fields\":[{\"bits\":1024,\"features\":[\"a\"],\"name\":\"a\",\"offset\":0},"
+        "{\"bits\":1024,\"features\":[\"b\"],\"name\":\"b\",\"offset\":1024},"
+        "{\"bits\":1024,\"features\":[\"c\"],\"name\":\"c\",\"offset\":2048},"
+        "{\"bits\":1024,\"features\":[\"d\"],\"name\":\"d\",\"offset\":3072}],"
+        "\"layout\":\"fields\"}";
+    bl_error e = {0};
+    assert_int_equal(bl_clkset_set_meta(A, meta, &e), BL_OK);
+    assert_int_equal(bl_clkset_set_meta(B, meta, &e), BL_OK);
+    const bl_clkset *sets[2] = {A, B};
+    bl_model_link_opts o = {0};
+    o.lsh = 1;
+    bl_candidate *c = NULL;
+    size_t nc = 0;
+    assert_int_equal(bl_model_candidates(sets, 2, &o, &c, &nc, &e), BL_OK);
+    size_t same = 0, exact = 0;
+    for (size_t i = 0; i < nc; i++) {
+        assert_true(or_dice(m, bl_clkset_get(A, c[i].rec[0]), bl_clkset_get(B, c[i].rec[1])) >=
+                    0.5);
+        same += c[i].rec[0] == c[i].rec[1];
+    }
+    for (size_t i = 0; i < n; i++)
+        exact += or_dice(m, bl_clkset_get(A, i), bl_clkset_get(B, i)) >= 0.95;
+    assert_true(exact > n / 4);
+    assert_true(same >= exact * 9 / 10);
+    free(c);
+    bl_model_free(m);
+    bl_clkset_free(A);
+    bl_clkset_free(B);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_field_kernels),
+        cmocka_unit_test(test_score_identical),
+        cmocka_unit_test(test_lsh_candidates),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
