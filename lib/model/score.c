@@ -17,50 +17,6 @@
 
 #define TF_MAX_SETS 64
 
-bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets, const bl_model_link_opts *o_in,
-                              bl_candidate **out, size_t *count, bl_error *err)
-{
-    bl_model_link_opts o = {0};
-    if (o_in)
-        o = *o_in;
-    if (!(o.block_threshold > 0))
-        o.block_threshold = 0.3;
-    if (!o.top_k)
-        o.top_k = 10;
-    bl_match_opts mo;
-    memset(&mo, 0, sizeof mo);
-    mo.threshold = o.block_threshold;
-    mo.top_k = o.top_k;
-    mo.threads = o.threads;
-    mo.max_candidates = o.max_candidates;
-    bl_blocking *bk = NULL;
-    uint64_t total = 0;
-    for (size_t x = 0; x < nsets; x++)
-        for (size_t y = x + 1; y < nsets; y++)
-            total += (uint64_t)sets[x]->count * sets[y]->count;
-    /* LSH on large inputs. The positions are keyed by a fresh random key:
-     * block keys never leave the process, so no shared key is needed. */
-    if (o.lsh > 0 || (o.lsh == 0 && total > (uint64_t)4e9)) {
-        uint32_t tables = 0, bits = 0;
-        double share;
-        int ok = bl_blocking_lsh_plan(sets, nsets, 0.5, 0.995, &tables, &bits, &share);
-        if (ok || o.lsh > 0) {
-            uint8_t key[32];
-            if (bl_init() != BL_OK)
-                return bl_error_set(err, BL_ECRYPTO, "libsodium failed to initialise");
-            randombytes_buf(key, sizeof key);
-            bl_status st = bl_blocking_new_lsh(sets[0]->nbits, tables, bits, key, sizeof key, &bk, err);
-            sodium_memzero(key, sizeof key);
-            if (st != BL_OK)
-                return st;
-            mo.blocking = bk;
-        }
-    }
-    bl_status st = bl_match_candidates(sets, nsets, &mo, out, count, err);
-    bl_blocking_free(bk);
-    return st;
-}
-
 typedef struct sjob {
     const bl_model *m;
     const bl_clkset *const *sets;
