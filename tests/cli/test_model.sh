@@ -31,6 +31,12 @@ expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" --model "$T/model
 assert_same "$T/mu.svg" "$T/mu2.svg"
 expect_exit 0 "$BL" match --model "$T/model.json" -o "$T/m2.csv" "$T/a.clk" "$T/b.clk"
 assert_eq "$(wc -l < "$T/m2.csv")" "$(wc -l < "$T/matches.csv")" "model file = auto"
+# -f candidates: every scored candidate, unresolved (more rows, same columns)
+expect_exit 0 "$BL" match --model "$T/model.json" -f candidates -o "$T/mc.csv" "$T/a.clk" "$T/b.clk"
+assert_eq "$(head -1 "$T/mc.csv")" "a_index,b_index,score,weight,probability,a_id,b_id" "candidates header"
+if [ "$(wc -l < "$T/mc.csv")" -gt "$(wc -l < "$T/m2.csv")" ]; then pass; else fail "-f candidates is not every candidate"; fi
+expect_exit 2 "$BL" match --model "$T/model.json" -f groups -o "$T/mg.json" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "pairs or candidates"
 expect_exit 0 "$BL" match --model "$T/model.json" --min-probability 0.999999 -o "$T/m3.csv" "$T/a.clk" "$T/b.clk"
 if [ "$(wc -l < "$T/m3.csv")" -le "$(wc -l < "$T/m2.csv")" ]; then pass; else fail "--min-probability"; fi
 
