@@ -22,11 +22,13 @@
 
 #include "model/model_internal.h"
 
-/* Pairs a rule may let through, per record of all inputs: 256 keeps
- * every single field of 100K x 100K synthetic person data (the largest,
- * given name, ~100 per record) and moves common fields into conjunctions
- * at 1M. */
-#define BLOCK_PAIRS_PER_RECORD 256.0
+/* Pairs a rule may let through, per record of all inputs. Small rules
+ * (all pairs kept): 16 (synth hard 100K: date of birth, e-mail and the
+ * conjunctions of given name, surname and postcode). Big rules (top-k):
+ * 256 (there: given name, surname, postcode, the largest ~100 per record;
+ * at 1M those move into conjunctions). */
+#define BLOCK_SMALL 16.0
+#define BLOCK_BIG 256.0
 #define MAX_RULES 64
 
 typedef struct fhash {
@@ -148,35 +150,41 @@ static double rule_cost(const fhash *fh, size_t nsets, uint64_t mask, unsigned r
     return pairs;
 }
 
-/* The rules: every field within budget alone, then conjunctions of two
- * fields that are not (a conjunction with a kept field adds no pair). */
-static size_t choose_rules(const fhash *fh, size_t nsets, double budget, ktab *t, uint64_t *rules,
-                           double *total)
+/* The rules, in two classes. Small rules (at most BLOCK_SMALL pairs per
+ * record): single fields, and conjunctions of two fields neither of which
+ * is small alone (a conjunction with a small field adds no pair). Their
+ * pairs are all kept. Big rules: single fields up to BLOCK_BIG pairs per
+ * record (a common given name, a postcode at 100K); their pairs go through
+ * top-k. Fields beyond that (sex) only enter conjunctions. */
+static void choose_rules(const fhash *fh, size_t nsets, ktab *t, uint64_t *small, size_t *nsmall,
+                         uint64_t *big, size_t *nbig, double *pairs)
 {
-    size_t n = 0;
-    uint64_t big = 0;
-    *total = 0;
-    for (size_t f = 0; f < fh->nf && n < MAX_RULES; f++) {
-        double c = rule_cost(fh, nsets, 1ULL << f, (unsigned)n, t);
-        if (c <= budget) {
-            rules[n++] = 1ULL << f;
-            *total += c;
-        } else {
-            big |= 1ULL << f;
+    const double sb = BLOCK_SMALL * (double)fh->nrec, bb = BLOCK_BIG * (double)fh->nrec;
+    uint64_t small_single = 0;
+    *nsmall = *nbig = 0;
+    *pairs = 0;
+    for (size_t f = 0; f < fh->nf && *nsmall < MAX_RULES && *nbig < MAX_RULES; f++) {
+        double c = rule_cost(fh, nsets, 1ULL << f, 0, t);
+        if (c <= sb) {
+            small[(*nsmall)++] = 1ULL << f;
+            small_single |= 1ULL << f;
+        } else if (c <= bb) {
+            big[(*nbig)++] = 1ULL << f;
         }
+        if (c <= bb)
+            *pairs += c;
     }
     for (size_t f = 0; f < fh->nf; f++)
-        for (size_t g = f + 1; g < fh->nf && n < MAX_RULES; g++) {
-            if (!(big >> f & 1) || !(big >> g & 1))
+        for (size_t g = f + 1; g < fh->nf && *nsmall < MAX_RULES; g++) {
+            if ((small_single >> f & 1) || (small_single >> g & 1))
                 continue;
             uint64_t mask = 1ULL << f | 1ULL << g;
-            double c = rule_cost(fh, nsets, mask, (unsigned)n, t);
-            if (c <= budget) {
-                rules[n++] = mask;
-                *total += c;
+            double c = rule_cost(fh, nsets, mask, 0, t);
+            if (c <= sb) {
+                small[(*nsmall)++] = mask;
+                *pairs += c;
             }
         }
-    return n;
 }
 
 static int cmp_u32(const void *x, const void *y)
@@ -247,10 +255,10 @@ static int build_blocks(const fhash *fh, size_t nsets, const uint64_t *rules, si
     return rc;
 }
 
-bl_status bli_model_field_blocking(const bl_clkset *const *sets, size_t nsets, bl_blocking **out,
-                                   double *pairs, bl_error *err)
+bl_status bli_model_field_blocking(const bl_clkset *const *sets, size_t nsets, bl_blocking **small,
+                                   bl_blocking **big, double *pairs, bl_error *err)
 {
-    *out = NULL;
+    *small = *big = NULL;
     *pairs = 0;
     if (nsets > 64)
         return BL_OK;
@@ -264,7 +272,6 @@ bl_status bli_model_field_blocking(const bl_clkset *const *sets, size_t nsets, b
     }
     fhash fh = {0};
     ktab t = {0};
-    bl_blocking *b = NULL;
     int fail = field_hashes(sets, nsets, &fs, &fh);
     bl_fieldset_clear(&fs);
     t.cap = 64;
@@ -272,27 +279,55 @@ bl_status bli_model_field_blocking(const bl_clkset *const *sets, size_t nsets, b
         t.cap *= 2;
     if (!fail)
         fail = !(t.s = malloc(t.cap * sizeof *t.s));
-    uint64_t rules[MAX_RULES];
+    uint64_t rs[MAX_RULES], rb[MAX_RULES];
+    size_t ns = 0, nb = 0;
     double all = 0;
     for (size_t x = 0; x < nsets; x++)
         for (size_t y = x + 1; y < nsets; y++)
             all += (double)sets[x]->count * (double)sets[y]->count;
-    size_t nr = 0;
     if (!fail)
-        nr = choose_rules(&fh, nsets, BLOCK_PAIRS_PER_RECORD * (double)fh.nrec, &t, rules, pairs);
+        choose_rules(&fh, nsets, &t, rs, &ns, rb, &nb, pairs);
     /* no usable rule, or the rules compare nearly everything: exhaustive */
-    if (!fail && nr && *pairs < all / 4) {
-        fail = !(b = calloc(1, sizeof *b));
-        if (!fail && build_blocks(&fh, nsets, rules, nr, b) != 0)
-            fail = 1;
+    if (!fail && ns + nb && *pairs < all / 4) {
+        if (ns)
+            fail |= !(*small = calloc(1, sizeof **small)) || build_blocks(&fh, nsets, rs, ns, *small) != 0;
+        if (nb && !fail)
+            fail |= !(*big = calloc(1, sizeof **big)) || build_blocks(&fh, nsets, rb, nb, *big) != 0;
     }
     free(fh.h);
     free(t.s);
     if (fail) {
-        bl_blocking_free(b);
+        bl_blocking_free(*small);
+        bl_blocking_free(*big);
+        *small = *big = NULL;
         return bl_error_set(err, BL_ENOMEM, "out of memory for field blocks");
     }
-    *out = b;
+    return BL_OK;
+}
+
+/* Union of two candidate lists (a pair in both once, the first's score),
+ * in anonlink order. Frees both; *out is the merged list. */
+static bl_status merge_candidates(bl_candidate *x, size_t nx, bl_candidate *y, size_t ny, bl_candidate **out,
+                                  size_t *n, bl_error *err)
+{
+    bl_candidate *v = realloc(x, (nx + ny ? nx + ny : 1) * sizeof *v);
+    if (!v) {
+        free(x);
+        free(y);
+        return bl_error_set(err, BL_ENOMEM, "out of memory merging %zu candidates", nx + ny);
+    }
+    if (ny)
+        memcpy(v + nx, y, ny * sizeof *v);
+    free(y);
+    size_t tot = nx + ny, o = 0;
+    if (tot)
+        qsort(v, tot, sizeof *v, bli_candidate_key_cmp);
+    for (size_t i = 0; i < tot; i++)
+        if (!o || bli_candidate_key_cmp(&v[i], &v[o - 1]))
+            v[o++] = v[i];
+    bl_candidates_sort(v, o);
+    *out = v;
+    *n = o;
     return BL_OK;
 }
 
@@ -305,9 +340,10 @@ bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets, const 
     if (!(o.block_threshold > 0))
         o.block_threshold = 0.3;
     /* 100, not 10: with names shared by many people the record-level Dice
-     * of a true pair with typos is often beaten by ten other records (top
-     * 10 kept 95.4% of the true pairs of synth hard 100K, top 100 99.5%);
-     * the model then ranks them (training uses the best 10, train.c) */
+     * of a true pair with typos is often beaten by ten other records (synth
+     * hard, true pairs kept: 10K top 10 98.3%, top 100 99.4%; 100K with
+     * field blocks top 10 95.4%, top 100 98.1%); the model then ranks them
+     * (training uses the best 10, train.c) */
     if (!o.top_k)
         o.top_k = 100;
     bl_match_opts mo;
@@ -316,20 +352,43 @@ bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets, const 
     mo.top_k = o.top_k;
     mo.threads = o.threads;
     mo.max_candidates = o.max_candidates;
-    bl_blocking *bk = NULL;
     double total = 0;
     for (size_t x = 0; x < nsets; x++)
         for (size_t y = x + 1; y < nsets; y++)
             total += (double)sets[x]->count * (double)sets[y]->count;
-    /* large inputs: keyed blocks on the field values (above) */
-    if (o.lsh > 0 || (o.lsh == 0 && total > 4e9)) {
-        double bpairs;
-        bl_status bst = bli_model_field_blocking(sets, nsets, &bk, &bpairs, err);
-        if (bst != BL_OK)
-            return bst;
-        mo.blocking = bk;
+    if (o.lsh < 0 || (o.lsh == 0 && total <= 4e9))
+        return bl_match_candidates(sets, nsets, &mo, out, count, err);
+    /* large inputs: keyed blocks on the field values (above). Pairs of the
+     * small rules are all kept (a true pair whose names both changed but
+     * whose date of birth or e-mail agrees loses the record-level top-k to
+     * people sharing its name: at synth hard 100K top 100 over all rules
+     * kept 98.1% of the true pairs); those of the big rules go through
+     * top-k. */
+    bl_blocking *small = NULL, *big = NULL;
+    double bpairs;
+    bl_status st = bli_model_field_blocking(sets, nsets, &small, &big, &bpairs, err);
+    if (st != BL_OK)
+        return st;
+    if (!small && !big)
+        return bl_match_candidates(sets, nsets, &mo, out, count, err);
+    bl_candidate *cs = NULL, *cb = NULL;
+    size_t ncs = 0, ncb = 0;
+    if (small) {
+        bl_match_opts ms = mo;
+        ms.top_k = 0;
+        ms.blocking = small;
+        st = bl_match_candidates(sets, nsets, &ms, &cs, &ncs, err);
     }
-    bl_status st = bl_match_candidates(sets, nsets, &mo, out, count, err);
-    bl_blocking_free(bk);
-    return st;
+    if (st == BL_OK && big) {
+        mo.blocking = big;
+        st = bl_match_candidates(sets, nsets, &mo, &cb, &ncb, err);
+    }
+    bl_blocking_free(small);
+    bl_blocking_free(big);
+    if (st != BL_OK) {
+        free(cs);
+        free(cb);
+        return st;
+    }
+    return merge_candidates(cs, ncs, cb, ncb, out, count, err);
 }

@@ -19,6 +19,12 @@ expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" "$T/matches.csv"
 f1=$(awk '$1 == "F1" {print $2}' "$T/out")
 if python3 -c "import sys; sys.exit(0 if float('$f1') >= 0.95 else 1)"; then pass; else fail "F1 $f1 < 0.95 on the high-error set"; fi
 
+# keyed field-value blocks (the default above 4e9 pairs), forced here: as good
+expect_exit 0 "$BL" match --model auto --blocking lsh -o "$T/mfb.csv" "$T/a.clk" "$T/b.clk"
+expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" "$T/mfb.csv"
+f1b=$(awk '$1 == "F1" {print $2}' "$T/out")
+if python3 -c "import sys; sys.exit(0 if float('$f1b') >= 0.95 else 1)"; then pass; else fail "F1 $f1b < 0.95 with field blocks"; fi
+
 expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" --weights --weights-svg "$T/wh.svg" "$T/matches.csv"
 assert_contains "$T/out" "match weight histogram"
 assert_contains "$T/wh.svg" "Match weight"
