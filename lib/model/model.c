@@ -310,17 +310,9 @@ void bl_model_levels(const bl_model *m, const bl_fieldpop *fp, const uint8_t *a,
         if (j <= (int)i || lv[i] == BL_LEVEL_MISSING || lv[j] == BL_LEVEL_MISSING ||
             m->f[j].swap_with != (int)i || m->f[j].bits != m->f[i].bits)
             continue;
-        /* Both names disagree: swapped (crosswise Dice works only when both
-         * fields are hashed with one key; clkhash keys each feature, so a swap
-         * usually looks like two unrelated names) or both changed. Matches
-         * show this far more often than independence says (synth hard:
-         * 4.4% of true pairs, against 10.0% x 6.3% = 0.6%), so it is one
-         * joint level on the first name field and the other is neutral. */
-        const int both_else = lv[i] == m->f[i].nlevels - 1 && lv[j] == m->f[j].nlevels - 1;
-        if (both_else ||
-            (dl[i] < BL_SWAP_MIN_DICE && dl[j] < BL_SWAP_MIN_DICE && swapped(m, k, i, (size_t)j, a, pa, b, pb))) {
+        if (dl[i] < BL_SWAP_MIN_DICE && dl[j] < BL_SWAP_MIN_DICE && swapped(m, k, i, (size_t)j, a, pa, b, pb)) {
             lv[i] = (uint8_t)bl_field_swap_level(&m->f[i]);
-            lv[j] = BL_LEVEL_MISSING;
+            lv[j] = (uint8_t)bl_field_swap_level(&m->f[j]);
         }
     }
     if (dice)
