@@ -28,6 +28,7 @@
  * 256 (there: given name, surname, postcode, the largest ~100 per record;
  * at 1M those move into conjunctions). */
 #define BLOCK_SMALL 16.0
+#define BIG_RULE_MIN_DICE 0.5
 #define BLOCK_BIG 256.0
 #define MAX_RULES 64
 
@@ -381,6 +382,12 @@ bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets, const 
     }
     if (st == BL_OK && big) {
         mo.blocking = big;
+        /* the match layer keeps every pair above the threshold of these
+         * blocks before cutting the top k: from Dice 0.5, synth hard 100K
+         * keeps 99.36% of the true pairs instead of 99.38% at 1.7 GB peak
+         * instead of 2.5 GB */
+        if (mo.threshold < BIG_RULE_MIN_DICE)
+            mo.threshold = BIG_RULE_MIN_DICE;
         st = bl_match_candidates(sets, nsets, &mo, &cb, &ncb, err);
     }
     bl_blocking_free(small);
