@@ -35,7 +35,7 @@
 typedef struct fhash {
     size_t nrec, nf;
     size_t goff[65]; /* global index of each dataset's first record */
-    uint64_t *h; /* nrec * nf keyed hashes of the field filters, 0 = empty field */
+    uint64_t *h;     /* nrec * nf keyed hashes of the field filters, 0 = empty field */
 } fhash;
 
 static uint64_t mix64(uint64_t x)
@@ -48,7 +48,8 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-static int field_hashes(const bl_clkset *const *sets, size_t nsets, const bl_fieldset *fs, fhash *fh)
+static int field_hashes(const bl_clkset *const *sets, size_t nsets, const bl_fieldset *fs,
+                        fhash *fh)
 {
     const bl_kernel *k = bli_kernel_active();
     unsigned char key[crypto_shorthash_KEYBYTES];
@@ -242,7 +243,8 @@ static int fill_blocks(const fhash *fh, size_t nsets, const uint64_t *rules, siz
     return 0;
 }
 
-static int build_blocks(const fhash *fh, size_t nsets, const uint64_t *rules, size_t nr, bl_blocking *b)
+static int build_blocks(const fhash *fh, size_t nsets, const uint64_t *rules, size_t nr,
+                        bl_blocking *b)
 {
     /* every record may open a block per rule: room for all keys at half load */
     ktab tab = {0}, *t = &tab;
@@ -291,9 +293,11 @@ bl_status bli_model_field_blocking(const bl_clkset *const *sets, size_t nsets, b
     /* no usable rule, or the rules compare nearly everything: exhaustive */
     if (!fail && ns + nb && *pairs < all / 4) {
         if (ns)
-            fail |= !(*small = calloc(1, sizeof **small)) || build_blocks(&fh, nsets, rs, ns, *small) != 0;
+            fail |= !(*small = calloc(1, sizeof **small)) ||
+                    build_blocks(&fh, nsets, rs, ns, *small) != 0;
         if (nb && !fail)
-            fail |= !(*big = calloc(1, sizeof **big)) || build_blocks(&fh, nsets, rb, nb, *big) != 0;
+            fail |=
+                !(*big = calloc(1, sizeof **big)) || build_blocks(&fh, nsets, rb, nb, *big) != 0;
     }
     free(fh.h);
     free(t.s);
@@ -308,8 +312,8 @@ bl_status bli_model_field_blocking(const bl_clkset *const *sets, size_t nsets, b
 
 /* Union of two candidate lists (a pair in both once, the first's score),
  * in anonlink order. Frees both; *out is the merged list. */
-static bl_status merge_candidates(bl_candidate *x, size_t nx, bl_candidate *y, size_t ny, bl_candidate **out,
-                                  size_t *n, bl_error *err)
+static bl_status merge_candidates(bl_candidate *x, size_t nx, bl_candidate *y, size_t ny,
+                                  bl_candidate **out, size_t *n, bl_error *err)
 {
     bl_candidate *v = realloc(x, (nx + ny ? nx + ny : 1) * sizeof *v);
     if (!v) {
@@ -332,8 +336,9 @@ static bl_status merge_candidates(bl_candidate *x, size_t nx, bl_candidate *y, s
     return BL_OK;
 }
 
-bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets, const bl_model_link_opts *o_in,
-                              bl_candidate **out, size_t *count, bl_error *err)
+bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets,
+                              const bl_model_link_opts *o_in, bl_candidate **out, size_t *count,
+                              bl_error *err)
 {
     bl_model_link_opts o = {0};
     if (o_in)
