@@ -10,12 +10,21 @@
 #
 # Data sets: FEBRL4 (5k x 5k), the 5-party anonlink tutorial data, the
 # clkhash dirty pair (1k x 1k), and `blindlink synth` two-party sets of 10K,
-# 100K and 1M records per party at low, medium and high corruption.
+# 100K and 1M records per party at low, medium, high and hard corruption.
+#
+# Next to each record-level row, a model row (up to QUALITY_MODEL_UPTO
+# records per party): the same CSVs encoded with --layout fields, then
+# `match --model auto` (Fellegi-Sunter trained by EM, no threshold) and
+# `eval`; its pair completeness from `match --model auto -f candidates`.
 #
 # Usage: bench/quality.sh [BUILD_DIR]          (default: ./build)
 # Environment:
 #   QUALITY_SIZES   party sizes of the generated sets   [10000 100000 1000000]
-#   QUALITY_LEVELS  corruption levels                   [low medium high]
+#   QUALITY_LEVELS  corruption levels                   [low medium high hard]
+#   QUALITY_MODEL   1 = model rows too, 0 = record-level only  [1]
+#   QUALITY_MODEL_UPTO  largest party size with a model row [100000]
+#   QUALITY_MODEL_SCHEMA  schema of the generated sets' model rows
+#                                                       [examples/model-schema.json]
 #   QUALITY_SETS    which fixed sets to run             [febrl4 anonlink5 dirty]
 #   QUALITY_OUT     output folder                       [bench/out/quality]
 #   QUALITY_LSH_FROM party size from which keyed LSH blocking replaces the
@@ -32,7 +41,10 @@ BL=${BL:-$BUILD/blindlink}
 DATA=${QUALITY_DATA:-$SRC/data}
 OUT=${QUALITY_OUT:-$SRC/bench/out/quality}
 SIZES=${QUALITY_SIZES-10000 100000 1000000}
-LEVELS=${QUALITY_LEVELS-low medium high}
+LEVELS=${QUALITY_LEVELS-low medium high hard}
+MODEL=${QUALITY_MODEL:-1}
+MODEL_UPTO=${QUALITY_MODEL_UPTO:-100000}
+MODEL_SCHEMA=${QUALITY_MODEL_SCHEMA:-$SRC/examples/model-schema.json}
 SETS=${QUALITY_SETS-febrl4 anonlink5 dirty}
 LSH_FROM=${QUALITY_LSH_FROM:-500000}
 THREADS=${QUALITY_THREADS:-0}
@@ -148,17 +160,82 @@ EOF
   echo "   encode ${enc_s}s, match ${match_s}s, eval ${eval_s}s" >&2
 }
 
+# run_model NAME KIND SCHEMA "ENCODE OPTIONS" CSV... - the model row of a
+# data set: field-level encodings, match --model auto, eval, and the pair
+# completeness of the model's candidates (match --model auto -f candidates)
+run_model() {
+  local name=$1 kind=$2 schema=$3 encopts=$4
+  shift 4
+  local csvs=("$@") clks=() data=() t enc_s=0 i=0 maxsize=0 n
+  [ "$MODEL" = 1 ] || return 0
+  for csv in "${csvs[@]}"; do
+    n=$(($(wc -l < "$csv") - 1))
+    [ "$n" -gt "$maxsize" ] && maxsize=$n
+  done
+  [ "$maxsize" -le "$MODEL_UPTO" ] || return 0
+  echo "== $name: model" >&2
+  for csv in "${csvs[@]}"; do
+    i=$((i + 1))
+    t=$(now)
+    # shellcheck disable=SC2086
+    "$BL" encode --quiet --threads "$THREADS" --layout fields --format bin --secret-file "$W/secret" \
+      $encopts "$csv" "$schema" "$W/$name-$i.fields.clk"
+    enc_s=$(awk -v a="$enc_s" -v b="$(since "$t")" 'BEGIN { printf "%.3f", a + b }')
+    clks+=("$W/$name-$i.fields.clk")
+    data+=(--data "$csv")
+  done
+  local truth=(--truth febrl)
+  [ "$kind" = id ] && truth=(--truth id)
+  local rss=null match_s
+  t=$(now)
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f "%M" -o "$W/$name.model.rss" "$BL" match -v -j "$THREADS" --model auto \
+      -o "$W/$name.model.csv" "${clks[@]}" 2> "$W/$name.model.log"
+    rss=$(tail -1 "$W/$name.model.rss")
+  else
+    "$BL" match -v -j "$THREADS" --model auto -o "$W/$name.model.csv" "${clks[@]}" 2> "$W/$name.model.log"
+  fi
+  match_s=$(since "$t")
+  "$BL" eval "${data[@]}" "${truth[@]}" --json -o "$W/$name.model-eval.json" "$W/$name.model.csv"
+  # pair completeness: the true pairs among every scored candidate
+  "$BL" match -j "$THREADS" --model auto -f candidates -o "$W/$name.model-cand.csv" "${clks[@]}"
+  "$BL" eval "${data[@]}" "${truth[@]}" --json -o "$W/$name.model-cand.json" "$W/$name.model-cand.csv"
+  local sname=${schema#"$SRC"/} blocking=exhaustive line
+  sname=${sname#"$DATA"/}
+  # match --model blocks on field values above 4e9 record pairs (docs/model.md)
+  local sizes=()
+  for csv in "${csvs[@]}"; do sizes+=("$(($(wc -l < "$csv") - 1))"); done
+  printf '%s\n' "${sizes[@]}" | awk '{ for (j = 1; j < NR; j++) s += $1 * v[j]; v[NR] = $1 }
+    END { exit !(s > 4e9) }' && blocking="field blocks"
+  line=$(grep -m1 "candidate pairs; model trained" "$W/$name.model.log" || true)
+  python3 - "$W/$name.modelrow.json" <<EOF
+import json, sys
+json.dump({"name": "$name", "parties": ${#csvs[@]}, "schema": "$sname",
+           "encode_options": "--layout fields $encopts".strip(), "blocking": "$blocking",
+           "encode_s": $enc_s, "match_s": $match_s, "peak_rss_kb": $rss,
+           "log": """$line"""}, open(sys.argv[1], "w"), indent=1)
+EOF
+  rm -f "$W/$name.model-cand.csv" "${clks[@]}"
+  echo "   model: encode ${enc_s}s, match ${match_s}s" >&2
+}
+
 for s in $SETS; do
   SYNTH_S=null
   case $s in
     febrl4)
       run_set febrl4 febrl "$SCHEMAS/febrl.json" "--legacy-strip --check-header false" \
+        "$DATA/febrl4/dataset4a.csv" "$DATA/febrl4/dataset4b.csv"
+      run_model febrl4 febrl "$SCHEMAS/febrl.json" "--legacy-strip --check-header false" \
         "$DATA/febrl4/dataset4a.csv" "$DATA/febrl4/dataset4b.csv" ;;
     anonlink5)
       run_set anonlink5 id "$DATA/anonlink-tutorial/schema.json" "" \
+        "$DATA"/anonlink-tutorial/dataset-{1,2,3,4,5}.csv
+      run_model anonlink5 id "$DATA/anonlink-tutorial/schema.json" "" \
         "$DATA"/anonlink-tutorial/dataset-{1,2,3,4,5}.csv ;;
     dirty)
       run_set clkhash-dirty id "$SCHEMAS/clkhash-dirty.json" "--legacy-strip --check-header false" \
+        "$DATA/clkhash-dirty/dirty_1000_50_1.csv" "$DATA/clkhash-dirty/dirty_1000_50_2.csv"
+      run_model clkhash-dirty id "$SCHEMAS/clkhash-dirty.json" "--legacy-strip --check-header false" \
         "$DATA/clkhash-dirty/dirty_1000_50_1.csv" "$DATA/clkhash-dirty/dirty_1000_50_2.csv" ;;
     *) die "unknown set '$s' (febrl4, anonlink5, dirty)" ;;
   esac
@@ -171,6 +248,7 @@ for n in $SIZES; do
     "$BL" synth -n "$n" --level "$level" --overlap 0.5 --seed 1 -j "$THREADS" -o "$W/$name"
     SYNTH_S=$(since "$t")
     run_set "$name" febrl "${QUALITY_SYNTH_SCHEMA:-$SCHEMAS/synth.json}" "--normalize=names" "$W/$name-1.csv" "$W/$name-2.csv"
+    run_model "$name" febrl "$MODEL_SCHEMA" "--normalize=names" "$W/$name-1.csv" "$W/$name-2.csv"
     rm -f "$W/$name"-[12].csv "$W/$name"-[12].clk "$W/$name".oracle.csv
   done
 done

@@ -112,6 +112,42 @@ def fmt(v, spec):
     return "n/a" if v is None else spec % v
 
 
+def model_rows(work, rows, order, L):
+    """The model rows (run_model in quality.sh): match --model auto, no
+    threshold, next to the same set's best record-level F1."""
+    ms = []
+    for p in glob.glob(os.path.join(work, "*.modelrow.json")):
+        m = load(p)
+        m["eval"] = load(os.path.join(work, m["name"] + ".model-eval.json"))
+        m["cand"] = load(os.path.join(work, m["name"] + ".model-cand.json"))
+        ms.append(m)
+    if not ms:
+        return
+    ms.sort(key=order)
+    best = {r["name"]: r["best"] for r in rows}
+    L.append("## Fellegi-Sunter model on field-level encodings\n")
+    L.append("The same CSVs encoded with `blindlink encode --layout fields` (schema and options "
+             "below), then `blindlink match --model auto` (m and prior by EM, u from random "
+             "pairs; decision at posterior probability 0.5, no threshold given) and `blindlink "
+             "eval`. Pair completeness: true pairs among every candidate the model scores "
+             "(`match --model auto -f candidates`) over all true pairs. Record-level best F1: "
+             "the row above at its best threshold (its own schema). Times are wall-clock "
+             "seconds; peak memory of `match`.\n")
+    L.append("| data set | schema, options | blocking | candidates | pair completeness | precision "
+             "| recall | F1 | record-level best F1 | encode s | match s | peak MB |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for m in ms:
+        e, c = m["eval"], m["cand"]
+        b = best.get(m["name"])
+        L.append("| %s | `%s` `%s` | %s | {:,} | %.4f | %.4f | %.4f | **%.4f** | %s | %.2f | %.2f | %s |"
+                 .format(c["predicted"]) % (
+                     m["name"], m["schema"], m["encode_options"], m["blocking"], c["recall"],
+                     e["precision"], e["recall"], e["f1"], "-" if b is None else "%.4f" % b[1],
+                     m["encode_s"], m["match_s"],
+                     "-" if m["peak_rss_kb"] is None else "%.0f" % (m["peak_rss_kb"] / 1024)))
+    L.append("")
+
+
 def main():
     work, out = sys.argv[1], sys.argv[2]
     sets = []
@@ -126,7 +162,7 @@ def main():
     if not sets:
         sys.exit("quality_report: no results in %s" % work)
     fixed = ["febrl4", "anonlink5", "clkhash-dirty"]
-    levels = ["low", "medium", "high"]
+    levels = ["low", "medium", "high", "hard"]
 
     def order(m):
         n = m["name"]
@@ -211,6 +247,7 @@ def main():
         L.append("Data sets with F1 below 0.95 at the default threshold: %s.\n" %
                  ", ".join("%s (%.4f; best %.4f at %.3g)" % (m["name"], m["at"]["f1"], m["best"][1], m["best"][0])
                            for m in low))
+    model_rows(work, rows, order, L)
     L.append("## Schemas\n")
     seen = {}
     for m in rows:

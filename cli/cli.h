@@ -52,7 +52,7 @@ int cmd_explain(int argc, char **argv);
 /** `match --model auto|FILE` (cli/cmd_train.c): train or load a model, block,
  *  score, resolve, write the pairs CSV with weight and probability. */
 int cli_match_model(const char *model, size_t n, char *const *paths, const char *output, double min_p,
-                    int threads, int verbose, int lsh);
+                    int threads, int verbose, int lsh, int candidates);
 int cmd_attack(int argc, char **argv);
 
 /** Print "blindlink <cmd>: <message>" to stderr; returns exit code for `err`. */

@@ -43,9 +43,11 @@ static void usage(FILE *fp)
         "                           (encode --layout fields): auto trains the model on\n"
         "                           the inputs (see 'blindlink train'); pairs CSV gains\n"
         "                           weight and probability columns (docs/model.md)\n"
-        "      --min-probability P  with --model: match at posterior >= P (default 0.5)\n"
+        "      --min-probability P  with --model: match at posterior >= P (default 0.5;\n"
+        "                           -f candidates: every scored candidate, unresolved)\n"
         "                           (--blocking lsh|none picks the model's candidate\n"
-        "                           blocking; default: LSH above 4e9 record pairs)\n"
+        "                           blocking; default: keyed blocks on field values\n"
+        "                           above 4e9 record pairs, docs/model.md)\n"
         "  -o, --output FILE        output file (default '-' = stdout)\n"
         "  -f, --output-format F    pairs (default): matched pairs CSV\n"
         "                           groups: anonlink find-similarity groups JSON\n"
@@ -219,6 +221,8 @@ static int match_check(match_opts *o)
     if (o->model) {
         if (o->nblocks)
             return cli_usage_error(CMD, "--model blocks by itself: --blocks files are not used with it");
+        if (strcmp(o->format, "pairs") && strcmp(o->format, "candidates"))
+            return cli_usage_error(CMD, "--model writes pairs or candidates, not %s", o->format);
         return CLI_OPT_MODEL;
     }
     if (isnan(o->threshold))
@@ -687,7 +691,8 @@ int cmd_match(int argc, char **argv)
         return cli_match_model(o.model, o.nin, (char *const *)o.inputs, o.co.output, o.min_p,
                                o.co.threads, o.co.verbose,
                                !o.blocking ? 0 : !strcmp(o.blocking, "lsh") ? 1
-                                             : !strcmp(o.blocking, "none") ? -1 : 2);
+                                             : !strcmp(o.blocking, "none") ? -1 : 2,
+                               !strcmp(o.format, "candidates"));
     if (rc != CLI_OPT_OK)
         return rc == CLI_OPT_EXIT ? CLI_EXIT_OK : rc;
     match_run r;

@@ -72,7 +72,7 @@ static bl_status train_on(bl_clkset **sets, size_t n, const bl_model_link_opts *
 }
 
 int cli_match_model(const char *model_path, size_t n, char *const *paths, const char *output, double min_p,
-                    int threads, int verbose, int lsh)
+                    int threads, int verbose, int lsh, int candidates)
 {
     if (lsh == 2)
         return cli_usage_error("match", "--model blocks by itself: --blocking lsh or none, not files");
@@ -117,8 +117,15 @@ int cli_match_model(const char *model_path, size_t n, char *const *paths, const 
     if (st == BL_OK)
         st = bl_model_score(m, (const bl_clkset *const *)sets, n, c, nc, threads, &sc, &err);
     double t2 = now();
-    if (st == BL_OK)
+    /* -f candidates: every scored candidate, for pair completeness and
+     * threshold sweeps (bench/quality.sh) */
+    if (st == BL_OK && candidates) {
+        res = sc;
+        sc = NULL;
+        nres = nc;
+    } else if (st == BL_OK) {
         st = bl_model_resolve(sc, nc, n, min_p, &res, &nres, &err);
+    }
     if (st == BL_OK)
         st = bl_model_write_pairs(output, res, nres, (const bl_clkset *const *)sets, n, &err);
     if (st == BL_OK && verbose)

@@ -165,4 +165,11 @@ double bl_model_prior_weight(const bl_model *m);
 bl_status bl_model_em_table(bl_model *m, const uint8_t *levels, const double *counts, size_t n,
                             uint32_t max_iter, double tol, int update_u, bl_error *err);
 
+/** Keyed field-value blocking of field-level sets (lib/model/block.c):
+ *  blocks of the small rules (every pair kept) and of the big ones (top-k),
+ *  either NULL when it has no rule, both NULL (compare all pairs) when no
+ *  rule pays; *pairs = the pairs the rules let through (repeats counted). */
+bl_status bli_model_field_blocking(const bl_clkset *const *sets, size_t nsets, bl_blocking **small,
+                                   bl_blocking **big, double *pairs, bl_error *err);
+
 #endif

@@ -5,7 +5,6 @@
  * and per-pair explanations. */
 #include <math.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,108 +15,6 @@
 #include "model/model_internal.h"
 
 #define TF_MAX_SETS 64
-
-/* The OR of each record's field filters, as a record-level filter of the
- * longest field's length (the record CLK when the fields carry no folds).
- * LSH samples bit positions: over the concatenated field filters, sparse
- * and mostly zero, unrelated records agree on nearly every sampled bit, so
- * nearly all pairs collided (20K x 20K ran for minutes); over the OR the
- * plan sees the density record-level blocking sees. */
-static bl_status or_fields(const bl_clkset *s, bl_clkset **out, bl_error *err)
-{
-    bl_fieldset fs;
-    bl_status st = bl_fieldset_from_clkset(s, "input", &fs, err);
-    if (st != BL_OK)
-        return st;
-    uint32_t bits = 0;
-    for (size_t f = 0; f < fs.nfields; f++)
-        bits = fs.bits[f] > bits ? fs.bits[f] : bits;
-    st = bl_clkset_new(bits, s->count, out, err);
-    uint8_t *rec = calloc(1, (bits + 7) / 8 + 1);
-    if (st == BL_OK && !rec)
-        st = bl_error_set(err, BL_ENOMEM, "out of memory");
-    for (size_t r = 0; st == BL_OK && r < s->count; r++) {
-        memset(rec, 0, (bits + 7) / 8);
-        const uint8_t *src = bl_clkset_get(s, r);
-        for (size_t f = 0; f < fs.nfields; f++)
-            for (uint32_t i = 0; i < (fs.bits[f] + 7) / 8; i++)
-                rec[i] |= src[fs.offset[f] / 8 + i];
-        if (bits % 8)
-            rec[bits / 8] &= (uint8_t)(0xff00u >> (bits % 8));
-        st = bl_clkset_append(*out, rec, NULL, err);
-    }
-    free(rec);
-    bl_fieldset_clear(&fs);
-    if (st != BL_OK) {
-        bl_clkset_free(*out);
-        *out = NULL;
-    }
-    return st;
-}
-
-/* Keyed LSH over the OR of the field filters, candidates by their Dice. */
-static bl_status lsh_candidates(const bl_clkset *const *sets, size_t nsets, const bl_model_link_opts *o,
-                                bl_match_opts *mo, bl_candidate **out, size_t *count, bl_error *err)
-{
-    bl_clkset *rs[TF_MAX_SETS] = {0};
-    bl_status st = nsets > TF_MAX_SETS ? bl_error_set(err, BL_EINVAL, "at most %d data sets", TF_MAX_SETS) : BL_OK;
-    for (size_t d = 0; st == BL_OK && d < nsets; d++)
-        st = or_fields(sets[d], &rs[d], err);
-    uint32_t tables = 0, bits = 0;
-    double share;
-    int ok = st == BL_OK &&
-             bl_blocking_lsh_plan((const bl_clkset *const *)rs, nsets, 0.5, 0.995, &tables, &bits, &share);
-    bl_blocking *bk = NULL;
-    if (st == BL_OK && (ok || o->lsh > 0)) {
-        uint8_t key[32];
-        /* block keys never leave the process: a fresh random key */
-        if (bl_init() != BL_OK)
-            st = bl_error_set(err, BL_ECRYPTO, "libsodium failed to initialise");
-        randombytes_buf(key, sizeof key);
-        if (st == BL_OK)
-            st = bl_blocking_new_lsh(rs[0]->nbits, tables, bits, key, sizeof key, &bk, err);
-        sodium_memzero(key, sizeof key);
-        mo->blocking = bk;
-    }
-    /* unrelated record-level filters reach Dice 0.3 far more often than
-     * concatenated field filters do (every bit of every field in one
-     * filter): candidates by LSH keep Dice >= 0.5 of the OR, the Dice the
-     * plan is made for */
-    if (bk && mo->threshold < 0.5)
-        mo->threshold = 0.5;
-    if (st == BL_OK)
-        st = bl_match_candidates(bk ? (const bl_clkset *const *)rs : sets, nsets, mo, out, count, err);
-    bl_blocking_free(bk);
-    for (size_t d = 0; d < nsets; d++)
-        bl_clkset_free(rs[d]);
-    return st;
-}
-
-bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets, const bl_model_link_opts *o_in,
-                              bl_candidate **out, size_t *count, bl_error *err)
-{
-    bl_model_link_opts o = {0};
-    if (o_in)
-        o = *o_in;
-    if (!(o.block_threshold > 0))
-        o.block_threshold = 0.3;
-    if (!o.top_k)
-        o.top_k = 10;
-    bl_match_opts mo;
-    memset(&mo, 0, sizeof mo);
-    mo.threshold = o.block_threshold;
-    mo.top_k = o.top_k;
-    mo.threads = o.threads;
-    mo.max_candidates = o.max_candidates;
-    uint64_t total = 0;
-    for (size_t x = 0; x < nsets; x++)
-        for (size_t y = x + 1; y < nsets; y++)
-            total += (uint64_t)sets[x]->count * sets[y]->count;
-    /* LSH on large inputs */
-    if (o.lsh > 0 || (o.lsh == 0 && total > (uint64_t)4e9))
-        return lsh_candidates(sets, nsets, &o, &mo, out, count, err);
-    return bl_match_candidates(sets, nsets, &mo, out, count, err);
-}
 
 /* Level weights of field f at [f][level & 15]; slot 15 (missing) is 0.0. */
 #define WSLOT 16

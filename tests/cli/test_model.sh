@@ -19,6 +19,12 @@ expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" "$T/matches.csv"
 f1=$(awk '$1 == "F1" {print $2}' "$T/out")
 if python3 -c "import sys; sys.exit(0 if float('$f1') >= 0.95 else 1)"; then pass; else fail "F1 $f1 < 0.95 on the high-error set"; fi
 
+# keyed field-value blocks (the default above 4e9 pairs), forced here: as good
+expect_exit 0 "$BL" match --model auto --blocking lsh -o "$T/mfb.csv" "$T/a.clk" "$T/b.clk"
+expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" "$T/mfb.csv"
+f1b=$(awk '$1 == "F1" {print $2}' "$T/out")
+if python3 -c "import sys; sys.exit(0 if float('$f1b') >= 0.95 else 1)"; then pass; else fail "F1 $f1b < 0.95 with field blocks"; fi
+
 expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" --weights --weights-svg "$T/wh.svg" "$T/matches.csv"
 assert_contains "$T/out" "match weight histogram"
 assert_contains "$T/wh.svg" "Match weight"
@@ -31,6 +37,12 @@ expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" --model "$T/model
 assert_same "$T/mu.svg" "$T/mu2.svg"
 expect_exit 0 "$BL" match --model "$T/model.json" -o "$T/m2.csv" "$T/a.clk" "$T/b.clk"
 assert_eq "$(wc -l < "$T/m2.csv")" "$(wc -l < "$T/matches.csv")" "model file = auto"
+# -f candidates: every scored candidate, unresolved (more rows, same columns)
+expect_exit 0 "$BL" match --model "$T/model.json" -f candidates -o "$T/mc.csv" "$T/a.clk" "$T/b.clk"
+assert_eq "$(head -1 "$T/mc.csv")" "a_index,b_index,score,weight,probability,a_id,b_id" "candidates header"
+if [ "$(wc -l < "$T/mc.csv")" -gt "$(wc -l < "$T/m2.csv")" ]; then pass; else fail "-f candidates is not every candidate"; fi
+expect_exit 2 "$BL" match --model "$T/model.json" -f groups -o "$T/mg.json" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "pairs or candidates"
 expect_exit 0 "$BL" match --model "$T/model.json" --min-probability 0.999999 -o "$T/m3.csv" "$T/a.clk" "$T/b.clk"
 if [ "$(wc -l < "$T/m3.csv")" -le "$(wc -l < "$T/m2.csv")" ]; then pass; else fail "--min-probability"; fi
 

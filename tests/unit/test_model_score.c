@@ -332,66 +332,11 @@ static void test_score_identical(void **state)
     bl_clkset_free(B);
 }
 
-/* Dice of the OR of two records' field filters. */
-static double or_dice(const bl_model *m, const uint8_t *a, const uint8_t *b)
-{
-    uint8_t x[128] = {0}, y[128] = {0};
-    for (size_t f = 0; f < m->nf; f++)
-        for (size_t i = 0; i < 128; i++)
-            x[i] |= a[m->f[f].offset / 8 + i], y[i] |= b[m->f[f].offset / 8 + i];
-    const bl_kernel *k = bli_kernel_by_name("scalar");
-    uint32_t pa = k->popcount(x, 128), pb = k->popcount(y, 128);
-    return pa + pb ? 2.0 * k->and_popcount(x, y, 128) / (double)(pa + pb) : 0;
-}
-
-/* Forced LSH blocking of field-level sets runs over the OR of the field
- * filters: candidates reach Dice 0.5 there and the copies are found. */
-static void test_lsh_candidates(void **state)
-{
-    (void)state;
-    const uint32_t bits[4] = {1024, 1024, 1024, 1024};
-    uint32_t nbits = 0;
-    bl_model *m = make_model(4, bits, &nbits);
-    const size_t n = 400;
-    bl_clkset *A = NULL, *B = NULL;
-    make_sets(m, nbits, n, &A, &B);
-    const char *meta =
-        "{\"fields\":[{\"bits\":1024,\"features\":[\"a\"],\"name\":\"a\",\"offset\":0},"
-        "{\"bits\":1024,\"features\":[\"b\"],\"name\":\"b\",\"offset\":1024},"
-        "{\"bits\":1024,\"features\":[\"c\"],\"name\":\"c\",\"offset\":2048},"
-        "{\"bits\":1024,\"features\":[\"d\"],\"name\":\"d\",\"offset\":3072}],"
-        "\"layout\":\"fields\"}";
-    bl_error e = {0};
-    assert_int_equal(bl_clkset_set_meta(A, meta, &e), BL_OK);
-    assert_int_equal(bl_clkset_set_meta(B, meta, &e), BL_OK);
-    const bl_clkset *sets[2] = {A, B};
-    bl_model_link_opts o = {0};
-    o.lsh = 1;
-    bl_candidate *c = NULL;
-    size_t nc = 0;
-    assert_int_equal(bl_model_candidates(sets, 2, &o, &c, &nc, &e), BL_OK);
-    size_t same = 0, exact = 0;
-    for (size_t i = 0; i < nc; i++) {
-        assert_true(or_dice(m, bl_clkset_get(A, c[i].rec[0]), bl_clkset_get(B, c[i].rec[1])) >=
-                    0.5);
-        same += c[i].rec[0] == c[i].rec[1];
-    }
-    for (size_t i = 0; i < n; i++)
-        exact += or_dice(m, bl_clkset_get(A, i), bl_clkset_get(B, i)) >= 0.95;
-    assert_true(exact > n / 4);
-    assert_true(same >= exact * 9 / 10);
-    free(c);
-    bl_model_free(m);
-    bl_clkset_free(A);
-    bl_clkset_free(B);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_field_kernels),
         cmocka_unit_test(test_score_identical),
-        cmocka_unit_test(test_lsh_candidates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
