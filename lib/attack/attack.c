@@ -636,7 +636,8 @@ static bl_status build_ctx(atk_ctx *c, const bl_schema *schema, const bl_clkset 
     char hbuf[160], nbuf[32], canon[160];
     bl_encode_opts eo = {.no_validate = o->no_validate, .legacy_strip = o->legacy_strip};
     eo.harden = o->harden ? o->harden : meta_string(enc->meta, "harden", hbuf, sizeof hbuf);
-    if ((st = bl_harden_canonical(eo.harden, schema, canon, sizeof canon, err)) != BL_OK) {
+    if ((st = bl_harden_canonical_layout(eo.harden, schema, lay.fields ? BL_LAYOUT_FIELDS : BL_LAYOUT_RECORD, canon,
+                                         sizeof canon, err)) != BL_OK) {
         bl_attack_layout_free(&lay);
         return st;
     }

@@ -145,7 +145,8 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
     if (opts)
         e->opts = *opts;
     e->opts.harden = NULL; /* the caller's string is not kept: hspec holds the parsed profile */
-    bl_status hst = bl_harden_parse(opts ? opts->harden : NULL, schema, &e->hspec, err);
+    bl_status hst = bl_harden_parse(opts ? opts->harden : NULL, schema, e->opts.layout == BL_LAYOUT_FIELDS,
+                                    &e->hspec, err);
     if (hst != BL_OK) {
         free(e);
         return hst;

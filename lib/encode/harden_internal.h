@@ -24,8 +24,9 @@ typedef struct bl_harden_spec {
 } bl_harden_spec;
 
 /** Parse `profile` ("none", "recommended", or comma-separated steps
- *  salt=FIELD, xor, blip=P, balance, diffuse=T) against `schema`. */
-bl_status bl_harden_parse(const char *profile, const bl_schema *schema, bl_harden_spec *out,
+ *  salt=FIELD, xor, blip=P, balance, diffuse=T) against `schema`;
+ *  `fields` 1: for the field-level layout (what "recommended" means). */
+bl_status bl_harden_parse(const char *profile, const bl_schema *schema, int fields, bl_harden_spec *out,
                           bl_error *err) BL_WUR;
 
 /** Keyed hardening state: the spec, a key derived from the secret, the
