@@ -3,9 +3,9 @@
 bench/attacks.sh: per record count and attacker, per hardening profile,
 re-identification by each attack (record-level and field-level, each
 overlap) and the F1 it costs (record-level best F1, field-level model F1);
-the SVG plots the worst re-identification at 100% overlap (modelling
-attacker, largest N measured per profile) against the worst F1 loss on the
-synthetic data (standard library only)."""
+the SVG plots the worst re-identification at 100% overlap (any N, either
+attacker) against the worst F1 loss on the synthetic data (standard
+library only)."""
 import csv
 import sys
 
@@ -35,18 +35,13 @@ def table(fp, rows):
 
 
 def figure(rows, svg):
-    f1, worst, biggest = {}, {}, {}
+    f1, worst = {}, {}
     for r in rows:
         p = r["profile"]
         if r["f1_synth"] != "NA":
             f1[p] = (r["f1_synth"], r["f1_model_synth"])
-        if r["attacker"] != "model" or r["overlap"] != "100":
-            continue
-        n = int(r["n"])
-        if n > biggest.get(p, 0):
-            biggest[p], worst[p] = n, 0.0
-        if n == biggest[p]:
-            worst[p] = max(worst[p], float(r["reidentified"]))
+        if r["overlap"] == "100":
+            worst[p] = max(worst.get(p, 0.0), float(r["reidentified"]))
     if "none" not in f1:
         return
     def loss(p):
@@ -55,10 +50,10 @@ def figure(rows, svg):
             if base != "NA" and v != "NA":
                 out = max(out, (float(base) - float(v)) * 100)
         return out
-    pts = [(p, loss(p), 100 * worst[p], biggest[p]) for p in worst]
+    pts = [(p, loss(p), 100 * worst[p]) for p in worst]
     W, H, L, B = 680, 440, 70, 50
-    xmax = max([x for _, x, _, _ in pts] + [1.0]) * 1.15
-    ymax = max([y for _, _, y, _ in pts] + [1.0]) * 1.15
+    xmax = max([x for _, x, _ in pts] + [1.0]) * 1.3
+    ymax = max([y for _, _, y in pts] + [1.0]) * 1.15
     X = lambda v: L + (W - L - 20) * max(v, 0) / xmax
     Y = lambda v: H - B - (H - B - 20) * v / ymax
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
@@ -79,9 +74,10 @@ def figure(rows, svg):
     if xmax > 1:
         out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="20" stroke="red" stroke-dasharray="4"/>'
                    % (X(1), H - B, X(1)))
-    for p, x, y, n in pts:
+    for i, (p, x, y) in enumerate(sorted(pts, key=lambda t: (t[2], t[1]))):
         out.append('<circle cx="%.1f" cy="%.1f" r="4" fill="steelblue"/>' % (X(x), Y(y)))
-        out.append('<text x="%.1f" y="%.1f">%s (%dK)</text>' % (X(x) + 6, Y(y) - 6, p, n // 1000))
+        dy = -6 - 13 * (i % 3)  # stagger labels of neighbouring points
+        out.append('<text x="%.1f" y="%.1f">%s</text>' % (X(x) + 6, Y(y) + dy, p))
     out.append("</svg>")
     open(svg, "w").write("\n".join(out) + "\n")
 
