@@ -74,7 +74,8 @@ static void hash_columns(const bl_clkset *s, uint32_t off, uint32_t bits, colhas
  * pairs, bits / 2 when every column found its complement, else 0. */
 static uint32_t pair_segment(const bl_clkset *s, uint32_t off, uint32_t bits, uint32_t *keep)
 {
-    colhash *ch = malloc((bits ? bits : 1) * sizeof *ch), *sorted = malloc((bits ? bits : 1) * sizeof *sorted);
+    colhash *ch = malloc((bits ? bits : 1) * sizeof *ch),
+            *sorted = malloc((bits ? bits : 1) * sizeof *sorted);
     int32_t *partner = malloc((bits ? bits : 1) * sizeof *partner);
     uint32_t n = 0;
     if (!ch || !sorted || !partner || bits % 2)
@@ -110,7 +111,8 @@ static uint32_t pair_segment(const bl_clkset *s, uint32_t off, uint32_t bits, ui
         }
         if (partner[j] < 0) {
             if (getenv("BL_ATTACK_DEBUG"))
-                fprintf(stderr, "debalance: column %u of the segment at %u has no complement\n", j, off);
+                fprintf(stderr, "debalance: column %u of the segment at %u has no complement\n", j,
+                        off);
             goto done; /* not balanced (or diffused after balancing) */
         }
     }
