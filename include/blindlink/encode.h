@@ -101,10 +101,15 @@ const char *bl_encoder_harden(const bl_encoder *e);
 bl_normalize_profile bl_encoder_normalize(const bl_encoder *e);
 
 /** Canonical form of a --harden profile for `schema` (e.g. "recommended"
- *  expands to its steps; "" for none). BL_EINVAL with a message on a bad
- *  profile. */
+ *  expands to its steps; "" for none), for record-level CLKs. BL_EINVAL
+ *  with a message on a bad profile. */
 bl_status bl_harden_canonical(const char *profile, const bl_schema *schema, char *out, size_t cap,
                               bl_error *err) BL_WUR;
+
+/** As bl_harden_canonical for `layout`: "recommended" differs per layout
+ *  (docs/attacks.md). */
+bl_status bl_harden_canonical_layout(const char *profile, const bl_schema *schema, bl_layout layout, char *out,
+                                     size_t cap, bl_error *err) BL_WUR;
 
 /** Encoding metadata the encoder writes to binary files: a canonical JSON
  *  object with "normalize" and "harden" when not none, and "layout" and

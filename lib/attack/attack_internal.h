@@ -18,6 +18,27 @@ typedef struct atk_seg {
     bl_encoder *own;         /**< attacker's encoder (own key) for the segment */
 } atk_seg;
 
+/** The hardening steps as the attacker models them: it knows the profile
+ *  (Kerckhoffs), not the key, so not the permutation, taps or flips. */
+typedef struct atk_hmodel {
+    int xor_fold;
+    double blip;
+    int balance;
+    uint32_t diffuse;
+} atk_hmodel;
+
+/** Steps of a canonical profile ("salt=..,xor,blip=P,balance,diffuse=T"). */
+void atk_hmodel_parse(const char *canon, atk_hmodel *hm);
+
+/** Expected Dice of two filters after the hardening `hm`, from the
+ *  probabilities that a bit before it is set in both (p11), only in the
+ *  first (p10), only in the second (p01); `*dens` (may be NULL) gets the
+ *  probability that a bit of the first is set after it. Every step acts on
+ *  that per-bit joint law: folding and diffusion XOR 2 or T bits (taken as
+ *  independent: the hash positions are), BLIP flips each side
+ *  independently, balancing mixes the law with its complement. */
+double atk_hardened_dice(const atk_hmodel *hm, double p11, double p10, double p01, double *dens);
+
 typedef struct atk_ctx {
     const bl_schema *schema;
     const bl_clkset *enc;    /**< attacked encodings */
@@ -37,7 +58,8 @@ typedef struct atk_ctx {
     bl_encoder *wide_enc;
     bl_clkset *wide;
     uint32_t narrow_bits;
-    int hamming;             /**< 1: the files are balanced, their Dice is 1 - Hamming/l */
+    atk_hmodel hm;           /**< the hardening the graph attack models (the profile, not the key) */
+    bl_clkset *debal;        /**< the attacked file with balancing undone (atk_debalance), or NULL */
 } atk_ctx;
 
 #define ATK_WIDE_FACTOR 8
@@ -63,6 +85,12 @@ size_t atk_greedy(bl_attack_guess *pairs, size_t n, size_t nenc, size_t nplain, 
 
 /** Run fn(ctx, lo, hi) over [0, n) split across `threads` threads. */
 void atk_parallel(int threads, size_t n, void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx);
+
+/** Balancing undone without the key (debalance.c): when every column of
+ *  every segment of `enc` has a complementary partner column, `*out` gets
+ *  the records with one column of each pair (the sparser), and `lay` the
+ *  halved segments; otherwise `*out` stays NULL and `lay` unchanged. */
+bl_status atk_debalance(const bl_clkset *enc, bl_attack_layout *lay, bl_clkset **out, bl_error *err);
 
 /** Schema with only `feat` hashed and l = `l` (for one field). */
 bl_status atk_subschema(const bl_schema *s, const size_t *feat, size_t nfeat, uint32_t l, bl_schema **out,

@@ -40,21 +40,81 @@ typedef struct graph_side {
     size_t wwords, wstride;
     uint32_t *wpc;
     double *qpow;            /* (1 - 1/l)^x for x = 0 .. 2 * max wpc */
-    int hamming;             /* expected 1 - Hamming/l (balanced files) instead of Dice */
+    atk_hmodel hm;           /* the hardening of the attacked file, modelled */
 } graph_side;
 
 static const uint64_t *rec(const graph_side *g, size_t i) { return g->w + i * g->stride; }
 static const uint64_t *wrec(const graph_side *g, size_t i) { return g->ww + i * g->wstride; }
 
-/* Expected Dice of two l-bit filters whose tokens set c common and a, b
- * own hash positions: P(bit in A and B) = 1 - q^(c+a) - q^(c+b) + q^(c+a+b). */
+void atk_hmodel_parse(const char *canon, atk_hmodel *hm)
+{
+    memset(hm, 0, sizeof *hm);
+    for (const char *p = canon; p && *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == 3 && !strncmp(p, "xor", 3))
+            hm->xor_fold = 1;
+        else if (n == 7 && !strncmp(p, "balance", 7))
+            hm->balance = 1;
+        else if (!strncmp(p, "blip=", 5))
+            hm->blip = strtod(p + 5, NULL);
+        else if (!strncmp(p, "diffuse=", 8))
+            hm->diffuse = (uint32_t)strtoul(p + 8, NULL, 10);
+        p += n + (p[n] == ',');
+    }
+}
+
+static double ipow(double x, uint32_t t)
+{
+    double r = 1.0;
+    while (t--)
+        r *= x;
+    return r;
+}
+
+/* Output bit = XOR of t input bits: with s = E[(-1)^bit] = 1 - 2p per
+ * input, the XOR has E = s^t; for the pair, X xor Y is the XOR of t bits
+ * of (A xor B). */
+static void xor_law(double *p11, double *p10, double *p01, uint32_t t)
+{
+    double x = (1 - ipow(1 - 2 * (*p11 + *p10), t)) / 2, y = (1 - ipow(1 - 2 * (*p11 + *p01), t)) / 2,
+           d = (1 - ipow(1 - 2 * (*p10 + *p01), t)) / 2;
+    *p11 = (x + y - d) / 2;
+    *p10 = x - *p11;
+    *p01 = y - *p11;
+}
+
+double atk_hardened_dice(const atk_hmodel *hm, double p11, double p10, double p01, double *dens)
+{
+    if (hm->xor_fold)
+        xor_law(&p11, &p10, &p01, 2);
+    if (hm->blip > 0) {
+        const double f = hm->blip, k = 1 - f, p00 = 1 - p11 - p10 - p01;
+        double n11 = p11 * k * k + p10 * k * f + p01 * f * k + p00 * f * f;
+        double n10 = p11 * k * f + p10 * k * k + p01 * f * f + p00 * f * k;
+        double n01 = p11 * f * k + p10 * f * f + p01 * k * k + p00 * k * f;
+        p11 = n11, p10 = n10, p01 = n01;
+    }
+    if (hm->balance) { /* half the bits are the complement */
+        const double p00 = 1 - p11 - p10 - p01, m = (p10 + p01) / 2;
+        p11 = (p11 + p00) / 2;
+        p10 = p01 = m;
+    }
+    if (hm->diffuse)
+        xor_law(&p11, &p10, &p01, hm->diffuse);
+    if (dens)
+        *dens = p11 + p10;
+    double den = 2 * p11 + p10 + p01;
+    return den > 0 ? 2 * p11 / den : 0.0;
+}
+
+/* Expected Dice, after the file's hardening, of two l-bit filters whose
+ * tokens set c common and a, b own hash positions: before hardening
+ * P(bit in A and B) = 1 - q^(c+a) - q^(c+b) + q^(c+a+b), q = 1 - 1/l. */
 static double expected_dice(const graph_side *g, uint32_t c, uint32_t a, uint32_t b)
 {
     const double *q = g->qpow;
     double pa = 1 - q[c + a], pb = 1 - q[c + b], both = 1 - q[c + a] - q[c + b] + q[c + a + b];
-    if (g->hamming) /* balanced: Dice(A|~A, B|~B) = 1 - Hamming(A, B) / l */
-        return 1.0 - (pa + pb - 2 * both);
-    return pa + pb > 0 ? 2 * both / (pa + pb) : 0.0;
+    return atk_hardened_dice(&g->hm, both, pa - both, pb - both, NULL);
 }
 
 static double sim(const graph_side *g, size_t i, size_t j)
@@ -122,7 +182,12 @@ static void base_rows(void *ctx, size_t lo, size_t hi)
             }
         }
         float *f = g->feat + i * g->dim;
-        f[0] = g->ww ? (float)(1.0 - g->qpow[g->wpc[i]]) : (float)g->pc[i];
+        double dens = 0;
+        if (g->ww) { /* expected density after hardening */
+            double p = 1.0 - g->qpow[g->wpc[i]];
+            atk_hardened_dice(&g->hm, p, 0, 0, &dens);
+        }
+        f[0] = g->ww ? (float)dens : (float)g->pc[i];
         f[1] = (float)(g->n > 1 ? sum / (double)(g->n - 1) : 0);
         for (int k = 0; k < TOPK; k++)
             f[2 + k] = (float)top[k];
@@ -381,7 +446,7 @@ bl_status atk_graph(atk_ctx *c, bl_attack_guess **g, size_t *ng, bl_error *err)
         st = bl_error_set(err, BL_ENOMEM, "out of memory");
         goto done;
     }
-    P.hamming = c->hamming;
+    P.hm = c->hm;
     E.dim = P.dim = NBASE_PAD;
     memset(E.feat, 0, ne * dim * sizeof *E.feat);
     memset(P.feat, 0, np * dim * sizeof *P.feat);

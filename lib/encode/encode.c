@@ -46,6 +46,7 @@ struct bl_encoder {
     unsigned char *nick;    /* per feature: 1 = map given-name variants (names/strict profiles) */
     bl_harden_spec hspec;   /* hardening (harden.c); hard = NULL when none */
     bl_hardener *hard;
+    bl_hardener **fhard;    /* BL_LAYOUT_FIELDS with hardening: one per field */
     uint32_t outl;          /* bits written per record (after hardening) */
     size_t outbytes;
 };
@@ -66,6 +67,7 @@ struct bl_encode_scratch {
     bl_token_cache *cache;  /* token digests (NULL: disabled) */
     bl_blake_batch *bb;     /* blakeHash tokens queued for the multi-buffer kernel */
     uint8_t *hwork;         /* hardening work memory */
+    uint8_t *fwork;         /* field layout with hardening: the fields before hardening */
     uint8_t *sb;            /* salted token bytes */
     size_t sbcap;
 };
@@ -107,6 +109,26 @@ const char *bl_encoder_layout_meta(const bl_encoder *e)
     return e->opts.layout == BL_LAYOUT_FIELDS ? e->fl.meta : NULL;
 }
 
+/* Field layout: the field filters as written, and with hardening one
+ * hardener per field, keyed by the field's name (harden.c), applied to each
+ * field's l-bit filter; the layout then records the hardened length. */
+static bl_status fields_setup(bl_encoder *e, const uint8_t *secret, size_t secret_len, bl_error *err)
+{
+    bl_status st = bl_field_layout_build(e->schema, e->opts.normalize, 0, &e->fl, err);
+    if (st != BL_OK || !e->hspec.canon[0])
+        return st;
+    e->fhard = calloc(e->fl.nfields, sizeof *e->fhard);
+    if (!e->fhard)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    for (size_t f = 0; f < e->fl.nfields; f++)
+        if ((st = bl_hardener_new(&e->hspec, secret, secret_len, e->l, e->fl.names[f], &e->fhard[f], err)) != BL_OK)
+            return st;
+    e->hard = e->fhard[0]; /* for the work-memory size: every field has the same lengths */
+    uint32_t hb = bl_hardener_outbits(e->hard);
+    bl_field_layout_free(&e->fl);
+    return bl_field_layout_build(e->schema, e->opts.normalize, hb, &e->fl, err);
+}
+
 bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t secret_len,
                          const bl_encode_opts *opts, bl_encoder **out, bl_error *err)
 {
@@ -124,7 +146,8 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
     if (opts)
         e->opts = *opts;
     e->opts.harden = NULL; /* the caller's string is not kept: hspec holds the parsed profile */
-    bl_status hst = bl_harden_parse(opts ? opts->harden : NULL, schema, &e->hspec, err);
+    bl_status hst = bl_harden_parse(opts ? opts->harden : NULL, schema, e->opts.layout == BL_LAYOUT_FIELDS,
+                                    &e->hspec, err);
     if (hst != BL_OK) {
         free(e);
         return hst;
@@ -201,15 +224,8 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
         e->nick[i] = e->opts.normalize >= BL_NORMALIZE_NAMES && !schema->features[i].ignored &&
                      schema->features[i].fmt == BL_FORMAT_STRING && bl_nickname_applies(schema->features[i].identifier);
     e->outl = e->l;
-    if (e->opts.layout == BL_LAYOUT_FIELDS && e->hspec.canon[0]) {
-        /* hardening works on a whole record's filter (harden.c); per-field
-         * hardening through the encoder is not built yet */
-        bl_encoder_free(e);
-        return bl_error_set(err, BL_EINVAL, "--harden cannot be combined with --layout fields yet "
-                                            "(hardening applies to record-level CLKs)");
-    }
-    if (e->hspec.canon[0]) {
-        bl_status st = bl_hardener_new(&e->hspec, secret, secret_len, e->l, &e->hard, err);
+    if (e->hspec.canon[0] && e->opts.layout != BL_LAYOUT_FIELDS) {
+        bl_status st = bl_hardener_new(&e->hspec, secret, secret_len, e->l, NULL, &e->hard, err);
         if (st != BL_OK) {
             bl_encoder_free(e);
             return st;
@@ -217,7 +233,7 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
         e->outl = bl_hardener_outbits(e->hard);
     }
     if (e->opts.layout == BL_LAYOUT_FIELDS) {
-        bl_status st = bl_field_layout_build(schema, e->opts.normalize, &e->fl, err);
+        bl_status st = fields_setup(e, secret, secret_len, err);
         if (st != BL_OK) {
             bl_encoder_free(e);
             return st;
@@ -249,9 +265,15 @@ void bl_encoder_free(bl_encoder *e)
         sodium_free(e->fe);
     if (e->states)
         sodium_free(e->states);
-    bl_field_layout_free(&e->fl);
     free(e->nick);
-    bl_hardener_free(e->hard);
+    if (e->fhard) { /* e->hard is fhard[0] then */
+        for (size_t f = 0; f < e->fl.nfields; f++)
+            bl_hardener_free(e->fhard[f]);
+        free(e->fhard);
+    } else {
+        bl_hardener_free(e->hard);
+    }
+    bl_field_layout_free(&e->fl);
     free(e);
 }
 
@@ -277,6 +299,10 @@ bl_encode_scratch *bl_encode_scratch_new(const bl_encoder *e)
         bl_encode_scratch_free(s);
         return NULL;
     }
+    if (e->fhard && !(s->fwork = malloc(e->fl.nfields * ((e->l + 7) / 8) + 8))) {
+        bl_encode_scratch_free(s);
+        return NULL;
+    }
     if (!s->bits || !s->vbuf || !s->bb || bli_fmt_ws_init(&s->ws) != 0) {
         bl_encode_scratch_free(s);
         return NULL;
@@ -297,6 +323,7 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
     free(s->norm);
     free(s->nbuf);
     free(s->hwork);
+    free(s->fwork);
     free(s->sb);
     bli_token_cache_free(s->cache);
     bli_blake_batch_free(s->bb);
@@ -304,16 +331,31 @@ void bl_encode_scratch_free(bl_encode_scratch *s)
 }
 
 /* Field layout: fold feature i's bits as clkhash folds the record, OR them
- * into the feature's field and clear the work filter for the next one. */
+ * into the feature's field (in `out`, or with hardening in the unhardened
+ * fields s->fwork) and clear the work filter for the next one. */
 static void flush_field(const bl_encoder *e, bl_encode_scratch *s, size_t i, uint8_t *out)
 {
     bli_bloom_fold(s->bits, e->L, e->schema->folds);
     if (e->l % 8)
         s->bits[(e->l + 7) / 8 - 1] &= (uint8_t)(0xff00u >> (e->l % 8));
     size_t f = e->fl.field_of[i];
-    if (f != SIZE_MAX)
+    if (f != SIZE_MAX && e->fhard)
+        bl_field_or_into(s->fwork, (uint32_t)(f * ((e->l + 7) / 8) * 8), s->bits, e->l);
+    else if (f != SIZE_MAX)
         bl_field_or_into(out, e->fl.offset[f], s->bits, e->l);
     memset(s->bits, 0, e->Lbytes);
+}
+
+/* Field layout with hardening: every field's filter through its own
+ * hardener into its place in `out`. An empty field (no value) stays empty,
+ * as without hardening, so that `match --model` can treat it as missing;
+ * which fields are empty is visible either way (docs/attacks.md). */
+static void harden_fields(const bl_encoder *e, bl_encode_scratch *s, const uint8_t *rd, uint8_t *out)
+{
+    const size_t lb = (e->l + 7) / 8;
+    for (size_t f = 0; f < e->fl.nfields; f++)
+        if (bli_popcount_bytes(s->fwork + f * lb, lb))
+            bl_hardener_apply(e->fhard[f], s->fwork + f * lb, out + e->fl.offset[f] / 8, s->hwork, rd);
 }
 
 /* Value of feature i as clkhash hashes it: stripped (legacy), normalised
@@ -468,6 +510,8 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
     const int fields_layout = e->opts.layout == BL_LAYOUT_FIELDS;
     if (fields_layout)
         memset(out, 0, e->nbytes);
+    if (e->fhard)
+        memset(s->fwork, 0, e->fl.nfields * ((e->l + 7) / 8));
     /* record-level salting: the salt field's value is hashed with every token */
     const char *salt = NULL;
     size_t saltlen = 0;
@@ -497,6 +541,11 @@ static bl_status encode_impl(const bl_encoder *e, bl_encode_scratch *s, const ch
             flush_field(e, s, i, out);
     }
     if (fields_layout) {
+        if (e->fhard) {
+            uint8_t rd[BL_HARDEN_RECORD_BYTES];
+            bl_hardener_record_digest(fields, lens, nfields, rd);
+            harden_fields(e, s, rd, out);
+        }
         if (popcount)
             *popcount = bli_popcount_bytes(out, e->nbytes);
         return BL_OK;

@@ -171,8 +171,8 @@ oom:
     return bl_error_set(err, BL_ENOMEM, "out of memory");
 }
 
-bl_status bl_field_layout_build(const bl_schema *s, bl_normalize_profile norm, bl_field_layout *fl,
-                                bl_error *err)
+bl_status bl_field_layout_build(const bl_schema *s, bl_normalize_profile norm, uint32_t out_bits,
+                                bl_field_layout *fl, bl_error *err)
 {
     memset(fl, 0, sizeof *fl);
     json_t *ext = NULL, *groups = NULL;
@@ -189,8 +189,8 @@ bl_status bl_field_layout_build(const bl_schema *s, bl_normalize_profile norm, b
         bl_field_layout_free(fl);
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     }
-    fl->field_bits = s->l;
-    const uint32_t stride = (s->l + FIELD_ALIGN_BITS - 1) / FIELD_ALIGN_BITS * FIELD_ALIGN_BITS;
+    fl->field_bits = out_bits ? out_bits : s->l;
+    const uint32_t stride = (fl->field_bits + FIELD_ALIGN_BITS - 1) / FIELD_ALIGN_BITS * FIELD_ALIGN_BITS;
     for (size_t i = 0; i < F; i++) {
         fl->field_of[i] = SIZE_MAX;
         if (s->features[i].ignored)
@@ -225,7 +225,7 @@ bl_status bl_field_layout_build(const bl_schema *s, bl_normalize_profile norm, b
                             "--layout fields: %zu fields of %u bits exceed the %u-bit record cap", n, stride,
                             BL_CLK_MAX_BITS);
     }
-    fl->total_bits = fl->offset[fl->nfields - 1] + s->l;
+    fl->total_bits = fl->offset[fl->nfields - 1] + fl->field_bits;
     return build_meta(s, norm, fl, err);
 }
 
@@ -249,7 +249,7 @@ void bl_fields_describe(const bl_schema *s, FILE *fp)
 {
     bl_field_layout fl;
     bl_error e = {0};
-    if (bl_field_layout_build(s, BL_NORMALIZE_NONE, &fl, &e) != BL_OK)
+    if (bl_field_layout_build(s, BL_NORMALIZE_NONE, 0, &fl, &e) != BL_OK)
         return;
     fprintf(fp, "\n  With --layout fields: %zu field filters of %u bits (%u bits per record)\n", fl.nfields,
             fl.field_bits, fl.total_bits);

@@ -19,7 +19,7 @@ typedef struct bl_field_layout {
     char **names;        /* field names (feature identifier or group name) */
     size_t *field_of;    /* per schema feature: field index, SIZE_MAX = ignored */
     uint32_t *offset;    /* per field: first bit (multiple of 512) */
-    uint32_t field_bits; /* bits per field filter (schema l) */
+    uint32_t field_bits; /* bits per field filter as written (schema l, or the hardened length) */
     uint32_t total_bits; /* record length: end of the last field */
     char *meta;          /* metadata JSON ({"layout":"fields",...}) */
 } bl_field_layout;
@@ -29,8 +29,10 @@ typedef struct bl_field_layout {
 int bl_fields_check_ext(const json_t *ext, const bl_schema *s, char *path, size_t pcap, char *msg,
                         size_t mcap);
 
-bl_status bl_field_layout_build(const bl_schema *s, bl_normalize_profile norm, bl_field_layout *fl,
-                                bl_error *err);
+/** The layout of `s`: fields of `out_bits` bits each as written (0: the
+ *  schema's l; hardening may double or halve it), 512-bit aligned. */
+bl_status bl_field_layout_build(const bl_schema *s, bl_normalize_profile norm, uint32_t out_bits,
+                                bl_field_layout *fl, bl_error *err);
 void bl_field_layout_free(bl_field_layout *fl);
 
 /** OR an nbits-bit packed filter into `out` at bit offset `offset_bits`

@@ -27,8 +27,15 @@
 #include "encode/encode_internal.h"
 #include "encode/harden_internal.h"
 
-/* The profile `recommended` expands to (chosen from bench/attacks.sh). */
-#define RECOMMENDED "blip=0.05,balance"
+/* The profile `recommended` expands to, per layout (chosen from
+ * bench/attacks.sh, docs/attacks.md): the cheapest measured profiles that
+ * hold every method at or below 1% against the attacker that models the
+ * hardening and undoes balancing. Diffusion would cost record-level CLKs
+ * (half full) 9-12 points of F1, so they get none; field-level filters
+ * (sparse) need it, as BLIP alone hardly moves their Dice; balancing costs
+ * the field-level model 8-13 points of F1 and is undone anyway. */
+#define RECOMMENDED "xor,blip=0.05"                  /* record-level CLKs */
+#define RECOMMENDED_FIELDS "xor,blip=0.03,diffuse=2"  /* --layout fields */
 
 struct bl_hardener {
     bl_harden_spec spec;
@@ -106,7 +113,8 @@ static void canonical(bl_harden_spec *s)
 #undef ADD
 }
 
-bl_status bl_harden_parse(const char *profile, const bl_schema *schema, bl_harden_spec *out, bl_error *err)
+bl_status bl_harden_parse(const char *profile, const bl_schema *schema, int fields, bl_harden_spec *out,
+                          bl_error *err)
 {
     memset(out, 0, sizeof *out);
     out->salt_feature = -1;
@@ -119,7 +127,7 @@ bl_status bl_harden_parse(const char *profile, const bl_schema *schema, bl_harde
             return bl_error_set(err, BL_EINVAL, "--harden: empty step in '%s'", profile);
         bl_status st;
         if (len == 11 && !strncmp(p, "recommended", 11)) {
-            const char *r = RECOMMENDED;
+            const char *r = fields ? RECOMMENDED_FIELDS : RECOMMENDED;
             while (*r) {
                 size_t rl = strcspn(r, ",");
                 if ((st = parse_step(r, rl, schema, out, err)) != BL_OK)
@@ -193,7 +201,7 @@ static bl_status fill_tables(bl_hardener *h, bl_error *err)
 }
 
 bl_status bl_hardener_new(const bl_harden_spec *spec, const uint8_t *secret, size_t secret_len, uint32_t inbits,
-                          bl_hardener **out, bl_error *err)
+                          const char *field, bl_hardener **out, bl_error *err)
 {
     *out = NULL;
     if (spec->xor_fold && (inbits % 2 || inbits < 16))
@@ -211,7 +219,12 @@ bl_status bl_hardener_new(const bl_harden_spec *spec, const uint8_t *secret, siz
         return bl_error_set(err, BL_ENOMEM, "out of memory (guarded key memory)");
     }
     static const uint8_t salt[] = "blindlink-harden-v1";
-    if (bli_hkdf(0, salt, sizeof salt - 1, secret, secret_len, (const uint8_t *)"harden", 6, h->key, 32) != 0) {
+    /* info "harden" (record level), "harden" 0x1f NAME per field: fields
+     * share no permutation, taps or flips, so one field's hardening tells
+     * nothing about another's */
+    char info[8 + 256];
+    size_t ilen = (size_t)snprintf(info, sizeof info, "harden%s%.255s", field ? "\x1f" : "", field ? field : "");
+    if (bli_hkdf(0, salt, sizeof salt - 1, secret, secret_len, (const uint8_t *)info, ilen, h->key, 32) != 0) {
         bl_hardener_free(h);
         return bl_error_set(err, BL_ECRYPTO, "cannot derive the hardening key");
     }
@@ -333,8 +346,14 @@ void bl_hardener_apply(const bl_hardener *h, const uint8_t *in, uint8_t *out, ui
 
 bl_status bl_harden_canonical(const char *profile, const bl_schema *schema, char *out, size_t cap, bl_error *err)
 {
+    return bl_harden_canonical_layout(profile, schema, BL_LAYOUT_RECORD, out, cap, err);
+}
+
+bl_status bl_harden_canonical_layout(const char *profile, const bl_schema *schema, bl_layout layout, char *out,
+                                     size_t cap, bl_error *err)
+{
     bl_harden_spec s;
-    bl_status st = bl_harden_parse(profile, schema, &s, err);
+    bl_status st = bl_harden_parse(profile, schema, layout == BL_LAYOUT_FIELDS, &s, err);
     if (st != BL_OK)
         return st;
     if (strlen(s.canon) >= cap)

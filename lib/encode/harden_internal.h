@@ -24,17 +24,20 @@ typedef struct bl_harden_spec {
 } bl_harden_spec;
 
 /** Parse `profile` ("none", "recommended", or comma-separated steps
- *  salt=FIELD, xor, blip=P, balance, diffuse=T) against `schema`. */
-bl_status bl_harden_parse(const char *profile, const bl_schema *schema, bl_harden_spec *out,
+ *  salt=FIELD, xor, blip=P, balance, diffuse=T) against `schema`;
+ *  `fields` 1: for the field-level layout (what "recommended" means). */
+bl_status bl_harden_parse(const char *profile, const bl_schema *schema, int fields, bl_harden_spec *out,
                           bl_error *err) BL_WUR;
 
 /** Keyed hardening state: the spec, a key derived from the secret, the
  *  balancing permutation and the diffusion taps. Guarded memory. */
 typedef struct bl_hardener bl_hardener;
 
-/** Build the state for filters of `inbits` bits (after folding). */
+/** Build the state for filters of `inbits` bits (after folding). `field`
+ *  NULL: the record-level key; else the name of a field of the field-level
+ *  layout, which gets a key (permutation, taps, BLIP stream) of its own. */
 bl_status bl_hardener_new(const bl_harden_spec *spec, const uint8_t *secret, size_t secret_len,
-                          uint32_t inbits, bl_hardener **out, bl_error *err) BL_WUR;
+                          uint32_t inbits, const char *field, bl_hardener **out, bl_error *err) BL_WUR;
 void bl_hardener_free(bl_hardener *h);
 
 /** Bits of a hardened filter. */

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # tests/cli/test_attack.sh - `blindlink attack` and `encode --harden` end to
-# end on 1,000 synthetic people (at 300 the graph attack still gets ~4% of
-# hardened field-level records: small populations are easier to align): the graph attack re-identifies unhardened
-# record-level CLKs and pattern/graph the field-level layout; with --harden
-# recommended no method gets more than 1%; hardened files reproduce bit for
-# bit; match refuses mixed profiles; bad inputs exit 2 with a clear message.
+# end on 1,000 synthetic people (small populations are easier to align: at
+# 300 the graph attack still gets a few % of hardened field-level records):
+# the graph attack re-identifies unhardened record-level CLKs and
+# pattern/graph the field-level layout (`encode --layout fields`); balancing
+# alone is undone by the attacker (pattern on balanced fields); with
+# --harden recommended no method gets more than 1% on either layout;
+# hardened files (both layouts) reproduce bit for bit; match and match
+# --model refuse mixed profiles; bad inputs exit 2 with a clear message.
 . "$(dirname "$0")/lib.sh"
 S=$BL_SRC/bench/schemas/synth.json
 printf 'attack-test-secret' > "$T/sec"
@@ -18,7 +21,7 @@ le() { python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.arg
 attack() { "$BL" attack --plain "$P" --schema "$S" --ids rec_id --truth ids --json --method "$@"; }
 
 expect_exit 0 enc "$P" "$S" "$T/plain.clk"
-expect_exit 0 "$BL" attack --encode-fields "$T/fields.clk" --schema "$S" --ids rec_id --secret-file "$T/sec" "$P"
+expect_exit 0 enc --layout fields "$P" "$S" "$T/fields.clk"
 expect_exit 0 attack graph "$T/plain.clk"; cp "$T/out" "$T/r.json"
 assert_contains "$T/r.json" '"method":"graph"'
 assert_contains "$T/r.json" '"encoded":1000'
@@ -29,14 +32,23 @@ ge "$(jget "$T/r.json" reidentified)" 0.5 "pattern, field-level, unhardened"
 expect_exit 0 attack frequency "$T/fields.clk"; cp "$T/out" "$T/r.json"
 ge "$(jget "$T/r.json" correct)" 1 "frequency, field-level, unhardened"
 
+# balancing alone: the attacker pairs every column with its complement and
+# undoes it, then mines the patterns as if it were not there
+expect_exit 0 enc --layout fields --harden balance "$P" "$S" "$T/balf.clk"
+expect_exit 0 attack pattern "$T/balf.clk"; cp "$T/out" "$T/r.json"
+ge "$(jget "$T/r.json" reidentified)" 0.5 "pattern, field-level, balance only (undone)"
+BL_ATTACK_NAIVE=1 "$BL" attack --plain "$P" --schema "$S" --ids rec_id --truth ids --json --method pattern "$T/balf.clk" > "$T/r.json"
+le "$(jget "$T/r.json" reidentified)" 0.01 "pattern, balance only, attacker that does not undo it"
+
 # hardened: the attacker reads the profile from the metadata and still fails
 expect_exit 0 enc --harden recommended "$P" "$S" "$T/hard.clk"
-expect_exit 0 "$BL" attack --encode-fields "$T/hardf.clk" --harden recommended --schema "$S" --ids rec_id \
-  --secret-file "$T/sec" "$P"
+expect_exit 0 enc --layout fields --harden recommended "$P" "$S" "$T/hardf.clk"
 for f in hard hardf; do
+  want='"harden":"xor,blip=0.05"' # recommended differs per layout
+  [ $f = hardf ] && want='"harden":"xor,blip=0.03,diffuse=2"'
   for m in graph frequency pattern; do
     expect_exit 0 attack $m "$T/$f.clk"; cp "$T/out" "$T/r.json"
-    assert_contains "$T/r.json" '"harden":"blip=0.05,balance"'
+    assert_contains "$T/r.json" "$want"
     le "$(jget "$T/r.json" reidentified)" 0.01 "$m on $f (recommended)"
   done
 done
@@ -48,6 +60,12 @@ assert_contains "$T/out" "reidentified"
 expect_exit 0 enc --harden "salt=sex,blip=0.05,balance,diffuse=2" "$P" "$S" "$T/h1.clk"
 expect_exit 0 enc --harden "salt=sex,blip=0.05,balance,diffuse=2" "$P" "$S" "$T/h2.clk"
 assert_same "$T/h1.clk" "$T/h2.clk"
+expect_exit 0 enc --layout fields --harden "salt=sex,xor,blip=0.05,balance,diffuse=2" "$P" "$S" "$T/hf1.clk"
+expect_exit 0 enc --threads 1 --layout fields --harden "salt=sex,xor,blip=0.05,balance,diffuse=2" "$P" "$S" "$T/hf2.clk"
+assert_same "$T/hf1.clk" "$T/hf2.clk"
+expect_exit 0 "$BL" describe "$T/hardf.clk"
+assert_contains "$T/out" '"harden":"xor,blip=0.03,diffuse=2"'
+assert_contains "$T/out" '"bits":512'
 printf 'another-secret' > "$T/sec2"
 expect_exit 0 "$BL" encode --quiet --secret-file "$T/sec2" --format bin --ids rec_id \
   --harden "salt=sex,blip=0.05,balance,diffuse=2" "$P" "$S" "$T/h3.clk"
@@ -63,6 +81,11 @@ assert_contains "$T/err" "hard.clk"
 assert_contains "$T/err" '"harden"'
 assert_missing "$T/m.csv"
 expect_exit 0 "$BL" match -t 0.8 -o "$T/m.csv" "$T/hard.clk" "$T/hard.clk"
+expect_exit 0 enc --layout fields --harden blip=0.05 "$P" "$S" "$T/blipf.clk" # same lengths as fields.clk
+expect_exit 2 "$BL" match --model auto -o "$T/mm.csv" "$T/fields.clk" "$T/blipf.clk"
+assert_contains "$T/err" "'harden'"
+assert_missing "$T/mm.csv"
+expect_exit 0 "$BL" match --model auto -o "$T/mm.csv" "$T/hardf.clk" "$T/hardf.clk"
 
 # bad inputs
 expect_exit 2 enc --harden frobnicate "$P" "$S" "$T/x.clk"

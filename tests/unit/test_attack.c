@@ -1,8 +1,13 @@
 /* tests/unit/test_attack.c - hardening (reproducible bits, balance gives
- * popcount l, xor halves, keys matter, bad profiles), the metadata check of
- * match, the layout reader, and known cases for the attacks: a table whose
- * field values have distinct frequencies must be re-identified by the
- * frequency attack on field-level filters, and not once hardened. */
+ * popcount l, xor halves, keys matter, bad profiles; field-level hardening
+ * through the encoder: reproducible, keyed, empty fields stay empty), the
+ * metadata check of match, the layout reader, the attacker's model of the
+ * hardening (known values) and its undoing of balancing (the pairwise
+ * Hamming distances of the original filters come back exactly), and known
+ * cases for the attacks: a table whose field values have distinct
+ * frequencies must be re-identified by the frequency attack on field-level
+ * filters, and not once hardened. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +21,8 @@
 #include <blindlink/attack.h>
 #include <blindlink/encode.h>
 #include <blindlink/schema.h>
+
+#include "attack/attack_internal.h"
 
 static const char *SCHEMA =
     "{\"version\": 3, \"clkConfig\": {\"l\": 512, \"kdf\": {\"type\": \"HKDF\", \"keySize\": 32}}, \"features\": ["
@@ -101,7 +108,9 @@ static void test_harden_profiles(void **state)
     char buf[160];
     bl_error err = {0};
     assert_int_equal(bl_harden_canonical("recommended", schema, buf, sizeof buf, &err), BL_OK);
-    assert_string_equal(buf, "blip=0.05,balance");
+    assert_string_equal(buf, "xor,blip=0.05");
+    assert_int_equal(bl_harden_canonical_layout("recommended", schema, BL_LAYOUT_FIELDS, buf, sizeof buf, &err), BL_OK);
+    assert_string_equal(buf, "xor,blip=0.03,diffuse=2");
     assert_int_equal(bl_harden_canonical("diffuse=3,salt=name,xor", schema, buf, sizeof buf, &err), BL_OK);
     assert_string_equal(buf, "salt=name,xor,diffuse=3");
     assert_int_equal(bl_harden_canonical("none", schema, buf, sizeof buf, &err), BL_OK);
@@ -241,12 +250,143 @@ static void test_attack_errors(void **state)
     bl_clkset_free(enc);
 }
 
+/* Encode (name, town) with the field layout and `harden` into out. */
+static uint32_t enc_fields(const char *harden, const char *secret, const char *name, const char *town, uint8_t *out,
+                           char **meta)
+{
+    bl_encode_opts o = {.harden = harden, .layout = BL_LAYOUT_FIELDS};
+    bl_encoder *e = NULL;
+    bl_error err = {0};
+    assert_int_equal(bl_encoder_new(schema, (const uint8_t *)secret, strlen(secret), &o, &e, &err), BL_OK);
+    bl_encode_scratch *s = bl_encode_scratch_new(e);
+    const char *f[3] = {"7", name, town};
+    size_t l[3] = {1, strlen(name), strlen(town)};
+    assert_int_equal(bl_encoder_encode(e, s, f, l, 3, out, NULL, &err), BL_OK);
+    uint32_t nb = bl_encoder_nbits(e);
+    if (meta)
+        assert_int_equal(bl_encoder_meta(e, meta, &err), BL_OK);
+    bl_encode_scratch_free(s);
+    bl_encoder_free(e);
+    return nb;
+}
+
+static void test_harden_fields(void **state)
+{
+    (void)state;
+    uint8_t a[512], b[512], c[512];
+    char *meta = NULL;
+    uint32_t n = enc_fields("blip=0.1,balance", "k1", "alice", "springfield", a, &meta);
+    assert_int_equal(n, 2048); /* two fields of 2 x 512 bits, 1024-bit stride */
+    assert_non_null(strstr(meta, "\"bits\":1024"));
+    assert_non_null(strstr(meta, "\"offset\":1024"));
+    assert_non_null(strstr(meta, "\"harden\":\"blip=0.1,balance\""));
+    free(meta);
+    assert_int_equal(popcount(a, 128), 512); /* each field balanced on its own */
+    assert_int_equal(popcount(a + 128, 128), 512);
+    enc_fields("blip=0.1,balance", "k1", "alice", "springfield", b, NULL);
+    assert_memory_equal(a, b, n / 8); /* bit for bit */
+    enc_fields("blip=0.1,balance", "k2", "alice", "springfield", c, NULL);
+    assert_memory_not_equal(a, c, n / 8);
+    /* an empty field stays empty (the model's "missing"), the other is
+     * hardened (BLIP's flips depend on the whole record, so they differ) */
+    enc_fields("blip=0.1,balance", "k1", "alice", "", b, NULL);
+    assert_int_equal(popcount(b, 128), 512);
+    assert_memory_not_equal(a, b, 128);
+    assert_int_equal(popcount(b + 128, 128), 0);
+    /* with xor the fields halve: 512-bit strides of 256 bits */
+    assert_int_equal(enc_fields("xor", "k1", "alice", "springfield", b, NULL), 512 + 256);
+    /* unhardened fields are the plain per-field filters */
+    assert_int_equal(enc_fields(NULL, "k1", "alice", "springfield", b, NULL), 1024);
+}
+
+static void test_hardening_model(void **state)
+{
+    (void)state;
+    atk_hmodel hm;
+    atk_hmodel_parse("salt=town,xor,blip=0.05,balance,diffuse=3", &hm);
+    assert_int_equal(hm.xor_fold, 1);
+    assert_true(hm.blip == 0.05);
+    assert_int_equal(hm.balance, 1);
+    assert_int_equal(hm.diffuse, 3);
+    double dens = 0;
+    atk_hmodel_parse("", &hm);
+    assert_true(fabs(atk_hardened_dice(&hm, 0.2, 0.1, 0.1, &dens) - 2 * 0.2 / 0.6) < 1e-12);
+    assert_true(fabs(dens - 0.3) < 1e-12);
+    atk_hmodel_parse("balance", &hm); /* balanced Dice = 1 - Hamming */
+    assert_true(fabs(atk_hardened_dice(&hm, 0.2, 0.1, 0.1, &dens) - 0.8) < 1e-12);
+    assert_true(fabs(dens - 0.5) < 1e-12);
+    atk_hmodel_parse("diffuse=1", &hm); /* one tap: the identity */
+    assert_true(fabs(atk_hardened_dice(&hm, 0.2, 0.1, 0.1, NULL) - 2 * 0.2 / 0.6) < 1e-12);
+    /* XOR of 2 bits of density 0.3 from independent positions: 2 * 0.3 * 0.7 */
+    atk_hmodel_parse("xor", &hm);
+    atk_hardened_dice(&hm, 0.3, 0, 0, &dens);
+    assert_true(fabs(dens - 0.42) < 1e-12);
+    /* BLIP on identical filters: they differ where exactly one flipped */
+    atk_hmodel_parse("blip=0.1", &hm);
+    double d = atk_hardened_dice(&hm, 0.5, 0, 0, &dens);
+    assert_true(fabs(dens - 0.5) < 1e-12);
+    assert_true(fabs(d - 2 * (0.5 * 0.81 + 0.5 * 0.01) / 1.0) < 1e-12);
+}
+
+/* Hamming distance of filters i and j of a set. */
+static unsigned hamming(const bl_clkset *s, size_t i, size_t j)
+{
+    unsigned h = 0;
+    for (size_t b = 0; b < s->nbytes; b++)
+        h += (unsigned)__builtin_popcount(s->data[i * s->stride + b] ^ s->data[j * s->stride + b]);
+    return h;
+}
+
+static void test_debalance_known(void **state)
+{
+    (void)state;
+    static const char *names[] = {"anna", "bernd", "clara", "dora", "emil", "frieda", "gustav", "hanna",
+                                  "ida", "jonas", "karl", "lena", "max", "nora", "otto", "paula"};
+    const size_t n = sizeof names / sizeof names[0];
+    bl_clkset *plain = NULL, *bal = NULL, *undone = NULL;
+    bl_error err = {0};
+    assert_int_equal(bl_clkset_new(512, n, &plain, &err), BL_OK);
+    assert_int_equal(bl_clkset_new(1024, n, &bal, &err), BL_OK);
+    uint8_t f[256];
+    uint32_t nb;
+    for (size_t i = 0; i < n; i++) {
+        enc1("blip=0.05", "k1", names[i], f, &nb);
+        assert_int_equal(bl_clkset_append(plain, f, NULL, &err), BL_OK);
+        enc1("blip=0.05,balance", "k1", names[i], f, &nb);
+        assert_int_equal(bl_clkset_append(bal, f, NULL, &err), BL_OK);
+    }
+    bl_attack_layout lay = {0};
+    assert_int_equal(atk_debalance(bal, &lay, &undone, &err), BL_OK);
+    assert_non_null(undone);
+    assert_int_equal(undone->nbits, 512);
+    /* the filters before balancing, up to a permutation and the orientation
+     * of each position: every pairwise Hamming distance is back */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            assert_int_equal(hamming(undone, i, j), hamming(plain, i, j));
+    bl_clkset_free(undone);
+    /* diffusion after balancing mixes the pairs: nothing to undo */
+    bl_clkset_free(bal);
+    assert_int_equal(bl_clkset_new(1024, n, &bal, &err), BL_OK);
+    for (size_t i = 0; i < n; i++) {
+        enc1("balance,diffuse=3", "k1", names[i], f, &nb);
+        assert_int_equal(bl_clkset_append(bal, f, NULL, &err), BL_OK);
+    }
+    undone = NULL;
+    assert_int_equal(atk_debalance(bal, &lay, &undone, &err), BL_OK);
+    assert_null(undone);
+    bl_clkset_free(bal);
+    bl_clkset_free(plain);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_harden_bits),  cmocka_unit_test(test_harden_profiles),
         cmocka_unit_test(test_meta_check),   cmocka_unit_test(test_layout),
         cmocka_unit_test(test_frequency_known), cmocka_unit_test(test_attack_errors),
+        cmocka_unit_test(test_harden_fields), cmocka_unit_test(test_hardening_model),
+        cmocka_unit_test(test_debalance_known),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
