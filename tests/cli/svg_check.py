@@ -167,12 +167,16 @@ def curves(svg):
 
 
 def table(md):
-    """{data set: (F1 at the default threshold, best F1, its threshold)}"""
+    """{data set: (F1 at the default threshold, best F1, its threshold)} of
+    the first quality table: the one the plot is made from. Later tables
+    (e.g. rows measured in another run, labelled as such) are not in it."""
     rows = {}
     for line in open(md, encoding="utf-8"):
         m = re.match(r"\| ([\w-]+) \|.*\| \*\*([\d.]+)\*\* \| ([\d.]+) \(([\d.]+)\) \|", line)
         if m:
             rows[m.group(1)] = (float(m.group(2)), float(m.group(3)), float(m.group(4)))
+        elif rows and not line.startswith("|"):
+            break
     return rows
 
 
