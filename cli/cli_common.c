@@ -152,17 +152,31 @@ static int make_temp(char *path, size_t cap)
     return mkstemp(path);
 }
 
-bl_status cli_spool_stdin(const char *path, cli_spool *sp, bl_error *err)
+/* `-` gets a temporary file in sp->tmp (its descriptor in *fd); any other
+ * path is used as it is (*fd = -1). */
+static bl_status spool_temp(const char *path, const char *what, cli_spool *sp, int *fd,
+                            bl_error *err)
 {
     sp->tmp[0] = '\0';
     sp->path = path;
+    *fd = -1;
     if (strcmp(path, "-") != 0)
         return BL_OK;
-    /* the CLK reader needs a file it can read twice (format detection) */
-    int fd = make_temp(sp->tmp, sizeof sp->tmp);
-    if (fd < 0)
-        return bl_error_set(err, BL_EIO, "cannot create a temporary file for stdin: %s",
+    if ((*fd = make_temp(sp->tmp, sizeof sp->tmp)) < 0) {
+        sp->tmp[0] = '\0';
+        return bl_error_set(err, BL_EIO, "cannot create a temporary file for %s: %s", what,
                             strerror(errno));
+    }
+    return BL_OK;
+}
+
+bl_status cli_spool_stdin(const char *path, cli_spool *sp, bl_error *err)
+{
+    /* the CLK reader needs a file it can read twice (format detection) */
+    int fd;
+    bl_status st = spool_temp(path, "stdin", sp, &fd, err);
+    if (st != BL_OK || fd < 0)
+        return st;
     int rc = copy_fd(STDIN_FILENO, fd);
     int e = errno;
     if (close(fd) != 0 && rc == 0) {
@@ -180,15 +194,11 @@ bl_status cli_spool_stdin(const char *path, cli_spool *sp, bl_error *err)
 
 bl_status cli_spool_stdout_begin(const char *path, cli_spool *sp, bl_error *err)
 {
-    sp->tmp[0] = '\0';
-    sp->path = path;
-    if (strcmp(path, "-") != 0)
-        return BL_OK;
     /* formats with a header that is written last (binary CLKs) need a file */
-    int fd = make_temp(sp->tmp, sizeof sp->tmp);
-    if (fd < 0)
-        return bl_error_set(err, BL_EIO, "cannot create a temporary file for stdout: %s",
-                            strerror(errno));
+    int fd;
+    bl_status st = spool_temp(path, "stdout", sp, &fd, err);
+    if (st != BL_OK || fd < 0)
+        return st;
     close(fd);
     sp->path = sp->tmp;
     return BL_OK;

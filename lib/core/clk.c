@@ -453,6 +453,15 @@ static bl_status read_bin_ids(const char *path, FILE *fp, bl_clkset *s,
     return st;
 }
 
+/* the header's schema fingerprint (all zero: none recorded) */
+static void header_fingerprint(bl_clkset *s, const uint8_t *hdr)
+{
+    memcpy(s->fingerprint, hdr + 32, BL_FINGERPRINT_BYTES);
+    for (size_t i = 0; i < BL_FINGERPRINT_BYTES; i++)
+        if (s->fingerprint[i])
+            s->has_fingerprint = 1;
+}
+
 static bl_status read_bin(const char *path, FILE *fp, size_t max_count, bl_clkset **out,
                           bl_error *err)
 {
@@ -472,10 +481,7 @@ static bl_status read_bin(const char *path, FILE *fp, size_t max_count, bl_clkse
     st = bl_clkset_new(nbits, (size_t)count, &s, err);
     if (st != BL_OK)
         return st;
-    memcpy(s->fingerprint, hdr + 32, BL_FINGERPRINT_BYTES);
-    for (size_t i = 0; i < BL_FINGERPRINT_BYTES; i++)
-        if (s->fingerprint[i])
-            s->has_fingerprint = 1;
+    header_fingerprint(s, hdr);
     st = read_bin_records(path, fp, s, count, rec, &h, err);
     if (st == BL_OK && (flags & FLAG_IDS))
         st = read_bin_ids(path, fp, s, &h, err);
@@ -498,10 +504,11 @@ static bl_status read_bin(const char *path, FILE *fp, size_t max_count, bl_clkse
     return BL_OK;
 }
 
-bl_status bl_clkset_read(const char *path, bl_clk_format fmt, size_t max_count, bl_clkset **out,
-                         bl_error *err)
+/* Open `path` and tell binary from JSON by the magic; the stream is
+ * rewound. An empty file is an input error. */
+static bl_status open_sniff(const char *path, FILE **fpo, int *is_bin, bl_error *err)
 {
-    *out = NULL;
+    *fpo = NULL;
     if (bl_init() != BL_OK)
         return bl_error_set(err, BL_ECRYPTO, "cannot initialise libsodium");
     FILE *fp = fopen(path, "rb");
@@ -509,11 +516,25 @@ bl_status bl_clkset_read(const char *path, bl_clk_format fmt, size_t max_count, 
         return bl_error_set(err, BL_EIO, "%s: cannot open: %s", path, strerror(errno));
     uint8_t magic[8] = {0};
     size_t got = fread(magic, 1, sizeof magic, fp);
-    int is_bin = got == 8 && memcmp(magic, BL_CLKBIN_MAGIC, 8) == 0;
     if (got == 0) {
         fclose(fp);
         return bl_error_set(err, BL_EINPUT, "%s: empty file", path);
     }
+    *is_bin = got == 8 && memcmp(magic, BL_CLKBIN_MAGIC, 8) == 0;
+    rewind(fp);
+    *fpo = fp;
+    return BL_OK;
+}
+
+bl_status bl_clkset_read(const char *path, bl_clk_format fmt, size_t max_count, bl_clkset **out,
+                         bl_error *err)
+{
+    *out = NULL;
+    FILE *fp;
+    int is_bin;
+    bl_status st = open_sniff(path, &fp, &is_bin, err);
+    if (st != BL_OK)
+        return st;
     if (fmt == BL_CLK_BIN && !is_bin) {
         fclose(fp);
         return bl_error_set(err, BL_EINPUT, "%s: not a blindlink binary CLK file (bad magic)", path);
@@ -522,9 +543,7 @@ bl_status bl_clkset_read(const char *path, bl_clk_format fmt, size_t max_count, 
         fclose(fp);
         return bl_error_set(err, BL_EINPUT, "%s: binary CLK file where JSON was expected", path);
     }
-    bl_status st;
     if (is_bin) {
-        rewind(fp);
         st = read_bin(path, fp, max_count, out, err);
         fclose(fp);
     } else {
@@ -608,10 +627,7 @@ static bl_status read_rows_bin(const char *path, FILE *fp, size_t first, size_t 
     if (st != BL_OK)
         return st;
     s->count = (size_t)count;
-    memcpy(s->fingerprint, hdr + 32, BL_FINGERPRINT_BYTES);
-    for (size_t i = 0; i < BL_FINGERPRINT_BYTES; i++)
-        if (s->fingerprint[i])
-            s->has_fingerprint = 1;
+    header_fingerprint(s, hdr);
     st = read_rows_at(path, fp, s, first, last, rec, err);
     if (st == BL_OK && (flags & FLAG_META))
         st = skip_to_meta(path, fp, count, rec, flags, err);
@@ -629,19 +645,16 @@ bl_status bl_clkset_read_rows(const char *path, size_t first, size_t last, bl_cl
                               bl_error *err)
 {
     *out = NULL;
-    if (bl_init() != BL_OK)
-        return bl_error_set(err, BL_ECRYPTO, "cannot initialise libsodium");
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return bl_error_set(err, BL_EIO, "%s: cannot open: %s", path, strerror(errno));
-    uint8_t magic[8] = {0};
-    size_t got = fread(magic, 1, sizeof magic, fp);
-    if (got != 8 || memcmp(magic, BL_CLKBIN_MAGIC, 8) != 0) {
+    FILE *fp;
+    int is_bin;
+    bl_status st = open_sniff(path, &fp, &is_bin, err);
+    if (st != BL_OK)
+        return st;
+    if (!is_bin) {
         fclose(fp); /* JSON has no fixed-size rows: read it whole */
         return bl_clkset_read(path, BL_CLK_AUTO, 0, out, err);
     }
-    rewind(fp);
-    bl_status st = read_rows_bin(path, fp, first, last, out, err);
+    st = read_rows_bin(path, fp, first, last, out, err);
     fclose(fp);
     return st;
 }

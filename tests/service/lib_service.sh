@@ -30,6 +30,26 @@ with_schema() {
 # FPJ : the JSON member naming the schema an upload was made with
 FPJ="\"schema_fingerprint\":\"$SCHEMA_FP\""
 
+# kat_encode : the clkhash fixtures people-a/b encoded (binary, with ids) to
+# $T/a.clk and $T/b.clk with schema1-blake. Needs $FX.
+kat_encode() {
+  local p
+  for p in a b; do
+    expect_exit 0 "$BL" encode --quiet --format bin --ids id --secret-file "$FX/secret.txt" \
+      "$FX/data/people-$p.csv" "$FX/schemas/schema1-blake.json" "$T/$p.clk"
+  done
+}
+# kat_consent : consent for research for every id of people-a (hospital) and
+# people-b (bank)
+kat_consent() {
+  local p key ids
+  for p in a b; do
+    key=$KEY_H; [ $p = b ] && key=$KEY_B
+    ids=$(tail -n +2 "$FX/data/people-$p.csv" | cut -d, -f1 | jq -R . | jq -s -c 'map({subject: ., purposes: ["research"]})')
+    api POST /consent "$key" "{\"subjects\":$ids}"
+    expect_code 200 "consent $p"
+  done
+}
 # kat_project NAME : a project for the clkhash schema1-blake fixtures (it
 # hashes names, date of birth, gender and email, so the project asks for those
 # scopes; date_of_birth and sex are extended scopes: agreement and both

@@ -10,19 +10,11 @@ FX="$BL_FIXTURES/clkhash"
 GREEDY='."greedy_solve(find_candidate_pairs(threshold=0.8)) [groups sorted]"'
 
 setup_world
-for p in a b; do
-  expect_exit 0 "$BL" encode --quiet --format bin --ids id --secret-file "$FX/secret.txt" \
-    "$FX/data/people-$p.csv" "$FX/schemas/schema1-blake.json" "$T/$p.clk"
-done
+kat_encode
 start_server || { fail "server start"; finish; }
 kat_project kat
 # consent for the CSV ids (a01..a20, b01..b20)
-for p in a b; do
-  key=$KEY_H; [ $p = b ] && key=$KEY_B
-  ids=$(tail -n +2 "$FX/data/people-$p.csv" | cut -d, -f1 | jq -R . | jq -s -c 'map({subject: ., purposes: ["research"]})')
-  api POST /consent "$key" "{\"subjects\":$ids}"
-  expect_code 200 "consent $p"
-done
+kat_consent
 upload_bin "/projects/$P/encodings" "$KEY_H" "$T/a.clk"
 expect_code 201 "upload encoded a"
 assert_eq "$(jqb .stored)" 20 "all of a stored"

@@ -24,18 +24,10 @@ result() { api GET "/projects/$P/runs/$1/result" "$KEY_A"; jq -S 'del(.run_id, .
 new_run() { api POST "/projects/$P/runs" "$KEY_A" '{}'; jqb .run_id; }
 
 setup_world
-for p in a b; do
-  expect_exit 0 "$BL" encode --quiet --format bin --ids id --secret-file "$FX/secret.txt" \
-    "$FX/data/people-$p.csv" "$FX/schemas/schema1-blake.json" "$T/$p.clk"
-done
+kat_encode
 start_server || { fail "server start"; finish; }
 kat_project mpi
-for p in a b; do
-  key=$KEY_H; [ $p = b ] && key=$KEY_B
-  ids=$(tail -n +2 "$FX/data/people-$p.csv" | cut -d, -f1 | jq -R . | jq -s -c 'map({subject: ., purposes: ["research"]})')
-  api POST /consent "$key" "{\"subjects\":$ids}"
-  expect_code 200 "consent $p"
-done
+kat_consent
 upload_bin "/projects/$P/encodings" "$KEY_H" "$T/a.clk"
 expect_code 201 "upload a"
 upload_bin "/projects/$P/encodings" "$KEY_B" "$T/b.clk"
