@@ -89,6 +89,11 @@ static const char *variant_of(const bl_encode_opts *o, const bl_schema *sc, cons
         size_t n = strlen(buf);
         snprintf(buf + n, cap - n, "%slayout=fields;groups=%s", n ? ";" : "",
                  sc->ext_json ? sc->ext_json : "");
+        size_t g, f;
+        if (bl_fields_name_pair(sc, &g, &f)) { /* the shared name key changes the surname's bits */
+            n = strlen(buf);
+            snprintf(buf + n, cap - n, ";namekey=%s,%s", sc->features[g].identifier, sc->features[f].identifier);
+        }
     }
     return buf;
 }
@@ -120,8 +125,16 @@ static bl_status fields_setup(bl_encoder *e, const uint8_t *secret, size_t secre
     e->fhard = calloc(e->fl.nfields, sizeof *e->fhard);
     if (!e->fhard)
         return bl_error_set(err, BL_ENOMEM, "out of memory");
+    /* the surname field of a shared name key takes the given-name field's
+     * hardener too (same taps and permutation), or the swap would not show */
+    size_t kg, kf, hg = SIZE_MAX, hf = SIZE_MAX;
+    if (bl_fields_name_pair(e->schema, &kg, &kf)) {
+        hg = e->fl.field_of[kg];
+        hf = e->fl.field_of[kf];
+    }
     for (size_t f = 0; f < e->fl.nfields; f++)
-        if ((st = bl_hardener_new(&e->hspec, secret, secret_len, e->l, e->fl.names[f], &e->fhard[f], err)) != BL_OK)
+        if ((st = bl_hardener_new(&e->hspec, secret, secret_len, e->l, e->fl.names[f == hf ? hg : f],
+                                  &e->fhard[f], err)) != BL_OK)
             return st;
     e->hard = e->fhard[0]; /* for the work-memory size: every field has the same lengths */
     uint32_t hb = bl_hardener_outbits(e->hard);
@@ -188,13 +201,16 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
             return bl_error_set(err, BL_ENOMEM, "out of memory (guarded key memory)");
         }
     }
-    size_t si = 0;
+    size_t si = 0, kg = 0, kf = SIZE_MAX;
+    if (e->opts.layout == BL_LAYOUT_FIELDS && !bl_fields_name_pair(schema, &kg, &kf))
+        kf = SIZE_MAX; /* no shared name key (fields.c) */
     for (size_t i = 0; i < F; i++) {
         fenc *fe = &e->fe[i];
         const bl_feature *f = &schema->features[i];
+        const size_t ki = i == kf ? kg : i;
         fe->f = f;
-        fe->key_a = e->keys + (2 * i) * ks;
-        fe->key_b = e->keys + (2 * i + 1) * ks;
+        fe->key_a = e->keys + (2 * ki) * ks;
+        fe->key_b = e->keys + (2 * ki + 1) * ks;
         if (f->ignored)
             continue;
         if (f->hash == BL_HASH_BLAKE) {
@@ -243,6 +259,8 @@ bl_status bl_encoder_new(const bl_schema *schema, const uint8_t *secret, size_t 
     }
     e->outbytes = (e->outl + 7) / 8;
     size_t vcap = 256 + BL_HARDEN_CANON_MAX + (schema->ext_json ? strlen(schema->ext_json) : 0);
+    for (size_t i = 0; i < F; i++) /* room for the shared name key's two identifiers */
+        vcap += schema->features[i].identifier ? strlen(schema->features[i].identifier) : 0;
     char *variant = malloc(vcap);
     if (!variant) {
         bl_encoder_free(e);

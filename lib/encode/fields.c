@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -133,6 +134,55 @@ static const char *group_of(const json_t *groups, const char *id)
     return NULL;
 }
 
+/* Case-insensitive "contains any of words", as the model recognises the
+ * given-name and surname fields (lib/model/model.c): the two lists must
+ * agree, or the shared key below helps nothing. */
+static int name_has(const char *n, const char *const *words)
+{
+    for (; *words; words++) {
+        size_t wl = strlen(*words);
+        for (const char *p = n; *p; p++)
+            if (!strncasecmp(p, *words, wl))
+                return 1;
+    }
+    return 0;
+}
+
+/* Why a shared key: clkhash gives every feature its own key, so a surname
+ * written in the given-name field sets unrelated bits and the model's
+ * swapped level (given(A) vs surname(B)) could never fire. In the field
+ * layout the given-name and surname features, each alone in its field and
+ * hashed the same way, use the given name's keys (and hardener) for both;
+ * the record-level CLK keeps clkhash's per-feature keys. */
+int bl_fields_name_pair(const bl_schema *s, size_t *given, size_t *family)
+{
+    static const char *const gw[] = {"given", "first", "forename", "christian", NULL};
+    static const char *const fw[] = {"surname", "last", "family", NULL};
+    json_t *ext = s->ext_json ? json_loads(s->ext_json, 0, NULL) : NULL, *groups = json_object_get(ext, "fieldGroups");
+    long g = -1, f = -1;
+    int grouped = 0;
+    for (size_t i = 0; i < s->nfeatures; i++) {
+        const bl_feature *ft = &s->features[i];
+        if (ft->ignored)
+            continue;
+        /* the model takes the first field of each kind, by field name */
+        const char *grp = group_of(groups, ft->identifier), *name = grp ? grp : ft->identifier;
+        if (g < 0 && name_has(name, gw)) {
+            g = (long)i;
+            grouped |= grp != NULL;
+        } else if (f < 0 && name_has(name, fw)) {
+            f = (long)i;
+            grouped |= grp != NULL;
+        }
+    }
+    json_decref(ext);
+    if (g < 0 || f < 0 || grouped || s->features[g].hash != s->features[f].hash)
+        return 0;
+    *given = (size_t)g;
+    *family = (size_t)f;
+    return 1;
+}
+
 static bl_status build_meta(const bl_schema *s, bl_normalize_profile norm, bl_field_layout *fl,
                             bl_error *err)
 {
@@ -158,6 +208,13 @@ static bl_status build_meta(const bl_schema *s, bl_normalize_profile norm, bl_fi
     }
     json_object_set_new(root, "fields", arr);
     arr = NULL;
+    size_t gi, fi;
+    if (bl_fields_name_pair(s, &gi, &fi)) {
+        json_t *pair = json_array();
+        json_array_append_new(pair, json_string(s->features[gi].identifier));
+        json_array_append_new(pair, json_string(s->features[fi].identifier));
+        json_object_set_new(root, "shared_name_key", pair);
+    }
     fl->meta = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
     json_decref(root);
     free(feats);

@@ -35,6 +35,11 @@ bl_status bl_field_layout_build(const bl_schema *s, bl_normalize_profile norm, u
                                 bl_field_layout *fl, bl_error *err);
 void bl_field_layout_free(bl_field_layout *fl);
 
+/** The given-name and surname features that share the given name's keys in
+ *  the field layout (each alone in its field, same hash): 1 and their
+ *  feature indices, or 0 when the schema has no such pair. */
+int bl_fields_name_pair(const bl_schema *s, size_t *given, size_t *family);
+
 /** OR an nbits-bit packed filter into `out` at bit offset `offset_bits`
  *  (a multiple of 8). */
 void bl_field_or_into(uint8_t *out, uint32_t offset_bits, const uint8_t *filter, uint32_t nbits);

@@ -89,7 +89,7 @@ static char *meta_key(const bl_clkset *s, const char *key)
 bl_status bl_model_check_inputs(const bl_clkset *const *sets, const char *const *names,
                                 size_t nsets, bl_error *err)
 {
-    static const char *const keys[] = {"layout", "fields", "normalize", "harden"};
+    static const char *const keys[] = {"layout", "fields", "normalize", "harden", "shared_name_key"};
     for (size_t i = 0; i < nsets; i++) {
         bl_fieldset fs;
         bl_status st = bl_fieldset_from_clkset(sets[i], names[i], &fs, err);
@@ -325,6 +325,15 @@ double bl_model_level_weight(const bl_model *m, size_t f, unsigned l)
         return 0.0;
     const double mm = m->f[f].m[l] > 1e-12 ? m->f[f].m[l] : 1e-12;
     const double uu = m->f[f].u[l] > 1e-12 ? m->f[f].u[l] : 1e-12;
+    return log2(mm / uu);
+}
+
+double bl_model_level_weight_names(const bl_model *m, size_t f, unsigned l, int c)
+{
+    if (l == BL_LEVEL_MISSING || c < BL_NAMES_BOTH || c > BL_NAMES_ONE || !m->f[f].has_u_names[c - 1])
+        return bl_model_level_weight(m, f, l);
+    const double mm = m->f[f].m[l] > 1e-12 ? m->f[f].m[l] : 1e-12;
+    const double uu = m->f[f].u_names[c - 1][l] > 1e-12 ? m->f[f].u_names[c - 1][l] : 1e-12;
     return log2(mm / uu);
 }
 

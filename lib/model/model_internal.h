@@ -30,7 +30,16 @@ typedef struct bl_field_model {
     double u_cand[BL_MODEL_MAX_LEVELS];   /* u among the non-matching candidates (EM) */
     int fix_m[BL_MODEL_MAX_LEVELS], fix_u[BL_MODEL_MAX_LEVELS];
     int tf;                     /* term-frequency adjustment of exact agreement */
+    /* u for the other fields of a pair whose names agree (namesakes:
+     * pairs of records of one input), per name class (BL_NAMES_BOTH: both
+     * names exact; BL_NAMES_ONE: one exact, the other in a similarity band);
+     * has_u_names[c] = 0: u applies (train.c) */
+    int has_u_names[2];
+    double u_names[2][BL_MODEL_MAX_LEVELS];
 } bl_field_model;
+
+/** Name classes of a pair (bl_model_name_class); 0 = names do not agree. */
+enum { BL_NAMES_BOTH = 1, BL_NAMES_ONE = 2 };
 
 struct bl_model {
     size_t nf;
@@ -47,8 +56,33 @@ struct bl_model {
     uint32_t iterations;
     double max_change;
     uint64_t ncand, nrandom, npatterns;
+    uint64_t nnamesakes;        /* pairs behind u_names */
     double em_seconds;
 };
+
+/** The given-name and surname fields (the swapped-level pair, given
+ *  first): 1 and their indices, or 0. */
+static inline int bl_model_name_pair(const struct bl_model *m, size_t *g, size_t *s)
+{
+    for (size_t f = 0; f < m->nf; f++)
+        if (m->f[f].swap_with > (int)f) {
+            *g = f;
+            *s = (size_t)m->f[f].swap_with;
+            return 1;
+        }
+    return 0;
+}
+
+/** The name class of a pair's levels lv given the name pair g, s:
+ *  BL_NAMES_BOTH, BL_NAMES_ONE (one exact, the other at a band level) or 0. */
+static inline int bl_model_name_class(const struct bl_model *m, size_t g, size_t s, const uint8_t *lv)
+{
+    if (lv[g] == 0 && lv[s] == 0)
+        return BL_NAMES_BOTH;
+    if ((lv[g] == 0 && lv[s] > 0 && lv[s] < m->f[s].nbands) || (lv[s] == 0 && lv[g] > 0 && lv[g] < m->f[g].nbands))
+        return BL_NAMES_ONE;
+    return 0;
+}
 
 /** Level index of the "swapped" level, or -1. */
 static inline int bl_field_swap_level(const bl_field_model *f)
@@ -156,6 +190,10 @@ bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, c
 
 /** Weight log2(m/u) of level l of field f (0 for missing). */
 double bl_model_level_weight(const bl_model *m, size_t f, unsigned l);
+/** The weight of level l of field f for a pair of name class c
+ *  (bl_model_name_class; 0 = the plain weight): log2(m / u_names[c-1]),
+ *  or the plain weight where the model has no u for that class. */
+double bl_model_level_weight_names(const bl_model *m, size_t f, unsigned l, int c);
 
 /** log2(prior / (1 - prior)). */
 double bl_model_prior_weight(const bl_model *m);

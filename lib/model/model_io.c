@@ -31,6 +31,13 @@ static json_t *level_json(const bl_model *m, size_t fi, uint32_t l)
     json_object_set_new(o, "u_random", json_real(f->u_random[l]));
     json_object_set_new(o, "u_candidates", json_real(f->u_cand[l]));
     json_object_set_new(o, "weight", json_real(bl_model_level_weight(m, fi, l)));
+    static const char *const uk[2] = {"u_names_exact", "u_one_name_exact"};
+    static const char *const wk[2] = {"weight_names_exact", "weight_one_name_exact"};
+    for (int c = 0; c < 2; c++)
+        if (f->has_u_names[c]) { /* u and weight for pairs whose names agree (docs/model.md) */
+            json_object_set_new(o, uk[c], json_real(f->u_names[c][l]));
+            json_object_set_new(o, wk[c], json_real(bl_model_level_weight_names(m, fi, l, c + 1)));
+        }
     if (f->fix_m[l] || f->fix_u[l]) {
         json_t *fx = json_array();
         if (f->fix_m[l])
@@ -68,6 +75,7 @@ bl_status bl_model_to_json(const bl_model *m, char **out, bl_error *err)
     json_object_set_new(tr, "candidate_pairs", json_integer((json_int_t)m->ncand));
     json_object_set_new(tr, "random_pairs", json_integer((json_int_t)m->nrandom));
     json_object_set_new(tr, "patterns", json_integer((json_int_t)m->npatterns));
+    json_object_set_new(tr, "namesake_pairs", json_integer((json_int_t)m->nnamesakes));
     json_object_set_new(tr, "em_seconds", json_real(m->em_seconds));
     json_object_set_new(root, "training", tr);
     json_t *fields = json_array();
@@ -126,6 +134,14 @@ static bl_status bad(rd *r, const char *path, const char *what)
     return bl_error_set(r->err, BL_EINPUT, "%s: %s: %s", r->name, path, what);
 }
 
+/* bad() for a message about key `key`: "'KEY' REST" */
+static bl_status badk(rd *r, const char *path, const char *key, const char *rest)
+{
+    char what[160];
+    snprintf(what, sizeof what, "'%s' %s", key, rest);
+    return bad(r, path, what);
+}
+
 static int get_prob(json_t *o, const char *key, double *out)
 {
     json_t *v = json_object_get(o, key);
@@ -154,6 +170,16 @@ static bl_status read_level(rd *r, bl_field_model *f, json_t *lo, uint32_t l, ui
         f->u_random[l] = f->u[l];
     if (get_prob(lo, "u_candidates", &f->u_cand[l]))
         f->u_cand[l] = f->u[l];
+    static const char *const uk[2] = {"u_names_exact", "u_one_name_exact"};
+    for (int c = 0; c < 2; c++) {
+        json_t *un = json_object_get(lo, uk[c]);
+        if (un && get_prob(lo, uk[c], &f->u_names[c][l]))
+            return badk(r, p, uk[c], "must be a number in [0, 1]");
+        if (l == 0)
+            f->has_u_names[c] = un != NULL;
+        else if (f->has_u_names[c] != (un != NULL))
+            return badk(r, p, uk[c], "must be on every level of the field or on none");
+    }
     json_t *md = json_object_get(lo, "min_dice");
     int swapped = json_is_true(json_object_get(lo, "swapped"));
     if (md) {
@@ -297,6 +323,7 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
     m->max_change = json_number_value(json_object_get(tr, "max_change"));
     m->ncand = (uint64_t)json_integer_value(json_object_get(tr, "candidate_pairs"));
     m->nrandom = (uint64_t)json_integer_value(json_object_get(tr, "random_pairs"));
+    m->nnamesakes = (uint64_t)json_integer_value(json_object_get(tr, "namesake_pairs"));
     m->npatterns = (uint64_t)json_integer_value(json_object_get(tr, "patterns"));
     m->em_seconds = json_number_value(json_object_get(tr, "em_seconds"));
     json_decref(root);

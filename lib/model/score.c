@@ -28,7 +28,10 @@ typedef struct sjob {
     bl_scored_pair *out;
     size_t lo, hi;
     const double (*w)[WSLOT];
+    const double (*wn)[BL_MODEL_MAX_FIELDS][WSLOT]; /* weights per name class (class - 1) */
     int fail;
+    int names;                 /* the model has a name pair: g, s */
+    size_t g, s;
 } sjob;
 
 static double sigmoid2(double w)
@@ -57,9 +60,11 @@ static void score_chunk(const sjob *j, const bl_candidate *c, size_t n, const ui
     for (size_t q = 0; q < n; q++) {
         const float *tf = j->st[c[q].dset[0]].tfadj + c[q].rec[0] * nf;
         const uint8_t *l = lv + q * nf;
+        const int cls = j->names ? bl_model_name_class(j->m, j->g, j->s, l) : 0;
+        const double(*wt)[WSLOT] = cls ? j->wn[cls - 1] : j->w;
         double w = pw;
         for (size_t f = 0; f < nf; f++) {
-            w += j->w[f][l[f] & (WSLOT - 1)];
+            w += wt[f][l[f] & (WSLOT - 1)];
             w += l[f] == 0 ? (double)tf[f] : 0.0;
         }
         bl_scored_pair *p = &out[q];
@@ -118,10 +123,15 @@ bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, c
                               const bl_candidate *cand, size_t ncand, int threads, bl_scored_pair *res,
                               bl_error *err)
 {
-    double w[BL_MODEL_MAX_FIELDS][WSLOT] = {{0}};
+    double w[BL_MODEL_MAX_FIELDS][WSLOT] = {{0}}, wn[2][BL_MODEL_MAX_FIELDS][WSLOT] = {{{0}}};
     for (size_t f = 0; f < m->nf; f++)
-        for (uint32_t l = 0; l < m->f[f].nlevels; l++)
+        for (uint32_t l = 0; l < m->f[f].nlevels; l++) {
             w[f][l] = bl_model_level_weight(m, f, l);
+            for (int c = 0; c < 2; c++)
+                wn[c][f][l] = bl_model_level_weight_names(m, f, l, c + 1);
+        }
+    size_t g = 0, s = 0;
+    const int names = bl_model_name_pair(m, &g, &s);
     int nt = threads > 0 ? threads : bli_ncpus();
     if (nt > 64)
         nt = 64;
@@ -132,7 +142,8 @@ bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, c
     int started = 1;
     for (int t = 0; t < nt; t++)
         jobs[t] = (sjob){m, sets, ss, cand, res, ncand * (size_t)t / (size_t)nt,
-                         ncand * (size_t)(t + 1) / (size_t)nt, (const double (*)[WSLOT])w, 0};
+                         ncand * (size_t)(t + 1) / (size_t)nt, (const double (*)[WSLOT])w,
+                         (const double (*)[BL_MODEL_MAX_FIELDS][WSLOT])wn, 0, names, g, s};
     for (int t = 1; t < nt && started == t; t++)
         if (pthread_create(&tid[t], NULL, score_worker, &jobs[t]) == 0)
             started++;
@@ -360,6 +371,8 @@ bl_status bl_model_explain(const bl_model *m, const bl_clkset *a, size_t i, cons
     bl_fieldpop_free(&fpk);
     double w = bl_model_prior_weight(m);
     *prior_weight = w;
+    size_t ng = 0, ns = 0;
+    const int cls = bl_model_name_pair(m, &ng, &ns) ? bl_model_name_class(m, ng, ns, lv) : 0;
     for (size_t f = 0; f < m->nf; f++) {
         bl_explain_field *e = &fields[f];
         e->name = m->f[f].name;
@@ -367,7 +380,7 @@ bl_status bl_model_explain(const bl_model *m, const bl_clkset *a, size_t i, cons
         e->level = lv[f] == BL_LEVEL_MISSING ? -1 : lv[f];
         e->label = lv[f] == BL_LEVEL_MISSING ? "missing" : m->f[f].label[lv[f]];
         e->tf_adjust = lv[f] == 0 ? tfadj[f] : 0.0;
-        e->weight = bl_model_level_weight(m, f, lv[f]) + e->tf_adjust;
+        e->weight = bl_model_level_weight_names(m, f, lv[f], cls) + e->tf_adjust;
         w += e->weight;
     }
     *weight = w;

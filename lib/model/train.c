@@ -187,6 +187,168 @@ static int u_from_random(bl_model *m, const bl_clkset *const *sets, size_t nsets
     return 0;
 }
 
+/* ---- u among namesakes ------------------------------------------------------ */
+
+typedef struct namekey {
+    uint64_t h;
+    uint32_t rec;
+} namekey;
+
+static int cmp_namekey(const void *x, const void *y)
+{
+    const namekey *a = x, *b = y;
+    return a->h != b->h ? (a->h < b->h ? -1 : 1) : (a->rec > b->rec) - (a->rec < b->rec);
+}
+
+#define NAMESAKE_PARTNERS 4     /* both names equal: pairs per record within its run */
+#define NAMESAKE_MAX_RUN 256    /* records of one name used, so no name dominates */
+#define NAMESAKE_MIN_PAIRS 200  /* fewer pairs: no u for the class, plain u */
+#define NAMESAKE_PSEUDO 20.0    /* pseudo-pairs drawn towards the random-pair u */
+#define NAMESAKE_MIN_COUNT 5.0  /* namesake pairs at a level before its u changes */
+
+typedef struct nsjob {
+    const bl_model *m;
+    const bl_fieldpop *fpk;
+    const bl_kernel *k;
+    const bl_clkset *set;
+    const bl_setstats *st;
+    size_t g, s;
+    double (*cnt)[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS]; /* per class */
+    uint64_t npairs[2];
+} nsjob;
+
+/* Sorted keys of the records of j->set with both names present: the hash
+ * of field x's filter, or with both = 1 of both name filters. */
+static namekey *name_keys(const nsjob *j, size_t x, int both, size_t *n)
+{
+    const bl_model *m = j->m;
+    namekey *k = malloc((j->set->count ? j->set->count : 1) * sizeof *k);
+    if (!k)
+        return NULL;
+    *n = 0;
+    for (size_t r = 0; r < j->set->count; r++) {
+        const uint8_t *rec = bl_clkset_get(j->set, r);
+        if (!j->st->pop[r * m->nf + j->g] || !j->st->pop[r * m->nf + j->s])
+            continue;
+        uint64_t h = slice_hash(rec + m->f[x].offset / 8, (m->f[x].bits + 7) / 8);
+        if (both)
+            h = mix64(slice_hash(rec + m->f[j->g].offset / 8, (m->f[j->g].bits + 7) / 8) ^
+                      mix64(slice_hash(rec + m->f[j->s].offset / 8, (m->f[j->s].bits + 7) / 8)));
+        k[*n].h = h;
+        k[(*n)++].rec = (uint32_t)r;
+    }
+    qsort(k, *n, sizeof *k, cmp_namekey);
+    return k;
+}
+
+/* One pair of records of the set: its levels counted if its name class is
+ * `want` (each pass counts one class, so no pair is counted twice). */
+static void namesake_pair(nsjob *j, uint32_t ra, uint32_t rb, int want)
+{
+    const bl_model *m = j->m;
+    uint8_t lv[BL_MODEL_MAX_FIELDS];
+    bl_model_levels(m, j->fpk, bl_clkset_get(j->set, ra), j->st->pop + (size_t)ra * m->nf,
+                    bl_clkset_get(j->set, rb), j->st->pop + (size_t)rb * m->nf, lv, NULL);
+    const int c = bl_model_name_class(m, j->g, j->s, lv);
+    if (c != want)
+        return;
+    for (size_t f = 0; f < m->nf; f++)
+        if (f != j->g && f != j->s && lv[f] != BL_LEVEL_MISSING)
+            j->cnt[c - 1][f][lv[f]] += 1;
+    j->npairs[c - 1]++;
+}
+
+/* Pairs within runs of equal keys: with both names hashed, each record
+ * with the next NAMESAKE_PARTNERS; with field x alone, every pair of the
+ * run's first NAMESAKE_MAX_RUN records whose other name y is similar
+ * enough for a band (its Dice checked first, as it prunes most pairs). */
+static int namesake_runs(nsjob *j, size_t x, size_t y, int both)
+{
+    size_t n;
+    namekey *k = name_keys(j, x, both, &n);
+    if (!k)
+        return -1;
+    const bl_model *m = j->m;
+    const double ymin = m->f[y].band[m->f[y].nbands - 1];
+    const size_t yo = m->f[y].offset / 8, yb = (m->f[y].bits + 7) / 8;
+    for (size_t i = 0, run = 0; i < n; i++) {
+        run = i > 0 && k[i].h == k[i - 1].h ? run + 1 : 0;
+        if (run >= NAMESAKE_MAX_RUN)
+            continue;
+        const size_t lim = both ? NAMESAKE_PARTNERS : NAMESAKE_MAX_RUN - run - 1;
+        for (size_t q = i + 1; q < n && q <= i + lim && k[q].h == k[i].h; q++) {
+            if (!both) {
+                const uint32_t pa = j->st->pop[(size_t)k[i].rec * m->nf + y], pb = j->st->pop[(size_t)k[q].rec * m->nf + y];
+                const uint32_t c = j->k->and_popcount(bl_clkset_get(j->set, k[i].rec) + yo,
+                                                      bl_clkset_get(j->set, k[q].rec) + yo, yb);
+                if (2.0 * c < ymin * (double)(pa + pb)) /* below every band */
+                    continue;
+            }
+            namesake_pair(j, k[i].rec, k[q].rec, both ? BL_NAMES_BOTH : BL_NAMES_ONE);
+        }
+    }
+    free(k);
+    return 0;
+}
+
+/* u of level l among namesakes from `c` of `tot` pairs. Only where they
+ * agree clearly more often than random pairs (at least NAMESAKE_MIN_COUNT
+ * pairs and twice the random-pair expectation): the dependence this
+ * corrects only ever raises u, and a rare level seen zero times among a
+ * few thousand namesakes says nothing, so elsewhere u stays as it is (and
+ * no weight rises above the independence model's). A u fixed by hand holds
+ * for namesakes too. */
+static double namesake_u(const bl_field_model *fm, uint32_t l, double c, double tot)
+{
+    const double u = fm->u[l];
+    if (fm->fix_u[l] || c < NAMESAKE_MIN_COUNT || c < 2.0 * tot * u)
+        return u;
+    const double est = (c + NAMESAKE_PSEUDO * u) / (tot + NAMESAKE_PSEUDO);
+    return est > u ? est : u;
+}
+
+/* Why: e-mail addresses (and often other fields) are made from the names,
+ * so among non-matches whose names agree they agree far more often than
+ * among random pairs, and adding their weight to the names' double-counts
+ * the evidence (namesakes linked with high probability). Records of one
+ * input are different people, so pairs of them whose names agree are
+ * non-matches: per name class (both names exact; one exact and the other
+ * in a band) their level frequencies are the u of the other fields for
+ * such pairs, smoothed towards the random-pair u. (An input with
+ * duplicates inside makes these u larger, which only weakens the evidence
+ * of such pairs.) */
+static int u_from_namesakes(bl_model *m, const bl_clkset *const *sets, size_t nsets, const bl_setstats *st)
+{
+    size_t g, s;
+    if (!bl_model_name_pair(m, &g, &s))
+        return 0;
+    bl_fieldpop fpk;
+    if (bl_fieldpop_init(&fpk, m, bli_kernel_active()) != 0)
+        return -1;
+    double cnt[2][BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS] = {{{0}}};
+    nsjob j = {m, &fpk, bli_kernel_active(), NULL, NULL, g, s, cnt, {0, 0}};
+    int rc = 0;
+    for (size_t d = 0; d < nsets && rc == 0; d++) {
+        j.set = sets[d];
+        j.st = &st[d];
+        if (namesake_runs(&j, g, s, 1) || namesake_runs(&j, g, s, 0) || namesake_runs(&j, s, g, 0))
+            rc = -1;
+    }
+    bl_fieldpop_free(&fpk);
+    m->nnamesakes = j.npairs[0] + j.npairs[1];
+    for (size_t f = 0; f < m->nf && rc == 0; f++)
+        for (int c = 0; c < 2; c++) {
+            bl_field_model *fm = &m->f[f];
+            double tot = 0;
+            for (uint32_t l = 0; l < fm->nlevels; l++)
+                tot += cnt[c][f][l];
+            fm->has_u_names[c] = f != g && f != s && tot >= NAMESAKE_MIN_PAIRS;
+            for (uint32_t l = 0; l < fm->nlevels && fm->has_u_names[c]; l++)
+                fm->u_names[c][l] = namesake_u(fm, l, cnt[c][f][l], tot);
+        }
+    return rc;
+}
+
 /* ---- comparison patterns of the candidates ---------------------------------- */
 
 typedef struct pattern {
@@ -519,7 +681,7 @@ bl_status bl_model_train(const bl_clkset *const *sets, size_t nsets, const bl_ca
         bl_model_free(m);
         return st;
     }
-    if (u_from_random(m, sets, nsets, ss, o.u_pairs, o.seed) != 0) {
+    if (u_from_random(m, sets, nsets, ss, o.u_pairs, o.seed) != 0 || u_from_namesakes(m, sets, nsets, ss) != 0) {
         bl_setstats_free(ss, nsets);
         free(ss);
         bl_model_free(m);

@@ -57,6 +57,8 @@ import json, sys
 m = json.load(open(sys.argv[1]))
 lv = m["fields"][2]["levels"][0]          # date_of_birth, exact
 lv["m"] = 0.5; lv["fixed"] = ["m"]
+for l in m["fields"][2]["levels"]:         # the plain u, whatever the names of the pair
+    l.pop("u_names_exact", None); l.pop("u_one_name_exact", None)
 json.dump(m, open(sys.argv[2], "w"), indent=1)
 PY
 expect_exit 0 "$BL" explain --json --model "$T/fixed.json" "$T/a.clk:$ai" "$T/b.clk:$bi"
@@ -70,6 +72,60 @@ assert abs(f["weight"] - f["tf_adjust"] - math.log2(0.5 / u)) < 1e-5, (f, u)
 PY
 expect_exit 0 "$BL" train --init "$T/fixed.json" -o "$T/retrained.json" "$T/a.clk" "$T/b.clk"
 python3 -c "import json,sys; l=json.load(open(sys.argv[1]))['fields'][2]['levels'][0]; sys.exit(0 if l['m']==0.5 and l['fixed']==['m'] else 1)" "$T/retrained.json" && pass || fail "train --init keeps fixed m"
+
+# namesakes: records of one input whose names agree give the u of the other
+# fields for such pairs (e-mails are made from names); the model file has
+# them, explain uses them, a model file with them reads back
+"$BL" synth -n 5000 --level hard --seed 3 -o "$T/h" >/dev/null 2>&1 || fail "synth hard"
+for p in 1 2; do
+  expect_exit 0 "$BL" encode --secret-file "$T/S" --normalize=names --layout fields --format bin --ids rec_id "$T/h-$p.csv" "$SCHEMA" "$T/h$p.clk"
+done
+expect_exit 0 "$BL" train -o "$T/hm.json" "$T/h1.clk" "$T/h2.clk"
+python3 - "$T/hm.json" <<'PY' && pass || fail "namesake u of the e-mail"
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["training"]["namesake_pairs"] >= 200, m["training"]
+em = [f for f in m["fields"] if f["name"] == "email"][0]
+ne = [l for l in em["levels"] if "u_names_exact" in l]
+assert ne and any(l["u_names_exact"] > 10 * l["u"] for l in ne), em
+assert all(l["u_names_exact"] >= l["u"] and l["weight_names_exact"] <= l["weight"] + 1e-9 for l in ne), em
+for f in m["fields"]:
+    if f["name"] in ("given_name", "surname"):
+        assert all("u_names_exact" not in l for l in f["levels"]), f
+PY
+# a pair of two namesakes of input 1 (equal name filters, different people)
+read -r ni nj < <(python3 - "$T/h-1.csv" <<'PY'
+import csv, sys
+seen = {}
+for i, r in enumerate(csv.DictReader(open(sys.argv[1]))):
+    k = (r["given_name"], r["surname"])
+    if r["given_name"] and r["surname"] and r["email"] and k in seen:
+        print(seen[k], i); break
+    seen.setdefault(k, i)
+PY
+)
+expect_exit 0 "$BL" explain --json --model "$T/hm.json" "$T/h1.clk:$ni" "$T/h1.clk:$nj"
+python3 - "$T/out" "$T/hm.json" <<'PY' && pass || fail "explain uses the namesake weights"
+import json, sys
+e = json.load(open(sys.argv[1])); m = json.load(open(sys.argv[2]))
+lv = {x["field"]: x for x in e["fields"]}
+assert lv["given_name"]["level"] == "exact" and lv["surname"]["level"] == "exact", lv
+f = lv["email"]; levels = [l for x in m["fields"] if x["name"] == "email" for l in x["levels"]]
+want = [l for l in levels if l["label"] == f["level"]][0]
+assert abs(f["weight"] - f["tf_adjust"] - want.get("weight_names_exact", want["weight"])) < 1e-6, (f, want)
+PY
+expect_exit 0 "$BL" train --init "$T/hm.json" --max-iter 1 -o "$T/hm2.json" "$T/h1.clk" "$T/h2.clk"
+python3 -c "import json,sys; m=json.load(open(sys.argv[1])); sys.exit(0 if any('u_names_exact' in l for f in m['fields'] for l in f['levels']) else 1)" "$T/hm2.json" && pass || fail "namesake u after train --init"
+expect_exit 0 "$BL" match --model "$T/hm.json" -o "$T/hmatch.csv" "$T/h1.clk" "$T/h2.clk"
+python3 - "$T/hm.json" "$T/hm-bad.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+em = [f for f in m["fields"] if f["name"] == "email"][0]
+em["levels"][0]["u_names_exact"] = 2
+json.dump(m, open(sys.argv[2], "w"))
+PY
+expect_exit 2 "$BL" match --model "$T/hm-bad.json" -o "$T/x.csv" "$T/h1.clk" "$T/h2.clk"
+assert_contains "$T/err" "u_names_exact"
 
 # record-level output is unchanged by the new option
 expect_exit 0 "$BL" encode --secret-file "$T/S" --format bin --ids rec_id "$A" "$SCHEMA" "$T/r1.clk"
