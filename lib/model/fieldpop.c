@@ -36,14 +36,12 @@ static void pair_scalar(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *
 }
 
 static void batch_scalar(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
-                         size_t n, size_t ahead, uint32_t *cnt, uint32_t *popb, uint32_t *cross)
+                         size_t n, size_t ahead, uint32_t *cnt, uint32_t *cross)
 {
     (void)ahead;
     (void)cross;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         pair_scalar(fp, a[i], b[i], cnt + i * fp->nf);
-        pair_scalar(fp, b[i], b[i], popb + i * fp->nf);
-    }
 }
 
 static void levels_scalar(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,

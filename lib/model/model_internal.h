@@ -76,15 +76,15 @@ typedef struct bl_fieldpop bl_fieldpop;
 /** AND-popcounts of every field of one pair: out[f] for f < nf. */
 typedef void (*bli_fieldpop_pair_fn)(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t *out);
 
-/** The same for n pairs (a[i], b[i]): cnt[i * nf + f], and the field
- *  popcounts of b[i] in popb[i * nf + f] (taken from the loaded bytes: the
- *  partners are scattered, their rows of bl_setstats.pop would be one more
- *  cache miss per pair); when fp->batch_cross, also the crosswise counts
- *  of the name pair in cross[2 * i] (a's given name and b's surname) and
- *  cross[2 * i + 1]. a and b hold n + ahead pointers: the pairs after the
- *  n are only prefetched. */
+/** The same for n pairs (a[i], b[i]): cnt[i * nf + f]; when
+ *  fp->batch_cross, also the crosswise counts of the name pair in
+ *  cross[2 * i] (a's given name and b's surname) and cross[2 * i + 1]. a
+ *  and b hold n + ahead pointers: the pairs after the n are only
+ *  prefetched. (The field popcounts of both sides come from
+ *  bl_setstats.pop: in the scoring order the rows are read in record
+ *  order, so they cost less than popcounting the loaded bytes.) */
 typedef void (*bli_fieldpop_batch_fn)(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
-                                      size_t n, size_t ahead, uint32_t *cnt, uint32_t *popb, uint32_t *cross);
+                                      size_t n, size_t ahead, uint32_t *cnt, uint32_t *cross);
 
 /** Levels of n pairs from their counts: lv[i * nf + f]; pa[i] / pb[i] are
  *  the pairs' per-field popcounts, a[i] / b[i] their records, cross the
