@@ -41,7 +41,7 @@ static void batch_scalar(const bl_fieldpop *fp, const uint8_t *const *a, const u
     (void)ahead;
     (void)cross;
     for (size_t i = 0; i < n; i++)
-        pair_scalar(fp, a[i], b[i], cnt + i * fp->nf);
+        pair_scalar(fp, a[i], b[i], cnt + i * fp->cstride);
 }
 
 static void levels_scalar(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
@@ -50,7 +50,7 @@ static void levels_scalar(const bl_fieldpop *fp, const uint8_t *const *a, const 
 {
     (void)cross;
     for (size_t i = 0; i < n; i++)
-        bl_fieldpop_levels(fp, a[i], pa[i], b[i], pb[i], cnt + i * fp->nf, lv + i * fp->nf);
+        bl_fieldpop_levels(fp, a[i], pa[i], b[i], pb[i], cnt + i * fp->cstride, lv + i * fp->nf);
 }
 
 static int init_tables(bl_fieldpop *fp, const bl_model *m)
@@ -94,6 +94,7 @@ int bl_fieldpop_init(bl_fieldpop *fp, const bl_model *m, const bl_kernel *k)
     memset(fp, 0, sizeof *fp);
     fp->k = k;
     fp->nf = m->nf;
+    fp->cstride = (m->nf + 7) & ~(size_t)7;
     if (init_tables(fp, m) != 0) {
         bl_fieldpop_free(fp);
         return -1;

@@ -126,7 +126,7 @@ static void score_run(const sjob *j, sbuf *b, const sent *e, size_t n, bl_scored
          * while the records of the pairs ahead are on their way */
         for (size_t q = 0; q < k; q += SCORE_STEP) {
             const size_t s = k - q < SCORE_STEP ? k - q : SCORE_STEP;
-            uint32_t *cnt = b->cnt + q * nf, *cross = b->cross + 2 * q;
+            uint32_t *cnt = b->cnt + q * b->fpk.cstride, *cross = b->cross + 2 * q;
             b->fpk.batch(&b->fpk, b->ra + q, b->rb + q, s, k + ahead - q - s, cnt, cross);
             b->fpk.levels(&b->fpk, b->ra + q, b->rb + q, b->xa + q, b->xb + q, cnt,
                           b->fpk.batch_cross ? cross : NULL, s, b->lv + q * nf);

@@ -70,7 +70,7 @@ FP256 static void batch_avx2(const bl_fieldpop *fp, const uint8_t *const *a,
                     _mm_prefetch((const char *)(pa + o), _MM_HINT_T0);
         }
         for (size_t f = 0; f < fp->nf; f++)
-            cnt[i * fp->nf + f] = field_count(a[i] + fp->off[f], b[i] + fp->off[f], fp->nbytes[f]);
+            cnt[i * fp->cstride + f] = field_count(a[i] + fp->off[f], b[i] + fp->off[f], fp->nbytes[f]);
     }
 }
 

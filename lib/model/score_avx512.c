@@ -129,10 +129,11 @@ FP512 static inline __attribute__((always_inline)) void pair_uniform(
                               _mm512_loadu_si512((const void *)(x + 64 * i)),
                               _mm512_loadu_si512((const void *)(y + 64 * i)))));
         }
-        _mm256_storeu_si256((__m256i *)(void *)(tc + g),
-                            lane_sums8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]));
+        const __m256i sums = lane_sums8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+        _mm256_storeu_si256((__m256i *)(void *)(tc + g), sums);
+        if (g < NF) /* whole rows of fp->cstride: the lanes past NF are padding */
+            _mm256_storeu_si256((__m256i *)(void *)(out + g), sums);
     }
-    memcpy(out, tc, NF * sizeof *out);
     if (CROSS)
         memcpy(cross, tc + NF, 2 * sizeof *cross);
 }
@@ -145,7 +146,7 @@ FP512 static inline __attribute__((always_inline)) void pair_uniform(
         for (size_t i = 0; i < n; i++) {                                                          \
             if (i + FP_AHEAD < n + ahead)                                                         \
                 prefetch_pair(fp, a, b, i + FP_AHEAD);                                            \
-            pair_uniform(fp, a[i], b[i], cnt + i * NF, cross + 2 * i, NF, NB, CR);                 \
+            pair_uniform(fp, a[i], b[i], cnt + i * fp->cstride, cross + 2 * i, NF, NB, CR);        \
         }                                                                                         \
     }
 #define FP_UNIFORM_NB(NB, CR)                                                                   \
@@ -191,7 +192,7 @@ FP512 static void batch_avx512(const bl_fieldpop *fp, const uint8_t *const *a,
     for (size_t i = 0; i < n; i++) {
         if (i + FP_AHEAD < total)
             prefetch_pair(fp, a, b, i + FP_AHEAD);
-        pair_counts(fp, a[i], b[i], cnt + i * fp->nf);
+        pair_counts(fp, a[i], b[i], cnt + i * fp->cstride);
     }
 }
 
@@ -207,11 +208,11 @@ FP512 static void levels_avx512(const bl_fieldpop *fp, const uint8_t *const *a,
 {
     const size_t nf = fp->nf;
     for (size_t i = 0; i < n; i++) {
-        const uint32_t *ci = cnt + i * nf;
+        const uint32_t *ci = cnt + i * fp->cstride;
         uint8_t *li = lv + i * nf;
         for (size_t g = 0; g < nf; g += 8) {
             const __mmask8 act = (__mmask8)(nf - g >= 8 ? 0xff : (1u << (nf - g)) - 1);
-            const __m256i c = _mm256_maskz_loadu_epi32(act, ci + g),
+            const __m256i c = _mm256_maskz_mov_epi32(act, _mm256_loadu_si256((const __m256i *)(const void *)(ci + g))),
                           x = _mm256_maskz_loadu_epi32(act, pa[i] + g),
                           y = _mm256_maskz_loadu_epi32(act, pb[i] + g),
                           zero = _mm256_setzero_si256();

@@ -138,7 +138,7 @@ static void check_layout(size_t nf, const uint32_t *bits)
     }
     for (size_t i = n; i < n + 5; i++)
         pa[i] = pa[0], pb[i] = pb[1];
-    uint32_t *want = malloc(n * nf * sizeof *want), *got = malloc(n * nf * sizeof *got);
+    uint32_t *want = malloc(n * nf * sizeof *want), *got = malloc(n * BL_MODEL_MAX_FIELDS * sizeof *got);
     uint32_t *wantb = malloc(n * nf * sizeof *wantb);
     uint32_t *cross = malloc(2 * n * sizeof *cross), *pop_a = malloc(n * nf * sizeof *pop_a);
     uint8_t *lvk = malloc(n * nf), *lvr = malloc(n * nf);
@@ -164,11 +164,15 @@ static void check_layout(size_t nf, const uint32_t *bits)
             bl_fieldpop_run(&fp, pa[i], pb[i], got + i * nf);
             assert_memory_equal(got + i * nf, want + i * nf, nf * sizeof *got);
         }
-        memset(got, 0xff, n * nf * sizeof *got);
+        memset(got, 0xff, n * BL_MODEL_MAX_FIELDS * sizeof *got);
+        /* batch rows are fp.cstride apart */
+        assert_true(fp.cstride >= nf && fp.cstride % 8 == 0);
         fp.batch(&fp, pa, pb, n, 5, got, cross);
-        assert_memory_equal(got, want, n * nf * sizeof *got);
+        for (size_t i = 0; i < n; i++)
+            assert_memory_equal(got + i * fp.cstride, want + i * nf, nf * sizeof *got);
         fp.batch(&fp, pa + 3, pb + 3, 7, 0, got, cross + 6); /* short batch, nothing ahead */
-        assert_memory_equal(got, want + 3 * nf, 7 * nf * sizeof *got);
+        for (size_t i = 0; i < 7; i++)
+            assert_memory_equal(got + i * fp.cstride, want + (3 + i) * nf, nf * sizeof *got);
         /* crosswise counts of the name pair, where the kernel takes them */
         fp.batch(&fp, pa, pb, n, 0, got, cross);
         for (size_t i = 0; fp.batch_cross && i < n; i++) {
