@@ -263,8 +263,10 @@ static int build_order(const bl_model *m, const bl_clkset *const *sets, const bl
     if (n < ORDER_MIN || n > UINT32_MAX)
         return 1;
     uint32_t maxd = 0;
-    for (size_t i = 0; i < n; i++)
-        maxd = c[i].dset[1] > maxd ? c[i].dset[1] : maxd;
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t d = c[i].dset[0] > c[i].dset[1] ? c[i].dset[0] : c[i].dset[1];
+        maxd = d > maxd ? d : maxd;
+    }
     if (maxd >= TF_MAX_SETS)
         return 1;
     for (uint32_t d = 0; d <= maxd; d++)
