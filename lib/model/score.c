@@ -32,6 +32,11 @@ _Static_assert(BL_MODEL_MAX_LEVELS < WSLOT && (BL_LEVEL_MISSING & (WSLOT - 1)) =
 #define TILE_BYTES (384u << 10)
 #define BBUCKETS 4096
 #define ORDER_MIN 50000
+/* ... and only when the records do not fit in a share of the L3 cache:
+ * with both sets in cache (bench_model --quick, 2 x 3 MB) the given order
+ * was faster (17.5 against 13.5 M pairs per CPU-second), at 2 x 15 MB the
+ * tiles (9.0 against 7.0). BL_SCORE_ORDER=tiles|given forces either. */
+#define ORDER_MIN_BYTES ((size_t)16 << 20)
 
 /* A pair as the workers read it: everything scoring needs, so the
  * candidate list itself is read once, in order, by the pass that sorts. */
@@ -257,10 +262,10 @@ static void order_phase(ojob *jobs, int nt, int phase)
  * depend on the thread count. 0, 1 = not worth it or not possible (then
  * the given order), -1 = out of memory. */
 static int build_order(const bl_model *m, const bl_clkset *const *sets, const bl_candidate *c, size_t n,
-                       int nt, sorder *o)
+                       int nt, int force, sorder *o)
 {
     memset(o, 0, sizeof *o);
-    if (n < ORDER_MIN || n > UINT32_MAX)
+    if ((n < ORDER_MIN && !force) || n > UINT32_MAX)
         return 1;
     uint32_t maxd = 0;
     for (size_t i = 0; i < n; i++) {
@@ -272,7 +277,7 @@ static int build_order(const bl_model *m, const bl_clkset *const *sets, const bl
     for (uint32_t d = 0; d <= maxd; d++)
         o->base[d + 1] = o->base[d] + sets[d]->count;
     const size_t total = o->base[maxd + 1];
-    if (total > UINT32_MAX)
+    if (total > UINT32_MAX || (!force && total * field_span(m) < ORDER_MIN_BYTES))
         return 1;
     while ((total >> o->bshift) >= BBUCKETS)
         o->bshift++;
@@ -339,9 +344,10 @@ bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, c
     if ((size_t)nt > ncand / 10000 + 1)
         nt = (int)(ncand / 10000 + 1);
     sorder o;
-    const int ord = getenv("BL_SCORE_ORDER") && !strcmp(getenv("BL_SCORE_ORDER"), "given")
+    const char *env = getenv("BL_SCORE_ORDER");
+    const int ord = env && !strcmp(env, "given")
                         ? 1
-                        : build_order(m, sets, cand, ncand, nt, &o);
+                        : build_order(m, sets, cand, ncand, nt, env && !strcmp(env, "tiles"), &o);
     if (ord < 0)
         return bl_error_set(err, BL_ENOMEM, "out of memory for the scoring order of %zu pairs", ncand);
     sjob jobs[64];
