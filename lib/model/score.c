@@ -108,7 +108,6 @@ typedef struct sbuf {
     uint8_t lv[SCORE_CHUNK * BL_MODEL_MAX_FIELDS];
     const uint8_t *ra[SCORE_CHUNK + SCORE_AHEAD], *rb[SCORE_CHUNK + SCORE_AHEAD];
     const uint32_t *xa[SCORE_CHUNK], *xb[SCORE_CHUNK];
-    uint32_t ci[SCORE_CHUNK + SCORE_AHEAD];
 } sbuf;
 
 /* Score the pairs e[0..n) into out[e[i].idx]. */

@@ -3,8 +3,8 @@
  * at a time, summed lane-wise in one transposing reduction instead of a
  * horizontal sum per field), the field's last bytes by a masked load so
  * exactly nbytes count; batches prefetch the records a few pairs ahead
- * (partner records are scattered; the first record of a pair mostly
- * repeats, candidates being sorted by it). */
+ * (a record that repeats from the pair before is not prefetched again:
+ * runs of one A record in record order, of one B record in tiles). */
 #include <string.h>
 
 #include "model/model_internal.h"
