@@ -11,12 +11,18 @@
  *     record-level threshold (greedy 1:1).
  * Usage: bench_model [--quick] [--n N] [--score-pairs M] [--reps R] [--no-quality]
  * [--score-only] (no training on the big list, no quality) [--only score|baseline|none] (just that
- * loop, 1 thread, R times: for perf and CPU-time differences against "none"). Figures depend on
- * the machine and its load; the program prints both runs side by side. */
+ * loop, 1 thread, R times: for perf and CPU-time differences against "none")
+ * [--order key|anonlink] (the big list sorted by record, the default, or in anonlink order:
+ * record-level score descending, as bl_model_candidates gives it to `match --model`).
+ * Scoring runs in the library's tiled order and, in the same rep, in the given order
+ * (BL_SCORE_ORDER=given); a memory probe in the same run gives the bandwidth of streaming
+ * reads and of reading random records of B's size, the roof of the baseline's access pattern.
+ * Figures depend on the machine and its load; the program prints the runs side by side. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 
 #include <blindlink/model.h>
@@ -129,11 +135,65 @@ static double f1_of(const bl_candidate *p, size_t n, size_t ntrue)
     return prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0;
 }
 
+/* The memory roof in this run: streaming reads of a buffer far larger
+ * than the caches (GB/s), and the baseline's pattern without the popcount
+ * (one load per 64 bytes of the B record of each pair, in list order). */
+typedef struct sjob_bw {
+    const uint64_t *p;
+    size_t n;
+    uint64_t x;
+} sjob_bw;
+
+static void *stream_read(void *arg)
+{
+    sjob_bw *j = arg;
+    for (int r = 0; r < 2; r++)
+        for (size_t i = 0; i < j->n; i += 8)
+            j->x += j->p[i] ^ j->p[i + 1] ^ j->p[i + 4];
+    return NULL;
+}
+
+static void memory_probe(const bl_clkset *B, const bl_candidate *big, size_t n, const bl_kernel *k)
+{
+    const size_t len = (size_t)512 << 20;
+    uint64_t *buf = malloc(len);
+    if (!buf)
+        return;
+    memset(buf, 1, len);
+    uint64_t x = 0;
+    sjob_bw one = {buf, len / 8, 0}, two[2] = {{buf, len / 16, 0}, {buf + len / 16, len / 16, 0}};
+    double t0 = now();
+    stream_read(&one);
+    double t1 = now();
+    pthread_t th;
+    int started = pthread_create(&th, NULL, stream_read, &two[1]) == 0;
+    stream_read(&two[0]);
+    if (started)
+        pthread_join(th, NULL);
+    else
+        stream_read(&two[1]);
+    double t1b = now();
+    x += one.x + two[0].x + two[1].x;
+    free(buf);
+    double t2 = now();
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *r = bl_clkset_get(B, big[i].rec[1]);
+        for (size_t o = 0; o < B->nbytes; o += 64)
+            x += r[o];
+    }
+    double t3 = now();
+    (void)k;
+    printf("memory probe: streaming read %.1f GB/s on 1 thread, %.1f GB/s on 2 (512 MiB x 2); 1 thread, B records of "
+           "the list (%zu bytes each, no prefetch) %.1f M records/s = %.1f GB/s (checksum %llu)\n",
+           2.0 * (double)len / (t1 - t0) / 1e9, 2.0 * (double)len / (t1b - t1) / 1e9, (size_t)B->nbytes,
+           (double)n / (t3 - t2) / 1e6, (double)n * (double)B->nbytes / (t3 - t2) / 1e9, (unsigned long long)x & 1);
+}
+
 int main(int argc, char **argv)
 {
     size_t N = 20000, score_pairs = 5000000;
     int reps = 1, quality = 1, train_big = 1;
-    const char *only = NULL;
+    const char *only = NULL, *order = "key";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             N = 4000, score_pairs = 1000000;
@@ -147,6 +207,8 @@ int main(int argc, char **argv)
             only = argv[++i], quality = 0, train_big = 0;
         else if (!strcmp(argv[i], "--score-only"))
             quality = 0, train_big = 0;
+        else if (!strcmp(argv[i], "--order") && i + 1 < argc)
+            order = argv[++i];
         else if (!strcmp(argv[i], "--score-pairs") && i + 1 < argc)
             score_pairs = strtoull(argv[++i], NULL, 10);
     }
@@ -205,7 +267,13 @@ int main(int argc, char **argv)
             big[i] = (bl_candidate){0, {0, 1}, {(uint32_t)(rnd() % N), (uint32_t)(rnd() % N)}};
         }
     }
-    qsort(big, score_pairs, sizeof *big, bli_candidate_key_cmp); /* record order, as blocking yields */
+    /* record order, or the order bl_model_candidates gives `match --model`
+     * (anonlink: score descending, the random pairs' 0 last by record) */
+    if (!strcmp(order, "anonlink"))
+        bl_candidates_sort(big, score_pairs);
+    else
+        qsort(big, score_pairs, sizeof *big, bli_candidate_key_cmp);
+    printf("scoring list: %zu pairs in %s order\n", score_pairs, order);
     bl_model *m2 = NULL;
     double t3 = now();
     if (train_big && bl_model_train(sets, 2, big, score_pairs, &to, &m2, &e))
@@ -249,6 +317,7 @@ int main(int argc, char **argv)
         bl_clkset_free(B);
         return 0;
     }
+    double bs[2][2] = {{0}}, bs_cpu[2][2] = {{0}}, best_base = 0, best_base_cpu = 0;
     for (int rep = 0; rep < reps; rep++) {
         bl_setstats ss[2];
         double t5 = now(), c5 = cpu_now();
@@ -257,16 +326,23 @@ int main(int argc, char **argv)
         double t6 = now(), c6 = cpu_now();
         printf("per-record statistics (field popcounts, term frequencies) of %zu records: %.3fs (%.3f CPU-s)\n",
                2 * N, t6 - t5, c6 - c5);
-        for (int threads = 1; threads <= bli_ncpus();
-             threads = threads == 1 && bli_ncpus() > 1 ? bli_ncpus() : threads + 99) {
-            double s0 = now(), c0 = cpu_now();
-            if (bl_model_score_into(m, sets, ss, big, score_pairs, threads, warm, &e))
-                abort();
-            double s1 = now(), c1 = cpu_now();
-            printf("model scoring (%s field kernel, statistics built, warm output), %d thread%s: %.1f M pairs/s (%.3fs; %.1f M pairs per "
-                   "CPU-second)\n", fk, threads, threads > 1 ? "s" : "", (double)score_pairs / (s1 - s0) / 1e6,
-                   s1 - s0, (double)score_pairs / (c1 - c0) / 1e6);
-        }
+        for (int ord = 0; ord < 2; ord++)
+            for (int threads = 1; threads <= bli_ncpus();
+                 threads = threads == 1 && bli_ncpus() > 1 ? bli_ncpus() : threads + 99) {
+                setenv("BL_SCORE_ORDER", ord ? "given" : "tiles", 1);
+                double s0 = now(), c0 = cpu_now();
+                if (bl_model_score_into(m, sets, ss, big, score_pairs, threads, warm, &e))
+                    abort();
+                double s1 = now(), c1 = cpu_now();
+                const int ti = threads > 1;
+                bs[ord][ti] = fmax(bs[ord][ti], (double)score_pairs / (s1 - s0) / 1e6);
+                bs_cpu[ord][ti] = fmax(bs_cpu[ord][ti], (double)score_pairs / (c1 - c0) / 1e6);
+                printf("model scoring (%s field kernel, %s order, statistics built, warm output), %d thread%s: %.1f M "
+                       "pairs/s (%.3fs; %.1f M pairs per CPU-second)\n", fk, ord ? "given" : "tiled", threads,
+                       threads > 1 ? "s" : "", (double)score_pairs / (s1 - s0) / 1e6, s1 - s0,
+                       (double)score_pairs / (c1 - c0) / 1e6);
+            }
+        unsetenv("BL_SCORE_ORDER");
         /* the per-pair path scoring took before the batched kernels:
          * bl_model_levels (one fused count call per pair) and the weights */
         {
@@ -310,10 +386,17 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < score_pairs; i++)
             acc += k->and_popcount(bl_clkset_get(A, big[i].rec[0]), bl_clkset_get(B, big[i].rec[1]), A->nbytes);
         double b1 = now(), bc1 = cpu_now();
+        best_base = fmax(best_base, (double)score_pairs / (b1 - b0) / 1e6);
+        best_base_cpu = fmax(best_base_cpu, (double)score_pairs / (bc1 - bc0) / 1e6);
         printf("baseline record-level Dice (and-popcount of the whole %d-bit record), 1 thread: %.1f M pairs/s "
                "(%.1f M pairs per CPU-second; checksum %.0f)\n", NF * FBITS, (double)score_pairs / (b1 - b0) / 1e6,
                (double)score_pairs / (bc1 - bc0) / 1e6, acc);
+        memory_probe(B, big, score_pairs, k);
     }
+    printf("best of %d: scoring tiled %.1f M pairs/s on 1 thread, %.1f M on %d (%.1f / %.1f M per CPU-second); "
+           "given order %.1f / %.1f M (%.1f / %.1f per CPU-second); baseline %.1f M on 1 thread (%.1f per "
+           "CPU-second)\n", reps, bs[0][0], bs[0][1], bli_ncpus(), bs_cpu[0][0], bs_cpu[0][1], bs[1][0], bs[1][1],
+           bs_cpu[1][0], bs_cpu[1][1], best_base, best_base_cpu);
     free(warm);
     if (!quality) {
         free(big);

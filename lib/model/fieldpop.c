@@ -36,14 +36,12 @@ static void pair_scalar(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *
 }
 
 static void batch_scalar(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
-                         size_t n, size_t ahead, uint32_t *cnt, uint32_t *popb, uint32_t *cross)
+                         size_t n, size_t ahead, uint32_t *cnt, uint32_t *cross)
 {
     (void)ahead;
     (void)cross;
-    for (size_t i = 0; i < n; i++) {
-        pair_scalar(fp, a[i], b[i], cnt + i * fp->nf);
-        pair_scalar(fp, b[i], b[i], popb + i * fp->nf);
-    }
+    for (size_t i = 0; i < n; i++)
+        pair_scalar(fp, a[i], b[i], cnt + i * fp->cstride);
 }
 
 static void levels_scalar(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
@@ -52,7 +50,7 @@ static void levels_scalar(const bl_fieldpop *fp, const uint8_t *const *a, const 
 {
     (void)cross;
     for (size_t i = 0; i < n; i++)
-        bl_fieldpop_levels(fp, a[i], pa[i], b[i], pb[i], cnt + i * fp->nf, lv + i * fp->nf);
+        bl_fieldpop_levels(fp, a[i], pa[i], b[i], pb[i], cnt + i * fp->cstride, lv + i * fp->nf);
 }
 
 static int init_tables(bl_fieldpop *fp, const bl_model *m)
@@ -96,6 +94,7 @@ int bl_fieldpop_init(bl_fieldpop *fp, const bl_model *m, const bl_kernel *k)
     memset(fp, 0, sizeof *fp);
     fp->k = k;
     fp->nf = m->nf;
+    fp->cstride = (m->nf + 7) & ~(size_t)7;
     if (init_tables(fp, m) != 0) {
         bl_fieldpop_free(fp);
         return -1;

@@ -110,17 +110,17 @@ typedef struct bl_fieldpop bl_fieldpop;
 /** AND-popcounts of every field of one pair: out[f] for f < nf. */
 typedef void (*bli_fieldpop_pair_fn)(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t *out);
 
-/** The same for n pairs (a[i], b[i]): cnt[i * nf + f], and the field
- *  popcounts of b[i] in popb[i * nf + f] (taken from the loaded bytes: the
- *  partners are scattered, their rows of bl_setstats.pop would be one more
- *  cache miss per pair); when fp->batch_cross, also the crosswise counts
- *  of the name pair in cross[2 * i] (a's given name and b's surname) and
- *  cross[2 * i + 1]. a and b hold n + ahead pointers: the pairs after the
- *  n are only prefetched. */
+/** The same for n pairs (a[i], b[i]): cnt[i * fp->cstride + f]; when
+ *  fp->batch_cross, also the crosswise counts of the name pair in
+ *  cross[2 * i] (a's given name and b's surname) and cross[2 * i + 1]. a
+ *  and b hold n + ahead pointers: the pairs after the n are only
+ *  prefetched. (The field popcounts of both sides come from
+ *  bl_setstats.pop: in the scoring order the rows are read in record
+ *  order, so they cost less than popcounting the loaded bytes.) */
 typedef void (*bli_fieldpop_batch_fn)(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
-                                      size_t n, size_t ahead, uint32_t *cnt, uint32_t *popb, uint32_t *cross);
+                                      size_t n, size_t ahead, uint32_t *cnt, uint32_t *cross);
 
-/** Levels of n pairs from their counts: lv[i * nf + f]; pa[i] / pb[i] are
+/** Levels of n pairs from their counts (rows of fp->cstride): lv[i * nf + f]; pa[i] / pb[i] are
  *  the pairs' per-field popcounts, a[i] / b[i] their records, cross the
  *  batch's crosswise counts or NULL (then counted when needed). */
 typedef void (*bli_fieldpop_levels_fn)(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
@@ -135,6 +135,10 @@ struct bl_fieldpop {
     bli_fieldpop_levels_fn levels;
     int batch_cross; /* batch fills `cross` */
     size_t nf;
+    /* row stride of batch counts: nf rounded up to 8, so that a kernel
+     * stores a row in whole vectors and levels loads exactly those (a load
+     * over several smaller stores waits for them: no store forwarding) */
+    size_t cstride;
     uint32_t off[BL_MODEL_MAX_FIELDS], nbytes[BL_MODEL_MAX_FIELDS], nblk[BL_MODEL_MAX_FIELDS];
     uint32_t pf_lo, pf_hi; /* byte range of a record that holds fields (prefetch) */
     /* per field and band: smallest AND-count reaching the band for each

@@ -20,13 +20,46 @@
 #define WSLOT 16
 _Static_assert(BL_MODEL_MAX_LEVELS < WSLOT && (BL_LEVEL_MISSING & (WSLOT - 1)) == WSLOT - 1, "weight slots");
 
+/* The locality order. Candidates come in anonlink order (record-level
+ * score descending, so records in no order) and every pair reads both
+ * records' field bytes: in that order nearly every pair misses the caches
+ * on both sides and scoring waits on memory. Big lists are scored in
+ * tiles instead: a tile is a run of A-side records whose field bytes fit
+ * in L2 (TILE_BYTES), and within a tile the pairs go in B-record order
+ * (buckets of BBUCKETS over all records), so each B record comes from
+ * memory about once per tile and the A records from L2. Results still go
+ * to out[i] for cand[i]: the order of the work only. */
+#define TILE_BYTES (384u << 10)
+#define BBUCKETS 4096
+#define ORDER_MIN 50000
+/* ... and only when the records do not fit in a share of the L3 cache:
+ * with both sets in cache (bench_model --quick, 2 x 3 MB) the given order
+ * was faster (17.5 against 13.5 M pairs per CPU-second), at 2 x 15 MB the
+ * tiles (9.0 against 7.0). BL_SCORE_ORDER=tiles|given forces either. */
+#define ORDER_MIN_BYTES ((size_t)16 << 20)
+
+/* A pair as the workers read it: everything scoring needs, so the
+ * candidate list itself is read once, in order, by the pass that sorts. */
+typedef struct sent {
+    uint32_t ra, rb, idx, da, db;
+} sent;
+
+typedef struct sorder {
+    sent *e;             /* the pairs, grouped by tile */
+    size_t *tile;        /* tile t holds e[tile[t] .. tile[t + 1]) */
+    size_t ntiles;
+    uint32_t bshift;     /* B bucket = global B record (base[db] + rb) >> bshift */
+    size_t base[TF_MAX_SETS + 1];
+} sorder;
+
 typedef struct sjob {
     const bl_model *m;
     const bl_clkset *const *sets;
     const bl_setstats *st;
     const bl_candidate *c;
     bl_scored_pair *out;
-    size_t lo, hi;
+    size_t lo, hi;        /* candidates [lo, hi), or with `o` tiles [lo, hi) */
+    const sorder *o;
     const double (*w)[WSLOT];
     const double (*wn)[BL_MODEL_MAX_FIELDS][WSLOT]; /* weights per name class (class - 1) */
     int fail;
@@ -45,20 +78,19 @@ static double sigmoid2(double w)
 #define SCORE_AHEAD 16
 #define SCORE_STEP 8
 
-
-/* Weight and posterior of the pairs c[0..n) from their levels: the prior
+/* Weight and posterior of the pairs e[0..n) from their levels: the prior
  * weight, then each field's level weight and the term-frequency
  * adjustment of an exact agreement, in field order, so every field kernel
- * gives the same doubles. Missing fields and non-exact levels add +0.0,
- * which leaves any sum but -0.0 unchanged, and no sum here is -0.0 (the
- * prior weight is not, and round-to-nearest never gives x + y = -0.0 unless
- * both are), so the adds need no branches. */
-static void score_chunk(const sjob *j, const bl_candidate *c, size_t n, const uint8_t *lv, bl_scored_pair *out)
+ * and every order gives the same doubles. Missing fields and non-exact
+ * levels add +0.0, which leaves any sum but -0.0 unchanged, and no sum here
+ * is -0.0 (the prior weight is not, and round-to-nearest never gives
+ * x + y = -0.0 unless both are), so the adds need no branches. */
+static void score_chunk(const sjob *j, const sent *e, size_t n, const uint8_t *lv, bl_scored_pair *out)
 {
     const size_t nf = j->m->nf;
     const double pw = bl_model_prior_weight(j->m);
     for (size_t q = 0; q < n; q++) {
-        const float *tf = j->st[c[q].dset[0]].tfadj + c[q].rec[0] * nf;
+        const float *tf = j->st[e[q].da].tfadj + (size_t)e[q].ra * nf;
         const uint8_t *l = lv + q * nf;
         const int cls = j->names ? bl_model_name_class(j->m, j->g, j->s, l) : 0;
         const double(*wt)[WSLOT] = cls ? j->wn[cls - 1] : j->w;
@@ -67,56 +99,239 @@ static void score_chunk(const sjob *j, const bl_candidate *c, size_t n, const ui
             w += wt[f][l[f] & (WSLOT - 1)];
             w += l[f] == 0 ? (double)tf[f] : 0.0;
         }
-        bl_scored_pair *p = &out[q];
-        p->c = c[q];
-        p->weight = w;
+        bl_scored_pair *p = &out[e[q].idx];
         p->probability = sigmoid2(w);
-        p->c.score = p->probability;
+        p->c = (bl_candidate){p->probability, {e[q].da, e[q].db}, {e[q].ra, e[q].rb}};
+        p->weight = w;
     }
+}
+
+/* A worker's buffers for one chunk of pairs. */
+typedef struct sbuf {
+    bl_fieldpop fpk;
+    uint32_t cnt[SCORE_CHUNK * BL_MODEL_MAX_FIELDS], cross[2 * SCORE_CHUNK];
+    uint8_t lv[SCORE_CHUNK * BL_MODEL_MAX_FIELDS];
+    const uint8_t *ra[SCORE_CHUNK + SCORE_AHEAD], *rb[SCORE_CHUNK + SCORE_AHEAD];
+    const uint32_t *xa[SCORE_CHUNK], *xb[SCORE_CHUNK];
+} sbuf;
+
+/* Score the pairs e[0..n) into out[e[i].idx]. */
+static void score_run(const sjob *j, sbuf *b, const sent *e, size_t n, bl_scored_pair *out)
+{
+    const size_t nf = j->m->nf;
+    for (size_t i = 0; i < n; i += SCORE_CHUNK) {
+        const size_t k = n - i < SCORE_CHUNK ? n - i : SCORE_CHUNK;
+        const size_t ahead = n - i - k < SCORE_AHEAD ? n - i - k : SCORE_AHEAD;
+        for (size_t q = 0; q < k + ahead; q++) {
+            const sent *c = &e[i + q];
+            b->ra[q] = bl_clkset_get(j->sets[c->da], c->ra);
+            b->rb[q] = bl_clkset_get(j->sets[c->db], c->rb);
+            if (q < k) {
+                b->xa[q] = j->st[c->da].pop + (size_t)c->ra * nf;
+                b->xb[q] = j->st[c->db].pop + (size_t)c->rb * nf;
+            }
+        }
+        /* levels and weights of a few pairs at a time, so that they run
+         * while the records of the pairs ahead are on their way */
+        for (size_t q = 0; q < k; q += SCORE_STEP) {
+            const size_t s = k - q < SCORE_STEP ? k - q : SCORE_STEP;
+            uint32_t *cnt = b->cnt + q * b->fpk.cstride, *cross = b->cross + 2 * q;
+            b->fpk.batch(&b->fpk, b->ra + q, b->rb + q, s, k + ahead - q - s, cnt, cross);
+            b->fpk.levels(&b->fpk, b->ra + q, b->rb + q, b->xa + q, b->xb + q, cnt,
+                          b->fpk.batch_cross ? cross : NULL, s, b->lv + q * nf);
+            score_chunk(j, e + i + q, s, b->lv + q * nf, out);
+        }
+    }
+}
+
+/* One tile: its pairs in B-bucket order (a counting sort of the tile's
+ * entries, in the worker's scratch), then scored. */
+static int score_tile(const sjob *j, sbuf *b, size_t t, sent **scr, size_t *cap, uint32_t *hist)
+{
+    const sorder *o = j->o;
+    const sent *e = o->e + o->tile[t];
+    const size_t n = o->tile[t + 1] - o->tile[t];
+    if (n > *cap) {
+        sent *g = realloc(*scr, n * sizeof *g);
+        if (!g)
+            return -1;
+        *scr = g;
+        *cap = n;
+    }
+    memset(hist, 0, (BBUCKETS + 1) * sizeof *hist);
+    for (size_t i = 0; i < n; i++)
+        hist[((o->base[e[i].db] + e[i].rb) >> o->bshift) + 1]++;
+    for (size_t v = 1; v <= BBUCKETS; v++)
+        hist[v] += hist[v - 1];
+    for (size_t i = 0; i < n; i++)
+        (*scr)[hist[(o->base[e[i].db] + e[i].rb) >> o->bshift]++] = e[i];
+    score_run(j, b, *scr, n, j->out);
+    return 0;
 }
 
 static void *score_worker(void *arg)
 {
     sjob *j = arg;
-    const bl_model *m = j->m;
-    bl_fieldpop fpk;
-    uint32_t *cnt = malloc((2 * m->nf + 2) * SCORE_CHUNK * sizeof *cnt), *popb = cnt + SCORE_CHUNK * m->nf;
-    uint32_t *cross = popb + SCORE_CHUNK * m->nf;
-    uint8_t *lv = malloc(SCORE_CHUNK * m->nf);
-    if (!cnt || !lv || bl_fieldpop_init(&fpk, m, bli_kernel_active()) != 0) {
-        free(cnt);
-        free(lv);
+    sbuf *b = malloc(sizeof *b);
+    uint32_t *hist = malloc((BBUCKETS + 1) * sizeof *hist);
+    sent *scr = NULL;
+    size_t cap = 0;
+    if (!b || !hist || bl_fieldpop_init(&b->fpk, j->m, bli_kernel_active()) != 0) {
+        free(b);
+        free(hist);
         j->fail = 1;
         return NULL;
     }
-    const uint8_t *ra[SCORE_CHUNK + SCORE_AHEAD], *rb[SCORE_CHUNK + SCORE_AHEAD];
-    const uint32_t *xa[SCORE_CHUNK], *xb[SCORE_CHUNK];
-    for (size_t i = j->lo; i < j->hi; i += SCORE_CHUNK) {
-        const size_t n = j->hi - i < SCORE_CHUNK ? j->hi - i : SCORE_CHUNK;
-        const size_t ahead = j->hi - i - n < SCORE_AHEAD ? j->hi - i - n : SCORE_AHEAD;
-        const bl_candidate *c = &j->c[i];
-        for (size_t q = 0; q < n + ahead; q++) {
-            ra[q] = bl_clkset_get(j->sets[c[q].dset[0]], c[q].rec[0]);
-            rb[q] = bl_clkset_get(j->sets[c[q].dset[1]], c[q].rec[1]);
-            if (q < n) {
-                xa[q] = j->st[c[q].dset[0]].pop + (size_t)c[q].rec[0] * m->nf;
-                xb[q] = popb + q * m->nf;
+    if (j->o) {
+        for (size_t t = j->lo; t < j->hi && !j->fail; t++)
+            j->fail = score_tile(j, b, t, &scr, &cap, hist) != 0;
+    } else {
+        /* the given order, in runs of one scratch buffer */
+        sent run[4 * SCORE_CHUNK];
+        for (size_t i = j->lo; i < j->hi; i += 4 * SCORE_CHUNK) {
+            const size_t n = j->hi - i < 4 * SCORE_CHUNK ? j->hi - i : 4 * SCORE_CHUNK;
+            for (size_t q = 0; q < n; q++) {
+                const bl_candidate *c = &j->c[i + q];
+                run[q] = (sent){c->rec[0], c->rec[1], (uint32_t)q, c->dset[0], c->dset[1]};
             }
-        }
-        /* levels and weights of a few pairs at a time, so that they run
-         * while the records of the pairs ahead are on their way */
-        for (size_t q = 0; q < n; q += SCORE_STEP) {
-            const size_t k = n - q < SCORE_STEP ? n - q : SCORE_STEP;
-            fpk.batch(&fpk, ra + q, rb + q, k, n + ahead - q - k, cnt + q * m->nf, popb + q * m->nf, cross + 2 * q);
-            fpk.levels(&fpk, ra + q, rb + q, xa + q, xb + q, cnt + q * m->nf, fpk.batch_cross ? cross + 2 * q : NULL,
-                       k, lv + q * m->nf);
-            score_chunk(j, c + q, k, lv + q * m->nf, &j->out[i + q]);
+            score_run(j, b, run, n, j->out + i);
         }
     }
-    bl_fieldpop_free(&fpk);
-    free(cnt);
-    free(lv);
+    bl_fieldpop_free(&b->fpk);
+    free(b);
+    free(hist);
+    free(scr);
     return NULL;
+}
+
+/* Bytes of a record that hold fields. */
+static size_t field_span(const bl_model *m)
+{
+    size_t lo = SIZE_MAX, hi = 0;
+    for (size_t f = 0; f < m->nf; f++) {
+        const size_t a = m->f[f].offset / 8, z = a + (m->f[f].bits + 7) / 8;
+        lo = a < lo ? a : lo;
+        hi = z > hi ? z : hi;
+    }
+    return hi > lo ? hi - lo : 1;
+}
+
+/* One thread's part of the tiling pass: candidates [lo, hi), counted by
+ * tile (phase 0) into cnt, then (phase 1) written from the starts in cnt. */
+typedef struct ojob {
+    sorder *o;
+    const bl_candidate *c;
+    size_t lo, hi, *cnt;
+    uint32_t tshift;
+    int phase;
+} ojob;
+
+static void *order_worker(void *arg)
+{
+    const ojob *j = arg;
+    const bl_candidate *c = j->c;
+    const size_t *base = j->o->base;
+    if (j->phase == 0) {
+        for (size_t i = j->lo; i < j->hi; i++)
+            j->cnt[(base[c[i].dset[0]] + c[i].rec[0]) >> j->tshift]++;
+        return NULL;
+    }
+    sent *e = j->o->e;
+    for (size_t i = j->lo; i < j->hi; i++)
+        e[j->cnt[(base[c[i].dset[0]] + c[i].rec[0]) >> j->tshift]++] =
+            (sent){c[i].rec[0], c[i].rec[1], (uint32_t)i, c[i].dset[0], c[i].dset[1]};
+    return NULL;
+}
+
+/* Run order_worker on the nt jobs (the caller's thread among them). */
+static void order_phase(ojob *jobs, int nt, int phase)
+{
+    pthread_t tid[64];
+    int started = 1;
+    for (int t = 0; t < nt; t++)
+        jobs[t].phase = phase;
+    for (int t = 1; t < nt && started == t; t++)
+        if (pthread_create(&tid[t], NULL, order_worker, &jobs[t]) == 0)
+            started++;
+    order_worker(&jobs[0]);
+    for (int t = 1; t < started; t++)
+        pthread_join(tid[t], NULL);
+    for (int t = started; t < nt; t++)
+        order_worker(&jobs[t]);
+}
+
+/* The tiles of the locality order (above): a counting pass by tile, its
+ * two halves (count, write) split over the threads by candidate ranges
+ * and the ranges' entries written in range order, so the order does not
+ * depend on the thread count. 0, 1 = not worth it or not possible (then
+ * the given order), -1 = out of memory. */
+static int build_order(const bl_model *m, const bl_clkset *const *sets, const bl_candidate *c, size_t n,
+                       int nt, int force, sorder *o)
+{
+    memset(o, 0, sizeof *o);
+    if ((n < ORDER_MIN && !force) || n > UINT32_MAX)
+        return 1;
+    uint32_t maxd = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t d = c[i].dset[0] > c[i].dset[1] ? c[i].dset[0] : c[i].dset[1];
+        maxd = d > maxd ? d : maxd;
+    }
+    if (maxd >= TF_MAX_SETS)
+        return 1;
+    for (uint32_t d = 0; d <= maxd; d++)
+        o->base[d + 1] = o->base[d] + sets[d]->count;
+    const size_t total = o->base[maxd + 1];
+    if (total > UINT32_MAX || (!force && total * field_span(m) < ORDER_MIN_BYTES))
+        return 1;
+    while ((total >> o->bshift) >= BBUCKETS)
+        o->bshift++;
+    uint32_t tshift = 0; /* A records per tile: 2^tshift */
+    while (((size_t)2 << tshift) * field_span(m) <= TILE_BYTES)
+        tshift++;
+    o->ntiles = (total >> tshift) + 1;
+    o->tile = malloc((o->ntiles + 1) * sizeof *o->tile);
+    o->e = malloc(n * sizeof *o->e);
+    size_t *cnt = calloc((size_t)nt * o->ntiles, sizeof *cnt);
+    if (!o->tile || !o->e || !cnt) {
+        free(o->tile);
+        free(o->e);
+        free(cnt);
+        return -1;
+    }
+    ojob jobs[64];
+    for (int t = 0; t < nt; t++)
+        jobs[t] = (ojob){o, c, n * (size_t)t / (size_t)nt, n * (size_t)(t + 1) / (size_t)nt,
+                         cnt + (size_t)t * o->ntiles, tshift, 0};
+    order_phase(jobs, nt, 0);
+    /* starts: tile by tile, the ranges in order */
+    size_t sum = 0;
+    for (size_t t = 0; t < o->ntiles; t++) {
+        o->tile[t] = sum;
+        for (int r = 0; r < nt; r++) {
+            const size_t k = jobs[r].cnt[t];
+            jobs[r].cnt[t] = sum;
+            sum += k;
+        }
+    }
+    o->tile[o->ntiles] = sum;
+    order_phase(jobs, nt, 1);
+    free(cnt);
+    return 0;
+}
+
+/* Threads' shares of the tiles: cut where the pairs before reach t/nt. */
+static size_t tile_cut(const sorder *o, int t, int nt)
+{
+    const size_t want = o->tile[o->ntiles] * (size_t)t / (size_t)nt;
+    size_t lo = 0, hi = o->ntiles;
+    while (lo < hi) {
+        const size_t mid = (lo + hi) / 2;
+        if (o->tile[mid] < want)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
@@ -137,13 +352,23 @@ bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, c
         nt = 64;
     if ((size_t)nt > ncand / 10000 + 1)
         nt = (int)(ncand / 10000 + 1);
+    sorder o;
+    const char *env = getenv("BL_SCORE_ORDER");
+    const int ord = env && !strcmp(env, "given")
+                        ? 1
+                        : build_order(m, sets, cand, ncand, nt, env && !strcmp(env, "tiles"), &o);
+    if (ord < 0)
+        return bl_error_set(err, BL_ENOMEM, "out of memory for the scoring order of %zu pairs", ncand);
     sjob jobs[64];
     pthread_t tid[64];
     int started = 1;
-    for (int t = 0; t < nt; t++)
+    for (int t = 0; t < nt; t++) {
         jobs[t] = (sjob){m, sets, ss, cand, res, ncand * (size_t)t / (size_t)nt,
-                         ncand * (size_t)(t + 1) / (size_t)nt, (const double (*)[WSLOT])w,
+                         ncand * (size_t)(t + 1) / (size_t)nt, NULL, (const double (*)[WSLOT])w,
                          (const double (*)[BL_MODEL_MAX_FIELDS][WSLOT])wn, 0, names, g, s};
+        if (ord == 0)
+            jobs[t].o = &o, jobs[t].lo = tile_cut(&o, t, nt), jobs[t].hi = tile_cut(&o, t + 1, nt);
+    }
     for (int t = 1; t < nt && started == t; t++)
         if (pthread_create(&tid[t], NULL, score_worker, &jobs[t]) == 0)
             started++;
@@ -152,6 +377,10 @@ bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, c
         pthread_join(tid[t], NULL);
     for (int t = started; t < nt; t++)
         score_worker(&jobs[t]);
+    if (ord == 0) {
+        free(o.e);
+        free(o.tile);
+    }
     for (int t = 0; t < nt; t++)
         if (jobs[t].fail)
             return bl_error_set(err, BL_ENOMEM, "out of memory for level tables");

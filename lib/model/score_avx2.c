@@ -55,23 +55,22 @@ FP256 static void pair_avx2(const bl_fieldpop *fp, const uint8_t *a, const uint8
 
 FP256 static void batch_avx2(const bl_fieldpop *fp, const uint8_t *const *a,
                              const uint8_t *const *b, size_t n, size_t ahead, uint32_t *cnt,
-                             uint32_t *popb, uint32_t *cross)
+                             uint32_t *cross)
 {
     (void)cross;
     const size_t total = n + ahead;
     for (size_t i = 0; i < n; i++) {
         if (i + FP_AHEAD < total) {
             const uint8_t *pb = b[i + FP_AHEAD], *pa = a[i + FP_AHEAD];
-            for (uint32_t o = fp->pf_lo; o < fp->pf_hi; o += 64)
-                _mm_prefetch((const char *)(pb + o), _MM_HINT_T0);
+            if (pb != b[i + FP_AHEAD - 1])
+                for (uint32_t o = fp->pf_lo; o < fp->pf_hi; o += 64)
+                    _mm_prefetch((const char *)(pb + o), _MM_HINT_T0);
             if (pa != a[i + FP_AHEAD - 1])
                 for (uint32_t o = fp->pf_lo; o < fp->pf_hi; o += 64)
                     _mm_prefetch((const char *)(pa + o), _MM_HINT_T0);
         }
-        for (size_t f = 0; f < fp->nf; f++) {
-            cnt[i * fp->nf + f] = field_count(a[i] + fp->off[f], b[i] + fp->off[f], fp->nbytes[f]);
-            popb[i * fp->nf + f] = field_count(b[i] + fp->off[f], b[i] + fp->off[f], fp->nbytes[f]);
-        }
+        for (size_t f = 0; f < fp->nf; f++)
+            cnt[i * fp->cstride + f] = field_count(a[i] + fp->off[f], b[i] + fp->off[f], fp->nbytes[f]);
     }
 }
 

@@ -3,8 +3,8 @@
  * at a time, summed lane-wise in one transposing reduction instead of a
  * horizontal sum per field), the field's last bytes by a masked load so
  * exactly nbytes count; batches prefetch the records a few pairs ahead
- * (partner records are scattered; the first record of a pair mostly
- * repeats, candidates being sorted by it). */
+ * (a record that repeats from the pair before is not prefetched again:
+ * runs of one A record in record order, of one B record in tiles). */
 #include <string.h>
 
 #include "model/model_internal.h"
@@ -33,30 +33,6 @@ FP512 static inline __m512i field_acc(const bl_fieldpop *fp, size_t f, const uin
             acc, _mm512_popcnt_epi64(_mm512_and_si512(_mm512_maskz_loadu_epi8(m, x + 64 * full),
                                                       _mm512_maskz_loadu_epi8(m, y + 64 * full))));
     }
-    return acc;
-}
-
-/* field_acc, and the popcount of b's field in *pb from the same loads. */
-FP512 static inline __m512i field_acc2(const bl_fieldpop *fp, size_t f, const uint8_t *a,
-                                       const uint8_t *b, __m512i *pb)
-{
-    const uint8_t *x = a + fp->off[f], *y = b + fp->off[f];
-    const uint32_t n = fp->nbytes[f], full = n / 64;
-    __m512i acc = _mm512_setzero_si512(), accb = _mm512_setzero_si512();
-    for (uint32_t i = 0; i < full; i++) {
-        const __m512i yv = _mm512_loadu_si512((const void *)(y + 64 * i));
-        acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_and_si512(
-                                        _mm512_loadu_si512((const void *)(x + 64 * i)), yv)));
-        accb = _mm512_add_epi64(accb, _mm512_popcnt_epi64(yv));
-    }
-    if (n % 64) {
-        const __mmask64 m = _bzhi_u64(~0ULL, n % 64);
-        const __m512i yv = _mm512_maskz_loadu_epi8(m, y + 64 * full);
-        acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_and_si512(
-                                        _mm512_maskz_loadu_epi8(m, x + 64 * full), yv)));
-        accb = _mm512_add_epi64(accb, _mm512_popcnt_epi64(yv));
-    }
-    *pb = accb;
     return acc;
 }
 
@@ -107,20 +83,6 @@ FP512 static inline void pair_counts(const bl_fieldpop *fp, const uint8_t *a, co
     }
 }
 
-FP512 static inline void pair_counts2(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b,
-                                      uint32_t *out, uint32_t *popb)
-{
-    for (size_t g = 0; g < fp->nf; g += 8) {
-        __m512i v[8], vb[8];
-#pragma GCC unroll 8
-        for (size_t j = 0; j < 8; j++)
-            v[j] = g + j < fp->nf ? field_acc2(fp, g + j, a, b, &vb[j])
-                                  : (vb[j] = _mm512_setzero_si512());
-        store_sums(out + g, fp->nf - g, lane_sums(v));
-        store_sums(popb + g, fp->nf - g, lane_sums(vb));
-    }
-}
-
 FP512 static void pair_avx512(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b,
                               uint32_t *out)
 {
@@ -131,8 +93,9 @@ FP512 static inline void prefetch_pair(const bl_fieldpop *fp, const uint8_t *con
                                        const uint8_t *const *b, size_t i)
 {
     const uint8_t *pb = b[i], *pa = a[i];
-    for (uint32_t o = fp->pf_lo; o < fp->pf_hi; o += 64)
-        _mm_prefetch((const char *)(pb + o), _MM_HINT_T0);
+    if (pb != b[i - 1])
+        for (uint32_t o = fp->pf_lo; o < fp->pf_hi; o += 64)
+            _mm_prefetch((const char *)(pb + o), _MM_HINT_T0);
     if (pa != a[i - 1])
         for (uint32_t o = fp->pf_lo; o < fp->pf_hi; o += 64)
             _mm_prefetch((const char *)(pa + o), _MM_HINT_T0);
@@ -144,38 +107,33 @@ FP512 static inline void prefetch_pair(const bl_fieldpop *fp, const uint8_t *con
  * crosswise counts of the swapped-name check (a's given name with b's
  * surname and the reverse) as two more lanes of the same reduction. */
 FP512 static inline __attribute__((always_inline)) void pair_uniform(
-    const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t *out, uint32_t *popb,
+    const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t *out,
     uint32_t *cross, const size_t NF, const uint32_t NB, const int CROSS)
 {
     const size_t T = NF + (CROSS ? 2 : 0);
-    uint32_t tc[16], tb[16];
+    uint32_t tc[16];
     for (size_t g = 0; g < T; g += 8) {
-        __m512i v[8], vb[8];
+        __m512i v[8];
 #pragma GCC unroll 8
         for (size_t j = 0; j < 8; j++) {
-            v[j] = vb[j] = _mm512_setzero_si512();
+            v[j] = _mm512_setzero_si512();
             if (g + j >= T)
                 continue;
             const size_t f = g + j;
             const uint8_t *x = a + fp->off[f < NF ? f : f == NF ? fp->swap_g[0] : fp->swap_s[0]];
             const uint8_t *y = b + fp->off[f < NF ? f : f == NF ? fp->swap_s[0] : fp->swap_g[0]];
 #pragma GCC unroll 4
-            for (uint32_t i = 0; i < NB; i++) {
-                const __m512i yv = _mm512_loadu_si512((const void *)(y + 64 * i));
-                v[j] = _mm512_add_epi64(v[j],
-                                        _mm512_popcnt_epi64(_mm512_and_si512(
-                                            _mm512_loadu_si512((const void *)(x + 64 * i)), yv)));
-                if (f < NF)
-                    vb[j] = _mm512_add_epi64(vb[j], _mm512_popcnt_epi64(yv));
-            }
+            for (uint32_t i = 0; i < NB; i++)
+                v[j] = _mm512_add_epi64(
+                    v[j], _mm512_popcnt_epi64(_mm512_and_si512(
+                              _mm512_loadu_si512((const void *)(x + 64 * i)),
+                              _mm512_loadu_si512((const void *)(y + 64 * i)))));
         }
-        _mm256_storeu_si256((__m256i *)(void *)(tc + g),
-                            lane_sums8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]));
-        _mm256_storeu_si256((__m256i *)(void *)(tb + g),
-                            lane_sums8(vb[0], vb[1], vb[2], vb[3], vb[4], vb[5], vb[6], vb[7]));
+        const __m256i sums = lane_sums8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+        _mm256_storeu_si256((__m256i *)(void *)(tc + g), sums);
+        if (g < NF) /* whole rows of fp->cstride: the lanes past NF are padding */
+            _mm256_storeu_si256((__m256i *)(void *)(out + g), sums);
     }
-    memcpy(out, tc, NF * sizeof *out);
-    memcpy(popb, tb, NF * sizeof *popb);
     if (CROSS)
         memcpy(cross, tc + NF, 2 * sizeof *cross);
 }
@@ -183,12 +141,12 @@ FP512 static inline __attribute__((always_inline)) void pair_uniform(
 #define FP_UNIFORM(NF, NB, CR)                                                                    \
     FP512 static void batch_##NF##_##NB##_##CR(const bl_fieldpop *fp, const uint8_t *const *a,    \
                                                const uint8_t *const *b, size_t n, size_t ahead,   \
-                                               uint32_t *cnt, uint32_t *popb, uint32_t *cross)    \
+                                               uint32_t *cnt, uint32_t *cross)                    \
     {                                                                                             \
         for (size_t i = 0; i < n; i++) {                                                          \
             if (i + FP_AHEAD < n + ahead)                                                         \
                 prefetch_pair(fp, a, b, i + FP_AHEAD);                                            \
-            pair_uniform(fp, a[i], b[i], cnt + i * NF, popb + i * NF, cross + 2 * i, NF, NB, CR); \
+            pair_uniform(fp, a[i], b[i], cnt + i * fp->cstride, cross + 2 * i, NF, NB, CR);        \
         }                                                                                         \
     }
 #define FP_UNIFORM_NB(NB, CR)                                                                   \
@@ -227,14 +185,14 @@ static bli_fieldpop_batch_fn uniform_for(const bl_fieldpop *fp, int *cross)
 
 FP512 static void batch_avx512(const bl_fieldpop *fp, const uint8_t *const *a,
                                const uint8_t *const *b, size_t n, size_t ahead, uint32_t *cnt,
-                               uint32_t *popb, uint32_t *cross)
+                               uint32_t *cross)
 {
     (void)cross;
     const size_t total = n + ahead;
     for (size_t i = 0; i < n; i++) {
         if (i + FP_AHEAD < total)
             prefetch_pair(fp, a, b, i + FP_AHEAD);
-        pair_counts2(fp, a[i], b[i], cnt + i * fp->nf, popb + i * fp->nf);
+        pair_counts(fp, a[i], b[i], cnt + i * fp->cstride);
     }
 }
 
@@ -250,11 +208,11 @@ FP512 static void levels_avx512(const bl_fieldpop *fp, const uint8_t *const *a,
 {
     const size_t nf = fp->nf;
     for (size_t i = 0; i < n; i++) {
-        const uint32_t *ci = cnt + i * nf;
+        const uint32_t *ci = cnt + i * fp->cstride;
         uint8_t *li = lv + i * nf;
         for (size_t g = 0; g < nf; g += 8) {
             const __mmask8 act = (__mmask8)(nf - g >= 8 ? 0xff : (1u << (nf - g)) - 1);
-            const __m256i c = _mm256_maskz_loadu_epi32(act, ci + g),
+            const __m256i c = _mm256_maskz_mov_epi32(act, _mm256_loadu_si256((const __m256i *)(const void *)(ci + g))),
                           x = _mm256_maskz_loadu_epi32(act, pa[i] + g),
                           y = _mm256_maskz_loadu_epi32(act, pb[i] + g),
                           zero = _mm256_setzero_si256();

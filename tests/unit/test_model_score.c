@@ -138,8 +138,8 @@ static void check_layout(size_t nf, const uint32_t *bits)
     }
     for (size_t i = n; i < n + 5; i++)
         pa[i] = pa[0], pb[i] = pb[1];
-    uint32_t *want = malloc(n * nf * sizeof *want), *got = malloc(n * nf * sizeof *got);
-    uint32_t *wantb = malloc(n * nf * sizeof *wantb), *popb = malloc(n * nf * sizeof *popb);
+    uint32_t *want = malloc(n * nf * sizeof *want), *got = malloc(n * BL_MODEL_MAX_FIELDS * sizeof *got);
+    uint32_t *wantb = malloc(n * nf * sizeof *wantb);
     uint32_t *cross = malloc(2 * n * sizeof *cross), *pop_a = malloc(n * nf * sizeof *pop_a);
     uint8_t *lvk = malloc(n * nf), *lvr = malloc(n * nf);
     const uint32_t *rowa[97], *rowb[97];
@@ -164,16 +164,17 @@ static void check_layout(size_t nf, const uint32_t *bits)
             bl_fieldpop_run(&fp, pa[i], pb[i], got + i * nf);
             assert_memory_equal(got + i * nf, want + i * nf, nf * sizeof *got);
         }
-        memset(got, 0xff, n * nf * sizeof *got);
-        memset(popb, 0xff, n * nf * sizeof *popb);
-        fp.batch(&fp, pa, pb, n, 5, got, popb, cross);
-        assert_memory_equal(got, want, n * nf * sizeof *got);
-        assert_memory_equal(popb, wantb, n * nf * sizeof *popb);
-        fp.batch(&fp, pa + 3, pb + 3, 7, 0, got, popb, cross + 6); /* short batch, nothing ahead */
-        assert_memory_equal(got, want + 3 * nf, 7 * nf * sizeof *got);
-        assert_memory_equal(popb, wantb + 3 * nf, 7 * nf * sizeof *popb);
+        memset(got, 0xff, n * BL_MODEL_MAX_FIELDS * sizeof *got);
+        /* batch rows are fp.cstride apart */
+        assert_true(fp.cstride >= nf && fp.cstride % 8 == 0);
+        fp.batch(&fp, pa, pb, n, 5, got, cross);
+        for (size_t i = 0; i < n; i++)
+            assert_memory_equal(got + i * fp.cstride, want + i * nf, nf * sizeof *got);
+        fp.batch(&fp, pa + 3, pb + 3, 7, 0, got, cross + 6); /* short batch, nothing ahead */
+        for (size_t i = 0; i < 7; i++)
+            assert_memory_equal(got + i * fp.cstride, want + (3 + i) * nf, nf * sizeof *got);
         /* crosswise counts of the name pair, where the kernel takes them */
-        fp.batch(&fp, pa, pb, n, 0, got, popb, cross);
+        fp.batch(&fp, pa, pb, n, 0, got, cross);
         for (size_t i = 0; fp.batch_cross && i < n; i++) {
             const size_t g = fp.swap_g[0], s = fp.swap_s[0];
             assert_int_equal(cross[2 * i],
@@ -184,7 +185,7 @@ static void check_layout(size_t nf, const uint32_t *bits)
         crossed_kernels += fp.batch_cross;
         /* the kernel's levels = bl_model_levels */
         for (size_t i = 0; i < n; i++) {
-            rowb[i] = popb + i * nf;
+            rowb[i] = wantb + i * nf;
             bl_model_levels(m, &fr, pa[i], rowa[i], pb[i], rowb[i], lvr + i * nf, NULL);
         }
         fp.levels(&fp, pa, pb, rowa, rowb, got, fp.batch_cross ? cross : NULL, n, lvk);
@@ -209,7 +210,6 @@ static void check_layout(size_t nf, const uint32_t *bits)
     free(want);
     free(got);
     free(wantb);
-    free(popb);
     free(cross);
     free(pop_a);
     free(lvk);
@@ -260,15 +260,17 @@ static void test_field_kernels(void **state)
         assert_true(levels_seen[l] > 0);
 }
 
-/* bl_model_score on every kernel: the same bytes, and the weights of
- * bl_model_levels summed in field order (prior first, TF after exact). */
+/* bl_model_score on every kernel and in both scoring orders (tiled, for
+ * lists of ORDER_MIN pairs and more, and the given order): the same bytes,
+ * and the weights of bl_model_levels summed in field order (prior first,
+ * TF after exact). The list is shuffled, as anonlink order leaves it. */
 static void test_score_identical(void **state)
 {
     (void)state;
     const uint32_t bits[6] = {1024, 1024, 512, 100, 1000, 2048};
     uint32_t nbits = 0;
     bl_model *m = make_model(6, bits, &nbits);
-    const size_t n = 3000, nc = 40000;
+    const size_t n = 3000, nc = 70000;
     bl_clkset *A = NULL, *B = NULL;
     make_sets(m, nbits, n, &A, &B);
     const bl_clkset *sets[2] = {A, B};
@@ -277,6 +279,12 @@ static void test_score_identical(void **state)
         uint32_t a = (uint32_t)(i * n / nc);
         uint32_t b = i % 3 == 0 ? a : (uint32_t)(rnd() % n);
         c[i] = (bl_candidate){0, {0, 1}, {a, b}};
+    }
+    for (size_t i = nc - 1; i > 0; i--) {
+        const size_t r = rnd() % (i + 1);
+        const bl_candidate t = c[i];
+        c[i] = c[r];
+        c[r] = t;
     }
     bl_error e = {0};
     const bl_kernel *keep = bli_kernel_active();
@@ -312,18 +320,37 @@ static void test_score_identical(void **state)
     assert_true(tf_seen);
     bl_fieldpop_free(&fp);
     bl_setstats_free(ss, 2);
-    for (size_t kn = 1; kn < 3; kn++) {
+    for (size_t kn = 0; kn < 3; kn++) {
         const bl_kernel *k = bli_kernel_by_name(KERNELS[kn]);
         if (!k)
             continue;
         bli_kernel_force(k);
-        for (int threads = 1; threads <= 2; threads++) {
-            bl_scored_pair *got = NULL;
-            assert_int_equal(bl_model_score(m, sets, 2, c, nc, threads, &got, &e), BL_OK);
-            assert_memory_equal(got, ref, nc * sizeof *got);
-            free(got);
+        for (int ord = 0; ord < 2; ord++) {
+            setenv("BL_SCORE_ORDER", ord ? "given" : "tiles", 1);
+            for (int threads = 1; threads <= 3; threads++) {
+                bl_scored_pair *got = NULL;
+                assert_int_equal(bl_model_score(m, sets, 2, c, nc, threads, &got, &e), BL_OK);
+                assert_memory_equal(got, ref, nc * sizeof *got);
+                free(got);
+            }
         }
     }
+    /* three sets (global record numbers over them): tiled = given order */
+    const bl_clkset *sets3[3] = {A, B, A};
+    for (size_t i = 0; i < nc; i++)
+        if (i % 3 == 1)
+            c[i].dset[0] = 1, c[i].dset[1] = 2;
+    bl_scored_pair *t3 = NULL, *g3 = NULL;
+    setenv("BL_SCORE_ORDER", "tiles", 1);
+    assert_int_equal(bl_model_score(m, sets3, 3, c, nc, 2, &t3, &e), BL_OK);
+    setenv("BL_SCORE_ORDER", "given", 1);
+    assert_int_equal(bl_model_score(m, sets3, 3, c, nc, 1, &g3, &e), BL_OK);
+    assert_memory_equal(t3, g3, nc * sizeof *t3);
+    for (size_t i = 0; i < nc; i++)
+        assert_memory_equal(t3[i].c.dset, c[i].dset, sizeof c[i].dset);
+    free(t3);
+    free(g3);
+    unsetenv("BL_SCORE_ORDER");
     bli_kernel_force(keep);
     free(ref);
     free(c);
