@@ -505,7 +505,7 @@ static size_t proposals(int threads, perc_job *J, size_t ne, double min)
 /* Grow: repeatedly add the best-witnessed free pairs, at most as many per
  * round as are matched already (best first, as the one-at-a-time
  * percolation would), until no pair has GROW_MIN. */
-static void grow(int threads, perc_job *J, uint32_t *me, uint32_t *mp, size_t ne, size_t np)
+static void grow(int threads, perc_job *J, uint32_t *me, uint32_t *mp, size_t ne)
 {
     J->all = 0;
     int stuck = 0;
@@ -529,7 +529,6 @@ static void grow(int threads, perc_job *J, uint32_t *me, uint32_t *mp, size_t ne
             break;
         stuck = !added;
     }
-    (void)np;
 }
 
 /* Refine: every encoded node's best-witnessed plain node under the current
@@ -614,12 +613,12 @@ static bl_status percolate(const atk_ctx *c, const graph_side *E, const graph_si
     }
     debug_match(c, "seeds", me, ne);
     debug_knn(c, E, P);
-    grow(c->threads, &J, me, mp, ne, np);
+    grow(c->threads, &J, me, mp, ne);
     debug_match(c, "grown", me, ne);
     for (int r = 0; r < REFINE; r++) {
         refine(c->threads, &J, me, mp, ne, np);
         debug_match(c, "refined", me, ne);
-        grow(c->threads, &J, me, mp, ne, np);
+        grow(c->threads, &J, me, mp, ne);
         debug_match(c, "grown", me, ne);
     }
     free(J.prop);
