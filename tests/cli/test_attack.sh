@@ -35,6 +35,9 @@ for s in graph-secret-a graph-secret-b; do
   expect_exit 0 attack graph "$T/gs.clk"; cp "$T/out" "$T/r.json"
   ge "$(jget "$T/r.json" reidentified)" 0.5 "graph, record-level, unhardened, secret $s"
 done
+# the experimental LSH candidates for the plaintext graph run to the end
+BL_ATTACK_KNN=lsh "$BL" attack --plain "$P" --schema "$S" --ids rec_id --truth ids --json --method graph "$T/plain.clk" > "$T/r.json" && pass || fail "graph with BL_ATTACK_KNN=lsh"
+assert_contains "$T/r.json" '"encoded":1000'
 expect_exit 0 attack pattern "$T/fields.clk"; cp "$T/out" "$T/r.json"
 assert_contains "$T/r.json" '"layout":"fields"'
 ge "$(jget "$T/r.json" reidentified)" 0.5 "pattern, field-level, unhardened"
