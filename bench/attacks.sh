@@ -21,6 +21,10 @@
 #   (space-separated, default below), OUT (default BUILD_DIR/attacks),
 #   METHODS, OVERLAPS ("100 50"), LAYOUTS ("record fields"), ATTACKERS,
 #   F1 (1), APPEND (1: add rows to an existing OUT/attacks.csv)
+# The graph attack alone at 100K on record-level CLKs, full overlap:
+#   N=100000 METHODS=graph LAYOUTS=record OVERLAPS=100 F1=0 \
+#     PROFILES="none recommended" bench/attacks.sh build
+# (its sparse graphs are built from all pairs: budget CPU-hours at 100K)
 # Writes OUT/attacks.csv, OUT/attacks.md (tables), OUT/attacks.svg
 # (re-identification against F1 loss). Figures are measured on whatever
 # machine runs it; say how loaded it was when quoting them.
