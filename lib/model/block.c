@@ -16,7 +16,9 @@
  * Keys come from SipHash with a fresh random key: they never leave the
  * process. The blocks then go through the match layer's external-block
  * path (same kernels, each pair compared once, Dice threshold, top-k). */
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,10 +50,53 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-static int field_hashes(const bl_clkset *const *sets, size_t nsets, const bl_fieldset *fs,
-                        fhash *fh)
+typedef struct hjob {
+    const bl_clkset *const *sets;
+    const bl_fieldset *fs;
+    fhash *fh;
+    const unsigned char *key;
+    atomic_size_t next;
+} hjob;
+
+#define HASH_CHUNK 4096
+
+/* Keyed hashes of the field filters of records taken HASH_CHUNK at a time. */
+static void *hash_worker(void *arg)
 {
+    hjob *j = arg;
     const bl_kernel *k = bli_kernel_active();
+    fhash *fh = j->fh;
+    size_t d = 0;
+    for (size_t g0; (g0 = atomic_fetch_add(&j->next, HASH_CHUNK)) < fh->nrec;) {
+        size_t g1 = g0 + HASH_CHUNK < fh->nrec ? g0 + HASH_CHUNK : fh->nrec;
+        for (size_t g = g0; g < g1; g++) {
+            while (g >= fh->goff[d + 1])
+                d++;
+            while (g < fh->goff[d])
+                d--;
+            const uint8_t *rec = bl_clkset_get(j->sets[d], g - fh->goff[d]);
+            uint64_t *out = fh->h + g * fh->nf;
+            for (size_t f = 0; f < fh->nf; f++) {
+                const uint8_t *p = rec + j->fs->offset[f] / 8;
+                const size_t nb = (j->fs->bits[f] + 7) / 8;
+                unsigned char hv[crypto_shorthash_BYTES];
+                out[f] = 0;
+                if (!k->popcount(p, nb))
+                    continue;
+                crypto_shorthash(hv, p, nb, j->key);
+                memcpy(&out[f], hv, sizeof out[f]);
+                out[f] = mix64(out[f] ^ f) | 1;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void run_threads(int nt, void *(*fn)(void *), void *arg);
+
+static int field_hashes(const bl_clkset *const *sets, size_t nsets, const bl_fieldset *fs,
+                        fhash *fh, int nt)
+{
     unsigned char key[crypto_shorthash_KEYBYTES];
     randombytes_buf(key, sizeof key);
     fh->nf = fs->nfields;
@@ -64,22 +109,9 @@ static int field_hashes(const bl_clkset *const *sets, size_t nsets, const bl_fie
         sodium_memzero(key, sizeof key);
         return -1;
     }
-    for (size_t d = 0; d < nsets; d++)
-        for (size_t r = 0; r < sets[d]->count; r++) {
-            const uint8_t *rec = bl_clkset_get(sets[d], r);
-            uint64_t *out = fh->h + (fh->goff[d] + r) * fh->nf;
-            for (size_t f = 0; f < fh->nf; f++) {
-                const uint8_t *p = rec + fs->offset[f] / 8;
-                const size_t nb = (fs->bits[f] + 7) / 8;
-                unsigned char hv[crypto_shorthash_BYTES];
-                out[f] = 0;
-                if (!k->popcount(p, nb))
-                    continue;
-                crypto_shorthash(hv, p, nb, key);
-                memcpy(&out[f], hv, sizeof out[f]);
-                out[f] = mix64(out[f] ^ f) | 1;
-            }
-        }
+    hjob j = {.sets = sets, .fs = fs, .fh = fh, .key = key};
+    atomic_init(&j.next, 0);
+    run_threads(nt, hash_worker, &j);
     sodium_memzero(key, sizeof key);
     return 0;
 }
@@ -275,7 +307,7 @@ bl_status bli_model_field_blocking(const bl_clkset *const *sets, size_t nsets, b
     }
     fhash fh = {0};
     ktab t = {0};
-    int fail = field_hashes(sets, nsets, &fs, &fh);
+    int fail = field_hashes(sets, nsets, &fs, &fh, bli_match_threads(0));
     bl_fieldset_clear(&fs);
     t.cap = 64;
     while (t.cap < 2 * fh.nrec + 64)
@@ -354,9 +386,6 @@ static bl_status merge_candidates(bl_candidate *x, size_t nx, bl_candidate *y, s
  * enforce_k after the one-sided cut, which keeps a pair while its second
  * record has fewer than k better ones) is applied to the big pairs, per
  * record of the second dataset. */
-#include <pthread.h>
-#include <stdatomic.h>
-
 #define GROUP_NONE UINT32_MAX
 #define CHUNK_RECS 512
 
@@ -1017,24 +1046,29 @@ static int stream_pair(const bl_clkset *const *sets, size_t x, size_t y, size_t 
         run_threads(nt, gen_worker, &g);
         fail = atomic_load(&g.failed) || cut_second_side(&g) != 0;
     }
+    /* joined in chunk order, each chunk freed once copied (peak: the
+     * candidates once, plus one chunk) */
+    size_t add = 0;
+    for (size_t ch = 0; !fail && ch < g.nchunks; ch++)
+        for (size_t i = 0; i < g.out[ch].n; i++)
+            add += g.out[ch].v[i].flag != 0;
+    if (!fail && *nall + add > *cap) {
+        bl_candidate *v = realloc(*all, (*nall + add) * sizeof *v);
+        if (!(fail = !v)) {
+            *all = v;
+            *cap = *nall + add;
+        }
+    }
     for (size_t ch = 0; !fail && ch < g.nchunks; ch++) {
         const chunkbuf *b = &g.out[ch];
-        if (*nall + b->n > *cap) {
-            size_t nc = *cap ? *cap : 4096;
-            while (nc < *nall + b->n)
-                nc *= 2;
-            bl_candidate *v = realloc(*all, nc * sizeof *v);
-            if (!(fail = !v)) {
-                *all = v;
-                *cap = nc;
-            }
-        }
-        for (size_t i = 0; !fail && i < b->n; i++)
+        for (size_t i = 0; i < b->n; i++)
             if (b->v[i].flag) {
                 const mcand *e = &b->v[i];
                 (*all)[(*nall)++] = (bl_candidate){dice_cnt(e->cnt, pa[e->a], pb[e->b]),
                                                    {(uint32_t)x, (uint32_t)y}, {e->a, e->b}};
             }
+        free(g.out[ch].v);
+        g.out[ch].v = NULL;
     }
     for (size_t ch = 0; g.out && ch < g.nchunks; ch++)
         free(g.out[ch].v);
@@ -1073,7 +1107,7 @@ static bl_status stream_candidates(const bl_clkset *const *sets, size_t nsets, c
     size_t nr = 0, nall = 0, cap = 0;
     double pairs = 0, all = 0;
     bl_candidate *v = NULL;
-    int fail = field_hashes(sets, nsets, &fs, &fh);
+    int fail = field_hashes(sets, nsets, &fs, &fh, nt);
     bl_fieldset_clear(&fs);
     if (!fail)
         fail = select_rules(&fh, nsets, nt, &r, &nr, &pairs);
