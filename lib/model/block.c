@@ -16,7 +16,9 @@
  * Keys come from SipHash with a fresh random key: they never leave the
  * process. The blocks then go through the match layer's external-block
  * path (same kernels, each pair compared once, Dice threshold, top-k). */
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,10 +50,53 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-static int field_hashes(const bl_clkset *const *sets, size_t nsets, const bl_fieldset *fs,
-                        fhash *fh)
+typedef struct hjob {
+    const bl_clkset *const *sets;
+    const bl_fieldset *fs;
+    fhash *fh;
+    const unsigned char *key;
+    atomic_size_t next;
+} hjob;
+
+#define HASH_CHUNK 4096
+
+/* Keyed hashes of the field filters of records taken HASH_CHUNK at a time. */
+static void *hash_worker(void *arg)
 {
+    hjob *j = arg;
     const bl_kernel *k = bli_kernel_active();
+    fhash *fh = j->fh;
+    size_t d = 0;
+    for (size_t g0; (g0 = atomic_fetch_add(&j->next, HASH_CHUNK)) < fh->nrec;) {
+        size_t g1 = g0 + HASH_CHUNK < fh->nrec ? g0 + HASH_CHUNK : fh->nrec;
+        for (size_t g = g0; g < g1; g++) {
+            while (g >= fh->goff[d + 1])
+                d++;
+            while (g < fh->goff[d])
+                d--;
+            const uint8_t *rec = bl_clkset_get(j->sets[d], g - fh->goff[d]);
+            uint64_t *out = fh->h + g * fh->nf;
+            for (size_t f = 0; f < fh->nf; f++) {
+                const uint8_t *p = rec + j->fs->offset[f] / 8;
+                const size_t nb = (j->fs->bits[f] + 7) / 8;
+                unsigned char hv[crypto_shorthash_BYTES];
+                out[f] = 0;
+                if (!k->popcount(p, nb))
+                    continue;
+                crypto_shorthash(hv, p, nb, j->key);
+                memcpy(&out[f], hv, sizeof out[f]);
+                out[f] = mix64(out[f] ^ f) | 1;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void run_threads(int nt, void *(*fn)(void *), void *arg);
+
+static int field_hashes(const bl_clkset *const *sets, size_t nsets, const bl_fieldset *fs,
+                        fhash *fh, int nt)
+{
     unsigned char key[crypto_shorthash_KEYBYTES];
     randombytes_buf(key, sizeof key);
     fh->nf = fs->nfields;
@@ -64,22 +109,9 @@ static int field_hashes(const bl_clkset *const *sets, size_t nsets, const bl_fie
         sodium_memzero(key, sizeof key);
         return -1;
     }
-    for (size_t d = 0; d < nsets; d++)
-        for (size_t r = 0; r < sets[d]->count; r++) {
-            const uint8_t *rec = bl_clkset_get(sets[d], r);
-            uint64_t *out = fh->h + (fh->goff[d] + r) * fh->nf;
-            for (size_t f = 0; f < fh->nf; f++) {
-                const uint8_t *p = rec + fs->offset[f] / 8;
-                const size_t nb = (fs->bits[f] + 7) / 8;
-                unsigned char hv[crypto_shorthash_BYTES];
-                out[f] = 0;
-                if (!k->popcount(p, nb))
-                    continue;
-                crypto_shorthash(hv, p, nb, key);
-                memcpy(&out[f], hv, sizeof out[f]);
-                out[f] = mix64(out[f] ^ f) | 1;
-            }
-        }
+    hjob j = {.sets = sets, .fs = fs, .fh = fh, .key = key};
+    atomic_init(&j.next, 0);
+    run_threads(nt, hash_worker, &j);
     sodium_memzero(key, sizeof key);
     return 0;
 }
@@ -275,7 +307,7 @@ bl_status bli_model_field_blocking(const bl_clkset *const *sets, size_t nsets, b
     }
     fhash fh = {0};
     ktab t = {0};
-    int fail = field_hashes(sets, nsets, &fs, &fh);
+    int fail = field_hashes(sets, nsets, &fs, &fh, bli_match_threads(0));
     bl_fieldset_clear(&fs);
     t.cap = 64;
     while (t.cap < 2 * fh.nrec + 64)
@@ -336,6 +368,780 @@ static bl_status merge_candidates(bl_candidate *x, size_t nx, bl_candidate *y, s
     return BL_OK;
 }
 
+/* ---- Streamed candidates (the default path) ------------------------------
+ *
+ * The same rules and the same candidates as the blocks above through the
+ * match layer, without its memory: that path stores every pair of the big
+ * rules above Dice 0.5 before the top-k cut (100K: 3.1 GB peak; 1M would
+ * not fit), plus a block-id list per record and a radix sort of them. Here
+ * each rule's records are sorted by key once (radix sort: rule costs come
+ * from the same sorted arrays, no hash table), every record of the first
+ * dataset of a pair looks up its group in the other by an index made by a
+ * merge of the sorted keys, and its candidates are generated in one go: the
+ * distinct partners of its small rules (all kept at the block threshold)
+ * and of its big rules (Dice >= BIG_RULE_MIN_DICE, best top_k by a bounded
+ * selection). Records are split in chunks over threads, each chunk writes
+ * its own list, and the lists are joined in chunk order: the result does
+ * not depend on the thread count. The other side's top-k (anonlink's
+ * enforce_k after the one-sided cut, which keeps a pair while its second
+ * record has fewer than k better ones) is applied to the big pairs, per
+ * record of the second dataset. */
+#define GROUP_NONE UINT32_MAX
+#define CHUNK_RECS 512
+
+typedef struct keyrec {
+    uint64_t key;
+    uint32_t rec, pad;
+} keyrec;
+
+/* One rule over one dataset: records with a key, grouped by key. */
+typedef struct dindex {
+    uint32_t *rec;    /* grouped by key, ascending record inside a group */
+    uint32_t *gstart; /* ngroups + 1 offsets into rec */
+    uint64_t *gkey;   /* the groups' keys, ascending */
+    size_t ngroups;
+} dindex;
+
+typedef struct srule {
+    uint64_t mask;
+    int big;
+    double cost;
+    dindex *di;     /* per dataset */
+    uint32_t **map; /* per dataset pair x < y (pair index): group in y of each record of x */
+} srule;
+
+static void dindex_free(dindex *d)
+{
+    free(d->rec);
+    free(d->gstart);
+    free(d->gkey);
+    memset(d, 0, sizeof *d);
+}
+
+/* LSD radix sort by key, 16-bit digits (stable: records stay ascending). */
+static int sort_keyrecs(keyrec *v, size_t n)
+{
+    keyrec *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    size_t *cnt = malloc(65537 * sizeof *cnt);
+    if (!tmp || !cnt) {
+        free(tmp);
+        free(cnt);
+        return -1;
+    }
+    keyrec *src = v, *dst = tmp;
+    for (int sh = 0; sh < 64; sh += 16) {
+        memset(cnt, 0, 65537 * sizeof *cnt);
+        for (size_t i = 0; i < n; i++)
+            cnt[(src[i].key >> sh & 0xffff) + 1]++;
+        for (size_t i = 1; i <= 65536; i++)
+            cnt[i] += cnt[i - 1];
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[src[i].key >> sh & 0xffff]++] = src[i];
+        keyrec *sw = src;
+        src = dst;
+        dst = sw;
+    }
+    /* four passes: the result is back in v */
+    free(tmp);
+    free(cnt);
+    return 0;
+}
+
+static int dindex_build(const fhash *fh, size_t d, uint64_t mask, dindex *di)
+{
+    memset(di, 0, sizeof *di);
+    const size_t g0 = fh->goff[d], n = fh->goff[d + 1] - g0;
+    keyrec *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return -1;
+    size_t m = 0;
+    for (size_t r = 0; r < n; r++) {
+        uint64_t k = rule_key(fh, g0 + r, mask, 0);
+        if (k) {
+            v[m].key = k;
+            v[m].rec = (uint32_t)r;
+            v[m++].pad = 0;
+        }
+    }
+    size_t ng = 0;
+    if (sort_keyrecs(v, m) != 0) {
+        free(v);
+        return -1;
+    }
+    for (size_t i = 0; i < m; i++)
+        ng += !i || v[i].key != v[i - 1].key;
+    di->rec = malloc((m ? m : 1) * sizeof *di->rec);
+    di->gstart = malloc((ng + 1) * sizeof *di->gstart);
+    di->gkey = malloc((ng ? ng : 1) * sizeof *di->gkey);
+    if (!di->rec || !di->gstart || !di->gkey) {
+        free(v);
+        dindex_free(di);
+        return -1;
+    }
+    size_t g = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (!i || v[i].key != v[i - 1].key) {
+            di->gkey[g] = v[i].key;
+            di->gstart[g++] = (uint32_t)i;
+        }
+        di->rec[i] = v[i].rec;
+    }
+    di->gstart[ng] = (uint32_t)m;
+    di->ngroups = ng;
+    free(v);
+    return 0;
+}
+
+/* Cross pairs of a rule: the product of the sizes of equal-key groups. */
+static double dindex_pairs(const dindex *x, const dindex *y)
+{
+    double p = 0;
+    for (size_t i = 0, j = 0; i < x->ngroups && j < y->ngroups;) {
+        if (x->gkey[i] < y->gkey[j]) {
+            i++;
+        } else if (x->gkey[i] > y->gkey[j]) {
+            j++;
+        } else {
+            p += (double)(x->gstart[i + 1] - x->gstart[i]) * (double)(y->gstart[j + 1] - y->gstart[j]);
+            i++;
+            j++;
+        }
+    }
+    return p;
+}
+
+/* map[r] = group in y of record r of x (GROUP_NONE: no partner under the rule). */
+static uint32_t *dindex_map(const dindex *x, size_t nx, const dindex *y)
+{
+    uint32_t *map = malloc((nx ? nx : 1) * sizeof *map);
+    if (!map)
+        return NULL;
+    for (size_t r = 0; r < nx; r++)
+        map[r] = GROUP_NONE;
+    for (size_t i = 0, j = 0; i < x->ngroups && j < y->ngroups;) {
+        if (x->gkey[i] < y->gkey[j]) {
+            i++;
+        } else if (x->gkey[i] > y->gkey[j]) {
+            j++;
+        } else {
+            for (uint32_t q = x->gstart[i]; q < x->gstart[i + 1]; q++)
+                map[x->rec[q]] = (uint32_t)j;
+            i++;
+            j++;
+        }
+    }
+    return map;
+}
+
+/* Rule evaluation: each candidate rule's indexes and its cost, rules taken
+ * by the threads one at a time; a rule over `keep` pairs is freed at once. */
+typedef struct ruleeval {
+    const fhash *fh;
+    size_t nsets;
+    const uint64_t *mask;
+    size_t n;
+    double keep;
+    dindex *di;   /* n * nsets */
+    double *cost; /* n; < 0: out of memory */
+    atomic_size_t next;
+} ruleeval;
+
+static void *rule_worker(void *arg)
+{
+    ruleeval *e = arg;
+    for (size_t q; (q = atomic_fetch_add(&e->next, 1)) < e->n;) {
+        dindex *di = e->di + q * e->nsets;
+        int fail = 0;
+        for (size_t d = 0; d < e->nsets; d++)
+            fail |= dindex_build(e->fh, d, e->mask[q], &di[d]);
+        double c = 0;
+        for (size_t x = 0; !fail && x < e->nsets; x++)
+            for (size_t y = x + 1; y < e->nsets; y++)
+                c += dindex_pairs(&di[x], &di[y]);
+        e->cost[q] = fail ? -1 : c;
+        if (fail || c > e->keep)
+            for (size_t d = 0; d < e->nsets; d++)
+                dindex_free(&di[d]);
+    }
+    return NULL;
+}
+
+/* Run fn(arg) on nt threads (the caller is one of them). */
+static void run_threads(int nt, void *(*fn)(void *), void *arg)
+{
+    pthread_t th[64];
+    int made[64] = {0};
+    if (nt > 64)
+        nt = 64;
+    for (int i = 1; i < nt; i++)
+        made[i] = pthread_create(&th[i], NULL, fn, arg) == 0;
+    fn(arg);
+    for (int i = 1; i < nt; i++)
+        if (made[i])
+            pthread_join(th[i], NULL);
+}
+
+static int eval_rules(const fhash *fh, size_t nsets, const uint64_t *mask, size_t n, double keep,
+                      int nt, dindex *di, double *cost)
+{
+    ruleeval e = {.fh = fh, .nsets = nsets, .mask = mask, .n = n, .keep = keep, .di = di, .cost = cost};
+    atomic_init(&e.next, 0);
+    run_threads(nt, rule_worker, &e);
+    for (size_t q = 0; q < n; q++)
+        if (cost[q] < 0)
+            return -1;
+    return 0;
+}
+
+static void srules_free(srule *r, size_t nr, size_t nsets)
+{
+    for (size_t q = 0; q < nr; q++) {
+        for (size_t d = 0; r[q].di && d < nsets; d++)
+            dindex_free(&r[q].di[d]);
+        for (size_t p = 0; r[q].map && p < nsets * (nsets - 1) / 2; p++)
+            free(r[q].map[p]);
+        free(r[q].di);
+        free(r[q].map);
+    }
+    free(r);
+}
+
+/* The rules of choose_rules (same classes and budgets), from sorted
+ * indexes: single fields first, then conjunctions of two fields that are
+ * not small alone. *rules gets the kept ones, small first. */
+static int select_rules(const fhash *fh, size_t nsets, int nt, srule **rules, size_t *nr, double *pairs)
+{
+    const double sb = BLOCK_SMALL * (double)fh->nrec, bb = BLOCK_BIG * (double)fh->nrec;
+    const size_t nf = fh->nf;
+    uint64_t mask[MAX_RULES * 2];
+    double cost[MAX_RULES * 2];
+    size_t nm = 0;
+    *rules = NULL;
+    *nr = 0;
+    *pairs = 0;
+    for (size_t f = 0; f < nf && nm < MAX_RULES; f++)
+        mask[nm++] = 1ULL << f;
+    const size_t nsingle = nm;
+    dindex *di = calloc(MAX_RULES * 2 * nsets, sizeof *di);
+    srule *r = calloc(MAX_RULES * 2, sizeof *r);
+    int fail = !di || !r || eval_rules(fh, nsets, mask, nsingle, bb, nt, di, cost) != 0;
+    uint64_t small_single = 0;
+    for (size_t q = 0; !fail && q < nsingle; q++)
+        if (cost[q] <= sb)
+            small_single |= mask[q];
+    for (size_t f = 0; !fail && f < nf; f++)
+        for (size_t g = f + 1; g < nf && nm < 2 * MAX_RULES; g++)
+            if (!(small_single >> f & 1) && !(small_single >> g & 1))
+                mask[nm++] = 1ULL << f | 1ULL << g;
+    if (!fail)
+        fail = eval_rules(fh, nsets, mask + nsingle, nm - nsingle, sb, nt, di + nsingle * nsets,
+                          cost + nsingle) != 0;
+    /* small rules first (singles, then conjunctions), then big singles;
+     * MAX_RULES of each class at most, as choose_rules */
+    size_t ns = 0, nb = 0, k = 0;
+    for (int pass = 0; pass < 2 && !fail; pass++)
+        for (size_t q = 0; q < nm; q++) {
+            int small = cost[q] <= sb, big = q < nsingle && !small && cost[q] <= bb;
+            if (!(pass == 0 ? small && ns < MAX_RULES : big && nb < MAX_RULES))
+                continue;
+            ns += pass == 0;
+            nb += pass == 1;
+            *pairs += cost[q];
+            r[k].mask = mask[q];
+            r[k].big = pass == 1;
+            r[k].cost = cost[q];
+            r[k].di = malloc(nsets * sizeof *r[k].di);
+            if (!r[k].di) {
+                fail = 1;
+                break;
+            }
+            memcpy(r[k].di, di + q * nsets, nsets * sizeof *di);
+            memset(di + q * nsets, 0, nsets * sizeof *di);
+            k++;
+        }
+    for (size_t q = 0; di && q < nm * nsets; q++)
+        dindex_free(&di[q]);
+    free(di);
+    if (fail) {
+        if (r)
+            srules_free(r, k, nsets);
+        return -1;
+    }
+    *rules = r;
+    *nr = k;
+    return 0;
+}
+
+/* A candidate of the streamed path: records, AND-count, classes. */
+#define FROM_SMALL 1u
+#define FROM_BIG 2u
+typedef struct mcand {
+    uint32_t a, b, cnt, flag;
+} mcand;
+
+typedef struct chunkbuf {
+    mcand *v;
+    size_t n, cap;
+} chunkbuf;
+
+typedef struct gen {
+    const srule *r;
+    size_t nr, p, y; /* pair index and second dataset */
+    const bl_clkset *sa, *sb;
+    const uint32_t *popa, *popb;
+    const bl_kernel *k;
+    size_t nbytes;
+    const uint32_t *cmin_s, *cmin_b;
+    uint32_t topk;
+    const uint32_t *ord; /* the first dataset's records in processing order */
+    size_t nchunks;
+    chunkbuf *out;
+    atomic_size_t next;
+    atomic_int failed;
+} gen;
+
+typedef struct gsel {
+    double score;
+    uint32_t b, cnt;
+} gsel;
+
+/* Per-thread scratch, indexed by record of the second dataset. */
+typedef struct gscratch {
+    uint32_t *stamp_s, *stamp_b, *cnt, *spos;
+    uint32_t *list;
+    gsel *sel;
+    size_t cap, selcap;
+} gscratch;
+
+static int push_cand(chunkbuf *o, uint32_t a, uint32_t b, uint32_t cnt, uint32_t flag)
+{
+    if (o->n == o->cap) {
+        size_t nc = o->cap ? 2 * o->cap : 1024;
+        mcand *v = realloc(o->v, nc * sizeof *v);
+        if (!v)
+            return -1;
+        o->v = v;
+        o->cap = nc;
+    }
+    o->v[o->n++] = (mcand){a, b, cnt, flag};
+    return 0;
+}
+
+static int grow_u32(uint32_t **v, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap : 1024;
+    while (nc < need)
+        nc *= 2;
+    uint32_t *p = realloc(*v, nc * sizeof *p);
+    if (!p)
+        return -1;
+    *v = p;
+    *cap = nc;
+    return 0;
+}
+
+/* Distinct partners of record a under the rules of one class, into
+ * s->list (order: rules, then group order: deterministic); *n their count. */
+static int gather(const gen *g, gscratch *s, size_t a, int big, uint32_t *stamp, size_t *n)
+{
+    const uint32_t tag = (uint32_t)a + 1;
+    size_t m = 0;
+    for (size_t q = 0; q < g->nr; q++) {
+        if (g->r[q].big != big)
+            continue;
+        uint32_t grp = g->r[q].map[g->p][a];
+        if (grp == GROUP_NONE)
+            continue;
+        const dindex *d = &g->r[q].di[g->y];
+        const uint32_t lo = d->gstart[grp], hi = d->gstart[grp + 1];
+        if (grow_u32(&s->list, &s->cap, m + (hi - lo)) != 0)
+            return -1;
+        for (uint32_t i = lo; i < hi; i++) {
+            uint32_t b = d->rec[i];
+            if (stamp[b] != tag) {
+                stamp[b] = tag;
+                s->list[m++] = b;
+            }
+        }
+    }
+    *n = m;
+    return 0;
+}
+
+/* AND-counts of a with the listed partners (except those whose count is
+ * already known: known[b] == tag), prefetching the partners a few ahead. */
+static void count_list(const gen *g, gscratch *s, const uint8_t *fa, size_t n, const uint32_t *known,
+                       uint32_t tag)
+{
+    enum { AHEAD = 6 };
+    for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n) {
+            const char *p = (const char *)bl_clkset_get(g->sb, s->list[i + AHEAD]);
+            for (size_t o = 0; o < g->nbytes; o += 64)
+                __builtin_prefetch(p + o);
+        }
+        uint32_t b = s->list[i];
+        if (!known || known[b] != tag)
+            s->cnt[b] = g->k->and_popcount(fa, bl_clkset_get(g->sb, b), g->nbytes);
+    }
+}
+
+static int gsel_cmp(const void *x, const void *y)
+{
+    const gsel *a = x, *b = y;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    return (a->b > b->b) - (a->b < b->b);
+}
+
+/* Move the k best of v[0..n) (gsel_cmp order, a total order: the set
+ * does not depend on the algorithm) to v[0..k): quickselect, O(n). */
+static void select_top(gsel *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n; /* the k-th element lies in [lo, hi) */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        /* median of three as the pivot, moved to hi - 1 */
+        if (gsel_cmp(&v[mid], &v[lo]) < 0) { gsel t = v[mid]; v[mid] = v[lo]; v[lo] = t; }
+        if (gsel_cmp(&v[hi - 1], &v[lo]) < 0) { gsel t = v[hi - 1]; v[hi - 1] = v[lo]; v[lo] = t; }
+        if (gsel_cmp(&v[mid], &v[hi - 1]) < 0) { gsel t = v[mid]; v[mid] = v[hi - 1]; v[hi - 1] = t; }
+        const gsel pv = v[hi - 1];
+        size_t st = lo;
+        for (size_t i = lo; i + 1 < hi; i++)
+            if (gsel_cmp(&v[i], &pv) < 0) {
+                gsel t = v[i];
+                v[i] = v[st];
+                v[st++] = t;
+            }
+        v[hi - 1] = v[st];
+        v[st] = pv;
+        /* v[lo..st) before the pivot, v[st] the pivot, the rest after */
+        if (st == k || st + 1 == k)
+            return;
+        if (st > k)
+            hi = st;
+        else
+            lo = st + 1;
+    }
+}
+
+static double dice_cnt(uint32_t c, uint32_t pa, uint32_t pb)
+{
+    return (double)(2u * c) / (double)(pa + pb);
+}
+
+/* Candidates of record a: the small rules' partners at the block
+ * threshold, then the big rules' best top_k at BIG_RULE_MIN_DICE (a pair
+ * of both classes is one entry with both flags). */
+static int record_cands(const gen *g, gscratch *s, size_t a, chunkbuf *o)
+{
+    const uint32_t tag = (uint32_t)a + 1, pa = g->popa[a];
+    const uint8_t *fa = bl_clkset_get(g->sa, a);
+    size_t n;
+    if (gather(g, s, a, 0, s->stamp_s, &n) != 0)
+        return -1;
+    count_list(g, s, fa, n, NULL, tag);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b = s->list[i], c = s->cnt[b];
+        s->spos[b] = GROUP_NONE;
+        if (c >= g->cmin_s[pa + g->popb[b]]) {
+            s->spos[b] = (uint32_t)o->n;
+            if (push_cand(o, (uint32_t)a, b, c, FROM_SMALL) != 0)
+                return -1;
+        }
+    }
+    if (gather(g, s, a, 1, s->stamp_b, &n) != 0)
+        return -1;
+    count_list(g, s, fa, n, s->stamp_s, tag);
+    if (n > s->selcap) {
+        gsel *v = realloc(s->sel, n * sizeof *v);
+        if (!v)
+            return -1;
+        s->sel = v;
+        s->selcap = n;
+    }
+    size_t ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b = s->list[i], c = s->cnt[b], pb = g->popb[b];
+        if (c >= g->cmin_b[pa + pb])
+            s->sel[ns++] = (gsel){dice_cnt(c, pa, pb), b, c};
+    }
+    if (ns > g->topk) {
+        select_top(s->sel, ns, g->topk);
+        ns = g->topk;
+    }
+    for (size_t i = 0; i < ns; i++) {
+        uint32_t b = s->sel[i].b;
+        if (s->stamp_s[b] == tag && s->spos[b] != GROUP_NONE)
+            o->v[s->spos[b]].flag |= FROM_BIG;
+        else if (push_cand(o, (uint32_t)a, b, s->sel[i].cnt, FROM_BIG) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void *gen_worker(void *arg)
+{
+    gen *g = arg;
+    const size_t nb = g->sb->count ? g->sb->count : 1;
+    gscratch s = {0};
+    s.stamp_s = calloc(nb, sizeof *s.stamp_s);
+    s.stamp_b = calloc(nb, sizeof *s.stamp_b);
+    s.cnt = malloc(nb * sizeof *s.cnt);
+    s.spos = malloc(nb * sizeof *s.spos);
+    int fail = !s.stamp_s || !s.stamp_b || !s.cnt || !s.spos;
+    for (size_t ch; !fail && (ch = atomic_fetch_add(&g->next, 1)) < g->nchunks;) {
+        size_t a1 = (ch + 1) * CHUNK_RECS;
+        if (a1 > g->sa->count)
+            a1 = g->sa->count;
+        for (size_t i = ch * CHUNK_RECS; !fail && i < a1; i++)
+            fail = record_cands(g, &s, g->ord[i], &g->out[ch]) != 0;
+        if (atomic_load_explicit(&g->failed, memory_order_relaxed))
+            break;
+    }
+    if (fail)
+        atomic_store(&g->failed, 1);
+    free(s.stamp_s);
+    free(s.stamp_b);
+    free(s.cnt);
+    free(s.spos);
+    free(s.list);
+    free(s.sel);
+    return NULL;
+}
+
+typedef struct bitem {
+    double score;
+    uint32_t a;
+    mcand *e;
+} bitem;
+
+static int bitem_cmp(const void *x, const void *y)
+{
+    const bitem *a = x, *b = y;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    return (a->a > b->a) - (a->a < b->a);
+}
+
+/* The second side of anonlink's top-k on the big pairs: a record of the
+ * second dataset keeps its best top_k (score, then first record). Only
+ * records over the limit are sorted. */
+static int cut_second_side(const gen *g)
+{
+    const size_t nb = g->sb->count;
+    uint32_t *cnt = calloc(nb ? nb : 1, sizeof *cnt);
+    size_t *off = calloc(nb + 1, sizeof *off);
+    if (!cnt || !off) {
+        free(cnt);
+        free(off);
+        return -1;
+    }
+    for (size_t ch = 0; ch < g->nchunks; ch++)
+        for (size_t i = 0; i < g->out[ch].n; i++)
+            if (g->out[ch].v[i].flag & FROM_BIG)
+                cnt[g->out[ch].v[i].b]++;
+    for (size_t b = 0; b < nb; b++)
+        off[b + 1] = off[b] + (cnt[b] > g->topk ? cnt[b] : 0);
+    bitem *it = off[nb] ? malloc(off[nb] * sizeof *it) : NULL;
+    if (off[nb] && !it) {
+        free(cnt);
+        free(off);
+        return -1;
+    }
+    memset(cnt, 0, (nb ? nb : 1) * sizeof *cnt);
+    for (size_t ch = 0; off[nb] && ch < g->nchunks; ch++)
+        for (size_t i = 0; i < g->out[ch].n; i++) {
+            mcand *e = &g->out[ch].v[i];
+            if ((e->flag & FROM_BIG) && off[e->b + 1] > off[e->b])
+                it[off[e->b] + cnt[e->b]++] =
+                    (bitem){dice_cnt(e->cnt, g->popa[e->a], g->popb[e->b]), e->a, e};
+        }
+    for (size_t b = 0; b < nb; b++) {
+        size_t m = off[b + 1] - off[b];
+        if (!m)
+            continue;
+        qsort(it + off[b], m, sizeof *it, bitem_cmp);
+        for (size_t i = g->topk; i < m; i++)
+            it[off[b] + i].e->flag &= ~FROM_BIG;
+    }
+    free(it);
+    free(cnt);
+    free(off);
+    return 0;
+}
+
+static uint32_t *set_pops(const bl_kernel *k, const bl_clkset *s, size_t nbytes)
+{
+    uint32_t *p = malloc((s->count ? s->count : 1) * sizeof *p);
+    for (size_t i = 0; p && i < s->count; i++)
+        p[i] = k->popcount(bl_clkset_get(s, i), nbytes);
+    return p;
+}
+
+/* Processing order of the records of dataset x: grouped by the key of the
+ * biggest big rule, so that consecutive records share that rule's partner
+ * group and find its records in cache (100K: about 860 partners per
+ * record to compare, most of them from one rule); records without that
+ * key last. The order changes only which thread finds a candidate first:
+ * the set of candidates and their final order do not depend on it. */
+static uint32_t *process_order(const srule *r, size_t nr, size_t x, size_t n)
+{
+    uint32_t *ord = malloc((n ? n : 1) * sizeof *ord);
+    if (!ord)
+        return NULL;
+    const srule *best = NULL;
+    for (size_t q = 0; q < nr; q++)
+        if (r[q].big && (!best || r[q].cost > best->cost))
+            best = &r[q];
+    if (!best) {
+        for (size_t i = 0; i < n; i++)
+            ord[i] = (uint32_t)i;
+        return ord;
+    }
+    const dindex *d = &best->di[x];
+    const size_t m = d->gstart[d->ngroups];
+    uint8_t *seen = calloc(n ? n : 1, 1);
+    if (!seen) {
+        free(ord);
+        return NULL;
+    }
+    memcpy(ord, d->rec, m * sizeof *ord);
+    for (size_t i = 0; i < m; i++)
+        seen[d->rec[i]] = 1;
+    for (size_t i = 0, o = m; i < n; i++)
+        if (!seen[i])
+            ord[o++] = (uint32_t)i;
+    free(seen);
+    return ord;
+}
+
+/* Candidates of datasets x < y (pair index p), appended to *all. */
+static int stream_pair(const bl_clkset *const *sets, size_t x, size_t y, size_t p, srule *r, size_t nr,
+                       const bl_model_link_opts *o, int nt, bl_candidate **all, size_t *nall, size_t *cap)
+{
+    gen g = {.r = r, .nr = nr, .p = p, .y = y, .sa = sets[x], .sb = sets[y], .topk = o->top_k};
+    g.k = bli_kernel_active();
+    g.nbytes = ((size_t)sets[0]->nbytes + 63) / 64 * 64;
+    uint32_t *cs = bli_dice_cmin_table(sets[0]->nbits, o->block_threshold);
+    double tb = o->block_threshold > BIG_RULE_MIN_DICE ? o->block_threshold : BIG_RULE_MIN_DICE;
+    uint32_t *cb = bli_dice_cmin_table(sets[0]->nbits, tb);
+    uint32_t *pa = set_pops(g.k, sets[x], g.nbytes), *pb = set_pops(g.k, sets[y], g.nbytes);
+    g.cmin_s = cs;
+    g.cmin_b = cb;
+    g.popa = pa;
+    g.popb = pb;
+    g.nchunks = (sets[x]->count + CHUNK_RECS - 1) / CHUNK_RECS;
+    g.out = calloc(g.nchunks ? g.nchunks : 1, sizeof *g.out);
+    uint32_t *ord = process_order(r, nr, x, sets[x]->count);
+    g.ord = ord;
+    int fail = !cs || !cb || !pa || !pb || !g.out || !ord;
+    for (size_t q = 0; !fail && q < nr; q++)
+        fail = !(r[q].map[p] = dindex_map(&r[q].di[x], sets[x]->count, &r[q].di[y]));
+    atomic_init(&g.next, 0);
+    atomic_init(&g.failed, 0);
+    if (!fail) {
+        run_threads(nt, gen_worker, &g);
+        fail = atomic_load(&g.failed) || cut_second_side(&g) != 0;
+    }
+    /* joined in chunk order, each chunk freed once copied (peak: the
+     * candidates once, plus one chunk) */
+    size_t add = 0;
+    for (size_t ch = 0; !fail && ch < g.nchunks; ch++)
+        for (size_t i = 0; i < g.out[ch].n; i++)
+            add += g.out[ch].v[i].flag != 0;
+    if (!fail && *nall + add > *cap) {
+        bl_candidate *v = realloc(*all, (*nall + add) * sizeof *v);
+        if (!(fail = !v)) {
+            *all = v;
+            *cap = *nall + add;
+        }
+    }
+    for (size_t ch = 0; !fail && ch < g.nchunks; ch++) {
+        const chunkbuf *b = &g.out[ch];
+        for (size_t i = 0; i < b->n; i++)
+            if (b->v[i].flag) {
+                const mcand *e = &b->v[i];
+                (*all)[(*nall)++] = (bl_candidate){dice_cnt(e->cnt, pa[e->a], pb[e->b]),
+                                                   {(uint32_t)x, (uint32_t)y}, {e->a, e->b}};
+            }
+        free(g.out[ch].v);
+        g.out[ch].v = NULL;
+    }
+    for (size_t ch = 0; g.out && ch < g.nchunks; ch++)
+        free(g.out[ch].v);
+    for (size_t q = 0; q < nr; q++) {
+        free(r[q].map[p]);
+        r[q].map[p] = NULL;
+    }
+    free(g.out);
+    free(ord);
+    free(cs);
+    free(cb);
+    free(pa);
+    free(pb);
+    return fail ? -1 : 0;
+}
+
+/* The streamed candidates of all dataset pairs; *done = 0 when no rule
+ * pays (the caller then compares all pairs). */
+static bl_status stream_candidates(const bl_clkset *const *sets, size_t nsets, const bl_model_link_opts *o,
+                                   bl_candidate **out, size_t *count, int *done, bl_error *err)
+{
+    *done = 0;
+    if (nsets > 64)
+        return BL_OK;
+    bl_fieldset fs;
+    bl_status st = bl_fieldset_from_clkset(sets[0], "input 1", &fs, err);
+    if (st != BL_OK)
+        return st;
+    if (bl_init() != BL_OK) {
+        bl_fieldset_clear(&fs);
+        return bl_error_set(err, BL_ECRYPTO, "libsodium failed to initialise");
+    }
+    const int nt = bli_match_threads(o->threads);
+    fhash fh = {0};
+    srule *r = NULL;
+    size_t nr = 0, nall = 0, cap = 0;
+    double pairs = 0, all = 0;
+    bl_candidate *v = NULL;
+    int fail = field_hashes(sets, nsets, &fs, &fh, nt);
+    bl_fieldset_clear(&fs);
+    if (!fail)
+        fail = select_rules(&fh, nsets, nt, &r, &nr, &pairs);
+    free(fh.h);
+    for (size_t x = 0; x < nsets; x++)
+        for (size_t y = x + 1; y < nsets; y++)
+            all += (double)sets[x]->count * (double)sets[y]->count;
+    /* no usable rule, or the rules compare nearly everything: exhaustive */
+    const int use = !fail && nr && pairs < all / 4;
+    for (size_t q = 0; use && !fail && q < nr; q++)
+        fail = !(r[q].map = calloc(nsets * (nsets - 1) / 2, sizeof *r[q].map));
+    for (size_t x = 0, p = 0; use && !fail && x < nsets; x++)
+        for (size_t y = x + 1; !fail && y < nsets; y++, p++)
+            fail = stream_pair(sets, x, y, p, r, nr, o, nt, &v, &nall, &cap) != 0;
+    if (r)
+        srules_free(r, nr, nsets);
+    if (fail) {
+        free(v);
+        return bl_error_set(err, BL_ENOMEM, "out of memory for field blocks");
+    }
+    if (!use)
+        return BL_OK;
+    if (o->max_candidates && nall > o->max_candidates) {
+        free(v);
+        return bl_error_set(err, BL_ELIMIT, "more than %zu candidate pairs from the field blocks",
+                            o->max_candidates);
+    }
+    bl_candidates_sort(v, nall);
+    *out = v;
+    *count = nall;
+    *done = 1;
+    return BL_OK;
+}
+
 bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets,
                               const bl_model_link_opts *o_in, bl_candidate **out, size_t *count,
                               bl_error *err)
@@ -370,6 +1176,16 @@ bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets,
      * people sharing its name: at synth hard 100K top 100 over all rules
      * kept 98.1% of the true pairs); those of the big rules go through
      * top-k. */
+    /* BL_MODEL_BLOCK=match: the same candidates through the match layer's
+     * external blocks (the reference the streamed path is tested against) */
+    const char *via = getenv("BL_MODEL_BLOCK");
+    if (!via || strcmp(via, "match")) {
+        int done;
+        bl_status sst = stream_candidates(sets, nsets, &o, out, count, &done, err);
+        if (sst != BL_OK || done)
+            return sst;
+        return bl_match_candidates(sets, nsets, &mo, out, count, err);
+    }
     bl_blocking *small = NULL, *big = NULL;
     double bpairs;
     bl_status st = bli_model_field_blocking(sets, nsets, &small, &big, &bpairs, err);

@@ -24,6 +24,21 @@ expect_exit 0 "$BL" match --model auto --blocking lsh -o "$T/mfb.csv" "$T/a.clk"
 expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" "$T/mfb.csv"
 f1b=$(awk '$1 == "F1" {print $2}' "$T/out")
 if python3 -c "import sys; sys.exit(0 if float('$f1b') >= 0.95 else 1)"; then pass; else fail "F1 $f1b < 0.95 with field blocks"; fi
+# the streamed field blocks give the candidates of the match layer's
+# external blocks (BL_MODEL_BLOCK=match), and the same for any thread count;
+# three parties too (every dataset pair, its own top-k)
+expect_exit 0 "$BL" match --model auto --blocking lsh -f candidates -j 1 -o "$T/fb1.csv" "$T/a.clk" "$T/b.clk"
+expect_exit 0 "$BL" match --model auto --blocking lsh -f candidates -j 3 -o "$T/fb3.csv" "$T/a.clk" "$T/b.clk"
+expect_exit 0 env BL_MODEL_BLOCK=match "$BL" match --model auto --blocking lsh -f candidates -o "$T/fbm.csv" "$T/a.clk" "$T/b.clk"
+assert_same "$T/fb1.csv" "$T/fb3.csv"
+assert_same "$T/fb1.csv" "$T/fbm.csv"
+"$BL" synth -n 600 -p 3 --level high --seed 12 -o "$T/p3" >/dev/null 2>&1 || fail "synth 3 parties"
+for p in 1 2 3; do
+  expect_exit 0 "$BL" encode --secret-file "$T/S" --normalize=names --layout fields --format bin --ids rec_id "$T/p3-$p.csv" "$SCHEMA" "$T/p3-$p.clk"
+done
+expect_exit 0 "$BL" match --model auto --blocking lsh -f candidates -j 2 -o "$T/p3s.csv" "$T"/p3-{1,2,3}.clk
+expect_exit 0 env BL_MODEL_BLOCK=match "$BL" match --model auto --blocking lsh -f candidates -o "$T/p3m.csv" "$T"/p3-{1,2,3}.clk
+assert_same "$T/p3s.csv" "$T/p3m.csv"
 
 expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" --weights --weights-svg "$T/wh.svg" "$T/matches.csv"
 assert_contains "$T/out" "match weight histogram"
