@@ -193,7 +193,17 @@ const bl_kernel *bli_kernel_avx2_get(void)
     return NULL;
 }
 
+const bl_kernel *bli_kernel_avx2_ee_get(void)
+{
+    return bli_kernel_avx2_get();
+}
+
 #else
+const bl_kernel *bli_kernel_avx2_ee_get(void)
+{
+    return NULL;
+}
+
 const bl_kernel *bli_kernel_avx2_get(void)
 {
     return NULL;
