@@ -219,7 +219,8 @@ AVX2_INLINE __m256i bpart8(const uint64_t *p, size_t k)
  * the rest of that row's block is skipped (see dice_avx512.c). */
 AVX2_INLINE size_t rows_avx2(const uint64_t *const *a, size_t nw, const uint32_t *pa,
                              const uint64_t *b, size_t lo, size_t hi, const uint32_t *bpop,
-                             float tf, uint32_t *idx, uint32_t *cnt, uint8_t *row, int ee)
+                             float tf, uint32_t *idx, uint32_t *cnt, uint8_t *row, int ee,
+                             size_t *skipped)
 {
     const __m256 tfv = _mm256_set1_ps(tf);
     size_t k = 0, k1 = nw / 4, k2 = nw / 2;
@@ -253,12 +254,16 @@ AVX2_INLINE size_t rows_avx2(const uint64_t *const *a, size_t nw, const uint32_t
             if (ee) {
                 counts8(a[r], p, 0, k1, &s0, &s1);
                 __m256i bound = _mm256_add_epi32(pack8(s0, s1), _mm256_min_epu32(rb1, ra1[r]));
-                if (!pass8(bound, tfv, fpa[r], fpb))
+                if (!pass8(bound, tfv, fpa[r], fpb)) {
+                    ++*skipped;
                     continue;
+                }
                 counts8(a[r], p, k1, k2, &s0, &s1);
                 bound = _mm256_add_epi32(pack8(s0, s1), _mm256_min_epu32(rb2, ra2[r]));
-                if (!pass8(bound, tfv, fpa[r], fpb))
+                if (!pass8(bound, tfv, fpa[r], fpb)) {
+                    ++*skipped;
                     continue;
+                }
                 w = k2;
             }
             counts8(a[r], p, w, nw, &s0, &s1);
@@ -285,12 +290,33 @@ AVX2_TARGET static size_t rows_entry(const uint64_t *const *a, size_t nw, const 
                                      const uint32_t *bpop, float tf, uint32_t *idx,
                                      uint32_t *cnt, uint8_t *row, int ee)
 {
+    size_t skipped = 0, k;
     ee = ee && nw >= 8; /* shorter filters: nothing worth skipping */
-    if (nw == 16) /* constant trip counts: unrolled for 1024-bit filters */
-        return ee ? rows_avx2(a, 16, pa, b, lo, hi, bpop, tf, idx, cnt, row, 1)
-                  : rows_avx2(a, 16, pa, b, lo, hi, bpop, tf, idx, cnt, row, 0);
-    return ee ? rows_avx2(a, nw, pa, b, lo, hi, bpop, tf, idx, cnt, row, 1)
-              : rows_avx2(a, nw, pa, b, lo, hi, bpop, tf, idx, cnt, row, 0);
+    if (!ee) {
+        if (nw == 16) /* constant trip counts: unrolled for 1024-bit filters */
+            return rows_avx2(a, 16, pa, b, lo, hi, bpop, tf, idx, cnt, row, 0, &skipped);
+        return rows_avx2(a, nw, pa, b, lo, hi, bpop, tf, idx, cnt, row, 0, &skipped);
+    }
+    /* as in dice_avx512.c: the first EE_PROBE blocks run with the early
+     * exit, the rest keep it only if at least half of those row-blocks
+     * were skipped */
+    enum { EE_PROBE = 8 };
+    size_t mid = (lo / 8 + EE_PROBE) * 8;
+    mid = mid < hi ? mid : hi;
+    if (nw == 16) {
+        k = rows_avx2(a, 16, pa, b, lo, mid, bpop, tf, idx, cnt, row, 1, &skipped);
+        if (mid < hi)
+            k += 2 * skipped >= BL_IL_ROWS * EE_PROBE
+                     ? rows_avx2(a, 16, pa, b, mid, hi, bpop, tf, idx + k, cnt + k, row + k, 1, &skipped)
+                     : rows_avx2(a, 16, pa, b, mid, hi, bpop, tf, idx + k, cnt + k, row + k, 0, &skipped);
+        return k;
+    }
+    k = rows_avx2(a, nw, pa, b, lo, mid, bpop, tf, idx, cnt, row, 1, &skipped);
+    if (mid < hi)
+        k += 2 * skipped >= BL_IL_ROWS * EE_PROBE
+                 ? rows_avx2(a, nw, pa, b, mid, hi, bpop, tf, idx + k, cnt + k, row + k, 1, &skipped)
+                 : rows_avx2(a, nw, pa, b, mid, hi, bpop, tf, idx + k, cnt + k, row + k, 0, &skipped);
+    return k;
 }
 
 static size_t avx2_filter_il_rows(const uint64_t *const *a, size_t nw, const uint32_t *pa,

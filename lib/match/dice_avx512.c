@@ -340,7 +340,8 @@ AVX512_INLINE size_t rows_emit(const rows_ctx *x, ACC_ARGS, __m512 fpb, size_t p
 
 AVX512_INLINE size_t rows_range(const rows_ctx *x, const uint64_t *const *a, size_t nw,
                                 const uint64_t *b, size_t lo, size_t hi, const uint32_t *bpop,
-                                uint32_t *idx, uint32_t *cnt, uint8_t *row, int ee)
+                                uint32_t *idx, uint32_t *cnt, uint8_t *row, int ee,
+                                size_t *skipped)
 {
     const uint64_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
     size_t k = 0, k1 = nw / 4, k2 = nw / 2;
@@ -366,13 +367,17 @@ AVX512_INLINE size_t rows_range(const rows_ctx *x, const uint64_t *const *a, siz
 #pragma GCC unroll 16
             for (; w < k1; w++)
                 ROWS_WORD(w);
-            if (!bound_pass(x, 0, ACC_PASS, q0, q1, pb, fpb))
+            if (!bound_pass(x, 0, ACC_PASS, q0, q1, pb, fpb)) {
+                ++*skipped;
                 continue;
+            }
 #pragma GCC unroll 16
             for (; w < k2; w++)
                 ROWS_WORD(w);
-            if (!bound_pass(x, 1, ACC_PASS, q0, q1, pb, fpb))
+            if (!bound_pass(x, 1, ACC_PASS, q0, q1, pb, fpb)) {
+                ++*skipped;
                 continue;
+            }
 #undef QB
         }
 #define QB 0
@@ -408,11 +413,34 @@ AVX512_TARGET static size_t rows_entry(const uint64_t *const *a, size_t nw, cons
             x.ra[1][r] = _mm512_set1_epi32((int)(pa[r] - s2));
         }
     }
-    if (nw == 16) /* constant trip counts: fully unrolled for 1024-bit filters */
-        return ee ? rows_range(&x, a, 16, b, lo, hi, bpop, idx, cnt, row, 1)
-                  : rows_range(&x, a, 16, b, lo, hi, bpop, idx, cnt, row, 0);
-    return ee ? rows_range(&x, a, nw, b, lo, hi, bpop, idx, cnt, row, 1)
-              : rows_range(&x, a, nw, b, lo, hi, bpop, idx, cnt, row, 0);
+    if (!ee) {
+        size_t unused = 0;
+        if (nw == 16) /* constant trip counts: fully unrolled for 1024-bit filters */
+            return rows_range(&x, a, 16, b, lo, hi, bpop, idx, cnt, row, 0, &unused);
+        return rows_range(&x, a, nw, b, lo, hi, bpop, idx, cnt, row, 0, &unused);
+    }
+    /* The bound prunes only where the threshold is far above the typical
+     * Dice (all-pairs at 0.95: nearly every block pair; random filters at
+     * 0.7: none, and the checks then cost about a quarter). So the first
+     * EE_PROBE block pairs run with it, and the rest of the range keeps it
+     * only if at least half of those were skipped. Exact either way. */
+    enum { EE_PROBE = 8 };
+    size_t mid = (lo / 8 + 2 * EE_PROBE) * 8, skipped = 0, k;
+    mid = mid < hi ? mid : hi;
+    if (nw == 16) {
+        k = rows_range(&x, a, 16, b, lo, mid, bpop, idx, cnt, row, 1, &skipped);
+        if (mid < hi)
+            k += 2 * skipped >= EE_PROBE
+                     ? rows_range(&x, a, 16, b, mid, hi, bpop, idx + k, cnt + k, row + k, 1, &skipped)
+                     : rows_range(&x, a, 16, b, mid, hi, bpop, idx + k, cnt + k, row + k, 0, &skipped);
+        return k;
+    }
+    k = rows_range(&x, a, nw, b, lo, mid, bpop, idx, cnt, row, 1, &skipped);
+    if (mid < hi)
+        k += 2 * skipped >= EE_PROBE
+                 ? rows_range(&x, a, nw, b, mid, hi, bpop, idx + k, cnt + k, row + k, 1, &skipped)
+                 : rows_range(&x, a, nw, b, mid, hi, bpop, idx + k, cnt + k, row + k, 0, &skipped);
+    return k;
 }
 
 static size_t avx512_filter_il_rows(const uint64_t *const *a, size_t nw, const uint32_t *pa,

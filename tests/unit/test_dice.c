@@ -153,9 +153,12 @@ static void test_kernel_filters(void **state)
 static void test_kernel_filter_rows(void **state)
 {
     (void)state;
-    size_t nws[] = {1, 8, 15, 16, 17, 24};
+    /* 43 filters: every range; 300: ranges longer than the early-exit probe
+     * (16 blocks), near-duplicates only below 40 and above 200, so the probe
+     * both keeps and drops the early exit for the rest of a range */
+    size_t nws[] = {1, 8, 15, 16, 17, 24, 8, 16, 24}, nbs[] = {43, 43, 43, 43, 43, 43, 300, 300, 300};
     for (size_t q = 0; q < sizeof nws / sizeof *nws; q++) {
-        size_t nw = nws[q], nb = 43, nblk = (nb + 7) / 8;
+        size_t nw = nws[q], nb = nbs[q], nblk = (nb + 7) / 8, long_ = nb > 100;
         uint64_t *il = aligned_alloc(64, nblk * 8 * nw * 8 + 64);
         uint8_t *flat = malloc(nb * nw * 8);
         uint64_t *rows = aligned_alloc(64, (BL_IL_ROWS * nw * 8 + 127) / 64 * 64); /* C11: a multiple of 64 */
@@ -173,6 +176,8 @@ static void test_kernel_filter_rows(void **state)
          * thresholds keep some pairs of a block while the early exit could
          * drop the others, and Dice values fall on both sides of t */
         for (size_t i = 0; i < nb; i += 3) {
+            if (long_ && i >= 40 && i <= 200)
+                continue;
             uint8_t *f = flat + i * nw * 8;
             memcpy(f, ap[(i / 3) % BL_IL_ROWS], nw * 8);
             for (size_t fl = 0; fl < (i % 7) * 3; fl++) {
@@ -185,15 +190,15 @@ static void test_kernel_filter_rows(void **state)
             for (size_t w = 0; w < nw; w++)
                 memcpy(&il[((i / 8) * nw + w) * 8 + i % 8], flat + i * nw * 8 + 8 * w, 8);
         }
-        enum { CAP = BL_IL_ROWS * 64 };
-        uint32_t idx[CAP], cnt[CAP], ridx[CAP], rcnt[CAP];
-        uint8_t row[CAP], rrow[CAP];
+        enum { CAP = BL_IL_ROWS * 320 };
+        static uint32_t idx[CAP], cnt[CAP], ridx[CAP], rcnt[CAP];
+        static uint8_t row[CAP], rrow[CAP];
         for (size_t k = 0; k < NKERNELS; k++) {
             const bl_kernel *kk = bli_kernel_by_name(names[k]);
             if (!kk)
                 continue;
-            for (size_t lo = 0; lo < nb; lo++)
-                for (size_t hi = lo; hi <= nb; hi += 1 + (hi % 3)) {
+            for (size_t lo = 0; lo < nb; lo += long_ ? 9 : 1)
+                for (size_t hi = lo; hi <= nb; hi += long_ ? 7 + (hi % 5) : 1 + (hi % 3)) {
                     /* tf = 0: all positions of all rows, exact counts */
                     size_t n = kk->filter_il_rows(ap, nw, pa, il, lo, hi, bpop, 0.0f, idx, cnt, row);
                     assert_int_equal(n, BL_IL_ROWS * (hi - lo));
