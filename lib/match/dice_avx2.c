@@ -333,9 +333,11 @@ static size_t avx2_filter_il_rows_ee(const uint64_t *const *a, size_t nw, const 
     return rows_entry(a, nw, pa, b, lo, hi, bpop, tf, idx, cnt, row, 1);
 }
 
+/* "avx2" (the default) uses the early exit; "avx2-full" computes every
+ * popcount of every pair (the same results; for comparison) */
 static const bl_kernel k_avx2 = {
     "avx2", avx2_popcount, avx2_and_popcount, avx2_and_popcount_many, avx2_filter, avx2_filter_il,
-    avx2_filter_il_rows,
+    avx2_filter_il_rows_ee,
 };
 
 const bl_kernel *bli_kernel_avx2_get(void)
@@ -346,18 +348,18 @@ const bl_kernel *bli_kernel_avx2_get(void)
     return NULL;
 }
 
-static const bl_kernel k_avx2_ee = {
-    "avx2-ee", avx2_popcount, avx2_and_popcount, avx2_and_popcount_many, avx2_filter,
-    avx2_filter_il, avx2_filter_il_rows_ee,
+static const bl_kernel k_avx2_full = {
+    "avx2-full", avx2_popcount, avx2_and_popcount, avx2_and_popcount_many, avx2_filter,
+    avx2_filter_il, avx2_filter_il_rows,
 };
 
-const bl_kernel *bli_kernel_avx2_ee_get(void)
+const bl_kernel *bli_kernel_avx2_full_get(void)
 {
-    return bli_kernel_avx2_get() ? &k_avx2_ee : NULL;
+    return bli_kernel_avx2_get() ? &k_avx2_full : NULL;
 }
 
 #else
-const bl_kernel *bli_kernel_avx2_ee_get(void)
+const bl_kernel *bli_kernel_avx2_full_get(void)
 {
     return NULL;
 }

@@ -224,7 +224,7 @@ AVX512_TARGET static size_t avx512_filter_il(const uint64_t *a, size_t nw, uint3
  * compare is the scalar reference's own formula (exact: counts and popcount
  * sums are below 2^22, so every int->float step and 2c+1 are exact).
  *
- * Early exit (the "-ee" kernels): after the first nw/4 and nw/2 words,
+ * Early exit (the default "avx512" kernel; "avx512-full" goes without): after the first nw/4 and nw/2 words,
  * c <= c_partial + min(popcount(rest of a), popcount(rest of b)). When that
  * bound fails the same float test for all 64 pairs, no pair of the two
  * blocks can pass (the test is monotone in c), so the rest is skipped; the
@@ -458,14 +458,16 @@ static size_t avx512_filter_il_rows_ee(const uint64_t *const *a, size_t nw, cons
     return rows_entry(a, nw, pa, b, lo, hi, bpop, tf, idx, cnt, row, 1);
 }
 
+/* "avx512" (the default) uses the early exit; "avx512-full" computes every
+ * popcount of every pair (the same results; for comparison) */
 static const bl_kernel k_avx512 = {
     "avx512", avx512_popcount, avx512_and_popcount, avx512_and_popcount_many, avx512_filter,
-    avx512_filter_il, avx512_filter_il_rows,
+    avx512_filter_il, avx512_filter_il_rows_ee,
 };
 
-static const bl_kernel k_avx512_ee = {
-    "avx512-ee", avx512_popcount, avx512_and_popcount, avx512_and_popcount_many, avx512_filter,
-    avx512_filter_il, avx512_filter_il_rows_ee,
+static const bl_kernel k_avx512_full = {
+    "avx512-full", avx512_popcount, avx512_and_popcount, avx512_and_popcount_many, avx512_filter,
+    avx512_filter_il, avx512_filter_il_rows,
 };
 
 static int avx512_ok(void)
@@ -476,9 +478,9 @@ static int avx512_ok(void)
            __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
 }
 
-const bl_kernel *bli_kernel_avx512_ee_get(void)
+const bl_kernel *bli_kernel_avx512_full_get(void)
 {
-    return avx512_ok() ? &k_avx512_ee : NULL;
+    return avx512_ok() ? &k_avx512_full : NULL;
 }
 
 const bl_kernel *bli_kernel_avx512_get(void)
@@ -492,7 +494,7 @@ const bl_kernel *bli_kernel_avx512_get(void)
     return NULL;
 }
 
-const bl_kernel *bli_kernel_avx512_ee_get(void)
+const bl_kernel *bli_kernel_avx512_full_get(void)
 {
     return NULL;
 }

@@ -293,7 +293,7 @@ static void run_blocked(const char *blocks)
     bl_clkset_free(b);
 }
 
-static const char *kernels[] = {"scalar", "avx2", "avx512", "avx2-ee", "avx512-ee"};
+static const char *kernels[] = {"scalar", "avx2", "avx512", "avx2-full", "avx512-full"};
 
 static void test_api_vectors(void **state)
 {
