@@ -89,7 +89,7 @@ static void usage(FILE *fp)
         "  -V, --version            print the version\n"
         "  -h, --help               this help\n"
         "\n"
-        "Environment: BL_KERNEL=scalar|avx2|avx512|avx2-full|avx512-full forces a popcount kernel.\n"
+        "Environment: BL_KERNEL=scalar|avx2|avx512 forces a popcount kernel.\n"
         "Exit status: 0 ok, 1 runtime failure, 2 usage or input error.\n",
         fp);
 }
