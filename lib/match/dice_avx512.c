@@ -268,6 +268,7 @@ AVX512_INLINE int bound_pass(const rows_ctx *x, int q, ACC_ARGS, __m512i q0, __m
     __m512i c[BL_IL_ROWS] = {ROW16(x, c00, c01), ROW16(x, c10, c11), ROW16(x, c20, c21),
                              ROW16(x, c30, c31)};
     __mmask16 m = 0;
+#pragma GCC unroll 4
     for (int r = 0; r < BL_IL_ROWS; r++) {
         __m512i bound = _mm512_add_epi32(c[r], _mm512_min_epu32(rb, x->ra[q][r]));
         m |= _mm512_cmp_ps_mask(lhs16(bound), rhs16(x, r, fpb), _CMP_GE_OQ);
@@ -314,6 +315,7 @@ AVX512_INLINE size_t rows_emit(const rows_ctx *x, ACC_ARGS, __m512 fpb, size_t p
     __m512i c[BL_IL_ROWS] = {ROW16(x, c00, c01), ROW16(x, c10, c11), ROW16(x, c20, c21),
                              ROW16(x, c30, c31)};
     __mmask16 m[BL_IL_ROWS], any = 0;
+#pragma GCC unroll 4
     for (int r = 0; r < BL_IL_ROWS; r++) {
         m[r] = _mm512_cmp_ps_mask(lhs16(c[r]), rhs16(x, r, fpb), _CMP_GE_OQ) & (__mmask16)valid;
         any |= m[r];
