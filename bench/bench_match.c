@@ -335,7 +335,7 @@ int main(int argc, char **argv)
             best = x < best ? x : best;
             bcpu = g_cpu < bcpu ? g_cpu : bcpu;
         }
-        printf("  %-10s %.3f s wall, %.3f CPU-s, %zu candidates%s\n", kf[k], best, bcpu, nk,
+        printf("  %-12s %.3f s wall, %.3f CPU-s, %zu candidates%s\n", kf[k], best, bcpu, nk,
                nk == nc ? "" : " (DIFFERS)");
     }
     bli_kernel_force(NULL);
