@@ -129,6 +129,10 @@ const bl_kernel *bli_kernel_by_name(const char *name)
         return bli_kernel_avx2_get();
     if (strcmp(name, "avx512") == 0)
         return bli_kernel_avx512_get();
+    if (strcmp(name, "avx2-full") == 0)
+        return bli_kernel_avx2_full_get();
+    if (strcmp(name, "avx512-full") == 0)
+        return bli_kernel_avx512_full_get();
     return NULL;
 }
 

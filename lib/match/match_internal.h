@@ -64,6 +64,11 @@ extern const bl_kernel bl_kernel_scalar;
 /** NULL when the compiler cannot build them. */
 const bl_kernel *bli_kernel_avx2_get(void);
 const bl_kernel *bli_kernel_avx512_get(void);
+/** The same kernels without the exact partial-sum early exit of their
+ *  filter_il_rows ("avx2-full", "avx512-full": every popcount of every
+ *  pair; identical results, for comparison; see dice_avx512.c). */
+const bl_kernel *bli_kernel_avx2_full_get(void);
+const bl_kernel *bli_kernel_avx512_full_get(void);
 
 /** Kernel chosen at first use: BL_KERNEL env var, else best supported. */
 const bl_kernel *bli_kernel_active(void);

@@ -11,9 +11,16 @@ B=$F/people-b.schema1-blake.json
 # sorted group blocks of a find-similarity file (group order is a hash order upstream)
 groups_norm() { python3 -c 'import json,sys; print(sorted(json.load(open(sys.argv[1]))))' "$1"; }
 
-for k in scalar avx2 avx512; do
+for k in scalar avx2 avx512 avx2-full avx512-full; do
   expect_exit 0 env BL_KERNEL=$k "$BL" match -t 0.8 -f groups -o "$T/g.json" "$A" "$B"
   assert_eq "$(groups_norm "$T/g.json")" "$(groups_norm "$F/people-a-vs-b.schema1-blake.find-similarity-t0.8.json")" "groups ($k)"
+  # every scored candidate, at a low and a high threshold: the same bytes
+  # from every kernel (the early exit of avx2/avx512 skips work, never a
+  # candidate; the -full kernels go without it)
+  for t in 0.5 0.95; do
+    expect_exit 0 env BL_KERNEL=$k "$BL" match -t $t -f candidates -o "$T/c-$t-$k.json" "$A" "$B"
+    assert_eq "$(cmp "$T/c-$t-scalar.json" "$T/c-$t-$k.json" && echo same)" "same" "candidates at $t byte-identical ($k vs scalar)"
+  done
 done
 expect_exit 0 "$BL" match -t 0.8 -f groups -o "$T/g2.json" "$F/people-a.schema2-doublehash.json" "$F/people-b.schema2-doublehash.json"
 assert_eq "$(groups_norm "$T/g2.json")" "$(groups_norm "$F/people-a-vs-b.schema2-doublehash.find-similarity-t0.8.json")" "schema2 groups"

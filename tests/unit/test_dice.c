@@ -36,14 +36,17 @@ static void fill(uint8_t *p, size_t n, int density_pct)
     }
 }
 
-static const char *names[] = {"scalar", "avx2", "avx512"};
+/* "avx2"/"avx512" use the exact partial-sum early exit in filter_il_rows,
+ * the "-full" kernels compute every popcount */
+static const char *names[] = {"scalar", "avx2", "avx512", "avx2-full", "avx512-full"};
+#define NKERNELS (sizeof names / sizeof *names)
 
 static void test_kernels_all_lengths(void **state)
 {
     (void)state;
     uint8_t *a = malloc(4096 + 64), *b = malloc(4096 + 64);
     uint32_t out[64];
-    for (size_t k = 1; k < 3; k++) {
+    for (size_t k = 1; k < NKERNELS; k++) {
         const bl_kernel *kk = bli_kernel_by_name(names[k]);
         if (!kk) {
             printf("kernel %s not supported here: skipped\n", names[k]);
@@ -109,7 +112,7 @@ static void test_kernel_filters(void **state)
                 memcpy(&il[((i / 8) * nw + w) * 8 + i % 8], flat + i * nw * 8 + 8 * w, 8);
         }
         uint32_t pa = bl_kernel_scalar.popcount((const uint8_t *)a, nw * 8);
-        for (size_t k = 0; k < 3; k++) {
+        for (size_t k = 0; k < NKERNELS; k++) {
             const bl_kernel *kk = bli_kernel_by_name(names[k]);
             if (!kk)
                 continue;
@@ -144,15 +147,19 @@ static void test_kernel_filters(void **state)
     }
 }
 
-/* register-blocked rows: every kernel equals the scalar reference (same
- * order) for filter lengths with and without the unrolled path, all range
- * tails, and rows with different popcounts */
+/* register-blocked rows: every kernel (with and without the early exit)
+ * equals the scalar reference (same order) for filter lengths with and
+ * without the unrolled path, all range tails, rows with different
+ * popcounts, and thresholds up to 0.99 with near-duplicates present */
 static void test_kernel_filter_rows(void **state)
 {
     (void)state;
-    size_t nws[] = {1, 8, 15, 16, 17, 24};
+    /* 43 filters: every range; 300: ranges longer than the early-exit probe
+     * (16 blocks), near-duplicates only below 40 and above 200, so the probe
+     * both keeps and drops the early exit for the rest of a range */
+    size_t nws[] = {1, 8, 15, 16, 17, 24, 8, 16, 24}, nbs[] = {43, 43, 43, 43, 43, 43, 300, 300, 300};
     for (size_t q = 0; q < sizeof nws / sizeof *nws; q++) {
-        size_t nw = nws[q], nb = 43, nblk = (nb + 7) / 8;
+        size_t nw = nws[q], nb = nbs[q], nblk = (nb + 7) / 8, long_ = nb > 100;
         uint64_t *il = aligned_alloc(64, nblk * 8 * nw * 8 + 64);
         uint8_t *flat = malloc(nb * nw * 8);
         uint64_t *rows = aligned_alloc(64, (BL_IL_ROWS * nw * 8 + 127) / 64 * 64); /* C11: a multiple of 64 */
@@ -166,20 +173,33 @@ static void test_kernel_filter_rows(void **state)
             ap[r] = rows + r * nw;
             pa[r] = bl_kernel_scalar.popcount((const uint8_t *)ap[r], nw * 8);
         }
+        /* every third B filter is a row of A with 0-18 bits flipped, so high
+         * thresholds keep some pairs of a block while the early exit could
+         * drop the others, and Dice values fall on both sides of t */
+        for (size_t i = 0; i < nb; i += 3) {
+            if (long_ && i >= 40 && i <= 200)
+                continue;
+            uint8_t *f = flat + i * nw * 8;
+            memcpy(f, ap[(i / 3) % BL_IL_ROWS], nw * 8);
+            for (size_t fl = 0; fl < (i % 7) * 3; fl++) {
+                size_t bit = (size_t)(xr() % (nw * 64));
+                f[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            }
+        }
         for (size_t i = 0; i < nb; i++) {
             bpop[i] = bl_kernel_scalar.popcount(flat + i * nw * 8, nw * 8);
             for (size_t w = 0; w < nw; w++)
                 memcpy(&il[((i / 8) * nw + w) * 8 + i % 8], flat + i * nw * 8 + 8 * w, 8);
         }
-        enum { CAP = BL_IL_ROWS * 64 };
-        uint32_t idx[CAP], cnt[CAP], ridx[CAP], rcnt[CAP];
-        uint8_t row[CAP], rrow[CAP];
-        for (size_t k = 0; k < 3; k++) {
+        enum { CAP = BL_IL_ROWS * 320 };
+        static uint32_t idx[CAP], cnt[CAP], ridx[CAP], rcnt[CAP];
+        static uint8_t row[CAP], rrow[CAP];
+        for (size_t k = 0; k < NKERNELS; k++) {
             const bl_kernel *kk = bli_kernel_by_name(names[k]);
             if (!kk)
                 continue;
-            for (size_t lo = 0; lo < nb; lo++)
-                for (size_t hi = lo; hi <= nb; hi += 1 + (hi % 3)) {
+            for (size_t lo = 0; lo < nb; lo += long_ ? 9 : 1)
+                for (size_t hi = lo; hi <= nb; hi += long_ ? 7 + (hi % 5) : 1 + (hi % 3)) {
                     /* tf = 0: all positions of all rows, exact counts */
                     size_t n = kk->filter_il_rows(ap, nw, pa, il, lo, hi, bpop, 0.0f, idx, cnt, row);
                     assert_int_equal(n, BL_IL_ROWS * (hi - lo));
@@ -187,8 +207,10 @@ static void test_kernel_filter_rows(void **state)
                         assert_int_equal(cnt[j], bl_kernel_scalar.and_popcount(
                                                      (const uint8_t *)ap[row[j]],
                                                      flat + idx[j] * nw * 8, nw * 8));
-                    float tfs[] = {bli_threshold_float(0.3), bli_threshold_float(0.5)};
-                    for (size_t t = 0; t < 2; t++) {
+                    float tfs[] = {bli_threshold_float(0.3), bli_threshold_float(0.5),
+                                   bli_threshold_float(0.8), bli_threshold_float(0.95),
+                                   bli_threshold_float(0.99)};
+                    for (size_t t = 0; t < sizeof tfs / sizeof *tfs; t++) {
                         n = kk->filter_il_rows(ap, nw, pa, il, lo, hi, bpop, tfs[t], idx, cnt, row);
                         size_t rn = bl_kernel_scalar.filter_il_rows(ap, nw, pa, il, lo, hi, bpop,
                                                                     tfs[t], ridx, rcnt, rrow);
@@ -294,8 +316,8 @@ static void test_candidates_vs_bruteforce(void **state)
                     }
         qsort(ref, rn, sizeof *ref, cmpc);
         for (int threads = 1; threads <= 3; threads++)
-            for (size_t k = 1; k < 3 + 1; k++) {
-                const bl_kernel *kk = bli_kernel_by_name(names[k % 3]);
+            for (size_t k = 1; k < NKERNELS + 1; k++) {
+                const bl_kernel *kk = bli_kernel_by_name(names[k % NKERNELS]);
                 if (!kk)
                     continue;
                 bli_kernel_force(kk);

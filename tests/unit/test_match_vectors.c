@@ -293,12 +293,12 @@ static void run_blocked(const char *blocks)
     bl_clkset_free(b);
 }
 
-static const char *kernels[] = {"scalar", "avx2", "avx512"};
+static const char *kernels[] = {"scalar", "avx2", "avx512", "avx2-full", "avx512-full"};
 
 static void test_api_vectors(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < 3; k++) {
+    for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
         const bl_kernel *kk = bli_kernel_by_name(kernels[k]);
         if (!kk)
             continue; /* CPU lacks it */
@@ -312,7 +312,7 @@ static void test_api_vectors(void **state)
 static void test_blocked_vectors(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < 3; k++) {
+    for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
         const bl_kernel *kk = bli_kernel_by_name(kernels[k]);
         if (!kk)
             continue;
