@@ -232,11 +232,11 @@ static int seen_before(const bctx *c, uint64_t cur_key, uint32_t d0, uint32_t r0
 
 /* Units handed to a worker at a time: most buckets are tiny, and one
  * contended atomic per bucket would cost more than the bucket. */
-#define UNIT_CHUNK 64
+#define UNIT_CHUNK 256
 /* Units ahead whose members' filters and popcounts are prefetched: a
  * bucket's members are random records (a 2.5 GB filter array at 10M x
  * 10M), so every small bucket is otherwise a chain of cache misses. */
-#define PF_UNITS 6
+#define PF_UNITS 32
 #define PF_MEMBERS 16
 
 /* Prefetches the members of the buckets that start at units [pu, upto)
@@ -403,22 +403,23 @@ out:
     return NULL;
 }
 
-/* LSD radix sort of (key << 32 | idx) by the key (input is idx-ordered, so
- * the result is ordered by key then idx). */
-/* LSD radix sort of (key << 32 | idx) by the key, 11-bit digits (the
- * 2,048 counters and write heads stay in L1); input is idx-ordered, so the
- * result is ordered by key, then idx. */
+/* LSD radix sort of (key << 32 | idx) by the key in as few passes of at
+ * most 12-bit digits as the key needs (a 23-bit LSH key: 2 passes instead
+ * of 3; the 4,096 counters stay in L1); input is idx-ordered, so the
+ * result is ordered by key, then idx. cnt holds 4,097 entries. */
 static int radix_sort_keys(uint64_t *v, uint64_t *tmp, size_t *cnt, size_t n, uint32_t keybits)
 {
     uint64_t *src = v, *dst = tmp;
-    for (uint32_t shift = 32; shift < 32 + keybits; shift += 11) {
-        memset(cnt, 0, 2049 * sizeof *cnt);
+    uint32_t passes = (keybits + 11) / 12, digit = passes ? (keybits + passes - 1) / passes : 1;
+    size_t nd = (size_t)1 << digit, mask = nd - 1;
+    for (uint32_t shift = 32; shift < 32 + keybits; shift += digit) {
+        memset(cnt, 0, (nd + 1) * sizeof *cnt);
         for (size_t i = 0; i < n; i++)
-            cnt[((src[i] >> shift) & 0x7ff) + 1]++;
-        for (size_t i = 1; i <= 2048; i++)
+            cnt[((src[i] >> shift) & mask) + 1]++;
+        for (size_t i = 1; i <= nd; i++)
             cnt[i] += cnt[i - 1];
         for (size_t i = 0; i < n; i++)
-            dst[cnt[(src[i] >> shift) & 0x7ff]++] = src[i];
+            dst[cnt[(src[i] >> shift) & mask]++] = src[i];
         uint64_t *sw = src;
         src = dst;
         dst = sw;
@@ -490,7 +491,7 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
     memset(&r, 0, sizeof r);
     bl_status st = BL_OK;
     uint64_t *batch = NULL, *tmp = NULL, *ext = NULL;
-    size_t *hist = malloc(2049 * sizeof *hist);
+    size_t *hist = malloc(4097 * sizeof *hist);
     if (!th || !ws || !kj || !created || !hist) {
         st = bl_error_set(err, BL_ENOMEM, "out of memory");
         goto done;
