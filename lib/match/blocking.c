@@ -230,6 +230,38 @@ static int seen_before(const bctx *c, uint64_t cur_key, uint32_t d0, uint32_t r0
     return 0;
 }
 
+/* Units handed to a worker at a time: most buckets are tiny, and one
+ * contended atomic per bucket would cost more than the bucket. */
+#define UNIT_CHUNK 256
+/* Units ahead whose members' filters and popcounts are prefetched: a
+ * bucket's members are random records (a 2.5 GB filter array at 10M x
+ * 10M), so every small bucket is otherwise a chain of cache misses. */
+#define PF_UNITS 32
+#define PF_MEMBERS 16
+
+/* Prefetches the members of the buckets that start at units [pu, upto)
+ * and returns upto (or pu when that is further). */
+static size_t prefetch_units(const bctx *c, size_t pu, size_t upto)
+{
+    const size_t *un = c->r->units;
+    for (; pu < upto; pu++) {
+        if (un[3 * pu + 2] != un[3 * pu]) /* a later A range of a big bucket */
+            continue;
+        size_t bs = un[3 * pu], be = un[3 * pu + 1];
+        if (be - bs > PF_MEMBERS)
+            be = bs + PF_MEMBERS;
+        for (size_t i = bs; i < be; i++) {
+            uint32_t g = (uint32_t)c->r->e[i], d, r;
+            const uint8_t *f = gfilter(c, g, &d, &r);
+            __builtin_prefetch(f);
+            __builtin_prefetch(f + 64);
+            if (c->pop)
+                __builtin_prefetch(c->pop + g);
+        }
+    }
+    return pu;
+}
+
 typedef struct bworker {
     bctx *c;
     bl_candbuf *buf;
@@ -247,7 +279,7 @@ static void *bucket_worker(void *arg)
     size_t scap = 0;
     uint32_t *cnt = malloc(16 * sizeof *cnt); /* >= 8 for in-place small buckets */
     uint64_t compared = 0, distinct = 0;
-    size_t ubeg = 0, uend = 0;
+    size_t ubeg = 0, uend = 0, pu = 0;
     w->bnd = malloc((c->nsets + 1) * sizeof *w->bnd);
     if (!w->bnd || !cnt) {
         free(w->bnd);
@@ -259,15 +291,15 @@ static void *bucket_worker(void *arg)
     for (;;) {
         if (atomic_load_explicit(&run->failed, memory_order_relaxed))
             break;
-        /* units are taken 64 at a time: most buckets are tiny, and one
-         * contended atomic per bucket would cost more than the bucket */
         if (ubeg == uend) {
-            ubeg = atomic_fetch_add(&c->next, 64);
+            ubeg = atomic_fetch_add(&c->next, UNIT_CHUNK);
             if (ubeg >= c->r->nunits)
                 break;
-            uend = ubeg + 64 < c->r->nunits ? ubeg + 64 : c->r->nunits;
+            uend = ubeg + UNIT_CHUNK < c->r->nunits ? ubeg + UNIT_CHUNK : c->r->nunits;
+            pu = ubeg;
         }
         size_t u = ubeg++;
+        pu = prefetch_units(c, pu, u + PF_UNITS < uend ? u + PF_UNITS : uend);
         size_t bs = c->r->units[3 * u], be = c->r->units[3 * u + 1], as = c->r->units[3 * u + 2];
         size_t ae = as + UNIT_A < be ? as + UNIT_A : be;
         uint64_t key = c->r->e[bs] >> 32;
@@ -332,10 +364,17 @@ static void *bucket_worker(void *arg)
                 k->and_popcount_many(f0, scratch + (j0 - bs) * stride, stride, be - j0, run->nbytes,
                                      cnt);
             } else {
+                /* most pairs of a small bucket are random collisions: the
+                 * popcount bound min(pa, pb) >= cmin skips loading the
+                 * filter of many (cnt 0 is below every cmin it meets) */
+                uint32_t pa = c->pop[gi];
                 for (size_t j = j0; j < be; j++) {
-                    uint32_t dd, rr;
-                    cnt[j - j0] = k->and_popcount(f0, gfilter(c, (uint32_t)c->r->e[j], &dd, &rr),
-                                                  run->nbytes);
+                    uint32_t dd, rr, gj = (uint32_t)c->r->e[j], pb = c->pop[gj];
+                    if ((pa < pb ? pa : pb) < run->cmin[pa + pb]) {
+                        cnt[j - j0] = 0;
+                        continue;
+                    }
+                    cnt[j - j0] = k->and_popcount(f0, gfilter(c, gj, &dd, &rr), run->nbytes);
                 }
             }
             uint32_t pa = c->pop[gi];
@@ -364,22 +403,23 @@ out:
     return NULL;
 }
 
-/* LSD radix sort of (key << 32 | idx) by the key (input is idx-ordered, so
- * the result is ordered by key then idx). */
-/* LSD radix sort of (key << 32 | idx) by the key, 11-bit digits (the
- * 2,048 counters and write heads stay in L1); input is idx-ordered, so the
- * result is ordered by key, then idx. */
+/* LSD radix sort of (key << 32 | idx) by the key in as few passes of at
+ * most 12-bit digits as the key needs (a 23-bit LSH key: 2 passes instead
+ * of 3; the 4,096 counters stay in L1); input is idx-ordered, so the
+ * result is ordered by key, then idx. cnt holds 4,097 entries. */
 static int radix_sort_keys(uint64_t *v, uint64_t *tmp, size_t *cnt, size_t n, uint32_t keybits)
 {
     uint64_t *src = v, *dst = tmp;
-    for (uint32_t shift = 32; shift < 32 + keybits; shift += 11) {
-        memset(cnt, 0, 2049 * sizeof *cnt);
+    uint32_t passes = (keybits + 11) / 12, digit = passes ? (keybits + passes - 1) / passes : 1;
+    size_t nd = (size_t)1 << digit, mask = nd - 1;
+    for (uint32_t shift = 32; shift < 32 + keybits; shift += digit) {
+        memset(cnt, 0, (nd + 1) * sizeof *cnt);
         for (size_t i = 0; i < n; i++)
-            cnt[((src[i] >> shift) & 0x7ff) + 1]++;
-        for (size_t i = 1; i <= 2048; i++)
+            cnt[((src[i] >> shift) & mask) + 1]++;
+        for (size_t i = 1; i <= nd; i++)
             cnt[i] += cnt[i - 1];
         for (size_t i = 0; i < n; i++)
-            dst[cnt[(src[i] >> shift) & 0x7ff]++] = src[i];
+            dst[cnt[(src[i] >> shift) & mask]++] = src[i];
         uint64_t *sw = src;
         src = dst;
         dst = sw;
@@ -451,7 +491,7 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
     memset(&r, 0, sizeof r);
     bl_status st = BL_OK;
     uint64_t *batch = NULL, *tmp = NULL, *ext = NULL;
-    size_t *hist = malloc(2049 * sizeof *hist);
+    size_t *hist = malloc(4097 * sizeof *hist);
     if (!th || !ws || !kj || !created || !hist) {
         st = bl_error_set(err, BL_ENOMEM, "out of memory");
         goto done;
