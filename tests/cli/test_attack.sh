@@ -57,7 +57,7 @@ expect_exit 0 enc --harden recommended "$P" "$S" "$T/hard.clk"
 expect_exit 0 enc --layout fields --harden recommended "$P" "$S" "$T/hardf.clk"
 for f in hard hardf; do
   want='"harden":"xor,blip=0.05"' # recommended differs per layout
-  [ $f = hardf ] && want='"harden":"xor,blip=0.03,diffuse=2"'
+  [ $f = hardf ] && want='"harden":"xor,blip=0.035,diffuse=2"'
   for m in graph frequency pattern; do
     expect_exit 0 attack $m "$T/$f.clk"; cp "$T/out" "$T/r.json"
     assert_contains "$T/r.json" "$want"
@@ -76,7 +76,7 @@ expect_exit 0 enc --layout fields --harden "salt=sex,xor,blip=0.05,balance,diffu
 expect_exit 0 enc --threads 1 --layout fields --harden "salt=sex,xor,blip=0.05,balance,diffuse=2" "$P" "$S" "$T/hf2.clk"
 assert_same "$T/hf1.clk" "$T/hf2.clk"
 expect_exit 0 "$BL" describe "$T/hardf.clk"
-assert_contains "$T/out" '"harden":"xor,blip=0.03,diffuse=2"'
+assert_contains "$T/out" '"harden":"xor,blip=0.035,diffuse=2"'
 assert_contains "$T/out" '"bits":512'
 printf 'another-secret' > "$T/sec2"
 expect_exit 0 "$BL" encode --quiet --secret-file "$T/sec2" --format bin --ids rec_id \

@@ -110,7 +110,7 @@ static void test_harden_profiles(void **state)
     assert_int_equal(bl_harden_canonical("recommended", schema, buf, sizeof buf, &err), BL_OK);
     assert_string_equal(buf, "xor,blip=0.05");
     assert_int_equal(bl_harden_canonical_layout("recommended", schema, BL_LAYOUT_FIELDS, buf, sizeof buf, &err), BL_OK);
-    assert_string_equal(buf, "xor,blip=0.03,diffuse=2");
+    assert_string_equal(buf, "xor,blip=0.035,diffuse=2");
     assert_int_equal(bl_harden_canonical("diffuse=3,salt=name,xor", schema, buf, sizeof buf, &err), BL_OK);
     assert_string_equal(buf, "salt=name,xor,diffuse=3");
     assert_int_equal(bl_harden_canonical("none", schema, buf, sizeof buf, &err), BL_OK);
