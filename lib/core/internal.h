@@ -79,4 +79,10 @@ void bli_aligned_free(void *p);
 /** Number of online CPUs (>= 1). */
 int bli_ncpus(void);
 
+/** Roles of a field or feature name (names.c), a bit set: BLI_NAME_GIVEN
+ *  if it contains given/first/forename/christian, BLI_NAME_FAMILY if it
+ *  contains surname/last/family (case-insensitive). */
+enum { BLI_NAME_GIVEN = 1, BLI_NAME_FAMILY = 2 };
+int bli_name_role(const char *name);
+
 #endif

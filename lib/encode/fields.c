@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 
@@ -134,20 +133,6 @@ static const char *group_of(const json_t *groups, const char *id)
     return NULL;
 }
 
-/* Case-insensitive "contains any of words", as the model recognises the
- * given-name and surname fields (lib/model/model.c): the two lists must
- * agree, or the shared key below helps nothing. */
-static int name_has(const char *n, const char *const *words)
-{
-    for (; *words; words++) {
-        size_t wl = strlen(*words);
-        for (const char *p = n; *p; p++)
-            if (!strncasecmp(p, *words, wl))
-                return 1;
-    }
-    return 0;
-}
-
 /* Why a shared key: clkhash gives every feature its own key, so a surname
  * written in the given-name field sets unrelated bits and the model's
  * swapped level (given(A) vs surname(B)) could never fire. In the field
@@ -156,8 +141,6 @@ static int name_has(const char *n, const char *const *words)
  * the record-level CLK keeps clkhash's per-feature keys. */
 int bl_fields_name_pair(const bl_schema *s, size_t *given, size_t *family)
 {
-    static const char *const gw[] = {"given", "first", "forename", "christian", NULL};
-    static const char *const fw[] = {"surname", "last", "family", NULL};
     json_t *ext = s->ext_json ? json_loads(s->ext_json, 0, NULL) : NULL, *groups = json_object_get(ext, "fieldGroups");
     long g = -1, f = -1;
     int grouped = 0;
@@ -167,10 +150,11 @@ int bl_fields_name_pair(const bl_schema *s, size_t *given, size_t *family)
             continue;
         /* the model takes the first field of each kind, by field name */
         const char *grp = group_of(groups, ft->identifier), *name = grp ? grp : ft->identifier;
-        if (g < 0 && name_has(name, gw)) {
+        const int role = bli_name_role(name); /* as the model recognises them */
+        if (g < 0 && (role & BLI_NAME_GIVEN)) {
             g = (long)i;
             grouped |= grp != NULL;
-        } else if (f < 0 && name_has(name, fw)) {
+        } else if (f < 0 && (role & BLI_NAME_FAMILY)) {
             f = (long)i;
             grouped |= grp != NULL;
         }

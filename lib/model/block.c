@@ -290,6 +290,20 @@ static int build_blocks(const fhash *fh, size_t nsets, const uint64_t *rules, si
     return rc;
 }
 
+/* The field layout of the inputs (from the first) with libsodium ready
+ * for the keyed block hashes: the start of both blocking paths. */
+static bl_status open_fields(const bl_clkset *const *sets, bl_fieldset *fs, bl_error *err)
+{
+    bl_status st = bl_fieldset_from_clkset(sets[0], "input 1", fs, err);
+    if (st != BL_OK)
+        return st;
+    if (bl_init() != BL_OK) {
+        bl_fieldset_clear(fs);
+        return bl_error_set(err, BL_ECRYPTO, "libsodium failed to initialise");
+    }
+    return BL_OK;
+}
+
 bl_status bli_model_field_blocking(const bl_clkset *const *sets, size_t nsets, bl_blocking **small,
                                    bl_blocking **big, double *pairs, bl_error *err)
 {
@@ -298,13 +312,9 @@ bl_status bli_model_field_blocking(const bl_clkset *const *sets, size_t nsets, b
     if (nsets > 64)
         return BL_OK;
     bl_fieldset fs;
-    bl_status st = bl_fieldset_from_clkset(sets[0], "input 1", &fs, err);
+    bl_status st = open_fields(sets, &fs, err);
     if (st != BL_OK)
         return st;
-    if (bl_init() != BL_OK) {
-        bl_fieldset_clear(&fs);
-        return bl_error_set(err, BL_ECRYPTO, "libsodium failed to initialise");
-    }
     fhash fh = {0};
     ktab t = {0};
     int fail = field_hashes(sets, nsets, &fs, &fh, bli_match_threads(0));
@@ -1094,13 +1104,9 @@ static bl_status stream_candidates(const bl_clkset *const *sets, size_t nsets, c
     if (nsets > 64)
         return BL_OK;
     bl_fieldset fs;
-    bl_status st = bl_fieldset_from_clkset(sets[0], "input 1", &fs, err);
+    bl_status st = open_fields(sets, &fs, err);
     if (st != BL_OK)
         return st;
-    if (bl_init() != BL_OK) {
-        bl_fieldset_clear(&fs);
-        return bl_error_set(err, BL_ECRYPTO, "libsodium failed to initialise");
-    }
     const int nt = bli_match_threads(o->threads);
     fhash fh = {0};
     srule *r = NULL;

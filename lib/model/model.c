@@ -10,12 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 
 #include <blindlink/io.h>
 
+#include "core/internal.h"
 #include "model/model_internal.h"
 
 /* Default similarity bands (Dice minima) after the exact level. */
@@ -135,17 +135,6 @@ bl_status bl_model_check_inputs(const bl_clkset *const *sets, const char *const 
     return BL_OK;
 }
 
-static int name_has(const char *n, const char *const *words)
-{
-    for (; *words; words++) {
-        size_t wl = strlen(*words);
-        for (const char *p = n; *p; p++)
-            if (!strncasecmp(p, *words, wl))
-                return 1;
-    }
-    return 0;
-}
-
 static char *dupf(const char *fmt, double v)
 {
     char buf[64];
@@ -188,17 +177,16 @@ static bl_model *model_alloc(void)
 bl_status bl_model_new_for(const bl_fieldset *fs, const bl_clkset *example, bl_model **out,
                            bl_error *err)
 {
-    static const char *const given[] = {"given", "first", "forename", "christian", NULL};
-    static const char *const family[] = {"surname", "last", "family", NULL};
     bl_model *m = model_alloc();
     if (!m)
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     m->nf = fs->nfields;
     int gi = -1, si = -1;
     for (size_t i = 0; i < fs->nfields; i++) {
-        if (gi < 0 && name_has(fs->names[i], given))
+        const int role = bli_name_role(fs->names[i]); /* as the encoder's shared name key */
+        if (gi < 0 && (role & BLI_NAME_GIVEN))
             gi = (int)i;
-        else if (si < 0 && name_has(fs->names[i], family))
+        else if (si < 0 && (role & BLI_NAME_FAMILY))
             si = (int)i;
     }
     for (size_t i = 0; i < fs->nfields; i++) {
