@@ -69,7 +69,7 @@ static void usage(FILE *fp)
         "                           named by --blocking-key-env, default BL_BLOCKING_KEY)\n"
         "      --lsh-tables L       number of hash tables } default: chosen from the\n"
         "      --lsh-bits K         sampled bits per table } data and threshold to keep\n"
-        "                           a pair at the threshold with probability 99%; when\n"
+        "                           99% of the pairs >= threshold (sampled); when\n"
         "                           that would cost more comparisons than all pairs (low\n"
         "                           thresholds), match exhaustively with a message\n"
         "      --blocks FILE        external blocks, once per input in the same order:\n"

@@ -132,7 +132,13 @@ bl_status bl_blocking_write_blocklib(const bl_blocking *b, const bl_clkset *set,
  *  Dice is exactly `threshold` with probability >= `recall` (bit agreement
  *  estimated from the mean popcounts), and the K with the least estimated
  *  work (key computation plus expected colliding pairs) wins. Pairs above
- *  the threshold are kept with higher probability. The defaults of
+ *  the threshold are kept with higher probability. On large inputs (sets 0
+ *  and 1 have 1e10 pairs or more) the keep probability is instead averaged
+ *  over the real pairs at or above the threshold between a sample of set 0
+ *  (512-4096 records, about 1e10 comparisons, all cores) and all of set 1,
+ *  with a target of (1 + recall) / 2 to leave room for the sample's error;
+ *  when the sample finds fewer than 200 pairs, the plan above is used. The
+ *  defaults of
  *  `blindlink match --blocking lsh` use recall 0.99. */
 void bl_blocking_lsh_auto(const bl_clkset *const *sets, size_t nsets, double threshold,
                           double recall, uint32_t *tables, uint32_t *bits);

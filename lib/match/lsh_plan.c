@@ -2,9 +2,13 @@
  * the data (filter density, agreement of sampled bits between likely
  * matches) choose the number of tables and bits per table that keep the
  * requested pair completeness at the least estimated cost, and say whether
- * blocking is worth it at all. Pure arithmetic on the sets; the blocking
- * itself is in blocking.c. */
+ * blocking is worth it at all. On large inputs (1e10 pairs and more) the
+ * plan is fitted to real pairs at or above the threshold, found
+ * exhaustively between a sample of the first set and all of the second
+ * (about 1e10 comparisons, threaded); otherwise to a pair exactly at the
+ * threshold. The blocking itself is in blocking.c. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "match/match_internal.h"
@@ -99,6 +103,168 @@ static double collision_rate(uint32_t k, double r, const double *agree, size_t n
     return rk / (double)ns;
 }
 
+/* ---- the sample of real pairs ----
+ * On large inputs the plan is fitted to the pairs that blocking must keep,
+ * found exhaustively between a sample of set 0 and all of set 1: most pairs
+ * above a threshold lie well above it (at 1M x 1M corrupted duplicates half
+ * of them are at Dice 1), so planning for a pair exactly at the threshold
+ * asked for 3-10x the tables that the measured completeness needed. */
+
+/* Inputs smaller than this (pairs of sets 0 and 1) keep the threshold
+ * plan: their blocking costs little either way, and the sample would be
+ * most of the exhaustive run. */
+#define EMP_MIN_PAIRS 1e10
+/* Comparisons the sample may make (about 10 CPU-s with the filter kernel)
+ * and its size bounds in rows of set 0. */
+#define EMP_BUDGET 1e10
+#define EMP_MIN_ROWS 512
+#define EMP_MAX_ROWS 4096
+/* Pairs the sample must find to be trusted; fewer falls back. */
+#define EMP_MIN_FOUND 200
+#define EMP_CHUNK 4096
+
+typedef struct empjob {
+    const bl_clkset *a, *b;
+    const uint32_t *bpop;
+    const bl_kernel *k;
+    size_t r0, r1, step; /* sample rows r0*step, (r0+1)*step, ... < r1*step */
+    double threshold;
+    float tf;
+    uint32_t *h;         /* Hamming distances of the pairs found */
+    size_t nh, cap;
+    int fail;
+} empjob;
+
+static void *emp_worker(void *arg)
+{
+    empjob *j = arg;
+    uint32_t *idx = malloc(2 * EMP_CHUNK * sizeof *idx), *cnt = idx ? idx + EMP_CHUNK : NULL;
+    if (!idx) {
+        j->fail = 1;
+        return NULL;
+    }
+    size_t nb = j->b->count, nbytes = j->a->nbytes;
+    for (size_t r = j->r0; r < j->r1 && !j->fail; r++) {
+        const uint8_t *fa = bl_clkset_get(j->a, r * j->step);
+        uint32_t pa = j->k->popcount(fa, nbytes);
+        for (size_t lo = 0; lo < nb; lo += EMP_CHUNK) {
+            size_t n = nb - lo < EMP_CHUNK ? nb - lo : EMP_CHUNK;
+            size_t ns = j->k->and_popcount_filter(fa, pa, bl_clkset_get(j->b, lo), j->b->stride, n,
+                                                  nbytes, j->bpop + lo, j->tf, idx, cnt);
+            for (size_t s = 0; s < ns; s++) {
+                uint32_t pb = j->bpop[lo + idx[s]], c = cnt[s];
+                if (2.0 * c < j->threshold * (double)(pa + pb))
+                    continue;
+                if (bli_grow((void **)&j->h, &j->cap, j->nh + 1, sizeof *j->h, 1024) != 0) {
+                    j->fail = 1;
+                    break;
+                }
+                j->h[j->nh++] = pa + pb - 2 * c;
+            }
+        }
+    }
+    free(idx);
+    return NULL;
+}
+
+/* Hamming distances of the pairs at or above the threshold between a
+ * sample of set 0 and all of set 1 into *h (malloc'd; count returned, 0
+ * when the inputs are too small or memory ran out); *scale = the factor
+ * from sample to the whole of set 0. */
+static size_t emp_sample(const bl_clkset *const *sets, double threshold, uint32_t **h,
+                         double *scale)
+{
+    const bl_clkset *a = sets[0], *b = sets[1];
+    *h = NULL;
+    if ((double)a->count * (double)b->count < EMP_MIN_PAIRS)
+        return 0;
+    double want = EMP_BUDGET / (double)b->count;
+    size_t m = want < EMP_MIN_ROWS ? EMP_MIN_ROWS : (want > EMP_MAX_ROWS ? EMP_MAX_ROWS : (size_t)want);
+    if (m > a->count)
+        m = a->count;
+    size_t step = a->count / m;
+    const bl_kernel *k = bli_kernel_active();
+    uint32_t *bpop = malloc(b->count * sizeof *bpop);
+    if (!bpop)
+        return 0;
+    for (size_t i = 0; i < b->count; i++)
+        bpop[i] = k->popcount(bl_clkset_get(b, i), b->nbytes);
+    enum { MAXT = 16 };
+    int nt = bli_match_threads(0);
+    nt = nt > MAXT ? MAXT : nt;
+    empjob jobs[MAXT];
+    pthread_t tid[MAXT];
+    int started[MAXT] = {0};
+    for (int t = 0; t < nt; t++) {
+        jobs[t] = (empjob){a, b, bpop, k, m * (size_t)t / (size_t)nt, m * (size_t)(t + 1) / (size_t)nt,
+                           step, threshold, bli_threshold_float(threshold), NULL, 0, 0, 0};
+        started[t] = t > 0 && pthread_create(&tid[t], NULL, emp_worker, &jobs[t]) == 0;
+        if (t > 0 && !started[t])
+            emp_worker(&jobs[t]);
+    }
+    emp_worker(&jobs[0]);
+    size_t total = 0;
+    int fail = 0;
+    for (int t = 0; t < nt; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        total += jobs[t].nh;
+        fail |= jobs[t].fail;
+    }
+    uint32_t *all = fail ? NULL : malloc((total ? total : 1) * sizeof *all);
+    size_t n = 0;
+    for (int t = 0; t < nt; t++) {
+        if (all)
+            memcpy(all + n, jobs[t].h, jobs[t].nh * sizeof *all);
+        n += jobs[t].nh;
+        free(jobs[t].h);
+    }
+    free(bpop);
+    if (!all)
+        return 0;
+    *h = all;
+    *scale = (double)a->count / (double)m;
+    return n;
+}
+
+/* Chance that a pair at Hamming distance h collides in one table of k
+ * distinct sampled positions out of n: C(n - h, k) / C(n, k). */
+static double emp_collide(uint32_t h, uint32_t k, uint32_t n)
+{
+    double q = 1;
+    for (uint32_t j = 0; j < k; j++)
+        q *= j + h >= n ? 0.0 : (double)(n - h - j) / (double)(n - j);
+    return q;
+}
+
+/* Smallest L <= 1024 keeping on average `target` of the sampled pairs
+ * (given as a histogram hist[h] of distances, nh pairs in all, with q[h]
+ * the one-table collision chance), or 0 if none does; *hits = the mean
+ * number of tables a sampled pair collides in at that L. */
+static uint32_t emp_tables(const uint32_t *hist, const double *q, uint32_t n, size_t nh,
+                           double target, double *hits)
+{
+    uint32_t lo = 1, hi = 1025;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        double keep = 0;
+        for (uint32_t h = 0; h <= n; h++)
+            if (hist[h])
+                keep += hist[h] * (1.0 - pow(1.0 - q[h], (double)mid));
+        if (keep / (double)nh >= target)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    if (lo > 1024)
+        return 0;
+    double s = 0;
+    for (uint32_t h = 0; h <= n; h++)
+        s += hist[h] * q[h];
+    *hits = s / (double)nh * lo;
+    return lo;
+}
+
 int bl_blocking_lsh_plan(const bl_clkset *const *sets, size_t nsets, double threshold,
                          double recall, uint32_t *tables, uint32_t *bits, double *compare_share)
 {
@@ -141,18 +307,44 @@ int bl_blocking_lsh_plan(const bl_clkset *const *sets, size_t nsets, double thre
         qsort(athr, ns, sizeof *athr, cmp_double);
         nkeep = ns / 2;
     }
+    uint32_t *eh = NULL, *hist = NULL;
+    double escale = 1, *q = NULL;
+    size_t ne = nsets >= 2 && ns ? emp_sample(sets, threshold, &eh, &escale) : 0;
+    if (ne >= EMP_MIN_FOUND) {
+        hist = calloc(nbits + 1, sizeof *hist);
+        q = malloc((nbits + 1) * sizeof *q);
+        for (size_t i = 0; hist && i < ne; i++)
+            hist[eh[i] <= nbits ? eh[i] : nbits]++;
+    }
+    free(eh);
+    int emp = hist && q;
+    /* the sample estimates the share kept: aim half-way between the
+     * requested recall and 1 to leave room for its error */
+    double target = 1.0 - (1.0 - recall) / 2;
+    /* pairs above the threshold in all of the input, from the sample */
+    double above = (double)ne * escale * pairs / ((double)sets[0]->count * (double)sets[1]->count);
     double best = -1, share = 0;
     uint32_t bt = 1, bb = 1;
     uint32_t kmax = nbits < 32 ? nbits : 32;
     for (uint32_t k = 4; k <= kmax; k++) {
-        double L = tables_needed(k, a, recall, athr, ns ? nkeep : 0);
-        if (L > 1024)
-            continue;
+        double L, hits = 0;
+        if (emp) {
+            for (uint32_t h = 0; h <= nbits; h++)
+                q[h] = hist[h] ? emp_collide(h, k, nbits) : 0;
+            L = emp_tables(hist, q, nbits, ne, target, &hits);
+            if (L == 0)
+                continue;
+        } else {
+            L = tables_needed(k, a, recall, athr, ns ? nkeep : 0);
+            if (L > 1024)
+                continue;
+        }
         double rk = collision_rate(k, r, agree, ns);
         /* measured on a 2-core box: ~2 ns per sampled bit per record and
          * ~100 ns per record per table for keys, sorting and bucketing; ~60 ns
-         * per colliding pair (gather, compare, dedup check) */
-        double cost = L * (tot * (k * 2.0 + 100.0) + pairs * rk * 60.0);
+         * per colliding pair (gather, compare, dedup check), which the
+         * pairs above the threshold pay in every table they share */
+        double cost = L * (tot * (k * 2.0 + 100.0) + pairs * rk * 60.0) + above * hits * 60.0;
         if (best < 0 || cost < best) {
             best = cost;
             bt = (uint32_t)L;
@@ -161,6 +353,8 @@ int bl_blocking_lsh_plan(const bl_clkset *const *sets, size_t nsets, double thre
         }
     }
     free(agree);
+    free(hist);
+    free(q);
     int worth = 1;
     if (best < 0) { /* threshold too low to keep `recall` with 1024 tables */
         bt = 1024;

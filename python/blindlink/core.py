@@ -358,7 +358,8 @@ class LSH:
     """Keyed LSH blocking for match()/candidates(): ``tables`` hash tables of
     ``bits`` sampled bit positions derived from ``key`` (bytes, a secret the
     parties share). Without tables/bits they are chosen from the data to keep
-    a pair at the threshold with probability ``recall``, or, where LSH would
+    a pair at the threshold with probability ``recall`` (on large inputs: the
+    share ``recall`` of the sampled real pairs above it), or, where LSH would
     compare more pairs than all of them (low thresholds), the comparison is
     exhaustive, as `blindlink match --blocking lsh` does."""
 
