@@ -130,8 +130,8 @@ typedef struct empjob {
     size_t r0, r1, step; /* sample rows r0*step, (r0+1)*step, ... < r1*step */
     double threshold;
     float tf;
-    uint32_t *h;         /* Hamming distances of the pairs found */
-    size_t nh, cap;
+    uint32_t *hist;      /* pairs found per Hamming distance, nbits + 1 */
+    size_t nh;
     int fail;
 } empjob;
 
@@ -155,11 +155,8 @@ static void *emp_worker(void *arg)
                 uint32_t pb = j->bpop[lo + idx[s]], c = cnt[s];
                 if (2.0 * c < j->threshold * (double)(pa + pb))
                     continue;
-                if (bli_grow((void **)&j->h, &j->cap, j->nh + 1, sizeof *j->h, 1024) != 0) {
-                    j->fail = 1;
-                    break;
-                }
-                j->h[j->nh++] = pa + pb - 2 * c;
+                j->hist[pa + pb - 2 * c]++;
+                j->nh++;
             }
         }
     }
@@ -167,62 +164,61 @@ static void *emp_worker(void *arg)
     return NULL;
 }
 
-/* Hamming distances of the pairs at or above the threshold between a
- * sample of set 0 and all of set 1 into *h (malloc'd; count returned, 0
- * when the inputs are too small or memory ran out); *scale = the factor
- * from sample to the whole of set 0. */
-static size_t emp_sample(const bl_clkset *const *sets, double threshold, uint32_t **h,
+/* Histogram hist[0..nbits] (calloc'd) of the Hamming distances of the pairs
+ * at or above the threshold between a sample of set 0 and all of set 1;
+ * returns the number of pairs (0, hist NULL, when the inputs are too small
+ * or memory ran out); *scale = the factor from sample to the whole of set 0. */
+static size_t emp_sample(const bl_clkset *const *sets, double threshold, uint32_t **hist,
                          double *scale)
 {
     const bl_clkset *a = sets[0], *b = sets[1];
-    *h = NULL;
+    *hist = NULL;
     if ((double)a->count * (double)b->count < EMP_MIN_PAIRS)
         return 0;
     double want = EMP_BUDGET / (double)b->count;
     size_t m = want < EMP_MIN_ROWS ? EMP_MIN_ROWS : (want > EMP_MAX_ROWS ? EMP_MAX_ROWS : (size_t)want);
     if (m > a->count)
         m = a->count;
-    size_t step = a->count / m;
+    size_t step = a->count / m, nh1 = (size_t)a->nbits + 1;
     const bl_kernel *k = bli_kernel_active();
-    uint32_t *bpop = malloc(b->count * sizeof *bpop);
-    if (!bpop)
-        return 0;
-    for (size_t i = 0; i < b->count; i++)
-        bpop[i] = k->popcount(bl_clkset_get(b, i), b->nbytes);
     enum { MAXT = 16 };
     int nt = bli_match_threads(0);
     nt = nt > MAXT ? MAXT : nt;
+    uint32_t *bpop = malloc(b->count * sizeof *bpop), *h = calloc(nh1 * (size_t)nt, sizeof *h);
+    if (!bpop || !h) {
+        free(bpop);
+        free(h);
+        return 0;
+    }
+    for (size_t i = 0; i < b->count; i++)
+        bpop[i] = k->popcount(bl_clkset_get(b, i), b->nbytes);
     empjob jobs[MAXT];
     pthread_t tid[MAXT];
     int started[MAXT] = {0};
     for (int t = 0; t < nt; t++) {
         jobs[t] = (empjob){a, b, bpop, k, m * (size_t)t / (size_t)nt, m * (size_t)(t + 1) / (size_t)nt,
-                           step, threshold, bli_threshold_float(threshold), NULL, 0, 0, 0};
+                           step, threshold, bli_threshold_float(threshold), h + nh1 * (size_t)t, 0, 0};
         started[t] = t > 0 && pthread_create(&tid[t], NULL, emp_worker, &jobs[t]) == 0;
         if (t > 0 && !started[t])
             emp_worker(&jobs[t]);
     }
     emp_worker(&jobs[0]);
-    size_t total = 0;
+    size_t n = 0;
     int fail = 0;
     for (int t = 0; t < nt; t++) {
         if (started[t])
             pthread_join(tid[t], NULL);
-        total += jobs[t].nh;
-        fail |= jobs[t].fail;
-    }
-    uint32_t *all = fail ? NULL : malloc((total ? total : 1) * sizeof *all);
-    size_t n = 0;
-    for (int t = 0; t < nt; t++) {
-        if (all)
-            memcpy(all + n, jobs[t].h, jobs[t].nh * sizeof *all);
         n += jobs[t].nh;
-        free(jobs[t].h);
+        fail |= jobs[t].fail;
+        for (size_t x = 0; t > 0 && x < nh1; x++)
+            h[x] += jobs[t].hist[x];
     }
     free(bpop);
-    if (!all)
+    if (fail) {
+        free(h);
         return 0;
-    *h = all;
+    }
+    *hist = h;
     *scale = (double)a->count / (double)m;
     return n;
 }
@@ -307,16 +303,15 @@ int bl_blocking_lsh_plan(const bl_clkset *const *sets, size_t nsets, double thre
         qsort(athr, ns, sizeof *athr, cmp_double);
         nkeep = ns / 2;
     }
-    uint32_t *eh = NULL, *hist = NULL;
+    uint32_t *hist = NULL;
     double escale = 1, *q = NULL;
-    size_t ne = nsets >= 2 && ns ? emp_sample(sets, threshold, &eh, &escale) : 0;
-    if (ne >= EMP_MIN_FOUND) {
-        hist = calloc(nbits + 1, sizeof *hist);
+    size_t ne = nsets >= 2 && ns ? emp_sample(sets, threshold, &hist, &escale) : 0;
+    if (ne < EMP_MIN_FOUND) {
+        free(hist);
+        hist = NULL;
+    } else {
         q = malloc((nbits + 1) * sizeof *q);
-        for (size_t i = 0; hist && i < ne; i++)
-            hist[eh[i] <= nbits ? eh[i] : nbits]++;
     }
-    free(eh);
     int emp = hist && q;
     /* the sample estimates the share kept: aim half-way between the
      * requested recall and 1 to leave room for its error */

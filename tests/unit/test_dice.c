@@ -387,6 +387,53 @@ static void test_candidates_vs_bruteforce(void **state)
     }
 }
 
+/* The plan fitted to sampled pairs (inputs of 1e10 pairs and more): B holds
+ * copies of A with 0-60 of about 310 set bits moved (Dice about 0.80-1.0),
+ * so the fitted plan must keep at least 99% of the pairs at >= 0.8. */
+static void test_lsh_plan_sampled(void **state)
+{
+    (void)state;
+    enum { N = 100000, NB = 128 };
+    bl_error e;
+    bl_clkset *s[2];
+    uint8_t buf[NB];
+    for (int d = 0; d < 2; d++)
+        assert_int_equal(bl_clkset_new(1024, N, &s[d], &e), BL_OK);
+    for (size_t i = 0; i < N; i++) {
+        fill(buf, NB, 30);
+        assert_int_equal(bl_clkset_append(s[0], buf, NULL, &e), BL_OK);
+        for (uint32_t m = (uint32_t)(xr() % 61); m > 0; m--) {
+            uint32_t p = (uint32_t)(xr() % 1024);
+            buf[p >> 3] ^= (uint8_t)(0x80u >> (p & 7));
+        }
+        assert_int_equal(bl_clkset_append(s[1], buf, NULL, &e), BL_OK);
+    }
+    const bl_clkset *sets[2] = {s[0], s[1]};
+    uint32_t tables = 0, bits = 0;
+    double share = 0;
+    assert_int_equal(bl_blocking_lsh_plan(sets, 2, 0.8, 0.99, &tables, &bits, &share), 1);
+    bl_blocking *bk;
+    assert_int_equal(bl_blocking_new_lsh(1024, tables, bits, (const uint8_t *)"k", 1, &bk, &e), BL_OK);
+    bl_match_opts o;
+    memset(&o, 0, sizeof o);
+    o.threshold = 0.8;
+    o.blocking = bk;
+    bl_candidate *c;
+    size_t n, kept = 0, above = 0;
+    assert_int_equal(bl_match_candidates(sets, 2, &o, &c, &n, &e), BL_OK);
+    for (size_t i = 0; i < n; i++)
+        kept += c[i].rec[0] == c[i].rec[1];
+    for (size_t i = 0; i < N; i++)
+        above += bl_dice(bl_clkset_get(s[0], i), bl_clkset_get(s[1], i), NB) >= 0.8;
+    assert_true(above > N / 2);
+    assert_true((double)kept >= 0.99 * (double)above);
+    free(c);
+    bl_blocking_free(bk);
+    for (int d = 0; d < 2; d++) {
+        bl_clkset_free(s[d]);
+    }
+}
+
 static void test_lsh_keyed(void **state)
 {
     (void)state;
@@ -497,7 +544,7 @@ int main(void)
         cmocka_unit_test(test_kernel_filter_rows),
         cmocka_unit_test(test_dice_basic),
         cmocka_unit_test(test_cmin_exact),          cmocka_unit_test(test_format_double),
-        cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed),
+        cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed), cmocka_unit_test(test_lsh_plan_sampled),
         cmocka_unit_test(test_lsh_stats_distinct),
         cmocka_unit_test(test_validation),
     };
