@@ -31,10 +31,11 @@ extern cli_candidates_hook cli_match_hook;
 typedef bl_status (*cli_read_hook)(const char *const *paths, size_t n, bl_clkset **sets,
                                    bl_error *err);
 extern cli_read_hook cli_match_read_hook;
-/** blindlink-mpi: bl_blocking_lsh_plan computed once (rank 0 holds all the
- *  rows it samples) and shared, in place of bl_blocking_lsh_plan. */
+/** blindlink-mpi: bl_blocking_lsh_plan_keep computed once (rank 0 holds all
+ *  the rows it samples) and shared, in place of bl_blocking_lsh_plan_keep. */
 typedef int (*cli_plan_hook)(const bl_clkset *const *sets, size_t nsets, double threshold,
-                             double recall, uint32_t *tables, uint32_t *bits, double *share);
+                             double recall, bl_lsh_keep keep, uint32_t *tables, uint32_t *bits,
+                             double *share);
 extern cli_plan_hook cli_match_plan_hook;
 int cmd_eval(int argc, char **argv);
 int cmd_psi(int argc, char **argv);

@@ -62,7 +62,10 @@ static void usage(FILE *fp)
         "  -k, --top-k K            keep at most K candidates per record and dataset pair\n"
         "  -j, --threads N          worker threads (default 0 = all cores)\n"
         "      --max-candidates N   fail cleanly beyond N candidate pairs (default 1e8)\n"
-        "\n"
+        "\n",
+        fp);
+    /* two strings: C11 compilers need only take 4095 characters in one */
+    fputs(
         "Blocking (default: exhaustive comparison):\n"
         "      --blocking lsh       keyed LSH over the encodings; the bit positions come\n"
         "                           from a secret (--blocking-key-file or the variable\n"
@@ -72,6 +75,9 @@ static void usage(FILE *fp)
         "                           99% of the pairs >= threshold (sampled); when\n"
         "                           that would cost more comparisons than all pairs (low\n"
         "                           thresholds), match exhaustively with a message\n"
+        "      --lsh-keep all|best  pairs the plan keeps 99% of: all (default for\n"
+        "                           candidates, anonlink) or each record's best\n"
+        "                           (default for pairs, groups: what the solvers use)\n"
         "      --blocks FILE        external blocks, once per input in the same order:\n"
         "                           blocklib/anonlink-client JSON or 'record,block' CSV\n"
         "      --write-blocks PREFIX  write the blocks used, one blocklib-format JSON\n"
@@ -96,7 +102,7 @@ static void usage(FILE *fp)
 
 enum { OPT_MERGE = CLI_OPT_FIRST_PRIVATE, OPT_NODEDUP, OPT_MAXC, OPT_BLOCKING, OPT_TABLES,
        OPT_BITS, OPT_BLOCKS, OPT_KEYFILE, OPT_KEYENV, OPT_REPORT, OPT_WRITE_BLOCKS,
-       OPT_SVG, OPT_TITLE, OPT_MODEL, OPT_MINP };
+       OPT_SVG, OPT_TITLE, OPT_MODEL, OPT_MINP, OPT_KEEP };
 
 /* match_parse's answer when --model takes the run (cli/cmd_train.c) */
 #define CLI_OPT_MODEL 254
@@ -106,6 +112,7 @@ typedef struct match_opts {
     double threshold, merge, min_p;
     const char *model;
     const char *format, *solver, *blocking, *keyfile, *keyenv, *write_blocks, *svg, *title;
+    const char *keep; /* --lsh-keep, NULL: from the output format */
     const char *blocks[MAX_INPUTS];
     size_t nblocks;
     const char *inputs[MAX_INPUTS];
@@ -125,6 +132,7 @@ static const struct option match_longopts[] = {
     {"blocking", required_argument, NULL, OPT_BLOCKING},
     {"lsh-tables", required_argument, NULL, OPT_TABLES},
     {"lsh-bits", required_argument, NULL, OPT_BITS},
+    {"lsh-keep", required_argument, NULL, OPT_KEEP},
     {"blocks", required_argument, NULL, OPT_BLOCKS},
     {"blocking-key-file", required_argument, NULL, OPT_KEYFILE},
     {"blocking-key-env", required_argument, NULL, OPT_KEYENV},
@@ -194,6 +202,11 @@ static int match_option(int c, const char *arg, match_opts *o)
         if (cli_parse_u64(arg, 1, 32, &o->bits))
             return cli_usage_error(CMD, "--lsh-bits must be in 1..32, got '%s'", arg);
         break;
+    case OPT_KEEP:
+        if (strcmp(arg, "all") && strcmp(arg, "best"))
+            return cli_usage_error(CMD, "--lsh-keep must be all or best, got '%s'", arg);
+        o->keep = arg;
+        break;
     case OPT_BLOCKS:
         if (o->nblocks == MAX_INPUTS)
             return cli_usage_error(CMD, "too many --blocks files");
@@ -261,6 +274,12 @@ static int match_check(match_opts *o)
         o->solver = "none";
     if (strcmp(o->format, "pairs") == 0 && strcmp(o->solver, "none") == 0)
         o->format = "candidates";
+    if (o->keep && (!o->blocking || strcmp(o->blocking, "lsh")))
+        return cli_usage_error(CMD, "--lsh-keep goes with --blocking lsh");
+    /* a solver takes each record's best available partner, so 1:1 and
+     * group outputs need the best pairs kept; candidate lists need all */
+    if (!o->keep)
+        o->keep = !strcmp(o->format, "pairs") || !strcmp(o->format, "groups") ? "best" : "all";
     return CLI_OPT_OK;
 }
 
@@ -455,9 +474,10 @@ static bl_status setup_lsh(match_run *r, match_opts *o)
     }
     uint32_t dt = 0, db = 0;
     double share;
-    int (*plan)(const bl_clkset *const *, size_t, double, double, uint32_t *, uint32_t *,
-                double *) = cli_match_plan_hook ? cli_match_plan_hook : bl_blocking_lsh_plan;
-    if (!plan((const bl_clkset *const *)r->sets, r->nin, o->threshold, 0.99, &dt, &db, &share) &&
+    cli_plan_hook plan = cli_match_plan_hook ? cli_match_plan_hook : bl_blocking_lsh_plan_keep;
+    bl_lsh_keep keep = strcmp(o->keep, "best") ? BL_LSH_KEEP_ALL : BL_LSH_KEEP_BEST;
+    if (!plan((const bl_clkset *const *)r->sets, r->nin, o->threshold, 0.99, keep, &dt, &db,
+              &share) &&
         !o->tables && !o->bits) {
         exhaustive_message(o->threshold, share);
         o->blocking = NULL;
@@ -477,7 +497,8 @@ static bl_status setup_lsh(match_run *r, match_opts *o)
     if (o->bits)
         db = (uint32_t)o->bits;
     if (o->co.verbose)
-        fprintf(stderr, "blindlink match: keyed LSH blocking with %u tables of %u bits\n", dt, db);
+        fprintf(stderr, "blindlink match: keyed LSH blocking with %u tables of %u bits (keeping "
+                        "%s pairs)\n", dt, db, o->keep);
     st = bl_blocking_new_lsh(r->sets[0]->nbits, dt, db, key.bytes, key.len, &r->bk, &r->err);
     bl_secret_free(&key);
     return st;

@@ -403,59 +403,6 @@ out:
     return NULL;
 }
 
-/* LSD radix sort of (key << 32 | idx) by the key in as few passes of at
- * most 12-bit digits as the key needs (a 23-bit LSH key: 2 passes instead
- * of 3; the 4,096 counters stay in L1); input is idx-ordered, so the
- * result is ordered by key, then idx. cnt holds 4,097 entries. */
-static int radix_sort_keys(uint64_t *v, uint64_t *tmp, size_t *cnt, size_t n, uint32_t keybits)
-{
-    uint64_t *src = v, *dst = tmp;
-    uint32_t passes = (keybits + 11) / 12, digit = passes ? (keybits + passes - 1) / passes : 1;
-    size_t nd = (size_t)1 << digit, mask = nd - 1;
-    for (uint32_t shift = 32; shift < 32 + keybits; shift += digit) {
-        memset(cnt, 0, (nd + 1) * sizeof *cnt);
-        for (size_t i = 0; i < n; i++)
-            cnt[((src[i] >> shift) & mask) + 1]++;
-        for (size_t i = 1; i <= nd; i++)
-            cnt[i] += cnt[i - 1];
-        for (size_t i = 0; i < n; i++)
-            dst[cnt[(src[i] >> shift) & mask]++] = src[i];
-        uint64_t *sw = src;
-        src = dst;
-        dst = sw;
-    }
-    if (src != v)
-        memcpy(v, src, n * sizeof *v);
-    return 0;
-}
-
-static int build_units(lshround *r)
-{
-    size_t cap = 1024;
-    r->units = malloc(cap * 3 * sizeof *r->units);
-    r->nunits = 0;
-    if (!r->units)
-        return -1;
-    for (size_t s = 0; s < r->n;) {
-        size_t e = s + 1;
-        while (e < r->n && (r->e[e] >> 32) == (r->e[s] >> 32))
-            e++;
-        if (e - s >= 2) {
-            for (size_t a = s; a < e - 1; a += UNIT_A) {
-                /* units are triples: grow in whole triples */
-                if (bli_grow((void **)&r->units, &cap, r->nunits + 1, 3 * sizeof *r->units, 1024) != 0)
-                    return -1;
-                r->units[3 * r->nunits] = s;
-                r->units[3 * r->nunits + 1] = e;
-                r->units[3 * r->nunits + 2] = a;
-                r->nunits++;
-            }
-        }
-        s = e;
-    }
-    return 0;
-}
-
 #define KEY_BATCH 8 /* tables whose keys are computed per pass over the filters */
 
 typedef struct keyjob {
@@ -491,8 +438,7 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
     memset(&r, 0, sizeof r);
     bl_status st = BL_OK;
     uint64_t *batch = NULL, *tmp = NULL, *ext = NULL;
-    size_t *hist = malloc(4097 * sizeof *hist);
-    if (!th || !ws || !kj || !created || !hist) {
+    if (!th || !ws || !kj || !created) {
         st = bl_error_set(err, BL_ENOMEM, "out of memory");
         goto done;
     }
@@ -554,7 +500,8 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
                         r.e[r.n++] = (uint64_t)b->ids[d][q] << 32 | (c->goff[d] + rec);
             keybits = 32;
         }
-        if (radix_sort_keys(r.e, tmp, hist, r.n, keybits) || build_units(&r)) {
+        if (bli_keys_sort(r.e, tmp, r.n, keybits, nt) ||
+            bli_keys_units(r.e, r.n, UNIT_A, &r.units, &r.nunits, nt)) {
             st = bl_error_set(err, BL_ENOMEM, "out of memory sorting blocks");
             break;
         }
@@ -578,7 +525,6 @@ done:
     free(batch);
     free(tmp);
     free(ext);
-    free(hist);
     free(th);
     free(ws);
     free(kj);

@@ -5,8 +5,10 @@
  * blocking is worth it at all. On large inputs (1e10 pairs and more) the
  * plan is fitted to real pairs at or above the threshold, found
  * exhaustively between a sample of the first set and all of the second
- * (about 1e10 comparisons, threaded); otherwise to a pair exactly at the
- * threshold. The blocking itself is in blocking.c. */
+ * (about 2e10 comparisons, threaded): all of them, or each sampled record's
+ * best one (BL_LSH_KEEP_BEST, for 1:1 and group linkage); otherwise to a
+ * pair exactly at the threshold. The blocking itself is in blocking.c. */
+#include <assert.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,6 +21,8 @@ static int cmp_double(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
+/* Plans for the pair exactly at the threshold ignore `keep`: the pairs a
+ * record would lose are the hardest ones either way. */
 void bl_blocking_lsh_auto(const bl_clkset *const *sets, size_t nsets, double threshold,
                           double recall, uint32_t *tables, uint32_t *bits)
 {
@@ -114,23 +118,42 @@ static double collision_rate(uint32_t k, double r, const double *agree, size_t n
  * plan: their blocking costs little either way, and the sample would be
  * most of the exhaustive run. */
 #define EMP_MIN_PAIRS 1e10
-/* Comparisons the sample may make (about 10 CPU-s with the filter kernel)
- * and its size bounds in rows of set 0. */
-#define EMP_BUDGET 1e10
+/* Comparisons the sample may make (about 20 CPU-s with the filter kernel)
+ * and its size bounds in rows of set 0: with BL_LSH_KEEP_BEST a row gives
+ * at most one pair, so the sample should have a couple of thousand rows. */
+#define EMP_BUDGET 2e10
 #define EMP_MIN_ROWS 512
 #define EMP_MAX_ROWS 4096
 /* Pairs the sample must find to be trusted; fewer falls back. */
 #define EMP_MIN_FOUND 200
-#define EMP_CHUNK 4096
+/* Records of set 1 per block: 2,048 filters of 128 bytes stay in L2 while
+ * every sample row runs over them. Rows outer, set 1 inner read all of set
+ * 1 from memory once per row (1.28 GB per row at 10M: 2,000 rows took
+ * about 60 of the 130 s of a 10M x 10M run). */
+#define EMP_CHUNK 2048
+
+/* Each sampled row's best pair so far: Dice 2c / s compared as cross
+ * products, ties to the nearer filter (smaller Hamming distance h). */
+typedef struct empbest {
+    uint32_t c, s, h;
+} empbest;
+
+static int emp_better(uint32_t c, uint32_t s, uint32_t h, const empbest *b)
+{
+    uint64_t l = (uint64_t)c * b->s, r = (uint64_t)b->c * s;
+    return !b->s || l > r || (l == r && h < b->h);
+}
 
 typedef struct empjob {
     const bl_clkset *a, *b;
-    const uint32_t *bpop;
+    const uint32_t *bpop, *apop;
     const bl_kernel *k;
-    size_t r0, r1, step; /* sample rows r0*step, (r0+1)*step, ... < r1*step */
+    size_t m, step;     /* sample rows 0, step, 2 step, ... (m of them) */
+    size_t b0, b1;      /* this job's records of set 1 */
     double threshold;
     float tf;
-    uint32_t *hist;      /* pairs found per Hamming distance, nbits + 1 */
+    uint32_t *hist;     /* all pairs: pairs found per Hamming distance, nbits + 1 */
+    empbest *best;      /* BL_LSH_KEEP_BEST: per row (NULL: all pairs count) */
     size_t nh;
     int fail;
 } empjob;
@@ -143,20 +166,25 @@ static void *emp_worker(void *arg)
         j->fail = 1;
         return NULL;
     }
-    size_t nb = j->b->count, nbytes = j->a->nbytes;
-    for (size_t r = j->r0; r < j->r1 && !j->fail; r++) {
-        const uint8_t *fa = bl_clkset_get(j->a, r * j->step);
-        uint32_t pa = j->k->popcount(fa, nbytes);
-        for (size_t lo = 0; lo < nb; lo += EMP_CHUNK) {
-            size_t n = nb - lo < EMP_CHUNK ? nb - lo : EMP_CHUNK;
-            size_t ns = j->k->and_popcount_filter(fa, pa, bl_clkset_get(j->b, lo), j->b->stride, n,
-                                                  nbytes, j->bpop + lo, j->tf, idx, cnt);
+    size_t nbytes = j->a->nbytes;
+    for (size_t lo = j->b0; lo < j->b1; lo += EMP_CHUNK) {
+        size_t n = j->b1 - lo < EMP_CHUNK ? j->b1 - lo : EMP_CHUNK;
+        const uint8_t *fb = bl_clkset_get(j->b, lo);
+        for (size_t r = 0; r < j->m; r++) {
+            uint32_t pa = j->apop[r];
+            size_t ns = j->k->and_popcount_filter(bl_clkset_get(j->a, r * j->step), pa, fb,
+                                                  j->b->stride, n, nbytes, j->bpop + lo, j->tf,
+                                                  idx, cnt);
             for (size_t s = 0; s < ns; s++) {
-                uint32_t pb = j->bpop[lo + idx[s]], c = cnt[s];
+                uint32_t pb = j->bpop[lo + idx[s]], c = cnt[s], h = pa + pb - 2 * c;
                 if (2.0 * c < j->threshold * (double)(pa + pb))
                     continue;
-                j->hist[pa + pb - 2 * c]++;
-                j->nh++;
+                if (!j->best) {
+                    j->hist[h]++;
+                    j->nh++;
+                } else if (emp_better(c, pa + pb, h, &j->best[r])) {
+                    j->best[r] = (empbest){c, pa + pb, h};
+                }
             }
         }
     }
@@ -164,12 +192,31 @@ static void *emp_worker(void *arg)
     return NULL;
 }
 
+/* Runs the jobs, one per thread (job 0 on the caller's). */
+static void emp_run(empjob *jobs, int nt)
+{
+    enum { MAXT = 16 };
+    pthread_t tid[MAXT];
+    int started[MAXT] = {0};
+    assert(nt <= MAXT);
+    for (int t = 1; t < nt; t++)
+        started[t] = pthread_create(&tid[t], NULL, emp_worker, &jobs[t]) == 0;
+    emp_worker(&jobs[0]);
+    for (int t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            emp_worker(&jobs[t]);
+    }
+}
+
 /* Histogram hist[0..nbits] (calloc'd) of the Hamming distances of the pairs
- * at or above the threshold between a sample of set 0 and all of set 1;
- * returns the number of pairs (0, hist NULL, when the inputs are too small
- * or memory ran out); *scale = the factor from sample to the whole of set 0. */
-static size_t emp_sample(const bl_clkset *const *sets, double threshold, uint32_t **hist,
-                         double *scale)
+ * at or above the threshold between a sample of set 0 and all of set 1
+ * (best: only each sampled row's best pair); returns the number of pairs
+ * (0, hist NULL, when the inputs are too small or memory ran out); *scale
+ * = the factor from sample to the whole of set 0. */
+static size_t emp_sample(const bl_clkset *const *sets, double threshold, int best,
+                         uint32_t **hist, double *scale)
 {
     const bl_clkset *a = sets[0], *b = sets[1];
     *hist = NULL;
@@ -181,39 +228,52 @@ static size_t emp_sample(const bl_clkset *const *sets, double threshold, uint32_
         m = a->count;
     size_t step = a->count / m, nh1 = (size_t)a->nbits + 1;
     const bl_kernel *k = bli_kernel_active();
-    enum { MAXT = 16 };
     int nt = bli_match_threads(0);
-    nt = nt > MAXT ? MAXT : nt;
-    uint32_t *bpop = malloc(b->count * sizeof *bpop), *h = calloc(nh1 * (size_t)nt, sizeof *h);
-    if (!bpop || !h) {
+    nt = nt > 16 ? 16 : nt;
+    uint32_t *bpop = malloc((b->count + m) * sizeof *bpop), *apop = bpop ? bpop + b->count : NULL;
+    uint32_t *h = calloc(nh1 * (size_t)nt, sizeof *h);
+    empbest *eb = best ? calloc(m * (size_t)nt, sizeof *eb) : NULL;
+    if (!bpop || !h || (best && !eb)) {
         free(bpop);
         free(h);
+        free(eb);
         return 0;
     }
     for (size_t i = 0; i < b->count; i++)
         bpop[i] = k->popcount(bl_clkset_get(b, i), b->nbytes);
-    empjob jobs[MAXT];
-    pthread_t tid[MAXT];
-    int started[MAXT] = {0};
-    for (int t = 0; t < nt; t++) {
-        jobs[t] = (empjob){a, b, bpop, k, m * (size_t)t / (size_t)nt, m * (size_t)(t + 1) / (size_t)nt,
-                           step, threshold, bli_threshold_float(threshold), h + nh1 * (size_t)t, 0, 0};
-        started[t] = t > 0 && pthread_create(&tid[t], NULL, emp_worker, &jobs[t]) == 0;
-        if (t > 0 && !started[t])
-            emp_worker(&jobs[t]);
-    }
-    emp_worker(&jobs[0]);
+    for (size_t r = 0; r < m; r++)
+        apop[r] = k->popcount(bl_clkset_get(a, r * step), a->nbytes);
+    empjob jobs[16];
+    for (int t = 0; t < nt; t++)
+        jobs[t] = (empjob){a, b, bpop, apop, k, m, step, b->count * (size_t)t / (size_t)nt,
+                           b->count * (size_t)(t + 1) / (size_t)nt, threshold,
+                           bli_threshold_float(threshold), h + nh1 * (size_t)t,
+                           eb ? eb + m * (size_t)t : NULL, 0, 0};
+    emp_run(jobs, nt);
     size_t n = 0;
     int fail = 0;
     for (int t = 0; t < nt; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
         n += jobs[t].nh;
         fail |= jobs[t].fail;
         for (size_t x = 0; t > 0 && x < nh1; x++)
             h[x] += jobs[t].hist[x];
     }
+    /* best pairs: the best of the threads' bests per row (the order of
+     * merging cannot change it: emp_better is a strict total order on
+     * (Dice, -h), and equal keys are the same histogram entry) */
+    for (size_t r = 0; eb && r < m; r++) {
+        empbest x = eb[r];
+        for (int t = 1; t < nt; t++)
+            if (eb[m * (size_t)t + r].s &&
+                emp_better(eb[m * (size_t)t + r].c, eb[m * (size_t)t + r].s, eb[m * (size_t)t + r].h, &x))
+                x = eb[m * (size_t)t + r];
+        if (x.s) {
+            h[x.h]++;
+            n++;
+        }
+    }
     free(bpop);
+    free(eb);
     if (fail) {
         free(h);
         return 0;
@@ -264,6 +324,14 @@ static uint32_t emp_tables(const uint32_t *hist, const double *q, uint32_t n, si
 int bl_blocking_lsh_plan(const bl_clkset *const *sets, size_t nsets, double threshold,
                          double recall, uint32_t *tables, uint32_t *bits, double *compare_share)
 {
+    return bl_blocking_lsh_plan_keep(sets, nsets, threshold, recall, BL_LSH_KEEP_ALL, tables, bits,
+                                     compare_share);
+}
+
+int bl_blocking_lsh_plan_keep(const bl_clkset *const *sets, size_t nsets, double threshold,
+                              double recall, bl_lsh_keep keep, uint32_t *tables, uint32_t *bits,
+                              double *compare_share)
+{
     uint32_t nbits = sets[0]->nbits;
     double n = nbits, tot = 0, pairs = 0, pmean = 0, rsum = 0, rw = 0;
     double dens[64];
@@ -305,7 +373,8 @@ int bl_blocking_lsh_plan(const bl_clkset *const *sets, size_t nsets, double thre
     }
     uint32_t *hist = NULL;
     double escale = 1, *q = NULL;
-    size_t ne = nsets >= 2 && ns ? emp_sample(sets, threshold, &hist, &escale) : 0;
+    int best_only = keep == BL_LSH_KEEP_BEST;
+    size_t ne = nsets >= 2 && ns ? emp_sample(sets, threshold, best_only, &hist, &escale) : 0;
     if (ne < EMP_MIN_FOUND) {
         free(hist);
         hist = NULL;

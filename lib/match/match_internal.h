@@ -102,6 +102,14 @@ struct bl_blocking {
 
 /** LSH key of one filter for table t (bits sampled MSB-first positions). */
 uint64_t bli_lsh_key(const bl_blocking *b, uint32_t t, const uint8_t *filter);
+/** lsh_sort.c: stable radix sort of n entries (key << 32 | index, keys of
+ *  `keybits` bits) by key on nt threads, tmp a scratch array of n; and the
+ *  work units of the sorted entries (triples: bucket start, bucket end,
+ *  start of an A range of at most unit_a members, for every bucket of two
+ *  or more), malloc'd into *units. Both return -1 when out of memory. */
+int bli_keys_sort(uint64_t *v, uint64_t *tmp, size_t n, uint32_t keybits, int nt);
+int bli_keys_units(const uint64_t *e, size_t n, size_t unit_a, size_t **units, size_t *nunits,
+                   int nt);
 
 /** Blocked candidate generation (lib/match/blocking.c). Fills one buffer per
  *  thread in `bufs` (nthreads entries). Returns BL_OK or an error. */

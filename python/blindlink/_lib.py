@@ -170,6 +170,8 @@ _PROTOS = {
     "bl_blocking_free": (None, [vp]),
     "bl_blocking_lsh_plan": (i32, [P(P(ClkSet)), sz, ctypes.c_double, ctypes.c_double, P(u32),
                                    P(u32), P(ctypes.c_double)]),
+    "bl_blocking_lsh_plan_keep": (i32, [P(P(ClkSet)), sz, ctypes.c_double, ctypes.c_double, i32,
+                                        P(u32), P(u32), P(ctypes.c_double)]),
     "bl_dice": (ctypes.c_double, [cs, cs, sz]),
     "bl_match_kernel_name": (cs, []),
     "bl_eval_truth_from_ids": (i32, [P(P(cs)), P(sz), sz, i32, P(vp), ERR]),

@@ -361,17 +361,24 @@ class LSH:
     a pair at the threshold with probability ``recall`` (on large inputs: the
     share ``recall`` of the sampled real pairs above it), or, where LSH would
     compare more pairs than all of them (low thresholds), the comparison is
-    exhaustive, as `blindlink match --blocking lsh` does."""
+    exhaustive, as `blindlink match --blocking lsh` does. ``keep`` says which
+    sampled pairs ``recall`` applies to: "all" pairs at or above the
+    threshold, or each record's "best" one (what the solvers use); None
+    means "best" in match() and "all" in candidates(), as the CLI's
+    --lsh-keep defaults for pairs and candidates outputs."""
 
-    def __init__(self, key, tables=None, bits=None, recall=0.99):
+    def __init__(self, key, tables=None, bits=None, recall=0.99, keep=None):
         self.key = _secret(key)
         if not self.key:
             raise ValueError("LSH needs a non-empty key")
-        self.tables, self.bits, self.recall = tables, bits, recall
+        if keep not in (None, "all", "best"):
+            raise ValueError("keep must be None, 'all' or 'best'")
+        self.tables, self.bits, self.recall, self.keep = tables, bits, recall, keep
 
 
-def _blocking(blocking, sets, threshold):
-    """A bl_blocking handle (or None) for the given sets; the caller frees it."""
+def _blocking(blocking, sets, threshold, keep="all"):
+    """A bl_blocking handle (or None) for the given sets; the caller frees it.
+    ``keep``: the plan's default when the LSH object names none."""
     if blocking is None:
         return None
     if not isinstance(blocking, LSH):
@@ -379,8 +386,10 @@ def _blocking(blocking, sets, threshold):
     tables, bits = blocking.tables, blocking.bits
     if tables is None or bits is None:
         t, b, share = ctypes.c_uint32(), ctypes.c_uint32(), ctypes.c_double()
-        worth = lib.bl_blocking_lsh_plan(sets, len(sets), threshold, blocking.recall,
-                                         ctypes.byref(t), ctypes.byref(b), ctypes.byref(share))
+        keep = {"all": 0, "best": 1}[blocking.keep or keep]  # bl_lsh_keep
+        worth = lib.bl_blocking_lsh_plan_keep(sets, len(sets), threshold, blocking.recall, keep,
+                                              ctypes.byref(t), ctypes.byref(b),
+                                              ctypes.byref(share))
         if not worth:
             return None  # exhaustive comparison is cheaper and loses nothing
         tables = t.value if tables is None else tables
@@ -419,7 +428,7 @@ class _Candidates:
 
 
 def _find_candidates(datasets, threshold, k=None, threads=0, blocking=None, one_sided=False,
-                     max_candidates=0):
+                     max_candidates=0, keep="all"):
     if len(datasets) < 2:
         raise ValueError("need at least two datasets")
     owned = []
@@ -433,7 +442,7 @@ def _find_candidates(datasets, threshold, k=None, threads=0, blocking=None, one_
         opts.threads = int(threads)
         opts.max_candidates = int(max_candidates)
         opts.top_k_one_sided = 1 if one_sided else 0
-        bh = _blocking(blocking, arr, float(threshold))
+        bh = _blocking(blocking, arr, float(threshold), keep)
         try:
             opts.blocking = bh
             out = ctypes.POINTER(_lib.Candidate)()
@@ -494,7 +503,7 @@ def match(datasets, threshold, *, solver="greedy", blocking=None, k=None, thread
     score), best score first; ``members`` are (dataset, record) pairs."""
     if solver not in ("greedy", "probabilistic"):
         raise ValueError("solver must be 'greedy' or 'probabilistic'")
-    with _find_candidates(datasets, threshold, k, threads, blocking) as c:
+    with _find_candidates(datasets, threshold, k, threads, blocking, keep="best") as c:
         groups = _solve(c, solver, merge_threshold, deduplicated)
         scores = {}
         for s, d0, d1, r0, r1 in c.tuples():

@@ -74,10 +74,21 @@ assert_contains "$T/err" "no blocking used"
 assert_same "$T/l5.csv" "$T/e5.csv"
 expect_exit 0 env BL_BLOCKING_KEY=abc "$BL" match -t 0.8 --blocking lsh --lsh-tables 8 --lsh-bits 12 -v -o "$T/l2.csv" "$A" "$B"
 assert_contains "$T/err" "candidate pairs"
+assert_contains "$T/err" "(keeping best pairs)"
 # -v on a blocked run reports the pairs compared and the reduction ratio,
 # without the exhaustive run (only --blocking-report does that)
 assert_contains "$T/err" "blocking compared "
 assert_not_contains "$T/err" "pair completeness"
+# --lsh-keep: the plan's pairs; default all for candidate lists
+expect_exit 0 env BL_BLOCKING_KEY=abc "$BL" match -t 0.8 --blocking lsh --lsh-tables 8 --lsh-bits 12 -f candidates -v -o "$T/l4.csv" "$A" "$B"
+assert_contains "$T/err" "(keeping all pairs)"
+expect_exit 0 env BL_BLOCKING_KEY=abc "$BL" match -t 0.8 --blocking lsh --lsh-tables 8 --lsh-bits 12 --lsh-keep all -v -o "$T/l4.csv" "$A" "$B"
+assert_contains "$T/err" "(keeping all pairs)"
+expect_exit 2 env BL_BLOCKING_KEY=abc "$BL" match -t 0.8 --blocking lsh --lsh-keep most -o "$T/x.csv" "$A" "$B"
+assert_contains "$T/err" "--lsh-keep must be all or best"
+expect_exit 2 "$BL" match -t 0.8 --lsh-keep best -o "$T/x.csv" "$A" "$B"
+assert_contains "$T/err" "--lsh-keep goes with --blocking lsh"
+assert_missing "$T/x.csv"
 expect_exit 0 "$BL" match -t 0.8 -v --blocks "$F/people-a.psig-blocks.json" --blocks "$F/people-b.psig-blocks.json" -o "$T/l3.csv" "$A" "$B"
 n=$(sed -nE 's/.*blocking compared ([0-9]+) of ([0-9]+) pairs \(reduction ratio (0|0?\.[0-9]+|1\.0+); [0-9]+ comparisons counting repeats\).*/\1/p' "$T/err")
 [ -n "$n" ] && [ "$n" -gt 0 ] && [ "$n" -le 400 ] && pass || fail "-v blocked line: $(cat "$T/err")"

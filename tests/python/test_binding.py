@@ -239,6 +239,17 @@ class MatchTest(unittest.TestCase):
         with self.assertRaises(TypeError):
             blindlink.candidates(self.a, self.b, 0.8, blocking="lsh")
 
+    def test_lsh_keep(self):
+        # the planned blocking (either keep) on these small sets matches the
+        # exhaustive result; keep must be all, best or None
+        full = blindlink.match([self.a, self.b], 0.8)
+        for keep in (None, "all", "best"):
+            got = blindlink.match([self.a, self.b], 0.8,
+                                  blocking=blindlink.LSH(b"k" * 32, keep=keep))
+            self.assertEqual([m.members for m in got][:5], [m.members for m in full][:5])
+        with self.assertRaises(ValueError):
+            blindlink.LSH(b"k" * 32, keep="most")
+
     def test_threshold_out_of_range(self):
         with self.assertRaises(blindlink.BlindlinkError) as cm:
             blindlink.match([self.a, self.b], 1.5)

@@ -434,6 +434,122 @@ static void test_lsh_plan_sampled(void **state)
     }
 }
 
+/* Flips m random bits of a 1024-bit filter (at 30% density Dice falls by
+ * about m / 614). */
+static void flip_bits(uint8_t *buf, uint32_t m)
+{
+    for (; m > 0; m--) {
+        uint32_t p = (uint32_t)(xr() % 1024);
+        buf[p >> 3] ^= (uint8_t)(0x80u >> (p & 7));
+    }
+}
+
+/* BL_LSH_KEEP_BEST: every record of A has a near copy in B (0-12 bits
+ * flipped) and a far one (95-115 flipped, Dice about 0.81-0.85). Keeping all
+ * pairs >= 0.8 takes many tables for the far copies; keeping each record's
+ * best pair takes far fewer, and those tables must still keep >= 99% of the
+ * near copies. */
+static void test_lsh_plan_best(void **state)
+{
+    (void)state;
+    enum { N = 100000, NB = 128 };
+    bl_error e;
+    bl_clkset *s[2];
+    uint8_t buf[NB], copy[NB];
+    assert_int_equal(bl_clkset_new(1024, N, &s[0], &e), BL_OK);
+    assert_int_equal(bl_clkset_new(1024, 2 * N, &s[1], &e), BL_OK);
+    for (size_t i = 0; i < N; i++) {
+        fill(buf, NB, 30);
+        assert_int_equal(bl_clkset_append(s[0], buf, NULL, &e), BL_OK);
+        memcpy(copy, buf, NB);
+        flip_bits(copy, (uint32_t)(xr() % 13));
+        assert_int_equal(bl_clkset_append(s[1], copy, NULL, &e), BL_OK); /* B record 2i */
+        flip_bits(buf, 95 + (uint32_t)(xr() % 21));
+        assert_int_equal(bl_clkset_append(s[1], buf, NULL, &e), BL_OK); /* B record 2i + 1 */
+    }
+    const bl_clkset *sets[2] = {s[0], s[1]};
+    uint32_t ta = 0, ba = 0, tb = 0, bb = 0;
+    double share = 0;
+    assert_int_equal(bl_blocking_lsh_plan_keep(sets, 2, 0.8, 0.99, BL_LSH_KEEP_ALL, &ta, &ba, &share), 1);
+    assert_int_equal(bl_blocking_lsh_plan_keep(sets, 2, 0.8, 0.99, BL_LSH_KEEP_BEST, &tb, &bb, &share), 1);
+    /* bl_blocking_lsh_plan is the ALL plan */
+    uint32_t t0 = 0, b0 = 0;
+    assert_int_equal(bl_blocking_lsh_plan(sets, 2, 0.8, 0.99, &t0, &b0, &share), 1);
+    assert_true(t0 == ta && b0 == ba);
+    /* measured: 36 x 21 against 3 x 25 */
+    assert_true(2 * tb < ta);
+    bl_blocking *bk;
+    assert_int_equal(bl_blocking_new_lsh(1024, tb, bb, (const uint8_t *)"k", 1, &bk, &e), BL_OK);
+    bl_match_opts o;
+    memset(&o, 0, sizeof o);
+    o.threshold = 0.8;
+    o.blocking = bk;
+    bl_candidate *c;
+    size_t n, near = 0;
+    assert_int_equal(bl_match_candidates(sets, 2, &o, &c, &n, &e), BL_OK);
+    for (size_t i = 0; i < n; i++)
+        near += c[i].rec[1] == 2 * c[i].rec[0];
+    assert_true((double)near >= 0.99 * N);
+    free(c);
+    bl_blocking_free(bk);
+    bl_clkset_free(s[0]);
+    bl_clkset_free(s[1]);
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* the threaded radix sort and unit list of an LSH table against qsort and
+ * a plain serial bucket walk, at sizes around the threaded cut-over and
+ * thread counts that do not divide them */
+static void test_keys_sort_units(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 2, 999, 65535, 65536, 200003};
+    static const int threads[] = {1, 2, 3, 5};
+    static const uint32_t kbits[] = {7, 13, 25};
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
+        for (size_t ki = 0; ki < 3; ki++) {
+            size_t n = sizes[si];
+            uint64_t *v = malloc((n + 1) * sizeof *v), *ref = malloc((n + 1) * sizeof *v);
+            uint64_t *tmp = malloc((n + 1) * sizeof *v);
+            assert_non_null(v);
+            assert_non_null(ref);
+            assert_non_null(tmp);
+            /* few distinct keys with 7 bits (big buckets), many with 25 */
+            for (size_t i = 0; i < n; i++)
+                ref[i] = (xr() & ((1u << kbits[ki]) - 1)) << 32 | i;
+            qsort(ref, n, sizeof *ref, cmp_u64);
+            for (size_t ti = 0; ti < 4; ti++) {
+                for (size_t i = 0; i < n; i++)
+                    v[(uint32_t)ref[i]] = ref[i]; /* the input: in index order */
+                assert_int_equal(bli_keys_sort(v, tmp, n, kbits[ki], threads[ti]), 0);
+                if (n)
+                    assert_memory_equal(v, ref, n * sizeof *v);
+                size_t *u = NULL, nu = 0, want = 0;
+                assert_int_equal(bli_keys_units(v, n, 256, &u, &nu, threads[ti]), 0);
+                for (size_t s = 0; s < n;) {
+                    size_t e = s + 1;
+                    while (e < n && v[e] >> 32 == v[s] >> 32)
+                        e++;
+                    for (size_t a = s; e - s >= 2 && a < e - 1; a += 256, want++) {
+                        assert_true(want < nu);
+                        assert_true(u[3 * want] == s && u[3 * want + 1] == e && u[3 * want + 2] == a);
+                    }
+                    s = e;
+                }
+                assert_int_equal(nu, want);
+                free(u);
+            }
+            free(v);
+            free(ref);
+            free(tmp);
+        }
+}
+
 static void test_lsh_keyed(void **state)
 {
     (void)state;
@@ -544,7 +660,7 @@ int main(void)
         cmocka_unit_test(test_kernel_filter_rows),
         cmocka_unit_test(test_dice_basic),
         cmocka_unit_test(test_cmin_exact),          cmocka_unit_test(test_format_double),
-        cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed), cmocka_unit_test(test_lsh_plan_sampled),
+        cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed), cmocka_unit_test(test_lsh_plan_sampled), cmocka_unit_test(test_lsh_plan_best), cmocka_unit_test(test_keys_sort_units),
         cmocka_unit_test(test_lsh_stats_distinct),
         cmocka_unit_test(test_validation),
     };
