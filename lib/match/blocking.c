@@ -478,6 +478,31 @@ static void *key_worker(void *arg)
     return NULL;
 }
 
+/* External blocks: (block id << 32 | global index) for every membership
+ * of a block this share owns (all without bowner), and a sort buffer of
+ * the same size. -1 when out of memory. */
+static int ext_entries(const bctx *c, uint64_t **ext, uint64_t **tmp, size_t *n)
+{
+    const bl_blocking *b = c->b;
+    size_t tot = 0;
+    for (size_t d = 0; d < c->nsets; d++)
+        for (size_t q = 0; q < b->off[d][b->nrecs[d]]; q++)
+            tot += !b->bowner || b->bowner[b->ids[d][q]] == b->bpart;
+    *ext = malloc((tot ? tot : 1) * sizeof **ext);
+    *tmp = malloc((tot ? tot : 1) * sizeof **tmp);
+    if (!*ext || !*tmp)
+        return -1;
+    *n = 0;
+    for (size_t d = 0; d < c->nsets; d++)
+        for (size_t rec = 0; rec < b->nrecs[d]; rec++)
+            for (size_t q = b->off[d][rec]; q < b->off[d][rec + 1]; q++) {
+                uint32_t id = b->ids[d][q];
+                if (!b->bowner || b->bowner[id] == b->bpart)
+                    (*ext)[(*n)++] = (uint64_t)id << 32 | (c->goff[d] + rec);
+            }
+    return 0;
+}
+
 static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
 {
     const bl_blocking *b = c->b;
@@ -538,20 +563,11 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
             r.e = batch + (size_t)((t - t_lo) % nb) * ntot;
             keybits = b->bits;
         } else {
-            size_t tot = 0;
-            for (size_t d = 0; d < c->nsets; d++)
-                tot += b->off[d][b->nrecs[d]];
-            ext = malloc((tot ? tot : 1) * sizeof *ext);
-            tmp = malloc((tot ? tot : 1) * sizeof *tmp);
-            if (!ext || !tmp) {
+            if (ext_entries(c, &ext, &tmp, &r.n)) {
                 st = bl_error_set(err, BL_ENOMEM, "out of memory");
                 break;
             }
             r.e = ext;
-            for (size_t d = 0; d < c->nsets; d++)
-                for (size_t rec = 0; rec < b->nrecs[d]; rec++)
-                    for (size_t q = b->off[d][rec]; q < b->off[d][rec + 1]; q++)
-                        r.e[r.n++] = (uint64_t)b->ids[d][q] << 32 | (c->goff[d] + rec);
             keybits = 32;
         }
         if (radix_sort_keys(r.e, tmp, hist, r.n, keybits) || build_units(&r)) {

@@ -98,6 +98,12 @@ struct bl_blocking {
     size_t **off;           /* per dataset nrecs+1 */
     uint32_t **ids;         /* per dataset */
     uint32_t nblocks;
+    /* one share of distributed matching (partition.c): only the blocks
+     * with bowner[id] == bpart (bowner NULL: all); a pair is still emitted
+     * only by the first block of all that it shares (the block lists stay
+     * whole), so the shares never overlap */
+    const uint32_t *bowner;
+    uint32_t bpart;
 };
 
 /** LSH key of one filter for table t (bits sampled MSB-first positions). */

@@ -1,6 +1,7 @@
 /* lib/match/partition.c - the candidate step split into shares for
  * distributed matching (blindlink-mpi). With keyed LSH a share is a range
- * of the tables over all records (part_tables). Otherwise each
+ * of the tables over all records (part_tables); with external blocks, a
+ * set of whole blocks of about equal cost (part_blocks). Otherwise each
  * cross-dataset pair (x < y) is
  * cut into row ranges of x; the cost of a row is |y| comparisons, and the
  * shares are equal slices of the total cost. A share runs the ordinary
@@ -105,6 +106,106 @@ static bl_status part_tables(const bl_clkset *const *sets, size_t nsets, const b
     return bl_match_candidates(sets, nsets, &o, out, count, err);
 }
 
+typedef struct blockcost {
+    uint64_t cost;
+    uint32_t id;
+} blockcost;
+
+static int cmp_blockcost(const void *x, const void *y)
+{
+    const blockcost *a = x, *b = y;
+    if (a->cost != b->cost)
+        return a->cost > b->cost ? -1 : 1; /* dearest first */
+    return a->id < b->id ? -1 : (a->id > b->id);
+}
+
+/* The estimated cost of every block: the pairs it compares, summed over
+ * dataset pairs x < y of (its members in x) x (its members in y). Exact
+ * in 64 bits (fewer than 2^32 records in all). NULL when out of memory. */
+static blockcost *block_costs(const bl_blocking *b)
+{
+    size_t nb = b->nblocks ? b->nblocks : 1;
+    blockcost *bc = calloc(nb, sizeof *bc);
+    uint64_t *before = calloc(nb, sizeof *before); /* members in datasets < d */
+    uint32_t *here = calloc(nb, sizeof *here);      /* members in dataset d */
+    if (!bc || !before || !here) {
+        free(bc);
+        bc = NULL;
+    }
+    for (size_t d = 0; bc && d < b->ndsets; d++) {
+        size_t nq = b->off[d][b->nrecs[d]];
+        for (size_t q = 0; q < nq; q++)
+            here[b->ids[d][q]]++;
+        for (size_t q = 0; q < nq; q++) {
+            uint32_t id = b->ids[d][q];
+            if (here[id]) { /* once per block */
+                bc[id].cost += (uint64_t)here[id] * before[id];
+                before[id] += here[id];
+                here[id] = 0;
+            }
+        }
+    }
+    for (uint32_t i = 0; bc && i < b->nblocks; i++)
+        bc[i].id = i;
+    free(before);
+    free(here);
+    return bc;
+}
+
+/* owner[id] for every block, alike on every rank: the blocks, dearest
+ * first (ties: lower id), each to the share with the least cost so far
+ * (ties: lower share), so one big block and many small ones still balance;
+ * blocks that compare nothing belong to no share (UINT32_MAX) */
+static uint32_t *block_owners(const bl_blocking *b, size_t nparts)
+{
+    blockcost *bc = block_costs(b);
+    uint32_t *owner = malloc((b->nblocks ? b->nblocks : 1) * sizeof *owner);
+    uint64_t *load = calloc(nparts, sizeof *load);
+    if (bc && owner && load) {
+        if (b->nblocks)
+            qsort(bc, b->nblocks, sizeof *bc, cmp_blockcost);
+        for (uint32_t i = 0; i < b->nblocks; i++) {
+            size_t best = 0;
+            for (size_t p = 1; p < nparts; p++)
+                if (load[p] < load[best])
+                    best = p;
+            owner[bc[i].id] = bc[i].cost ? (uint32_t)best : UINT32_MAX;
+            /* saturating: a sum past 2^64 still compares as largest */
+            load[best] = load[best] + bc[i].cost < load[best] ? UINT64_MAX : load[best] + bc[i].cost;
+        }
+    } else {
+        free(owner);
+        owner = NULL;
+    }
+    free(bc);
+    free(load);
+    return owner;
+}
+
+/* External blocks: the share is a set of whole blocks chosen by cost
+ * (block_owners); each share sorts and compares only the memberships of
+ * its blocks. The block lists stay whole, so a pair is emitted by the
+ * first block it shares (lowest block id), whichever share owns it, and
+ * the shares are disjoint; top-k is kept one-sided here, exact after the
+ * merge, as for LSH tables. */
+static bl_status part_blocks(const bl_clkset *const *sets, size_t nsets, const bl_match_opts *opts,
+                             size_t part, size_t nparts, bl_candidate **out, size_t *count,
+                             bl_error *err)
+{
+    bl_blocking view = *opts->blocking; /* the same block lists, fewer blocks */
+    uint32_t *owner = NULL;
+    if (nparts > 1 && !(owner = block_owners(&view, nparts)))
+        return bl_error_set(err, BL_ENOMEM, "out of memory sharing the blocks");
+    view.bowner = owner;
+    view.bpart = (uint32_t)part;
+    bl_match_opts o = *opts;
+    o.blocking = &view;
+    o.top_k_one_sided = 1;
+    bl_status st = bl_match_candidates(sets, nsets, &o, out, count, err);
+    free(owner);
+    return st;
+}
+
 bl_status bl_match_candidates_part(const bl_clkset *const *sets, size_t nsets,
                                    const bl_match_opts *opts, size_t part, size_t nparts,
                                    bl_candidate **out, size_t *count, bl_error *err)
@@ -114,9 +215,7 @@ bl_status bl_match_candidates_part(const bl_clkset *const *sets, size_t nsets,
     *out = NULL;
     *count = 0;
     if (opts->blocking && opts->blocking->kind == 2)
-        return bl_error_set(err, BL_EINVAL,
-                            "external blocks (--blocks) are not supported in distributed "
-                            "matching; use --blocking lsh or one process");
+        return part_blocks(sets, nsets, opts, part, nparts, out, count, err);
     if (opts->blocking && opts->blocking->kind == 1 && nparts > 1)
         return part_tables(sets, nsets, opts, part, nparts, out, count, err);
     /* the single-process checks (counts, bits, fingerprints) on all sets */
@@ -177,9 +276,9 @@ bl_status bl_match_candidates_merge(const bl_clkset *const *sets, size_t nsets,
                             "use --top-k, or raise --max-candidates",
                             cap, opts->threshold);
     bl_candidates_sort(c, *count);
-    /* LSH table shares hold a superset of each record's best k: keep the
-     * best k of the union (a no-op for row shares, exact already) */
-    if (opts->top_k && opts->blocking && opts->blocking->kind == 1)
+    /* LSH table and block shares hold a superset of each record's best
+     * k: keep the best k of the union (row shares are exact already) */
+    if (opts->top_k && opts->blocking)
         bli_candidates_topk_one_sided(c, count, sets, nsets, opts->top_k);
     if (opts->top_k && !opts->top_k_one_sided)
         return bl_candidates_enforce_k(sets, nsets, c, count, opts->top_k, err);
