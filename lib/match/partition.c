@@ -152,33 +152,62 @@ static blockcost *block_costs(const bl_blocking *b)
     return bc;
 }
 
+typedef struct share_load {
+    uint64_t load;
+    size_t part;
+} share_load;
+
+static int load_less(const share_load *a, const share_load *b)
+{
+    return a->load < b->load || (a->load == b->load && a->part < b->part);
+}
+
+/* the root of the min-heap h (n entries) grew: move it down */
+static void sift_down(share_load *h, size_t n)
+{
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && load_less(&h[l], &h[m]))
+            m = l;
+        if (l + 1 < n && load_less(&h[l + 1], &h[m]))
+            m = l + 1;
+        if (m == i)
+            return;
+        share_load t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
 /* owner[id] for every block, alike on every rank: the blocks, dearest
  * first (ties: lower id), each to the share with the least cost so far
- * (ties: lower share), so one big block and many small ones still balance;
- * blocks that compare nothing belong to no share (UINT32_MAX) */
+ * (ties: lower share; a heap, as LSH-written files hold millions of
+ * blocks), so one big block and many small ones still balance; blocks
+ * that compare nothing belong to no share (UINT32_MAX) */
 static uint32_t *block_owners(const bl_blocking *b, size_t nparts)
 {
     blockcost *bc = block_costs(b);
     uint32_t *owner = malloc((b->nblocks ? b->nblocks : 1) * sizeof *owner);
-    uint64_t *load = calloc(nparts, sizeof *load);
-    if (bc && owner && load) {
+    share_load *h = malloc(nparts * sizeof *h);
+    if (bc && owner && h) {
+        for (size_t p = 0; p < nparts; p++) /* all 0, ascending: a heap */
+            h[p] = (share_load){0, p};
         if (b->nblocks)
             qsort(bc, b->nblocks, sizeof *bc, cmp_blockcost);
         for (uint32_t i = 0; i < b->nblocks; i++) {
-            size_t best = 0;
-            for (size_t p = 1; p < nparts; p++)
-                if (load[p] < load[best])
-                    best = p;
-            owner[bc[i].id] = bc[i].cost ? (uint32_t)best : UINT32_MAX;
+            owner[bc[i].id] = bc[i].cost ? (uint32_t)h[0].part : UINT32_MAX;
             /* saturating: a sum past 2^64 still compares as largest */
-            load[best] = load[best] + bc[i].cost < load[best] ? UINT64_MAX : load[best] + bc[i].cost;
+            uint64_t l = h[0].load + bc[i].cost;
+            h[0].load = l < h[0].load ? UINT64_MAX : l;
+            sift_down(h, nparts);
         }
     } else {
         free(owner);
         owner = NULL;
     }
     free(bc);
-    free(load);
+    free(h);
     return owner;
 }
 
