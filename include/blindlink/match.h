@@ -61,10 +61,12 @@ bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
  *  estimated cost (rows of the first dataset of each dataset pair, weighted
  *  by the size of the second). Keyed LSH: the share is an equal range of the
  *  tables over all records (so it needs every row). External blocks: the
- *  share is a set of whole blocks, dealt dearest first (cost: the pairs a
- *  block compares) to the share with the least cost so far, alike for
- *  every part; it needs every row and the whole block lists, and a pair is
- *  still emitted only by the first block it shares. Each share is compared
+ *  share is a set of blocks and pieces of blocks (a block that costs more
+ *  than 1/nparts of the total is cut into runs of 256-row units), dealt
+ *  dearest first (cost: the pairs compared) to the share with the least
+ *  cost so far, alike for every part; it needs every row and the whole
+ *  block lists, and a pair is still emitted only by the first block it
+ *  shares. Each share is compared
  *  with the same kernels and threads. The
  *  shares of all parts, concatenated in any order and passed to
  *  bl_match_candidates_merge, equal bl_match_candidates' result. */

@@ -15,7 +15,7 @@
 #include <math.h>
 #include "match/match_internal.h"
 
-#define UNIT_A 256
+#define UNIT_A BLI_BLOCK_UNIT
 
 bl_status bl_blocking_new_lsh(uint32_t nbits, uint32_t tables, uint32_t bits,
                               const uint8_t *key, size_t keylen, bl_blocking **out,
@@ -429,7 +429,27 @@ static int radix_sort_keys(uint64_t *v, uint64_t *tmp, size_t *cnt, size_t n, ui
     return 0;
 }
 
-static int build_units(lshround *r)
+/* External blocks, distributed: 1 when this share compares rows of block
+ * id in unit k (any unit: SIZE_MAX). The pieces of split blocks are few
+ * (fewer split blocks than shares, at most one piece per share each), so
+ * the list is searched in order. */
+static int share_has(const bl_blocking *b, uint32_t id, size_t k)
+{
+    if (!b->bowner)
+        return 1;
+    if (b->bowner[id] != BLI_BLOCK_SPLIT)
+        return b->bowner[id] == b->bpart;
+    for (size_t i = 0; i < b->npieces; i++) {
+        const uint32_t *t = b->bpieces + 3 * i;
+        if (t[0] == id && (k == SIZE_MAX || (k >= t[1] && k < t[2])))
+            return 1;
+    }
+    return 0;
+}
+
+/* the units of every bucket of r: (bucket start, end, A-range start);
+ * with a distributed external blocking (b), only the units of this share */
+static int build_units(lshround *r, const bl_blocking *b)
 {
     size_t cap = 1024;
     r->units = malloc(cap * 3 * sizeof *r->units);
@@ -442,6 +462,8 @@ static int build_units(lshround *r)
             e++;
         if (e - s >= 2) {
             for (size_t a = s; a < e - 1; a += UNIT_A) {
+                if (b && !share_has(b, (uint32_t)(r->e[s] >> 32), (a - s) / UNIT_A))
+                    continue;
                 /* units are triples: grow in whole triples */
                 if (bli_grow((void **)&r->units, &cap, r->nunits + 1, 3 * sizeof *r->units, 1024) != 0)
                     return -1;
@@ -479,15 +501,15 @@ static void *key_worker(void *arg)
 }
 
 /* External blocks: (block id << 32 | global index) for every membership
- * of a block this share owns (all without bowner), and a sort buffer of
- * the same size. -1 when out of memory. */
+ * of a block this share compares rows of (all without bowner), and a sort
+ * buffer of the same size. -1 when out of memory. */
 static int ext_entries(const bctx *c, uint64_t **ext, uint64_t **tmp, size_t *n)
 {
     const bl_blocking *b = c->b;
     size_t tot = 0;
     for (size_t d = 0; d < c->nsets; d++)
         for (size_t q = 0; q < b->off[d][b->nrecs[d]]; q++)
-            tot += !b->bowner || b->bowner[b->ids[d][q]] == b->bpart;
+            tot += share_has(b, b->ids[d][q], SIZE_MAX);
     *ext = malloc((tot ? tot : 1) * sizeof **ext);
     *tmp = malloc((tot ? tot : 1) * sizeof **tmp);
     if (!*ext || !*tmp)
@@ -497,7 +519,7 @@ static int ext_entries(const bctx *c, uint64_t **ext, uint64_t **tmp, size_t *n)
         for (size_t rec = 0; rec < b->nrecs[d]; rec++)
             for (size_t q = b->off[d][rec]; q < b->off[d][rec + 1]; q++) {
                 uint32_t id = b->ids[d][q];
-                if (!b->bowner || b->bowner[id] == b->bpart)
+                if (share_has(b, id, SIZE_MAX))
                     (*ext)[(*n)++] = (uint64_t)id << 32 | (c->goff[d] + rec);
             }
     return 0;
@@ -570,7 +592,7 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
             r.e = ext;
             keybits = 32;
         }
-        if (radix_sort_keys(r.e, tmp, hist, r.n, keybits) || build_units(&r)) {
+        if (radix_sort_keys(r.e, tmp, hist, r.n, keybits) || build_units(&r, b->kind == 2 ? b : NULL)) {
             st = bl_error_set(err, BL_ENOMEM, "out of memory sorting blocks");
             break;
         }

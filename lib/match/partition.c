@@ -1,7 +1,8 @@
 /* lib/match/partition.c - the candidate step split into shares for
  * distributed matching (blindlink-mpi). With keyed LSH a share is a range
  * of the tables over all records (part_tables); with external blocks, a
- * set of whole blocks of about equal cost (part_blocks). Otherwise each
+ * set of whole blocks and pieces of big ones, of about equal cost
+ * (part_blocks). Otherwise each
  * cross-dataset pair (x < y) is
  * cut into row ranges of x; the cost of a row is |y| comparisons, and the
  * shares are equal slices of the total cost. A share runs the ordinary
@@ -106,26 +107,38 @@ static bl_status part_tables(const bl_clkset *const *sets, size_t nsets, const b
     return bl_match_candidates(sets, nsets, &o, out, count, err);
 }
 
-typedef struct blockcost {
+/* one thing to deal to a share: a whole block (ulo = uhi = 0) or units
+ * [ulo, uhi) of a split one (units as blocking.c cuts a block's sorted
+ * members: BLI_BLOCK_UNIT rows of the comparing side each) */
+typedef struct blockitem {
     uint64_t cost;
-    uint32_t id;
-} blockcost;
+    uint32_t id, ulo, uhi;
+} blockitem;
 
-static int cmp_blockcost(const void *x, const void *y)
+static int cmp_item(const void *x, const void *y)
 {
-    const blockcost *a = x, *b = y;
+    const blockitem *a = x, *b = y;
     if (a->cost != b->cost)
         return a->cost > b->cost ? -1 : 1; /* dearest first */
-    return a->id < b->id ? -1 : (a->id > b->id);
+    if (a->id != b->id)
+        return a->id < b->id ? -1 : 1;
+    return a->ulo < b->ulo ? -1 : (a->ulo > b->ulo);
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a + b < a ? UINT64_MAX : a + b; /* a sum past 2^64 still compares as largest */
 }
 
 /* The estimated cost of every block: the pairs it compares, summed over
  * dataset pairs x < y of (its members in x) x (its members in y). Exact
- * in 64 bits (fewer than 2^32 records in all). NULL when out of memory. */
-static blockcost *block_costs(const bl_blocking *b)
+ * in 64 bits (fewer than 2^32 records in all). cnt (nblocks x ndsets)
+ * receives the members per dataset of the blocks with split[id] >= 0, at
+ * row split[id]. NULL when out of memory. */
+static blockitem *block_costs(const bl_blocking *b, const int32_t *split, uint32_t *cnt)
 {
     size_t nb = b->nblocks ? b->nblocks : 1;
-    blockcost *bc = calloc(nb, sizeof *bc);
+    blockitem *bc = calloc(nb, sizeof *bc);
     uint64_t *before = calloc(nb, sizeof *before); /* members in datasets < d */
     uint32_t *here = calloc(nb, sizeof *here);      /* members in dataset d */
     if (!bc || !before || !here) {
@@ -141,6 +154,8 @@ static blockcost *block_costs(const bl_blocking *b)
             if (here[id]) { /* once per block */
                 bc[id].cost += (uint64_t)here[id] * before[id];
                 before[id] += here[id];
+                if (split && split[id] >= 0)
+                    cnt[(size_t)split[id] * b->ndsets + d] = here[id];
                 here[id] = 0;
             }
         }
@@ -150,6 +165,59 @@ static blockcost *block_costs(const bl_blocking *b)
     free(before);
     free(here);
     return bc;
+}
+
+/* The cost of each unit of a block with c[d] members of dataset d (the
+ * sort orders them by dataset): a row of dataset d is compared with every
+ * member of a later dataset; unit k holds rows [k*U, (k+1)*U). */
+static void unit_costs(const uint32_t *c, size_t nsets, uint64_t *uc, size_t nu)
+{
+    uint64_t all = 0, p0 = 0;
+    for (size_t d = 0; d < nsets; d++)
+        all += c[d];
+    memset(uc, 0, nu * sizeof *uc);
+    for (size_t d = 0; d < nsets; p0 += c[d], d++) {
+        uint64_t p1 = p0 + c[d], per = all - p1;
+        for (uint64_t r = p0; per && r < p1;) {
+            uint64_t k = r / BLI_BLOCK_UNIT, end = (k + 1) * BLI_BLOCK_UNIT;
+            if (end > p1)
+                end = p1;
+            if (k < nu)
+                uc[k] += (end - r) * per;
+            r = end;
+        }
+    }
+}
+
+/* Cuts a block into at most nparts pieces of about equal cost (runs of
+ * whole units) appended to items; returns the number appended, or
+ * SIZE_MAX when out of memory */
+static size_t split_block(const uint32_t *c, size_t nsets, uint32_t id, uint64_t cost,
+                          size_t nparts, blockitem *items)
+{
+    uint64_t all = 0;
+    for (size_t d = 0; d < nsets; d++)
+        all += c[d];
+    size_t nu = all > 1 ? (size_t)((all - 1 + BLI_BLOCK_UNIT - 1) / BLI_BLOCK_UNIT) : 0;
+    uint64_t *uc = malloc((nu ? nu : 1) * sizeof *uc);
+    if (!uc)
+        return SIZE_MAX;
+    unit_costs(c, nsets, uc, nu);
+    size_t n = 0, k = 0;
+    uint64_t acc = 0;
+    for (size_t piece = 1; piece <= nparts && k < nu; piece++) {
+        uint64_t goal = piece == nparts ? UINT64_MAX : cost / nparts * piece;
+        blockitem it = {0, id, (uint32_t)k, 0};
+        while (k < nu && (acc < goal || it.cost == 0)) {
+            acc += uc[k];
+            it.cost += uc[k++];
+        }
+        it.uhi = (uint32_t)k;
+        if (it.cost)
+            items[n++] = it;
+    }
+    free(uc);
+    return n;
 }
 
 typedef struct share_load {
@@ -180,58 +248,116 @@ static void sift_down(share_load *h, size_t n)
     }
 }
 
-/* owner[id] for every block, alike on every rank: the blocks, dearest
- * first (ties: lower id), each to the share with the least cost so far
- * (ties: lower share; a heap, as LSH-written files hold millions of
- * blocks), so one big block and many small ones still balance; blocks
- * that compare nothing belong to no share (UINT32_MAX) */
-static uint32_t *block_owners(const bl_blocking *b, size_t nparts)
+/* Deals the items, dearest first, each to the share with the least cost
+ * so far (ties: lower share; a heap, as LSH-written files hold millions of
+ * blocks): owner[id] of whole blocks, BLI_BLOCK_SPLIT for split ones, whose
+ * pieces for share `part` go to pieces as (id, ulo, uhi) triples. */
+static int deal(blockitem *items, size_t n, size_t nparts, size_t part, uint32_t *owner,
+                uint32_t *pieces, size_t *npieces)
 {
-    blockcost *bc = block_costs(b);
-    uint32_t *owner = malloc((b->nblocks ? b->nblocks : 1) * sizeof *owner);
     share_load *h = malloc(nparts * sizeof *h);
-    if (bc && owner && h) {
-        for (size_t p = 0; p < nparts; p++) /* all 0, ascending: a heap */
-            h[p] = (share_load){0, p};
-        if (b->nblocks)
-            qsort(bc, b->nblocks, sizeof *bc, cmp_blockcost);
-        for (uint32_t i = 0; i < b->nblocks; i++) {
-            owner[bc[i].id] = bc[i].cost ? (uint32_t)h[0].part : UINT32_MAX;
-            /* saturating: a sum past 2^64 still compares as largest */
-            uint64_t l = h[0].load + bc[i].cost;
-            h[0].load = l < h[0].load ? UINT64_MAX : l;
-            sift_down(h, nparts);
+    if (!h)
+        return -1;
+    for (size_t p = 0; p < nparts; p++) /* all 0, ascending: a heap */
+        h[p] = (share_load){0, p};
+    if (n)
+        qsort(items, n, sizeof *items, cmp_item);
+    *npieces = 0;
+    for (size_t i = 0; i < n && items[i].cost; i++) {
+        const blockitem *it = &items[i];
+        if (it->uhi == 0) {
+            owner[it->id] = (uint32_t)h[0].part;
+        } else if (h[0].part == part) {
+            uint32_t *t = pieces + 3 * (*npieces)++;
+            t[0] = it->id;
+            t[1] = it->ulo;
+            t[2] = it->uhi;
         }
-    } else {
-        free(owner);
-        owner = NULL;
+        h[0].load = sat_add(h[0].load, it->cost);
+        sift_down(h, nparts);
     }
-    free(bc);
     free(h);
-    return owner;
+    return 0;
 }
 
-/* External blocks: the share is a set of whole blocks chosen by cost
- * (block_owners); each share sorts and compares only the memberships of
- * its blocks. The block lists stay whole, so a pair is emitted by the
- * first block it shares (lowest block id), whichever share owns it, and
- * the shares are disjoint; top-k is kept one-sided here, exact after the
- * merge, as for LSH tables. */
+/* The share of every block, alike on every rank: a block that costs more
+ * than a share should (total / nparts) is cut into pieces of whole units
+ * of about equal cost, and the whole blocks and pieces are dealt by cost
+ * (deal), so one big block and many small ones still balance. Blocks that
+ * compare nothing belong to no share (BLI_BLOCK_NONE). Sets v.bowner and
+ * v.bpieces (malloc'd; free both). */
+static bl_status block_owners(bl_blocking *v, size_t nparts, size_t part, bl_error *err)
+{
+    size_t nb = v->nblocks ? v->nblocks : 1, nsplit = 0, n = 0;
+    blockitem *bc = block_costs(v, NULL, NULL), *items = NULL;
+    int32_t *split = malloc(nb * sizeof *split);
+    uint32_t *owner = malloc(nb * sizeof *owner), *cnt = NULL, *pieces = NULL;
+    uint64_t total = 0;
+    for (uint32_t i = 0; bc && i < v->nblocks; i++)
+        total = sat_add(total, bc[i].cost);
+    for (uint32_t i = 0; bc && split && owner && i < v->nblocks; i++) {
+        owner[i] = BLI_BLOCK_NONE;
+        split[i] = bc[i].cost > total / nparts ? (int32_t)nsplit++ : -1; /* fewer than nparts */
+    }
+    if (bc && split && owner) {
+        cnt = calloc(nsplit * v->ndsets + 1, sizeof *cnt);
+        items = malloc((v->nblocks + nsplit * nparts + 1) * sizeof *items);
+        pieces = malloc((3 * nsplit * nparts + 1) * sizeof *pieces);
+    }
+    free(bc);
+    bc = cnt && items && pieces ? block_costs(v, split, cnt) : NULL;
+    for (uint32_t i = 0; bc && i < v->nblocks; i++) {
+        if (split[i] < 0) {
+            items[n++] = bc[i];
+            continue;
+        }
+        owner[i] = BLI_BLOCK_SPLIT;
+        size_t m = split_block(cnt + (size_t)split[i] * v->ndsets, v->ndsets, i, bc[i].cost, nparts,
+                               items + n);
+        if (m == SIZE_MAX) {
+            free(bc);
+            bc = NULL;
+            break;
+        }
+        n += m;
+    }
+    bl_status st = BL_OK;
+    if (!bc || deal(items, n, nparts, part, owner, pieces, &v->npieces)) {
+        st = bl_error_set(err, BL_ENOMEM, "out of memory sharing the blocks");
+        free(owner);
+        free(pieces);
+        owner = pieces = NULL;
+    }
+    v->bowner = owner;
+    v->bpieces = pieces;
+    free(bc);
+    free(split);
+    free(cnt);
+    free(items);
+    return st;
+}
+
+/* External blocks: the share is a set of whole blocks and pieces of big
+ * ones, chosen by cost (block_owners); each share sorts the memberships of
+ * its blocks and compares only the rows of its pieces. The block lists
+ * stay whole, so a pair is emitted by the first block it shares (lowest
+ * block id), whichever share owns it (or, in a split block, by the piece
+ * holding its first row), and the shares are disjoint; top-k is kept
+ * one-sided here, exact after the merge, as for LSH tables. */
 static bl_status part_blocks(const bl_clkset *const *sets, size_t nsets, const bl_match_opts *opts,
                              size_t part, size_t nparts, bl_candidate **out, size_t *count,
                              bl_error *err)
 {
     bl_blocking view = *opts->blocking; /* the same block lists, fewer blocks */
-    uint32_t *owner = NULL;
-    if (nparts > 1 && !(owner = block_owners(&view, nparts)))
-        return bl_error_set(err, BL_ENOMEM, "out of memory sharing the blocks");
-    view.bowner = owner;
     view.bpart = (uint32_t)part;
+    if (nparts > 1 && block_owners(&view, nparts, part, err))
+        return BL_ENOMEM;
     bl_match_opts o = *opts;
     o.blocking = &view;
     o.top_k_one_sided = 1;
     bl_status st = bl_match_candidates(sets, nsets, &o, out, count, err);
-    free(owner);
+    free((void *)view.bowner);
+    free((void *)view.bpieces);
     return st;
 }
 

@@ -55,12 +55,14 @@ check lshtopk -t 0.5 --blocking lsh --lsh-tables 40 --lsh-bits 12 -k 2 -f candid
 check binthree -t 0.6 -k 3 -f candidates "$T/a.clk" "$T/b.clk" "$T/a.clk"
 check binmixed -t 0.7 "$A" "$T/c.clk" "$T/c.json"
 # external blocks (--blocks): shares are sets of whole blocks dealt by
-# cost. 400-record synth parties; per party one big block (every other
-# record), 25 small ones, a third of the records also in one of 4 others
-# and every 7th in one of 5 more, written so that big and small blocks are
-# interned in a mixed order: many pairs share 2 or 3 blocks, and the pair
-# must come from the first one whichever rank holds it
-expect_exit 0 "$BL" synth -q -n 400 --overlap 0.5 --level medium --seed 3 -o "$T/s"
+# cost, a block dearer than a share cut into pieces of 256-row units.
+# 1,200-record synth parties; per party one big block (every other record:
+# 600 x 600, 78% of the 463,483 pairs the blocks compare, so it is split
+# between ranks), 25 small ones, a third of the records also in one of 4
+# others and every 7th in one of 5 more, written so that big and small
+# blocks are interned in a mixed order: many pairs share 2 or 3 blocks,
+# and the pair must come from the first one whichever rank holds it
+expect_exit 0 "$BL" synth -q -n 1200 --overlap 0.5 --level medium --seed 3 -o "$T/s"
 for p in 1 2; do
   expect_exit 0 "$BL" encode --quiet --format bin --secret-file "$FX/secret.txt" \
     "$T/s-$p.csv" "$BL_SRC/bench/schemas/synth.json" "$T/s$p.clk"
@@ -70,7 +72,7 @@ import sys
 for d, shift in ((1, 0), (2, 1), (3, 2)):
     with open("%s/blk%d.csv" % (sys.argv[1], d), "w") as f:
         f.write("record,block\n")
-        for i in range(400):
+        for i in range(1200):
             b = []
             if (i + shift) % 7 == 0: b.append("t%d" % ((i + shift) % 5))
             if i % 2 == 0: b.append("big")

@@ -6,7 +6,8 @@
  * of the share (shares computed on sets holding only those rows equal the
  * shares on the full sets); with keyed LSH, table shares merged equal the
  * single-process candidates, top-k included, and so do the shares of
- * external blocks (a big block and small ones, pairs in several). */
+ * external blocks (a big block and small ones, pairs in several; the
+ * big block split between shares when it costs more than one share). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -251,10 +252,10 @@ static const char *write_blocks(size_t d, size_t n)
     return path;
 }
 
-static void test_block_shares(void **state)
+/* sets of n0, n1, n2 records (the same seed: shared records) */
+static void check_blocks(size_t n0, size_t n1, size_t n2)
 {
-    (void)state;
-    bl_clkset *s[3] = {make_set(61, 1), make_set(47, 1), make_set(30, 1)};
+    bl_clkset *s[3] = {make_set(n0, 1), make_set(n1, 1), make_set(n2, 1)};
     for (size_t nsets = 2; nsets <= 3; nsets++) {
         char paths[3][256];
         const char *pp[3];
@@ -273,6 +274,15 @@ static void test_block_shares(void **state)
     }
     for (size_t i = 0; i < 3; i++)
         bl_clkset_free(s[i]);
+}
+
+static void test_block_shares(void **state)
+{
+    (void)state;
+    check_blocks(61, 47, 30);
+    /* the big block (450 + 350 + 200 members) costs more than a share of
+     * 2 or more: it is cut into pieces of 256-row units */
+    check_blocks(900, 700, 400);
 }
 
 static void test_lsh_tables(void **state)
