@@ -4,7 +4,8 @@
  * candidate step is split over the MPI ranks. Rank 0 reads the inputs
  * whole, the others only the rows their share compares (mpi_read); each
  * computes its share (bl_match_candidates_part: equal cost slices of
- * the comparison matrix, or with keyed LSH equal ranges of the tables)
+ * the comparison matrix, with keyed LSH equal ranges of the tables, with
+ * --blocks sets of blocks of about equal cost)
  * with the usual kernels and threads; the shares go
  * to rank 0, which merges them (bl_match_candidates_merge: cap, anonlink
  * order, two-sided top-k), solves and writes, so the output is byte for
@@ -34,7 +35,7 @@
 #define CHUNK_BYTES ((size_t)1 << 26) /* per message: well under INT_MAX */
 
 static int g_rank, g_size;
-static int g_lsh; /* --blocking lsh: shares are table ranges over all rows */
+static int g_allrows; /* --blocking lsh or --blocks: every share needs every row */
 
 /* --progress-file FILE (blindlink serve --mpi-launch): rank 0 keeps
  * "DONE TOTAL" of its share there, rewritten in place at most 5x/s, so
@@ -138,7 +139,8 @@ static void recv_share(bl_candidate *c, size_t n, int from)
  * other ranks learn the record counts from it and read only the rows
  * their share compares (bl_match_part_rows, bl_clkset_read_rows): for two
  * parties and exhaustive matching, their slice of the first and all of the
- * second; with LSH (a share is a range of tables) all rows, but no ids.
+ * second; with LSH (a share is a range of tables) or external blocks (a
+ * set of blocks) all rows, but no ids.
  * Every rank then learns whether any failed, so all fail together. */
 static bl_status mpi_read(const char *const *paths, size_t n, bl_clkset **sets, bl_error *err)
 {
@@ -165,7 +167,7 @@ static bl_status mpi_read(const char *const *paths, size_t n, bl_clkset **sets, 
         st = bl_error_set(err, BL_EINPUT, "MPI rank 0 could not read the inputs; nothing written");
     if (g_rank != 0 && !st)
         bl_match_part_rows(counts, n, (size_t)g_rank, (size_t)g_size, first, last);
-    for (size_t i = 0; g_lsh && i < n; i++) { /* every table needs every row */
+    for (size_t i = 0; g_allrows && i < n; i++) { /* every table or block needs every row */
         first[i] = 0;
         last[i] = counts[i];
     }
@@ -287,12 +289,14 @@ static int wants_model(int argc, char **argv)
     return 0;
 }
 
-/* --blocking lsh / --blocking=lsh (getopt takes no shorter spelling:
- * "--block" is ambiguous with --blocks, --blocking-report, ...) */
-static int wants_lsh(int argc, char **argv)
+/* --blocking lsh / --blocking=lsh, or --blocks F / --blocks=F (getopt
+ * takes no shorter spelling: "--block" is ambiguous with --blocks,
+ * --blocking-report, ...): the shares need every row */
+static int wants_all_rows(int argc, char **argv)
 {
     for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
-        if (!strcmp(argv[i], "--blocking=lsh") ||
+        if (!strcmp(argv[i], "--blocking=lsh") || !strcmp(argv[i], "--blocks") ||
+            !strncmp(argv[i], "--blocks=", 9) ||
             (!strcmp(argv[i], "--blocking") && i + 1 < argc && !strcmp(argv[i + 1], "lsh")))
             return 1;
     return 0;
@@ -311,7 +315,7 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return 2;
     }
-    g_lsh = wants_lsh(argc, argv);
+    g_allrows = wants_all_rows(argc, argv);
     if (wants_model(argc, argv)) {
         if (g_rank == 0)
             fprintf(stderr, "blindlink-mpi: --model runs in one process: use blindlink match "

@@ -6,7 +6,8 @@
  * with posix_spawnp on words split without a shell, its exit is polled
  * together with the run's cancel flag (a cancel or a service stop kills
  * the launcher's process group: mpirun then tears the job down on every
- * node), and the candidates come back in anonlink's binary format, whose
+ * node; local ranks that outlive it, in process groups of their own, are
+ * killed by pid), and the candidates come back in anonlink's binary format, whose
  * scores are the exact doubles. The launcher's stdout/stderr go to a log in
  * that directory; a failure quotes the line that explains it. The work
  * directory is removed when the run ends, and at the next start after a
@@ -377,6 +378,128 @@ static void job_progress(mpi_job *m, const bl_match_opts *mo, uint64_t compariso
         mo->progress(mo->progress_ctx, (uint64_t)((double)comparisons * done / total), comparisons);
 }
 
+/* A local process under the launcher: Open MPI's mpirun puts every local
+ * rank in a process group of its own, so a signal to the launcher's group
+ * misses the ranks, and a launcher killed with SIGKILL leaves them running
+ * (reparented, out of reach of its group). They are tracked by pid and
+ * start time (a pid reused later is not the same process). */
+typedef struct proc_ent {
+    pid_t pid, ppid;
+    unsigned long long start;
+    char state;
+} proc_ent;
+
+/* pid's parent, start time and state from /proc/PID/stat; 0 on success */
+static int proc_stat(pid_t pid, proc_ent *e)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return -1;
+    size_t k = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[k] = 0;
+    char *p = strrchr(buf, ')'); /* the name may hold blanks and parentheses */
+    int ppid;
+    /* after the name: state ppid, then 17 fields up to starttime (field 22) */
+    if (!p || sscanf(p + 1, " %c %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                            "%*s %*s %llu",
+                     &e->state, &ppid, &e->start) != 3)
+        return -1;
+    e->pid = pid;
+    e->ppid = ppid;
+    return 0;
+}
+
+static int has_pid(const proc_ent *v, size_t n, pid_t pid)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].pid == pid)
+            return 1;
+    return 0;
+}
+
+/* adds to v (at most cap) the live descendants of root not yet in it */
+static void add_descendants(pid_t root, proc_ent *v, size_t *n, size_t cap)
+{
+    size_t na = 0, nmax = 8192;
+    proc_ent *all = malloc(nmax * sizeof *all);
+    DIR *d = all ? opendir("/proc") : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d)) && na < nmax) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (!*end && pid > 0 && proc_stat((pid_t)pid, &all[na]) == 0)
+            na++;
+    }
+    if (d)
+        closedir(d);
+    /* closure over parent links: a pass per generation */
+    for (int grew = 1; grew;) {
+        grew = 0;
+        for (size_t i = 0; i < na && *n < cap; i++)
+            if ((all[i].ppid == root || has_pid(v, *n, all[i].ppid)) && !has_pid(v, *n, all[i].pid)) {
+                v[(*n)++] = all[i];
+                grew = 1;
+            }
+    }
+    free(all);
+}
+
+/* SIGKILL to every recorded descendant still alive (and the group it
+ * leads), then a short wait until they are gone (a zombie counts as gone) */
+static void kill_descendants(const proc_ent *v, size_t n)
+{
+    struct timespec tick = {0, 20 * 1000 * 1000};
+    for (int round = 0; round < 50; round++) {
+        int alive = 0;
+        for (size_t i = 0; i < n; i++) {
+            proc_ent now;
+            if (proc_stat(v[i].pid, &now) || now.start != v[i].start || now.state == 'Z')
+                continue;
+            alive = 1;
+            if (round == 0) {
+                if (getpgid(v[i].pid) == v[i].pid)
+                    kill(-v[i].pid, SIGKILL);
+                kill(v[i].pid, SIGKILL);
+            }
+        }
+        if (!alive)
+            return;
+        nanosleep(&tick, NULL);
+    }
+}
+
+#define MAX_TRACKED 1024
+
+/* Stops the launcher: SIGTERM to its group (mpirun forwards it to the job
+ * on every node), SIGKILL after 3 s; then SIGKILL to whatever local
+ * descendant outlived it. The descendants are recorded while the launcher
+ * lives, since they are reparented when it exits. */
+static void job_kill(pid_t pid, int *ws)
+{
+    struct timespec tick = {0, 100 * 1000 * 1000};
+    proc_ent *kids = malloc(MAX_TRACKED * sizeof *kids);
+    size_t nk = 0, cap = kids ? MAX_TRACKED : 0;
+    add_descendants(pid, kids, &nk, cap);
+    kill(-pid, SIGTERM);
+    int gone = 0;
+    for (int i = 0; i < 30 && !gone; i++) {
+        add_descendants(pid, kids, &nk, cap); /* ranks started late */
+        if (!(gone = waitpid(pid, ws, WNOHANG) == pid))
+            nanosleep(&tick, NULL);
+    }
+    if (!gone) {
+        kill(pid, SIGSTOP); /* no more children while the list is completed */
+        add_descendants(pid, kids, &nk, cap);
+        kill(-pid, SIGKILL);
+        waitpid(pid, ws, 0);
+    }
+    kill_descendants(kids, nk);
+    free(kids);
+}
+
 /* wait for the launcher, polling stop(); 0 exited (status in *ws), 1 stopped */
 static int job_wait(mpi_job *m, pid_t pid, int *ws, const bl_match_opts *mo, uint64_t comparisons,
                     int (*stop)(void *), void *ctx)
@@ -391,15 +514,7 @@ static int job_wait(mpi_job *m, pid_t pid, int *ws, const bl_match_opts *mo, uin
         job_progress(m, mo, comparisons);
         nanosleep(&tick, NULL);
     }
-    /* mpirun forwards SIGTERM to the job; SIGKILL after 3 s */
-    kill(-pid, SIGTERM);
-    for (int i = 0; i < 30; i++) {
-        if (waitpid(pid, ws, WNOHANG) == pid)
-            return 1;
-        nanosleep(&tick, NULL);
-    }
-    kill(-pid, SIGKILL);
-    waitpid(pid, ws, 0);
+    job_kill(pid, ws);
     return 1;
 }
 

@@ -60,17 +60,22 @@ bl_status bl_match_candidates(const bl_clkset *const *sets, size_t nsets,
  *  candidate work. Exhaustive: the cross-dataset pairs are split by
  *  estimated cost (rows of the first dataset of each dataset pair, weighted
  *  by the size of the second). Keyed LSH: the share is an equal range of the
- *  tables over all records (so it needs every row). Each share is compared
+ *  tables over all records (so it needs every row). External blocks: the
+ *  share is a set of blocks and pieces of blocks (a block that costs more
+ *  than 1/nparts of the total is cut into runs of 256-row units), dealt
+ *  dearest first (cost: the pairs compared) to the share with the least
+ *  cost so far, alike for every part; it needs every row and the whole
+ *  block lists, and a pair is still emitted only by the first block it
+ *  shares. Each share is compared
  *  with the same kernels and threads. The
  *  shares of all parts, concatenated in any order and passed to
- *  bl_match_candidates_merge, equal bl_match_candidates' result. External
- *  blocks (--blocks) are not supported (BL_EINVAL). */
+ *  bl_match_candidates_merge, equal bl_match_candidates' result. */
 bl_status bl_match_candidates_part(const bl_clkset *const *sets, size_t nsets,
                                    const bl_match_opts *opts, size_t part, size_t nparts,
                                    bl_candidate **out, size_t *count, bl_error *err) BL_WUR;
 
 /** The rows of each dataset that share `part` of `nparts` of an exhaustive
- *  bl_match_candidates_part reads (an LSH share reads all), for datasets
+ *  bl_match_candidates_part reads (an LSH or block share reads all), for datasets
  *  of `counts` records: the
  *  range [first[i], last[i]) (empty when equal) covers its rows of every
  *  dataset it splits and all of every dataset those rows are compared

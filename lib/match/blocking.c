@@ -15,7 +15,7 @@
 #include <math.h>
 #include "match/match_internal.h"
 
-#define UNIT_A 256
+#define UNIT_A BLI_BLOCK_UNIT
 
 bl_status bl_blocking_new_lsh(uint32_t nbits, uint32_t tables, uint32_t bits,
                               const uint8_t *key, size_t keylen, bl_blocking **out,
@@ -403,6 +403,39 @@ out:
     return NULL;
 }
 
+/* External blocks, distributed: 1 when this share compares rows of block
+ * id in unit k (any unit: SIZE_MAX). The pieces of split blocks are few
+ * (fewer split blocks than shares, at most one piece per share each), so
+ * the list is searched in order. */
+static int share_has(const bl_blocking *b, uint32_t id, size_t k)
+{
+    if (!b->bowner)
+        return 1;
+    if (b->bowner[id] != BLI_BLOCK_SPLIT)
+        return b->bowner[id] == b->bpart;
+    for (size_t i = 0; i < b->npieces; i++) {
+        const uint32_t *t = b->bpieces + 3 * i;
+        if (t[0] == id && (k == SIZE_MAX || (k >= t[1] && k < t[2])))
+            return 1;
+    }
+    return 0;
+}
+
+/* With a distributed external blocking, keeps only the units of this
+ * share (in order). */
+static void share_units(lshround *r, const bl_blocking *b)
+{
+    size_t n = 0;
+    for (size_t u = 0; u < r->nunits; u++) {
+        size_t bs = r->units[3 * u], a = r->units[3 * u + 2];
+        if (!share_has(b, (uint32_t)(r->e[bs] >> 32), (a - bs) / UNIT_A))
+            continue;
+        memmove(r->units + 3 * n, r->units + 3 * u, 3 * sizeof *r->units);
+        n++;
+    }
+    r->nunits = n;
+}
+
 #define KEY_BATCH 8 /* tables whose keys are computed per pass over the filters */
 
 typedef struct keyjob {
@@ -423,6 +456,31 @@ static void *key_worker(void *arg)
             j->e[q * j->ntot + g] = bli_lsh_key(j->c->b, j->t0 + q, f) << 32 | g;
     }
     return NULL;
+}
+
+/* External blocks: (block id << 32 | global index) for every membership
+ * of a block this share compares rows of (all without bowner), and a sort
+ * buffer of the same size. -1 when out of memory. */
+static int ext_entries(const bctx *c, uint64_t **ext, uint64_t **tmp, size_t *n)
+{
+    const bl_blocking *b = c->b;
+    size_t tot = 0;
+    for (size_t d = 0; d < c->nsets; d++)
+        for (size_t q = 0; q < b->off[d][b->nrecs[d]]; q++)
+            tot += share_has(b, b->ids[d][q], SIZE_MAX);
+    *ext = malloc((tot ? tot : 1) * sizeof **ext);
+    *tmp = malloc((tot ? tot : 1) * sizeof **tmp);
+    if (!*ext || !*tmp)
+        return -1;
+    *n = 0;
+    for (size_t d = 0; d < c->nsets; d++)
+        for (size_t rec = 0; rec < b->nrecs[d]; rec++)
+            for (size_t q = b->off[d][rec]; q < b->off[d][rec + 1]; q++) {
+                uint32_t id = b->ids[d][q];
+                if (share_has(b, id, SIZE_MAX))
+                    (*ext)[(*n)++] = (uint64_t)id << 32 | (c->goff[d] + rec);
+            }
+    return 0;
 }
 
 static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
@@ -484,20 +542,11 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
             r.e = batch + (size_t)((t - t_lo) % nb) * ntot;
             keybits = b->bits;
         } else {
-            size_t tot = 0;
-            for (size_t d = 0; d < c->nsets; d++)
-                tot += b->off[d][b->nrecs[d]];
-            ext = malloc((tot ? tot : 1) * sizeof *ext);
-            tmp = malloc((tot ? tot : 1) * sizeof *tmp);
-            if (!ext || !tmp) {
+            if (ext_entries(c, &ext, &tmp, &r.n)) {
                 st = bl_error_set(err, BL_ENOMEM, "out of memory");
                 break;
             }
             r.e = ext;
-            for (size_t d = 0; d < c->nsets; d++)
-                for (size_t rec = 0; rec < b->nrecs[d]; rec++)
-                    for (size_t q = b->off[d][rec]; q < b->off[d][rec + 1]; q++)
-                        r.e[r.n++] = (uint64_t)b->ids[d][q] << 32 | (c->goff[d] + rec);
             keybits = 32;
         }
         if (bli_keys_sort(r.e, tmp, r.n, keybits, nt) ||
@@ -505,6 +554,8 @@ static bl_status run_rounds(bctx *c, int nt, bl_candbuf *bufs, bl_error *err)
             st = bl_error_set(err, BL_ENOMEM, "out of memory sorting blocks");
             break;
         }
+        if (b->kind == 2 && b->bowner)
+            share_units(&r, b);
         c->r = &r;
         atomic_store(&c->next, 0);
         for (int i = 0; i < nt; i++) {

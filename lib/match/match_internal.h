@@ -98,7 +98,23 @@ struct bl_blocking {
     size_t **off;           /* per dataset nrecs+1 */
     uint32_t **ids;         /* per dataset */
     uint32_t nblocks;
+    /* one share of distributed matching (partition.c): only the blocks
+     * with bowner[id] == bpart (bowner NULL: all), and of the blocks split
+     * between shares (bowner[id] == BLI_BLOCK_SPLIT) only the units listed
+     * in bpieces as (id, first unit, end unit) triples; a pair is still
+     * emitted only by the first block of all that it shares (the block
+     * lists stay whole), so the shares never overlap */
+    const uint32_t *bowner;
+    uint32_t bpart;
+    const uint32_t *bpieces;
+    size_t npieces;
 };
+
+/* a block's sorted members are compared in units of this many rows (each
+ * with the later members); a split block is shared out in whole units */
+#define BLI_BLOCK_UNIT 256
+#define BLI_BLOCK_NONE UINT32_MAX
+#define BLI_BLOCK_SPLIT (UINT32_MAX - 1)
 
 /** LSH key of one filter for table t (bits sampled MSB-first positions). */
 uint64_t bli_lsh_key(const bl_blocking *b, uint32_t t, const uint8_t *filter);

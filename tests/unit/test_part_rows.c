@@ -5,7 +5,9 @@
  * rows it reads; bl_match_part_rows names rows that cover every candidate
  * of the share (shares computed on sets holding only those rows equal the
  * shares on the full sets); with keyed LSH, table shares merged equal the
- * single-process candidates, top-k included. */
+ * single-process candidates, top-k included, and so do the shares of
+ * external blocks (a big block and small ones, pairs in several; the
+ * big block split between shares when it costs more than one share). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -166,14 +168,14 @@ static void test_part_rows(void **state)
         bl_clkset_free(s[i]);
 }
 
-/* LSH: table shares, concatenated and merged, equal the single-process
- * candidates (with and without top-k) for 1..6 parts, 2 and 3 datasets */
-static void check_lsh(bl_clkset **sets, size_t nsets, uint32_t k)
+/* Shares of a blocked run (LSH tables or external blocks), concatenated
+ * and merged, equal the single-process candidates for 1..6 parts; without
+ * top-k the shares are disjoint (every pair in exactly one share);
+ * both_halves: each of 2 shares has candidates */
+static void check_merged(bl_clkset **sets, size_t nsets, const bl_blocking *b, uint32_t k,
+                         int both_halves)
 {
     bl_error e = {0};
-    bl_blocking *b = NULL;
-    assert_int_equal(bl_blocking_new_lsh(1000, 13, 8, (const uint8_t *)"part-key", 8, &b, &e),
-                     BL_OK);
     bl_match_opts mo;
     memset(&mo, 0, sizeof mo);
     mo.threshold = 0.6;
@@ -187,7 +189,7 @@ static void check_lsh(bl_clkset **sets, size_t nsets, uint32_t k)
     assert_true(nref > 0);
     for (size_t nparts = 1; nparts <= 6; nparts++) {
         bl_candidate *all = NULL;
-        size_t n = 0;
+        size_t n = 0, nonempty = 0;
         for (size_t part = 0; part < nparts; part++) {
             bl_candidate *c = NULL;
             size_t m = 0;
@@ -198,8 +200,13 @@ static void check_lsh(bl_clkset **sets, size_t nsets, uint32_t k)
             assert_non_null(all);
             memcpy(all + n, c, m * sizeof *c);
             n += m;
+            nonempty += m > 0;
             free(c);
         }
+        if (!k)
+            assert_int_equal(n, nref);
+        if (nparts == 2 && both_halves) /* the big block alone is not everything */
+            assert_int_equal(nonempty, 2);
         assert_int_equal(
             bl_match_candidates_merge((const bl_clkset *const *)sets, nsets, &mo, all, &n, &e),
             BL_OK);
@@ -208,7 +215,74 @@ static void check_lsh(bl_clkset **sets, size_t nsets, uint32_t k)
         free(all);
     }
     free(ref);
+}
+
+static void check_lsh(bl_clkset **sets, size_t nsets, uint32_t k)
+{
+    bl_error e = {0};
+    bl_blocking *b = NULL;
+    assert_int_equal(bl_blocking_new_lsh(1000, 13, 8, (const uint8_t *)"part-key", 8, &b, &e),
+                     BL_OK);
+    check_merged(sets, nsets, b, k, 0);
     bl_blocking_free(b);
+}
+
+/* a block file for n records: one big block (every other record), seven
+ * small ones, a third of the records also in one of three others; the
+ * lines intern big and small blocks in a mixed order, and many pairs
+ * share two or three blocks, so the first-block rule decides who emits */
+static const char *write_blocks(size_t d, size_t n)
+{
+    char name[32];
+    snprintf(name, sizeof name, "blocks-%zu.csv", d);
+    const char *path = fx_path(name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "record,block\n");
+    for (size_t i = 0; i < n; i++) {
+        if (i % 5 == d)
+            fprintf(f, "%zu,s%zu\n", i, i % 7);
+        if (i % 2 == 0)
+            fprintf(f, "%zu,big\n", i);
+        fprintf(f, "%zu,s%zu\n", i, i % 7);
+        if (i % 3 == 0)
+            fprintf(f, "%zu,u%zu\n", i, (i / 3) % 3);
+    }
+    fclose(f);
+    return path;
+}
+
+/* sets of n0, n1, n2 records (the same seed: shared records) */
+static void check_blocks(size_t n0, size_t n1, size_t n2)
+{
+    bl_clkset *s[3] = {make_set(n0, 1), make_set(n1, 1), make_set(n2, 1)};
+    for (size_t nsets = 2; nsets <= 3; nsets++) {
+        char paths[3][256];
+        const char *pp[3];
+        size_t nrecs[3];
+        for (size_t d = 0; d < nsets; d++) {
+            snprintf(paths[d], sizeof paths[d], "%s", write_blocks(d, s[d]->count));
+            pp[d] = paths[d];
+            nrecs[d] = s[d]->count;
+        }
+        bl_blocking *b = NULL;
+        bl_error e = {0};
+        assert_int_equal(bl_blocking_read_files(pp, nsets, nrecs, &b, &e), BL_OK);
+        for (uint32_t k = 0; k <= 2; k++)
+            check_merged(s, nsets, b, k, 1);
+        bl_blocking_free(b);
+    }
+    for (size_t i = 0; i < 3; i++)
+        bl_clkset_free(s[i]);
+}
+
+static void test_block_shares(void **state)
+{
+    (void)state;
+    check_blocks(61, 47, 30);
+    /* the big block (450 + 350 + 200 members) costs more than a share of
+     * 2 or more: it is cut into pieces of 256-row units */
+    check_blocks(900, 700, 400);
 }
 
 static void test_lsh_tables(void **state)
@@ -230,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_read_rows_pad_bits),
         cmocka_unit_test(test_part_rows),
         cmocka_unit_test(test_lsh_tables),
+        cmocka_unit_test(test_block_shares),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
