@@ -16,7 +16,7 @@
 # the blocked run found: of the true pairs, of each sample record's best
 # pair, and of all pairs) and precision/recall of the blocked candidates
 # against the synth truth (`blindlink eval --truth febrl`). Last, a
-# projection for 10M x 10M and a cluster from the CPU costs measured here.
+# projection for a cluster from the per-rank phases of the MPI run.
 #
 # Environment (defaults in brackets):
 #   BIG_N        records per party                    [10000000]
@@ -53,7 +53,9 @@ done
 command -v mpirun >/dev/null || { echo "bench/big.sh: mpirun not found" >&2; exit 2; }
 mkdir -p "$W" || exit 1
 [ "${BIG_KEEP:-0}" = 1 ] || trap 'rm -rf "$W"' EXIT
-MPIRUN=(mpirun -n "$RANKS" --oversubscribe)
+# --bind-to none: Open MPI binds 2 local ranks to a core each, and rank 0's
+# LSH plan sample (all cores, the other ranks waiting idle) then ran on one
+MPIRUN=(mpirun -n "$RANKS" --oversubscribe --bind-to none -x BL_MPI_TIMES=1)
 [ "$(id -u)" = 0 ] && MPIRUN+=(--allow-run-as-root)
 
 now() { date +%s.%N; }
@@ -150,19 +152,37 @@ say "pairs compared: $scomp for the sample's $srows records, so about $compared 
 "$BL" eval --truth febrl --true-pairs "$N" -t "$TH" "$W/single.csv" >"$W/eval.txt" 2>&1
 say "the blocked candidates at $TH against the synth truth ($N true pairs): $(grep -iE 'precision|recall|f1' "$W/eval.txt" | tr '\n' ' ' | tr -s ' ')"
 
-# projection, in CPU seconds: a blocked run costs K per record (the keys,
-# sort and bucket scan of every table) plus C per pair compared. The
-# single run (2N records, P pairs) and the sample run (N + S records, P_s
-# pairs; its -v counting of distinct pairs included, small at 1/k of the
-# pairs) give K and C; 10M x 10M with the same LSH setting then costs
-# 2e7 K + P (1e7/N)^2 C (the planner may choose more bits there, trading
-# key work for fewer random collisions).
-awk -v cs="$(cpu "$W/single.time")" -v cp="$(cpu "$W/sample.time")" -v n="$N" -v sr="$srows" \
-    -v p="$compared" -v ps="$scomp" -v cores="$CORES" -v nodes="$NODES" -v nc="$NODE_CORES" 'BEGIN {
-  # cs = 2n K + p C ; cp = (n + sr) K + ps C
-  det = 2 * n * ps - p * (n + sr)
-  K = (cs * ps - p * cp) / det; C = (2 * n * cp - (n + sr) * cs) / det
-  t10 = 2e7 * K + p * (1e7 / n) ^ 2 * C
-  printf "projection (CPU s): %.0f ns per record for all tables, %.1f ns per pair compared; 10M x 10M with this LSH setting: %.0f CPU s = %.0f s on %d cores of this machine, %.1f s on %d nodes x %d cores (plus reading 2.6 GB of filters per node and the merge on rank 0)\n",
-    K * 1e9, C * 1e9, t10, t10 / cores, cores, t10 / (nodes * nc), nodes, nc }' | tee -a "$W/report.txt"
+# projection to NODES nodes of NODE_CORES cores (one rank per node, every
+# core a thread) from the MPI run's per-rank phases (BL_MPI_TIMES=1):
+#   read: rank 0's (it reads and checks every file whole, as every node
+#         would read its copy; a shared file system may be slower)
+#   plan: rank 0's CPU seconds over the node's cores (the sample is
+#         threaded and cache-blocked)
+#   share: the CPU seconds per LSH table, summed over the ranks, times the
+#         tables of the busiest node, over its cores
+#   merge: rank 0's merge
+#   rest: what the run's wall time had beyond the slowest rank's read +
+#         plan + share and the merge (start-up, gathering the shares,
+#         writing the output on rank 0), taken as is
+# It assumes threads scale over a node's cores as the kernels do here.
+grep 'blindlink-mpi: rank' "$W/mpi.log" | tee -a "$W/report.txt"
+awk -v wall="$mpi_s" -v L="$tables" -v nodes="$NODES" -v nc="$NODE_CORES" '
+  /blindlink-mpi: rank/ {
+    r = $3 + 0
+    for (i = 1; i <= NF; i++) {
+      if ($i == "read") { rw[r] = $(i + 1); }
+      if ($i == "plan") { pw[r] = $(i + 1); pc[r] = substr($(i + 3), 2) }
+      if ($i == "share") { sw[r] = $(i + 1); sc += substr($(i + 3), 2) }
+      if ($i == "merge") { mw[r] = $(i + 1) }
+    }
+    n++
+  }
+  END {
+    slow = 0
+    for (r = 0; r < n; r++) if (rw[r] + pw[r] + sw[r] > slow) slow = rw[r] + pw[r] + sw[r]
+    rest = wall - slow - mw[0]; if (rest < 0) rest = 0
+    per = sc / L; busy = int((L + nodes - 1) / nodes)
+    t = rw[0] + pc[0] / nc + busy * per / nc + mw[0] + rest
+    printf "projection for %d nodes x %d cores: %.1f s = read %.1f + plan %.1f + share %.1f (%d of %d tables on the busiest node, %.2f CPU s per table) + merge %.1f + rest %.1f (start-up, gather, writing the output)\n",
+      nodes, nc, t, rw[0], pc[0] / nc, busy * per / nc, busy, L, per, mw[0], rest }' "$W/mpi.log" | tee -a "$W/report.txt"
 cp "$W/report.txt" "${BIG_REPORT:-/tmp/blindlink-big-$N.txt}"

@@ -112,6 +112,45 @@ static int any_bad(int bad)
     return any;
 }
 
+/* ---- per-rank phase times (BL_MPI_TIMES=1, docs/scale.md) ----
+ * Wall and CPU seconds of each rank's phases, printed by every rank at
+ * the end: what a projection to more nodes is made from. */
+enum { PH_READ, PH_PLAN, PH_SHARE, PH_MERGE, PH_N };
+static const char *const ph_name[PH_N] = {"read", "plan", "share", "merge"};
+static double g_ph_wall[PH_N], g_ph_cpu[PH_N], g_ph_t0, g_ph_c0;
+
+static double clock_s(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void phase_start(void)
+{
+    g_ph_t0 = clock_s(CLOCK_MONOTONIC);
+    g_ph_c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+static void phase_end(int ph)
+{
+    g_ph_wall[ph] += clock_s(CLOCK_MONOTONIC) - g_ph_t0;
+    g_ph_cpu[ph] += clock_s(CLOCK_PROCESS_CPUTIME_ID) - g_ph_c0;
+}
+
+static void phase_report(void)
+{
+    const char *v = getenv("BL_MPI_TIMES");
+    if (!v || strcmp(v, "1"))
+        return;
+    char line[512];
+    int k = snprintf(line, sizeof line, "blindlink-mpi: rank %d of %d:", g_rank, g_size);
+    for (int ph = 0; ph < PH_N && k > 0 && (size_t)k < sizeof line; ph++)
+        k += snprintf(line + k, sizeof line - (size_t)k, " %s %.2f s (%.2f CPU s)%s", ph_name[ph],
+                      g_ph_wall[ph], g_ph_cpu[ph], ph + 1 < PH_N ? "," : "");
+    fprintf(stderr, "%s\n", line);
+}
+
 static void send_share(const bl_candidate *c, size_t n)
 {
     const char *p = (const char *)c;
@@ -142,7 +181,19 @@ static void recv_share(bl_candidate *c, size_t n, int from)
  * second; with LSH (a share is a range of tables) or external blocks (a
  * set of blocks) all rows, but no ids.
  * Every rank then learns whether any failed, so all fail together. */
+static bl_status mpi_read_files(const char *const *paths, size_t n, bl_clkset **sets,
+                                bl_error *err);
+
 static bl_status mpi_read(const char *const *paths, size_t n, bl_clkset **sets, bl_error *err)
+{
+    phase_start();
+    bl_status st = mpi_read_files(paths, n, sets, err);
+    phase_end(PH_READ);
+    return st;
+}
+
+static bl_status mpi_read_files(const char *const *paths, size_t n, bl_clkset **sets,
+                                bl_error *err)
 {
     bl_status st = BL_OK;
     size_t got = 0;
@@ -154,6 +205,11 @@ static bl_status mpi_read(const char *const *paths, size_t n, bl_clkset **sets, 
             st = bl_error_set(err, BL_EINVAL,
                               "every MPI rank opens the inputs: read a file, "
                               "not '-' (stdin)");
+    /* every table or block needs every row: then the other ranks read
+     * theirs while rank 0 reads the files whole (and checks them); their
+     * counts are compared with rank 0's below */
+    for (; g_rank != 0 && g_allrows && !st && got < n; got++)
+        st = bl_clkset_read_rows(paths[got], 0, SIZE_MAX, &sets[got], err);
     for (; g_rank == 0 && !st && got < n; got++) {
         st = bl_clkset_read(paths[got], BL_CLK_AUTO, 0, &sets[got], err);
         if (st)
@@ -165,20 +221,14 @@ static bl_status mpi_read(const char *const *paths, size_t n, bl_clkset **sets, 
     bcast_idle(counts, (int)(n * sizeof *counts), MPI_BYTE);
     if (g_rank != 0 && !ok0 && !st)
         st = bl_error_set(err, BL_EINPUT, "MPI rank 0 could not read the inputs; nothing written");
-    if (g_rank != 0 && !st)
+    if (g_rank != 0 && !st && !g_allrows)
         bl_match_part_rows(counts, n, (size_t)g_rank, (size_t)g_size, first, last);
-    for (size_t i = 0; g_allrows && i < n; i++) { /* every table or block needs every row */
-        first[i] = 0;
-        last[i] = counts[i];
-    }
-    for (; g_rank != 0 && !st && got < n; got++) {
+    for (; g_rank != 0 && !st && got < n; got++)
         st = bl_clkset_read_rows(paths[got], first[got], last[got], &sets[got], err);
-        if (st)
-            break;
-        if (sets[got]->count != counts[got]) /* the file changed under us */
+    for (size_t i = 0; g_rank != 0 && !st && i < got; i++)
+        if (sets[i]->count != counts[i]) /* the file changed under us */
             st = bl_error_set(err, BL_EINPUT, "%s: %zu records on rank %d but %zu on rank 0",
-                              paths[got], sets[got]->count, g_rank, counts[got]);
-    } /* a set with the wrong count is counted in got (the increment runs): freed below */
+                              paths[i], sets[i]->count, g_rank, counts[i]);
     free(counts);
     int anybad = any_bad(st != BL_OK);
     if (anybad && !st)
@@ -196,6 +246,7 @@ static bl_status mpi_read(const char *const *paths, size_t n, bl_clkset **sets, 
 static int mpi_plan(const bl_clkset *const *sets, size_t nsets, double threshold, double recall,
                     bl_lsh_keep keep, uint32_t *tables, uint32_t *bits, double *share)
 {
+    phase_start();
     double v[4] = {0, 0, 0, 0};
     if (g_rank == 0) {
         uint32_t t = 0, b = 0;
@@ -206,6 +257,7 @@ static int mpi_plan(const bl_clkset *const *sets, size_t nsets, double threshold
         v[3] = sh;
     }
     bcast_idle(v, 4, MPI_DOUBLE);
+    phase_end(PH_PLAN);
     *tables = (uint32_t)v[1];
     *bits = (uint32_t)v[2];
     if (share)
@@ -226,8 +278,10 @@ static bl_status mpi_candidates(const bl_clkset *const *sets, size_t nsets, cons
     }
     bl_candidate *mine = NULL;
     size_t n = 0;
+    phase_start();
     bl_status st =
         bl_match_candidates_part(sets, nsets, &o, (size_t)g_rank, (size_t)g_size, &mine, &n, err);
+    phase_end(PH_SHARE);
     maybe_die();
     /* every rank learns whether any failed; the failing ones report why */
     int anybad = any_bad(st != BL_OK);
@@ -266,7 +320,9 @@ static bl_status mpi_candidates(const bl_clkset *const *sets, size_t nsets, cons
         at += (size_t)counts[r];
     }
     free(counts);
+    phase_start();
     st = bl_match_candidates_merge(sets, nsets, mo, all, &tot, err);
+    phase_end(PH_MERGE);
     if (st) {
         free(all);
         return st;
@@ -338,6 +394,7 @@ int main(int argc, char **argv)
     int rc = cmd_match(argc - 1, argv + 1);
     if (g_progress_fd >= 0)
         close(g_progress_fd);
+    phase_report();
     /* a rank that failed alone (say, no blocking key in its environment)
      * may leave the others waiting in a collective: end the whole job */
     if (rc != 0 && g_size > 1)

@@ -85,7 +85,8 @@ bl_status bl_clkset_read(const char *path, bl_clk_format fmt, size_t max_count,
  *  are loaded: the others must not be used (their memory is allocated and
  *  never touched, so it is not resident). No ids are loaded and the
  *  checksum trailer is not verified (both need every byte: a full
- *  bl_clkset_read of the same file does it). A JSON file is read whole. */
+ *  bl_clkset_read of the same file does it). `last` = SIZE_MAX: to the end
+ *  of the file. A JSON file is read whole. */
 bl_status bl_clkset_read_rows(const char *path, size_t first, size_t last, bl_clkset **out,
                               bl_error *err) BL_WUR;
 

@@ -619,6 +619,8 @@ static bl_status read_rows_bin(const char *path, FILE *fp, size_t first, size_t 
     uint32_t nbits = bli_load_le32(hdr + 12), rec = bli_load_le32(hdr + 24);
     uint32_t flags = bli_load_le32(hdr + 28);
     uint64_t count = bli_load_le64(hdr + 16);
+    if (last == SIZE_MAX) /* to the end of the file */
+        last = (size_t)count;
     if (first > last || last > count)
         return bl_error_set(err, BL_EINVAL, "%s: records [%zu, %zu) outside the file's %llu", path,
                             first, last, (unsigned long long)count);
