@@ -198,6 +198,16 @@ bl_status bl_blocking_stats_compute(const bl_blocking *b, const bl_clkset *const
 double bl_candidates_completeness(const bl_candidate *full, size_t nfull,
                                   const bl_candidate *blocked, size_t nblocked);
 
+/** Pair completeness over best pairs: of every record's best candidate in
+ *  `full` with each other dataset (the first, in anonlink order, with that
+ *  record as the first member), the share found in `blocked` (both in
+ *  anonlink order); what `--lsh-keep best` plans for. *nbest (may be NULL)
+ *  receives the number of such pairs. 1.0 when full is empty, -1 when out
+ *  of memory. */
+double bl_candidates_completeness_best(const bl_candidate *full, size_t nfull,
+                                       const bl_candidate *blocked, size_t nblocked,
+                                       size_t *nbest);
+
 /** Format a double the way Python's repr() does (shortest string that reads
  *  back to the same double). `buf` needs 32 bytes. Returns buf. */
 char *bl_format_double(double v, char *buf);

@@ -708,3 +708,54 @@ double bl_candidates_completeness(const bl_candidate *full, size_t nfull,
     }
     return (double)hit / (double)nfull;
 }
+
+/* the (first dataset, record, second dataset) of a candidate and its place
+ * in the list: a record's best pair with each other dataset is the first
+ * of its key in anonlink order */
+typedef struct bestkey {
+    uint64_t key;
+    size_t at;
+} bestkey;
+
+static int bestkey_cmp(const void *x, const void *y)
+{
+    const bestkey *a = x, *b = y;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return (a->at > b->at) - (a->at < b->at);
+}
+
+static int cand_cmp_void(const void *x, const void *y)
+{
+    return bli_candidate_cmp(x, y);
+}
+
+double bl_candidates_completeness_best(const bl_candidate *full, size_t nfull,
+                                       const bl_candidate *blocked, size_t nblocked,
+                                       size_t *nbest)
+{
+    if (nbest)
+        *nbest = 0;
+    if (nfull == 0)
+        return 1.0;
+    bestkey *k = malloc(nfull * sizeof *k);
+    if (!k)
+        return -1.0;
+    for (size_t i = 0; i < nfull; i++) {
+        assert(full[i].dset[0] < 1u << 16 && full[i].dset[1] < 1u << 16);
+        k[i] = (bestkey){(uint64_t)full[i].dset[0] << 48 | (uint64_t)full[i].dset[1] << 32 |
+                             full[i].rec[0], i};
+    }
+    qsort(k, nfull, sizeof *k, bestkey_cmp);
+    size_t n = 0, hit = 0;
+    for (size_t i = 0; i < nfull; i++) {
+        if (i && k[i].key == k[i - 1].key)
+            continue;
+        n++;
+        hit += bsearch(&full[k[i].at], blocked, nblocked, sizeof *blocked, cand_cmp_void) != NULL;
+    }
+    free(k);
+    if (nbest)
+        *nbest = n;
+    return (double)hit / (double)n;
+}

@@ -65,6 +65,7 @@ assert_missing "$T/x.csv"
 printf 'lsh-secret\n' > "$T/key"
 expect_exit 0 "$BL" match -t 0.8 --blocking lsh --lsh-tables 30 --lsh-bits 10 --blocking-key-file "$T/key" --blocking-report -o "$T/l.csv" "$A" "$B"
 assert_contains "$T/err" "reduction ratio"
+assert_contains "$T/err" "of the records' best pairs"
 # automatic LSH parameters that cannot keep 99% of the matches for fewer
 # comparisons than all pairs: a message, and the exhaustive result
 "$BL" match -t 0.5 -s none -o "$T/e5.csv" "$A" "$B" 2>/dev/null

@@ -577,6 +577,24 @@ static void test_lsh_keyed(void **state)
 /* blocking statistics count distinct pairs (checked by brute force over
  * the table keys); with many narrow tables pairs collide repeatedly, so the
  * comparisons exceed the pairs, yet the reduction ratio stays in [0, 1] */
+/* completeness over each record's best pair: A0's best is (A0, B1), A1's
+ * is (A1, B0); blocked keeps A0's best and A1's second, so 1 of 2 */
+static void test_completeness_best(void **state)
+{
+    (void)state;
+    const bl_candidate full[] = {{0.95, {0, 1}, {0, 1}}, {0.9, {0, 1}, {1, 0}},
+                                 {0.85, {0, 1}, {0, 0}}, {0.82, {0, 1}, {1, 2}}};
+    const bl_candidate blocked[] = {{0.95, {0, 1}, {0, 1}}, {0.82, {0, 1}, {1, 2}}};
+    size_t nb = 0;
+    assert_true(bl_candidates_completeness_best(full, 4, blocked, 2, &nb) == 0.5);
+    assert_int_equal(nb, 2);
+    assert_true(bl_candidates_completeness(full, 4, blocked, 2) == 0.5);
+    assert_true(bl_candidates_completeness_best(full, 4, full, 4, NULL) == 1.0);
+    assert_true(bl_candidates_completeness_best(full, 4, blocked + 1, 1, NULL) == 0.0);
+    assert_true(bl_candidates_completeness_best(NULL, 0, NULL, 0, &nb) == 1.0);
+    assert_int_equal(nb, 0);
+}
+
 static void test_lsh_stats_distinct(void **state)
 {
     (void)state;
@@ -660,7 +678,7 @@ int main(void)
         cmocka_unit_test(test_kernel_filter_rows),
         cmocka_unit_test(test_dice_basic),
         cmocka_unit_test(test_cmin_exact),          cmocka_unit_test(test_format_double),
-        cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed), cmocka_unit_test(test_lsh_plan_sampled), cmocka_unit_test(test_lsh_plan_best), cmocka_unit_test(test_keys_sort_units),
+        cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed), cmocka_unit_test(test_lsh_plan_sampled), cmocka_unit_test(test_lsh_plan_best), cmocka_unit_test(test_keys_sort_units), cmocka_unit_test(test_completeness_best),
         cmocka_unit_test(test_lsh_stats_distinct),
         cmocka_unit_test(test_validation),
     };
