@@ -157,9 +157,10 @@ static void send_share(const bl_candidate *c, size_t n)
     size_t bytes = n * sizeof *c;
     for (size_t off = 0; off < bytes; off += CHUNK_BYTES) {
         size_t m = bytes - off < CHUNK_BYTES ? bytes - off : CHUNK_BYTES;
-        MPI_Request rq;
-        MPI_Isend(p + off, (int)m, MPI_BYTE, 0, 1, MPI_COMM_WORLD, &rq);
-        idle_wait(&rq);
+        /* blocking: over TCP a large send only advances inside MPI calls,
+         * so the sleeps of idle_wait would throttle it (and rank 0 is
+         * receiving by now: nothing needs this core) */
+        MPI_Send(p + off, (int)m, MPI_BYTE, 0, 1, MPI_COMM_WORLD);
     }
 }
 

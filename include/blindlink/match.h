@@ -174,8 +174,10 @@ typedef enum bl_lsh_keep {
  *  above the threshold): on corrupted duplicates these are mostly near
  *  copies, while the other pairs that reach the threshold are unrelated
  *  records near it, which take many tables to keep (10M x 10M, threshold
- *  0.8: 37 tables of 28 bits against 1005 of 25). Small inputs plan for a
- *  pair at the threshold whatever `keep` says. */
+ *  0.8: 43 tables of 29 bits against 1005 of 25). When the sample holds
+ *  fewer than 200 best pairs (few records have a pair: a low overlap) the
+ *  plan is fitted to all sampled pairs. Small inputs plan for a pair at the
+ *  threshold whatever `keep` says. */
 int bl_blocking_lsh_plan_keep(const bl_clkset *const *sets, size_t nsets, double threshold,
                               double recall, bl_lsh_keep keep, uint32_t *tables, uint32_t *bits,
                               double *compare_share);

@@ -153,7 +153,7 @@ typedef struct empjob {
     double threshold;
     float tf;
     uint32_t *hist;     /* all pairs: pairs found per Hamming distance, nbits + 1 */
-    empbest *best;      /* BL_LSH_KEEP_BEST: per row (NULL: all pairs count) */
+    empbest *best;      /* BL_LSH_KEEP_BEST: each row's best pair (else NULL) */
     size_t nh;
     int fail;
 } empjob;
@@ -179,12 +179,10 @@ static void *emp_worker(void *arg)
                 uint32_t pb = j->bpop[lo + idx[s]], c = cnt[s], h = pa + pb - 2 * c;
                 if (2.0 * c < j->threshold * (double)(pa + pb))
                     continue;
-                if (!j->best) {
-                    j->hist[h]++;
-                    j->nh++;
-                } else if (emp_better(c, pa + pb, h, &j->best[r])) {
+                j->hist[h]++;
+                j->nh++;
+                if (j->best && emp_better(c, pa + pb, h, &j->best[r]))
                     j->best[r] = (empbest){c, pa + pb, h};
-                }
             }
         }
     }
@@ -211,15 +209,17 @@ static void emp_run(empjob *jobs, int nt)
 }
 
 /* Histogram hist[0..nbits] (calloc'd) of the Hamming distances of the pairs
- * at or above the threshold between a sample of set 0 and all of set 1
- * (best: only each sampled row's best pair); returns the number of pairs
- * (0, hist NULL, when the inputs are too small or memory ran out); *scale
- * = the factor from sample to the whole of set 0. */
+ * at or above the threshold between a sample of set 0 and all of set 1;
+ * with `best` also, in hist[nbits + 1 ..], that of each sampled row's best
+ * pair, *nbest of them. Returns the number of pairs (0, hist NULL, when the
+ * inputs are too small or memory ran out); *scale = the factor from sample
+ * to the whole of set 0. */
 static size_t emp_sample(const bl_clkset *const *sets, double threshold, int best,
-                         uint32_t **hist, double *scale)
+                         uint32_t **hist, size_t *nbest, double *scale)
 {
     const bl_clkset *a = sets[0], *b = sets[1];
     *hist = NULL;
+    *nbest = 0;
     if ((double)a->count * (double)b->count < EMP_MIN_PAIRS)
         return 0;
     double want = EMP_BUDGET / (double)b->count;
@@ -231,7 +231,8 @@ static size_t emp_sample(const bl_clkset *const *sets, double threshold, int bes
     int nt = bli_match_threads(0);
     nt = nt > 16 ? 16 : nt;
     uint32_t *bpop = malloc((b->count + m) * sizeof *bpop), *apop = bpop ? bpop + b->count : NULL;
-    uint32_t *h = calloc(nh1 * (size_t)nt, sizeof *h);
+    /* a histogram per thread, and one more for the best pairs */
+    uint32_t *h = calloc(nh1 * (size_t)(nt + 1), sizeof *h), *hb = h ? h + nh1 * (size_t)nt : NULL;
     empbest *eb = best ? calloc(m * (size_t)nt, sizeof *eb) : NULL;
     if (!bpop || !h || (best && !eb)) {
         free(bpop);
@@ -268,14 +269,16 @@ static size_t emp_sample(const bl_clkset *const *sets, double threshold, int bes
                 emp_better(eb[m * (size_t)t + r].c, eb[m * (size_t)t + r].s, eb[m * (size_t)t + r].h, &x))
                 x = eb[m * (size_t)t + r];
         if (x.s) {
-            h[x.h]++;
-            n++;
+            hb[x.h]++;
+            (*nbest)++;
         }
     }
+    memmove(h + nh1, hb, nh1 * sizeof *h); /* thread 1's histogram is merged */
     free(bpop);
     free(eb);
     if (fail) {
         free(h);
+        *nbest = 0;
         return 0;
     }
     *hist = h;
@@ -371,21 +374,31 @@ int bl_blocking_lsh_plan_keep(const bl_clkset *const *sets, size_t nsets, double
         qsort(athr, ns, sizeof *athr, cmp_double);
         nkeep = ns / 2;
     }
-    uint32_t *hist = NULL;
+    uint32_t *hist = NULL, *fit = NULL;
     double escale = 1, *q = NULL;
-    int best_only = keep == BL_LSH_KEEP_BEST;
-    size_t ne = nsets >= 2 && ns ? emp_sample(sets, threshold, best_only, &hist, &escale) : 0;
-    if (ne < EMP_MIN_FOUND) {
-        free(hist);
-        hist = NULL;
-    } else {
-        q = malloc((nbits + 1) * sizeof *q);
+    size_t nbest = 0;
+    size_t ne = nsets >= 2 && ns ? emp_sample(sets, threshold, keep == BL_LSH_KEEP_BEST, &hist,
+                                              &nbest, &escale)
+                                 : 0;
+    /* the pairs the plan keeps: the rows' best ones, or when the sample has
+     * too few of them (few records have a pair: a low overlap) all pairs,
+     * or when too few of those the plan for a pair at the threshold */
+    size_t nfit = nbest;
+    fit = hist ? hist + nbits + 1 : NULL;
+    if (nfit < EMP_MIN_FOUND) {
+        nfit = ne;
+        fit = hist;
     }
-    int emp = hist && q;
+    if (nfit < EMP_MIN_FOUND)
+        fit = NULL;
+    else
+        q = malloc((nbits + 1) * sizeof *q);
+    int emp = fit && q;
     /* the sample estimates the share kept: aim half-way between the
      * requested recall and 1 to leave room for its error */
     double target = 1.0 - (1.0 - recall) / 2;
-    /* pairs above the threshold in all of the input, from the sample */
+    /* pairs above the threshold in all of the input, from the sample (all
+     * of them pay for their repeats, whichever the plan keeps) */
     double above = (double)ne * escale * pairs / ((double)sets[0]->count * (double)sets[1]->count);
     double best = -1, share = 0;
     uint32_t bt = 1, bb = 1;
@@ -394,10 +407,15 @@ int bl_blocking_lsh_plan_keep(const bl_clkset *const *sets, size_t nsets, double
         double L, hits = 0;
         if (emp) {
             for (uint32_t h = 0; h <= nbits; h++)
-                q[h] = hist[h] ? emp_collide(h, k, nbits) : 0;
-            L = emp_tables(hist, q, nbits, ne, target, &hits);
+                q[h] = hist[h] || fit[h] ? emp_collide(h, k, nbits) : 0;
+            L = emp_tables(fit, q, nbits, nfit, target, &hits);
             if (L == 0)
                 continue;
+            /* the mean tables a pair collides in, over all sampled pairs */
+            double sq = 0;
+            for (uint32_t h = 0; h <= nbits; h++)
+                sq += hist[h] * q[h];
+            hits = sq / (double)ne * L;
         } else {
             L = tables_needed(k, a, recall, athr, ns ? nkeep : 0);
             if (L > 1024)

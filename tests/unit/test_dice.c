@@ -496,6 +496,45 @@ static void test_lsh_plan_best(void **state)
     bl_clkset_free(s[1]);
 }
 
+/* Low overlap: only 4% of A has copies in B (a near and a far one), so the
+ * sample holds too few best pairs to fit a plan to; the plan must then fit
+ * all sampled pairs, not fall back to the costlier plan for a pair at the
+ * threshold (it did: 72 tables against 36 for keep-all). */
+static void test_lsh_plan_best_low_overlap(void **state)
+{
+    (void)state;
+    enum { N = 100000, NB = 128 };
+    bl_error e;
+    bl_clkset *s[2];
+    uint8_t buf[NB], copy[NB];
+    assert_int_equal(bl_clkset_new(1024, N, &s[0], &e), BL_OK);
+    assert_int_equal(bl_clkset_new(1024, 2 * N, &s[1], &e), BL_OK);
+    for (size_t i = 0; i < N; i++) {
+        fill(buf, NB, 30);
+        assert_int_equal(bl_clkset_append(s[0], buf, NULL, &e), BL_OK);
+        int linked = i % 25 == 0;
+        memcpy(copy, buf, NB);
+        if (linked)
+            flip_bits(copy, (uint32_t)(xr() % 13));
+        else
+            fill(copy, NB, 30);
+        assert_int_equal(bl_clkset_append(s[1], copy, NULL, &e), BL_OK);
+        if (linked)
+            flip_bits(buf, 95 + (uint32_t)(xr() % 21));
+        else
+            fill(buf, NB, 30);
+        assert_int_equal(bl_clkset_append(s[1], buf, NULL, &e), BL_OK);
+    }
+    const bl_clkset *sets[2] = {s[0], s[1]};
+    uint32_t ta = 0, ba = 0, tb = 0, bb = 0;
+    double share = 0;
+    assert_int_equal(bl_blocking_lsh_plan_keep(sets, 2, 0.8, 0.99, BL_LSH_KEEP_ALL, &ta, &ba, &share), 1);
+    assert_int_equal(bl_blocking_lsh_plan_keep(sets, 2, 0.8, 0.99, BL_LSH_KEEP_BEST, &tb, &bb, &share), 1);
+    assert_true(tb <= ta);
+    bl_clkset_free(s[0]);
+    bl_clkset_free(s[1]);
+}
+
 static int cmp_u64(const void *x, const void *y)
 {
     uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
@@ -678,7 +717,7 @@ int main(void)
         cmocka_unit_test(test_kernel_filter_rows),
         cmocka_unit_test(test_dice_basic),
         cmocka_unit_test(test_cmin_exact),          cmocka_unit_test(test_format_double),
-        cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed), cmocka_unit_test(test_lsh_plan_sampled), cmocka_unit_test(test_lsh_plan_best), cmocka_unit_test(test_keys_sort_units), cmocka_unit_test(test_completeness_best),
+        cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed), cmocka_unit_test(test_lsh_plan_sampled), cmocka_unit_test(test_lsh_plan_best), cmocka_unit_test(test_lsh_plan_best_low_overlap), cmocka_unit_test(test_keys_sort_units), cmocka_unit_test(test_completeness_best),
         cmocka_unit_test(test_lsh_stats_distinct),
         cmocka_unit_test(test_validation),
     };
