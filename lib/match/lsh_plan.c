@@ -8,9 +8,7 @@
  * (about 2e10 comparisons, threaded): all of them, or each sampled record's
  * best one (BL_LSH_KEEP_BEST, for 1:1 and group linkage); otherwise to a
  * pair exactly at the threshold. The blocking itself is in blocking.c. */
-#include <assert.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "match/match_internal.h"
@@ -190,24 +188,6 @@ static void *emp_worker(void *arg)
     return NULL;
 }
 
-/* Runs the jobs, one per thread (job 0 on the caller's). */
-static void emp_run(empjob *jobs, int nt)
-{
-    enum { MAXT = 16 };
-    pthread_t tid[MAXT];
-    int started[MAXT] = {0};
-    assert(nt <= MAXT);
-    for (int t = 1; t < nt; t++)
-        started[t] = pthread_create(&tid[t], NULL, emp_worker, &jobs[t]) == 0;
-    emp_worker(&jobs[0]);
-    for (int t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            emp_worker(&jobs[t]);
-    }
-}
-
 /* Histogram hist[0..nbits] (calloc'd) of the Hamming distances of the pairs
  * at or above the threshold between a sample of set 0 and all of set 1;
  * with `best` also, in hist[nbits + 1 ..], that of each sampled row's best
@@ -250,7 +230,7 @@ static size_t emp_sample(const bl_clkset *const *sets, double threshold, int bes
                            b->count * (size_t)(t + 1) / (size_t)nt, threshold,
                            bli_threshold_float(threshold), h + nh1 * (size_t)t,
                            eb ? eb + m * (size_t)t : NULL, 0, 0};
-    emp_run(jobs, nt);
+    bli_par_run(emp_worker, jobs, sizeof *jobs, nt);
     size_t n = 0;
     int fail = 0;
     for (int t = 0; t < nt; t++) {
@@ -298,10 +278,9 @@ static double emp_collide(uint32_t h, uint32_t k, uint32_t n)
 
 /* Smallest L <= 1024 keeping on average `target` of the sampled pairs
  * (given as a histogram hist[h] of distances, nh pairs in all, with q[h]
- * the one-table collision chance), or 0 if none does; *hits = the mean
- * number of tables a sampled pair collides in at that L. */
+ * the one-table collision chance), or 0 if none does. */
 static uint32_t emp_tables(const uint32_t *hist, const double *q, uint32_t n, size_t nh,
-                           double target, double *hits)
+                           double target)
 {
     uint32_t lo = 1, hi = 1025;
     while (lo < hi) {
@@ -315,13 +294,7 @@ static uint32_t emp_tables(const uint32_t *hist, const double *q, uint32_t n, si
         else
             lo = mid + 1;
     }
-    if (lo > 1024)
-        return 0;
-    double s = 0;
-    for (uint32_t h = 0; h <= n; h++)
-        s += hist[h] * q[h];
-    *hits = s / (double)nh * lo;
-    return lo;
+    return lo > 1024 ? 0 : lo;
 }
 
 int bl_blocking_lsh_plan(const bl_clkset *const *sets, size_t nsets, double threshold,
@@ -408,7 +381,7 @@ int bl_blocking_lsh_plan_keep(const bl_clkset *const *sets, size_t nsets, double
         if (emp) {
             for (uint32_t h = 0; h <= nbits; h++)
                 q[h] = hist[h] || fit[h] ? emp_collide(h, k, nbits) : 0;
-            L = emp_tables(fit, q, nbits, nfit, target, &hits);
+            L = emp_tables(fit, q, nbits, nfit, target);
             if (L == 0)
                 continue;
             /* the mean tables a pair collides in, over all sampled pairs */

@@ -5,7 +5,8 @@
  * steps; at 10M x 10M (20M entries per table) they took 11% of the run's
  * CPU while the other cores waited. Written here rather than taken from a
  * library: the sort is a few dozen lines over a fixed entry layout, and the
- * units are blindlink's own. Called by blocking.c; calls nothing above. */
+ * units are blindlink's own. Called by blocking.c (and bli_par_run by
+ * lsh_plan.c); calls nothing above. */
 #include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 
 /* Runs fn over nt jobs of `size` bytes each, job 0 on the calling thread;
  * a thread that cannot start runs on the caller's afterwards. */
-static void par_run(void *(*fn)(void *), void *jobs, size_t size, int nt)
+void bli_par_run(void *(*fn)(void *), void *jobs, size_t size, int nt)
 {
     pthread_t th[MAX_THREADS];
     int started[MAX_THREADS] = {0};
@@ -81,7 +82,7 @@ int bli_keys_sort(uint64_t *v, uint64_t *tmp, size_t n, uint32_t keybits, int nt
         for (int t = 0; t < nt; t++)
             jobs[t] = (sortjob){src, dst, n * (size_t)t / (size_t)nt, n * (size_t)(t + 1) / (size_t)nt,
                                 cnt + (size_t)t * nd, shift, nd - 1};
-        par_run(sort_count, jobs, sizeof *jobs, nt);
+        bli_par_run(sort_count, jobs, sizeof *jobs, nt);
         /* digit-major, then slice order: each slice writes its entries of a
          * digit after those of the slices before it, so the sort is stable
          * (the result is ordered by key, then record index) */
@@ -93,7 +94,7 @@ int bli_keys_sort(uint64_t *v, uint64_t *tmp, size_t n, uint32_t keybits, int nt
                 base += c;
             }
         assert(base == n);
-        par_run(sort_scatter, jobs, sizeof *jobs, nt);
+        bli_par_run(sort_scatter, jobs, sizeof *jobs, nt);
         uint64_t *sw = src;
         src = dst;
         dst = sw;
@@ -154,7 +155,7 @@ int bli_keys_units(const uint64_t *e, size_t n, size_t unit_a, size_t **units, s
         jobs[t] = (unitjob){e, n, prev, s < prev ? prev : s, unit_a, NULL, 0, 0, 0};
         prev = jobs[t].s1;
     }
-    par_run(units_worker, jobs, sizeof *jobs, nt);
+    bli_par_run(units_worker, jobs, sizeof *jobs, nt);
     /* the slices' units in slice order: the list a single pass makes */
     size_t tot = 0;
     int fail = 0;

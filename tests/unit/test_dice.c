@@ -444,6 +444,35 @@ static void flip_bits(uint8_t *buf, uint32_t m)
     }
 }
 
+/* A of n random filters (30% density) and B of 2n: for every `every`-th
+ * record i of A a near copy (0-12 bits flipped) at B record 2i and a far one
+ * (95-115 flipped, Dice about 0.81-0.85) at 2i + 1; random filters there
+ * for the other records. */
+static void near_far_sets(bl_clkset *s[2], size_t n, size_t every)
+{
+    enum { NB = 128 };
+    bl_error e;
+    uint8_t buf[NB], copy[NB];
+    assert_int_equal(bl_clkset_new(1024, n, &s[0], &e), BL_OK);
+    assert_int_equal(bl_clkset_new(1024, 2 * n, &s[1], &e), BL_OK);
+    for (size_t i = 0; i < n; i++) {
+        fill(buf, NB, 30);
+        assert_int_equal(bl_clkset_append(s[0], buf, NULL, &e), BL_OK);
+        int linked = i % every == 0;
+        memcpy(copy, buf, NB);
+        if (linked)
+            flip_bits(copy, (uint32_t)(xr() % 13));
+        else
+            fill(copy, NB, 30);
+        assert_int_equal(bl_clkset_append(s[1], copy, NULL, &e), BL_OK);
+        if (linked)
+            flip_bits(buf, 95 + (uint32_t)(xr() % 21));
+        else
+            fill(buf, NB, 30);
+        assert_int_equal(bl_clkset_append(s[1], buf, NULL, &e), BL_OK);
+    }
+}
+
 /* BL_LSH_KEEP_BEST: every record of A has a near copy in B (0-12 bits
  * flipped) and a far one (95-115 flipped, Dice about 0.81-0.85). Keeping all
  * pairs >= 0.8 takes many tables for the far copies; keeping each record's
@@ -452,21 +481,10 @@ static void flip_bits(uint8_t *buf, uint32_t m)
 static void test_lsh_plan_best(void **state)
 {
     (void)state;
-    enum { N = 100000, NB = 128 };
+    enum { N = 100000 };
     bl_error e;
     bl_clkset *s[2];
-    uint8_t buf[NB], copy[NB];
-    assert_int_equal(bl_clkset_new(1024, N, &s[0], &e), BL_OK);
-    assert_int_equal(bl_clkset_new(1024, 2 * N, &s[1], &e), BL_OK);
-    for (size_t i = 0; i < N; i++) {
-        fill(buf, NB, 30);
-        assert_int_equal(bl_clkset_append(s[0], buf, NULL, &e), BL_OK);
-        memcpy(copy, buf, NB);
-        flip_bits(copy, (uint32_t)(xr() % 13));
-        assert_int_equal(bl_clkset_append(s[1], copy, NULL, &e), BL_OK); /* B record 2i */
-        flip_bits(buf, 95 + (uint32_t)(xr() % 21));
-        assert_int_equal(bl_clkset_append(s[1], buf, NULL, &e), BL_OK); /* B record 2i + 1 */
-    }
+    near_far_sets(s, N, 1);
     const bl_clkset *sets[2] = {s[0], s[1]};
     uint32_t ta = 0, ba = 0, tb = 0, bb = 0;
     double share = 0;
@@ -503,28 +521,8 @@ static void test_lsh_plan_best(void **state)
 static void test_lsh_plan_best_low_overlap(void **state)
 {
     (void)state;
-    enum { N = 100000, NB = 128 };
-    bl_error e;
     bl_clkset *s[2];
-    uint8_t buf[NB], copy[NB];
-    assert_int_equal(bl_clkset_new(1024, N, &s[0], &e), BL_OK);
-    assert_int_equal(bl_clkset_new(1024, 2 * N, &s[1], &e), BL_OK);
-    for (size_t i = 0; i < N; i++) {
-        fill(buf, NB, 30);
-        assert_int_equal(bl_clkset_append(s[0], buf, NULL, &e), BL_OK);
-        int linked = i % 25 == 0;
-        memcpy(copy, buf, NB);
-        if (linked)
-            flip_bits(copy, (uint32_t)(xr() % 13));
-        else
-            fill(copy, NB, 30);
-        assert_int_equal(bl_clkset_append(s[1], copy, NULL, &e), BL_OK);
-        if (linked)
-            flip_bits(buf, 95 + (uint32_t)(xr() % 21));
-        else
-            fill(buf, NB, 30);
-        assert_int_equal(bl_clkset_append(s[1], buf, NULL, &e), BL_OK);
-    }
+    near_far_sets(s, 100000, 25);
     const bl_clkset *sets[2] = {s[0], s[1]};
     uint32_t ta = 0, ba = 0, tb = 0, bb = 0;
     double share = 0;
