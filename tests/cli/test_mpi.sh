@@ -54,6 +54,13 @@ check binlsh -t 0.7 --blocking lsh -f candidates "$T/a.clk" "$T/b.clk"
 check lshtopk -t 0.5 --blocking lsh --lsh-tables 40 --lsh-bits 12 -k 2 -f candidates "$A" "$B" "$T/c.json"
 check binthree -t 0.6 -k 3 -f candidates "$T/a.clk" "$T/b.clk" "$T/a.clk"
 check binmixed -t 0.7 "$A" "$T/c.clk" "$T/c.json"
+# BL_MPI_TIMES=1: every rank reports its phases once; the output is unchanged
+expect_exit 0 env BL_MPI_TIMES=1 timeout 120 mpirun --allow-run-as-root --oversubscribe -x ASAN_OPTIONS \
+  -x BL_MPI_TIMES -n 2 "$MPI" match -t 0.7 --blocking lsh -f candidates -o "$T/times.2" "$T/a.clk" "$T/b.clk"
+assert_same "$T/binlsh.ref" "$T/times.2"
+for r in 0 1; do
+  assert_eq "$(grep -cE "^blindlink-mpi: rank $r of 2: read [0-9.]+ s \([0-9.]+ CPU s\), plan [0-9.]+ s \([0-9.]+ CPU s\), share [0-9.]+ s \([0-9.]+ CPU s\), merge [0-9.]+ s \([0-9.]+ CPU s\)$" "$T/err")" 1 "BL_MPI_TIMES line of rank $r"
+done
 # external blocks (--blocks): shares are sets of whole blocks dealt by
 # cost, a block dearer than a share cut into pieces of 256-row units.
 # 1,200-record synth parties; per party one big block (every other record:
