@@ -298,15 +298,20 @@ int main(int argc, char **argv)
         bl_setstats ss[2];
         if (bl_setstats_build(m, sets, 2, ss, &e))
             abort();
-        double acc = 0;
+        double acc = 0, oc0 = cpu_now(), omin = 1e30;
         for (int rep = 0; rep < reps; rep++) {
+            const double r0 = cpu_now();
             if (!strcmp(only, "score") && bl_model_score_into(m, sets, ss, big, score_pairs, 1, warm, &e))
                 abort();
             if (!strcmp(only, "baseline"))
                 for (size_t i = 0; i < score_pairs; i++)
                     acc += k->and_popcount(bl_clkset_get(A, big[i].rec[0]), bl_clkset_get(B, big[i].rec[1]), A->nbytes);
+            omin = fmin(omin, cpu_now() - r0);
         }
-        printf("%s: %d x %zu pairs (checksum %.0f)\n", only, reps, score_pairs, acc);
+        const double oc1 = cpu_now();
+        printf("%s: %d x %zu pairs, %.1f ns of CPU per pair (fastest rep %.1f; checksum %.0f)\n", only, reps,
+               score_pairs, (oc1 - oc0) * 1e9 / ((double)reps * (double)score_pairs),
+               omin * 1e9 / (double)score_pairs, acc);
         bl_setstats_free(ss, 2);
         free(warm);
         free(big);

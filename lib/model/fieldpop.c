@@ -53,6 +53,53 @@ static void levels_scalar(const bl_fieldpop *fp, const uint8_t *const *a, const 
         bl_fieldpop_levels(fp, a[i], pa[i], b[i], pb[i], cnt + i * fp->cstride, lv + i * fp->nf);
 }
 
+/* The packed rows (lvrow in model_internal.h) from the tables above;
+ * none when a field has more than 8 bands or sums past 16 bits. */
+/* Levels from the packed rows without branches: the bands are strictly
+ * descending (model_io.c), so their minima are non-increasing and the
+ * band level is 1 + the number of minima above the count. */
+static void levels_rows(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
+                        const uint32_t *const *pa, const uint32_t *const *pb, const uint32_t *cnt,
+                        const uint32_t *cross, size_t n, uint8_t *lv)
+{
+    (void)cross;
+    const size_t nf = fp->nf;
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t *c = cnt + i * fp->cstride, *x = pa[i], *y = pb[i];
+        uint8_t *l = lv + i * nf;
+        for (size_t f = 0; f < nf; f++) {
+            const uint16_t *r = fp->lvrow[f] + 8 * (size_t)(x[f] + y[f]);
+            const uint32_t v = c[f];
+            uint32_t k = 1 + (v < r[0]) + (v < r[1]) + (v < r[2]) + (v < r[3]) + (v < r[4]) + (v < r[5]) +
+                         (v < r[6]);
+            k = k == fp->nbands[f] ? fp->last[f] : k;
+            k = v == x[f] && v == y[f] ? 0 : k;
+            l[f] = (uint8_t)(x[f] && y[f] ? k : BL_LEVEL_MISSING);
+        }
+        if (fp->nswap)
+            bli_fieldpop_swap(fp, a[i], x, b[i], y, c, NULL, l);
+    }
+}
+
+static int init_rows(bl_fieldpop *fp)
+{
+    for (size_t f = 0; f < fp->nf; f++)
+        if (fp->nbands[f] > 8 || 2 * (size_t)fp->nblk[f] * 512 >= UINT16_MAX)
+            return 0;
+    for (size_t f = 0; f < fp->nf; f++) {
+        const size_t nsum = 2 * (size_t)fp->nblk[f] * 512 + 1;
+        uint16_t *r = calloc(8 * nsum, sizeof *r);
+        if (!r)
+            return -1;
+        fp->lvrow[f] = r;
+        for (size_t s = 0; s < nsum; s++) {
+            for (uint32_t l = 1; l < fp->nbands[f]; l++)
+                r[8 * s + l - 1] = (uint16_t)fp->cmin[f][l][s];
+        }
+    }
+    return 0;
+}
+
 static int init_tables(bl_fieldpop *fp, const bl_model *m)
 {
     for (size_t f = 0; f < m->nf; f++) {
@@ -74,7 +121,8 @@ static int init_tables(bl_fieldpop *fp, const bl_model *m)
     }
     for (size_t f = 0; f < m->nf; f++)
         for (uint32_t l = 1; l < fp->maxbands; l++)
-            fp->bandv[l][f] = l < fp->nbands[f] ? m->f[f].band[l] : 2.0;
+            fp->bandv[l][f] = l < fp->nbands[f] ? m->f[f].band[l] : 2.0,
+            fp->bandlt[l][f] = l < fp->nbands[f] ? m->f[f].band[l] : -1.0;
     /* the name pairs bl_model_levels checks for a swap: mutual, same length */
     for (size_t i = 0; i < m->nf; i++) {
         int j = m->f[i].swap_with;
@@ -86,7 +134,7 @@ static int init_tables(bl_fieldpop *fp, const bl_model *m)
         if (!(fp->cswap[fp->nswap++] = bli_dice_cmin_table(fp->nblk[i] * 512, BL_SWAP_MIN_DICE)))
             return -1;
     }
-    return 0;
+    return init_rows(fp);
 }
 
 int bl_fieldpop_init(bl_fieldpop *fp, const bl_model *m, const bl_kernel *k)
@@ -102,7 +150,7 @@ int bl_fieldpop_init(bl_fieldpop *fp, const bl_model *m, const bl_kernel *k)
     fp->name = "scalar";
     fp->pair = pair_scalar;
     fp->batch = batch_scalar;
-    fp->levels = levels_scalar;
+    fp->levels = fp->lvrow[0] ? levels_rows : levels_scalar;
     if (!strcmp(k->name, "avx512"))
         (void)(bli_fieldpop_avx512(fp) || bli_fieldpop_avx2(fp));
     else if (!strcmp(k->name, "avx2"))
@@ -122,6 +170,10 @@ void bl_fieldpop_free(bl_fieldpop *fp)
         fp->cswap[i] = NULL;
     }
     fp->nswap = 0;
+    for (size_t f = 0; f < BL_MODEL_MAX_FIELDS; f++) {
+        free(fp->lvrow[f]);
+        fp->lvrow[f] = NULL;
+    }
 }
 
 void bl_fieldpop_run(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t *out)
@@ -136,6 +188,17 @@ static inline int dice_possible(uint32_t x, uint32_t y, double t)
     return 2.0 * lo >= t * (double)(x + y);
 }
 
+int bli_swap_maybe(const bl_fieldpop *fp, uint32_t q, const uint32_t *pa, const uint32_t *pb,
+                   const uint32_t *cnt, const uint8_t *lv)
+{
+    const uint32_t g = fp->swap_g[q], s = fp->swap_s[q], *t = fp->cswap[q];
+    if (lv[g] == BL_LEVEL_MISSING || lv[s] == BL_LEVEL_MISSING)
+        return 0;
+    if (cnt[g] >= t[pa[g] + pb[g]] || cnt[s] >= t[pa[s] + pb[s]])
+        return 0; /* one of them agrees directly */
+    return dice_possible(pa[g], pb[s], BL_SWAP_MIN_DICE) && dice_possible(pa[s], pb[g], BL_SWAP_MIN_DICE);
+}
+
 /* bl_model_levels' swapped level with its Dice tests as table lookups:
  * Dice(c, s) >= BL_SWAP_MIN_DICE exactly when c >= cswap[s]. */
 void bli_fieldpop_swap(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa,
@@ -143,19 +206,13 @@ void bli_fieldpop_swap(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *
                        const uint32_t *cross, uint8_t *lv)
 {
     for (uint32_t q = 0; q < fp->nswap; q++) {
-        const uint32_t g = fp->swap_g[q], s = fp->swap_s[q], *t = fp->cswap[q];
-        if (lv[g] == BL_LEVEL_MISSING || lv[s] == BL_LEVEL_MISSING)
+        if (!bli_swap_maybe(fp, q, pa, pb, cnt, lv))
             continue;
-        if (cnt[g] >= t[pa[g] + pb[g]] || cnt[s] >= t[pa[s] + pb[s]])
-            continue; /* one of them agrees directly */
-        if (!dice_possible(pa[g], pb[s], BL_SWAP_MIN_DICE) ||
-            !dice_possible(pa[s], pb[g], BL_SWAP_MIN_DICE))
-            continue;
-        const uint32_t nb = fp->nbytes[g];
-        if ((cross ? cross[0] : fp->k->and_popcount(a + fp->off[g], b + fp->off[s], nb)) <
-                t[pa[g] + pb[s]] ||
-            (cross ? cross[1] : fp->k->and_popcount(a + fp->off[s], b + fp->off[g], nb)) <
-                t[pa[s] + pb[g]])
+        const uint32_t g = fp->swap_g[q], s = fp->swap_s[q], nb = fp->nbytes[g];
+        if (!bli_swap_reach(fp, q, pa[g], pb[s],
+                            cross ? cross[0] : fp->k->and_popcount(a + fp->off[g], b + fp->off[s], nb)) ||
+            !bli_swap_reach(fp, q, pa[s], pb[g],
+                            cross ? cross[1] : fp->k->and_popcount(a + fp->off[s], b + fp->off[g], nb)))
             continue;
         lv[g] = (uint8_t)fp->nbands[g];
         lv[s] = (uint8_t)fp->nbands[s];

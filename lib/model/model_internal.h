@@ -152,6 +152,14 @@ struct bl_fieldpop {
      * minima (2.0 where it has no such band: never reached) */
     uint32_t maxbands;
     double bandv[BL_MODEL_MAX_LEVELS][BL_MODEL_MAX_FIELDS];
+    /* the same minima packed by popcount sum, for the branch-free levels:
+     * lvrow[f][8 * s + k] = cmin of band k + 1 at sum s (k < nbands - 1,
+     * else 0, which no count is below); NULL when a field has more than 8
+     * bands */
+    uint16_t *lvrow[BL_MODEL_MAX_FIELDS];
+    /* bandv with -1.0 for a band a field lacks (below every Dice): the
+     * AVX2 levels count the minima above a field's Dice */
+    double bandlt[BL_MODEL_MAX_LEVELS][BL_MODEL_MAX_FIELDS];
 };
 
 /** 0, or -1 when out of memory (then nothing is held). The field kernel
@@ -169,6 +177,18 @@ void bl_fieldpop_levels(const bl_fieldpop *fp, const uint8_t *a, const uint32_t 
  *  cross: the two crosswise counts of the (one) name pair, or NULL. */
 void bli_fieldpop_swap(const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa, const uint8_t *b,
                        const uint32_t *pb, const uint32_t *cnt, const uint32_t *cross, uint8_t *lv);
+
+/** The steps of bli_fieldpop_swap for name pair q, for kernels that count
+ *  the crosswise pairs themselves: 1 when the pair's names may be swapped
+ *  (neither is missing or agrees directly, and the crosswise popcounts
+ *  allow Dice BL_SWAP_MIN_DICE), then bli_swap_reach on each crosswise
+ *  count c of popcounts x and y; both reached: the swapped level. */
+int bli_swap_maybe(const bl_fieldpop *fp, uint32_t q, const uint32_t *pa, const uint32_t *pb,
+                   const uint32_t *cnt, const uint8_t *lv);
+static inline int bli_swap_reach(const bl_fieldpop *fp, uint32_t q, uint32_t x, uint32_t y, uint32_t c)
+{
+    return c >= fp->cswap[q][x + y];
+}
 
 /** Vector field kernels: 1 and fp's functions set when built and
  *  supported by the CPU, else 0 (fp unchanged). */

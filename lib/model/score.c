@@ -78,6 +78,36 @@ static double sigmoid2(double w)
 #define SCORE_AHEAD 16
 #define SCORE_STEP 8
 
+/* Posteriors by weight: exp2 cost as much as the rest of a pair's
+ * weight, and weights repeat (a sum over a few levels per field; the
+ * term-frequency adjustments add one value per record and field), so each
+ * worker keeps the last posterior of every slot of a small direct-mapped
+ * table keyed on the weight's bits: the same double in, the same out. */
+#define PCACHE_BITS 10
+typedef struct pcache {
+    uint64_t key[1u << PCACHE_BITS];
+    double p[1u << PCACHE_BITS];
+} pcache;
+
+static void pcache_init(pcache *c)
+{
+    /* the bits of a NaN no weight has: every slot starts empty */
+    for (size_t i = 0; i < (1u << PCACHE_BITS); i++)
+        c->key[i] = 0x7ff8dead0000beefULL;
+}
+
+static inline double pcache_get(pcache *c, double w)
+{
+    uint64_t k;
+    memcpy(&k, &w, sizeof k);
+    const size_t i = (size_t)((k * 0x9E3779B97F4A7C15ULL) >> (64 - PCACHE_BITS));
+    if (c->key[i] != k) {
+        c->key[i] = k;
+        c->p[i] = sigmoid2(w);
+    }
+    return c->p[i];
+}
+
 /* Weight and posterior of the pairs e[0..n) from their levels: the prior
  * weight, then each field's level weight and the term-frequency
  * adjustment of an exact agreement, in field order, so every field kernel
@@ -85,7 +115,8 @@ static double sigmoid2(double w)
  * levels add +0.0, which leaves any sum but -0.0 unchanged, and no sum here
  * is -0.0 (the prior weight is not, and round-to-nearest never gives
  * x + y = -0.0 unless both are), so the adds need no branches. */
-static void score_chunk(const sjob *j, const sent *e, size_t n, const uint8_t *lv, bl_scored_pair *out)
+static void score_chunk(const sjob *j, pcache *pc, const sent *e, size_t n, const uint8_t *lv,
+                        bl_scored_pair *out)
 {
     const size_t nf = j->m->nf;
     const double pw = bl_model_prior_weight(j->m);
@@ -100,7 +131,7 @@ static void score_chunk(const sjob *j, const sent *e, size_t n, const uint8_t *l
             w += l[f] == 0 ? (double)tf[f] : 0.0;
         }
         bl_scored_pair *p = &out[e[q].idx];
-        p->probability = sigmoid2(w);
+        p->probability = pcache_get(pc, w);
         p->c = (bl_candidate){p->probability, {e[q].da, e[q].db}, {e[q].ra, e[q].rb}};
         p->weight = w;
     }
@@ -113,6 +144,7 @@ typedef struct sbuf {
     uint8_t lv[SCORE_CHUNK * BL_MODEL_MAX_FIELDS];
     const uint8_t *ra[SCORE_CHUNK + SCORE_AHEAD], *rb[SCORE_CHUNK + SCORE_AHEAD];
     const uint32_t *xa[SCORE_CHUNK], *xb[SCORE_CHUNK];
+    pcache pc;
 } sbuf;
 
 /* Score the pairs e[0..n) into out[e[i].idx]. */
@@ -129,6 +161,10 @@ static void score_run(const sjob *j, sbuf *b, const sent *e, size_t n, bl_scored
             if (q < k) {
                 b->xa[q] = j->st[c->da].pop + (size_t)c->ra * nf;
                 b->xb[q] = j->st[c->db].pop + (size_t)c->rb * nf;
+                /* the levels read them after the chunk's counts: B's are
+                 * in no order, so fetch them now (a row is nf words) */
+                __builtin_prefetch(b->xb[q]);
+                __builtin_prefetch(b->xa[q]);
             }
         }
         /* levels and weights of a few pairs at a time, so that they run
@@ -139,7 +175,7 @@ static void score_run(const sjob *j, sbuf *b, const sent *e, size_t n, bl_scored
             b->fpk.batch(&b->fpk, b->ra + q, b->rb + q, s, k + ahead - q - s, cnt, cross);
             b->fpk.levels(&b->fpk, b->ra + q, b->rb + q, b->xa + q, b->xb + q, cnt,
                           b->fpk.batch_cross ? cross : NULL, s, b->lv + q * nf);
-            score_chunk(j, e + i + q, s, b->lv + q * nf, out);
+            score_chunk(j, &b->pc, e + i + q, s, b->lv + q * nf, out);
         }
     }
 }
@@ -176,6 +212,8 @@ static void *score_worker(void *arg)
     uint32_t *hist = malloc((BBUCKETS + 1) * sizeof *hist);
     sent *scr = NULL;
     size_t cap = 0;
+    if (b)
+        pcache_init(&b->pc);
     if (!b || !hist || bl_fieldpop_init(&b->fpk, j->m, bli_kernel_active()) != 0) {
         free(b);
         free(hist);

@@ -244,8 +244,8 @@ static void test_field_kernels(void **state)
         check_layout(6, bits);
     }
     /* one length of whole blocks, 1..16 fields (the specialised kernels) */
-    static const uint32_t whole[] = {512, 1024, 2048};
-    for (size_t w = 0; w < 3; w++)
+    static const uint32_t whole[] = {256, 512, 1024, 2048, 4096};
+    for (size_t w = 0; w < sizeof whole / sizeof whole[0]; w++)
         for (size_t nf = 1; nf <= 16; nf++) {
             for (size_t f = 0; f < nf; f++)
                 bits[f] = whole[w];
