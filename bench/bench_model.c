@@ -10,8 +10,9 @@
  *  4. F1 of the model decision (posterior >= 0.5, 1:1) against the best
  *     record-level threshold (greedy 1:1).
  * Usage: bench_model [--quick] [--n N] [--score-pairs M] [--reps R] [--no-quality]
- * [--score-only] (no training on the big list, no quality) [--only score|baseline|none] (just that
- * loop, 1 thread, R times: for perf and CPU-time differences against "none")
+ * [--score-only] (no training on the big list, no quality) [--only score|levels|baseline|none] (just
+ * that loop, 1 thread, R times: for perf and CPU-time differences against "none"; levels: the field
+ * kernel's levels of 4,096 counted pairs in cache, as many times over as the list is long)
  * [--order key|anonlink] (the big list sorted by record, the default, or in anonlink order:
  * record-level score descending, as bl_model_candidates gives it to `match --model`).
  * Scoring runs in the library's tiled order and, in the same rep, in the given order
@@ -189,6 +190,37 @@ static void memory_probe(const bl_clkset *B, const bl_candidate *big, size_t n, 
            (double)n / (t3 - t2) / 1e6, (double)n * (double)B->nbytes / (t3 - t2) / 1e9, (unsigned long long)x & 1);
 }
 
+/* --only levels: the field kernel's levels alone, in cache: the counts of
+ * the list's first LV_WIN pairs once, then their levels over and over
+ * (as many pairs as the list holds). */
+#define LV_WIN 4096
+static double levels_loop(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
+                          const bl_kernel *k, const bl_candidate *big, size_t n)
+{
+    static uint32_t cnt[LV_WIN * BL_MODEL_MAX_FIELDS];
+    static uint8_t lv[LV_WIN * BL_MODEL_MAX_FIELDS];
+    static const uint8_t *ra[LV_WIN], *rb[LV_WIN];
+    static const uint32_t *xa[LV_WIN], *xb[LV_WIN];
+    bl_fieldpop fp;
+    if (n < LV_WIN || bl_fieldpop_init(&fp, m, k))
+        abort();
+    for (size_t i = 0; i < LV_WIN; i++) {
+        ra[i] = bl_clkset_get(sets[0], big[i].rec[0]);
+        rb[i] = bl_clkset_get(sets[1], big[i].rec[1]);
+        xa[i] = ss[0].pop + (size_t)big[i].rec[0] * m->nf;
+        xb[i] = ss[1].pop + (size_t)big[i].rec[1] * m->nf;
+    }
+    fp.batch(&fp, ra, rb, LV_WIN, 0, cnt, NULL);
+    double acc = 0;
+    for (size_t done = 0; done < n; done += LV_WIN) {
+        for (size_t q = 0; q < LV_WIN; q += 8)
+            fp.levels(&fp, ra + q, rb + q, xa + q, xb + q, cnt + q * fp.cstride, NULL, 8, lv + q * m->nf);
+        acc += lv[done % LV_WIN];
+    }
+    bl_fieldpop_free(&fp);
+    return acc;
+}
+
 int main(int argc, char **argv)
 {
     size_t N = 20000, score_pairs = 5000000;
@@ -301,6 +333,8 @@ int main(int argc, char **argv)
         double acc = 0, oc0 = cpu_now(), omin = 1e30;
         for (int rep = 0; rep < reps; rep++) {
             const double r0 = cpu_now();
+            if (!strcmp(only, "levels"))
+                acc += levels_loop(m, sets, ss, k, big, score_pairs);
             if (!strcmp(only, "score") && bl_model_score_into(m, sets, ss, big, score_pairs, 1, warm, &e))
                 abort();
             if (!strcmp(only, "baseline"))

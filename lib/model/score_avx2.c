@@ -111,8 +111,16 @@ FP256 static inline void levels4(const bl_fieldpop *fp, const double (*bpad)[BL_
     lv = _mm_or_si128(lv, _mm_and_si128(_mm_or_si128(_mm_cmpeq_epi32(vx, zero), _mm_cmpeq_epi32(vy, zero)),
                                         _mm_set1_epi32(BL_LEVEL_MISSING)));
     const __m128i b8 = _mm_packus_epi16(_mm_packus_epi32(lv, lv), zero);
-    uint32_t w = (uint32_t)_mm_cvtsi128_si32(b8);
-    memcpy(out + g, &w, nact);
+    const uint32_t w = (uint32_t)_mm_cvtsi128_si32(b8);
+    /* constant-size stores: a memcpy of nact bytes became a byte loop */
+    if (nact == 4) {
+        memcpy(out + g, &w, 4);
+    } else {
+        if (nact >= 2)
+            memcpy(out + g, &w, 2);
+        if (nact & 1)
+            out[g + nact - 1] = (uint8_t)(w >> (8 * (nact - 1)));
+    }
 }
 
 FP256 static void levels_avx2(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
@@ -251,8 +259,16 @@ FP256 static inline void levels4(const bl_fieldpop *fp, const double (*bpad)[BL_
     lv = _mm_or_si128(lv, _mm_and_si128(_mm_or_si128(_mm_cmpeq_epi32(vx, zero), _mm_cmpeq_epi32(vy, zero)),
                                         _mm_set1_epi32(BL_LEVEL_MISSING)));
     const __m128i b8 = _mm_packus_epi16(_mm_packus_epi32(lv, lv), zero);
-    uint32_t w = (uint32_t)_mm_cvtsi128_si32(b8);
-    memcpy(out + g, &w, nact);
+    const uint32_t w = (uint32_t)_mm_cvtsi128_si32(b8);
+    /* constant-size stores: a memcpy of nact bytes became a byte loop */
+    if (nact == 4) {
+        memcpy(out + g, &w, 4);
+    } else {
+        if (nact >= 2)
+            memcpy(out + g, &w, 2);
+        if (nact & 1)
+            out[g + nact - 1] = (uint8_t)(w >> (8 * (nact - 1)));
+    }
 }
 
 FP256 static void levels_avx2(const bl_fieldpop *fp, const uint8_t *const *a, const uint8_t *const *b,
