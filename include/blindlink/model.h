@@ -76,7 +76,8 @@ bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets,
                               const bl_model_link_opts *opts, bl_candidate **out, size_t *count,
                               bl_error *err) BL_WUR;
 
-/** Train a model on these (already checked) sets and their candidates. */
+/** Train a model on these (already checked) sets and their candidates;
+ *  BL_EINPUT when there are no candidates (nothing to learn m from). */
 bl_status bl_model_train(const bl_clkset *const *sets, size_t nsets, const bl_candidate *cand,
                          size_t ncand, const bl_model_train_opts *opts, bl_model **out,
                          bl_error *err) BL_WUR;

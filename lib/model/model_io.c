@@ -142,6 +142,54 @@ static bl_status badk(rd *r, const char *path, const char *key, const char *rest
     return bad(r, path, what);
 }
 
+/* The keys an object may hold (NULL-terminated). A hand-edited model
+ * with a misspelt key ("fixd" for "fixed") would otherwise be read as if
+ * the key were absent and the edit silently lost, so unknown keys are
+ * refused with their path. */
+static bl_status check_keys(rd *r, json_t *o, const char *path, const char *const *known)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        size_t i = 0;
+        while (known[i] && strcmp(known[i], key))
+            i++;
+        if (!known[i]) {
+            char msg[512];
+            size_t n = (size_t)snprintf(msg, sizeof msg, "unknown key '%s' (known:", key);
+            for (i = 0; known[i] && n < sizeof msg; i++)
+                n += (size_t)snprintf(msg + n, sizeof msg - n, " %s", known[i]);
+            if (n < sizeof msg)
+                snprintf(msg + n, sizeof msg - n, ")");
+            return bad(r, path, msg);
+        }
+    }
+    return BL_OK;
+}
+
+/* Optional members of a given type: absent is fine, anything else but
+ * that type is refused (a string "yes" is not a boolean). */
+static bl_status check_type(rd *r, json_t *o, const char *path, const char *key, json_type t,
+                            const char *what)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_typeof(v) == t || (t == JSON_TRUE && json_is_boolean(v)) ||
+        (t == JSON_REAL && json_is_number(v)))
+        return BL_OK;
+    return badk(r, path, key, what);
+}
+
+static const char *const ROOT_KEYS[] = {"blindlink_model", "fingerprint", "normalize", "prior",
+                                        "prior_candidates", "fix_prior", "prior_weight", "u_source",
+                                        "training", "fields", NULL};
+static const char *const TRAINING_KEYS[] = {"status", "iterations", "max_change", "candidate_pairs",
+                                            "random_pairs", "patterns", "namesake_pairs", "em_seconds",
+                                            NULL};
+static const char *const FIELD_KEYS[] = {"name", "offset", "bits", "tf_adjust", "swap_with", "levels", NULL};
+static const char *const LEVEL_KEYS[] = {"label", "min_dice", "swapped", "m", "u", "u_random", "u_candidates",
+                                         "weight", "u_names_exact", "weight_names_exact", "u_one_name_exact",
+                                         "weight_one_name_exact", "fixed", NULL};
+
 static int get_prob(json_t *o, const char *key, double *out)
 {
     json_t *v = json_object_get(o, key);
@@ -160,16 +208,29 @@ static bl_status read_level(rd *r, bl_field_model *f, json_t *lo, uint32_t l, ui
     snprintf(p, sizeof p, "%s.levels[%u]", fp, l);
     if (!json_is_object(lo))
         return bad(r, p, "must be an object");
+    bl_status cst;
+    if ((cst = check_keys(r, lo, p, LEVEL_KEYS)) != BL_OK ||
+        (cst = check_type(r, lo, p, "label", JSON_STRING, "must be a string")) != BL_OK ||
+        (cst = check_type(r, lo, p, "swapped", JSON_TRUE, "must be true or false")) != BL_OK ||
+        (cst = check_type(r, lo, p, "weight", JSON_REAL, "must be a number (it is recomputed from m and u)")) !=
+            BL_OK)
+        return cst;
+    for (size_t k = 0; k < 2; k++)
+        if ((cst = check_type(r, lo, p, k ? "u_random" : "u_candidates", JSON_REAL, "must be a number in [0, 1]")) !=
+            BL_OK)
+            return cst;
     const char *label = json_string_value(json_object_get(lo, "label"));
     f->label[l] = strdup(label ? label : "");
     if (!f->label[l])
         return bl_error_set(r->err, BL_ENOMEM, "out of memory");
     if (get_prob(lo, "m", &f->m[l]) || get_prob(lo, "u", &f->u[l]))
         return bad(r, p, "needs 'm' and 'u', numbers in [0, 1]");
-    if (get_prob(lo, "u_random", &f->u_random[l]))
-        f->u_random[l] = f->u[l];
-    if (get_prob(lo, "u_candidates", &f->u_cand[l]))
-        f->u_cand[l] = f->u[l];
+    if (json_object_get(lo, "u_random") ? get_prob(lo, "u_random", &f->u_random[l]) != 0
+                                          : (f->u_random[l] = f->u[l], 0))
+        return badk(r, p, "u_random", "must be a number in [0, 1]");
+    if (json_object_get(lo, "u_candidates") ? get_prob(lo, "u_candidates", &f->u_cand[l]) != 0
+                                              : (f->u_cand[l] = f->u[l], 0))
+        return badk(r, p, "u_candidates", "must be a number in [0, 1]");
     static const char *const uk[2] = {"u_names_exact", "u_one_name_exact"};
     for (int c = 0; c < 2; c++) {
         json_t *un = json_object_get(lo, uk[c]);
@@ -228,6 +289,13 @@ static bl_status read_field(rd *r, bl_model *m, size_t i, json_t *fo, const char
     json_t *lv = json_object_get(fo, "levels");
     if (!json_is_object(fo) || !name || !json_is_integer(off) || !json_is_integer(bits) || !json_is_array(lv))
         return bad(r, p, "needs 'name', 'offset', 'bits' and 'levels'");
+    bl_status cst;
+    if ((cst = check_keys(r, fo, p, FIELD_KEYS)) != BL_OK ||
+        (cst = check_type(r, fo, p, "tf_adjust", JSON_TRUE, "must be true or false")) != BL_OK)
+        return cst;
+    json_t *sw = json_object_get(fo, "swap_with");
+    if (sw && !json_is_string(sw) && !json_is_null(sw))
+        return badk(r, p, "swap_with", "must be a field name or null");
     if (json_integer_value(off) < 0 || json_integer_value(off) % 512 || json_integer_value(bits) <= 0 ||
         json_integer_value(off) + json_integer_value(bits) > (json_int_t)BL_CLK_MAX_BITS)
         return bad(r, p, "'offset' must be a multiple of 512 and 'bits' positive");
@@ -255,6 +323,34 @@ static bl_status read_field(rd *r, bl_model *m, size_t i, json_t *fo, const char
     return BL_OK;
 }
 
+/* The top level's and the training record's keys and types. */
+static bl_status check_root(rd *r, json_t *root, json_t *tr)
+{
+    bl_status st;
+    if ((st = check_keys(r, root, "$", ROOT_KEYS)) != BL_OK ||
+        (st = check_type(r, root, "$", "fix_prior", JSON_TRUE, "must be true or false")) != BL_OK ||
+        (st = check_type(r, root, "$", "fingerprint", JSON_STRING, "must be 64 hex digits")) != BL_OK ||
+        (st = check_type(r, root, "$", "normalize", JSON_STRING, "must be a string")) != BL_OK ||
+        (st = check_type(r, root, "$", "u_source", JSON_STRING, "must be a string")) != BL_OK ||
+        (st = check_type(r, root, "$", "prior_candidates", JSON_REAL, "must be a number in (0, 1)")) != BL_OK ||
+        (st = check_type(r, root, "$", "prior_weight", JSON_REAL, "must be a number")) != BL_OK ||
+        (st = check_type(r, root, "$", "training", JSON_OBJECT, "must be an object")) != BL_OK)
+        return st;
+    if (!tr)
+        return BL_OK;
+    if ((st = check_keys(r, tr, "$.training", TRAINING_KEYS)) != BL_OK ||
+        (st = check_type(r, tr, "$.training", "status", JSON_STRING, "must be a string")) != BL_OK)
+        return st;
+    static const char *const nums[] = {"iterations", "candidate_pairs", "random_pairs", "patterns",
+                                       "namesake_pairs"};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+        if ((st = check_type(r, tr, "$.training", nums[i], JSON_INTEGER, "must be a whole number")) != BL_OK)
+            return st;
+    if ((st = check_type(r, tr, "$.training", "max_change", JSON_REAL, "must be a number")) != BL_OK)
+        return st;
+    return check_type(r, tr, "$.training", "em_seconds", JSON_REAL, "must be a number");
+}
+
 bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_model **out, bl_error *err)
 {
     *out = NULL;
@@ -271,8 +367,13 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     }
     json_t *fields = json_object_get(root, "fields");
+    json_t *tr = json_object_get(root, "training");
     if (!json_is_object(root) || json_integer_value(json_object_get(root, "blindlink_model")) != MODEL_FORMAT)
         st = bad(&r, "$.blindlink_model", "not a blindlink model file (format 1)");
+    else
+        st = check_root(&r, root, tr);
+    if (st != BL_OK)
+        ; /* reported */
     else if (get_prob(root, "prior", &m->prior) || m->prior <= 0 || m->prior >= 1)
         st = bad(&r, "$.prior", "must be a number in (0, 1)");
     else if (!json_is_array(fields) || json_array_size(fields) == 0 || json_array_size(fields) > BL_MODEL_MAX_FIELDS)
@@ -315,7 +416,6 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
     const char *us = json_string_value(json_object_get(root, "u_source"));
     if (st == BL_OK && us && !(m->u_source = strdup(us)))
         st = bl_error_set(err, BL_ENOMEM, "out of memory");
-    json_t *tr = json_object_get(root, "training");
     const char *status = json_string_value(json_object_get(tr, "status"));
     m->trained = status && strcmp(status, "not trained");
     m->converged = status && !strcmp(status, "converged");

@@ -664,6 +664,14 @@ bl_status bl_model_train(const bl_clkset *const *sets, size_t nsets, const bl_ca
     for (size_t d = 0; d < nsets; d++)
         if (!sets[d]->count)
             return bl_error_set(err, BL_EINPUT, "dataset %zu is empty", d + 1);
+    /* EM on nothing "converges" at once to a prior of ~0: a model that
+     * looks trained and links nothing. The usual cause is inputs encoded
+     * with different secrets (the fingerprint covers the schema and the
+     * options, not the secret), so say that. */
+    if (!ncand)
+        return bl_error_set(err, BL_EINPUT,
+                            "no candidate pairs to train on: blocking found no similar records across the "
+                            "inputs (were they all encoded with the same secret?)");
     bl_fieldset fs;
     bl_status st = bl_fieldset_from_clkset(sets[0], "input 1", &fs, err);
     if (st != BL_OK)

@@ -200,6 +200,27 @@ assert any(n != unicodedata.normalize("NFC", n) for n in names), "no NFD form"
 assert sum(any(ord(c) > 127 for c in n) for n in names) > len(rows) * 0.1, "too few international names"
 PY
 
+# a party that used another secret: nothing in common, so no model (not a
+# "converged" model of nothing), exit 2 naming the likely cause
+printf 'another-secret\n' > "$T/S2"
+expect_exit 0 "$BL" encode --secret-file "$T/S2" --normalize=names --layout fields --format bin --ids rec_id "$B" "$SCHEMA" "$T/b-s2.clk"
+expect_exit 2 "$BL" match --model auto -o "$T/s2.csv" "$T/a.clk" "$T/b-s2.clk"
+assert_contains "$T/err" "same secret"
+assert_missing "$T/s2.csv"
+expect_exit 2 "$BL" train -o "$T/s2.json" "$T/a.clk" "$T/b-s2.clk"
+assert_contains "$T/err" "no candidate pairs to train on"
+assert_missing "$T/s2.json"
+# a misspelt key in a hand-edited model is refused with its path
+python3 - "$T/model.json" "$T/typo.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["fields"][0]["levels"][0]["fixd"] = ["m"]
+json.dump(m, open(sys.argv[2], "w"))
+PY
+expect_exit 2 "$BL" train --init "$T/typo.json" -o "$T/t2.json" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "\$.fields[0].levels[0]: unknown key 'fixd'"
+assert_missing "$T/t2.json"
+
 # the compiled-in nickname table is the generated form of data/nicknames/groups.txt
 python3 "$BL_SRC/scripts/gen_nicknames.py" "$BL_SRC/data/nicknames/groups.txt" > "$T/nick.c" && assert_same "$T/nick.c" "$BL_SRC/lib/encode/nicknames_table.c"
 finish

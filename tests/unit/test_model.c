@@ -166,6 +166,35 @@ static void test_roundtrip(void **state)
     bl_model *h2 = NULL;
     assert_int_equal(bl_model_from_json(neg, strlen(neg), "y.json", &h2, &e), BL_EINPUT);
     assert_non_null(strstr(e.msg, "$.fields[0].levels[0]"));
+    /* misspelt keys and wrong types are refused, not read as absent (a
+     * "fixd" list would let training move an m the user fixed) */
+    static const struct {
+        const char *from, *to, *where;
+    } typos[] = {
+        {"\"fixed\": [", "\"fixd\": [", "$.fields[2].levels[1]: unknown key 'fixd'"},
+        {"\"tf_adjust\": false", "\"tf_ajdust\": false", "$.fields[2]: unknown key 'tf_ajdust'"},
+        {"\"label\": \"exact\"", "\"lable\": \"exact\"", "$.fields[0].levels[0]: unknown key 'lable'"},
+        {"\"prior\":", "\"fix_prior\": \"yes\", \"prior\":", "$: 'fix_prior' must be true or false"},
+        {"\"tf_adjust\": false", "\"tf_adjust\": 0", "$.fields[2]: 'tf_adjust' must be true or false"},
+        {"\"status\":", "\"stauts\": 1, \"status\":", "$.training: unknown key 'stauts'"},
+        {"\"u_random\": 0.0166", "\"u_random\": -0.0166", "$.fields[0].levels[0]: 'u_random' must be"},
+    };
+    for (size_t t = 0; t < sizeof typos / sizeof typos[0]; t++) {
+        const char *at = strstr(j1, typos[t].from);
+        if (!at)
+            fail_msg("typo %zu: '%s' not in %s", t, typos[t].from, j1);
+        const size_t pre = (size_t)(at - j1), nf = strlen(typos[t].from), nt = strlen(typos[t].to);
+        char *ty = malloc(strlen(j1) + nt + 1);
+        memcpy(ty, j1, pre);
+        memcpy(ty + pre, typos[t].to, nt);
+        strcpy(ty + pre + nt, at + nf);
+        bl_model *ht = NULL;
+        assert_int_equal(bl_model_from_json(ty, strlen(ty), "t.json", &ht, &e), BL_EINPUT);
+        assert_null(ht);
+        if (!strstr(e.msg, typos[t].where))
+            fail_msg("typo %zu: got '%s', want '%s'", t, e.msg, typos[t].where);
+        free(ty);
+    }
     free(neg);
     free(edit);
     free(j1);
