@@ -67,7 +67,8 @@ static json_t *explain_json(const explain_pair *e)
 static void explain_text(FILE *fp, const explain_pair *e)
 {
     fprintf(fp, "%s:%zu %s  vs  %s:%zu %s\n", e->pa, e->ia, e->ida, e->pb, e->ib, e->idb);
-    fprintf(fp, "%-22s %8s  %-14s %9s %9s\n", "field", "dice", "level", "weight", "tf adj");
+    /* the tf adjustment is part of the weight: shown again on its own */
+    fprintf(fp, "%-22s %8s  %-14s %9s %9s\n", "field", "dice", "level", "weight", "(tf part)");
     fprintf(fp, "%-22s %8s  %-14s %+9.3f\n", "(prior)", "", "", e->pw);
     for (size_t i = 0; i < e->nf; i++) {
         char d[16];

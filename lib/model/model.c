@@ -307,22 +307,37 @@ void bl_model_levels(const bl_model *m, const bl_fieldpop *fp, const uint8_t *a,
         memcpy(dice, dl, m->nf * sizeof *dice);
 }
 
+static double raw_weight(double m, double u)
+{
+    return log2((m > 1e-12 ? m : 1e-12) / (u > 1e-12 ? u : 1e-12));
+}
+
+/* A swap is the two names agreeing crosswise: no stronger evidence than
+ * the same names agreeing in place. Random pairs almost never look
+ * swapped, so u of the swapped level is tiny and log2(m/u) came out above
+ * exact agreement (+11.6 per name against +8.2: a swapped namesake with
+ * another birth date scored p = 0.99996), hence the cap at the field's
+ * exact-agreement weight. */
+static double capped(const bl_field_model *f, unsigned l, double w, double exact)
+{
+    return (int)l == bl_field_swap_level(f) && w > exact ? exact : w;
+}
+
 double bl_model_level_weight(const bl_model *m, size_t f, unsigned l)
 {
     if (l == BL_LEVEL_MISSING)
         return 0.0;
-    const double mm = m->f[f].m[l] > 1e-12 ? m->f[f].m[l] : 1e-12;
-    const double uu = m->f[f].u[l] > 1e-12 ? m->f[f].u[l] : 1e-12;
-    return log2(mm / uu);
+    const bl_field_model *fm = &m->f[f];
+    return capped(fm, l, raw_weight(fm->m[l], fm->u[l]), raw_weight(fm->m[0], fm->u[0]));
 }
 
 double bl_model_level_weight_names(const bl_model *m, size_t f, unsigned l, int c)
 {
     if (l == BL_LEVEL_MISSING || c < BL_NAMES_BOTH || c > BL_NAMES_ONE || !m->f[f].has_u_names[c - 1])
         return bl_model_level_weight(m, f, l);
-    const double mm = m->f[f].m[l] > 1e-12 ? m->f[f].m[l] : 1e-12;
-    const double uu = m->f[f].u_names[c - 1][l] > 1e-12 ? m->f[f].u_names[c - 1][l] : 1e-12;
-    return log2(mm / uu);
+    const bl_field_model *fm = &m->f[f];
+    return capped(fm, l, raw_weight(fm->m[l], fm->u_names[c - 1][l]),
+                  raw_weight(fm->m[0], fm->u_names[c - 1][0]));
 }
 
 double bl_model_prior_weight(const bl_model *m)

@@ -147,6 +147,11 @@ static void test_roundtrip(void **state)
     assert_int_equal(r->f[0].swap_with, 1);
     assert_int_equal(r->f[2].fix_m[1], 1);
     assert_int_equal(r->f[2].tf, 0);
+    /* the swapped level never outweighs exact agreement on the field */
+    r->f[0].u[2] = 1e-9;
+    assert_true(bl_model_level_weight(r, 0, 2) == bl_model_level_weight(r, 0, 0));
+    r->f[0].u[2] = 0.5; /* below the cap: log2(m/u) as before */
+    assert_true(fabs(bl_model_level_weight(r, 0, 2) - log2(r->f[0].m[2] / 0.5)) < 1e-12);
     /* a hand edit of m changes the weight that scoring uses */
     char *edit = strdup(j1), *p = strstr(edit, "\"m\": 0.5");
     assert_non_null(p);
