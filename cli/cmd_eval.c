@@ -276,6 +276,23 @@ static int is_anonlink_binary(const char *path)
     return yes;
 }
 
+/* match --model writes score = probability and a probability column; the
+ * pictures then must not call the scores Dice similarities */
+static int has_probability_column(const char *path)
+{
+    bl_csv_reader *r = NULL;
+    bl_csv_row row;
+    bl_error e = {0};
+    int yes = 0;
+    if (is_anonlink_binary(path) || bl_csv_open(path, NULL, &r, &e) != BL_OK)
+        return 0;
+    if (bl_csv_next(r, &row, &e) == BL_OK)
+        for (size_t c = 0; c < row.nfields; c++)
+            yes |= !strcmp(row.fields[c], "probability");
+    bl_csv_free(r);
+    return yes;
+}
+
 static bl_status load_matches(const char *path, bl_matches *m, bl_error *err)
 {
     if (!is_anonlink_binary(path))
@@ -310,6 +327,7 @@ typedef struct eval_run {
     bl_eval_truth *tr;
     uint64_t ntrue;   /* for bl_eval_score: UINT64_MAX when unknown */
     int recall_unknown;
+    int probs;        /* scores are posterior probabilities (a probability column) */
 } eval_run;
 
 static void eval_run_free(eval_run *r)
@@ -546,6 +564,7 @@ static bl_status write_pictures(const eval_run *r, const eval_opts *o, const bl_
     po.title = o->title ? o->title : r->mpath;
     po.threshold = o->threshold;
     po.no_truth = o->no_truth;
+    po.score_label = r->probs ? "posterior probability" : NULL;
     bl_status st = BL_OK;
     if (o->svg)
         st = bl_plot_eval_svg(o->svg, &po, h, o->sweep ? pts : NULL, npts, err);
@@ -644,6 +663,8 @@ int cmd_eval(int argc, char **argv)
     bl_status st = cli_spool_stdin(o.input, &in, &err);
     if (!st)
         st = load_matches(in.path, &r.m, &err);
+    if (!st)
+        r.probs = has_probability_column(in.path);
     cli_spool_free(&in);
     if (st) {
         rc = cli_fail(CMD, &err);

@@ -16,6 +16,8 @@ typedef struct bl_plot_opts {
     const char *title;  /**< data set name shown in the heading (NULL: none) */
     double threshold;   /**< marked with a dashed line; NaN = no marker */
     int no_truth;       /**< histogram: one class "candidate pairs" (no truth known) */
+    const char *score_label; /**< what the scores are, on the x axes (NULL: "Dice similarity";
+                                  pairs from match --model: "posterior probability") */
 } bl_plot_opts;
 
 void bl_plot_opts_init(bl_plot_opts *o);

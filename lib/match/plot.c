@@ -121,8 +121,9 @@ static void score_ticks(FILE *fp, const panel *p)
         double x = px(p, v);
         fprintf(fp, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n",
                 x, p->y + p->h, x, p->y + p->h + 5);
+        /* ceil() of a small negative is -0.0, which %g prints as "-0" */
         fprintf(fp, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.3g</text>\n", x,
-                p->y + p->h + 19, v);
+                p->y + p->h + 19, fabs(v) < 1e-9 ? 0.0 : v);
     }
 }
 
@@ -209,7 +210,8 @@ static void histogram_panel(FILE *fp, double y0, const bl_plot_opts *o, const bl
     }
     score_ticks(fp, &p);
     threshold_marker(fp, &p, o->threshold);
-    axes(fp, &p, "Dice similarity", "pairs per bin (log scale)");
+    axes(fp, &p, o->score_label ? o->score_label : "Dice similarity",
+         "pairs per bin (log scale)");
     if (o->no_truth) {
         const char *lab[] = {"candidate pairs", "empty bin"};
         const char *col[] = {C_BLUE, C_EMPTY};
@@ -257,7 +259,9 @@ static void sweep_panel(FILE *fp, double y0, const bl_plot_opts *o, const bl_eva
     series(fp, &p, pts, n, 2, C_PURPLE);
     score_ticks(fp, &p);
     threshold_marker(fp, &p, o->threshold);
-    axes(fp, &p, "threshold (Dice similarity)", "share");
+    char xl[96];
+    snprintf(xl, sizeof xl, "threshold (%s)", o->score_label ? o->score_label : "Dice similarity");
+    axes(fp, &p, xl, "share");
     const char *lab[] = {"precision", "recall", "F1"};
     const char *col[] = {C_BLUE, C_ORANGE, C_PURPLE};
     int ln[] = {1, 1, 1};

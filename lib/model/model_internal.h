@@ -231,6 +231,11 @@ bl_status bl_model_em_table(bl_model *m, const uint8_t *levels, const double *co
  *  blocks of the small rules (every pair kept) and of the big ones (top-k),
  *  either NULL when it has no rule, both NULL (compare all pairs) when no
  *  rule pays; *pairs = the pairs the rules let through (repeats counted). */
+/** The SVG of bl_model_weight_report (lib/model/svg.c): bins true and false
+ *  pair counts from lo, each bw wide, as side-by-side bars on a log scale. */
+bl_status bli_model_weight_svg(const char *path, const uint64_t *tc, const uint64_t *fc, int bins,
+                               double lo, double bw, bl_error *err);
+
 bl_status bli_model_field_blocking(const bl_clkset *const *sets, size_t nsets, bl_blocking **small,
                                    bl_blocking **big, double *pairs, bl_error *err);
 

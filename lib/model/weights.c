@@ -97,30 +97,5 @@ bl_status bl_model_weight_report(const bl_eval_truth *t, const bl_candidate *pai
     }
     if (!svg_path)
         return BL_OK;
-    bl_ofile *f = NULL;
-    bl_status st = bl_ofile_open(svg_path, &f, err);
-    if (st != BL_OK)
-        return st;
-    FILE *s = bl_ofile_stream(f);
-    const int W = 640, H = 320, left = 50, top = 30, ph = 240, cw = (W - left - 20) / BINS;
-    fprintf(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
-               "font-size=\"11\">\n<text x=\"%d\" y=\"18\" font-size=\"14\">Match weight: true pairs (green), "
-               "false pairs (red), counts scaled per class</text>\n", W, H + 20, left);
-    for (int b = 0; b < BINS; b++) {
-        int x = left + b * cw;
-        int ht = (int)(ph * (double)tc[b] / (double)tmax), hf = (int)(ph * (double)fc[b] / (double)fmax_);
-        fprintf(s, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#2a7f3f\" fill-opacity=\"0.6\"/>\n", x,
-                top + ph - ht, cw - 1, ht);
-        fprintf(s, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#b03a2e\" fill-opacity=\"0.6\"/>\n", x,
-                top + ph - hf, cw - 1, hf);
-        if (b % 5 == 0)
-            fprintf(s, "<text x=\"%d\" y=\"%d\">%.0f</text>\n", x, top + ph + 14, lo + b * bw);
-    }
-    fprintf(s, "<text x=\"%d\" y=\"%d\">match weight (log2 Bayes factor incl. prior)</text>\n</svg>\n", left,
-            top + ph + 32);
-    if (ferror(s)) {
-        bl_ofile_abort(f);
-        return bl_error_set(err, BL_EIO, "%s: write failed", svg_path);
-    }
-    return bl_ofile_commit(f, err);
+    return bli_model_weight_svg(svg_path, tc, fc, BINS, lo, bw, err);
 }

@@ -179,15 +179,34 @@ for p in 1 2; do
 done
 expect_exit 0 "$BL" train -q -o "$T/model.json" --mu-svg "$T/mu.svg" "$T/f-1.clk" "$T/f-2.clk"
 svg_ok "$T/mu.svg"
+assert_contains "$T/mu.svg" 'fill="#0072B2"'
+assert_not_contains "$T/mu.svg" '#2a7f3f'
 expect_exit 0 "$BL" match --model "$T/model.json" -o "$T/fm.csv" "$T/f-1.clk" "$T/f-2.clk"
 read -r ai bi < <(awk -F, 'NR == 2 {print $1, $2}' "$T/fm.csv")
 expect_exit 0 "$BL" explain --model "$T/model.json" --svg "$T/waterfall.svg" "$T/f-1.clk:$ai" "$T/f-2.clk:$bi"
 svg_ok "$T/waterfall.svg"
+assert_not_contains "$T/waterfall.svg" '#b03a2e'
 # --json -o: valid JSON with the figures the text shows
 expect_exit 0 "$BL" explain --json -o "$T/explain.json" --model "$T/model.json" "$T/f-1.clk:$ai" "$T/f-2.clk:$bi"
 json "$T/explain.json" 'assert d["a"]["index"] == '"$ai"' and len(d["fields"]) > 3 and 0 <= d["probability"] <= 1 and all(set(f) == {"field", "dice", "level", "weight", "tf_adjust"} for f in d["fields"])' && pass || fail "explain --json -o: $(cat "$T/explain.json")"
 expect_exit 0 "$BL" eval --truth febrl --data "$T/f-1.csv" --data "$T/f-2.csv" --weights --weights-svg "$T/weights.svg" -q "$T/fm.csv"
 svg_ok "$T/weights.svg"
+# Okabe-Ito, hatched false pairs, a legend and a labelled log y axis
+assert_contains "$T/weights.svg" 'fill="#0072B2"'
+assert_contains "$T/weights.svg" 'fill="url(#hatch)"'
+assert_contains "$T/weights.svg" '>false pairs (hatched)<'
+assert_contains "$T/weights.svg" '>pairs per bin (log scale)<'
+assert_contains "$T/weights.svg" 'text-anchor="end">10<'
+assert_not_contains "$T/weights.svg" '(green)'
+assert_not_contains "$T/weights.svg" '>-0<'
+# model pairs: the scores are probabilities, and no tick reads "-0"
+expect_exit 0 "$BL" match --model "$T/model.json" -f candidates -o "$T/fc.csv" "$T/f-1.clk" "$T/f-2.clk"
+expect_exit 0 "$BL" eval --truth febrl --data "$T/f-1.csv" --data "$T/f-2.csv" --sweep --histogram --svg "$T/prob.svg" -q "$T/fc.csv"
+svg_ok "$T/prob.svg"
+assert_contains "$T/prob.svg" '>posterior probability<'
+assert_contains "$T/prob.svg" '>threshold (posterior probability)<'
+assert_not_contains "$T/prob.svg" 'Dice similarity'
+assert_not_contains "$T/prob.svg" '>-0<'
 
 # --- every picture rendered, nothing drawn outside its viewBox ------------------------
 have_rsvg=1
