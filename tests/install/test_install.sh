@@ -100,6 +100,8 @@ C
 export PKG_CONFIG_PATH=$L/pkgconfig
 flags=$(pkg-config --cflags --libs blindlink)
 case $flags in *"-I$P/"*include*"-L$P/"*"-lblindlink"*) ;; *) fail "pkg-config gives '$flags'";; esac
+# no private defines of the dependencies (utf8proc's -DUTF8PROC_EXPORTS) reach users
+case $flags in *-D*) fail "pkg-config passes a define: '$flags'";; esac
 # shellcheck disable=SC2086
 cc -o "$T/prog" "$T/prog.c" $flags -Wl,-rpath,"$L"
 ldd "$T/prog" > "$T/ldd"
