@@ -619,7 +619,8 @@ static bl_status find_candidates(match_run *r, const match_opts *o)
 static void blocking_lines(const match_run *r, const match_opts *o)
 {
     const bl_blocking_stats *bs = &r->bs;
-    if (o->co.verbose)
+    /* --blocking-report prints this line with the completeness appended */
+    if (o->co.verbose && !o->report)
         fprintf(stderr, "blindlink match: blocking compared %llu of %llu pairs "
                         "(reduction ratio %.6f; %llu comparisons counting repeats)\n",
                 (unsigned long long)bs->pairs_compared, (unsigned long long)bs->pairs_total,
