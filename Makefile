@@ -9,8 +9,11 @@ CMAKE_ARGS ?=
 export BL_NO_APT
 # quiet builds: no "Entering directory" line per sub-make
 MAKEFLAGS += --no-print-directory
-# under `make -jN` the build joins make's job server; otherwise it uses JOBS
-JFLAG = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j $(JOBS))
+# Parallelism: an explicit -jN (also MAKEFLAGS=-jN) wins over JOBS. make
+# passes -jN>1 as a job server, which the build joins; -j1 comes without
+# one, so the N is read from MAKEFLAGS (a bare -j means JOBS).
+NJOBS = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),$(JOBS))
+JFLAG = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j $(NJOBS))
 
 .PHONY: all build deps test unit asan fuzz demo bench install format clean
 
@@ -24,10 +27,10 @@ build: deps
 	+@cmake --build $(BUILD) $(JFLAG)
 
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@cd $(BUILD) && ctest --output-on-failure -j $(NJOBS)
 
 unit: build
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+	@cd $(BUILD) && ctest --output-on-failure -j $(NJOBS) -L unit
 
 # Every test under AddressSanitizer + UBSan: unit tests, fuzz-corpus
 # replays, and the CLI and service scripts (they run the sanitized binary).
@@ -37,14 +40,14 @@ unit: build
 asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g" \
 	    -DBL_SANITIZE=ON -DBL_WERROR=$(WERROR) >/dev/null
-	@cmake --build build-asan -j $(JOBS)
+	@cmake --build build-asan -j $(NJOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    ctest --output-on-failure -j $(JOBS) -L 'unit|cli|service'
+	    ctest --output-on-failure -j $(NJOBS) -L 'unit|cli|service'
 
 # libFuzzer binaries (clang); run e.g. build-fuzz/fuzz_csv fuzz/corpus/csv
 fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DBL_FUZZ=ON >/dev/null
-	@cmake --build build-fuzz -j $(JOBS)
+	@cmake --build build-fuzz -j $(NJOBS)
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)

@@ -54,6 +54,24 @@ int cmd_explain(int argc, char **argv);
  *  score, resolve, write the pairs CSV with weight and probability. */
 int cli_match_model(const char *model, size_t n, char *const *paths, const char *output, double min_p,
                     int threads, int verbose, int lsh, int candidates);
+/** `match --model auto|FILE` as cmd_match runs it (cli/match_model.c): the
+ *  above plus --save-model, the --json summary and the 0-candidates warning. */
+typedef struct cli_fs_opts {
+    const char *model;            /**< "auto" or a model file */
+    const char *output;           /**< pairs CSV ("-" = stdout) */
+    const char *save_model;       /**< NULL, or where auto writes its model */
+    const char *const *paths;     /**< field-level CLK files (no '-') */
+    size_t n;
+    double min_p;
+    int threads, verbose, quiet, json;
+    int lsh;                      /**< -1 none, 0 auto, 1 lsh */
+    int candidates;               /**< -f candidates: every scored pair */
+} cli_fs_opts;
+int cli_match_fs(const cli_fs_opts *o);
+/** Unless some input is empty: warn on stderr that a run found 0 candidate
+ *  pairs (the usual cause: inputs encoded with other secrets or schemas). */
+void cli_warn_no_candidates(const char *cmd, size_t ncand, const bl_clkset *const *sets,
+                            size_t n);
 int cmd_attack(int argc, char **argv);
 
 /** Print "blindlink <cmd>: <message>" to stderr; returns exit code for `err`. */

@@ -254,3 +254,15 @@ bl_status cli_json_write(json_t *obj, const char *path, bl_error *err)
     free(s);
     return st;
 }
+
+void cli_warn_no_candidates(const char *cmd, size_t ncand, const bl_clkset *const *sets,
+                            size_t n)
+{
+    if (ncand || n < 2)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (sets[i]->count == 0)
+            return; /* nothing to find: not a sign of a mix-up */
+    fprintf(stderr, "blindlink %s: warning: 0 candidate pairs: were %s encoded with the "
+                    "same secret and schema?\n", cmd, n == 2 ? "both files" : "all the inputs");
+}

@@ -343,6 +343,27 @@ static void eval_run_free(eval_run *r)
     bl_matches_free(&r->m);
 }
 
+/* 1 when the pairs file's a_id/b_id columns agree with the --data ids only
+ * with the two --data files swapped (most rows): F1 would be near 0 */
+static int data_swapped(const eval_run *r)
+{
+    size_t same = 0, swapped = 0;
+    if (!r->m.ids || r->m.nsets != 2 || r->nsets != 2)
+        return 0;
+    for (size_t i = 0; i < r->m.n; i++) {
+        const bl_candidate *p = &r->m.pairs[i];
+        const char *a = r->m.ids[2 * i], *b = r->m.ids[2 * i + 1];
+        size_t da = p->dset[0], db = p->dset[1];
+        if (!a || !b || da > 1 || db > 1)
+            continue;
+        same += p->rec[0] < r->counts[da] && p->rec[1] < r->counts[db] &&
+                !strcmp(a, r->idv[da][p->rec[0]]) && !strcmp(b, r->idv[db][p->rec[1]]);
+        swapped += p->rec[0] < r->counts[1 - da] && p->rec[1] < r->counts[1 - db] &&
+                   !strcmp(a, r->idv[1 - da][p->rec[0]]) && !strcmp(b, r->idv[1 - db][p->rec[1]]);
+    }
+    return swapped > same && 2 * swapped > r->m.n;
+}
+
 static bl_status ids_from_data(eval_run *r, const eval_opts *o, bl_error *err)
 {
     for (size_t d = 0; d < o->ndata; d++) {
@@ -352,6 +373,10 @@ static bl_status ids_from_data(eval_run *r, const eval_opts *o, bl_error *err)
         r->idv[d] = r->ids[d].v;
         r->counts[d] = r->ids[d].n;
     }
+    if (data_swapped(r))
+        return bl_error_set(err, BL_EINPUT, "the --data order looks swapped: most a_id values "
+                            "of %s are ids of %s and its b_id values ids of %s; give the --data "
+                            "files in match order", r->mpath, o->data[1], o->data[0]);
     for (size_t i = 0; i < r->m.n; i++)
         for (int s = 0; s < 2; s++) {
             const bl_candidate *p = &r->m.pairs[i];

@@ -48,6 +48,8 @@ static void usage(FILE *fp)
         "                           (--blocking lsh|none picks the model's candidate\n"
         "                           blocking; default: keyed blocks on field values\n"
         "                           above 4e9 record pairs, docs/model.md)\n"
+        "      --save-model FILE    with --model auto: also write the trained model\n"
+        "                           (for explain, or a later match --model FILE)\n"
         "  -o, --output FILE        output file (default '-' = stdout)\n"
         "  -f, --output-format F    pairs (default): matched pairs CSV\n"
         "                           groups: anonlink find-similarity groups JSON\n"
@@ -102,7 +104,7 @@ static void usage(FILE *fp)
 
 enum { OPT_MERGE = CLI_OPT_FIRST_PRIVATE, OPT_NODEDUP, OPT_MAXC, OPT_BLOCKING, OPT_TABLES,
        OPT_BITS, OPT_BLOCKS, OPT_KEYFILE, OPT_KEYENV, OPT_REPORT, OPT_WRITE_BLOCKS,
-       OPT_SVG, OPT_TITLE, OPT_MODEL, OPT_MINP, OPT_KEEP };
+       OPT_SVG, OPT_TITLE, OPT_MODEL, OPT_MINP, OPT_KEEP, OPT_SAVE_MODEL };
 
 /* match_parse's answer when --model takes the run (cli/cmd_train.c) */
 #define CLI_OPT_MODEL 254
@@ -110,14 +112,14 @@ enum { OPT_MERGE = CLI_OPT_FIRST_PRIVATE, OPT_NODEDUP, OPT_MAXC, OPT_BLOCKING, O
 typedef struct match_opts {
     cli_common co;
     double threshold, merge, min_p;
-    const char *model;
+    const char *model, *save_model;
     const char *format, *solver, *blocking, *keyfile, *keyenv, *write_blocks, *svg, *title;
     const char *keep; /* --lsh-keep, NULL: from the output format */
     const char *blocks[MAX_INPUTS];
     size_t nblocks;
     const char *inputs[MAX_INPUTS];
     size_t nin;
-    int dedup, report, solver_set;
+    int dedup, report, solver_set, merge_set;
     uint64_t topk, maxc, tables, bits;
 } match_opts;
 
@@ -142,6 +144,7 @@ static const struct option match_longopts[] = {
     {"title", required_argument, NULL, OPT_TITLE},
     {"model", required_argument, NULL, OPT_MODEL},
     {"min-probability", required_argument, NULL, OPT_MINP},
+    {"save-model", required_argument, NULL, OPT_SAVE_MODEL},
     CLI_LONGOPT_OUTPUT, CLI_LONGOPT_THREADS, CLI_LONGOPT_JSON, CLI_LONGOPT_QUIET,
     CLI_LONGOPT_VERBOSE, CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP,
     {NULL, 0, NULL, 0},
@@ -178,6 +181,7 @@ static int match_option(int c, const char *arg, match_opts *o)
     case OPT_MERGE:
         if (cli_parse_real(arg, 0.0, 1.0, 1, &o->merge))
             return cli_usage_error(CMD, "--merge-threshold must be in (0, 1], got '%s'", arg);
+        o->merge_set = 1;
         break;
     case OPT_NODEDUP: o->dedup = 0; break;
     case 'k':
@@ -219,6 +223,7 @@ static int match_option(int c, const char *arg, match_opts *o)
     case OPT_SVG: o->svg = arg; break;
     case OPT_TITLE: o->title = arg; break;
     case OPT_MODEL: o->model = arg; break;
+    case OPT_SAVE_MODEL: o->save_model = arg; break;
     case OPT_MINP:
         if (cli_parse_real(arg, 0.0, 1.0, 0, &o->min_p))
             return cli_usage_error(CMD, "--min-probability must be in [0, 1], got '%s'", arg);
@@ -229,15 +234,48 @@ static int match_option(int c, const char *arg, match_opts *o)
 }
 
 /* consistency between options, after parsing */
+/* options of the record-level path that --model would ignore: refuse them
+ * and say what the model path offers instead */
+static int model_check(const match_opts *o)
+{
+    if (o->nblocks)
+        return cli_usage_error(CMD, "--model blocks by itself: --blocks files are not used with it");
+    if (strcmp(o->format, "pairs") && strcmp(o->format, "candidates"))
+        return cli_usage_error(CMD, "--model writes pairs or candidates, not %s", o->format);
+    if (!isnan(o->threshold))
+        return cli_usage_error(CMD, "--model decides by posterior probability, not by a Dice "
+                                    "threshold: use --min-probability P instead of -t");
+    if (o->topk)
+        return cli_usage_error(CMD, "--model picks its own candidates (the best 100 per record, "
+                                    "docs/model.md): -k/--top-k is not used with it");
+    if (o->solver_set && strcmp(o->solver, "greedy"))
+        return cli_usage_error(CMD, "--model resolves its matches itself (1:1, or anonlink's "
+                                    "greedy rule beyond two inputs): --solver %s is not used "
+                                    "with it%s", o->solver,
+                               strcmp(o->solver, "none") ? "" : "; -f candidates writes every "
+                                                                "scored candidate");
+    if (o->merge_set || !o->dedup)
+        return cli_usage_error(CMD, "--merge-threshold and --no-dedup belong to the "
+                                    "probabilistic solver, which --model does not use");
+    if (o->save_model && strcmp(o->model, "auto"))
+        return cli_usage_error(CMD, "--save-model saves the model that --model auto trains; "
+                                    "--model %s is a file already", o->model);
+    for (size_t i = 0; i < o->nin; i++)
+        if (!strcmp(o->inputs[i], "-"))
+            return cli_usage_error(CMD, "field-level inputs must be files: '-' (stdin) is not "
+                                        "supported with --model");
+    if (o->co.json && !strcmp(o->co.output, "-"))
+        return cli_usage_error(CMD, "--json prints the summary on stdout: give -o FILE for the "
+                                    "matches");
+    return CLI_OPT_MODEL;
+}
+
 static int match_check(match_opts *o)
 {
-    if (o->model) {
-        if (o->nblocks)
-            return cli_usage_error(CMD, "--model blocks by itself: --blocks files are not used with it");
-        if (strcmp(o->format, "pairs") && strcmp(o->format, "candidates"))
-            return cli_usage_error(CMD, "--model writes pairs or candidates, not %s", o->format);
-        return CLI_OPT_MODEL;
-    }
+    if (o->model)
+        return model_check(o);
+    if (o->save_model)
+        return cli_usage_error(CMD, "--save-model goes with --model auto");
     if (isnan(o->threshold))
         return cli_usage_error(CMD, "--threshold is required");
     if (o->nin < 2)
@@ -581,7 +619,8 @@ static bl_status find_candidates(match_run *r, const match_opts *o)
 static void blocking_lines(const match_run *r, const match_opts *o)
 {
     const bl_blocking_stats *bs = &r->bs;
-    if (o->co.verbose)
+    /* --blocking-report prints this line with the completeness appended */
+    if (o->co.verbose && !o->report)
         fprintf(stderr, "blindlink match: blocking compared %llu of %llu pairs "
                         "(reduction ratio %.6f; %llu comparisons counting repeats)\n",
                 (unsigned long long)bs->pairs_compared, (unsigned long long)bs->pairs_total,
@@ -711,16 +750,26 @@ static bl_status json_summary(const match_run *r, const match_opts *o)
     return st;
 }
 
+static int match_model(const match_opts *o)
+{
+    if (o->blocking && strcmp(o->blocking, "lsh") && strcmp(o->blocking, "none"))
+        return cli_usage_error(CMD, "--model blocks by itself: --blocking lsh or none, not files");
+    cli_fs_opts fo = {
+        .model = o->model, .output = o->co.output, .save_model = o->save_model,
+        .paths = o->inputs, .n = o->nin, .min_p = o->min_p, .threads = o->co.threads,
+        .verbose = o->co.verbose, .quiet = o->co.quiet, .json = o->co.json,
+        .lsh = !o->blocking ? 0 : !strcmp(o->blocking, "lsh") ? 1 : -1,
+        .candidates = !strcmp(o->format, "candidates"),
+    };
+    return cli_match_fs(&fo);
+}
+
 int cmd_match(int argc, char **argv)
 {
     match_opts o;
     int rc = match_parse(argc, argv, &o);
     if (rc == CLI_OPT_MODEL) /* the model decides by posterior probability: no threshold */
-        return cli_match_model(o.model, o.nin, (char *const *)o.inputs, o.co.output, o.min_p,
-                               o.co.threads, o.co.verbose,
-                               !o.blocking ? 0 : !strcmp(o.blocking, "lsh") ? 1
-                                             : !strcmp(o.blocking, "none") ? -1 : 2,
-                               !strcmp(o.format, "candidates"));
+        return match_model(&o);
     if (rc != CLI_OPT_OK)
         return rc == CLI_OPT_EXIT ? CLI_EXIT_OK : rc;
     match_run r;
@@ -738,6 +787,8 @@ int cmd_match(int argc, char **argv)
         rc = CLI_EXIT_OK;
         goto done;
     }
+    if (!st && !o.co.quiet)
+        cli_warn_no_candidates(CMD, r.ncand, (const bl_clkset *const *)r.sets, r.nin);
     if (!st && r.bk)
         blocking_lines(&r, &o);
     if (!st)

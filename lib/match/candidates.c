@@ -496,7 +496,7 @@ static bl_status validate(const bl_clkset *const *sets, size_t nsets, const bl_m
         if (sets[i]->has_fingerprint && sets[0]->has_fingerprint &&
             memcmp(sets[i]->fingerprint, sets[0]->fingerprint, BL_FINGERPRINT_BYTES) != 0)
             return bl_error_set(err, BL_EINPUT,
-                                "dataset %zu was encoded with a different schema or secret "
+                                "dataset %zu was encoded with a different schema or options "
                                 "(fingerprint differs from dataset 0)",
                                 i);
     }

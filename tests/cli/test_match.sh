@@ -66,6 +66,9 @@ printf 'lsh-secret\n' > "$T/key"
 expect_exit 0 "$BL" match -t 0.8 --blocking lsh --lsh-tables 30 --lsh-bits 10 --blocking-key-file "$T/key" --blocking-report -o "$T/l.csv" "$A" "$B"
 assert_contains "$T/err" "reduction ratio"
 assert_contains "$T/err" "of the records' best pairs"
+# -v with --blocking-report (as the demo runs it): the blocking line once
+expect_exit 0 "$BL" match -v -t 0.8 --blocking lsh --lsh-tables 30 --lsh-bits 10 --blocking-key-file "$T/key" --blocking-report -o "$T/l.csv" "$A" "$B"
+assert_eq "$(grep -c 'blocking compared' "$T/err")" "1" "blocking line printed once"
 # automatic LSH parameters that cannot keep 99% of the matches for fewer
 # comparisons than all pairs: a message, and the exhaustive result
 "$BL" match -t 0.5 -s none -o "$T/e5.csv" "$A" "$B" 2>/dev/null
@@ -160,4 +163,22 @@ assert_contains "$T/out" "--threshold"
 expect_exit 0 "$BL" eval --help
 expect_exit 2 "$BL" eval "$T/empty.json"
 expect_exit 2 "$BL" eval --truth "$F/people-truth.csv" "$T/bad.json"
+# 0 candidate pairs while both inputs have records: a warning (not with -q)
+expect_exit 0 "$BL" match -t 1 -o "$T/zero.csv" "$A" "$F/people-b.schema1-blake.json"
+if [ "$(wc -l < "$T/zero.csv")" -le 1 ]; then
+  assert_contains "$T/err" "0 candidate pairs: were both files encoded with the same secret and schema?"
+  expect_exit 0 "$BL" match -q -t 1 -o "$T/zero.csv" "$A" "$B"
+  assert_not_contains "$T/err" "0 candidate pairs"
+fi
+expect_exit 0 "$BL" match -t 0.8 -o "$T/some.csv" "$A" "$B"
+assert_not_contains "$T/err" "0 candidate pairs"
+
+# make: an explicit -j1 (or MAKEFLAGS=-j1) wins over JOBS' all-cores default
+if command -v make >/dev/null; then
+  mkj() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "$@" make -s -C "$BL_SRC" --eval 'bl-print-jflag: ; @echo $(JFLAG)' bl-print-jflag; }
+  assert_eq "$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -j1 -C "$BL_SRC" --eval 'bl-print-jflag: ; @echo $(JFLAG)' bl-print-jflag)" "-j 1" "make -j1"
+  assert_eq "$(mkj MAKEFLAGS=-j1)" "-j 1" "MAKEFLAGS=-j1"
+  assert_eq "$(mkj JOBS=3)" "-j 3" "JOBS=3"
+fi
+
 finish

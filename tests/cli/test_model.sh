@@ -149,7 +149,7 @@ assert_same "$T/r1.clk" "$T/r2.clk"
 
 # bad input: exit 2, message says which
 expect_exit 2 "$BL" match --model auto -o "$T/x.csv" "$T/a.clk" "$T/r1.clk"
-assert_contains "$T/err" "r1.clk: record-level encodings"
+assert_contains "$T/err" "r1.clk is record-level"
 assert_missing "$T/x.csv"
 expect_exit 0 "$BL" encode --secret-file "$T/S" --layout fields --format bin --ids rec_id "$B" "$SCHEMA" "$T/b-plain.clk"
 expect_exit 2 "$BL" match --model auto -o "$T/x.csv" "$T/a.clk" "$T/b-plain.clk"
@@ -220,6 +220,41 @@ PY
 expect_exit 2 "$BL" train --init "$T/typo.json" -o "$T/t2.json" "$T/a.clk" "$T/b.clk"
 assert_contains "$T/err" "\$.fields[0].levels[0]: unknown key 'fixd'"
 assert_missing "$T/t2.json"
+# --- what a new user ran into (match --model and eval) ----------------------
+# --json prints the summary; --save-model writes a model explain can use
+expect_exit 0 "$BL" match --model auto --json --save-model "$T/saved.json" -o "$T/mj.csv" "$T/a.clk" "$T/b.clk"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['records']==[2000,2000] or len(d['records'])==2; assert d['candidates']>0 and d['matched_pairs']>0; assert 'converged' in d['training']" "$T/out" && pass || fail "match --model --json summary"
+assert_eq "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['matched_pairs'])" "$T/out")" "$(($(wc -l < "$T/mj.csv") - 1))" "--json matched_pairs"
+assert_contains "$T/saved.json" '"prior"'
+expect_exit 0 "$BL" explain --model "$T/saved.json" "$T/a.clk:0" "$T/b.clk:0"
+expect_exit 2 "$BL" match --model "$T/saved.json" --save-model "$T/s2.json" -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
+expect_exit 2 "$BL" match -t 0.8 --save-model "$T/s2.json" -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
+# options the model path would ignore are refused, naming the alternative
+expect_exit 2 "$BL" match --model auto -t 0.8 -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "--min-probability"
+expect_exit 2 "$BL" match --model auto -k 5 -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
+expect_exit 2 "$BL" match --model auto -s probabilistic -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
+assert_missing "$T/x.csv"
+# '-' is refused with a clear message
+cat "$T/b.clk" | "$BL" match --model auto -o "$T/x.csv" "$T/a.clk" - >"$T/out" 2>"$T/err"
+assert_eq "$?" "2" "match --model with '-'"
+assert_contains "$T/err" "'-' (stdin) is not supported with --model"
+# a missing model file: the reason too
+expect_exit 2 "$BL" match --model "$T/nonexist.json" -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "No such file or directory"
+# field-level vs record-level: one sentence naming both files
+expect_exit 2 "$BL" match --model auto -o "$T/x.csv" "$T/a.clk" "$T/r1.clk"
+assert_contains "$T/err" "a.clk is field-level but $T/r1.clk is record-level"
+# 0 candidates in a record-level match (another secret): a warning, not with -q
+# (with --model the same inputs stop with exit 2, above)
+expect_exit 0 "$BL" encode --secret-file "$T/S2" --format bin --ids rec_id "$B" "$SCHEMA" "$T/r-s2.clk"
+expect_exit 0 "$BL" match -t 0.8 -o "$T/z.csv" "$T/r1.clk" "$T/r-s2.clk"
+assert_contains "$T/err" "0 candidate pairs: were both files encoded with the same secret and schema?"
+expect_exit 0 "$BL" match -q -t 0.8 -o "$T/z.csv" "$T/r1.clk" "$T/r-s2.clk"
+assert_not_contains "$T/err" "0 candidate pairs"
+# eval with the --data files swapped: refused
+expect_exit 2 "$BL" eval --truth febrl --data "$B" --data "$A" "$T/matches.csv"
+assert_contains "$T/err" "--data order looks swapped"
 
 # the compiled-in nickname table is the generated form of data/nicknames/groups.txt
 python3 "$BL_SRC/scripts/gen_nicknames.py" "$BL_SRC/data/nicknames/groups.txt" > "$T/nick.c" && assert_same "$T/nick.c" "$BL_SRC/lib/encode/nicknames_table.c"

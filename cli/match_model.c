@@ -1,0 +1,203 @@
+/* cli/match_model.c - the model path of `blindlink match --model auto|FILE`:
+ * read field-level inputs, load or train a Fellegi-Sunter model, score and
+ * resolve the candidates, write the pairs CSV, optionally save the trained
+ * model (--save-model) and print the summary (-v text, --json JSON).
+ * cmd_match.c parses the options and calls cli_match_fs. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <blindlink/clk.h>
+#include <blindlink/io.h>
+#include <blindlink/model.h>
+#include "cli.h"
+
+#define CMD "match"
+#define MAX_INPUTS 64
+
+typedef struct fs_run {
+    bl_clkset *sets[MAX_INPUTS];
+    size_t n;
+    bl_model *m;
+    bl_candidate *c;
+    bl_scored_pair *sc, *res;
+    size_t nc, nres;
+    double t0, t_block, t_train, t_score;
+    bl_error err;
+} fs_run;
+
+static void fs_run_free(fs_run *r)
+{
+    free(r->c);
+    free(r->sc);
+    free(r->res);
+    bl_model_free(r->m);
+    for (size_t i = 0; i < r->n; i++)
+        bl_clkset_free(r->sets[i]);
+}
+
+/* the library's "cannot read model" gives no reason; a missing or
+ * unreadable file is the usual one, so say it with strerror first */
+static int check_model_file(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp) {
+        fclose(fp);
+        return CLI_EXIT_OK;
+    }
+    bl_error err = {0};
+    bl_error_set(&err, BL_EINVAL, "cannot read model '%s': %s", path, strerror(errno));
+    return cli_fail(CMD, &err);
+}
+
+static int is_field_level(const bl_clkset *s)
+{
+    json_t *root = s->meta ? json_loads(s->meta, 0, NULL) : NULL;
+    const char *layout = json_string_value(json_object_get(root, "layout"));
+    int yes = layout && !strcmp(layout, "fields");
+    json_decref(root);
+    return yes;
+}
+
+/* read the inputs and check they are alike; the exit code on failure
+ * (message printed) */
+static int fs_read(fs_run *r, const cli_fs_opts *o)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        if (bl_clkset_read(o->paths[i], BL_CLK_AUTO, 0, &r->sets[i], &r->err) != BL_OK)
+            return cli_fail(CMD, &r->err);
+        r->n = i + 1;
+    }
+    /* one sentence naming both files when the first is field-level and a
+     * later one is not (the library's check words it for one file) */
+    for (size_t i = 1; is_field_level(r->sets[0]) && i < r->n; i++)
+        if (!is_field_level(r->sets[i])) {
+            fprintf(stderr, "blindlink match: %s is field-level but %s is record-level: --model "
+                            "needs field-level encodings of every input (encode --layout fields "
+                            "--format bin)\n", o->paths[0], o->paths[i]);
+            return CLI_EXIT_USAGE;
+        }
+    if (bl_model_check_inputs((const bl_clkset *const *)r->sets, o->paths, r->n, &r->err) != BL_OK)
+        return cli_fail(CMD, &r->err);
+    return CLI_EXIT_OK;
+}
+
+/* load or train, score, resolve */
+static bl_status fs_link(fs_run *r, const cli_fs_opts *o)
+{
+    const bl_clkset *const *sets = (const bl_clkset *const *)r->sets;
+    bl_model_link_opts lo = {.threads = o->threads, .min_probability = o->min_p, .lsh = o->lsh};
+    bl_model_train_opts to = {.threads = o->threads};
+    const int autom = strcmp(o->model, "auto") == 0;
+    bl_status st = BL_OK;
+    if (!autom) {
+        st = bl_model_read(o->model, &r->m, &r->err);
+        for (size_t i = 0; st == BL_OK && i < r->n; i++)
+            st = bl_model_check_set(r->m, r->sets[i], o->paths[i], &r->err);
+    }
+    r->t0 = bl_clock_s();
+    if (st == BL_OK)
+        st = bl_model_candidates(sets, r->n, &lo, &r->c, &r->nc, &r->err);
+    double tb = bl_clock_s();
+    r->t_block = tb - r->t0;
+    /* auto: train on the very candidates that are then scored */
+    if (st == BL_OK && autom)
+        st = bl_model_train(sets, r->n, r->c, r->nc, &to, &r->m, &r->err);
+    double t1 = bl_clock_s();
+    r->t_train = t1 - tb;
+    if (st == BL_OK)
+        st = bl_model_score(r->m, sets, r->n, r->c, r->nc, o->threads, &r->sc, &r->err);
+    r->t_score = bl_clock_s() - t1;
+    /* -f candidates: every scored candidate, for pair completeness and
+     * threshold sweeps (bench/quality.sh) */
+    if (st == BL_OK && o->candidates) {
+        r->res = r->sc;
+        r->sc = NULL;
+        r->nres = r->nc;
+    } else if (st == BL_OK) {
+        st = bl_model_resolve(r->sc, r->nc, r->n, o->min_p, &r->res, &r->nres, &r->err);
+    }
+    return st;
+}
+
+static void fs_verbose(const fs_run *r, const cli_fs_opts *o)
+{
+    uint32_t it;
+    double prior;
+    if (!strcmp(o->model, "auto")) {
+        int conv = bl_model_converged(r->m, &it, &prior);
+        fprintf(stderr, "blindlink match: blocking %.2fs, %zu candidate pairs; model trained in "
+                        "%.2fs: %s after %u iterations, prior %.4g\n", r->t_block, r->nc,
+                r->t_train, conv ? "converged" : "hit the iteration limit", it, prior);
+    }
+    fprintf(stderr, "blindlink match: model %s: %zu candidate pairs, scored in %.3fs (%.1f M "
+                    "pairs/s), %zu %s at probability >= %g; total %.2fs\n", o->model, r->nc,
+            r->t_score, (double)r->nc / fmax(r->t_score, 1e-9) / 1e6, r->nres,
+            o->candidates ? "scored candidates written" : "matched pairs", o->min_p,
+            bl_clock_s() - r->t0);
+}
+
+/* the figures of the -v lines as JSON on stdout */
+static bl_status fs_json(const fs_run *r, const cli_fs_opts *o)
+{
+    json_t *js = json_object(), *recs = json_array();
+    for (size_t i = 0; i < r->n; i++)
+        json_array_append_new(recs, json_integer((json_int_t)r->sets[i]->count));
+    json_object_set_new(js, "inputs", json_integer((json_int_t)r->n));
+    json_object_set_new(js, "records", recs);
+    json_object_set_new(js, "model", json_string(o->model));
+    json_object_set_new(js, "candidates", json_integer((json_int_t)r->nc));
+    cli_json_set_real(js, "min_probability", o->min_p);
+    json_object_set_new(js, o->candidates ? "scored_candidates" : "matched_pairs",
+                        json_integer((json_int_t)r->nres));
+    uint32_t it;
+    double prior;
+    int conv = bl_model_converged(r->m, &it, &prior);
+    json_t *tr = json_object();
+    json_object_set_new(tr, "trained", json_boolean(!strcmp(o->model, "auto")));
+    json_object_set_new(tr, "converged", json_boolean(conv));
+    json_object_set_new(tr, "iterations", json_integer(it));
+    cli_json_set_real(tr, "prior", prior);
+    cli_json_set_real(tr, "train_seconds", r->t_train);
+    json_object_set_new(js, "training", tr);
+    cli_json_set_real(js, "blocking_seconds", r->t_block);
+    cli_json_set_real(js, "score_seconds", r->t_score);
+    json_object_set_new(js, "output", json_string(o->output));
+    json_object_set_new(js, "saved_model", o->save_model ? json_string(o->save_model) : json_null());
+    bl_status st = cli_json_write(js, "-", (bl_error *)&r->err);
+    json_decref(js);
+    return st;
+}
+
+int cli_match_fs(const cli_fs_opts *o)
+{
+    if (o->n > MAX_INPUTS)
+        return cli_usage_error(CMD, "at most %d inputs", MAX_INPUTS);
+    int rc = strcmp(o->model, "auto") ? check_model_file(o->model) : CLI_EXIT_OK;
+    if (rc)
+        return rc;
+    fs_run r;
+    memset(&r, 0, sizeof r);
+    rc = fs_read(&r, o);
+    if (rc) {
+        fs_run_free(&r);
+        return rc;
+    }
+    bl_status st = fs_link(&r, o);
+    if (st == BL_OK)
+        st = bl_model_write_pairs(o->output, r.res, r.nres, (const bl_clkset *const *)r.sets,
+                                  r.n, &r.err);
+    if (st == BL_OK && o->save_model) /* bl_model_write is atomic (bl_ofile) */
+        st = bl_model_write(r.m, o->save_model, &r.err);
+    if (st == BL_OK && !o->quiet)
+        cli_warn_no_candidates(CMD, r.nc, (const bl_clkset *const *)r.sets, r.n);
+    if (st == BL_OK && o->verbose)
+        fs_verbose(&r, o);
+    if (st == BL_OK && o->json)
+        st = fs_json(&r, o);
+    rc = st == BL_OK ? CLI_EXIT_OK : cli_fail(CMD, &r.err);
+    fs_run_free(&r);
+    return rc;
+}
