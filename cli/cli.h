@@ -50,12 +50,10 @@ int cmd_chat(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 
-/** `match --model auto|FILE` (cli/cmd_train.c): train or load a model, block,
- *  score, resolve, write the pairs CSV with weight and probability. */
-int cli_match_model(const char *model, size_t n, char *const *paths, const char *output, double min_p,
-                    int threads, int verbose, int lsh, int candidates);
-/** `match --model auto|FILE` as cmd_match runs it (cli/match_model.c): the
- *  above plus --save-model, the --json summary and the 0-candidates warning. */
+/** `match --model auto|FILE` as cmd_match runs it (cli/match_model.c): train
+ *  or load a model, block, score, resolve, write the pairs CSV with weight
+ *  and probability; --save-model, the --json summary, the 0-candidates
+ *  warning. */
 typedef struct cli_fs_opts {
     const char *model;            /**< "auto" or a model file */
     const char *output;           /**< pairs CSV ("-" = stdout) */

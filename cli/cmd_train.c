@@ -1,8 +1,7 @@
 /* cli/cmd_train.c - `blindlink train`: fit a Fellegi-Sunter model (u from
  * random pairs, m and the prior by EM over blocked candidates) on two or
- * more field-level CLK files and write it as JSON. Also holds the model
- * path of `blindlink match --model` (cli_match_model), so cmd_match.c only
- * needs a hook. */
+ * more field-level CLK files and write it as JSON. The training step is
+ * shared with `blindlink match --model auto` (cli/match_model.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -69,76 +68,6 @@ static bl_status train_on(bl_clkset **sets, size_t n, const bl_model_link_opts *
                 conv ? "converged" : "hit the iteration limit", it, prior);
     }
     return st;
-}
-
-int cli_match_model(const char *model_path, size_t n, char *const *paths, const char *output, double min_p,
-                    int threads, int verbose, int lsh, int candidates)
-{
-    if (lsh == 2)
-        return cli_usage_error("match", "--model blocks by itself: --blocking lsh or none, not files");
-    const char *cmd = "match";
-    bl_clkset *sets[MAX_INPUTS] = {0};
-    if (n > MAX_INPUTS)
-        return cli_usage_error(cmd, "at most %d inputs", MAX_INPUTS);
-    int rc = read_inputs(cmd, n, paths, sets);
-    if (rc)
-        return rc;
-    bl_error err = {0};
-    bl_model *m = NULL;
-    bl_model_link_opts lo = {.threads = threads, .min_probability = min_p, .lsh = lsh};
-    bl_model_train_opts to = {.threads = threads};
-    bl_candidate *c = NULL;
-    bl_scored_pair *sc = NULL, *res = NULL;
-    size_t nc = 0, nres = 0;
-    bl_status st;
-    double t0 = now();
-    const int autom = strcmp(model_path, "auto") == 0;
-    st = BL_OK;
-    if (!autom) {
-        st = bl_model_read(model_path, &m, &err);
-        for (size_t i = 0; st == BL_OK && i < n; i++)
-            st = bl_model_check_set(m, sets[i], paths[i], &err);
-    }
-    if (st == BL_OK)
-        st = bl_model_candidates((const bl_clkset *const *)sets, n, &lo, &c, &nc, &err);
-    double tb = now();
-    /* auto: train on the very candidates that are then scored */
-    if (st == BL_OK && autom)
-        st = bl_model_train((const bl_clkset *const *)sets, n, c, nc, &to, &m, &err);
-    double t1 = now();
-    if (st == BL_OK && autom && verbose) {
-        uint32_t it;
-        double prior;
-        int conv = bl_model_converged(m, &it, &prior);
-        fprintf(stderr, "blindlink match: blocking %.2fs, %zu candidate pairs; model trained in %.2fs: %s after %u "
-                        "iterations, prior %.4g\n", tb - t0, nc, t1 - tb,
-                conv ? "converged" : "hit the iteration limit", it, prior);
-    }
-    if (st == BL_OK)
-        st = bl_model_score(m, (const bl_clkset *const *)sets, n, c, nc, threads, &sc, &err);
-    double t2 = now();
-    /* -f candidates: every scored candidate, for pair completeness and
-     * threshold sweeps (bench/quality.sh) */
-    if (st == BL_OK && candidates) {
-        res = sc;
-        sc = NULL;
-        nres = nc;
-    } else if (st == BL_OK) {
-        st = bl_model_resolve(sc, nc, n, min_p, &res, &nres, &err);
-    }
-    if (st == BL_OK)
-        st = bl_model_write_pairs(output, res, nres, (const bl_clkset *const *)sets, n, &err);
-    if (st == BL_OK && verbose)
-        fprintf(stderr, "blindlink match: model %s: %zu candidate pairs, scored in %.3fs (%.1f M pairs/s), %zu "
-                        "matched pairs at probability >= %g; total %.2fs\n", model_path, nc, t2 - t1,
-                (double)nc / fmax(t2 - t1, 1e-9) / 1e6, nres, min_p, now() - t0);
-    rc = st == BL_OK ? CLI_EXIT_OK : cli_fail(cmd, &err);
-    free(c);
-    free(sc);
-    free(res);
-    bl_model_free(m);
-    free_sets(sets, n);
-    return rc;
 }
 
 static void usage(FILE *fp)

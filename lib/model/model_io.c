@@ -3,6 +3,7 @@
  * message. Weights in the file are informational: they are recomputed from
  * m and u on load, so editing m or u by hand (and marking it "fixed") is how
  * a user overrides the training. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -437,12 +438,20 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
 
 bl_status bl_model_read(const char *path, bl_model **out, bl_error *err)
 {
-    FILE *fp = fopen(path, "rb");
+    /* '-' is standard input (explain --model - < model.json) */
+    const int std_in = !strcmp(path, "-");
+    FILE *fp = std_in ? stdin : fopen(path, "rb");
     if (!fp)
-        return bl_error_set(err, BL_EINVAL, "cannot read model '%s'", path);
+        return bl_error_set(err, BL_EINVAL, "cannot read model '%s': %s", path, strerror(errno));
     char *buf = malloc(MAX_MODEL_BYTES + 1);
     size_t n = buf ? fread(buf, 1, MAX_MODEL_BYTES + 1, fp) : 0;
-    fclose(fp);
+    const int rerr = ferror(fp);
+    if (!std_in)
+        fclose(fp);
+    if (buf && rerr) {
+        free(buf);
+        return bl_error_set(err, BL_EIO, "cannot read model '%s': read error", path);
+    }
     if (!buf)
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     if (n > MAX_MODEL_BYTES) {

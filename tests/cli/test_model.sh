@@ -256,6 +256,13 @@ assert_not_contains "$T/err" "0 candidate pairs"
 expect_exit 2 "$BL" eval --truth febrl --data "$B" --data "$A" "$T/matches.csv"
 assert_contains "$T/err" "--data order looks swapped"
 
+# explain reads the model from stdin with '-', and says why a model cannot be read
+"$BL" explain --model - "$T/a.clk:0" "$T/b.clk:0" < "$T/model.json" > "$T/ex-stdin.txt" 2>"$T/err" || fail "explain --model -"
+"$BL" explain --model "$T/model.json" "$T/a.clk:0" "$T/b.clk:0" > "$T/ex-file.txt" 2>"$T/err" || fail "explain --model FILE"
+assert_same "$T/ex-stdin.txt" "$T/ex-file.txt"
+expect_exit 2 "$BL" explain --model "$T/nonexist.json" "$T/a.clk:0" "$T/b.clk:0"
+assert_contains "$T/err" "cannot read model '$T/nonexist.json': No such file or directory"
+
 # the compiled-in nickname table is the generated form of data/nicknames/groups.txt
 python3 "$BL_SRC/scripts/gen_nicknames.py" "$BL_SRC/data/nicknames/groups.txt" > "$T/nick.c" && assert_same "$T/nick.c" "$BL_SRC/lib/encode/nicknames_table.c"
 finish
