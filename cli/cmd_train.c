@@ -63,8 +63,9 @@ static bl_status train_on(bl_clkset **sets, size_t n, const bl_model_link_opts *
         uint32_t it;
         double prior;
         int conv = bl_model_converged(*out, &it, &prior);
-        fprintf(stderr, "blindlink: model trained on %zu candidate pairs (%.2fs blocking, %.2fs training): %s after "
-                        "%u iterations, prior %.4g\n", nc, t1 - t0, now() - t1,
+        fprintf(stderr, "blindlink: %zu candidate pairs, EM on %llu of them (each record's best; %.2fs blocking, "
+                        "%.2fs training): %s after %u iterations, prior %.4g\n", nc,
+                (unsigned long long)bl_model_training_pairs(*out), t1 - t0, now() - t1,
                 conv ? "converged" : "hit the iteration limit", it, prior);
     }
     return st;

@@ -101,6 +101,9 @@ bl_status bl_model_check_set(const bl_model *m, const bl_clkset *s, const char *
 /** Training record: 1 when EM converged (else it hit the iteration limit),
  *  iterations run, the prior. */
 int bl_model_converged(const bl_model *m, uint32_t *iterations, double *prior);
+/** Candidate pairs EM trained on (each record's best few of the blocked
+ *  pairs; the model file's training.candidate_pairs). */
+uint64_t bl_model_training_pairs(const bl_model *m);
 
 size_t bl_model_nfields(const bl_model *m);
 const char *bl_model_field_name(const bl_model *m, size_t f);

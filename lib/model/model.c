@@ -359,6 +359,7 @@ int bl_model_converged(const bl_model *m, uint32_t *iterations, double *prior)
     return m->converged;
 }
 
+uint64_t bl_model_training_pairs(const bl_model *m) { return m->ncand; }
 size_t bl_model_nfields(const bl_model *m) { return m->nf; }
 const char *bl_model_field_name(const bl_model *m, size_t f) { return m->f[f].name; }
 size_t bl_model_nlevels(const bl_model *m, size_t f) { return m->f[f].nlevels; }
