@@ -74,6 +74,9 @@ int cmd_attack(int argc, char **argv);
 
 /** Print "blindlink <cmd>: <message>" to stderr; returns exit code for `err`. */
 int cli_fail(const char *cmd, const bl_error *err);
+/** blindlink-mpi: set on a rank whose failure rank 0 reports; cli_fail then
+ *  prints nothing (and still returns the exit code). */
+extern int cli_fail_silent;
 
 /** Print "blindlink <cmd>: <formatted>\nTry 'blindlink <cmd> --help'." and
  *  return CLI_EXIT_USAGE. */

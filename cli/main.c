@@ -47,8 +47,12 @@ static void usage(FILE *fp)
                 "Exit codes: 0 ok, 1 runtime failure, 2 usage or input error.\n");
 }
 
+int cli_fail_silent;
+
 int cli_fail(const char *cmd, const bl_error *err)
 {
+    if (cli_fail_silent)
+        return bl_status_exit_code(err ? err->status : BL_EINTERNAL);
     bl_status s = err ? err->status : BL_EINTERNAL;
     const char *msg = (err && err->msg[0]) ? err->msg : bl_strerror(s);
     fprintf(stderr, "blindlink %s: %s\n", cmd, msg);

@@ -36,6 +36,7 @@
 
 static int g_rank, g_size;
 static int g_allrows; /* --blocking lsh or --blocks: every share needs every row */
+static int g_failed_together; /* every rank learnt of the failure: none waits */
 
 /* --progress-file FILE (blindlink serve --mpi-launch): rank 0 keeps
  * "DONE TOTAL" of its share there, rewritten in place at most 5x/s, so
@@ -217,11 +218,16 @@ static bl_status mpi_read_files(const char *const *paths, size_t n, bl_clkset **
             break;
         counts[got] = sets[got]->count;
     }
-    int ok0 = st == BL_OK;
-    bcast_idle(&ok0, 1, MPI_INT);
+    int st0 = (int)st;
+    bcast_idle(&st0, 1, MPI_INT);
     bcast_idle(counts, (int)(n * sizeof *counts), MPI_BYTE);
-    if (g_rank != 0 && !ok0 && !st)
-        st = bl_error_set(err, BL_EINPUT, "MPI rank 0 could not read the inputs; nothing written");
+    /* rank 0 failed (with LSH the others may have failed on the same
+     * missing file): rank 0 alone says why, the others fail silently with
+     * its status, so that a message comes once, not once per rank */
+    if (g_rank != 0 && st0) {
+        st = bl_error_set(err, (bl_status)st0, "MPI rank 0 could not read the inputs");
+        cli_fail_silent = 1;
+    }
     if (g_rank != 0 && !st && !g_allrows)
         bl_match_part_rows(counts, n, (size_t)g_rank, (size_t)g_size, first, last);
     for (; g_rank != 0 && !st && got < n; got++)
@@ -232,10 +238,15 @@ static bl_status mpi_read_files(const char *const *paths, size_t n, bl_clkset **
                               paths[i], sets[i]->count, g_rank, counts[i]);
     free(counts);
     int anybad = any_bad(st != BL_OK);
-    if (anybad && !st)
+    if (anybad && !st) {
         st = bl_error_set(err, BL_EINPUT,
                           "another MPI rank could not read its inputs; nothing "
                           "written");
+        cli_fail_silent = g_rank != 0; /* rank 0 says it, the failed rank why */
+    }
+    /* every rank knows of the failure and leaves the job alike: no abort
+     * (an abort by a silent rank could kill rank 0 before it reports) */
+    g_failed_together = anybad;
     if (st)
         for (size_t i = 0; i < got; i++)
             bl_clkset_free(sets[i]);
@@ -398,7 +409,7 @@ int main(int argc, char **argv)
     phase_report();
     /* a rank that failed alone (say, no blocking key in its environment)
      * may leave the others waiting in a collective: end the whole job */
-    if (rc != 0 && g_size > 1)
+    if (rc != 0 && g_size > 1 && !g_failed_together)
         MPI_Abort(MPI_COMM_WORLD, rc);
     MPI_Finalize();
     return rc;

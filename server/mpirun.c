@@ -378,19 +378,26 @@ static void job_progress(mpi_job *m, const bl_match_opts *mo, uint64_t compariso
         mo->progress(mo->progress_ctx, (uint64_t)((double)comparisons * done / total), comparisons);
 }
 
-/* A local process under the launcher: Open MPI's mpirun puts every local
- * rank in a process group of its own, so a signal to the launcher's group
- * misses the ranks, and a launcher killed with SIGKILL leaves them running
- * (reparented, out of reach of its group). They are tracked by pid and
- * start time (a pid reused later is not the same process). */
-typedef struct proc_ent {
-    pid_t pid, ppid;
-    unsigned long long start;
+int srv_mpi_parse_stat(const char *buf, pid_t pid, srv_mpi_proc *e)
+{
+    const char *p = strrchr(buf, ')'); /* the name may hold blanks and parentheses */
+    int ppid;
     char state;
-} proc_ent;
+    unsigned long long start;
+    /* after the name: state ppid, then 17 fields up to starttime (field 22) */
+    if (!p || sscanf(p + 1, " %c %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                            "%*s %*s %llu",
+                     &state, &ppid, &start) != 3)
+        return -1;
+    e->pid = pid;
+    e->ppid = ppid;
+    e->start = start;
+    e->state = state;
+    return 0;
+}
 
 /* pid's parent, start time and state from /proc/PID/stat; 0 on success */
-static int proc_stat(pid_t pid, proc_ent *e)
+static int proc_stat(pid_t pid, srv_mpi_proc *e)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -400,31 +407,63 @@ static int proc_stat(pid_t pid, proc_ent *e)
     size_t k = fread(buf, 1, sizeof buf - 1, fp);
     fclose(fp);
     buf[k] = 0;
-    char *p = strrchr(buf, ')'); /* the name may hold blanks and parentheses */
-    int ppid;
-    /* after the name: state ppid, then 17 fields up to starttime (field 22) */
-    if (!p || sscanf(p + 1, " %c %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-                            "%*s %*s %llu",
-                     &e->state, &ppid, &e->start) != 3)
-        return -1;
-    e->pid = pid;
-    e->ppid = ppid;
-    return 0;
+    return srv_mpi_parse_stat(buf, pid, e);
 }
 
-static int has_pid(const proc_ent *v, size_t n, pid_t pid)
+static int same_proc(const srv_mpi_proc *a, const srv_mpi_proc *b)
+{
+    return a->pid == b->pid && a->start == b->start;
+}
+
+static int has_proc(const srv_mpi_proc *v, size_t n, const srv_mpi_proc *p)
 {
     for (size_t i = 0; i < n; i++)
-        if (v[i].pid == pid)
+        if (same_proc(&v[i], p))
             return 1;
     return 0;
 }
 
+static int proc_pid_cmp(const void *x, const void *y)
+{
+    const srv_mpi_proc *a = x, *b = y;
+    return (a->pid > b->pid) - (a->pid < b->pid);
+}
+
+void srv_mpi_descendants(const srv_mpi_proc *root, srv_mpi_proc *all, size_t na, srv_mpi_proc *v,
+                         size_t *n, size_t cap)
+{
+    char *mark = calloc(na ? na : 1, 1);
+    if (!mark)
+        return;
+    qsort(all, na, sizeof *all, proc_pid_cmp);
+    /* marked: the root and what is recorded, each still the same process
+     * (pid and start time) in this listing; a pid reused by another
+     * process is unmarked, and so are its children */
+    for (size_t i = 0; i < na; i++)
+        mark[i] = same_proc(&all[i], root) || has_proc(v, *n, &all[i]);
+    /* closure over parent links: a pass per generation */
+    for (int grew = 1; grew;) {
+        grew = 0;
+        for (size_t i = 0; i < na && *n < cap; i++) {
+            if (mark[i])
+                continue;
+            srv_mpi_proc key = {.pid = all[i].ppid};
+            const srv_mpi_proc *par = bsearch(&key, all, na, sizeof *all, proc_pid_cmp);
+            if (par && mark[par - all]) {
+                mark[i] = 1;
+                v[(*n)++] = all[i];
+                grew = 1;
+            }
+        }
+    }
+    free(mark);
+}
+
 /* adds to v (at most cap) the live descendants of root not yet in it */
-static void add_descendants(pid_t root, proc_ent *v, size_t *n, size_t cap)
+static void add_descendants(const srv_mpi_proc *root, srv_mpi_proc *v, size_t *n, size_t cap)
 {
     size_t na = 0, nmax = 8192;
-    proc_ent *all = malloc(nmax * sizeof *all);
+    srv_mpi_proc *all = malloc(nmax * sizeof *all);
     DIR *d = all ? opendir("/proc") : NULL;
     struct dirent *e;
     while (d && (e = readdir(d)) && na < nmax) {
@@ -435,28 +474,20 @@ static void add_descendants(pid_t root, proc_ent *v, size_t *n, size_t cap)
     }
     if (d)
         closedir(d);
-    /* closure over parent links: a pass per generation */
-    for (int grew = 1; grew;) {
-        grew = 0;
-        for (size_t i = 0; i < na && *n < cap; i++)
-            if ((all[i].ppid == root || has_pid(v, *n, all[i].ppid)) && !has_pid(v, *n, all[i].pid)) {
-                v[(*n)++] = all[i];
-                grew = 1;
-            }
-    }
+    srv_mpi_descendants(root, all, na, v, n, cap);
     free(all);
 }
 
 /* SIGKILL to every recorded descendant still alive (and the group it
  * leads), then a short wait until they are gone (a zombie counts as gone) */
-static void kill_descendants(const proc_ent *v, size_t n)
+static void kill_descendants(const srv_mpi_proc *v, size_t n)
 {
     struct timespec tick = {0, 20 * 1000 * 1000};
     for (int round = 0; round < 50; round++) {
         int alive = 0;
         for (size_t i = 0; i < n; i++) {
-            proc_ent now;
-            if (proc_stat(v[i].pid, &now) || now.start != v[i].start || now.state == 'Z')
+            srv_mpi_proc now; /* the recorded process, not one that took its pid */
+            if (proc_stat(v[i].pid, &now) || !same_proc(&now, &v[i]) || now.state == 'Z')
                 continue;
             alive = 1;
             if (round == 0) {
@@ -480,19 +511,22 @@ static void kill_descendants(const proc_ent *v, size_t n)
 static void job_kill(pid_t pid, int *ws)
 {
     struct timespec tick = {0, 100 * 1000 * 1000};
-    proc_ent *kids = malloc(MAX_TRACKED * sizeof *kids);
+    srv_mpi_proc *kids = malloc(MAX_TRACKED * sizeof *kids), root = {.pid = pid};
     size_t nk = 0, cap = kids ? MAX_TRACKED : 0;
-    add_descendants(pid, kids, &nk, cap);
+    /* the launcher is our unreaped child: its pid stays its own meanwhile */
+    if (proc_stat(pid, &root))
+        cap = 0;
+    add_descendants(&root, kids, &nk, cap);
     kill(-pid, SIGTERM);
     int gone = 0;
     for (int i = 0; i < 30 && !gone; i++) {
-        add_descendants(pid, kids, &nk, cap); /* ranks started late */
+        add_descendants(&root, kids, &nk, cap); /* ranks started late */
         if (!(gone = waitpid(pid, ws, WNOHANG) == pid))
             nanosleep(&tick, NULL);
     }
     if (!gone) {
         kill(pid, SIGSTOP); /* no more children while the list is completed */
-        add_descendants(pid, kids, &nk, cap);
+        add_descendants(&root, kids, &nk, cap);
         kill(-pid, SIGKILL);
         waitpid(pid, ws, 0);
     }

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <blindlink/match.h>
 #include <blindlink/server.h>
 
@@ -24,6 +25,29 @@ bl_status srv_mpi_check(const bl_server_opts *o, bl_error *err) BL_WUR;
 
 /** 1 when a run of `comparisons` pairs goes through the launcher. */
 int srv_mpi_wanted(const bl_server_opts *o, uint64_t comparisons);
+
+/** A local process under the launcher (from /proc/PID/stat). Open MPI's
+ *  mpirun puts every local rank in a process group of its own, so a signal
+ *  to the launcher's group misses the ranks, and a launcher killed with
+ *  SIGKILL leaves them running (reparented, out of reach of its group).
+ *  They are tracked by pid and start time (field 22, clock ticks after
+ *  boot): a pid reused later is not the same process. */
+typedef struct srv_mpi_proc {
+    pid_t pid, ppid;
+    unsigned long long start;
+    char state;
+} srv_mpi_proc;
+
+/** Parse the text of /proc/PID/stat into `*e` (pid given); 0 on success. */
+int srv_mpi_parse_stat(const char *buf, pid_t pid, srv_mpi_proc *e);
+
+/** Add to `v` (`*n` of at most `cap`) the processes of the listing `all`
+ *  (`na`, one per pid; sorted by pid in place) descended from `root` and not
+ *  in it yet. Parent links are followed only through the root and the
+ *  recorded processes that the listing shows with the same start time: a
+ *  recorded process whose pid was reused by another does not widen the set. */
+void srv_mpi_descendants(const srv_mpi_proc *root, srv_mpi_proc *all, size_t na, srv_mpi_proc *v,
+                         size_t *n, size_t cap);
 
 /** What srv_mpi_candidates returns. */
 enum { SRV_MPI_OK = 0, SRV_MPI_FAILED = 1, SRV_MPI_STOPPED = 2 };

@@ -203,7 +203,9 @@ double bl_candidates_completeness(const bl_candidate *full, size_t nfull,
 /** Pair completeness over best pairs: of every record's best candidate in
  *  `full` with each other dataset (the first, in anonlink order, with that
  *  record as the first member), the share found in `blocked` (both in
- *  anonlink order); what `--lsh-keep best` plans for. *nbest (may be NULL)
+ *  anonlink order); what `--lsh-keep best` plans for. A record whose top
+ *  score is tied counts as found when `blocked` holds any of its pairs with
+ *  that score. *nbest (may be NULL)
  *  receives the number of such pairs. 1.0 when full is empty, -1 when out
  *  of memory. */
 double bl_candidates_completeness_best(const bl_candidate *full, size_t nfull,

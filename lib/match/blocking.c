@@ -752,7 +752,15 @@ double bl_candidates_completeness_best(const bl_candidate *full, size_t nfull,
         if (i && k[i].key == k[i - 1].key)
             continue;
         n++;
-        hit += bsearch(&full[k[i].at], blocked, nblocked, sizeof *blocked, cand_cmp_void) != NULL;
+        /* a tie for the record's top score: any of the tied pairs counts
+         * (which one is "first" is only anonlink's tie-break); within a
+         * key, places follow anonlink order, so the ties come first */
+        double top = full[k[i].at].score;
+        int found = 0;
+        for (size_t j = i; j < nfull && k[j].key == k[i].key && !found; j++)
+            found = full[k[j].at].score == top &&
+                    bsearch(&full[k[j].at], blocked, nblocked, sizeof *blocked, cand_cmp_void);
+        hit += (size_t)found;
     }
     free(k);
     if (nbest)

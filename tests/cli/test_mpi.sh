@@ -119,6 +119,16 @@ run_mpi 2 -t 0.8 -o "$T/stdin.out" - "$T/b.clk" <"$T/a.clk" >"$T/out" 2>"$T/err"
 [ "$?" -ne 0 ] && pass || fail "stdin input accepted under MPI"
 assert_contains "$T/err" "not '-' (stdin)"
 assert_missing "$T/stdin.out"
+# a missing input (every rank fails to open it with LSH, as they all
+# read every row): rank 0 alone reports it, once, with match's exit status
+for b in "--blocking lsh" ""; do
+  rm -f "$T/missing.out"
+  run_mpi 2 -t 0.8 $b -o "$T/missing.out" "$T/nosuch.clk" "$T/b.clk" >"$T/out" 2>"$T/err"
+  assert_eq "$?" 1 "missing input under MPI ($b)"
+  assert_eq "$(grep -c "nosuch.clk: cannot open" "$T/err")" 1 "reports of the missing input ($b)"
+  assert_not_contains "$T/err" "could not read"
+  assert_missing "$T/missing.out"
+done
 # what is not distributed is refused on every rank, with no output
 run_mpi 2 -t 0.8 --model auto -o "$T/model.out" "$T/a.clk" "$T/b.clk" >"$T/out" 2>"$T/err"
 assert_eq "$?" 2 "--model under MPI"

@@ -632,6 +632,29 @@ static void test_completeness_best(void **state)
     assert_int_equal(nb, 0);
 }
 
+/* a tie for a record's top score: A0 scores 0.9 with B3 and B4 (anonlink
+ * order puts B3 first); blocking that keeps only (A0, B4) found A0's best.
+ * A1's kept pair is below its top (a miss), and A2's top 0.9 is not tied
+ * with its kept 0.6 (a miss), so 1 of 3 */
+static void test_completeness_best_tie(void **state)
+{
+    (void)state;
+    const bl_candidate full[] = {{0.9, {0, 1}, {0, 3}}, {0.9, {0, 1}, {0, 4}},
+                                 {0.9, {0, 1}, {2, 1}}, {0.8, {0, 1}, {1, 3}},
+                                 {0.7, {0, 1}, {1, 4}}, {0.6, {0, 1}, {2, 2}}};
+    const bl_candidate blocked[] = {{0.9, {0, 1}, {0, 4}}, {0.7, {0, 1}, {1, 4}},
+                                    {0.6, {0, 1}, {2, 2}}};
+    size_t nb = 0;
+    assert_true(bl_candidates_completeness_best(full, 6, blocked, 3, &nb) == 1.0 / 3);
+    assert_int_equal(nb, 3);
+    /* the first of the tie alone counts once, as before */
+    assert_true(bl_candidates_completeness_best(full, 6, full, 1, &nb) == 1.0 / 3);
+    /* both tied pairs kept: still one best pair for A0 */
+    assert_true(bl_candidates_completeness_best(full, 6, full, 2, &nb) == 1.0 / 3);
+    assert_true(bl_candidates_completeness_best(full, 6, full, 6, &nb) == 1.0);
+    assert_int_equal(nb, 3);
+}
+
 static void test_lsh_stats_distinct(void **state)
 {
     (void)state;
@@ -715,7 +738,7 @@ int main(void)
         cmocka_unit_test(test_kernel_filter_rows),
         cmocka_unit_test(test_dice_basic),
         cmocka_unit_test(test_cmin_exact),          cmocka_unit_test(test_format_double),
-        cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed), cmocka_unit_test(test_lsh_plan_sampled), cmocka_unit_test(test_lsh_plan_best), cmocka_unit_test(test_lsh_plan_best_low_overlap), cmocka_unit_test(test_keys_sort_units), cmocka_unit_test(test_completeness_best),
+        cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed), cmocka_unit_test(test_lsh_plan_sampled), cmocka_unit_test(test_lsh_plan_best), cmocka_unit_test(test_lsh_plan_best_low_overlap), cmocka_unit_test(test_keys_sort_units), cmocka_unit_test(test_completeness_best), cmocka_unit_test(test_completeness_best_tie),
         cmocka_unit_test(test_lsh_stats_distinct),
         cmocka_unit_test(test_validation),
     };
