@@ -376,7 +376,8 @@ bl_status bl_groups_write_pairs_csv(const char *path, const bl_groups *g, const 
             }
     }
     free(byk);
-    qsort(rows, np, sizeof *rows, cmp_prow);
+    if (np) /* rows is NULL when there are no pairs */
+        qsort(rows, np, sizeof *rows, cmp_prow);
     bl_ofile *f;
     bl_status st = bl_ofile_open(path, &f, err);
     if (st) {
