@@ -257,6 +257,25 @@ static int model_check(const match_opts *o)
     if (o->merge_set || !o->dedup)
         return cli_usage_error(CMD, "--merge-threshold and --no-dedup belong to the "
                                     "probabilistic solver, which --model does not use");
+    /* the model's --blocking lsh is keyed blocks on field values with a
+     * key of its own for the run (docs/model.md), not LSH tables */
+    if (o->tables || o->bits || o->keep)
+        return cli_usage_error(CMD, "--model blocks on keyed field values, not LSH tables: "
+                                    "--lsh-tables, --lsh-bits and --lsh-keep are not used with "
+                                    "--model");
+    if (o->keyfile || strcmp(o->keyenv, "BL_BLOCKING_KEY"))
+        return cli_usage_error(CMD, "--model keys its field blocks with a fresh random key per "
+                                    "run: --blocking-key-file/--blocking-key-env are not used "
+                                    "with --model");
+    if (o->write_blocks || o->report)
+        return cli_usage_error(CMD, "--write-blocks and --blocking-report are not supported "
+                                    "with --model; -f candidates writes every scored candidate "
+                                    "(pair completeness: eval of that file)");
+    if (o->svg || o->title)
+        return cli_usage_error(CMD, "--svg/--title draw cluster sizes of the record-level "
+                                    "solvers; with --model: eval --weights-svg (match "
+                                    "weights), eval --model FILE --mu-svg (m/u per field) or "
+                                    "explain --svg (one pair)");
     if (o->save_model && strcmp(o->model, "auto"))
         return cli_usage_error(CMD, "--save-model saves the model that --model auto trains; "
                                     "--model %s is a file already", o->model);
@@ -760,6 +779,7 @@ static int match_model(const match_opts *o)
         .verbose = o->co.verbose, .quiet = o->co.quiet, .json = o->co.json,
         .lsh = !o->blocking ? 0 : !strcmp(o->blocking, "lsh") ? 1 : -1,
         .candidates = !strcmp(o->format, "candidates"),
+        .max_candidates = (size_t)o->maxc,
     };
     return cli_match_fs(&fo);
 }

@@ -88,7 +88,8 @@ static int fs_read(fs_run *r, const cli_fs_opts *o)
 static bl_status fs_link(fs_run *r, const cli_fs_opts *o)
 {
     const bl_clkset *const *sets = (const bl_clkset *const *)r->sets;
-    bl_model_link_opts lo = {.threads = o->threads, .min_probability = o->min_p, .lsh = o->lsh};
+    bl_model_link_opts lo = {.threads = o->threads, .min_probability = o->min_p, .lsh = o->lsh,
+                              .max_candidates = o->max_candidates};
     bl_model_train_opts to = {.threads = o->threads};
     const int autom = strcmp(o->model, "auto") == 0;
     bl_status st = BL_OK;
