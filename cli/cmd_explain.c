@@ -126,6 +126,11 @@ int cmd_explain(int argc, char **argv)
     const char *model = NULL, *svg = NULL;
     cli_common co = {0};
     int c;
+    /* "-:12" (stdin, record 12) would read as an unknown option */
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strncmp(argv[i], "-:", 2))
+            return cli_usage_error("explain", "'%s': records are read from files, not stdin: "
+                                              "give FILE:INDEX", argv[i]);
     cli_getopt_begin(argc, argv);
     while ((c = getopt_long(argc, argv, ":m:o:qvVh", opts, NULL)) != -1) {
         switch (c) {
@@ -151,6 +156,8 @@ int cmd_explain(int argc, char **argv)
     char *pa = argv[optind], *pb = argv[optind + 1];
     if (split_ref(pa, &ia) || split_ref(pb, &ib))
         return cli_usage_error("explain", "records are given as FILE:INDEX (e.g. a.clk:12)");
+    if (!strcmp(pa, "-") || !strcmp(pb, "-"))
+        return cli_usage_error("explain", "records are read from files, not stdin: give FILE:INDEX");
     bl_error err = {0};
     bl_model *m = NULL;
     bl_clkset *a = NULL, *b = NULL;
@@ -166,9 +173,12 @@ int cmd_explain(int argc, char **argv)
     bl_explain_field f[BL_MODEL_MAX_FIELDS];
     double pw = 0, w = 0, p = 0;
     const bl_clkset *tf[2] = {a, b};
-    if (st == BL_OK && (ia >= a->count || ib >= b->count))
-        st = bl_error_set(&err, BL_EINVAL, "record index out of range: %s has %zu records, %s has %zu", pa,
-                          a->count, pb, b->count);
+    if (st == BL_OK && (ia >= a->count || ib >= b->count)) {
+        const int bad_a = ia >= a->count;
+        st = bl_error_set(&err, BL_EINVAL, "record index %zu out of range: %s has %zu records "
+                                           "(the first is 0)", bad_a ? ia : ib, bad_a ? pa : pb,
+                          bad_a ? a->count : b->count);
+    }
     if (st == BL_OK)
         st = bl_model_explain(m, a, ia, b, ib, tf, 2, f, &pw, &w, &p, &err);
     if (st == BL_OK && svg)
