@@ -234,6 +234,18 @@ expect_exit 2 "$BL" match --model auto -t 0.8 -o "$T/x.csv" "$T/a.clk" "$T/b.clk
 assert_contains "$T/err" "--min-probability"
 expect_exit 2 "$BL" match --model auto -k 5 -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
 expect_exit 2 "$BL" match --model auto -s probabilistic -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
+# ... and the record-level blocking and picture options
+for opt in "--lsh-tables 10" "--lsh-bits 20" "--lsh-keep best" "--blocking-key-file $T/S" \
+           "--blocking-key-env OTHER" "--write-blocks $T/wb" "--blocking-report" \
+           "--svg $T/x.svg" "--title X"; do
+  # shellcheck disable=SC2086
+  expect_exit 2 "$BL" match --model auto $opt -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
+  assert_contains "$T/err" "with --model"
+done
+assert_missing "$T/x.svg"
+# --max-candidates is the model's cap too
+expect_exit 2 "$BL" match --model auto --max-candidates 10 -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "candidate"
 assert_missing "$T/x.csv"
 # '-' is refused with a clear message
 cat "$T/b.clk" | "$BL" match --model auto -o "$T/x.csv" "$T/a.clk" - >"$T/out" 2>"$T/err"
@@ -256,6 +268,11 @@ assert_not_contains "$T/err" "0 candidate pairs"
 expect_exit 2 "$BL" eval --truth febrl --data "$B" --data "$A" "$T/matches.csv"
 assert_contains "$T/err" "--data order looks swapped"
 
+# explain: records come from files ('-' is refused), an index past the end names its file
+expect_exit 2 "$BL" explain --model "$T/model.json" -:1 "$T/b.clk:0"
+assert_contains "$T/err" "records are read from files, not stdin"
+expect_exit 2 "$BL" explain --model "$T/model.json" "$T/a.clk:0" "$T/b.clk:2000"
+assert_contains "$T/err" "record index 2000 out of range: $T/b.clk has 2000 records"
 # explain reads the model from stdin with '-', and says why a model cannot be read
 "$BL" explain --model - "$T/a.clk:0" "$T/b.clk:0" < "$T/model.json" > "$T/ex-stdin.txt" 2>"$T/err" || fail "explain --model -"
 "$BL" explain --model "$T/model.json" "$T/a.clk:0" "$T/b.clk:0" > "$T/ex-file.txt" 2>"$T/err" || fail "explain --model FILE"
