@@ -328,7 +328,7 @@ int main(int argc, char **argv)
     bl_scored_pair *warm = calloc(score_pairs, sizeof *warm);
     if (only) {
         bl_setstats ss[2];
-        if (bl_setstats_build(m, sets, 2, ss, &e))
+        if (bl_setstats_build(m, sets, 2, ss, 0, &e))
             abort();
         double acc = 0, oc0 = cpu_now(), omin = 1e30;
         for (int rep = 0; rep < reps; rep++) {
@@ -360,7 +360,7 @@ int main(int argc, char **argv)
     for (int rep = 0; rep < reps; rep++) {
         bl_setstats ss[2];
         double t5 = now(), c5 = cpu_now();
-        if (bl_setstats_build(m, sets, 2, ss, &e))
+        if (bl_setstats_build(m, sets, 2, ss, 0, &e))
             abort();
         double t6 = now(), c6 = cpu_now();
         printf("per-record statistics (field popcounts, term frequencies) of %zu records: %.3fs (%.3f CPU-s)\n",

@@ -2,7 +2,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -95,15 +97,34 @@ bl_status bl_init(void)
     return sodium_init() < 0 ? BL_ECRYPTO : BL_OK;
 }
 
+/* Big buffers (filter sets, scored pairs) are read at random record by
+ * record: with 4 KB pages nearly every such read of a set of a million
+ * 768-byte records also misses the TLB. Transparent huge pages are often
+ * "madvise" only (Debian's default), so ask for them: 2 MB alignment and
+ * MADV_HUGEPAGE. A refusal (no THP, another OS) only costs the hint. */
+#define BIG_ALLOC ((size_t)8 << 20)
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *bli_big_hint(void *p, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+    if (p && size >= BIG_ALLOC && ((uintptr_t)p & (HUGE_PAGE - 1)) == 0)
+        (void)madvise(p, (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1), MADV_HUGEPAGE);
+#else
+    (void)size;
+#endif
+    return p;
+}
+
 void *bli_aligned_alloc(size_t size)
 {
     void *p = NULL;
     if (size == 0)
         size = 64;
     size = (size + 63) & ~(size_t)63;
-    if (posix_memalign(&p, 64, size) != 0)
+    if (posix_memalign(&p, size >= BIG_ALLOC ? HUGE_PAGE : 64, size) != 0)
         return NULL;
-    return p;
+    return bli_big_hint(p, size);
 }
 
 void bli_aligned_free(void *p)

@@ -200,9 +200,10 @@ int bli_fieldpop_avx2(bl_fieldpop *fp);
 void bl_model_levels(const bl_model *m, const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa,
                      const uint8_t *b, const uint32_t *pb, uint8_t *lv, double *dice);
 
-/** Statistics of sets (tf over all of them). */
+/** Statistics of sets (tf over all of them) on `threads` threads (0 = all
+ *  cores; the figures do not depend on the number). */
 bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, size_t nsets,
-                            bl_setstats *st, bl_error *err);
+                            bl_setstats *st, int threads, bl_error *err);
 void bl_setstats_free(bl_setstats *st, size_t nsets);
 
 /** bl_model_score on statistics built once, into `out` (ncand entries,

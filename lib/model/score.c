@@ -432,12 +432,14 @@ bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t
     bl_setstats *ss = calloc(nsets, sizeof *ss);
     if (!ss)
         return bl_error_set(err, BL_ENOMEM, "out of memory for record statistics");
-    bl_scored_pair *res = malloc((ncand ? ncand : 1) * sizeof *res);
+    /* written at random in the tiled order: huge pages (bli_aligned_alloc;
+     * the caller frees it with free()) */
+    bl_scored_pair *res = bli_aligned_alloc((ncand ? ncand : 1) * sizeof *res);
     if (!res) {
         free(ss);
         return bl_error_set(err, BL_ENOMEM, "out of memory for %zu scored pairs", ncand);
     }
-    bl_status st = bl_setstats_build(m, sets, nsets, ss, err);
+    bl_status st = bl_setstats_build(m, sets, nsets, ss, threads, err);
     if (st == BL_OK)
         st = bl_model_score_into(m, sets, ss, cand, ncand, threads, res, err);
     bl_setstats_free(ss, nsets);
@@ -622,7 +624,7 @@ bl_status bl_model_explain(const bl_model *m, const bl_clkset *a, size_t i, cons
     bl_setstats ss[TF_MAX_SETS];
     float tfadj[BL_MODEL_MAX_FIELDS] = {0};
     if (tfsets && ntf && ntf <= TF_MAX_SETS) {
-        bl_status st = bl_setstats_build(m, tfsets, ntf, ss, err);
+        bl_status st = bl_setstats_build(m, tfsets, ntf, ss, 0, err);
         if (st != BL_OK) {
             bl_fieldpop_free(&fpk);
             return st;

@@ -75,40 +75,93 @@ void bl_setstats_free(bl_setstats *st, size_t nsets)
 
 /* Term-frequency adjustment of field f: log2(u_exact / tf(value)), where
  * u_exact is the chance that two random records agree exactly (the average
- * of tf over pairs), so frequent values weigh less and rare ones more. */
+ * of tf over pairs), so frequent values weigh less and rare ones more.
+ * h: scratch for the field's hashes of every record (0 = empty field). */
 static void tf_field(const bl_model *m, size_t f, const bl_clkset *const *sets, size_t nsets, bl_setstats *st,
-                     counter *c, uint64_t total)
+                     counter *c, uint64_t *h)
 {
     const bl_field_model *fm = &m->f[f];
     const size_t off = fm->offset / 8, nb = (fm->bits + 7) / 8;
+    if (!fm->tf) /* tfadj is zeroed already */
+        return;
     memset(c->key, 0, c->cap * sizeof *c->key);
     memset(c->cnt, 0, c->cap * sizeof *c->cnt);
     uint64_t present = 0;
-    for (size_t d = 0; d < nsets; d++)
-        for (size_t r = 0; r < sets[d]->count; r++)
+    for (size_t d = 0, g = 0; d < nsets; d++)
+        for (size_t r = 0; r < sets[d]->count; r++, g++) {
+            h[g] = 0;
             if (st[d].pop[r * m->nf + f]) {
-                (*counter_slot(c, slice_hash(bl_clkset_get(sets[d], r) + off, nb)))++;
+                h[g] = slice_hash(bl_clkset_get(sets[d], r) + off, nb);
+                (*counter_slot(c, h[g]))++;
                 present++;
             }
-    (void)total;
+        }
     const double ue = fm->u_random[0] > 1e-9 ? fm->u_random[0] : 1e-9;
-    for (size_t d = 0; d < nsets; d++)
-        for (size_t r = 0; r < sets[d]->count; r++) {
+    for (size_t d = 0, g = 0; d < nsets; d++)
+        for (size_t r = 0; r < sets[d]->count; r++, g++) {
             float *adj = &st[d].tfadj[r * m->nf + f];
             *adj = 0;
-            if (!fm->tf || !st[d].pop[r * m->nf + f] || !present)
+            if (!fm->tf || !h[g] || !present)
                 continue;
-            uint32_t n = *counter_slot(c, slice_hash(bl_clkset_get(sets[d], r) + off, nb));
+            uint32_t n = *counter_slot(c, h[g]);
             double a = log2(ue / ((double)n / (double)present));
             /* a value seen once says little more than "rare"; cap both ways */
             *adj = (float)(a > 6 ? 6 : a < -6 ? -6 : a);
         }
 }
 
-bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, size_t nsets, bl_setstats *st,
-                            bl_error *err)
+/* One thread's part of the statistics: phase 0 the popcount rows of its
+ * share of every set's records, phase 1 the tf of fields t, t + nt, ...
+ * (a field is one thread's, so the figures do not depend on nt). */
+typedef struct ssjob {
+    const bl_model *m;
+    const bl_clkset *const *sets;
+    size_t nsets;
+    bl_setstats *st;
+    uint64_t total;
+    int t, nt, phase, fail;
+} ssjob;
+
+static void *setstats_worker(void *arg)
 {
-    const bl_kernel *k = bli_kernel_active();
+    ssjob *j = arg;
+    const bl_model *m = j->m;
+    if (j->phase == 0) {
+        const bl_kernel *k = bli_kernel_active();
+        for (size_t d = 0; d < j->nsets; d++) {
+            const bl_clkset *s = j->sets[d];
+            const size_t lo = s->count * (size_t)j->t / (size_t)j->nt,
+                         hi = s->count * (size_t)(j->t + 1) / (size_t)j->nt;
+            for (size_t r = lo; r < hi; r++) {
+                const uint8_t *rec = bl_clkset_get(s, r);
+                for (size_t f = 0; f < m->nf; f++)
+                    j->st[d].pop[r * m->nf + f] =
+                        k->popcount(rec + m->f[f].offset / 8, (m->f[f].bits + 7) / 8);
+            }
+        }
+        return NULL;
+    }
+    if ((size_t)j->t >= m->nf)
+        return NULL;
+    counter c = {0};
+    c.cap = 64;
+    while (c.cap < 2 * j->total + 64)
+        c.cap *= 2;
+    c.key = malloc(c.cap * sizeof *c.key);
+    c.cnt = malloc(c.cap * sizeof *c.cnt);
+    uint64_t *h = malloc((j->total ? j->total : 1) * sizeof *h);
+    j->fail = !c.key || !c.cnt || !h;
+    for (size_t f = (size_t)j->t; !j->fail && f < m->nf; f += (size_t)j->nt)
+        tf_field(m, f, j->sets, j->nsets, j->st, &c, h);
+    free(c.key);
+    free(c.cnt);
+    free(h);
+    return NULL;
+}
+
+bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, size_t nsets, bl_setstats *st,
+                            int threads, bl_error *err)
+{
     memset(st, 0, nsets * sizeof *st);
     uint64_t total = 0;
     for (size_t d = 0; d < nsets; d++) {
@@ -120,29 +173,26 @@ bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, siz
             bl_setstats_free(st, nsets);
             return bl_error_set(err, BL_ENOMEM, "out of memory for record statistics");
         }
-        for (size_t r = 0; r < s->count; r++) {
-            const uint8_t *rec = bl_clkset_get(s, r);
-            for (size_t f = 0; f < m->nf; f++)
-                st[d].pop[r * m->nf + f] = k->popcount(rec + m->f[f].offset / 8, (m->f[f].bits + 7) / 8);
-        }
         total += s->count;
     }
-    counter c = {0};
-    c.cap = 64;
-    while (c.cap < 2 * total + 64)
-        c.cap *= 2;
-    c.key = malloc(c.cap * sizeof *c.key);
-    c.cnt = malloc(c.cap * sizeof *c.cnt);
-    if (!c.key || !c.cnt) {
-        free(c.key);
-        free(c.cnt);
+    int nt = threads > 0 ? threads : bli_ncpus();
+    if (nt > 64)
+        nt = 64;
+    if ((uint64_t)nt > total / 50000 + 1) /* small sets: not worth a thread */
+        nt = (int)(total / 50000 + 1);
+    ssjob jobs[64];
+    int fail = 0;
+    for (int phase = 0; phase < 2; phase++) {
+        for (int t = 0; t < nt; t++)
+            jobs[t] = (ssjob){m, sets, nsets, st, total, t, nt, phase, 0};
+        bli_par_run(setstats_worker, jobs, sizeof *jobs, nt);
+    }
+    for (int t = 0; t < nt; t++)
+        fail |= jobs[t].fail;
+    if (fail) {
         bl_setstats_free(st, nsets);
         return bl_error_set(err, BL_ENOMEM, "out of memory for value frequencies");
     }
-    for (size_t f = 0; f < m->nf; f++)
-        tf_field(m, f, sets, nsets, st, &c, total);
-    free(c.key);
-    free(c.cnt);
     return BL_OK;
 }
 
@@ -689,7 +739,7 @@ bl_status bl_model_train(const bl_clkset *const *sets, size_t nsets, const bl_ca
         bl_model_free(m);
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     }
-    if ((st = bl_setstats_build(m, sets, nsets, ss, err)) != BL_OK) {
+    if ((st = bl_setstats_build(m, sets, nsets, ss, o.threads, err)) != BL_OK) {
         free(ss);
         bl_model_free(m);
         return st;

@@ -293,7 +293,7 @@ static void test_score_identical(void **state)
     assert_int_equal(bl_model_score(m, sets, 2, c, nc, 3, &ref, &e), BL_OK);
     /* the reference: bl_model_levels and the weights */
     bl_setstats ss[2];
-    assert_int_equal(bl_setstats_build(m, sets, 2, ss, &e), BL_OK);
+    assert_int_equal(bl_setstats_build(m, sets, 2, ss, 0, &e), BL_OK);
     bl_fieldpop fp;
     assert_int_equal(bl_fieldpop_init(&fp, m, bli_kernel_active()), 0);
     int tf_seen = 0;
