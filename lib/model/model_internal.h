@@ -57,6 +57,8 @@ struct bl_model {
     double max_change;
     uint64_t ncand, nrandom, npatterns;
     uint64_t nnamesakes;        /* pairs behind u_names */
+    int em_start;               /* 0: not recorded; 1 or 2: the EM start kept (train.c) */
+    double em_loglik[2];        /* log-likelihood of each start's fit */
     double em_seconds;
 };
 
