@@ -229,6 +229,12 @@ double bl_model_prior_weight(const bl_model *m);
 bl_status bl_model_em_table(bl_model *m, const uint8_t *levels, const double *counts, size_t n,
                             uint32_t max_iter, double tol, int update_u, bl_error *err);
 
+/** The same from bl_model_train's two EM starts (the random-pair u in
+ *  m's u, then the table's level frequencies), the likelier fit kept
+ *  (m->em_start, m->em_loglik). */
+bl_status bl_model_em_table_starts(bl_model *m, const uint8_t *levels, const double *counts, size_t n,
+                                   uint32_t max_iter, double tol, bl_error *err);
+
 /** Keyed field-value blocking of field-level sets (lib/model/block.c):
  *  blocks of the small rules (every pair kept) and of the big ones (top-k),
  *  either NULL when it has no rule, both NULL (compare all pairs) when no

@@ -889,3 +889,21 @@ bl_status bl_model_em_table(bl_model *m, const uint8_t *levels, const double *co
     ptable_free(&t);
     return BL_OK;
 }
+
+/* EM from the two starts of bl_model_train on an explicit table (unit
+ * tests: the start kept and its fit). */
+bl_status bl_model_em_table_starts(bl_model *m, const uint8_t *levels, const double *counts, size_t n,
+                                   uint32_t max_iter, double tol, bl_error *err)
+{
+    ptable t = {0};
+    for (size_t i = 0; i < n; i++)
+        if (ptable_add(&t, levels + i * m->nf, m->nf, counts[i]) != 0) {
+            ptable_free(&t);
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+        }
+    m->trained = 1;
+    em_two_starts(m, &t, max_iter, tol);
+    m->npatterns = t.n;
+    ptable_free(&t);
+    return BL_OK;
+}
