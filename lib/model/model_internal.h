@@ -57,6 +57,8 @@ struct bl_model {
     double max_change;
     uint64_t ncand, nrandom, npatterns;
     uint64_t nnamesakes;        /* pairs behind u_names */
+    int em_start;               /* 0: not recorded; 1 or 2: the EM start kept (train.c) */
+    double em_loglik[2];        /* log-likelihood of each start's fit */
     double em_seconds;
 };
 
@@ -227,6 +229,12 @@ double bl_model_prior_weight(const bl_model *m);
  *  missing) with counts: the known-answer tests drive it directly. */
 bl_status bl_model_em_table(bl_model *m, const uint8_t *levels, const double *counts, size_t n,
                             uint32_t max_iter, double tol, int update_u, bl_error *err);
+
+/** The same from bl_model_train's two EM starts (the random-pair u in
+ *  m's u, then the table's level frequencies), the likelier fit kept
+ *  (m->em_start, m->em_loglik). */
+bl_status bl_model_em_table_starts(bl_model *m, const uint8_t *levels, const double *counts, size_t n,
+                                   uint32_t max_iter, double tol, bl_error *err);
 
 /** Keyed field-value blocking of field-level sets (lib/model/block.c):
  *  blocks of the small rules (every pair kept) and of the big ones (top-k),

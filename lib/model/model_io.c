@@ -78,6 +78,13 @@ bl_status bl_model_to_json(const bl_model *m, char **out, bl_error *err)
     json_object_set_new(tr, "patterns", json_integer((json_int_t)m->npatterns));
     json_object_set_new(tr, "namesake_pairs", json_integer((json_int_t)m->nnamesakes));
     json_object_set_new(tr, "em_seconds", json_real(m->em_seconds));
+    if (m->em_start) { /* EM's two starts (train.c): which fit was kept, and both fits' log-likelihood */
+        json_object_set_new(tr, "em_start", json_string(m->em_start == 2 ? "candidate u" : "random-pair u"));
+        json_t *ll = json_array();
+        json_array_append_new(ll, json_real(m->em_loglik[0]));
+        json_array_append_new(ll, json_real(m->em_loglik[1]));
+        json_object_set_new(tr, "log_likelihood", ll);
+    }
     json_object_set_new(root, "training", tr);
     json_t *fields = json_array();
     for (size_t i = 0; i < m->nf; i++) {
@@ -185,7 +192,7 @@ static const char *const ROOT_KEYS[] = {"blindlink_model", "fingerprint", "norma
                                         "training", "fields", NULL};
 static const char *const TRAINING_KEYS[] = {"status", "iterations", "max_change", "candidate_pairs",
                                             "random_pairs", "patterns", "namesake_pairs", "em_seconds",
-                                            NULL};
+                                            "em_start", "log_likelihood", NULL};
 static const char *const FIELD_KEYS[] = {"name", "offset", "bits", "tf_adjust", "swap_with", "levels", NULL};
 static const char *const LEVEL_KEYS[] = {"label", "min_dice", "swapped", "m", "u", "u_random", "u_candidates",
                                          "weight", "u_names_exact", "weight_names_exact", "u_one_name_exact",
@@ -347,8 +354,16 @@ static bl_status check_root(rd *r, json_t *root, json_t *tr)
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
         if ((st = check_type(r, tr, "$.training", nums[i], JSON_INTEGER, "must be a whole number")) != BL_OK)
             return st;
-    if ((st = check_type(r, tr, "$.training", "max_change", JSON_REAL, "must be a number")) != BL_OK)
+    if ((st = check_type(r, tr, "$.training", "max_change", JSON_REAL, "must be a number")) != BL_OK ||
+        (st = check_type(r, tr, "$.training", "em_start", JSON_STRING, "must be a string")) != BL_OK)
         return st;
+    const char *es = json_string_value(json_object_get(tr, "em_start"));
+    if (es && strcmp(es, "random-pair u") && strcmp(es, "candidate u"))
+        return badk(r, "$.training", "em_start", "must be \"random-pair u\" or \"candidate u\"");
+    json_t *ll = json_object_get(tr, "log_likelihood");
+    if (ll && (json_array_size(ll) != 2 || !json_is_number(json_array_get(ll, 0)) ||
+               !json_is_number(json_array_get(ll, 1))))
+        return badk(r, "$.training", "log_likelihood", "must be an array of two numbers");
     return check_type(r, tr, "$.training", "em_seconds", JSON_REAL, "must be a number");
 }
 
@@ -427,6 +442,10 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
     m->nnamesakes = (uint64_t)json_integer_value(json_object_get(tr, "namesake_pairs"));
     m->npatterns = (uint64_t)json_integer_value(json_object_get(tr, "patterns"));
     m->em_seconds = json_number_value(json_object_get(tr, "em_seconds"));
+    const char *es = json_string_value(json_object_get(tr, "em_start"));
+    m->em_start = !es ? 0 : !strcmp(es, "candidate u") ? 2 : 1;
+    m->em_loglik[0] = json_number_value(json_array_get(json_object_get(tr, "log_likelihood"), 0));
+    m->em_loglik[1] = json_number_value(json_array_get(json_object_get(tr, "log_likelihood"), 1));
     json_decref(root);
     if (st != BL_OK) {
         bl_model_free(m);

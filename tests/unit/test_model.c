@@ -119,6 +119,120 @@ static void test_em_fixed(void **state)
     bl_model_free(m);
 }
 
+/* The 60 commonest level patterns (counts / 100) of the training pairs of
+ * synth hard 1M x 1M (seed 1, examples/model-schema.json, the best 3 per
+ * record; fields given_name, surname, date_of_birth, sex, postcode, email)
+ * and that run's random-pair u. Many non-matching candidates there share
+ * both names with their record (namesakes), and EM from the random-pair u
+ * alone ends in a "same names" match class (prior ~0.86, birth date exact
+ * in m 0.40); the second start, from the table's level frequencies, finds
+ * the likelier fit of same persons (prior ~0.35, birth date exact in m
+ * ~1). */
+#define MS BL_LEVEL_MISSING
+static const struct { uint8_t lv[6]; double n; } TRAP[] = {
+    {{0, 0, 0, 0, 0, 0}, 671}, {{0, 0, 3, 0, 6, 3}, 266}, {{0, 0, 3, 0, 6, 2}, 208},
+    {{0, 0, 4, 0, 6, 3}, 185}, {{0, 0, 4, 0, 6, 2}, 177}, {{0, 0, 4, 0, 5, 3}, 159},
+    {{0, 0, 0, 0, 0, 1}, 158}, {{0, 0, 2, 0, 6, 3}, 155}, {{0, 0, 3, 0, 5, 3}, 134},
+    {{0, 0, 4, 0, 6, 4}, 116}, {{3, 0, 0, 0, 0, 0}, 112}, {{0, 0, 3, 0, 6, 4}, 112},
+    {{0, 3, 0, 0, 0, 0}, 111}, {{0, 0, 5, 0, 6, 3}, 97}, {{0, 0, 3, 0, 5, 4}, 95},
+    {{0, 0, 4, 0, 5, 2}, 94}, {{7, 7, 0, 0, 6, 5}, 93}, {{0, 0, 2, 0, 6, 2}, 92},
+    {{0, 7, 4, 0, 0, 5}, 90}, {{0, 0, 4, 0, 6, 1}, 87}, {{0, 0, 0, 0, 0, MS}, 87},
+    {{MS, 0, 0, 0, 0, 0}, 85}, {{7, 7, 0, 0, 6, 4}, 83}, {{0, 0, 5, 0, 6, 4}, 83},
+    {{0, 0, 2, 0, 6, 4}, 81}, {{0, MS, 0, 0, 0, 0}, 79}, {{0, 0, 0, 0, MS, 0}, 77},
+    {{0, 0, 5, 0, 6, 2}, 76}, {{0, 0, 3, 0, 6, 1}, 75}, {{0, 7, 4, 0, 0, 4}, 70},
+    {{0, 0, 0, 0, 3, 0}, 69}, {{0, 0, 4, 0, 6, 0}, 69}, {{0, 7, 3, 0, 0, 5}, 65},
+    {{0, 7, 5, 0, 0, 5}, 65}, {{0, 0, MS, 0, 0, 0}, 64}, {{7, 7, 0, 0, 5, 5}, 63},
+    {{4, 0, 0, 0, 0, 0}, 63}, {{0, 0, 4, 0, 6, 5}, 61}, {{0, 0, 0, 0, 5, 0}, 59},
+    {{0, 0, 4, 0, 5, 4}, 59}, {{0, 0, 3, 0, 5, 2}, 59}, {{0, 0, 0, MS, 0, 0}, 58},
+    {{7, 0, 0, 0, 0, 0}, 58}, {{0, 0, 5, 0, 5, 3}, 55}, {{0, 0, 0, 0, 6, 0}, 55},
+    {{0, 0, 3, 0, MS, 3}, 54}, {{7, 7, 0, 0, 5, 6}, 53}, {{0, 2, 0, 0, 0, 0}, 53},
+    {{0, 7, 5, 0, 0, 4}, 52}, {{0, 0, 5, 0, 5, 2}, 51}, {{0, 0, 3, 0, 6, 0}, 48},
+    {{0, 0, 5, 0, 6, 5}, 47}, {{0, 0, 2, 0, 5, 4}, 47}, {{0, 7, 3, 0, 0, 4}, 47},
+    {{7, 7, 0, 0, 6, 6}, 47}, {{0, 0, 3, 0, 6, 5}, 46}, {{0, 7, 4, 0, 0, 6}, 45},
+    {{0, 4, 0, 0, 0, 0}, 45}, {{0, 0, 0, 0, 0, 5}, 44}, {{0, 0, 0, 0, 0, 4}, 42},
+};
+static const double TRAP_U[6][8] = {
+    {0.00217306, 7.0642e-06, 0.000145088, 0.000567853, 0.000729787, 0.00238281, 5.434e-07, 0.993994},
+    {0.00209164, 1.35997e-05, 0.000134365, 0.000464022, 0.000507541, 0.00161619, 5.43989e-07, 0.995172},
+    {0.000109206, 0.00300291, 0.0297058, 0.134453, 0.296138, 0.328696, 0.207896},
+    {0.500101, 5.4412e-07, 5.4412e-07, 5.4412e-07, 5.4412e-07, 5.4412e-07, 0.499896},
+    {0.00121484, 5.43551e-07, 4.94631e-05, 0.00984425, 0.000551704, 0.0833856, 0.904954},
+    {5.43482e-07, 9.2392e-06, 0.000361416, 0.00464949, 0.0498998, 0.179615, 0.765465},
+};
+#undef MS
+
+static bl_model *trap_model(void)
+{
+    bl_fieldset fs = {0};
+    const char *names[] = {"given_name", "surname", "date_of_birth", "sex", "postcode", "email"};
+    fs.nfields = 6;
+    for (size_t i = 0; i < 6; i++) {
+        fs.names[i] = strdup(names[i]);
+        fs.offset[i] = (uint32_t)(1024 * i);
+        fs.bits[i] = 1024;
+    }
+    bl_model *m = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_model_new_for(&fs, NULL, &m, &e), BL_OK);
+    bl_fieldset_clear(&fs);
+    for (size_t f = 0; f < 6; f++) {
+        assert_int_equal(m->f[f].nlevels, f < 2 ? 8 : 7);
+        for (uint32_t l = 0; l < m->f[f].nlevels; l++)
+            m->f[f].u[l] = m->f[f].u_random[l] = TRAP_U[f][l]; /* as train's u_from_random */
+    }
+    return m;
+}
+
+static void test_em_two_starts(void **state)
+{
+    (void)state;
+    const size_t n = sizeof TRAP / sizeof TRAP[0];
+    uint8_t lv[sizeof TRAP / sizeof TRAP[0] * 6];
+    double cnt[sizeof TRAP / sizeof TRAP[0]];
+    for (size_t i = 0; i < n; i++) {
+        memcpy(lv + 6 * i, TRAP[i].lv, 6);
+        cnt[i] = TRAP[i].n;
+    }
+    bl_error e = {0};
+    /* the random-pair start alone: the namesake class */
+    bl_model *m1 = trap_model();
+    assert_int_equal(bl_model_em_table(m1, lv, cnt, n, 300, 1e-6, 1, &e), BL_OK);
+    assert_true(m1->prior > 0.7);
+    assert_true(m1->f[2].m[0] < 0.5);
+    /* both starts: the second one's fit is likelier and kept */
+    bl_model *m2 = trap_model();
+    assert_int_equal(bl_model_em_table_starts(m2, lv, cnt, n, 300, 1e-6, &e), BL_OK);
+    assert_int_equal(m2->em_start, 2);
+    assert_true(m2->em_loglik[1] > m2->em_loglik[0] + 1000);
+    assert_true(m2->prior > 0.25 && m2->prior < 0.45);
+    assert_true(m2->f[2].m[0] > 0.9);
+    /* the model file records the start and both fits */
+    char *js = NULL;
+    assert_int_equal(bl_model_to_json(m2, &js, &e), BL_OK);
+    assert_non_null(strstr(js, "\"em_start\": \"candidate u\""));
+    bl_model *back = NULL;
+    assert_int_equal(bl_model_from_json(js, strlen(js), "t", &back, &e), BL_OK);
+    assert_int_equal(back->em_start, 2);
+    assert_true(back->em_loglik[0] == m2->em_loglik[0] && back->em_loglik[1] == m2->em_loglik[1]);
+    free(js);
+    bl_model_free(back);
+    /* where both starts reach the same fit, start 1's numbers are kept exactly */
+    bl_model *a = toy_model(), *b = toy_model();
+    uint8_t tlv[27 * 3];
+    double tcnt[27];
+    size_t tn = table(tlv, tcnt, 1e6);
+    assert_int_equal(bl_model_em_table(a, tlv, tcnt, tn, 5000, 1e-10, 1, &e), BL_OK);
+    assert_int_equal(bl_model_em_table_starts(b, tlv, tcnt, tn, 5000, 1e-10, &e), BL_OK);
+    assert_int_equal(b->em_start, 1);
+    assert_true(a->prior == b->prior && a->iterations == b->iterations);
+    for (size_t f = 0; f < 3; f++)
+        assert_memory_equal(a->f[f].m, b->f[f].m, sizeof a->f[f].m);
+    bl_model_free(a);
+    bl_model_free(b);
+    bl_model_free(m1);
+    bl_model_free(m2);
+}
+
 static void test_roundtrip(void **state)
 {
     (void)state;
@@ -408,6 +522,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_em_known_answer), cmocka_unit_test(test_em_fixed),
+        cmocka_unit_test(test_em_two_starts),
         cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_field_layout),
         cmocka_unit_test(test_check_inputs),    cmocka_unit_test(test_nicknames),
         cmocka_unit_test(test_levels_exact),
