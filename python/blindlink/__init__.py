@@ -11,15 +11,21 @@ linkage quality figures. NumPy arrays are accepted, and returned on request
     for m in blindlink.match([a, b], 0.8):
         print(m.members, m.score)
 
+Fellegi-Sunter linkage of field-level encodings (``encode_file(...,
+layout="fields")``, ``model_link``, ``Model.explain``): see
+``blindlink.model``.
+
 Drop-in replacements for the most used clkhash and anonlink calls are in
 ``blindlink.compat`` (docs/python.md).
 """
 from ._lib import BlindlinkError, path as library_path
-from .core import (LSH, Match, candidates, dice, encode_csv, encode_records, evaluate, match,
-                   read_clks, version, write_clks)
+from .core import (LSH, Match, candidates, dice, encode_csv, encode_file, encode_records,
+                   evaluate, match, read_clks, version, write_clks)
+from .model import Model, ModelLinkage, ScoredPair, model_link
 
 __version__ = version()
 __all__ = [
-    "BlindlinkError", "LSH", "Match", "candidates", "dice", "encode_csv", "encode_records",
-    "evaluate", "library_path", "match", "read_clks", "version", "write_clks",
+    "BlindlinkError", "LSH", "Match", "Model", "ModelLinkage", "ScoredPair", "candidates",
+    "dice", "encode_csv", "encode_file", "encode_records", "evaluate", "library_path", "match",
+    "model_link", "read_clks", "version", "write_clks",
 ]

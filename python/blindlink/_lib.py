@@ -69,7 +69,8 @@ _TAIL = ("_reserved", ctypes.c_uint8 * 256)
 
 class EncodeOpts(ctypes.Structure):
     _fields_ = [("no_validate", ctypes.c_int), ("legacy_strip", ctypes.c_int),
-                ("normalize", ctypes.c_int), _TAIL]
+                ("normalize", ctypes.c_int), ("layout", ctypes.c_int),
+                ("harden", ctypes.c_char_p), _TAIL]
 
 
 class EncodeCsvOpts(ctypes.Structure):
@@ -83,6 +84,28 @@ class MatchOpts(ctypes.Structure):
                 ("threads", ctypes.c_int), ("max_candidates", ctypes.c_size_t),
                 ("blocking", ctypes.c_void_p), ("progress", ctypes.c_void_p),
                 ("progress_ctx", ctypes.c_void_p), ("top_k_one_sided", ctypes.c_int), _TAIL]
+
+
+class ModelTrainOpts(ctypes.Structure):
+    _fields_ = [("max_iter", ctypes.c_uint32), ("tol", ctypes.c_double),
+                ("u_pairs", ctypes.c_uint64), ("seed", ctypes.c_uint64), ("threads", ctypes.c_int),
+                ("init", ctypes.c_void_p), ("progress", ctypes.c_int), _TAIL]
+
+
+class ModelLinkOpts(ctypes.Structure):
+    _fields_ = [("block_threshold", ctypes.c_double), ("top_k", ctypes.c_uint32),
+                ("min_probability", ctypes.c_double), ("threads", ctypes.c_int),
+                ("lsh", ctypes.c_int), ("max_candidates", ctypes.c_size_t), _TAIL]
+
+
+class ScoredPair(ctypes.Structure):
+    _fields_ = [("c", Candidate), ("weight", ctypes.c_double), ("probability", ctypes.c_double)]
+
+
+class ExplainField(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("dice", ctypes.c_double), ("level", ctypes.c_int),
+                ("label", ctypes.c_char_p), ("weight", ctypes.c_double),
+                ("tf_adjust", ctypes.c_double)]
 
 
 class EvalResult(ctypes.Structure):
@@ -173,6 +196,30 @@ _PROTOS = {
     "bl_blocking_lsh_plan_keep": (i32, [P(P(ClkSet)), sz, ctypes.c_double, ctypes.c_double, i32,
                                         P(u32), P(u32), P(ctypes.c_double)]),
     "bl_dice": (ctypes.c_double, [cs, cs, sz]),
+    "bl_layout_parse": (i32, [cs]),
+    "bl_model_check_inputs": (i32, [P(P(ClkSet)), P(cs), sz, ERR]),
+    "bl_model_candidates": (i32, [P(P(ClkSet)), sz, P(ModelLinkOpts), P(P(Candidate)), P(sz),
+                                  ERR]),
+    "bl_model_train": (i32, [P(P(ClkSet)), sz, P(Candidate), sz, P(ModelTrainOpts), P(vp), ERR]),
+    "bl_model_free": (None, [vp]),
+    "bl_model_write": (i32, [vp, cs, ERR]),
+    "bl_model_to_json": (i32, [vp, P(vp), ERR]),
+    "bl_model_read": (i32, [cs, P(vp), ERR]),
+    "bl_model_from_json": (i32, [cs, sz, cs, P(vp), ERR]),
+    "bl_model_check_set": (i32, [vp, P(ClkSet), cs, ERR]),
+    "bl_model_converged": (i32, [vp, P(u32), P(ctypes.c_double)]),
+    "bl_model_nfields": (sz, [vp]),
+    "bl_model_field_name": (cs, [vp, sz]),
+    "bl_model_nlevels": (sz, [vp, sz]),
+    "bl_model_level": (None, [vp, sz, sz, P(cs), P(ctypes.c_double), P(ctypes.c_double),
+                              P(ctypes.c_double)]),
+    "bl_model_score": (i32, [vp, P(P(ClkSet)), sz, P(Candidate), sz, i32, P(P(ScoredPair)),
+                             ERR]),
+    "bl_model_resolve": (i32, [P(ScoredPair), sz, sz, ctypes.c_double, P(P(ScoredPair)), P(sz),
+                               ERR]),
+    "bl_model_explain": (i32, [vp, P(ClkSet), sz, P(ClkSet), sz, P(P(ClkSet)), sz,
+                               P(ExplainField), P(ctypes.c_double), P(ctypes.c_double),
+                               P(ctypes.c_double), ERR]),
     "bl_match_kernel_name": (cs, []),
     "bl_eval_truth_from_ids": (i32, [P(P(cs)), P(sz), sz, i32, P(vp), ERR]),
     "bl_eval_truth_from_pairs": (i32, [P(Candidate), sz, P(vp), ERR]),

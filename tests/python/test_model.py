@@ -1,0 +1,129 @@
+"""Tests of the binding's Fellegi-Sunter API (blindlink.model): field-level
+encoding to files, model_link against the truth of the clkhash dirty pair
+(data/clkhash-dirty, 1,000 x 1,000 records, 500 true pairs) and against the
+CLI's `match --model` on the same files, model files, explain, and errors."""
+import csv
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+import blindlink
+
+SRC = os.environ.get("BL_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
+DIRTY = os.path.join(SRC, "data", "clkhash-dirty")
+SCHEMA = os.path.join(SRC, "bench", "schemas", "clkhash-dirty.json")
+CLI = os.path.join(os.environ.get("BL_BUILD", os.path.join(SRC, "build")), "blindlink")
+SECRET = b"python model test secret"
+
+
+class ModelLinkTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="blindlink-pymodel-")
+        cls.files = []
+        for k in (1, 2):
+            out = os.path.join(cls.tmp.name, "f%d.clk" % k)
+            n = blindlink.encode_file(os.path.join(DIRTY, "dirty_1000_50_%d.csv" % k), SCHEMA,
+                                      SECRET, out, layout="fields", ids="rec_id",
+                                      legacy_strip=True, header="ignore")
+            assert n == 1000, n
+            cls.files.append(out)
+        cls.result = blindlink.model_link(cls.files, threads=1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.result.model.close()
+        cls.tmp.cleanup()
+
+    def test_quality(self):
+        pairs = self.result.pairs
+        true = sum(1 for p in pairs if p.a_id == p.b_id)
+        precision, recall = true / len(pairs), true / 500
+        self.assertGreaterEqual(2 * precision * recall / (precision + recall), 0.95)
+        self.assertTrue(self.result.model.converged)
+        self.assertGreater(self.result.ncandidates, len(pairs))
+        weights = [p.weight for p in pairs]
+        self.assertEqual(weights, sorted(weights, reverse=True))
+        self.assertTrue(all(p.probability >= 0.5 for p in pairs))
+
+    def test_same_as_cli(self):
+        if not os.access(CLI, os.X_OK):
+            self.skipTest("no CLI binary at %s" % CLI)
+        out = os.path.join(self.tmp.name, "cli.csv")
+        subprocess.run([CLI, "match", "--model", "auto", "-j", "1", "-o", out] + self.files,
+                       check=True, stderr=subprocess.DEVNULL)
+        with open(out, newline="") as f:
+            cli = {(int(r["a_index"]), int(r["b_index"])): float(r["weight"])
+                   for r in csv.DictReader(f)}
+        py = {(p.a_index, p.b_index): p.weight for p in self.result.pairs}
+        self.assertEqual(set(cli), set(py))
+        for k, w in cli.items():
+            self.assertAlmostEqual(py[k], w, places=3)  # the CSV has 4 decimals
+
+    def test_model_file_and_candidates(self):
+        path = os.path.join(self.tmp.name, "m.json")
+        self.result.model.write(path)
+        with open(path) as f:
+            self.assertEqual(json.load(f), self.result.model.to_dict())
+        again = blindlink.model_link(self.files, path, threads=1)
+        self.assertEqual([(p.a_index, p.b_index, p.weight) for p in again.pairs],
+                         [(p.a_index, p.b_index, p.weight) for p in self.result.pairs])
+        every = blindlink.model_link(self.files, self.result.model, candidates=True, threads=1)
+        self.assertEqual(len(every.pairs), every.ncandidates)
+        strict = blindlink.model_link(self.files, self.result.model, min_probability=0.999999,
+                                      threads=1)
+        self.assertTrue(all(p.probability >= 0.999999 for p in strict.pairs))
+        self.assertLessEqual({(p.a_index, p.b_index) for p in strict.pairs},
+                             {(p.a_index, p.b_index) for p in self.result.pairs})
+        fields = self.result.model.fields()
+        self.assertEqual([f["name"] for f in fields], [f["name"] for f in
+                                                       self.result.model.to_dict()["fields"]])
+        self.assertTrue(all(0 < lv["m"] <= 1 and 0 < lv["u"] <= 1
+                            for f in fields for lv in f["levels"]))
+
+    def test_explain(self):
+        top = self.result.pairs[0]
+        e = self.result.model.explain(self.files[0], top.a_index, self.files[1], top.b_index)
+        self.assertAlmostEqual(e["weight"], top.weight, places=9)
+        self.assertAlmostEqual(e["probability"], top.probability, places=12)
+        self.assertAlmostEqual(e["prior_weight"] + sum(f["weight"] for f in e["fields"]),
+                               e["weight"], places=9)
+        with self.assertRaises(IndexError):
+            self.result.model.explain(self.files[0], 1000, self.files[1], 0)
+
+    def test_errors(self):
+        with self.assertRaises(ValueError):
+            blindlink.model_link(self.files[:1])
+        with self.assertRaises(ValueError):
+            blindlink.model_link(self.files, min_probability=0)
+        with self.assertRaisesRegex(blindlink.BlindlinkError, "nonexist.clk"):
+            blindlink.model_link([self.files[0], os.path.join(self.tmp.name, "nonexist.clk")])
+        # a record-level file where a field-level one is needed: refused, naming it
+        rec = os.path.join(self.tmp.name, "rec.clk")
+        blindlink.encode_file(os.path.join(DIRTY, "dirty_1000_50_2.csv"), SCHEMA, SECRET, rec,
+                              ids="rec_id", legacy_strip=True, header="ignore")
+        with self.assertRaisesRegex(blindlink.BlindlinkError, "rec.clk"):
+            blindlink.model_link([self.files[0], rec])
+        with self.assertRaises(ValueError):
+            blindlink.encode_file(os.path.join(DIRTY, "dirty_1000_50_2.csv"), SCHEMA, SECRET,
+                                  rec, layout="columns")
+        # a bad CSV row leaves no output behind
+        bad = os.path.join(self.tmp.name, "bad.csv")
+        with open(os.path.join(DIRTY, "dirty_1000_50_1.csv")) as f:
+            header = f.readline()
+        with open(bad, "w") as f:
+            f.write(header + "1,2\n")
+        out = os.path.join(self.tmp.name, "bad.clk")
+        with self.assertRaisesRegex(blindlink.BlindlinkError, "bad.csv:2"):
+            blindlink.encode_file(bad, SCHEMA, SECRET, out, layout="fields", header="ignore")
+        self.assertFalse(os.path.exists(out))
+        with self.assertRaisesRegex(blindlink.BlindlinkError, "fixd"):
+            d = self.result.model.to_dict()
+            d["fields"][0]["levels"][0]["fixd"] = True
+            blindlink.Model.from_json(d)
+
+
+if __name__ == "__main__":
+    unittest.main()
