@@ -533,6 +533,46 @@ static void test_lsh_plan_best_low_overlap(void **state)
     bl_clkset_free(s[1]);
 }
 
+/* bl_candidates_sort against qsort with the anonlink order, on the radix
+ * path (n >= 4096) and the qsort path, for shuffled lists, lists already in
+ * order (the one-pass fast path) and lists with one element out of place
+ * at the start or at the end (which must not take the fast path). */
+static void test_candidates_sort(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {100, 5000};
+    for (size_t z = 0; z < 2; z++) {
+        const size_t n = sizes[z];
+        bl_candidate *c = malloc(n * sizeof *c), *ref = malloc(n * sizeof *ref);
+        assert_non_null(c);
+        assert_non_null(ref);
+        for (size_t i = 0; i < n; i++) {
+            const uint64_t r = xr();
+            c[i] = (bl_candidate){(double)(r % 977) / 977.0, {0, 1 + (uint32_t)(r >> 60) % 2},
+                                  {(uint32_t)(r >> 20) % 300, (uint32_t)(r >> 40) % 300}};
+        }
+        for (int variant = 0; variant < 4; variant++) {
+            memcpy(ref, c, n * sizeof *c);
+            qsort(ref, n, sizeof *ref, bli_candidate_cmp);
+            if (variant == 1) /* already in order */
+                memcpy(c, ref, n * sizeof *c);
+            if (variant == 2) { /* the last first */
+                memcpy(c + 1, ref, (n - 1) * sizeof *c);
+                c[0] = ref[n - 1];
+            }
+            if (variant == 3) { /* the first last */
+                memcpy(c, ref + 1, (n - 1) * sizeof *c);
+                c[n - 1] = ref[0];
+            }
+            bl_candidates_sort(c, n);
+            for (size_t i = 0; i < n; i++)
+                assert_int_equal(bli_candidate_cmp(&c[i], &ref[i]), 0);
+        }
+        free(c);
+        free(ref);
+    }
+}
+
 static int cmp_u64(const void *x, const void *y)
 {
     uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
@@ -738,7 +778,7 @@ int main(void)
         cmocka_unit_test(test_kernel_filter_rows),
         cmocka_unit_test(test_dice_basic),
         cmocka_unit_test(test_cmin_exact),          cmocka_unit_test(test_format_double),
-        cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed), cmocka_unit_test(test_lsh_plan_sampled), cmocka_unit_test(test_lsh_plan_best), cmocka_unit_test(test_lsh_plan_best_low_overlap), cmocka_unit_test(test_keys_sort_units), cmocka_unit_test(test_completeness_best), cmocka_unit_test(test_completeness_best_tie),
+        cmocka_unit_test(test_candidates_vs_bruteforce), cmocka_unit_test(test_lsh_keyed), cmocka_unit_test(test_lsh_plan_sampled), cmocka_unit_test(test_lsh_plan_best), cmocka_unit_test(test_lsh_plan_best_low_overlap), cmocka_unit_test(test_keys_sort_units), cmocka_unit_test(test_candidates_sort), cmocka_unit_test(test_completeness_best), cmocka_unit_test(test_completeness_best_tie),
         cmocka_unit_test(test_lsh_stats_distinct),
         cmocka_unit_test(test_validation),
     };
