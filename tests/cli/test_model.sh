@@ -247,6 +247,14 @@ assert_missing "$T/x.svg"
 expect_exit 2 "$BL" match --model auto --max-candidates 10 -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
 assert_contains "$T/err" "candidate"
 assert_missing "$T/x.csv"
+# ... and its message names what the model path takes: not -t / --top-k,
+# which match --model refuses (also with the field blocks)
+assert_contains "$T/err" "raise --max-candidates"
+assert_not_contains "$T/err" "--top-k"
+assert_not_contains "$T/err" "raise the threshold"
+expect_exit 2 "$BL" match --model auto --blocking lsh --max-candidates 10 -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "raise --max-candidates"
+assert_missing "$T/x.csv"
 # '-' is refused with a clear message
 cat "$T/b.clk" | "$BL" match --model auto -o "$T/x.csv" "$T/a.clk" - >"$T/out" 2>"$T/err"
 assert_eq "$?" "2" "match --model with '-'"
