@@ -1148,6 +1148,11 @@ static bl_status stream_candidates(const bl_clkset *const *sets, size_t nsets, c
     return BL_OK;
 }
 
+static bl_status model_candidates(const bl_clkset *const *sets, size_t nsets, bl_model_link_opts o,
+                                  bl_candidate **out, size_t *count, bl_error *err);
+
+/* The cap's message of the match layer names -t and --top-k, which the
+ * model path does not take (match --model refuses them): say what does. */
 bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets,
                               const bl_model_link_opts *o_in, bl_candidate **out, size_t *count,
                               bl_error *err)
@@ -1164,6 +1169,22 @@ bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets,
      * (training uses the best 10, train.c) */
     if (!o.top_k)
         o.top_k = 100;
+    bl_status st = model_candidates(sets, nsets, o, out, count, err);
+    /* only the cap on candidate pairs (other limits, such as records per
+     * dataset, keep their own message) */
+    if (st == BL_ELIMIT && err && !strncmp(err->msg, "more than ", 10) && strstr(err->msg, "candidate pairs"))
+        st = bl_error_set(err, BL_ELIMIT,
+                          "more than %zu candidate pairs for the model (it picks its own: the "
+                          "best %u per record at record-level Dice >= %g, docs/model.md): "
+                          "raise --max-candidates",
+                          o.max_candidates ? o.max_candidates : BL_MATCH_DEFAULT_MAX_CANDIDATES,
+                          o.top_k, o.block_threshold);
+    return st;
+}
+
+static bl_status model_candidates(const bl_clkset *const *sets, size_t nsets, bl_model_link_opts o,
+                                  bl_candidate **out, size_t *count, bl_error *err)
+{
     bl_match_opts mo;
     memset(&mo, 0, sizeof mo);
     mo.threshold = o.block_threshold;

@@ -19,6 +19,21 @@ expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" "$T/matches.csv"
 f1=$(awk '$1 == "F1" {print $2}' "$T/out")
 if python3 -c "import sys; sys.exit(0 if float('$f1') >= 0.95 else 1)"; then pass; else fail "F1 $f1 < 0.95 on the high-error set"; fi
 
+# the prior bound (docs/model.md): no decision links a record with more
+# than one of each other input, so the prior of a random pair is at most
+# min(Na, Nb) / (Na x Nb). Every B record three times over: EM's candidate
+# prior times candidates / all pairs is above that, the model says 1/6000.
+{ head -1 "$B"; tail -n +2 "$B" | awk -F, '{for (i = 0; i < 3; i++) {x = $0; sub(/^[^,]*/, $1 "-c" i, x); print x}}'; } > "$T/b3.csv"
+expect_exit 0 "$BL" encode --secret-file "$T/S" --normalize=names --layout fields --format bin --ids rec_id "$T/b3.csv" "$SCHEMA" "$T/b3.clk"
+expect_exit 0 "$BL" train -o "$T/m3.json" "$T/a.clk" "$T/b3.clk"
+python3 -c "
+import json, sys
+m = json.load(open(sys.argv[1]))
+bound = 2000 / (2000 * 6000)
+assert m['prior_candidates'] * m['training']['candidate_pairs'] / (2000 * 6000) > bound, 'the bound does not bind here'
+assert m['prior'] == bound, m['prior']
+" "$T/m3.json" && pass || fail "prior of a random pair capped at min(Na, Nb) / (Na x Nb)"
+
 # keyed field-value blocks (the default above 4e9 pairs), forced here: as good
 expect_exit 0 "$BL" match --model auto --blocking lsh -o "$T/mfb.csv" "$T/a.clk" "$T/b.clk"
 expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" "$T/mfb.csv"
@@ -246,6 +261,14 @@ assert_missing "$T/x.svg"
 # --max-candidates is the model's cap too
 expect_exit 2 "$BL" match --model auto --max-candidates 10 -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
 assert_contains "$T/err" "candidate"
+assert_missing "$T/x.csv"
+# ... and its message names what the model path takes: not -t / --top-k,
+# which match --model refuses (also with the field blocks)
+assert_contains "$T/err" "raise --max-candidates"
+assert_not_contains "$T/err" "--top-k"
+assert_not_contains "$T/err" "raise the threshold"
+expect_exit 2 "$BL" match --model auto --blocking lsh --max-candidates 10 -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "raise --max-candidates"
 assert_missing "$T/x.csv"
 # '-' is refused with a clear message
 cat "$T/b.clk" | "$BL" match --model auto -o "$T/x.csv" "$T/a.clk" - >"$T/out" 2>"$T/err"

@@ -359,11 +359,72 @@ static void test_score_identical(void **state)
     bl_clkset_free(B);
 }
 
+/* bl_setstats_build on sets big enough for its threads (one per 50,000
+ * records): popcounts and term-frequency adjustments byte-identical for
+ * every thread count, more threads than fields and a set of another size
+ * included; values drawn from small pools so the frequencies vary, some
+ * fields empty. */
+static void test_setstats_threads(void **state)
+{
+    (void)state;
+    const uint32_t bits[3] = {64, 40, 64};
+    uint32_t nbits = 0;
+    bl_model *m = make_model(3, bits, &nbits);
+    for (size_t f = 0; f < 3; f++) {
+        m->f[f].tf = 1;
+        m->f[f].u_random[0] = 0.01;
+    }
+    m->f[2].tf = 0; /* a field without tf: its adjustments stay 0 */
+    const size_t na = 180000, nb = 70001;
+    bl_clkset *A = NULL, *B = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_clkset_new(nbits, na, &A, &e), BL_OK);
+    assert_int_equal(bl_clkset_new(nbits, nb, &B, &e), BL_OK);
+    uint8_t *rec = calloc(1, nbits / 8 + 64);
+    for (size_t r = 0; r < na + nb; r++) {
+        memset(rec, 0, nbits / 8);
+        for (size_t f = 0; f < 3; f++) {
+            uint64_t v = rnd() % (f == 0 ? 40 : 3000); /* pool index; 0 = empty */
+            uint8_t *p = rec + m->f[f].offset / 8;
+            for (size_t i = 0; v && i < (m->f[f].bits + 7) / 8; i++)
+                p[i] = (uint8_t)((v * 0x9E3779B97F4A7C15ULL) >> (8 * (i % 8)));
+        }
+        assert_int_equal(bl_clkset_append(r < na ? A : B, rec, NULL, &e), BL_OK);
+    }
+    free(rec);
+    const bl_clkset *sets[2] = {A, B};
+    bl_setstats ref[2], got[2];
+    assert_int_equal(bl_setstats_build(m, sets, 2, ref, 1, &e), BL_OK);
+    int tf_seen = 0, empty_seen = 0;
+    for (size_t r = 0; r < na * 3; r++) {
+        tf_seen |= ref[0].tfadj[r] != 0;
+        empty_seen |= ref[0].pop[r] == 0;
+        if (r % 3 == 2)
+            assert_true(ref[0].tfadj[r] == 0);
+    }
+    assert_true(tf_seen && empty_seen);
+    const int threads[] = {2, 3, 4, 5, 0};
+    for (size_t i = 0; i < sizeof threads / sizeof threads[0]; i++) {
+        assert_int_equal(bl_setstats_build(m, sets, 2, got, threads[i], &e), BL_OK);
+        for (int d = 0; d < 2; d++) {
+            const size_t n = sets[d]->count * m->nf;
+            assert_memory_equal(got[d].pop, ref[d].pop, n * sizeof *ref[d].pop);
+            assert_memory_equal(got[d].tfadj, ref[d].tfadj, n * sizeof *ref[d].tfadj);
+        }
+        bl_setstats_free(got, 2);
+    }
+    bl_setstats_free(ref, 2);
+    bl_clkset_free(A);
+    bl_clkset_free(B);
+    bl_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_field_kernels),
         cmocka_unit_test(test_score_identical),
+        cmocka_unit_test(test_setstats_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
