@@ -9,7 +9,8 @@
  * with the usual kernels and threads; the shares go
  * to rank 0, which merges them (bl_match_candidates_merge: cap, anonlink
  * order, two-sided top-k), solves and writes, so the output is byte for
- * byte that of `blindlink match`. A failing rank makes every rank fail; a
+ * byte that of `blindlink match`. A failing rank makes every rank fail,
+ * and the failure is reported once (see agree below); a
  * rank that dies makes mpirun abort the job before anything is written
  * (output is written atomically, after the merge, by rank 0 only).
  * Open MPI is used rather than sockets of our own: it is how clusters
@@ -22,9 +23,11 @@
 #include <mpi.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,7 +39,9 @@
 
 static int g_rank, g_size;
 static int g_allrows; /* --blocking lsh or --blocks: every share needs every row */
-static int g_failed_together; /* every rank learnt of the failure: none waits */
+static int g_agreed;  /* the ranks agreed that the run failed, with exit status g_rc */
+static int g_rc;
+static int g_cands_done; /* every rank computed its share: rank 0 alone goes on */
 
 /* --progress-file FILE (blindlink serve --mpi-launch): rank 0 keeps
  * "DONE TOTAL" of its share there, rewritten in place at most 5x/s, so
@@ -77,6 +82,13 @@ static void maybe_die(void)
         raise(SIGKILL);
 }
 
+/* and BL_MPI_TEST_FAIL_RANK: that rank's share fails as if out of memory */
+static int test_fails(void)
+{
+    const char *v = getenv("BL_MPI_TEST_FAIL_RANK");
+    return v && *v && atoi(v) == g_rank;
+}
+
 /* Waits for a request without holding a core. Open MPI's blocking calls
  * poll in a busy loop, so with local ranks (2 ranks on 2 cores) a rank
  * waiting for rank 0 took the core that rank 0's threads needed for the
@@ -103,14 +115,132 @@ static void bcast_idle(void *buf, int count, MPI_Datatype type)
     idle_wait(&rq);
 }
 
-/* the largest of every rank's `bad`, waiting idle */
-static int any_bad(int bad)
+/* ---- one report per failure ----
+ * Every rank runs the same match code on the same inputs, so a failure
+ * (options, a missing file, a check of the inputs, the blocking key or
+ * blocks files, the candidate cap, memory) usually comes on every rank at
+ * once, and each would print the same line. So the ranks agree at fixed
+ * points (agree: the entry and end of each hook, the end of main), before
+ * any other collective: every rank says whether it failed and learns the
+ * lowest failing rank, which alone reports, naming its rank when not every
+ * rank failed (else rank 0 reports); every rank exits with its status and
+ * none is left waiting in a collective, so all end with MPI_Finalize.
+ * Failures inside a hook are in a bl_error, printed by cli_fail at the end
+ * of match (cli_fail_silent on the others). What match prints between the
+ * hooks (option errors, the input checks, blocking set-up) is written on
+ * every rank before the next agreement point: there each rank's stderr is
+ * captured (cap_begin), and at the agreement the lowest failing rank's
+ * text (rank 0's when none failed) is written out, the others' dropped
+ * (the same lines: warnings such as the exhaustive fallback came once per
+ * rank too). */
+static int g_capfd = -1, g_errfd = -1, g_capturing;
+
+static void cap_begin(void)
 {
-    int any = 0;
+    if (g_capfd < 0 || g_capturing)
+        return;
+    fflush(stderr);
+    if (dup2(g_capfd, STDERR_FILENO) >= 0)
+        g_capturing = 1;
+}
+
+static void cap_pause(void)
+{
+    if (!g_capturing)
+        return;
+    fflush(stderr);
+    dup2(g_errfd, STDERR_FILENO);
+    g_capturing = 0;
+}
+
+/* writes out what was captured (each line naming this rank if name_rank),
+ * or drops it */
+static void cap_flush(int emit, int name_rank)
+{
+    if (g_capfd < 0)
+        return;
+    off_t end = lseek(g_capfd, 0, SEEK_CUR);
+    char *buf = emit && end > 0 ? malloc((size_t)end + 1) : NULL;
+    if (buf && pread(g_capfd, buf, (size_t)end, 0) == (ssize_t)end) {
+        static const char cmd[] = "blindlink match: ";
+        const size_t cl = sizeof cmd - 1;
+        buf[end] = '\0';
+        for (char *line = buf; *line;) {
+            char *nl = strchr(line, '\n');
+            int len = (int)(nl ? nl - line + 1 : (ptrdiff_t)strlen(line));
+            if (!name_rank)
+                fprintf(stderr, "%.*s", len, line);
+            else if (strncmp(line, cmd, cl) == 0)
+                fprintf(stderr, "%sMPI rank %d of %d: %.*s", cmd, g_rank, g_size, len - (int)cl,
+                        line + cl);
+            else
+                fprintf(stderr, "blindlink-mpi: MPI rank %d of %d: %.*s", g_rank, g_size, len,
+                        line);
+            line += len;
+        }
+    }
+    free(buf);
+    if (ftruncate(g_capfd, 0) || lseek(g_capfd, 0, SEEK_SET) < 0) {
+        close(g_capfd); /* cannot reuse it: capture no more */
+        g_capfd = -1;
+    }
+}
+
+typedef struct verdict {
+    int nbad; /* ranks that failed */
+    int low;  /* the lowest of them, which reports */
+    int rc;   /* its exit status: every rank's */
+} verdict;
+
+/* every rank says whether it failed (rc: its exit status, 0 = ok) and all
+ * learn the verdict; the captured stderr of the reporting rank (of rank 0
+ * when none failed) is written out, the others' dropped */
+static verdict agree(int rc)
+{
+    cap_pause();
+    verdict v = {0, g_size, 0};
+    int *all = malloc((size_t)g_size * sizeof *all);
+    if (!all)
+        MPI_Abort(MPI_COMM_WORLD, 1);
     MPI_Request rq;
-    MPI_Iallreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &rq);
+    MPI_Iallgather(&rc, 1, MPI_INT, all, 1, MPI_INT, MPI_COMM_WORLD, &rq);
     idle_wait(&rq);
-    return any;
+    for (int r = g_size - 1; r >= 0; r--)
+        if (all[r]) {
+            v.nbad++;
+            v.low = r;
+            v.rc = all[r];
+        }
+    free(all);
+    cap_flush(g_rank == (v.nbad ? v.low : 0), v.nbad && v.nbad < g_size);
+    if (v.nbad) {
+        g_agreed = 1;
+        g_rc = v.rc;
+        cli_fail_silent = g_rank != v.low;
+    }
+    return v;
+}
+
+/* agree inside a hook, on `st`: the reporting rank's error names it when
+ * not every rank failed; the others fail silently */
+static bl_status agree_status(bl_status st, bl_error *err)
+{
+    int rc = st ? bl_status_exit_code(st) : 0;
+    verdict v = agree(st && !rc ? 1 : rc);
+    if (!v.nbad)
+        return BL_OK;
+    if (g_rank == v.low && v.nbad < g_size)
+        bl_error_prefix(err, "MPI rank %d of %d: ", g_rank, g_size);
+    if (!st)
+        st = bl_error_set(err, BL_EINTERNAL, "MPI rank %d failed; nothing written", v.low);
+    return st;
+}
+
+/* a hook entered after the ranks agreed on a failure (or agreeing now that
+ * one failed outside the hooks) fails at once: no rank is waiting */
+static int failed_before(void)
+{
+    return g_agreed || agree(0).nbad;
 }
 
 /* ---- per-rank phase times (BL_MPI_TIMES=1, docs/scale.md) ----
@@ -197,6 +327,9 @@ static bl_status mpi_read(const char *const *paths, size_t n, bl_clkset **sets, 
 static bl_status mpi_read_files(const char *const *paths, size_t n, bl_clkset **sets,
                                 bl_error *err)
 {
+    /* a rank that failed before reading (say, on its options) */
+    if (failed_before())
+        return bl_error_set(err, BL_EINTERNAL, "another MPI rank failed; nothing written");
     bl_status st = BL_OK;
     size_t got = 0;
     size_t *counts = calloc(3 * n + 1, sizeof *counts), *first = counts + n, *last = first + n;
@@ -222,12 +355,10 @@ static bl_status mpi_read_files(const char *const *paths, size_t n, bl_clkset **
     bcast_idle(&st0, 1, MPI_INT);
     bcast_idle(counts, (int)(n * sizeof *counts), MPI_BYTE);
     /* rank 0 failed (with LSH the others may have failed on the same
-     * missing file): rank 0 alone says why, the others fail silently with
-     * its status, so that a message comes once, not once per rank */
-    if (g_rank != 0 && st0) {
+     * missing file): the others fail with it, so rank 0 reports, naming
+     * no rank, as for a failure of every rank */
+    if (g_rank != 0 && st0 && !st)
         st = bl_error_set(err, (bl_status)st0, "MPI rank 0 could not read the inputs");
-        cli_fail_silent = 1;
-    }
     if (g_rank != 0 && !st && !g_allrows)
         bl_match_part_rows(counts, n, (size_t)g_rank, (size_t)g_size, first, last);
     for (; g_rank != 0 && !st && got < n; got++)
@@ -237,19 +368,13 @@ static bl_status mpi_read_files(const char *const *paths, size_t n, bl_clkset **
             st = bl_error_set(err, BL_EINPUT, "%s: %zu records on rank %d but %zu on rank 0",
                               paths[i], sets[i]->count, g_rank, counts[i]);
     free(counts);
-    int anybad = any_bad(st != BL_OK);
-    if (anybad && !st) {
-        st = bl_error_set(err, BL_EINPUT,
-                          "another MPI rank could not read its inputs; nothing "
-                          "written");
-        cli_fail_silent = g_rank != 0; /* rank 0 says it, the failed rank why */
-    }
-    /* every rank knows of the failure and leaves the job alike: no abort
-     * (an abort by a silent rank could kill rank 0 before it reports) */
-    g_failed_together = anybad;
+    /* the lowest failing rank says why, the others fail silently */
+    st = agree_status(st, err);
     if (st)
         for (size_t i = 0; i < got; i++)
             bl_clkset_free(sets[i]);
+    else
+        cap_begin(); /* match checks the inputs and sets up blocking */
     return st;
 }
 
@@ -258,6 +383,15 @@ static bl_status mpi_read_files(const char *const *paths, size_t n, bl_clkset **
 static int mpi_plan(const bl_clkset *const *sets, size_t nsets, double threshold, double recall,
                     bl_lsh_keep keep, uint32_t *tables, uint32_t *bits, double *share)
 {
+    /* a rank that failed since reading (a check of the inputs, the
+     * blocking key): no plan; the candidate step fails at once */
+    if (failed_before()) {
+        cap_begin(); /* what match prints until then is dropped */
+        *tables = *bits = 0;
+        if (share)
+            *share = 1;
+        return 0;
+    }
     phase_start();
     double v[4] = {0, 0, 0, 0};
     if (g_rank == 0) {
@@ -270,6 +404,7 @@ static int mpi_plan(const bl_clkset *const *sets, size_t nsets, double threshold
     }
     bcast_idle(v, 4, MPI_DOUBLE);
     phase_end(PH_PLAN);
+    cap_begin(); /* match sets up the blocking */
     *tables = (uint32_t)v[1];
     *bits = (uint32_t)v[2];
     if (share)
@@ -280,6 +415,10 @@ static int mpi_plan(const bl_clkset *const *sets, size_t nsets, double threshold
 static bl_status mpi_candidates(const bl_clkset *const *sets, size_t nsets, const bl_match_opts *mo,
                                 bl_candidate **out, size_t *count, int *writer, bl_error *err)
 {
+    /* a rank that failed since reading (a check of the inputs, the
+     * blocking key or files) */
+    if (failed_before())
+        return bl_error_set(err, BL_EINTERNAL, "another MPI rank failed; nothing written");
     bl_match_opts o = *mo;
     progress_fwd fwd = {mo->progress, mo->progress_ctx};
     if (g_rank != 0) {
@@ -294,15 +433,19 @@ static bl_status mpi_candidates(const bl_clkset *const *sets, size_t nsets, cons
     bl_status st =
         bl_match_candidates_part(sets, nsets, &o, (size_t)g_rank, (size_t)g_size, &mine, &n, err);
     phase_end(PH_SHARE);
+    if (!st && test_fails())
+        st = bl_error_set(err, BL_ENOMEM, "out of memory (BL_MPI_TEST_FAIL_RANK)");
     maybe_die();
-    /* every rank learns whether any failed; the failing ones report why */
-    int anybad = any_bad(st != BL_OK);
-    if (anybad) {
+    /* every rank learns whether any failed; the lowest failing one says why
+     * (the cap, memory): once, not once per rank */
+    st = agree_status(st, err);
+    if (st) {
         free(mine);
-        if (!st)
-            st = bl_error_set(err, BL_EINTERNAL, "another MPI rank failed; nothing written");
         return st;
     }
+    /* rank 0 merges, solves and writes alone; the others wait for its
+     * exit status at the end of main */
+    g_cands_done = 1;
     unsigned long long mycount = n, *counts = NULL;
     if (g_rank == 0 && !(counts = calloc((size_t)g_size, sizeof *counts)))
         MPI_Abort(MPI_COMM_WORLD, 1);
@@ -403,14 +546,37 @@ int main(int argc, char **argv)
     cli_match_hook = mpi_candidates;
     cli_match_read_hook = mpi_read;
     cli_match_plan_hook = mpi_plan;
+    /* stderr is captured on every rank until the first agreement point */
+    g_errfd = dup(STDERR_FILENO);
+    g_capfd = g_errfd < 0 ? -1 : memfd_create("blindlink-mpi-stderr", MFD_CLOEXEC);
+    cap_begin();
     int rc = cmd_match(argc - 1, argv + 1);
+    cap_pause();
+    if (g_cands_done) {
+        /* rank 0 merged, solved and wrote (and reported any failure):
+         * every rank exits with its status */
+        int rc0 = rc;
+        bcast_idle(&rc0, 1, MPI_INT);
+        if (g_rank != 0)
+            rc = rc0;
+    } else if (!g_agreed) {
+        /* a failure outside the hooks (options, input checks, blocking
+         * key or files), or none (--help): the others wait at their next
+         * agreement point, or are here too */
+        verdict v = agree(rc);
+        if (v.nbad)
+            rc = v.rc;
+    } else {
+        rc = g_rc;
+    }
+    cap_flush(0, 0);
+    if (g_capfd >= 0)
+        close(g_capfd);
+    if (g_errfd >= 0)
+        close(g_errfd);
     if (g_progress_fd >= 0)
         close(g_progress_fd);
     phase_report();
-    /* a rank that failed alone (say, no blocking key in its environment)
-     * may leave the others waiting in a collective: end the whole job */
-    if (rc != 0 && g_size > 1 && !g_failed_together)
-        MPI_Abort(MPI_COMM_WORLD, rc);
     MPI_Finalize();
     return rc;
 }
