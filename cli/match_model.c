@@ -187,11 +187,17 @@ int cli_match_fs(const cli_fs_opts *o)
         return rc;
     }
     bl_status st = fs_link(&r, o);
-    if (st == BL_OK)
+    /* the model first: when it cannot be saved, no pairs file is left
+     * either (both writes are atomic); when the pairs fail, the model just
+     * saved is removed again */
+    if (st == BL_OK && o->save_model)
+        st = bl_model_write(r.m, o->save_model, &r.err);
+    if (st == BL_OK) {
         st = bl_model_write_pairs(o->output, r.res, r.nres, (const bl_clkset *const *)r.sets,
                                   r.n, &r.err);
-    if (st == BL_OK && o->save_model) /* bl_model_write is atomic (bl_ofile) */
-        st = bl_model_write(r.m, o->save_model, &r.err);
+        if (st != BL_OK && o->save_model)
+            (void)remove(o->save_model);
+    }
     if (st == BL_OK && !o->quiet)
         cli_warn_no_candidates(CMD, r.nc, (const bl_clkset *const *)r.sets, r.n);
     if (st == BL_OK && o->verbose)

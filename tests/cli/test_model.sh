@@ -244,6 +244,9 @@ assert_contains "$T/saved.json" '"prior"'
 expect_exit 0 "$BL" explain --model "$T/saved.json" "$T/a.clk:0" "$T/b.clk:0"
 expect_exit 2 "$BL" match --model "$T/saved.json" --save-model "$T/s2.json" -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
 expect_exit 2 "$BL" match -t 0.8 --save-model "$T/s2.json" -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
+# a model that cannot be saved: exit 1 and no pairs file either
+expect_exit 1 "$BL" match --model auto --save-model "$T/nodir/m.json" -o "$T/ms.csv" "$T/a.clk" "$T/b.clk"
+assert_missing "$T/ms.csv"
 # options the model path would ignore are refused, naming the alternative
 expect_exit 2 "$BL" match --model auto -t 0.8 -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
 assert_contains "$T/err" "--min-probability"
