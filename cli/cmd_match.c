@@ -63,7 +63,8 @@ static void usage(FILE *fp)
         "                           dataset in a group\n"
         "  -k, --top-k K            keep at most K candidates per record and dataset pair\n"
         "  -j, --threads N          worker threads (default 0 = all cores)\n"
-        "      --max-candidates N   fail cleanly beyond N candidate pairs (default 1e8)\n"
+        "      --max-candidates N   fail cleanly beyond N candidate pairs (default 1e8;\n"
+        "                           --model's field blocks: no cap unless given)\n"
         "\n",
         fp);
     /* two strings: C11 compilers need only take 4095 characters in one */

@@ -68,7 +68,9 @@ typedef struct bl_model_link_opts {
     double min_probability;  /**< decision (0 = 0.5) */
     int threads;
     int lsh;                 /**< -1 never, 0 auto (large inputs), 1 always */
-    size_t max_candidates;   /**< 0 = default cap */
+    size_t max_candidates;   /**< 0 = the match layer's default cap (1e8) when
+                                  comparing record-level filters; no cap on
+                                  the keyed field blocks of large inputs */
 } bl_model_link_opts;
 
 /** Blocked candidate pairs of field-level sets, scored later. */
