@@ -105,7 +105,7 @@ bl_status bl_init(void)
 #define BIG_ALLOC ((size_t)8 << 20)
 #define HUGE_PAGE ((size_t)2 << 20)
 
-void *bli_big_hint(void *p, size_t size)
+static void *big_hint(void *p, size_t size)
 {
 #ifdef MADV_HUGEPAGE
     if (p && size >= BIG_ALLOC && ((uintptr_t)p & (HUGE_PAGE - 1)) == 0)
@@ -124,7 +124,7 @@ void *bli_aligned_alloc(size_t size)
     size = (size + 63) & ~(size_t)63;
     if (posix_memalign(&p, size >= BIG_ALLOC ? HUGE_PAGE : 64, size) != 0)
         return NULL;
-    return bli_big_hint(p, size);
+    return big_hint(p, size);
 }
 
 void bli_aligned_free(void *p)

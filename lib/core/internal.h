@@ -75,8 +75,6 @@ static inline int bli_grow(void **p, size_t *cap, size_t need, size_t elem, size
 /** 64-byte aligned allocation (free with bli_aligned_free, or free());
  *  NULL on failure. From 8 MB on, 2 MB aligned with huge pages asked for. */
 void *bli_aligned_alloc(size_t size);
-/** Ask for huge pages for p[0..size) when it is big and 2 MB aligned; p. */
-void *bli_big_hint(void *p, size_t size);
 void bli_aligned_free(void *p);
 
 /** Number of online CPUs (>= 1). */

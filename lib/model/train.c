@@ -666,11 +666,13 @@ static void em_restore(bl_model *m, const em_state *s)
     m->converged = s->converged;
 }
 
-static void em_run(bl_model *m, const ptable *t, uint32_t max_iter, double tol)
+/* update_u: 1 in training (u on the candidates; replaced by u_random
+ * after EM), 0 for tests that keep u as given */
+static void em_run(bl_model *m, const ptable *t, uint32_t max_iter, double tol, int update_u)
 {
     m->converged = 0;
     for (m->iterations = 0; m->iterations < max_iter;) {
-        m->max_change = em_step(m, t, 1); /* u on the candidates; replaced by u_random after EM */
+        m->max_change = em_step(m, t, update_u);
         m->iterations++;
         if (m->max_change < tol) {
             m->converged = 1;
@@ -718,12 +720,12 @@ static void em_two_starts(bl_model *m, const ptable *t, uint32_t max_iter, doubl
 {
     em_state start, fit1;
     em_save(m, &start);
-    em_run(m, t, max_iter, tol);
+    em_run(m, t, max_iter, tol, 1);
     em_save(m, &fit1);
     fit1.loglik = em_loglik(m, t);
     em_restore(m, &start);
     u_from_marginals(m, t);
-    em_run(m, t, max_iter, tol);
+    em_run(m, t, max_iter, tol, 1);
     const double ll2 = em_loglik(m, t);
     m->em_loglik[0] = fit1.loglik;
     m->em_loglik[1] = ll2;
@@ -915,26 +917,29 @@ bl_status bl_model_train(const bl_clkset *const *sets, size_t nsets, const bl_ca
     return BL_OK;
 }
 
+/* The pattern table of an explicit list (unit tests). */
+static bl_status table_of(const bl_model *m, const uint8_t *levels, const double *counts, size_t n, ptable *t,
+                          bl_error *err)
+{
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; i < n; i++)
+        if (ptable_add(t, levels + i * m->nf, m->nf, counts[i]) != 0) {
+            ptable_free(t);
+            return bl_error_set(err, BL_ENOMEM, "out of memory");
+        }
+    return BL_OK;
+}
+
 /* EM on an explicit pattern table (unit tests: known-answer tables). */
 bl_status bl_model_em_table(bl_model *m, const uint8_t *levels, const double *counts, size_t n, uint32_t max_iter,
                             double tol, int update_u, bl_error *err)
 {
-    ptable t = {0};
-    for (size_t i = 0; i < n; i++)
-        if (ptable_add(&t, levels + i * m->nf, m->nf, counts[i]) != 0) {
-            ptable_free(&t);
-            return bl_error_set(err, BL_ENOMEM, "out of memory");
-        }
+    ptable t;
+    bl_status st = table_of(m, levels, counts, n, &t, err);
+    if (st != BL_OK)
+        return st;
     m->trained = 1;
-    m->converged = 0;
-    for (m->iterations = 0; m->iterations < max_iter;) {
-        m->max_change = em_step(m, &t, update_u);
-        m->iterations++;
-        if (m->max_change < tol) {
-            m->converged = 1;
-            break;
-        }
-    }
+    em_run(m, &t, max_iter, tol, update_u);
     m->npatterns = t.n;
     ptable_free(&t);
     return BL_OK;
@@ -945,12 +950,10 @@ bl_status bl_model_em_table(bl_model *m, const uint8_t *levels, const double *co
 bl_status bl_model_em_table_starts(bl_model *m, const uint8_t *levels, const double *counts, size_t n,
                                    uint32_t max_iter, double tol, bl_error *err)
 {
-    ptable t = {0};
-    for (size_t i = 0; i < n; i++)
-        if (ptable_add(&t, levels + i * m->nf, m->nf, counts[i]) != 0) {
-            ptable_free(&t);
-            return bl_error_set(err, BL_ENOMEM, "out of memory");
-        }
+    ptable t;
+    bl_status st = table_of(m, levels, counts, n, &t, err);
+    if (st != BL_OK)
+        return st;
     m->trained = 1;
     em_two_starts(m, &t, max_iter, tol);
     m->npatterns = t.n;

@@ -81,24 +81,24 @@ class Model:
         finally:
             _lib.libc.free(out)
 
+    def _training(self):
+        it, prior = ctypes.c_uint32(), ctypes.c_double()
+        conv = lib.bl_model_converged(self._live(), ctypes.byref(it), ctypes.byref(prior))
+        return bool(conv), it.value, prior.value
+
     @property
     def converged(self):
         """True when EM converged (False: it hit the iteration limit)."""
-        it, prior = ctypes.c_uint32(), ctypes.c_double()
-        return bool(lib.bl_model_converged(self._live(), ctypes.byref(it), ctypes.byref(prior)))
+        return self._training()[0]
 
     @property
     def iterations(self):
-        it, prior = ctypes.c_uint32(), ctypes.c_double()
-        lib.bl_model_converged(self._live(), ctypes.byref(it), ctypes.byref(prior))
-        return it.value
+        return self._training()[1]
 
     @property
     def prior(self):
         """The prior match probability of a random record pair."""
-        it, prior = ctypes.c_uint32(), ctypes.c_double()
-        lib.bl_model_converged(self._live(), ctypes.byref(it), ctypes.byref(prior))
-        return prior.value
+        return self._training()[2]
 
     def fields(self):
         """Per field: {"name", "levels": [{"label", "m", "u", "weight"}, ...]}."""

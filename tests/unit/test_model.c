@@ -22,20 +22,27 @@
 #include "encode/nickname.h"
 
 /* Three fields, 3 levels each (exact, dice >= 0.9 band, else). */
-static bl_model *toy_model(void)
+/* A model for n fields of `bits` bits each, laid out one after another. */
+static bl_model *model_of(const char *const *names, size_t n, uint32_t bits)
 {
     bl_fieldset fs = {0};
-    fs.nfields = 3;
-    const char *names[] = {"a", "b", "c"};
-    for (size_t i = 0; i < 3; i++) {
+    fs.nfields = n;
+    for (size_t i = 0; i < n; i++) {
         fs.names[i] = strdup(names[i]);
-        fs.offset[i] = (uint32_t)(512 * i);
-        fs.bits[i] = 512;
+        fs.offset[i] = (uint32_t)(bits * i);
+        fs.bits[i] = bits;
     }
     bl_model *m = NULL;
     bl_error e = {0};
     assert_int_equal(bl_model_new_for(&fs, NULL, &m, &e), BL_OK);
     bl_fieldset_clear(&fs);
+    return m;
+}
+
+static bl_model *toy_model(void)
+{
+    const char *names[] = {"a", "b", "c"};
+    bl_model *m = model_of(names, 3, 512);
     for (size_t i = 0; i < 3; i++) {
         bl_field_model *f = &m->f[i];
         f->nbands = 2;
@@ -163,18 +170,8 @@ static const double TRAP_U[6][8] = {
 
 static bl_model *trap_model(void)
 {
-    bl_fieldset fs = {0};
     const char *names[] = {"given_name", "surname", "date_of_birth", "sex", "postcode", "email"};
-    fs.nfields = 6;
-    for (size_t i = 0; i < 6; i++) {
-        fs.names[i] = strdup(names[i]);
-        fs.offset[i] = (uint32_t)(1024 * i);
-        fs.bits[i] = 1024;
-    }
-    bl_model *m = NULL;
-    bl_error e = {0};
-    assert_int_equal(bl_model_new_for(&fs, NULL, &m, &e), BL_OK);
-    bl_fieldset_clear(&fs);
+    bl_model *m = model_of(names, 6, 1024);
     for (size_t f = 0; f < 6; f++) {
         assert_int_equal(m->f[f].nlevels, f < 2 ? 8 : 7);
         for (uint32_t l = 0; l < m->f[f].nlevels; l++)
