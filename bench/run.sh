@@ -19,6 +19,10 @@ else
   run "$BUILD/bench_psi" -n 1000000
 fi
 run "$BUILD/bench_synth"
+# Fellegi-Sunter blocking, training and scoring against the record-level
+# AND-popcount in the same process (issue 12's figures)
+if [ "$quick" = 1 ]; then run "$BUILD/bench_model" --quick
+else run "$BUILD/bench_model" --reps 3; fi
 # the Python binding against the CLI on the same data
 if [ "$quick" = 1 ]; then run python3 "$HERE/bench_python.py" --build "$BUILD" --records 20000 --repeat 2
 else run python3 "$HERE/bench_python.py" --build "$BUILD"; fi
