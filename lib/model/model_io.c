@@ -3,6 +3,7 @@
  * message. Weights in the file are informational: they are recomputed from
  * m and u on load, so editing m or u by hand (and marking it "fixed") is how
  * a user overrides the training. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -416,7 +417,11 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
     }
     const char *fp = json_string_value(json_object_get(root, "fingerprint"));
     if (st == BL_OK && fp) {
-        if (strlen(fp) != 2 * BL_FINGERPRINT_BYTES)
+        /* sscanf's %2x alone takes "+1", " 1" or "-1" as a byte */
+        size_t k = 0;
+        while (fp[k] && isxdigit((unsigned char)fp[k]))
+            k++;
+        if (k != 2 * BL_FINGERPRINT_BYTES || fp[k])
             st = bad(&r, "$.fingerprint", "must be 64 hex digits");
         for (size_t i = 0; st == BL_OK && i < BL_FINGERPRINT_BYTES; i++) {
             unsigned v;
