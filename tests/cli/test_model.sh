@@ -329,6 +329,13 @@ expect_exit 2 "$BL" match --model "$T/fp-sign.json" -o "$T/fp-sign.csv" "$T/a.cl
 assert_contains "$T/err" '$.fingerprint: must be 64 hex digits'
 assert_missing "$T/fp-sign.csv"
 
+# eval --weights refuses a weight that is not finite (the histogram and SVG
+# were drawn with inf/nan bins)
+awk -F, 'BEGIN {OFS = ","} NR == 2 {$4 = "inf"} {print}' "$T/matches.csv" > "$T/winf.csv"
+expect_exit 2 "$BL" eval --truth febrl --data "$A" --data "$B" --weights --weights-svg "$T/winf.svg" "$T/winf.csv"
+assert_contains "$T/err" "winf.csv:2: weight 'inf' is not a finite number"
+assert_missing "$T/winf.svg"
+
 # the compiled-in nickname table is the generated form of data/nicknames/groups.txt
 python3 "$BL_SRC/scripts/gen_nicknames.py" "$BL_SRC/data/nicknames/groups.txt" > "$T/nick.c" && assert_same "$T/nick.c" "$BL_SRC/lib/encode/nicknames_table.c"
 finish
