@@ -336,6 +336,20 @@ expect_exit 2 "$BL" eval --truth febrl --data "$A" --data "$B" --weights --weigh
 assert_contains "$T/err" "winf.csv:2: weight 'inf' is not a finite number"
 assert_missing "$T/winf.svg"
 
+# 'prior_candidates' out of [0, 1] and negative training counts are refused
+# (they were replaced by 'prior' and wrapped to 2^32 - 5 silently)
+python3 - "$T/model.json" "$T/pc.json" "$T/it.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+json.dump(dict(m, prior_candidates=7.0), open(sys.argv[2], "w"))
+m["training"]["iterations"] = -5
+json.dump(m, open(sys.argv[3], "w"))
+PY
+expect_exit 2 "$BL" explain --model "$T/pc.json" "$T/a.clk:0" "$T/b.clk:0"
+assert_contains "$T/err" '$.prior_candidates: must be a number in [0, 1]'
+expect_exit 2 "$BL" explain --model "$T/it.json" "$T/a.clk:0" "$T/b.clk:0"
+assert_contains "$T/err" "\$.training: 'iterations' must be a whole number, not negative"
+
 # the compiled-in nickname table is the generated form of data/nicknames/groups.txt
 python3 "$BL_SRC/scripts/gen_nicknames.py" "$BL_SRC/data/nicknames/groups.txt" > "$T/nick.c" && assert_same "$T/nick.c" "$BL_SRC/lib/encode/nicknames_table.c"
 finish
