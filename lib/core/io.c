@@ -25,6 +25,7 @@
 struct bl_ofile {
     FILE *fp;
     int is_stdout;
+    int direct; /* an existing device, FIFO or socket: written in place */
     char *path; /* final path */
     char *tmp;  /* temp path in the same directory */
     char *dir;
@@ -142,6 +143,22 @@ bl_status bl_ofile_open(const char *path, bl_ofile **out, bl_error *err)
         bl_ofile_abort(f);
         return BL_EIO;
     }
+    /* A device or FIFO (-o /dev/null, -o /dev/stdout, a named pipe) is written
+     * in place: a temp file renamed over it would replace the node itself. */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        free(f->tmp);
+        f->tmp = NULL;
+        f->direct = 1;
+        f->fp = fopen(path, "wb");
+        if (!f->fp) {
+            int e = errno;
+            bl_ofile_abort(f);
+            return bl_error_set(err, BL_EIO, "%s: cannot open for writing: %s", path,
+                                strerror(e));
+        }
+        *out = f;
+        return BL_OK;
+    }
     /* mkstemp creates the file 0600: outputs derived from personal data stay
      * private to the user unless they choose otherwise. The signals that
      * would remove the temp file are held off between its creation and its
@@ -190,15 +207,17 @@ bl_status bl_ofile_commit(bl_ofile *f, bl_error *err)
     }
     if (fflush(f->fp) != 0 || ferror(f->fp))
         s = bl_error_set(err, BL_EIO, "%s: write error: %s", f->path, strerror(errno));
+    else if (f->direct)
+        ; /* nothing to sync or rename */
     else if (fsync(fileno(f->fp)) != 0)
         s = bl_error_set(err, BL_EIO, "%s: fsync failed: %s", f->path, strerror(errno));
     if (fclose(f->fp) != 0 && s == BL_OK)
         s = bl_error_set(err, BL_EIO, "%s: close failed: %s", f->path, strerror(errno));
     f->fp = NULL;
-    if (s == BL_OK && rename(f->tmp, f->path) != 0)
+    if (s == BL_OK && !f->direct && rename(f->tmp, f->path) != 0)
         s = bl_error_set(err, BL_EIO, "%s: cannot rename into place: %s", f->path,
                          strerror(errno));
-    if (s == BL_OK) {
+    if (s == BL_OK && !f->direct) {
         live_remove(f->slot); /* after the rename: a signal now unlinks nothing */
         f->slot = -1;
         free(f->tmp);

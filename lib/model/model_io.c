@@ -3,6 +3,7 @@
  * message. Weights in the file are informational: they are recomputed from
  * m and u on load, so editing m or u by hand (and marking it "fixed") is how
  * a user overrides the training. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -340,7 +341,7 @@ static bl_status check_root(rd *r, json_t *root, json_t *tr)
         (st = check_type(r, root, "$", "fingerprint", JSON_STRING, "must be 64 hex digits")) != BL_OK ||
         (st = check_type(r, root, "$", "normalize", JSON_STRING, "must be a string")) != BL_OK ||
         (st = check_type(r, root, "$", "u_source", JSON_STRING, "must be a string")) != BL_OK ||
-        (st = check_type(r, root, "$", "prior_candidates", JSON_REAL, "must be a number in (0, 1)")) != BL_OK ||
+        (st = check_type(r, root, "$", "prior_candidates", JSON_REAL, "must be a number in [0, 1]")) != BL_OK ||
         (st = check_type(r, root, "$", "prior_weight", JSON_REAL, "must be a number")) != BL_OK ||
         (st = check_type(r, root, "$", "training", JSON_OBJECT, "must be an object")) != BL_OK)
         return st;
@@ -351,9 +352,12 @@ static bl_status check_root(rd *r, json_t *root, json_t *tr)
         return st;
     static const char *const nums[] = {"iterations", "candidate_pairs", "random_pairs", "patterns",
                                        "namesake_pairs"};
-    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if ((st = check_type(r, tr, "$.training", nums[i], JSON_INTEGER, "must be a whole number")) != BL_OK)
             return st;
+        if (json_integer_value(json_object_get(tr, nums[i])) < 0)
+            return badk(r, "$.training", nums[i], "must be a whole number, not negative");
+    }
     if ((st = check_type(r, tr, "$.training", "max_change", JSON_REAL, "must be a number")) != BL_OK ||
         (st = check_type(r, tr, "$.training", "em_start", JSON_STRING, "must be a string")) != BL_OK)
         return st;
@@ -395,8 +399,10 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
     else if (!json_is_array(fields) || json_array_size(fields) == 0 || json_array_size(fields) > BL_MODEL_MAX_FIELDS)
         st = bad(&r, "$.fields", "must be an array of 1 to 32 fields");
     m->fix_prior = json_is_true(json_object_get(root, "fix_prior"));
-    if (get_prob(root, "prior_candidates", &m->prior_cand))
+    if (!json_object_get(root, "prior_candidates"))
         m->prior_cand = m->prior;
+    else if (st == BL_OK && get_prob(root, "prior_candidates", &m->prior_cand))
+        st = bad(&r, "$.prior_candidates", "must be a number in [0, 1]"); /* was replaced by 'prior' */
     for (size_t i = 0; st == BL_OK && i < json_array_size(fields); i++) {
         m->nf = i + 1;
         st = read_field(&r, m, i, json_array_get(fields, i), swap_names);
@@ -416,7 +422,11 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
     }
     const char *fp = json_string_value(json_object_get(root, "fingerprint"));
     if (st == BL_OK && fp) {
-        if (strlen(fp) != 2 * BL_FINGERPRINT_BYTES)
+        /* sscanf's %2x alone takes "+1", " 1" or "-1" as a byte */
+        size_t k = 0;
+        while (fp[k] && isxdigit((unsigned char)fp[k]))
+            k++;
+        if (k != 2 * BL_FINGERPRINT_BYTES || fp[k])
             st = bad(&r, "$.fingerprint", "must be 64 hex digits");
         for (size_t i = 0; st == BL_OK && i < BL_FINGERPRINT_BYTES; i++) {
             unsigned v;

@@ -40,8 +40,8 @@ bl_status bl_model_read_weights(const char *path, size_t n, double **out, bl_err
             break;
         }
         w[i] = strtod(row.fields[col], &end);
-        if (end == row.fields[col] || *end)
-            st = bl_error_set(err, BL_EINPUT, "%s:%llu: weight '%.40s' is not a number", path,
+        if (end == row.fields[col] || *end || !isfinite(w[i]))
+            st = bl_error_set(err, BL_EINPUT, "%s:%llu: weight '%.40s' is not a finite number", path,
                               (unsigned long long)row.line, row.fields[col]);
         i++;
     }

@@ -306,6 +306,50 @@ assert_same "$T/ex-stdin.txt" "$T/ex-file.txt"
 expect_exit 2 "$BL" explain --model "$T/nonexist.json" "$T/a.clk:0" "$T/b.clk:0"
 assert_contains "$T/err" "cannot read model '$T/nonexist.json': No such file or directory"
 
+# -o to a FIFO (or a device: /dev/null, /dev/stdout) writes through it: a
+# temp file renamed over it replaced the node itself (as root, -o /dev/null
+# left /dev/null a regular file)
+mkfifo "$T/fifo"
+timeout 60 cat "$T/fifo" > "$T/fifo.out" &
+cat_pid=$!
+expect_exit 0 timeout 60 "$BL" explain --json --model "$T/model.json" -o "$T/fifo" "$T/a.clk:0" "$T/b.clk:0"
+wait "$cat_pid"
+if [ -p "$T/fifo" ]; then pass; else fail "-o FIFO replaced the FIFO with a regular file"; fi
+assert_contains "$T/fifo.out" '"probability"'
+ls -A "$T" | grep -q '^\.fifo\.' && fail "temp file left beside the FIFO" || pass
+
+# a fingerprint that sscanf reads but is not 64 hex digits (a '+' sign)
+python3 - "$T/model.json" "$T/fp-sign.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["fingerprint"] = "+" + m["fingerprint"][1:]
+json.dump(m, open(sys.argv[2], "w"))
+PY
+expect_exit 2 "$BL" match --model "$T/fp-sign.json" -o "$T/fp-sign.csv" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" '$.fingerprint: must be 64 hex digits'
+assert_missing "$T/fp-sign.csv"
+
+# eval --weights refuses a weight that is not finite (the histogram and SVG
+# were drawn with inf/nan bins)
+awk -F, 'BEGIN {OFS = ","} NR == 2 {$4 = "inf"} {print}' "$T/matches.csv" > "$T/winf.csv"
+expect_exit 2 "$BL" eval --truth febrl --data "$A" --data "$B" --weights --weights-svg "$T/winf.svg" "$T/winf.csv"
+assert_contains "$T/err" "winf.csv:2: weight 'inf' is not a finite number"
+assert_missing "$T/winf.svg"
+
+# 'prior_candidates' out of [0, 1] and negative training counts are refused
+# (they were replaced by 'prior' and wrapped to 2^32 - 5 silently)
+python3 - "$T/model.json" "$T/pc.json" "$T/it.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+json.dump(dict(m, prior_candidates=7.0), open(sys.argv[2], "w"))
+m["training"]["iterations"] = -5
+json.dump(m, open(sys.argv[3], "w"))
+PY
+expect_exit 2 "$BL" explain --model "$T/pc.json" "$T/a.clk:0" "$T/b.clk:0"
+assert_contains "$T/err" '$.prior_candidates: must be a number in [0, 1]'
+expect_exit 2 "$BL" explain --model "$T/it.json" "$T/a.clk:0" "$T/b.clk:0"
+assert_contains "$T/err" "\$.training: 'iterations' must be a whole number, not negative"
+
 # the compiled-in nickname table is the generated form of data/nicknames/groups.txt
 python3 "$BL_SRC/scripts/gen_nicknames.py" "$BL_SRC/data/nicknames/groups.txt" > "$T/nick.c" && assert_same "$T/nick.c" "$BL_SRC/lib/encode/nicknames_table.c"
 finish
