@@ -13,6 +13,10 @@
  * [--score-only] (no training on the big list, no quality) [--only score|levels|baseline|none] (just
  * that loop, 1 thread, R times: for perf and CPU-time differences against "none"; levels: the field
  * kernel's levels of 4,096 counted pairs in cache, as many times over as the list is long)
+ * [--files A.clk B.clk] (field-level encodings to block, train and score instead of the synthetic
+ * data: their candidates, in the order `match --model` scores them; no quality)
+ * [--list mixed|blocked] (the big list: blocked candidates and random pairs, half each, or the blocked
+ * candidates only) [--only ...|decide] (decide: the decision at 0.5 with the bound)
  * [--order key|anonlink] (the big list sorted by record, the default, or in anonlink order:
  * record-level score descending, as bl_model_candidates gives it to `match --model`).
  * Scoring runs in the library's tiled order and, in the same rep, in the given order
@@ -221,11 +225,35 @@ static double levels_loop(const bl_model *m, const bl_clkset *const *sets, const
     return acc;
 }
 
+/* The decision's contract, checked on every run: the kept pairs come in
+ * candidate order; a pair the full scores put at min_p or above is among
+ * them with exactly those values; a pair left out is below min_p there. */
+static void check_decision(const bl_candidate *c, const bl_scored_pair *full, size_t n, const bl_scored_pair *kept,
+                           size_t nk, double min_p)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const int here = k < nk && kept[k].c.rec[0] == c[i].rec[0] && kept[k].c.rec[1] == c[i].rec[1] &&
+                         kept[k].c.dset[0] == c[i].dset[0] && kept[k].c.dset[1] == c[i].dset[1];
+        if (here ? kept[k].weight != full[i].weight || kept[k].probability != full[i].probability
+                 : full[i].probability >= min_p) {
+            fprintf(stderr, "bench_model: the decision differs from the full scores at pair %zu\n", i);
+            abort();
+        }
+        k += (size_t)here;
+    }
+    if (k != nk) {
+        fprintf(stderr, "bench_model: the decision kept %zu pairs not in the list\n", nk - k);
+        abort();
+    }
+}
+
 int main(int argc, char **argv)
 {
     size_t N = 20000, score_pairs = 5000000;
     int reps = 1, quality = 1, train_big = 1;
-    const char *only = NULL, *order = "key";
+    const char *only = NULL, *order = "key", *list = "mixed", *files[2] = {NULL, NULL};
+    int pairs_given = 0, order_given = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             N = 4000, score_pairs = 1000000;
@@ -240,21 +268,35 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--score-only"))
             quality = 0, train_big = 0;
         else if (!strcmp(argv[i], "--order") && i + 1 < argc)
-            order = argv[++i];
+            order = argv[++i], order_given = 1;
+        else if (!strcmp(argv[i], "--files") && i + 2 < argc)
+            files[0] = argv[i + 1], files[1] = argv[i + 2], i += 2, quality = 0;
+        else if (!strcmp(argv[i], "--list") && i + 1 < argc)
+            list = argv[++i];
         else if (!strcmp(argv[i], "--score-pairs") && i + 1 < argc)
-            score_pairs = strtoull(argv[++i], NULL, 10);
+            score_pairs = strtoull(argv[++i], NULL, 10), pairs_given = 1;
     }
     bl_error e = {0};
-    bl_clkset *A = new_set(N), *B = new_set(N);
+    bl_clkset *A = NULL, *B = NULL;
+    if (files[0]) {
+        if (bl_clkset_read(files[0], BL_CLK_AUTO, 0, &A, &e) || bl_clkset_read(files[1], BL_CLK_AUTO, 0, &B, &e)) {
+            fprintf(stderr, "bench_model: %s\n", e.msg);
+            return 1;
+        }
+        N = A->count;
+    } else {
+        A = new_set(N);
+        B = new_set(N);
+    }
     person *pp = malloc(N * sizeof *pp);
     uint8_t rec[NF * FBYTES];
-    for (size_t i = 0; i < N; i++) {
+    for (size_t i = 0; !files[0] && i < N; i++) {
         make_person(&pp[i]);
         encode(&pp[i], rec);
         if (bl_clkset_append(A, rec, NULL, &e))
             abort();
     }
-    for (size_t j = 0; j < N; j++) {
+    for (size_t j = 0; !files[0] && j < N; j++) {
         person q;
         if (j < N / 2) {
             q = pp[j];
@@ -267,8 +309,12 @@ int main(int argc, char **argv)
             abort();
     }
     const bl_clkset *sets[2] = {A, B};
-    printf("bench_model: %zu x %zu records, %d fields of %d bits, kernel %s, %d cpus\n", N, N, NF, FBITS,
-           bl_match_kernel_name(), bli_ncpus());
+    if (files[0])
+        printf("bench_model: %s (%zu records) x %s (%zu records), %u bytes per record, kernel %s, %d cpus\n",
+               files[0], A->count, files[1], B->count, A->nbytes, bl_match_kernel_name(), bli_ncpus());
+    else
+        printf("bench_model: %zu x %zu records, %d fields of %d bits, kernel %s, %d cpus\n", N, N, NF, FBITS,
+               bl_match_kernel_name(), bli_ncpus());
 
     double t0 = now();
     bl_candidate *c = NULL;
@@ -290,10 +336,23 @@ int main(int argc, char **argv)
     printf("blocking: %zu candidate pairs in %.2fs; training %.2fs (%s, %u iterations)\n", nc, t1 - t0, t2 - t1,
            conv ? "converged" : "hit the iteration limit", it);
 
-    /* a big candidate list: the blocked pairs repeated, plus random pairs */
+    /* a big candidate list: the blocked pairs repeated, plus random pairs
+     * (--list blocked: the blocked pairs only, as `match --model` sees them) */
+    /* with --files: the files' candidates as `match --model` scores them
+     * (anonlink order), unless told otherwise */
+    if (files[0]) {
+        list = "blocked";
+        if (!pairs_given)
+            score_pairs = nc;
+        if (!order_given)
+            order = "anonlink";
+    }
+    const int mixed = strcmp(list, "blocked") != 0;
     bl_candidate *big = malloc(score_pairs * sizeof *big);
     for (size_t i = 0; i < score_pairs; i++) {
-        if (i % 2 == 0 && nc) {
+        if (!mixed && nc) {
+            big[i] = c[i % nc];
+        } else if (i % 2 == 0 && nc) {
             big[i] = c[(i / 2) % nc];
         } else {
             big[i] = (bl_candidate){0, {0, 1}, {(uint32_t)(rnd() % N), (uint32_t)(rnd() % N)}};
@@ -305,7 +364,8 @@ int main(int argc, char **argv)
         bl_candidates_sort(big, score_pairs);
     else
         qsort(big, score_pairs, sizeof *big, bli_candidate_key_cmp);
-    printf("scoring list: %zu pairs in %s order\n", score_pairs, order);
+    printf("scoring list: %zu pairs (%s) in %s order\n", score_pairs,
+           mixed ? "blocked candidates and random pairs, half each" : "blocked candidates only", order);
     bl_model *m2 = NULL;
     double t3 = now();
     if (train_big && bl_model_train(sets, 2, big, score_pairs, &to, &m2, &e))
@@ -337,6 +397,13 @@ int main(int argc, char **argv)
                 acc += levels_loop(m, sets, ss, k, big, score_pairs);
             if (!strcmp(only, "score") && bl_model_score_into(m, sets, ss, big, score_pairs, 1, warm, &e))
                 abort();
+            if (!strcmp(only, "decide")) {
+                bl_scored_pair *dec = NULL;
+                size_t nk;
+                if (bli_model_decide_into(m, sets, ss, big, score_pairs, 1, 0.5, &dec, &nk, &e))
+                    abort();
+                free(dec);
+            }
             if (!strcmp(only, "baseline"))
                 for (size_t i = 0; i < score_pairs; i++)
                     acc += k->and_popcount(bl_clkset_get(A, big[i].rec[0]), bl_clkset_get(B, big[i].rec[1]), A->nbytes);
@@ -356,7 +423,7 @@ int main(int argc, char **argv)
         bl_clkset_free(B);
         return 0;
     }
-    double bs[2][2] = {{0}}, bs_cpu[2][2] = {{0}}, best_base = 0, best_base_cpu = 0;
+    double bs[2][2] = {{0}}, bs_cpu[2][2] = {{0}}, dbest[2][2] = {{0}}, best_base = 0, best_base_cpu = 0;
     for (int rep = 0; rep < reps; rep++) {
         bl_setstats ss[2];
         double t5 = now(), c5 = cpu_now();
@@ -380,6 +447,20 @@ int main(int argc, char **argv)
                        "pairs/s (%.3fs; %.1f M pairs per CPU-second)\n", fk, ord ? "given" : "tiled", threads,
                        threads > 1 ? "s" : "", (double)score_pairs / (s1 - s0) / 1e6, s1 - s0,
                        (double)score_pairs / (c1 - c0) / 1e6);
+                bl_scored_pair *dec = NULL;
+                size_t nk = 0;
+                s0 = now(), c0 = cpu_now();
+                if (bli_model_decide_into(m, sets, ss, big, score_pairs, threads, 0.5, &dec, &nk, &e))
+                    abort();
+                s1 = now(), c1 = cpu_now();
+                check_decision(big, warm, score_pairs, dec, nk, 0.5);
+                free(dec);
+                const size_t skipped = score_pairs - nk;
+                dbest[ord][ti] = fmax(dbest[ord][ti], (double)score_pairs / (s1 - s0) / 1e6);
+                printf("model decision at posterior >= 0.5 (bound, %s order), %d thread%s: %.1f M pairs/s (%.3fs; "
+                       "%.1f M pairs per CPU-second; %.1f%% ruled out by the bound; decisions as the full scores)\n",
+                       ord ? "given" : "tiled", threads, threads > 1 ? "s" : "", (double)score_pairs / (s1 - s0) / 1e6,
+                       s1 - s0, (double)score_pairs / (c1 - c0) / 1e6, 100.0 * (double)skipped / (double)score_pairs);
             }
         unsetenv("BL_SCORE_ORDER");
         /* the per-pair path scoring took before the batched kernels:
@@ -428,7 +509,7 @@ int main(int argc, char **argv)
         best_base = fmax(best_base, (double)score_pairs / (b1 - b0) / 1e6);
         best_base_cpu = fmax(best_base_cpu, (double)score_pairs / (bc1 - bc0) / 1e6);
         printf("baseline record-level Dice (and-popcount of the whole %d-bit record), 1 thread: %.1f M pairs/s "
-               "(%.1f M pairs per CPU-second; checksum %.0f)\n", NF * FBITS, (double)score_pairs / (b1 - b0) / 1e6,
+               "(%.1f M pairs per CPU-second; checksum %.0f)\n", (int)(A->nbytes * 8), (double)score_pairs / (b1 - b0) / 1e6,
                (double)score_pairs / (bc1 - bc0) / 1e6, acc);
         memory_probe(B, big, score_pairs, k);
     }
@@ -436,6 +517,8 @@ int main(int argc, char **argv)
            "given order %.1f / %.1f M (%.1f / %.1f per CPU-second); baseline %.1f M on 1 thread (%.1f per "
            "CPU-second)\n", reps, bs[0][0], bs[0][1], bli_ncpus(), bs_cpu[0][0], bs_cpu[0][1], bs[1][0], bs[1][1],
            bs_cpu[1][0], bs_cpu[1][1], best_base, best_base_cpu);
+    printf("best of %d: decision (bound) tiled %.1f M pairs/s on 1 thread, %.1f M on %d; given order %.1f / %.1f M\n",
+           reps, dbest[0][0], dbest[0][1], bli_ncpus(), dbest[1][0], dbest[1][1]);
     free(warm);
     if (!quality) {
         free(big);

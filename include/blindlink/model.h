@@ -127,6 +127,19 @@ bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t
                          const bl_candidate *cand, size_t ncand, int threads,
                          bl_scored_pair **out, bl_error *err) BL_WUR;
 
+/** bl_model_score for a decision at probability min_p (0 < min_p < 1):
+ *  `*out` (caller frees) receives, in candidate order, the *nout pairs
+ *  that may reach min_p, each with exactly bl_model_score's values; a
+ *  pair left out is certainly below min_p (its match weight is bounded
+ *  from its records' per-field popcounts and the counts of its most
+ *  telling fields, read one at a time, so most pairs are not compared in
+ *  full). bl_model_resolve at min_p of *out gives the pairs it gives of
+ *  bl_model_score's. With min_p <= 0 or >= 1: every candidate, as
+ *  bl_model_score. */
+bl_status bl_model_score_decide(const bl_model *m, const bl_clkset *const *sets, size_t nsets,
+                                const bl_candidate *cand, size_t ncand, int threads, double min_p,
+                                bl_scored_pair **out, size_t *nout, bl_error *err) BL_WUR;
+
 /** Decide: pairs with probability >= min_p, resolved 1:1 (two datasets:
  *  highest weight first) or into groups (more: anonlink's greedy N-party
  *  rule on weight order). `*out` (caller frees) receives the matched pairs

@@ -3,6 +3,7 @@
  * weights and posteriors for every candidate (all cores, popcount kernels on
  * the field slices), the decision and 1:1 / group resolution, the pairs CSV
  * and per-pair explanations. */
+#include <assert.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -65,7 +66,57 @@ typedef struct sjob {
     int fail;
     int names;                 /* the model has a name pair: g, s */
     size_t g, s;
+    const struct sbound *bd;   /* a decision's bound (bl_model_score_decide), or NULL */
+    /* with bd: the pairs the bound kept, scored (kv) and their candidate
+     * indices (ki), nk of cap; the others are not written anywhere (a
+     * write per pair, scattered in the tiled order, cost as much as the
+     * bound saved) */
+    bl_scored_pair *kv;
+    size_t *ki, nk, kcap;
 } sjob;
+
+/* The decision bound. A pair is decided against (probability below
+ * min_p) without scoring it when even the best weight it can still reach
+ * stays below min_p's weight. Before any field byte is read, the records'
+ * per-field popcounts bound each field: a
+ * field's AND-count is at most the smaller popcount v, so its band level
+ * is at least the level of the count v (the levels only fall as the count
+ * falls), exact agreement needs equal popcounts, and a field empty on
+ * either side is missing (weight 0). Each field then adds the best weight
+ * of the levels it can still reach, over every name class's weights (the
+ * class depends on the names' levels, unknown here); swapped and "else"
+ * are always reachable. That alone rules out few pairs (on
+ * the synth hard data, 537 of 6.8M candidates): equal popcounts leave
+ * exact agreement open. So the fields are then counted one at a time, the
+ * most telling first (the largest expected fall from the field's best
+ * weight among non-matching candidates, from the model's u_candidates), each
+ * count replacing the field's bound by the best weight of its level (a
+ * name field: or the swapped level's), until the pair is ruled out or
+ * every staged field is counted; the pairs left are scored in full. On
+ * that data email, date of birth and postcode rule out 82% of the
+ * candidates, with the surname 98%: most pairs read a third of their
+ * field bytes. */
+typedef struct sbound {
+    double thr;                                  /* min_p's weight, less a margin */
+    double pw;                                   /* the prior weight */
+    double ex[BL_MODEL_MAX_FIELDS];              /* best exact weight (tf added per record) */
+    double suf[BL_MODEL_MAX_FIELDS][WSLOT];      /* best weight of the levels >= k, k >= 1 */
+    double best[BL_MODEL_MAX_FIELDS][WSLOT];     /* best weight of level l, any name class */
+    int swap[BL_MODEL_MAX_FIELDS];               /* the swapped level of a name field, or -1 */
+    uint32_t swapq[BL_MODEL_MAX_FIELDS], partner[BL_MODEL_MAX_FIELDS]; /* its bl_fieldpop pair, other field */
+    uint32_t order[BL_MODEL_MAX_FIELDS], nstage; /* fields counted one by one, in this order */
+} sbound;
+
+/* Weights are sums of a dozen doubles and the posterior one exp2 and a
+ * division: far less apart than this from the exact threshold. */
+#define BOUND_MARGIN 1e-6
+/* Pairs ahead whose first BOUND_PREFETCH stage fields are prefetched. */
+#ifndef BOUND_AHEAD
+#define BOUND_AHEAD 16
+#endif
+#ifndef BOUND_PREFETCH
+#define BOUND_PREFETCH 4
+#endif
 
 static double sigmoid2(double w)
 {
@@ -147,6 +198,107 @@ typedef struct sbuf {
     pcache pc;
 } sbuf;
 
+/* Band level a count of v reaches on field f at popcount sum x + y. */
+static inline uint32_t bound_band(const bl_fieldpop *fp, size_t f, uint32_t v, uint32_t sum)
+{
+    uint32_t l = 1;
+    while (l < fp->nbands[f] && v < fp->cmin[f][l][sum])
+        l++;
+    return l < fp->nbands[f] ? l : fp->last[f];
+}
+
+/* Field f's bound from the popcounts x, y (above); tf: the A record's
+ * term-frequency adjustment of an exact agreement. */
+static inline double bound_pop(const sbound *bd, const bl_fieldpop *fp, size_t f, uint32_t x, uint32_t y,
+                               float tf)
+{
+    if (!x || !y)
+        return 0.0;
+    const uint32_t v = x < y ? x : y;
+    double b = bd->suf[f][bound_band(fp, f, v, x + y)];
+    if (x == y && bd->ex[f] + (double)tf > b)
+        b = bd->ex[f] + (double)tf;
+    return b;
+}
+
+/* Can two filters of popcounts x and y reach Dice t at all? */
+static inline int bound_dice_possible(uint32_t x, uint32_t y, double t)
+{
+    const uint32_t lo = x < y ? x : y;
+    return 2.0 * lo >= t * (double)(x + y);
+}
+
+/* May a name pair's fields be swapped, as far as the crosswise count of
+ * a's field f and b's field h (the partner) tells? Needs both crosswise
+ * pairs' popcounts to allow BL_SWAP_MIN_DICE and this count to reach it. */
+static int bound_swap_open(const bl_fieldpop *fp, uint32_t q, size_t f, size_t h, const uint8_t *a,
+                           const uint8_t *b, const uint32_t *x, const uint32_t *y)
+{
+    if (!x[h] || !y[h] || !bound_dice_possible(x[f], y[h], BL_SWAP_MIN_DICE) ||
+        !bound_dice_possible(x[h], y[f], BL_SWAP_MIN_DICE))
+        return 0;
+    const uint32_t c = fp->k->and_popcount(a + fp->off[f], b + fp->off[h], fp->nbytes[f]);
+    return bli_swap_reach(fp, q, x[f], y[h], c);
+}
+
+/* Field f's best weight once its AND-count c is known (x, y: the pair's
+ * popcount rows, a, b: its records, for a name field's crosswise count). */
+static double bound_count(const sbound *bd, const bl_fieldpop *fp, size_t f, const uint32_t *x, const uint32_t *y,
+                          uint32_t c, float tf, const uint8_t *a, const uint8_t *b)
+{
+    if (!x[f] || !y[f])
+        return 0.0;
+    if (c == x[f] && c == y[f])
+        return bd->best[f][0] + (double)tf;
+    const double w = bd->best[f][bound_band(fp, f, c, x[f] + y[f])];
+    const int sl = bd->swap[f];
+    if (sl < 0 || bd->best[f][sl] <= w)
+        return w;
+    return bound_swap_open(fp, bd->swapq[f], f, bd->partner[f], a, b, x, y) ? bd->best[f][sl] : w;
+}
+
+/* Keep the pairs of e[0..n) the bound cannot rule out (compacted, order
+ * kept; their count returned). */
+static size_t bound_filter(const sjob *j, const bl_fieldpop *fp, sent *e, size_t n)
+{
+    const sbound *bd = j->bd;
+    const size_t nf = j->m->nf;
+    const uint32_t npre = bd->nstage < BOUND_PREFETCH ? bd->nstage : BOUND_PREFETCH;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + BOUND_AHEAD < n) {
+            /* the first stages' bytes of both records (most pairs end there) */
+            const sent *c = &e[i + BOUND_AHEAD];
+            __builtin_prefetch(j->st[c->db].pop + (size_t)c->rb * nf);
+            __builtin_prefetch(j->st[c->da].pop + (size_t)c->ra * nf);
+            const uint8_t *ra = bl_clkset_get(j->sets[c->da], c->ra), *rb = bl_clkset_get(j->sets[c->db], c->rb);
+            for (uint32_t q = 0; q < npre; q++)
+                for (uint32_t o = 0; o < fp->nbytes[bd->order[q]]; o += 64) {
+                    __builtin_prefetch(ra + fp->off[bd->order[q]] + o);
+                    __builtin_prefetch(rb + fp->off[bd->order[q]] + o);
+                }
+        }
+        const sent *c = &e[i];
+        const uint32_t *x = j->st[c->da].pop + (size_t)c->ra * nf;
+        const uint32_t *y = j->st[c->db].pop + (size_t)c->rb * nf;
+        const float *tf = j->st[c->da].tfadj + (size_t)c->ra * nf;
+        double b[BL_MODEL_MAX_FIELDS], w = bd->pw;
+        for (size_t f = 0; f < nf; f++)
+            w += b[f] = bound_pop(bd, fp, f, x[f], y[f], tf[f]);
+        const uint8_t *ra = bl_clkset_get(j->sets[c->da], c->ra), *rb = bl_clkset_get(j->sets[c->db], c->rb);
+        for (uint32_t q = 0; q < bd->nstage && w >= bd->thr; q++) {
+            const uint32_t f = bd->order[q];
+            if (!x[f] || !y[f])
+                continue;
+            const uint32_t cnt = fp->k->and_popcount(ra + fp->off[f], rb + fp->off[f], fp->nbytes[f]);
+            w += bound_count(bd, fp, f, x, y, cnt, tf[f], ra, rb) - b[f];
+        }
+        if (w >= bd->thr)
+            e[k++] = e[i];
+    }
+    return k;
+}
+
 /* Score the pairs e[0..n) into out[e[i].idx]. */
 static void score_run(const sjob *j, sbuf *b, const sent *e, size_t n, bl_scored_pair *out)
 {
@@ -180,9 +332,35 @@ static void score_run(const sjob *j, sbuf *b, const sent *e, size_t n, bl_scored
     }
 }
 
+/* Score the pairs the bound kept, e[0..n) (idx relative to base), into
+ * the worker's list. 0, or -1 when out of memory. */
+static int score_kept(sjob *j, sbuf *b, sent *e, size_t n, size_t base)
+{
+    if (j->nk + n > j->kcap) {
+        size_t cap = j->kcap ? 2 * j->kcap : 4096;
+        while (cap < j->nk + n)
+            cap *= 2;
+        bl_scored_pair *v = realloc(j->kv, cap * sizeof *v);
+        if (v)
+            j->kv = v;
+        size_t *x = v ? realloc(j->ki, cap * sizeof *x) : NULL;
+        if (!x)
+            return -1;
+        j->ki = x;
+        j->kcap = cap;
+    }
+    for (size_t q = 0; q < n; q++) {
+        j->ki[j->nk + q] = base + e[q].idx;
+        e[q].idx = (uint32_t)q;
+    }
+    score_run(j, b, e, n, j->kv + j->nk);
+    j->nk += n;
+    return 0;
+}
+
 /* One tile: its pairs in B-bucket order (a counting sort of the tile's
  * entries, in the worker's scratch), then scored. */
-static int score_tile(const sjob *j, sbuf *b, size_t t, sent **scr, size_t *cap, uint32_t *hist)
+static int score_tile(sjob *j, sbuf *b, size_t t, sent **scr, size_t *cap, uint32_t *hist)
 {
     const sorder *o = j->o;
     const sent *e = o->e + o->tile[t];
@@ -201,6 +379,8 @@ static int score_tile(const sjob *j, sbuf *b, size_t t, sent **scr, size_t *cap,
         hist[v] += hist[v - 1];
     for (size_t i = 0; i < n; i++)
         (*scr)[hist[(o->base[e[i].db] + e[i].rb) >> o->bshift]++] = e[i];
+    if (j->bd)
+        return score_kept(j, b, *scr, bound_filter(j, &b->fpk, *scr, n), 0);
     score_run(j, b, *scr, n, j->out);
     return 0;
 }
@@ -209,6 +389,7 @@ static void *score_worker(void *arg)
 {
     sjob *j = arg;
     sbuf *b = malloc(sizeof *b);
+    j->kv = NULL, j->ki = NULL, j->nk = j->kcap = 0;
     uint32_t *hist = malloc((BBUCKETS + 1) * sizeof *hist);
     sent *scr = NULL;
     size_t cap = 0;
@@ -232,7 +413,10 @@ static void *score_worker(void *arg)
                 const bl_candidate *c = &j->c[i + q];
                 run[q] = (sent){c->rec[0], c->rec[1], (uint32_t)q, c->dset[0], c->dset[1]};
             }
-            score_run(j, b, run, n, j->out + i);
+            if (!j->bd)
+                score_run(j, b, run, n, j->out + i);
+            else if (score_kept(j, b, run, bound_filter(j, &b->fpk, run, n), i) != 0)
+                j->fail = 1;
         }
     }
     bl_fieldpop_free(&b->fpk);
@@ -372,9 +556,123 @@ static size_t tile_cut(const sorder *o, int t, int nt)
     return lo;
 }
 
-bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
-                              const bl_candidate *cand, size_t ncand, int threads, bl_scored_pair *res,
-                              bl_error *err)
+/* The stage order: fields by the expected fall of their weight from its
+ * best among non-matching pairs (u), largest first. */
+static void bound_stages(const bl_model *m, sbound *bd)
+{
+    double fall[BL_MODEL_MAX_FIELDS];
+    for (size_t f = 0; f < m->nf; f++) {
+        const bl_field_model *fm = &m->f[f];
+        double top = bd->best[f][0], sum = 0.0;
+        for (uint32_t l = 1; l < fm->nlevels; l++)
+            top = fmax(top, bd->best[f][l]);
+        for (uint32_t l = 0; l < fm->nlevels; l++)
+            sum += fm->u_cand[l] * (top - bd->best[f][l]);
+        fall[f] = sum;
+        bd->order[f] = (uint32_t)f;
+    }
+    for (size_t a = 1; a < m->nf; a++)
+        for (size_t b = a; b > 0 && fall[bd->order[b]] > fall[bd->order[b - 1]]; b--) {
+            const uint32_t t = bd->order[b];
+            bd->order[b] = bd->order[b - 1];
+            bd->order[b - 1] = t;
+        }
+    const char *env = getenv("BL_BOUND_STAGES");
+    bd->nstage = env ? (uint32_t)atoi(env) : (uint32_t)m->nf;
+    if (bd->nstage > m->nf)
+        bd->nstage = (uint32_t)m->nf;
+    if (getenv("BL_BOUND_DEBUG"))
+        for (size_t q = 0; q < m->nf; q++)
+            fprintf(stderr, "stage %zu: %s fall %.3f\n", q, m->f[bd->order[q]].name, fall[bd->order[q]]);
+}
+
+/* The decision bound's tables from the weights of every name class. */
+static void bound_init(const bl_model *m, const double (*w)[WSLOT], const double (*wn)[BL_MODEL_MAX_FIELDS][WSLOT],
+                       double min_p, sbound *bd)
+{
+    bd->thr = log2(min_p / (1.0 - min_p)) - BOUND_MARGIN;
+    bd->pw = bl_model_prior_weight(m);
+    for (size_t f = 0; f < m->nf; f++) {
+        double best[WSLOT] = {0};
+        for (uint32_t l = 0; l < m->f[f].nlevels; l++)
+            best[l] = fmax(w[f][l], fmax(wn[0][f][l], wn[1][f][l]));
+        memcpy(bd->best[f], best, sizeof best);
+        bd->swap[f] = -1; /* set for the name pairs below */
+        bd->ex[f] = best[0];
+        bd->suf[f][m->f[f].nlevels - 1] = best[m->f[f].nlevels - 1];
+        for (uint32_t l = m->f[f].nlevels - 1; l-- > 1;)
+            bd->suf[f][l] = fmax(best[l], bd->suf[f][l + 1]);
+        /* the swapped level lies between the bands and "else", and a pair
+         * whose count says "else" may still be swapped */
+        const int sl = bl_field_swap_level(&m->f[f]);
+        for (uint32_t l = 1; sl >= 0 && l < m->f[f].nlevels; l++)
+            bd->suf[f][l] = fmax(bd->suf[f][l], best[sl]);
+    }
+    /* the name pairs as bl_fieldpop_init numbers them (mutual, same
+     * length): only those get the swapped level */
+    uint32_t q = 0;
+    for (size_t f = 0; f < m->nf; f++) {
+        const int h = m->f[f].swap_with;
+        if (h <= (int)f || (size_t)h >= m->nf || m->f[h].swap_with != (int)f || m->f[h].bits != m->f[f].bits)
+            continue;
+        bd->swapq[f] = bd->swapq[h] = q++;
+        bd->partner[f] = (uint32_t)h;
+        bd->partner[h] = (uint32_t)f;
+        bd->swap[f] = bl_field_swap_level(&m->f[f]);
+        bd->swap[h] = bl_field_swap_level(&m->f[h]);
+    }
+    bound_stages(m, bd);
+}
+
+/* The decision's output: the kept pairs of every worker, in candidate
+ * order (the workers' lists are in candidate order in the given order,
+ * in tile order otherwise). */
+typedef struct kref {
+    size_t idx;
+    const bl_scored_pair *p;
+} kref;
+
+static int cmp_kref(const void *x, const void *y)
+{
+    const size_t a = ((const kref *)x)->idx, b = ((const kref *)y)->idx;
+    return a < b ? -1 : a > b;
+}
+
+static bl_status kept_gather(sjob *jobs, int nt, int tiled, bl_scored_pair **out, size_t *nout, bl_error *err)
+{
+    size_t n = 0, o = 0;
+    for (int t = 0; t < nt; t++)
+        n += jobs[t].nk;
+    bl_scored_pair *v = malloc((n ? n : 1) * sizeof *v);
+    kref *r = tiled ? malloc((n ? n : 1) * sizeof *r) : NULL;
+    if (!v || (tiled && !r)) {
+        free(v);
+        free(r);
+        return bl_error_set(err, BL_ENOMEM, "out of memory for %zu scored pairs", n);
+    }
+    for (int t = 0; t < nt; t++)
+        for (size_t i = 0; i < jobs[t].nk; i++, o++) {
+            if (tiled)
+                r[o] = (kref){jobs[t].ki[i], &jobs[t].kv[i]};
+            else
+                v[o] = jobs[t].kv[i];
+        }
+    if (tiled) {
+        qsort(r, n, sizeof *r, cmp_kref);
+        for (size_t i = 0; i < n; i++)
+            v[i] = *r[i].p;
+        free(r);
+    }
+    *out = v;
+    *nout = n;
+    return BL_OK;
+}
+
+/* Score cand into res (ncand entries), or with 0 < min_p < 1 decide:
+ * the pairs the bound keeps into *kept (*nkept of them). */
+static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
+                            const bl_candidate *cand, size_t ncand, int threads, double min_p,
+                            bl_scored_pair *res, bl_scored_pair **kept, size_t *nkept, bl_error *err)
 {
     double w[BL_MODEL_MAX_FIELDS][WSLOT] = {{0}}, wn[2][BL_MODEL_MAX_FIELDS][WSLOT] = {{{0}}};
     for (size_t f = 0; f < m->nf; f++)
@@ -383,6 +681,11 @@ bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, c
             for (int c = 0; c < 2; c++)
                 wn[c][f][l] = bl_model_level_weight_names(m, f, l, c + 1);
         }
+    sbound bd;
+    const int bounded = kept != NULL;
+    assert(!bounded || (min_p > 0.0 && min_p < 1.0));
+    if (bounded)
+        bound_init(m, (const double (*)[WSLOT])w, (const double (*)[BL_MODEL_MAX_FIELDS][WSLOT])wn, min_p, &bd);
     size_t g = 0, s = 0;
     const int names = bl_model_name_pair(m, &g, &s);
     int nt = threads > 0 ? threads : bli_ncpus();
@@ -403,7 +706,8 @@ bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, c
     for (int t = 0; t < nt; t++) {
         jobs[t] = (sjob){m, sets, ss, cand, res, ncand * (size_t)t / (size_t)nt,
                          ncand * (size_t)(t + 1) / (size_t)nt, NULL, (const double (*)[WSLOT])w,
-                         (const double (*)[BL_MODEL_MAX_FIELDS][WSLOT])wn, 0, names, g, s};
+                         (const double (*)[BL_MODEL_MAX_FIELDS][WSLOT])wn, 0, names, g, s,
+                         bounded ? &bd : NULL, NULL, NULL, 0, 0};
         if (ord == 0)
             jobs[t].o = &o, jobs[t].lo = tile_cut(&o, t, nt), jobs[t].hi = tile_cut(&o, t + 1, nt);
     }
@@ -419,36 +723,82 @@ bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, c
         free(o.e);
         free(o.tile);
     }
-    for (int t = 0; t < nt; t++)
+    bl_status st = BL_OK;
+    for (int t = 0; t < nt && st == BL_OK; t++)
         if (jobs[t].fail)
-            return bl_error_set(err, BL_ENOMEM, "out of memory for level tables");
-    return BL_OK;
+            st = bl_error_set(err, BL_ENOMEM, "out of memory for level tables");
+    if (st == BL_OK && bounded)
+        st = kept_gather(jobs, nt, ord == 0, kept, nkept, err);
+    for (int t = 0; t < nt; t++) {
+        free(jobs[t].kv);
+        free(jobs[t].ki);
+    }
+    return st;
 }
 
-bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t nsets, const bl_candidate *cand,
-                         size_t ncand, int threads, bl_scored_pair **out, bl_error *err)
+bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
+                              const bl_candidate *cand, size_t ncand, int threads, bl_scored_pair *res,
+                              bl_error *err)
+{
+    return score_into(m, sets, ss, cand, ncand, threads, 0.0, res, NULL, NULL, err);
+}
+
+bl_status bli_model_decide_into(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
+                                const bl_candidate *cand, size_t ncand, int threads, double min_p,
+                                bl_scored_pair **out, size_t *nout, bl_error *err)
 {
     *out = NULL;
+    *nout = 0;
+    return score_into(m, sets, ss, cand, ncand, threads, min_p, NULL, out, nout, err);
+}
+
+/* Statistics, then scoring (min_p outside (0, 1): every pair into a
+ * fresh array of ncand) or the decision. */
+static bl_status score_alloc(const bl_model *m, const bl_clkset *const *sets, size_t nsets,
+                             const bl_candidate *cand, size_t ncand, int threads, double min_p,
+                             bl_scored_pair **out, size_t *nout, bl_error *err)
+{
+    *out = NULL;
+    *nout = 0;
+    const int decide = min_p > 0.0 && min_p < 1.0;
     bl_setstats *ss = calloc(nsets, sizeof *ss);
     if (!ss)
         return bl_error_set(err, BL_ENOMEM, "out of memory for record statistics");
     /* written at random in the tiled order: huge pages (bli_aligned_alloc;
      * the caller frees it with free()) */
-    bl_scored_pair *res = bli_aligned_alloc((ncand ? ncand : 1) * sizeof *res);
-    if (!res) {
+    bl_scored_pair *res = decide ? NULL : bli_aligned_alloc((ncand ? ncand : 1) * sizeof *res);
+    if (!decide && !res) {
         free(ss);
         return bl_error_set(err, BL_ENOMEM, "out of memory for %zu scored pairs", ncand);
     }
     bl_status st = bl_setstats_build(m, sets, nsets, ss, threads, err);
-    if (st == BL_OK)
-        st = bl_model_score_into(m, sets, ss, cand, ncand, threads, res, err);
+    if (st == BL_OK && decide)
+        st = score_into(m, sets, ss, cand, ncand, threads, min_p, NULL, out, nout, err);
+    else if (st == BL_OK)
+        st = score_into(m, sets, ss, cand, ncand, threads, 0.0, res, NULL, NULL, err);
     bl_setstats_free(ss, nsets);
     free(ss);
-    if (st != BL_OK)
+    if (st != BL_OK || decide) {
         free(res);
-    else
+    } else {
         *out = res;
+        *nout = ncand;
+    }
     return st;
+}
+
+bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t nsets, const bl_candidate *cand,
+                         size_t ncand, int threads, bl_scored_pair **out, bl_error *err)
+{
+    size_t n;
+    return score_alloc(m, sets, nsets, cand, ncand, threads, 0.0, out, &n, err);
+}
+
+bl_status bl_model_score_decide(const bl_model *m, const bl_clkset *const *sets, size_t nsets,
+                                const bl_candidate *cand, size_t ncand, int threads, double min_p,
+                                bl_scored_pair **out, size_t *nout, bl_error *err)
+{
+    return score_alloc(m, sets, nsets, cand, ncand, threads, min_p, out, nout, err);
 }
 
 static int cmp_weight(const void *x, const void *y)

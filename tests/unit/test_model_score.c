@@ -359,6 +359,126 @@ static void test_score_identical(void **state)
     bl_clkset_free(B);
 }
 
+/* The decision's contract (bl_model_score_decide): the kept pairs in
+ * candidate order; every pair the full scores put at min_p or above among
+ * them with the same bytes; a pair left out below min_p in the full
+ * scores. Returns the pairs left out. */
+static size_t check_decide(const bl_candidate *c, size_t nc, const bl_scored_pair *full, const bl_scored_pair *kept,
+                           size_t nk, double min_p)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < nc; i++) {
+        const int here = k < nk && !memcmp(kept[k].c.rec, c[i].rec, sizeof c[i].rec) &&
+                         !memcmp(kept[k].c.dset, c[i].dset, sizeof c[i].dset);
+        if (here)
+            assert_memory_equal(&kept[k++], &full[i], sizeof full[i]);
+        else
+            assert_true(full[i].probability < min_p);
+    }
+    assert_int_equal(k, nk);
+    return nc - nk;
+}
+
+/* The decision on every kernel, both orders, 1-3 threads and several
+ * thresholds, with name-class weights (the bound takes the best of every
+ * class) and swapped names in the data: the contract above, some pairs
+ * ruled out and some kept at or above each threshold; at 0 and 1 every
+ * pair, as bl_model_score. */
+static void test_decide_contract(void **state)
+{
+    (void)state;
+    const uint32_t bits[6] = {1024, 1024, 512, 100, 1000, 2048};
+    uint32_t nbits = 0;
+    bl_model *m = make_model(6, bits, &nbits);
+    for (size_t f = 0; f < m->nf; f++)
+        for (int cl = 0; cl < 2; cl++) {
+            m->f[f].has_u_names[cl] = 1;
+            for (uint32_t l = 0; l < m->f[f].nlevels; l++)
+                m->f[f].u_names[cl][l] = 0.01 + (double)(rnd() % 1000) / 1000.0;
+        }
+    /* a telling swapped level (capped at the exact weight, so that too):
+     * the pairs of swapped names need it */
+    for (size_t f = 0; f < 2; f++) {
+        const int sl = bl_field_swap_level(&m->f[f]);
+        assert_true(sl > 0);
+        for (int l = 0; l <= sl; l += sl) {
+            m->f[f].m[l] = 0.9;
+            m->f[f].u[l] = m->f[f].u_names[0][l] = m->f[f].u_names[1][l] = 0.001;
+        }
+    }
+    m->prior = 0.002;
+    const size_t n = 3000, nc = 70000;
+    bl_clkset *A = NULL, *B = NULL;
+    make_sets(m, nbits, n, &A, &B);
+    const bl_clkset *sets[2] = {A, B};
+    bl_candidate *c = malloc(nc * sizeof *c);
+    for (size_t i = 0; i < nc; i++) {
+        uint32_t a = (uint32_t)(rnd() % n);
+        c[i] = (bl_candidate){0, {0, 1}, {a, i % 3 == 0 ? a : (uint32_t)(rnd() % n)}};
+    }
+    bl_error e = {0};
+    const bl_kernel *keep = bli_kernel_active();
+    static const double thr[] = {0.5, 0.05, 0.95, 0.999999};
+    size_t ruled_out[4] = {0};
+    for (size_t kn = 0; kn < 3; kn++) {
+        const bl_kernel *k = bli_kernel_by_name(KERNELS[kn]);
+        if (!k)
+            continue;
+        bli_kernel_force(k);
+        bl_scored_pair *full = NULL;
+        assert_int_equal(bl_model_score(m, sets, 2, c, nc, 2, &full, &e), BL_OK);
+        {
+            bl_setstats ss[2];
+            assert_int_equal(bl_setstats_build(m, sets, 2, ss, 0, &e), BL_OK);
+            bl_fieldpop fp;
+            assert_int_equal(bl_fieldpop_init(&fp, m, bli_kernel_active()), 0);
+            /* the data hold pairs at the swapped level above 0.5 */
+            size_t swhi = 0;
+            for (size_t i = 0; i < nc; i++) {
+                uint8_t lv[BL_MODEL_MAX_FIELDS];
+                bl_model_levels(m, &fp, bl_clkset_get(A, c[i].rec[0]), ss[0].pop + c[i].rec[0] * m->nf,
+                                bl_clkset_get(B, c[i].rec[1]), ss[1].pop + c[i].rec[1] * m->nf, lv, NULL);
+                swhi += (int)lv[0] == bl_field_swap_level(&m->f[0]) && full[i].probability >= 0.5;
+            }
+            assert_true(swhi > 0);
+            bl_fieldpop_free(&fp);
+            bl_setstats_free(ss, 2);
+        }
+        for (int ord = 0; ord < 2; ord++) {
+            setenv("BL_SCORE_ORDER", ord ? "given" : "tiles", 1);
+            for (int threads = 1; threads <= 3; threads++)
+                for (size_t t = 0; t < 4; t++) {
+                    bl_scored_pair *got = NULL;
+                    size_t ng = 0, above = 0;
+                    assert_int_equal(bl_model_score_decide(m, sets, 2, c, nc, threads, thr[t], &got, &ng, &e),
+                                     BL_OK);
+                    ruled_out[t] += check_decide(c, nc, full, got, ng, thr[t]);
+                    for (size_t i = 0; i < ng; i++)
+                        above += got[i].probability >= thr[t];
+                    assert_true(above > 0);
+                    free(got);
+                }
+            for (int edge = 0; edge < 2; edge++) {
+                bl_scored_pair *got = NULL;
+                size_t ng = 0;
+                assert_int_equal(bl_model_score_decide(m, sets, 2, c, nc, 2, edge ? 1.0 : 0.0, &got, &ng, &e), BL_OK);
+                assert_int_equal(ng, nc);
+                assert_memory_equal(got, full, nc * sizeof *got);
+                free(got);
+            }
+        }
+        free(full);
+    }
+    for (size_t t = 0; t < 4; t++)
+        assert_true(ruled_out[t] > 0);
+    unsetenv("BL_SCORE_ORDER");
+    bli_kernel_force(keep);
+    free(c);
+    bl_model_free(m);
+    bl_clkset_free(A);
+    bl_clkset_free(B);
+}
+
 /* bl_setstats_build on sets big enough for its threads (one per 50,000
  * records): popcounts and term-frequency adjustments byte-identical for
  * every thread count, more threads than fields and a set of another size
@@ -424,6 +544,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_field_kernels),
         cmocka_unit_test(test_score_identical),
+        cmocka_unit_test(test_decide_contract),
         cmocka_unit_test(test_setstats_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
