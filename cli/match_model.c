@@ -173,7 +173,7 @@ static bl_status fs_json(const fs_run *r, const cli_fs_opts *o)
     json_object_set_new(js, "training", tr);
     cli_json_set_real(js, "blocking_seconds", r->t_block);
     cli_json_set_real(js, "score_seconds", r->t_score);
-    json_object_set_new(js, "bound_skipped", json_integer((json_int_t)(r->nc - r->nsc)));
+    json_object_set_new(js, "ruled_out_by_bound", json_integer((json_int_t)(r->nc - r->nsc)));
     json_object_set_new(js, "output", json_string(o->output));
     json_object_set_new(js, "saved_model", o->save_model ? json_string(o->save_model) : json_null());
     bl_status st = cli_json_write(js, "-", (bl_error *)&r->err);

@@ -215,6 +215,8 @@ _PROTOS = {
                               P(ctypes.c_double)]),
     "bl_model_score": (i32, [vp, P(P(ClkSet)), sz, P(Candidate), sz, i32, P(P(ScoredPair)),
                              ERR]),
+    "bl_model_score_decide": (i32, [vp, P(P(ClkSet)), sz, P(Candidate), sz, i32, ctypes.c_double,
+                                    P(P(ScoredPair)), P(sz), ERR]),
     "bl_model_resolve": (i32, [P(ScoredPair), sz, sz, ctypes.c_double, P(P(ScoredPair)), P(sz),
                                ERR]),
     "bl_model_explain": (i32, [vp, P(ClkSet), sz, P(ClkSet), sz, P(P(ClkSet)), sz,

@@ -281,8 +281,17 @@ def model_link(inputs, model="auto", *, min_probability=0.5, threads=0, candidat
                                                   ctypes.byref(to), ctypes.byref(h),
                                                   ctypes.byref(err)), err)
                     m = Model(h)
-                _lib.check(lib.bl_model_score(m.h, arr, len(inputs), cand, nc.value, int(threads),
-                                              ctypes.byref(scored), ctypes.byref(err)), err)
+                # a decision needs exact scores only of the pairs that can
+                # reach it (bl_model_score_decide); candidates=True wants all
+                ns = ctypes.c_size_t(nc.value)
+                if candidates:
+                    _lib.check(lib.bl_model_score(m.h, arr, len(inputs), cand, nc.value, int(threads),
+                                                  ctypes.byref(scored), ctypes.byref(err)), err)
+                else:
+                    _lib.check(lib.bl_model_score_decide(m.h, arr, len(inputs), cand, nc.value,
+                                                         int(threads), float(min_probability),
+                                                         ctypes.byref(scored), ctypes.byref(ns),
+                                                         ctypes.byref(err)), err)
             finally:
                 _lib.libc.free(cand)
             try:
@@ -290,7 +299,7 @@ def model_link(inputs, model="auto", *, min_probability=0.5, threads=0, candidat
                     pairs = _scored_list(scored, nc.value, sets.sets)
                 else:
                     res, nr = ctypes.POINTER(_lib.ScoredPair)(), ctypes.c_size_t()
-                    _lib.check(lib.bl_model_resolve(scored, nc.value, len(inputs),
+                    _lib.check(lib.bl_model_resolve(scored, ns.value, len(inputs),
                                                     float(min_probability), ctypes.byref(res),
                                                     ctypes.byref(nr), ctypes.byref(err)), err)
                     try:
