@@ -371,6 +371,20 @@ expect_exit 2 "$BL" match --model "$T/usum.json" -o "$T/usum.csv" "$T/a.clk" "$T
 assert_contains "$T/err" "usum.json: \$.fields[0]: field 'given_name': u of its levels sum to"
 assert_missing "$T/usum.csv"
 
+# a model without the fingerprint of fingerprinted inputs: refused, the
+# fields alone do not tell schemas apart
+python3 - "$T/model.json" "$T/nofp.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+del m["fingerprint"]
+json.dump(m, open(sys.argv[2], "w"))
+PY
+expect_exit 2 "$BL" match --model "$T/nofp.json" -o "$T/nofp.csv" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "has a schema fingerprint but the model has none (\$.fingerprint)"
+assert_missing "$T/nofp.csv"
+expect_exit 2 "$BL" explain --model "$T/nofp.json" "$T/a.clk:0" "$T/b.clk:0"
+assert_contains "$T/err" "blindlink describe --json $T/a.clk"
+
 # the compiled-in nickname table is the generated form of data/nicknames/groups.txt
 python3 "$BL_SRC/scripts/gen_nicknames.py" "$BL_SRC/data/nicknames/groups.txt" > "$T/nick.c" && assert_same "$T/nick.c" "$BL_SRC/lib/encode/nicknames_table.c"
 finish
