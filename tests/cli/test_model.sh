@@ -385,6 +385,22 @@ assert_missing "$T/nofp.csv"
 expect_exit 2 "$BL" explain --model "$T/nofp.json" "$T/a.clk:0" "$T/b.clk:0"
 assert_contains "$T/err" "blindlink describe --json $T/a.clk"
 
+# eval: --model and --mu-svg go together, and a bad model stops the run
+# before the report (it was ignored without --mu-svg, and with it failed
+# after printing F1)
+head -c 200 "$T/model.json" > "$T/trunc.json"
+expect_exit 2 "$BL" eval --truth febrl --data "$A" --data "$B" --model "$T/trunc.json" "$T/matches.csv"
+assert_contains "$T/err" "--model is read only for --mu-svg"
+assert_eq "$(wc -c < "$T/out")" "0" "eval --model alone: no report"
+expect_exit 2 "$BL" eval --truth febrl --data "$A" --data "$B" --mu-svg "$T/mu3.svg" "$T/matches.csv"
+assert_contains "$T/err" "--mu-svg needs --model FILE"
+assert_eq "$(wc -c < "$T/out")" "0" "eval --mu-svg alone: no report"
+expect_exit 2 "$BL" eval --truth febrl --data "$A" --data "$B" --model "$T/trunc.json" --mu-svg "$T/mu3.svg" "$T/matches.csv"
+assert_contains "$T/err" "trunc.json:"
+assert_contains "$T/err" "not valid JSON"
+assert_eq "$(wc -c < "$T/out")" "0" "eval with a broken model: no report"
+assert_missing "$T/mu3.svg"
+
 # the compiled-in nickname table is the generated form of data/nicknames/groups.txt
 python3 "$BL_SRC/scripts/gen_nicknames.py" "$BL_SRC/data/nicknames/groups.txt" > "$T/nick.c" && assert_same "$T/nick.c" "$BL_SRC/lib/encode/nicknames_table.c"
 finish
