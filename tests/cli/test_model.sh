@@ -401,6 +401,22 @@ assert_contains "$T/err" "not valid JSON"
 assert_eq "$(wc -c < "$T/out")" "0" "eval with a broken model: no report"
 assert_missing "$T/mu3.svg"
 
+# too small to train: a single record gives at most 3 training pairs, fewer
+# than the values EM fits; train and match --model auto stop (exit 2, no
+# output), a model trained elsewhere links such inputs
+head -2 "$A" > "$T/one-a.csv"; head -2 "$B" > "$T/one-b.csv"
+for x in a b; do
+  expect_exit 0 "$BL" encode --secret-file "$T/S" --normalize=names --layout fields --format bin --ids rec_id "$T/one-$x.csv" "$SCHEMA" "$T/one-$x.clk"
+done
+expect_exit 2 "$BL" train -o "$T/one.json" "$T/one-a.clk" "$T/b.clk"
+assert_contains "$T/err" "too few records to train a model"
+assert_contains "$T/err" "dataset 1 has 1 record."
+assert_missing "$T/one.json"
+expect_exit 2 "$BL" match --model auto -o "$T/one.csv" "$T/one-a.clk" "$T/one-b.clk"
+assert_contains "$T/err" "too few records to train a model"
+assert_missing "$T/one.csv"
+expect_exit 0 "$BL" match --model "$T/model.json" -o "$T/one.csv" "$T/one-a.clk" "$T/b.clk"
+
 # the compiled-in nickname table is the generated form of data/nicknames/groups.txt
 python3 "$BL_SRC/scripts/gen_nicknames.py" "$BL_SRC/data/nicknames/groups.txt" > "$T/nick.c" && assert_same "$T/nick.c" "$BL_SRC/lib/encode/nicknames_table.c"
 finish
