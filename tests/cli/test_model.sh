@@ -417,6 +417,14 @@ assert_contains "$T/err" "too few records to train a model"
 assert_missing "$T/one.csv"
 expect_exit 0 "$BL" match --model "$T/model.json" -o "$T/one.csv" "$T/one-a.clk" "$T/b.clk"
 
+# explain: the index is plain decimal digits (strtoull took "+3" and " 3")
+for idx in "+3" " 3" "" "-0" "3 " "0x3" "99999999999999999999999"; do
+  expect_exit 2 "$BL" explain --model "$T/model.json" "$T/a.clk:$idx" "$T/b.clk:4"
+  assert_contains "$T/err" "'$T/a.clk:$idx'"
+done
+expect_exit 2 "$BL" explain --model "$T/model.json" "$T/a.clk:3" "$T/b.clk:+4"
+assert_contains "$T/err" "'$T/b.clk:+4': the record index after ':' must be a whole number in decimal digits"
+
 # the compiled-in nickname table is the generated form of data/nicknames/groups.txt
 python3 "$BL_SRC/scripts/gen_nicknames.py" "$BL_SRC/data/nicknames/groups.txt" > "$T/nick.c" && assert_same "$T/nick.c" "$BL_SRC/lib/encode/nicknames_table.c"
 finish
