@@ -63,7 +63,8 @@ static void usage(FILE *fp)
         "      --weights            pairs from match --model: histogram of the match\n"
         "                           weights of true vs false pairs\n"
         "      --weights-svg FILE   the same as an SVG image\n"
-        "      --model FILE --mu-svg FILE   the model's m/u chart per field (SVG)\n"
+        "      --model FILE --mu-svg FILE   the model's m/u chart per field (SVG; the two\n"
+        "                           go together, and the model is read before the report)\n"
         "      --json               machine-readable output\n"
         "  -o, --output FILE        report destination (default stdout)\n"
         "  -q, --quiet              no report (pictures only)\n"
@@ -193,6 +194,15 @@ static int eval_parse(int argc, char **argv, eval_opts *o)
         return cli_usage_error(CMD, "--truth none goes without --data, --true-pairs and --sweep");
     if (o->sweep_svg && !o->sweep)
         o->sweep = 1;
+    /* the model is read for its chart alone: either option without the
+     * other was ignored (a broken model passed) or failed after the report */
+    if (o->musvg && !o->modelp)
+        return cli_usage_error(CMD, "--mu-svg needs --model FILE (the model whose m/u chart to draw)");
+    if (o->modelp && !o->musvg)
+        return cli_usage_error(CMD, "--model is read only for --mu-svg FILE (the model's m/u chart); "
+                                    "add --mu-svg or leave --model out");
+    if (o->modelp && !strcmp(o->modelp, "-") && !strcmp(o->input, "-"))
+        return cli_usage_error(CMD, "--model - and MATCHES - cannot both read stdin");
     return CLI_OPT_OK;
 }
 
@@ -632,8 +642,8 @@ static int write_report(const eval_run *r, const eval_opts *o, const bl_eval_res
 }
 
 /* match --model outputs: weight histogram (text on stdout, SVG) and the
- * model's m/u chart */
-static bl_status model_reports(const eval_run *r, const eval_opts *o, bl_error *err)
+ * m/u chart of the model `mm` (read before any work, cmd_eval) */
+static bl_status model_reports(const eval_run *r, const eval_opts *o, const bl_model *mm, bl_error *err)
 {
     bl_status st = BL_OK;
     if ((o->weights || o->wsvg) && !o->co.json) {
@@ -644,14 +654,8 @@ static bl_status model_reports(const eval_run *r, const eval_opts *o, bl_error *
                                         o->wsvg, err);
         free(w);
     }
-    if (st == BL_OK && o->musvg) {
-        bl_model *mm = NULL;
-        st = o->modelp ? bl_model_read(o->modelp, &mm, err)
-                       : bl_error_set(err, BL_EINVAL, "--mu-svg needs --model FILE");
-        if (st == BL_OK)
-            st = bl_model_mu_svg(mm, o->musvg, err);
-        bl_model_free(mm);
-    }
+    if (st == BL_OK && mm)
+        st = bl_model_mu_svg(mm, o->musvg, err);
     return st;
 }
 
@@ -684,8 +688,15 @@ int cmd_eval(int argc, char **argv)
     size_t npts = 0;
     bl_eval_result res;
     memset(&res, 0, sizeof res);
+    bl_model *mm = NULL;
+    /* a model that cannot be read stops the run before the report */
+    bl_status st = o.modelp ? bl_model_read(o.modelp, &mm, &err) : BL_OK;
+    if (st) {
+        rc = cli_fail(CMD, &err);
+        goto done;
+    }
     cli_spool in;
-    bl_status st = cli_spool_stdin(o.input, &in, &err);
+    st = cli_spool_stdin(o.input, &in, &err);
     if (!st)
         st = load_matches(in.path, &r.m, &err);
     if (!st)
@@ -717,9 +728,10 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     rc = write_report(&r, &o, &res, pts, npts, h.bins ? &h : NULL, &err);
-    if (rc == CLI_OPT_OK && (st = model_reports(&r, &o, &err)) != BL_OK)
+    if (rc == CLI_OPT_OK && (st = model_reports(&r, &o, mm, &err)) != BL_OK)
         rc = cli_fail(CMD, &err);
 done:
+    bl_model_free(mm);
     free(pts);
     bl_histogram_free(&h);
     eval_run_free(&r);

@@ -100,17 +100,24 @@ static bl_status write_explanation(const explain_pair *e, const cli_common *co, 
     return bl_ofile_commit(f, err);
 }
 
-/* "file:index" -> path (in place) and index. */
+/* "file:index" -> path (in place) and index; else the usage error, naming
+ * the argument. The index is decimal digits only: strtoull alone took
+ * "+3", " 3" and "-0" as record 3 and 0. */
 static int split_ref(char *arg, size_t *idx)
 {
     char *colon = strrchr(arg, ':');
-    if (!colon || !colon[1])
-        return -1;
+    if (!colon || colon == arg)
+        return cli_usage_error("explain", "'%s': records are given as FILE:INDEX (e.g. a.clk:12)", arg);
+    const char *d = colon + 1;
+    size_t nd = strspn(d, "0123456789");
     char *end;
     errno = 0;
-    unsigned long long v = strtoull(colon + 1, &end, 10);
-    if (errno || *end || colon[1] == '-')
-        return -1;
+    unsigned long long v = nd ? strtoull(d, &end, 10) : 0;
+    if (!nd || d[nd])
+        return cli_usage_error("explain", "'%s': the record index after ':' must be a whole number in decimal "
+                                          "digits (0-based, e.g. a.clk:12)", arg);
+    if (errno) /* ERANGE: more than 2^64 - 1 */
+        return cli_usage_error("explain", "'%s': record index too large", arg);
     *colon = '\0';
     *idx = (size_t)v;
     return 0;
@@ -154,8 +161,9 @@ int cmd_explain(int argc, char **argv)
         return cli_usage_error("explain", "expected A.clk:I B.clk:J");
     size_t ia, ib;
     char *pa = argv[optind], *pb = argv[optind + 1];
-    if (split_ref(pa, &ia) || split_ref(pb, &ib))
-        return cli_usage_error("explain", "records are given as FILE:INDEX (e.g. a.clk:12)");
+    int urc = split_ref(pa, &ia);
+    if (urc || (urc = split_ref(pb, &ib)))
+        return urc;
     if (!strcmp(pa, "-") || !strcmp(pb, "-"))
         return cli_usage_error("explain", "records are read from files, not stdin: give FILE:INDEX");
     bl_error err = {0};

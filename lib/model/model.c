@@ -393,8 +393,21 @@ bl_status bl_model_check_set(const bl_model *m, const bl_clkset *s, const char *
                               "%s: field %zu is '%s' (offset %u, %u bits) but the model's is '%s' (offset "
                               "%u, %u bits): the model is for another schema", name, i + 1, fs.names[i],
                               fs.offset[i], fs.bits[i], m->f[i].name, m->f[i].offset, m->f[i].bits);
-    if (st == BL_OK && m->has_fp && s->has_fingerprint &&
-        memcmp(m->fingerprint, s->fingerprint, BL_FINGERPRINT_BYTES))
+    /* Fields alone do not tell schemas apart (another tokenisation or KDF
+     * of the same columns has the same fields), so a model without the
+     * fingerprint of fingerprinted inputs is refused as inputs are
+     * (bl_model_check_inputs): train always writes the inputs' one. */
+    if (st == BL_OK && !m->has_fp && s->has_fingerprint)
+        st = bl_error_set(err, BL_EINPUT,
+                          "%s has a schema fingerprint but the model has none ($.fingerprint), so it cannot "
+                          "be checked against the file's schema: use a model from train (or match "
+                          "--save-model), or add the file's fingerprint (blindlink describe --json %s)",
+                          name, name);
+    else if (st == BL_OK && m->has_fp && !s->has_fingerprint)
+        st = bl_error_set(err, BL_EINPUT,
+                          "%s has no schema fingerprint but the model was trained on encodings with one: "
+                          "the model is for another schema or encoding options", name);
+    else if (st == BL_OK && m->has_fp && memcmp(m->fingerprint, s->fingerprint, BL_FINGERPRINT_BYTES))
         st = bl_error_set(err, BL_EINPUT,
                           "%s: schema fingerprint differs from the model's: the model was trained on "
                           "encodings of another schema or encoding options", name);

@@ -287,6 +287,35 @@ static bl_status read_level(rd *r, bl_field_model *f, json_t *lo, uint32_t l, ui
     return BL_OK;
 }
 
+/* A field's m, and its u, are distributions over its levels: m = 0.9 on
+ * every level is a slip, not a model, and its weights log2(m/u) would be
+ * off by the missing normalisation. A value marked "fixed" is used as
+ * written (docs/model.md, "Editing a model by hand"), so a field with a
+ * fixed m (u) keeps whatever sum the edit left. */
+#define LEVEL_SUM_TOL 1e-6
+
+static bl_status check_sums(rd *r, const bl_field_model *f, const char *p)
+{
+    for (int k = 0; k < 2; k++) {
+        const double *v = k ? f->u : f->m;
+        const int *fx = k ? f->fix_u : f->fix_m;
+        double sum = 0;
+        int fixed = 0;
+        for (uint32_t l = 0; l < f->nlevels; l++) {
+            sum += v[l];
+            fixed |= fx[l];
+        }
+        if (!fixed && !(fabs(sum - 1.0) <= LEVEL_SUM_TOL)) {
+            const char *w = k ? "u" : "m";
+            char what[256];
+            snprintf(what, sizeof what, "field '%s': %s of its levels sum to %.9g, not 1 (a value edited by "
+                     "hand is kept as written when its level says \"fixed\": [\"%s\"])", f->name, w, sum, w);
+            return bad(r, p, what);
+        }
+    }
+    return BL_OK;
+}
+
 static bl_status read_field(rd *r, bl_model *m, size_t i, json_t *fo, const char **swap_names)
 {
     char p[64];
@@ -326,6 +355,8 @@ static bl_status read_field(rd *r, bl_model *m, size_t i, json_t *fo, const char
     }
     if (f->nbands == 0)
         return bad(r, p, "the first level must be exact agreement ('min_dice': 1)");
+    if ((cst = check_sums(r, f, p)) != BL_OK)
+        return cst;
     swap_names[i] = json_string_value(json_object_get(fo, "swap_with"));
     if ((f->swap_with == -2) != (swap_names[i] != NULL))
         return bad(r, p, "'swap_with' names the other name field exactly when there is a swapped level");

@@ -835,6 +835,30 @@ static bl_status train_subset(const bl_clkset *const *sets, size_t nsets, const 
     return BL_OK;
 }
 
+/* EM fits each field's m and candidate u over its levels and the prior.
+ * On fewer training pairs than those values (one record gives at most
+ * TRAIN_TOP_K) any fit explains the pairs and EM "converges" to a model of
+ * noise, so such inputs are refused as inputs without candidates are. */
+static bl_status check_enough_pairs(const bl_model *m, const bl_clkset *const *sets, size_t nsets, size_t ntrain,
+                                    bl_error *err)
+{
+    size_t nvalues = 1;
+    for (size_t f = 0; f < m->nf; f++)
+        nvalues += 2 * (size_t)(m->f[f].nlevels - 1);
+    if (ntrain >= nvalues)
+        return BL_OK;
+    size_t small = 0;
+    for (size_t d = 1; d < nsets; d++)
+        if (sets[d]->count < sets[small]->count)
+            small = d;
+    return bl_error_set(err, BL_EINPUT,
+                        "too few records to train a model: %zu training pair%s (each record's best %d "
+                        "candidates), fewer than the %zu values EM fits (m and u of every level, the prior); "
+                        "dataset %zu has %zu record%s. Train on more records encoded the same way and link "
+                        "these with match --model FILE", ntrain, ntrain == 1 ? "" : "s", TRAIN_TOP_K, nvalues, small + 1,
+                        sets[small]->count, sets[small]->count == 1 ? "" : "s");
+}
+
 bl_status bl_model_train(const bl_clkset *const *sets, size_t nsets, const bl_candidate *cand, size_t ncand,
                          const bl_model_train_opts *o_in, bl_model **out, bl_error *err)
 {
@@ -871,33 +895,39 @@ bl_status bl_model_train(const bl_clkset *const *sets, size_t nsets, const bl_ca
     if (st != BL_OK)
         return st;
     copy_init(m, o.init);
+    /* the training pairs first: too few of them stop before any work */
+    double t0 = now_s();
+    bl_candidate *sub = NULL;
+    if ((st = train_subset(sets, nsets, &cand, &ncand, &sub, err)) != BL_OK ||
+        (st = check_enough_pairs(m, sets, nsets, ncand, err)) != BL_OK) {
+        free(sub);
+        bl_model_free(m);
+        return st;
+    }
+    const double subset_s = now_s() - t0;
     m->u_source = strdup("random");
     bl_setstats *ss = calloc(nsets, sizeof *ss);
     if (!ss || !m->u_source) {
         free(ss);
+        free(sub);
         bl_model_free(m);
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     }
     if ((st = bl_setstats_build(m, sets, nsets, ss, o.threads, err)) != BL_OK) {
         free(ss);
+        free(sub);
         bl_model_free(m);
         return st;
     }
     if (u_from_random(m, sets, nsets, ss, o.u_pairs, o.seed) != 0 || u_from_namesakes(m, sets, nsets, ss) != 0) {
         bl_setstats_free(ss, nsets);
         free(ss);
+        free(sub);
         bl_model_free(m);
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     }
-    double t0 = now_s();
+    t0 = now_s() - subset_s; /* EM's time, the subset included as before */
     ptable t;
-    bl_candidate *sub = NULL;
-    if ((st = train_subset(sets, nsets, &cand, &ncand, &sub, err)) != BL_OK) {
-        bl_setstats_free(ss, nsets);
-        free(ss);
-        bl_model_free(m);
-        return st;
-    }
     st = build_patterns(m, sets, ss, cand, ncand, o.threads, &t, err);
     free(sub);
     bl_setstats_free(ss, nsets);

@@ -263,12 +263,22 @@ static void test_roundtrip(void **state)
     assert_true(bl_model_level_weight(r, 0, 2) == bl_model_level_weight(r, 0, 0));
     r->f[0].u[2] = 0.5; /* below the cap: log2(m/u) as before */
     assert_true(fabs(bl_model_level_weight(r, 0, 2) - log2(r->f[0].m[2] / 0.5)) < 1e-12);
-    /* a hand edit of m changes the weight that scoring uses */
+    /* a hand edit of m is refused while the field's m no longer sum to 1,
+     * and marked "fixed" it changes the weight that scoring uses */
     char *edit = strdup(j1), *p = strstr(edit, "\"m\": 0.5");
     assert_non_null(p);
     memcpy(p, "\"m\": 0.9", 8);
     bl_model *h = NULL;
-    assert_int_equal(bl_model_from_json(edit, strlen(edit), "m.json", &h, &e), BL_OK);
+    assert_int_equal(bl_model_from_json(edit, strlen(edit), "m.json", &h, &e), BL_EINPUT);
+    assert_null(h);
+    assert_non_null(strstr(e.msg, "m.json: $.fields[0]: field 'a': m of its levels sum to 1.4, not 1"));
+    const size_t pos = (size_t)(p - edit);
+    char *fixed = malloc(strlen(edit) + 32);
+    memcpy(fixed, edit, pos);
+    strcpy(fixed + pos, "\"fixed\": [\"m\"], ");
+    strcat(fixed, edit + pos);
+    assert_int_equal(bl_model_from_json(fixed, strlen(fixed), "m.json", &h, &e), BL_OK);
+    free(fixed);
     assert_true(fabs(bl_model_level_weight(h, 0, 0) - log2(0.9 / 0.2)) < 1e-12);
     /* bad files name the JSON path */
     const char *bad = "{\"blindlink_model\": 1, \"prior\": 2, \"fields\": []}";
