@@ -27,11 +27,20 @@ _Static_assert(BL_MODEL_MAX_LEVELS < WSLOT && (BL_LEVEL_MISSING & (WSLOT - 1)) =
  * records' field bytes: in that order nearly every pair misses the caches
  * on both sides and scoring waits on memory. Big lists are scored in
  * tiles instead: a tile is a run of A-side records whose field bytes fit
- * in L2 (TILE_BYTES), and within a tile the pairs go in B-record order
- * (buckets of BBUCKETS over all records), so each B record comes from
- * memory about once per tile and the A records from L2. Results still go
- * to out[i] for cand[i]: the order of the work only. */
-#define TILE_BYTES (384u << 10)
+ * in a share of the cache (tile_bytes), and within a tile the pairs go in
+ * B-record order (buckets of BBUCKETS over all records), so each B record
+ * comes from memory about once per tile and the A records from cache.
+ * Results still go to out[i] for cand[i]: the order of the work only.
+ * The tile was 384 KB (L2 of the Zen 1 machine it was tuned on); on a Zen
+ * 4 with 1 MB L2 and 32 MB L3, nanoseconds of CPU per pair, fastest of 3,
+ * two rounds (bench_model --only score|decide, 1 thread; synth hard 100K
+ * candidates with --files, and the default synthetic list):
+ *   tile      384 KB     2 MB       4 MB       8 MB
+ *   100K full 212-295    172-180    157-179    158-212
+ *   decision  203-215    156-171    158-163    132
+ *   synthetic 109        82-85      91-93      103-121
+ * so a tile is now a sixteenth of the L3 (2 MB there), from 384 KB to
+ * 8 MB; BL_SCORE_TILE_KB sets it. */
 #define BBUCKETS 4096
 #define ORDER_MIN 50000
 /* ... and only when the records do not fit in a share of the L3 cache:
@@ -303,8 +312,15 @@ static size_t bound_filter(const sjob *j, sbuf *b, sent *e, size_t n)
             const sent *c = &e[i + q];
             b->ra[q] = bl_clkset_get(j->sets[c->da], c->ra);
             b->rb[q] = bl_clkset_get(j->sets[c->db], c->rb);
-            if (q < k)
-                __builtin_prefetch(j->st[c->db].pop + (size_t)c->rb * nf);
+        }
+        /* the next chunk's popcount and tf rows: read by the bound after
+         * this chunk's counts, they were its slowest loads when fetched
+         * only a chunk ahead */
+        for (size_t q = i == 0 ? 0 : k; q < 2 * k && i + q < n; q++) {
+            const sent *c = &e[i + q];
+            __builtin_prefetch(j->st[c->db].pop + (size_t)c->rb * nf);
+            __builtin_prefetch(j->st[c->da].pop + (size_t)c->ra * nf);
+            __builtin_prefetch(j->st[c->da].tfadj + (size_t)c->ra * nf);
         }
         for (size_t q = 0; q < k; q += SCORE_STEP) {
             const size_t s = k - q < SCORE_STEP ? k - q : SCORE_STEP;
@@ -465,6 +481,27 @@ static size_t field_span(const bl_model *m)
     return hi > lo ? hi - lo : 1;
 }
 
+/* Bytes of A records per tile (above). */
+static size_t tile_bytes(void)
+{
+    const char *env = getenv("BL_SCORE_TILE_KB");
+    if (env && atol(env) > 0)
+        return (size_t)atol(env) << 10;
+    /* the L3 as Linux describes it (glibc's sysconf said 320 MB in a VM
+     * whose CPU shows 32 MB) */
+    size_t l3 = 0;
+    char unit = 0;
+    FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r");
+    if (f && fscanf(f, "%zu%c", &l3, &unit) == 2)
+        l3 <<= unit == 'K' ? 10 : unit == 'M' ? 20 : 0;
+    if (f)
+        fclose(f);
+    size_t t = l3 ? l3 / 16 : (size_t)2 << 20;
+    if (t < (384u << 10))
+        t = 384u << 10;
+    return t > ((size_t)8 << 20) ? (size_t)8 << 20 : t;
+}
+
 /* One thread's part of the tiling pass: candidates [lo, hi), counted by
  * tile (phase 0) into cnt, then (phase 1) written from the starts in cnt. */
 typedef struct ojob {
@@ -535,7 +572,8 @@ static int build_order(const bl_model *m, const bl_clkset *const *sets, const bl
     while ((total >> o->bshift) >= BBUCKETS)
         o->bshift++;
     uint32_t tshift = 0; /* A records per tile: 2^tshift */
-    while (((size_t)2 << tshift) * field_span(m) <= TILE_BYTES)
+    const size_t tb = tile_bytes();
+    while (((size_t)2 << tshift) * field_span(m) <= tb)
         tshift++;
     o->ntiles = (total >> tshift) + 1;
     o->tile = malloc((o->ntiles + 1) * sizeof *o->tile);
