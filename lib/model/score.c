@@ -122,9 +122,17 @@ typedef struct sbound {
 /* Weights are sums of a dozen doubles and the posterior one exp2 and a
  * division: far less apart than this from the exact threshold. */
 #define BOUND_MARGIN 1e-6
-/* Stage fields counted for every pair (the rest only while a pair may
- * still reach the threshold). */
-#define BOUND_FIRST 3
+/* Stage fields counted for every pair of a chunk together (the rest
+ * one pair at a time while it may still reach the threshold): three for
+ * lists big enough for tiles, where the records come from memory and the
+ * loads of a chunk overlap, one in cache, where the extra counts cost
+ * more than the branches (bench_model --only decide, 1 thread, fastest
+ * of 3 or 7, two rounds, ns per pair, the full scorer alongside):
+ *   first stage fields  1          2          3          full
+ *   synth hard 100K     219-243    165-178    161-164    188-197
+ *   in cache            37.5-40.2  41.0-41.9  47.5-56.5  41.4-41.6 */
+#define BOUND_FIRST_TILED 3
+#define BOUND_FIRST_GIVEN 1
 
 static double sigmoid2(double w)
 {
@@ -642,21 +650,12 @@ static void bound_stages(const bl_model *m, sbound *bd)
             bd->order[b] = bd->order[b - 1];
             bd->order[b - 1] = t;
         }
-    const char *env = getenv("BL_BOUND_STAGES");
-    bd->nstage = env ? (uint32_t)atoi(env) : (uint32_t)m->nf;
-    if (bd->nstage > m->nf)
-        bd->nstage = (uint32_t)m->nf;
-    bd->nfirst = bd->nstage < BOUND_FIRST ? bd->nstage : BOUND_FIRST;
-    if (getenv("BL_BOUND_FIRST") && (uint32_t)atoi(getenv("BL_BOUND_FIRST")) <= bd->nstage)
-        bd->nfirst = (uint32_t)atoi(getenv("BL_BOUND_FIRST"));
-    if (getenv("BL_BOUND_DEBUG"))
-        for (size_t i = 0; i < m->nf; i++)
-            fprintf(stderr, "stage %zu: %s fall %.3f\n", i, m->f[bd->order[i]].name, fall[bd->order[i]]);
+    bd->nstage = (uint32_t)m->nf;
 }
 
 /* The decision bound's tables from the weights of every name class. */
-static int bound_init(const bl_model *m, const double (*w)[WSLOT], const double (*wn)[BL_MODEL_MAX_FIELDS][WSLOT],
-                      double min_p, sbound *bd)
+static void bound_init(const bl_model *m, const double (*w)[WSLOT], const double (*wn)[BL_MODEL_MAX_FIELDS][WSLOT],
+                       double min_p, sbound *bd)
 {
     bd->thr = log2(min_p / (1.0 - min_p)) - BOUND_MARGIN;
     bd->pw = bl_model_prior_weight(m);
@@ -690,8 +689,14 @@ static int bound_init(const bl_model *m, const double (*w)[WSLOT], const double 
         bd->swap[h] = bl_field_swap_level(&m->f[h]);
     }
     bound_stages(m, bd);
-    /* the first stage fields as a model of their own, for bl_fieldpop_init:
-     * a shallow copy (nothing in it is freed but the struct), no name pairs */
+}
+
+/* The first nfirst stage fields, counted for every pair, as a model of
+ * their own for bl_fieldpop_init: a shallow copy (nothing in it is freed
+ * but the struct), no name pairs. 0, or -1 when out of memory. */
+static int bound_first(const bl_model *m, sbound *bd, uint32_t nfirst)
+{
+    bd->nfirst = nfirst < bd->nstage ? nfirst : bd->nstage;
     if (!(bd->first = malloc(sizeof *bd->first)))
         return -1;
     memcpy(bd->first, m, sizeof *m);
@@ -763,9 +768,8 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
     sbound bd;
     const int bounded = kept != NULL;
     assert(!bounded || (min_p > 0.0 && min_p < 1.0));
-    if (bounded && bound_init(m, (const double (*)[WSLOT])w, (const double (*)[BL_MODEL_MAX_FIELDS][WSLOT])wn,
-                              min_p, &bd) != 0)
-        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    if (bounded)
+        bound_init(m, (const double (*)[WSLOT])w, (const double (*)[BL_MODEL_MAX_FIELDS][WSLOT])wn, min_p, &bd);
     size_t g = 0, s = 0;
     const int names = bl_model_name_pair(m, &g, &s);
     int nt = threads > 0 ? threads : bli_ncpus();
@@ -778,10 +782,14 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
     const int ord = env && !strcmp(env, "given")
                         ? 1
                         : build_order(m, sets, cand, ncand, nt, env && !strcmp(env, "tiles"), &o);
-    if (ord < 0) {
-        if (bounded)
-            free(bd.first);
+    if (ord < 0)
         return bl_error_set(err, BL_ENOMEM, "out of memory for the scoring order of %zu pairs", ncand);
+    if (bounded && bound_first(m, &bd, ord == 0 ? BOUND_FIRST_TILED : BOUND_FIRST_GIVEN) != 0) {
+        if (ord == 0) {
+            free(o.e);
+            free(o.tile);
+        }
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
     }
     sjob jobs[64];
     pthread_t tid[64];
