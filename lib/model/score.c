@@ -123,16 +123,18 @@ typedef struct sbound {
  * division: far less apart than this from the exact threshold. */
 #define BOUND_MARGIN 1e-6
 /* Stage fields counted for every pair of a chunk together (the rest
- * one pair at a time while it may still reach the threshold): three for
- * lists big enough for tiles, where the records come from memory and the
- * loads of a chunk overlap, one in cache, where the extra counts cost
- * more than the branches (bench_model --only decide, 1 thread, fastest
- * of 3 or 7, two rounds, ns per pair, the full scorer alongside):
+ * one pair at a time while it may still reach the threshold): three when
+ * the records come from memory and the loads of a chunk overlap, one when
+ * they fit in cache (in_cache), where the extra counts cost more than the
+ * branches (bench_model --only decide, 1 thread, fastest of 3 or 7, two
+ * rounds, ns per pair, the full scorer alongside):
  *   first stage fields  1          2          3          full
  *   synth hard 100K     219-243    165-178    161-164    188-197
- *   in cache            37.5-40.2  41.0-41.9  47.5-56.5  41.4-41.6 */
-#define BOUND_FIRST_TILED 3
-#define BOUND_FIRST_GIVEN 1
+ *   in cache            37.5-40.2  41.0-41.9  47.5-56.5  41.4-41.6
+ * (by the records' size, not the order: 100K in the given order with one
+ * first field took 264-348 ns against 199-236 for the full scorer) */
+#define BOUND_FIRST_MEMORY 3
+#define BOUND_FIRST_CACHED 1
 
 static double sigmoid2(double w)
 {
@@ -489,6 +491,21 @@ static size_t field_span(const bl_model *m)
     return hi > lo ? hi - lo : 1;
 }
 
+/* Do the records the candidates name fit in the cache share of the
+ * order rule (ORDER_MIN_BYTES)? */
+static int in_cache(const bl_model *m, const bl_clkset *const *sets, const bl_candidate *c, size_t n)
+{
+    uint32_t maxd = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t d = c[i].dset[0] > c[i].dset[1] ? c[i].dset[0] : c[i].dset[1];
+        maxd = d > maxd ? d : maxd;
+    }
+    size_t total = 0;
+    for (uint32_t d = 0; n && d <= maxd; d++)
+        total += sets[d]->count;
+    return total * field_span(m) < ORDER_MIN_BYTES;
+}
+
 /* Bytes of A records per tile (above). */
 static size_t tile_bytes(void)
 {
@@ -784,7 +801,12 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
                         : build_order(m, sets, cand, ncand, nt, env && !strcmp(env, "tiles"), &o);
     if (ord < 0)
         return bl_error_set(err, BL_ENOMEM, "out of memory for the scoring order of %zu pairs", ncand);
-    if (bounded && bound_first(m, &bd, ord == 0 ? BOUND_FIRST_TILED : BOUND_FIRST_GIVEN) != 0) {
+    /* BL_SCORE_BOUND_FIRST=N forces N first stage fields (the test) */
+    const char *fenv = getenv("BL_SCORE_BOUND_FIRST");
+    const uint32_t nfirst = fenv && *fenv ? (uint32_t)atoi(fenv)
+                            : in_cache(m, sets, cand, ncand) ? BOUND_FIRST_CACHED
+                                                             : BOUND_FIRST_MEMORY;
+    if (bounded && bound_first(m, &bd, nfirst) != 0) {
         if (ord == 0) {
             free(o.e);
             free(o.tile);

@@ -379,8 +379,8 @@ static size_t check_decide(const bl_candidate *c, size_t nc, const bl_scored_pai
     return nc - nk;
 }
 
-/* The decision on every kernel, both orders, 1-3 threads and several
- * thresholds, with name-class weights (the bound takes the best of every
+/* The decision on every kernel, both orders, 1-3 threads, several
+ * thresholds and 0 to 6 fields counted for a whole chunk first, with name-class weights (the bound takes the best of every
  * class) and swapped names in the data: the contract above, some pairs
  * ruled out and some kept at or above each threshold; at 0 and 1 every
  * pair, as bl_model_score. */
@@ -448,6 +448,10 @@ static void test_decide_contract(void **state)
             setenv("BL_SCORE_ORDER", ord ? "given" : "tiles", 1);
             for (int threads = 1; threads <= 3; threads++)
                 for (size_t t = 0; t < 4; t++) {
+                    /* first stage fields: 0 to all 6, over the runs */
+                    char first[8];
+                    snprintf(first, sizeof first, "%d", (int)((threads * 4 + t) % 7));
+                    setenv("BL_SCORE_BOUND_FIRST", first, 1);
                     bl_scored_pair *got = NULL;
                     size_t ng = 0, above = 0;
                     assert_int_equal(bl_model_score_decide(m, sets, 2, c, nc, threads, thr[t], &got, &ng, &e),
@@ -471,6 +475,7 @@ static void test_decide_contract(void **state)
     }
     for (size_t t = 0; t < 4; t++)
         assert_true(ruled_out[t] > 0);
+    unsetenv("BL_SCORE_BOUND_FIRST");
     unsetenv("BL_SCORE_ORDER");
     bli_kernel_force(keep);
     free(c);
