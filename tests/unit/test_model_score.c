@@ -476,6 +476,22 @@ static void test_decide_contract(void **state)
     for (size_t t = 0; t < 4; t++)
         assert_true(ruled_out[t] > 0);
     unsetenv("BL_SCORE_BOUND_FIRST");
+    /* three sets (global record numbers in the tiles): the same contract */
+    const bl_clkset *sets3[3] = {A, B, A};
+    for (size_t i = 0; i < nc; i++)
+        if (i % 3 == 1)
+            c[i].dset[0] = 1, c[i].dset[1] = 2;
+    bl_scored_pair *full3 = NULL;
+    assert_int_equal(bl_model_score(m, sets3, 3, c, nc, 2, &full3, &e), BL_OK);
+    for (int ord = 0; ord < 2; ord++) {
+        setenv("BL_SCORE_ORDER", ord ? "given" : "tiles", 1);
+        bl_scored_pair *got = NULL;
+        size_t ng = 0;
+        assert_int_equal(bl_model_score_decide(m, sets3, 3, c, nc, 2, 0.5, &got, &ng, &e), BL_OK);
+        assert_true(check_decide(c, nc, full3, got, ng, 0.5) > 0);
+        free(got);
+    }
+    free(full3);
     unsetenv("BL_SCORE_ORDER");
     bli_kernel_force(keep);
     free(c);
