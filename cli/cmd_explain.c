@@ -16,16 +16,20 @@
 
 static void usage(FILE *fp)
 {
-    fputs("Usage: blindlink explain --model MODEL.json [--svg FILE] A.clk:I B.clk:J\n"
+    fputs("Usage: blindlink explain --model MODEL.json [--svg FILE] [--input FILE ...] A.clk:I B.clk:J\n"
           "\n"
           "Explain the match weight of record I of A.clk against record J of B.clk\n"
           "(0-based indices, as in the pairs CSV): per field the Dice coefficient, the\n"
           "comparison level, its weight log2(m/u) and the term-frequency adjustment,\n"
           "then the prior weight, the total and the posterior match probability.\n"
+          "Value frequencies (the term-frequency adjustments) are counted over A.clk\n"
+          "and B.clk, or over the --input files: for a pair from a match of more than\n"
+          "two inputs, give them all (as given to match) to get the pairs file's weight.\n"
           "\n"
           "Options:\n"
           "  -m, --model FILE   model file (blindlink train) (required)\n"
           "      --svg FILE     also write the waterfall chart as SVG\n"
+          "      --input FILE   an input of the match run (repeat; A.clk and B.clk among them)\n"
           "      --json         print the explanation as JSON\n"
           "  -o, --output FILE  write the explanation to FILE instead of stdout\n"
           "  -q, --quiet, -v, --verbose  accepted as by every command (nothing to add here)\n"
@@ -100,6 +104,23 @@ static bl_status write_explanation(const explain_pair *e, const cli_common *co, 
     return bl_ofile_commit(f, err);
 }
 
+/* as match --model takes */
+#define EXPLAIN_MAX_INPUTS 64
+
+/* index of s in v[0..n), or n */
+static size_t find_path(const char *const *v, size_t n, const char *s)
+{
+    size_t i = 0;
+    while (i < n && strcmp(v[i], s))
+        i++;
+    return i;
+}
+
+static int among(const char *const *v, size_t n, const char *s)
+{
+    return find_path(v, n, s) < n;
+}
+
 /* "file:index" -> path (in place) and index; else the usage error, naming
  * the argument. The index is decimal digits only: strtoull alone took
  * "+3", " 3" and "-0" as record 3 and 0. */
@@ -127,10 +148,12 @@ int cmd_explain(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"svg", required_argument, NULL, 1001},
+        {"input", required_argument, NULL, 1002},
         CLI_LONGOPT_JSON, CLI_LONGOPT_OUTPUT, CLI_LONGOPT_QUIET, CLI_LONGOPT_VERBOSE,
         CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP, {NULL, 0, NULL, 0},
     };
-    const char *model = NULL, *svg = NULL;
+    const char *model = NULL, *svg = NULL, *inputs[EXPLAIN_MAX_INPUTS];
+    size_t ninputs = 0;
     cli_common co = {0};
     int c;
     /* "-:12" (stdin, record 12) would read as an unknown option */
@@ -143,6 +166,11 @@ int cmd_explain(int argc, char **argv)
         switch (c) {
         case 'm': model = optarg; break;
         case 1001: svg = optarg; break;
+        case 1002:
+            if (ninputs == EXPLAIN_MAX_INPUTS)
+                return cli_usage_error("explain", "at most %d --input files", EXPLAIN_MAX_INPUTS);
+            inputs[ninputs++] = optarg;
+            break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         default: {
             int rc = cli_common_option("explain", c, optarg, &co);
@@ -166,21 +194,33 @@ int cmd_explain(int argc, char **argv)
         return urc;
     if (!strcmp(pa, "-") || !strcmp(pb, "-"))
         return cli_usage_error("explain", "records are read from files, not stdin: give FILE:INDEX");
+    if (ninputs && (!among(inputs, ninputs, pa) || !among(inputs, ninputs, pb)))
+        return cli_usage_error("explain", "%s is not among the --input files (give every input of the "
+                                          "match run, %s and %s included)",
+                               among(inputs, ninputs, pa) ? pb : pa, pa, pb);
     bl_error err = {0};
     bl_model *m = NULL;
-    bl_clkset *a = NULL, *b = NULL;
+    /* the sets read: A.clk and B.clk, or every --input, A and B among them
+     * (value frequencies are counted over the sets read, and
+     * bl_model_explain finds A's by the set itself, not by its path) */
+    bl_clkset *in[EXPLAIN_MAX_INPUTS] = {NULL};
+    const char *paths[EXPLAIN_MAX_INPUTS] = {pa, pb};
+    const size_t nread = ninputs ? ninputs : 2;
+    for (size_t i = 0; i < ninputs; i++)
+        paths[i] = inputs[i];
     bl_status st = bl_model_read(model, &m, &err);
-    if (st == BL_OK)
-        st = bl_clkset_read(pa, BL_CLK_AUTO, 0, &a, &err);
-    if (st == BL_OK)
-        st = bl_clkset_read(pb, BL_CLK_AUTO, 0, &b, &err);
-    if (st == BL_OK)
-        st = bl_model_check_set(m, a, pa, &err);
-    if (st == BL_OK)
-        st = bl_model_check_set(m, b, pb, &err);
+    for (size_t i = 0; st == BL_OK && i < nread; i++) {
+        st = bl_clkset_read(paths[i], BL_CLK_AUTO, 0, &in[i], &err);
+        if (st == BL_OK)
+            st = bl_model_check_set(m, in[i], paths[i], &err);
+    }
+    const bl_clkset *tf[EXPLAIN_MAX_INPUTS];
+    for (size_t i = 0; i < nread; i++)
+        tf[i] = in[i];
+    const bl_clkset *a = ninputs ? in[find_path(paths, nread, pa)] : in[0];
+    const bl_clkset *b = ninputs ? in[find_path(paths, nread, pb)] : in[1];
     bl_explain_field f[BL_MODEL_MAX_FIELDS];
     double pw = 0, w = 0, p = 0;
-    const bl_clkset *tf[2] = {a, b};
     if (st == BL_OK && (ia >= a->count || ib >= b->count)) {
         const int bad_a = ia >= a->count;
         st = bl_error_set(&err, BL_EINVAL, "record index %zu out of range: %s has %zu records "
@@ -188,7 +228,7 @@ int cmd_explain(int argc, char **argv)
                           bad_a ? a->count : b->count);
     }
     if (st == BL_OK)
-        st = bl_model_explain(m, a, ia, b, ib, tf, 2, f, &pw, &w, &p, &err);
+        st = bl_model_explain(m, a, ia, b, ib, tf, nread, f, &pw, &w, &p, &err);
     if (st == BL_OK && svg)
         st = bl_model_explain_svg(svg, f, bl_model_nfields(m), pw, w, p, &err);
     if (st == BL_OK) {
@@ -197,8 +237,8 @@ int cmd_explain(int argc, char **argv)
         st = write_explanation(&ep, &co, &err);
     }
     int rc = st == BL_OK ? CLI_EXIT_OK : cli_fail("explain", &err);
-    bl_clkset_free(a);
-    bl_clkset_free(b);
+    for (size_t i = 0; i < nread; i++)
+        bl_clkset_free(in[i]);
     bl_model_free(m);
     return rc;
 }

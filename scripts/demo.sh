@@ -92,14 +92,17 @@ done
   --model "$OUT/tutorial-model.json" --mu-svg "$OUT/tutorial-mu.svg" "$OUT/tutorial-model-pairs.csv" |
   tee "$OUT/tutorial-model-eval.txt" | grep -E '^(predicted|true|precision|recall|F1)'
 # the first matched pair, field by field (a_index and b_index of the CSV are
-# per-dataset record numbers; the dataset columns say which inputs)
+# per-dataset record numbers; the dataset columns say which inputs; --input
+# names every input, so value frequencies are counted as match counted them)
 first=$(sed -n 2p "$OUT/tutorial-model-pairs.csv")
 echo "== explain the first matched pair ($first)"
 IFS=, read -r da ia db ib _ <<<"$(python3 -c 'import csv,sys
 r = csv.DictReader(open(sys.argv[1])); p = next(r)
 print(",".join([p.get("a_dataset", "0"), p["a_index"], p.get("b_dataset", "1"), p["b_index"], ""]))' \
   "$OUT/tutorial-model-pairs.csv")"
-"$BL" explain --model "$OUT/tutorial-model.json" --svg "$OUT/tutorial-explain.svg" \
+ins=()
+for f in "${fins[@]}"; do ins+=(--input "$f"); done
+"$BL" explain --model "$OUT/tutorial-model.json" --svg "$OUT/tutorial-explain.svg" "${ins[@]}" \
   "${fins[$da]}:$ia" "${fins[$db]}:$ib"
 
 # 4. The documented pipeline on generated hard data.

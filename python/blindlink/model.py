@@ -19,6 +19,7 @@ import collections
 import ctypes
 import json
 import math
+import os
 
 from . import _lib
 from ._lib import lib
@@ -116,27 +117,33 @@ class Model:
             res.append({"name": lib.bl_model_field_name(h, f).decode("utf-8"), "levels": levels})
         return res
 
-    def explain(self, a, i, b, j):
+    def explain(self, a, i, b, j, inputs=None):
         """Record i of file (or open set) a against record j of b, field by
         field: {"prior_weight", "weight", "probability", "fields": [{"name",
         "dice" (None when missing), "level" (None when missing), "label",
-        "weight", "tf_adjust"}]}. Value frequencies come from a and b."""
-        with _Sets([a, b]) as sets:
+        "weight", "tf_adjust"}]}. Value frequencies come from a and b, or
+        from `inputs` (every input of the match run, a and b among them, as
+        the CLI's --input): then the weight is the one link() gave."""
+        ka, kb = 0, 1
+        if inputs is not None:
+            inputs = list(inputs)
+            ka, kb = (_input_index(inputs, x) for x in (a, b))
+        with _Sets(inputs if inputs is not None else [a, b]) as sets:
             for k, s in enumerate(sets.sets):
                 err = _err()
                 name = str(sets.names[k]).encode("utf-8")
                 _lib.check(lib.bl_model_check_set(self._live(), s.p, name, ctypes.byref(err)), err)
-            sa, sb = sets.sets[0].p, sets.sets[1].p
-            for idx, s, nm in ((i, sa, sets.names[0]), (j, sb, sets.names[1])):
+            sa, sb = sets.sets[ka].p, sets.sets[kb].p
+            for idx, s, nm in ((i, sa, sets.names[ka]), (j, sb, sets.names[kb])):
                 if not 0 <= int(idx) < s.contents.count:
                     raise IndexError("record index %d out of range: %s has %d records"
                                      % (idx, nm, s.contents.count))
             nf = lib.bl_model_nfields(self.h)
             fields = (_lib.ExplainField * max(nf, 1))()
-            tf = (ctypes.POINTER(_lib.ClkSet) * 2)(sa, sb)
+            tf = sets.array()
             pw, w, p = ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
             err = _err()
-            st = lib.bl_model_explain(self.h, sa, int(i), sb, int(j), tf, 2, fields,
+            st = lib.bl_model_explain(self.h, sa, int(i), sb, int(j), tf, len(sets.sets), fields,
                                       ctypes.byref(pw), ctypes.byref(w), ctypes.byref(p),
                                       ctypes.byref(err))
             _lib.check(st, err)
@@ -167,6 +174,16 @@ class Model:
             self.close()
         except Exception:  # interpreter shutdown: the library may be gone already
             pass
+
+
+def _input_index(inputs, x):
+    """Where x (a path or an open set) is among inputs (paths compared as
+    strings, sets by identity), for explain(inputs=...)."""
+    for k, y in enumerate(inputs):
+        if x is y or (isinstance(x, (str, os.PathLike)) and isinstance(y, (str, os.PathLike))
+                      and os.fspath(x) == os.fspath(y)):
+            return k
+    raise ValueError("%r is not among the inputs" % (x,))
 
 
 class _Sets:

@@ -202,6 +202,19 @@ assert_eq "$(head -1 "$T/p.csv")" "a_dataset,a_index,b_dataset,b_index,score,wei
 expect_exit 0 "$BL" eval --truth febrl --data "$T/p-1.csv" --data "$T/p-2.csv" --data "$T/p-3.csv" "$T/p.csv"
 f1=$(awk '$1 == "F1" {print $2}' "$T/out")
 if python3 -c "import sys; sys.exit(0 if float('$f1') >= 0.9 else 1)"; then pass; else fail "3-party F1 $f1"; fi
+# explain --input: value frequencies over every input of the run, so the
+# weight of a 3-party pair is the pairs file's (over two files it can differ)
+expect_exit 0 "$BL" match --model auto --save-model "$T/p.json" -o "$T/p.csv" "$T/p1.clk" "$T/p2.clk" "$T/p3.clk"
+P3=("$T/p1.clk" "$T/p2.clk" "$T/p3.clk")
+ok=1
+while IFS=, read -r da ia db ib _ w _; do
+  "$BL" explain --json --model "$T/p.json" --input "${P3[0]}" --input "${P3[1]}" --input "${P3[2]}" \
+    "${P3[$da]}:$ia" "${P3[$db]}:$ib" > "$T/e.json" || { ok=0; break; }
+  python3 -c 'import json, sys; e = json.load(open(sys.argv[1])); sys.exit(0 if abs(e["weight"] - float(sys.argv[2])) < 1e-3 else 1)' "$T/e.json" "$w" || { ok=0; echo "pair $da:$ia $db:$ib: pairs file $w, explain $(cat "$T/e.json")"; break; }
+done < <(sed -n 2,21p "$T/p.csv")
+[ "$ok" = 1 ] && pass || fail "explain --input gives the pairs file's weight of a 3-party pair"
+expect_exit 2 "$BL" explain --model "$T/p.json" --input "$T/p1.clk" --input "$T/p2.clk" "$T/p3.clk:0" "$T/p1.clk:0"
+assert_contains "$T/err" "not among the --input files"
 # synth --level hard: deterministic, with case and Unicode-form changes of names
 expect_exit 0 "$BL" synth -n 3000 --level hard --seed 3 -o "$T/h"
 expect_exit 0 "$BL" synth -n 3000 --level hard --seed 3 -o "$T/h2"

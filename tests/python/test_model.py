@@ -92,6 +92,12 @@ class ModelLinkTest(unittest.TestCase):
                                e["weight"], places=9)
         with self.assertRaises(IndexError):
             self.result.model.explain(self.files[0], 1000, self.files[1], 0)
+        # inputs: the value frequencies of the run's inputs (here the same two)
+        again = self.result.model.explain(self.files[0], top.a_index, self.files[1], top.b_index,
+                                          inputs=self.files)
+        self.assertEqual(again, e)
+        with self.assertRaises(ValueError):
+            self.result.model.explain(self.files[0], 0, self.files[1], 0, inputs=self.files[:1])
 
     def test_errors(self):
         with self.assertRaises(ValueError):
