@@ -228,16 +228,18 @@ static double levels_loop(const bl_model *m, const bl_clkset *const *sets, const
 /* The decision's contract, checked on every run: the kept pairs come in
  * candidate order; a pair the full scores put at min_p or above is among
  * them with exactly those values; a pair left out is below min_p there. */
-static void check_decision(const bl_candidate *c, const bl_scored_pair *full, size_t n, const bl_scored_pair *kept,
-                           size_t nk, double min_p)
+static void check_decision(const bl_candidate *c, const bl_scored_pair *full, size_t n,
+                           const bl_scored_pair *kept, size_t nk, double min_p)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        const int here = k < nk && kept[k].c.rec[0] == c[i].rec[0] && kept[k].c.rec[1] == c[i].rec[1] &&
-                         kept[k].c.dset[0] == c[i].dset[0] && kept[k].c.dset[1] == c[i].dset[1];
+        const int here = k < nk && kept[k].c.rec[0] == c[i].rec[0] &&
+                         kept[k].c.rec[1] == c[i].rec[1] && kept[k].c.dset[0] == c[i].dset[0] &&
+                         kept[k].c.dset[1] == c[i].dset[1];
         if (here ? kept[k].weight != full[i].weight || kept[k].probability != full[i].probability
                  : full[i].probability >= min_p) {
-            fprintf(stderr, "bench_model: the decision differs from the full scores at pair %zu\n", i);
+            fprintf(stderr, "bench_model: the decision differs from the full scores at pair %zu\n",
+                    i);
             abort();
         }
         k += (size_t)here;
@@ -279,7 +281,8 @@ int main(int argc, char **argv)
     bl_error e = {0};
     bl_clkset *A = NULL, *B = NULL;
     if (files[0]) {
-        if (bl_clkset_read(files[0], BL_CLK_AUTO, 0, &A, &e) || bl_clkset_read(files[1], BL_CLK_AUTO, 0, &B, &e)) {
+        if (bl_clkset_read(files[0], BL_CLK_AUTO, 0, &A, &e) ||
+            bl_clkset_read(files[1], BL_CLK_AUTO, 0, &B, &e)) {
             fprintf(stderr, "bench_model: %s\n", e.msg);
             return 1;
         }
@@ -310,11 +313,13 @@ int main(int argc, char **argv)
     }
     const bl_clkset *sets[2] = {A, B};
     if (files[0])
-        printf("bench_model: %s (%zu records) x %s (%zu records), %u bytes per record, kernel %s, %d cpus\n",
-               files[0], A->count, files[1], B->count, A->nbytes, bl_match_kernel_name(), bli_ncpus());
+        printf("bench_model: %s (%zu records) x %s (%zu records), %u bytes per record, kernel %s, "
+               "%d cpus\n",
+               files[0], A->count, files[1], B->count, A->nbytes, bl_match_kernel_name(),
+               bli_ncpus());
     else
-        printf("bench_model: %zu x %zu records, %d fields of %d bits, kernel %s, %d cpus\n", N, N, NF, FBITS,
-               bl_match_kernel_name(), bli_ncpus());
+        printf("bench_model: %zu x %zu records, %d fields of %d bits, kernel %s, %d cpus\n", N, N,
+               NF, FBITS, bl_match_kernel_name(), bli_ncpus());
 
     double t0 = now();
     bl_candidate *c = NULL;
@@ -365,7 +370,8 @@ int main(int argc, char **argv)
     else
         qsort(big, score_pairs, sizeof *big, bli_candidate_key_cmp);
     printf("scoring list: %zu pairs (%s) in %s order\n", score_pairs,
-           mixed ? "blocked candidates and random pairs, half each" : "blocked candidates only", order);
+           mixed ? "blocked candidates and random pairs, half each" : "blocked candidates only",
+           order);
     bl_model *m2 = NULL;
     double t3 = now();
     if (train_big && bl_model_train(sets, 2, big, score_pairs, &to, &m2, &e))
@@ -423,7 +429,8 @@ int main(int argc, char **argv)
         bl_clkset_free(B);
         return 0;
     }
-    double bs[2][2] = {{0}}, bs_cpu[2][2] = {{0}}, dbest[2][2] = {{0}}, best_base = 0, best_base_cpu = 0;
+    double bs[2][2] = {{0}}, bs_cpu[2][2] = {{0}}, dbest[2][2] = {{0}}, best_base = 0,
+           best_base_cpu = 0;
     for (int rep = 0; rep < reps; rep++) {
         bl_setstats ss[2];
         double t5 = now(), c5 = cpu_now();
@@ -450,17 +457,22 @@ int main(int argc, char **argv)
                 bl_scored_pair *dec = NULL;
                 size_t nk = 0;
                 s0 = now(), c0 = cpu_now();
-                if (bli_model_decide_into(m, sets, ss, big, score_pairs, threads, 0.5, &dec, &nk, &e))
+                if (bli_model_decide_into(m, sets, ss, big, score_pairs, threads, 0.5, &dec, &nk,
+                                          &e))
                     abort();
                 s1 = now(), c1 = cpu_now();
                 check_decision(big, warm, score_pairs, dec, nk, 0.5);
                 free(dec);
                 const size_t skipped = score_pairs - nk;
                 dbest[ord][ti] = fmax(dbest[ord][ti], (double)score_pairs / (s1 - s0) / 1e6);
-                printf("model decision at posterior >= 0.5 (bound, %s order), %d thread%s: %.1f M pairs/s (%.3fs; "
-                       "%.1f M pairs per CPU-second; %.1f%% ruled out by the bound; decisions as the full scores)\n",
-                       ord ? "given" : "tiled", threads, threads > 1 ? "s" : "", (double)score_pairs / (s1 - s0) / 1e6,
-                       s1 - s0, (double)score_pairs / (c1 - c0) / 1e6, 100.0 * (double)skipped / (double)score_pairs);
+                printf("model decision at posterior >= 0.5 (bound, %s order), %d thread%s: %.1f M "
+                       "pairs/s (%.3fs; "
+                       "%.1f M pairs per CPU-second; %.1f%% ruled out by the bound; decisions as "
+                       "the full scores)\n",
+                       ord ? "given" : "tiled", threads, threads > 1 ? "s" : "",
+                       (double)score_pairs / (s1 - s0) / 1e6, s1 - s0,
+                       (double)score_pairs / (c1 - c0) / 1e6,
+                       100.0 * (double)skipped / (double)score_pairs);
             }
         unsetenv("BL_SCORE_ORDER");
         /* the per-pair path scoring took before the batched kernels:
@@ -508,8 +520,10 @@ int main(int argc, char **argv)
         double b1 = now(), bc1 = cpu_now();
         best_base = fmax(best_base, (double)score_pairs / (b1 - b0) / 1e6);
         best_base_cpu = fmax(best_base_cpu, (double)score_pairs / (bc1 - bc0) / 1e6);
-        printf("baseline record-level Dice (and-popcount of the whole %d-bit record), 1 thread: %.1f M pairs/s "
-               "(%.1f M pairs per CPU-second; checksum %.0f)\n", (int)(A->nbytes * 8), (double)score_pairs / (b1 - b0) / 1e6,
+        printf("baseline record-level Dice (and-popcount of the whole %d-bit record), 1 thread: "
+               "%.1f M pairs/s "
+               "(%.1f M pairs per CPU-second; checksum %.0f)\n",
+               (int)(A->nbytes * 8), (double)score_pairs / (b1 - b0) / 1e6,
                (double)score_pairs / (bc1 - bc0) / 1e6, acc);
         memory_probe(B, big, score_pairs, k);
     }
@@ -517,7 +531,8 @@ int main(int argc, char **argv)
            "given order %.1f / %.1f M (%.1f / %.1f per CPU-second); baseline %.1f M on 1 thread (%.1f per "
            "CPU-second)\n", reps, bs[0][0], bs[0][1], bli_ncpus(), bs_cpu[0][0], bs_cpu[0][1], bs[1][0], bs[1][1],
            bs_cpu[1][0], bs_cpu[1][1], best_base, best_base_cpu);
-    printf("best of %d: decision (bound) tiled %.1f M pairs/s on 1 thread, %.1f M on %d; given order %.1f / %.1f M\n",
+    printf("best of %d: decision (bound) tiled %.1f M pairs/s on 1 thread, %.1f M on %d; given "
+           "order %.1f / %.1f M\n",
            reps, dbest[0][0], dbest[0][1], bli_ncpus(), dbest[1][0], dbest[1][1]);
     free(warm);
     if (!quality) {

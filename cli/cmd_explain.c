@@ -16,7 +16,8 @@
 
 static void usage(FILE *fp)
 {
-    fputs("Usage: blindlink explain --model MODEL.json [--svg FILE] [--input FILE ...] A.clk:I B.clk:J\n"
+    fputs("Usage: blindlink explain --model MODEL.json [--svg FILE] [--input FILE ...] A.clk:I "
+          "B.clk:J\n"
           "\n"
           "Explain the match weight of record I of A.clk against record J of B.clk\n"
           "(0-based indices, as in the pairs CSV): per field the Dice coefficient, the\n"
@@ -128,15 +129,18 @@ static int split_ref(char *arg, size_t *idx)
 {
     char *colon = strrchr(arg, ':');
     if (!colon || colon == arg)
-        return cli_usage_error("explain", "'%s': records are given as FILE:INDEX (e.g. a.clk:12)", arg);
+        return cli_usage_error("explain", "'%s': records are given as FILE:INDEX (e.g. a.clk:12)",
+                               arg);
     const char *d = colon + 1;
     size_t nd = strspn(d, "0123456789");
     char *end;
     errno = 0;
     unsigned long long v = nd ? strtoull(d, &end, 10) : 0;
     if (!nd || d[nd])
-        return cli_usage_error("explain", "'%s': the record index after ':' must be a whole number in decimal "
-                                          "digits (0-based, e.g. a.clk:12)", arg);
+        return cli_usage_error("explain",
+                               "'%s': the record index after ':' must be a whole number in decimal "
+                               "digits (0-based, e.g. a.clk:12)",
+                               arg);
     if (errno) /* ERANGE: more than 2^64 - 1 */
         return cli_usage_error("explain", "'%s': record index too large", arg);
     *colon = '\0';
@@ -147,10 +151,16 @@ static int split_ref(char *arg, size_t *idx)
 int cmd_explain(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'}, {"svg", required_argument, NULL, 1001},
+        {"model", required_argument, NULL, 'm'},
+        {"svg", required_argument, NULL, 1001},
         {"input", required_argument, NULL, 1002},
-        CLI_LONGOPT_JSON, CLI_LONGOPT_OUTPUT, CLI_LONGOPT_QUIET, CLI_LONGOPT_VERBOSE,
-        CLI_LONGOPT_VERSION, CLI_LONGOPT_HELP, {NULL, 0, NULL, 0},
+        CLI_LONGOPT_JSON,
+        CLI_LONGOPT_OUTPUT,
+        CLI_LONGOPT_QUIET,
+        CLI_LONGOPT_VERBOSE,
+        CLI_LONGOPT_VERSION,
+        CLI_LONGOPT_HELP,
+        {NULL, 0, NULL, 0},
     };
     const char *model = NULL, *svg = NULL, *inputs[EXPLAIN_MAX_INPUTS];
     size_t ninputs = 0;
@@ -195,8 +205,9 @@ int cmd_explain(int argc, char **argv)
     if (!strcmp(pa, "-") || !strcmp(pb, "-"))
         return cli_usage_error("explain", "records are read from files, not stdin: give FILE:INDEX");
     if (ninputs && (!among(inputs, ninputs, pa) || !among(inputs, ninputs, pb)))
-        return cli_usage_error("explain", "%s is not among the --input files (give every input of the "
-                                          "match run, %s and %s included)",
+        return cli_usage_error("explain",
+                               "%s is not among the --input files (give every input of the "
+                               "match run, %s and %s included)",
                                among(inputs, ninputs, pa) ? pb : pa, pa, pb);
     bl_error err = {0};
     bl_model *m = NULL;

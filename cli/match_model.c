@@ -140,12 +140,13 @@ static void fs_verbose(const fs_run *r, const cli_fs_opts *o)
                         "%.2fs: %s after %u iterations, prior %.4g\n", r->t_block, r->nc,
                 r->t_train, conv ? "converged" : "hit the iteration limit", it, prior);
     }
-    fprintf(stderr, "blindlink match: model %s: %zu candidate pairs, scored in %.3fs (%.1f M "
-                    "pairs/s; %zu ruled out by the decision bound), %zu %s at probability >= %g; "
-                    "total %.2fs\n", o->model, r->nc, r->t_score,
-            (double)r->nc / fmax(r->t_score, 1e-9) / 1e6, r->nc - r->nsc, r->nres,
-            o->candidates ? "scored candidates written" : "matched pairs", o->min_p,
-            bl_clock_s() - r->t0);
+    fprintf(stderr,
+            "blindlink match: model %s: %zu candidate pairs, scored in %.3fs (%.1f M "
+            "pairs/s; %zu ruled out by the decision bound), %zu %s at probability >= %g; "
+            "total %.2fs\n",
+            o->model, r->nc, r->t_score, (double)r->nc / fmax(r->t_score, 1e-9) / 1e6,
+            r->nc - r->nsc, r->nres, o->candidates ? "scored candidates written" : "matched pairs",
+            o->min_p, bl_clock_s() - r->t0);
 }
 
 /* the figures of the -v lines as JSON on stdout */

@@ -216,9 +216,10 @@ bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, c
                               bl_error *err);
 
 /** bl_model_score_into for a decision at min_p (bl_model_score_decide). */
-bl_status bli_model_decide_into(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
-                                const bl_candidate *cand, size_t ncand, int threads, double min_p,
-                                bl_scored_pair **out, size_t *nout, bl_error *err);
+bl_status bli_model_decide_into(const bl_model *m, const bl_clkset *const *sets,
+                                const bl_setstats *ss, const bl_candidate *cand, size_t ncand,
+                                int threads, double min_p, bl_scored_pair **out, size_t *nout,
+                                bl_error *err);
 
 /** Weight log2(m/u) of level l of field f (0 for missing). */
 double bl_model_level_weight(const bl_model *m, size_t f, unsigned l);

@@ -76,7 +76,7 @@ typedef struct sjob {
     int fail;
     int names;                 /* the model has a name pair: g, s */
     size_t g, s;
-    const struct sbound *bd;   /* a decision's bound (bl_model_score_decide), or NULL */
+    const struct sbound *bd; /* a decision's bound (bl_model_score_decide), or NULL */
     /* with bd: the pairs the bound kept, scored (kv) and their candidate
      * indices (ki), nk of cap; the others are not written anywhere (a
      * write per pair, scattered in the tiled order, cost as much as the
@@ -107,13 +107,14 @@ typedef struct sjob {
  * candidates, with the surname 98%: most pairs read a third of their
  * field bytes. */
 typedef struct sbound {
-    double thr;                                  /* min_p's weight, less a margin */
-    double pw;                                   /* the prior weight */
-    double ex[BL_MODEL_MAX_FIELDS];              /* best exact weight (tf added per record) */
-    double suf[BL_MODEL_MAX_FIELDS][WSLOT];      /* best weight of the levels >= k, k >= 1 */
-    double best[BL_MODEL_MAX_FIELDS][WSLOT];     /* best weight of level l, any name class */
-    int swap[BL_MODEL_MAX_FIELDS];               /* the swapped level of a name field, or -1 */
-    uint32_t swapq[BL_MODEL_MAX_FIELDS], partner[BL_MODEL_MAX_FIELDS]; /* its bl_fieldpop pair, other field */
+    double thr;                              /* min_p's weight, less a margin */
+    double pw;                               /* the prior weight */
+    double ex[BL_MODEL_MAX_FIELDS];          /* best exact weight (tf added per record) */
+    double suf[BL_MODEL_MAX_FIELDS][WSLOT];  /* best weight of the levels >= k, k >= 1 */
+    double best[BL_MODEL_MAX_FIELDS][WSLOT]; /* best weight of level l, any name class */
+    int swap[BL_MODEL_MAX_FIELDS];           /* the swapped level of a name field, or -1 */
+    uint32_t swapq[BL_MODEL_MAX_FIELDS];         /* a name field's bl_fieldpop pair */
+    uint32_t partner[BL_MODEL_MAX_FIELDS];       /* and the pair's other field */
     uint32_t order[BL_MODEL_MAX_FIELDS], nstage; /* fields counted, in this order */
     uint32_t nfirst;                             /* the first stages, counted for every pair */
     bl_model *first;                             /* a model of those fields alone (their kernel) */
@@ -227,8 +228,8 @@ static inline uint32_t bound_band(const bl_fieldpop *fp, size_t f, uint32_t v, u
 
 /* Field f's bound from the popcounts x, y (above); tf: the A record's
  * term-frequency adjustment of an exact agreement. */
-static inline double bound_pop(const sbound *bd, const bl_fieldpop *fp, size_t f, uint32_t x, uint32_t y,
-                               float tf)
+static inline double bound_pop(const sbound *bd, const bl_fieldpop *fp, size_t f, uint32_t x,
+                               uint32_t y, float tf)
 {
     if (!x || !y)
         return 0.0;
@@ -261,8 +262,9 @@ static int bound_swap_open(const bl_fieldpop *fp, uint32_t q, size_t f, size_t h
 
 /* Field f's best weight once its AND-count c is known (x, y: the pair's
  * popcount rows, a, b: its records, for a name field's crosswise count). */
-static double bound_count(const sbound *bd, const bl_fieldpop *fp, size_t f, const uint32_t *x, const uint32_t *y,
-                          uint32_t c, float tf, const uint8_t *a, const uint8_t *b)
+static double bound_count(const sbound *bd, const bl_fieldpop *fp, size_t f, const uint32_t *x,
+                          const uint32_t *y, uint32_t c, float tf, const uint8_t *a,
+                          const uint8_t *b)
 {
     if (!x[f] || !y[f])
         return 0.0;
@@ -278,8 +280,8 @@ static double bound_count(const sbound *bd, const bl_fieldpop *fp, size_t f, con
 /* The bound of one pair from its popcount rows and the counts of the
  * first stage fields (cnt[q] for bd->order[q], q < bd->nfirst), then the
  * later stages one field at a time while the pair may still reach thr. */
-static int bound_keep(const sjob *j, const bl_fieldpop *fp, const sent *c, const uint8_t *ra, const uint8_t *rb,
-                      const uint32_t *cnt)
+static int bound_keep(const sjob *j, const bl_fieldpop *fp, const sent *c, const uint8_t *ra,
+                      const uint8_t *rb, const uint32_t *cnt)
 {
     const sbound *bd = j->bd;
     const size_t nf = j->m->nf;
@@ -334,7 +336,8 @@ static size_t bound_filter(const sjob *j, sbuf *b, sent *e, size_t n)
         }
         for (size_t q = 0; q < k; q += SCORE_STEP) {
             const size_t s = k - q < SCORE_STEP ? k - q : SCORE_STEP;
-            fs->batch(fs, b->ra + q, b->rb + q, s, k + ahead - q - s, b->cnt + q * fs->cstride, b->cross);
+            fs->batch(fs, b->ra + q, b->rb + q, s, k + ahead - q - s, b->cnt + q * fs->cstride,
+                      b->cross);
         }
         for (size_t q = 0; q < k; q++)
             if (bound_keep(j, &b->fpk, &e[i + q], b->ra[q], b->rb[q], b->cnt + q * fs->cstride))
@@ -493,7 +496,8 @@ static size_t field_span(const bl_model *m)
 
 /* Do the records the candidates name fit in the cache share of the
  * order rule (ORDER_MIN_BYTES)? */
-static int in_cache(const bl_model *m, const bl_clkset *const *sets, const bl_candidate *c, size_t n)
+static int in_cache(const bl_model *m, const bl_clkset *const *sets, const bl_candidate *c,
+                    size_t n)
 {
     uint32_t maxd = 0;
     for (size_t i = 0; i < n; i++) {
@@ -671,8 +675,8 @@ static void bound_stages(const bl_model *m, sbound *bd)
 }
 
 /* The decision bound's tables from the weights of every name class. */
-static void bound_init(const bl_model *m, const double (*w)[WSLOT], const double (*wn)[BL_MODEL_MAX_FIELDS][WSLOT],
-                       double min_p, sbound *bd)
+static void bound_init(const bl_model *m, const double (*w)[WSLOT],
+                       const double (*wn)[BL_MODEL_MAX_FIELDS][WSLOT], double min_p, sbound *bd)
 {
     bd->thr = log2(min_p / (1.0 - min_p)) - BOUND_MARGIN;
     bd->pw = bl_model_prior_weight(m);
@@ -697,7 +701,8 @@ static void bound_init(const bl_model *m, const double (*w)[WSLOT], const double
     uint32_t npair = 0;
     for (size_t f = 0; f < m->nf; f++) {
         const int h = m->f[f].swap_with;
-        if (h <= (int)f || (size_t)h >= m->nf || m->f[h].swap_with != (int)f || m->f[h].bits != m->f[f].bits)
+        if (h <= (int)f || (size_t)h >= m->nf || m->f[h].swap_with != (int)f ||
+            m->f[h].bits != m->f[f].bits)
             continue;
         bd->swapq[f] = bd->swapq[h] = npair++;
         bd->partner[f] = (uint32_t)h;
@@ -739,7 +744,8 @@ static int cmp_kref(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-static bl_status kept_gather(sjob *jobs, int nt, int tiled, bl_scored_pair **out, size_t *nout, bl_error *err)
+static bl_status kept_gather(sjob *jobs, int nt, int tiled, bl_scored_pair **out, size_t *nout,
+                             bl_error *err)
 {
     size_t n = 0, o = 0;
     for (int t = 0; t < nt; t++)
@@ -773,7 +779,8 @@ static bl_status kept_gather(sjob *jobs, int nt, int tiled, bl_scored_pair **out
  * the pairs the bound keeps into *kept (*nkept of them). */
 static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
                             const bl_candidate *cand, size_t ncand, int threads, double min_p,
-                            bl_scored_pair *res, bl_scored_pair **kept, size_t *nkept, bl_error *err)
+                            bl_scored_pair *res, bl_scored_pair **kept, size_t *nkept,
+                            bl_error *err)
 {
     double w[BL_MODEL_MAX_FIELDS][WSLOT] = {{0}}, wn[2][BL_MODEL_MAX_FIELDS][WSLOT] = {{{0}}};
     for (size_t f = 0; f < m->nf; f++)
@@ -786,7 +793,8 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
     const int bounded = kept != NULL;
     assert(!bounded || (min_p > 0.0 && min_p < 1.0));
     if (bounded)
-        bound_init(m, (const double (*)[WSLOT])w, (const double (*)[BL_MODEL_MAX_FIELDS][WSLOT])wn, min_p, &bd);
+        bound_init(m, (const double(*)[WSLOT])w, (const double(*)[BL_MODEL_MAX_FIELDS][WSLOT])wn,
+                   min_p, &bd);
     size_t g = 0, s = 0;
     const int names = bl_model_name_pair(m, &g, &s);
     int nt = threads > 0 ? threads : bli_ncpus();
@@ -803,7 +811,7 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
         return bl_error_set(err, BL_ENOMEM, "out of memory for the scoring order of %zu pairs", ncand);
     /* BL_SCORE_BOUND_FIRST=N forces N first stage fields (the test) */
     const char *fenv = getenv("BL_SCORE_BOUND_FIRST");
-    const uint32_t nfirst = fenv && *fenv ? (uint32_t)atoi(fenv)
+    const uint32_t nfirst = fenv && *fenv                    ? (uint32_t)atoi(fenv)
                             : in_cache(m, sets, cand, ncand) ? BOUND_FIRST_CACHED
                                                              : BOUND_FIRST_MEMORY;
     if (bounded && bound_first(m, &bd, nfirst) != 0) {
@@ -817,10 +825,25 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
     pthread_t tid[64];
     int started = 1;
     for (int t = 0; t < nt; t++) {
-        jobs[t] = (sjob){m, sets, ss, cand, res, ncand * (size_t)t / (size_t)nt,
-                         ncand * (size_t)(t + 1) / (size_t)nt, NULL, (const double (*)[WSLOT])w,
-                         (const double (*)[BL_MODEL_MAX_FIELDS][WSLOT])wn, 0, names, g, s,
-                         bounded ? &bd : NULL, NULL, NULL, 0, 0};
+        jobs[t] = (sjob){m,
+                         sets,
+                         ss,
+                         cand,
+                         res,
+                         ncand * (size_t)t / (size_t)nt,
+                         ncand * (size_t)(t + 1) / (size_t)nt,
+                         NULL,
+                         (const double(*)[WSLOT])w,
+                         (const double(*)[BL_MODEL_MAX_FIELDS][WSLOT])wn,
+                         0,
+                         names,
+                         g,
+                         s,
+                         bounded ? &bd : NULL,
+                         NULL,
+                         NULL,
+                         0,
+                         0};
         if (ord == 0)
             jobs[t].o = &o, jobs[t].lo = tile_cut(&o, t, nt), jobs[t].hi = tile_cut(&o, t + 1, nt);
     }
@@ -851,16 +874,17 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
     return st;
 }
 
-bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
-                              const bl_candidate *cand, size_t ncand, int threads, bl_scored_pair *res,
-                              bl_error *err)
+bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets,
+                              const bl_setstats *ss, const bl_candidate *cand, size_t ncand,
+                              int threads, bl_scored_pair *res, bl_error *err)
 {
     return score_into(m, sets, ss, cand, ncand, threads, 0.0, res, NULL, NULL, err);
 }
 
-bl_status bli_model_decide_into(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
-                                const bl_candidate *cand, size_t ncand, int threads, double min_p,
-                                bl_scored_pair **out, size_t *nout, bl_error *err)
+bl_status bli_model_decide_into(const bl_model *m, const bl_clkset *const *sets,
+                                const bl_setstats *ss, const bl_candidate *cand, size_t ncand,
+                                int threads, double min_p, bl_scored_pair **out, size_t *nout,
+                                bl_error *err)
 {
     *out = NULL;
     *nout = 0;
@@ -902,8 +926,9 @@ static bl_status score_alloc(const bl_model *m, const bl_clkset *const *sets, si
     return st;
 }
 
-bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t nsets, const bl_candidate *cand,
-                         size_t ncand, int threads, bl_scored_pair **out, bl_error *err)
+bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t nsets,
+                         const bl_candidate *cand, size_t ncand, int threads, bl_scored_pair **out,
+                         bl_error *err)
 {
     size_t n;
     return score_alloc(m, sets, nsets, cand, ncand, threads, 0.0, out, &n, err);

@@ -363,8 +363,8 @@ static void test_score_identical(void **state)
  * candidate order; every pair the full scores put at min_p or above among
  * them with the same bytes; a pair left out below min_p in the full
  * scores. Returns the pairs left out. */
-static size_t check_decide(const bl_candidate *c, size_t nc, const bl_scored_pair *full, const bl_scored_pair *kept,
-                           size_t nk, double min_p)
+static size_t check_decide(const bl_candidate *c, size_t nc, const bl_scored_pair *full,
+                           const bl_scored_pair *kept, size_t nk, double min_p)
 {
     size_t k = 0;
     for (size_t i = 0; i < nc; i++) {
@@ -436,8 +436,9 @@ static void test_decide_contract(void **state)
             size_t swhi = 0;
             for (size_t i = 0; i < nc; i++) {
                 uint8_t lv[BL_MODEL_MAX_FIELDS];
-                bl_model_levels(m, &fp, bl_clkset_get(A, c[i].rec[0]), ss[0].pop + c[i].rec[0] * m->nf,
-                                bl_clkset_get(B, c[i].rec[1]), ss[1].pop + c[i].rec[1] * m->nf, lv, NULL);
+                bl_model_levels(m, &fp, bl_clkset_get(A, c[i].rec[0]),
+                                ss[0].pop + c[i].rec[0] * m->nf, bl_clkset_get(B, c[i].rec[1]),
+                                ss[1].pop + c[i].rec[1] * m->nf, lv, NULL);
                 swhi += (int)lv[0] == bl_field_swap_level(&m->f[0]) && full[i].probability >= 0.5;
             }
             assert_true(swhi > 0);
@@ -454,8 +455,9 @@ static void test_decide_contract(void **state)
                     setenv("BL_SCORE_BOUND_FIRST", first, 1);
                     bl_scored_pair *got = NULL;
                     size_t ng = 0, above = 0;
-                    assert_int_equal(bl_model_score_decide(m, sets, 2, c, nc, threads, thr[t], &got, &ng, &e),
-                                     BL_OK);
+                    assert_int_equal(
+                        bl_model_score_decide(m, sets, 2, c, nc, threads, thr[t], &got, &ng, &e),
+                        BL_OK);
                     ruled_out[t] += check_decide(c, nc, full, got, ng, thr[t]);
                     for (size_t i = 0; i < ng; i++)
                         above += got[i].probability >= thr[t];
@@ -465,7 +467,9 @@ static void test_decide_contract(void **state)
             for (int edge = 0; edge < 2; edge++) {
                 bl_scored_pair *got = NULL;
                 size_t ng = 0;
-                assert_int_equal(bl_model_score_decide(m, sets, 2, c, nc, 2, edge ? 1.0 : 0.0, &got, &ng, &e), BL_OK);
+                assert_int_equal(
+                    bl_model_score_decide(m, sets, 2, c, nc, 2, edge ? 1.0 : 0.0, &got, &ng, &e),
+                    BL_OK);
                 assert_int_equal(ng, nc);
                 assert_memory_equal(got, full, nc * sizeof *got);
                 free(got);
