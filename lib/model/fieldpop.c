@@ -181,13 +181,6 @@ void bl_fieldpop_run(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, 
     fp->pair(fp, a, b, out);
 }
 
-/* Can two filters of popcounts x and y reach Dice t at all? (as model.c) */
-static inline int dice_possible(uint32_t x, uint32_t y, double t)
-{
-    uint32_t lo = x < y ? x : y;
-    return 2.0 * lo >= t * (double)(x + y);
-}
-
 int bli_swap_maybe(const bl_fieldpop *fp, uint32_t q, const uint32_t *pa, const uint32_t *pb,
                    const uint32_t *cnt, const uint8_t *lv)
 {
@@ -196,7 +189,7 @@ int bli_swap_maybe(const bl_fieldpop *fp, uint32_t q, const uint32_t *pa, const 
         return 0;
     if (cnt[g] >= t[pa[g] + pb[g]] || cnt[s] >= t[pa[s] + pb[s]])
         return 0; /* one of them agrees directly */
-    return dice_possible(pa[g], pb[s], BL_SWAP_MIN_DICE) && dice_possible(pa[s], pb[g], BL_SWAP_MIN_DICE);
+    return bli_dice_possible(pa[g], pb[s], BL_SWAP_MIN_DICE) && bli_dice_possible(pa[s], pb[g], BL_SWAP_MIN_DICE);
 }
 
 /* bl_model_levels' swapped level with its Dice tests as table lookups:

@@ -253,21 +253,14 @@ static unsigned band_level(const bl_field_model *f, const bl_fieldpop *fp, size_
     return f->nlevels - 1;
 }
 
-/* Can two filters of popcounts x and y reach Dice t at all? */
-static inline int dice_possible(uint32_t x, uint32_t y, double t)
-{
-    uint32_t lo = x < y ? x : y;
-    return 2.0 * lo >= t * (double)(x + y);
-}
-
 /* Given name and surname exchanged: both crosswise comparisons close. */
 static int swapped(const bl_model *m, const bl_kernel *k, size_t g, size_t s, const uint8_t *a, const uint32_t *pa,
                    const uint8_t *b, const uint32_t *pb)
 {
     const bl_field_model *fg = &m->f[g], *fs = &m->f[s];
     const size_t og = fg->offset / 8, os = fs->offset / 8, nb = (fg->bits + 7) / 8;
-    if (!pa[s] || !pb[s] || !dice_possible(pa[g], pb[s], BL_SWAP_MIN_DICE) ||
-        !dice_possible(pa[s], pb[g], BL_SWAP_MIN_DICE))
+    if (!pa[s] || !pb[s] || !bli_dice_possible(pa[g], pb[s], BL_SWAP_MIN_DICE) ||
+        !bli_dice_possible(pa[s], pb[g], BL_SWAP_MIN_DICE))
         return 0;
     if (dice_of(k->and_popcount(a + og, b + os, nb), pa[g], pb[s]) < BL_SWAP_MIN_DICE)
         return 0;

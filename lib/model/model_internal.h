@@ -86,6 +86,14 @@ static inline int bl_model_name_class(const struct bl_model *m, size_t g, size_t
     return 0;
 }
 
+/** Can two filters of popcounts x and y reach Dice t at all? (the AND-count
+ *  is at most the smaller popcount) */
+static inline int bli_dice_possible(uint32_t x, uint32_t y, double t)
+{
+    const uint32_t lo = x < y ? x : y;
+    return 2.0 * lo >= t * (double)(x + y);
+}
+
 /** Level index of the "swapped" level, or -1. */
 static inline int bl_field_swap_level(const bl_field_model *f)
 {

@@ -110,8 +110,6 @@ typedef struct sbound {
     double suf[BL_MODEL_MAX_FIELDS][WSLOT];  /* best weight of the levels >= k, k >= 1 */
     double best[BL_MODEL_MAX_FIELDS][WSLOT]; /* best weight of level l, any name class */
     int swap[BL_MODEL_MAX_FIELDS];           /* the swapped level of a name field, or -1 */
-    uint32_t swapq[BL_MODEL_MAX_FIELDS];         /* a name field's bl_fieldpop pair */
-    uint32_t partner[BL_MODEL_MAX_FIELDS];       /* and the pair's other field */
     uint32_t order[BL_MODEL_MAX_FIELDS], nstage; /* fields counted, in this order */
     uint32_t nfirst;                             /* the first stages, counted for every pair */
     bl_model *first;                             /* a model of those fields alone (their kernel) */
@@ -214,6 +212,15 @@ typedef struct sbuf {
     pcache pc;
 } sbuf;
 
+/* The records of e[0..n) into b->ra / b->rb. */
+static void gather_records(const sjob *j, sbuf *b, const sent *e, size_t n)
+{
+    for (size_t q = 0; q < n; q++) {
+        b->ra[q] = bl_clkset_get(j->sets[e[q].da], e[q].ra);
+        b->rb[q] = bl_clkset_get(j->sets[e[q].db], e[q].rb);
+    }
+}
+
 /* Band level a count of v reaches on field f at popcount sum x + y. */
 static inline uint32_t bound_band(const bl_fieldpop *fp, size_t f, uint32_t v, uint32_t sum)
 {
@@ -237,24 +244,24 @@ static inline double bound_pop(const sbound *bd, size_t f, uint32_t x, uint32_t 
     return x == y && bd->ex[f] + (double)tf > b ? bd->ex[f] + (double)tf : b;
 }
 
-/* Can two filters of popcounts x and y reach Dice t at all? */
-static inline int bound_dice_possible(uint32_t x, uint32_t y, double t)
+/* The swapped level of a name pair's fields f and h, while the crosswise
+ * count of a's f and b's h still allows it (both crosswise popcount pairs
+ * able to reach BL_SWAP_MIN_DICE, and this count reaching it); the pair q
+ * and the level (nbands) as bl_fieldpop_init set them. -1: not open. */
+static int bound_swap_level(const bl_fieldpop *fp, size_t f, const uint8_t *a, const uint8_t *b,
+                            const uint32_t *x, const uint32_t *y)
 {
-    const uint32_t lo = x < y ? x : y;
-    return 2.0 * lo >= t * (double)(x + y);
-}
-
-/* May a name pair's fields be swapped, as far as the crosswise count of
- * a's field f and b's field h (the partner) tells? Needs both crosswise
- * pairs' popcounts to allow BL_SWAP_MIN_DICE and this count to reach it. */
-static int bound_swap_open(const bl_fieldpop *fp, uint32_t q, size_t f, size_t h, const uint8_t *a,
-                           const uint8_t *b, const uint32_t *x, const uint32_t *y)
-{
-    if (!x[h] || !y[h] || !bound_dice_possible(x[f], y[h], BL_SWAP_MIN_DICE) ||
-        !bound_dice_possible(x[h], y[f], BL_SWAP_MIN_DICE))
-        return 0;
-    const uint32_t c = fp->k->and_popcount(a + fp->off[f], b + fp->off[h], fp->nbytes[f]);
-    return bli_swap_reach(fp, q, x[f], y[h], c);
+    for (uint32_t q = 0; q < fp->nswap; q++) {
+        if (fp->swap_g[q] != f && fp->swap_s[q] != f)
+            continue;
+        const size_t h = fp->swap_g[q] == f ? fp->swap_s[q] : fp->swap_g[q];
+        if (!x[h] || !y[h] || !bli_dice_possible(x[f], y[h], BL_SWAP_MIN_DICE) ||
+            !bli_dice_possible(x[h], y[f], BL_SWAP_MIN_DICE))
+            return -1;
+        const uint32_t c = fp->k->and_popcount(a + fp->off[f], b + fp->off[h], fp->nbytes[f]);
+        return bli_swap_reach(fp, q, x[f], y[h], c) ? (int)fp->nbands[f] : -1;
+    }
+    return -1;
 }
 
 /* Field f's best weight once its AND-count c is known (x, y: the pair's
@@ -271,7 +278,7 @@ static double bound_count(const sbound *bd, const bl_fieldpop *fp, size_t f, con
     const int sl = bd->swap[f];
     if (sl < 0 || bd->best[f][sl] <= w)
         return w;
-    return bound_swap_open(fp, bd->swapq[f], f, bd->partner[f], a, b, x, y) ? bd->best[f][sl] : w;
+    return bound_swap_level(fp, f, a, b, x, y) >= 0 ? bd->best[f][sl] : w;
 }
 
 /* The bound of one pair from its popcount rows and the counts of the
@@ -317,11 +324,7 @@ static size_t bound_filter(const sjob *j, sbuf *b, sent *e, size_t n)
     for (size_t i = 0; i < n; i += SCORE_CHUNK) {
         const size_t k = n - i < SCORE_CHUNK ? n - i : SCORE_CHUNK;
         const size_t ahead = n - i - k < SCORE_AHEAD ? n - i - k : SCORE_AHEAD;
-        for (size_t q = 0; q < k + ahead; q++) {
-            const sent *c = &e[i + q];
-            b->ra[q] = bl_clkset_get(j->sets[c->da], c->ra);
-            b->rb[q] = bl_clkset_get(j->sets[c->db], c->rb);
-        }
+        gather_records(j, b, e + i, k + ahead);
         /* the next chunk's popcount and tf rows: read by the bound after
          * this chunk's counts, they were its slowest loads when fetched
          * only a chunk ahead */
@@ -350,18 +353,15 @@ static void score_run(const sjob *j, sbuf *b, const sent *e, size_t n, bl_scored
     for (size_t i = 0; i < n; i += SCORE_CHUNK) {
         const size_t k = n - i < SCORE_CHUNK ? n - i : SCORE_CHUNK;
         const size_t ahead = n - i - k < SCORE_AHEAD ? n - i - k : SCORE_AHEAD;
-        for (size_t q = 0; q < k + ahead; q++) {
+        gather_records(j, b, e + i, k + ahead);
+        for (size_t q = 0; q < k; q++) {
             const sent *c = &e[i + q];
-            b->ra[q] = bl_clkset_get(j->sets[c->da], c->ra);
-            b->rb[q] = bl_clkset_get(j->sets[c->db], c->rb);
-            if (q < k) {
-                b->xa[q] = j->st[c->da].pop + (size_t)c->ra * nf;
-                b->xb[q] = j->st[c->db].pop + (size_t)c->rb * nf;
-                /* the levels read them after the chunk's counts: B's are
-                 * in no order, so fetch them now (a row is nf words) */
-                __builtin_prefetch(b->xb[q]);
-                __builtin_prefetch(b->xa[q]);
-            }
+            b->xa[q] = j->st[c->da].pop + (size_t)c->ra * nf;
+            b->xb[q] = j->st[c->db].pop + (size_t)c->rb * nf;
+            /* the levels read them after the chunk's counts: B's are in
+             * no order, so fetch them now (a row is nf words) */
+            __builtin_prefetch(b->xb[q]);
+            __builtin_prefetch(b->xa[q]);
         }
         /* levels and weights of a few pairs at a time, so that they run
          * while the records of the pairs ahead are on their way */
@@ -433,7 +433,6 @@ static void *score_worker(void *arg)
 {
     sjob *j = arg;
     sbuf *b = malloc(sizeof *b);
-    j->kv = NULL, j->ki = NULL, j->nk = j->kcap = 0;
     uint32_t *hist = malloc((BBUCKETS + 1) * sizeof *hist);
     sent *scr = NULL;
     size_t cap = 0;
@@ -491,16 +490,23 @@ static size_t field_span(const bl_model *m)
     return hi > lo ? hi - lo : 1;
 }
 
-/* Do the records the candidates name fit in the cache share of the
- * order rule (ORDER_MIN_BYTES)? */
-static int in_cache(const bl_model *m, const bl_clkset *const *sets, const bl_candidate *c,
-                    size_t n)
+/* The highest dataset number the candidates name. */
+static uint32_t cand_maxset(const bl_candidate *c, size_t n)
 {
     uint32_t maxd = 0;
     for (size_t i = 0; i < n; i++) {
         const uint32_t d = c[i].dset[0] > c[i].dset[1] ? c[i].dset[0] : c[i].dset[1];
         maxd = d > maxd ? d : maxd;
     }
+    return maxd;
+}
+
+/* Do the records the candidates name fit in the cache share of the
+ * order rule (ORDER_MIN_BYTES)? */
+static int in_cache(const bl_model *m, const bl_clkset *const *sets, const bl_candidate *c,
+                    size_t n)
+{
+    const uint32_t maxd = cand_maxset(c, n);
     size_t total = 0;
     for (uint32_t d = 0; n && d <= maxd; d++)
         total += sets[d]->count;
@@ -583,11 +589,7 @@ static int build_order(const bl_model *m, const bl_clkset *const *sets, const bl
     memset(o, 0, sizeof *o);
     if ((n < ORDER_MIN && !force) || n > UINT32_MAX)
         return 1;
-    uint32_t maxd = 0;
-    for (size_t i = 0; i < n; i++) {
-        const uint32_t d = c[i].dset[0] > c[i].dset[1] ? c[i].dset[0] : c[i].dset[1];
-        maxd = d > maxd ? d : maxd;
-    }
+    const uint32_t maxd = cand_maxset(c, n);
     if (maxd >= TF_MAX_SETS)
         return 1;
     for (uint32_t d = 0; d <= maxd; d++)
@@ -682,30 +684,15 @@ static void bound_init(const bl_model *m, const double (*w)[WSLOT],
         for (uint32_t l = 0; l < m->f[f].nlevels; l++)
             best[l] = fmax(w[f][l], fmax(wn[0][f][l], wn[1][f][l]));
         memcpy(bd->best[f], best, sizeof best);
-        bd->swap[f] = -1; /* set for the name pairs below */
+        bd->swap[f] = bl_field_swap_level(&m->f[f]);
         bd->ex[f] = best[0];
         bd->suf[f][m->f[f].nlevels - 1] = best[m->f[f].nlevels - 1];
         for (uint32_t l = m->f[f].nlevels - 1; l-- > 1;)
             bd->suf[f][l] = fmax(best[l], bd->suf[f][l + 1]);
         /* the swapped level lies between the bands and "else", and a pair
          * whose count says "else" may still be swapped */
-        const int sl = bl_field_swap_level(&m->f[f]);
-        for (uint32_t l = 1; sl >= 0 && l < m->f[f].nlevels; l++)
-            bd->suf[f][l] = fmax(bd->suf[f][l], best[sl]);
-    }
-    /* the name pairs as bl_fieldpop_init numbers them (mutual, same
-     * length): only those get the swapped level */
-    uint32_t npair = 0;
-    for (size_t f = 0; f < m->nf; f++) {
-        const int h = m->f[f].swap_with;
-        if (h <= (int)f || (size_t)h >= m->nf || m->f[h].swap_with != (int)f ||
-            m->f[h].bits != m->f[f].bits)
-            continue;
-        bd->swapq[f] = bd->swapq[h] = npair++;
-        bd->partner[f] = (uint32_t)h;
-        bd->partner[h] = (uint32_t)f;
-        bd->swap[f] = bl_field_swap_level(&m->f[f]);
-        bd->swap[h] = bl_field_swap_level(&m->f[h]);
+        for (uint32_t l = 1; bd->swap[f] >= 0 && l < m->f[f].nlevels; l++)
+            bd->suf[f][l] = fmax(bd->suf[f][l], best[bd->swap[f]]);
     }
     bound_stages(m, bd);
 }
@@ -808,10 +795,10 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
         return bl_error_set(err, BL_ENOMEM, "out of memory for the scoring order of %zu pairs", ncand);
     /* BL_SCORE_BOUND_FIRST=N forces N first stage fields (the test) */
     const char *fenv = getenv("BL_SCORE_BOUND_FIRST");
-    const uint32_t nfirst = fenv && *fenv                    ? (uint32_t)atoi(fenv)
-                            : in_cache(m, sets, cand, ncand) ? BOUND_FIRST_CACHED
-                                                             : BOUND_FIRST_MEMORY;
-    if (bounded && bound_first(m, &bd, nfirst) != 0) {
+    if (bounded && bound_first(m, &bd,
+                               fenv && *fenv                    ? (uint32_t)atoi(fenv)
+                               : in_cache(m, sets, cand, ncand) ? BOUND_FIRST_CACHED
+                                                                : BOUND_FIRST_MEMORY) != 0) {
         if (ord == 0) {
             free(o.e);
             free(o.tile);
@@ -822,25 +809,13 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
     pthread_t tid[64];
     int started = 1;
     for (int t = 0; t < nt; t++) {
-        jobs[t] = (sjob){m,
-                         sets,
-                         ss,
-                         cand,
-                         res,
-                         ncand * (size_t)t / (size_t)nt,
-                         ncand * (size_t)(t + 1) / (size_t)nt,
-                         NULL,
-                         (const double(*)[WSLOT])w,
-                         (const double(*)[BL_MODEL_MAX_FIELDS][WSLOT])wn,
-                         0,
-                         names,
-                         g,
-                         s,
-                         bounded ? &bd : NULL,
-                         NULL,
-                         NULL,
-                         0,
-                         0};
+        /* the kept list starts empty */
+        jobs[t] = (sjob){.m = m, .sets = sets, .st = ss, .c = cand, .out = res,
+                         .lo = ncand * (size_t)t / (size_t)nt,
+                         .hi = ncand * (size_t)(t + 1) / (size_t)nt,
+                         .w = (const double(*)[WSLOT])w,
+                         .wn = (const double(*)[BL_MODEL_MAX_FIELDS][WSLOT])wn, .names = names,
+                         .g = g, .s = s, .bd = bounded ? &bd : NULL};
         if (ord == 0)
             jobs[t].o = &o, jobs[t].lo = tile_cut(&o, t, nt), jobs[t].hi = tile_cut(&o, t + 1, nt);
     }

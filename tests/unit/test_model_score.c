@@ -260,6 +260,27 @@ static void test_field_kernels(void **state)
         assert_true(levels_seen[l] > 0);
 }
 
+/* The levels of candidates c[0..n) of A x B by bl_model_levels (the
+ * reference), nf per pair (caller frees), and the sets' statistics in ss
+ * (caller frees). */
+static uint8_t *ref_levels(const bl_model *m, const bl_clkset *A, const bl_clkset *B,
+                           const bl_candidate *c, size_t n, bl_setstats *ss)
+{
+    const bl_clkset *sets[2] = {A, B};
+    bl_error e = {0};
+    assert_int_equal(bl_setstats_build(m, sets, 2, ss, 0, &e), BL_OK);
+    bl_fieldpop fp;
+    assert_int_equal(bl_fieldpop_init(&fp, m, bli_kernel_active()), 0);
+    uint8_t *lv = malloc((n ? n : 1) * m->nf);
+    assert_non_null(lv);
+    for (size_t i = 0; i < n; i++)
+        bl_model_levels(m, &fp, bl_clkset_get(A, c[i].rec[0]), ss[0].pop + c[i].rec[0] * m->nf,
+                        bl_clkset_get(B, c[i].rec[1]), ss[1].pop + c[i].rec[1] * m->nf,
+                        lv + i * m->nf, NULL);
+    bl_fieldpop_free(&fp);
+    return lv;
+}
+
 /* bl_model_score on every kernel and in both scoring orders (tiled, for
  * lists of ORDER_MIN pairs and more, and the given order): the same bytes,
  * and the weights of bl_model_levels summed in field order (prior first,
@@ -293,15 +314,11 @@ static void test_score_identical(void **state)
     assert_int_equal(bl_model_score(m, sets, 2, c, nc, 3, &ref, &e), BL_OK);
     /* the reference: bl_model_levels and the weights */
     bl_setstats ss[2];
-    assert_int_equal(bl_setstats_build(m, sets, 2, ss, 0, &e), BL_OK);
-    bl_fieldpop fp;
-    assert_int_equal(bl_fieldpop_init(&fp, m, bli_kernel_active()), 0);
+    uint8_t *lvs = ref_levels(m, A, B, c, nc, ss);
     int tf_seen = 0;
     for (size_t i = 0; i < nc; i++) {
-        uint8_t lv[BL_MODEL_MAX_FIELDS];
-        const size_t r0 = c[i].rec[0] * m->nf, r1 = c[i].rec[1] * m->nf;
-        bl_model_levels(m, &fp, bl_clkset_get(A, c[i].rec[0]), ss[0].pop + r0,
-                        bl_clkset_get(B, c[i].rec[1]), ss[1].pop + r1, lv, NULL);
+        const uint8_t *lv = lvs + i * m->nf;
+        const size_t r0 = c[i].rec[0] * m->nf;
         double w = bl_model_prior_weight(m);
         for (size_t f = 0; f < m->nf; f++) {
             if (lv[f] == BL_LEVEL_MISSING)
@@ -318,7 +335,7 @@ static void test_score_identical(void **state)
         assert_memory_equal(ref[i].c.rec, c[i].rec, sizeof c[i].rec);
     }
     assert_true(tf_seen);
-    bl_fieldpop_free(&fp);
+    free(lvs);
     bl_setstats_free(ss, 2);
     for (size_t kn = 0; kn < 3; kn++) {
         const bl_kernel *k = bli_kernel_by_name(KERNELS[kn]);
@@ -420,6 +437,20 @@ static void test_decide_contract(void **state)
     const bl_kernel *keep = bli_kernel_active();
     static const double thr[] = {0.5, 0.05, 0.95, 0.999999};
     size_t ruled_out[4] = {0};
+    {
+        /* the data hold pairs at the swapped level above 0.5 */
+        bl_scored_pair *full = NULL;
+        assert_int_equal(bl_model_score(m, sets, 2, c, nc, 2, &full, &e), BL_OK);
+        bl_setstats ss[2];
+        uint8_t *lv = ref_levels(m, A, B, c, nc, ss);
+        size_t swhi = 0;
+        for (size_t i = 0; i < nc; i++)
+            swhi += (int)lv[i * m->nf] == bl_field_swap_level(&m->f[0]) && full[i].probability >= 0.5;
+        assert_true(swhi > 0);
+        free(lv);
+        bl_setstats_free(ss, 2);
+        free(full);
+    }
     for (size_t kn = 0; kn < 3; kn++) {
         const bl_kernel *k = bli_kernel_by_name(KERNELS[kn]);
         if (!k)
