@@ -254,6 +254,11 @@ expect_exit 0 "$BL" match --model auto --json --save-model "$T/saved.json" -o "$
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['records']==[2000,2000] or len(d['records'])==2; assert d['candidates']>0 and d['matched_pairs']>0; assert 'converged' in d['training']" "$T/out" && pass || fail "match --model --json summary"
 assert_eq "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['matched_pairs'])" "$T/out")" "$(($(wc -l < "$T/mj.csv") - 1))" "--json matched_pairs"
 assert_contains "$T/saved.json" '"prior"'
+# the decision bound rules out most candidates and says how many; every
+# candidate's full score (-f candidates) rules out none
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); r=d['ruled_out_by_bound']; assert 0 < r <= d['candidates'] - d['matched_pairs'], d" "$T/out" && pass || fail "match --model --json ruled_out_by_bound"
+expect_exit 0 "$BL" match --model "$T/saved.json" --json -f candidates -o "$T/mjc.csv" "$T/a.clk" "$T/b.clk"
+assert_eq "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['ruled_out_by_bound'])" "$T/out")" "0" "-f candidates: nothing ruled out"
 expect_exit 0 "$BL" explain --model "$T/saved.json" "$T/a.clk:0" "$T/b.clk:0"
 expect_exit 2 "$BL" match --model "$T/saved.json" --save-model "$T/s2.json" -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
 expect_exit 2 "$BL" match -t 0.8 --save-model "$T/s2.json" -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
