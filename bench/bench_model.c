@@ -367,7 +367,7 @@ int main(int argc, char **argv)
      * (anonlink: score descending, the random pairs' 0 last by record) */
     if (!strcmp(order, "anonlink"))
         bl_candidates_sort(big, score_pairs);
-    else
+    else if (strcmp(order, "given"))
         qsort(big, score_pairs, sizeof *big, bli_candidate_key_cmp);
     printf("scoring list: %zu pairs (%s) in %s order\n", score_pairs,
            mixed ? "blocked candidates and random pairs, half each" : "blocked candidates only",

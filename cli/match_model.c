@@ -88,8 +88,11 @@ static int fs_read(fs_run *r, const cli_fs_opts *o)
 static bl_status fs_link(fs_run *r, const cli_fs_opts *o)
 {
     const bl_clkset *const *sets = (const bl_clkset *const *)r->sets;
+    /* a decision scores the pairs in the blocks' order (records in cache);
+     * -f candidates writes them in anonlink's */
     bl_model_link_opts lo = {.threads = o->threads, .min_probability = o->min_p, .lsh = o->lsh,
-                              .max_candidates = o->max_candidates};
+                              .max_candidates = o->max_candidates,
+                              .order = o->candidates ? BL_MODEL_ORDER_SCORE : BL_MODEL_ORDER_BLOCKS};
     bl_model_train_opts to = {.threads = o->threads};
     const int autom = strcmp(o->model, "auto") == 0;
     bl_status st = BL_OK;
@@ -114,8 +117,7 @@ static bl_status fs_link(fs_run *r, const cli_fs_opts *o)
         st = bl_model_score(r->m, sets, r->n, r->c, r->nc, o->threads, &r->sc, &r->err);
         r->nsc = r->nc;
     } else if (st == BL_OK) {
-        st = bl_model_score_decide(r->m, sets, r->n, r->c, r->nc, o->threads, o->min_p, &r->sc,
-                                   &r->nsc, &r->err);
+        st = bl_model_decide(r->m, sets, r->n, r->c, r->nc, &lo, &r->sc, &r->nsc, &r->err);
     }
     r->t_score = bl_clock_s() - t1;
     /* -f candidates: every scored candidate, for pair completeness and

@@ -71,7 +71,18 @@ typedef struct bl_model_link_opts {
     size_t max_candidates;   /**< 0 = the match layer's default cap (1e8) when
                                   comparing record-level filters; no cap on
                                   the keyed field blocks of large inputs */
+    int order;               /**< of bl_model_candidates' pairs: BL_MODEL_ORDER_SCORE
+                                  or BL_MODEL_ORDER_BLOCKS (below) */
 } bl_model_link_opts;
+
+/** Candidates in anonlink's order: record-level score descending. */
+#define BL_MODEL_ORDER_SCORE 0
+/** Candidates grouped by the keyed field block that made each pair (the
+ *  same set of pairs), so that pairs next to each other read the same
+ *  records: scoring them in this order (bl_model_decide) waits far less on
+ *  memory. Only the field blocks of large inputs have such blocks; other
+ *  candidates come in anonlink's order. */
+#define BL_MODEL_ORDER_BLOCKS 1
 
 /** Blocked candidate pairs of field-level sets, scored later. */
 bl_status bl_model_candidates(const bl_clkset *const *sets, size_t nsets,
@@ -139,6 +150,15 @@ bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t
 bl_status bl_model_score_decide(const bl_model *m, const bl_clkset *const *sets, size_t nsets,
                                 const bl_candidate *cand, size_t ncand, int threads, double min_p,
                                 bl_scored_pair **out, size_t *nout, bl_error *err) BL_WUR;
+
+/** bl_model_score_decide at opts->min_probability (0 = 0.5) on
+ *  opts->threads, the candidates from bl_model_candidates with the same
+ *  opts: with BL_MODEL_ORDER_BLOCKS they are scored in their own order,
+ *  else in the library's cache tiles. The pairs returned, in candidate
+ *  order, do not depend on the order of the work. */
+bl_status bl_model_decide(const bl_model *m, const bl_clkset *const *sets, size_t nsets,
+                          const bl_candidate *cand, size_t ncand, const bl_model_link_opts *opts,
+                          bl_scored_pair **out, size_t *nout, bl_error *err) BL_WUR;
 
 /** Decide: pairs with probability >= min_p, resolved 1:1 (two datasets:
  *  highest weight first) or into groups (more: anonlink's greedy N-party

@@ -686,7 +686,7 @@ static int select_rules(const fhash *fh, size_t nsets, int nt, srule **rules, si
 #define FROM_SMALL 1u
 #define FROM_BIG 2u
 typedef struct mcand {
-    uint32_t a, b, cnt, flag;
+    uint32_t a, b, cnt, flag, key;
 } mcand;
 
 typedef struct chunkbuf {
@@ -704,6 +704,7 @@ typedef struct gen {
     const uint32_t *cmin_s, *cmin_b;
     uint32_t topk;
     const uint32_t *ord; /* the first dataset's records in processing order */
+    const uint32_t *kbase, *bkey; /* block key of rule q's group j in y: bkey[kbase[q] + j] */
     size_t nchunks;
     chunkbuf *out;
     atomic_size_t next;
@@ -712,18 +713,18 @@ typedef struct gen {
 
 typedef struct gsel {
     double score;
-    uint32_t b, cnt;
+    uint32_t b, cnt, key;
 } gsel;
 
 /* Per-thread scratch, indexed by record of the second dataset. */
 typedef struct gscratch {
     uint32_t *stamp_s, *stamp_b, *cnt, *spos;
-    uint32_t *list;
+    uint32_t *list, *lkey; /* partners and the block key that found each */
     gsel *sel;
-    size_t cap, selcap;
+    size_t cap, kcap, selcap;
 } gscratch;
 
-static int push_cand(chunkbuf *o, uint32_t a, uint32_t b, uint32_t cnt, uint32_t flag)
+static int push_cand(chunkbuf *o, uint32_t a, uint32_t b, uint32_t cnt, uint32_t flag, uint32_t key)
 {
     if (o->n == o->cap) {
         size_t nc = o->cap ? 2 * o->cap : 1024;
@@ -733,7 +734,7 @@ static int push_cand(chunkbuf *o, uint32_t a, uint32_t b, uint32_t cnt, uint32_t
         o->v = v;
         o->cap = nc;
     }
-    o->v[o->n++] = (mcand){a, b, cnt, flag};
+    o->v[o->n++] = (mcand){a, b, cnt, flag, key};
     return 0;
 }
 
@@ -766,12 +767,15 @@ static int gather(const gen *g, gscratch *s, size_t a, int big, uint32_t *stamp,
             continue;
         const dindex *d = &g->r[q].di[g->y];
         const uint32_t lo = d->gstart[grp], hi = d->gstart[grp + 1];
-        if (grow_u32(&s->list, &s->cap, m + (hi - lo)) != 0)
+        if (grow_u32(&s->list, &s->cap, m + (hi - lo)) != 0 ||
+            grow_u32(&s->lkey, &s->kcap, m + (hi - lo)) != 0)
             return -1;
+        const uint32_t key = g->bkey ? g->bkey[g->kbase[q] + grp] : 0;
         for (uint32_t i = lo; i < hi; i++) {
             uint32_t b = d->rec[i];
             if (stamp[b] != tag) {
                 stamp[b] = tag;
+                s->lkey[m] = key;
                 s->list[m++] = b;
             }
         }
@@ -858,7 +862,7 @@ static int record_cands(const gen *g, gscratch *s, size_t a, chunkbuf *o)
         s->spos[b] = GROUP_NONE;
         if (c >= g->cmin_s[pa + g->popb[b]]) {
             s->spos[b] = (uint32_t)o->n;
-            if (push_cand(o, (uint32_t)a, b, c, FROM_SMALL) != 0)
+            if (push_cand(o, (uint32_t)a, b, c, FROM_SMALL, s->lkey[i]) != 0)
                 return -1;
         }
     }
@@ -876,7 +880,7 @@ static int record_cands(const gen *g, gscratch *s, size_t a, chunkbuf *o)
     for (size_t i = 0; i < n; i++) {
         uint32_t b = s->list[i], c = s->cnt[b], pb = g->popb[b];
         if (c >= g->cmin_b[pa + pb])
-            s->sel[ns++] = (gsel){dice_cnt(c, pa, pb), b, c};
+            s->sel[ns++] = (gsel){dice_cnt(c, pa, pb), b, c, s->lkey[i]};
     }
     if (ns > g->topk) {
         select_top(s->sel, ns, g->topk);
@@ -886,7 +890,7 @@ static int record_cands(const gen *g, gscratch *s, size_t a, chunkbuf *o)
         uint32_t b = s->sel[i].b;
         if (s->stamp_s[b] == tag && s->spos[b] != GROUP_NONE)
             o->v[s->spos[b]].flag |= FROM_BIG;
-        else if (push_cand(o, (uint32_t)a, b, s->sel[i].cnt, FROM_BIG) != 0)
+        else if (push_cand(o, (uint32_t)a, b, s->sel[i].cnt, FROM_BIG, s->sel[i].key) != 0)
             return -1;
     }
     return 0;
@@ -918,6 +922,7 @@ static void *gen_worker(void *arg)
     free(s.cnt);
     free(s.spos);
     free(s.list);
+    free(s.lkey);
     free(s.sel);
     return NULL;
 }
@@ -991,12 +996,37 @@ static uint32_t *set_pops(const bl_kernel *k, const bl_clkset *s, size_t nbytes)
     return p;
 }
 
+/* The groups of d (nrec records) by their smallest record: group keys
+ * come from a hash with a fresh random key, so their own order changes
+ * from run to run, and this one does not. by[k] = group of rank k (records
+ * ascend within a group and each is in one group at most). */
+static uint32_t *groups_by_first(const dindex *d, size_t nrec)
+{
+    uint32_t *first = malloc((nrec ? nrec : 1) * sizeof *first);
+    uint32_t *by = malloc((d->ngroups ? d->ngroups : 1) * sizeof *by);
+    if (!first || !by) {
+        free(first);
+        free(by);
+        return NULL;
+    }
+    for (size_t r = 0; r < nrec; r++)
+        first[r] = GROUP_NONE;
+    for (size_t j = 0; j < d->ngroups; j++)
+        first[d->rec[d->gstart[j]]] = (uint32_t)j;
+    for (size_t r = 0, k = 0; r < nrec; r++)
+        if (first[r] != GROUP_NONE)
+            by[k++] = first[r];
+    free(first);
+    return by;
+}
+
 /* Processing order of the records of dataset x: grouped by the key of the
- * biggest big rule, so that consecutive records share that rule's partner
- * group and find its records in cache (100K: about 860 partners per
- * record to compare, most of them from one rule); records without that
- * key last. The order changes only which thread finds a candidate first:
- * the set of candidates and their final order do not depend on it. */
+ * biggest big rule (groups by their smallest record), so that consecutive
+ * records share that rule's partner group and find its records in cache
+ * (100K: about 860 partners per record to compare, most of them from one
+ * rule); records without that key last. The set of candidates and their
+ * anonlink order do not depend on it; the block order keeps it within a
+ * block. */
 static uint32_t *process_order(const srule *r, size_t nr, size_t x, size_t n)
 {
     uint32_t *ord = malloc((n ? n : 1) * sizeof *ord);
@@ -1012,26 +1042,109 @@ static uint32_t *process_order(const srule *r, size_t nr, size_t x, size_t n)
         return ord;
     }
     const dindex *d = &best->di[x];
-    const size_t m = d->gstart[d->ngroups];
     uint8_t *seen = calloc(n ? n : 1, 1);
-    if (!seen) {
+    uint32_t *by = groups_by_first(d, n);
+    if (!seen || !by) {
         free(ord);
+        free(seen);
+        free(by);
         return NULL;
     }
-    memcpy(ord, d->rec, m * sizeof *ord);
-    for (size_t i = 0; i < m; i++)
-        seen[d->rec[i]] = 1;
-    for (size_t i = 0, o = m; i < n; i++)
+    size_t o = 0;
+    for (size_t k = 0; k < d->ngroups; k++)
+        for (uint32_t i = d->gstart[by[k]]; i < d->gstart[by[k] + 1]; i++) {
+            seen[d->rec[i]] = 1;
+            ord[o++] = d->rec[i];
+        }
+    for (size_t i = 0; i < n; i++)
         if (!seen[i])
             ord[o++] = (uint32_t)i;
     free(seen);
+    free(by);
     return ord;
+}
+
+/* Block keys of the rules' groups in dataset y (ny records): group j of
+ * rule q is key[base[q] + j], the rules in order and each rule's groups by
+ * their smallest record (groups_by_first); *nkeys of them, 0 when they do
+ * not fit 32 bits (then no block order). NULL when out of memory. */
+static uint32_t *block_keys(const srule *r, size_t nr, size_t y, size_t ny, uint32_t *base,
+                            size_t *nkeys)
+{
+    size_t sum = 0;
+    for (size_t q = 0; q < nr && sum < UINT32_MAX; q++) {
+        base[q] = (uint32_t)sum;
+        sum += r[q].di[y].ngroups;
+    }
+    *nkeys = sum < UINT32_MAX ? sum : 0;
+    uint32_t *key = calloc(*nkeys ? *nkeys : 1, sizeof *key);
+    for (size_t q = 0; key && q < nr && *nkeys; q++) {
+        uint32_t *by = groups_by_first(&r[q].di[y], ny);
+        if (!by) {
+            free(key);
+            return NULL;
+        }
+        for (size_t k = 0; k < r[q].di[y].ngroups; k++)
+            key[base[q] + by[k]] = base[q] + (uint32_t)k;
+        free(by);
+    }
+    return key;
+}
+
+/* The chunks' kept candidates appended to *all, each chunk freed once
+ * copied (peak: the candidates once, plus one chunk): in chunk order, or
+ * with `blocks` (nkeys block keys) grouped by the block that found them,
+ * chunk order within a block (the order does not depend on the threads). */
+static int join_chunks(gen *g, size_t x, size_t y, size_t nkeys, bl_candidate **all, size_t *nall,
+                       size_t *cap)
+{
+    size_t add = 0;
+    for (size_t ch = 0; ch < g->nchunks; ch++)
+        for (size_t i = 0; i < g->out[ch].n; i++)
+            add += g->out[ch].v[i].flag != 0;
+    if (*nall + add > *cap) {
+        bl_candidate *v = realloc(*all, (*nall + add) * sizeof *v);
+        if (!v)
+            return -1;
+        *all = v;
+        *cap = *nall + add;
+    }
+    size_t *pos = nkeys ? calloc(nkeys + 1, sizeof *pos) : NULL;
+    if (nkeys && !pos)
+        return -1;
+    for (size_t ch = 0; pos && ch < g->nchunks; ch++)
+        for (size_t i = 0; i < g->out[ch].n; i++)
+            if (g->out[ch].v[i].flag)
+                pos[g->out[ch].v[i].key + 1]++;
+    for (size_t k = 0; pos && k < nkeys; k++)
+        pos[k + 1] += pos[k];
+    size_t o = *nall;
+    for (size_t ch = 0; ch < g->nchunks; ch++) {
+        const chunkbuf *b = &g->out[ch];
+        for (size_t i = 0; i < b->n; i++)
+            if (b->v[i].flag) {
+                const mcand *e = &b->v[i];
+                const size_t at = pos ? *nall + pos[e->key]++ : o++;
+                (*all)[at] = (bl_candidate){dice_cnt(e->cnt, g->popa[e->a], g->popb[e->b]),
+                                            {(uint32_t)x, (uint32_t)y}, {e->a, e->b}};
+            }
+        free(g->out[ch].v);
+        g->out[ch].v = NULL;
+    }
+    free(pos);
+    *nall += add;
+    return 0;
 }
 
 /* Candidates of datasets x < y (pair index p), appended to *all. */
 static int stream_pair(const bl_clkset *const *sets, size_t x, size_t y, size_t p, srule *r, size_t nr,
                        const bl_model_link_opts *o, int nt, bl_candidate **all, size_t *nall, size_t *cap)
 {
+    size_t nkeys = 0;
+    const int want = o->order == BL_MODEL_ORDER_BLOCKS;
+    uint32_t *kbase = calloc(nr ? nr : 1, sizeof *kbase);
+    uint32_t *bkey = want && kbase ? block_keys(r, nr, y, sets[y]->count, kbase, &nkeys) : NULL;
+    const size_t blocks = bkey ? nkeys : 0;
     gen g = {.r = r, .nr = nr, .p = p, .y = y, .sa = sets[x], .sb = sets[y], .topk = o->top_k};
     g.k = bli_kernel_active();
     g.nbytes = ((size_t)sets[0]->nbytes + 63) / 64 * 64;
@@ -1047,7 +1160,9 @@ static int stream_pair(const bl_clkset *const *sets, size_t x, size_t y, size_t 
     g.out = calloc(g.nchunks ? g.nchunks : 1, sizeof *g.out);
     uint32_t *ord = process_order(r, nr, x, sets[x]->count);
     g.ord = ord;
-    int fail = !cs || !cb || !pa || !pb || !g.out || !ord;
+    g.kbase = kbase;
+    g.bkey = blocks ? bkey : NULL;
+    int fail = !cs || !cb || !pa || !pb || !g.out || !ord || !kbase || (want && !bkey);
     for (size_t q = 0; !fail && q < nr; q++)
         fail = !(r[q].map[p] = dindex_map(&r[q].di[x], sets[x]->count, &r[q].di[y]));
     atomic_init(&g.next, 0);
@@ -1056,30 +1171,8 @@ static int stream_pair(const bl_clkset *const *sets, size_t x, size_t y, size_t 
         run_threads(nt, gen_worker, &g);
         fail = atomic_load(&g.failed) || cut_second_side(&g) != 0;
     }
-    /* joined in chunk order, each chunk freed once copied (peak: the
-     * candidates once, plus one chunk) */
-    size_t add = 0;
-    for (size_t ch = 0; !fail && ch < g.nchunks; ch++)
-        for (size_t i = 0; i < g.out[ch].n; i++)
-            add += g.out[ch].v[i].flag != 0;
-    if (!fail && *nall + add > *cap) {
-        bl_candidate *v = realloc(*all, (*nall + add) * sizeof *v);
-        if (!(fail = !v)) {
-            *all = v;
-            *cap = *nall + add;
-        }
-    }
-    for (size_t ch = 0; !fail && ch < g.nchunks; ch++) {
-        const chunkbuf *b = &g.out[ch];
-        for (size_t i = 0; i < b->n; i++)
-            if (b->v[i].flag) {
-                const mcand *e = &b->v[i];
-                (*all)[(*nall)++] = (bl_candidate){dice_cnt(e->cnt, pa[e->a], pb[e->b]),
-                                                   {(uint32_t)x, (uint32_t)y}, {e->a, e->b}};
-            }
-        free(g.out[ch].v);
-        g.out[ch].v = NULL;
-    }
+    if (!fail)
+        fail = join_chunks(&g, x, y, blocks, all, nall, cap) != 0;
     for (size_t ch = 0; g.out && ch < g.nchunks; ch++)
         free(g.out[ch].v);
     for (size_t q = 0; q < nr; q++) {
@@ -1088,6 +1181,8 @@ static int stream_pair(const bl_clkset *const *sets, size_t x, size_t y, size_t 
     }
     free(g.out);
     free(ord);
+    free(kbase);
+    free(bkey);
     free(cs);
     free(cb);
     free(pa);
@@ -1141,7 +1236,8 @@ static bl_status stream_candidates(const bl_clkset *const *sets, size_t nsets, c
         return bl_error_set(err, BL_ELIMIT, "more than %zu candidate pairs from the field blocks",
                             o->max_candidates);
     }
-    bl_candidates_sort(v, nall);
+    if (o->order != BL_MODEL_ORDER_BLOCKS)
+        bl_candidates_sort(v, nall);
     *out = v;
     *count = nall;
     *done = 1;

@@ -14,6 +14,7 @@
 #include <blindlink/csv.h>
 #include <blindlink/io.h>
 
+#include "match/candrun.h"
 #include "model/model_internal.h"
 
 #define TF_MAX_SETS 64
@@ -759,11 +760,24 @@ static bl_status kept_gather(sjob *jobs, int nt, int tiled, bl_scored_pair **out
     return BL_OK;
 }
 
+/* Is the list in anonlink's order? bl_model_candidates gives that order
+ * where it has no blocks (BL_MODEL_ORDER_BLOCKS on small inputs), and it
+ * is scored in tiles then. A block order breaks it within a few pairs,
+ * so a prefix tells them apart. */
+static int anonlink_sorted(const bl_candidate *c, size_t n)
+{
+    const size_t k = n < 65536 ? n : 65536;
+    for (size_t i = 1; i < k; i++)
+        if (bli_candidate_cmp(&c[i - 1], &c[i]) > 0)
+            return 0;
+    return 1;
+}
+
 /* Score cand into res (ncand entries), or with 0 < min_p < 1 decide:
  * the pairs the bound keeps into *kept (*nkept of them). */
 static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
                             const bl_candidate *cand, size_t ncand, int threads, double min_p,
-                            bl_scored_pair *res, bl_scored_pair **kept, size_t *nkept,
+                            int blocks, bl_scored_pair *res, bl_scored_pair **kept, size_t *nkept,
                             bl_error *err)
 {
     double w[BL_MODEL_MAX_FIELDS][WSLOT] = {{0}}, wn[2][BL_MODEL_MAX_FIELDS][WSLOT] = {{{0}}};
@@ -788,9 +802,8 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
         nt = (int)(ncand / 10000 + 1);
     sorder o;
     const char *env = getenv("BL_SCORE_ORDER");
-    const int ord = env && !strcmp(env, "given")
-                        ? 1
-                        : build_order(m, sets, cand, ncand, nt, env && !strcmp(env, "tiles"), &o);
+    const int given = env ? !strcmp(env, "given") : blocks && !anonlink_sorted(cand, ncand);
+    const int ord = given ? 1 : build_order(m, sets, cand, ncand, nt, env && !strcmp(env, "tiles"), &o);
     if (ord < 0)
         return bl_error_set(err, BL_ENOMEM, "out of memory for the scoring order of %zu pairs", ncand);
     /* BL_SCORE_BOUND_FIRST=N forces N first stage fields (the test) */
@@ -850,7 +863,7 @@ bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets,
                               const bl_setstats *ss, const bl_candidate *cand, size_t ncand,
                               int threads, bl_scored_pair *res, bl_error *err)
 {
-    return score_into(m, sets, ss, cand, ncand, threads, 0.0, res, NULL, NULL, err);
+    return score_into(m, sets, ss, cand, ncand, threads, 0.0, 0, res, NULL, NULL, err);
 }
 
 bl_status bli_model_decide_into(const bl_model *m, const bl_clkset *const *sets,
@@ -860,14 +873,14 @@ bl_status bli_model_decide_into(const bl_model *m, const bl_clkset *const *sets,
 {
     *out = NULL;
     *nout = 0;
-    return score_into(m, sets, ss, cand, ncand, threads, min_p, NULL, out, nout, err);
+    return score_into(m, sets, ss, cand, ncand, threads, min_p, 0, NULL, out, nout, err);
 }
 
 /* Statistics, then scoring (min_p outside (0, 1): every pair into a
  * fresh array of ncand) or the decision. */
 static bl_status score_alloc(const bl_model *m, const bl_clkset *const *sets, size_t nsets,
                              const bl_candidate *cand, size_t ncand, int threads, double min_p,
-                             bl_scored_pair **out, size_t *nout, bl_error *err)
+                             int blocks, bl_scored_pair **out, size_t *nout, bl_error *err)
 {
     *out = NULL;
     *nout = 0;
@@ -884,9 +897,9 @@ static bl_status score_alloc(const bl_model *m, const bl_clkset *const *sets, si
     }
     bl_status st = bl_setstats_build(m, sets, nsets, ss, threads, err);
     if (st == BL_OK && decide)
-        st = score_into(m, sets, ss, cand, ncand, threads, min_p, NULL, out, nout, err);
+        st = score_into(m, sets, ss, cand, ncand, threads, min_p, blocks, NULL, out, nout, err);
     else if (st == BL_OK)
-        st = score_into(m, sets, ss, cand, ncand, threads, 0.0, res, NULL, NULL, err);
+        st = score_into(m, sets, ss, cand, ncand, threads, 0.0, blocks, res, NULL, NULL, err);
     bl_setstats_free(ss, nsets);
     free(ss);
     if (st != BL_OK || decide) {
@@ -903,14 +916,23 @@ bl_status bl_model_score(const bl_model *m, const bl_clkset *const *sets, size_t
                          bl_error *err)
 {
     size_t n;
-    return score_alloc(m, sets, nsets, cand, ncand, threads, 0.0, out, &n, err);
+    return score_alloc(m, sets, nsets, cand, ncand, threads, 0.0, 0, out, &n, err);
 }
 
 bl_status bl_model_score_decide(const bl_model *m, const bl_clkset *const *sets, size_t nsets,
                                 const bl_candidate *cand, size_t ncand, int threads, double min_p,
                                 bl_scored_pair **out, size_t *nout, bl_error *err)
 {
-    return score_alloc(m, sets, nsets, cand, ncand, threads, min_p, out, nout, err);
+    return score_alloc(m, sets, nsets, cand, ncand, threads, min_p, 0, out, nout, err);
+}
+
+bl_status bl_model_decide(const bl_model *m, const bl_clkset *const *sets, size_t nsets,
+                          const bl_candidate *cand, size_t ncand, const bl_model_link_opts *opts,
+                          bl_scored_pair **out, size_t *nout, bl_error *err)
+{
+    const double p = opts && opts->min_probability > 0.0 ? opts->min_probability : 0.5;
+    return score_alloc(m, sets, nsets, cand, ncand, opts ? opts->threads : 0, p,
+                       opts && opts->order == BL_MODEL_ORDER_BLOCKS, out, nout, err);
 }
 
 static int cmp_weight(const void *x, const void *y)

@@ -818,13 +818,21 @@ static bl_status train_subset(const bl_clkset *const *sets, size_t nsets, const 
     *sub = NULL;
     if (!*ncand)
         return BL_OK;
-    bl_candidate *v = malloc(*ncand * sizeof *v);
-    if (!v)
-        return bl_error_set(err, BL_ENOMEM, "out of memory for %zu training pairs", *ncand);
-    memcpy(v, *cand, *ncand * sizeof *v);
-    size_t n = *ncand;
-    bl_candidates_sort(v, n); /* enforce_k walks the best pairs first */
-    bl_status st = bl_candidates_enforce_k(sets, nsets, v, &n, TRAIN_TOP_K, err);
+    bl_candidate *v = NULL;
+    size_t n = 0;
+    bl_status st;
+    if (*ncand < UINT32_MAX) {
+        /* the candidates may come in block order: the best pairs without
+         * sorting them all */
+        st = bl_candidates_best_k(sets, nsets, *cand, *ncand, TRAIN_TOP_K, &v, &n, err);
+    } else {
+        if (!(v = malloc(*ncand * sizeof *v)))
+            return bl_error_set(err, BL_ENOMEM, "out of memory for %zu training pairs", *ncand);
+        memcpy(v, *cand, *ncand * sizeof *v);
+        n = *ncand;
+        bl_candidates_sort(v, n); /* enforce_k walks the best pairs first */
+        st = bl_candidates_enforce_k(sets, nsets, v, &n, TRAIN_TOP_K, err);
+    }
     if (st != BL_OK) {
         free(v);
         return st;

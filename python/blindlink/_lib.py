@@ -95,7 +95,8 @@ class ModelTrainOpts(ctypes.Structure):
 class ModelLinkOpts(ctypes.Structure):
     _fields_ = [("block_threshold", ctypes.c_double), ("top_k", ctypes.c_uint32),
                 ("min_probability", ctypes.c_double), ("threads", ctypes.c_int),
-                ("lsh", ctypes.c_int), ("max_candidates", ctypes.c_size_t), _TAIL]
+                ("lsh", ctypes.c_int), ("max_candidates", ctypes.c_size_t),
+                ("order", ctypes.c_int), _TAIL]
 
 
 class ScoredPair(ctypes.Structure):
@@ -217,6 +218,8 @@ _PROTOS = {
                              ERR]),
     "bl_model_score_decide": (i32, [vp, P(P(ClkSet)), sz, P(Candidate), sz, i32, ctypes.c_double,
                                     P(P(ScoredPair)), P(sz), ERR]),
+    "bl_model_decide": (i32, [vp, P(P(ClkSet)), sz, P(Candidate), sz, P(ModelLinkOpts),
+                              P(P(ScoredPair)), P(sz), ERR]),
     "bl_model_resolve": (i32, [P(ScoredPair), sz, sz, ctypes.c_double, P(P(ScoredPair)), P(sz),
                                ERR]),
     "bl_model_explain": (i32, [vp, P(ClkSet), sz, P(ClkSet), sz, P(P(ClkSet)), sz,

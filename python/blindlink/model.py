@@ -284,6 +284,9 @@ def model_link(inputs, model="auto", *, min_probability=0.5, threads=0, candidat
             lo = _lib.ModelLinkOpts()
             lo.threads, lo.min_probability, lo.lsh = int(threads), float(min_probability), \
                 lsh[blocking]
+            # a decision scores in the blocks' order; candidates=True lists
+            # them in anonlink's
+            lo.order = 0 if candidates else 1  # BL_MODEL_ORDER_SCORE / _BLOCKS
             cand, nc = ctypes.POINTER(_lib.Candidate)(), ctypes.c_size_t()
             _lib.check(lib.bl_model_candidates(arr, len(inputs), ctypes.byref(lo),
                                                ctypes.byref(cand), ctypes.byref(nc),
@@ -299,16 +302,15 @@ def model_link(inputs, model="auto", *, min_probability=0.5, threads=0, candidat
                                                   ctypes.byref(err)), err)
                     m = Model(h)
                 # a decision needs exact scores only of the pairs that can
-                # reach it (bl_model_score_decide); candidates=True wants all
+                # reach it (bl_model_decide); candidates=True wants all
                 ns = ctypes.c_size_t(nc.value)
                 if candidates:
                     _lib.check(lib.bl_model_score(m.h, arr, len(inputs), cand, nc.value, int(threads),
                                                   ctypes.byref(scored), ctypes.byref(err)), err)
                 else:
-                    _lib.check(lib.bl_model_score_decide(m.h, arr, len(inputs), cand, nc.value,
-                                                         int(threads), float(min_probability),
-                                                         ctypes.byref(scored), ctypes.byref(ns),
-                                                         ctypes.byref(err)), err)
+                    _lib.check(lib.bl_model_decide(m.h, arr, len(inputs), cand, nc.value,
+                                                   ctypes.byref(lo), ctypes.byref(scored),
+                                                   ctypes.byref(ns), ctypes.byref(err)), err)
             finally:
                 _lib.libc.free(cand)
             try:

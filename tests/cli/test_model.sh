@@ -47,6 +47,14 @@ expect_exit 0 "$BL" match --model auto --blocking lsh -f candidates -j 3 -o "$T/
 expect_exit 0 env BL_MODEL_BLOCK=match "$BL" match --model auto --blocking lsh -f candidates -o "$T/fbm.csv" "$T/a.clk" "$T/b.clk"
 assert_same "$T/fb1.csv" "$T/fb3.csv"
 assert_same "$T/fb1.csv" "$T/fbm.csv"
+# the decision scores the field blocks' pairs in block order: the pairs of
+# the anonlink-ordered candidates of the match layer (tiles), for any
+# thread count and with the work order forced either way
+expect_exit 0 "$BL" match --model auto --blocking lsh -j 1 -o "$T/mfb1.csv" "$T/a.clk" "$T/b.clk"
+expect_exit 0 "$BL" match --model auto --blocking lsh -j 3 -o "$T/mfb3.csv" "$T/a.clk" "$T/b.clk"
+expect_exit 0 env BL_MODEL_BLOCK=match "$BL" match --model auto --blocking lsh -o "$T/mfbm.csv" "$T/a.clk" "$T/b.clk"
+expect_exit 0 env BL_SCORE_ORDER=tiles "$BL" match --model auto --blocking lsh -o "$T/mfbt.csv" "$T/a.clk" "$T/b.clk"
+for f in mfb1 mfb3 mfbm mfbt; do assert_same "$T/mfb.csv" "$T/$f.csv"; done
 "$BL" synth -n 600 -p 3 --level high --seed 12 -o "$T/p3" >/dev/null 2>&1 || fail "synth 3 parties"
 for p in 1 2 3; do
   expect_exit 0 "$BL" encode --secret-file "$T/S" --normalize=names --layout fields --format bin --ids rec_id "$T/p3-$p.csv" "$SCHEMA" "$T/p3-$p.clk"

@@ -99,6 +99,61 @@ class ModelLinkTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             self.result.model.explain(self.files[0], 0, self.files[1], 0, inputs=self.files[:1])
 
+    def test_block_order(self):
+        """BL_MODEL_ORDER_BLOCKS (keyed field blocks, forced by lsh=1): the
+        candidates of anonlink's order, in another order that does not
+        depend on the threads; bl_model_decide on them keeps exactly the
+        pairs bl_model_score_decide keeps of the anonlink list."""
+        import ctypes
+        from blindlink import _lib
+        from blindlink.model import _Sets
+        lib = _lib.lib
+
+        def cands(sets, order, threads):
+            lo = _lib.ModelLinkOpts()
+            lo.lsh, lo.order, lo.threads = 1, order, threads
+            c, n, err = ctypes.POINTER(_lib.Candidate)(), ctypes.c_size_t(), _lib.Error()
+            _lib.check(lib.bl_model_candidates(sets.array(), 2, ctypes.byref(lo), ctypes.byref(c),
+                                               ctypes.byref(n), ctypes.byref(err)), err)
+            return c, n.value, lo
+
+        def keys(c, n):
+            return [(c[i].score, c[i].dset[0], c[i].dset[1], c[i].rec[0], c[i].rec[1])
+                    for i in range(n)]
+
+        def kept(ptr, n):
+            return sorted(bytes(ptr[i]) for i in range(n))
+
+        m = self.result.model
+        with _Sets(self.files) as sets:
+            cs, ns, los = cands(sets, 0, 1)
+            cb, nb, lob = cands(sets, 1, 1)
+            c3, n3, _ = cands(sets, 1, 3)
+            try:
+                ks, kb = keys(cs, ns), keys(cb, nb)
+                self.assertGreater(ns, 1000)
+                self.assertEqual(sorted(kb), sorted(ks))
+                self.assertNotEqual(kb, ks)
+                self.assertEqual(ks, sorted(ks, key=lambda k: (-k[0],) + k[1:]))
+                self.assertEqual(keys(c3, n3), kb)
+                for p in (0.5, 0.05, 0.95):
+                    los.min_probability = lob.min_probability = p
+                    out, no, err = ctypes.POINTER(_lib.ScoredPair)(), ctypes.c_size_t(), _lib.Error()
+                    _lib.check(lib.bl_model_score_decide(m.h, sets.array(), 2, cs, ns, 1, p,
+                                                         ctypes.byref(out), ctypes.byref(no),
+                                                         ctypes.byref(err)), err)
+                    ref = kept(out, no.value)
+                    _lib.libc.free(out)
+                    _lib.check(lib.bl_model_decide(m.h, sets.array(), 2, cb, nb, ctypes.byref(lob),
+                                                   ctypes.byref(out), ctypes.byref(no),
+                                                   ctypes.byref(err)), err)
+                    self.assertEqual(kept(out, no.value), ref)
+                    self.assertGreater(len(ref), 0)
+                    _lib.libc.free(out)
+            finally:
+                for c in (cs, cb, c3):
+                    _lib.libc.free(c)
+
     def test_errors(self):
         with self.assertRaises(ValueError):
             blindlink.model_link(self.files[:1])

@@ -17,6 +17,7 @@
 
 #include <blindlink/model.h>
 
+#include "match/candrun.h"
 #include "model/model_internal.h"
 
 static const char *const KERNELS[] = {"scalar", "avx2", "avx512"};
@@ -540,6 +541,56 @@ static void test_decide_contract(void **state)
  * every thread count, more threads than fields and a set of another size
  * included; values drawn from small pools so the frequencies vary, some
  * fields empty. */
+/* bl_candidates_best_k (the training pairs from candidates in block
+ * order) keeps what sorting the whole list and enforce_k keep, in the same
+ * order: 2 and 3 datasets, many equal scores, k from 1 to 4, the list
+ * shuffled. */
+static void test_best_k(void **state)
+{
+    (void)state;
+    bl_error e = {0};
+    bl_clkset *s[3];
+    const size_t cnt[3] = {40, 55, 30};
+    uint8_t zero[64] = {0};
+    for (int d = 0; d < 3; d++) {
+        assert_int_equal(bl_clkset_new(512, cnt[d], &s[d], &e), BL_OK);
+        for (size_t r = 0; r < cnt[d]; r++)
+            assert_int_equal(bl_clkset_append(s[d], zero, NULL, &e), BL_OK);
+    }
+    for (size_t nsets = 2; nsets <= 3; nsets++) {
+        const size_t n = 1500;
+        bl_candidate *c = malloc(n * sizeof *c), *ref = malloc(n * sizeof *ref);
+        size_t m = 0;
+        /* distinct pairs: dataset pair and records from a shuffled index */
+        for (size_t i = 0; m < n && i < 20 * n; i++) {
+            const uint32_t x = (uint32_t)(rnd() % (nsets - 1)), y = x + 1 + (uint32_t)(rnd() % (nsets - 1 - x));
+            const bl_candidate v = {(double)(rnd() % 12) / 11.0, {x, y},
+                                    {(uint32_t)(rnd() % cnt[x]), (uint32_t)(rnd() % cnt[y])}};
+            int dup = 0;
+            for (size_t j = 0; j < m && !dup; j++)
+                dup = !bli_candidate_key_cmp(&c[j], &v);
+            if (!dup)
+                c[m++] = v;
+        }
+        for (uint32_t k = 1; k <= 4; k++) {
+            memcpy(ref, c, m * sizeof *c);
+            size_t nr = m, nb = 0;
+            bl_candidates_sort(ref, nr);
+            assert_int_equal(bl_candidates_enforce_k((const bl_clkset *const *)s, nsets, ref, &nr, k, &e), BL_OK);
+            bl_candidate *got = NULL;
+            assert_int_equal(bl_candidates_best_k((const bl_clkset *const *)s, nsets, c, m, k, &got, &nb, &e), BL_OK);
+            assert_int_equal(nb, nr);
+            assert_true(nr > 0 && nr < m);
+            assert_memory_equal(got, ref, nr * sizeof *ref);
+            free(got);
+        }
+        free(c);
+        free(ref);
+    }
+    for (int d = 0; d < 3; d++)
+        bl_clkset_free(s[d]);
+}
+
 static void test_setstats_threads(void **state)
 {
     (void)state;
@@ -602,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_score_identical),
         cmocka_unit_test(test_decide_contract),
         cmocka_unit_test(test_setstats_threads),
+        cmocka_unit_test(test_best_k),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
