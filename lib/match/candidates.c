@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <pthread.h>
 #include <math.h>
+#include "match/candrun.h"
 #include "match/match_internal.h"
 
 #define CHUNK_A 64      /* A records per work unit */
@@ -699,23 +700,54 @@ void bl_candidates_sort(bl_candidate *c, size_t n)
     sort_candidates(c, n);
 }
 
-/* A record's best k pairs so far (best_k): the candidate's sort key and
- * its index, best first. */
+/* A record's best k pairs so far (best_k), best first: score and index
+ * (16 bytes: a record's slots share a cache line; the list is read again
+ * only to break a tie of scores). */
 typedef struct bestslot {
-    bl_candidate c;
-    uint32_t idx;
+    double score;
+    uint32_t idx, pad;
 } bestslot;
 
-static void best_insert(bestslot *s, uint32_t k, const bl_candidate *c, uint32_t idx)
+static int best_before(const bl_candidate *c, size_t i, const bestslot *s)
 {
-    if (s[k - 1].idx != UINT32_MAX && bli_candidate_cmp(c, &s[k - 1].c) >= 0)
+    if (c[i].score != s->score)
+        return c[i].score > s->score;
+    return bli_candidate_cmp(&c[i], &c[s->idx]) < 0;
+}
+
+static void best_insert(bestslot *s, uint32_t k, const bl_candidate *c, size_t i)
+{
+    if (s[k - 1].idx != UINT32_MAX && !best_before(c, i, &s[k - 1]))
         return;
     uint32_t j = k - 1;
-    while (j > 0 && (s[j - 1].idx == UINT32_MAX || bli_candidate_cmp(c, &s[j - 1].c) < 0)) {
+    while (j > 0 && (s[j - 1].idx == UINT32_MAX || best_before(c, i, &s[j - 1]))) {
         s[j] = s[j - 1];
         j--;
     }
-    s[j] = (bestslot){*c, idx};
+    s[j] = (bestslot){c[i].score, (uint32_t)i, 0};
+}
+
+typedef struct bestjob {
+    const bl_candidate *c;
+    size_t n;
+    const size_t *base;
+    size_t nsets;
+    bestslot *s;
+    uint32_t k;
+    int side; /* 0: the second record's slots, 1: the first's */
+} bestjob;
+
+static void *best_worker(void *arg)
+{
+    const bestjob *j = arg;
+    const bl_candidate *c = j->c;
+    for (size_t i = 0; i < j->n; i++) {
+        const uint32_t d0 = c[i].dset[0], d1 = c[i].dset[1];
+        const size_t at = j->side ? j->base[d1 * j->nsets + d0] + c[i].rec[0]
+                                  : j->base[d0 * j->nsets + d1] + c[i].rec[1];
+        best_insert(j->s + at * j->k, j->k, c, i);
+    }
+    return NULL;
 }
 
 /* What enforce_k keeps of the sorted list (a pair among the k best of
@@ -725,7 +757,7 @@ static void best_insert(bestslot *s, uint32_t k, const bl_candidate *c, uint32_t
  * candidates come in block order, it replaces a sort of every candidate
  * (1M x 1M: 26.6M pairs) by one of the training pairs. */
 bl_status bl_candidates_best_k(const bl_clkset *const *sets, size_t nsets, const bl_candidate *c,
-                               size_t n, uint32_t k, bl_candidate **out, size_t *nout,
+                               size_t n, uint32_t k, int threads, bl_candidate **out, size_t *nout,
                                bl_error *err)
 {
     *out = NULL;
@@ -750,10 +782,16 @@ bl_status bl_candidates_best_k(const bl_clkset *const *sets, size_t nsets, const
     }
     for (size_t i = 0; i < tot * k; i++)
         s[i].idx = UINT32_MAX;
-    for (size_t i = 0; i < n; i++) {
-        const uint32_t d0 = c[i].dset[0], d1 = c[i].dset[1];
-        best_insert(s + (base[d0 * nsets + d1] + c[i].rec[1]) * k, k, &c[i], (uint32_t)i);
-        best_insert(s + (base[d1 * nsets + d0] + c[i].rec[0]) * k, k, &c[i], (uint32_t)i);
+    /* each side of the pairs on a thread of its own (their slots are
+     * apart: a pair's two records count in different dataset pairs) */
+    bestjob jobs[2];
+    for (int side = 0; side < 2; side++)
+        jobs[side] = (bestjob){c, n, base, nsets, s, k, side};
+    if (bli_match_threads(threads) > 1) {
+        bli_par_run(best_worker, jobs, sizeof *jobs, 2);
+    } else {
+        best_worker(&jobs[0]);
+        best_worker(&jobs[1]);
     }
     size_t m = 0;
     for (size_t i = 0; i < tot * k; i++)

@@ -145,9 +145,10 @@ void bli_candidates_topk_one_sided(bl_candidate *c, size_t *n, const bl_clkset *
 void bl_candidates_sort(bl_candidate *c, size_t n);
 /** What bl_candidates_sort then bl_candidates_enforce_k keep of c (the
  *  pairs among the k best of both their records), from c in any order,
- *  sorted, into *out (caller frees); c is left as it is. */
+ *  sorted, into *out (caller frees); c is left as it is. threads as
+ *  bli_match_threads (its two sides on two at most). */
 bl_status bl_candidates_best_k(const bl_clkset *const *sets, size_t nsets, const bl_candidate *c,
-                               size_t n, uint32_t k, bl_candidate **out, size_t *nout,
+                               size_t n, uint32_t k, int threads, bl_candidate **out, size_t *nout,
                                bl_error *err);
 bl_status bl_candidates_enforce_k(const bl_clkset *const *sets, size_t nsets, bl_candidate *c,
                                   size_t *n, uint32_t k, bl_error *err);

@@ -577,12 +577,16 @@ static void test_best_k(void **state)
             size_t nr = m, nb = 0;
             bl_candidates_sort(ref, nr);
             assert_int_equal(bl_candidates_enforce_k((const bl_clkset *const *)s, nsets, ref, &nr, k, &e), BL_OK);
-            bl_candidate *got = NULL;
-            assert_int_equal(bl_candidates_best_k((const bl_clkset *const *)s, nsets, c, m, k, &got, &nb, &e), BL_OK);
-            assert_int_equal(nb, nr);
-            assert_true(nr > 0 && nr < m);
-            assert_memory_equal(got, ref, nr * sizeof *ref);
-            free(got);
+            for (int threads = 1; threads <= 2; threads++) {
+                bl_candidate *got = NULL;
+                assert_int_equal(bl_candidates_best_k((const bl_clkset *const *)s, nsets, c, m, k,
+                                                      threads, &got, &nb, &e),
+                                 BL_OK);
+                assert_int_equal(nb, nr);
+                assert_true(nr > 0 && nr < m);
+                assert_memory_equal(got, ref, nr * sizeof *ref);
+                free(got);
+            }
         }
         free(c);
         free(ref);
