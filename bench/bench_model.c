@@ -17,8 +17,9 @@
  * data: their candidates, in the order `match --model` scores them; no quality)
  * [--list mixed|blocked] (the big list: blocked candidates and random pairs, half each, or the blocked
  * candidates only) [--only ...|decide] (decide: the decision at 0.5 with the bound)
- * [--order key|anonlink] (the big list sorted by record, the default, or in anonlink order:
- * record-level score descending, as bl_model_candidates gives it to `match --model`).
+ * [--order key|anonlink|given] (the big list sorted by record, the default, in anonlink order:
+ * record-level score descending, or as bl_model_candidates gives it with BL_MODEL_ORDER_BLOCKS:
+ * with --files, the block order in which `match --model` scores its decision).
  * Scoring runs in the library's tiled order and, in the same rep, in the given order
  * (BL_SCORE_ORDER=given); a memory probe in the same run gives the bandwidth of streaming
  * reads and of reading random records of B's size, the roof of the baseline's access pattern.
@@ -324,7 +325,7 @@ int main(int argc, char **argv)
     double t0 = now();
     bl_candidate *c = NULL;
     size_t nc = 0;
-    bl_model_link_opts lo = {0};
+    bl_model_link_opts lo = {.order = strcmp(order, "given") ? BL_MODEL_ORDER_SCORE : BL_MODEL_ORDER_BLOCKS};
     if (bl_model_candidates(sets, 2, &lo, &c, &nc, &e))
         abort();
     double t1 = now();
