@@ -397,6 +397,9 @@ int main(int argc, char **argv)
         bl_setstats ss[2];
         if (bl_setstats_build(m, sets, 2, ss, 0, &e))
             abort();
+        /* --order given: the list's own order (the block order of --files) */
+        if (!strcmp(order, "given") && !getenv("BL_SCORE_ORDER"))
+            setenv("BL_SCORE_ORDER", "given", 1);
         double acc = 0, oc0 = cpu_now(), omin = 1e30;
         for (int rep = 0; rep < reps; rep++) {
             const double r0 = cpu_now();

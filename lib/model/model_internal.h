@@ -176,6 +176,10 @@ struct bl_fieldpop {
  *  follows the match layer's kernel k (so BL_KERNEL forces it). */
 int bl_fieldpop_init(bl_fieldpop *fp, const bl_model *m, const bl_kernel *k);
 void bl_fieldpop_free(bl_fieldpop *fp);
+/** The band level (1 .. nbands - 1, or last) an AND-count v of field f
+ *  reaches at popcount sum `sum`, as the decision bound reads it (tested
+ *  against the band minima). */
+uint32_t bli_model_band(const bl_fieldpop *fp, size_t f, uint32_t v, uint32_t sum);
 void bl_fieldpop_run(const bl_fieldpop *fp, const uint8_t *a, const uint8_t *b, uint32_t *out);
 
 /** Levels of one pair from its AND-counts `cnt` (integer comparisons

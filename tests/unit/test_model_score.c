@@ -541,6 +541,31 @@ static void test_decide_contract(void **state)
  * every thread count, more threads than fields and a set of another size
  * included; values drawn from small pools so the frequencies vary, some
  * fields empty. */
+/* The bound's band lookup (branch-free from the packed minima) against
+ * the first band whose minimum the count reaches, for every field of
+ * several lengths, every popcount sum and every count up to it. */
+static void test_bound_band(void **state)
+{
+    (void)state;
+    const uint32_t bits[6] = {1024, 512, 100, 64, 1000, 2048};
+    uint32_t nbits = 0;
+    bl_model *m = make_model(6, bits, &nbits);
+    bl_fieldpop fp;
+    assert_int_equal(bl_fieldpop_init(&fp, m, bli_kernel_active()), 0);
+    for (size_t f = 0; f < m->nf; f++) {
+        assert_non_null(fp.lvrow[f]);
+        for (uint32_t sum = 1; sum <= 2 * bits[f]; sum++)
+            for (uint32_t v = 0; 2 * v <= sum; v++) {
+                uint32_t l = 1;
+                while (l < fp.nbands[f] && v < fp.cmin[f][l][sum])
+                    l++;
+                assert_int_equal(bli_model_band(&fp, f, v, sum), l < fp.nbands[f] ? l : fp.last[f]);
+            }
+    }
+    bl_fieldpop_free(&fp);
+    bl_model_free(m);
+}
+
 /* bl_candidates_best_k (the training pairs from candidates in block
  * order) keeps what sorting the whole list and enforce_k keep, in the same
  * order: 2 and 3 datasets, many equal scores, k from 1 to 4, the list
@@ -658,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_decide_contract),
         cmocka_unit_test(test_setstats_threads),
         cmocka_unit_test(test_best_k),
+        cmocka_unit_test(test_bound_band),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
