@@ -16,7 +16,9 @@
  * [--files A.clk B.clk] (field-level encodings to block, train and score instead of the synthetic
  * data: their candidates, in the order `match --model` scores them; no quality)
  * [--list mixed|blocked] (the big list: blocked candidates and random pairs, half each, or the blocked
- * candidates only) [--only ...|decide] (decide: the decision at 0.5 with the bound)
+ * candidates only) [--only ...|decide|decide-vs] (decide: the decision at 0.5 with the bound;
+ * decide-vs: every other rep with the bound's first stages a pair at a time, the baseline of the
+ * vector kernel's)
  * [--order key|anonlink|given] (the big list sorted by record, the default, in anonlink order:
  * record-level score descending, or as bl_model_candidates gives it with BL_MODEL_ORDER_BLOCKS:
  * with --files, the block order in which `match --model` scores its decision).
@@ -400,17 +402,25 @@ int main(int argc, char **argv)
         /* --order given: the list's own order (the block order of --files) */
         if (!strcmp(order, "given") && !getenv("BL_SCORE_ORDER"))
             setenv("BL_SCORE_ORDER", "given", 1);
-        double acc = 0, oc0 = cpu_now(), omin = 1e30;
-        for (int rep = 0; rep < reps; rep++) {
+        /* decide-vs: every other rep with the pair-at-a-time first stages
+         * (BL_SCORE_VBOUND=0), the baseline of the vector bound */
+        const int vs = !strcmp(only, "decide-vs");
+        if (vs)
+            only = "decide";
+        double acc = 0, oc0 = cpu_now(), omin = 1e30, vmin[2] = {1e30, 1e30}, vsum[2] = {0, 0};
+        for (int rep = 0; rep < (vs ? 2 * reps : reps); rep++) {
+            if (vs)
+                setenv("BL_SCORE_VBOUND", rep % 2 ? "0" : "1", 1);
             const double r0 = cpu_now();
             if (!strcmp(only, "levels"))
                 acc += levels_loop(m, sets, ss, k, big, score_pairs);
-            if (!strcmp(only, "score") && bl_model_score_into(m, sets, ss, big, score_pairs, 1, warm, &e))
+            if (!strcmp(only, "score") &&
+                bl_model_score_into(m, sets, ss, 2, big, score_pairs, 1, warm, &e))
                 abort();
             if (!strcmp(only, "decide")) {
                 bl_scored_pair *dec = NULL;
                 size_t nk;
-                if (bli_model_decide_into(m, sets, ss, big, score_pairs, 1, 0.5, &dec, &nk, &e))
+                if (bli_model_decide_into(m, sets, ss, 2, big, score_pairs, 1, 0.5, &dec, &nk, &e))
                     abort();
                 free(dec);
             }
@@ -418,8 +428,20 @@ int main(int argc, char **argv)
                 for (size_t i = 0; i < score_pairs; i++)
                     acc += k->and_popcount(bl_clkset_get(A, big[i].rec[0]), bl_clkset_get(B, big[i].rec[1]), A->nbytes);
             omin = fmin(omin, cpu_now() - r0);
+            vmin[rep % 2] = fmin(vmin[rep % 2], cpu_now() - r0);
+            vsum[rep % 2] += cpu_now() - r0;
         }
         const double oc1 = cpu_now();
+        if (vs) {
+            unsetenv("BL_SCORE_VBOUND");
+            for (int v = 0; v < 2; v++)
+                printf("decide, %s first stages: %d x %zu pairs, %.1f ns of CPU per pair (fastest "
+                       "rep %.1f)\n",
+                       v ? "pair-at-a-time" : "vector", reps, score_pairs,
+                       vsum[v] * 1e9 / ((double)reps * (double)score_pairs),
+                       vmin[v] * 1e9 / (double)score_pairs);
+            reps *= 2;
+        }
         printf("%s: %d x %zu pairs, %.1f ns of CPU per pair (fastest rep %.1f; checksum %.0f)\n", only, reps,
                score_pairs, (oc1 - oc0) * 1e9 / ((double)reps * (double)score_pairs),
                omin * 1e9 / (double)score_pairs, acc);
@@ -448,7 +470,7 @@ int main(int argc, char **argv)
                  threads = threads == 1 && bli_ncpus() > 1 ? bli_ncpus() : threads + 99) {
                 setenv("BL_SCORE_ORDER", ord ? "given" : "tiles", 1);
                 double s0 = now(), c0 = cpu_now();
-                if (bl_model_score_into(m, sets, ss, big, score_pairs, threads, warm, &e))
+                if (bl_model_score_into(m, sets, ss, 2, big, score_pairs, threads, warm, &e))
                     abort();
                 double s1 = now(), c1 = cpu_now();
                 const int ti = threads > 1;
@@ -461,7 +483,7 @@ int main(int argc, char **argv)
                 bl_scored_pair *dec = NULL;
                 size_t nk = 0;
                 s0 = now(), c0 = cpu_now();
-                if (bli_model_decide_into(m, sets, ss, big, score_pairs, threads, 0.5, &dec, &nk,
+                if (bli_model_decide_into(m, sets, ss, 2, big, score_pairs, threads, 0.5, &dec, &nk,
                                           &e))
                     abort();
                 s1 = now(), c1 = cpu_now();

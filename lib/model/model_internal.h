@@ -137,6 +137,51 @@ typedef void (*bli_fieldpop_levels_fn)(const bl_fieldpop *fp, const uint8_t *con
                                        const uint32_t *const *pa, const uint32_t *const *pb, const uint32_t *cnt,
                                        const uint32_t *cross, size_t n, uint8_t *lv);
 
+/** The decision bound (score.c) as a vector kernel runs it, stage by
+ *  stage. A field's bound before its count: 0 when missing, else suf1,
+ *  or best exact + tf when that is more and the popcounts are equal.
+ *  After its count c: 0 when missing, best exact + tf when exact, else the
+ *  best weight of its level (the highest band q whose minimum band[q]
+ *  the Dice 2c / s reaches, in double as bl_fieldpop's levels, s being the
+ *  popcount sum; else `last`), raised to swapw, a name field's swapped
+ *  level, while the crosswise count (a's field and b's field h) and
+ *  popcounts allow a swap (cswap: the minimal crosswise count by popcount
+ *  sum). The first nfirst stages are
+ *  counted for every pair, the later ones for the pairs still live.
+ *  Floats: the bound's float sum stays within `margin2 / 2` of the double
+ *  one, so a pair is kept while its float bound reaches thr (the double
+ *  threshold less margin2). */
+#define BLI_VBOUND_MAX_FIRST 4
+typedef struct bli_vstage {
+    uint32_t f, off, nbytes; /* the field and its bytes in a record */
+    int32_t h;               /* a name field's partner, or -1 */
+    uint32_t offh;           /* the partner's bytes (in b) for the crosswise count */
+    float best[16], swapw;
+    uint32_t nbands, last;
+    double band[BL_MODEL_MAX_LEVELS];
+    const uint32_t *cswap;
+} bli_vstage;
+
+typedef struct bli_vbound {
+    uint32_t nf, nfirst, nstage;
+    float pw, thr;
+    double margin2;
+    int32_t first[BL_MODEL_MAX_FIELDS]; /* field f's stage when q < nfirst, else -1 */
+    float suf1[BL_MODEL_MAX_FIELDS], ex[BL_MODEL_MAX_FIELDS];
+    bli_vstage st[BL_MODEL_MAX_FIELDS];         /* in stage order */
+    uint32_t pf[4 * BLI_VBOUND_MAX_FIRST], npf; /* the lines of the first stage fields */
+} bli_vbound;
+
+/** The bound of n pairs (a[i], b[i]: records, n + ahead of them, the rest
+ *  prefetched; pa / pb: popcount rows, tf: A's tf rows): the indices of
+ *  those it cannot rule out into live (in order; their number returned).
+ *  The arrays hold n rounded up to 8 entries (the padding: copies of a
+ *  real pair's); wl is scratch of as many floats. */
+typedef size_t (*bli_fieldpop_vbound_fn)(const bli_vbound *vb, const uint8_t *const *a,
+                                         const uint8_t *const *b, const uint32_t *const *pa,
+                                         const uint32_t *const *pb, const float *const *tf,
+                                         size_t n, size_t ahead, uint32_t *live, float *wl);
+
 struct bl_fieldpop {
     const bl_kernel *k;
     const char *name; /* the field kernel: "scalar", "avx2" or "avx512" */
@@ -144,6 +189,7 @@ struct bl_fieldpop {
     bli_fieldpop_batch_fn batch;
     bli_fieldpop_levels_fn levels;
     int batch_cross; /* batch fills `cross` */
+    bli_fieldpop_vbound_fn vbound; /* NULL: the bound runs in score.c, a pair at a time */
     size_t nf;
     /* row stride of batch counts: nf rounded up to 8, so that a kernel
      * stores a row in whole vectors and levels loads exactly those (a load
@@ -222,16 +268,17 @@ void bl_setstats_free(bl_setstats *st, size_t nsets);
 
 /** bl_model_score on statistics built once, into `out` (ncand entries,
  *  the caller's): the benchmark separates the per-record part and the
- *  first touch of the output memory from the per-pair part. */
-bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
-                              const bl_candidate *cand, size_t ncand, int threads, bl_scored_pair *out,
-                              bl_error *err);
+ *  first touch of the output memory from the per-pair part. ss: the
+ *  statistics of the nsets sets. */
+bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets,
+                              const bl_setstats *ss, size_t nsets, const bl_candidate *cand,
+                              size_t ncand, int threads, bl_scored_pair *out, bl_error *err);
 
 /** bl_model_score_into for a decision at min_p (bl_model_score_decide). */
 bl_status bli_model_decide_into(const bl_model *m, const bl_clkset *const *sets,
-                                const bl_setstats *ss, const bl_candidate *cand, size_t ncand,
-                                int threads, double min_p, bl_scored_pair **out, size_t *nout,
-                                bl_error *err);
+                                const bl_setstats *ss, size_t nsets, const bl_candidate *cand,
+                                size_t ncand, int threads, double min_p, bl_scored_pair **out,
+                                size_t *nout, bl_error *err);
 
 /** Weight log2(m/u) of level l of field f (0 for missing). */
 double bl_model_level_weight(const bl_model *m, size_t f, unsigned l);

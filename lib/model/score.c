@@ -114,6 +114,9 @@ typedef struct sbound {
     uint32_t order[BL_MODEL_MAX_FIELDS], nstage; /* fields counted, in this order */
     uint32_t nfirst;                             /* the first stages, counted for every pair */
     bl_model *first;                             /* a model of those fields alone (their kernel) */
+    bli_vbound vb;   /* the bound for a vector kernel (bl_fieldpop.vbound) */
+    int vector;      /* vb is used; 0: the bound a pair at a time */
+    bl_fieldpop fpv; /* the kernel of the whole model (vb's swap tables), with vector */
 } sbound;
 
 /* Weights are sums of a dozen doubles and the posterior one exp2 and a
@@ -208,10 +211,13 @@ typedef struct sbuf {
     bl_fieldpop fpk, fps; /* fps: the decision's first stage fields alone */
     uint32_t cnt[SCORE_CHUNK * BL_MODEL_MAX_FIELDS], cross[2 * SCORE_CHUNK];
     uint8_t lv[SCORE_CHUNK * BL_MODEL_MAX_FIELDS];
-    const uint8_t *ra[SCORE_CHUNK + SCORE_AHEAD], *rb[SCORE_CHUNK + SCORE_AHEAD];
-    const uint32_t *xa[SCORE_CHUNK], *xb[SCORE_CHUNK];
-    double w[SCORE_CHUNK];       /* the decision's bounds of a chunk's pairs */
-    uint32_t live[SCORE_CHUNK];  /* and those that may still reach it */
+    /* (+ 8: a vector bound's padding to whole groups of 8 pairs) */
+    const uint8_t *ra[SCORE_CHUNK + SCORE_AHEAD + 8], *rb[SCORE_CHUNK + SCORE_AHEAD + 8];
+    const uint32_t *xa[SCORE_CHUNK + 8], *xb[SCORE_CHUNK + 8];
+    const float *ta[SCORE_CHUNK + 8];
+    double w[SCORE_CHUNK + 8];      /* the decision's bounds of a chunk's pairs */
+    float wl[SCORE_CHUNK + 8];      /* (the vector bound's, of the live ones) */
+    uint32_t live[SCORE_CHUNK + 8]; /* and those that may still reach it */
     pcache pc;
 } sbuf;
 
@@ -362,6 +368,25 @@ static size_t bound_stage(const sjob *j, const bl_fieldpop *fp, const sbuf *b, c
     return m;
 }
 
+/* The first stages of a chunk's k pairs by the vector kernel: the rows
+ * the kernel gathers from, the arrays padded to whole groups of 8. */
+static size_t vbound_chunk(const sjob *j, sbuf *b, const sent *e, size_t k, size_t ahead)
+{
+    const size_t nf = j->m->nf, k8 = (k + 7) & ~(size_t)7;
+    for (size_t q = 0; q < k8; q++) {
+        const sent *c = &e[q < k ? q : 0];
+        b->xa[q] = j->st[c->da].pop + (size_t)c->ra * nf;
+        b->xb[q] = j->st[c->db].pop + (size_t)c->rb * nf;
+        b->ta[q] = j->st[c->da].tfadj + (size_t)c->ra * nf;
+    }
+    for (size_t q = k + ahead; q < k8; q++) {
+        b->ra[q] = b->ra[0];
+        b->rb[q] = b->rb[0];
+    }
+    return j->bd->fpv.vbound(&j->bd->vb, b->ra, b->rb, b->xa, b->xb, b->ta, k, ahead, b->live,
+                             b->wl);
+}
+
 /* Keep the pairs of e[0..n) the bound cannot rule out (compacted, order
  * kept; their count returned). The first stage fields of a chunk of
  * pairs are counted together by the field kernel of those fields alone
@@ -387,20 +412,24 @@ static size_t bound_filter(const sjob *j, sbuf *b, sent *e, size_t n)
             __builtin_prefetch(j->st[c->da].pop + (size_t)c->ra * nf);
             __builtin_prefetch(j->st[c->da].tfadj + (size_t)c->ra * nf);
         }
-        for (size_t q = 0; q < k; q += SCORE_STEP) {
-            const size_t s = k - q < SCORE_STEP ? k - q : SCORE_STEP;
-            fs->batch(fs, b->ra + q, b->rb + q, s, k + ahead - q - s, b->cnt + q * fs->cstride,
-                      b->cross);
-        }
         size_t live = 0;
-        for (size_t q = 0; q < k; q++) {
-            b->w[q] = bound_first_stages(j, &b->fpk, &e[i + q], b->ra[q], b->rb[q],
-                                         b->cnt + q * fs->cstride);
-            b->live[live] = (uint32_t)q;
-            live += b->w[q] >= j->bd->thr;
+        if (j->bd->vector) {
+            live = vbound_chunk(j, b, e + i, k, ahead);
+        } else {
+            for (size_t q = 0; q < k; q += SCORE_STEP) {
+                const size_t s = k - q < SCORE_STEP ? k - q : SCORE_STEP;
+                fs->batch(fs, b->ra + q, b->rb + q, s, k + ahead - q - s, b->cnt + q * fs->cstride,
+                          b->cross);
+            }
+            for (size_t q = 0; q < k; q++) {
+                b->w[q] = bound_first_stages(j, &b->fpk, &e[i + q], b->ra[q], b->rb[q],
+                                             b->cnt + q * fs->cstride);
+                b->live[live] = (uint32_t)q;
+                live += b->w[q] >= j->bd->thr;
+            }
+            for (uint32_t st = j->bd->nfirst; st < j->bd->nstage && live; st++)
+                live = bound_stage(j, &b->fpk, b, e + i, st, b->live, live, b->w);
         }
-        for (uint32_t st = j->bd->nfirst; st < j->bd->nstage && live; st++)
-            live = bound_stage(j, &b->fpk, b, e + i, st, b->live, live, b->w);
         for (size_t q = 0; q < live; q++)
             e[kept++] = e[i + b->live[q]];
     }
@@ -562,12 +591,10 @@ static uint32_t cand_maxset(const bl_candidate *c, size_t n)
     return maxd;
 }
 
-/* Do the records the candidates name fit in the cache share of the
+/* Do the records of the sets 0..maxd fit in the cache share of the
  * order rule (ORDER_MIN_BYTES)? */
-static int in_cache(const bl_model *m, const bl_clkset *const *sets, const bl_candidate *c,
-                    size_t n)
+static int in_cache(const bl_model *m, const bl_clkset *const *sets, uint32_t maxd, size_t n)
 {
-    const uint32_t maxd = cand_maxset(c, n);
     size_t total = 0;
     for (uint32_t d = 0; n && d <= maxd; d++)
         total += sets[d]->count;
@@ -775,6 +802,89 @@ static int bound_first(const bl_model *m, sbound *bd, uint32_t nfirst)
     return 0;
 }
 
+/* Stage q of the vector bound: field bd->order[q]. */
+static void vstage_init(const bl_model *m, sbound *bd, uint32_t q)
+{
+    const bl_fieldpop *fp = &bd->fpv;
+    bli_vstage *st = &bd->vb.st[q];
+    const uint32_t f = bd->order[q];
+    st->f = f;
+    st->off = fp->off[f];
+    st->nbytes = fp->nbytes[f];
+    st->h = -1;
+    st->swapw = -INFINITY;
+    for (uint32_t k = 0; k < fp->nswap && st->h < 0; k++)
+        if (fp->swap_g[k] == f || fp->swap_s[k] == f) {
+            st->h = (int32_t)(fp->swap_g[k] == f ? fp->swap_s[k] : fp->swap_g[k]);
+            st->offh = fp->off[st->h];
+            st->cswap = fp->cswap[k];
+            if (bd->swap[f] >= 0)
+                st->swapw = (float)bd->best[f][bd->swap[f]];
+        }
+    for (uint32_t l = 0; l < 16; l++)
+        st->best[l] = l < m->f[f].nlevels ? (float)bd->best[f][l] : 0.0f;
+    st->nbands = fp->nbands[f];
+    st->last = fp->last[f];
+    for (uint32_t l = 1; l < st->nbands; l++)
+        st->band[l] = m->f[f].band[l];
+}
+
+/* The vector kernel's bound (bli_vbound) for the sets 0..maxd; none (0
+ * returned: the bound runs a pair at a time) without a vector kernel or
+ * with BL_SCORE_VBOUND=0 (a benchmark's baseline). -1 when out of
+ * memory. */
+static int vbound_init(const bl_model *m, const bl_setstats *ss, uint32_t maxd, sbound *bd)
+{
+    bli_vbound *vb = &bd->vb;
+    const size_t nf = m->nf;
+    memset(vb, 0, sizeof *vb);
+    bd->vector = 0;
+    const char *env = getenv("BL_SCORE_VBOUND");
+    if (bd->nfirst > BLI_VBOUND_MAX_FIRST || (env && !strcmp(env, "0")))
+        return 0;
+    if (bl_fieldpop_init(&bd->fpv, m, bli_kernel_active()) != 0)
+        return -1;
+    if (!bd->fpv.vbound) {
+        bl_fieldpop_free(&bd->fpv);
+        return 0;
+    }
+    bd->vector = 1;
+    float mtf[BL_MODEL_MAX_FIELDS] = {0};
+    for (uint32_t d = 0; d <= maxd; d++)
+        for (size_t i = 0; i < ss[d].s->count * nf; i++)
+            mtf[i % nf] = fmaxf(mtf[i % nf], fabsf(ss[d].tfadj[i]));
+    vb->nf = (uint32_t)nf;
+    vb->nfirst = bd->nfirst;
+    vb->nstage = bd->nstage;
+    vb->pw = (float)bd->pw;
+    double mag = fabs(bd->pw);
+    for (size_t f = 0; f < nf; f++) {
+        vb->first[f] = -1;
+        vb->suf1[f] = (float)bd->suf[f][1];
+        vb->ex[f] = (float)bd->ex[f];
+        double top = fmax(fabs(bd->suf[f][1]), fabs(bd->ex[f]) + mtf[f]);
+        for (uint32_t l = 0; l < m->f[f].nlevels; l++)
+            top = fmax(top, fabs(bd->best[f][l]));
+        mag += top;
+    }
+    for (uint32_t q = 0; q < bd->nstage; q++)
+        vstage_init(m, bd, q);
+    for (uint32_t q = 0; q < bd->nfirst; q++) {
+        vb->first[bd->order[q]] = (int32_t)q;
+        for (uint32_t o = 0; o < vb->st[q].nbytes && vb->npf < 4 * BLI_VBOUND_MAX_FIRST; o += 64)
+            vb->pf[vb->npf++] = vb->st[q].off + o;
+    }
+    /* at most 6 nf + 2 float roundings (the weights themselves, ex + tf
+     * twice, a sum and a difference per field), each off by at most 2^-24
+     * of a value below 2 mag */
+    vb->margin2 = 2.0 * (mag * 0x1p-14 + 1e-6);
+    const double t = bd->thr - vb->margin2;
+    vb->thr = (float)t;
+    if ((double)vb->thr > t)
+        vb->thr = nextafterf(vb->thr, -INFINITY);
+    return 0;
+}
+
 /* The decision's output: the kept pairs of every worker, in candidate
  * order (the workers' lists are in candidate order in the given order,
  * in tile order otherwise). */
@@ -836,9 +946,9 @@ static int anonlink_sorted(const bl_candidate *c, size_t n)
 /* Score cand into res (ncand entries), or with 0 < min_p < 1 decide:
  * the pairs the bound keeps into *kept (*nkept of them). */
 static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, const bl_setstats *ss,
-                            const bl_candidate *cand, size_t ncand, int threads, double min_p,
-                            int blocks, bl_scored_pair *res, bl_scored_pair **kept, size_t *nkept,
-                            bl_error *err)
+                            size_t nsets, const bl_candidate *cand, size_t ncand, int threads,
+                            double min_p, int blocks, bl_scored_pair *res, bl_scored_pair **kept,
+                            size_t *nkept, bl_error *err)
 {
     double w[BL_MODEL_MAX_FIELDS][WSLOT] = {{0}}, wn[2][BL_MODEL_MAX_FIELDS][WSLOT] = {{{0}}};
     for (size_t f = 0; f < m->nf; f++)
@@ -868,14 +978,23 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
         return bl_error_set(err, BL_ENOMEM, "out of memory for the scoring order of %zu pairs", ncand);
     /* BL_SCORE_BOUND_FIRST=N forces N first stage fields (the test) */
     const char *fenv = getenv("BL_SCORE_BOUND_FIRST");
+    const uint32_t maxd = nsets ? (uint32_t)nsets - 1 : 0;
     if (bounded && bound_first(m, &bd,
                                fenv && *fenv                    ? (uint32_t)atoi(fenv)
-                               : in_cache(m, sets, cand, ncand) ? BOUND_FIRST_CACHED
+                               : in_cache(m, sets, maxd, ncand) ? BOUND_FIRST_CACHED
                                                                 : BOUND_FIRST_MEMORY) != 0) {
         if (ord == 0) {
             free(o.e);
             free(o.tile);
         }
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    if (bounded && vbound_init(m, ss, maxd, &bd) != 0) {
+        if (ord == 0) {
+            free(o.e);
+            free(o.tile);
+        }
+        free(bd.first);
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     }
     sjob jobs[64];
@@ -914,26 +1033,29 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
         free(jobs[t].kv);
         free(jobs[t].ki);
     }
-    if (bounded)
+    if (bounded) {
         free(bd.first);
+        if (bd.vector)
+            bl_fieldpop_free(&bd.fpv);
+    }
     return st;
 }
 
 bl_status bl_model_score_into(const bl_model *m, const bl_clkset *const *sets,
-                              const bl_setstats *ss, const bl_candidate *cand, size_t ncand,
-                              int threads, bl_scored_pair *res, bl_error *err)
+                              const bl_setstats *ss, size_t nsets, const bl_candidate *cand,
+                              size_t ncand, int threads, bl_scored_pair *res, bl_error *err)
 {
-    return score_into(m, sets, ss, cand, ncand, threads, 0.0, 0, res, NULL, NULL, err);
+    return score_into(m, sets, ss, nsets, cand, ncand, threads, 0.0, 0, res, NULL, NULL, err);
 }
 
 bl_status bli_model_decide_into(const bl_model *m, const bl_clkset *const *sets,
-                                const bl_setstats *ss, const bl_candidate *cand, size_t ncand,
-                                int threads, double min_p, bl_scored_pair **out, size_t *nout,
-                                bl_error *err)
+                                const bl_setstats *ss, size_t nsets, const bl_candidate *cand,
+                                size_t ncand, int threads, double min_p, bl_scored_pair **out,
+                                size_t *nout, bl_error *err)
 {
     *out = NULL;
     *nout = 0;
-    return score_into(m, sets, ss, cand, ncand, threads, min_p, 0, NULL, out, nout, err);
+    return score_into(m, sets, ss, nsets, cand, ncand, threads, min_p, 0, NULL, out, nout, err);
 }
 
 /* Statistics, then scoring (min_p outside (0, 1): every pair into a
@@ -957,9 +1079,11 @@ static bl_status score_alloc(const bl_model *m, const bl_clkset *const *sets, si
     }
     bl_status st = bl_setstats_build(m, sets, nsets, ss, threads, err);
     if (st == BL_OK && decide)
-        st = score_into(m, sets, ss, cand, ncand, threads, min_p, blocks, NULL, out, nout, err);
+        st = score_into(m, sets, ss, nsets, cand, ncand, threads, min_p, blocks, NULL, out, nout,
+                        err);
     else if (st == BL_OK)
-        st = score_into(m, sets, ss, cand, ncand, threads, 0.0, blocks, res, NULL, NULL, err);
+        st =
+            score_into(m, sets, ss, nsets, cand, ncand, threads, 0.0, blocks, res, NULL, NULL, err);
     bl_setstats_free(ss, nsets);
     free(ss);
     if (st != BL_OK || decide) {

@@ -236,6 +236,266 @@ FP512 static void levels_avx512(const bl_fieldpop *fp, const uint8_t *const *a,
     }
 }
 
+/* The vector decision bound (bli_vbound), eight pairs per step. Its
+ * helpers are inlined by force: called, they passed their vectors
+ * through memory. */
+#define VB_INLINE FP512 static inline __attribute__((always_inline))
+
+/* x and y over n bytes, ANDed and counted into one accumulator. */
+VB_INLINE __m512i acc_bytes(const uint8_t *x, const uint8_t *y, uint32_t n)
+{
+    if (n == 128) /* a clkhash field of 1024 bits, unrolled */
+        return _mm512_add_epi64(
+            _mm512_popcnt_epi64(_mm512_and_si512(_mm512_loadu_si512((const void *)x),
+                                                 _mm512_loadu_si512((const void *)y))),
+            _mm512_popcnt_epi64(_mm512_and_si512(_mm512_loadu_si512((const void *)(x + 64)),
+                                                 _mm512_loadu_si512((const void *)(y + 64)))));
+    __m512i acc = _mm512_setzero_si512();
+    uint32_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        acc = _mm512_add_epi64(
+            acc, _mm512_popcnt_epi64(_mm512_and_si512(_mm512_loadu_si512((const void *)(x + i)),
+                                                      _mm512_loadu_si512((const void *)(y + i)))));
+    if (i < n) {
+        const __mmask64 m = _bzhi_u64(~0ULL, n - i);
+        acc = _mm512_add_epi64(
+            acc, _mm512_popcnt_epi64(_mm512_and_si512(_mm512_maskz_loadu_epi8(m, x + i),
+                                                      _mm512_maskz_loadu_epi8(m, y + i))));
+    }
+    return acc;
+}
+
+/* Eight pairs' counts of the bytes at offsets oa (in a) and ob (in b). */
+VB_INLINE __m256i vb_count(const uint8_t *const *a, const uint8_t *const *b, const uint32_t *id,
+                           uint32_t oa, uint32_t ob, uint32_t n)
+{
+    __m512i v[8];
+#pragma GCC unroll 8
+    for (size_t j = 0; j < 8; j++)
+        v[j] = acc_bytes(a[id[j]] + oa, b[id[j]] + ob, n);
+    return lane_sums8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+}
+
+/* Field f's popcounts (or tf) of eight pairs through their row pointers. */
+VB_INLINE __m256i vb_row(__m512i rows, uint32_t f)
+{
+    return _mm512_i64gather_epi32(_mm512_add_epi64(rows, _mm512_set1_epi64(4 * (long long)f)), NULL,
+                                  1);
+}
+
+VB_INLINE __m256 vb_rowf(__m512i rows, uint32_t f)
+{
+    return _mm512_i64gather_ps(_mm512_add_epi64(rows, _mm512_set1_epi64(4 * (long long)f)), NULL,
+                               1);
+}
+
+VB_INLINE __mmask8 vb_missing(__m256i x, __m256i y)
+{
+    const __m256i z = _mm256_setzero_si256();
+    return _mm256_cmpeq_epu32_mask(x, z) | _mm256_cmpeq_epu32_mask(y, z);
+}
+
+/* Field f's bound before its count. */
+VB_INLINE __m256 vb_before(const bli_vbound *vb, uint32_t f, __m256i x, __m256i y, __m256 t)
+{
+    const __m256 s1 = _mm256_set1_ps(vb->suf1[f]);
+    const __m256 w = _mm256_mask_max_ps(s1, _mm256_cmpeq_epu32_mask(x, y), s1,
+                                        _mm256_add_ps(_mm256_set1_ps(vb->ex[f]), t));
+    return _mm256_maskz_mov_ps((__mmask8)~vb_missing(x, y), w);
+}
+
+/* bli_dice_possible(x, y, BL_SWAP_MIN_DICE) per lane, the same doubles. */
+VB_INLINE __mmask8 vb_possible(__m256i x, __m256i y)
+{
+    const __m512d l =
+        _mm512_mul_pd(_mm512_set1_pd(2.0), _mm512_cvtepu32_pd(_mm256_min_epu32(x, y)));
+    const __m512d r =
+        _mm512_mul_pd(_mm512_set1_pd(BL_SWAP_MIN_DICE), _mm512_cvtepu32_pd(_mm256_add_epi32(x, y)));
+    return _mm512_cmp_pd_mask(l, r, _CMP_GE_OQ);
+}
+
+/* What a stage needs of eight pairs: their indices, records and rows. */
+typedef struct vb_lanes {
+    uint32_t id[8];
+    __m512i x8, y8, t8;
+} vb_lanes;
+
+/* Stage st's field bound after its count for eight pairs (x, y, t: the
+ * field's popcounts and tf). */
+VB_INLINE __m256 vb_after(const bli_vbound *vb, const bli_vstage *st, const uint8_t *const *a,
+                          const uint8_t *const *b, const vb_lanes *ln, __m256i x, __m256i y,
+                          __m256 t)
+{
+    const __m256i c = vb_count(a, b, ln->id, st->off, st->off, st->nbytes);
+    const __mmask8 exact = _mm256_cmpeq_epu32_mask(c, x) & _mm256_cmpeq_epu32_mask(c, y);
+    /* the band level as levels_avx512 finds it (a missing field's lanes
+     * divide by 0: their level does not count) */
+    const __m512d d = _mm512_div_pd(_mm512_cvtepu32_pd(_mm256_add_epi32(c, c)),
+                                    _mm512_cvtepu32_pd(_mm256_add_epi32(x, y)));
+    __m256i lvl = _mm256_set1_epi32((int)st->last);
+    for (uint32_t q = st->nbands; q-- > 1;)
+        lvl = _mm256_mask_mov_epi32(lvl,
+                                    _mm512_cmp_pd_mask(d, _mm512_set1_pd(st->band[q]), _CMP_GE_OQ),
+                                    _mm256_set1_epi32((int)q));
+    __m256 w =
+        _mm256_permutex2var_ps(_mm256_loadu_ps(st->best), lvl, _mm256_loadu_ps(st->best + 8));
+    if (st->h >= 0) {
+        /* the swapped level, where it is more and the popcounts allow it */
+        const __m256 sw = _mm256_set1_ps(st->swapw);
+        const __m256i xh = vb_row(ln->x8, (uint32_t)st->h), yh = vb_row(ln->y8, (uint32_t)st->h);
+        __mmask8 open = _mm256_cmp_ps_mask(sw, w, _CMP_GT_OQ) & (__mmask8)~vb_missing(xh, yh);
+        open &= vb_possible(x, yh) & vb_possible(xh, y);
+        if (open) {
+            const __m256i cc = vb_count(a, b, ln->id, st->off, st->offh, st->nbytes);
+            const __m256i need =
+                _mm256_mmask_i32gather_epi32(_mm256_setzero_si256(), open, _mm256_add_epi32(x, yh),
+                                             (const int *)(const void *)st->cswap, 4);
+            open &= _mm256_cmpge_epu32_mask(cc, need);
+            w = _mm256_mask_mov_ps(w, open, sw);
+        }
+    }
+    w = _mm256_mask_mov_ps(w, exact, _mm256_add_ps(_mm256_set1_ps(vb->ex[st->f]), t));
+    return _mm256_maskz_mov_ps((__mmask8)~vb_missing(x, y), w);
+}
+
+/* The lines of stage st's bytes of pair p (`from`: the pair before). */
+VB_INLINE void vb_prefetch(const bli_vstage *st, const uint8_t *pa, const uint8_t *pb,
+                           const uint8_t *fa, const uint8_t *fb)
+{
+    for (uint32_t o = 0; o < st->nbytes; o += 64) {
+        if (pa != fa)
+            _mm_prefetch((const char *)(pa + st->off + o), _MM_HINT_T0);
+        if (pb != fb) {
+            _mm_prefetch((const char *)(pb + st->off + o), _MM_HINT_T0);
+            if (st->h >= 0)
+                _mm_prefetch((const char *)(pb + st->offh + o), _MM_HINT_T0);
+        }
+    }
+}
+
+/* The kept lanes of idx and w to the ends of live and wl, in order, by a
+ * compress in registers and whole stores (the arrays have room for 8
+ * more): a compress into memory took some 150 cycles on Zen 4. */
+VB_INLINE void vb_append(uint32_t *live, float *wl, __mmask8 keep, __m256i idx, __m256 w)
+{
+    _mm256_storeu_si256((__m256i *)(void *)live, _mm256_maskz_compress_epi32(keep, idx));
+    _mm256_storeu_ps(wl, _mm256_maskz_compress_ps(keep, w));
+}
+
+/* out[f] = lane j: rows[j][f], for the fields f < nf of eight rows (8 x 8
+ * transposes of whole-row loads: far fewer loads than a gather per
+ * field, and the rows of one A record in a run are the same lines). */
+VB_INLINE void vb_transpose(const uint32_t *const *rows, uint32_t nf, __m256i *out)
+{
+    for (uint32_t g = 0; g < nf; g += 8) {
+        const __mmask8 m = (__mmask8)(nf - g >= 8 ? 0xff : (1u << (nf - g)) - 1);
+        __m256i r[8], t[8], u[8];
+        for (int j = 0; j < 8; j++)
+            r[j] = _mm256_maskz_loadu_epi32(m, rows[j] + g);
+        for (int j = 0; j < 8; j += 2) {
+            t[j] = _mm256_unpacklo_epi32(r[j], r[j + 1]);
+            t[j + 1] = _mm256_unpackhi_epi32(r[j], r[j + 1]);
+        }
+        for (int j = 0; j < 8; j += 4) {
+            u[j] = _mm256_unpacklo_epi64(t[j], t[j + 2]);
+            u[j + 1] = _mm256_unpackhi_epi64(t[j], t[j + 2]);
+            u[j + 2] = _mm256_unpacklo_epi64(t[j + 1], t[j + 3]);
+            u[j + 3] = _mm256_unpackhi_epi64(t[j + 1], t[j + 3]);
+        }
+        __m256i f[8];
+        for (int k = 0; k < 4; k++) {
+            f[k] = _mm256_permute2x128_si256(u[k], u[k + 4], 0x20);
+            f[k + 4] = _mm256_permute2x128_si256(u[k], u[k + 4], 0x31);
+        }
+        for (uint32_t k = 0; k < 8 && g + k < nf; k++)
+            out[g + k] = f[k];
+    }
+}
+
+/* The first stages for every pair: the live ones into live / wl. */
+FP512 static size_t vb_first(const bli_vbound *vb, const uint8_t *const *a, const uint8_t *const *b,
+                             const uint32_t *const *pa, const uint32_t *const *pb,
+                             const float *const *tf, size_t n, size_t ahead, uint32_t *live,
+                             float *wl)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i += 8) {
+        /* the first stage fields of the group after next (an A record
+         * repeats in runs: once) */
+        for (size_t j = i + 16; j < i + 24 && j < n + ahead; j++) {
+            for (uint32_t k = 0; k < vb->npf; k++)
+                _mm_prefetch((const char *)(b[j] + vb->pf[k]), _MM_HINT_T0);
+            if (a[j] != a[j - 1])
+                for (uint32_t k = 0; k < vb->npf; k++)
+                    _mm_prefetch((const char *)(a[j] + vb->pf[k]), _MM_HINT_T0);
+        }
+        vb_lanes ln;
+        for (uint32_t j = 0; j < 8; j++)
+            ln.id[j] = (uint32_t)i + j;
+        ln.x8 = _mm512_loadu_si512((const void *)(pa + i));
+        ln.y8 = _mm512_loadu_si512((const void *)(pb + i));
+        ln.t8 = _mm512_loadu_si512((const void *)(tf + i));
+        __m256i xs[BL_MODEL_MAX_FIELDS], ys[BL_MODEL_MAX_FIELDS], ts[BL_MODEL_MAX_FIELDS];
+        vb_transpose(pa + i, vb->nf, xs);
+        vb_transpose(pb + i, vb->nf, ys);
+        vb_transpose((const uint32_t *const *)(const void *)(tf + i), vb->nf, ts);
+        __m256 s = _mm256_set1_ps(vb->pw);
+        for (uint32_t f = 0; f < vb->nf; f++) {
+            const __m256i x = xs[f], y = ys[f];
+            const __m256 t = _mm256_castsi256_ps(ts[f]);
+            const int q = vb->first[f];
+            s = _mm256_add_ps(s, q < 0 ? vb_before(vb, f, x, y, t)
+                                       : vb_after(vb, &vb->st[q], a, b, &ln, x, y, t));
+        }
+        const __mmask8 act = (__mmask8)(n - i >= 8 ? 0xff : (1u << (n - i)) - 1);
+        const __mmask8 keep = _mm256_mask_cmp_ps_mask(act, s, _mm256_set1_ps(vb->thr), _CMP_GE_OQ);
+        vb_append(live + m, wl + m, keep, _mm256_loadu_si256((const __m256i *)(const void *)ln.id),
+                  s);
+        m += (size_t)__builtin_popcount(keep);
+    }
+    return m;
+}
+
+/* A later stage over the live pairs live[0..m), compacted in place. */
+FP512 static size_t vb_stage(const bli_vbound *vb, const bli_vstage *st, const uint8_t *const *a,
+                             const uint8_t *const *b, const uint32_t *const *pa,
+                             const uint32_t *const *pb, const float *const *tf, uint32_t *live,
+                             float *wl, size_t m)
+{
+    size_t k = 0;
+    for (size_t g = 0; g < m; g += 8) {
+        for (size_t j = g + 8; j < g + 16 && j < m; j++)
+            vb_prefetch(st, a[live[j]], b[live[j]], NULL, NULL);
+        const __mmask8 act = (__mmask8)(m - g >= 8 ? 0xff : (1u << (m - g)) - 1);
+        const __m256i idx = _mm256_mask_loadu_epi32(_mm256_set1_epi32((int)live[0]), act, live + g);
+        vb_lanes ln;
+        _mm256_storeu_si256((__m256i *)(void *)ln.id, idx);
+        ln.x8 = _mm512_i32gather_epi64(idx, (const void *)pa, 8);
+        ln.y8 = _mm512_i32gather_epi64(idx, (const void *)pb, 8);
+        ln.t8 = _mm512_i32gather_epi64(idx, (const void *)tf, 8);
+        const __m256i x = vb_row(ln.x8, st->f), y = vb_row(ln.y8, st->f);
+        const __m256 t = vb_rowf(ln.t8, st->f);
+        const __m256 d =
+            _mm256_sub_ps(vb_after(vb, st, a, b, &ln, x, y, t), vb_before(vb, st->f, x, y, t));
+        const __m256 w = _mm256_add_ps(_mm256_maskz_loadu_ps(act, wl + g), d);
+        const __mmask8 keep = _mm256_mask_cmp_ps_mask(act, w, _mm256_set1_ps(vb->thr), _CMP_GE_OQ);
+        vb_append(live + k, wl + k, keep, idx, w);
+        k += (size_t)__builtin_popcount(keep);
+    }
+    return k;
+}
+
+FP512 static size_t vbound_avx512(const bli_vbound *vb, const uint8_t *const *a,
+                                  const uint8_t *const *b, const uint32_t *const *pa,
+                                  const uint32_t *const *pb, const float *const *tf, size_t n,
+                                  size_t ahead, uint32_t *live, float *wl)
+{
+    size_t m = vb_first(vb, a, b, pa, pb, tf, n, ahead, live, wl);
+    for (uint32_t q = vb->nfirst; q < vb->nstage && m; q++)
+        m = vb_stage(vb, &vb->st[q], a, b, pa, pb, tf, live, wl, m);
+    return m;
+}
+
 int bli_fieldpop_avx512(bl_fieldpop *fp)
 {
     __builtin_cpu_init();
@@ -250,6 +510,7 @@ int bli_fieldpop_avx512(bl_fieldpop *fp)
     fp->batch = u ? u : batch_avx512;
     fp->batch_cross = u && cross;
     fp->levels = levels_avx512;
+    fp->vbound = vbound_avx512;
     return 1;
 }
 
