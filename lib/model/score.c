@@ -409,8 +409,11 @@ static size_t bound_filter(const sjob *j, sbuf *b, sent *e, size_t n)
         for (size_t q = i == 0 ? 0 : k; q < 2 * k && i + q < n; q++) {
             const sent *c = &e[i + q];
             __builtin_prefetch(j->st[c->db].pop + (size_t)c->rb * nf);
-            __builtin_prefetch(j->st[c->da].pop + (size_t)c->ra * nf);
-            __builtin_prefetch(j->st[c->da].tfadj + (size_t)c->ra * nf);
+            /* A records come in runs: their rows once */
+            if (i + q == 0 || c->ra != c[-1].ra || c->da != c[-1].da) {
+                __builtin_prefetch(j->st[c->da].pop + (size_t)c->ra * nf);
+                __builtin_prefetch(j->st[c->da].tfadj + (size_t)c->ra * nf);
+            }
         }
         size_t live = 0;
         if (j->bd->vector) {
