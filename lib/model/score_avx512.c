@@ -438,7 +438,10 @@ FP512 static size_t vb_first(const bli_vbound *vb, const uint8_t *const *a, cons
         __m256i xs[BL_MODEL_MAX_FIELDS], ys[BL_MODEL_MAX_FIELDS], ts[BL_MODEL_MAX_FIELDS];
         vb_transpose(pa + i, vb->nf, xs);
         vb_transpose(pb + i, vb->nf, ys);
-        vb_transpose((const uint32_t *const *)(const void *)(tf + i), vb->nf, ts);
+        const uint32_t *tr[8]; /* the tf rows, read as 32-bit lanes */
+        for (int j = 0; j < 8; j++)
+            tr[j] = (const uint32_t *)(const void *)tf[i + j];
+        vb_transpose(tr, vb->nf, ts);
         __m256 s = _mm256_set1_ps(vb->pw);
         for (uint32_t f = 0; f < vb->nf; f++) {
             const __m256i x = xs[f], y = ys[f];
