@@ -992,7 +992,9 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
         }
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     }
-    if (bounded && vbound_init(m, ss, maxd, &bd) != 0) {
+    /* (no sets, no statistics to read: the bound a pair at a time) */
+    bd.vector = 0;
+    if (bounded && nsets && vbound_init(m, ss, maxd, &bd) != 0) {
         if (ord == 0) {
             free(o.e);
             free(o.tile);
