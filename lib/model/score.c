@@ -537,7 +537,9 @@ static void *score_worker(void *arg)
         j->fail = 1;
         return NULL;
     }
-    if (j->bd && bl_fieldpop_init(&b->fps, j->bd->first, bli_kernel_active()) != 0) {
+    /* the first stage fields' own kernel: for the pair-at-a-time bound only */
+    const int fps = j->bd && !j->bd->vector;
+    if (fps && bl_fieldpop_init(&b->fps, j->bd->first, bli_kernel_active()) != 0) {
         bl_fieldpop_free(&b->fpk);
         free(b);
         free(hist);
@@ -563,7 +565,7 @@ static void *score_worker(void *arg)
         }
     }
     bl_fieldpop_free(&b->fpk);
-    if (j->bd)
+    if (fps)
         bl_fieldpop_free(&b->fps);
     free(b);
     free(hist);

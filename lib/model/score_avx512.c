@@ -358,18 +358,14 @@ VB_INLINE __m256 vb_after(const bli_vbound *vb, const bli_vstage *st, const uint
     return _mm256_maskz_mov_ps((__mmask8)~vb_missing(x, y), w);
 }
 
-/* The lines of stage st's bytes of pair p (`from`: the pair before). */
-VB_INLINE void vb_prefetch(const bli_vstage *st, const uint8_t *pa, const uint8_t *pb,
-                           const uint8_t *fa, const uint8_t *fb)
+/* The lines of stage st's bytes of the records pa and pb. */
+VB_INLINE void vb_prefetch(const bli_vstage *st, const uint8_t *pa, const uint8_t *pb)
 {
     for (uint32_t o = 0; o < st->nbytes; o += 64) {
-        if (pa != fa)
-            _mm_prefetch((const char *)(pa + st->off + o), _MM_HINT_T0);
-        if (pb != fb) {
-            _mm_prefetch((const char *)(pb + st->off + o), _MM_HINT_T0);
-            if (st->h >= 0)
-                _mm_prefetch((const char *)(pb + st->offh + o), _MM_HINT_T0);
-        }
+        _mm_prefetch((const char *)(pa + st->off + o), _MM_HINT_T0);
+        _mm_prefetch((const char *)(pb + st->off + o), _MM_HINT_T0);
+        if (st->h >= 0)
+            _mm_prefetch((const char *)(pb + st->offh + o), _MM_HINT_T0);
     }
 }
 
@@ -468,7 +464,7 @@ FP512 static size_t vb_stage(const bli_vbound *vb, const bli_vstage *st, const u
     size_t k = 0;
     for (size_t g = 0; g < m; g += 8) {
         for (size_t j = g + 8; j < g + 16 && j < m; j++)
-            vb_prefetch(st, a[live[j]], b[live[j]], NULL, NULL);
+            vb_prefetch(st, a[live[j]], b[live[j]]);
         const __mmask8 act = (__mmask8)(m - g >= 8 ? 0xff : (1u << (m - g)) - 1);
         const __m256i idx = _mm256_mask_loadu_epi32(_mm256_set1_epi32((int)live[0]), act, live + g);
         vb_lanes ln;

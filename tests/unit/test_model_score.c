@@ -536,11 +536,6 @@ static void test_decide_contract(void **state)
     bl_clkset_free(B);
 }
 
-/* bl_setstats_build on sets big enough for its threads (one per 50,000
- * records): popcounts and term-frequency adjustments byte-identical for
- * every thread count, more threads than fields and a set of another size
- * included; values drawn from small pools so the frequencies vary, some
- * fields empty. */
 /* The bound's band lookup (branch-free from the packed minima) against
  * the first band whose minimum the count reaches, for every field of
  * several lengths, every popcount sum and every count up to it. */
@@ -620,6 +615,11 @@ static void test_best_k(void **state)
         bl_clkset_free(s[d]);
 }
 
+/* bl_setstats_build on sets big enough for its threads (one per 50,000
+ * records): popcounts and term-frequency adjustments byte-identical for
+ * every thread count, more threads than fields and a set of another size
+ * included; values drawn from small pools so the frequencies vary, some
+ * fields empty. */
 static void test_setstats_threads(void **state)
 {
     (void)state;
