@@ -536,6 +536,23 @@ static void test_decide_contract(void **state)
     bl_clkset_free(B);
 }
 
+/* A decision with no sets and no candidates: status 0, no pairs (the
+ * vector bound once read the statistics of set 0 there; ASan saw it). */
+static void test_decide_empty(void **state)
+{
+    (void)state;
+    const uint32_t bits[6] = {1024, 1024, 1024, 1024, 1024, 1024};
+    uint32_t nbits = 0;
+    bl_model *m = make_model(6, bits, &nbits);
+    bl_error e = {0};
+    bl_scored_pair *got = NULL;
+    size_t ng = 1;
+    assert_int_equal(bl_model_score_decide(m, NULL, 0, NULL, 0, 2, 0.5, &got, &ng, &e), BL_OK);
+    assert_int_equal(ng, 0);
+    free(got);
+    bl_model_free(m);
+}
+
 /* The bound's band lookup (branch-free from the packed minima) against
  * the first band whose minimum the count reaches, for every field of
  * several lengths, every popcount sum and every count up to it. */
@@ -678,11 +695,9 @@ static void test_setstats_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_field_kernels),
-        cmocka_unit_test(test_score_identical),
-        cmocka_unit_test(test_decide_contract),
-        cmocka_unit_test(test_setstats_threads),
-        cmocka_unit_test(test_best_k),
+        cmocka_unit_test(test_field_kernels),    cmocka_unit_test(test_score_identical),
+        cmocka_unit_test(test_decide_contract),  cmocka_unit_test(test_decide_empty),
+        cmocka_unit_test(test_setstats_threads), cmocka_unit_test(test_best_k),
         cmocka_unit_test(test_bound_band),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
