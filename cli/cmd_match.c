@@ -417,19 +417,27 @@ static bl_status read_inputs(match_run *r, const match_opts *o)
         r->nin = st ? 0 : o->nin;
         return st;
     }
-    for (size_t i = 0; i < o->nin; i++) {
-        cli_spool sp;
-        bl_status st = cli_spool_stdin(o->inputs[i], &sp, &r->err);
-        if (!st)
-            st = bl_clkset_read(sp.path, BL_CLK_AUTO, 0, &r->sets[i], &r->err);
-        if (st && sp.tmp[0])
-            bl_error_prefix(&r->err, "stdin: ");
-        cli_spool_free(&sp);
-        if (st)
-            return st;
-        r->nin = i + 1;
+    /* stdin ('-') is copied to a temporary file first; then all are read
+     * at once */
+    cli_spool *sp = calloc(o->nin, sizeof *sp);
+    const char **paths = calloc(o->nin, sizeof *paths);
+    bl_status st = sp && paths ? BL_OK : bl_error_set(&r->err, BL_ENOMEM, "out of memory");
+    size_t nsp = 0, failed = 0;
+    for (; st == BL_OK && nsp < o->nin; nsp++) {
+        st = cli_spool_stdin(o->inputs[nsp], &sp[nsp], &r->err);
+        paths[nsp] = sp[nsp].path;
     }
-    return BL_OK;
+    if (st == BL_OK) {
+        st = bl_clkset_read_many(paths, o->nin, o->co.threads, r->sets, &failed, &r->err);
+        if (st && sp[failed].tmp[0])
+            bl_error_prefix(&r->err, "stdin: ");
+    }
+    r->nin = st ? 0 : o->nin;
+    for (size_t i = 0; i < nsp; i++)
+        cli_spool_free(&sp[i]);
+    free(sp);
+    free(paths);
+    return st;
 }
 
 /* ---- were the inputs encoded alike? ---- */

@@ -31,14 +31,11 @@ static void free_sets(bl_clkset **sets, size_t n)
 
 /* Read and check field-level inputs; prints the error and returns the exit
  * code on failure. */
-static int read_inputs(const char *cmd, size_t n, char *const *paths, bl_clkset **sets)
+static int read_inputs(const char *cmd, size_t n, char *const *paths, int threads, bl_clkset **sets)
 {
     bl_error err = {0};
-    for (size_t i = 0; i < n; i++)
-        if (bl_clkset_read(paths[i], BL_CLK_AUTO, 0, &sets[i], &err) != BL_OK) {
-            free_sets(sets, i);
-            return cli_fail(cmd, &err);
-        }
+    if (bl_clkset_read_many((const char *const *)paths, n, threads, sets, NULL, &err) != BL_OK)
+        return cli_fail(cmd, &err);
     if (bl_model_check_inputs((const bl_clkset *const *)sets, (const char *const *)paths, n, &err) != BL_OK) {
         free_sets(sets, n);
         return cli_fail(cmd, &err);
@@ -172,7 +169,7 @@ int cmd_train(int argc, char **argv)
     if (n < 2 || n > MAX_INPUTS)
         return cli_usage_error("train", "need 2 to %d field-level CLK files (got %zu)", MAX_INPUTS, n);
     bl_clkset *sets[MAX_INPUTS] = {0};
-    int rc = read_inputs("train", n, argv + optind, sets);
+    int rc = read_inputs("train", n, argv + optind, co.threads, sets);
     if (rc)
         return rc;
     bl_error err = {0};

@@ -65,11 +65,9 @@ static int is_field_level(const bl_clkset *s)
  * (message printed) */
 static int fs_read(fs_run *r, const cli_fs_opts *o)
 {
-    for (size_t i = 0; i < o->n; i++) {
-        if (bl_clkset_read(o->paths[i], BL_CLK_AUTO, 0, &r->sets[i], &r->err) != BL_OK)
-            return cli_fail(CMD, &r->err);
-        r->n = i + 1;
-    }
+    if (bl_clkset_read_many(o->paths, o->n, o->threads, r->sets, NULL, &r->err) != BL_OK)
+        return cli_fail(CMD, &r->err);
+    r->n = o->n;
     /* one sentence naming both files when the first is field-level and a
      * later one is not (the library's check words it for one file) */
     for (size_t i = 1; is_field_level(r->sets[0]) && i < r->n; i++)

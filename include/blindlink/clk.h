@@ -79,6 +79,13 @@ static inline const uint8_t *bl_clkset_get(const bl_clkset *s, size_t i)
 bl_status bl_clkset_read(const char *path, bl_clk_format fmt, size_t max_count,
                          bl_clkset **out, bl_error *err) BL_WUR;
 
+/** Read paths[0..n) as bl_clkset_read(path, BL_CLK_AUTO, 0) does, up to
+ *  `threads` files at once (0: one per CPU). On success out[i] is file i's
+ *  set. On failure every out[i] is NULL, `err` is the error of the first
+ *  failing file in input order and `*failed` (if not NULL) its index. */
+bl_status bl_clkset_read_many(const char *const *paths, size_t n, int threads, bl_clkset **out,
+                              size_t *failed, bl_error *err) BL_WUR;
+
 /** Read only records [first, last) of a binary CLK file (blindlink-mpi:
  *  each rank reads its share, docs/scale.md). The set has the file's full
  *  `count`, nbits, fingerprint and metadata, but only filters first..last-1

@@ -221,6 +221,102 @@ static void test_bin_corrupt(void **state)
     free(bin);
 }
 
+/* A set of `n` filters of `nbits` bits with record i's bytes a function of i */
+static bl_clkset *pattern_set(uint32_t nbits, size_t n)
+{
+    bl_clkset *s = NULL;
+    bl_error e = {0};
+    assert_int_equal(bl_clkset_new(nbits, 0, &s, &e), BL_OK);
+    uint8_t f[128];
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < sizeof f; j++)
+            f[j] = (uint8_t)(i * 131 + j * 7 + (i >> 8));
+        assert_int_equal(bl_clkset_append(s, f, NULL, &e), BL_OK);
+    }
+    return s;
+}
+
+/* Records are read in blocks of a few MB: straight into the rows when the
+ * disk record is the row (1024 bits), through a buffer when not (60 bits:
+ * 8 bytes on disk, 64 in memory); both across block boundaries, and a pad
+ * bit set in a later block is still found and named. */
+static void test_bin_blocks(void **state)
+{
+    (void)state;
+    const struct {
+        uint32_t nbits;
+        size_t n;
+    } cases[] = {{1024, 40000}, {60, 600000}};
+    bl_error e = {0};
+    for (size_t c = 0; c < 2; c++) {
+        bl_clkset *s = pattern_set(cases[c].nbits, cases[c].n), *r = NULL;
+        assert_int_equal(bl_clkset_write(s, path("k.clk"), BL_CLK_BIN, 0, &e), BL_OK);
+        assert_int_equal(bl_clkset_read(path("k.clk"), BL_CLK_AUTO, 0, &r, &e), BL_OK);
+        assert_int_equal(r->count, cases[c].n);
+        assert_int_equal(r->stride, s->stride);
+        assert_memory_equal(r->data, s->data, s->count * s->stride); /* pad bytes 0 too */
+        bl_clkset_free(r);
+        bl_clkset_free(s);
+    }
+    /* 60 bits: the low 4 bits of byte 7 are pad; set one in record 550000 */
+    size_t n;
+    char *bin = slurp(path("k.clk"), &n);
+    bin[64 + 550000 * 8 + 7] |= 0x01;
+    FILE *fp = fopen(path("p.clk"), "wb");
+    fwrite(bin, 1, n, fp);
+    fclose(fp);
+    free(bin);
+    bl_clkset *r = NULL;
+    assert_int_equal(bl_clkset_read(path("p.clk"), BL_CLK_AUTO, 0, &r, &e), BL_EINPUT);
+    assert_non_null(strstr(e.msg, "record 550000 has bits set beyond 60"));
+    assert_null(r);
+}
+
+/* Several files at once: each set in its slot; a failure anywhere returns
+ * no sets, and the first failing file in input order is the one named. */
+static void test_read_many(void **state)
+{
+    (void)state;
+    bl_error e = {0};
+    bl_clkset *s = pattern_set(1000, 3000);
+    assert_int_equal(bl_clkset_write(s, path("m1.clk"), BL_CLK_BIN, 0, &e), BL_OK);
+    bl_clkset *t = pattern_set(16, 5);
+    assert_int_equal(bl_clkset_write(t, path("m2.json"), BL_CLK_JSON, 0, &e), BL_OK);
+    /* fx_path keeps only its last 8 results: copies */
+    char p0[1024], p1[1024], p2[1024];
+    snprintf(p0, sizeof p0, "%s", path("m1.clk"));
+    snprintf(p1, sizeof p1, "%s", path("m2.json"));
+    snprintf(p2, sizeof p2, "%s", path("nonexistent.clk"));
+    const char *paths[] = {p0, p1, p0};
+    for (int threads = 0; threads <= 3; threads++) {
+        bl_clkset *out[3];
+        assert_int_equal(bl_clkset_read_many(paths, 3, threads, out, NULL, &e), BL_OK);
+        assert_int_equal(out[0]->count, 3000);
+        assert_int_equal(out[1]->count, 5);
+        assert_int_equal(out[1]->nbits, 16);
+        assert_memory_equal(out[2]->data, s->data, 3000 * s->stride);
+        for (int i = 0; i < 3; i++)
+            bl_clkset_free(out[i]);
+    }
+    /* a missing file and a truncated one: the first in order is reported */
+    FILE *fp = fopen(path("m3.clk"), "wb");
+    fwrite("BLCLK", 1, 5, fp);
+    fclose(fp);
+    char p3[1024];
+    snprintf(p3, sizeof p3, "%s", path("m3.clk"));
+    const char *bad[] = {p0, p3, p2, p1};
+    bl_clkset *out[4];
+    size_t failed = 99;
+    bl_status st = bl_clkset_read_many(bad, 4, 2, out, &failed, &e);
+    assert_int_not_equal(st, BL_OK);
+    assert_int_equal(failed, 1);
+    assert_non_null(strstr(e.msg, "m3.clk"));
+    for (int i = 0; i < 4; i++)
+        assert_null(out[i]);
+    bl_clkset_free(s);
+    bl_clkset_free(t);
+}
+
 static void test_json_errors(void **state)
 {
     (void)state;
@@ -328,10 +424,12 @@ static void test_base64_encode(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_layout),  cmocka_unit_test(test_bin_roundtrip), cmocka_unit_test(test_bin_meta),
-        cmocka_unit_test(test_bin_corrupt),  cmocka_unit_test(test_bin_bad_ids),  cmocka_unit_test(test_json_errors),
-        cmocka_unit_test(test_ofile_atomic), cmocka_unit_test(test_secret),
+        cmocka_unit_test(test_json_layout),    cmocka_unit_test(test_bin_roundtrip),
+        cmocka_unit_test(test_bin_meta),       cmocka_unit_test(test_bin_corrupt),
+        cmocka_unit_test(test_bin_bad_ids),    cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_ofile_atomic),   cmocka_unit_test(test_secret),
         cmocka_unit_test(test_status_strings), cmocka_unit_test(test_base64_encode),
+        cmocka_unit_test(test_bin_blocks),     cmocka_unit_test(test_read_many),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
