@@ -23,6 +23,18 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Threads for a pass of `work` items: threads as asked (0: one per CPU),
+ * one per `grain` items at most. */
+static int pass_threads(int threads, uint64_t work, uint64_t grain)
+{
+    int nt = threads > 0 ? threads : bli_ncpus();
+    if (nt > 64)
+        nt = 64;
+    if ((uint64_t)nt > work / grain + 1)
+        nt = (int)(work / grain + 1);
+    return nt;
+}
+
 static uint64_t mix64(uint64_t x)
 {
     x ^= x >> 30;
@@ -216,11 +228,7 @@ bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, siz
         }
         total += s->count;
     }
-    int nt = threads > 0 ? threads : bli_ncpus();
-    if (nt > 64)
-        nt = 64;
-    if ((uint64_t)nt > total / 50000 + 1) /* small sets: not worth a thread */
-        nt = (int)(total / 50000 + 1);
+    const int nt = pass_threads(threads, total, 50000); /* small sets: not worth a thread */
     ssjob jobs[64];
     uint64_t *h = malloc((total ? total : 1) * m->nf * sizeof *h);
     int fail = !h;
@@ -241,41 +249,82 @@ bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, siz
 
 /* ---- u from random pairs ---------------------------------------------------- */
 
-static int u_from_random(bl_model *m, const bl_clkset *const *sets, size_t nsets, const bl_setstats *st,
-                         uint64_t npairs, uint64_t seed)
+typedef struct urjob {
+    const bl_model *m;
+    const bl_fieldpop *fpk;
+    const bl_clkset *const *sets;
+    const bl_setstats *st;
+    size_t nsets;
+    uint64_t i0, i1, x0; /* pairs [i0, i1) of the sequence that starts at x0 */
+    double cnt[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS];
+} urjob;
+
+static void *random_worker(void *arg)
 {
-    const bl_kernel *k = bli_kernel_active();
-    bl_fieldpop fpk;
-    if (bl_fieldpop_init(&fpk, m, k) != 0)
-        return -1;
-    double cnt[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS] = {{0}};
+    urjob *j = arg;
+    const bl_model *m = j->m;
     uint8_t lv[BL_MODEL_MAX_FIELDS];
-    uint64_t x = seed ? seed : 0x5eed;
-    for (uint64_t i = 0; i < npairs; i++) {
+    /* pair i draws the 2i+1-th and 2i+2-th numbers of one Weyl sequence, so
+     * a slice starts where a single loop would be */
+    uint64_t x = j->x0 + 2 * j->i0 * 0x9E3779B97F4A7C15ULL;
+    for (uint64_t i = j->i0; i < j->i1; i++) {
         uint64_t r1 = mix64(x += 0x9E3779B97F4A7C15ULL), r2 = mix64(x += 0x9E3779B97F4A7C15ULL);
-        size_t d0 = (size_t)(r1 % nsets), d1 = (size_t)((r1 >> 32) % (nsets - 1));
+        size_t d0 = (size_t)(r1 % j->nsets), d1 = (size_t)((r1 >> 32) % (j->nsets - 1));
         if (d1 >= d0)
             d1++;
-        size_t a = (size_t)((r2 & 0xffffffff) % sets[d0]->count), b = (size_t)((r2 >> 32) % sets[d1]->count);
-        bl_model_levels(m, &fpk, bl_clkset_get(sets[d0], a), st[d0].pop + a * m->nf, bl_clkset_get(sets[d1], b),
-                        st[d1].pop + b * m->nf, lv, NULL);
+        const bl_clkset *s0 = j->sets[d0], *s1 = j->sets[d1];
+        size_t a = (size_t)((r2 & 0xffffffff) % s0->count), b = (size_t)((r2 >> 32) % s1->count);
+        bl_model_levels(m, j->fpk, bl_clkset_get(s0, a), j->st[d0].pop + a * m->nf,
+                        bl_clkset_get(s1, b), j->st[d1].pop + b * m->nf, lv, NULL);
         for (size_t f = 0; f < m->nf; f++)
             if (lv[f] != BL_LEVEL_MISSING)
-                cnt[f][lv[f]] += 1;
+                j->cnt[f][lv[f]] += 1;
     }
+    return NULL;
+}
+
+/* u of each level: its share among npairs random cross-set pairs. The
+ * counts are whole numbers (exact in a double), so the threads' slices add
+ * up to the one-thread result bit for bit. */
+static int u_from_random(bl_model *m, const bl_clkset *const *sets, size_t nsets,
+                         const bl_setstats *st, uint64_t npairs, uint64_t seed, int threads)
+{
+    bl_fieldpop fpk;
+    if (bl_fieldpop_init(&fpk, m, bli_kernel_active()) != 0)
+        return -1;
+    const int nt = pass_threads(threads, npairs, 50000);
+    urjob *jobs = calloc((size_t)nt, sizeof *jobs);
+    if (!jobs) {
+        bl_fieldpop_free(&fpk);
+        return -1;
+    }
+    for (int t = 0; t < nt; t++)
+        jobs[t] = (urjob){.m = m,
+                          .fpk = &fpk,
+                          .sets = sets,
+                          .st = st,
+                          .nsets = nsets,
+                          .i0 = npairs * (uint64_t)t / (uint64_t)nt,
+                          .i1 = npairs * (uint64_t)(t + 1) / (uint64_t)nt,
+                          .x0 = seed ? seed : 0x5eed};
+    bli_par_run(random_worker, jobs, sizeof *jobs, nt);
     for (size_t f = 0; f < m->nf; f++) {
         bl_field_model *fm = &m->f[f];
-        double tot = 0;
-        for (uint32_t l = 0; l < fm->nlevels; l++)
-            tot += cnt[f][l];
+        double cnt[BL_MODEL_MAX_LEVELS] = {0}, tot = 0;
+        for (uint32_t l = 0; l < fm->nlevels; l++) {
+            for (int t = 0; t < nt; t++)
+                cnt[l] += jobs[t].cnt[f][l];
+            tot += cnt[l];
+        }
         /* add-half smoothing: a level never seen among random pairs is rare, not impossible */
         for (uint32_t l = 0; l < fm->nlevels; l++) {
-            fm->u_random[l] = (cnt[f][l] + 0.5) / (tot + 0.5 * fm->nlevels);
+            fm->u_random[l] = (cnt[l] + 0.5) / (tot + 0.5 * fm->nlevels);
             if (!fm->fix_u[l])
                 fm->u[l] = fm->u_random[l];
         }
     }
     m->nrandom = npairs;
+    free(jobs);
     bl_fieldpop_free(&fpk);
     return 0;
 }
@@ -303,35 +352,43 @@ typedef struct nsjob {
     const bl_model *m;
     const bl_fieldpop *fpk;
     const bl_kernel *k;
-    const bl_clkset *set;
+    const bl_clkset *const *sets;
+    const bl_setstats *stats;
+    size_t nsets;
+    int t, nt, fail;
+    const bl_clkset *set; /* the set in hand */
     const bl_setstats *st;
     size_t g, s;
-    double (*cnt)[BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS]; /* per class */
+    double cnt[2][BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS]; /* per class */
     uint64_t npairs[2];
 } nsjob;
 
-/* Sorted keys of the records of j->set with both names present: the hash
- * of field x's filter, or with both = 1 of both name filters. */
-static namekey *name_keys(const nsjob *j, size_t x, int both, size_t *n)
+/* The records of j->set with both names present, keyed three ways, each
+ * sorted by key then record: k[0] by both name filters together, k[1] by
+ * the given name's filter, k[2] by the surname's (each filter hashed once). */
+static int name_keys(const nsjob *j, namekey *k[3], size_t *n)
 {
     const bl_model *m = j->m;
-    namekey *k = malloc((j->set->count ? j->set->count : 1) * sizeof *k);
-    if (!k)
-        return NULL;
+    const size_t cap = j->set->count ? j->set->count : 1;
+    for (int w = 0; w < 3; w++)
+        k[w] = malloc(cap * sizeof *k[w]);
+    if (!k[0] || !k[1] || !k[2])
+        return -1;
+    const size_t go = m->f[j->g].offset / 8, gb = (m->f[j->g].bits + 7) / 8;
+    const size_t so = m->f[j->s].offset / 8, sb = (m->f[j->s].bits + 7) / 8;
     *n = 0;
     for (size_t r = 0; r < j->set->count; r++) {
         const uint8_t *rec = bl_clkset_get(j->set, r);
         if (!j->st->pop[r * m->nf + j->g] || !j->st->pop[r * m->nf + j->s])
             continue;
-        uint64_t h = slice_hash(rec + m->f[x].offset / 8, (m->f[x].bits + 7) / 8);
-        if (both)
-            h = mix64(slice_hash(rec + m->f[j->g].offset / 8, (m->f[j->g].bits + 7) / 8) ^
-                      mix64(slice_hash(rec + m->f[j->s].offset / 8, (m->f[j->s].bits + 7) / 8)));
-        k[*n].h = h;
-        k[(*n)++].rec = (uint32_t)r;
+        const uint64_t hg = slice_hash(rec + go, gb), hs = slice_hash(rec + so, sb);
+        k[0][*n] = (namekey){mix64(hg ^ mix64(hs)), (uint32_t)r};
+        k[1][*n] = (namekey){hg, (uint32_t)r};
+        k[2][(*n)++] = (namekey){hs, (uint32_t)r};
     }
-    qsort(k, *n, sizeof *k, cmp_namekey);
-    return k;
+    for (int w = 0; w < 3; w++)
+        qsort(k[w], *n, sizeof *k[w], cmp_namekey);
+    return 0;
 }
 
 /* One pair of records of the set: its levels counted if its name class is
@@ -355,12 +412,8 @@ static void namesake_pair(nsjob *j, uint32_t ra, uint32_t rb, int want)
  * with the next NAMESAKE_PARTNERS; with field x alone, every pair of the
  * run's first NAMESAKE_MAX_RUN records whose other name y is similar
  * enough for a band (its Dice checked first, as it prunes most pairs). */
-static int namesake_runs(nsjob *j, size_t x, size_t y, int both)
+static void namesake_runs(nsjob *j, const namekey *k, size_t n, size_t y, int both)
 {
-    size_t n;
-    namekey *k = name_keys(j, x, both, &n);
-    if (!k)
-        return -1;
     const bl_model *m = j->m;
     const double ymin = m->f[y].band[m->f[y].nbands - 1];
     const size_t yo = m->f[y].offset / 8, yb = (m->f[y].bits + 7) / 8;
@@ -380,8 +433,27 @@ static int namesake_runs(nsjob *j, size_t x, size_t y, int both)
             namesake_pair(j, k[i].rec, k[q].rec, both ? BL_NAMES_BOTH : BL_NAMES_ONE);
         }
     }
-    free(k);
-    return 0;
+}
+
+/* Every pass over every set given to this job (sets t, t + nt, ...). */
+static void *namesake_worker(void *arg)
+{
+    nsjob *j = arg;
+    for (size_t d = (size_t)j->t; d < j->nsets && !j->fail; d += (size_t)j->nt) {
+        namekey *k[3] = {NULL, NULL, NULL};
+        size_t n = 0;
+        j->set = j->sets[d];
+        j->st = &j->stats[d];
+        j->fail = name_keys(j, k, &n) != 0;
+        if (!j->fail) {
+            namesake_runs(j, k[0], n, 0, 1);
+            namesake_runs(j, k[1], n, j->s, 0);
+            namesake_runs(j, k[2], n, j->g, 0);
+        }
+        for (int w = 0; w < 3; w++)
+            free(k[w]);
+    }
+    return NULL;
 }
 
 /* u of level l among namesakes from `c` of `tot` pairs. Only where they
@@ -410,7 +482,8 @@ static double namesake_u(const bl_field_model *fm, uint32_t l, double c, double 
  * such pairs, smoothed towards the random-pair u. (An input with
  * duplicates inside makes these u larger, which only weakens the evidence
  * of such pairs.) */
-static int u_from_namesakes(bl_model *m, const bl_clkset *const *sets, size_t nsets, const bl_setstats *st)
+static int u_from_namesakes(bl_model *m, const bl_clkset *const *sets, size_t nsets,
+                            const bl_setstats *st, int threads)
 {
     size_t g, s;
     if (!bl_model_name_pair(m, &g, &s))
@@ -418,17 +491,36 @@ static int u_from_namesakes(bl_model *m, const bl_clkset *const *sets, size_t ns
     bl_fieldpop fpk;
     if (bl_fieldpop_init(&fpk, m, bli_kernel_active()) != 0)
         return -1;
+    /* one set per job: the sets' pairs are independent and their counts
+     * whole numbers, so the sum is the same in any order */
+    const int nt = pass_threads(threads, nsets, 1);
+    nsjob *jobs = calloc((size_t)nt, sizeof *jobs);
+    int rc = jobs ? 0 : -1;
+    for (int t = 0; t < nt && rc == 0; t++)
+        jobs[t] = (nsjob){.m = m,
+                          .fpk = &fpk,
+                          .k = bli_kernel_active(),
+                          .sets = sets,
+                          .stats = st,
+                          .nsets = nsets,
+                          .t = t,
+                          .nt = nt,
+                          .g = g,
+                          .s = s};
+    if (rc == 0)
+        bli_par_run(namesake_worker, jobs, sizeof *jobs, nt);
     double cnt[2][BL_MODEL_MAX_FIELDS][BL_MODEL_MAX_LEVELS] = {{{0}}};
-    nsjob j = {m, &fpk, bli_kernel_active(), NULL, NULL, g, s, cnt, {0, 0}};
-    int rc = 0;
-    for (size_t d = 0; d < nsets && rc == 0; d++) {
-        j.set = sets[d];
-        j.st = &st[d];
-        if (namesake_runs(&j, g, s, 1) || namesake_runs(&j, g, s, 0) || namesake_runs(&j, s, g, 0))
-            rc = -1;
+    m->nnamesakes = 0;
+    for (int t = 0; t < nt && rc == 0; t++) {
+        rc = jobs[t].fail ? -1 : 0;
+        m->nnamesakes += jobs[t].npairs[0] + jobs[t].npairs[1];
+        for (int c = 0; c < 2; c++)
+            for (size_t f = 0; f < m->nf; f++)
+                for (uint32_t l = 0; l < BL_MODEL_MAX_LEVELS; l++)
+                    cnt[c][f][l] += jobs[t].cnt[c][f][l];
     }
+    free(jobs);
     bl_fieldpop_free(&fpk);
-    m->nnamesakes = j.npairs[0] + j.npairs[1];
     for (size_t f = 0; f < m->nf && rc == 0; f++)
         for (int c = 0; c < 2; c++) {
             bl_field_model *fm = &m->f[f];
@@ -970,7 +1062,8 @@ bl_status bl_model_train(const bl_clkset *const *sets, size_t nsets, const bl_ca
         bl_model_free(m);
         return st;
     }
-    if (u_from_random(m, sets, nsets, ss, o.u_pairs, o.seed) != 0 || u_from_namesakes(m, sets, nsets, ss) != 0) {
+    if (u_from_random(m, sets, nsets, ss, o.u_pairs, o.seed, o.threads) != 0 ||
+        u_from_namesakes(m, sets, nsets, ss, o.threads) != 0) {
         bl_setstats_free(ss, nsets);
         free(ss);
         free(sub);

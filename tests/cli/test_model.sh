@@ -119,6 +119,18 @@ for p in 1 2; do
   expect_exit 0 "$BL" encode --secret-file "$T/S" --normalize=names --layout fields --format bin --ids rec_id "$T/h-$p.csv" "$SCHEMA" "$T/h$p.clk"
 done
 expect_exit 0 "$BL" train -o "$T/hm.json" "$T/h1.clk" "$T/h2.clk"
+# u from random pairs and from namesakes run on threads: the same model on 1 and 3
+expect_exit 0 "$BL" train -j 1 -o "$T/hm-j1.json" "$T/h1.clk" "$T/h2.clk"
+expect_exit 0 "$BL" train -j 3 -o "$T/hm-j3.json" "$T/h1.clk" "$T/h2.clk"
+python3 - "$T/hm-j1.json" "$T/hm-j3.json" <<'PY' && pass || fail "train -j 1 and -j 3 give the same model"
+import json, sys
+def load(p):
+    m = json.load(open(p))
+    m["training"] = {k: v for k, v in m["training"].items() if "seconds" not in k}
+    return m
+a, b = load(sys.argv[1]), load(sys.argv[2])
+assert a["training"]["namesake_pairs"] >= 200 and a == b, (a["training"], b["training"])
+PY
 python3 - "$T/hm.json" <<'PY' && pass || fail "namesake u of the e-mail"
 import json, sys
 m = json.load(open(sys.argv[1]))
