@@ -1095,43 +1095,97 @@ static uint32_t *block_keys(const srule *r, size_t nr, size_t y, size_t ny, uint
  * copied (peak: the candidates once, plus one chunk): in chunk order, or
  * with `blocks` (nkeys block keys) grouped by the block that found them,
  * chunk order within a block (the order does not depend on the threads). */
-static int join_chunks(gen *g, size_t x, size_t y, size_t nkeys, bl_candidate **all, size_t *nall,
-                       size_t *cap)
+/* One thread's share of join_chunks: with keys, the candidates of keys
+ * [klo, khi) (each thread scans every chunk and writes only its keys'
+ * slots, so the order within a key is the chunks' order); without, chunks
+ * [klo, khi) from dst[o]. */
+typedef struct joinjob {
+    const gen *g;
+    bl_candidate *dst;
+    size_t *pos; /* key -> next slot (only this job's keys are touched) */
+    size_t klo, khi, o;
+    uint32_t x, y;
+} joinjob;
+
+static void *join_worker(void *arg)
 {
-    size_t add = 0;
+    joinjob *j = arg;
+    const gen *g = j->g;
+    const size_t c0 = j->pos ? 0 : j->klo, c1 = j->pos ? g->nchunks : j->khi;
+    size_t o = j->o;
+    for (size_t ch = c0; ch < c1; ch++) {
+        const chunkbuf *b = &g->out[ch];
+        for (size_t i = 0; i < b->n; i++) {
+            const mcand *e = &b->v[i];
+            if (!e->flag || (j->pos && (e->key < j->klo || e->key >= j->khi)))
+                continue;
+            const size_t at = j->pos ? j->pos[e->key]++ : o++;
+            j->dst[at] = (bl_candidate){
+                dice_cnt(e->cnt, g->popa[e->a], g->popb[e->b]), {j->x, j->y}, {e->a, e->b}};
+        }
+    }
+    return NULL;
+}
+
+/* Room for `add` more candidates. Why the first allocation is our own: the
+ * list is hundreds of MB written in block order (scattered), and on 4 KB
+ * pages its first touch and TLB misses were most of the join's time. */
+static int join_room(bl_candidate **all, size_t nall, size_t add, size_t *cap)
+{
+    if (nall + add <= *cap)
+        return 0;
+    bl_candidate *v =
+        *all ? realloc(*all, (nall + add) * sizeof *v) : bli_aligned_alloc(add * sizeof *v);
+    if (!v)
+        return -1;
+    *all = v;
+    *cap = nall + add;
+    return 0;
+}
+
+/* The chunks' kept candidates appended to *all: in block order (key by
+ * key) when there are keys, in record order when not; split between the
+ * threads by equal shares of candidates. */
+static int join_chunks(gen *g, size_t x, size_t y, size_t nkeys, int nt, bl_candidate **all,
+                       size_t *nall, size_t *cap)
+{
+    size_t *cnt = calloc((nkeys ? nkeys : g->nchunks) + 1, sizeof *cnt);
+    if (!cnt)
+        return -1;
     for (size_t ch = 0; ch < g->nchunks; ch++)
         for (size_t i = 0; i < g->out[ch].n; i++)
-            add += g->out[ch].v[i].flag != 0;
-    if (*nall + add > *cap) {
-        bl_candidate *v = realloc(*all, (*nall + add) * sizeof *v);
-        if (!v)
-            return -1;
-        *all = v;
-        *cap = *nall + add;
-    }
-    size_t *pos = nkeys ? calloc(nkeys + 1, sizeof *pos) : NULL;
-    if (nkeys && !pos)
-        return -1;
-    for (size_t ch = 0; pos && ch < g->nchunks; ch++)
-        for (size_t i = 0; i < g->out[ch].n; i++)
             if (g->out[ch].v[i].flag)
-                pos[g->out[ch].v[i].key + 1]++;
-    for (size_t k = 0; pos && k < nkeys; k++)
-        pos[k + 1] += pos[k];
-    size_t o = *nall;
+                cnt[(nkeys ? g->out[ch].v[i].key : ch) + 1]++;
+    const size_t nk = nkeys ? nkeys : g->nchunks;
+    for (size_t k = 0; k < nk; k++)
+        cnt[k + 1] += cnt[k]; /* start of key (or chunk) k, from *nall */
+    const size_t add = cnt[nk];
+    if (join_room(all, *nall, add, cap) != 0) {
+        free(cnt);
+        return -1;
+    }
+    for (size_t k = 0; k <= nk; k++)
+        cnt[k] += *nall;
+    if (nt < 1 || add < 4096) /* a few thousand: not worth a thread */
+        nt = 1;
+    if (nt > 64)
+        nt = 64;
+    joinjob jobs[64];
+    size_t k = 0;
+    for (int t = 0; t < nt; t++) {
+        const size_t want = *nall + add * (size_t)(t + 1) / (size_t)nt;
+        size_t k1 = t == nt - 1 ? nk : k;
+        while (k1 < nk && cnt[k1] < want)
+            k1++;
+        jobs[t] = (joinjob){g, *all, nkeys ? cnt : NULL, k, k1, cnt[k], (uint32_t)x, (uint32_t)y};
+        k = k1;
+    }
+    bli_par_run(join_worker, jobs, sizeof *jobs, nt);
     for (size_t ch = 0; ch < g->nchunks; ch++) {
-        const chunkbuf *b = &g->out[ch];
-        for (size_t i = 0; i < b->n; i++)
-            if (b->v[i].flag) {
-                const mcand *e = &b->v[i];
-                const size_t at = pos ? *nall + pos[e->key]++ : o++;
-                (*all)[at] = (bl_candidate){dice_cnt(e->cnt, g->popa[e->a], g->popb[e->b]),
-                                            {(uint32_t)x, (uint32_t)y}, {e->a, e->b}};
-            }
         free(g->out[ch].v);
         g->out[ch].v = NULL;
     }
-    free(pos);
+    free(cnt);
     *nall += add;
     return 0;
 }
@@ -1172,7 +1226,7 @@ static int stream_pair(const bl_clkset *const *sets, size_t x, size_t y, size_t 
         fail = atomic_load(&g.failed) || cut_second_side(&g) != 0;
     }
     if (!fail)
-        fail = join_chunks(&g, x, y, blocks, all, nall, cap) != 0;
+        fail = join_chunks(&g, x, y, blocks, nt, all, nall, cap) != 0;
     for (size_t ch = 0; g.out && ch < g.nchunks; ch++)
         free(g.out[ch].v);
     for (size_t q = 0; q < nr; q++) {

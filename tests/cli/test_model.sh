@@ -131,6 +131,12 @@ def load(p):
 a, b = load(sys.argv[1]), load(sys.argv[2])
 assert a["training"]["namesake_pairs"] >= 200 and a == b, (a["training"], b["training"])
 PY
+# the candidate list is joined on threads: the same pairs, in blocks' and in score order
+for f in pairs candidates; do
+  expect_exit 0 "$BL" match --model "$T/hm-j1.json" -f $f -j 1 -o "$T/hj1.csv" "$T/h1.clk" "$T/h2.clk"
+  expect_exit 0 "$BL" match --model "$T/hm-j1.json" -f $f -j 3 -o "$T/hj3.csv" "$T/h1.clk" "$T/h2.clk"
+  [ "$(wc -l < "$T/hj1.csv")" -gt 1000 ] && cmp -s "$T/hj1.csv" "$T/hj3.csv" && pass || fail "match -f $f -j 1 and -j 3 differ"
+done
 python3 - "$T/hm.json" <<'PY' && pass || fail "namesake u of the e-mail"
 import json, sys
 m = json.load(open(sys.argv[1]))
