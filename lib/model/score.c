@@ -1254,15 +1254,15 @@ bl_status bl_model_write_pairs(const char *path, const bl_scored_pair *p, size_t
     fputs(multi ? "a_dataset,a_index,b_dataset,b_index" : "a_index,b_index", fp);
     fputs(",score,weight,probability", fp);
     fputs(ids ? ",a_id,b_id\n" : "\n", fp);
-    char b1[32], b2[32];
+    char b1[32];
     for (size_t i = 0; i < n; i++) {
         const bl_candidate *c = &p[i].c;
         if (multi)
             fprintf(fp, "%u,%u,%u,%u,", c->dset[0], c->rec[0], c->dset[1], c->rec[1]);
         else
             fprintf(fp, "%u,%u,", c->rec[0], c->rec[1]);
-        bl_format_double(p[i].probability, b1);
-        fprintf(fp, "%s,%.4f,%s", b1, p[i].weight, bl_format_double(p[i].probability, b2));
+        bl_format_double(p[i].probability, b1); /* the score column is the probability */
+        fprintf(fp, "%s,%.4f,%s", b1, p[i].weight, b1);
         if (ids) {
             const char *a = sets[c->dset[0]]->ids[c->rec[0]], *b = sets[c->dset[1]]->ids[c->rec[1]];
             fputc(',', fp);
