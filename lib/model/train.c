@@ -493,7 +493,9 @@ static int u_from_namesakes(bl_model *m, const bl_clkset *const *sets, size_t ns
         return -1;
     /* one set per job: the sets' pairs are independent and their counts
      * whole numbers, so the sum is the same in any order */
-    const int nt = pass_threads(threads, nsets, 1);
+    int nt = pass_threads(threads, nsets, 1);
+    if ((size_t)nt > nsets) /* no thread without a set */
+        nt = (int)nsets;
     nsjob *jobs = calloc((size_t)nt, sizeof *jobs);
     int rc = jobs ? 0 : -1;
     for (int t = 0; t < nt && rc == 0; t++)
