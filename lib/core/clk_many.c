@@ -5,8 +5,8 @@
  * (the kernel zeroing fresh pages and the BLAKE2b checksum both run at a
  * fixed rate per core). Files are independent, so each worker takes the
  * next unread file; errors are reported for the first failing file in
- * input order, as a sequential loop would. Calls only bl_clkset_read. */
-#include <pthread.h>
+ * input order, as a sequential loop would. Calls only bl_clkset_read and
+ * bli_par_run. */
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -24,7 +24,7 @@ typedef struct {
 
 static void *many_worker(void *arg)
 {
-    many_job *j = arg;
+    many_job *j = *(many_job **)arg;
     for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->n;)
         j->st[i] = bl_clkset_read(j->paths[i], BL_CLK_AUTO, 0, &j->out[i], &j->errs[i]);
     return NULL;
@@ -55,37 +55,29 @@ bl_status bl_clkset_read_many(const char *const *paths, size_t n, int threads, b
 {
     for (size_t i = 0; i < n; i++)
         out[i] = NULL;
-    if (threads <= 0)
-        threads = bli_ncpus();
-    if ((size_t)threads > n)
-        threads = (int)n;
+    if (n == 0)
+        return BL_OK;
+    if (bl_init() != BL_OK) /* once, before the workers */
+        return bl_error_set(err, BL_ECRYPTO, "cannot initialise libsodium");
+    int nt = threads > 0 ? threads : bli_ncpus();
+    if ((size_t)nt > n)
+        nt = (int)n;
+    if (nt > 64)
+        nt = 64;
     many_job j = {.paths = paths, .n = n, .out = out};
     atomic_init(&j.next, 0);
-    j.st = calloc(n ? n : 1, sizeof *j.st);
-    j.errs = calloc(n ? n : 1, sizeof *j.errs);
-    pthread_t *tid = calloc(threads > 1 ? (size_t)threads : 1, sizeof *tid);
-    if (!j.st || !j.errs || !tid) {
-        free(j.st);
-        free(j.errs);
-        free(tid);
-        return bl_error_set(err, BL_ENOMEM, "out of memory");
-    }
-    if (bl_init() != BL_OK) { /* once, before the workers */
-        free(j.st);
-        free(j.errs);
-        free(tid);
-        return bl_error_set(err, BL_ECRYPTO, "cannot initialise libsodium");
-    }
-    int started = 0;
-    for (; started < threads - 1; started++)
-        if (pthread_create(&tid[started], NULL, many_worker, &j) != 0)
-            break; /* fewer threads: this one reads the rest */
-    many_worker(&j);
-    for (int t = 0; t < started; t++)
-        pthread_join(tid[t], NULL);
-    bl_status st = many_result(&j, err, failed);
+    j.st = calloc(n, sizeof *j.st);
+    j.errs = calloc(n, sizeof *j.errs);
+    bl_status st = BL_OK;
+    if (j.st && j.errs) {
+        many_job *jobs[64]; /* every thread pulls from the one job */
+        for (int t = 0; t < nt; t++)
+            jobs[t] = &j;
+        bli_par_run(many_worker, jobs, sizeof *jobs, nt);
+        st = many_result(&j, err, failed);
+    } else
+        st = bl_error_set(err, BL_ENOMEM, "out of memory");
     free(j.st);
     free(j.errs);
-    free(tid);
     return st;
 }

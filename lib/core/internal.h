@@ -79,6 +79,9 @@ void bli_aligned_free(void *p);
 
 /** Number of online CPUs (>= 1). */
 int bli_ncpus(void);
+/** par.c: runs fn over nt (1..64) jobs of `size` bytes each, job 0 on the
+ *  calling thread; a thread that cannot start runs on the caller's. */
+void bli_par_run(void *(*fn)(void *), void *jobs, size_t size, int nt);
 
 /** Roles of a field or feature name (names.c), a bit set: BLI_NAME_GIVEN
  *  if it contains given/first/forename/christian, BLI_NAME_FAMILY if it

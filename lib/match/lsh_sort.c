@@ -5,8 +5,7 @@
  * steps; at 10M x 10M (20M entries per table) they took 11% of the run's
  * CPU while the other cores waited. Written here rather than taken from a
  * library: the sort is a few dozen lines over a fixed entry layout, and the
- * units are blindlink's own. Called by blocking.c (and bli_par_run by
- * lsh_plan.c); calls nothing above. */
+ * units are blindlink's own. Called by blocking.c; calls nothing above. */
 #include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,25 +16,6 @@
  * more than it saves. */
 #define PAR_MIN 65536
 #define MAX_THREADS 64
-
-/* Runs fn over nt jobs of `size` bytes each, job 0 on the calling thread;
- * a thread that cannot start runs on the caller's afterwards. */
-void bli_par_run(void *(*fn)(void *), void *jobs, size_t size, int nt)
-{
-    pthread_t th[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    char *j = jobs;
-    assert(nt >= 1 && nt <= MAX_THREADS);
-    for (int t = 1; t < nt; t++)
-        started[t] = pthread_create(&th[t], NULL, fn, j + (size_t)t * size) == 0;
-    fn(j);
-    for (int t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(th[t], NULL);
-        else
-            fn(j + (size_t)t * size);
-    }
-}
 
 typedef struct sortjob {
     const uint64_t *src;

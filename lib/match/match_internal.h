@@ -124,9 +124,6 @@ uint64_t bli_lsh_key(const bl_blocking *b, uint32_t t, const uint8_t *filter);
  *  start of an A range of at most unit_a members, for every bucket of two
  *  or more), malloc'd into *units. Both return -1 when out of memory. */
 int bli_keys_sort(uint64_t *v, uint64_t *tmp, size_t n, uint32_t keybits, int nt);
-/** lsh_sort.c: runs fn over nt (<= 64) jobs of `size` bytes each, job 0 on
- *  the calling thread; a thread that cannot start runs on the caller's. */
-void bli_par_run(void *(*fn)(void *), void *jobs, size_t size, int nt);
 int bli_keys_units(const uint64_t *e, size_t n, size_t unit_a, size_t **units, size_t *nunits,
                    int nt);
 

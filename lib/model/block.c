@@ -1091,18 +1091,16 @@ static uint32_t *block_keys(const srule *r, size_t nr, size_t y, size_t ny, uint
     return key;
 }
 
-/* The chunks' kept candidates appended to *all, each chunk freed once
- * copied (peak: the candidates once, plus one chunk): in chunk order, or
- * with `blocks` (nkeys block keys) grouped by the block that found them,
- * chunk order within a block (the order does not depend on the threads). */
 /* One thread's share of join_chunks: with keys, the candidates of keys
  * [klo, khi) (each thread scans every chunk and writes only its keys'
  * slots, so the order within a key is the chunks' order); without, chunks
- * [klo, khi) from dst[o]. */
+ * [klo, khi) from dst[o]. The last reader of a chunk frees it, so the
+ * peak stays near the candidates once plus a few chunks. */
 typedef struct joinjob {
-    const gen *g;
+    gen *g;
     bl_candidate *dst;
-    size_t *pos; /* key -> next slot (only this job's keys are touched) */
+    size_t *pos;         /* key -> next slot (only this job's keys are touched) */
+    atomic_int *readers; /* per chunk: jobs still to read it */
     size_t klo, khi, o;
     uint32_t x, y;
 } joinjob;
@@ -1110,7 +1108,7 @@ typedef struct joinjob {
 static void *join_worker(void *arg)
 {
     joinjob *j = arg;
-    const gen *g = j->g;
+    gen *g = j->g;
     const size_t c0 = j->pos ? 0 : j->klo, c1 = j->pos ? g->nchunks : j->khi;
     size_t o = j->o;
     for (size_t ch = c0; ch < c1; ch++) {
@@ -1122,6 +1120,10 @@ static void *join_worker(void *arg)
             const size_t at = j->pos ? j->pos[e->key]++ : o++;
             j->dst[at] = (bl_candidate){
                 dice_cnt(e->cnt, g->popa[e->a], g->popb[e->b]), {j->x, j->y}, {e->a, e->b}};
+        }
+        if (atomic_fetch_sub(&j->readers[ch], 1) == 1) {
+            free(g->out[ch].v);
+            g->out[ch].v = NULL;
         }
     }
     return NULL;
@@ -1170,6 +1172,13 @@ static int join_chunks(gen *g, size_t x, size_t y, size_t nkeys, int nt, bl_cand
         nt = 1;
     if (nt > 64)
         nt = 64;
+    atomic_int *readers = malloc((g->nchunks ? g->nchunks : 1) * sizeof *readers);
+    if (!readers) {
+        free(cnt);
+        return -1;
+    }
+    for (size_t ch = 0; ch < g->nchunks; ch++)
+        atomic_init(&readers[ch], nkeys ? nt : 1); /* with keys every job reads every chunk */
     joinjob jobs[64];
     size_t k = 0;
     for (int t = 0; t < nt; t++) {
@@ -1177,14 +1186,12 @@ static int join_chunks(gen *g, size_t x, size_t y, size_t nkeys, int nt, bl_cand
         size_t k1 = t == nt - 1 ? nk : k;
         while (k1 < nk && cnt[k1] < want)
             k1++;
-        jobs[t] = (joinjob){g, *all, nkeys ? cnt : NULL, k, k1, cnt[k], (uint32_t)x, (uint32_t)y};
+        jobs[t] = (joinjob){g,  *all,   nkeys ? cnt : NULL, readers,    k,
+                            k1, cnt[k], (uint32_t)x,        (uint32_t)y};
         k = k1;
     }
     bli_par_run(join_worker, jobs, sizeof *jobs, nt);
-    for (size_t ch = 0; ch < g->nchunks; ch++) {
-        free(g->out[ch].v);
-        g->out[ch].v = NULL;
-    }
+    free(readers);
     free(cnt);
     *nall += add;
     return 0;
