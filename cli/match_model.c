@@ -203,8 +203,8 @@ int cli_match_fs(const cli_fs_opts *o)
     if (st == BL_OK && o->save_model)
         st = bl_model_write(r.m, o->save_model, &r.err);
     if (st == BL_OK) {
-        st = bl_model_write_pairs(o->output, r.res, r.nres, (const bl_clkset *const *)r.sets,
-                                  r.n, &r.err);
+        st = bl_model_write_pairs(o->output, r.res, r.nres, (const bl_clkset *const *)r.sets, r.n,
+                                  o->threads, &r.err);
         if (st != BL_OK && o->save_model)
             (void)remove(o->save_model);
     }

@@ -168,9 +168,12 @@ bl_status bl_model_resolve(const bl_scored_pair *p, size_t n, size_t nsets, doub
                            bl_scored_pair **out, size_t *nout, bl_error *err) BL_WUR;
 
 /** Pairs CSV: a_index,b_index,score,weight,probability[,a_id,b_id] (more
- *  datasets: a_dataset,a_index,b_dataset,b_index,...); score = probability. */
+ *  datasets: a_dataset,a_index,b_dataset,b_index,...); score = probability.
+ *  Rows are formatted on `threads` threads (0 = all cores; the file is the
+ *  same for any number). */
 bl_status bl_model_write_pairs(const char *path, const bl_scored_pair *p, size_t n,
-                               const bl_clkset *const *sets, size_t nsets, bl_error *err) BL_WUR;
+                               const bl_clkset *const *sets, size_t nsets, int threads,
+                               bl_error *err) BL_WUR;
 
 /** One field of an explained pair. */
 typedef struct bl_explain_field {

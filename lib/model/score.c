@@ -3,7 +3,7 @@
  * weights and posteriors for every candidate (all cores, popcount kernels on
  * the field slices) or, for a decision, only for the candidates a bound
  * cannot rule out (below), the decision and 1:1 / group resolution, the
- * pairs CSV and per-pair explanations. */
+ * per-pair explanations (the pairs CSV: pairs_csv.c). */
 #include <assert.h>
 #include <math.h>
 #include <pthread.h>
@@ -1237,46 +1237,6 @@ bl_status bl_model_resolve(const bl_scored_pair *p, size_t n, size_t nsets, doub
     *out = v;
     *nout = o;
     return BL_OK;
-}
-
-bl_status bl_model_write_pairs(const char *path, const bl_scored_pair *p, size_t n, const bl_clkset *const *sets,
-                               size_t nsets, bl_error *err)
-{
-    bl_ofile *f = NULL;
-    bl_status st = bl_ofile_open(path, &f, err);
-    if (st != BL_OK)
-        return st;
-    FILE *fp = bl_ofile_stream(f);
-    int ids = sets != NULL;
-    for (size_t d = 0; ids && d < nsets; d++)
-        ids = sets[d]->ids != NULL;
-    const int multi = nsets > 2;
-    fputs(multi ? "a_dataset,a_index,b_dataset,b_index" : "a_index,b_index", fp);
-    fputs(",score,weight,probability", fp);
-    fputs(ids ? ",a_id,b_id\n" : "\n", fp);
-    char b1[32];
-    for (size_t i = 0; i < n; i++) {
-        const bl_candidate *c = &p[i].c;
-        if (multi)
-            fprintf(fp, "%u,%u,%u,%u,", c->dset[0], c->rec[0], c->dset[1], c->rec[1]);
-        else
-            fprintf(fp, "%u,%u,", c->rec[0], c->rec[1]);
-        bl_format_double(p[i].probability, b1); /* the score column is the probability */
-        fprintf(fp, "%s,%.4f,%s", b1, p[i].weight, b1);
-        if (ids) {
-            const char *a = sets[c->dset[0]]->ids[c->rec[0]], *b = sets[c->dset[1]]->ids[c->rec[1]];
-            fputc(',', fp);
-            bl_csv_write_field(fp, a, strlen(a));
-            fputc(',', fp);
-            bl_csv_write_field(fp, b, strlen(b));
-        }
-        fputc('\n', fp);
-    }
-    if (ferror(fp)) {
-        bl_ofile_abort(f);
-        return bl_error_set(err, BL_EIO, "%s: write failed", path);
-    }
-    return bl_ofile_commit(f, err);
 }
 
 bl_status bl_model_explain(const bl_model *m, const bl_clkset *a, size_t i, const bl_clkset *b, size_t j,

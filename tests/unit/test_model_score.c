@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -692,13 +693,94 @@ static void test_setstats_threads(void **state)
     bl_model_free(m);
 }
 
+/* Reads a whole file (NUL-terminated) into *out; its length. */
+static size_t slurp(const char *path, char **out)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    b[n] = 0;
+    fclose(f);
+    *out = b;
+    return (size_t)n;
+}
+
+/* The pairs CSV is the same bytes on any number of threads: more rows
+ * than one round of chunks of three threads, three parties (the dataset
+ * columns) with ids that need quoting, and a known first row. */
+static void test_pairs_csv_threads(void **state)
+{
+    (void)state;
+    enum { NREC = 40, NPAIRS = 120000 };
+    bl_clkset *sets[3];
+    bl_error e = {0};
+    uint8_t bits[8] = {0};
+    for (int d = 0; d < 3; d++) {
+        assert_int_equal(bl_clkset_new(64, NREC, &sets[d], &e), BL_OK);
+        for (int r = 0; r < NREC; r++) {
+            char id[32];
+            snprintf(id, sizeof id, r % 7 ? "p%d-%d" : "\"q,%d\"%d", d, r);
+            assert_int_equal(bl_clkset_append(sets[d], bits, id, &e), BL_OK);
+        }
+    }
+    bl_scored_pair *p = calloc(NPAIRS, sizeof *p);
+    assert_non_null(p);
+    for (size_t i = 0; i < NPAIRS; i++) {
+        p[i].c.dset[0] = (uint32_t)(rnd() % 3);
+        p[i].c.dset[1] = (uint32_t)(rnd() % 3);
+        p[i].c.rec[0] = (uint32_t)(rnd() % NREC);
+        p[i].c.rec[1] = (uint32_t)(rnd() % NREC);
+        p[i].weight = ((double)(rnd() >> 11) / 9007199254740992.0 - 0.5) * 80.0;
+        p[i].probability = 1.0 / (1.0 + exp2(-p[i].weight));
+        p[i].c.score = p[i].probability;
+    }
+    p[0].c = (bl_candidate){.dset = {0, 2}, .rec = {7, 3}, .score = 0.75};
+    p[0].weight = 1.5849625007211563;
+    p[0].probability = 0.75;
+    char *ref = NULL, path[64];
+    size_t nref = 0;
+    const int threads[] = {1, 2, 3, 0};
+    for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
+        snprintf(path, sizeof path, "/tmp/test_pairs_csv_%d.csv", (int)getpid());
+        assert_int_equal(bl_model_write_pairs(path, p, NPAIRS, (const bl_clkset *const *)sets, 3,
+                                              threads[t], &e),
+                         BL_OK);
+        char *got = NULL;
+        const size_t n = slurp(path, &got);
+        remove(path);
+        if (!ref) {
+            const char *head = "a_dataset,a_index,b_dataset,b_index,score,weight,probability,"
+                               "a_id,b_id\n0,7,2,3,0.75,1.5850,0.75,\"\"\"q,0\"\"7\",p2-3\n";
+            assert_memory_equal(got, head, strlen(head));
+            size_t rows = 0;
+            for (size_t i = 0; i < n; i++)
+                rows += got[i] == '\n';
+            assert_int_equal(rows, NPAIRS + 1);
+            ref = got, nref = n;
+            continue;
+        }
+        assert_int_equal(n, nref);
+        assert_memory_equal(got, ref, n);
+        free(got);
+    }
+    free(ref);
+    free(p);
+    for (int d = 0; d < 3; d++)
+        bl_clkset_free(sets[d]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_field_kernels),    cmocka_unit_test(test_score_identical),
         cmocka_unit_test(test_decide_contract),  cmocka_unit_test(test_decide_empty),
         cmocka_unit_test(test_setstats_threads), cmocka_unit_test(test_best_k),
-        cmocka_unit_test(test_bound_band),
+        cmocka_unit_test(test_bound_band),       cmocka_unit_test(test_pairs_csv_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
