@@ -117,6 +117,8 @@ void cli_getopt_begin(int argc, char **argv);
 /** The argument getopt is complaining about ("--frob", "-x"). */
 const char *cli_current_arg(void);
 void cli_print_version(void);
+/** For batch commands: keep freed memory in the process (cli_common.c). */
+void cli_batch_memory(void);
 
 /** One number parser for the whole CLI. Decimal integer in [min, max] (no
  *  sign, no blanks): 0 ok, -1 bad. */

@@ -798,6 +798,7 @@ static int match_model(const match_opts *o)
 
 int cmd_match(int argc, char **argv)
 {
+    cli_batch_memory();
     match_opts o;
     int rc = match_parse(argc, argv, &o);
     if (rc == CLI_OPT_MODEL) /* the model decides by posterior probability: no threshold */

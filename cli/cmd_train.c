@@ -110,6 +110,7 @@ static int parse_num(const char *s, double lo, double hi, double *out)
 
 int cmd_train(int argc, char **argv)
 {
+    cli_batch_memory();
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'}, {"init", required_argument, NULL, 1001},
         {"max-iter", required_argument, NULL, 1002}, {"tol", required_argument, NULL, 1003},
