@@ -442,7 +442,7 @@ int main(int argc, char **argv)
     bl_scored_pair *warm = calloc(score_pairs, sizeof *warm);
     if (only) {
         bl_setstats ss[2];
-        if (bl_setstats_build(m, sets, 2, ss, 0, &e))
+        if (bl_setstats_build(m, sets, 2, ss, 1, 0, &e))
             abort();
         /* --order given: the list's own order (the block order of --files) */
         if (!strcmp(order, "given") && !getenv("BL_SCORE_ORDER"))
@@ -505,7 +505,7 @@ int main(int argc, char **argv)
     for (int rep = 0; rep < reps; rep++) {
         bl_setstats ss[2];
         double t5 = now(), c5 = cpu_now();
-        if (bl_setstats_build(m, sets, 2, ss, 0, &e))
+        if (bl_setstats_build(m, sets, 2, ss, 1, 0, &e))
             abort();
         double t6 = now(), c6 = cpu_now();
         printf("per-record statistics (field popcounts, term frequencies) of %zu records: %.3fs (%.3f CPU-s)\n",

@@ -399,11 +399,6 @@ static bl_status merge_candidates(bl_candidate *x, size_t nx, bl_candidate *y, s
 #define GROUP_NONE UINT32_MAX
 #define CHUNK_RECS 512
 
-typedef struct keyrec {
-    uint64_t key;
-    uint32_t rec, pad;
-} keyrec;
-
 /* One rule over one dataset: records with a key, grouped by key. */
 typedef struct dindex {
     uint32_t *rec;    /* grouped by key, ascending record inside a group */
@@ -429,16 +424,16 @@ static void dindex_free(dindex *d)
 }
 
 /* LSD radix sort by key, 16-bit digits (stable: records stay ascending). */
-static int sort_keyrecs(keyrec *v, size_t n)
+int bl_keyrec_sort(bl_keyrec *v, size_t n)
 {
-    keyrec *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    bl_keyrec *tmp = malloc((n ? n : 1) * sizeof *tmp);
     size_t *cnt = malloc(65537 * sizeof *cnt);
     if (!tmp || !cnt) {
         free(tmp);
         free(cnt);
         return -1;
     }
-    keyrec *src = v, *dst = tmp;
+    bl_keyrec *src = v, *dst = tmp;
     for (int sh = 0; sh < 64; sh += 16) {
         memset(cnt, 0, 65537 * sizeof *cnt);
         for (size_t i = 0; i < n; i++)
@@ -447,7 +442,7 @@ static int sort_keyrecs(keyrec *v, size_t n)
             cnt[i] += cnt[i - 1];
         for (size_t i = 0; i < n; i++)
             dst[cnt[src[i].key >> sh & 0xffff]++] = src[i];
-        keyrec *sw = src;
+        bl_keyrec *sw = src;
         src = dst;
         dst = sw;
     }
@@ -461,7 +456,7 @@ static int dindex_build(const fhash *fh, size_t d, uint64_t mask, dindex *di)
 {
     memset(di, 0, sizeof *di);
     const size_t g0 = fh->goff[d], n = fh->goff[d + 1] - g0;
-    keyrec *v = malloc((n ? n : 1) * sizeof *v);
+    bl_keyrec *v = malloc((n ? n : 1) * sizeof *v);
     if (!v)
         return -1;
     size_t m = 0;
@@ -474,7 +469,7 @@ static int dindex_build(const fhash *fh, size_t d, uint64_t mask, dindex *di)
         }
     }
     size_t ng = 0;
-    if (sort_keyrecs(v, m) != 0) {
+    if (bl_keyrec_sort(v, m) != 0) {
         free(v);
         return -1;
     }

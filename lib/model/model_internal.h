@@ -105,7 +105,7 @@ static inline int bl_field_swap_level(const bl_field_model *f)
 typedef struct bl_setstats {
     const bl_clkset *s;
     uint32_t *pop;     /* count * nf */
-    float *tfadj;      /* count * nf (0 when not adjusted) */
+    float *tfadj;      /* count * nf (0 when not adjusted); NULL when built without */
 } bl_setstats;
 
 /** Build per-field comparison definitions for a layout (default levels,
@@ -260,10 +260,21 @@ int bli_fieldpop_avx2(bl_fieldpop *fp);
 void bl_model_levels(const bl_model *m, const bl_fieldpop *fp, const uint8_t *a, const uint32_t *pa,
                      const uint8_t *b, const uint32_t *pb, uint8_t *lv, double *dice);
 
+/** A record of a set and a 64-bit key of it (block keys, name keys). */
+typedef struct bl_keyrec {
+    uint64_t key;
+    uint32_t rec, pad;
+} bl_keyrec;
+/** Stable radix sort of v by key (block.c): entries in ascending record
+ *  order come out by (key, record). -1 when out of memory. */
+int bl_keyrec_sort(bl_keyrec *v, size_t n);
+
 /** Statistics of sets (tf over all of them) on `threads` threads (0 = all
- *  cores; the figures do not depend on the number). */
+ *  cores; the figures do not depend on the number). with_tf = 0: the
+ *  popcounts only (training: its tf adjustments would come from the
+ *  untrained u and nothing there reads them). */
 bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, size_t nsets,
-                            bl_setstats *st, int threads, bl_error *err);
+                            bl_setstats *st, int with_tf, int threads, bl_error *err);
 void bl_setstats_free(bl_setstats *st, size_t nsets);
 
 /** bl_model_score on statistics built once, into `out` (ncand entries,

@@ -1084,7 +1084,7 @@ static bl_status score_alloc(const bl_model *m, const bl_clkset *const *sets, si
         free(ss);
         return bl_error_set(err, BL_ENOMEM, "out of memory for %zu scored pairs", ncand);
     }
-    bl_status st = bl_setstats_build(m, sets, nsets, ss, threads, err);
+    bl_status st = bl_setstats_build(m, sets, nsets, ss, 1, threads, err);
     if (st == BL_OK && decide)
         st = score_into(m, sets, ss, nsets, cand, ncand, threads, min_p, blocks, NULL, out, nout,
                         err);
@@ -1259,7 +1259,7 @@ bl_status bl_model_explain(const bl_model *m, const bl_clkset *a, size_t i, cons
     bl_setstats ss[TF_MAX_SETS];
     float tfadj[BL_MODEL_MAX_FIELDS] = {0};
     if (tfsets && ntf && ntf <= TF_MAX_SETS) {
-        bl_status st = bl_setstats_build(m, tfsets, ntf, ss, 0, err);
+        bl_status st = bl_setstats_build(m, tfsets, ntf, ss, 1, 0, err);
         if (st != BL_OK) {
             bl_fieldpop_free(&fpk);
             return st;

@@ -192,7 +192,8 @@ static void *setstats_worker(void *arg)
                     const size_t nb = (m->f[f].bits + 7) / 8;
                     const uint32_t pc = k->popcount(p, nb);
                     j->st[d].pop[r * m->nf + f] = pc;
-                    j->h[f * j->total + g0 + r] = pc && m->f[f].tf ? tf_hash(p, nb) : 0;
+                    if (j->h)
+                        j->h[f * j->total + g0 + r] = pc && m->f[f].tf ? tf_hash(p, nb) : 0;
                 }
             }
         }
@@ -212,8 +213,8 @@ static void *setstats_worker(void *arg)
     return NULL;
 }
 
-bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, size_t nsets, bl_setstats *st,
-                            int threads, bl_error *err)
+bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, size_t nsets,
+                            bl_setstats *st, int with_tf, int threads, bl_error *err)
 {
     memset(st, 0, nsets * sizeof *st);
     uint64_t total = 0;
@@ -221,8 +222,9 @@ bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, siz
         const bl_clkset *s = sets[d];
         st[d].s = s;
         st[d].pop = malloc((s->count ? s->count : 1) * m->nf * sizeof *st[d].pop);
-        st[d].tfadj = calloc((s->count ? s->count : 1) * m->nf, sizeof *st[d].tfadj);
-        if (!st[d].pop || !st[d].tfadj) {
+        st[d].tfadj =
+            with_tf ? calloc((s->count ? s->count : 1) * m->nf, sizeof *st[d].tfadj) : NULL;
+        if (!st[d].pop || (with_tf && !st[d].tfadj)) {
             bl_setstats_free(st, nsets);
             return bl_error_set(err, BL_ENOMEM, "out of memory for record statistics");
         }
@@ -230,9 +232,9 @@ bl_status bl_setstats_build(const bl_model *m, const bl_clkset *const *sets, siz
     }
     const int nt = pass_threads(threads, total, 50000); /* small sets: not worth a thread */
     ssjob jobs[64];
-    uint64_t *h = malloc((total ? total : 1) * m->nf * sizeof *h);
-    int fail = !h;
-    for (int phase = 0; phase < 2 && !fail; phase++) {
+    uint64_t *h = with_tf ? malloc((total ? total : 1) * m->nf * sizeof *h) : NULL;
+    int fail = with_tf && !h;
+    for (int phase = 0; phase < (with_tf ? 2 : 1) && !fail; phase++) {
         for (int t = 0; t < nt; t++)
             jobs[t] = (ssjob){m, sets, nsets, st, total, h, t, nt, phase, 0};
         bli_par_run(setstats_worker, jobs, sizeof *jobs, nt);
@@ -331,17 +333,6 @@ static int u_from_random(bl_model *m, const bl_clkset *const *sets, size_t nsets
 
 /* ---- u among namesakes ------------------------------------------------------ */
 
-typedef struct namekey {
-    uint64_t h;
-    uint32_t rec;
-} namekey;
-
-static int cmp_namekey(const void *x, const void *y)
-{
-    const namekey *a = x, *b = y;
-    return a->h != b->h ? (a->h < b->h ? -1 : 1) : (a->rec > b->rec) - (a->rec < b->rec);
-}
-
 #define NAMESAKE_PARTNERS 4     /* both names equal: pairs per record within its run */
 #define NAMESAKE_MAX_RUN 256    /* records of one name used, so no name dominates */
 #define NAMESAKE_MIN_PAIRS 200  /* fewer pairs: no u for the class, plain u */
@@ -366,7 +357,7 @@ typedef struct nsjob {
 /* The records of j->set with both names present, keyed three ways, each
  * sorted by key then record: k[0] by both name filters together, k[1] by
  * the given name's filter, k[2] by the surname's (each filter hashed once). */
-static int name_keys(const nsjob *j, namekey *k[3], size_t *n)
+static int name_keys(const nsjob *j, bl_keyrec *k[3], size_t *n)
 {
     const bl_model *m = j->m;
     const size_t cap = j->set->count ? j->set->count : 1;
@@ -382,12 +373,16 @@ static int name_keys(const nsjob *j, namekey *k[3], size_t *n)
         if (!j->st->pop[r * m->nf + j->g] || !j->st->pop[r * m->nf + j->s])
             continue;
         const uint64_t hg = slice_hash(rec + go, gb), hs = slice_hash(rec + so, sb);
-        k[0][*n] = (namekey){mix64(hg ^ mix64(hs)), (uint32_t)r};
-        k[1][*n] = (namekey){hg, (uint32_t)r};
-        k[2][(*n)++] = (namekey){hs, (uint32_t)r};
+        k[0][*n] = (bl_keyrec){mix64(hg ^ mix64(hs)), (uint32_t)r, 0};
+        k[1][*n] = (bl_keyrec){hg, (uint32_t)r, 0};
+        k[2][(*n)++] = (bl_keyrec){hs, (uint32_t)r, 0};
     }
+    /* each is in record order already, so a stable sort by key gives the
+     * (key, record) order (a radix sort: qsort with a comparator took
+     * ~0.15 s per key at 1M records, on the critical path) */
     for (int w = 0; w < 3; w++)
-        qsort(k[w], *n, sizeof *k[w], cmp_namekey);
+        if (bl_keyrec_sort(k[w], *n) != 0)
+            return -1;
     return 0;
 }
 
@@ -412,17 +407,17 @@ static void namesake_pair(nsjob *j, uint32_t ra, uint32_t rb, int want)
  * with the next NAMESAKE_PARTNERS; with field x alone, every pair of the
  * run's first NAMESAKE_MAX_RUN records whose other name y is similar
  * enough for a band (its Dice checked first, as it prunes most pairs). */
-static void namesake_runs(nsjob *j, const namekey *k, size_t n, size_t y, int both)
+static void namesake_runs(nsjob *j, const bl_keyrec *k, size_t n, size_t y, int both)
 {
     const bl_model *m = j->m;
     const double ymin = m->f[y].band[m->f[y].nbands - 1];
     const size_t yo = m->f[y].offset / 8, yb = (m->f[y].bits + 7) / 8;
     for (size_t i = 0, run = 0; i < n; i++) {
-        run = i > 0 && k[i].h == k[i - 1].h ? run + 1 : 0;
+        run = i > 0 && k[i].key == k[i - 1].key ? run + 1 : 0;
         if (run >= NAMESAKE_MAX_RUN)
             continue;
         const size_t lim = both ? NAMESAKE_PARTNERS : NAMESAKE_MAX_RUN - run - 1;
-        for (size_t q = i + 1; q < n && q <= i + lim && k[q].h == k[i].h; q++) {
+        for (size_t q = i + 1; q < n && q <= i + lim && k[q].key == k[i].key; q++) {
             if (!both) {
                 const uint32_t pa = j->st->pop[(size_t)k[i].rec * m->nf + y], pb = j->st->pop[(size_t)k[q].rec * m->nf + y];
                 const uint32_t c = j->k->and_popcount(bl_clkset_get(j->set, k[i].rec) + yo,
@@ -440,7 +435,7 @@ static void *namesake_worker(void *arg)
 {
     nsjob *j = arg;
     for (size_t d = (size_t)j->t; d < j->nsets && !j->fail; d += (size_t)j->nt) {
-        namekey *k[3] = {NULL, NULL, NULL};
+        bl_keyrec *k[3] = {NULL, NULL, NULL};
         size_t n = 0;
         j->set = j->sets[d];
         j->st = &j->stats[d];
@@ -1058,7 +1053,7 @@ bl_status bl_model_train(const bl_clkset *const *sets, size_t nsets, const bl_ca
         bl_model_free(m);
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     }
-    if ((st = bl_setstats_build(m, sets, nsets, ss, o.threads, err)) != BL_OK) {
+    if ((st = bl_setstats_build(m, sets, nsets, ss, 0, o.threads, err)) != BL_OK) {
         free(ss);
         free(sub);
         bl_model_free(m);

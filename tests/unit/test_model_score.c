@@ -270,7 +270,7 @@ static uint8_t *ref_levels(const bl_model *m, const bl_clkset *A, const bl_clkse
 {
     const bl_clkset *sets[2] = {A, B};
     bl_error e = {0};
-    assert_int_equal(bl_setstats_build(m, sets, 2, ss, 0, &e), BL_OK);
+    assert_int_equal(bl_setstats_build(m, sets, 2, ss, 1, 0, &e), BL_OK);
     bl_fieldpop fp;
     assert_int_equal(bl_fieldpop_init(&fp, m, bli_kernel_active()), 0);
     uint8_t *lv = malloc((n ? n : 1) * m->nf);
@@ -462,7 +462,7 @@ static void test_decide_contract(void **state)
         assert_int_equal(bl_model_score(m, sets, 2, c, nc, 2, &full, &e), BL_OK);
         {
             bl_setstats ss[2];
-            assert_int_equal(bl_setstats_build(m, sets, 2, ss, 0, &e), BL_OK);
+            assert_int_equal(bl_setstats_build(m, sets, 2, ss, 1, 0, &e), BL_OK);
             bl_fieldpop fp;
             assert_int_equal(bl_fieldpop_init(&fp, m, bli_kernel_active()), 0);
             /* the data hold pairs at the swapped level above 0.5 */
@@ -668,7 +668,7 @@ static void test_setstats_threads(void **state)
     free(rec);
     const bl_clkset *sets[2] = {A, B};
     bl_setstats ref[2], got[2];
-    assert_int_equal(bl_setstats_build(m, sets, 2, ref, 1, &e), BL_OK);
+    assert_int_equal(bl_setstats_build(m, sets, 2, ref, 1, 1, &e), BL_OK);
     int tf_seen = 0, empty_seen = 0;
     for (size_t r = 0; r < na * 3; r++) {
         tf_seen |= ref[0].tfadj[r] != 0;
@@ -679,7 +679,7 @@ static void test_setstats_threads(void **state)
     assert_true(tf_seen && empty_seen);
     const int threads[] = {2, 3, 4, 5, 0};
     for (size_t i = 0; i < sizeof threads / sizeof threads[0]; i++) {
-        assert_int_equal(bl_setstats_build(m, sets, 2, got, threads[i], &e), BL_OK);
+        assert_int_equal(bl_setstats_build(m, sets, 2, got, 1, threads[i], &e), BL_OK);
         for (int d = 0; d < 2; d++) {
             const size_t n = sets[d]->count * m->nf;
             assert_memory_equal(got[d].pop, ref[d].pop, n * sizeof *ref[d].pop);
@@ -687,6 +687,13 @@ static void test_setstats_threads(void **state)
         }
         bl_setstats_free(got, 2);
     }
+    /* without tf (training): the same popcounts, no adjustments */
+    assert_int_equal(bl_setstats_build(m, sets, 2, got, 0, 2, &e), BL_OK);
+    for (int d = 0; d < 2; d++) {
+        assert_memory_equal(got[d].pop, ref[d].pop, sets[d]->count * m->nf * sizeof *ref[d].pop);
+        assert_null(got[d].tfadj);
+    }
+    bl_setstats_free(got, 2);
     bl_setstats_free(ref, 2);
     bl_clkset_free(A);
     bl_clkset_free(B);
