@@ -525,14 +525,53 @@ static void test_levels_exact(void **state)
     bl_model_free(m);
 }
 
+static int cmp_keyrec(const void *x, const void *y)
+{
+    const bl_keyrec *a = x, *b = y;
+    return a->key != b->key ? (a->key < b->key ? -1 : 1) : (a->rec > b->rec) - (a->rec < b->rec);
+}
+
+/* bl_keyrec_sort (block keys, namesake keys) against qsort by (key,
+ * record): keys from a small pool so runs are long, every 16-bit digit
+ * used, records given in ascending order; sizes 0, 1 and odd. */
+static void test_keyrec_sort(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {0, 1, 2, 17, 100003};
+    uint64_t pool[64], x = 0x243F6A8885A308D3ULL;
+    for (int i = 0; i < 64; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        pool[i] = i < 4 ? (uint64_t)i << (16 * i) : x; /* a key per digit, then random ones */
+    }
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        const size_t n = sizes[z];
+        bl_keyrec *v = malloc((n ? n : 1) * sizeof *v), *ref = malloc((n ? n : 1) * sizeof *ref);
+        assert_non_null(v);
+        assert_non_null(ref);
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            v[i] = (bl_keyrec){pool[x % 64], (uint32_t)i, 0};
+        }
+        memcpy(ref, v, n * sizeof *v);
+        qsort(ref, n, sizeof *ref, cmp_keyrec);
+        assert_int_equal(bl_keyrec_sort(v, n), 0);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(v[i].key == ref[i].key);
+            assert_int_equal(v[i].rec, ref[i].rec);
+        }
+        free(v);
+        free(ref);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_em_known_answer), cmocka_unit_test(test_em_fixed),
-        cmocka_unit_test(test_em_two_starts),
-        cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_field_layout),
-        cmocka_unit_test(test_check_inputs),    cmocka_unit_test(test_nicknames),
-        cmocka_unit_test(test_levels_exact),
+        cmocka_unit_test(test_em_two_starts),   cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_field_layout),    cmocka_unit_test(test_check_inputs),
+        cmocka_unit_test(test_nicknames),       cmocka_unit_test(test_levels_exact),
+        cmocka_unit_test(test_keyrec_sort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
