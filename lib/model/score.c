@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,6 @@ typedef struct sjob {
     const bl_setstats *st;
     const bl_candidate *c;
     bl_scored_pair *out;
-    size_t lo, hi;        /* candidates [lo, hi), or with `o` tiles [lo, hi) */
     const sorder *o;
     const double (*w)[WSLOT];
     const double (*wn)[BL_MODEL_MAX_FIELDS][WSLOT]; /* weights per name class (class - 1) */
@@ -84,7 +84,25 @@ typedef struct sjob {
      * bound saved) */
     bl_scored_pair *kv;
     size_t *ki, nk, kcap;
+    int t;               /* this job's number */
+    struct spieces *pcs; /* the shared queue of work */
 } sjob;
+
+/* The work, handed out a piece at a time. Shares fixed in advance left
+ * one thread idle for a third of the 1M x 1M decision (block order: the
+ * second half's pairs cost twice the first's), so the threads take the
+ * next piece (a run of candidates, or of tiles) as they finish one. Each
+ * piece records who took it and where its kept pairs lie in that job's
+ * list, so the kept pairs are gathered in piece order: the result does
+ * not depend on which thread did what. */
+typedef struct spieces {
+    atomic_size_t next;
+    size_t n, size; /* pieces, and items (candidates or tiles) per piece */
+    size_t nitems;
+    int *owner;     /* per piece: the job that took it */
+    size_t *kstart; /* per piece: its first kept pair in that job's list */
+    size_t *kcount; /* ... and their number */
+} spieces;
 
 /* The decision bound. A pair is decided against (probability below
  * min_p) without scoring it when even the best weight it can still reach
@@ -546,23 +564,32 @@ static void *score_worker(void *arg)
         j->fail = 1;
         return NULL;
     }
-    if (j->o) {
-        for (size_t t = j->lo; t < j->hi && !j->fail; t++)
-            j->fail = score_tile(j, b, t, &scr, &cap, hist) != 0;
-    } else {
-        /* the given order, in runs of one scratch buffer */
-        sent run[4 * SCORE_CHUNK];
-        for (size_t i = j->lo; i < j->hi; i += 4 * SCORE_CHUNK) {
-            const size_t n = j->hi - i < 4 * SCORE_CHUNK ? j->hi - i : 4 * SCORE_CHUNK;
-            for (size_t q = 0; q < n; q++) {
-                const bl_candidate *c = &j->c[i + q];
-                run[q] = (sent){c->rec[0], c->rec[1], (uint32_t)q, c->dset[0], c->dset[1]};
+    spieces *pcs = j->pcs;
+    for (size_t p; !j->fail && (p = atomic_fetch_add(&pcs->next, 1)) < pcs->n;) {
+        const size_t lo = p * pcs->size,
+                     hi = lo + pcs->size < pcs->nitems ? lo + pcs->size : pcs->nitems;
+        const size_t k0 = j->nk;
+        if (j->o) {
+            for (size_t t = lo; t < hi && !j->fail; t++)
+                j->fail = score_tile(j, b, t, &scr, &cap, hist) != 0;
+        } else {
+            /* the given order, in runs of one scratch buffer */
+            sent run[4 * SCORE_CHUNK];
+            for (size_t i = lo; i < hi && !j->fail; i += 4 * SCORE_CHUNK) {
+                const size_t n = hi - i < 4 * SCORE_CHUNK ? hi - i : 4 * SCORE_CHUNK;
+                for (size_t q = 0; q < n; q++) {
+                    const bl_candidate *c = &j->c[i + q];
+                    run[q] = (sent){c->rec[0], c->rec[1], (uint32_t)q, c->dset[0], c->dset[1]};
+                }
+                if (!j->bd)
+                    score_run(j, b, run, n, j->out + i);
+                else if (score_kept(j, b, run, bound_filter(j, b, run, n), i) != 0)
+                    j->fail = 1;
             }
-            if (!j->bd)
-                score_run(j, b, run, n, j->out + i);
-            else if (score_kept(j, b, run, bound_filter(j, b, run, n), i) != 0)
-                j->fail = 1;
         }
+        pcs->owner[p] = j->t;
+        pcs->kstart[p] = k0;
+        pcs->kcount[p] = j->nk - k0;
     }
     bl_fieldpop_free(&b->fpk);
     if (fps)
@@ -727,21 +754,6 @@ static int build_order(const bl_model *m, const bl_clkset *const *sets, const bl
     return 0;
 }
 
-/* Threads' shares of the tiles: cut where the pairs before reach t/nt. */
-static size_t tile_cut(const sorder *o, int t, int nt)
-{
-    const size_t want = o->tile[o->ntiles] * (size_t)t / (size_t)nt;
-    size_t lo = 0, hi = o->ntiles;
-    while (lo < hi) {
-        const size_t mid = (lo + hi) / 2;
-        if (o->tile[mid] < want)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* The stage order: fields by the expected fall of their weight from its
  * best among non-matching pairs (u), largest first. */
 static void bound_stages(const bl_model *m, sbound *bd)
@@ -904,8 +916,10 @@ static int cmp_kref(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-static bl_status kept_gather(sjob *jobs, int nt, int tiled, bl_scored_pair **out, size_t *nout,
-                             bl_error *err)
+/* The kept pairs of every job in piece order: candidate order in the
+ * given order, tile order in tiles (then sorted by candidate). */
+static bl_status kept_gather(const sjob *jobs, int nt, const spieces *pcs, int tiled,
+                             bl_scored_pair **out, size_t *nout, bl_error *err)
 {
     size_t n = 0, o = 0;
     for (int t = 0; t < nt; t++)
@@ -917,13 +931,16 @@ static bl_status kept_gather(sjob *jobs, int nt, int tiled, bl_scored_pair **out
         free(r);
         return bl_error_set(err, BL_ENOMEM, "out of memory for %zu scored pairs", n);
     }
-    for (int t = 0; t < nt; t++)
-        for (size_t i = 0; i < jobs[t].nk; i++, o++) {
+    for (size_t p = 0; p < pcs->n; p++) {
+        const sjob *j = &jobs[pcs->owner[p]];
+        for (size_t i = pcs->kstart[p]; i < pcs->kstart[p] + pcs->kcount[p]; i++, o++) {
             if (tiled)
-                r[o] = (kref){jobs[t].ki[i], &jobs[t].kv[i]};
+                r[o] = (kref){j->ki[i], &j->kv[i]};
             else
-                v[o] = jobs[t].kv[i];
+                v[o] = j->kv[i];
         }
+    }
+    assert(o == n);
     if (tiled) {
         qsort(r, n, sizeof *r, cmp_kref);
         for (size_t i = 0; i < n; i++)
@@ -946,6 +963,37 @@ static int anonlink_sorted(const bl_candidate *c, size_t n)
         if (bli_candidate_cmp(&c[i - 1], &c[i]) > 0)
             return 0;
     return 1;
+}
+
+/* About 16 pieces per thread (enough to even out the ends), each a
+ * multiple of `unit` items. -1 when out of memory. */
+static int pieces_init(spieces *p, size_t nitems, size_t unit, int nt)
+{
+    memset(p, 0, sizeof *p);
+    atomic_init(&p->next, 0);
+    const size_t want = (size_t)nt * 16;
+    size_t size = (nitems + want - 1) / want;
+    size = (size + unit - 1) / unit * unit;
+    p->size = size ? size : unit;
+    p->nitems = nitems;
+    p->n = (nitems + p->size - 1) / p->size;
+    p->owner = malloc((p->n ? p->n : 1) * sizeof *p->owner);
+    p->kstart = calloc(p->n ? p->n : 1, sizeof *p->kstart);
+    p->kcount = calloc(p->n ? p->n : 1, sizeof *p->kcount);
+    if (!p->owner || !p->kstart || !p->kcount) {
+        free(p->owner);
+        free(p->kstart);
+        free(p->kcount);
+        return -1;
+    }
+    return 0;
+}
+
+static void pieces_free(spieces *p)
+{
+    free(p->owner);
+    free(p->kstart);
+    free(p->kcount);
 }
 
 /* Score cand into res (ncand entries), or with 0 < min_p < 1 decide:
@@ -1007,16 +1055,36 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
     sjob jobs[64];
     pthread_t tid[64];
     int started = 1;
+    spieces pcs;
+    if (pieces_init(&pcs, ord == 0 ? o.ntiles : ncand, ord == 0 ? 1 : 4 * SCORE_CHUNK, nt) != 0) {
+        if (ord == 0) {
+            free(o.e);
+            free(o.tile);
+        }
+        if (bounded) {
+            free(bd.first);
+            if (bd.vector)
+                bl_fieldpop_free(&bd.fpv);
+        }
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
     for (int t = 0; t < nt; t++) {
         /* the kept list starts empty */
-        jobs[t] = (sjob){.m = m, .sets = sets, .st = ss, .c = cand, .out = res,
-                         .lo = ncand * (size_t)t / (size_t)nt,
-                         .hi = ncand * (size_t)(t + 1) / (size_t)nt,
+        jobs[t] = (sjob){.m = m,
+                         .sets = sets,
+                         .st = ss,
+                         .c = cand,
+                         .out = res,
                          .w = (const double(*)[WSLOT])w,
-                         .wn = (const double(*)[BL_MODEL_MAX_FIELDS][WSLOT])wn, .names = names,
-                         .g = g, .s = s, .bd = bounded ? &bd : NULL};
+                         .wn = (const double(*)[BL_MODEL_MAX_FIELDS][WSLOT])wn,
+                         .names = names,
+                         .g = g,
+                         .s = s,
+                         .bd = bounded ? &bd : NULL,
+                         .t = t,
+                         .pcs = &pcs};
         if (ord == 0)
-            jobs[t].o = &o, jobs[t].lo = tile_cut(&o, t, nt), jobs[t].hi = tile_cut(&o, t + 1, nt);
+            jobs[t].o = &o;
     }
     for (int t = 1; t < nt && started == t; t++)
         if (pthread_create(&tid[t], NULL, score_worker, &jobs[t]) == 0)
@@ -1035,7 +1103,8 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
         if (jobs[t].fail)
             st = bl_error_set(err, BL_ENOMEM, "out of memory for level tables");
     if (st == BL_OK && bounded)
-        st = kept_gather(jobs, nt, ord == 0, kept, nkept, err);
+        st = kept_gather(jobs, nt, &pcs, ord == 0, kept, nkept, err);
+    pieces_free(&pcs);
     for (int t = 0; t < nt; t++) {
         free(jobs[t].kv);
         free(jobs[t].ki);
