@@ -60,23 +60,34 @@ static uint64_t slice_hash(const uint8_t *p, size_t n)
     return h | 1; /* 0 marks an empty slot */
 }
 
-/* Hash of a field filter for the value counts: four independent lanes
- * (the single chain of slice_hash waits on every multiply: it was a third
- * of the per-record statistics). 0 is kept for "no value". */
+/* Hash of a field filter for the value counts. Two independent lanes,
+ * each taking two words per 64 x 64 -> 128-bit multiply folded to 64 bits
+ * (the multiply-fold of wyhash-like hashes): one multiply per 16 bytes
+ * where four lanes of mix64 took two per 8 and were two thirds of the
+ * statistics pass before scoring (1M x 1M: 0.22 of 0.27 s). Only
+ * equality matters here (values are counted by hash), so the hash may
+ * change between versions without changing a figure. 0 is kept for "no
+ * value". */
+__extension__ typedef unsigned __int128 tf_u128;
+static inline uint64_t tf_mum(uint64_t a, uint64_t b)
+{
+    const tf_u128 r = (tf_u128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
 static uint64_t tf_hash(const uint8_t *p, size_t n)
 {
-    uint64_t h[4] = {0x9E3779B97F4A7C15ULL ^ n, 0xC2B2AE3D27D4EB4FULL, 0x165667B19E3779F9ULL,
-                     0x27D4EB2F165667C5ULL};
+    uint64_t x = 0x9E3779B97F4A7C15ULL ^ n, y = 0xC2B2AE3D27D4EB4FULL;
     size_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int l = 0; l < 4; l++) {
-            uint64_t w;
-            memcpy(&w, p + i + 8 * (size_t)l, 8);
-            h[l] = mix64(h[l] ^ w);
-        }
+    for (; i + 32 <= n; i += 32) {
+        uint64_t w[4];
+        memcpy(w, p + i, 32);
+        x = tf_mum(x ^ w[0], 0x165667B19E3779F9ULL ^ w[1]);
+        y = tf_mum(y ^ w[2], 0x27D4EB2F165667C5ULL ^ w[3]);
+    }
     for (; i < n; i++)
-        h[0] = mix64(h[0] ^ p[i]);
-    return mix64(h[0] ^ mix64(h[1] ^ mix64(h[2] ^ mix64(h[3])))) | 1;
+        x = mix64(x ^ p[i]);
+    return mix64(x ^ mix64(y)) | 1;
 }
 
 /* A value's slot in the count table: its hash, its count and then its

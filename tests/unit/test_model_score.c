@@ -655,10 +655,13 @@ static void test_setstats_threads(void **state)
     assert_int_equal(bl_clkset_new(nbits, na, &A, &e), BL_OK);
     assert_int_equal(bl_clkset_new(nbits, nb, &B, &e), BL_OK);
     uint8_t *rec = calloc(1, nbits / 8 + 64);
+    uint16_t *val = malloc((na + nb) * 3 * sizeof *val); /* each record's pool indices */
+    assert_non_null(val);
     for (size_t r = 0; r < na + nb; r++) {
         memset(rec, 0, nbits / 8);
         for (size_t f = 0; f < 3; f++) {
             uint64_t v = rnd() % (f == 0 ? 40 : 3000); /* pool index; 0 = empty */
+            val[r * 3 + f] = (uint16_t)v;
             uint8_t *p = rec + m->f[f].offset / 8;
             for (size_t i = 0; v && i < (m->f[f].bits + 7) / 8; i++)
                 p[i] = (uint8_t)((v * 0x9E3779B97F4A7C15ULL) >> (8 * (i % 8)));
@@ -677,6 +680,22 @@ static void test_setstats_threads(void **state)
             assert_true(ref[0].tfadj[r] == 0);
     }
     assert_true(tf_seen && empty_seen);
+    /* the adjustments from the values themselves: log2(u_exact / share of
+     * the value among the non-empty ones, over both sets), capped at +-6 */
+    for (size_t f = 0; f < 2; f++) {
+        size_t cnt[3000] = {0}, present = 0;
+        for (size_t r = 0; r < na + nb; r++)
+            if (val[r * 3 + f])
+                cnt[val[r * 3 + f]]++, present++;
+        for (size_t r = 0; r < na + nb; r++) {
+            const uint16_t v = val[r * 3 + f];
+            double want = v ? log2(0.01 / ((double)cnt[v] / (double)present)) : 0.0;
+            want = want > 6 ? 6 : want < -6 ? -6 : want;
+            const float adj = r < na ? ref[0].tfadj[r * 3 + f] : ref[1].tfadj[(r - na) * 3 + f];
+            assert_float_equal(adj, (float)want, 1e-5);
+        }
+    }
+    free(val);
     const int threads[] = {2, 3, 4, 5, 0};
     for (size_t i = 0; i < sizeof threads / sizeof threads[0]; i++) {
         assert_int_equal(bl_setstats_build(m, sets, 2, got, 1, threads[i], &e), BL_OK);
