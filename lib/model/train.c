@@ -45,22 +45,8 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-/* Hash of a field filter: equal filters (equal values) hash equal. */
-static uint64_t slice_hash(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0x9E3779B97F4A7C15ULL ^ n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h = mix64(h ^ w) + i;
-    }
-    for (; i < n; i++)
-        h = mix64(h ^ p[i]);
-    return h | 1; /* 0 marks an empty slot */
-}
-
-/* Hash of a field filter for the value counts. Two independent lanes,
+/* Hash of a field filter for the value counts and the namesakes' name
+ * keys: equal filters (equal values) hash equal. Two independent lanes,
  * each taking two words per 64 x 64 -> 128-bit multiply folded to 64 bits
  * (the multiply-fold of wyhash-like hashes): one multiply per 16 bytes
  * where four lanes of mix64 took two per 8 and were two thirds of the
@@ -75,7 +61,7 @@ static inline uint64_t tf_mum(uint64_t a, uint64_t b)
     return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
-static uint64_t tf_hash(const uint8_t *p, size_t n)
+static uint64_t value_hash(const uint8_t *p, size_t n)
 {
     uint64_t x = 0x9E3779B97F4A7C15ULL ^ n, y = 0xC2B2AE3D27D4EB4FULL;
     size_t i = 0;
@@ -84,6 +70,11 @@ static uint64_t tf_hash(const uint8_t *p, size_t n)
         memcpy(w, p + i, 32);
         x = tf_mum(x ^ w[0], 0x165667B19E3779F9ULL ^ w[1]);
         y = tf_mum(y ^ w[2], 0x27D4EB2F165667C5ULL ^ w[3]);
+    }
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        x = tf_mum(x ^ w, 0x165667B19E3779F9ULL);
     }
     for (; i < n; i++)
         x = mix64(x ^ p[i]);
@@ -204,7 +195,7 @@ static void *setstats_worker(void *arg)
                     const uint32_t pc = k->popcount(p, nb);
                     j->st[d].pop[r * m->nf + f] = pc;
                     if (j->h)
-                        j->h[f * j->total + g0 + r] = pc && m->f[f].tf ? tf_hash(p, nb) : 0;
+                        j->h[f * j->total + g0 + r] = pc && m->f[f].tf ? value_hash(p, nb) : 0;
                 }
             }
         }
@@ -383,7 +374,7 @@ static int name_keys(const nsjob *j, bl_keyrec *k[3], size_t *n)
         const uint8_t *rec = bl_clkset_get(j->set, r);
         if (!j->st->pop[r * m->nf + j->g] || !j->st->pop[r * m->nf + j->s])
             continue;
-        const uint64_t hg = slice_hash(rec + go, gb), hs = slice_hash(rec + so, sb);
+        const uint64_t hg = value_hash(rec + go, gb), hs = value_hash(rec + so, sb);
         k[0][*n] = (bl_keyrec){mix64(hg ^ mix64(hs)), (uint32_t)r, 0};
         k[1][*n] = (bl_keyrec){hg, (uint32_t)r, 0};
         k[2][(*n)++] = (bl_keyrec){hs, (uint32_t)r, 0};
