@@ -117,6 +117,15 @@ void cli_getopt_begin(int argc, char **argv);
 /** The argument getopt is complaining about ("--frob", "-x"). */
 const char *cli_current_arg(void);
 void cli_print_version(void);
+/** An output file and the option that names it ("-o", "--svg"). */
+typedef struct cli_path {
+    const char *opt, *path;
+} cli_path;
+/** Before any work (cli_paths.c): each output's folder exists, no output
+ *  is one of the inputs and no two outputs are one file. NULL, "" and "-"
+ *  are skipped. CLI_EXIT_OK, else CLI_EXIT_USAGE with the message printed. */
+int cli_check_outputs(const char *cmd, const cli_path *outs, size_t nouts, const char *const *ins,
+                      size_t nins);
 /** For batch commands: keep freed memory in the process (cli_common.c). */
 void cli_batch_memory(void);
 

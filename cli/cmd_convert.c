@@ -102,6 +102,16 @@ static int convert_write(const bl_clkset *set, const char *out, bl_clk_format fm
     return st == BL_OK ? CLI_EXIT_OK : cli_fail("convert", &err);
 }
 
+/* encode --layout fields records the layout in the file's metadata */
+static int field_level(const bl_clkset *s)
+{
+    json_t *root = s->meta ? json_loads(s->meta, 0, NULL) : NULL;
+    const char *layout = json_string_value(json_object_get(root, "layout"));
+    const int yes = layout && !strcmp(layout, "fields");
+    json_decref(root);
+    return yes;
+}
+
 int cmd_convert(int argc, char **argv)
 {
     cli_common co = {0};
@@ -111,6 +121,9 @@ int cmd_convert(int argc, char **argv)
     if (rc != CLI_OPT_OK)
         return rc == CLI_OPT_EXIT ? CLI_EXIT_OK : rc;
     const char *in = argv[optind];
+    const cli_path outp = {"OUT", co.output};
+    if ((rc = cli_check_outputs("convert", &outp, 1, &in, 1)) != CLI_EXIT_OK)
+        return rc;
     bl_error err = {0};
     bl_clkset *set = NULL;
     cli_spool sp;
@@ -125,7 +138,13 @@ int cmd_convert(int argc, char **argv)
             err.status = BL_EINVAL;
         return cli_fail("convert", &err);
     }
-    if (with_ids && fmt != BL_CLK_BIN)
+    if (fmt == BL_CLK_JSON && field_level(set))
+        rc = cli_usage_error("convert",
+                             "'%s' holds field-level encodings: clkhash JSON cannot "
+                             "record their field layout (the model and explain "
+                             "need it); keep them binary",
+                             in);
+    else if (with_ids && fmt != BL_CLK_BIN)
         rc = cli_usage_error("convert", "--ids needs --format bin (clkhash JSON has no ids)");
     else if (with_ids && !set->ids)
         rc = cli_usage_error("convert", "--ids: '%s' carries no record ids", in);

@@ -200,7 +200,12 @@ static int encode_check(encode_cli *e, int nargs, char **args)
         return cli_usage_error(CMD, "--json prints the summary on stdout: give an OUTPUT file");
     if (strcmp(e->data, "-") && access(e->data, R_OK) != 0)
         return cli_usage_error(CMD, "cannot read '%s': %s", e->data, strerror(errno));
-    return check_output(e->co.output);
+    int rc = check_output(e->co.output);
+    if (rc != 0)
+        return rc;
+    const cli_path out = {"OUTPUT", e->co.output};
+    const char *ins[] = {e->data, e->schema_path, e->secret_file};
+    return cli_check_outputs(CMD, &out, 1, ins, 3);
 }
 
 static int encode_parse(int argc, char **argv, encode_cli *e)

@@ -203,7 +203,18 @@ static int eval_parse(int argc, char **argv, eval_opts *o)
                                     "add --mu-svg or leave --model out");
     if (o->modelp && !strcmp(o->modelp, "-") && !strcmp(o->input, "-"))
         return cli_usage_error(CMD, "--model - and MATCHES - cannot both read stdin");
-    return CLI_OPT_OK;
+    const cli_path outs[] = {{"-o", o->co.output},
+                             {"--svg", o->svg},
+                             {"--sweep-svg", o->sweep_svg},
+                             {"--weights-svg", o->wsvg},
+                             {"--mu-svg", o->musvg}};
+    const int tfile =
+        o->truth && strcmp(o->truth, "febrl") && strcmp(o->truth, "id") && !o->no_truth;
+    const char *ins[MAX_DATA + 3] = {o->input, o->modelp, tfile ? o->truth : NULL};
+    for (size_t i = 0; i < o->ndata; i++)
+        ins[i + 3] = o->data[i];
+    const int rc = cli_check_outputs(CMD, outs, sizeof outs / sizeof *outs, ins, o->ndata + 3);
+    return rc == CLI_EXIT_OK ? CLI_OPT_OK : rc;
 }
 
 /* ---- inputs ---- */

@@ -219,6 +219,12 @@ int cmd_explain(int argc, char **argv)
     const size_t nread = ninputs ? ninputs : 2;
     for (size_t i = 0; i < ninputs; i++)
         paths[i] = inputs[i];
+    const cli_path out = {"--svg", svg};
+    const char *ins[EXPLAIN_MAX_INPUTS + 1] = {model};
+    for (size_t i = 0; i < nread; i++)
+        ins[i + 1] = paths[i];
+    if ((urc = cli_check_outputs("explain", &out, 1, ins, nread + 1)) != CLI_EXIT_OK)
+        return urc;
     bl_status st = bl_model_read(model, &m, &err);
     for (size_t i = 0; st == BL_OK && i < nread; i++) {
         st = bl_clkset_read(paths[i], BL_CLK_AUTO, 0, &in[i], &err);

@@ -123,7 +123,7 @@ typedef struct match_opts {
     size_t nblocks;
     const char *inputs[MAX_INPUTS];
     size_t nin;
-    int dedup, report, solver_set, merge_set;
+    int dedup, report, solver_set, merge_set, min_p_set;
     uint64_t topk, maxc, tables, bits;
 } match_opts;
 
@@ -229,8 +229,13 @@ static int match_option(int c, const char *arg, match_opts *o)
     case OPT_MODEL: o->model = arg; break;
     case OPT_SAVE_MODEL: o->save_model = arg; break;
     case OPT_MINP:
-        if (cli_parse_real(arg, 0.0, 1.0, 0, &o->min_p))
-            return cli_usage_error(CMD, "--min-probability must be in [0, 1], got '%s'", arg);
+        /* 0 would match every candidate: -f candidates writes them all */
+        if (cli_parse_real(arg, 0.0, 1.0, 1, &o->min_p))
+            return cli_usage_error(CMD, "--min-probability must be in (0, 1], got '%s'%s", arg,
+                                   cli_parse_real(arg, 0.0, 0.0, 0, &o->min_p)
+                                       ? ""
+                                       : " (-f candidates writes every scored candidate)");
+        o->min_p_set = 1;
         break;
     default: return cli_usage_error(CMD, "unknown option '%s'", cli_current_arg());
     }
@@ -299,6 +304,9 @@ static int match_check(match_opts *o)
         return model_check(o);
     if (o->save_model)
         return cli_usage_error(CMD, "--save-model goes with --model auto");
+    if (o->min_p_set)
+        return cli_usage_error(CMD, "--min-probability is the decision of --model; without it "
+                                    "-t/--threshold decides");
     if (isnan(o->threshold))
         return cli_usage_error(CMD, "--threshold is required");
     if (o->nin < 2)
@@ -344,6 +352,24 @@ static int match_check(match_opts *o)
     return CLI_OPT_OK;
 }
 
+/* The outputs against the inputs, before reading anything: rc when
+ * they are fine. */
+static int match_paths(const match_opts *o, int rc)
+{
+    const cli_path outs[] = {
+        {"-o", o->co.output}, {"--save-model", o->save_model}, {"--svg", o->svg}};
+    const char *ins[2 * MAX_INPUTS + 2];
+    size_t n = 0;
+    for (size_t i = 0; i < o->nin; i++)
+        ins[n++] = o->inputs[i];
+    for (size_t i = 0; i < o->nblocks; i++)
+        ins[n++] = o->blocks[i];
+    ins[n++] = o->keyfile;
+    ins[n++] = o->model && strcmp(o->model, "auto") ? o->model : NULL;
+    const int prc = cli_check_outputs(CMD, outs, sizeof outs / sizeof *outs, ins, n);
+    return prc == CLI_EXIT_OK ? rc : prc;
+}
+
 static int match_parse(int argc, char **argv, match_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -372,7 +398,8 @@ static int match_parse(int argc, char **argv, match_opts *o)
         return cli_usage_error(CMD, "at most %d inputs", MAX_INPUTS);
     for (int i = optind; i < argc; i++)
         o->inputs[o->nin++] = argv[i];
-    return match_check(o);
+    int rc = match_check(o);
+    return rc == CLI_OPT_OK || rc == CLI_OPT_MODEL ? match_paths(o, rc) : rc;
 }
 
 /* ---- a run ---- */

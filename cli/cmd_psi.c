@@ -317,7 +317,11 @@ static int psi_parse(int argc, char **argv, psi_cli *p)
         return cli_usage_error(CMD, optind >= argc ? "missing INPUT.csv" : "more than one input "
                                                                            "file");
     p->input = argv[optind];
-    return psi_check(p);
+    const cli_path outs[] = {
+        {"-o", p->co.output}, {"--rejects", p->rej_path}, {"--port-file", p->pf.path}};
+    const char *ins[] = {p->input, p->key, p->peer_key};
+    const int prc = cli_check_outputs(CMD, outs, 3, ins, 3);
+    return prc == CLI_EXIT_OK ? psi_check(p) : prc;
 }
 
 static void input_line(const bl_psi_input *in)

@@ -34,6 +34,10 @@ static void free_sets(bl_clkset **sets, size_t n)
 static int read_inputs(const char *cmd, size_t n, char *const *paths, int threads, bl_clkset **sets)
 {
     bl_error err = {0};
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(paths[i], "-"))
+            return cli_usage_error(cmd, "field-level inputs must be files: '-' (stdin) is not "
+                                        "supported");
     if (bl_clkset_read_many((const char *const *)paths, n, threads, sets, NULL, &err) != BL_OK)
         return cli_fail(cmd, &err);
     if (bl_model_check_inputs((const bl_clkset *const *)sets, (const char *const *)paths, n, &err) != BL_OK) {
@@ -169,8 +173,15 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error("train", "-o MODEL.json is required");
     if (n < 2 || n > MAX_INPUTS)
         return cli_usage_error("train", "need 2 to %d field-level CLK files (got %zu)", MAX_INPUTS, n);
+    const cli_path outs[] = {{"-o", output}, {"--mu-svg", svg}};
+    const char *ins[MAX_INPUTS + 1] = {init};
+    for (size_t i = 0; i < n; i++)
+        ins[i + 1] = argv[optind + (int)i];
+    int rc = cli_check_outputs("train", outs, 2, ins, n + 1);
+    if (rc)
+        return rc;
     bl_clkset *sets[MAX_INPUTS] = {0};
-    int rc = read_inputs("train", n, argv + optind, co.threads, sets);
+    rc = read_inputs("train", n, argv + optind, co.threads, sets);
     if (rc)
         return rc;
     bl_error err = {0};
@@ -185,10 +196,11 @@ int cmd_train(int argc, char **argv)
     bl_model_link_opts lo = {.threads = to.threads};
     if (st == BL_OK)
         st = train_on(sets, n, &lo, &to, &m, verbose, &err);
-    if (st == BL_OK)
-        st = bl_model_write(m, output, &err);
+    /* the picture first: a failure there leaves no model file behind */
     if (st == BL_OK && svg)
         st = bl_model_mu_svg(m, svg, &err);
+    if (st == BL_OK)
+        st = bl_model_write(m, output, &err);
     if (st == BL_OK) {
         uint32_t it;
         double prior;

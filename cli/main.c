@@ -44,6 +44,8 @@ static void usage(FILE *fp)
                 "Options every command takes: -h/--help, -V/--version, -q/--quiet,\n"
                 "-v/--verbose; where they apply: -o/--output FILE, -j/--threads N,\n"
                 "-t/--threshold T, --json; '-' for stdin or stdout.\n"
+                "Outputs are checked before any work: an output that is one of the\n"
+                "inputs or another output, or whose folder is missing, is refused.\n"
                 "Exit codes: 0 ok, 1 runtime failure, 2 usage or input error.\n");
 }
 

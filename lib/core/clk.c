@@ -239,6 +239,12 @@ static bl_status read_json(const char *path, size_t max_count, bl_clkset **out, 
     if (!root) {
         if (je.line < 0 || strstr(je.text, "unable to open"))
             return bl_error_set(err, BL_EIO, "%s: %s", path, je.text);
+        const char *kind = bli_kind_hint_file(path);
+        if (*kind)
+            return bl_error_set(err, BL_EINPUT,
+                                "%s is %s, not CLKs: give the binary or clkhash "
+                                "JSON encodings that encode wrote",
+                                path, kind);
         return bl_error_set(err, BL_EINPUT, "%s:%d:%d: invalid JSON: %s", path, je.line,
                             je.column, je.text);
     }

@@ -89,4 +89,11 @@ void bli_par_run(void *(*fn)(void *), void *jobs, size_t size, int nt);
 enum { BLI_NAME_GIVEN = 1, BLI_NAME_FAMILY = 2 };
 int bli_name_role(const char *name);
 
+/** What the first bytes of a file that failed to parse as JSON look like,
+ *  for the error message: "a binary CLK file (encode --format bin)", "CSV
+ *  text", or "" when nothing is recognised (io.c). */
+const char *bli_kind_hint(const void *head, size_t n);
+/** bli_kind_hint of the first bytes of the file at path ("" if unreadable). */
+const char *bli_kind_hint_file(const char *path);
+
 #endif

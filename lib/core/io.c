@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include <blindlink/clk.h>
 #include <blindlink/io.h>
 #include "core/internal.h"
 
@@ -508,4 +509,37 @@ bl_status bl_read_file(const char *path, size_t max_bytes, char **out, size_t *l
     if (len)
         *len = n;
     return BL_OK;
+}
+
+/* ---- what a file is, when it is not what was expected ---- */
+
+const char *bli_kind_hint(const void *head, size_t n)
+{
+    const unsigned char *p = head;
+    if (n >= 8 && !memcmp(p, BL_CLKBIN_MAGIC, 8))
+        return "a binary CLK file (encode --format bin)";
+    size_t i = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+        i++;
+    if (i == n || p[i] == '{' || p[i] == '[')
+        return "";
+    /* a first line of printable text with a separator in it */
+    int sep = 0;
+    for (; i < n && p[i] != '\n'; i++) {
+        if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\r')
+            return "";
+        sep |= p[i] == ',' || p[i] == '\t' || p[i] == ';';
+    }
+    return sep ? "CSV text" : "";
+}
+
+const char *bli_kind_hint_file(const char *path)
+{
+    unsigned char head[512];
+    FILE *fp = path ? fopen(path, "rb") : NULL;
+    if (!fp)
+        return "";
+    const size_t n = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    return bli_kind_hint(head, n);
 }

@@ -861,6 +861,11 @@ static bl_status parse_all(const char *json, size_t len, pctx *c, bl_schema **ou
 {
     json_error_t je;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    const char *kind = root ? "" : bli_kind_hint(json, len);
+    if (!root && *kind)
+        return bl_error_set(
+            err, BL_ESCHEMA, "%s is %s, not a clkhash schema (JSON)%s", name ? name : "schema",
+            kind, strcmp(kind, "CSV text") ? "" : ": is the order DATA.csv SCHEMA.json OUTPUT?");
     if (!root)
         return bl_error_set(err, BL_ESCHEMA, "%s:%d:%d: not valid JSON: %s", name ? name : "schema",
                             je.line, je.column, je.text);

@@ -408,6 +408,12 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
     rd r = {name, err};
     json_error_t je;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    const char *kind = root ? "" : bli_kind_hint(json, len);
+    if (!root && *kind)
+        return bl_error_set(err, BL_EINPUT,
+                            "%s is %s, not a model (JSON from train or match "
+                            "--save-model)",
+                            name, kind);
     if (!root)
         return bl_error_set(err, BL_EINPUT, "%s:%d:%d: not valid JSON: %s", name, je.line, je.column, je.text);
     bl_model *m = calloc(1, sizeof *m);

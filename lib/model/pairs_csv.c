@@ -97,7 +97,8 @@ static int pairs_parallel(FILE *fp, const pairs_fmt *f, int nt)
     pairs_round *jobs[MAX_THREADS]; /* every thread pulls from the one round */
     for (int t = 0; t < nt; t++)
         jobs[t] = &r;
-    for (size_t c = 0; c < nchunks && rc == 0; c += per_round) {
+    /* a failed write (ENOSPC) stops the rounds; the caller's ferror reports it */
+    for (size_t c = 0; c < nchunks && rc == 0 && !ferror(fp); c += per_round) {
         r.first = c;
         r.nchunks = nchunks - c < per_round ? nchunks - c : per_round;
         atomic_init(&r.next, 0);

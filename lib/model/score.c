@@ -1003,6 +1003,9 @@ static bl_status score_into(const bl_model *m, const bl_clkset *const *sets, con
                             double min_p, int blocks, bl_scored_pair *res, bl_scored_pair **kept,
                             size_t *nkept, bl_error *err)
 {
+    /* the scorer adds every exact level's adjustment: statistics built with them */
+    for (size_t d = 0; d < nsets; d++)
+        assert(ss[d].tfadj || !sets[d]->count);
     double w[BL_MODEL_MAX_FIELDS][WSLOT] = {{0}}, wn[2][BL_MODEL_MAX_FIELDS][WSLOT] = {{{0}}};
     for (size_t f = 0; f < m->nf; f++)
         for (uint32_t l = 0; l < m->f[f].nlevels; l++) {

@@ -231,4 +231,34 @@ assert_missing "$T/meta.csv"
 expect_exit 0 "$BL" match -t 0.8 -o "$T/meta2.csv" "$T/a-none.bin" "$T/b.bin"
 assert_same "$T/meta2.csv" "$T/m-files.csv"
 
+# --- outputs checked before any work -----------------------------------------
+# an output that is one of the inputs is refused and the input kept
+cp "$D" "$T/d.csv"
+expect_exit 2 "$BL" encode -q --secret-file "$SEC" "$T/d.csv" "$S" "$T/d.csv"
+assert_contains "$T/err" "OUTPUT '$T/d.csv' is also an input"
+assert_same "$T/d.csv" "$D"
+# ... through another name of its folder as well
+expect_exit 2 "$BL" encode -q --secret-file "$SEC" "$D" "$S" "$(dirname "$S")/../schemas/$(basename "$S")"
+assert_contains "$T/err" "is also an input"
+expect_exit 2 "$BL" convert "$T/a.bin" "$T/a.bin"
+expect_exit 2 "$BL" eval --truth none -o "$T/m-files.csv" "$T/m-files.csv"
+assert_contains "$T/err" "-o '$T/m-files.csv' is also an input"
+# two outputs on one file, and an output whose folder is missing: refused
+# before matching, so no pairs file is left behind
+expect_exit 2 "$BL" match -t 0.8 --svg "$T/same.x" -o "$T/same.x" "$A" "$B"
+assert_contains "$T/err" "-o and --svg name the same file"
+expect_exit 2 "$BL" match -t 0.8 --svg "$T/nodir/c.svg" -o "$T/rl.csv" "$A" "$B"
+assert_contains "$T/err" "cannot write --svg '$T/nodir/c.svg': its folder does not exist"
+assert_missing "$T/rl.csv"
+# a link at the output path is replaced, not its target: allowed
+ln -s "$T/a.bin" "$T/link.bin"
+expect_exit 0 "$BL" convert --format bin "$T/a.bin" "$T/link.bin"
+# a file of the wrong kind is named as such
+expect_exit 2 "$BL" encode -q --secret-file "$SEC" "$S" "$D" "$T/x.bin"
+assert_contains "$T/err" "is CSV text, not a clkhash schema (JSON): is the order DATA.csv SCHEMA.json OUTPUT?"
+expect_exit 2 "$BL" match -t 0.8 "$D" "$B"
+assert_contains "$T/err" "$D is CSV text, not CLKs"
+expect_exit 2 "$BL" match -t 0.8 --min-probability 0.9 "$A" "$B"
+assert_contains "$T/err" "--min-probability is the decision of --model"
+
 finish

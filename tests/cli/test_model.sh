@@ -288,9 +288,35 @@ assert_eq "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['ru
 expect_exit 0 "$BL" explain --model "$T/saved.json" "$T/a.clk:0" "$T/b.clk:0"
 expect_exit 2 "$BL" match --model "$T/saved.json" --save-model "$T/s2.json" -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
 expect_exit 2 "$BL" match -t 0.8 --save-model "$T/s2.json" -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
-# a model that cannot be saved: exit 1 and no pairs file either
-expect_exit 1 "$BL" match --model auto --save-model "$T/nodir/m.json" -o "$T/ms.csv" "$T/a.clk" "$T/b.clk"
+# a model that cannot be saved: refused before the run, no pairs file either
+expect_exit 2 "$BL" match --model auto --save-model "$T/nodir/m.json" -o "$T/ms.csv" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "cannot write --save-model '$T/nodir/m.json': its folder does not exist"
 assert_missing "$T/ms.csv"
+# the model and the pairs on one file, or over an input: refused, input kept
+expect_exit 2 "$BL" match --model auto --save-model "$T/ms.csv" -o "$T/ms.csv" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "-o and --save-model name the same file"
+assert_missing "$T/ms.csv"
+cp "$T/b.clk" "$T/b-copy.clk"
+expect_exit 2 "$BL" match --model auto -o "$T/b.clk" "$T/a.clk" "$T/b.clk"
+assert_same "$T/b.clk" "$T/b-copy.clk"
+# train: the picture's folder is checked first, so no model file is left
+expect_exit 2 "$BL" train --mu-svg "$T/nodir/mu.svg" -o "$T/tm.json" "$T/a.clk" "$T/b.clk"
+assert_missing "$T/tm.json"
+expect_exit 2 "$BL" train -o "$T/tm.json" - "$T/b.clk"
+assert_contains "$T/err" "field-level inputs must be files"
+# --min-probability 0 would match every candidate (the bound took it as 0.5)
+expect_exit 2 "$BL" match --model "$T/saved.json" --min-probability 0 -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "--min-probability must be in (0, 1]"
+# the model from stdin gives the file's matches; a CLK file as the model is named
+expect_exit 0 "$BL" match --model "$T/saved.json" -o "$T/mf.csv" "$T/a.clk" "$T/b.clk"
+"$BL" match --model - -o "$T/mstdin.csv" "$T/a.clk" "$T/b.clk" < "$T/saved.json"
+assert_same "$T/mstdin.csv" "$T/mf.csv"
+expect_exit 2 "$BL" match --model "$T/a.clk" -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "is a binary CLK file (encode --format bin), not a model"
+# clkhash JSON has no field layout: convert refuses to drop it
+expect_exit 2 "$BL" convert "$T/a.clk" "$T/a-fields.json"
+assert_contains "$T/err" "holds field-level encodings"
+assert_missing "$T/a-fields.json"
 # options the model path would ignore are refused, naming the alternative
 expect_exit 2 "$BL" match --model auto -t 0.8 -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
 assert_contains "$T/err" "--min-probability"

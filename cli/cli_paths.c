@@ -1,0 +1,88 @@
+/* cli/cli_paths.c - the outputs of a command checked before it does any
+ * work: each output's folder exists, no output is one of the inputs (an
+ * `encode A.csv S.json A.csv` would replace the plaintext with its
+ * encodings), and no two outputs are one file (`--save-model x -o x` would
+ * keep only one of them). Why before: a 1M-record run that fails on its
+ * last write has thrown its time away, and a command with two outputs that
+ * failed on the second would leave the first behind. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Where an output lands: bl_ofile writes a temporary file and renames it
+ * over the path, which replaces a link there rather than what it points
+ * to, so the folder is resolved and the last component kept. 0, or -1
+ * when the folder does not exist. */
+static int out_name(const char *path, char *out, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX], buf[PATH_MAX];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (!realpath(dir, buf))
+        return -1;
+    snprintf(out, cap, "%s/%s", strcmp(buf, "/") ? buf : "", slash ? slash + 1 : path);
+    return 0;
+}
+
+/* The file an input is read from (links followed); -1 when it does not
+ * exist (reading it reports that). */
+static int in_name(const char *path, char *out, size_t cap)
+{
+    char buf[PATH_MAX];
+    if (!realpath(path, buf))
+        return -1;
+    snprintf(out, cap, "%s", buf);
+    return 0;
+}
+
+static int skip(const char *p)
+{
+    return !p || !*p || !strcmp(p, "-");
+}
+
+int cli_check_outputs(const char *cmd, const cli_path *outs, size_t nouts, const char *const *ins,
+                      size_t nins)
+{
+    char co[PATH_MAX + NAME_MAX + 2], cx[PATH_MAX + NAME_MAX + 2];
+    for (size_t i = 0; i < nouts; i++) {
+        const char *p = outs[i].path;
+        if (skip(p))
+            continue;
+        if (out_name(p, co, sizeof co) != 0)
+            return cli_usage_error(cmd, "cannot write %s '%s': its folder does not exist",
+                                   outs[i].opt, p);
+        char *slash = strrchr(co, '/');
+        *slash = '\0';
+        const int writable = access(*co ? co : "/", W_OK | X_OK) == 0;
+        const int e = errno;
+        *slash = '/';
+        if (!writable)
+            return cli_usage_error(cmd, "cannot write %s '%s': %s", outs[i].opt, p, strerror(e));
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            return cli_usage_error(cmd, "%s '%s' is a folder, not a file", outs[i].opt, p);
+        for (size_t k = 0; k < nins; k++)
+            if (!skip(ins[k]) && in_name(ins[k], cx, sizeof cx) == 0 && !strcmp(co, cx))
+                return cli_usage_error(cmd,
+                                       "%s '%s' is also an input ('%s'): it would be "
+                                       "overwritten; write the output elsewhere",
+                                       outs[i].opt, p, ins[k]);
+        for (size_t k = 0; k < i; k++)
+            if (!skip(outs[k].path) && out_name(outs[k].path, cx, sizeof cx) == 0 &&
+                !strcmp(co, cx))
+                return cli_usage_error(cmd, "%s and %s name the same file '%s': give each its own",
+                                       outs[k].opt, outs[i].opt, p);
+    }
+    return CLI_EXIT_OK;
+}
