@@ -250,7 +250,17 @@ static bl_status read_json(const char *path, size_t max_count, bl_clkset **out, 
     }
     json_t *arr = json_is_object(root) ? json_object_get(root, "clks") : NULL;
     if (!json_is_array(arr)) {
+        /* a model or a schema where the encodings belong */
+        const char *kind = json_object_get(root, "prior") && json_object_get(root, "fields")
+                               ? "a model (train's JSON)"
+                           : json_object_get(root, "features") ? "a clkhash schema"
+                                                               : NULL;
         json_decref(root);
+        if (kind)
+            return bl_error_set(err, BL_EINPUT,
+                                "%s is %s, not CLKs: give the encodings that "
+                                "encode wrote",
+                                path, kind);
         return bl_error_set(err, BL_EINPUT, "%s: expected an object with a \"clks\" array", path);
     }
     size_t n = json_array_size(arr);

@@ -15,6 +15,7 @@
 #include <csv.h>
 
 #include <blindlink/csv.h>
+#include <blindlink/clk.h>
 #include "core/internal.h"
 #include "core/utf8.h"
 
@@ -260,6 +261,10 @@ bl_status bl_csv_next(bl_csv_reader *r, bl_csv_row *row, bl_error *err)
             }
             if (r->at_start) {
                 r->at_start = 0;
+                /* the usual mix-up (a .clk where the data belongs): say so */
+                if (r->buf_len >= 8 && !memcmp(r->buf, BL_CLKBIN_MAGIC, 8))
+                    return bl_error_set(err, BL_EINPUT, "%s is %s, not CSV", r->name,
+                                        bli_kind_hint(r->buf, r->buf_len));
                 if (!r->opts.keep_bom && r->buf_len >= 3 && r->buf[0] == 0xEF &&
                     r->buf[1] == 0xBB && r->buf[2] == 0xBF)
                     r->buf_pos = 3;

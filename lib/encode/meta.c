@@ -33,10 +33,75 @@ static char *meta_value(const char *meta, const char *key)
     return s;
 }
 
+/* Where two "fields" values (arrays of field objects) first differ, as
+ * "[i] (\"name\") \"key\"" into buf, with the two members' JSON text in *xa
+ * and *xb (malloc'd); 0 when no such place was found (the caller then
+ * prints the whole values). */
+static int fields_diff(const char *va, const char *vb, char *buf, size_t cap, char **xa, char **xb)
+{
+    json_t *a = json_loads(va, JSON_DECODE_ANY, NULL), *b = json_loads(vb, JSON_DECODE_ANY, NULL);
+    int found = 0;
+    const size_t na = json_array_size(a), nb = json_array_size(b);
+    for (size_t i = 0; !found && json_is_array(a) && json_is_array(b) && i < na && i < nb; i++) {
+        json_t *fa = json_array_get(a, i), *fb = json_array_get(b, i);
+        const char *key;
+        json_t *v;
+        const char *name = json_string_value(json_object_get(fa, "name"));
+        json_object_foreach(fa, key, v)
+        {
+            json_t *w = json_object_get(fb, key);
+            if (w && json_equal(v, w))
+                continue;
+            snprintf(buf, cap, "[%zu] (\"%s\") \"%s\"", i, name ? name : "?", key);
+            *xa = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+            *xb = w ? json_dumps(w, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+                    : strdup("absent");
+            found = *xa && *xb;
+            break;
+        }
+    }
+    if (!found && json_is_array(a) && json_is_array(b) && na != nb) {
+        snprintf(buf, cap, " (the number of fields)");
+        char n1[32], n2[32];
+        snprintf(n1, sizeof n1, "%zu", na);
+        snprintf(n2, sizeof n2, "%zu", nb);
+        *xa = strdup(n1);
+        *xb = strdup(n2);
+        found = *xa && *xb;
+    }
+    json_decref(a);
+    json_decref(b);
+    return found;
+}
+
+static bl_status meta_differs(const char *key, const char *va, const char *vb, const char *name_a,
+                              const char *name_b, bl_error *err)
+{
+    char where[160] = "";
+    char *xa = NULL, *xb = NULL;
+    bl_status st;
+    if (!strcmp(key, "fields") && fields_diff(va, vb, where, sizeof where, &xa, &xb))
+        st = bl_error_set(
+            err, BL_EINPUT,
+            "%s and %s were encoded differently: metadata \"fields\"%s is %.120s in %s "
+            "but %.120s in %s (every party must use the same schema and options)",
+            name_a, name_b, where, xa, name_a, xb, name_b);
+    else
+        st = bl_error_set(err, BL_EINPUT,
+                          "%s and %s were encoded differently: metadata \"%s\" is %.120s in %s but "
+                          "%.120s in %s (every party must use the same options)",
+                          name_a, name_b, key, va, name_a, vb, name_b);
+    free(xa);
+    free(xb);
+    return st;
+}
+
 bl_status bl_clk_meta_check(const bl_clkset *a, const char *name_a, const bl_clkset *b, const char *name_b,
                             bl_error *err)
 {
-    static const char *const keys[] = {"layout", "fields", "normalize", "harden"};
+    /* the options first: a hardening or normalisation that differs also
+     * changes the fields' sizes, and is the difference to name */
+    static const char *const keys[] = {"layout", "normalize", "harden", "fields"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         char *va = meta_value(a->meta, keys[i]), *vb = meta_value(b->meta, keys[i]);
         int same = va && vb && !strcmp(va, vb);
@@ -44,10 +109,7 @@ bl_status bl_clk_meta_check(const bl_clkset *a, const char *name_a, const bl_clk
         if (!va || !vb)
             st = bl_error_set(err, BL_EINPUT, "%s: unreadable encoding metadata", !va ? name_a : name_b);
         else if (!same)
-            st = bl_error_set(err, BL_EINPUT,
-                              "%s and %s were encoded differently: metadata \"%s\" is %.120s in %s but %.120s "
-                              "in %s (every party must use the same options)",
-                              name_a, name_b, keys[i], va, name_a, vb, name_b);
+            st = meta_differs(keys[i], va, vb, name_a, name_b, err);
         free(va);
         free(vb);
         if (st != BL_OK)

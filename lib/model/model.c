@@ -89,7 +89,10 @@ static char *meta_key(const bl_clkset *s, const char *key)
 bl_status bl_model_check_inputs(const bl_clkset *const *sets, const char *const *names,
                                 size_t nsets, bl_error *err)
 {
-    static const char *const keys[] = {"layout", "fields", "normalize", "harden", "shared_name_key"};
+    /* the options before the fields: a hardening or normalisation that
+     * differs also changes the fields' sizes, and is the difference to name */
+    static const char *const keys[] = {"layout", "normalize", "harden", "shared_name_key",
+                                       "fields"};
     for (size_t i = 0; i < nsets; i++) {
         bl_fieldset fs;
         bl_status st = bl_fieldset_from_clkset(sets[i], names[i], &fs, err);

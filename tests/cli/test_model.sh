@@ -313,6 +313,17 @@ expect_exit 0 "$BL" match --model "$T/saved.json" -o "$T/mf.csv" "$T/a.clk" "$T/
 assert_same "$T/mstdin.csv" "$T/mf.csv"
 expect_exit 2 "$BL" match --model "$T/a.clk" -o "$T/x.csv" "$T/a.clk" "$T/b.clk"
 assert_contains "$T/err" "is a binary CLK file (encode --format bin), not a model"
+# a hardened input next to a plain one: the hardening is named, not the
+# field sizes it changed
+head -201 "$A" > "$T/a200.csv"
+expect_exit 0 "$BL" encode -q --secret-file "$T/S" --normalize=names --layout fields --format bin --harden recommended "$T/a200.csv" "$SCHEMA" "$T/ah.clk"
+expect_exit 2 "$BL" train -o "$T/th.json" "$T/a.clk" "$T/ah.clk"
+assert_contains "$T/err" "differ in encoding metadata 'harden'"
+# a model or a .clk where CLKs or CSV data belong
+expect_exit 2 "$BL" train -o "$T/th.json" "$T/saved.json" "$T/b.clk"
+assert_contains "$T/err" "$T/saved.json is a model (train's JSON), not CLKs"
+expect_exit 2 "$BL" eval --truth febrl --data "$T/a.clk" --data "$B" "$T/matches.csv"
+assert_contains "$T/err" "$T/a.clk is a binary CLK file (encode --format bin), not CSV"
 # clkhash JSON has no field layout: convert refuses to drop it
 expect_exit 2 "$BL" convert "$T/a.clk" "$T/a-fields.json"
 assert_contains "$T/err" "holds field-level encodings"

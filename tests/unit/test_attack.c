@@ -137,6 +137,27 @@ static void test_meta_check(void **state)
     assert_non_null(strstr(err.msg, "a.clk"));
     assert_non_null(strstr(err.msg, "b.clk"));
     assert_non_null(strstr(err.msg, "\"harden\""));
+    /* a hardening that also changes the fields is named as the hardening */
+    assert_int_equal(bl_clkset_set_meta(a, "{\"fields\":[{\"name\":\"x\",\"bits\":1024}]}", &err),
+                     BL_OK);
+    assert_int_equal(bl_clkset_set_meta(b,
+                                        "{\"fields\":[{\"name\":\"x\",\"bits\":512}],"
+                                        "\"harden\":\"xor\"}",
+                                        &err),
+                     BL_OK);
+    assert_int_equal(bl_clk_meta_check(a, "a.clk", b, "b.clk", &err), BL_EINPUT);
+    assert_non_null(strstr(err.msg, "\"harden\""));
+    /* fields alone: the first field and member that differ, not the whole text */
+    assert_int_equal(bl_clkset_set_meta(b, "{\"fields\":[{\"name\":\"x\",\"bits\":512}]}", &err),
+                     BL_OK);
+    assert_int_equal(bl_clk_meta_check(a, "a.clk", b, "b.clk", &err), BL_EINPUT);
+    assert_non_null(
+        strstr(err.msg, "\"fields\"[0] (\"x\") \"bits\" is 1024 in a.clk but 512 in b.clk"));
+    assert_int_equal(bl_clkset_set_meta(
+                         b, "{\"fields\":[{\"name\":\"x\",\"bits\":1024},{\"name\":\"y\"}]}", &err),
+                     BL_OK);
+    assert_int_equal(bl_clk_meta_check(a, "a.clk", b, "b.clk", &err), BL_EINPUT);
+    assert_non_null(strstr(err.msg, "(the number of fields) is 1 in a.clk but 2 in b.clk"));
     bl_clkset_free(a);
     bl_clkset_free(b);
 }
