@@ -78,6 +78,16 @@ int cmd_keygen(int argc, char **argv)
         snprintf(pubpath, n, "%s.pub", out);
         pub = pubpath;
     }
+    /* the public key must not land on the private one, nor on any other
+     * key file (a private key given as --pub was replaced, exit 0) */
+    const cli_path outs[] = {{"--out", out}, {"--pub", pub}};
+    int rc = cli_check_outputs("keygen", outs, 2, NULL, 0);
+    if (rc == CLI_EXIT_OK && !force && stat(pub, &st) == 0)
+        rc = cli_usage_error("keygen", "'%s' exists; refusing to overwrite it (use --force)", pub);
+    if (rc != CLI_EXIT_OK) {
+        free(pubpath);
+        return rc;
+    }
     bl_error err = {0};
     bl_psi_identity *id = NULL;
     bl_status s = bl_psi_identity_generate(&id, &err);

@@ -306,8 +306,11 @@ static bl_status read_json(const char *path, size_t max_count, bl_clkset **out, 
                 break;
         } else {
             size_t len = 0;
+            /* the same base64 length holds 1-2 bytes fewer (padding): the
+             * decoded length must be first_len too, or the rest of buf
+             * would be the previous record's bytes */
             if (blen != bl_base64_encoded_len(first_len) ||
-                bl_base64_decode(b64, blen, buf, first_len, &len) != BL_OK) {
+                bl_base64_decode(b64, blen, buf, first_len, &len) != BL_OK || len != first_len) {
                 /* distinguish a length mismatch from corruption for the message */
                 size_t cap = blen / 4 * 3 + 3;
                 uint8_t *tmp = malloc(cap);

@@ -15,6 +15,15 @@ expect_exit 0 "$BL" keygen --out "$T/b.key" --pub "$T/b.pub"
 expect_exit 0 "$BL" keygen --out "$T/c.key"
 expect_exit 2 "$BL" keygen --out "$T/a.key"            # refuses to overwrite
 assert_contains "$T/err" "exists"
+# --pub never replaces another key (a private key given there was replaced, exit 0)
+cp "$T/a.key" "$T/a.key.bak"
+expect_exit 2 "$BL" keygen --out "$T/n.key" --pub "$T/a.key"
+assert_same "$T/a.key" "$T/a.key.bak"
+assert_missing "$T/n.key"
+expect_exit 2 "$BL" keygen --out "$T/k2" --pub "$T/k2"
+assert_contains "$T/err" "--out and --pub name the same file"
+expect_exit 2 "$BL" keygen --out "$T/k3" --pub "$T/nodir/p"
+assert_missing "$T/k3"
 APUB="$T/a.key.pub"; BPUB="$T/b.pub"; CPUB="$T/c.key.pub"
 
 # run_pair NAME "A-ARGS" "B-ARGS" : A listens, B connects; exit codes in $RA $RB,

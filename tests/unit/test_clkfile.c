@@ -323,6 +323,12 @@ static void test_json_errors(void **state)
     const char *cases[][2] = {
         {"{\"clks\": [\"/wA=\", \"/w!=\"]}", "clks[1]: corrupt base64"},
         {"{\"clks\": [\"/wA=\", \"/wAA\"]}", "clks[1] has 3 bytes but clks[0] has 2"},
+        /* as long in base64, one byte short: not padded from the record before */
+        {"{\"clks\": [\"/wA=\", \"/w==\"]}", "clks[1] has 1 bytes but clks[0] has 2"},
+        {"{\"clks\": [\"/wAA\", \"/wA=\"]}", "clks[1] has 2 bytes but clks[0] has 3"},
+        {"{\"prior\": 0.01, \"fields\": []}", "is a model (train's JSON), not CLKs"},
+        {"{\"features\": []}", "is a clkhash schema, not CLKs"},
+        {"id,given_name\n1,ann\n", "is CSV text, not CLKs"},
         {"{\"clks\": []}", "no encodings"},
         {"{\"clks\": [\"/wA=\"", "invalid JSON"},
         {"[1,2]", "\"clks\" array"},
