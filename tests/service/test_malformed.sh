@@ -45,6 +45,12 @@ bad POST /projects "$KEY_A" '{"name":"\u0001","purpose":"research","parties":["h
 bad POST "/projects/$P/encodings" "$KEY_H" '{"encodings":[{"subject":"h001","clk":"!!!"}]}' 400 "base64" "bad base64"
 bad POST "/projects/$P/encodings" "$KEY_H" "{$FPJ,\"encodings\":[{\"subject\":\"h001\",\"clk\":\"$(random_clk)\"},{\"subject\":\"h002\",\"clk\":\"AAAA\"}]}" 400 "bytes" "mixed lengths"
 bad POST "/projects/$P/encodings" "$KEY_H" '{"encodings":[]}' 400 "non-empty" "no encodings"
+# refusals are audited, and their reasons carry no request text: a broken
+# erasure request must not put the subject key in the append-only log
+bad POST /erasure "$KEY_H" '{"subject":"p-8817}' 400 "malformed JSON at line 1" "truncated erasure"
+bad POST /consent/withdraw "$KEY_H" '{"subject":"p-88' 400 "malformed JSON" "truncated withdrawal"
+bad POST "/projects/$P/encodings" "$KEY_H" "{$FPJ,\"encodings\":[{\"subject\":\"h-x991\",\"clk\":}]}" 400 "malformed JSON" "broken element"
+if grep -q 'p-88\|h-x991' "$D/audit.log"; then fail "request text in the audit log"; else pass; fi
 bad GET /nowhere "$KEY_A" '' 404 "no endpoint" "unknown route"
 bad GET "/projects/$P/runs/$(printf '%032d' 0)/status" "$KEY_A" '' 404 "no run" "unknown run"
 bad GET "/projects/../../etc/passwd" "$KEY_A" '' 404 "" "path traversal"
