@@ -180,6 +180,25 @@ const char *srv_no_schema_msg(const srv_project *pj, char *buf, size_t n)
     return buf;
 }
 
+/* The filter length of the project's registered schema ("bits" of its
+ * schema_features record), or 0 when not recorded. */
+static uint32_t registered_bits(sqlite3 *db, const char *pid)
+{
+    uint32_t bits = 0;
+    sqlite3_stmt *s = srv_prep(db, "SELECT schema_features FROM projects WHERE id=?", NULL);
+    if (!s)
+        return 0;
+    sqlite3_bind_text(s, 1, pid, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+        json_t *rec = json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
+        json_int_t b = json_integer_value(json_object_get(rec, "bits"));
+        bits = b > 0 && b <= UINT32_MAX ? (uint32_t)b : 0;
+        json_decref(rec);
+    }
+    sqlite3_finalize(s);
+    return bits;
+}
+
 int srv_schema_upload_ok(srv_req *r, const srv_project *pj, const bl_clkset *set)
 {
     if (!pj->schema_fp[0]) {
@@ -200,6 +219,17 @@ int srv_schema_upload_ok(srv_req *r, const srv_project *pj, const bl_clkset *set
                     "differs from the one registered for project %s (%.16s...): encode with the "
                     "agreed schema",
                     got, pj->id, pj->schema_fp);
+        return 0;
+    }
+    /* the fingerprint is the uploader's claim: the length must also be the
+     * schema's, or one party's short records would stall every run (the
+     * honest party's upload refused as "different from the others") */
+    const uint32_t bits = registered_bits(r->db, pj->id);
+    if (bits && set->nbits != bits) {
+        srv_problem(r, 400,
+                    "the encodings have %u bits but the schema registered for project %s "
+                    "makes %u-bit encodings: encode with the agreed schema",
+                    set->nbits, pj->id, bits);
         return 0;
     }
     return 1;

@@ -44,6 +44,9 @@ bad POST "/projects/$P/agreement" "$KEY_A" "{\"contract_ref\":\"c\",\"document_s
 bad POST /projects "$KEY_A" '{"name":"\u0001","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}' 400 "control characters" "control char in string"
 bad POST "/projects/$P/encodings" "$KEY_H" '{"encodings":[{"subject":"h001","clk":"!!!"}]}' 400 "base64" "bad base64"
 bad POST "/projects/$P/encodings" "$KEY_H" "{$FPJ,\"encodings\":[{\"subject\":\"h001\",\"clk\":\"$(random_clk)\"},{\"subject\":\"h002\",\"clk\":\"AAAA\"}]}" 400 "bytes" "mixed lengths"
+# the right fingerprint on records of the wrong length: refused, so the
+# honest party's upload is not the one turned away later
+bad POST "/projects/$P/encodings" "$KEY_H" "{$FPJ,\"encodings\":[{\"subject\":\"h001\",\"clk\":\"AAAA\"}]}" 400 "bits but the schema registered for project" "short records, right fingerprint"
 bad POST "/projects/$P/encodings" "$KEY_H" '{"encodings":[]}' 400 "non-empty" "no encodings"
 # refusals are audited, and their reasons carry no request text: a broken
 # erasure request must not put the subject key in the append-only log
