@@ -35,6 +35,10 @@ static void usage(FILE *fp)
         "  --kind KIND        org add: the organisation's kind\n"
         "  --expires-days N   key add: the key expires after N days (1..3650)\n"
         "  --clock-offset D   shift the clock like 'serve' (tests; env BLINDLINK_CLOCK_OFFSET)\n"
+        "  --audit-key FILE   the audit signing key (as for 'serve'; also env\n"
+        "                     BLINDLINK_AUDIT_KEY); required once the store's log is signed\n"
+        "  --rotate-audit-key FILE is a new key on purpose (else a key other than the\n"
+        "                     store's is refused)\n"
         "  --json             print the result as one JSON object: bootstrap and key add\n"
         "                     {key, key_id, org, role}, org add {id, name, kind}, key revoke\n"
         "                     {revoked}, purpose add {purpose}, list {organisations, keys,\n"
@@ -44,8 +48,6 @@ static void usage(FILE *fp)
         "  -q, --quiet        no notes on stderr\n"
         "  -v, --verbose      say on stderr which data directory and action were used\n"
         "  -V, --version      print the version;  -h, --help  this help\n\n"
-        "Environment: BLINDLINK_AUDIT_KEY=FILE, the audit signing key (as for 'serve');\n"
-        "required once the store's audit log is signed.\n"
         "Output: 'key add' and 'bootstrap' print the key on the first line of stdout\n"
         "and 'key_id=<id>' on the second; 'org add' prints the organisation id.\n");
 }
@@ -53,13 +55,20 @@ static void usage(FILE *fp)
 #ifdef BL_HAVE_SERVER
 typedef struct admin_args {
     cli_common co;
-    const char *dir, *offset, *kind, *expires;
+    const char *dir, *offset, *kind, *expires, *audit_key;
     char *pos[8];
-    int npos;
+    int npos, rotate;
     int64_t exp_s;
 } admin_args;
 
-enum { OPT_DATA_DIR = CLI_OPT_FIRST_PRIVATE, OPT_KIND, OPT_EXPIRES, OPT_CLOCK };
+enum {
+    OPT_DATA_DIR = CLI_OPT_FIRST_PRIVATE,
+    OPT_KIND,
+    OPT_EXPIRES,
+    OPT_CLOCK,
+    OPT_AUDIT_KEY,
+    OPT_ROTATE
+};
 
 /* Number of positional words (the command included) `cmd sub` takes, 0 if unknown. */
 static int admin_arity(const char *cmd, const char *sub)
@@ -85,6 +94,8 @@ static int admin_parse(int argc, char **argv, admin_args *a)
                                        {"kind", required_argument, 0, OPT_KIND},
                                        {"expires-days", required_argument, 0, OPT_EXPIRES},
                                        {"clock-offset", required_argument, 0, OPT_CLOCK},
+                                       {"audit-key", required_argument, 0, OPT_AUDIT_KEY},
+                                       {"rotate-audit-key", no_argument, 0, OPT_ROTATE},
                                        CLI_LONGOPT_JSON,
                                        CLI_LONGOPT_OUTPUT,
                                        CLI_LONGOPT_QUIET,
@@ -100,6 +111,8 @@ static int admin_parse(int argc, char **argv, admin_args *a)
         case OPT_KIND: a->kind = optarg; break;
         case OPT_EXPIRES: a->expires = optarg; break;
         case OPT_CLOCK: a->offset = optarg; break;
+        case OPT_AUDIT_KEY: a->audit_key = optarg; break;
+        case OPT_ROTATE: a->rotate = 1; break;
         case 'h': usage(stdout); return CLI_OPT_EXIT;
         default: {
             int rc = cli_common_option("admin", c, optarg, &a->co);
@@ -240,7 +253,7 @@ int cmd_admin(int argc, char **argv)
         fprintf(stderr, "blindlink admin: %s%s%s on %s\n", a.pos[0], a.npos > 1 ? " " : "",
                 a.npos > 1 ? a.pos[1] : "", a.dir);
     bl_store *st = NULL;
-    if (bl_store_open(a.dir, &st, &err) != BL_OK)
+    if (bl_store_open_keyed(a.dir, a.audit_key, a.rotate, &st, &err) != BL_OK)
         return cli_fail("admin", &err);
     /* through bl_ofile: a file gets the whole result or nothing, mode 0600 */
     bl_ofile *of = NULL;

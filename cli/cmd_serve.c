@@ -45,6 +45,9 @@ static void usage(FILE *fp)
             "  --audit-key FILE      audit signing key (blindlink audit keygen); keep it outside\n"
             "                        the data directory, mode 0600; also env BLINDLINK_AUDIT_KEY.\n"
             "                        Required unless --audit-unsigned\n"
+            "  --rotate-audit-key    the --audit-key is a new key on purpose: the log records\n"
+            "                        the change and signs on with it (without this flag a key\n"
+            "                        other than the store's is refused)\n"
             "  --audit-unsigned      run without a signing key (the log is then not\n"
             "                        tamper-evident against whoever can write the files)\n"
             "  --tls-cert FILE       serve HTTPS (TLS 1.2/1.3) with this PEM certificate chain\n"
@@ -83,6 +86,7 @@ enum {
     OPT_SHARED_DIR,
     OPT_AUDIT_KEY,
     OPT_AUDIT_UNSIGNED,
+    OPT_AUDIT_ROTATE,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_INSECURE,
@@ -164,6 +168,7 @@ static int serve_option(int c, const char *arg, bl_server_opts *o, const char **
     case OPT_CLOCK: *offset = arg; break;
     case OPT_AUDIT_KEY: o->audit_key = arg; break;
     case OPT_AUDIT_UNSIGNED: o->audit_unsigned = 1; break;
+    case OPT_AUDIT_ROTATE: o->audit_rotate = 1; break;
     case OPT_TLS_CERT: o->tls_cert = arg; break;
     case OPT_TLS_KEY: o->tls_key = arg; break;
     case OPT_INSECURE: o->insecure_http = 1; break;
@@ -200,6 +205,7 @@ static int serve_parse(int argc, char **argv, bl_server_opts *o, cli_common *co,
                                        {"allow-shared-dir", no_argument, 0, OPT_SHARED_DIR},
                                        {"audit-key", required_argument, 0, OPT_AUDIT_KEY},
                                        {"audit-unsigned", no_argument, 0, OPT_AUDIT_UNSIGNED},
+                                       {"rotate-audit-key", no_argument, 0, OPT_AUDIT_ROTATE},
                                        {"tls-cert", required_argument, 0, OPT_TLS_CERT},
                                        {"tls-key", required_argument, 0, OPT_TLS_KEY},
                                        {"insecure-http", no_argument, 0, OPT_INSECURE},

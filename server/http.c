@@ -724,7 +724,7 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
     rc = srv_store_open(o->data_dir, o->http_threads + o->run_workers + 3, &c->st, err);
     if (rc == BL_OK) {
         const char *key = o->audit_key ? o->audit_key : getenv("BLINDLINK_AUDIT_KEY");
-        rc = srv_audit_key_attach(c->st, key, !o->audit_unsigned, err);
+        rc = srv_audit_key_attach(c->st, key, !o->audit_unsigned, o->audit_rotate, err);
         if (rc != BL_OK)
             bl_store_close(c->st);
     }

@@ -158,7 +158,8 @@ typedef struct srv_audit_key srv_audit_key;
  *  process without the key; `required` refuses to go on unsigned; a new key
  *  is recorded and logged ("audit.key"). BL_EINVAL for a misplaced, too
  *  readable or malformed key file. */
-bl_status srv_audit_key_attach(bl_store *st, const char *path, int required, bl_error *err);
+bl_status srv_audit_key_attach(bl_store *st, const char *path, int required, int rotate,
+                               bl_error *err);
 void srv_audit_key_free(srv_audit_key *k);
 const char *srv_audit_key_id(const srv_audit_key *k);
 /** Key id: 16 hex of SHA-256(public key). */

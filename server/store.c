@@ -588,10 +588,16 @@ bl_status srv_store_open(const char *data_dir, int nconns, bl_store **out, bl_er
 
 bl_status bl_store_open(const char *data_dir, bl_store **out, bl_error *err)
 {
+    return bl_store_open_keyed(data_dir, NULL, 0, out, err);
+}
+
+bl_status bl_store_open_keyed(const char *data_dir, const char *audit_key, int rotate,
+                              bl_store **out, bl_error *err)
+{
     bl_status rc = srv_store_open(data_dir, 1, out, err);
     /* the admin CLI signs its audit entries with the service's key */
-    if (rc == BL_OK && (rc = srv_audit_key_attach(*out, getenv("BLINDLINK_AUDIT_KEY"), 0, err)) !=
-                           BL_OK) {
+    const char *key = audit_key ? audit_key : getenv("BLINDLINK_AUDIT_KEY");
+    if (rc == BL_OK && (rc = srv_audit_key_attach(*out, key, 0, rotate, err)) != BL_OK) {
         bl_store_close(*out);
         *out = NULL;
     }

@@ -44,6 +44,8 @@ typedef struct bl_server_opts {
     const char *audit_key;     /**< audit signing key file (outside data_dir, 0600);
                                     NULL = env BLINDLINK_AUDIT_KEY */
     int audit_unsigned;        /**< 1: run without a signing key (not tamper-evident) */
+    int audit_rotate;          /**< 1: a key other than the store's starts a new key
+                                    period (audit.key entry); 0: such a key is refused */
     const char *tls_cert;      /**< PEM certificate (chain) file: serve HTTPS */
     const char *tls_key;       /**< PEM private key file for tls_cert */
     int insecure_http;         /**< 1: allow plain HTTP on a non-loopback address */
@@ -80,6 +82,11 @@ typedef struct bl_store bl_store;
 
 /** Open (creating and migrating) the store in `data_dir`. */
 bl_status bl_store_open(const char *data_dir, bl_store **out, bl_error *err) BL_WUR;
+/** bl_store_open with the audit signing key file `audit_key` (NULL: env
+ *  BLINDLINK_AUDIT_KEY); a key other than the store's is refused unless
+ *  `rotate` (then it starts a new key period, as bl_server_opts.audit_rotate). */
+bl_status bl_store_open_keyed(const char *data_dir, const char *audit_key, int rotate,
+                              bl_store **out, bl_error *err) BL_WUR;
 
 /** Close the store. NULL is a no-op. */
 void bl_store_close(bl_store *st);

@@ -89,7 +89,18 @@ assert_eq "$?" 0 "the log still extends the recorded head"
 # ---- another key, key rotation ----------------------------------------------------------
 "$BL" audit keygen --secret-key "$T/other.key" --public-key "$T/other.pub" >/dev/null
 verify_fails "wrong public key" "key id" --public-key "$T/other.pub"
-BLINDLINK_AUDIT_KEY="$T/other.key" start_server || { fail "start with a rotated key"; finish; }
+# a key other than the store's, not asked to rotate: refused by serve and
+# admin alike, the log unchanged (an admin run with a mistyped key path used
+# to flip the key twice and make the log read as tampered)
+expect_exit 2 timeout 20 env BLINDLINK_AUDIT_KEY="$T/other.key" "$BL" serve --data-dir "$D" --listen 127.0.0.1:0 --quiet
+assert_contains "$T/err" "is not this store's audit signing key"
+expect_exit 2 "$BL" admin --data-dir "$D" --audit-key "$T/other.key" org add x2 --kind bank
+assert_contains "$T/err" "--rotate-audit-key"
+"$BL" audit verify --public-key "$T/audit.pub" "$D" >/dev/null 2>&1
+assert_eq "$?" 0 "a refused key left the log as it was"
+# admin takes the key by option as well as by environment
+expect_exit 0 env -u BLINDLINK_AUDIT_KEY "$BL" admin --data-dir "$D" --audit-key "$T/audit.key" org add x3 --kind bank
+BLINDLINK_AUDIT_KEY="$T/other.key" start_server --rotate-audit-key || { fail "start with a rotated key"; finish; }
 api GET /whoami "$KEY_A"
 stop_server
 expect_audit audit.key allowed "signing key changed"
