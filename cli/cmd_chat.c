@@ -197,6 +197,21 @@ static int one(bl_chat_client *cl, bl_relay_client *rc, const chat_args *a, json
     return rc_exit;
 }
 
+/* Why checked here: json_pack refuses text that is not UTF-8 and the
+ * failure surfaced as "out of memory". 0 fine; else the message printed. */
+static int text_ok(const char *text, size_t line)
+{
+    json_t *t = json_string(text);
+    json_decref(t);
+    if (t)
+        return 0;
+    if (line)
+        fprintf(stderr, "blindlink chat: line %zu of stdin is not valid UTF-8: not sent\n", line);
+    else
+        fprintf(stderr, "blindlink chat: --send: the message is not valid UTF-8\n");
+    return -1;
+}
+
 static int run(const chat_args *a)
 {
     bl_error err = {0};
@@ -248,10 +263,14 @@ static int run(const chat_args *a)
         code = one(&cl, rc, a, json_pack("{s:s,s:s}", "t", "msg", "text", a->send));
     } else {
         char line[4096];
-        while (fgets(line, sizeof line, stdin)) {
+        for (size_t no = 1; fgets(line, sizeof line, stdin); no++) {
             line[strcspn(line, "\r\n")] = 0;
             if (!line[0])
                 continue;
+            if (text_ok(line, no) != 0) {
+                code = CLI_EXIT_USAGE;
+                continue;
+            }
             code = one(&cl, rc, a, json_pack("{s:s,s:s}", "t", "msg", "text", line));
         }
     }
@@ -314,6 +333,8 @@ int cmd_chat(int argc, char **argv)
         return cli_usage_error("chat", "give one of --link, --send, --unlink");
     if (a.link && !a.code && !getenv("BL_CHAT_CODE"))
         return cli_usage_error("chat", "--link needs --code CODE (or BL_CHAT_CODE)");
+    if (a.send && text_ok(a.send, 0) != 0)
+        return CLI_EXIT_USAGE;
     return run(&a);
 }
 

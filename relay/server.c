@@ -111,10 +111,39 @@ static int exec_sql(relay *r, const char *sql)
 
 /* ---- store ------------------------------------------------------------------------ */
 
+/* The store holds pseudonyms, token hashes and queued envelopes: like the
+ * service's data directory, a folder others can enter is refused, and
+ * every file is made 0600 (the umask covers SQLite's -wal and -shm). */
+static bl_status private_dir(const char *dir, bl_error *err)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return bl_error_set(err, BL_EIO, "%s: %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return bl_error_set(err, BL_EINVAL, "--data-dir %s is not a directory", dir);
+    if (sb.st_mode & 077)
+        return bl_error_set(err, BL_ESTATE,
+                            "data directory %s has mode %04o: other users could read the relay's "
+                            "accounts and queued messages; chmod 700 it",
+                            dir, (unsigned)(sb.st_mode & 07777));
+    static const char *const files[] = {"relay.db", "relay.db-wal", "relay.db-shm"};
+    char p[4096];
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077))
+            (void)chmod(p, 0600);
+    }
+    return BL_OK;
+}
+
 static bl_status store_open(relay *r, bl_error *err)
 {
+    umask(077);
     if (mkdir(r->o.data_dir, 0700) != 0 && errno != EEXIST)
         return bl_error_set(err, BL_EIO, "%s: %s", r->o.data_dir, strerror(errno));
+    bl_status ps = private_dir(r->o.data_dir, err);
+    if (ps != BL_OK)
+        return ps;
     char path[4096];
     snprintf(path, sizeof path, "%s/relay.key", r->o.data_dir);
     bl_secret sec = {0};

@@ -83,5 +83,13 @@ printf 'customer_id,date,merchant,amount,currency\n"unterminated\n' >"$T/badtx.c
 "$BL" bank --relay "$RURL" --name b2 --key "$T/bank.key" --state "$T/b2" --accounts "$CF/accounts.csv" \
   --transactions "$T/badtx.csv" >"$T/out" 2>"$T/err"
 assert_eq $? 2 "bad transactions.csv"; assert_contains "$T/err" "badtx.csv"
+# a relay store others could read is refused; files are private
+mkdir -m 755 "$T/open-relay"
+expect_exit 1 timeout 10 "$BL" relay --listen 127.0.0.1:0 --data-dir "$T/open-relay"
+assert_contains "$T/err" "has mode 0755"
+assert_eq "$(stat -c %a "$T/relay/relay.db")" "600" "relay.db mode"
+# a message that is not UTF-8 is named as such (it was "out of memory")
+expect_exit 2 "$BL" chat --relay "$RURL" --state "$T/u8" --bank testbank --send $'caf\xe9'
+assert_contains "$T/err" "not valid UTF-8"
 check_logs
 finish
