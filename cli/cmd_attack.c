@@ -18,44 +18,47 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "Usage: blindlink attack --method graph|frequency|pattern --plain KNOWN.csv\n"
-            "                        --schema SCHEMA.json [--ids COLUMN [--truth ids]] [--json] ENCODED.clk\n"
-            "       blindlink attack --encode-fields OUT.clk --schema SCHEMA.json [--ids COLUMN]\n"
-            "                        [--harden PROFILE] [--field-bits N] [--secret-file F] DATA.csv\n"
-            "\n"
-            "Attack your own encodings the way an adversary would (docs/attacks.md). The\n"
-            "attacker knows the schema and the encoding options (normalisation and\n"
-            "hardening, read from ENCODED.clk's metadata unless given) and a plaintext\n"
-            "population KNOWN.csv that overlaps the encoded one, but never the secret: it\n"
-            "encodes KNOWN.csv with a key of its own and works from structure only.\n"
-            "  --method M            graph: similarity-graph matching (Vidanage et al. 2020);\n"
-            "                        frequency: frequent filters aligned with frequent values;\n"
-            "                        pattern: co-occurring bit positions mined to q-grams\n"
-            "                        (Christen et al.), then re-identification\n"
-            "  --plain KNOWN.csv     plaintext with a header naming the schema's fields\n"
-            "  --schema SCHEMA.json  the linkage schema the encodings were made with\n"
-            "  --ids COLUMN          KNOWN.csv's record id column\n"
-            "  --truth ids           score: a guess is correct when the encoded record's id\n"
-            "                        (encode --ids) equals the guessed plaintext record's id\n"
-            "  --normalize PROFILE   override the file's normalisation (none, basic, names, strict)\n"
-            "  --harden PROFILE      override the file's hardening profile\n"
-            "  --legacy-strip        strip cells of KNOWN.csv as encode --legacy-strip\n"
-            "  --no-validate         as encode --no-validate\n"
-            "  -j, --threads N       worker threads (default 2)\n"
-            "  --seed N              seed of the attacker's own key (default 1)\n"
-            "  -o, --output FILE     write the guesses as CSV (encoded_index,encoded_id,\n"
-            "                        plain_index,plain_id,score)\n"
-            "  --json                print the result as one JSON object\n"
-            "  --encode-fields OUT   (tests) write DATA.csv as a field-level encoding of\n"
-            "                        --field-bits bits per hashed feature (default 512;\n"
-            "                        `encode --layout fields` is the real one, hardened per\n"
-            "                        field); the secret comes from --secret-file or\n"
-            "                        BLINDLINK_SECRET\n"
-            "  -q, --quiet, -v, --verbose  accepted as by every command (nothing to add here)\n"
-            "  -V, --version         print the version;  -h, --help  this help\n"
-            "Output: method, encoded, guesses, correct, reidentified (correct / encoded),\n"
-            "precision, seconds. Exit status: 0 ok, 1 failure, 2 usage or input error.\n");
+    fprintf(
+        fp,
+        "Usage: blindlink attack --method graph|frequency|pattern --plain KNOWN.csv\n"
+        "                        --schema SCHEMA.json [--ids COLUMN [--truth ids]] [--json] "
+        "ENCODED.clk\n"
+        "       blindlink attack --encode-fields OUT.clk --schema SCHEMA.json [--ids COLUMN]\n"
+        "                        [--harden PROFILE] [--field-bits N] [--secret-file F] DATA.csv\n"
+        "\n"
+        "Attack your own encodings the way an adversary would (docs/attacks.md). The\n"
+        "attacker knows the schema and the encoding options (normalisation and\n"
+        "hardening, read from ENCODED.clk's metadata unless given) and a plaintext\n"
+        "population KNOWN.csv that overlaps the encoded one, but never the secret: it\n"
+        "encodes KNOWN.csv with a key of its own and works from structure only.\n"
+        "  --method M            graph: similarity-graph matching (Vidanage et al. 2020);\n"
+        "                        frequency: frequent filters aligned with frequent values;\n"
+        "                        pattern: co-occurring bit positions mined to q-grams\n"
+        "                        (Christen et al.), then re-identification\n"
+        "  --plain KNOWN.csv     plaintext with a header naming the schema's fields\n"
+        "  --schema SCHEMA.json  the linkage schema the encodings were made with\n"
+        "  --ids COLUMN          KNOWN.csv's record id column\n"
+        "  --truth ids           score: a guess is correct when the encoded record's id\n"
+        "                        (encode --ids) equals the guessed plaintext record's id\n"
+        "  --normalize PROFILE   override the file's normalisation (none, basic, names, strict)\n"
+        "  --harden PROFILE      override the file's hardening profile\n"
+        "  --legacy-strip        strip cells of KNOWN.csv as encode --legacy-strip\n"
+        "  --no-validate         as encode --no-validate\n"
+        "  -j, --threads N       worker threads (default 2)\n"
+        "  --seed N              seed of the attacker's own key (default 1)\n"
+        "  -o, --output FILE     write the guesses as CSV (encoded_index,encoded_id,\n"
+        "                        plain_index,score; plain_index counts the plaintext\n"
+        "                        records the schema accepted, from 0)\n"
+        "  --json                print the result as one JSON object\n"
+        "  --encode-fields OUT   (tests) write DATA.csv as a field-level encoding of\n"
+        "                        --field-bits bits per hashed feature (default 512;\n"
+        "                        `encode --layout fields` is the real one, hardened per\n"
+        "                        field); the secret comes from --secret-file or\n"
+        "                        BLINDLINK_SECRET\n"
+        "  -q, --quiet, -v, --verbose  accepted as by every command (nothing to add here)\n"
+        "  -V, --version         print the version;  -h, --help  this help\n"
+        "Output: method, encoded, guesses, correct, reidentified (correct / encoded),\n"
+        "precision, seconds. Exit status: 0 ok, 1 failure, 2 usage or input error.\n");
 }
 
 enum { OPT_METHOD = 256, OPT_PLAIN, OPT_SCHEMA, OPT_IDS, OPT_TRUTH, OPT_NORMALIZE, OPT_HARDEN, OPT_LEGACY,
@@ -243,6 +246,12 @@ int cmd_attack(int argc, char **argv)
         return cli_usage_error(CMD, "--truth ids needs --ids COLUMN (the id column of %s)", a.plain);
     if (a.plain && access(a.plain, R_OK) != 0)
         return cli_usage_error(CMD, "cannot read '%s': %s", a.plain, strerror(errno));
+    /* the output (a long attack's last step) is checked before the attack */
+    const cli_path out = {"-o", a.output};
+    const char *ins[] = {argv[optind], a.plain, a.schema, a.secret_file};
+    int prc = cli_check_outputs(CMD, &out, 1, ins, 4);
+    if (prc != CLI_EXIT_OK)
+        return prc;
     bl_error err = {0};
     bl_schema *sc = NULL;
     if (bl_schema_load(a.schema, &sc, &err) != BL_OK) {

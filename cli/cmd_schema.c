@@ -332,6 +332,12 @@ int cmd_schema(int argc, char **argv)
         return cli_usage_error(CMD, "expected a subcommand: validate, convert, describe or "
                                     "compare");
     const char *sub = o.args[0];
+    /* the output (convert's second argument or -o) is none of the schemas read */
+    const int conv2 = !strcmp(sub, "convert") && !o.co.output && o.nargs == 3;
+    const cli_path out = {conv2 ? "OUTPUT" : "-o", conv2 ? o.args[2] : o.co.output};
+    if ((rc = cli_check_outputs(CMD, &out, 1, o.args + 1, (size_t)o.nargs - 1 - conv2)) !=
+        CLI_EXIT_OK)
+        return rc;
     if (!strcmp(sub, "validate")) {
         if (o.nargs != 2)
             return cli_usage_error(CMD, "validate expects one SCHEMA.json");

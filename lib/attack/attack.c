@@ -328,7 +328,15 @@ static bl_status load_plain(atk_ctx *c, const char *path, const bl_attack_opts *
     if (st == BL_OK)
         st = map_header(c->schema, &row, path, o->ids_column, col, &idcol, err);
     *skipped = 0;
+    const size_t ncols = st == BL_OK ? row.nfields : 0;
     while (st == BL_OK && (st = bl_csv_next(rd, &row, err)) == BL_OK) {
+        /* a row with another number of columns than the header is broken
+         * CSV (encode refuses it too), not a record with empty fields */
+        if (row.nfields != ncols) {
+            st = bl_error_set(err, BL_EINPUT, "%s:%llu: row has %zu columns, the header %zu", path,
+                              (unsigned long long)row.line, row.nfields, ncols);
+            break;
+        }
         if (acc_add(&a, &row, col, c->nf, idcol) != 0) {
             st = bl_error_set(err, BL_ENOMEM, "out of memory");
             break;
@@ -628,6 +636,36 @@ static bl_status model_hardening(atk_ctx *c, bl_attack_layout *lay, char *canon,
     return BL_OK;
 }
 
+/* Encodings that name their schema (binary header) must have been made
+ * with this schema and these options: with another one every guess is
+ * noise, and the attack would report a false all-clear (a file made with
+ * one schema, attacked with another: 0.1% re-identified, against 99.6%).
+ * The fingerprint does not depend on the key. */
+static bl_status same_schema(const bl_schema *schema, const bl_encode_opts *eo, int fields,
+                             const bl_clkset *enc, const uint8_t key[32], bl_error *err)
+{
+    if (!enc->has_fingerprint)
+        return BL_OK;
+    bl_encode_opts fo = *eo;
+    fo.layout = fields ? BL_LAYOUT_FIELDS : BL_LAYOUT_RECORD;
+    bl_encoder *e = NULL;
+    bl_status st = bl_encoder_new(schema, key, 32, &fo, &e, err);
+    if (st != BL_OK)
+        return st;
+    uint8_t fp[32];
+    bl_encoder_fingerprint(e, fp);
+    bl_encoder_free(e);
+    if (!memcmp(fp, enc->fingerprint, 32))
+        return BL_OK;
+    return bl_error_set(err, BL_EINPUT,
+                        "encoded file: made with another schema or other options (its fingerprint "
+                        "%02x%02x%02x%02x..., this schema with these options gives "
+                        "%02x%02x%02x%02x...): attack with the schema and --normalize/--harden it "
+                        "was encoded with",
+                        enc->fingerprint[0], enc->fingerprint[1], enc->fingerprint[2],
+                        enc->fingerprint[3], fp[0], fp[1], fp[2], fp[3]);
+}
+
 static bl_status build_ctx(atk_ctx *c, const bl_schema *schema, const bl_clkset *enc, const bl_attack_opts *o,
                            bl_attack_result *r, bl_error *err)
 {
@@ -645,10 +683,6 @@ static bl_status build_ctx(atk_ctx *c, const bl_schema *schema, const bl_clkset 
     }
     snprintf(r->harden, sizeof r->harden, "%s", canon);
     eo.harden = canon;
-    if ((st = model_hardening(c, &lay, canon, o->method == BL_ATTACK_GRAPH, err)) != BL_OK) {
-        bl_attack_layout_free(&lay);
-        return st;
-    }
     if (o->normalize_set) {
         eo.normalize = o->normalize;
     } else if (*meta_string(enc->meta, "normalize", nbuf, sizeof nbuf)) {
@@ -664,7 +698,12 @@ static bl_status build_ctx(atk_ctx *c, const bl_schema *schema, const bl_clkset 
     for (int i = 0; i < 8; i++)
         sd[i] = (uint8_t)(o->seed >> (8 * i));
     crypto_generichash(key, sizeof key, sd, sizeof sd, (const uint8_t *)"blindlink-attacker", 18);
-    st = setup_segments(c, &lay, &eo, key, err);
+    /* checked with the whole profile, before the balance step is modelled apart */
+    st = same_schema(schema, &eo, lay.fields, enc, key, err);
+    if (st == BL_OK)
+        st = model_hardening(c, &lay, canon, o->method == BL_ATTACK_GRAPH, err);
+    if (st == BL_OK)
+        st = setup_segments(c, &lay, &eo, key, err);
     sodium_memzero(key, sizeof key);
     snprintf(r->layout, sizeof r->layout, "%s", lay.fields ? "fields" : "record");
     r->segments = c->nseg;

@@ -118,4 +118,20 @@ assert_contains "$T/err" "no column 'nosuch'"
 expect_exit 2 "$BL" attack --method nosuch --plain "$P" --schema "$S" "$T/plain.clk"
 assert_contains "$T/err" "--method must be"
 expect_exit 2 "$BL" attack --method graph --plain "$T/none.csv" --schema "$S" "$T/plain.clk"
+# another schema than the file's: refused (it reported a false all-clear)
+expect_exit 2 "$BL" attack --method graph --plain "$P" --schema "$BL_SRC/examples/model-schema.json" "$T/plain.clk"
+assert_contains "$T/err" "made with another schema or other options"
+# ... and other options than the file's
+expect_exit 2 "$BL" attack --method graph --normalize names --plain "$P" --schema "$S" "$T/plain.clk"
+assert_contains "$T/err" "made with another schema or other options"
+# a short row is broken CSV, not a record with empty fields
+{ head -3 "$P"; head -4 "$P" | tail -1 | cut -d, -f1-3; } > "$T/short.csv"
+expect_exit 2 "$BL" attack --method graph --plain "$T/short.csv" --schema "$S" "$T/plain.clk"
+assert_contains "$T/err" "short.csv:4: row has 3 columns"
+# the output is checked before the attack: no input overwritten
+cp "$P" "$T/p-copy.csv"
+expect_exit 2 "$BL" attack --method graph --plain "$P" --schema "$S" -o "$P" "$T/plain.clk"
+assert_same "$P" "$T/p-copy.csv"
+expect_exit 2 "$BL" attack --method graph --plain "$P" --schema "$S" -o "$T/nodir/g.csv" "$T/plain.clk"
+assert_contains "$T/err" "its folder does not exist"
 finish
