@@ -313,6 +313,12 @@ int cmd_encode(int argc, char **argv)
     if (bl_schema_load(e.schema_path, &schema, &err) != BL_OK) {
         if (err.status == BL_EIO)
             err.status = BL_EINVAL; /* a missing schema file is a usage error */
+        /* the usual cause here: the data and the schema given the other way round */
+        if (strstr(err.msg, "is CSV text, not a clkhash schema")) {
+            char m[sizeof err.msg];
+            snprintf(m, sizeof m, "%s", err.msg);
+            bl_error_set(&err, BL_EINVAL, "%s: is the order DATA.csv SCHEMA.json OUTPUT?", m);
+        }
         return cli_fail(CMD, &err);
     }
     if (!e.co.quiet)

@@ -443,8 +443,12 @@ static int build_truth(eval_run *r, const eval_opts *o, bl_error *err)
 {
     int truth_file = o->truth && strcmp(o->truth, "febrl") && strcmp(o->truth, "id");
     r->nsets = r->m.nsets > o->ndata ? r->m.nsets : o->ndata;
-    if (o->ndata && o->ndata < r->m.nsets)
-        return cli_usage_error(CMD, "%s uses %u datasets but %zu --data files were given",
+    /* more files than datasets: their people would count as true pairs no
+     * match can find (recall 0.25 for three files given to a two-party run) */
+    if (o->ndata && o->ndata != r->m.nsets)
+        return cli_usage_error(CMD,
+                               "%s uses %u datasets but %zu --data files were given (one per "
+                               "input of the match run, in its order)",
                                r->mpath, r->m.nsets, o->ndata);
     r->idv = calloc(r->nsets, sizeof *r->idv);
     r->counts = calloc(r->nsets, sizeof *r->counts);
@@ -487,6 +491,14 @@ static bl_status score_selected(const eval_run *r, double threshold, bl_eval_res
             sel[nsel++] = r->m.pairs[i];
     *res = bl_eval_score(r->tr, sel, nsel, r->ntrue);
     free(sel);
+    /* a given count below what the file proves: recall above 1 and false
+     * negatives wrapped around */
+    if (!r->recall_unknown && res->true_positives > res->true_pairs)
+        return bl_error_set(err, BL_EINVAL,
+                            "%llu true pairs (--true-pairs or the truth) but %llu true positives "
+                            "among the matches: there are at least that many true pairs",
+                            (unsigned long long)res->true_pairs,
+                            (unsigned long long)res->true_positives);
     if (r->recall_unknown) {
         res->true_pairs = 0;
         res->recall = NAN;

@@ -2,10 +2,12 @@
  * known ground truth (linkage sets for N parties or a deduplication set),
  * corrupted by a configurable error model. Option parsing and help only;
  * the generator is lib/synth/. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <blindlink/io.h>
 #include <blindlink/synth.h>
@@ -321,6 +323,14 @@ static int synth_check(synth_cli *s)
     s->prefix = s->co.output;
     if (!s->prefix == !s->outdir)
         return cli_usage_error(CMD, "give exactly one of -o PREFIX or --out-dir DIR");
+    if ((s->prefix && !*s->prefix) || (s->outdir && !*s->outdir))
+        return cli_usage_error(CMD, "%s must not be empty",
+                               s->prefix ? "-o PREFIX" : "--out-dir DIR");
+    /* --out-dir names a folder to write into: made when it is not there
+     * (docs/synth.md's example starts in an empty directory) */
+    if (s->outdir && mkdir(s->outdir, 0700) != 0 && errno != EEXIST)
+        return cli_usage_error(CMD, "--out-dir %s: cannot create it: %s", s->outdir,
+                               strerror(errno));
     /* options of the other data set kind are refused rather than ignored */
     if (s->o.dedup && (s->parties_set || s->overlap_set))
         return cli_usage_error(CMD, "--parties/--overlap cannot be combined with --dedup");

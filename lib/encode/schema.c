@@ -860,12 +860,16 @@ static bl_status parse_all(const char *json, size_t len, pctx *c, bl_schema **ou
                            const char *name)
 {
     json_error_t je;
+    /* a UTF-8 byte order mark (editors on Windows add one) is not JSON: skipped */
+    if (len >= 3 && !memcmp(json, "\xEF\xBB\xBF", 3)) {
+        json += 3;
+        len -= 3;
+    }
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
     const char *kind = root ? "" : bli_kind_hint(json, len);
     if (!root && *kind)
-        return bl_error_set(
-            err, BL_ESCHEMA, "%s is %s, not a clkhash schema (JSON)%s", name ? name : "schema",
-            kind, strcmp(kind, "CSV text") ? "" : ": is the order DATA.csv SCHEMA.json OUTPUT?");
+        return bl_error_set(err, BL_ESCHEMA, "%s is %s, not a clkhash schema (JSON)",
+                            name ? name : "schema", kind);
     if (!root)
         return bl_error_set(err, BL_ESCHEMA, "%s:%d:%d: not valid JSON: %s", name ? name : "schema",
                             je.line, je.column, je.text);

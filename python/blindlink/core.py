@@ -232,6 +232,17 @@ def encode_csv(csv_path, schema_path, secret, *, normalize=None, threads=0, head
         return read_clks(out, as_array=as_array)
 
 
+def _not_an_input(out_path, *inputs):
+    """Refuse an output that is one of the inputs (the atomic rename would
+    replace it: encode_file("a.csv", S, k, "a.csv") wrote CLKs over the CSV)."""
+    out = os.path.join(os.path.realpath(os.path.dirname(os.fspath(out_path)) or "."),
+                       os.path.basename(os.fspath(out_path)))
+    for p in inputs:
+        if p is not None and os.path.exists(p) and os.path.realpath(p) == out:
+            raise ValueError(f"output {os.fspath(out_path)!r} is also an input: it would be "
+                             "overwritten; write the output elsewhere")
+
+
 def encode_file(csv_path, schema_path, secret, out_path, *, layout="record", format="bin",
                 ids=None, normalize=None, harden=None, threads=0, header=True, validate=True,
                 legacy_strip=False):
@@ -247,6 +258,7 @@ def encode_file(csv_path, schema_path, secret, out_path, *, layout="record", for
         raise ValueError("format must be 'json' or 'bin'")
     if ids is not None and format != "bin":
         raise ValueError("ids need format='bin' (clkhash JSON carries no ids)")
+    _not_an_input(out_path, csv_path, schema_path)
     with _Schema(schema_path) as sch, \
             _Encoder(sch, secret, normalize, validate, legacy_strip, layout, harden) as enc:
         opts = _lib.EncodeCsvOpts()
@@ -592,6 +604,8 @@ def evaluate(matches, *, ids=None, mode="id", truth=None, true_pairs=0):
     with predicted, true_positives, true_pairs, precision, recall, f1."""
     if (ids is None) == (truth is None):
         raise ValueError("give exactly one of ids= or truth=")
+    if isinstance(true_pairs, bool) or not isinstance(true_pairs, int) or true_pairs < 0:
+        raise ValueError("true_pairs must be a whole number >= 0 (0: count them from the truth)")
     t = ctypes.c_void_p()
     err = _err()
     if ids is not None:
@@ -617,6 +631,9 @@ def evaluate(matches, *, ids=None, mode="id", truth=None, true_pairs=0):
     try:
         pred = _pairs_of(matches)
         r = lib.bl_eval_score(t, _cand_array(pred), len(pred), int(true_pairs))
+        if r.true_positives > r.true_pairs:
+            raise ValueError(f"true_pairs={r.true_pairs} but {r.true_positives} true positives "
+                             "among the matches: there are at least that many true pairs")
         return {"predicted": r.predicted, "true_positives": r.true_positives,
                 "true_pairs": r.true_pairs, "precision": r.precision, "recall": r.recall,
                 "f1": r.f1}

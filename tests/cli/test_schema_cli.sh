@@ -71,4 +71,15 @@ expect_exit 2 "$BL" convert --format xml "$T/a.bin" "$T/x"
 expect_exit 2 "$BL" convert "$T/missing.bin" "$T/x"
 assert_missing "$T/x"
 expect_exit 2 "$BL" convert --ids --format json "$T/a.bin" "$T/x"
+# messages name the file, not "schema"; a byte order mark is skipped
+printf '{"a": 1} x' > "$T/trail.json"
+expect_exit 2 "$BL" schema validate "$T/trail.json"
+assert_contains "$T/err" "$T/trail.json:1:"
+{ printf '\xef\xbb\xbf'; cat "$F/schemas/schema1-blake.json"; } > "$T/bom.json"
+expect_exit 0 "$BL" schema validate "$T/bom.json"
+expect_exit 0 "$BL" schema compare "$T/bom.json" "$F/schemas/schema1-blake.json"
+# the output of convert is not its input
+cp "$F/schemas/schema1-blake.json" "$T/s1.json"
+expect_exit 2 "$BL" schema convert "$T/s1.json" "$T/s1.json"
+assert_same "$T/s1.json" "$F/schemas/schema1-blake.json"
 finish

@@ -56,6 +56,10 @@ mkdir "$T/od"
 expect_exit 0 "$BL" synth -n 50 --out-dir "$T/od" --date-format febrl
 assert_exists "$T/od/party-1.csv"
 assert_exists "$T/od/party-2.csv"
+# a folder not there yet is made (docs/synth.md's example), an empty name refused
+expect_exit 0 "$BL" synth -n 20 --out-dir "$T/od-new"
+assert_exists "$T/od-new/party-1.csv"
+expect_exit 2 "$BL" synth -n 10 -o ''
 assert_eq "$(sed -n 2p "$T/od/party-1.csv" | cut -d, -f4 | grep -cE '^[0-9]{8}$')" 1 "febrl date"
 expect_exit 0 "$BL" synth -n 50 -o "$T/dmy" --date-format dmy --level none
 assert_eq "$(tail -n +2 "$T/dmy-1.csv" | cut -d, -f4 | grep -cvE '^[0-9]{2}-[0-9]{2}-[0-9]{4}$')" 0 "dmy dates"

@@ -274,6 +274,13 @@ class MatchTest(unittest.TestCase):
         febrl_b = ["rec-%d-dup-0" % i if (i, i) in set(truth) else "rec-%d-org" % (100 + i)
                    for i in range(len(self.b))]
         self.assertEqual(blindlink.evaluate(got, ids=[febrl_a, febrl_b], mode="febrl"), r)
+        # a given count below the true positives found (recall was above 1)
+        tt = [((0, i), (1, j)) for i, j in truth]
+        with self.assertRaisesRegex(ValueError, "at least that many true pairs"):
+            blindlink.evaluate(got, truth=tt, true_pairs=1)
+        for bad in (-1, 2.5, "3", True):
+            with self.assertRaisesRegex(ValueError, "whole number"):
+                blindlink.evaluate(got, truth=tt, true_pairs=bad)
 
     def test_dice(self):
         sims = self.api["dice_coefficient_accelerated(threshold=0.5)"]

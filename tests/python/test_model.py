@@ -170,6 +170,13 @@ class ModelLinkTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             blindlink.encode_file(os.path.join(DIRTY, "dirty_1000_50_2.csv"), SCHEMA, SECRET,
                                   rec, layout="columns")
+        # an output that is an input is refused, the input kept
+        with open(rec, "rb") as f:
+            before = f.read()
+        with self.assertRaisesRegex(ValueError, "is also an input"):
+            blindlink.encode_file(rec, SCHEMA, SECRET, rec)
+        with open(rec, "rb") as f:
+            self.assertEqual(f.read(), before)
         # a bad CSV row leaves no output behind
         bad = os.path.join(self.tmp.name, "bad.csv")
         with open(os.path.join(DIRTY, "dirty_1000_50_1.csv")) as f:
