@@ -156,8 +156,13 @@ static void print_result(const bl_attack_result *r, bl_attack_method m, int json
            r->layout, r->segments, r->segments == 1 ? "" : "s", r->harden[0] ? r->harden : "none");
     printf("encoded       %zu\nplain         %zu (%zu rows skipped)\nguesses       %zu\n", r->encoded, r->plain,
            r->skipped, r->guesses);
-    printf("correct       %zu\nreidentified  %.4f\nprecision     %.4f\nseconds       %.2f\n", r->correct,
-           r->reidentified, r->precision, r->seconds);
+    if (r->scored)
+        printf("correct       %zu\nreidentified  %.4f\nprecision     %.4f\n", r->correct,
+               r->reidentified, r->precision);
+    else
+        printf("correct       n/a (no --truth: nothing to score the guesses against)\n"
+               "reidentified  n/a\nprecision     n/a\n");
+    printf("seconds       %.2f\n", r->seconds);
 }
 
 static int encode_fields(const args *a, const bl_schema *sc, const char *data)

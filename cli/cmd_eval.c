@@ -569,6 +569,13 @@ static json_t *report_json(const char *mpath, const bl_eval_result *res,
         json_object_set_new(o, "true_pairs", res->true_pairs
                                                  ? json_integer((json_int_t)res->true_pairs)
                                                  : json_null());
+        /* the text report's counts as well */
+        json_object_set_new(o, "false_positives",
+                            json_integer((json_int_t)(res->predicted - res->true_positives)));
+        json_object_set_new(o, "false_negatives",
+                            res->true_pairs
+                                ? json_integer((json_int_t)(res->true_pairs - res->true_positives))
+                                : json_null());
         cli_json_set_real(o, "precision", res->precision);
         cli_json_set_real(o, "recall", res->recall);
         cli_json_set_real(o, "f1", res->f1);

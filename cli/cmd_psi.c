@@ -318,7 +318,7 @@ static int psi_parse(int argc, char **argv, psi_cli *p)
                                                                            "file");
     p->input = argv[optind];
     const cli_path outs[] = {
-        {"-o", p->co.output}, {"--rejects", p->rej_path}, {"--port-file", p->pf.path}};
+        {"-o/--out", p->co.output}, {"--rejects", p->rej_path}, {"--port-file", p->pf.path}};
     const char *ins[] = {p->input, p->key, p->peer_key};
     const int prc = cli_check_outputs(CMD, outs, 3, ins, 3);
     return prc == CLI_EXIT_OK ? psi_check(p) : prc;

@@ -700,8 +700,8 @@ bl_status bl_relay_run(const bl_relay_opts *opts, bl_error *err)
     if (s == BL_OK) {
         d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                                  MHD_USE_ERROR_LOG,
-                             0, NULL, NULL, &on_request, r, MHD_OPTION_SOCK_ADDR, &sa,
-                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(r->o.max_wait_s + 30),
+                             ntohs(sa.sin_port), NULL, NULL, &on_request, r, MHD_OPTION_SOCK_ADDR,
+                             &sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(r->o.max_wait_s + 30),
                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)2048,
                              MHD_OPTION_NOTIFY_COMPLETED, &on_completed, r, MHD_OPTION_END);
         if (!d)
@@ -712,6 +712,12 @@ bl_status bl_relay_run(const bl_relay_opts *opts, bl_error *err)
         unsigned port = info ? info->port : 0;
         if (!r->o.quiet)
             fprintf(stderr, "blindlink relay: listening on port %u\n", port);
+        /* bearer tokens travel in every request: off this machine they need TLS */
+        if ((ntohl(sa.sin_addr.s_addr) >> 24) != 127)
+            fprintf(stderr,
+                    "blindlink relay: warning: plain HTTP on %s: account tokens cross the "
+                    "network in clear; serve it behind a TLS proxy (docs/chat.md)\n",
+                    r->o.listen);
         if (r->o.port_file) {
             char txt[16];
             snprintf(txt, sizeof txt, "%u\n", port);

@@ -773,9 +773,10 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
         else
             tls_opts[0].option = MHD_OPTION_END;
         c->daemon = MHD_start_daemon(
-            flags, 0, NULL, NULL, &on_request, c, MHD_OPTION_SOCK_ADDR, &sa.sa,
-            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->http_threads,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
+            /* the port too (MHD_OPTION_SOCK_ADDR decides), so that a bind error names it */
+            flags, ntohs(sa.sa.sa_family == AF_INET6 ? sa.v6.sin6_port : sa.v4.sin_port), NULL,
+            NULL, &on_request, c, MHD_OPTION_SOCK_ADDR, &sa.sa, MHD_OPTION_THREAD_POOL_SIZE,
+            (unsigned)o->http_threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
             (unsigned)256, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
             MHD_OPTION_NOTIFY_COMPLETED, &on_completed, c, MHD_OPTION_ARRAY, tls_opts,

@@ -56,6 +56,8 @@ typedef struct bl_attack_result {
     char layout[16];          /**< "record" or "fields" */
     size_t segments;          /**< filters attacked per record (fields, or 1) */
     char harden[160];         /**< hardening profile the attacker reproduced ("" none) */
+    int scored;               /**< 1: correct, reidentified and precision were measured
+                                   (truth_ids); 0: there was no truth to score against */
 } bl_attack_result;
 
 /** One guess: encoded record -> plaintext record (row index, 0-based). */

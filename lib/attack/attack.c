@@ -753,6 +753,7 @@ bl_status bl_attack_run(const bl_schema *schema, const char *plain_csv, const bl
                                                 : atk_pattern(&c, &g, &ng, err);
     if (st == BL_OK) {
         r->encoded = enc->count;
+        r->scored = o->truth_ids != 0;
         r->plain = c.m;
         r->guesses = ng;
         for (size_t i = 0; o->truth_ids && i < ng; i++)
@@ -780,6 +781,12 @@ bl_status bl_attack_result_json(const bl_attack_result *r, bl_attack_method m, c
                           (json_int_t)r->correct, "reidentified", r->reidentified, "precision", r->precision,
                           "seconds", r->seconds, "layout", r->layout, "segments", (json_int_t)r->segments, "harden",
                           r->harden[0] ? r->harden : "none");
+    /* without a truth there is nothing to count: null, not a zero that reads as "safe" */
+    if (o && !r->scored) {
+        json_object_set_new(o, "correct", json_null());
+        json_object_set_new(o, "reidentified", json_null());
+        json_object_set_new(o, "precision", json_null());
+    }
     *out = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(o);
     return *out ? BL_OK : bl_error_set(err, BL_ENOMEM, "out of memory");

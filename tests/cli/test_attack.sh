@@ -118,6 +118,11 @@ assert_contains "$T/err" "no column 'nosuch'"
 expect_exit 2 "$BL" attack --method nosuch --plain "$P" --schema "$S" "$T/plain.clk"
 assert_contains "$T/err" "--method must be"
 expect_exit 2 "$BL" attack --method graph --plain "$T/none.csv" --schema "$S" "$T/plain.clk"
+# without a truth nothing is scored: n/a and null, not a zero that reads as safe
+expect_exit 0 "$BL" attack --method frequency --plain "$P" --schema "$S" "$T/fields.clk"
+assert_contains "$T/out" "reidentified  n/a"
+expect_exit 0 "$BL" attack --method frequency --plain "$P" --schema "$S" --json "$T/fields.clk"
+assert_contains "$T/out" '"reidentified":null'
 # another schema than the file's: refused (it reported a false all-clear)
 expect_exit 2 "$BL" attack --method graph --plain "$P" --schema "$BL_SRC/examples/model-schema.json" "$T/plain.clk"
 assert_contains "$T/err" "made with another schema or other options"
