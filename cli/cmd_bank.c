@@ -3,6 +3,7 @@
  * answers each through bl_chat_bank_handle. Each envelope is handled and its
  * state saved before the relay is told (by the next poll's cursor) that it
  * may delete it, so a crash loses nothing the relay acknowledged. */
+#include <ftw.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <jansson.h>
@@ -213,6 +214,22 @@ typedef struct bank_args {
     int quiet, verbose;
 } bank_args;
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* A state directory this run made and filled (keys, relay account) before
+ * failing: a failed start leaves nothing behind. */
+static void remove_tree(const char *dir)
+{
+    if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        fprintf(stderr, "blindlink bank: could not remove %s\n", dir);
+}
+
 static int run(const bank_args *a)
 {
     bl_error err = {0};
@@ -225,7 +242,8 @@ static int run(const bank_args *a)
         snprintf(cur_path, sizeof cur_path, "%s/cursor", a->state) >= (int)sizeof cur_path)
         return cli_usage_error("bank", "--state: path too long");
     bl_status s = bl_chat_core_open_csv(a->accounts, a->txns, &core, &err);
-    if (s == BL_OK && mkdir(a->state, 0700) != 0 && access(a->state, W_OK) != 0)
+    int made = 0; /* the state directory is this run's: removed again if it never goes online */
+    if (s == BL_OK && !(made = mkdir(a->state, 0700) == 0) && access(a->state, W_OK) != 0)
         s = bl_error_set(&err, BL_EIO, "%s: cannot create the state directory", a->state);
     if (s == BL_OK)
         s = bl_chat_bankkeys_load(a->key, spk_path, &keys, &err);
@@ -295,6 +313,8 @@ static int run(const bank_args *a)
             bl_relay_client_free(ctx.rc[i]);
     } else {
         rcode = cli_fail("bank", &err);
+        if (made)
+            remove_tree(a->state);
     }
     sodium_memzero(tok, sizeof tok);
     bl_relay_client_free(rc);

@@ -83,6 +83,11 @@ printf 'customer_id,date,merchant,amount,currency\n"unterminated\n' >"$T/badtx.c
 "$BL" bank --relay "$RURL" --name b2 --key "$T/bank.key" --state "$T/b2" --accounts "$CF/accounts.csv" \
   --transactions "$T/badtx.csv" >"$T/out" 2>"$T/err"
 assert_eq $? 2 "bad transactions.csv"; assert_contains "$T/err" "badtx.csv"
+# a failed bank start leaves no state directory behind
+cp "$T/bank.key" "$T/loose.key"; chmod 644 "$T/loose.key"
+expect_exit 2 "$BL" bank --relay "$RURL" --name b3 --key "$T/loose.key" --accounts "$CF/accounts.csv" \
+  --transactions "$CF/transactions.csv"
+assert_missing "$T/loose.key.state"
 # a relay store others could read is refused; files are private
 mkdir -m 755 "$T/open-relay"
 expect_exit 1 timeout 10 "$BL" relay --listen 127.0.0.1:0 --data-dir "$T/open-relay"
