@@ -202,7 +202,7 @@ def encode_records(rows, schema, secret, *, normalize=None, validate=True, legac
         out = ctypes.create_string_buffer(max(1, n * nbytes))
         bad = ctypes.c_size_t()
         err = _err()
-        st = lib.bl_encoder_encode_batch(enc.h, cptr, lens, nf, n, int(threads), out, nbytes,
+        st = lib.bl_encoder_encode_batch(enc.h, cptr, lens, nf, n, _threads(threads), out, nbytes,
                                          None, ctypes.byref(bad), ctypes.byref(err))
         _lib.check(st, err)
         return _as_output(out.raw[:n * nbytes], n, nbytes, nbytes, as_array)
@@ -223,7 +223,7 @@ def encode_csv(csv_path, schema_path, secret, *, normalize=None, threads=0, head
         opts = _lib.EncodeCsvOpts()
         opts.header = _HEADER[header]
         opts.format = _FORMATS["bin"]
-        opts.threads = int(threads)
+        opts.threads = _threads(threads)
         err = _err()
         n = ctypes.c_uint64()
         st = lib.bl_encode_csv(enc.h, _path(csv_path), _path(out), ctypes.byref(opts),
@@ -264,7 +264,7 @@ def encode_file(csv_path, schema_path, secret, out_path, *, layout="record", for
         opts = _lib.EncodeCsvOpts()
         opts.header = _HEADER[header]
         opts.format = _FORMATS[format]
-        opts.threads = int(threads)
+        opts.threads = _threads(threads)
         idcol = None if ids is None else str(ids).encode("utf-8")
         opts.id_column = idcol
         err = _err()
@@ -421,6 +421,8 @@ class LSH:
         self.key = _secret(key)
         if not self.key:
             raise ValueError("LSH needs a non-empty key")
+        if not (isinstance(recall, (int, float)) and not isinstance(recall, bool) and 0 < recall < 1):
+            raise ValueError(f"recall must be a number in (0, 1), got {recall!r}")
         if keep not in (None, "all", "best"):
             raise ValueError("keep must be None, 'all' or 'best'")
         self.tables, self.bits, self.recall, self.keep = tables, bits, recall, keep
@@ -477,6 +479,18 @@ class _Candidates:
         self.close()
 
 
+def _count(name, v, lo, hi):
+    """A whole-number option in [lo, hi] (the CLI's ranges): anything else
+    was passed on to the library as a wrapped or truncated number."""
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise ValueError(f"{name} must be a whole number in {lo}..{hi}, got {v!r}")
+    return v
+
+
+def _threads(v):
+    return _count("threads", v, 0, 1024)  # 0: all cores
+
+
 def _find_candidates(datasets, threshold, k=None, threads=0, blocking=None, one_sided=False,
                      max_candidates=0, keep="all"):
     if len(datasets) < 2:
@@ -488,8 +502,8 @@ def _find_candidates(datasets, threshold, k=None, threads=0, blocking=None, one_
         arr = (ctypes.POINTER(_lib.ClkSet) * len(owned))(*[s.p for s in owned])
         opts = _lib.MatchOpts()
         opts.threshold = float(threshold)
-        opts.top_k = int(k or 0)
-        opts.threads = int(threads)
+        opts.top_k = 0 if k is None else _count("k", k, 1, 1 << 30)
+        opts.threads = _threads(threads)
         opts.max_candidates = int(max_candidates)
         opts.top_k_one_sided = 1 if one_sided else 0
         bh = _blocking(blocking, arr, float(threshold), keep)

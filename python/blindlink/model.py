@@ -23,7 +23,7 @@ import os
 
 from . import _lib
 from ._lib import lib
-from .core import _ClkSet, _err, _path
+from .core import _ClkSet, _err, _path, _threads
 
 __all__ = ["Model", "ModelLinkage", "ScoredPair", "model_link"]
 
@@ -282,7 +282,7 @@ def model_link(inputs, model="auto", *, min_probability=0.5, threads=0, candidat
                     _lib.check(lib.bl_model_check_set(m._live(), s.p, names[k], ctypes.byref(err)),
                                err)
             lo = _lib.ModelLinkOpts()
-            lo.threads, lo.min_probability, lo.lsh = int(threads), float(min_probability), \
+            lo.threads, lo.min_probability, lo.lsh = _threads(threads), float(min_probability), \
                 lsh[blocking]
             # a decision scores in the blocks' order; candidates=True lists
             # them in anonlink's
@@ -295,7 +295,7 @@ def model_link(inputs, model="auto", *, min_probability=0.5, threads=0, candidat
             try:
                 if m is None:
                     to = _lib.ModelTrainOpts()
-                    to.threads = int(threads)
+                    to.threads = _threads(threads)
                     h = ctypes.c_void_p()
                     _lib.check(lib.bl_model_train(arr, len(inputs), cand, nc.value,
                                                   ctypes.byref(to), ctypes.byref(h),
@@ -305,7 +305,7 @@ def model_link(inputs, model="auto", *, min_probability=0.5, threads=0, candidat
                 # reach it (bl_model_decide); candidates=True wants all
                 ns = ctypes.c_size_t(nc.value)
                 if candidates:
-                    _lib.check(lib.bl_model_score(m.h, arr, len(inputs), cand, nc.value, int(threads),
+                    _lib.check(lib.bl_model_score(m.h, arr, len(inputs), cand, nc.value, _threads(threads),
                                                   ctypes.byref(scored), ctypes.byref(err)), err)
                 else:
                     _lib.check(lib.bl_model_decide(m.h, arr, len(inputs), cand, nc.value,

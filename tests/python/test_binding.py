@@ -255,6 +255,18 @@ class MatchTest(unittest.TestCase):
             blindlink.match([self.a, self.b], 1.5)
         self.assertEqual(cm.exception.status, "BL_EINVAL")
 
+    def test_bad_counts(self):
+        # wrapped or truncated before: threads=-1 became a huge count, "2" was int()ed
+        for bad in (-1, 1 << 20, "2", 2.5, True):
+            with self.assertRaisesRegex(ValueError, "threads must be a whole number"):
+                blindlink.match([self.a, self.b], 0.8, threads=bad)
+        for bad in (0, -1, 2.5):
+            with self.assertRaisesRegex(ValueError, "k must be a whole number"):
+                blindlink.match([self.a, self.b], 0.8, k=bad)
+        for bad in (0, 1, 2, -0.5, "0.9"):
+            with self.assertRaisesRegex(ValueError, "recall must be a number in"):
+                blindlink.LSH(b"k" * 32, recall=bad)
+
     def test_evaluate(self):
         got = blindlink.match([self.a, self.b], 0.8)
         with open(os.path.join(FIX, "matching", "people-truth.csv")) as f:
