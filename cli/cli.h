@@ -126,6 +126,9 @@ typedef struct cli_path {
  *  are skipped. CLI_EXIT_OK, else CLI_EXIT_USAGE with the message printed. */
 int cli_check_outputs(const char *cmd, const cli_path *outs, size_t nouts, const char *const *ins,
                       size_t nins);
+/** Remove dir and everything in it (a state directory a failed start
+ *  made); a failure is reported on stderr, prefixed "blindlink cmd:". */
+void cli_remove_tree(const char *cmd, const char *dir);
 /** For batch commands: keep freed memory in the process (cli_common.c). */
 void cli_batch_memory(void);
 

@@ -6,6 +6,7 @@
  * last write has thrown its time away, and a command with two outputs that
  * failed on the second would leave the first behind. */
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,4 +86,18 @@ int cli_check_outputs(const char *cmd, const cli_path *outs, size_t nouts, const
                                        outs[k].opt, outs[i].opt, p);
     }
     return CLI_EXIT_OK;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void cli_remove_tree(const char *cmd, const char *dir)
+{
+    if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        fprintf(stderr, "blindlink %s: could not remove %s\n", cmd, dir);
 }

@@ -132,7 +132,13 @@ static int audit_verify(audit_args *a, const char *dir)
             return cli_fail("audit", &werr);
     }
     if (st != BL_OK) {
-        fprintf(stderr, "blindlink audit: TAMPERED or unreadable: %s\n", err.msg);
+        /* a key the auditor did not give is not tampering: say which it is */
+        const int unknown_key = strstr(err.msg, "which is not among the public keys given") != NULL;
+        fprintf(stderr, "blindlink audit: %s: %s\n",
+                unknown_key ? "NOT VERIFIED (signed by a key not given; after a rotation give "
+                              "every public key of the log's life with --public-key)"
+                            : "TAMPERED or unreadable",
+                err.msg);
         return err.status == BL_EINPUT ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
     if (!a->co.json)

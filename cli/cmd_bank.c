@@ -3,7 +3,6 @@
  * answers each through bl_chat_bank_handle. Each envelope is handled and its
  * state saved before the relay is told (by the next poll's cursor) that it
  * may delete it, so a crash loses nothing the relay acknowledged. */
-#include <ftw.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <jansson.h>
@@ -214,22 +213,6 @@ typedef struct bank_args {
     int quiet, verbose;
 } bank_args;
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-/* A state directory this run made and filled (keys, relay account) before
- * failing: a failed start leaves nothing behind. */
-static void remove_tree(const char *dir)
-{
-    if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        fprintf(stderr, "blindlink bank: could not remove %s\n", dir);
-}
-
 static int run(const bank_args *a)
 {
     bl_error err = {0};
@@ -314,7 +297,7 @@ static int run(const bank_args *a)
     } else {
         rcode = cli_fail("bank", &err);
         if (made)
-            remove_tree(a->state);
+            cli_remove_tree("bank", a->state);
     }
     sodium_memzero(tok, sizeof tok);
     bl_relay_client_free(rc);
