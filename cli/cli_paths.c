@@ -5,6 +5,7 @@
  * keep only one of them). Why before: a 1M-record run that fails on its
  * last write has thrown its time away, and a command with two outputs that
  * failed on the second would leave the first behind. */
+#include <assert.h>
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -63,16 +64,27 @@ int cli_check_outputs(const char *cmd, const cli_path *outs, size_t nouts, const
         if (out_name(p, co, sizeof co) != 0)
             return cli_usage_error(cmd, "cannot write %s '%s': its folder does not exist",
                                    outs[i].opt, p);
+        struct stat ps;
+        const int exists = stat(p, &ps) == 0;
+        if (exists && S_ISDIR(ps.st_mode))
+            return cli_usage_error(cmd, "%s '%s' is a folder, not a file", outs[i].opt, p);
+        /* an existing device or FIFO (/dev/null, /dev/stdout) is written in
+         * place (bl_ofile) and replaces nothing: it must be writable itself */
+        if (exists && !S_ISREG(ps.st_mode)) {
+            if (access(p, W_OK) != 0)
+                return cli_usage_error(cmd, "cannot write %s '%s': %s", outs[i].opt, p,
+                                       strerror(errno));
+            continue;
+        }
+        /* any other output is a new file renamed into its folder */
         char *slash = strrchr(co, '/');
+        assert(slash); /* out_name always joins a folder and a name */
         *slash = '\0';
         const int writable = access(*co ? co : "/", W_OK | X_OK) == 0;
         const int e = errno;
         *slash = '/';
         if (!writable)
             return cli_usage_error(cmd, "cannot write %s '%s': %s", outs[i].opt, p, strerror(e));
-        struct stat st;
-        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            return cli_usage_error(cmd, "%s '%s' is a folder, not a file", outs[i].opt, p);
         for (size_t k = 0; k < nins; k++)
             if (!skip(ins[k]) && in_name(ins[k], cx, sizeof cx) == 0 && !strcmp(co, cx))
                 return cli_usage_error(cmd,

@@ -263,16 +263,31 @@ static int run(const chat_args *a)
         code = one(&cl, rc, a, json_pack("{s:s,s:s}", "t", "msg", "text", a->send));
     } else {
         char line[4096];
+        int bad = 0; /* a line not sent: the exit status says so at the end */
         for (size_t no = 1; fgets(line, sizeof line, stdin); no++) {
+            const size_t n = strlen(line);
+            if (n == sizeof line - 1 && line[n - 1] != '\n' && !feof(stdin)) {
+                fprintf(stderr,
+                        "blindlink chat: line %zu of stdin is longer than %zu bytes: not "
+                        "sent\n",
+                        no, sizeof line - 2);
+                int ch;
+                while ((ch = getchar()) != EOF && ch != '\n')
+                    ; /* the rest of that line */
+                bad = 1;
+                continue;
+            }
             line[strcspn(line, "\r\n")] = 0;
             if (!line[0])
                 continue;
             if (text_ok(line, no) != 0) {
-                code = CLI_EXIT_USAGE;
+                bad = 1;
                 continue;
             }
             code = one(&cl, rc, a, json_pack("{s:s,s:s}", "t", "msg", "text", line));
         }
+        if (bad && code == CLI_EXIT_OK)
+            code = CLI_EXIT_USAGE;
     }
 out:
     bl_relay_client_free(rc);

@@ -443,13 +443,19 @@ static int build_truth(eval_run *r, const eval_opts *o, bl_error *err)
 {
     int truth_file = o->truth && strcmp(o->truth, "febrl") && strcmp(o->truth, "id");
     r->nsets = r->m.nsets > o->ndata ? r->m.nsets : o->ndata;
-    /* more files than datasets: their people would count as true pairs no
-     * match can find (recall 0.25 for three files given to a two-party run) */
-    if (o->ndata && o->ndata != r->m.nsets)
-        return cli_usage_error(CMD,
-                               "%s uses %u datasets but %zu --data files were given (one per "
-                               "input of the match run, in its order)",
-                               r->mpath, r->m.nsets, o->ndata);
+    if (o->ndata && o->ndata < r->m.nsets)
+        return cli_usage_error(CMD, "%s uses %u datasets but %zu --data files were given", r->mpath,
+                               r->m.nsets, o->ndata);
+    /* More files than the file names datasets: right when the last inputs
+     * of a multi-party run matched nothing, wrong when a file was given
+     * twice or to a two-party run (its people then count as true pairs no
+     * match can find: recall 0.25). The file cannot tell which: say so. */
+    if (o->ndata > r->m.nsets && !o->co.quiet)
+        fprintf(stderr,
+                "blindlink eval: warning: %s names %u datasets but %zu --data files were "
+                "given: the records of the others count as true pairs nobody matched "
+                "(give one --data per input of the match run, in its order)\n",
+                r->mpath, r->m.nsets, o->ndata);
     r->idv = calloc(r->nsets, sizeof *r->idv);
     r->counts = calloc(r->nsets, sizeof *r->counts);
     bl_status st = (!r->idv || !r->counts) ? bl_error_set(err, BL_ENOMEM, "out of memory") : BL_OK;

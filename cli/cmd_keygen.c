@@ -13,20 +13,19 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "Usage: blindlink keygen --out FILE [--pub FILE] [--force]\n\n"
-            "Make a long-term identity keypair for 'blindlink psi' or a bank's chat bot\n"
-            "('blindlink bank --key FILE'; customers pin FILE.pub with --bank-key).\n\n"
-            "  -o, --output FILE  private key file, created with mode 0600 (alias --out)\n"
-            "  --pub FILE   public key file (default FILE.pub); the public key is also\n"
-            "               printed on stdout. Give it to the other party: they pin it\n"
-            "               with --peer-key.\n"
-            "  --force      overwrite an existing private key file\n"
-            "  -q, --quiet  do not print the public key\n"
-            "  -v, --verbose  accepted as by every command (nothing to add here)\n"
-            "  -V, --version  print the version;  -h, --help  this help\n\n"
-            "The private key may also be passed to 'blindlink psi' in the environment\n"
-            "variable " BL_PSI_KEY_ENV " (the file's content).\n");
+    fprintf(fp, "Usage: blindlink keygen --out FILE [--pub FILE] [--force]\n\n"
+                "Make a long-term identity keypair for 'blindlink psi' or a bank's chat bot\n"
+                "('blindlink bank --key FILE'; customers pin FILE.pub with --bank-key).\n\n"
+                "  -o, --output FILE  private key file, created with mode 0600 (alias --out)\n"
+                "  --pub FILE   public key file (default FILE.pub); the public key is also\n"
+                "               printed on stdout. Give it to the other party: they pin it\n"
+                "               with --peer-key.\n"
+                "  --force      overwrite existing key files (the private key and --pub)\n"
+                "  -q, --quiet  do not print the public key\n"
+                "  -v, --verbose  accepted as by every command (nothing to add here)\n"
+                "  -V, --version  print the version;  -h, --help  this help\n\n"
+                "The private key may also be passed to 'blindlink psi' in the environment\n"
+                "variable " BL_PSI_KEY_ENV " (the file's content).\n");
 }
 
 int cmd_keygen(int argc, char **argv)

@@ -326,11 +326,6 @@ static int synth_check(synth_cli *s)
     if ((s->prefix && !*s->prefix) || (s->outdir && !*s->outdir))
         return cli_usage_error(CMD, "%s must not be empty",
                                s->prefix ? "-o PREFIX" : "--out-dir DIR");
-    /* --out-dir names a folder to write into: made when it is not there
-     * (docs/synth.md's example starts in an empty directory) */
-    if (s->outdir && mkdir(s->outdir, 0700) != 0 && errno != EEXIST)
-        return cli_usage_error(CMD, "--out-dir %s: cannot create it: %s", s->outdir,
-                               strerror(errno));
     /* options of the other data set kind are refused rather than ignored */
     if (s->o.dedup && (s->parties_set || s->overlap_set))
         return cli_usage_error(CMD, "--parties/--overlap cannot be combined with --dedup");
@@ -368,7 +363,14 @@ static int synth_parse(int argc, char **argv, synth_cli *s)
     }
     if (optind < argc)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    return synth_check(s);
+    int rc = synth_check(s);
+    /* --out-dir names a folder to write into: made when it is not there
+     * (docs/synth.md's example starts in an empty directory), once every
+     * option has passed */
+    if (rc == CLI_OPT_OK && s->outdir && mkdir(s->outdir, 0700) != 0 && errno != EEXIST)
+        return cli_usage_error(CMD, "--out-dir %s: cannot create it: %s", s->outdir,
+                               strerror(errno));
+    return rc;
 }
 
 static char **output_paths(const synth_cli *s, unsigned nd)

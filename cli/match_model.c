@@ -186,26 +186,18 @@ int cli_match_fs(const cli_fs_opts *o)
 {
     if (o->n > MAX_INPUTS)
         return cli_usage_error(CMD, "at most %d inputs", MAX_INPUTS);
-    /* --model -: the model from stdin, through a temporary file */
-    cli_spool sp = {0};
-    cli_fs_opts lo = *o;
-    bl_error e = {0};
-    if (!strcmp(o->model, "-") && cli_spool_stdin("-", &sp, &e) != BL_OK)
-        return cli_fail(CMD, &e);
-    if (!strcmp(o->model, "-"))
-        lo.model = sp.path;
-    int rc = strcmp(lo.model, "auto") ? check_model_file(lo.model) : CLI_EXIT_OK;
+    /* --model - : bl_model_read takes the model from stdin itself */
+    int rc = strcmp(o->model, "auto") && strcmp(o->model, "-") ? check_model_file(o->model)
+                                                               : CLI_EXIT_OK;
     fs_run r;
     memset(&r, 0, sizeof r);
     if (!rc)
         rc = fs_read(&r, o);
     if (rc) {
-        cli_spool_free(&sp);
         fs_run_free(&r);
         return rc;
     }
-    bl_status st = fs_link(&r, &lo);
-    cli_spool_free(&sp);
+    bl_status st = fs_link(&r, o);
     /* the model first: when it cannot be saved, no pairs file is left
      * either (both writes are atomic); when the pairs fail, the model just
      * saved is removed again */

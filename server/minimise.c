@@ -181,7 +181,8 @@ const char *srv_no_schema_msg(const srv_project *pj, char *buf, size_t n)
 }
 
 /* The filter length of the project's registered schema ("bits" of its
- * schema_features record), or 0 when not recorded. */
+ * schema_features record), or 0 when not recorded or when the registered
+ * variant changes it. */
 static uint32_t registered_bits(sqlite3 *db, const char *pid)
 {
     uint32_t bits = 0;
@@ -192,7 +193,12 @@ static uint32_t registered_bits(sqlite3 *db, const char *pid)
     if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
         json_t *rec = json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
         json_int_t b = json_integer_value(json_object_get(rec, "bits"));
-        bits = b > 0 && b <= UINT32_MAX ? (uint32_t)b : 0;
+        const char *var = json_string_value(json_object_get(rec, "variant"));
+        /* "bits" is the schema's l: a hardening (xor halves it, balance
+         * doubles it) or the field layout makes other lengths, which the
+         * fingerprint of the variant vouches for instead */
+        const int same_l = !var || (!strstr(var, "harden") && !strstr(var, "layout"));
+        bits = same_l && b > 0 && b <= UINT32_MAX ? (uint32_t)b : 0;
         json_decref(rec);
     }
     sqlite3_finalize(s);

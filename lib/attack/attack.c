@@ -657,13 +657,14 @@ static bl_status same_schema(const bl_schema *schema, const bl_encode_opts *eo, 
     bl_encoder_free(e);
     if (!memcmp(fp, enc->fingerprint, 32))
         return BL_OK;
-    return bl_error_set(err, BL_EINPUT,
-                        "encoded file: made with another schema or other options (its fingerprint "
-                        "%02x%02x%02x%02x..., this schema with these options gives "
-                        "%02x%02x%02x%02x...): attack with the schema and --normalize/--harden it "
-                        "was encoded with",
-                        enc->fingerprint[0], enc->fingerprint[1], enc->fingerprint[2],
-                        enc->fingerprint[3], fp[0], fp[1], fp[2], fp[3]);
+    return bl_error_set(
+        err, BL_EINPUT,
+        "encoded file: made with another schema or other options (its fingerprint "
+        "%02x%02x%02x%02x..., this schema with these options gives "
+        "%02x%02x%02x%02x...): attack with the schema and --normalize/--harden/--legacy-strip it "
+        "was encoded with",
+        enc->fingerprint[0], enc->fingerprint[1], enc->fingerprint[2], enc->fingerprint[3], fp[0],
+        fp[1], fp[2], fp[3]);
 }
 
 static bl_status build_ctx(atk_ctx *c, const bl_schema *schema, const bl_clkset *enc, const bl_attack_opts *o,

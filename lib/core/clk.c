@@ -235,9 +235,17 @@ bl_status bl_clkset_append(bl_clkset *s, const uint8_t *bytes, const char *id, b
 static bl_status read_json(const char *path, size_t max_count, bl_clkset **out, bl_error *err)
 {
     json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return bl_error_set(err, BL_EIO, "%s: unable to open: %s", path, strerror(errno));
+    /* a UTF-8 byte order mark (added by some editors) is not JSON: skipped */
+    unsigned char bom[3];
+    if (fread(bom, 1, 3, fp) != 3 || memcmp(bom, "\xEF\xBB\xBF", 3))
+        rewind(fp);
+    json_t *root = json_loadf(fp, JSON_REJECT_DUPLICATES, &je);
+    fclose(fp);
     if (!root) {
-        if (je.line < 0 || strstr(je.text, "unable to open"))
+        if (je.line < 0)
             return bl_error_set(err, BL_EIO, "%s: %s", path, je.text);
         const char *kind = bli_kind_hint_file(path);
         if (*kind)

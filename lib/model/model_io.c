@@ -407,6 +407,11 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
     *out = NULL;
     rd r = {name, err};
     json_error_t je;
+    /* a UTF-8 byte order mark (added by some editors) is not JSON: skipped */
+    if (len >= 3 && !memcmp(json, "\xEF\xBB\xBF", 3)) {
+        json += 3;
+        len -= 3;
+    }
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
     const char *kind = root ? "" : bli_kind_hint(json, len);
     if (!root && *kind)

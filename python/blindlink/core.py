@@ -11,6 +11,7 @@ import collections
 import collections.abc
 import ctypes
 import json
+import operator
 import os
 import struct
 import tempfile
@@ -482,9 +483,13 @@ class _Candidates:
 def _count(name, v, lo, hi):
     """A whole-number option in [lo, hi] (the CLI's ranges): anything else
     was passed on to the library as a wrapped or truncated number."""
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+    try:  # any integer type (NumPy's too), not floats or strings
+        n = None if isinstance(v, bool) else operator.index(v)
+    except TypeError:
+        n = None
+    if n is None or not lo <= n <= hi:
         raise ValueError(f"{name} must be a whole number in {lo}..{hi}, got {v!r}")
-    return v
+    return n
 
 
 def _threads(v):

@@ -250,6 +250,10 @@ assert_contains "$T/err" "-o and --svg name the same file"
 expect_exit 2 "$BL" match -t 0.8 --svg "$T/nodir/c.svg" -o "$T/rl.csv" "$A" "$B"
 assert_contains "$T/err" "cannot write --svg '$T/nodir/c.svg': its folder does not exist"
 assert_missing "$T/rl.csv"
+# devices are written in place and replace nothing: /dev/null twice is fine
+expect_exit 0 "$BL" match -t 0.8 --svg /dev/null -o /dev/null "$A" "$B"
+expect_exit 2 "$BL" match -t 0.8 -o "$T" "$A" "$B"
+assert_contains "$T/err" "is a folder, not a file"
 # a link at the output path is replaced, not its target: allowed
 ln -s "$T/a.bin" "$T/link.bin"
 expect_exit 0 "$BL" convert --format bin "$T/a.bin" "$T/link.bin"
