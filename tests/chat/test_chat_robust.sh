@@ -96,5 +96,9 @@ assert_eq "$(stat -c %a "$T/relay/relay.db")" "600" "relay.db mode"
 # a message that is not UTF-8 is named as such (it was "out of memory")
 expect_exit 2 "$BL" chat --relay "$RURL" --state "$T/u8" --bank testbank --send $'caf\xe9'
 assert_contains "$T/err" "not valid UTF-8"
+# a stdin line longer than the buffer is reported, not split into two messages
+head -c 5000 /dev/zero | tr '\0' a > "$T/long.txt"; echo >> "$T/long.txt"
+expect_exit 2 "$BL" chat --relay "$RURL" --state "$T/ll" --bank testbank < "$T/long.txt"
+assert_contains "$T/err" "line 1 of stdin is longer than 4094 bytes: not sent"
 check_logs
 finish

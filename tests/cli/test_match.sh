@@ -124,6 +124,8 @@ expect_exit 2 "$BL" eval --truth "$T/truth-noid.csv" "$T/p.csv"
 assert_contains "$T/err" "needs record ids"
 expect_exit 0 "$BL" eval --json --truth "$F/people-truth.csv" --sweep --histogram --svg "$T/h.svg" "$T/c.csv"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["true_pairs"]==18 and len(d["sweep"])==21' "$T/out" && pass || fail "eval json"
+# the text report's counts are in the JSON too
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["false_positives"]==d["predicted"]-d["true_positives"] and d["false_negatives"]==d["true_pairs"]-d["true_positives"], d' "$T/out" && pass || fail "eval json false positives/negatives"
 assert_contains "$T/h.svg" "<svg"
 expect_exit 0 "$BL" eval --truth "$F/people-truth.csv" -t 0.9 "$T/c.csv"
 assert_contains "$T/out" "predicted pairs  12"
