@@ -48,6 +48,18 @@ bad POST "/projects/$P/encodings" "$KEY_H" "{$FPJ,\"encodings\":[{\"subject\":\"
 # honest party's upload is not the one turned away later
 bad POST "/projects/$P/encodings" "$KEY_H" "{$FPJ,\"encodings\":[{\"subject\":\"h001\",\"clk\":\"AAAA\"}]}" 400 "bits but the schema registered for project" "short records, right fingerprint"
 bad POST "/projects/$P/encodings" "$KEY_H" '{"encodings":[]}' 400 "non-empty" "no encodings"
+# a registered variant that changes the length (harden=xor halves it): the
+# right half-length upload passes the length check (here it then stops at
+# consent, which nobody gave)
+api POST /projects "$KEY_A" "$(with_schema '{"name":"hx","purpose":"research","parties":["hospital","bank"],"scopes":["name"]}' | jq -c '. + {schema_variant: "harden=xor"}')"
+PX=$(jqb .id)
+accept_invitations "$PX" "$KEY_H" "$KEY_B"
+printf 'subject,token\nhx1,abcdef\nhx2,ghijkl\n' > "$T/hx.csv"
+printf 'hx-secret' > "$T/hx.sec"
+"$BL" encode -q --secret-file "$T/hx.sec" --format bin --ids subject --harden xor "$T/hx.csv" "$SCHEMA_FILE" "$T/hx.clk"
+upload_bin "/projects/$PX/encodings" "$KEY_H" "$T/hx.clk"
+assert_eq "$CODE" 403 "hardened upload reaches the consent check"
+assert_contains "$T/body" "has consent"
 # refusals are audited, and their reasons carry no request text: a broken
 # erasure request must not put the subject key in the append-only log
 bad POST /erasure "$KEY_H" '{"subject":"p-8817}' 400 "malformed JSON at line 1" "truncated erasure"
