@@ -250,6 +250,10 @@ assert_contains "$T/err" "-o and --svg name the same file"
 expect_exit 2 "$BL" match -t 0.8 --svg "$T/nodir/c.svg" -o "$T/rl.csv" "$A" "$B"
 assert_contains "$T/err" "cannot write --svg '$T/nodir/c.svg': its folder does not exist"
 assert_missing "$T/rl.csv"
+# clkhash JSON behind a UTF-8 byte order mark is read as the same CLKs
+{ printf '\xef\xbb\xbf'; cat "$A"; } > "$T/a-bom.json"
+expect_exit 0 "$BL" match -t 0.8 -o "$T/m-bom.csv" "$T/a-bom.json" "$B"
+assert_same "$T/m-bom.csv" "$T/m-files.csv"
 # devices are written in place and replace nothing: /dev/null twice is fine
 expect_exit 0 "$BL" match -t 0.8 --svg /dev/null -o /dev/null "$A" "$B"
 expect_exit 2 "$BL" match -t 0.8 -o "$T" "$A" "$B"

@@ -329,6 +329,10 @@ expect_exit 2 "$BL" train -o "$T/th.json" "$T/saved.json" "$T/b.clk"
 assert_contains "$T/err" "$T/saved.json is a model (train's JSON), not CLKs"
 expect_exit 2 "$BL" eval --truth febrl --data "$T/a.clk" --data "$B" "$T/matches.csv"
 assert_contains "$T/err" "$T/a.clk is a binary CLK file (encode --format bin), not CSV"
+# a model file behind a UTF-8 byte order mark is read
+{ printf '\xef\xbb\xbf'; cat "$T/saved.json"; } > "$T/saved-bom.json"
+expect_exit 0 "$BL" match --model "$T/saved-bom.json" -o "$T/mbom.csv" "$T/a.clk" "$T/b.clk"
+assert_same "$T/mbom.csv" "$T/mf.csv"
 # clkhash JSON has no field layout: convert refuses to drop it
 expect_exit 2 "$BL" convert "$T/a.clk" "$T/a-fields.json"
 assert_contains "$T/err" "holds field-level encodings"
