@@ -202,7 +202,22 @@ static int one(bl_chat_client *cl, bl_relay_client *rc, const chat_args *a, json
 static int text_ok(const char *text, size_t line)
 {
     json_t *t = json_string(text);
+    /* the limit in the user's terms: the text as it goes out (JSON-escaped),
+     * plus the request around it ({"t":"msg","text":...,"id":N}) */
+    char *js = t ? json_dumps(t, JSON_ENCODE_ANY) : NULL;
+    const size_t out = js ? strlen(js) : 0, room = BL_CHAT_MAX_PLAINTEXT - 48;
+    free(js);
     json_decref(t);
+    if (t && out > room) {
+        char where[40] = "--send";
+        if (line)
+            snprintf(where, sizeof where, "line %zu of stdin", line);
+        fprintf(stderr,
+                "blindlink chat: %s: the message takes %zu bytes, one message holds %zu: "
+                "not sent\n",
+                where, out, room);
+        return -1;
+    }
     if (t)
         return 0;
     if (line)
