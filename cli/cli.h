@@ -129,6 +129,9 @@ int cli_check_outputs(const char *cmd, const cli_path *outs, size_t nouts, const
 /** Remove dir and everything in it (a state directory a failed start
  *  made); a failure is reported on stderr, prefixed "blindlink cmd:". */
 void cli_remove_tree(const char *cmd, const char *dir);
+/** Whether s holds field-level encodings (encode --layout fields records
+ *  the layout in the file's metadata; cli_common.c). */
+int cli_is_field_level(const bl_clkset *s);
 /** For batch commands: keep freed memory in the process (cli_common.c). */
 void cli_batch_memory(void);
 

@@ -279,6 +279,15 @@ void cli_warn_no_candidates(const char *cmd, size_t ncand, const bl_clkset *cons
  * allows) from it halved the faults (~275K) and cut system time by a
  * third or more with the same peak memory. Long-running commands (serve,
  * relay) keep the defaults: there memory handed back matters. */
+int cli_is_field_level(const bl_clkset *s)
+{
+    json_t *root = s->meta ? json_loads(s->meta, 0, NULL) : NULL;
+    const char *layout = json_string_value(json_object_get(root, "layout"));
+    const int yes = layout && !strcmp(layout, "fields");
+    json_decref(root);
+    return yes;
+}
+
 void cli_batch_memory(void)
 {
 #if defined(__GLIBC__) && defined(M_TRIM_THRESHOLD) && defined(M_MMAP_THRESHOLD)

@@ -102,16 +102,6 @@ static int convert_write(const bl_clkset *set, const char *out, bl_clk_format fm
     return st == BL_OK ? CLI_EXIT_OK : cli_fail("convert", &err);
 }
 
-/* encode --layout fields records the layout in the file's metadata */
-static int field_level(const bl_clkset *s)
-{
-    json_t *root = s->meta ? json_loads(s->meta, 0, NULL) : NULL;
-    const char *layout = json_string_value(json_object_get(root, "layout"));
-    const int yes = layout && !strcmp(layout, "fields");
-    json_decref(root);
-    return yes;
-}
-
 int cmd_convert(int argc, char **argv)
 {
     cli_common co = {0};
@@ -138,7 +128,7 @@ int cmd_convert(int argc, char **argv)
             err.status = BL_EINVAL;
         return cli_fail("convert", &err);
     }
-    if (fmt == BL_CLK_JSON && field_level(set))
+    if (fmt == BL_CLK_JSON && cli_is_field_level(set))
         rc = cli_usage_error("convert",
                              "'%s' holds field-level encodings: clkhash JSON cannot "
                              "record their field layout (the model and explain "

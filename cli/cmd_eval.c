@@ -88,6 +88,7 @@ typedef struct eval_opts {
     uint64_t true_pairs;
     double threshold, lo, hi, step;
     int sweep, hist, solve, no_truth;
+    int truth_file; /* --truth names a file (not febrl, id or none) */
     unsigned bins;
     const char *wsvg, *modelp, *musvg; /* model hooks (lib/model) */
     int weights;
@@ -190,6 +191,7 @@ static int eval_parse(int argc, char **argv, eval_opts *o)
         return cli_usage_error(CMD, "expected exactly one MATCHES file");
     o->input = argv[optind];
     o->no_truth = o->truth && strcmp(o->truth, "none") == 0;
+    o->truth_file = o->truth && !o->no_truth && strcmp(o->truth, "febrl") && strcmp(o->truth, "id");
     if (o->no_truth && (o->ndata || o->true_pairs || o->sweep))
         return cli_usage_error(CMD, "--truth none goes without --data, --true-pairs and --sweep");
     if (o->sweep_svg && !o->sweep)
@@ -208,9 +210,7 @@ static int eval_parse(int argc, char **argv, eval_opts *o)
                              {"--sweep-svg", o->sweep_svg},
                              {"--weights-svg", o->wsvg},
                              {"--mu-svg", o->musvg}};
-    const int tfile =
-        o->truth && strcmp(o->truth, "febrl") && strcmp(o->truth, "id") && !o->no_truth;
-    const char *ins[MAX_DATA + 3] = {o->input, o->modelp, tfile ? o->truth : NULL};
+    const char *ins[MAX_DATA + 3] = {o->input, o->modelp, o->truth_file ? o->truth : NULL};
     for (size_t i = 0; i < o->ndata; i++)
         ins[i + 3] = o->data[i];
     const int rc = cli_check_outputs(CMD, outs, sizeof outs / sizeof *outs, ins, o->ndata + 3);
@@ -441,7 +441,7 @@ static bl_eval_idmode id_mode(const eval_run *r, const char *truth)
 /* CLI_OPT_OK, or an exit code with the message printed */
 static int build_truth(eval_run *r, const eval_opts *o, bl_error *err)
 {
-    int truth_file = o->truth && strcmp(o->truth, "febrl") && strcmp(o->truth, "id");
+    const int truth_file = o->truth_file;
     r->nsets = r->m.nsets > o->ndata ? r->m.nsets : o->ndata;
     if (o->ndata && o->ndata < r->m.nsets)
         return cli_usage_error(CMD, "%s uses %u datasets but %zu --data files were given", r->mpath,

@@ -113,19 +113,13 @@ static int do_validate(const char *path)
     }
     bl_schema_diag *d = NULL;
     size_t nd = 0, ne = 0;
-    st = bl_schema_check(buf, len, &d, &nd, &ne, &err);
+    st = bl_schema_check(buf, len, path, &d, &nd, &ne, &err);
     bl_schema *s = NULL;
     if (st == BL_OK && ne == 0)
         st = bl_schema_parse(buf, len, path, &s, &err);
     free(buf);
     if (st != BL_OK) {
         free(d);
-        /* bl_schema_check has no file name: its messages start "schema" */
-        if (!strncmp(err.msg, "schema", 6) && (err.msg[6] == ':' || err.msg[6] == ' ')) {
-            char m[sizeof err.msg];
-            snprintf(m, sizeof m, "%s", err.msg + 6);
-            bl_error_set(&err, err.status, "%s%s", path, m);
-        }
         return cli_fail(CMD, &err);
     }
     for (size_t i = 0; i < nd; i++)

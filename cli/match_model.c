@@ -52,15 +52,6 @@ static int check_model_file(const char *path)
     return cli_fail(CMD, &err);
 }
 
-static int is_field_level(const bl_clkset *s)
-{
-    json_t *root = s->meta ? json_loads(s->meta, 0, NULL) : NULL;
-    const char *layout = json_string_value(json_object_get(root, "layout"));
-    int yes = layout && !strcmp(layout, "fields");
-    json_decref(root);
-    return yes;
-}
-
 /* read the inputs and check they are alike; the exit code on failure
  * (message printed) */
 static int fs_read(fs_run *r, const cli_fs_opts *o)
@@ -70,8 +61,8 @@ static int fs_read(fs_run *r, const cli_fs_opts *o)
     r->n = o->n;
     /* one sentence naming both files when the first is field-level and a
      * later one is not (the library's check words it for one file) */
-    for (size_t i = 1; is_field_level(r->sets[0]) && i < r->n; i++)
-        if (!is_field_level(r->sets[i])) {
+    for (size_t i = 1; cli_is_field_level(r->sets[0]) && i < r->n; i++)
+        if (!cli_is_field_level(r->sets[i])) {
             fprintf(stderr, "blindlink match: %s is field-level but %s is record-level: --model "
                             "needs field-level encodings of every input (encode --layout fields "
                             "--format bin)\n", o->paths[0], o->paths[i]);

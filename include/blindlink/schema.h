@@ -66,9 +66,10 @@ bl_status bl_schema_load(const char *path, bl_schema **out, bl_error *err) BL_WU
  *  first), each with its JSON path. `*diags` is malloc'd (free() it) and
  *  holds `*ndiags` entries, errors first then warnings; `*nerrors` of them
  *  are errors. Returns BL_OK when the text parsed as JSON (whatever the
- *  number of problems), BL_ENOMEM/BL_ESCHEMA otherwise. */
-bl_status bl_schema_check(const char *json, size_t len, bl_schema_diag **diags, size_t *ndiags,
-                          size_t *nerrors, bl_error *err) BL_WUR;
+ *  number of problems), BL_ENOMEM/BL_ESCHEMA otherwise, with a message
+ *  that starts with `name` (the file; NULL: "schema"). */
+bl_status bl_schema_check(const char *json, size_t len, const char *name, bl_schema_diag **diags,
+                          size_t *ndiags, size_t *nerrors, bl_error *err) BL_WUR;
 
 /** Free a schema. NULL is a no-op. */
 void bl_schema_free(bl_schema *s);

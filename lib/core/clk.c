@@ -240,7 +240,7 @@ static bl_status read_json(const char *path, size_t max_count, bl_clkset **out, 
         return bl_error_set(err, BL_EIO, "%s: unable to open: %s", path, strerror(errno));
     /* a UTF-8 byte order mark (added by some editors) is not JSON: skipped */
     unsigned char bom[3];
-    if (fread(bom, 1, 3, fp) != 3 || memcmp(bom, "\xEF\xBB\xBF", 3))
+    if (fread(bom, 1, 3, fp) != 3 || !bli_bom_len(bom, 3))
         rewind(fp);
     json_t *root = json_loadf(fp, JSON_REJECT_DUPLICATES, &je);
     fclose(fp);

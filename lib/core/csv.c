@@ -265,9 +265,8 @@ bl_status bl_csv_next(bl_csv_reader *r, bl_csv_row *row, bl_error *err)
                 if (r->buf_len >= 8 && !memcmp(r->buf, BL_CLKBIN_MAGIC, 8))
                     return bl_error_set(err, BL_EINPUT, "%s is %s, not CSV", r->name,
                                         bli_kind_hint(r->buf, r->buf_len));
-                if (!r->opts.keep_bom && r->buf_len >= 3 && r->buf[0] == 0xEF &&
-                    r->buf[1] == 0xBB && r->buf[2] == 0xBF)
-                    r->buf_pos = 3;
+                if (!r->opts.keep_bom)
+                    r->buf_pos = bli_bom_len(r->buf, r->buf_len);
             }
         }
         /* feed up to and including the next line terminator */

@@ -89,6 +89,14 @@ void bli_par_run(void *(*fn)(void *), void *jobs, size_t size, int nt);
 enum { BLI_NAME_GIVEN = 1, BLI_NAME_FAMILY = 2 };
 int bli_name_role(const char *name);
 
+/** Length of the UTF-8 byte order mark that starts `p` (n bytes), 3 or 0:
+ *  editors on Windows add one; it is not part of JSON or of a CSV header. */
+static inline size_t bli_bom_len(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    return n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF ? 3 : 0;
+}
+
 /** What the first bytes of a file that failed to parse as JSON look like,
  *  for the error message: "a binary CLK file (encode --format bin)", "CSV
  *  text", or "" when nothing is recognised (io.c). */

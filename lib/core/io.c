@@ -518,11 +518,9 @@ const char *bli_kind_hint(const void *head, size_t n)
     const unsigned char *p = head;
     if (n >= 8 && !memcmp(p, BL_CLKBIN_MAGIC, 8))
         return "a binary CLK file (encode --format bin)";
-    size_t i = 0;
     /* JSON behind a UTF-8 byte order mark is JSON, not CSV */
-    const int bom = n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF;
-    if (bom)
-        i = 3;
+    const size_t bom = bli_bom_len(p, n);
+    size_t i = bom;
     while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
         i++;
     if (bom && i < n && (p[i] == '{' || p[i] == '['))

@@ -860,11 +860,9 @@ static bl_status parse_all(const char *json, size_t len, pctx *c, bl_schema **ou
                            const char *name)
 {
     json_error_t je;
-    /* a UTF-8 byte order mark (editors on Windows add one) is not JSON: skipped */
-    if (len >= 3 && !memcmp(json, "\xEF\xBB\xBF", 3)) {
-        json += 3;
-        len -= 3;
-    }
+    const size_t bom = bli_bom_len(json, len);
+    json += bom;
+    len -= bom;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
     const char *kind = root ? "" : bli_kind_hint(json, len);
     if (!root && *kind)
@@ -972,13 +970,13 @@ bl_status bl_schema_load(const char *path, bl_schema **out, bl_error *err)
     return st;
 }
 
-bl_status bl_schema_check(const char *json, size_t len, bl_schema_diag **diags, size_t *ndiags,
-                          size_t *nerrors, bl_error *err)
+bl_status bl_schema_check(const char *json, size_t len, const char *name, bl_schema_diag **diags,
+                          size_t *ndiags, size_t *nerrors, bl_error *err)
 {
     pctx c = {0};
     *diags = NULL;
     *ndiags = *nerrors = 0;
-    bl_status st = parse_all(json, len, &c, NULL, err, NULL);
+    bl_status st = parse_all(json, len, &c, NULL, err, name);
     if (st == BL_ENOMEM || (st != BL_OK && c.ndiags == 0 && c.nerrors == 0)) {
         free(c.diags);
         return st;

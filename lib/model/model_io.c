@@ -14,6 +14,7 @@
 
 #include <blindlink/io.h>
 
+#include "core/internal.h"
 #include "model/model_internal.h"
 
 #define MODEL_FORMAT 1
@@ -407,11 +408,9 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
     *out = NULL;
     rd r = {name, err};
     json_error_t je;
-    /* a UTF-8 byte order mark (added by some editors) is not JSON: skipped */
-    if (len >= 3 && !memcmp(json, "\xEF\xBB\xBF", 3)) {
-        json += 3;
-        len -= 3;
-    }
+    const size_t bom = bli_bom_len(json, len);
+    json += bom;
+    len -= bom;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
     const char *kind = root ? "" : bli_kind_hint(json, len);
     if (!root && *kind)

@@ -97,6 +97,9 @@ assert_eq "$(stat -c %a "$T/relay/relay.db")" "600" "relay.db mode"
 # a message that is not UTF-8 is named as such (it was "out of memory")
 expect_exit 2 "$BL" chat --relay "$RURL" --state "$T/u8" --bank testbank --send $'caf\xe9'
 assert_contains "$T/err" "not valid UTF-8"
+# off loopback the relay serves plain HTTP only with a warning
+timeout 3 "$BL" relay --listen 0.0.0.0:0 --data-dir "$T/relay-any" >/dev/null 2>"$T/any.err"
+assert_contains "$T/any.err" "warning: plain HTTP on 0.0.0.0:0"
 # a stdin line longer than the buffer is reported, not split into two messages
 head -c 5000 /dev/zero | tr '\0' a > "$T/long.txt"; echo >> "$T/long.txt"
 expect_exit 2 "$BL" chat --relay "$RURL" --state "$T/ll" --bank testbank < "$T/long.txt"

@@ -274,6 +274,8 @@ assert_contains "$T/version.err" "peer speaks blindlink psi version 2"
 
 # ---- bad input: exit 2 with file, line and column, before any network -----------------------
 printf 'id,email\n1,a@b.org\n2,"unterminated\n' >"$T/bad.csv"
+expect_exit 2 "$BL" psi --connect 127.0.0.1:1 --key "$T/b.key" --peer-key "$APUB" --email email --out "$T/nodir/m.csv" "$T/s1.csv"
+assert_contains "$T/err" "cannot write -o/--out '$T/nodir/m.csv': its folder does not exist"
 expect_exit 2 "$BL" psi --connect 127.0.0.1:1 --key "$T/b.key" --peer-key "$APUB" --email email --out "$T/x.out" "$T/bad.csv"
 assert_contains "$T/err" "bad.csv:4: malformed CSV"
 printf 'id,email\n1,a@b.org\n2,c@d.org,extra\n' >"$T/ragged.csv"

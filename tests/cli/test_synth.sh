@@ -60,6 +60,9 @@ assert_exists "$T/od/party-2.csv"
 expect_exit 0 "$BL" synth -n 20 --out-dir "$T/od-new"
 assert_exists "$T/od-new/party-1.csv"
 expect_exit 2 "$BL" synth -n 10 -o ''
+# ... only once the options pass
+expect_exit 2 "$BL" synth --out-dir "$T/od-bad" --dedup -p 3
+assert_missing "$T/od-bad"
 assert_eq "$(sed -n 2p "$T/od/party-1.csv" | cut -d, -f4 | grep -cE '^[0-9]{8}$')" 1 "febrl date"
 expect_exit 0 "$BL" synth -n 50 -o "$T/dmy" --date-format dmy --level none
 assert_eq "$(tail -n +2 "$T/dmy-1.csv" | cut -d, -f4 | grep -cvE '^[0-9]{2}-[0-9]{2}-[0-9]{4}$')" 0 "dmy dates"

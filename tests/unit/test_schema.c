@@ -132,7 +132,7 @@ static void test_check_collects_all(void **state)
     bl_schema_diag *d = NULL;
     size_t nd = 0, ne = 0;
     bl_error e = {0};
-    assert_int_equal(bl_schema_check(json, strlen(json), &d, &nd, &ne, &e), BL_OK);
+    assert_int_equal(bl_schema_check(json, strlen(json), NULL, &d, &nd, &ne, &e), BL_OK);
     assert_int_equal(ne, 3);
     int seen_bogus = 0, seen_strategy = 0, seen_values = 0;
     for (size_t i = 0; i < ne; i++) {
