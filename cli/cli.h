@@ -75,6 +75,10 @@ int cmd_attack(int argc, char **argv);
 
 /** Print "blindlink <cmd>: <message>" to stderr; returns exit code for `err`. */
 int cli_fail(const char *cmd, const bl_error *err);
+/** cli_fail for a failure to read an input: a file that cannot be opened or
+ *  read is the caller's to fix, so it exits 2 (usage or input error) like
+ *  any other bad input, not 1 (BL_EIO, kept for outputs and the network). */
+int cli_fail_input(const char *cmd, bl_error *err);
 /** blindlink-mpi: set on a rank whose failure rank 0 reports; cli_fail then
  *  prints nothing (and still returns the exit code). */
 extern int cli_fail_silent;

@@ -187,7 +187,7 @@ static int run(const args *a, const bl_schema *sc, const char *encoded)
     bl_error err = {0};
     bl_clkset *enc = NULL;
     if (bl_clkset_read(encoded, BL_CLK_AUTO, 0, &enc, &err) != BL_OK)
-        return cli_fail(CMD, &err);
+        return cli_fail_input(CMD, &err);
     bl_attack_result r;
     bl_attack_guess *g = NULL;
     size_t ng = 0;

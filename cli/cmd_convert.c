@@ -123,11 +123,8 @@ int cmd_convert(int argc, char **argv)
     if (st == BL_OK && fmt == BL_CLK_AUTO)
         fmt = other_format(sp.path);
     cli_spool_free(&sp);
-    if (st != BL_OK) {
-        if (st == BL_EIO)
-            err.status = BL_EINVAL;
-        return cli_fail("convert", &err);
-    }
+    if (st != BL_OK)
+        return cli_fail_input("convert", &err);
     if (fmt == BL_CLK_JSON && cli_is_field_level(set))
         rc = cli_usage_error("convert",
                              "'%s' holds field-level encodings: clkhash JSON cannot "

@@ -474,7 +474,7 @@ static int build_truth(eval_run *r, const eval_opts *o, bl_error *err)
         st = bl_eval_truth_from_ids((const char *const *const *)r->idv, r->counts, r->nsets,
                                     id_mode(r, o->truth), &r->tr, err);
     if (st)
-        return cli_fail(CMD, err);
+        return cli_fail_input(CMD, err);
     /* the number of true pairs is known from complete ids or a truth file */
     uint64_t n = o->true_pairs ? o->true_pairs
                                : ((o->ndata || truth_file) ? bl_eval_truth_pairs(r->tr) : 0);
@@ -739,7 +739,7 @@ int cmd_eval(int argc, char **argv)
         r.probs = has_probability_column(in.path);
     cli_spool_free(&in);
     if (st) {
-        rc = cli_fail(CMD, &err);
+        rc = cli_fail_input(CMD, &err);
         goto done;
     }
     if ((rc = eval_check_scores(&r, &o)) != CLI_OPT_OK)

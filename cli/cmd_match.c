@@ -437,12 +437,20 @@ static const char *input_name(const char *p)
     return strcmp(p, "-") ? p : "stdin";
 }
 
+/* an input that cannot be read exits 2 (cli_fail_input), here too */
+static bl_status input_status(match_run *r, bl_status st)
+{
+    if (st == BL_EIO)
+        st = r->err.status = BL_EINVAL;
+    return st;
+}
+
 static bl_status read_inputs(match_run *r, const match_opts *o)
 {
     if (cli_match_read_hook) { /* blindlink-mpi */
         bl_status st = cli_match_read_hook(o->inputs, o->nin, r->sets, &r->err);
         r->nin = st ? 0 : o->nin;
-        return st;
+        return input_status(r, st);
     }
     /* stdin ('-') is copied to a temporary file first; then all are read
      * at once */
@@ -464,7 +472,7 @@ static bl_status read_inputs(match_run *r, const match_opts *o)
         cli_spool_free(&sp[i]);
     free(sp);
     free(paths);
-    return st;
+    return input_status(r, st);
 }
 
 /* ---- were the inputs encoded alike? ---- */

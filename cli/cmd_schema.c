@@ -144,11 +144,8 @@ static int load(const char *path, int quiet, bl_schema **s)
     if (!st)
         st = bl_schema_load(sp.path, s, &err);
     cli_spool_free(&sp);
-    if (st != BL_OK) {
-        if (err.status == BL_EIO)
-            err.status = BL_EINVAL;
-        return cli_fail(CMD, &err);
-    }
+    if (st != BL_OK)
+        return cli_fail_input(CMD, &err);
     for (size_t i = 0; !quiet && i < bl_schema_nwarnings(*s); i++)
         fprintf(stderr, "blindlink schema: warning: %s: %s\n", path, bl_schema_warning(*s, i));
     return 0;

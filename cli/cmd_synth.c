@@ -478,7 +478,12 @@ int cmd_synth(int argc, char **argv)
         fprintf(stderr, "blindlink synth: out of memory\n");
         return CLI_EXIT_FAIL;
     }
-    rc = synth_run(&s, g, paths);
+    /* -o PREFIX in a folder that does not exist: refused before any record
+     * is made, like every command's outputs (exit 2) */
+    cli_path outs[1] = {{"-o", paths[0]}};
+    rc = s.prefix ? cli_check_outputs(CMD, outs, 1, NULL, 0) : CLI_EXIT_OK;
+    if (rc == CLI_EXIT_OK)
+        rc = synth_run(&s, g, paths);
     for (unsigned d = 0; d < nd; d++)
         free(paths[d]);
     free(paths);

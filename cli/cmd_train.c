@@ -39,7 +39,7 @@ static int read_inputs(const char *cmd, size_t n, char *const *paths, int thread
             return cli_usage_error(cmd, "field-level inputs must be files: '-' (stdin) is not "
                                         "supported");
     if (bl_clkset_read_many((const char *const *)paths, n, threads, sets, NULL, &err) != BL_OK)
-        return cli_fail(cmd, &err);
+        return cli_fail_input(cmd, &err);
     if (bl_model_check_inputs((const bl_clkset *const *)sets, (const char *const *)paths, n, &err) != BL_OK) {
         free_sets(sets, n);
         return cli_fail(cmd, &err);

@@ -61,6 +61,13 @@ int cli_fail(const char *cmd, const bl_error *err)
     return bl_status_exit_code(s);
 }
 
+int cli_fail_input(const char *cmd, bl_error *err)
+{
+    if (err->status == BL_EIO)
+        err->status = BL_EINVAL;
+    return cli_fail(cmd, err);
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

@@ -57,7 +57,7 @@ static int check_model_file(const char *path)
 static int fs_read(fs_run *r, const cli_fs_opts *o)
 {
     if (bl_clkset_read_many(o->paths, o->n, o->threads, r->sets, NULL, &r->err) != BL_OK)
-        return cli_fail(CMD, &r->err);
+        return cli_fail_input(CMD, &r->err);
     r->n = o->n;
     /* one sentence naming both files when the first is field-level and a
      * later one is not (the library's check words it for one file) */

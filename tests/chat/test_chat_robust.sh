@@ -35,7 +35,10 @@ CODE=$(curl -s -o /dev/null -w '%{http_code}' "$RURL/v1/banks/nosuch/bundle"); a
 for b in "$(head -c 300 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=')" "AQI" "CQIAAAAA"; do
   post "$TOK" "{\"to\":\"testbank\",\"body\":\"$b\"}"; assert_eq "$CODE" 200 "relay stores opaque bytes"
 done
-sleep 0.5
+# the bank sees them within its poll; a loaded machine may take longer
+for _ in $(seq 1 100); do
+  [ "$(grep -c 'rejected envelope' "$T/bank.log")" -ge 3 ] && break; sleep 0.1
+done
 assert_eq "$(grep -c 'rejected envelope' "$T/bank.log")" 3 "bank rejected all three"
 CODE=$(curl -s -o "$T/poll.json" -w '%{http_code}' "$RURL/v1/messages?after=0&wait=1" -H "Authorization: Bearer $TOK")
 assert_eq "$(jq '.messages | length' "$T/poll.json")" 0 "no answer to garbage"
@@ -71,6 +74,10 @@ kill -KILL "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null; RELAY_PID=""
 OLDPORT=$(cat "$T/port")
 "$BL" relay --listen "127.0.0.1:$OLDPORT" --data-dir "$T/relay" --verbose 2>>"$T/relay.log" &
 RELAY_PID=$!
+# the relay is back once it answers; the bank's reconnect is what is tested
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null "$RURL/v1/banks/testbank/bundle" && break; sleep 0.1
+done
 sleep 2.5
 cust a --send balance
 assert_eq $RC 0 "bank reconnected after relay restart"; assert_contains "$T/out" "4821.37"

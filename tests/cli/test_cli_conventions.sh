@@ -269,4 +269,22 @@ assert_contains "$T/err" "$D is CSV text, not CLKs"
 expect_exit 2 "$BL" match -t 0.8 --min-probability 0.9 "$A" "$B"
 assert_contains "$T/err" "--min-probability is the decision of --model"
 
+# an input that does not exist is an input error everywhere: exit 2, the
+# file named (match, train and eval used to exit 1 as for a failing disk)
+NO=$T/no-such-file
+check_missing() { expect_exit 2 "$@"; assert_contains "$T/err" "$NO"; }
+check_missing "$BL" encode -q --secret-file "$SEC" "$NO.csv" "$S" "$T/x.bin"
+check_missing "$BL" match -t 0.8 -o "$T/x.csv" "$NO.clk" "$B"
+check_missing "$BL" match --model auto -o "$T/x.csv" "$A" "$NO.clk"
+check_missing "$BL" train -o "$T/x.json" "$NO.clk" "$B"
+check_missing "$BL" eval --truth none "$NO.csv"
+check_missing "$BL" eval --data "$NO.csv" --data "$D" "$T/m-files.csv"
+check_missing "$BL" eval --truth "$NO.csv" "$T/m-files.csv"
+check_missing "$BL" describe "$NO.clk"
+check_missing "$BL" convert "$NO.clk" "$T/x.json"
+check_missing "$BL" explain --model "$NO.json" "$A:0" "$B:0"
+check_missing "$BL" attack --method frequency --plain "$D" --schema "$S" "$NO.clk"
+check_missing "$BL" schema validate "$NO.json"
+assert_missing "$T/x.bin"; assert_missing "$T/x.csv"; assert_missing "$T/x.json"
+
 finish

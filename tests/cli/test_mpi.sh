@@ -192,7 +192,7 @@ assert_missing "$T/stdin.out"
 for b in "--blocking lsh" ""; do
   rm -f "$T/missing.out"
   run_mpi 2 -t 0.8 $b -o "$T/missing.out" "$T/nosuch.clk" "$T/b.clk" >"$T/out" 2>"$T/err"
-  assert_eq "$?" 1 "missing input under MPI ($b)"
+  assert_eq "$?" 2 "missing input under MPI ($b)"
   assert_eq "$(grep -c "nosuch.clk: cannot open" "$T/err")" 1 "reports of the missing input ($b)"
   assert_not_contains "$T/err" "could not read"
   assert_missing "$T/missing.out"

@@ -116,8 +116,16 @@ bad "unexpected argument" -o "$T/x" extra
 assert_missing "$T/x-1.csv"
 assert_missing "$T/x.csv"
 
-# runtime failure: unwritable destination -> exit 1, nothing written
-expect_exit 1 "$BL" synth -n 10 -o "$T/no/such/dir/p"
+# a destination whose folder does not exist: refused before any work
+# (exit 2, as for every command's outputs), nothing written
+expect_exit 2 "$BL" synth -n 10 -o "$T/no/such/dir/p"
+assert_contains "$T/err" "its folder does not exist"
 assert_missing "$T/no"
+# runtime failure: a folder that cannot be written -> exit 1, nothing written
+if [ "$(id -u)" -ne 0 ]; then
+  mkdir "$T/ro" && chmod 0500 "$T/ro"
+  expect_exit 1 "$BL" synth -n 10 -o "$T/ro/p"
+  assert_missing "$T/ro/p-1.csv"
+fi
 
 finish
