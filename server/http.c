@@ -674,13 +674,9 @@ static void *janitor_main(void *arg)
     return NULL;
 }
 
-bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
+/* the documented defaults of every option left 0 */
+static void server_defaults(bl_server_opts *o)
 {
-    srv_ctx *c = calloc(1, sizeof *c);
-    if (!c)
-        return bl_error_set(err, BL_ENOMEM, "out of memory");
-    c->opts = *in;
-    bl_server_opts *o = &c->opts;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (o->http_threads <= 0) /* handlers block on the store: at least 4 */
         o->http_threads = ncpu > 4 ? (int)ncpu : 4;
@@ -706,30 +702,110 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
         o->body_timeout_s = 600;
     if (!o->audit_interval_s)
         o->audit_interval_s = 60;
-    srv_sockaddr sa;
-    bl_status rc = parse_listen(o->listen, &sa, err);
-    srv_tls tls = {0};
+}
+
+/* the address, its policy, TLS material, the data directory, the store and
+ * its audit key: everything checked before a thread starts */
+static bl_status server_open(srv_ctx *c, srv_sockaddr *sa, srv_tls *tls, bl_error *err)
+{
+    const bl_server_opts *o = &c->opts;
+    bl_status rc = parse_listen(o->listen, sa, err);
     if (rc == BL_OK)
-        rc = srv_listen_policy(o, &sa.sa, err);
+        rc = srv_listen_policy(o, &sa->sa, err);
     if (rc == BL_OK)
-        rc = srv_tls_load(o, &tls, err);
-    if (rc != BL_OK) {
-        free(c);
+        rc = srv_tls_load(o, tls, err);
+    if (rc != BL_OK)
         return rc;
-    }
-    if (!o->allow_shared_dir && (rc = srv_check_private_dir(o->data_dir, err)) != BL_OK) {
-        free(c);
-        return rc;
-    }
-    rc = srv_store_open(o->data_dir, o->http_threads + o->run_workers + 3, &c->st, err);
+    if (!o->allow_shared_dir)
+        rc = srv_check_private_dir(o->data_dir, err);
+    if (rc == BL_OK)
+        rc = srv_store_open(o->data_dir, o->http_threads + o->run_workers + 3, &c->st, err);
     if (rc == BL_OK) {
         const char *key = o->audit_key ? o->audit_key : getenv("BLINDLINK_AUDIT_KEY");
         rc = srv_audit_key_attach(c->st, key, !o->audit_unsigned, o->audit_rotate, err);
         if (rc != BL_OK)
             bl_store_close(c->st);
     }
+    if (rc != BL_OK)
+        srv_tls_free(tls);
+    return rc;
+}
+
+static unsigned sa_port(const srv_sockaddr *sa)
+{
+    return ntohs(sa->sa.sa_family == AF_INET6 ? sa->v6.sin6_port : sa->v4.sin_port);
+}
+
+static bl_status server_daemon(srv_ctx *c, const srv_sockaddr *sa, const srv_tls *tls,
+                               bl_error *err)
+{
+    const bl_server_opts *o = &c->opts;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    if (sa->sa.sa_family == AF_INET6)
+        flags |= MHD_USE_IPv6; /* the literal given: [::1] stays IPv6-only */
+    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+        flags |= MHD_USE_EPOLL;
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)srv_tls_priorities},
+        {MHD_OPTION_END, 0, NULL}};
+    if (tls->cert)
+        flags |= MHD_USE_TLS;
+    else
+        tls_opts[0].option = MHD_OPTION_END;
+    c->daemon = MHD_start_daemon(
+        /* the port too (MHD_OPTION_SOCK_ADDR decides), so that a bind error names it */
+        flags, sa_port(sa), NULL, NULL, &on_request, c, MHD_OPTION_SOCK_ADDR, &sa->sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->http_threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)o->conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED, &on_completed, c, MHD_OPTION_ARRAY,
+        tls_opts, MHD_OPTION_END);
+    if (!c->daemon)
+        return bl_error_set(err, BL_ENET, "cannot listen on %s (address in use%s?)", o->listen,
+                            tls->cert ? ", or a certificate and key that do not match" : "");
+    return BL_OK;
+}
+
+/* the bound port to --port-file (atomically) and the address to stderr */
+static bl_status server_announce(srv_ctx *c, const srv_sockaddr *sa, int https, bl_error *err)
+{
+    const bl_server_opts *o = &c->opts;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(c->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = info ? info->port : sa_port(sa);
+    if (o->port_file) {
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp", o->port_file);
+        FILE *fp = fopen(tmp, "w");
+        if (!fp || fprintf(fp, "%u\n", port) < 0 || fclose(fp) != 0 ||
+            rename(tmp, o->port_file) != 0)
+            return bl_error_set(err, BL_EIO, "cannot write port file %s", o->port_file);
+    }
+    if (!o->quiet) {
+        char host[INET6_ADDRSTRLEN] = "?";
+        int six = sa->sa.sa_family == AF_INET6;
+        inet_ntop(sa->sa.sa_family,
+                  six ? (const void *)&sa->v6.sin6_addr : (const void *)&sa->v4.sin_addr, host,
+                  sizeof host);
+        fprintf(stderr, "blindlink serve: listening on %s://%s%s%s:%u, data in %s\n",
+                https ? "https" : "http", six ? "[" : "", host, six ? "]" : "", port, o->data_dir);
+    }
+    return BL_OK;
+}
+
+bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
+{
+    srv_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    c->opts = *in;
+    const bl_server_opts *o = &c->opts;
+    server_defaults(&c->opts);
+    srv_sockaddr sa;
+    srv_tls tls = {0};
+    bl_status rc = server_open(c, &sa, &tls, err);
     if (rc != BL_OK) {
-        srv_tls_free(&tls);
         free(c);
         return rc;
     }
@@ -757,57 +833,10 @@ bl_status bl_server_run(const bl_server_opts *in, bl_error *err)
     int have_janitor = 0;
     if (rc == BL_OK && pthread_create(&janitor, NULL, janitor_main, c) == 0)
         have_janitor = 1;
-    if (rc == BL_OK) {
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-        if (sa.sa.sa_family == AF_INET6)
-            flags |= MHD_USE_IPv6; /* the literal given: [::1] stays IPv6-only */
-        if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
-            flags |= MHD_USE_EPOLL;
-        struct MHD_OptionItem tls_opts[] = {
-            {MHD_OPTION_HTTPS_MEM_CERT, 0, tls.cert},
-            {MHD_OPTION_HTTPS_MEM_KEY, 0, tls.key},
-            {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)srv_tls_priorities},
-            {MHD_OPTION_END, 0, NULL}};
-        if (tls.cert)
-            flags |= MHD_USE_TLS;
-        else
-            tls_opts[0].option = MHD_OPTION_END;
-        c->daemon = MHD_start_daemon(
-            /* the port too (MHD_OPTION_SOCK_ADDR decides), so that a bind error names it */
-            flags, ntohs(sa.sa.sa_family == AF_INET6 ? sa.v6.sin6_port : sa.v4.sin_port), NULL,
-            NULL, &on_request, c, MHD_OPTION_SOCK_ADDR, &sa.sa, MHD_OPTION_THREAD_POOL_SIZE,
-            (unsigned)o->http_threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
-            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-            (unsigned)256, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-            MHD_OPTION_NOTIFY_COMPLETED, &on_completed, c, MHD_OPTION_ARRAY, tls_opts,
-            MHD_OPTION_END);
-        if (!c->daemon)
-            rc = bl_error_set(err, BL_ENET, "cannot listen on %s (address in use%s?)", o->listen,
-                              tls.cert ? ", or a certificate and key that do not match" : "");
-    }
-    if (rc == BL_OK) {
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info(c->daemon, MHD_DAEMON_INFO_BIND_PORT);
-        unsigned port = info ? info->port
-                             : ntohs(sa.sa.sa_family == AF_INET6 ? sa.v6.sin6_port : sa.v4.sin_port);
-        if (o->port_file) {
-            char tmp[4096];
-            snprintf(tmp, sizeof tmp, "%s.tmp", o->port_file);
-            FILE *fp = fopen(tmp, "w");
-            if (!fp || fprintf(fp, "%u\n", port) < 0 || fclose(fp) != 0 ||
-                rename(tmp, o->port_file) != 0)
-                rc = bl_error_set(err, BL_EIO, "cannot write port file %s", o->port_file);
-        }
-        if (rc == BL_OK && !o->quiet) {
-            char host[INET6_ADDRSTRLEN] = "?";
-            int six = sa.sa.sa_family == AF_INET6;
-            inet_ntop(sa.sa.sa_family, six ? (const void *)&sa.v6.sin6_addr
-                                           : (const void *)&sa.v4.sin_addr,
-                      host, sizeof host);
-            fprintf(stderr, "blindlink serve: listening on %s://%s%s%s:%u, data in %s\n",
-                    tls.cert ? "https" : "http", six ? "[" : "", host, six ? "]" : "", port,
-                    o->data_dir);
-        }
-    }
+    if (rc == BL_OK)
+        rc = server_daemon(c, &sa, &tls, err);
+    if (rc == BL_OK)
+        rc = server_announce(c, &sa, tls.cert != NULL, err);
     if (rc == BL_OK) {
         int sig = 0;
         sigwait(&set, &sig);
