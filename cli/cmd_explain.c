@@ -33,7 +33,8 @@ static void usage(FILE *fp)
           "      --input FILE   an input of the match run (repeat; A.clk and B.clk among them)\n"
           "      --json         print the explanation as JSON\n"
           "  -o, --output FILE  write the explanation to FILE instead of stdout\n"
-          "  -q, --quiet, -v, --verbose  accepted as by every command (nothing to add here)\n"
+          "  -q, --quiet        no explanation (with --svg: the chart alone)\n"
+          "  -v, --verbose      accepted as by every command (nothing to add here)\n"
           "  -V, --version      print the version;  -h, --help  this help\n"
           "\n"
           "Exit status: 0 ok, 1 runtime failure, 2 usage or input error.\n",
@@ -63,15 +64,21 @@ static json_t *explain_json(const explain_pair *e)
         cli_json_set_real(o, "tf_adjust", e->f[i].tf_adjust);
         json_array_append_new(fields, o);
     }
-    return json_pack("{s:{s:s, s:I}, s:{s:s, s:I}, s:f, s:o, s:f, s:f}", "a", "file", e->pa,
-                     "index", (json_int_t)e->ia, "b", "file", e->pb, "index", (json_int_t)e->ib,
-                     "prior_weight", e->pw, "fields", fields, "weight", e->w, "probability",
-                     e->p);
+    /* the record ids too, as the text shows them, when the file has ids */
+    json_t *ra = json_pack("{s:s, s:I}", "file", e->pa, "index", (json_int_t)e->ia);
+    json_t *rb = json_pack("{s:s, s:I}", "file", e->pb, "index", (json_int_t)e->ib);
+    if (e->ida)
+        json_object_set_new(ra, "id", json_string(e->ida));
+    if (e->idb)
+        json_object_set_new(rb, "id", json_string(e->idb));
+    return json_pack("{s:o, s:o, s:f, s:o, s:f, s:f}", "a", ra, "b", rb, "prior_weight", e->pw,
+                     "fields", fields, "weight", e->w, "probability", e->p);
 }
 
 static void explain_text(FILE *fp, const explain_pair *e)
 {
-    fprintf(fp, "%s:%zu %s  vs  %s:%zu %s\n", e->pa, e->ia, e->ida, e->pb, e->ib, e->idb);
+    fprintf(fp, "%s:%zu %s  vs  %s:%zu %s\n", e->pa, e->ia, e->ida ? e->ida : "", e->pb, e->ib,
+            e->idb ? e->idb : "");
     /* the tf adjustment is part of the weight: shown again on its own */
     fprintf(fp, "%-22s %8s  %-14s %9s %9s\n", "field", "dice", "level", "weight", "(tf part)");
     fprintf(fp, "%-22s %8s  %-14s %+9.3f\n", "(prior)", "", "", e->pw);
@@ -148,7 +155,17 @@ static int split_ref(char *arg, size_t *idx)
     return 0;
 }
 
-int cmd_explain(int argc, char **argv)
+typedef struct explain_args {
+    const char *model, *svg, *inputs[EXPLAIN_MAX_INPUTS];
+    size_t ninputs;
+    cli_common co;
+    char *pa, *pb; /* A.clk, B.clk (the ":I" cut off) */
+    size_t ia, ib;
+} explain_args;
+
+/* the options and FILE:INDEX arguments: CLI_OPT_OK, CLI_OPT_EXIT or an exit
+ * code with the message printed */
+static int explain_parse(int argc, char **argv, explain_args *a)
 {
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
@@ -162,9 +179,6 @@ int cmd_explain(int argc, char **argv)
         CLI_LONGOPT_HELP,
         {NULL, 0, NULL, 0},
     };
-    const char *model = NULL, *svg = NULL, *inputs[EXPLAIN_MAX_INPUTS];
-    size_t ninputs = 0;
-    cli_common co = {0};
     int c;
     /* "-:12" (stdin, record 12) would read as an unknown option */
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
@@ -173,86 +187,123 @@ int cmd_explain(int argc, char **argv)
                                               "give FILE:INDEX", argv[i]);
     cli_getopt_begin(argc, argv);
     while ((c = getopt_long(argc, argv, ":m:o:qvVh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model = optarg; break;
-        case 1001: svg = optarg; break;
-        case 1002:
-            if (ninputs == EXPLAIN_MAX_INPUTS)
-                return cli_usage_error("explain", "at most %d --input files", EXPLAIN_MAX_INPUTS);
-            inputs[ninputs++] = optarg;
-            break;
-        case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: {
-            int rc = cli_common_option("explain", c, optarg, &co);
-            if (rc == CLI_OPT_EXIT)
-                return CLI_EXIT_OK;
-            if (rc == CLI_OPT_UNHANDLED)
-                rc = cli_usage_error("explain", "unknown option '%s'", cli_current_arg());
-            if (rc != CLI_OPT_OK)
-                return rc;
-        }
-        }
+        int rc = CLI_OPT_OK;
+        if (c == 'm')
+            a->model = optarg;
+        else if (c == 1001)
+            a->svg = optarg;
+        else if (c == 1002 && a->ninputs == EXPLAIN_MAX_INPUTS)
+            rc = cli_usage_error("explain", "at most %d --input files", EXPLAIN_MAX_INPUTS);
+        else if (c == 1002)
+            a->inputs[a->ninputs++] = optarg;
+        else if (c == 'h')
+            rc = (usage(stdout), CLI_OPT_EXIT);
+        else if ((rc = cli_common_option("explain", c, optarg, &a->co)) == CLI_OPT_UNHANDLED)
+            rc = cli_usage_error("explain", "unknown option '%s'", cli_current_arg());
+        if (rc != CLI_OPT_OK)
+            return rc;
     }
-    if (!model)
+    if (!a->model)
         return cli_usage_error("explain", "--model MODEL.json is required");
     if (argc - optind != 2)
         return cli_usage_error("explain", "expected A.clk:I B.clk:J");
-    size_t ia, ib;
-    char *pa = argv[optind], *pb = argv[optind + 1];
-    int urc = split_ref(pa, &ia);
-    if (urc || (urc = split_ref(pb, &ib)))
+    a->pa = argv[optind], a->pb = argv[optind + 1];
+    int urc = split_ref(a->pa, &a->ia);
+    if (urc || (urc = split_ref(a->pb, &a->ib)))
         return urc;
-    if (!strcmp(pa, "-") || !strcmp(pb, "-"))
+    if (!strcmp(a->pa, "-") || !strcmp(a->pb, "-"))
         return cli_usage_error("explain", "records are read from files, not stdin: give FILE:INDEX");
-    if (ninputs && (!among(inputs, ninputs, pa) || !among(inputs, ninputs, pb)))
+    if (a->ninputs &&
+        (!among(a->inputs, a->ninputs, a->pa) || !among(a->inputs, a->ninputs, a->pb)))
         return cli_usage_error("explain",
                                "%s is not among the --input files (give every input of the "
                                "match run, %s and %s included)",
-                               among(inputs, ninputs, pa) ? pb : pa, pa, pb);
-    bl_error err = {0};
-    bl_model *m = NULL;
-    /* the sets read: A.clk and B.clk, or every --input, A and B among them
-     * (value frequencies are counted over the sets read, and
-     * bl_model_explain finds A's by the set itself, not by its path) */
-    bl_clkset *in[EXPLAIN_MAX_INPUTS] = {NULL};
-    const char *paths[EXPLAIN_MAX_INPUTS] = {pa, pb};
-    const size_t nread = ninputs ? ninputs : 2;
-    for (size_t i = 0; i < ninputs; i++)
-        paths[i] = inputs[i];
-    const cli_path out = {"--svg", svg};
-    const char *ins[EXPLAIN_MAX_INPUTS + 1] = {model};
-    for (size_t i = 0; i < nread; i++)
-        ins[i + 1] = paths[i];
-    if ((urc = cli_check_outputs("explain", &out, 1, ins, nread + 1)) != CLI_EXIT_OK)
-        return urc;
-    bl_status st = bl_model_read(model, &m, &err);
+                               among(a->inputs, a->ninputs, a->pa) ? a->pb : a->pa, a->pa, a->pb);
+    const int report_stdout = !a->co.quiet && (!a->co.output || !strcmp(a->co.output, "-"));
+    if (a->svg && !strcmp(a->svg, "-") && report_stdout)
+        return cli_usage_error("explain", "--svg - and the explanation both go to stdout: add -q "
+                                          "or -o FILE");
+    return CLI_OPT_OK;
+}
+
+/* the model and the sets: A.clk and B.clk, or every --input, A and B among
+ * them (value frequencies are counted over the sets read, and
+ * bl_model_explain finds A's by the set itself, not by its path) */
+static bl_status explain_read(const explain_args *a, const char *const *paths, size_t nread,
+                              bl_model **m, bl_clkset **in, bl_error *err)
+{
+    bl_status st = bl_model_read(a->model, m, err);
     for (size_t i = 0; st == BL_OK && i < nread; i++) {
-        st = bl_clkset_read(paths[i], BL_CLK_AUTO, 0, &in[i], &err);
+        st = bl_clkset_read(paths[i], BL_CLK_AUTO, 0, &in[i], err);
         if (st == BL_OK)
-            st = bl_model_check_set(m, in[i], paths[i], &err);
+            st = bl_model_check_set(*m, in[i], paths[i], err);
     }
+    if (st == BL_EIO) /* an input that cannot be read: exit 2 (cli_fail_input) */
+        st = err->status = BL_EINVAL;
+    return st;
+}
+
+static bl_status explain_run(const explain_args *a, bl_model *m, bl_clkset **in,
+                             const char *const *paths, size_t nread, bl_error *err)
+{
     const bl_clkset *tf[EXPLAIN_MAX_INPUTS];
     for (size_t i = 0; i < nread; i++)
         tf[i] = in[i];
-    const bl_clkset *a = ninputs ? in[find_path(paths, nread, pa)] : in[0];
-    const bl_clkset *b = ninputs ? in[find_path(paths, nread, pb)] : in[1];
+    const bl_clkset *sa = a->ninputs ? in[find_path(paths, nread, a->pa)] : in[0];
+    const bl_clkset *sb = a->ninputs ? in[find_path(paths, nread, a->pb)] : in[1];
+    if (a->ia >= sa->count || a->ib >= sb->count) {
+        const int bad_a = a->ia >= sa->count;
+        return bl_error_set(err, BL_EINVAL,
+                            "record index %zu out of range: %s has %zu records "
+                            "(the first is 0)",
+                            bad_a ? a->ia : a->ib, bad_a ? a->pa : a->pb,
+                            bad_a ? sa->count : sb->count);
+    }
     bl_explain_field f[BL_MODEL_MAX_FIELDS];
     double pw = 0, w = 0, p = 0;
-    if (st == BL_OK && (ia >= a->count || ib >= b->count)) {
-        const int bad_a = ia >= a->count;
-        st = bl_error_set(&err, BL_EINVAL, "record index %zu out of range: %s has %zu records "
-                                           "(the first is 0)", bad_a ? ia : ib, bad_a ? pa : pb,
-                          bad_a ? a->count : b->count);
+    bl_status st = bl_model_explain(m, sa, a->ia, sb, a->ib, tf, nread, f, &pw, &w, &p, err);
+    if (st == BL_OK && a->svg)
+        st = bl_model_explain_svg(a->svg, f, bl_model_nfields(m), pw, w, p, err);
+    if (st == BL_OK && !a->co.quiet) {
+        explain_pair ep = {a->pa,
+                           a->ia,
+                           sa->ids ? sa->ids[a->ia] : NULL,
+                           a->pb,
+                           a->ib,
+                           sb->ids ? sb->ids[a->ib] : NULL,
+                           f,
+                           bl_model_nfields(m),
+                           pw,
+                           w,
+                           p};
+        st = write_explanation(&ep, &a->co, err);
     }
+    return st;
+}
+
+int cmd_explain(int argc, char **argv)
+{
+    explain_args a = {0};
+    int urc = explain_parse(argc, argv, &a);
+    if (urc != CLI_OPT_OK)
+        return urc == CLI_OPT_EXIT ? CLI_EXIT_OK : urc;
+    const char *paths[EXPLAIN_MAX_INPUTS] = {a.pa, a.pb};
+    const size_t nread = a.ninputs ? a.ninputs : 2;
+    for (size_t i = 0; i < a.ninputs; i++)
+        paths[i] = a.inputs[i];
+    /* neither output may be an input (the model, a .clk) or the other */
+    const cli_path outs[2] = {{"--svg", a.svg}, {"-o", a.co.quiet ? NULL : a.co.output}};
+    const char *ins[EXPLAIN_MAX_INPUTS + 1] = {a.model};
+    for (size_t i = 0; i < nread; i++)
+        ins[i + 1] = paths[i];
+    if ((urc = cli_check_outputs("explain", outs, 2, ins, nread + 1)) != CLI_EXIT_OK)
+        return urc;
+    bl_error err = {0};
+    bl_model *m = NULL;
+    bl_clkset *in[EXPLAIN_MAX_INPUTS] = {NULL};
+    bl_status st = explain_read(&a, paths, nread, &m, in, &err);
     if (st == BL_OK)
-        st = bl_model_explain(m, a, ia, b, ib, tf, nread, f, &pw, &w, &p, &err);
-    if (st == BL_OK && svg)
-        st = bl_model_explain_svg(svg, f, bl_model_nfields(m), pw, w, p, &err);
-    if (st == BL_OK) {
-        explain_pair ep = {pa, ia, a->ids ? a->ids[ia] : "", pb, ib, b->ids ? b->ids[ib] : "",
-                              f, bl_model_nfields(m), pw, w, p};
-        st = write_explanation(&ep, &co, &err);
-    }
+        st = explain_run(&a, m, in, paths, nread, &err);
     int rc = st == BL_OK ? CLI_EXIT_OK : cli_fail("explain", &err);
     for (size_t i = 0; i < nread; i++)
         bl_clkset_free(in[i]);

@@ -396,6 +396,22 @@ assert_same "$T/ex-stdin.txt" "$T/ex-file.txt"
 expect_exit 2 "$BL" explain --model "$T/nonexist.json" "$T/a.clk:0" "$T/b.clk:0"
 assert_contains "$T/err" "cannot read model '$T/nonexist.json': No such file or directory"
 
+# explain's -o is checked like every output: an input (a .clk, the model)
+# is refused and kept, and --svg - beside the text report on stdout too
+cp "$T/a.clk" "$T/a-keep.clk"; cp "$T/model.json" "$T/model-keep.json"
+expect_exit 2 "$BL" explain --model "$T/model.json" -o "$T/a.clk" "$T/a.clk:0" "$T/b.clk:0"
+assert_contains "$T/err" "-o '$T/a.clk' is also an input"
+expect_exit 2 "$BL" explain --model "$T/model.json" -o "$T/model.json" "$T/a.clk:0" "$T/b.clk:0"
+assert_same "$T/a.clk" "$T/a-keep.clk"; assert_same "$T/model.json" "$T/model-keep.json"
+expect_exit 2 "$BL" explain --model "$T/model.json" --svg - "$T/a.clk:0" "$T/b.clk:0"
+assert_contains "$T/err" "--svg - and the explanation both go to stdout"
+expect_exit 0 "$BL" explain -q --model "$T/model.json" --svg - "$T/a.clk:0" "$T/b.clk:0"
+assert_contains "$T/out" "<svg"; assert_not_contains "$T/out" "  vs  "
+# --json names the records' ids, as the text does
+expect_exit 0 "$BL" explain --json --model "$T/model.json" "$T/a.clk:0" "$T/b.clk:1"
+python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); sys.exit(0 if e["a"]["id"] and e["b"]["id"] else 1)' "$T/out" && pass || fail "explain --json lacks the ids"
+expect_exit 2 "$BL" explain --model "$T/model.json" "$T/no-such.clk:0" "$T/b.clk:0"
+
 # -o to a FIFO (or a device: /dev/null, /dev/stdout) writes through it: a
 # temp file renamed over it replaced the node itself (as root, -o /dev/null
 # left /dev/null a regular file)
