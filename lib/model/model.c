@@ -36,11 +36,19 @@ bl_status bl_fieldset_from_clkset(const bl_clkset *s, const char *name, bl_field
     json_t *root = s->meta ? json_loads(s->meta, 0, NULL) : NULL;
     const char *layout = json_string_value(json_object_get(root, "layout"));
     if (!layout || strcmp(layout, "fields")) {
+        /* the message is made before root (and layout with it) is freed */
+        if (!layout || !strcmp(layout, "record"))
+            bl_error_set(err, BL_EINPUT,
+                         "%s: record-level encodings; the model needs field-level ones: encode "
+                         "with --layout fields --format bin",
+                         name);
+        else
+            bl_error_set(err, BL_EINPUT,
+                         "%s: metadata $.layout is '%.40s', not 'fields': the model needs "
+                         "field-level encodings (encode --layout fields --format bin)",
+                         name, layout);
         json_decref(root);
-        return bl_error_set(err, BL_EINPUT,
-                            "%s: record-level encodings (metadata layout '%s'); the model needs "
-                            "field-level ones: encode with --layout fields --format bin",
-                            name, layout ? layout : "record");
+        return BL_EINPUT;
     }
     json_t *fields = json_object_get(root, "fields");
     size_t n = json_array_size(fields);

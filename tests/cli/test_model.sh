@@ -412,6 +412,16 @@ expect_exit 0 "$BL" explain --json --model "$T/model.json" "$T/a.clk:0" "$T/b.cl
 python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); sys.exit(0 if e["a"]["id"] and e["b"]["id"] else 1)' "$T/out" && pass || fail "explain --json lacks the ids"
 expect_exit 2 "$BL" explain --model "$T/model.json" "$T/no-such.clk:0" "$T/b.clk:0"
 
+# a layout other than "fields" is named as found (the message read the
+# metadata after freeing it: heap bytes in the message)
+python3 "$(dirname "$0")/clk_relayout.py" "$T/a.clk" "$T/lay-foo.clk" foo
+expect_exit 2 "$BL" match --model "$T/model.json" -o "$T/lay.csv" "$T/lay-foo.clk" "$T/b.clk"
+assert_contains "$T/err" "lay-foo.clk: metadata \$.layout is 'foo', not 'fields'"
+python3 "$(dirname "$0")/clk_relayout.py" "$T/a.clk" "$T/lay-rec.clk" record
+expect_exit 2 "$BL" train -o "$T/lay.json" "$T/lay-rec.clk" "$T/b.clk"
+assert_contains "$T/err" "lay-rec.clk: record-level encodings"
+assert_missing "$T/lay.csv"; assert_missing "$T/lay.json"
+
 # -o to a FIFO (or a device: /dev/null, /dev/stdout) writes through it: a
 # temp file renamed over it replaced the node itself (as root, -o /dev/null
 # left /dev/null a regular file)
