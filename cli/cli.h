@@ -156,6 +156,9 @@ typedef struct cli_spool {
     const char *path; /**< the path to hand to the library */
     char tmp[512];    /**< temporary file ("" = none) */
 } cli_spool;
+/** After a failure to read sp->path: the temporary file's name in the
+ *  message becomes "stdin", the name the user gave. */
+void cli_spool_blame(const cli_spool *sp, bl_error *err);
 /** "-": copy stdin into a temporary file; other paths pass through. */
 bl_status cli_spool_stdin(const char *path, cli_spool *sp, bl_error *err) BL_WUR;
 /** "-": let the library write a temporary file ... */

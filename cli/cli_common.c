@@ -148,15 +148,9 @@ static int copy_fd(int in, int out)
     }
 }
 
-static int make_temp(char *path, size_t cap)
-{
-    const char *dir = getenv("TMPDIR");
-    snprintf(path, cap, "%s/blindlink.XXXXXX", dir && *dir ? dir : "/tmp");
-    return mkstemp(path);
-}
-
-/* `-` gets a temporary file in sp->tmp (its descriptor in *fd); any other
- * path is used as it is (*fd = -1). */
+/* `-` gets a temporary file in sp->tmp (its descriptor in *fd), which a
+ * killing signal removes too (bl_tmpfile_create); any other path is used as
+ * it is (*fd = -1). */
 static bl_status spool_temp(const char *path, const char *what, cli_spool *sp, int *fd,
                             bl_error *err)
 {
@@ -165,12 +159,10 @@ static bl_status spool_temp(const char *path, const char *what, cli_spool *sp, i
     *fd = -1;
     if (strcmp(path, "-") != 0)
         return BL_OK;
-    if ((*fd = make_temp(sp->tmp, sizeof sp->tmp)) < 0) {
-        sp->tmp[0] = '\0';
-        return bl_error_set(err, BL_EIO, "cannot create a temporary file for %s: %s", what,
-                            strerror(errno));
-    }
-    return BL_OK;
+    bl_status st = bl_tmpfile_create(sp->tmp, sizeof sp->tmp, fd, err);
+    if (st != BL_OK)
+        bl_error_prefix(err, "%s: ", what);
+    return st;
 }
 
 bl_status cli_spool_stdin(const char *path, cli_spool *sp, bl_error *err)
@@ -187,7 +179,7 @@ bl_status cli_spool_stdin(const char *path, cli_spool *sp, bl_error *err)
         e = errno;
     }
     if (rc != 0) {
-        unlink(sp->tmp);
+        bl_tmpfile_remove(sp->tmp);
         sp->tmp[0] = '\0';
         return bl_error_set(err, BL_EIO, "reading stdin: %s", strerror(e));
     }
@@ -223,10 +215,20 @@ bl_status cli_spool_stdout_end(cli_spool *sp, int ok, bl_error *err)
     return st;
 }
 
+void cli_spool_blame(const cli_spool *sp, bl_error *err)
+{
+    const size_t tl = strlen(sp->tmp);
+    char *at;
+    if (!tl || !err || !(at = strstr(err->msg, sp->tmp)))
+        return;
+    char buf[sizeof err->msg];
+    snprintf(buf, sizeof buf, "%.*sstdin%s", (int)(at - err->msg), err->msg, at + tl);
+    memcpy(err->msg, buf, sizeof buf);
+}
+
 void cli_spool_free(cli_spool *sp)
 {
-    if (sp->tmp[0])
-        unlink(sp->tmp);
+    bl_tmpfile_remove(sp->tmp);
     sp->tmp[0] = '\0';
 }
 

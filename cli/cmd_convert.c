@@ -122,6 +122,8 @@ int cmd_convert(int argc, char **argv)
         st = bl_clkset_read(sp.path, BL_CLK_AUTO, 0, &set, &err);
     if (st == BL_OK && fmt == BL_CLK_AUTO)
         fmt = other_format(sp.path);
+    if (st != BL_OK)
+        cli_spool_blame(&sp, &err);
     cli_spool_free(&sp);
     if (st != BL_OK)
         return cli_fail_input("convert", &err);

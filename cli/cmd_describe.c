@@ -238,6 +238,8 @@ int cmd_describe(int argc, char **argv)
     bl_status rs = cli_spool_stdin(d.input, &sp, &err);
     if (!rs)
         rs = bl_clkset_read(sp.path, BL_CLK_AUTO, 0, &s, &err);
+    if (rs)
+        cli_spool_blame(&sp, &err);
     cli_spool_free(&sp);
     if (!rs)
         rs = bl_clkset_stats(s, &st, &err);

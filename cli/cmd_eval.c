@@ -737,6 +737,8 @@ int cmd_eval(int argc, char **argv)
         st = load_matches(in.path, &r.m, &err);
     if (!st)
         r.probs = has_probability_column(in.path);
+    if (st)
+        cli_spool_blame(&in, &err);
     cli_spool_free(&in);
     if (st) {
         rc = cli_fail_input(CMD, &err);

@@ -464,8 +464,8 @@ static bl_status read_inputs(match_run *r, const match_opts *o)
     }
     if (st == BL_OK) {
         st = bl_clkset_read_many(paths, o->nin, o->co.threads, r->sets, &failed, &r->err);
-        if (st && sp[failed].tmp[0])
-            bl_error_prefix(&r->err, "stdin: ");
+        if (st)
+            cli_spool_blame(&sp[failed], &r->err);
     }
     r->nin = st ? 0 : o->nin;
     for (size_t i = 0; i < nsp; i++)

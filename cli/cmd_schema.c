@@ -106,6 +106,8 @@ static int do_validate(const char *path)
     bl_status st = schema_path(path, &sp, &err);
     if (!st)
         st = bl_read_file(sp.path, BL_SCHEMA_MAX_BYTES, &buf, &len, &err);
+    if (st)
+        cli_spool_blame(&sp, &err);
     cli_spool_free(&sp);
     if (st != BL_OK) {
         err.status = BL_EINVAL;
@@ -143,6 +145,8 @@ static int load(const char *path, int quiet, bl_schema **s)
     bl_status st = schema_path(path, &sp, &err);
     if (!st)
         st = bl_schema_load(sp.path, s, &err);
+    if (st)
+        cli_spool_blame(&sp, &err);
     cli_spool_free(&sp);
     if (st != BL_OK)
         return cli_fail_input(CMD, &err);

@@ -32,6 +32,17 @@ bl_status bl_ofile_commit(bl_ofile *f, bl_error *err) BL_WUR;
 /** Discard: remove the temp file and free. NULL is a no-op. */
 void bl_ofile_abort(bl_ofile *f);
 
+/** A private temporary file (mode 0600) in $TMPDIR or /tmp, for a copy of
+ *  stdin that must be read twice: its path (at most cap bytes) in `path`,
+ *  its descriptor in *fd, open for reading and writing. Until
+ *  bl_tmpfile_remove, SIGINT, SIGTERM and SIGHUP remove it as they remove
+ *  bl_ofile's temp files: a killed run leaves no copy of its input behind. */
+bl_status bl_tmpfile_create(char *path, size_t cap, int *fd, bl_error *err) BL_WUR;
+
+/** Remove a file made by bl_tmpfile_create (the descriptor is the
+ *  caller's to close). */
+void bl_tmpfile_remove(const char *path);
+
 /** A secret held in libsodium guarded memory (mlocked, wiped on free). */
 typedef struct bl_secret {
     unsigned char *bytes; /**< sodium_malloc'd, `len` bytes, not NUL-terminated */

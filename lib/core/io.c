@@ -101,6 +101,54 @@ static void live_remove(int slot)
     atomic_store(&live_tmp[slot].state, 0);
 }
 
+/* the slots of bl_tmpfile_create's files: by path, as the caller keeps
+ * only the path */
+static void live_remove_path(const char *path)
+{
+    for (int i = 0; i < LIVE_SLOTS; i++)
+        if (atomic_load(&live_tmp[i].state) == 2 && !strcmp(live_tmp[i].path, path)) {
+            live_remove(i);
+            return;
+        }
+}
+
+bl_status bl_tmpfile_create(char *path, size_t cap, int *fd, bl_error *err)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    if ((size_t)snprintf(path, cap, "%s/blindlink.XXXXXX", dir) >= cap) {
+        path[0] = '\0';
+        return bl_error_set(err, BL_EINVAL, "TMPDIR is too long a path");
+    }
+    /* created and registered with the cleanup signals held off, as an
+     * output's temp file (bl_ofile_open) */
+    sigset_t block, prev;
+    sigemptyset(&block);
+    for (size_t i = 0; i < sizeof live_signals / sizeof live_signals[0]; i++)
+        sigaddset(&block, live_signals[i]);
+    pthread_sigmask(SIG_BLOCK, &block, &prev);
+    *fd = mkstemp(path);
+    if (*fd >= 0)
+        (void)live_add(path); /* past LIVE_SLOTS: removed at the end only */
+    pthread_sigmask(SIG_SETMASK, &prev, NULL);
+    if (*fd < 0) {
+        int e = errno;
+        path[0] = '\0';
+        return bl_error_set(err, BL_EIO, "cannot create a temporary file in '%s': %s", dir,
+                            strerror(e));
+    }
+    return BL_OK;
+}
+
+void bl_tmpfile_remove(const char *path)
+{
+    if (!path || !path[0])
+        return;
+    live_remove_path(path);
+    unlink(path);
+}
+
 bl_status bl_ofile_open(const char *path, bl_ofile **out, bl_error *err)
 {
     *out = NULL;

@@ -42,6 +42,40 @@ for sig in INT TERM HUP; do
 done
 interrupt TERM bin
 
+# a copy of stdin (describe -, match -: the CLK reader reads its input
+# twice) is removed too when the run is killed while it reads: it holds
+# the whole input, ids included
+spool_kill() {
+  local sig=$1 sp="$T/spool-$1"
+  mkdir -p "$sp"
+  rm -f "$T/in.fifo"; mkfifo "$T/in.fifo"
+  TMPDIR=$sp env --default-signal=INT "$BL" describe - <"$T/in.fifo" >/dev/null 2>"$T/err" &
+  local pid=$!
+  exec 3>"$T/in.fifo"
+  head -c 100 "$M/people-a.schema1-blake.json" >&3
+  local seen=0
+  for _ in $(seq 200); do
+    if compgen -G "$sp/blindlink.*" >/dev/null; then seen=1; break; fi
+    sleep 0.05
+  done
+  assert_eq "$seen" 1 "stdin copy of a running describe ($sig)"
+  kill -s "$sig" "$pid"
+  wait "$pid"
+  local rc=$?
+  exec 3>&-
+  assert_eq "$rc" "$((128 + $(kill -l "$sig")))" "describe's exit status after SIG$sig"
+  if compgen -G "$sp/blindlink.*" >/dev/null; then
+    fail "stdin copy left after SIG$sig: $(ls -a "$sp")"
+  else pass; fi
+}
+M=$BL_FIXTURES/matching
+spool_kill TERM
+spool_kill INT
+# and a failure on stdin names stdin, not the copy
+head -c 100 "$M/people-a.schema1-blake.json" | "$BL" describe - >/dev/null 2>"$T/err"
+assert_contains "$T/err" "blindlink describe: stdin"
+assert_not_contains "$T/err" "blindlink."
+
 # the handler does not get in the way of a normal run in the same way
 expect_exit 0 "$BL" encode --quiet --secret-file "$F/secret.txt" "$F/data/people-a.csv" \
   "$F/schemas/schema1-blake.json" "$T/ok.json"
