@@ -349,11 +349,13 @@ typedef struct eval_run {
     uint64_t ntrue;   /* for bl_eval_score: UINT64_MAX when unknown */
     int recall_unknown;
     int probs;        /* scores are posterior probabilities (a probability column) */
+    double *w;        /* --weights, --weights-svg: the pairs' weight column */
 } eval_run;
 
 static void eval_run_free(eval_run *r)
 {
     bl_eval_truth_free(r->tr);
+    free(r->w);
     if (r->idv && r->own_idv)
         for (size_t d = 0; d < r->nsets; d++)
             free(r->idv[d]);
@@ -565,6 +567,23 @@ static json_t *result_json(const bl_eval_result *r, json_t *o)
     return o;
 }
 
+static json_t *weights_json(const eval_run *r)
+{
+    bl_weight_hist wh;
+    bl_model_weight_hist(r->tr, r->m.pairs, r->w, r->m.n, &wh);
+    json_t *o = json_object(), *t = json_array(), *f = json_array();
+    cli_json_set_real(o, "low", wh.lo);
+    cli_json_set_real(o, "width", wh.width);
+    json_object_set_new(o, "bins", json_integer(BL_MODEL_WEIGHT_BINS));
+    for (int b = 0; b < BL_MODEL_WEIGHT_BINS; b++) {
+        json_array_append_new(t, json_integer((json_int_t)wh.true_counts[b]));
+        json_array_append_new(f, json_integer((json_int_t)wh.false_counts[b]));
+    }
+    json_object_set_new(o, "true", t);
+    json_object_set_new(o, "false", f);
+    return o;
+}
+
 static json_t *report_json(const char *mpath, const bl_eval_result *res,
                            const bl_eval_sweep_point *pts, size_t npts, const bl_histogram *h)
 {
@@ -655,6 +674,8 @@ static int write_report(const eval_run *r, const eval_opts *o, const bl_eval_res
     if (o->co.json) {
         json_t *js = report_json(r->mpath, o->no_truth ? NULL : res, pts, npts,
                                  (o->hist || o->svg) ? h : NULL);
+        if (o->weights)
+            json_object_set_new(js, "weights", weights_json(r));
         st = cli_json_write(js, o->co.output, err);
         json_decref(js);
         return st ? cli_fail(CMD, err) : CLI_OPT_OK;
@@ -673,23 +694,23 @@ static int write_report(const eval_run *r, const eval_opts *o, const bl_eval_res
         fputc('\n', fp);
         bl_histogram_print(h, fp);
     }
+    /* with the report, on -o (it went to stdout alone) */
+    if (o->weights &&
+        (st = bl_model_weight_report(r->tr, r->m.pairs, r->w, r->m.n, fp, NULL, err))) {
+        bl_ofile_abort(of);
+        return cli_fail(CMD, err);
+    }
     st = bl_ofile_commit(of, err);
     return st ? cli_fail(CMD, err) : CLI_OPT_OK;
 }
 
-/* match --model outputs: weight histogram (text on stdout, SVG) and the
- * m/u chart of the model `mm` (read before any work, cmd_eval) */
+/* match --model pictures, before the report: the weight histogram as SVG
+ * and the m/u chart of the model `mm` (read before any work, cmd_eval) */
 static bl_status model_reports(const eval_run *r, const eval_opts *o, const bl_model *mm, bl_error *err)
 {
     bl_status st = BL_OK;
-    if ((o->weights || o->wsvg) && !o->co.json) {
-        double *w = NULL;
-        st = bl_model_read_weights(r->mpath, r->m.n, &w, err);
-        if (st == BL_OK)
-            st = bl_model_weight_report(r->tr, r->m.pairs, w, r->m.n, o->weights ? stdout : NULL,
-                                        o->wsvg, err);
-        free(w);
-    }
+    if (o->wsvg)
+        st = bl_model_weight_report(r->tr, r->m.pairs, r->w, r->m.n, NULL, o->wsvg, err);
     if (st == BL_OK && mm)
         st = bl_model_mu_svg(mm, o->musvg, err);
     return st;
@@ -737,6 +758,9 @@ int cmd_eval(int argc, char **argv)
         st = load_matches(in.path, &r.m, &err);
     if (!st)
         r.probs = has_probability_column(in.path);
+    /* the weights are checked before anything is written */
+    if (!st && (o.weights || o.wsvg))
+        st = bl_model_read_weights(in.path, r.m.n, &r.w, &err);
     if (st)
         cli_spool_blame(&in, &err);
     cli_spool_free(&in);
@@ -761,13 +785,13 @@ int cmd_eval(int argc, char **argv)
         st = build_histogram(&r, o.bins, &h, &err);
     if (!st)
         st = write_pictures(&r, &o, &h, pts, npts, &err);
+    if (!st)
+        st = model_reports(&r, &o, mm, &err);
     if (st) {
         rc = cli_fail(CMD, &err);
         goto done;
     }
     rc = write_report(&r, &o, &res, pts, npts, h.bins ? &h : NULL, &err);
-    if (rc == CLI_OPT_OK && (st = model_reports(&r, &o, mm, &err)) != BL_OK)
-        rc = cli_fail(CMD, &err);
 done:
     bl_model_free(mm);
     free(pts);

@@ -209,6 +209,16 @@ bl_status bl_model_mu_svg(const bl_model *m, const char *path, bl_error *err) BL
  *  order (`n` rows expected). */
 bl_status bl_model_read_weights(const char *path, size_t n, double **out, bl_error *err) BL_WUR;
 
+/** Match weights of true vs false pairs in BL_MODEL_WEIGHT_BINS bins of
+ *  `width` from `lo` (the lowest weight to the highest). */
+#define BL_MODEL_WEIGHT_BINS 30
+typedef struct bl_weight_hist {
+    double lo, width;
+    uint64_t true_counts[BL_MODEL_WEIGHT_BINS], false_counts[BL_MODEL_WEIGHT_BINS];
+} bl_weight_hist;
+void bl_model_weight_hist(const bl_eval_truth *t, const bl_candidate *pairs, const double *w,
+                          size_t n, bl_weight_hist *h);
+
 /** Histogram of match weights of true vs false pairs: text to `fp` (may be
  *  NULL) and an SVG chart to `svg_path` (may be NULL), atomically. */
 bl_status bl_model_weight_report(const bl_eval_truth *t, const bl_candidate *pairs, const double *w,

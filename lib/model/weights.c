@@ -58,11 +58,11 @@ bl_status bl_model_read_weights(const char *path, size_t n, double **out, bl_err
     return BL_OK;
 }
 
-bl_status bl_model_weight_report(const bl_eval_truth *t, const bl_candidate *pairs, const double *w, size_t n,
-                                 FILE *fp, const char *svg_path, bl_error *err)
+void bl_model_weight_hist(const bl_eval_truth *t, const bl_candidate *pairs, const double *w,
+                          size_t n, bl_weight_hist *h)
 {
-    enum { BINS = 30 };
-    uint64_t tc[BINS] = {0}, fc[BINS] = {0}, tmax = 1, fmax_ = 1;
+    enum { BINS = BL_MODEL_WEIGHT_BINS };
+    memset(h, 0, sizeof *h);
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < n; i++) {
         lo = fmin(lo, w[i]);
@@ -72,30 +72,41 @@ bl_status bl_model_weight_report(const bl_eval_truth *t, const bl_candidate *pai
         lo = n ? w[0] - 1 : 0;
         hi = lo + 2;
     }
-    const double bw = (hi - lo) / BINS;
+    h->lo = lo;
+    h->width = (hi - lo) / BINS;
     for (size_t i = 0; i < n; i++) {
-        int b = (int)((w[i] - lo) / bw);
+        int b = (int)((w[i] - lo) / h->width);
         b = b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
         if (bl_eval_is_true(t, &pairs[i]))
-            tc[b]++;
+            h->true_counts[b]++;
         else
-            fc[b]++;
+            h->false_counts[b]++;
     }
+}
+
+bl_status bl_model_weight_report(const bl_eval_truth *t, const bl_candidate *pairs, const double *w,
+                                 size_t n, FILE *fp, const char *svg_path, bl_error *err)
+{
+    enum { BINS = BL_MODEL_WEIGHT_BINS };
+    bl_weight_hist h;
+    bl_model_weight_hist(t, pairs, w, n, &h);
+    uint64_t tmax = 1, fmax_ = 1;
     for (int b = 0; b < BINS; b++) {
-        tmax = tc[b] > tmax ? tc[b] : tmax;
-        fmax_ = fc[b] > fmax_ ? fc[b] : fmax_;
+        tmax = h.true_counts[b] > tmax ? h.true_counts[b] : tmax;
+        fmax_ = h.false_counts[b] > fmax_ ? h.false_counts[b] : fmax_;
     }
     if (fp) {
         fprintf(fp, "\nmatch weight histogram (true pairs '#', false pairs 'x', each scaled to its maximum)\n");
         for (int b = BINS - 1; b >= 0; b--) {
             char tb[41] = {0}, fb[41] = {0};
-            memset(tb, '#', (size_t)(40 * tc[b] / tmax));
-            memset(fb, 'x', (size_t)(40 * fc[b] / fmax_));
-            fprintf(fp, "%7.1f..%-7.1f %8llu %-40s %8llu %s\n", lo + b * bw, lo + (b + 1) * bw,
-                    (unsigned long long)tc[b], tb, (unsigned long long)fc[b], fb);
+            memset(tb, '#', (size_t)(40 * h.true_counts[b] / tmax));
+            memset(fb, 'x', (size_t)(40 * h.false_counts[b] / fmax_));
+            fprintf(fp, "%7.1f..%-7.1f %8llu %-40s %8llu %s\n", h.lo + b * h.width,
+                    h.lo + (b + 1) * h.width, (unsigned long long)h.true_counts[b], tb,
+                    (unsigned long long)h.false_counts[b], fb);
         }
     }
     if (!svg_path)
         return BL_OK;
-    return bli_model_weight_svg(svg_path, tc, fc, BINS, lo, bw, err);
+    return bli_model_weight_svg(svg_path, h.true_counts, h.false_counts, BINS, h.lo, h.width, err);
 }

@@ -451,6 +451,17 @@ awk -F, 'BEGIN {OFS = ","} NR == 2 {$4 = "inf"} {print}' "$T/matches.csv" > "$T/
 expect_exit 2 "$BL" eval --truth febrl --data "$A" --data "$B" --weights --weights-svg "$T/winf.svg" "$T/winf.csv"
 assert_contains "$T/err" "winf.csv:2: weight 'inf' is not a finite number"
 assert_missing "$T/winf.svg"
+# ... before any report is written (it was, to stdout or -o, before the
+# error); the histogram goes with the report to -o, and into --json
+expect_exit 2 "$BL" eval --truth febrl --data "$A" --data "$B" --weights -o "$T/winf.txt" "$T/winf.csv"
+assert_missing "$T/winf.txt"
+expect_exit 2 "$BL" eval --truth febrl --data "$A" --data "$B" --weights --json "$T/winf.csv"
+assert_eq "$(wc -c < "$T/out")" 0 "no report on a refused weight column"
+expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" --weights -o "$T/wrep.txt" "$T/matches.csv"
+assert_contains "$T/wrep.txt" "match weight histogram"
+assert_eq "$(wc -c < "$T/out")" 0 "nothing on stdout with -o"
+expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" --weights --json "$T/matches.csv"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["weights"]; sys.exit(0 if d["bins"] == 30 == len(d["true"]) == len(d["false"]) and sum(d["true"]) + sum(d["false"]) > 0 else 1)' "$T/out" && pass || fail "eval --weights --json: $(head -c 300 "$T/out")"
 
 # 'prior_candidates' out of [0, 1] and negative training counts are refused
 # (they were replaced by 'prior' and wrapped to 2^32 - 5 silently)
