@@ -5,6 +5,7 @@
  * sweep over thresholds (lib: bl_eval_sweep), and histograms of candidate
  * similarities, true vs false or without any truth (text and SVG). */
 #include <getopt.h>
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -387,6 +388,36 @@ static int data_swapped(const eval_run *r)
     return swapped > same && 2 * swapped > r->m.n;
 }
 
+/* The matches' a_id/b_id (the encodings' ids) against the ids of the
+ * --data rows they name: other data files (another synth seed, another
+ * extract) gave precision and recall 0 without a word. A warning, not an
+ * error: encodings may carry another column's ids (encode --ids) than the
+ * one eval reads, and the evaluation by index is then right. */
+static void ids_agree(const eval_run *r, const eval_opts *o)
+{
+    size_t bad = 0, first = 0;
+    int side = 0;
+    for (size_t i = 0; r->m.ids && i < r->m.n; i++)
+        for (int s = 0; s < 2; s++) {
+            const bl_candidate *p = &r->m.pairs[i];
+            const char *mid = r->m.ids[2 * i + s], *did = r->idv[p->dset[s]][p->rec[s]];
+            if (mid && *mid && did && strcmp(mid, did) && !bad++) {
+                first = i;
+                side = s;
+            }
+        }
+    if (!bad || o->co.quiet)
+        return;
+    const bl_candidate *p = &r->m.pairs[first];
+    fprintf(stderr,
+            "blindlink eval: warning: %zu ids of %s differ from the ids of the --data rows they "
+            "name; the first, row %zu: %s '%.60s', but record %u of %s has id '%.60s'. Are "
+            "these the data files of this match run, in its order? (--id-column names their id "
+            "column)\n",
+            bad, r->mpath, first + 2, side ? "b_id" : "a_id", r->m.ids[2 * first + side],
+            p->rec[side], o->data[p->dset[side]], r->idv[p->dset[side]][p->rec[side]]);
+}
+
 static bl_status ids_from_data(eval_run *r, const eval_opts *o, bl_error *err)
 {
     for (size_t d = 0; d < o->ndata; d++) {
@@ -408,13 +439,61 @@ static bl_status ids_from_data(eval_run *r, const eval_opts *o, bl_error *err)
                                     "beyond the %zu rows of %s", r->mpath, i + 2, p->rec[s],
                                     p->dset[s], r->counts[p->dset[s]], o->data[p->dset[s]]);
         }
+    ids_agree(r, o);
     return BL_OK;
 }
 
 /* ids of the matched records only (the a_id/b_id columns) */
-static bl_status ids_from_matches(eval_run *r, bl_error *err)
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* Without --data the record indices only tell records apart: number them
+ * 0, 1, ... per dataset in index order, so that memory follows the rows of
+ * the file, not its largest index (a row with index 10^9 took 4 GB). */
+static bl_status compact_records(eval_run *r, bl_error *err)
+{
+    const size_t nk = 2 * r->m.n;
+    uint64_t *k = malloc((nk ? nk : 1) * sizeof *k);
+    if (!k)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < r->m.n; i++)
+        for (int s = 0; s < 2; s++)
+            k[2 * i + s] = (uint64_t)r->m.pairs[i].dset[s] << 32 | r->m.pairs[i].rec[s];
+    qsort(k, nk, sizeof *k, cmp_u64);
+    size_t nu = 0;
+    for (size_t i = 0; i < nk; i++)
+        if (!nu || k[i] != k[nu - 1])
+            k[nu++] = k[i];
+    /* first[d]: where dataset d's keys begin (the reader keeps d < 4096) */
+    size_t *first = calloc(r->m.nsets + 1, sizeof *first);
+    if (!first) {
+        free(k);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    for (size_t i = nu; i-- > 0;)
+        first[k[i] >> 32] = i;
+    for (size_t i = 0; i < r->m.n; i++)
+        for (int s = 0; s < 2; s++) {
+            uint64_t key = (uint64_t)r->m.pairs[i].dset[s] << 32 | r->m.pairs[i].rec[s];
+            const uint64_t *at = bsearch(&key, k, nu, sizeof *k, cmp_u64);
+            assert(at && r->m.pairs[i].dset[s] < r->m.nsets);
+            r->m.pairs[i].rec[s] = (uint32_t)((size_t)(at - k) - first[key >> 32]);
+        }
+    free(first);
+    free(k);
+    return BL_OK;
+}
+
+static bl_status ids_from_matches(eval_run *r, int truth_file, bl_error *err)
 {
     r->own_idv = 1;
+    /* a truth file may name records by index: then they keep theirs */
+    bl_status st = truth_file ? BL_OK : compact_records(r, err);
+    if (st)
+        return st;
     for (size_t i = 0; i < r->m.n; i++)
         for (int s = 0; s < 2; s++)
             if (r->m.pairs[i].rec[s] + (size_t)1 > r->counts[r->m.pairs[i].dset[s]])
@@ -464,7 +543,7 @@ static int build_truth(eval_run *r, const eval_opts *o, bl_error *err)
     if (!st && o->ndata)
         st = ids_from_data(r, o, err);
     else if (!st && r->m.ids)
-        st = ids_from_matches(r, err);
+        st = ids_from_matches(r, truth_file, err);
     else if (!st && !truth_file)
         return cli_usage_error(CMD, "%s has no a_id/b_id columns: give --data files, "
                                     "--truth FILE or --truth none", r->mpath);

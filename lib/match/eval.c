@@ -494,6 +494,34 @@ static idindex *truth_index_ids(const char *const *const *ids, const size_t *cou
     return ix;
 }
 
+/* An index-based truth file against the record counts of the data: a
+ * dataset or record it names must exist (else it counted as a true pair no
+ * match could find), and a pair joins two datasets. Rows are numbered as
+ * in the file: the header is row 1 and the reader takes one row per line. */
+static bl_status truth_check_indices(const char *path, const bl_matches *tm, const size_t *counts,
+                                     size_t nsets, bl_error *err)
+{
+    for (size_t i = 0; i < tm->n; i++) {
+        const bl_candidate *c = &tm->pairs[i];
+        if (c->dset[0] == c->dset[1])
+            return bl_error_set(err, BL_EINPUT, "%s row %zu: both records are in dataset %u", path,
+                                i + 2, c->dset[0]);
+        for (int s = 0; s < 2; s++) {
+            if (c->dset[s] >= nsets)
+                return bl_error_set(err, BL_EINPUT,
+                                    "%s row %zu: dataset %u, but there are %zu "
+                                    "datasets (numbered from 0)",
+                                    path, i + 2, c->dset[s], nsets);
+            if (c->rec[s] >= counts[c->dset[s]])
+                return bl_error_set(err, BL_EINPUT,
+                                    "%s row %zu: record %u of dataset %u is "
+                                    "beyond its %zu records",
+                                    path, i + 2, c->rec[s], c->dset[s], counts[c->dset[s]]);
+        }
+    }
+    return BL_OK;
+}
+
 bl_status bl_eval_truth_read(const char *path, const char *const *const *ids,
                              const size_t *counts, size_t nsets, int ids_complete,
                              bl_eval_truth **out, bl_error *err)
@@ -529,7 +557,10 @@ bl_status bl_eval_truth_read(const char *path, const char *const *const *ids,
         st = bl_matches_read(path, 0, &tm, err);
         if (st)
             return st;
-        st = bl_eval_truth_from_pairs(tm.pairs, tm.n, out, err);
+        if (ids_complete && counts)
+            st = truth_check_indices(path, &tm, counts, nsets, err);
+        if (st == BL_OK)
+            st = bl_eval_truth_from_pairs(tm.pairs, tm.n, out, err);
         bl_matches_free(&tm);
         return st;
     }

@@ -134,6 +134,26 @@ expect_exit 0 "$BL" eval --true-pairs 4 "$T/f.csv"
 assert_contains "$T/out" "precision        0.500000"
 assert_contains "$T/out" "recall           0.250000"
 expect_exit 2 "$BL" eval --truth febrl --data "$T/f.csv" "$T/f.csv"
+# an index-based truth file is checked against the --data row counts: a
+# record or dataset that does not exist, or a pair inside one dataset, was
+# counted as a true pair no match could find
+printf 'a_index,b_index\n1,2\n20,0\n' > "$T/truth-range.csv"
+expect_exit 2 "$BL" eval --truth "$T/truth-range.csv" --data "$T/da.csv" --data "$T/db.csv" "$T/p.csv"
+assert_contains "$T/err" "truth-range.csv row 3: record 20 of dataset 0 is beyond its 20 records"
+printf 'a_dataset,a_index,b_dataset,b_index\n0,1,5,2\n' > "$T/truth-ds.csv"
+expect_exit 2 "$BL" eval --truth "$T/truth-ds.csv" --data "$T/da.csv" --data "$T/db.csv" "$T/p.csv"
+assert_contains "$T/err" "truth-ds.csv row 2: dataset 5, but there are 2 datasets"
+printf 'a_dataset,a_index,b_dataset,b_index\n1,1,1,2\n' > "$T/truth-same.csv"
+expect_exit 2 "$BL" eval --truth "$T/truth-same.csv" --data "$T/da.csv" --data "$T/db.csv" "$T/p.csv"
+assert_contains "$T/err" "truth-same.csv row 2: both records are in dataset 1"
+# ids of the matches that are not those of the --data rows: a warning
+awk -F, 'NR == 1 { print $0 ",a_id,b_id"; next } { print $0 ",qa" $1 ",pb" $2 }' "$T/p.csv" > "$T/p-other.csv"
+expect_exit 0 "$BL" eval --data "$T/da.csv" --data "$T/db.csv" "$T/p-other.csv"
+assert_contains "$T/err" "warning: $(($(wc -l < "$T/p.csv") - 1)) ids of $T/p-other.csv differ from the ids of the --data rows"
+# without --data, memory follows the rows, not the largest record index
+printf 'a_index,b_index,score,a_id,b_id\n0,4000000000,0.9,rec-1-org,rec-1-dup-0\n1,1,0.8,rec-2-org,rec-3-dup-0\n' > "$T/f-big.csv"
+expect_exit 0 "$BL" eval --true-pairs 4 "$T/f-big.csv"
+assert_contains "$T/out" "precision        0.500000"
 
 # bad input: exit 2, message, no output file
 expect_exit 2 "$BL" match -t 0 "$A" "$B"
