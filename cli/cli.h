@@ -68,9 +68,10 @@ typedef struct cli_fs_opts {
 } cli_fs_opts;
 int cli_match_fs(const cli_fs_opts *o);
 /** Unless some input is empty: warn on stderr that a run found 0 candidate
- *  pairs (the usual cause: inputs encoded with other secrets or schemas). */
-void cli_warn_no_candidates(const char *cmd, size_t ncand, const bl_clkset *const *sets,
-                            size_t n);
+ *  pairs, or, of three inputs or more, name each input in no candidate pair
+ *  (the usual cause: inputs encoded with other secrets or schemas). */
+void cli_warn_no_candidates(const char *cmd, const bl_candidate *c, size_t ncand,
+                            const bl_clkset *const *sets, const char *const *names, size_t n);
 int cmd_attack(int argc, char **argv);
 
 /** Print "blindlink <cmd>: <message>" to stderr; returns exit code for `err`. */

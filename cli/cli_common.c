@@ -260,16 +260,36 @@ bl_status cli_json_write(json_t *obj, const char *path, bl_error *err)
     return st;
 }
 
-void cli_warn_no_candidates(const char *cmd, size_t ncand, const bl_clkset *const *sets,
-                            size_t n)
+void cli_warn_no_candidates(const char *cmd, const bl_candidate *c, size_t ncand,
+                            const bl_clkset *const *sets, const char *const *names, size_t n)
 {
-    if (ncand || n < 2)
+    if (n < 2)
         return;
     for (size_t i = 0; i < n; i++)
         if (sets[i]->count == 0)
             return; /* nothing to find: not a sign of a mix-up */
-    fprintf(stderr, "blindlink %s: warning: 0 candidate pairs: were %s encoded with the "
-                    "same secret and schema?\n", cmd, n == 2 ? "both files" : "all the inputs");
+    if (!ncand) {
+        fprintf(stderr,
+                "blindlink %s: warning: 0 candidate pairs: were %s encoded with the "
+                "same secret and schema?\n",
+                cmd, n == 2 ? "both files" : "all the inputs");
+        return;
+    }
+    /* more inputs: one made with another secret only drops out of the links */
+    unsigned char *seen = n > 2 ? calloc(n, 1) : NULL;
+    if (!seen)
+        return;
+    for (size_t i = 0; i < ncand; i++)
+        for (int s = 0; s < 2; s++)
+            if (c[i].dset[s] < n)
+                seen[c[i].dset[s]] = 1;
+    for (size_t i = 0; i < n; i++)
+        if (!seen[i])
+            fprintf(stderr,
+                    "blindlink %s: warning: %s is in no candidate pair: was it encoded "
+                    "with the same secret and schema as the other inputs?\n",
+                    cmd, names[i] && strcmp(names[i], "-") ? names[i] : "stdin");
+    free(seen);
 }
 
 /* A batch job (match, train) allocates and frees buffers of a few MB to a

@@ -856,7 +856,8 @@ int cmd_match(int argc, char **argv)
         goto done;
     }
     if (!st && !o.co.quiet)
-        cli_warn_no_candidates(CMD, r.ncand, (const bl_clkset *const *)r.sets, r.nin);
+        cli_warn_no_candidates(CMD, r.cand, r.ncand, (const bl_clkset *const *)r.sets,
+                               (const char *const *)o.inputs, r.nin);
     if (!st && r.bk)
         blocking_lines(&r, &o);
     if (!st)

@@ -48,8 +48,9 @@ static int read_inputs(const char *cmd, size_t n, char *const *paths, int thread
 }
 
 /* Train on sets: candidates, then EM. */
-static bl_status train_on(bl_clkset **sets, size_t n, const bl_model_link_opts *lo, const bl_model_train_opts *to,
-                          bl_model **out, int verbose, bl_error *err)
+static bl_status train_on(bl_clkset **sets, const char *const *paths, size_t n,
+                          const bl_model_link_opts *lo, const bl_model_train_opts *to,
+                          bl_model **out, int verbose, int quiet, bl_error *err)
 {
     bl_candidate *c = NULL;
     size_t nc = 0;
@@ -58,6 +59,8 @@ static bl_status train_on(bl_clkset **sets, size_t n, const bl_model_link_opts *
     if (st != BL_OK)
         return st;
     double t1 = now();
+    if (!quiet)
+        cli_warn_no_candidates("train", c, nc, (const bl_clkset *const *)sets, paths, n);
     st = bl_model_train((const bl_clkset *const *)sets, n, c, nc, to, out, err);
     free(c);
     if (st == BL_OK && verbose) {
@@ -195,7 +198,8 @@ int cmd_train(int argc, char **argv)
     to.init = initm;
     bl_model_link_opts lo = {.threads = to.threads};
     if (st == BL_OK)
-        st = train_on(sets, n, &lo, &to, &m, verbose, &err);
+        st = train_on(sets, (const char *const *)(argv + optind), n, &lo, &to, &m, verbose,
+                      co.quiet, &err);
     /* the picture first: a failure there leaves no model file behind */
     if (st == BL_OK && svg)
         st = bl_model_mu_svg(m, svg, &err);

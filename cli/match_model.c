@@ -201,7 +201,7 @@ int cli_match_fs(const cli_fs_opts *o)
             (void)remove(o->save_model);
     }
     if (st == BL_OK && !o->quiet)
-        cli_warn_no_candidates(CMD, r.nc, (const bl_clkset *const *)r.sets, r.n);
+        cli_warn_no_candidates(CMD, r.c, r.nc, (const bl_clkset *const *)r.sets, o->paths, r.n);
     if (st == BL_OK && o->verbose)
         fs_verbose(&r, o);
     if (st == BL_OK && o->json)

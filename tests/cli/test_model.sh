@@ -62,6 +62,15 @@ done
 expect_exit 0 "$BL" match --model auto --blocking lsh -f candidates -j 2 -o "$T/p3s.csv" "$T"/p3-{1,2,3}.clk
 expect_exit 0 env BL_MODEL_BLOCK=match "$BL" match --model auto --blocking lsh -f candidates -o "$T/p3m.csv" "$T"/p3-{1,2,3}.clk
 assert_same "$T/p3s.csv" "$T/p3m.csv"
+# one of three inputs encoded with another secret links with nobody: named
+head -c 32 /dev/urandom > "$T/S-other"
+expect_exit 0 "$BL" encode --secret-file "$T/S-other" --normalize=names --layout fields --format bin --ids rec_id "$T/p3-2.csv" "$SCHEMA" "$T/p3-x.clk"
+expect_exit 0 "$BL" match --model auto -o "$T/p3x.csv" "$T/p3-1.clk" "$T/p3-x.clk" "$T/p3-3.clk"
+assert_contains "$T/err" "warning: $T/p3-x.clk is in no candidate pair"
+expect_exit 0 "$BL" train -o "$T/p3x.json" "$T/p3-1.clk" "$T/p3-x.clk" "$T/p3-3.clk"
+assert_contains "$T/err" "warning: $T/p3-x.clk is in no candidate pair"
+expect_exit 0 "$BL" match --model auto -o "$T/p3ok.csv" "$T"/p3-{1,2,3}.clk
+assert_not_contains "$T/err" "no candidate pair"
 
 expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" --weights --weights-svg "$T/wh.svg" "$T/matches.csv"
 assert_contains "$T/out" "match weight histogram"
