@@ -131,6 +131,11 @@ typedef struct cli_path {
  *  are skipped. CLI_EXIT_OK, else CLI_EXIT_USAGE with the message printed. */
 int cli_check_outputs(const char *cmd, const cli_path *outs, size_t nouts, const char *const *ins,
                       size_t nins);
+/** Before any work: no input is a folder, and (with `distinct`) no two
+ *  inputs are one file (a file linked with itself finds every record's own
+ *  copy). "-" and missing files are skipped (reading reports those).
+ *  CLI_EXIT_OK, else CLI_EXIT_USAGE with the message printed. */
+int cli_check_inputs(const char *cmd, const char *const *ins, size_t nins, int distinct);
 /** Remove dir and everything in it (a state directory a failed start
  *  made); a failure is reported on stderr, prefixed "blindlink cmd:". */
 void cli_remove_tree(const char *cmd, const char *dir);

@@ -53,6 +53,26 @@ static int skip(const char *p)
     return !p || !*p || !strcmp(p, "-");
 }
 
+int cli_check_inputs(const char *cmd, const char *const *ins, size_t nins, int distinct)
+{
+    for (size_t i = 0; i < nins; i++) {
+        struct stat si, sj;
+        if (skip(ins[i]) || stat(ins[i], &si) != 0)
+            continue;
+        if (S_ISDIR(si.st_mode))
+            return cli_usage_error(cmd, "'%s' is a folder, not a file", ins[i]);
+        for (size_t j = 0; distinct && j < i; j++)
+            if (!skip(ins[j]) && stat(ins[j], &sj) == 0 && si.st_dev == sj.st_dev &&
+                si.st_ino == sj.st_ino)
+                return cli_usage_error(cmd,
+                                       "'%s' is given twice (inputs %zu and %zu): a file "
+                                       "linked with itself finds each record's own copy; "
+                                       "give the files of different parties",
+                                       ins[i], j + 1, i + 1);
+    }
+    return CLI_EXIT_OK;
+}
+
 int cli_check_outputs(const char *cmd, const cli_path *outs, size_t nouts, const char *const *ins,
                       size_t nins)
 {

@@ -254,7 +254,9 @@ int cmd_attack(int argc, char **argv)
     /* the output (a long attack's last step) is checked before the attack */
     const cli_path out = {"-o", a.output};
     const char *ins[] = {argv[optind], a.plain, a.schema, a.secret_file};
-    int prc = cli_check_outputs(CMD, &out, 1, ins, 4);
+    int prc = cli_check_inputs(CMD, ins, 4, 0);
+    if (prc == CLI_EXIT_OK)
+        prc = cli_check_outputs(CMD, &out, 1, ins, 4);
     if (prc != CLI_EXIT_OK)
         return prc;
     bl_error err = {0};

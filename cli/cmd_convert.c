@@ -112,7 +112,8 @@ int cmd_convert(int argc, char **argv)
         return rc == CLI_OPT_EXIT ? CLI_EXIT_OK : rc;
     const char *in = argv[optind];
     const cli_path outp = {"OUT", co.output};
-    if ((rc = cli_check_outputs("convert", &outp, 1, &in, 1)) != CLI_EXIT_OK)
+    if ((rc = cli_check_inputs("convert", &in, 1, 0)) != CLI_EXIT_OK ||
+        (rc = cli_check_outputs("convert", &outp, 1, &in, 1)) != CLI_EXIT_OK)
         return rc;
     bl_error err = {0};
     bl_clkset *set = NULL;

@@ -93,7 +93,9 @@ static int describe_parse(int argc, char **argv, describe_cli *d)
     if (d->svg && !strcmp(d->svg, "-") && !d->co.quiet && !strcmp(d->co.output, "-"))
         return cli_usage_error(CMD, "--svg - and the report both go to stdout: add -q or -o");
     const cli_path outs[] = {{"-o", d->co.output}, {"--svg", d->svg}};
-    const int rc = cli_check_outputs(CMD, outs, 2, &d->input, 1);
+    int rc = cli_check_inputs(CMD, &d->input, 1, 0);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_check_outputs(CMD, outs, 2, &d->input, 1);
     return rc == CLI_EXIT_OK ? CLI_OPT_OK : rc;
 }
 

@@ -205,7 +205,8 @@ static int encode_check(encode_cli *e, int nargs, char **args)
         return rc;
     const cli_path out = {"OUTPUT", e->co.output};
     const char *ins[] = {e->data, e->schema_path, e->secret_file};
-    return cli_check_outputs(CMD, &out, 1, ins, 3);
+    rc = cli_check_inputs(CMD, ins, 3, 0);
+    return rc ? rc : cli_check_outputs(CMD, &out, 1, ins, 3);
 }
 
 static int encode_parse(int argc, char **argv, encode_cli *e)

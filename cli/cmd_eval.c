@@ -214,7 +214,9 @@ static int eval_parse(int argc, char **argv, eval_opts *o)
     const char *ins[MAX_DATA + 3] = {o->input, o->modelp, o->truth_file ? o->truth : NULL};
     for (size_t i = 0; i < o->ndata; i++)
         ins[i + 3] = o->data[i];
-    const int rc = cli_check_outputs(CMD, outs, sizeof outs / sizeof *outs, ins, o->ndata + 3);
+    int rc = cli_check_inputs(CMD, ins, o->ndata + 3, 0);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_check_outputs(CMD, outs, sizeof outs / sizeof *outs, ins, o->ndata + 3);
     return rc == CLI_EXIT_OK ? CLI_OPT_OK : rc;
 }
 

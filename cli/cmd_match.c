@@ -366,7 +366,11 @@ static int match_paths(const match_opts *o, int rc)
         ins[n++] = o->blocks[i];
     ins[n++] = o->keyfile;
     ins[n++] = o->model && strcmp(o->model, "auto") ? o->model : NULL;
-    const int prc = cli_check_outputs(CMD, outs, sizeof outs / sizeof *outs, ins, n);
+    int prc = cli_check_inputs(CMD, (const char *const *)o->inputs, o->nin, 1);
+    if (prc == CLI_EXIT_OK)
+        prc = cli_check_inputs(CMD, ins + o->nin, n - o->nin, 0);
+    if (prc == CLI_EXIT_OK)
+        prc = cli_check_outputs(CMD, outs, sizeof outs / sizeof *outs, ins, n);
     return prc == CLI_EXIT_OK ? rc : prc;
 }
 

@@ -180,7 +180,11 @@ int cmd_train(int argc, char **argv)
     const char *ins[MAX_INPUTS + 1] = {init};
     for (size_t i = 0; i < n; i++)
         ins[i + 1] = argv[optind + (int)i];
-    int rc = cli_check_outputs("train", outs, 2, ins, n + 1);
+    int rc = cli_check_inputs("train", ins + 1, n, 1);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_check_inputs("train", ins, 1, 0);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_check_outputs("train", outs, 2, ins, n + 1);
     if (rc)
         return rc;
     bl_clkset *sets[MAX_INPUTS] = {0};

@@ -45,7 +45,9 @@ static void usage(FILE *fp)
                 "-v/--verbose; where they apply: -o/--output FILE, -j/--threads N,\n"
                 "-t/--threshold T, --json; '-' for stdin or stdout.\n"
                 "Outputs are checked before any work: an output that is one of the\n"
-                "inputs or another output, or whose folder is missing, is refused.\n"
+                "inputs or another output, or whose folder is missing, is refused;\n"
+                "so is an input that is a folder, or one file given twice to match\n"
+                "or train.\n"
                 "Exit codes: 0 ok, 1 runtime failure, 2 usage or input error.\n");
 }
 

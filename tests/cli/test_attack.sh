@@ -92,12 +92,13 @@ assert_contains "$T/err" "plain.clk"
 assert_contains "$T/err" "hard.clk"
 assert_contains "$T/err" '"harden"'
 assert_missing "$T/m.csv"
-expect_exit 0 "$BL" match -t 0.8 -o "$T/m.csv" "$T/hard.clk" "$T/hard.clk"
+cp "$T/hard.clk" "$T/hard2.clk"; cp "$T/hardf.clk" "$T/hardf2.clk"
+expect_exit 0 "$BL" match -t 0.8 -o "$T/m.csv" "$T/hard.clk" "$T/hard2.clk"
 expect_exit 0 enc --layout fields --harden blip=0.05 "$P" "$S" "$T/blipf.clk" # same lengths as fields.clk
 expect_exit 2 "$BL" match --model auto -o "$T/mm.csv" "$T/fields.clk" "$T/blipf.clk"
 assert_contains "$T/err" "'harden'"
 assert_missing "$T/mm.csv"
-expect_exit 0 "$BL" match --model auto -o "$T/mm.csv" "$T/hardf.clk" "$T/hardf.clk"
+expect_exit 0 "$BL" match --model auto -o "$T/mm.csv" "$T/hardf.clk" "$T/hardf2.clk"
 
 # bad inputs
 expect_exit 2 enc --harden frobnicate "$P" "$S" "$T/x.clk"

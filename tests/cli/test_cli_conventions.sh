@@ -286,5 +286,19 @@ check_missing "$BL" explain --model "$NO.json" "$A:0" "$B:0"
 check_missing "$BL" attack --method frequency --plain "$D" --schema "$S" "$NO.clk"
 check_missing "$BL" schema validate "$NO.json"
 assert_missing "$T/x.bin"; assert_missing "$T/x.csv"; assert_missing "$T/x.json"
+# a folder as an input is named as one ("empty file" before); a file given
+# twice to match or train (a typo in a script) is refused
+mkdir -p "$T/adir"
+for c in "describe $T/adir" "match -t 0.8 $T/adir $B" "eval $T/adir" "convert $T/adir $T/x.json"; do
+  expect_exit 2 "$BL" $c
+  assert_contains "$T/err" "'$T/adir' is a folder, not a file"
+done
+expect_exit 2 "$BL" match -t 0.8 -o "$T/x.csv" "$A" "$B" "$A"
+assert_contains "$T/err" "'$A' is given twice (inputs 1 and 3)"
+ln -s "$A" "$T/a-link.json"
+expect_exit 2 "$BL" match -t 0.8 -o "$T/x.csv" "$A" "$T/a-link.json"
+expect_exit 2 "$BL" train -o "$T/x.json" "$A" "$A"
+assert_contains "$T/err" "is given twice"
+assert_missing "$T/x.csv"; assert_missing "$T/x.json"
 
 finish

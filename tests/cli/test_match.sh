@@ -54,9 +54,10 @@ assert_eq "$(stat -c %s "$T/c.bin")" "$((4 + 193 * 24))" "anonlink binary size"
 expect_exit 0 "$BL" match -t 0.5 -k 1 -s none -o "$T/k.csv" "$A" "$B"
 assert_eq "$(cut -d, -f1 "$T/k.csv" | sort | uniq -d | wc -l)" "0" "top-k 1: each a once"
 # three inputs: dataset columns, probabilistic solver
-expect_exit 0 "$BL" match -t 0.8 -s probabilistic -o "$T/p3.csv" "$A" "$B" "$B"
+cp "$B" "$T/b-again.json" # a third party: the same records under another name
+expect_exit 0 "$BL" match -t 0.8 -s probabilistic -o "$T/p3.csv" "$A" "$B" "$T/b-again.json"
 assert_eq "$(head -1 "$T/p3.csv")" "a_dataset,a_index,b_dataset,b_index,score" "3-party header"
-expect_exit 0 "$BL" match -t 0.8 -s probabilistic -f groups -o "$T/g3.json" "$A" "$B" "$B"
+expect_exit 0 "$BL" match -t 0.8 -s probabilistic -f groups -o "$T/g3.json" "$A" "$B" "$T/b-again.json"
 assert_contains "$T/g3.json" "            2,"
 # keyed LSH blocking (key from env or file) and its report
 expect_exit 2 "$BL" match -t 0.8 --blocking lsh -o "$T/x.csv" "$A" "$B"

@@ -54,7 +54,8 @@ expect_exit 0 "$BL" convert "$B" "$T/c.clk" --format bin
 check binpairs -t 0.8 "$T/a.clk" "$T/b.clk"
 check binlsh -t 0.7 --blocking lsh -f candidates "$T/a.clk" "$T/b.clk"
 check lshtopk -t 0.5 --blocking lsh --lsh-tables 40 --lsh-bits 12 -k 2 -f candidates "$A" "$B" "$T/c.json"
-check binthree -t 0.6 -k 3 -f candidates "$T/a.clk" "$T/b.clk" "$T/a.clk"
+cp "$T/a.clk" "$T/a-again.clk" # a third party holding party a's records
+check binthree -t 0.6 -k 3 -f candidates "$T/a.clk" "$T/b.clk" "$T/a-again.clk"
 check binmixed -t 0.7 "$A" "$T/c.clk" "$T/c.json"
 # BL_MPI_TIMES=1: every rank reports its phases once; the output is unchanged
 expect_exit 0 env BL_MPI_TIMES=1 timeout 120 mpirun --allow-run-as-root --oversubscribe -x ASAN_OPTIONS \
@@ -95,9 +96,10 @@ check blkcands -t 0.6 -f candidates "${BK[@]}" "$T/s1.clk" "$T/s2.clk"
 check blkpairs -t 0.7 "${BK[@]}" "$T/s1.clk" "$T/s2.clk"
 check blktopk -t 0.5 -k 2 -f candidates "${BK[@]}" "$T/s1.clk" "$T/s2.clk"
 check blkanon -t 0.6 -f anonlink "${BK[@]}" "$T/s1.clk" "$T/s2.clk"
+cp "$T/s1.clk" "$T/s1-again.clk"; cp "$T/s2.clk" "$T/s2-again.clk" # third parties
 check blkprob -t 0.6 -s probabilistic -f groups "${BK[@]}" --blocks "$T/blk3.csv" \
-  "$T/s1.clk" "$T/s2.clk" "$T/s1.clk"
-check blkthree -t 0.7 -k 3 "${BK[@]}" --blocks "$T/blk3.csv" "$T/s1.clk" "$T/s2.clk" "$T/s2.clk"
+  "$T/s1.clk" "$T/s2.clk" "$T/s1-again.clk"
+check blkthree -t 0.7 -k 3 "${BK[@]}" --blocks "$T/blk3.csv" "$T/s1.clk" "$T/s2.clk" "$T/s2-again.clk"
 # blocks written by an LSH run (blocklib JSON, a key per table and
 # record), read back: the same candidates as that run
 expect_exit 0 "$BL" match -q -t 0.7 --blocking lsh --lsh-tables 20 --lsh-bits 10 -f candidates \
