@@ -65,6 +65,7 @@ typedef struct cli_fs_opts {
     int lsh;                      /**< -1 none, 0 auto, 1 lsh */
     int candidates;               /**< -f candidates: every scored pair */
     size_t max_candidates;        /**< --max-candidates (0: the library's default) */
+    double merge;                 /**< --merge-threshold: groups of 3+ inputs */
 } cli_fs_opts;
 int cli_match_fs(const cli_fs_opts *o);
 /** Unless some input is empty: warn on stderr that a run found 0 candidate

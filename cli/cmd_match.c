@@ -26,47 +26,47 @@
 
 static void usage(FILE *fp)
 {
-    fputs(
-        "Usage: blindlink match [options] --threshold T A.clk B.clk [C.clk ...]\n"
-        "\n"
-        "Find which encodings (CLKs) belong to the same entity, as anonlink does.\n"
-        "Inputs are clkhash JSON ({\"clks\": [...]}) or blindlink binary CLK files\n"
-        "('-' = stdin, once), all with the same filter length and schema fingerprint:\n"
-        "inputs with different fingerprints or encoding metadata (layout, fields,\n"
-        "normalize, harden) are refused (exit 2); a JSON input carries no fingerprint,\n"
-        "so mixing it with binary ones prints a warning.\n"
-        "\n"
-        "Options:\n"
-        "  -t, --threshold T        Dice similarity threshold in (0, 1] (required\n"
-        "                           without --model)\n"
-        "      --model auto|FILE    Fellegi-Sunter linkage of field-level encodings\n"
-        "                           (encode --layout fields): auto trains the model on\n"
-        "                           the inputs (see 'blindlink train'); pairs CSV gains\n"
-        "                           weight and probability columns (docs/model.md)\n"
-        "      --min-probability P  with --model: match at posterior >= P (default 0.5;\n"
-        "                           -f candidates: every scored candidate, unresolved)\n"
-        "                           (--blocking lsh|none picks the model's candidate\n"
-        "                           blocking; default: keyed blocks on field values\n"
-        "                           above 4e9 record pairs, docs/model.md)\n"
-        "      --save-model FILE    with --model auto: also write the trained model\n"
-        "                           (for explain, or a later match --model FILE)\n"
-        "  -o, --output FILE        output file (default '-' = stdout)\n"
-        "  -f, --output-format F    pairs (default): matched pairs CSV\n"
-        "                           groups: anonlink find-similarity groups JSON\n"
-        "                           candidates: every candidate pair as CSV\n"
-        "                           anonlink: candidates in anonlink's binary format\n"
-        "  -s, --solver S           greedy (default, = anonlink greedy_solve),\n"
-        "                           probabilistic (= probabilistic_greedy_solve), none\n"
-        "      --merge-threshold M  probabilistic solver: share of cross pairs that\n"
-        "                           must be candidates to merge groups (default 0.5)\n"
-        "      --no-dedup           probabilistic solver: allow two records of one\n"
-        "                           dataset in a group\n"
-        "  -k, --top-k K            keep at most K candidates per record and dataset pair\n"
-        "  -j, --threads N          worker threads (default 0 = all cores)\n"
-        "      --max-candidates N   fail cleanly beyond N candidate pairs (default 1e8;\n"
-        "                           --model's field blocks: no cap unless given)\n"
-        "\n",
-        fp);
+    fputs("Usage: blindlink match [options] --threshold T A.clk B.clk [C.clk ...]\n"
+          "\n"
+          "Find which encodings (CLKs) belong to the same entity, as anonlink does.\n"
+          "Inputs are clkhash JSON ({\"clks\": [...]}) or blindlink binary CLK files\n"
+          "('-' = stdin, once), all with the same filter length and schema fingerprint:\n"
+          "inputs with different fingerprints or encoding metadata (layout, fields,\n"
+          "normalize, harden) are refused (exit 2); a JSON input carries no fingerprint,\n"
+          "so mixing it with binary ones prints a warning.\n"
+          "\n"
+          "Options:\n"
+          "  -t, --threshold T        Dice similarity threshold in (0, 1] (required\n"
+          "                           without --model)\n"
+          "      --model auto|FILE    Fellegi-Sunter linkage of field-level encodings\n"
+          "                           (encode --layout fields): auto trains the model on\n"
+          "                           the inputs (see 'blindlink train'); pairs CSV gains\n"
+          "                           weight and probability columns (docs/model.md)\n"
+          "      --min-probability P  with --model: match at posterior >= P (default 0.5;\n"
+          "                           -f candidates: every scored candidate, unresolved)\n"
+          "                           (--blocking lsh|none picks the model's candidate\n"
+          "                           blocking; default: keyed blocks on field values\n"
+          "                           above 4e9 record pairs, docs/model.md)\n"
+          "      --save-model FILE    with --model auto: also write the trained model\n"
+          "                           (for explain, or a later match --model FILE)\n"
+          "  -o, --output FILE        output file (default '-' = stdout)\n"
+          "  -f, --output-format F    pairs (default): matched pairs CSV\n"
+          "                           groups: anonlink find-similarity groups JSON\n"
+          "                           candidates: every candidate pair as CSV\n"
+          "                           anonlink: candidates in anonlink's binary format\n"
+          "  -s, --solver S           greedy (default, = anonlink greedy_solve),\n"
+          "                           probabilistic (= probabilistic_greedy_solve), none\n"
+          "      --merge-threshold M  probabilistic solver and --model beyond two inputs:\n"
+          "                           share of cross pairs that must be candidates\n"
+          "                           (--model: matches) to merge groups (default 0.5)\n"
+          "      --no-dedup           probabilistic solver: allow two records of one\n"
+          "                           dataset in a group\n"
+          "  -k, --top-k K            keep at most K candidates per record and dataset pair\n"
+          "  -j, --threads N          worker threads (default 0 = all cores)\n"
+          "      --max-candidates N   fail cleanly beyond N candidate pairs (default 1e8;\n"
+          "                           --model's field blocks: no cap unless given)\n"
+          "\n",
+          fp);
     /* two strings: C11 compilers need only take 4095 characters in one */
     fputs(
         "Blocking (default: exhaustive comparison):\n"
@@ -263,9 +263,9 @@ static int model_check(const match_opts *o)
                                     "with it%s", o->solver,
                                strcmp(o->solver, "none") ? "" : "; -f candidates writes every "
                                                                 "scored candidate");
-    if (o->merge_set || !o->dedup)
-        return cli_usage_error(CMD, "--merge-threshold and --no-dedup belong to the "
-                                    "probabilistic solver, which --model does not use");
+    if (!o->dedup)
+        return cli_usage_error(CMD, "--no-dedup belongs to the probabilistic solver: --model "
+                                    "keeps one record per input in a group");
     /* the model's --blocking lsh is keyed blocks on field values with a
      * key of its own for the run (docs/model.md), not LSH tables */
     if (o->tables || o->bits || o->keep)
@@ -825,12 +825,22 @@ static int match_model(const match_opts *o)
     if (o->blocking && strcmp(o->blocking, "lsh") && strcmp(o->blocking, "none"))
         return cli_usage_error(CMD, "--model blocks by itself: --blocking lsh or none, not files");
     cli_fs_opts fo = {
-        .model = o->model, .output = o->co.output, .save_model = o->save_model,
-        .paths = o->inputs, .n = o->nin, .min_p = o->min_p, .threads = o->co.threads,
-        .verbose = o->co.verbose, .quiet = o->co.quiet, .json = o->co.json,
-        .lsh = !o->blocking ? 0 : !strcmp(o->blocking, "lsh") ? 1 : -1,
+        .model = o->model,
+        .output = o->co.output,
+        .save_model = o->save_model,
+        .paths = o->inputs,
+        .n = o->nin,
+        .min_p = o->min_p,
+        .threads = o->co.threads,
+        .verbose = o->co.verbose,
+        .quiet = o->co.quiet,
+        .json = o->co.json,
+        .lsh = !o->blocking                  ? 0
+               : !strcmp(o->blocking, "lsh") ? 1
+                                             : -1,
         .candidates = !strcmp(o->format, "candidates"),
         .max_candidates = (size_t)o->maxc,
+        .merge = o->merge,
     };
     return cli_match_fs(&fo);
 }

@@ -116,7 +116,8 @@ static bl_status fs_link(fs_run *r, const cli_fs_opts *o)
         r->sc = NULL;
         r->nres = r->nc;
     } else if (st == BL_OK) {
-        st = bl_model_resolve(r->sc, r->nsc, r->n, o->min_p, &r->res, &r->nres, &r->err);
+        st = bl_model_resolve_merge(r->sc, r->nsc, r->n, o->min_p, o->merge, &r->res, &r->nres,
+                                    &r->err);
     }
     return st;
 }

@@ -161,11 +161,22 @@ bl_status bl_model_decide(const bl_model *m, const bl_clkset *const *sets, size_
                           bl_scored_pair **out, size_t *nout, bl_error *err) BL_WUR;
 
 /** Decide: pairs with probability >= min_p, resolved 1:1 (two datasets:
- *  highest weight first) or into groups (more: anonlink's greedy N-party
- *  rule on weight order). `*out` (caller frees) receives the matched pairs
- *  ordered by weight descending. */
+ *  highest weight first) or into groups (more: anonlink's probabilistic
+ *  greedy rule on weight order, one record per dataset, two groups merged
+ *  when at least BL_MODEL_MERGE_DEFAULT of their cross pairs are such
+ *  pairs). `*out` (caller frees) receives the matched pairs inside a
+ *  group, ordered by weight descending. */
 bl_status bl_model_resolve(const bl_scored_pair *p, size_t n, size_t nsets, double min_p,
                            bl_scored_pair **out, size_t *nout, bl_error *err) BL_WUR;
+
+/** The share of cross pairs bl_model_resolve asks for to merge groups. */
+#define BL_MODEL_MERGE_DEFAULT 0.5
+
+/** bl_model_resolve with that share given: merge_threshold in (0, 1]
+ *  (1 = every cross pair, anonlink's greedy_solve). */
+bl_status bl_model_resolve_merge(const bl_scored_pair *p, size_t n, size_t nsets, double min_p,
+                                 double merge_threshold, bl_scored_pair **out, size_t *nout,
+                                 bl_error *err) BL_WUR;
 
 /** Pairs CSV: a_index,b_index,score,weight,probability[,a_id,b_id] (more
  *  datasets: a_dataset,a_index,b_dataset,b_index,...); score = probability.

@@ -222,6 +222,8 @@ _PROTOS = {
                               P(P(ScoredPair)), P(sz), ERR]),
     "bl_model_resolve": (i32, [P(ScoredPair), sz, sz, ctypes.c_double, P(P(ScoredPair)), P(sz),
                                ERR]),
+    "bl_model_resolve_merge": (i32, [P(ScoredPair), sz, sz, ctypes.c_double, ctypes.c_double,
+                                     P(P(ScoredPair)), P(sz), ERR]),
     "bl_model_explain": (i32, [vp, P(ClkSet), sz, P(ClkSet), sz, P(P(ClkSet)), sz,
                                P(ExplainField), P(ctypes.c_double), P(ctypes.c_double),
                                P(ctypes.c_double), ERR]),

@@ -248,19 +248,23 @@ def _scored_list(ptr, n, sets):
 
 
 def model_link(inputs, model="auto", *, min_probability=0.5, threads=0, candidates=False,
-               blocking=None):
+               blocking=None, merge_threshold=0.5):
     """Link field-level CLK files (two or more) with a Fellegi-Sunter model,
     as ``blindlink match --model``: block, train by EM on the candidates
     (``model="auto"``) or use a Model / model file, score every candidate by
     match weight and posterior, and resolve 1:1 (two inputs) or into groups
-    (more) at posterior >= ``min_probability``. ``candidates=True`` returns
-    every scored candidate instead, unresolved. ``blocking``: None (keyed
-    field-value blocks above 4e9 record pairs), "lsh" or "none"."""
+    (more) at posterior >= ``min_probability``; groups merge when at least
+    ``merge_threshold`` of their cross pairs are matches (1.0: every one).
+    ``candidates=True`` returns every scored candidate instead, unresolved.
+    ``blocking``: None (keyed field-value blocks above 4e9 record pairs),
+    "lsh" or "none"."""
     inputs = list(inputs)
     if len(inputs) < 2:
         raise ValueError("need at least two inputs")
     if not 0.0 < float(min_probability) <= 1.0:
         raise ValueError("min_probability must be in (0, 1]")
+    if not 0.0 < float(merge_threshold) <= 1.0:
+        raise ValueError("merge_threshold must be in (0, 1]")
     lsh = {None: 0, "lsh": 1, "none": -1}
     if blocking not in lsh:
         raise ValueError("blocking must be None, 'lsh' or 'none'")
@@ -318,9 +322,11 @@ def model_link(inputs, model="auto", *, min_probability=0.5, threads=0, candidat
                     pairs = _scored_list(scored, nc.value, sets.sets)
                 else:
                     res, nr = ctypes.POINTER(_lib.ScoredPair)(), ctypes.c_size_t()
-                    _lib.check(lib.bl_model_resolve(scored, ns.value, len(inputs),
-                                                    float(min_probability), ctypes.byref(res),
-                                                    ctypes.byref(nr), ctypes.byref(err)), err)
+                    _lib.check(lib.bl_model_resolve_merge(scored, ns.value, len(inputs),
+                                                          float(min_probability),
+                                                          float(merge_threshold),
+                                                          ctypes.byref(res), ctypes.byref(nr),
+                                                          ctypes.byref(err)), err)
                     try:
                         pairs = _scored_list(res, nr.value, sets.sets)
                     finally:

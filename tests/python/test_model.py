@@ -193,5 +193,55 @@ class ModelLinkTest(unittest.TestCase):
             blindlink.Model.from_json(d)
 
 
+class GroupsTest(unittest.TestCase):
+    """Three inputs (the anonlink tutorial's first three parties): groups
+    merge at half their cross pairs by default, at every one with
+    merge_threshold=1.0, both as the CLI's --merge-threshold does."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="blindlink-pygroups-")
+        tut = os.path.join(SRC, "data", "anonlink-tutorial")
+        cls.files = []
+        for k in (1, 2, 3):
+            out = os.path.join(cls.tmp.name, "t%d.clk" % k)
+            blindlink.encode_file(os.path.join(tut, "dataset-%d.csv" % k),
+                                  os.path.join(tut, "schema.json"), SECRET, out,
+                                  layout="fields", ids="id")
+            cls.files.append(out)
+        cls.model = blindlink.model_link(cls.files, threads=1).model
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.model.close()
+        cls.tmp.cleanup()
+
+    def links(self, merge):
+        r = blindlink.model_link(self.files, self.model, threads=1, merge_threshold=merge)
+        return {((p.a_dataset, p.a_index), (p.b_dataset, p.b_index)) for p in r.pairs}, r.pairs
+
+    def cli_links(self, merge):
+        path = os.path.join(self.tmp.name, "m.json")
+        self.model.write(path)
+        out = os.path.join(self.tmp.name, "g.csv")
+        subprocess.run([CLI, "match", "--model", path, "--merge-threshold", str(merge), "-j", "1",
+                        "-o", out] + self.files, check=True, stderr=subprocess.DEVNULL)
+        with open(out, newline="") as f:
+            return {((int(r["a_dataset"]), int(r["a_index"])),
+                     (int(r["b_dataset"]), int(r["b_index"]))) for r in csv.DictReader(f)}
+
+    def test_merge(self):
+        half, pairs = self.links(0.5)
+        every, _ = self.links(1.0)
+        self.assertLess(every, half)  # more links when groups merge at half
+        true = sum(1 for p in pairs if p.a_id == p.b_id)
+        self.assertGreaterEqual(true / len(pairs), 0.99)
+        if os.access(CLI, os.X_OK):
+            self.assertEqual(self.cli_links(0.5), half)
+            self.assertEqual(self.cli_links(1.0), every)
+        with self.assertRaises(ValueError):
+            self.links(0.0)
+
+
 if __name__ == "__main__":
     unittest.main()

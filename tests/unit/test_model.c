@@ -564,6 +564,47 @@ static void test_keyrec_sort(void **state)
     }
 }
 
+/* a scored match between (da, ra) and (db, rb) */
+static bl_scored_pair sp(uint32_t da, uint32_t ra, uint32_t db, uint32_t rb, double w)
+{
+    bl_scored_pair p;
+    memset(&p, 0, sizeof p);
+    p.c.dset[0] = da, p.c.rec[0] = ra, p.c.dset[1] = db, p.c.rec[1] = rb;
+    p.weight = w;
+    p.probability = p.c.score = 1.0 / (1.0 + exp2(-w));
+    return p;
+}
+
+/* N inputs: one person's records in four inputs with four of their six
+ * cross pairs matched. Asked for every cross pair (anonlink's
+ * greedy_solve) the person splits in two groups; at half (the default)
+ * the groups merge and every matched pair is kept. A pair below min_p
+ * never joins, and two records of one input never share a group. */
+static void test_resolve_groups(void **state)
+{
+    (void)state;
+    const bl_scored_pair p[] = {
+        sp(0, 7, 3, 2, 30), sp(1, 4, 2, 9, 29), /* two groups of two */
+        sp(0, 7, 1, 4, 20), sp(3, 2, 2, 9, 19), /* two of their four cross pairs */
+        sp(0, 8, 1, 5, -5),                     /* below 0.5: no match */
+        sp(0, 9, 3, 2, 10),                     /* input 0 has its record in the group */
+    };
+    const size_t n = sizeof p / sizeof *p;
+    bl_scored_pair *out = NULL;
+    size_t nout = 0;
+    bl_error err = {0};
+    assert_int_equal(bl_model_resolve_merge(p, n, 4, 0.5, 1.0, &out, &nout, &err), BL_OK);
+    assert_int_equal(nout, 2); /* the two pairs of two: no merge */
+    assert_true(out[0].weight == 30 && out[1].weight == 29);
+    free(out);
+    assert_int_equal(bl_model_resolve(p, n, 4, 0.5, &out, &nout, &err), BL_OK);
+    assert_int_equal(nout, 4); /* merged: the four matched pairs of one group */
+    for (size_t i = 0; i < nout; i++)
+        assert_true(out[i].weight >= 19 && (i == 0 || out[i].weight <= out[i - 1].weight));
+    free(out);
+    assert_int_equal(bl_model_resolve_merge(p, n, 4, 0.5, 0.0, &out, &nout, &err), BL_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,7 +612,7 @@ int main(void)
         cmocka_unit_test(test_em_two_starts),   cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_field_layout),    cmocka_unit_test(test_check_inputs),
         cmocka_unit_test(test_nicknames),       cmocka_unit_test(test_levels_exact),
-        cmocka_unit_test(test_keyrec_sort),
+        cmocka_unit_test(test_keyrec_sort),     cmocka_unit_test(test_resolve_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
