@@ -592,10 +592,19 @@ def match(datasets, threshold, *, solver="greedy", blocking=None, k=None, thread
 
 def _pairs_of(matches):
     """Predicted pairs ((d0, r0, d1, r1) with d0 < d1) from matches, groups,
-    (score, a, b) triples or ((d0, r0), (d1, r1)) pairs."""
+    (score, a, b) triples, ((d0, r0), (d1, r1)) pairs, or model_link()'s
+    result or its ScoredPair list."""
     out = []
+    matches = getattr(matches, "pairs", matches)  # a ModelLinkage
     for m in matches:
+        if hasattr(m, "a_dataset") and hasattr(m, "b_index"):  # a ScoredPair
+            d0, r0, d1, r1 = m.a_dataset, m.a_index, m.b_dataset, m.b_index
+            out.append((d0, r0, d1, r1) if d0 < d1 else (d1, r1, d0, r0))
+            continue
         members = m.members if isinstance(m, Match) else m
+        if not isinstance(members, (tuple, list)):
+            raise TypeError("a match must be a Match, a ScoredPair, a (score, a, b) triple or "
+                            "a group of (dataset, record) pairs, not %r" % (m,))
         if len(members) == 3 and not isinstance(members[0], (tuple, list)):
             out.append((0, int(members[1]), 1, int(members[2])))
             continue
@@ -615,8 +624,9 @@ def _cand_array(pairs):
 
 
 def evaluate(matches, *, ids=None, mode="id", truth=None, true_pairs=0):
-    """Precision, recall and F1 of ``matches`` (from match(), groups,
-    (score, a, b) triples, or ((d0, r0), (d1, r1)) pairs) against ground
+    """Precision, recall and F1 of ``matches`` (from match() or
+    model_link(), groups, (score, a, b) triples, or ((d0, r0), (d1, r1))
+    pairs) against ground
     truth: ``ids`` (one list of record ids per dataset; ``mode="id"``: equal
     ids are one entity, ``mode="febrl"``: rec-N-org / rec-N-dup-K) or
     ``truth`` (the true pairs, in any of the forms above). Returns a dict

@@ -242,6 +242,20 @@ class GroupsTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             self.links(0.0)
 
+    def test_evaluate_takes_model_link_results(self):
+        tut = os.path.join(SRC, "data", "anonlink-tutorial")
+        ids = []
+        for k in (1, 2, 3):
+            with open(os.path.join(tut, "dataset-%d.csv" % k), newline="") as f:
+                ids.append([row["id"] for row in csv.DictReader(f)])
+        r = blindlink.model_link(self.files, self.model, threads=1)
+        whole, listed = blindlink.evaluate(r, ids=ids), blindlink.evaluate(r.pairs, ids=ids)
+        self.assertEqual(whole, listed)
+        self.assertEqual(whole["predicted"], len(r.pairs))
+        self.assertEqual(whole["true_positives"], sum(1 for p in r.pairs if p.a_id == p.b_id))
+        with self.assertRaisesRegex(TypeError, "a match must be"):
+            blindlink.evaluate([1, 2], ids=ids)
+
 
 if __name__ == "__main__":
     unittest.main()
