@@ -313,7 +313,8 @@ void bl_model_levels(const bl_model *m, const bl_fieldpop *fp, const uint8_t *a,
 
 static double raw_weight(double m, double u)
 {
-    return log2((m > 1e-12 ? m : 1e-12) / (u > 1e-12 ? u : 1e-12));
+    return log2((m > BLI_MODEL_PMIN ? m : BLI_MODEL_PMIN) /
+                (u > BLI_MODEL_PMIN ? u : BLI_MODEL_PMIN));
 }
 
 /* A swap is the two names agreeing crosswise: no stronger evidence than
@@ -347,10 +348,10 @@ double bl_model_level_weight_names(const bl_model *m, size_t f, unsigned l, int 
 double bl_model_prior_weight(const bl_model *m)
 {
     double p = m->prior;
-    if (p < 1e-12)
-        p = 1e-12;
-    if (p > 1 - 1e-12)
-        p = 1 - 1e-12;
+    if (p < BLI_MODEL_PMIN)
+        p = BLI_MODEL_PMIN;
+    if (p > 1 - BLI_MODEL_PMIN)
+        p = 1 - BLI_MODEL_PMIN;
     return log2(p / (1 - p));
 }
 

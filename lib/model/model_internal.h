@@ -137,6 +137,10 @@ typedef void (*bli_fieldpop_levels_fn)(const bl_fieldpop *fp, const uint8_t *con
                                        const uint32_t *const *pa, const uint32_t *const *pb, const uint32_t *cnt,
                                        const uint32_t *cross, size_t n, uint8_t *lv);
 
+/** The least probability (m, u, the prior) weights are computed with:
+ *  log2(m/u) stays finite. A model file may not fix a value below it. */
+#define BLI_MODEL_PMIN 1e-12
+
 /** The decision bound (score.c) as a vector kernel runs it, stage by
  *  stage. A field's bound before its count: 0 when missing, else suf1,
  *  or best exact + tf when that is more and the popcounts are equal.

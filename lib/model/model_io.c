@@ -285,6 +285,12 @@ static bl_status read_level(rd *r, bl_field_model *f, json_t *lo, uint32_t l, ui
         else
             return bad(r, p, "'fixed' may list only \"m\" and \"u\"");
     }
+    /* the weights log2(m/u) are computed with m and u of at least 1e-12
+     * (finite weights): a fixed value below would not be used as written */
+    if ((f->fix_m[l] && f->m[l] < BLI_MODEL_PMIN) || (f->fix_u[l] && f->u[l] < BLI_MODEL_PMIN))
+        return badk(r, p, f->fix_m[l] && f->m[l] < BLI_MODEL_PMIN ? "m" : "u",
+                    "is fixed below 1e-12, the least probability the model computes with "
+                    "(weights stay finite): write 1e-12 for 'never'");
     return BL_OK;
 }
 
@@ -440,6 +446,10 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
     else if (!json_is_array(fields) || json_array_size(fields) == 0 || json_array_size(fields) > BL_MODEL_MAX_FIELDS)
         st = bad(&r, "$.fields", "must be an array of 1 to 32 fields");
     m->fix_prior = json_is_true(json_object_get(root, "fix_prior"));
+    if (st == BL_OK && m->fix_prior && (m->prior < BLI_MODEL_PMIN || m->prior > 1 - BLI_MODEL_PMIN))
+        st = bad(&r, "$.prior",
+                 "is fixed outside [1e-12, 1 - 1e-12], the range the posterior is "
+                 "computed in");
     if (!json_object_get(root, "prior_candidates"))
         m->prior_cand = m->prior;
     else if (st == BL_OK && get_prob(root, "prior_candidates", &m->prior_cand))

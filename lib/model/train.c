@@ -294,6 +294,24 @@ static void *random_worker(void *arg)
     return NULL;
 }
 
+/* v[l] of the free levels from num, scaled to what the fixed ones leave */
+static void renorm(double *v, const int *fixed, const double *num, uint32_t nl);
+
+/* u from the random pairs: u_random itself where no level's u is fixed
+ * (bit for bit as before), else the free levels share what the fixed ones
+ * leave, in u_random's proportions (they took u_random itself, and the
+ * field's u summed to more than 1) */
+static void u_set_from_random(bl_field_model *fm)
+{
+    int any = 0;
+    for (uint32_t l = 0; l < fm->nlevels; l++)
+        any |= fm->fix_u[l];
+    if (any)
+        renorm(fm->u, fm->fix_u, fm->u_random, fm->nlevels);
+    else
+        memcpy(fm->u, fm->u_random, sizeof fm->u);
+}
+
 /* u of each level: its share among npairs random cross-set pairs. The
  * counts are whole numbers (exact in a double), so the threads' slices add
  * up to the one-thread result bit for bit. */
@@ -328,11 +346,9 @@ static int u_from_random(bl_model *m, const bl_clkset *const *sets, size_t nsets
             tot += cnt[l];
         }
         /* add-half smoothing: a level never seen among random pairs is rare, not impossible */
-        for (uint32_t l = 0; l < fm->nlevels; l++) {
+        for (uint32_t l = 0; l < fm->nlevels; l++)
             fm->u_random[l] = (cnt[l] + 0.5) / (tot + 0.5 * fm->nlevels);
-            if (!fm->fix_u[l])
-                fm->u[l] = fm->u_random[l];
-        }
+        u_set_from_random(fm);
     }
     m->nrandom = npairs;
     free(jobs);
@@ -893,12 +909,13 @@ static void to_all_pairs(bl_model *m, const bl_clkset *const *sets, size_t nsets
             total += (double)sets[x]->count * (double)sets[y]->count;
             most += (double)(sets[x]->count < sets[y]->count ? sets[x]->count : sets[y]->count);
         }
-    for (size_t f = 0; f < m->nf; f++)
-        for (uint32_t l = 0; l < m->f[f].nlevels; l++) {
-            m->f[f].u_cand[l] = m->f[f].u[l];
-            if (!m->f[f].fix_u[l])
-                m->f[f].u[l] = m->f[f].u_random[l];
-        }
+    for (size_t f = 0; f < m->nf; f++) {
+        bl_field_model *fm = &m->f[f];
+        memcpy(fm->u_cand, fm->u, sizeof fm->u_cand);
+        u_set_from_random(fm);
+    }
+    if (m->fix_prior) /* EM kept it: it is the candidates' prior as well */
+        m->prior_cand = m->prior;
     if (!m->fix_prior && total > 0) {
         m->prior_cand = m->prior;
         m->prior = m->prior * (double)ncand / total;

@@ -119,6 +119,38 @@ assert abs(f["weight"] - f["tf_adjust"] - math.log2(0.5 / u)) < 1e-5, (f, u)
 PY
 expect_exit 0 "$BL" train --init "$T/fixed.json" -o "$T/retrained.json" "$T/a.clk" "$T/b.clk"
 python3 -c "import json,sys; l=json.load(open(sys.argv[1]))['fields'][2]['levels'][0]; sys.exit(0 if l['m']==0.5 and l['fixed']==['m'] else 1)" "$T/retrained.json" && pass || fail "train --init keeps fixed m"
+# a fixed u is kept by train --init and the field's other levels share
+# what it leaves (they kept the random pairs' u: the field summed to 1.198);
+# a fixed prior is the candidates' prior too (prior_candidates was 0)
+python3 - "$T/model.json" "$T/fixu.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+lv = m["fields"][2]["levels"][0]; lv["u"] = 0.2; lv["fixed"] = ["u"]
+m["fix_prior"] = True
+json.dump(m, open(sys.argv[2], "w"), indent=1)
+PY
+expect_exit 0 "$BL" train --init "$T/fixu.json" -o "$T/retrained-u.json" "$T/a.clk" "$T/b.clk"
+python3 - "$T/retrained-u.json" "$T/fixu.json" <<'PY' && pass || fail "train --init with a fixed u and prior"
+import json, sys
+m, init = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+lv = m["fields"][2]["levels"]
+assert lv[0]["u"] == 0.2 and abs(sum(l["u"] for l in lv) - 1) < 1e-9, lv
+assert m["prior"] == init["prior"] == m["prior_candidates"], (m["prior"], m["prior_candidates"])
+PY
+# a fixed value the model cannot compute with is refused, not clamped
+python3 - "$T/model.json" "$T/fix0.json" "$T/fixp.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+lv = m["fields"][2]["levels"][0]; lv["m"] = 0; lv["fixed"] = ["m"]
+json.dump(m, open(sys.argv[2], "w"))
+m = json.load(open(sys.argv[1])); m["prior"] = 1e-30; m["fix_prior"] = True
+json.dump(m, open(sys.argv[3], "w"))
+PY
+expect_exit 2 "$BL" explain --model "$T/fix0.json" "$T/a.clk:$ai" "$T/b.clk:$bi"
+assert_contains "$T/err" "\$.fields[2].levels[0]: 'm' is fixed below 1e-12"
+expect_exit 2 "$BL" match --model "$T/fixp.json" -o "$T/fixp.csv" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "\$.prior: is fixed outside [1e-12, 1 - 1e-12]"
+assert_missing "$T/fixp.csv"
 
 # namesakes: records of one input whose names agree give the u of the other
 # fields for such pairs (e-mails are made from names); the model file has
