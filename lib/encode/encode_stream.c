@@ -17,6 +17,7 @@
 #include <blindlink/encode.h>
 #include <blindlink/io.h>
 
+#include "core/utf8.h"
 #include "core/internal.h"
 
 #define BATCH_MAX_BYTES ((size_t)4 << 20)
@@ -172,9 +173,10 @@ static bl_status check_header(const bl_schema *sc, const bl_csv_row *row, const 
         const char *want = bl_schema_feature_id(sc, i);
         if (strlen(want) != row->lens[i] || memcmp(want, row->fields[i], row->lens[i]) != 0)
             return bl_error_set(err, BL_EINPUT,
-                                "%s:%llu: header column %zu is '%.60s' but the schema expects '%s' "
+                                "%s:%llu: header column %zu is '%s' but the schema expects '%s' "
                                 "(--check-header false skips this check)",
-                                name, (unsigned long long)row->line, i + 1, row->fields[i], want);
+                                name, (unsigned long long)row->line, i + 1,
+                                BLI_SHOW(row->fields[i], row->lens[i]), want);
     }
     return BL_OK;
 }

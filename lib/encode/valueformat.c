@@ -18,8 +18,6 @@
 #include "encode/pystrptime.h"
 #include "core/utf8.h"
 
-#define SHOWN(len) ((int)((len) > 60 ? 60 : (len)))
-
 int bli_fmt_ws_init(bl_fmt_ws *ws)
 {
     ws->date_ws = bli_pydate_workspace_new();
@@ -102,7 +100,7 @@ static int check_string(const bl_feature *f, bl_fmt_ws *ws, const char *v, size_
     if (f->encoding == BL_TEXTENC_ASCII) {
         for (size_t i = 0; i < len; i++)
             if ((unsigned char)v[i] >= 0x80) {
-                snprintf(msg, msgcap, "'%.*s' cannot be encoded as ascii", SHOWN(len), v);
+                snprintf(msg, msgcap, "'%s' cannot be encoded as ascii", BLI_SHOW(v, len));
                 return -1;
             }
     }
@@ -110,24 +108,24 @@ static int check_string(const bl_feature *f, bl_fmt_ws *ws, const char *v, size_
         int rc = pcre2_match(f->regex, (PCRE2_SPTR)v, len, 0,
                              PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_NO_UTF_CHECK, ws->re_md, NULL);
         if (rc < 0) {
-            snprintf(msg, msgcap, "'%.*s' does not match pattern '%s'", SHOWN(len), v, f->pattern);
+            snprintf(msg, msgcap, "'%s' does not match pattern '%s'", BLI_SHOW(v, len), f->pattern);
             return -1;
         }
         return 0;
     }
     size_t n = (f->min_length >= 0 || f->max_length >= 0) ? bli_utf8_count(v, len) : 0;
     if (f->min_length >= 0 && (int64_t)n < f->min_length) {
-        snprintf(msg, msgcap, "'%.*s' is shorter than minLength %lld (%zu characters)", SHOWN(len), v,
-                 (long long)f->min_length, n);
+        snprintf(msg, msgcap, "'%s' is shorter than minLength %lld (%zu characters)",
+                 BLI_SHOW(v, len), (long long)f->min_length, n);
         return -1;
     }
     if (f->max_length >= 0 && (int64_t)n > f->max_length) {
-        snprintf(msg, msgcap, "'%.*s' is longer than maxLength %lld (%zu characters)", SHOWN(len), v,
-                 (long long)f->max_length, n);
+        snprintf(msg, msgcap, "'%s' is longer than maxLength %lld (%zu characters)",
+                 BLI_SHOW(v, len), (long long)f->max_length, n);
         return -1;
     }
     if (f->case_rule != BL_CASE_MIXED && !check_case(v, len, f->case_rule)) {
-        snprintf(msg, msgcap, "'%.*s' is not %s case", SHOWN(len), v,
+        snprintf(msg, msgcap, "'%s' is not %s case", BLI_SHOW(v, len),
                  f->case_rule == BL_CASE_UPPER ? "upper" : "lower");
         return -1;
     }
@@ -144,7 +142,7 @@ static int check_enum(const bl_feature *f, const char *v, size_t len, char *msg,
     list[0] = '\0';
     for (size_t i = 0; i < f->nvalues && o < sizeof list - 8; i++)
         o += (size_t)snprintf(list + o, sizeof list - o, "%s'%s'", i ? ", " : "", f->values[i]);
-    snprintf(msg, msgcap, "'%.*s' is not one of %s", SHOWN(len), v, list);
+    snprintf(msg, msgcap, "'%s' is not one of %s", BLI_SHOW(v, len), list);
     return -1;
 }
 
@@ -155,7 +153,7 @@ static int check_int_range(const bl_feature *f, const char *v, size_t len, const
     if (clen > 63) { /* too long to compare with an int64 bound: by sign only */
         int neg = memchr(v, '-', len) != NULL;
         if ((neg && f->has_minimum) || (!neg && f->has_maximum)) {
-            snprintf(msg, msgcap, "'%.*s' is out of range", SHOWN(len), v);
+            snprintf(msg, msgcap, "'%s' is out of range", BLI_SHOW(v, len));
             return -1;
         }
         return 0;
@@ -164,11 +162,13 @@ static int check_int_range(const bl_feature *f, const char *v, size_t len, const
     memcpy(c, canon, clen);
     c[clen] = '\0';
     if (f->has_minimum && cmp_decimal(c, f->minimum) < 0) {
-        snprintf(msg, msgcap, "'%.*s' is less than the minimum %lld", SHOWN(len), v, (long long)f->minimum);
+        snprintf(msg, msgcap, "'%s' is less than the minimum %lld", BLI_SHOW(v, len),
+                 (long long)f->minimum);
         return -1;
     }
     if (f->has_maximum && cmp_decimal(c, f->maximum) > 0) {
-        snprintf(msg, msgcap, "'%.*s' is greater than the maximum %lld", SHOWN(len), v, (long long)f->maximum);
+        snprintf(msg, msgcap, "'%s' is greater than the maximum %lld", BLI_SHOW(v, len),
+                 (long long)f->maximum);
         return -1;
     }
     return 0;
@@ -183,8 +183,9 @@ const char *bli_value_prepare(const bl_feature *f, bl_fmt_ws *ws, int validate, 
     case BL_FORMAT_INTEGER: {
         int n = bli_pyint_canonical(v, len, buf, cap);
         if (n < 0) {
-            snprintf(msg, msgcap, n == -1 ? "'%.*s' is not an integer" : "'%.*s' is too long an integer",
-                     SHOWN(len), v);
+            snprintf(msg, msgcap,
+                     n == -1 ? "'%s' is not an integer" : "'%s' is too long an integer",
+                     BLI_SHOW(v, len));
             return NULL;
         }
         if (validate && check_int_range(f, v, len, buf, (size_t)n, msg, msgcap) != 0)
@@ -199,9 +200,10 @@ const char *bli_value_prepare(const bl_feature *f, bl_fmt_ws *ws, int validate, 
         int n = bli_pydate_format(f->date, ws->date_ws, v, len, buf, cap, why, sizeof why);
         if (n < 0) {
             if (!strcmp(why, "does not match"))
-                snprintf(msg, msgcap, "'%.*s' does not match %s", SHOWN(len), v, f->date_format);
+                snprintf(msg, msgcap, "'%s' does not match %s", BLI_SHOW(v, len), f->date_format);
             else
-                snprintf(msg, msgcap, "'%.*s' is not a valid %s date: %s", SHOWN(len), v, f->date_format, why);
+                snprintf(msg, msgcap, "'%s' is not a valid %s date: %s", BLI_SHOW(v, len),
+                         f->date_format, why);
             return NULL;
         }
         *olen = (size_t)n;

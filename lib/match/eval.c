@@ -11,6 +11,7 @@
 #include <blindlink/csv.h>
 #include <blindlink/eval.h>
 #include <blindlink/io.h>
+#include "core/utf8.h"
 #include "match/match_internal.h"
 #include "core/strmap.h"
 
@@ -86,9 +87,9 @@ bl_status bl_eval_truth_from_ids(const char *const *const *ids, const size_t *co
             size_t n = strlen(id);
             if (mode == BL_EVAL_FEBRL && febrl_entity(id, &s, &n) != 0) {
                 st = bl_error_set(err, BL_EINPUT,
-                                  "dataset %zu record %zu: id '%.64s' does not follow FEBRL's "
+                                  "dataset %zu record %zu: id '%s' does not follow FEBRL's "
                                   "rec-N-org / rec-N-dup-K convention",
-                                  d, r, id);
+                                  d, r, BLI_SHOW(id, strlen(id)));
                 break;
             }
             if (bli_strmap_intern(&m, s, n, &t->ent[d][r])) {
@@ -256,8 +257,9 @@ static bl_status parse_match_row(const char *path, const bl_csv_row *row, const 
         const char *s = row->fields[col[i]];
         uint32_t v = 0;
         if (i <= MC_BI && parse_idx(s, &v))
-            return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): '%.40s' is not an index", path,
-                                (unsigned long long)row->line, col[i] + 1, match_col_names[i], s);
+            return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): '%s' is not an index", path,
+                                (unsigned long long)row->line, col[i] + 1, match_col_names[i],
+                                BLI_SHOW(s, strlen(s)));
         if (i == MC_AD)
             c->dset[0] = v;
         else if (i == MC_AI)
@@ -270,9 +272,11 @@ static bl_status parse_match_row(const char *path, const bl_csv_row *row, const 
             char *end;
             double d = strtod(s, &end);
             if (*end || !(d >= 0.0 && d <= 1.0))
-                return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (score): '%.40s' is not a "
-                                    "similarity in [0, 1]", path, (unsigned long long)row->line,
-                                    col[i] + 1, s);
+                return bl_error_set(err, BL_EINPUT,
+                                    "%s:%llu:%d (score): '%s' is not a "
+                                    "similarity in [0, 1]",
+                                    path, (unsigned long long)row->line, col[i] + 1,
+                                    BLI_SHOW(s, strlen(s)));
             c->score = d;
         }
     }
@@ -415,8 +419,10 @@ static bl_status truth_side(truthctx *t, const bl_csv_row *row, int side, bl_can
     if (dc >= 0) {
         const char *ds = (size_t)dc < row->nfields ? row->fields[dc] : "";
         if (parse_idx(ds, &c->dset[side]) || c->dset[side] >= t->nsets)
-            return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): '%.40s' is not a dataset "
-                                "index below %zu", t->path, line, dc + 1, dname, ds, t->nsets);
+            return bl_error_set(err, BL_EINPUT,
+                                "%s:%llu:%d (%s): '%s' is not a dataset "
+                                "index below %zu",
+                                t->path, line, dc + 1, dname, BLI_SHOW(ds, strlen(ds)), t->nsets);
     }
     if ((size_t)ic >= row->nfields || !*row->fields[ic])
         return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): missing id", t->path, line, ic + 1,
@@ -426,9 +432,11 @@ static bl_status truth_side(truthctx *t, const bl_csv_row *row, int side, bl_can
     uint32_t v;
     if (bli_strmap_find(&x->m, id, strlen(id), &v)) { /* an id no record carries */
         if (t->ids_complete)
-            return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): unknown id '%.60s' "
-                                "(no record of dataset %u has it)", t->path, line, ic + 1, iname,
-                                id, c->dset[side]);
+            return bl_error_set(err, BL_EINPUT,
+                                "%s:%llu:%d (%s): unknown id '%s' "
+                                "(no record of dataset %u has it)",
+                                t->path, line, ic + 1, iname, BLI_SHOW(id, strlen(id)),
+                                c->dset[side]);
         /* ids known only from the matches: a true pair that was not
          * matched; a fresh index counts it as missed */
         if (x->next == UINT32_MAX || idindex_add(x, id, x->next) ||
@@ -436,9 +444,10 @@ static bl_status truth_side(truthctx *t, const bl_csv_row *row, int side, bl_can
             return bl_error_set(err, BL_ENOMEM, "out of memory");
         x->next++;
     } else if (x->dup[v]) {
-        return bl_error_set(err, BL_EINPUT, "%s:%llu:%d (%s): id '%.60s' names several "
-                            "records of dataset %u", t->path, line, ic + 1, iname, id,
-                            c->dset[side]);
+        return bl_error_set(err, BL_EINPUT,
+                            "%s:%llu:%d (%s): id '%s' names several "
+                            "records of dataset %u",
+                            t->path, line, ic + 1, iname, BLI_SHOW(id, strlen(id)), c->dset[side]);
     }
     c->rec[side] = x->rec[v];
     return BL_OK;

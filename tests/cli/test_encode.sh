@@ -176,4 +176,20 @@ expect_exit 2 "$BL" encode --quiet --threads 4 --secret-file "$SEC" "$T/bigbad.c
 assert_contains "$T/err" "bigbad.csv:25000: row 24999, column 4 (dob): '1985-13-01' does not match %Y-%m-%d"
 assert_missing "$T/bigbad.json"
 
+# a value quoted in a message is one printable line: control bytes and NUL
+# as \xNN (a terminal escape in a cell reached the terminal, and "M\0X"
+# was shown as 'M'), a long value cut at a character and marked "..."
+H=$(head -1 "$F/data/people-a.csv")
+{ echo "$H"; printf 'a01,Jose,M,1985-04-12,M,j@e.org,\033]0;x\a12,39,178\n'; } > "$T/esc1.csv"
+expect_exit 2 "$BL" encode --quiet --secret-file "$SEC" "$T/esc1.csv" "$F/schemas/schema2-doublehash.json" "$T/esc.json"
+assert_contains "$T/err" "(postcode): '\x1b]0;x\x0712' does not match pattern"
+{ echo "$H"; printf 'a01,Jose,M,1985-04-12,M\0X,j@e.org,2000,39,178\n'; } > "$T/esc2.csv"
+expect_exit 2 "$BL" encode --quiet --secret-file "$SEC" "$T/esc2.csv" "$F/schemas/schema2-doublehash.json" "$T/esc.json"
+assert_contains "$T/err" "(gender): 'M\x00X' is not one of"
+{ echo "$H"; printf 'a01,Jose,M,1985-04-12,M,j@e.org,%s,39,178\n' "$(printf '\303\251%.0s' $(seq 40))"; } > "$T/esc3.csv"
+expect_exit 2 "$BL" encode --quiet --secret-file "$SEC" "$T/esc3.csv" "$F/schemas/schema2-doublehash.json" "$T/esc.json"
+assert_contains "$T/err" "$(printf '\303\251%.0s' $(seq 30))...' does not match pattern"
+python3 -c 'import sys; open(sys.argv[1], encoding="utf-8").read()' "$T/err" && pass || fail "a cut message is not UTF-8"
+assert_missing "$T/esc.json"
+
 finish
