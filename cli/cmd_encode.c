@@ -246,8 +246,7 @@ static bl_status load_secret(encode_cli *e, bl_secret *secret, bl_error *err)
     return st;
 }
 
-static void summary(const encode_cli *e, const bl_schema *schema, const bl_encoder *enc,
-                    uint64_t n)
+static void summary(const encode_cli *e, const bl_encoder *enc, uint64_t n)
 {
     uint8_t fp[32];
     char hex[65];
@@ -263,7 +262,11 @@ static void summary(const encode_cli *e, const bl_schema *schema, const bl_encod
     json_object_set_new(js, "records", json_integer((json_int_t)n));
     json_object_set_new(js, "output", json_string(e->co.output));
     json_object_set_new(js, "format", json_string(e->csv.format == BL_CLK_BIN ? "bin" : "json"));
-    json_object_set_new(js, "bits", json_integer(bl_schema_filter_bits(schema)));
+    /* the encodings' length: with --layout fields the record of every
+     * field filter (as describe reports it), not the schema's one filter */
+    json_object_set_new(js, "bits", json_integer(bl_encoder_nbits(enc)));
+    json_object_set_new(js, "layout",
+                        json_string(e->eo.layout == BL_LAYOUT_FIELDS ? "fields" : "record"));
     json_object_set_new(js, "schema", json_string(e->schema_path));
     json_object_set_new(js, "fingerprint", json_string(hex));
     json_object_set_new(js, "normalize", json_string(bl_normalize_profile_name(e->eo.normalize)));
@@ -298,7 +301,7 @@ static int encode_run(encode_cli *e, bl_schema *schema)
         st = st2;
     if (st == BL_OK && (e->co.json || (!e->co.quiet && (e->co.verbose ||
                                                           isatty(STDERR_FILENO)))))
-        summary(e, schema, enc, n);
+        summary(e, enc, n);
     bl_encoder_free(enc);
     return st == BL_OK ? CLI_EXIT_OK : cli_fail(CMD, &err);
 }

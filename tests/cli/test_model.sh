@@ -62,6 +62,9 @@ done
 expect_exit 0 "$BL" match --model auto --blocking lsh -f candidates -j 2 -o "$T/p3s.csv" "$T"/p3-{1,2,3}.clk
 expect_exit 0 env BL_MODEL_BLOCK=match "$BL" match --model auto --blocking lsh -f candidates -o "$T/p3m.csv" "$T"/p3-{1,2,3}.clk
 assert_same "$T/p3s.csv" "$T/p3m.csv"
+# encode --json gives the record's length and layout, as describe does
+expect_exit 0 "$BL" encode --json --secret-file "$T/S" --normalize=names --layout fields --format bin --ids rec_id "$T/p3-1.csv" "$SCHEMA" "$T/p3-j.clk"
+python3 -c 'import json,subprocess,sys; e=json.load(open(sys.argv[1])); d=json.loads(subprocess.check_output([sys.argv[2], "describe", "--json", sys.argv[3]])); sys.exit(0 if e["bits"] == d["bits"] > 1024 and e["layout"] == "fields" else 1)' "$T/out" "$BL" "$T/p3-j.clk" && pass || fail "encode --json bits of a field-level file: $(cat "$T/out")"
 # one of three inputs encoded with another secret links with nobody: named
 head -c 32 /dev/urandom > "$T/S-other"
 expect_exit 0 "$BL" encode --secret-file "$T/S-other" --normalize=names --layout fields --format bin --ids rec_id "$T/p3-2.csv" "$SCHEMA" "$T/p3-x.clk"
