@@ -260,6 +260,33 @@ bl_status cli_json_write(json_t *obj, const char *path, bl_error *err)
     return st;
 }
 
+static int cmp_size(const void *x, const void *y)
+{
+    size_t a = *(const size_t *)x, b = *(const size_t *)y;
+    return (a > b) - (a < b);
+}
+
+json_t *cli_json_group_sizes(const size_t *size, size_t ng)
+{
+    json_t *o = json_object();
+    size_t *s = malloc((ng ? ng : 1) * sizeof *s);
+    if (!o || !s) {
+        free(s);
+        return o;
+    }
+    memcpy(s, size, ng * sizeof *s);
+    qsort(s, ng, sizeof *s, cmp_size);
+    for (size_t i = 0, j; i < ng; i = j) {
+        for (j = i; j < ng && s[j] == s[i]; j++)
+            ;
+        char key[24];
+        snprintf(key, sizeof key, "%zu", s[i]);
+        json_object_set_new(o, key, json_integer((json_int_t)(j - i)));
+    }
+    free(s);
+    return o;
+}
+
 void cli_warn_no_candidates(const char *cmd, const bl_candidate *c, size_t ncand,
                             const bl_clkset *const *sets, const char *const *names, size_t n)
 {

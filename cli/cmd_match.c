@@ -779,7 +779,7 @@ static void verbose_line(const match_run *r, const match_opts *o)
 
 static bl_status json_summary(const match_run *r, const match_opts *o)
 {
-    json_t *js = json_object(), *recs = json_array(), *sizes = json_object();
+    json_t *js = json_object(), *recs = json_array();
     for (size_t i = 0; i < r->nin; i++)
         json_array_append_new(recs, json_integer((json_int_t)r->sets[i]->count));
     json_object_set_new(js, "inputs", json_integer((json_int_t)r->nin));
@@ -791,16 +791,14 @@ static bl_status json_summary(const match_run *r, const match_opts *o)
     if (r->groups) {
         size_t ng = bl_groups_count(r->groups);
         json_object_set_new(js, "groups", json_integer((json_int_t)ng));
-        for (size_t g = 0; g < ng; g++) { /* how many groups of each size */
+        size_t *size = malloc((ng ? ng : 1) * sizeof *size);
+        for (size_t g = 0; size && g < ng; g++) {
             const uint32_t *d, *rr;
-            char key[24];
-            snprintf(key, sizeof key, "%zu", bl_groups_get(r->groups, g, &d, &rr));
-            json_t *v = json_object_get(sizes, key);
-            json_object_set_new(sizes, key, json_integer(v ? json_integer_value(v) + 1 : 1));
+            size[g] = bl_groups_get(r->groups, g, &d, &rr);
         }
-        json_object_set_new(js, "group_sizes", sizes);
-    } else {
-        json_decref(sizes);
+        if (size)
+            json_object_set_new(js, "group_sizes", cli_json_group_sizes(size, ng));
+        free(size);
     }
     if (r->bk) {
         json_object_set_new(js, "pairs_compared", json_integer((json_int_t)r->bs.pairs_compared));

@@ -142,6 +142,60 @@ static void fs_verbose(const fs_run *r, const cli_fs_opts *o)
 }
 
 /* the figures of the -v lines as JSON on stdout */
+static int cmp_key(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+static size_t uf_root(size_t *up, size_t i)
+{
+    while (up[i] != i)
+        i = up[i] = up[up[i]];
+    return i;
+}
+
+/* The groups the matched pairs form (their connected components: a group
+ * of bl_model_resolve is joined by its pairs), as "groups" and
+ * "group_sizes" in the summary, like match without --model. */
+static void groups_json(const fs_run *r, json_t *js)
+{
+    const size_t nk = 2 * r->nres;
+    uint64_t *k = malloc((nk ? nk : 1) * sizeof *k);
+    size_t *up = malloc((nk ? nk : 1) * sizeof *up), *size = calloc(nk ? nk : 1, sizeof *size);
+    if (!k || !up || !size) {
+        free(k), free(up), free(size);
+        return;
+    }
+    for (size_t i = 0; i < r->nres; i++)
+        for (int s = 0; s < 2; s++)
+            k[2 * i + s] = (uint64_t)r->res[i].c.dset[s] << 32 | r->res[i].c.rec[s];
+    qsort(k, nk, sizeof *k, cmp_key);
+    size_t nu = 0;
+    for (size_t i = 0; i < nk; i++)
+        if (!nu || k[i] != k[nu - 1])
+            k[nu++] = k[i];
+    for (size_t i = 0; i < nu; i++)
+        up[i] = i;
+    for (size_t i = 0; i < r->nres; i++) {
+        size_t e[2];
+        for (int s = 0; s < 2; s++) {
+            uint64_t key = (uint64_t)r->res[i].c.dset[s] << 32 | r->res[i].c.rec[s];
+            e[s] = (size_t)((const uint64_t *)bsearch(&key, k, nu, sizeof *k, cmp_key) - k);
+        }
+        up[uf_root(up, e[0])] = uf_root(up, e[1]);
+    }
+    size_t ng = 0;
+    for (size_t i = 0; i < nu; i++)
+        size[uf_root(up, i)]++;
+    for (size_t i = 0; i < nu; i++)
+        if (size[i])
+            size[ng++] = size[i];
+    json_object_set_new(js, "groups", json_integer((json_int_t)ng));
+    json_object_set_new(js, "group_sizes", cli_json_group_sizes(size, ng));
+    free(k), free(up), free(size);
+}
+
 static bl_status fs_json(const fs_run *r, const cli_fs_opts *o)
 {
     json_t *js = json_object(), *recs = json_array();
@@ -154,6 +208,8 @@ static bl_status fs_json(const fs_run *r, const cli_fs_opts *o)
     cli_json_set_real(js, "min_probability", o->min_p);
     json_object_set_new(js, o->candidates ? "scored_candidates" : "matched_pairs",
                         json_integer((json_int_t)r->nres));
+    if (!o->candidates)
+        groups_json(r, js);
     uint32_t it;
     double prior;
     int conv = bl_model_converged(r->m, &it, &prior);

@@ -72,8 +72,18 @@ expect_exit 0 "$BL" match --model auto -o "$T/p3x.csv" "$T/p3-1.clk" "$T/p3-x.cl
 assert_contains "$T/err" "warning: $T/p3-x.clk is in no candidate pair"
 expect_exit 0 "$BL" train -o "$T/p3x.json" "$T/p3-1.clk" "$T/p3-x.clk" "$T/p3-3.clk"
 assert_contains "$T/err" "warning: $T/p3-x.clk is in no candidate pair"
-expect_exit 0 "$BL" match --model auto -o "$T/p3ok.csv" "$T"/p3-{1,2,3}.clk
+expect_exit 0 "$BL" match --model auto --json -o "$T/p3ok.csv" "$T"/p3-{1,2,3}.clk
 assert_not_contains "$T/err" "no candidate pair"
+# --json counts the groups, as match without --model does, sizes in order
+python3 - "$T/out" "$T/p3ok.csv" <<'PY' && pass || fail "match --model --json groups: $(cat "$T/out")"
+import csv, json, sys
+d = json.load(open(sys.argv[1]))
+recs = {(r["a_dataset"], r["a_index"]) for r in csv.DictReader(open(sys.argv[2]))}
+recs |= {(r["b_dataset"], r["b_index"]) for r in csv.DictReader(open(sys.argv[2]))}
+sizes = d["group_sizes"]
+assert list(sizes) == sorted(sizes, key=int), sizes
+assert sum(sizes.values()) == d["groups"] and sum(int(k) * v for k, v in sizes.items()) == len(recs), (d, len(recs))
+PY
 
 expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" --weights --weights-svg "$T/wh.svg" "$T/matches.csv"
 assert_contains "$T/out" "match weight histogram"
