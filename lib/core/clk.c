@@ -248,6 +248,8 @@ static bl_status read_json(const char *path, size_t max_count, bl_clkset **out, 
         if (je.line < 0)
             return bl_error_set(err, BL_EIO, "%s: %s", path, je.text);
         const char *kind = bli_kind_hint_file(path);
+        if (!strcmp(kind, BLI_KIND_CLKS)) /* broken CLKs: the JSON error says where */
+            kind = "";
         if (*kind)
             return bl_error_set(err, BL_EINPUT,
                                 "%s is %s, not CLKs: give the binary or clkhash "
@@ -258,13 +260,10 @@ static bl_status read_json(const char *path, size_t max_count, bl_clkset **out, 
     }
     json_t *arr = json_is_object(root) ? json_object_get(root, "clks") : NULL;
     if (!json_is_array(arr)) {
-        /* a model or a schema where the encodings belong */
-        const char *kind = json_object_get(root, "prior") && json_object_get(root, "fields")
-                               ? "a model (train's JSON)"
-                           : json_object_get(root, "features") ? "a clkhash schema"
-                                                               : NULL;
+        /* a model, a schema or groups where the encodings belong */
+        const char *kind = bli_kind_hint_file(path);
         json_decref(root);
-        if (kind)
+        if (*kind)
             return bl_error_set(err, BL_EINPUT,
                                 "%s is %s, not CLKs: give the encodings that "
                                 "encode wrote",

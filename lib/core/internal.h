@@ -101,6 +101,11 @@ static inline size_t bli_bom_len(const void *p, size_t n)
  *  for the error message: "a binary CLK file (encode --format bin)", "CSV
  *  text", or "" when nothing is recognised (io.c). */
 const char *bli_kind_hint(const void *head, size_t n);
+/** bli_kind_hint's words for the JSON files of two kinds, which their own
+ *  readers compare with */
+#define BLI_KIND_MODEL "a blindlink model (train, match --save-model)"
+#define BLI_KIND_SCHEMA "a clkhash linkage schema"
+#define BLI_KIND_CLKS "clkhash CLKs (JSON)"
 /** bli_kind_hint of the first bytes of the file at path ("" if unreadable). */
 const char *bli_kind_hint_file(const char *path);
 

@@ -561,6 +561,26 @@ bl_status bl_read_file(const char *path, size_t max_bytes, char **out, size_t *l
 
 /* ---- what a file is, when it is not what was expected ---- */
 
+/* Which of the project's JSON files an object is, by a key only that kind
+ * has near its start (a hint for a message, not a parse): the model's
+ * "blindlink_model", anonlink's "groups", clkhash's "clks", a schema's
+ * "features". */
+static const char *json_kind(const unsigned char *p, size_t n)
+{
+    static const struct {
+        const char *key, *kind;
+    } kinds[] = {
+        {"\"blindlink_model\"", BLI_KIND_MODEL},
+        {"\"groups\"", "groups JSON (match -f groups)"},
+        {"\"clks\"", BLI_KIND_CLKS},
+        {"\"features\"", BLI_KIND_SCHEMA},
+    };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        if (memmem(p, n, kinds[k].key, strlen(kinds[k].key)))
+            return kinds[k].kind;
+    return "";
+}
+
 const char *bli_kind_hint(const void *head, size_t n)
 {
     const unsigned char *p = head;
@@ -573,7 +593,18 @@ const char *bli_kind_hint(const void *head, size_t n)
         i++;
     if (bom && i < n && (p[i] == '{' || p[i] == '['))
         return "JSON behind a UTF-8 byte order mark (remove the first three bytes)";
-    if (i == n || p[i] == '{' || p[i] == '[')
+    if (i < n && p[i] == '{')
+        return json_kind(p + i, n - i);
+    /* [[[d, r], ...], ...]: the groups match -f groups writes */
+    int depth = 0;
+    for (size_t j = i; j < n && depth < 3; j++)
+        if (p[j] == '[')
+            depth++;
+        else if (p[j] != ' ' && p[j] != '\t' && p[j] != '\r' && p[j] != '\n')
+            break;
+    if (depth == 3)
+        return "groups JSON (match -f groups)";
+    if (i == n || p[i] == '[')
         return "";
     /* a first line of printable text with a separator in it */
     int sep = 0;

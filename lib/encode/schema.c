@@ -865,6 +865,8 @@ static bl_status parse_all(const char *json, size_t len, pctx *c, bl_schema **ou
     len -= bom;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
     const char *kind = root ? "" : bli_kind_hint(json, len);
+    if (!strcmp(kind, BLI_KIND_SCHEMA)) /* a broken schema: its JSON error says where */
+        kind = "";
     if (!root && *kind)
         return bl_error_set(err, BL_ESCHEMA, "%s is %s, not a clkhash schema (JSON)",
                             name ? name : "schema", kind);
@@ -882,7 +884,10 @@ static bl_status parse_all(const char *json, size_t len, pctx *c, bl_schema **ou
     } else {
         json_t *v = json_object_get(root, "version");
         int64_t iv;
-        if (!v)
+        const char *other = bli_kind_hint(json, len); /* a model, groups, CLKs? */
+        if (!v && *other && strcmp(other, BLI_KIND_SCHEMA))
+            perr(c, "$", "this is %s, not a clkhash schema", other);
+        else if (!v)
             perr(c, "$", "missing required key 'version'");
         else if (!as_int(v, &iv) || iv < 1 || iv > 3)
             perr(c, "$.version", "schema version %s is not supported (1, 2 or 3)",

@@ -419,6 +419,8 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
     len -= bom;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
     const char *kind = root ? "" : bli_kind_hint(json, len);
+    if (!strcmp(kind, BLI_KIND_MODEL)) /* a broken model: its JSON error says where */
+        kind = "";
     if (!root && *kind)
         return bl_error_set(err, BL_EINPUT,
                             "%s is %s, not a model (JSON from train or match "
@@ -435,7 +437,14 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
     }
     json_t *fields = json_object_get(root, "fields");
     json_t *tr = json_object_get(root, "training");
-    if (!json_is_object(root) || json_integer_value(json_object_get(root, "blindlink_model")) != MODEL_FORMAT)
+    const char *other = bli_kind_hint(json, len); /* a schema, groups, CLKs? */
+    if (!json_object_get(root, "blindlink_model") && *other && strcmp(other, BLI_KIND_MODEL))
+        st = bl_error_set(err, BL_EINPUT,
+                          "%s is %s, not a model (JSON from train or match "
+                          "--save-model)",
+                          name, other);
+    else if (!json_is_object(root) ||
+             json_integer_value(json_object_get(root, "blindlink_model")) != MODEL_FORMAT)
         st = bad(&r, "$.blindlink_model", "not a blindlink model file (format 1)");
     else
         st = check_root(&r, root, tr);

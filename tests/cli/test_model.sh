@@ -378,9 +378,21 @@ expect_exit 0 "$BL" eval --truth febrl --data "$A" --data "$B" --data "$A" "$T/m
 assert_contains "$T/err" "names 2 datasets but 3 --data files were given"
 expect_exit 2 "$BL" eval --truth febrl --data "$A" --data "$B" --true-pairs 10 "$T/matches.csv"
 assert_contains "$T/err" "there are at least that many true pairs"
+# JSON files of the wrong kind are named as such: a schema given as the
+# model, the model as a schema or as the pairs to evaluate, groups JSON
+expect_exit 2 "$BL" match --model "$SCHEMA" -o "$T/wk.csv" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "is a clkhash linkage schema, not a model"
+expect_exit 2 "$BL" encode --secret-file "$T/S" "$A" "$T/saved.json" "$T/wk.clk"
+assert_contains "$T/err" "this is a blindlink model (train, match --save-model), not a clkhash schema"
+expect_exit 2 "$BL" eval "$T/saved.json"
+assert_contains "$T/err" "is a blindlink model (train, match --save-model), not a pairs CSV"
+expect_exit 0 "$BL" match -t 0.8 -f groups -o "$T/wk-groups.json" "$T/a.clk" "$T/b.clk"
+expect_exit 2 "$BL" eval "$T/wk-groups.json"
+assert_contains "$T/err" "is groups JSON (match -f groups), not a pairs CSV"
+assert_missing "$T/wk.csv"; assert_missing "$T/wk.clk"
 # a model or a .clk where CLKs or CSV data belong
 expect_exit 2 "$BL" train -o "$T/th.json" "$T/saved.json" "$T/b.clk"
-assert_contains "$T/err" "$T/saved.json is a model (train's JSON), not CLKs"
+assert_contains "$T/err" "$T/saved.json is a blindlink model (train, match --save-model), not CLKs"
 expect_exit 2 "$BL" eval --truth febrl --data "$T/a.clk" --data "$B" "$T/matches.csv"
 assert_contains "$T/err" "$T/a.clk is a binary CLK file (encode --format bin), not CSV"
 # a model file behind a UTF-8 byte order mark is read

@@ -326,8 +326,10 @@ static void test_json_errors(void **state)
         /* as long in base64, one byte short: not padded from the record before */
         {"{\"clks\": [\"/wA=\", \"/w==\"]}", "clks[1] has 1 bytes but clks[0] has 2"},
         {"{\"clks\": [\"/wAA\", \"/wA=\"]}", "clks[1] has 2 bytes but clks[0] has 3"},
-        {"{\"prior\": 0.01, \"fields\": []}", "is a model (train's JSON), not CLKs"},
-        {"{\"features\": []}", "is a clkhash schema, not CLKs"},
+        {"{\"blindlink_model\": 1, \"prior\": 0.01, \"fields\": []}",
+         "is a blindlink model (train, match --save-model), not CLKs"},
+        {"{\"features\": []}", "is a clkhash linkage schema, not CLKs"},
+        {"[[[0, 4], [1, 210]]]", "is groups JSON (match -f groups), not CLKs"},
         {"id,given_name\n1,ann\n", "is CSV text, not CLKs"},
         {"{\"clks\": []}", "no encodings"},
         {"{\"clks\": [\"/wA=\"", "invalid JSON"},
