@@ -294,7 +294,9 @@ static int is_anonlink_binary(const char *path)
 {
     FILE *fp = fopen(path, "rb");
     unsigned char h[4] = {0};
-    int yes = fp && fread(h, 1, 4, fp) == 4 && h[0] == 1 && h[1] == 8 && h[2] == 4 && h[3] == 4;
+    /* the sizes 8/4/4 with any version: the reader then names the version
+     * (read as CSV, the bytes gave "header lacks a_index") */
+    int yes = fp && fread(h, 1, 4, fp) == 4 && h[1] == 8 && h[2] == 4 && h[3] == 4 && h[0] < 0x20;
     if (fp)
         fclose(fp);
     return yes;

@@ -284,6 +284,15 @@ bl_status bl_candidates_read_anonlink(const char *path, size_t max, bl_candidate
         v[n].dset[1] = bli_load_le32(e + 12);
         v[n].rec[0] = bli_load_le32(e + 16);
         v[n].rec[1] = bli_load_le32(e + 20);
+        /* a similarity, as the CSV reader asks of its score column: NaN,
+         * infinities and negatives were counted as predictions */
+        if (!(v[n].score >= 0.0 && v[n].score <= 1.0)) {
+            st = bl_error_set(err, BL_EINPUT,
+                              "%s: entry %zu (byte %zu): score %g is not a "
+                              "similarity in [0, 1]",
+                              path, n, 4 + n * 24, v[n].score);
+            break;
+        }
         n++;
     }
     if (!st && got != 0)

@@ -3,6 +3,7 @@
  * parties, merge thresholds, deduplication), and the on-disk formats:
  * anonlink binary candidates (round trip, truncation, bad header), CSV
  * columns with and without ids, groups JSON and pairs CSV. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -157,6 +158,14 @@ static void test_anonlink_binary(void **state)
     fwrite("\x02\x08\x04\x04", 1, 4, fp);
     fclose(fp);
     assert_int_equal(bl_candidates_read_anonlink(p, 0, &r, &rn, &e), BL_EINPUT);
+    /* scores are similarities: NaN, infinities and negatives are refused */
+    const double bad[] = {NAN, INFINITY, -1.0, 1.5};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bl_candidate b[] = {C(0.9, 0, 3, 1, 3), C(bad[i], 0, 1, 2, 7)};
+        assert_int_equal(bl_candidates_write_anonlink(p, b, 2, &e), BL_OK);
+        assert_int_equal(bl_candidates_read_anonlink(p, 0, &r, &rn, &e), BL_EINPUT);
+        assert_non_null(strstr(e.msg, "entry 1 (byte 28)"));
+    }
 }
 
 static char *slurp(const char *p)
