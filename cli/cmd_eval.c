@@ -117,7 +117,7 @@ static int eval_option(int c, const char *arg, eval_opts *o)
             !(o->lo > 0 && o->lo <= o->hi && o->hi <= 1) || !(o->step > 0) ||
             (o->hi - o->lo) / o->step > 10000)
             return cli_usage_error(CMD, "--thresholds must be LO:HI:STEP with 0 < LO <= HI <= 1, "
-                                        "STEP > 0, got '%s'", arg);
+                                        "STEP > 0 and at most 10000 steps, got '%s'", arg);
         break;
     case OPT_SOLVER:
         if (strcmp(arg, "greedy") && strcmp(arg, "none"))
