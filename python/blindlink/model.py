@@ -20,6 +20,7 @@ import ctypes
 import json
 import math
 import os
+import warnings
 
 from . import _lib
 from ._lib import lib
@@ -247,6 +248,23 @@ def _scored_list(ptr, n, sets):
     return res
 
 
+def _warn_unlinked(sets, cand, n):
+    """As match and train warn: an input (of records) in no candidate pair
+    was most likely encoded with another secret or schema."""
+    if any(s.p.contents.count == 0 for s in sets.sets):
+        return
+    seen = set()
+    for i in range(n):
+        seen.add(cand[i].dset[0])
+        seen.add(cand[i].dset[1])
+        if len(seen) == len(sets.sets):
+            return
+    for k, name in enumerate(sets.names):
+        if k not in seen:
+            warnings.warn("%s is in no candidate pair: was it encoded with the same secret and "
+                          "schema as the other inputs?" % name, RuntimeWarning, stacklevel=3)
+
+
 def model_link(inputs, model="auto", *, min_probability=0.5, threads=0, candidates=False,
                blocking=None, merge_threshold=0.5):
     """Link field-level CLK files (two or more) with a Fellegi-Sunter model,
@@ -295,6 +313,7 @@ def model_link(inputs, model="auto", *, min_probability=0.5, threads=0, candidat
             _lib.check(lib.bl_model_candidates(arr, len(inputs), ctypes.byref(lo),
                                                ctypes.byref(cand), ctypes.byref(nc),
                                                ctypes.byref(err)), err)
+            _warn_unlinked(sets, cand, nc.value)
             scored = ctypes.POINTER(_lib.ScoredPair)()
             try:
                 if m is None:

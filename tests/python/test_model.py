@@ -242,6 +242,14 @@ class GroupsTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             self.links(0.0)
 
+    def test_unlinked_input_warns(self):
+        other = os.path.join(self.tmp.name, "other.clk")
+        tut = os.path.join(SRC, "data", "anonlink-tutorial")
+        blindlink.encode_file(os.path.join(tut, "dataset-2.csv"), os.path.join(tut, "schema.json"),
+                              b"another secret", other, layout="fields", ids="id")
+        with self.assertWarnsRegex(RuntimeWarning, "other.clk is in no candidate pair"):
+            blindlink.model_link([self.files[0], other, self.files[2]], self.model, threads=1)
+
     def test_evaluate_takes_model_link_results(self):
         tut = os.path.join(SRC, "data", "anonlink-tutorial")
         ids = []
