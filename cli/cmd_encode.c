@@ -276,6 +276,23 @@ static void summary(const encode_cli *e, const bl_encoder *enc, uint64_t n)
     json_decref(js);
 }
 
+/* Ids that cannot tell records apart: the encodings are fine, but eval
+ * and explain find records by id, and a linkage unit wants to know. No id
+ * is printed: the warning goes to terminals and logs. */
+static void warn_ids(const encode_cli *e, const bl_encode_id_report *r)
+{
+    if (r->repeated)
+        fprintf(stderr,
+                "blindlink encode: warning: %llu records repeat the --ids %s of an "
+                "earlier record (the first: row %llu, as row %llu); eval and explain "
+                "cannot tell them apart by id\n",
+                (unsigned long long)r->repeated, e->csv.id_column,
+                (unsigned long long)r->first_repeat, (unsigned long long)r->first_holder);
+    if (r->empty)
+        fprintf(stderr, "blindlink encode: warning: %llu records have an empty --ids %s\n",
+                (unsigned long long)r->empty, e->csv.id_column);
+}
+
 static int encode_run(encode_cli *e, bl_schema *schema)
 {
     bl_error err = {0};
@@ -294,11 +311,15 @@ static int encode_run(encode_cli *e, bl_schema *schema)
         st = cli_spool_stdout_begin(e->co.output, &out, &err);
     else
         out.path = e->co.output;
+    bl_encode_id_report ids = {0};
+    e->csv.id_report = e->csv.id_column ? &ids : NULL;
     if (st == BL_OK)
         st = bl_encode_csv(enc, e->data, out.path, &e->csv, &n, &err);
     bl_status st2 = cli_spool_stdout_end(&out, st == BL_OK, &err);
     if (st == BL_OK)
         st = st2;
+    if (st == BL_OK && !e->co.quiet)
+        warn_ids(e, &ids);
     if (st == BL_OK && (e->co.json || (!e->co.quiet && (e->co.verbose ||
                                                           isatty(STDERR_FILENO)))))
         summary(e, enc, n);

@@ -177,7 +177,19 @@ typedef struct bl_encode_csv_opts {
     const char *id_column;  /**< binary only: carry this column as record id */
     int progress;           /**< 1: bl_progress bar on stderr (if a terminal) */
     size_t batch_rows;      /**< rows per work unit; 0 = 4096 */
+    /** With id_column: filled with the ids that cannot tell records apart
+     *  (eval and explain find records by id), or NULL. */
+    struct bl_encode_id_report *id_report;
 } bl_encode_csv_opts;
+
+/** Record ids that cannot tell records apart: the encodings are written
+ *  all the same (a caller may warn). Rows count from 1 after the header. */
+typedef struct bl_encode_id_report {
+    uint64_t empty;        /**< records with an empty id */
+    uint64_t repeated;     /**< records whose id an earlier record has */
+    uint64_t first_repeat; /**< row of the first repeated id (0: none) */
+    uint64_t first_holder; /**< row of the earlier record with that id */
+} bl_encode_id_report;
 
 /** Encode every row of CSV `csv_path` ("-" = stdin) into `out_path`
  *  atomically. Memory is bounded by threads x batch size, independent of

@@ -19,6 +19,7 @@
 
 #include "core/utf8.h"
 #include "core/internal.h"
+#include "core/strmap.h"
 
 #define BATCH_MAX_BYTES ((size_t)4 << 20)
 
@@ -210,6 +211,9 @@ typedef struct encrun {
     bl_error rerr;
     bl_progress *prog;
     uint64_t fsize;           /* input size for the progress estimate, 0 unknown */
+    bl_strmap seen;           /* --ids: every id so far, for the id report */
+    uint64_t *id_row;         /* row of each id in `seen` */
+    size_t id_cap;
 } encrun;
 
 /* Open the CSV, read and check the header, find the id column. */
@@ -303,6 +307,9 @@ static void pipeline_stop(encrun *r)
     bl_encode_scratch_free(r->s1);
     bl_csv_free(r->rd);
     r->rd = NULL;
+    bli_strmap_free(&r->seen);
+    free(r->id_row);
+    r->id_row = NULL;
 }
 
 /* Read up to one batch of rows into `b`; sets r->eof at the end of the input
@@ -357,6 +364,28 @@ static void submit_batch(encrun *r, size_t slot)
 }
 
 /* Wait for batch `b` to be encoded and write its CLKs in input order. */
+/* One record's id into the report: empty, or already another record's. */
+static bl_status note_id(encrun *r, const char *id, size_t len, uint64_t row, bl_error *err)
+{
+    bl_encode_id_report *rep = r->opts.id_report;
+    if (!len) {
+        rep->empty++;
+        return BL_OK;
+    }
+    uint32_t k;
+    size_t before = r->seen.n;
+    if (bli_strmap_intern(&r->seen, id, len, &k) != 0 ||
+        bli_grow((void **)&r->id_row, &r->id_cap, (size_t)k + 1, sizeof *r->id_row, 4096) != 0)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    if (r->seen.n > before) {
+        r->id_row[k] = row;
+    } else if (!rep->repeated++) {
+        rep->first_repeat = row;
+        rep->first_holder = r->id_row[k];
+    }
+    return BL_OK;
+}
+
 static bl_status write_batch(encrun *r, batch *b, bl_error *err)
 {
     pthread_mutex_lock(&r->p.mu);
@@ -375,6 +404,8 @@ static bl_status write_batch(encrun *r, batch *b, bl_error *err)
                               (unsigned long long)b->rowno[i], BL_CLK_MAX_ID_BYTES);
         else
             st = bl_clkwriter_put(r->w, b->clks + i * r->nbytes, id, err);
+        if (st == BL_OK && id && r->opts.id_report)
+            st = note_id(r, id, b->flen[i * nf + id_idx], b->rowno[i], err);
     }
     r->written += b->nrows;
     b->state = 0;
@@ -434,6 +465,8 @@ bl_status bl_encode_csv(const bl_encoder *e, const char *csv_path, const char *o
         r.opts.batch_rows = 4096;
     if (nrecords)
         *nrecords = 0;
+    if (r.opts.id_report)
+        memset(r.opts.id_report, 0, sizeof *r.opts.id_report);
     r.nf = bl_schema_nfeatures(bl_encoder_schema(e));
     r.nbytes = bl_encoder_nbytes(e);
     if (r.opts.id_column && r.opts.format != BL_CLK_BIN)

@@ -73,10 +73,16 @@ class EncodeOpts(ctypes.Structure):
                 ("harden", ctypes.c_char_p), _TAIL]
 
 
+class EncodeIdReport(ctypes.Structure):
+    _fields_ = [("empty", ctypes.c_uint64), ("repeated", ctypes.c_uint64),
+                ("first_repeat", ctypes.c_uint64), ("first_holder", ctypes.c_uint64)]
+
+
 class EncodeCsvOpts(ctypes.Structure):
     _fields_ = [("header", ctypes.c_int), ("format", ctypes.c_int), ("threads", ctypes.c_int),
                 ("id_column", ctypes.c_char_p), ("progress", ctypes.c_int),
-                ("batch_rows", ctypes.c_size_t), _TAIL]
+                ("batch_rows", ctypes.c_size_t), ("id_report", ctypes.POINTER(EncodeIdReport)),
+                _TAIL]
 
 
 class MatchOpts(ctypes.Structure):

@@ -15,6 +15,7 @@ import operator
 import os
 import struct
 import tempfile
+import warnings
 
 from . import _lib
 from ._lib import BlindlinkError, lib
@@ -268,11 +269,22 @@ def encode_file(csv_path, schema_path, secret, out_path, *, layout="record", for
         opts.threads = _threads(threads)
         idcol = None if ids is None else str(ids).encode("utf-8")
         opts.id_column = idcol
+        report = _lib.EncodeIdReport()
+        if idcol is not None:
+            opts.id_report = ctypes.pointer(report)
         err = _err()
         n = ctypes.c_uint64()
         st = lib.bl_encode_csv(enc.h, _path(csv_path), _path(out_path), ctypes.byref(opts),
                                ctypes.byref(n), ctypes.byref(err))
         _lib.check(st, err)
+        # as encode warns: ids that cannot tell records apart (none printed)
+        if report.repeated:
+            warnings.warn("%d records repeat the id (%s) of an earlier record (the first: row "
+                          "%d, as row %d)" % (report.repeated, ids, report.first_repeat,
+                                              report.first_holder), RuntimeWarning, stacklevel=2)
+        if report.empty:
+            warnings.warn("%d records have an empty id (%s)" % (report.empty, ids),
+                          RuntimeWarning, stacklevel=2)
         return n.value
 
 

@@ -192,4 +192,15 @@ assert_contains "$T/err" "$(printf '\303\251%.0s' $(seq 30))...' does not match 
 python3 -c 'import sys; open(sys.argv[1], encoding="utf-8").read()' "$T/err" && pass || fail "a cut message is not UTF-8"
 assert_missing "$T/esc.json"
 
+# --ids that cannot tell records apart get a warning (no id in it), and the
+# encodings are written all the same
+{ head -3 "$F/data/people-a.csv"; sed -n 2p "$F/data/people-a.csv"; sed -n 3p "$F/data/people-a.csv" | sed 's/^[^,]*,/,/'; } > "$T/dupids.csv"
+expect_exit 0 "$BL" encode --quiet --format bin --ids id --secret-file "$SEC" "$T/dupids.csv" "$F/schemas/schema2-doublehash.json" "$T/dup-q.bin"
+assert_not_contains "$T/err" "warning"
+expect_exit 0 "$BL" encode --format bin --ids id --secret-file "$SEC" "$T/dupids.csv" "$F/schemas/schema2-doublehash.json" "$T/dup.bin"
+assert_contains "$T/err" "warning: 1 records repeat the --ids id of an earlier record (the first: row 3, as row 1)"
+assert_contains "$T/err" "warning: 1 records have an empty --ids id"
+assert_not_contains "$T/err" "a01"
+assert_same "$T/dup.bin" "$T/dup-q.bin"
+
 finish

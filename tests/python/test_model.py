@@ -250,6 +250,19 @@ class GroupsTest(unittest.TestCase):
         with self.assertWarnsRegex(RuntimeWarning, "other.clk is in no candidate pair"):
             blindlink.model_link([self.files[0], other, self.files[2]], self.model, threads=1)
 
+    def test_repeated_ids_warn(self):
+        tut = os.path.join(SRC, "data", "anonlink-tutorial")
+        with open(os.path.join(tut, "dataset-1.csv")) as f:
+            lines = f.readlines()
+        dup = os.path.join(self.tmp.name, "dup.csv")
+        with open(dup, "w") as f:
+            f.writelines(lines[:4] + [lines[1]])  # row 4 repeats row 1's id
+        out = os.path.join(self.tmp.name, "dup.clk")
+        with self.assertWarnsRegex(RuntimeWarning, "1 records repeat the id .* row 4, as row 1"):
+            blindlink.encode_file(dup, os.path.join(tut, "schema.json"), SECRET, out,
+                                  layout="fields", ids="id")
+        self.assertTrue(os.path.exists(out))
+
     def test_evaluate_takes_model_link_results(self):
         tut = os.path.join(SRC, "data", "anonlink-tutorial")
         ids = []
