@@ -176,10 +176,10 @@ void cli_spool_free(cli_spool *sp);
 
 /* JSON summaries (--json) are built with jansson. */
 #include <jansson.h>
-/** Set a real; NaN becomes null. Returns json_object_set_new's result. */
 /** {"2": groups of 2, "3": ..., ...}, in ascending size, from the sizes of
  *  ng groups (match --json, with and without --model). */
 json_t *cli_json_group_sizes(const size_t *size, size_t ng);
+/** Set a real; NaN becomes null. Returns json_object_set_new's result. */
 int cli_json_set_real(json_t *obj, const char *key, double v);
 /** Write `obj` (indented, keys in insertion order) to `path` atomically. */
 bl_status cli_json_write(json_t *obj, const char *path, bl_error *err) BL_WUR;

@@ -392,11 +392,24 @@ static int data_swapped(const eval_run *r)
     return swapped > same && 2 * swapped > r->m.n;
 }
 
+/* a and b equal once b's surrounding spaces are dropped: read_ids trims
+ * the --data ids (FEBRL writes ", "), encode --ids keeps them */
+static int same_id(const char *a, const char *b)
+{
+    size_t n = strlen(b);
+    while (n && b[n - 1] == ' ')
+        n--;
+    while (n && *b == ' ')
+        b++, n--;
+    return strlen(a) == n && !memcmp(a, b, n);
+}
+
 /* The matches' a_id/b_id (the encodings' ids) against the ids of the
  * --data rows they name: other data files (another synth seed, another
  * extract) gave precision and recall 0 without a word. A warning, not an
  * error: encodings may carry another column's ids (encode --ids) than the
- * one eval reads, and the evaluation by index is then right. */
+ * one eval reads, and the evaluation by index is then right. It names rows,
+ * not ids: stderr goes to logs. */
 static void ids_agree(const eval_run *r, const eval_opts *o)
 {
     size_t bad = 0, first = 0;
@@ -405,7 +418,7 @@ static void ids_agree(const eval_run *r, const eval_opts *o)
         for (int s = 0; s < 2; s++) {
             const bl_candidate *p = &r->m.pairs[i];
             const char *mid = r->m.ids[2 * i + s], *did = r->idv[p->dset[s]][p->rec[s]];
-            if (mid && *mid && did && strcmp(mid, did) && !bad++) {
+            if (mid && *mid && did && !same_id(did, mid) && !bad++) {
                 first = i;
                 side = s;
             }
@@ -415,11 +428,10 @@ static void ids_agree(const eval_run *r, const eval_opts *o)
     const bl_candidate *p = &r->m.pairs[first];
     fprintf(stderr,
             "blindlink eval: warning: %zu ids of %s differ from the ids of the --data rows they "
-            "name; the first, row %zu: %s '%.60s', but record %u of %s has id '%.60s'. Are "
-            "these the data files of this match run, in its order? (--id-column names their id "
+            "name (the first: the %s of row %zu is not the id of record %u of %s). Are these "
+            "the data files of this match run, in its order? (--id-column names their id "
             "column)\n",
-            bad, r->mpath, first + 2, side ? "b_id" : "a_id", r->m.ids[2 * first + side],
-            p->rec[side], o->data[p->dset[side]], r->idv[p->dset[side]][p->rec[side]]);
+            bad, r->mpath, side ? "b_id" : "a_id", first + 2, p->rec[side], o->data[p->dset[side]]);
 }
 
 static bl_status ids_from_data(eval_run *r, const eval_opts *o, bl_error *err)
@@ -836,9 +848,11 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     cli_spool in;
-    st = cli_spool_stdin(o.input, &in, &err);
-    if (!st)
-        st = load_matches(in.path, &r.m, &err);
+    if ((st = cli_spool_stdin(o.input, &in, &err)) != BL_OK) { /* TMPDIR, disk: exit 1 */
+        rc = cli_fail(CMD, &err);
+        goto done;
+    }
+    st = load_matches(in.path, &r.m, &err);
     if (!st)
         r.probs = has_probability_column(in.path);
     /* the weights are checked before anything is written */

@@ -467,7 +467,10 @@ static bl_status read_inputs(match_run *r, const match_opts *o)
         paths[nsp] = sp[nsp].path;
     }
     if (st == BL_OK) {
-        st = bl_clkset_read_many(paths, o->nin, o->co.threads, r->sets, &failed, &r->err);
+        /* only the reading of the named inputs is the user's to fix: a
+         * copy of stdin that cannot be made (TMPDIR, disk) stays exit 1 */
+        st = input_status(
+            r, bl_clkset_read_many(paths, o->nin, o->co.threads, r->sets, &failed, &r->err));
         if (st)
             cli_spool_blame(&sp[failed], &r->err);
     }
@@ -476,7 +479,7 @@ static bl_status read_inputs(match_run *r, const match_opts *o)
         cli_spool_free(&sp[i]);
     free(sp);
     free(paths);
-    return input_status(r, st);
+    return st;
 }
 
 /* ---- were the inputs encoded alike? ---- */
@@ -822,6 +825,13 @@ static int match_model(const match_opts *o)
 {
     if (o->blocking && strcmp(o->blocking, "lsh") && strcmp(o->blocking, "none"))
         return cli_usage_error(CMD, "--model blocks by itself: --blocking lsh or none, not files");
+    /* refused where it would change nothing, rather than ignored */
+    if (o->merge_set && (o->nin < 3 || !strcmp(o->format, "candidates")))
+        return cli_usage_error(CMD,
+                               "--merge-threshold merges the groups of three inputs or more; "
+                               "%s",
+                               o->nin < 3 ? "two inputs are linked 1:1"
+                                          : "-f candidates resolves nothing");
     cli_fs_opts fo = {
         .model = o->model,
         .output = o->co.output,

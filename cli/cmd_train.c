@@ -115,6 +115,23 @@ static int parse_num(const char *s, double lo, double hi, double *out)
     return 0;
 }
 
+/* The inputs (none twice) and outputs, before reading anything: 0 or the
+ * exit code with the message printed. */
+static int train_paths(const char *output, const char *svg, const char *init, char *const *paths,
+                       size_t n)
+{
+    const cli_path outs[] = {{"-o", output}, {"--mu-svg", svg}};
+    const char *ins[MAX_INPUTS + 1] = {init};
+    for (size_t i = 0; i < n; i++)
+        ins[i + 1] = paths[i];
+    int rc = cli_check_inputs("train", ins + 1, n, 1);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_check_inputs("train", ins, 1, 0);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_check_outputs("train", outs, 2, ins, n + 1);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv)
 {
     cli_batch_memory();
@@ -176,15 +193,7 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error("train", "-o MODEL.json is required");
     if (n < 2 || n > MAX_INPUTS)
         return cli_usage_error("train", "need 2 to %d field-level CLK files (got %zu)", MAX_INPUTS, n);
-    const cli_path outs[] = {{"-o", output}, {"--mu-svg", svg}};
-    const char *ins[MAX_INPUTS + 1] = {init};
-    for (size_t i = 0; i < n; i++)
-        ins[i + 1] = argv[optind + (int)i];
-    int rc = cli_check_inputs("train", ins + 1, n, 1);
-    if (rc == CLI_EXIT_OK)
-        rc = cli_check_inputs("train", ins, 1, 0);
-    if (rc == CLI_EXIT_OK)
-        rc = cli_check_outputs("train", outs, 2, ins, n + 1);
+    int rc = train_paths(output, svg, init, argv + optind, n);
     if (rc)
         return rc;
     bl_clkset *sets[MAX_INPUTS] = {0};

@@ -263,6 +263,8 @@ static bl_status read_json(const char *path, size_t max_count, bl_clkset **out, 
         /* a model, a schema or groups where the encodings belong */
         const char *kind = bli_kind_hint_file(path);
         json_decref(root);
+        if (!strcmp(kind, BLI_KIND_CLKS)) /* "clks" that is not an array */
+            kind = "";
         if (*kind)
             return bl_error_set(err, BL_EINPUT,
                                 "%s is %s, not CLKs: give the encodings that "

@@ -145,8 +145,11 @@ void bl_tmpfile_remove(const char *path)
 {
     if (!path || !path[0])
         return;
-    live_remove_path(path);
+    /* unlinked first: a signal in between finds the slot still live and
+     * unlinks a path that is gone, harmless; the other order could leave
+     * the file behind (as bl_ofile_abort) */
     unlink(path);
+    live_remove_path(path);
 }
 
 bl_status bl_ofile_open(const char *path, bl_ofile **out, bl_error *err)

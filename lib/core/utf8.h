@@ -34,13 +34,14 @@ static inline long bli_utf8_invalid_at(const char *str, size_t n)
 /** A value as it may be quoted in a message (out holds BLI_SHOW_CAP
  *  bytes): at most BLI_SHOW_MAX bytes of it, cut at a character boundary
  *  and marked "..." when cut; control bytes, NUL and bytes that are not
- *  UTF-8 written \xNN, so that a message is one line that says what the
+ *  UTF-8 written \xNN, C1 controls and bidirectional overrides \uNNNN and
+ *  a backslash doubled, so that a message is one line that says what the
  *  value holds (a terminal escape in a cell does not reach the terminal,
  *  and "M\0X" is not shown as "M"). Returns out. */
 #define BLI_SHOW_MAX 60
-#define BLI_SHOW_CAP (4 * BLI_SHOW_MAX + 4)
+#define BLI_SHOW_CAP (6 * BLI_SHOW_MAX + 4)
 char *bli_show_value(char *out, const char *v, size_t len);
-/** bli_show_value into a buffer that lives to the end of the statement */
+/** bli_show_value into a buffer that lives to the end of the block */
 #define BLI_SHOW(v, len) bli_show_value((char[BLI_SHOW_CAP]){0}, (v), (len))
 
 /** 1 if s[0, n) is valid UTF-8, else 0. */

@@ -207,25 +207,25 @@ int bli_tokenize_numeric(bl_toklist *t, const char *v, size_t len, int64_t dista
         for (uint32_t i = 0; i < precision; i++)
             val *= 10;
     } else if (cn == -2 || cn > 36) {
-        snprintf(msg, msgcap, "'%.*s' is too large for a numeric comparison", (int)(len > 60 ? 60 : len), v);
+        snprintf(msg, msgcap, "'%s' is too large for a numeric comparison", BLI_SHOW(v, len));
         return -1;
     } else {
         double f;
         if (bli_pyfloat_parse(v, len, &f) != 0) {
-            snprintf(msg, msgcap, "'%.*s' is not a number (numeric comparison)", (int)(len > 60 ? 60 : len), v);
+            snprintf(msg, msgcap, "'%s' is not a number (numeric comparison)", BLI_SHOW(v, len));
             return -1;
         }
         double x = precision > 0 ? nearbyint(f * pow(10.0, (double)precision)) : trunc(f);
         if (!isfinite(x) || fabs(x) >= 1e36) {
-            snprintf(msg, msgcap, "'%.*s' cannot be used in a numeric comparison (%s)",
-                     (int)(len > 60 ? 60 : len), v, isnan(x) ? "not a number" : "out of range");
+            snprintf(msg, msgcap, "'%s' cannot be used in a numeric comparison (%s)",
+                     BLI_SHOW(v, len), isnan(x) ? "not a number" : "out of range");
             return -1;
         }
         val = (i128)x;
     }
     val = val * 2 * (i128)resolution;
     if (val > I128_LIMIT || val < -I128_LIMIT) {
-        snprintf(msg, msgcap, "'%.*s' is too large for a numeric comparison", (int)(len > 60 ? 60 : len), v);
+        snprintf(msg, msgcap, "'%s' is too large for a numeric comparison", BLI_SHOW(v, len));
         return -1;
     }
     i128 D = distance;

@@ -511,27 +511,29 @@ static idindex *truth_index_ids(const char *const *const *ids, const size_t *cou
 
 /* An index-based truth file against the record counts of the data: a
  * dataset or record it names must exist (else it counted as a true pair no
- * match could find), and a pair joins two datasets. Rows are numbered as
- * in the file: the header is row 1 and the reader takes one row per line. */
+ * match could find), and a pair joins two datasets. The reader keeps no
+ * line numbers, so the message counts pairs (blank lines and quoted line
+ * breaks would shift a line number made up from the count). */
 static bl_status truth_check_indices(const char *path, const bl_matches *tm, const size_t *counts,
                                      size_t nsets, bl_error *err)
 {
     for (size_t i = 0; i < tm->n; i++) {
         const bl_candidate *c = &tm->pairs[i];
         if (c->dset[0] == c->dset[1])
-            return bl_error_set(err, BL_EINPUT, "%s row %zu: both records are in dataset %u", path,
-                                i + 2, c->dset[0]);
+            return bl_error_set(err, BL_EINPUT,
+                                "%s: truth pair %zu: both records are in dataset %u", path, i + 1,
+                                c->dset[0]);
         for (int s = 0; s < 2; s++) {
             if (c->dset[s] >= nsets)
                 return bl_error_set(err, BL_EINPUT,
-                                    "%s row %zu: dataset %u, but there are %zu "
+                                    "%s: truth pair %zu: dataset %u, but there are %zu "
                                     "datasets (numbered from 0)",
-                                    path, i + 2, c->dset[s], nsets);
+                                    path, i + 1, c->dset[s], nsets);
             if (c->rec[s] >= counts[c->dset[s]])
                 return bl_error_set(err, BL_EINPUT,
-                                    "%s row %zu: record %u of dataset %u is "
+                                    "%s: truth pair %zu: record %u of dataset %u is "
                                     "beyond its %zu records",
-                                    path, i + 2, c->rec[s], c->dset[s], counts[c->dset[s]]);
+                                    path, i + 1, c->rec[s], c->dset[s], counts[c->dset[s]]);
         }
     }
     return BL_OK;

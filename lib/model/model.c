@@ -15,6 +15,7 @@
 
 #include <blindlink/io.h>
 
+#include "core/utf8.h"
 #include "core/internal.h"
 #include "model/model_internal.h"
 
@@ -44,9 +45,9 @@ bl_status bl_fieldset_from_clkset(const bl_clkset *s, const char *name, bl_field
                          name);
         else
             bl_error_set(err, BL_EINPUT,
-                         "%s: metadata $.layout is '%.40s', not 'fields': the model needs "
+                         "%s: metadata $.layout is '%s', not 'fields': the model needs "
                          "field-level encodings (encode --layout fields --format bin)",
-                         name, layout);
+                         name, BLI_SHOW(layout, strlen(layout)));
         json_decref(root);
         return BL_EINPUT;
     }

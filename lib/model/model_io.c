@@ -409,6 +409,64 @@ static bl_status check_root(rd *r, json_t *root, json_t *tr)
     return check_type(r, tr, "$.training", "em_seconds", JSON_REAL, "must be a number");
 }
 
+/* swap_with names another field of the same size (read_field kept names) */
+static bl_status resolve_swaps(rd *r, bl_model *m, const char *const *swap_names)
+{
+    for (size_t i = 0; i < m->nf; i++) {
+        if (!swap_names[i])
+            continue;
+        m->f[i].swap_with = -1;
+        for (size_t j = 0; j < m->nf; j++)
+            if (j != i && !strcmp(m->f[j].name, swap_names[i]) && m->f[j].bits == m->f[i].bits)
+                m->f[i].swap_with = (int)j;
+        if (m->f[i].swap_with < 0) {
+            char p[64];
+            snprintf(p, sizeof p, "$.fields[%zu].swap_with", i);
+            return bad(r, p, "names no other field of the same size");
+        }
+    }
+    return BL_OK;
+}
+
+static bl_status read_fingerprint(rd *r, bl_model *m, const char *fp)
+{
+    if (!fp)
+        return BL_OK;
+    /* sscanf's %2x alone takes "+1", " 1" or "-1" as a byte */
+    size_t k = 0;
+    while (fp[k] && isxdigit((unsigned char)fp[k]))
+        k++;
+    if (k != 2 * BL_FINGERPRINT_BYTES || fp[k])
+        return bad(r, "$.fingerprint", "must be 64 hex digits");
+    for (size_t i = 0; i < BL_FINGERPRINT_BYTES; i++) {
+        unsigned v;
+        if (sscanf(fp + 2 * i, "%2x", &v) != 1)
+            return bad(r, "$.fingerprint", "must be 64 hex digits");
+        m->fingerprint[i] = (uint8_t)v;
+    }
+    m->has_fp = 1;
+    return BL_OK;
+}
+
+/* the training record: informational, checked by check_root */
+static void read_training(bl_model *m, const json_t *tr)
+{
+    const char *status = json_string_value(json_object_get(tr, "status"));
+    m->trained = status && strcmp(status, "not trained");
+    m->converged = status && !strcmp(status, "converged");
+    m->iterations = (uint32_t)json_integer_value(json_object_get(tr, "iterations"));
+    m->max_change = json_number_value(json_object_get(tr, "max_change"));
+    m->ncand = (uint64_t)json_integer_value(json_object_get(tr, "candidate_pairs"));
+    m->nrandom = (uint64_t)json_integer_value(json_object_get(tr, "random_pairs"));
+    m->nnamesakes = (uint64_t)json_integer_value(json_object_get(tr, "namesake_pairs"));
+    m->npatterns = (uint64_t)json_integer_value(json_object_get(tr, "patterns"));
+    m->em_seconds = json_number_value(json_object_get(tr, "em_seconds"));
+    const char *es = json_string_value(json_object_get(tr, "em_start"));
+    m->em_start = !es ? 0 : !strcmp(es, "candidate u") ? 2 : 1;
+    m->em_loglik[0] = json_number_value(json_array_get(json_object_get(tr, "log_likelihood"), 0));
+    m->em_loglik[1] = json_number_value(json_array_get(json_object_get(tr, "log_likelihood"), 1));
+}
+
 bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_model **out, bl_error *err)
 {
     *out = NULL;
@@ -467,55 +525,17 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
         m->nf = i + 1;
         st = read_field(&r, m, i, json_array_get(fields, i), swap_names);
     }
-    for (size_t i = 0; st == BL_OK && i < m->nf; i++) {
-        if (!swap_names[i])
-            continue;
-        m->f[i].swap_with = -1;
-        for (size_t j = 0; j < m->nf; j++)
-            if (j != i && !strcmp(m->f[j].name, swap_names[i]) && m->f[j].bits == m->f[i].bits)
-                m->f[i].swap_with = (int)j;
-        if (m->f[i].swap_with < 0) {
-            char p[64];
-            snprintf(p, sizeof p, "$.fields[%zu].swap_with", i);
-            st = bad(&r, p, "names no other field of the same size");
-        }
-    }
-    const char *fp = json_string_value(json_object_get(root, "fingerprint"));
-    if (st == BL_OK && fp) {
-        /* sscanf's %2x alone takes "+1", " 1" or "-1" as a byte */
-        size_t k = 0;
-        while (fp[k] && isxdigit((unsigned char)fp[k]))
-            k++;
-        if (k != 2 * BL_FINGERPRINT_BYTES || fp[k])
-            st = bad(&r, "$.fingerprint", "must be 64 hex digits");
-        for (size_t i = 0; st == BL_OK && i < BL_FINGERPRINT_BYTES; i++) {
-            unsigned v;
-            if (sscanf(fp + 2 * i, "%2x", &v) != 1)
-                st = bad(&r, "$.fingerprint", "must be 64 hex digits");
-            m->fingerprint[i] = (uint8_t)v;
-        }
-        m->has_fp = st == BL_OK;
-    }
+    if (st == BL_OK)
+        st = resolve_swaps(&r, m, swap_names);
+    if (st == BL_OK)
+        st = read_fingerprint(&r, m, json_string_value(json_object_get(root, "fingerprint")));
     const char *norm = json_string_value(json_object_get(root, "normalize"));
     if (st == BL_OK && norm && !(m->normalize = strdup(norm)))
         st = bl_error_set(err, BL_ENOMEM, "out of memory");
     const char *us = json_string_value(json_object_get(root, "u_source"));
     if (st == BL_OK && us && !(m->u_source = strdup(us)))
         st = bl_error_set(err, BL_ENOMEM, "out of memory");
-    const char *status = json_string_value(json_object_get(tr, "status"));
-    m->trained = status && strcmp(status, "not trained");
-    m->converged = status && !strcmp(status, "converged");
-    m->iterations = (uint32_t)json_integer_value(json_object_get(tr, "iterations"));
-    m->max_change = json_number_value(json_object_get(tr, "max_change"));
-    m->ncand = (uint64_t)json_integer_value(json_object_get(tr, "candidate_pairs"));
-    m->nrandom = (uint64_t)json_integer_value(json_object_get(tr, "random_pairs"));
-    m->nnamesakes = (uint64_t)json_integer_value(json_object_get(tr, "namesake_pairs"));
-    m->npatterns = (uint64_t)json_integer_value(json_object_get(tr, "patterns"));
-    m->em_seconds = json_number_value(json_object_get(tr, "em_seconds"));
-    const char *es = json_string_value(json_object_get(tr, "em_start"));
-    m->em_start = !es ? 0 : !strcmp(es, "candidate u") ? 2 : 1;
-    m->em_loglik[0] = json_number_value(json_array_get(json_object_get(tr, "log_likelihood"), 0));
-    m->em_loglik[1] = json_number_value(json_array_get(json_object_get(tr, "log_likelihood"), 1));
+    read_training(m, tr);
     json_decref(root);
     if (st != BL_OK) {
         bl_model_free(m);

@@ -1221,48 +1221,41 @@ bl_status bl_model_resolve(const bl_scored_pair *p, size_t n, size_t nsets, doub
     return bl_model_resolve_merge(p, n, nsets, min_p, BL_MODEL_MERGE_DEFAULT, out, nout, err);
 }
 
-bl_status bl_model_resolve_merge(const bl_scored_pair *p, size_t n, size_t nsets, double min_p,
-                                 double merge_threshold, bl_scored_pair **out, size_t *nout,
-                                 bl_error *err)
+/* Two datasets: 1:1, heaviest first (v sorted by weight): each record in
+ * at most one pair. v is kept and becomes *out. */
+static bl_status resolve_one_to_one(bl_scored_pair *v, size_t k, bl_scored_pair **out, size_t *nout,
+                                    bl_error *err)
 {
-    if (!(merge_threshold > 0 && merge_threshold <= 1))
-        return bl_error_set(err, BL_EINVAL, "merge threshold %g is not in (0, 1]", merge_threshold);
-    *out = NULL;
-    *nout = 0;
-    size_t k = 0;
-    bl_scored_pair *v = malloc((n ? n : 1) * sizeof *v);
-    if (!v)
+    size_t cap = 64;
+    while (cap < 4 * k + 64)
+        cap *= 2;
+    uint64_t *keys = calloc(cap, sizeof *keys);
+    if (!keys) {
+        free(v);
         return bl_error_set(err, BL_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        if (p[i].probability >= min_p)
-            v[k++] = p[i];
-    qsort(v, k, sizeof *v, cmp_weight);
-    if (nsets == 2) {
-        /* 1:1, heaviest first: each record in at most one pair */
-        size_t cap = 64;
-        while (cap < 4 * k + 64)
-            cap *= 2;
-        uint64_t *keys = calloc(cap, sizeof *keys);
-        if (!keys) {
-            free(v);
-            return bl_error_set(err, BL_ENOMEM, "out of memory");
-        }
-        size_t o = 0;
-        for (size_t i = 0; i < k; i++) {
-            uint64_t a = ((uint64_t)v[i].c.dset[0] << 32 | v[i].c.rec[0]) + 1;
-            uint64_t b = ((uint64_t)v[i].c.dset[1] << 32 | v[i].c.rec[1]) + 1;
-            size_t sa = rec_slot(keys, cap, a), sb = rec_slot(keys, cap, b);
-            if (keys[sa] || keys[sb])
-                continue;
-            keys[sa] = a;
-            keys[rec_slot(keys, cap, b)] = b;
-            v[o++] = v[i];
-        }
-        free(keys);
-        *out = v;
-        *nout = o;
-        return BL_OK;
     }
+    size_t o = 0;
+    for (size_t i = 0; i < k; i++) {
+        uint64_t a = ((uint64_t)v[i].c.dset[0] << 32 | v[i].c.rec[0]) + 1;
+        uint64_t b = ((uint64_t)v[i].c.dset[1] << 32 | v[i].c.rec[1]) + 1;
+        size_t sa = rec_slot(keys, cap, a), sb = rec_slot(keys, cap, b);
+        if (keys[sa] || keys[sb])
+            continue;
+        keys[sa] = a;
+        keys[rec_slot(keys, cap, b)] = b;
+        v[o++] = v[i];
+    }
+    free(keys);
+    *out = v;
+    *nout = o;
+    return BL_OK;
+}
+
+/* More datasets: groups (v sorted by weight), the matches inside them kept
+ * in v, which becomes *out. */
+static bl_status resolve_groups(bl_scored_pair *v, size_t k, double merge_threshold,
+                                bl_scored_pair **out, size_t *nout, bl_error *err)
+{
     /* N parties: anonlink's probabilistic greedy rule on weight order, one
      * record per dataset. Every cross pair asked for (1.0, greedy_solve)
      * split people whose records are linked by most but not all of their
@@ -1323,6 +1316,26 @@ bl_status bl_model_resolve_merge(const bl_scored_pair *p, size_t n, size_t nsets
     *out = v;
     *nout = o;
     return BL_OK;
+}
+
+bl_status bl_model_resolve_merge(const bl_scored_pair *p, size_t n, size_t nsets, double min_p,
+                                 double merge_threshold, bl_scored_pair **out, size_t *nout,
+                                 bl_error *err)
+{
+    *out = NULL;
+    *nout = 0;
+    if (!(merge_threshold > 0 && merge_threshold <= 1))
+        return bl_error_set(err, BL_EINVAL, "merge threshold %g is not in (0, 1]", merge_threshold);
+    size_t k = 0;
+    bl_scored_pair *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if (p[i].probability >= min_p)
+            v[k++] = p[i];
+    qsort(v, k, sizeof *v, cmp_weight);
+    return nsets == 2 ? resolve_one_to_one(v, k, out, nout, err)
+                      : resolve_groups(v, k, merge_threshold, out, nout, err);
 }
 
 bl_status bl_model_explain(const bl_model *m, const bl_clkset *a, size_t i, const bl_clkset *b, size_t j,

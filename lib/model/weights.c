@@ -9,6 +9,7 @@
 #include <blindlink/csv.h>
 #include <blindlink/io.h>
 
+#include "core/utf8.h"
 #include "model/model_internal.h"
 
 bl_status bl_model_read_weights(const char *path, size_t n, double **out, bl_error *err)
@@ -41,8 +42,9 @@ bl_status bl_model_read_weights(const char *path, size_t n, double **out, bl_err
         }
         w[i] = strtod(row.fields[col], &end);
         if (end == row.fields[col] || *end || !isfinite(w[i]))
-            st = bl_error_set(err, BL_EINPUT, "%s:%llu: weight '%.40s' is not a finite number", path,
-                              (unsigned long long)row.line, row.fields[col]);
+            st = bl_error_set(err, BL_EINPUT, "%s:%llu: weight '%s' is not a finite number", path,
+                              (unsigned long long)row.line,
+                              BLI_SHOW(row.fields[col], strlen(row.fields[col])));
         i++;
     }
     bl_csv_free(r);

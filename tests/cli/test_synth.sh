@@ -121,10 +121,12 @@ assert_missing "$T/x.csv"
 expect_exit 2 "$BL" synth -n 10 -o "$T/no/such/dir/p"
 assert_contains "$T/err" "its folder does not exist"
 assert_missing "$T/no"
-# runtime failure: a folder that cannot be written -> exit 1, nothing written
+# a folder that cannot be written: refused the same way (as root every
+# folder can be written)
 if [ "$(id -u)" -ne 0 ]; then
   mkdir "$T/ro" && chmod 0500 "$T/ro"
-  expect_exit 1 "$BL" synth -n 10 -o "$T/ro/p"
+  expect_exit 2 "$BL" synth -n 10 -o "$T/ro/p"
+  assert_contains "$T/err" "Permission denied"
   assert_missing "$T/ro/p-1.csv"
 fi
 

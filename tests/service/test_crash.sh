@@ -26,7 +26,7 @@ expect_code 201 "bank upload"
 api POST "/projects/$P/runs" "$KEY_A" '{}'
 R=$(jqb .run_id)
 state=""
-for i in $(seq 1 100); do
+for i in $(seq 1 400); do # up to 20 s: a loaded machine is slow
   api GET "/projects/$P/runs/$R/status" "$KEY_A"
   state="$(jqb .state)/$(jqb .current_stage.number)"
   [ "$state" = running/2 ] && break
@@ -54,7 +54,7 @@ BLINDLINK_FAULT_RUN_STALL_MS=60000 start_server || { fail "restart stall"; finis
 api POST "/projects/$P/runs" "$KEY_A" '{"name":"doomed"}'
 R2=$(jqb .run_id)
 for round in 1 2 3; do
-  for i in $(seq 1 100); do
+  for i in $(seq 1 400); do # up to 20 s: a loaded machine is slow
     api GET "/projects/$P/runs/$R2/status" "$KEY_A"
     [ "$(jqb .state)" = running ] && break
     sleep 0.05
@@ -75,7 +75,7 @@ stop_server
 BLINDLINK_FAULT_RUN_STALL_MS=60000 start_server || { fail "restart for cancel"; finish; }
 api POST "/projects/$P/runs" "$KEY_A" '{"name":"to cancel"}'
 RC=$(jqb .run_id)
-for i in $(seq 1 100); do
+for i in $(seq 1 400); do # up to 20 s: a loaded machine is slow
   api GET "/projects/$P/runs/$RC/status" "$KEY_A"
   [ "$(jqb .state)/$(jqb .current_stage.number)" = running/2 ] && break
   sleep 0.05
@@ -98,7 +98,7 @@ expect_code 200 "cancel the running run"
 assert_eq "$(jqb .state)" cancelled "running run cancelled"
 expect_audit run.cancel allowed "run cancelled (was running; the worker stops"
 stopped=0
-for i in $(seq 1 100); do
+for i in $(seq 1 400); do # up to 20 s: a loaded machine is slow
   jq -e -s --arg r "project/$P/run/$RC" 'map(select(.action=="run.cancelled" and .resource==$r)) | length > 0' \
     "$D/audit.log" >/dev/null && { stopped=1; break; }
   sleep 0.05

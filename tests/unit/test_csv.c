@@ -10,6 +10,8 @@
 
 #include <blindlink/csv.h>
 
+#include "core/utf8.h"
+
 static bl_csv_reader *open_mem(const char *text, size_t len, const bl_csv_opts *o)
 {
     FILE *fp = fmemopen((void *)text, len, "rb");
@@ -154,13 +156,50 @@ static void test_write_field(void **state)
     assert_string_equal(buf, "plain,\"a,\"\"b\"\"\"");
 }
 
+/* what messages quote: one printable line, at most 60 bytes of the value
+ * cut on a character, every byte that could act on a terminal escaped */
+static void test_show_value(void **state)
+{
+    (void)state;
+    char out[BLI_SHOW_CAP];
+    assert_string_equal(bli_show_value(out, "2000", 4), "2000");
+    assert_string_equal(bli_show_value(out, "M\0X", 3), "M\\x00X");
+    assert_string_equal(bli_show_value(out, "\x1b]0;x\a", 6), "\\x1b]0;x\\x07");
+    assert_string_equal(bli_show_value(out, "a\\x1b", 5), "a\\\\x1b");
+    assert_string_equal(bli_show_value(out,
+                                       "\xc2\x9b"
+                                       "1m",
+                                       4),
+                        "\\u009b1m"); /* C1 CSI */
+    assert_string_equal(bli_show_value(out,
+                                       "\xe2\x80\xae"
+                                       "ab",
+                                       5),
+                        "\\u202eab"); /* RLO */
+    assert_string_equal(bli_show_value(out, "M\xc3\xbcller", 7), "M\xc3\xbcller");
+    assert_string_equal(bli_show_value(out, "\xff", 1), "\\xff");
+    char v[200];
+    for (size_t i = 0; i < 100; i += 2)
+        v[i] = (char)0xc3, v[i + 1] = (char)0xa9; /* 50 x e-acute: cut after 30 */
+    bli_show_value(out, v, 100);
+    assert_int_equal(strlen(out), 60 + 3);
+    assert_string_equal(out + 60, "...");
+    memset(v, 0x01, sizeof v); /* the worst case: every byte escaped */
+    bli_show_value(out, v, sizeof v);
+    assert_int_equal(strlen(out), 4 * 60 + 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quoting_and_crlf), cmocka_unit_test(test_spaces_kept_or_trimmed),
-        cmocka_unit_test(test_bom),              cmocka_unit_test(test_blank_lines_and_line_numbers),
-        cmocka_unit_test(test_malformed),        cmocka_unit_test(test_utf8_and_caps),
+        cmocka_unit_test(test_quoting_and_crlf),
+        cmocka_unit_test(test_spaces_kept_or_trimmed),
+        cmocka_unit_test(test_bom),
+        cmocka_unit_test(test_blank_lines_and_line_numbers),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_utf8_and_caps),
         cmocka_unit_test(test_write_field),
+        cmocka_unit_test(test_show_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
