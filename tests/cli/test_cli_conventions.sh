@@ -286,6 +286,10 @@ check_missing "$BL" explain --model "$NO.json" "$A:0" "$B:0"
 check_missing "$BL" attack --method frequency --plain "$D" --schema "$S" "$NO.clk"
 check_missing "$BL" schema validate "$NO.json"
 assert_missing "$T/x.bin"; assert_missing "$T/x.csv"; assert_missing "$T/x.json"
+# a copy of stdin that cannot be made is a runtime failure (exit 1), not
+# the user's input error
+expect_exit 1 env TMPDIR="$T/no-such-dir" "$BL" match -t 0.8 -o "$T/x.csv" - "$B" < "$A"
+assert_contains "$T/err" "cannot create a temporary file"
 # a folder as an input is named as one ("empty file" before); a file given
 # twice to match or train (a typo in a script) is refused
 mkdir -p "$T/adir"

@@ -334,6 +334,7 @@ static void test_json_errors(void **state)
         {"{\"clks\": []}", "no encodings"},
         {"{\"clks\": [\"/wA=\"", "invalid JSON"},
         {"[1,2]", "\"clks\" array"},
+        {"{\"clks\": {\"a\": 1}}", "expected an object with a \"clks\" array"},
         {"", "empty file"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
