@@ -284,10 +284,10 @@ static void warn_ids(const encode_cli *e, const bl_encode_id_report *r)
     if (r->repeated)
         fprintf(stderr,
                 "blindlink encode: warning: %llu records repeat the --ids %s of an "
-                "earlier record (the first: row %llu, as row %llu); eval and explain "
-                "cannot tell them apart by id\n",
+                "earlier record (the first: row %llu); eval and explain cannot tell them "
+                "apart by id\n",
                 (unsigned long long)r->repeated, e->csv.id_column,
-                (unsigned long long)r->first_repeat, (unsigned long long)r->first_holder);
+                (unsigned long long)r->first_repeat);
     if (r->empty)
         fprintf(stderr, "blindlink encode: warning: %llu records have an empty --ids %s\n",
                 (unsigned long long)r->empty, e->csv.id_column);

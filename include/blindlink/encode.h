@@ -188,7 +188,6 @@ typedef struct bl_encode_id_report {
     uint64_t empty;        /**< records with an empty id */
     uint64_t repeated;     /**< records whose id an earlier record has */
     uint64_t first_repeat; /**< row of the first repeated id (0: none) */
-    uint64_t first_holder; /**< row of the earlier record with that id */
 } bl_encode_id_report;
 
 /** Encode every row of CSV `csv_path` ("-" = stdin) into `out_path`

@@ -75,7 +75,7 @@ class EncodeOpts(ctypes.Structure):
 
 class EncodeIdReport(ctypes.Structure):
     _fields_ = [("empty", ctypes.c_uint64), ("repeated", ctypes.c_uint64),
-                ("first_repeat", ctypes.c_uint64), ("first_holder", ctypes.c_uint64)]
+                ("first_repeat", ctypes.c_uint64)]
 
 
 class EncodeCsvOpts(ctypes.Structure):

@@ -280,8 +280,8 @@ def encode_file(csv_path, schema_path, secret, out_path, *, layout="record", for
         # as encode warns: ids that cannot tell records apart (none printed)
         if report.repeated:
             warnings.warn("%d records repeat the id (%s) of an earlier record (the first: row "
-                          "%d, as row %d)" % (report.repeated, ids, report.first_repeat,
-                                              report.first_holder), RuntimeWarning, stacklevel=2)
+                          "%d)" % (report.repeated, ids, report.first_repeat), RuntimeWarning,
+                          stacklevel=2)
         if report.empty:
             warnings.warn("%d records have an empty id (%s)" % (report.empty, ids),
                           RuntimeWarning, stacklevel=2)
