@@ -167,6 +167,10 @@ static void print_result(const bl_attack_result *r, bl_attack_method m, int json
 
 static int encode_fields(const args *a, const bl_schema *sc, const char *data)
 {
+    /* the data the user named: exit 2, as encode says it (a write failure
+     * of OUT stays a runtime failure) */
+    if (access(data, R_OK) != 0)
+        return cli_usage_error(CMD, "cannot read '%s': %s", data, strerror(errno));
     bl_secret secret = {0};
     bl_error err = {0};
     bl_status st = bl_secret_load(a->secret_file, "BLINDLINK_SECRET", &secret, &err);

@@ -311,6 +311,12 @@ static int match_check(match_opts *o)
                                     "-t/--threshold decides");
     if (isnan(o->threshold))
         return cli_usage_error(CMD, "--threshold is required");
+    /* refused where they would change nothing, rather than ignored */
+    if ((o->merge_set || !o->dedup) && strcmp(o->solver, "probabilistic"))
+        return cli_usage_error(CMD,
+                               "%s belongs to -s probabilistic (the %s solver does not "
+                               "merge groups)",
+                               o->merge_set ? "--merge-threshold" : "--no-dedup", o->solver);
     if (o->nin < 2)
         return cli_usage_error(CMD, "need at least two CLK files (got %zu)", o->nin);
     size_t nstdin = 0;

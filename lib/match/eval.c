@@ -87,9 +87,10 @@ bl_status bl_eval_truth_from_ids(const char *const *const *ids, const size_t *co
             size_t n = strlen(id);
             if (mode == BL_EVAL_FEBRL && febrl_entity(id, &s, &n) != 0) {
                 st = bl_error_set(err, BL_EINPUT,
-                                  "dataset %zu record %zu: id '%s' does not follow FEBRL's "
-                                  "rec-N-org / rec-N-dup-K convention",
-                                  d, r, BLI_SHOW(id, strlen(id)));
+                                  "dataset %zu: id '%s' does not follow FEBRL's "
+                                  "rec-N-org / rec-N-dup-K convention (--truth id compares "
+                                  "ids as they are)",
+                                  d, BLI_SHOW(id, strlen(id)));
                 break;
             }
             if (bli_strmap_intern(&m, s, n, &t->ent[d][r])) {

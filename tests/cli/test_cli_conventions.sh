@@ -284,6 +284,7 @@ check_missing "$BL" describe "$NO.clk"
 check_missing "$BL" convert "$NO.clk" "$T/x.json"
 check_missing "$BL" explain --model "$NO.json" "$A:0" "$B:0"
 check_missing "$BL" attack --method frequency --plain "$D" --schema "$S" "$NO.clk"
+check_missing "$BL" attack --encode-fields "$T/x.bin" --secret-file "$SEC" --schema "$S" "$NO.csv"
 check_missing "$BL" schema validate "$NO.json"
 assert_missing "$T/x.bin"; assert_missing "$T/x.csv"; assert_missing "$T/x.json"
 # a copy of stdin that cannot be made is a runtime failure (exit 1), not

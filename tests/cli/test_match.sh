@@ -135,6 +135,13 @@ expect_exit 0 "$BL" eval --true-pairs 4 "$T/f.csv"
 assert_contains "$T/out" "precision        0.500000"
 assert_contains "$T/out" "recall           0.250000"
 expect_exit 2 "$BL" eval --truth febrl --data "$T/f.csv" "$T/f.csv"
+# an id that is not FEBRL's is named with its dataset, not a record number
+# that means nothing (the records of a pairs file without --data are
+# numbered by its rows)
+printf 'a_index,b_index,score,a_id,b_id\n7,3,0.9,smith,rec-2-dup-0\n' > "$T/f-notfebrl.csv"
+expect_exit 2 "$BL" eval --truth febrl "$T/f-notfebrl.csv"
+assert_contains "$T/err" "dataset 0: id 'smith' does not follow FEBRL's"
+assert_not_contains "$T/err" "record"
 # an index-based truth file is checked against the --data row counts: a
 # record or dataset that does not exist, or a pair inside one dataset, was
 # counted as a true pair no match could find

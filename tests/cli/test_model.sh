@@ -66,6 +66,10 @@ assert_same "$T/p3s.csv" "$T/p3m.csv"
 expect_exit 0 "$BL" encode --json --secret-file "$T/S" --normalize=names --layout fields --format bin --ids rec_id "$T/p3-1.csv" "$SCHEMA" "$T/p3-j.clk"
 python3 -c 'import json,subprocess,sys; e=json.load(open(sys.argv[1])); d=json.loads(subprocess.check_output([sys.argv[2], "describe", "--json", sys.argv[3]])); sys.exit(0 if e["bits"] == d["bits"] > 1024 and e["layout"] == "fields" else 1)' "$T/out" "$BL" "$T/p3-j.clk" && pass || fail "encode --json bits of a field-level file: $(cat "$T/out")"
 # --merge-threshold is refused where it would change nothing
+expect_exit 2 "$BL" match -t 0.8 --merge-threshold 0.7 -o "$T/mt.csv" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "--merge-threshold belongs to -s probabilistic"
+expect_exit 2 "$BL" match -t 0.8 --no-dedup -o "$T/mt.csv" "$T/a.clk" "$T/b.clk"
+assert_contains "$T/err" "--no-dedup belongs to -s probabilistic"
 expect_exit 2 "$BL" match --model auto --merge-threshold 0.7 -o "$T/mt.csv" "$T/a.clk" "$T/b.clk"
 assert_contains "$T/err" "two inputs are linked 1:1"
 expect_exit 2 "$BL" match --model auto --merge-threshold 0.7 -f candidates -o "$T/mt.csv" "$T"/p3-{1,2,3}.clk
