@@ -68,6 +68,13 @@ typedef struct cli_fs_opts {
     double merge;                 /**< --merge-threshold: groups of 3+ inputs */
 } cli_fs_opts;
 int cli_match_fs(const cli_fs_opts *o);
+/** The records (dataset << 32 | record) of n pairs, the bl_candidate of
+ *  pair i at (char *)c + i * stride: sorted, each once, *nu of them
+ *  (caller frees); NULL when out of memory. */
+uint64_t *cli_pair_records(const bl_candidate *c, size_t n, size_t stride, size_t *nu);
+/** The place of record (dset, rec) among cli_pair_records' keys (it must
+ *  be one of them). */
+size_t cli_record_at(const uint64_t *keys, size_t nu, uint32_t dset, uint32_t rec);
 /** Unless some input is empty: warn on stderr that a run found 0 candidate
  *  pairs, or, of three inputs or more, name each input in no candidate pair
  *  (the usual cause: inputs encoded with other secrets or schemas). */
@@ -81,6 +88,9 @@ int cli_fail(const char *cmd, const bl_error *err);
  *  read is the caller's to fix, so it exits 2 (usage or input error) like
  *  any other bad input, not 1 (BL_EIO, kept for outputs and the network). */
 int cli_fail_input(const char *cmd, bl_error *err);
+/** The status of cli_fail_input for a reading step: BL_EIO (an input that
+ *  cannot be opened or read) becomes BL_EINVAL, in err too; others pass. */
+bl_status cli_input_status(bl_status st, bl_error *err);
 /** blindlink-mpi: set on a rank whose failure rank 0 reports; cli_fail then
  *  prints nothing (and still returns the exit code). */
 extern int cli_fail_silent;

@@ -3,6 +3,7 @@
  * (-j/--threads, -q/--quiet, -v/--verbose, -V/--version, --json), '-' as
  * stdin/stdout for files the library can only read or write by path
  * (spooled through a temporary file), and JSON output through jansson. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -258,6 +259,42 @@ bl_status cli_json_write(json_t *obj, const char *path, bl_error *err)
     }
     free(s);
     return st;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+static const bl_candidate *pair_at(const bl_candidate *c, size_t stride, size_t i)
+{
+    return (const bl_candidate *)((const char *)c + i * stride);
+}
+
+uint64_t *cli_pair_records(const bl_candidate *c, size_t n, size_t stride, size_t *nu)
+{
+    uint64_t *k = malloc((n ? 2 * n : 1) * sizeof *k);
+    *nu = 0;
+    if (!k)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        for (int s = 0; s < 2; s++)
+            k[2 * i + s] =
+                (uint64_t)pair_at(c, stride, i)->dset[s] << 32 | pair_at(c, stride, i)->rec[s];
+    qsort(k, 2 * n, sizeof *k, cmp_u64);
+    for (size_t i = 0; i < 2 * n; i++)
+        if (!*nu || k[i] != k[*nu - 1])
+            k[(*nu)++] = k[i];
+    return k;
+}
+
+size_t cli_record_at(const uint64_t *keys, size_t nu, uint32_t dset, uint32_t rec)
+{
+    const uint64_t key = (uint64_t)dset << 32 | rec;
+    const uint64_t *at = bsearch(&key, keys, nu, sizeof *keys, cmp_u64);
+    assert(at);
+    return (size_t)(at - keys);
 }
 
 static int cmp_size(const void *x, const void *y)

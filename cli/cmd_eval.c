@@ -460,29 +460,15 @@ static bl_status ids_from_data(eval_run *r, const eval_opts *o, bl_error *err)
 }
 
 /* ids of the matched records only (the a_id/b_id columns) */
-static int cmp_u64(const void *x, const void *y)
-{
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return (a > b) - (a < b);
-}
-
 /* Without --data the record indices only tell records apart: number them
  * 0, 1, ... per dataset in index order, so that memory follows the rows of
  * the file, not its largest index (a row with index 10^9 took 4 GB). */
 static bl_status compact_records(eval_run *r, bl_error *err)
 {
-    const size_t nk = 2 * r->m.n;
-    uint64_t *k = malloc((nk ? nk : 1) * sizeof *k);
+    size_t nu;
+    uint64_t *k = cli_pair_records(r->m.pairs, r->m.n, sizeof *r->m.pairs, &nu);
     if (!k)
         return bl_error_set(err, BL_ENOMEM, "out of memory");
-    for (size_t i = 0; i < r->m.n; i++)
-        for (int s = 0; s < 2; s++)
-            k[2 * i + s] = (uint64_t)r->m.pairs[i].dset[s] << 32 | r->m.pairs[i].rec[s];
-    qsort(k, nk, sizeof *k, cmp_u64);
-    size_t nu = 0;
-    for (size_t i = 0; i < nk; i++)
-        if (!nu || k[i] != k[nu - 1])
-            k[nu++] = k[i];
     /* first[d]: where dataset d's keys begin (the reader keeps d < 4096) */
     size_t *first = calloc(r->m.nsets + 1, sizeof *first);
     if (!first) {
@@ -493,10 +479,10 @@ static bl_status compact_records(eval_run *r, bl_error *err)
         first[k[i] >> 32] = i;
     for (size_t i = 0; i < r->m.n; i++)
         for (int s = 0; s < 2; s++) {
-            uint64_t key = (uint64_t)r->m.pairs[i].dset[s] << 32 | r->m.pairs[i].rec[s];
-            const uint64_t *at = bsearch(&key, k, nu, sizeof *k, cmp_u64);
-            assert(at && r->m.pairs[i].dset[s] < r->m.nsets);
-            r->m.pairs[i].rec[s] = (uint32_t)((size_t)(at - k) - first[key >> 32]);
+            const uint32_t d = r->m.pairs[i].dset[s];
+            assert(d < r->m.nsets);
+            r->m.pairs[i].rec[s] =
+                (uint32_t)(cli_record_at(k, nu, d, r->m.pairs[i].rec[s]) - first[d]);
         }
     free(first);
     free(k);

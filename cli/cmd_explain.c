@@ -238,9 +238,7 @@ static bl_status explain_read(const explain_args *a, const char *const *paths, s
         if (st == BL_OK)
             st = bl_model_check_set(*m, in[i], paths[i], err);
     }
-    if (st == BL_EIO) /* an input that cannot be read: exit 2 (cli_fail_input) */
-        st = err->status = BL_EINVAL;
-    return st;
+    return cli_input_status(st, err); /* an input that cannot be read: exit 2 */
 }
 
 static bl_status explain_run(const explain_args *a, bl_model *m, bl_clkset **in,

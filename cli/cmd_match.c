@@ -449,20 +449,12 @@ static const char *input_name(const char *p)
     return strcmp(p, "-") ? p : "stdin";
 }
 
-/* an input that cannot be read exits 2 (cli_fail_input), here too */
-static bl_status input_status(match_run *r, bl_status st)
-{
-    if (st == BL_EIO)
-        st = r->err.status = BL_EINVAL;
-    return st;
-}
-
 static bl_status read_inputs(match_run *r, const match_opts *o)
 {
     if (cli_match_read_hook) { /* blindlink-mpi */
         bl_status st = cli_match_read_hook(o->inputs, o->nin, r->sets, &r->err);
         r->nin = st ? 0 : o->nin;
-        return input_status(r, st);
+        return cli_input_status(st, &r->err);
     }
     /* stdin ('-') is copied to a temporary file first; then all are read
      * at once */
@@ -477,8 +469,8 @@ static bl_status read_inputs(match_run *r, const match_opts *o)
     if (st == BL_OK) {
         /* only the reading of the named inputs is the user's to fix: a
          * copy of stdin that cannot be made (TMPDIR, disk) stays exit 1 */
-        st = input_status(
-            r, bl_clkset_read_many(paths, o->nin, o->co.threads, r->sets, &failed, &r->err));
+        st = bl_clkset_read_many(paths, o->nin, o->co.threads, r->sets, &failed, &r->err);
+        st = cli_input_status(st, &r->err);
         if (st)
             cli_spool_blame(&sp[failed], &r->err);
     }

@@ -63,10 +63,16 @@ int cli_fail(const char *cmd, const bl_error *err)
     return bl_status_exit_code(s);
 }
 
+bl_status cli_input_status(bl_status st, bl_error *err)
+{
+    if (st == BL_EIO)
+        st = err->status = BL_EINVAL;
+    return st;
+}
+
 int cli_fail_input(const char *cmd, bl_error *err)
 {
-    if (err->status == BL_EIO)
-        err->status = BL_EINVAL;
+    (void)cli_input_status(err->status, err);
     return cli_fail(cmd, err);
 }
 

@@ -142,12 +142,6 @@ static void fs_verbose(const fs_run *r, const cli_fs_opts *o)
 }
 
 /* the figures of the -v lines as JSON on stdout */
-static int cmp_key(const void *x, const void *y)
-{
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return (a > b) - (a < b);
-}
-
 static size_t uf_root(size_t *up, size_t i)
 {
     while (up[i] != i)
@@ -160,30 +154,19 @@ static size_t uf_root(size_t *up, size_t i)
  * "group_sizes" in the summary, like match without --model. */
 static void groups_json(const fs_run *r, json_t *js)
 {
-    const size_t nk = 2 * r->nres;
-    uint64_t *k = malloc((nk ? nk : 1) * sizeof *k);
-    size_t *up = malloc((nk ? nk : 1) * sizeof *up), *size = calloc(nk ? nk : 1, sizeof *size);
+    size_t nu;
+    uint64_t *k = cli_pair_records(r->nres ? &r->res[0].c : NULL, r->nres, sizeof *r->res, &nu);
+    size_t *up = malloc((nu + 1) * sizeof *up), *size = calloc(nu + 1, sizeof *size);
     if (!k || !up || !size) {
         free(k), free(up), free(size);
         return;
     }
-    for (size_t i = 0; i < r->nres; i++)
-        for (int s = 0; s < 2; s++)
-            k[2 * i + s] = (uint64_t)r->res[i].c.dset[s] << 32 | r->res[i].c.rec[s];
-    qsort(k, nk, sizeof *k, cmp_key);
-    size_t nu = 0;
-    for (size_t i = 0; i < nk; i++)
-        if (!nu || k[i] != k[nu - 1])
-            k[nu++] = k[i];
     for (size_t i = 0; i < nu; i++)
         up[i] = i;
     for (size_t i = 0; i < r->nres; i++) {
-        size_t e[2];
-        for (int s = 0; s < 2; s++) {
-            uint64_t key = (uint64_t)r->res[i].c.dset[s] << 32 | r->res[i].c.rec[s];
-            e[s] = (size_t)((const uint64_t *)bsearch(&key, k, nu, sizeof *k, cmp_key) - k);
-        }
-        up[uf_root(up, e[0])] = uf_root(up, e[1]);
+        const bl_candidate *c = &r->res[i].c;
+        up[uf_root(up, cli_record_at(k, nu, c->dset[0], c->rec[0]))] =
+            uf_root(up, cli_record_at(k, nu, c->dset[1], c->rec[1]));
     }
     size_t ng = 0;
     for (size_t i = 0; i < nu; i++)

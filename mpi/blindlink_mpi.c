@@ -369,8 +369,7 @@ static bl_status mpi_read_files(const char *const *paths, size_t n, bl_clkset **
                               paths[i], sets[i]->count, g_rank, counts[i]);
     free(counts);
     /* an input that cannot be read exits 2, as in match in one process */
-    if (st == BL_EIO)
-        st = err->status = BL_EINVAL;
+    st = cli_input_status(st, err);
     /* the lowest failing rank says why, the others fail silently */
     st = agree_status(st, err);
     if (st)

@@ -232,6 +232,19 @@ bl_status bl_clkset_append(bl_clkset *s, const uint8_t *bytes, const char *id, b
 
 /* ---- reading ------------------------------------------------------------------ */
 
+/* A file of another kind (CSV, a model, a schema, groups) where the
+ * encodings belong: 1 with the message set, else 0. */
+static int not_clks(const char *path, bl_error *err)
+{
+    const char *kind = bli_kind_other_file(path, BLI_KIND_CLKS);
+    if (*kind)
+        bl_error_set(err, BL_EINPUT,
+                     "%s is %s, not CLKs: give the binary or clkhash JSON encodings that "
+                     "encode wrote",
+                     path, kind);
+    return *kind != 0;
+}
+
 static bl_status read_json(const char *path, size_t max_count, bl_clkset **out, bl_error *err)
 {
     json_error_t je;
@@ -247,29 +260,16 @@ static bl_status read_json(const char *path, size_t max_count, bl_clkset **out, 
     if (!root) {
         if (je.line < 0)
             return bl_error_set(err, BL_EIO, "%s: %s", path, je.text);
-        const char *kind = bli_kind_hint_file(path);
-        if (!strcmp(kind, BLI_KIND_CLKS)) /* broken CLKs: the JSON error says where */
-            kind = "";
-        if (*kind)
-            return bl_error_set(err, BL_EINPUT,
-                                "%s is %s, not CLKs: give the binary or clkhash "
-                                "JSON encodings that encode wrote",
-                                path, kind);
+        if (not_clks(path, err))
+            return BL_EINPUT;
         return bl_error_set(err, BL_EINPUT, "%s:%d:%d: invalid JSON: %s", path, je.line,
                             je.column, je.text);
     }
     json_t *arr = json_is_object(root) ? json_object_get(root, "clks") : NULL;
     if (!json_is_array(arr)) {
-        /* a model, a schema or groups where the encodings belong */
-        const char *kind = bli_kind_hint_file(path);
         json_decref(root);
-        if (!strcmp(kind, BLI_KIND_CLKS)) /* "clks" that is not an array */
-            kind = "";
-        if (*kind)
-            return bl_error_set(err, BL_EINPUT,
-                                "%s is %s, not CLKs: give the encodings that "
-                                "encode wrote",
-                                path, kind);
+        if (not_clks(path, err))
+            return BL_EINPUT;
         return bl_error_set(err, BL_EINPUT, "%s: expected an object with a \"clks\" array", path);
     }
     size_t n = json_array_size(arr);

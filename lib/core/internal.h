@@ -101,11 +101,17 @@ static inline size_t bli_bom_len(const void *p, size_t n)
  *  for the error message: "a binary CLK file (encode --format bin)", "CSV
  *  text", or "" when nothing is recognised (io.c). */
 const char *bli_kind_hint(const void *head, size_t n);
-/** bli_kind_hint's words for the JSON files of two kinds, which their own
- *  readers compare with */
+/** bli_kind_hint's words for the kinds whose own readers ask for another */
 #define BLI_KIND_MODEL "a blindlink model (train, match --save-model)"
 #define BLI_KIND_SCHEMA "a clkhash linkage schema"
 #define BLI_KIND_CLKS "clkhash CLKs (JSON)"
+#define BLI_KIND_CSV "CSV text"
+/** bli_kind_hint, but "" for a file of kind `own`: a reader names another
+ *  kind of file it was given, and for its own kind (broken) its own error
+ *  says what is wrong. */
+const char *bli_kind_other(const void *head, size_t n, const char *own);
+/** bli_kind_other of the first bytes of the file at path. */
+const char *bli_kind_other_file(const char *path, const char *own);
 /** bli_kind_hint of the first bytes of the file at path ("" if unreadable). */
 const char *bli_kind_hint_file(const char *path);
 

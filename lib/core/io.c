@@ -616,7 +616,19 @@ const char *bli_kind_hint(const void *head, size_t n)
             return "";
         sep |= p[i] == ',' || p[i] == '\t' || p[i] == ';';
     }
-    return sep ? "CSV text" : "";
+    return sep ? BLI_KIND_CSV : "";
+}
+
+const char *bli_kind_other(const void *head, size_t n, const char *own)
+{
+    const char *k = bli_kind_hint(head, n);
+    return strcmp(k, own) ? k : "";
+}
+
+const char *bli_kind_other_file(const char *path, const char *own)
+{
+    const char *k = bli_kind_hint_file(path);
+    return strcmp(k, own) ? k : "";
 }
 
 const char *bli_kind_hint_file(const char *path)

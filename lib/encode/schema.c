@@ -864,12 +864,11 @@ static bl_status parse_all(const char *json, size_t len, pctx *c, bl_schema **ou
     json += bom;
     len -= bom;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
-    const char *kind = root ? "" : bli_kind_hint(json, len);
-    if (!strcmp(kind, BLI_KIND_SCHEMA)) /* a broken schema: its JSON error says where */
-        kind = "";
-    if (!root && *kind)
+    /* a model, groups, CLKs where the schema belongs (valid JSON or not) */
+    const char *other = bli_kind_other(json, len, BLI_KIND_SCHEMA);
+    if (!root && *other)
         return bl_error_set(err, BL_ESCHEMA, "%s is %s, not a clkhash schema (JSON)",
-                            name ? name : "schema", kind);
+                            name ? name : "schema", other);
     if (!root)
         return bl_error_set(err, BL_ESCHEMA, "%s:%d:%d: not valid JSON: %s", name ? name : "schema",
                             je.line, je.column, je.text);
@@ -884,8 +883,7 @@ static bl_status parse_all(const char *json, size_t len, pctx *c, bl_schema **ou
     } else {
         json_t *v = json_object_get(root, "version");
         int64_t iv;
-        const char *other = bli_kind_hint(json, len); /* a model, groups, CLKs? */
-        if (!v && *other && strcmp(other, BLI_KIND_SCHEMA))
+        if (!v && *other)
             perr(c, "$", "this is %s, not a clkhash schema", other);
         else if (!v)
             perr(c, "$", "missing required key 'version'");

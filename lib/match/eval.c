@@ -317,8 +317,8 @@ bl_status bl_matches_read(const char *path, size_t max_rows, bl_matches *out, bl
                 col[i] = (int)f;
     if (col[MC_AI] < 0 || col[MC_BI] < 0) {
         bl_csv_free(r);
-        const char *kind = bli_kind_hint_file(path); /* a model, groups JSON? */
-        if (*kind && strcmp(kind, "CSV text"))
+        const char *kind = bli_kind_other_file(path, BLI_KIND_CSV); /* a model, groups? */
+        if (*kind)
             return bl_error_set(err, BL_EINPUT,
                                 "%s is %s, not a pairs CSV (match -f pairs or "
                                 "candidates)",

@@ -476,14 +476,13 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
     json += bom;
     len -= bom;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
-    const char *kind = root ? "" : bli_kind_hint(json, len);
-    if (!strcmp(kind, BLI_KIND_MODEL)) /* a broken model: its JSON error says where */
-        kind = "";
-    if (!root && *kind)
+    /* a schema, groups, CLKs where the model belongs (valid JSON or not) */
+    const char *other = bli_kind_other(json, len, BLI_KIND_MODEL);
+    if (!root && *other)
         return bl_error_set(err, BL_EINPUT,
                             "%s is %s, not a model (JSON from train or match "
                             "--save-model)",
-                            name, kind);
+                            name, other);
     if (!root)
         return bl_error_set(err, BL_EINPUT, "%s:%d:%d: not valid JSON: %s", name, je.line, je.column, je.text);
     bl_model *m = calloc(1, sizeof *m);
@@ -495,8 +494,7 @@ bl_status bl_model_from_json(const char *json, size_t len, const char *name, bl_
     }
     json_t *fields = json_object_get(root, "fields");
     json_t *tr = json_object_get(root, "training");
-    const char *other = bli_kind_hint(json, len); /* a schema, groups, CLKs? */
-    if (!json_object_get(root, "blindlink_model") && *other && strcmp(other, BLI_KIND_MODEL))
+    if (!json_object_get(root, "blindlink_model") && *other)
         st = bl_error_set(err, BL_EINPUT,
                           "%s is %s, not a model (JSON from train or match "
                           "--save-model)",

@@ -7,6 +7,15 @@
 . "$(dirname "$0")/lib.sh"
 F=$BL_FIXTURES/clkhash
 
+# appears GLOB: 1 once a file matches GLOB (waiting up to 10 s), else 0
+appears() {
+  for _ in $(seq 200); do
+    if compgen -G "$1" >/dev/null; then echo 1; return; fi
+    sleep 0.05
+  done
+  echo 0
+}
+
 # interrupt SIG FORMAT: one encode run killed with SIG once its temp file exists
 interrupt() {
   local sig=$1 fmt=$2 out="$T/o-$1-$2"
@@ -20,12 +29,7 @@ interrupt() {
   exec 3>"$T/in.csv"
   cat "$F/data/people-a.csv" >&3
   for _ in $(seq 300); do tail -n +2 "$F/data/people-a.csv"; done >&3
-  local seen=0
-  for _ in $(seq 200); do
-    if compgen -G "$T/.o-$sig-$fmt.*" >/dev/null; then seen=1; break; fi
-    sleep 0.05
-  done
-  assert_eq "$seen" 1 "temp file of a running encode ($sig, $fmt)"
+  assert_eq "$(appears "$T/.o-$sig-$fmt.*")" 1 "temp file of a running encode ($sig, $fmt)"
   kill -s "$sig" "$pid"
   wait "$pid"
   local rc=$?
@@ -53,12 +57,7 @@ spool_kill() {
   local pid=$!
   exec 3>"$T/in.fifo"
   head -c 100 "$M/people-a.schema1-blake.json" >&3
-  local seen=0
-  for _ in $(seq 200); do
-    if compgen -G "$sp/blindlink.*" >/dev/null; then seen=1; break; fi
-    sleep 0.05
-  done
-  assert_eq "$seen" 1 "stdin copy of a running describe ($sig)"
+  assert_eq "$(appears "$sp/blindlink.*")" 1 "stdin copy of a running describe ($sig)"
   kill -s "$sig" "$pid"
   wait "$pid"
   local rc=$?
